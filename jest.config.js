@@ -1,0 +1,11 @@
+/** Unit + e2e tests that need no external service (npm test). Real-service suites: jest.int.config.js. */
+module.exports = {
+  rootDir: '.',
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['@swc/jest'] },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/simulators/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts', '<rootDir>/test/e2e/**/*.e2e-spec.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  setupFiles: ['<rootDir>/test/setup/env.setup.ts'],
+  testTimeout: 120000,
+};

@@ -1,0 +1,35 @@
+/** Shared, framework-free types. */
+
+export type Quality = 'good' | 'uncertain' | 'bad';
+/** Stored as smallint in telemetry.quality (public contract, CONTRACT §5). */
+export const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
+
+export type ChannelValue = number | boolean | string;
+
+/** One channel reading of one device: the unit of telemetry$ and of a telemetry row. */
+export type Reading = {
+  readonly siteId: string;
+  readonly deviceId: string;
+  readonly channel: string;
+  /** Event time (device clock), epoch ms. */
+  readonly ts: number;
+  readonly value: ChannelValue;
+  readonly quality: Quality;
+  /** Arrival time at hazwatch, epoch ms. */
+  readonly receivedAt: number;
+};
+
+export type DeviceKind = 'gas_detector' | 'tank' | 'shutoff_valve' | 'safety_system';
+export type Priority = 'critical' | 'high' | 'medium' | 'low';
+export type ColourLevel = 'red' | 'orange' | 'yellow' | 'blue';
+
+export const PRIORITY_LEVEL: Record<Priority, ColourLevel> = {
+  critical: 'red',
+  high: 'orange',
+  medium: 'yellow',
+  low: 'blue',
+};
+
+export const PRIORITY_RANK: Record<Priority, number> = { critical: 4, high: 3, medium: 2, low: 1 };
+
+export type DeviceState = 'online' | 'offline';

@@ -1,0 +1,51 @@
+import 'reflect-metadata';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+const toBool = ({ value }: { value: unknown }): unknown =>
+  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+
+/**
+ * Every environment variable hazwatch reads (CONTRACT §1). The config module is the only reader of
+ * process.env; a bad value stops start-up with the variable's name.
+ */
+export class EnvSchema {
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT: number = 3000;
+  @IsOptional() @IsString() HOST: string = '127.0.0.1';
+
+  @IsOptional() @Matches(/^(mqtts?|tcp|ssl|wss?):\/\/.+/, { message: 'must be a URL like mqtt://host:1883' })
+  MQTT_URL?: string;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) MQTT_PORT?: number;
+  @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,64}$/) MQTT_CLIENT_ID: string = 'hazwatch-server';
+  @IsOptional() @IsString() MQTT_USERNAME?: string;
+  @IsOptional() @IsString() MQTT_PASSWORD?: string;
+
+  @IsOptional() @Matches(/^postgres(ql)?:\/\/.+/, { message: 'must be a URL like postgres://user@host:5432/db' })
+  DATABASE_URL?: string;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) EMBEDDED_PG_PORT?: number;
+
+  @IsOptional() @IsString() DATA_DIR: string = './data';
+  @IsOptional() @IsString() CONFIG_DIR: string = './config';
+  @IsOptional() @Transform(toBool) @IsBoolean() SIMULATE: boolean = false;
+  /** Set by `npm start`: demo mode creates first tokens and prints them once. */
+  @IsOptional() @Transform(toBool) @IsBoolean() HAZWATCH_DEMO: boolean = false;
+  @IsOptional() @IsIn(['debug', 'info', 'warn', 'error']) LOG_LEVEL: 'debug' | 'info' | 'warn' | 'error' = 'info';
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(86400) INGEST_MAX_SKEW_S: number = 300;
+  /** Readings per COPY batch. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100000) WRITER_BATCH_SIZE: number = 10000;
+  /** Longest a reading waits in memory before its batch is flushed. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(10000) WRITER_FLUSH_MS: number = 100;
+  /** Readings held in memory before the writer spools to DATA_DIR and pauses MQTT intake. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(10000000) WRITER_QUEUE_MAX: number = 500000;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(3650) TELEMETRY_RETENTION_DAYS: number = 90;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(10000000) DEADLETTER_MAX_ROWS: number = 100000;
+
+  /** Simulator settings used when SIMULATE=true. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100000) SIM_INTERVAL_MS: number = 2000;
+  @IsOptional() @Transform(toInt) @IsInt() SIM_SEED: number = 42;
+}
+
+export const SECRET_ENV: ReadonlyArray<keyof EnvSchema> = ['MQTT_PASSWORD', 'DATABASE_URL'];

@@ -1,0 +1,28 @@
+import 'reflect-metadata';
+import { ConfigError } from './common/errors';
+import { JsonLogger } from './common/logger';
+import { loadAppConfig } from './config/app-config';
+import { bootstrap } from './bootstrap';
+
+/** Validate configuration first; only a valid configuration creates the app. */
+async function main(): Promise<void> {
+  const log = new JsonLogger('main');
+  let config;
+  try {
+    config = loadAppConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`hazwatch: start-up stopped.\n${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  JsonLogger.setLevel(config.env.LOG_LEVEL);
+  const app = await bootstrap(config);
+  log.info('hazwatch started', { url: `http://${config.env.HOST}:${app.port}/` });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`hazwatch: start-up failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric hazwatch exports, defined once (names: hazwatch_<subsystem>_<name>_<unit>).
+ * Labels stay bounded: result, reason, priority, outcome — never device or site ids.
+ */
+export class HazwatchMetrics {
+  readonly registry = new Registry();
+
+  // ingest
+  readonly ingestMessages = new Counter({ name: 'hazwatch_ingest_messages_total', help: 'MQTT messages by result', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly ingestRejected = new Counter({ name: 'hazwatch_ingest_rejected_total', help: 'Rejected messages or values by reason', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly ingestReadings = new Counter({ name: 'hazwatch_ingest_readings_total', help: 'Valid channel readings accepted', registers: [this.registry] });
+  readonly ingestCommitLag = new Histogram({
+    name: 'hazwatch_ingest_commit_lag_seconds',
+    help: 'Time from message arrival to database commit',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly ingestDeviceState = new Counter({ name: 'hazwatch_ingest_device_state_changes_total', help: 'Device online/offline transitions', labelNames: ['state'] as const, registers: [this.registry] });
+  readonly ingestPaused = new Gauge({ name: 'hazwatch_ingest_paused', help: '1 while MQTT intake is paused by writer backpressure', registers: [this.registry] });
+  readonly mqttConnected = new Gauge({ name: 'hazwatch_ingest_mqtt_connected', help: '1 while connected to the MQTT broker', registers: [this.registry] });
+  readonly deadLetterWriteErrors = new Counter({ name: 'hazwatch_ingest_deadletter_write_errors_total', help: 'Dead-letter rows that could not be stored', registers: [this.registry] });
+
+  // storage
+  readonly rowsWritten = new Counter({ name: 'hazwatch_storage_rows_written_total', help: 'Telemetry rows committed', registers: [this.registry] });
+  readonly queueDepth = new Gauge({ name: 'hazwatch_storage_queue_depth', help: 'Readings waiting in memory for the writer', registers: [this.registry] });
+  readonly spoolBytes = new Gauge({ name: 'hazwatch_storage_spool_bytes', help: 'Bytes of readings spooled to DATA_DIR awaiting the database', registers: [this.registry] });
+  readonly batchSize = new Histogram({ name: 'hazwatch_storage_batch_size_rows', help: 'Rows per COPY batch', buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000], registers: [this.registry] });
+  readonly batchDuration = new Histogram({ name: 'hazwatch_storage_batch_duration_seconds', help: 'Time to write one batch', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
+  readonly writeErrors = new Counter({ name: 'hazwatch_storage_write_errors_total', help: 'Failed batch writes (retried; nothing dropped)', registers: [this.registry] });
+  readonly dbUp = new Gauge({ name: 'hazwatch_storage_database_up', help: '1 while the database answers', registers: [this.registry] });
+
+  // rules
+  readonly ruleConditions = new Counter({ name: 'hazwatch_rules_condition_changes_total', help: 'Condition changes emitted by the rule engine', labelNames: ['active', 'priority'] as const, registers: [this.registry] });
+  readonly ruleErrors = new Counter({ name: 'hazwatch_rules_errors_total', help: 'Rule evaluation failures (isolated)', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly ruleReloads = new Counter({ name: 'hazwatch_rules_reloads_total', help: 'Rule reloads by result', labelNames: ['result'] as const, registers: [this.registry] });
+
+  // alarms
+  readonly alarmsActive = new Gauge({ name: 'hazwatch_alarms_active', help: 'Active alarms by priority', labelNames: ['priority'] as const, registers: [this.registry] });
+  readonly alarmEvents = new Counter({ name: 'hazwatch_alarm_events_total', help: 'Alarm journal events', registers: [this.registry] });
+  readonly alarmPendingWrites = new Gauge({ name: 'hazwatch_alarms_pending_writes', help: 'Alarm events held in memory while the database is unavailable', registers: [this.registry] });
+
+  // realtime
+  readonly wsClients = new Gauge({ name: 'hazwatch_ws_clients', help: 'Connected WebSocket clients', registers: [this.registry] });
+  readonly wsDisconnects = new Counter({ name: 'hazwatch_ws_disconnects_total', help: 'WebSocket clients disconnected by the server', labelNames: ['reason'] as const, registers: [this.registry] });
+
+  // notifications
+  readonly callouts = new Counter({ name: 'hazwatch_callouts_total', help: 'Call attempts by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
+
+  // auth
+  readonly authFailures = new Counter({ name: 'hazwatch_auth_failures_total', help: 'Rejected authentication attempts', labelNames: ['reason'] as const, registers: [this.registry] });
+
+  constructor(withProcessMetrics = true) {
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'hazwatch_process_' });
+  }
+}
