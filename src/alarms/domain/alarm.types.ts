@@ -1,0 +1,133 @@
+/** Alarm model (ISA-18.2 / IEC 62682, DOMAIN.md §5). Pure types: no framework, no I/O. */
+import type { ColourLevel, Priority } from '../../common/types';
+import type { ConditionValue } from './condition-change';
+
+export const ALARM_STATES = [
+  'normal',
+  'unacknowledged',
+  'acknowledged',
+  'rtn_unacknowledged',
+  'latched',
+  'shelved',
+  'suppressed',
+  'out_of_service',
+] as const;
+export type AlarmState = (typeof ALARM_STATES)[number];
+
+/** States an operator sees in the alarm list (and may shelve). */
+export const SHOWN_STATES: ReadonlySet<AlarmState> = new Set(['unacknowledged', 'acknowledged', 'rtn_unacknowledged', 'latched']);
+/** States that hide the alarm from the operator while it is still evaluated and journalled. */
+export const HIDDEN_STATES: ReadonlySet<AlarmState> = new Set(['shelved', 'suppressed', 'out_of_service']);
+
+export const isAlarmState = (s: string): s is AlarmState => (ALARM_STATES as readonly string[]).includes(s);
+
+/** Who did something. `system` is hazwatch itself (timers, design suppression). */
+export type ActorRole = 'operator' | 'supervisor' | 'regulator' | 'admin' | 'system';
+export type Actor = { readonly name: string; readonly role: ActorRole; readonly tokenId?: string };
+export const SYSTEM_ACTOR: Actor = Object.freeze({ name: 'hazwatch', role: 'system' });
+
+export type Shelf = { readonly until: number; readonly by: string; readonly reason: string; readonly at: number };
+export type OutOfService = { readonly by: string; readonly reason: string; readonly at: number };
+
+/**
+ * The full current state of one alarm: the unit the state machine works on and the row the alarm table keeps.
+ * One alarm per (ruleId, sourceId, deviceId, condition); it lives on across raise/clear cycles.
+ */
+export type AlarmRecord = {
+  readonly id: string;
+  readonly siteId: string;
+  readonly sourceId: string;
+  readonly ruleId: string;
+  readonly deviceId?: string;
+  readonly condition: string;
+  readonly priority: Priority;
+  readonly value: ConditionValue;
+  readonly limit: ConditionValue;
+  readonly message: string;
+  /** Displayed ISA-18.2 state. */
+  readonly state: AlarmState;
+  /** The condition underneath, tracked in every state (shelved, suppressed and OOS included). */
+  readonly active: boolean;
+  readonly acked: boolean;
+  /** Latched per rule (config): a clear goes to `latched` and waits for ack + reset. */
+  readonly latching: boolean;
+  /** Last activation, epoch ms. */
+  readonly raisedAt: number;
+  readonly ackedAt?: number;
+  readonly ackedBy?: string;
+  readonly clearedAt?: number;
+  /** Seq of the last journal event that changed this alarm. */
+  readonly seq: number;
+  readonly shelf?: Shelf;
+  /** Ids of the design-suppression rules currently holding this alarm (sorted, unique). */
+  readonly suppressedBy: readonly string[];
+  readonly outOfService?: OutOfService;
+};
+
+export type AlarmEventType =
+  | 'raised'
+  | 'updated'
+  | 'cleared'
+  | 'acknowledged'
+  | 'reset'
+  | 'shelved'
+  | 'unshelved'
+  | 'shelve_expired'
+  | 'suppressed'
+  | 'unsuppressed'
+  | 'out_of_service'
+  | 'returned_to_service'
+  | 'realarm';
+
+export const ALARM_EVENT_TYPES: readonly AlarmEventType[] = [
+  'raised',
+  'updated',
+  'cleared',
+  'acknowledged',
+  'reset',
+  'shelved',
+  'unshelved',
+  'shelve_expired',
+  'suppressed',
+  'unsuppressed',
+  'out_of_service',
+  'returned_to_service',
+  'realarm',
+];
+
+/** Public alarm snapshot (CONTRACT §4). Times are ISO-8601 UTC strings. */
+export type AlarmSnapshot = {
+  id: string;
+  siteId: string;
+  sourceId: string;
+  ruleId: string;
+  deviceId?: string;
+  condition: string;
+  priority: Priority;
+  level: ColourLevel;
+  state: AlarmState;
+  active: boolean;
+  acked: boolean;
+  value: ConditionValue;
+  limit: ConditionValue;
+  message: string;
+  raisedAt: string;
+  ackedAt?: string;
+  ackedBy?: string;
+  clearedAt?: string;
+  seq: number;
+  /** Extra (not in CONTRACT §4's minimum list, additive): shelve expiry, and the OOS/suppression reason. */
+  shelvedUntil?: string;
+  shelvedBy?: string;
+  suppressedBy?: string[];
+  outOfServiceBy?: string;
+};
+
+/** One alarm event as pushed over /ws and replayed on resume: the snapshot after the event, its seq and type. */
+export type AlarmEventDto = AlarmSnapshot & {
+  event: AlarmEventType;
+  /** When hazwatch recorded the event (ISO-8601). */
+  at: string;
+  actor?: string;
+  comment?: string;
+};
