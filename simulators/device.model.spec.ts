@@ -1,0 +1,110 @@
+import { createDeviceModel, numberSpan, roundForSpan, type SimDevice } from './device.model';
+import { demoDevices } from './demo-plant.fixture';
+
+const HOUR_MS = 3_600_000;
+
+/** Samples a device every period for `durationMs` of model time. */
+function run(device: SimDevice, seed: number, durationMs: number, periodMs = device.periodS * 1000): ReturnType<ReturnType<typeof createDeviceModel>['sample']>[] {
+  const model = createDeviceModel(device, seed);
+  const out = [];
+  for (let t = 0; t <= durationMs; t += periodMs) out.push(model.sample(t));
+  return out;
+}
+
+const ofKind = (kind: SimDevice['kind']): SimDevice[] => demoDevices().filter((d) => d.kind === kind);
+
+describe('createDeviceModel', () => {
+  it('should repeat the exact value sequence of every device when the seed is the same', () => {
+    for (const d of demoDevices()) expect(run(d, 7, 10 * 60_000)).toEqual(run(d, 7, 10 * 60_000));
+  });
+
+  it('should give different gas and tank values when the seed differs', () => {
+    for (const d of [...ofKind('gas_detector'), ...ofKind('tank')]) expect(run(d, 7, 60_000)).not.toEqual(run(d, 8, 60_000));
+  });
+
+  it('should give two devices of the same kind different values when they share a seed', () => {
+    const [a, b] = ofKind('gas_detector');
+    expect(run(a!, 7, 60_000).map((s) => s.values.conc)).not.toEqual(run(b!, 7, 60_000).map((s) => s.values.conc));
+  });
+
+  it('should keep gas readings inside the span and below half of level 1 when run for 12 simulated hours', () => {
+    const bad: string[] = [];
+    for (const d of ofKind('gas_detector')) {
+      const span = numberSpan(d, 'conc');
+      const top = Math.min(span[1], 0.5 * d.level1!);
+      for (const s of run(d, 42, 12 * HOUR_MS)) {
+        const conc = s.values.conc as number;
+        if (s.quality !== 'good' || s.values.fault !== false || conc < span[0] || conc > top) bad.push(`${d.id}: ${JSON.stringify(s)}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('should show sensor noise and occasional blips when a gas detector runs for hours', () => {
+    for (const d of ofKind('gas_detector')) {
+      const concs = run(d, 42, 12 * HOUR_MS).map((s) => s.values.conc as number);
+      expect(new Set(concs).size).toBeGreaterThan(10);
+      // A blip reaches at least 10 % of level 1 at some point in 12 h (about 24 blips expected).
+      expect(Math.max(...concs)).toBeGreaterThan(0.1 * d.level1!);
+    }
+  });
+
+  it('should keep tank values inside their spans and the level inside the operating band when run for 24 simulated hours', () => {
+    const bad: string[] = [];
+    for (const d of ofKind('tank')) {
+      for (const s of run(d, 42, 24 * HOUR_MS)) {
+        for (const ch of ['level_pct', 'temp_c', 'pressure_kpa']) {
+          const span = numberSpan(d, ch);
+          const v = s.values[ch] as number;
+          if (v < span[0] || v > span[1]) bad.push(`${d.id}.${ch}=${v} outside span`);
+        }
+        const level = s.values.level_pct as number;
+        if (level < 17 || level > 79) bad.push(`${d.id}.level_pct=${level} outside 17–79`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('should move tank levels slowly when a tank fills or empties', () => {
+    for (const d of ofKind('tank')) {
+      const levels = run(d, 42, 24 * HOUR_MS).map((s) => s.values.level_pct as number);
+      expect(Math.max(...levels) - Math.min(...levels)).toBeGreaterThan(5);
+      // Never faster than 25 %/h plus noise between two 5 s samples.
+      const maxStep = Math.max(...levels.slice(1).map((l, i) => Math.abs(l - levels[i]!)));
+      expect(maxStep).toBeLessThan(0.5);
+    }
+  });
+
+  it('should make a liquefied-gas tank pressure follow its temperature (vapour pressure)', () => {
+    const chlorine = ofKind('tank').find((d) => d.substance === 'chlorine')!;
+    const errors = run(chlorine, 42, 24 * HOUR_MS).map((s) => Math.abs((s.values.pressure_kpa as number) - 680 * Math.exp(0.028 * ((s.values.temp_c as number) - 20))));
+    expect(Math.max(...errors)).toBeLessThan(15);
+  });
+
+  it('should keep an atmospheric tank near ambient pressure', () => {
+    const benzene = ofKind('tank').find((d) => d.substance === 'benzene')!;
+    const pressures = run(benzene, 42, 6 * HOUR_MS).map((s) => s.values.pressure_kpa as number);
+    expect(Math.min(...pressures)).toBeGreaterThan(100);
+    expect(Math.max(...pressures)).toBeLessThan(105);
+  });
+
+  it('should report valves open on an open demand and safety systems ok in normal service', () => {
+    for (const d of ofKind('shutoff_valve')) for (const s of run(d, 1, 60_000)) expect(s.values).toEqual({ position: 'open', demand: 'open' });
+    for (const d of ofKind('safety_system')) for (const s of run(d, 1, 60_000)) expect(s.values).toEqual({ status: 'ok' });
+  });
+});
+
+describe('roundForSpan', () => {
+  it('should round to about 1/2000 of the span when given a value', () => {
+    expect(roundForSpan(0.123456, [0, 20])).toBe(0.01 * Math.round(12.3456));
+    expect(roundForSpan(12.3456, [0, 200])).toBe(12.3);
+    expect(roundForSpan(612.345, [0, 2500])).toBe(612);
+  });
+});
+
+describe('numberSpan', () => {
+  it('should throw when the channel is not numeric', () => {
+    const valve = ofKind('shutoff_valve')[0]!;
+    expect(() => numberSpan(valve, 'position')).toThrow(/not numeric/);
+  });
+});

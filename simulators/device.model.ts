@@ -1,0 +1,204 @@
+/**
+ * Pure value generation for simulated devices: no I/O, no clock. A model is advanced by *model time*
+ * (ms since the simulator started, normally sample index × period), so the same seed and the same
+ * sampling give the same values, whatever the wall clock does.
+ */
+import type { ChannelValue, Quality } from '../src/common/types';
+import type { DeviceInfo } from '../src/config/config.loader';
+import type { ChannelSpec } from '../src/config/device-channels';
+import { createRng, hashSeed, type Rng } from './prng.util';
+
+export type ChannelValues = Record<string, ChannelValue>;
+export type Sample = { values: ChannelValues; quality: Quality };
+
+/** The device fields a model needs (a `DeviceInfo` from the plant model satisfies it). */
+export type SimDevice = Pick<
+  DeviceInfo,
+  'siteId' | 'id' | 'kind' | 'area' | 'sourceId' | 'periodS' | 'channels' | 'gas' | 'gasClass' | 'unit' | 'level1' | 'level2' | 'substance' | 'travelTimeS' | 'system'
+>;
+
+export type DeviceModel = {
+  readonly device: SimDevice;
+  /** Advances the model to `tMs` (non-decreasing) and returns the channel values at that time. */
+  sample(tMs: number): Sample;
+};
+
+export const deviceKey = (d: Pick<SimDevice, 'siteId' | 'id'>): string => `${d.siteId}/${d.id}`;
+
+export function clamp(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/** Rounds to a resolution that suits the span (about 1/2000 of it, to a power of ten). */
+export function roundForSpan(v: number, span: readonly [number, number]): number {
+  const decimals = clamp(-Math.floor(Math.log10((span[1] - span[0]) / 2000)), 0, 6);
+  return Number(v.toFixed(decimals));
+}
+
+export function numberSpan(device: Pick<SimDevice, 'channels'>, channel: string): readonly [number, number] {
+  const spec: ChannelSpec | undefined = device.channels.get(channel);
+  if (!spec || spec.type !== 'number') throw new Error(`channel '${channel}' is not numeric`);
+  return spec.span;
+}
+
+/** Ornstein–Uhlenbeck step: mean-reverting random walk with stationary sd `sd` and time constant `tauS`. */
+function ouStep(rng: Rng, x: number, mean: number, sd: number, tauS: number, dtS: number): number {
+  if (dtS <= 0) return x;
+  const decay = Math.exp(-dtS / tauS);
+  return mean + (x - mean) * decay + sd * Math.sqrt(1 - decay * decay) * rng.normal();
+}
+
+/**
+ * Gas detector: clean air reads near zero with sensor noise, a slow zero drift and rare small blips
+ * (a whiff from a flange, a passing truck) that decay within seconds. Everything stays well below level 1.
+ */
+function gasDetectorModel(device: SimDevice, rng: Rng): DeviceModel {
+  const span = numberSpan(device, 'conc');
+  const full = span[1] - span[0];
+  const level1 = device.level1 ?? span[0] + 0.25 * full;
+  const ceiling = span[0] + 0.5 * (level1 - span[0]);
+  const noiseSd = Math.min(0.004 * full, 0.03 * (level1 - span[0]));
+  const zero = span[0] + rng.uniform(0, 0.02) * (level1 - span[0]);
+  const driftSd = 0.04 * (level1 - span[0]);
+  let drift = rng.normal(0, driftSd);
+  let blip = 0;
+  let lastT: number | null = null;
+  return {
+    device,
+    sample(tMs) {
+      const dtS = lastT === null ? 0 : Math.max(0, (tMs - lastT) / 1000);
+      lastT = tMs;
+      drift = ouStep(rng, drift, 0, driftSd, 600, dtS);
+      blip *= Math.exp(-dtS / 8);
+      // About one blip per detector per half hour, 10–30 % of level 1.
+      if (dtS > 0 && rng.chance(Math.min(1, dtS / 1800))) blip += rng.uniform(0.1, 0.3) * (level1 - span[0]);
+      const raw = zero + drift + blip + rng.normal(0, noiseSd);
+      const conc = roundForSpan(clamp(raw, span[0], Math.min(span[1], ceiling)), span);
+      return { values: { conc, fault: false }, quality: 'good' };
+    },
+  };
+}
+
+/** Vapour pressure at 20 °C, kPa absolute, of liquefied gases stored under pressure; others are atmospheric tanks. */
+const VAPOUR_P20_KPA: Record<string, number> = {
+  chlorine: 680,
+  ammonia: 857,
+  'vinyl chloride': 343,
+  propane: 836,
+  lpg: 750,
+  butadiene: 240,
+  '1,3-butadiene': 240,
+};
+const ATMOSPHERIC_KPA = 101.3;
+const DAY_MS = 86_400_000;
+
+type TankMode = 'filling' | 'emptying' | 'idle';
+
+/**
+ * Tank: level moves slowly through fill / idle / empty cycles inside 15–80 %; temperature follows a
+ * daily swing plus a slow wobble; pressure follows temperature (vapour pressure of a liquefied gas) or,
+ * for atmospheric tanks, sits at the nitrogen blanket with a small rise while filling.
+ */
+function tankModel(device: SimDevice, rng: Rng): DeviceModel {
+  const levelSpan = numberSpan(device, 'level_pct');
+  const tempSpan = numberSpan(device, 'temp_c');
+  const pressSpan = numberSpan(device, 'pressure_kpa');
+  const p20 = device.substance ? VAPOUR_P20_KPA[device.substance.toLowerCase()] : undefined;
+  const ambient = rng.uniform(14, 24);
+  const phase = rng.uniform(0, 2 * Math.PI);
+  let level = rng.uniform(30, 70);
+  let mode: TankMode = 'idle';
+  let ratePctPerS = 0;
+  let target = level;
+  let idleLeftS = rng.uniform(60, 600);
+  let wobble = 0;
+  let lastT: number | null = null;
+
+  const chooseNext = (): void => {
+    const canFill = level < 70;
+    const canEmpty = level > 26;
+    if (canFill && (!canEmpty || rng.chance(0.5))) {
+      mode = 'filling';
+      target = rng.uniform(Math.max(level + 5, 55), 78);
+    } else if (canEmpty) {
+      mode = 'emptying';
+      target = rng.uniform(18, Math.min(level - 5, 45));
+    } else {
+      mode = 'idle';
+      idleLeftS = rng.uniform(60, 600);
+      return;
+    }
+    ratePctPerS = rng.uniform(8, 25) / 3600; // 8–25 %/h
+  };
+
+  const advance = (dtS: number): void => {
+    let left = dtS;
+    while (left > 0) {
+      if (mode === 'idle') {
+        const d = Math.min(left, idleLeftS);
+        idleLeftS -= d;
+        left -= d;
+        if (idleLeftS <= 0) chooseNext();
+        continue;
+      }
+      const dir = mode === 'filling' ? 1 : -1;
+      const toTarget = Math.abs(target - level) / ratePctPerS;
+      const d = Math.min(left, toTarget);
+      level += dir * ratePctPerS * d;
+      left -= d;
+      if (d >= toTarget) {
+        level = target;
+        mode = 'idle';
+        idleLeftS = rng.uniform(300, 1800);
+      }
+    }
+  };
+
+  return {
+    device,
+    sample(tMs) {
+      const dtS = lastT === null ? 0 : Math.max(0, (tMs - lastT) / 1000);
+      lastT = tMs;
+      advance(dtS);
+      wobble = ouStep(rng, wobble, 0, 0.3, 900, dtS);
+      const temp = ambient + 3 * Math.sin((2 * Math.PI * tMs) / DAY_MS + phase) + wobble + (mode === 'filling' ? 0.4 : 0);
+      const pressure =
+        p20 !== undefined
+          ? p20 * Math.exp(0.028 * (temp - 20)) + rng.normal(0, 2)
+          : ATMOSPHERIC_KPA + 1.5 + (mode === 'filling' ? 0.6 : mode === 'emptying' ? -0.4 : 0) + rng.normal(0, 0.1);
+      return {
+        values: {
+          level_pct: roundForSpan(clamp(level + rng.normal(0, 0.05), levelSpan[0], levelSpan[1]), levelSpan),
+          temp_c: roundForSpan(clamp(temp + rng.normal(0, 0.05), tempSpan[0], tempSpan[1]), tempSpan),
+          pressure_kpa: roundForSpan(clamp(pressure, pressSpan[0], pressSpan[1]), pressSpan),
+        },
+        quality: 'good',
+      };
+    },
+  };
+}
+
+/** Emergency shut-off valve in normal service: demanded open and open. */
+function shutoffValveModel(device: SimDevice): DeviceModel {
+  return { device, sample: () => ({ values: { position: 'open', demand: 'open' }, quality: 'good' }) };
+}
+
+/** One of the four safety systems, healthy. */
+function safetySystemModel(device: SimDevice): DeviceModel {
+  return { device, sample: () => ({ values: { status: 'ok' }, quality: 'good' }) };
+}
+
+/** A model for one device; its random stream depends only on `seed` and the device key. */
+export function createDeviceModel(device: SimDevice, seed: number): DeviceModel {
+  const rng = createRng(hashSeed(seed, deviceKey(device)));
+  switch (device.kind) {
+    case 'gas_detector':
+      return gasDetectorModel(device, rng);
+    case 'tank':
+      return tankModel(device, rng);
+    case 'shutoff_valve':
+      return shutoffValveModel(device);
+    case 'safety_system':
+      return safetySystemModel(device);
+  }
+}
