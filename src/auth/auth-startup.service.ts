@@ -1,0 +1,125 @@
+import { Inject, Injectable, Optional, type OnApplicationBootstrap } from '@nestjs/common';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { JsonLogger } from '../common/logger';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { Database } from '../storage/database.service';
+import type { Role } from './principal';
+import { TokenService } from './token.service';
+
+/** The tokens demo mode creates when none exist (CONTRACT §6, brief item 7). */
+export const DEMO_TOKENS: ReadonlyArray<{ role: Role; scope: string; name: string }> = [
+  { role: 'operator', scope: '', name: 'demo operator' },
+  { role: 'supervisor', scope: '', name: 'demo supervisor' },
+  { role: 'regulator', scope: 'tianjin/binhai', name: 'demo regulator (Binhai)' },
+  { role: 'admin', scope: '', name: 'demo admin' },
+];
+
+/** Longest start-up waits for the demo tokens before going on (they still appear later if the database is slow). */
+const DEMO_WAIT_MS = 15_000;
+
+/** Where stdout-style human text goes; replaced in tests. */
+export const AUTH_CONSOLE = Symbol('AUTH_CONSOLE');
+export type AuthConsole = { write(text: string): void };
+
+/**
+ * At start-up: tells how to reach the database with `npm run token` (embedded PostgreSQL: a command that reads the
+ * password from its file, so no secret is logged), and in demo mode creates and prints the first tokens once.
+ */
+@Injectable()
+export class AuthStartupService implements OnApplicationBootstrap {
+  private readonly log = new JsonLogger('auth');
+  private demo: Promise<void> = Promise.resolve();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly tokens: TokenService,
+    @Optional() private readonly database?: Database,
+    @Optional()
+    @Inject(AUTH_CONSOLE)
+    private readonly console: AuthConsole = { write: (t) => process.stdout.write(t) },
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const cliUrl = this.cliDatabaseUrl();
+    if (cliUrl)
+      this.log.info('token CLI database', {
+        databaseUrl: cliUrl,
+        usage: `DATABASE_URL="${cliUrl}" npm run token -- list`,
+      });
+    if (!this.config.env.HAZWATCH_DEMO) return;
+    this.demo = this.ensureDemoTokens(cliUrl);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, DEMO_WAIT_MS);
+      timer.unref();
+    });
+    await Promise.race([this.demo, waited]);
+    clearTimeout(timer);
+  }
+
+  /** Resolves when the demo-token step has finished (tests). */
+  demoDone(): Promise<void> {
+    return this.demo;
+  }
+
+  /**
+   * For the embedded database: its URL with the password replaced by `$(cat <dataDir>/pg.password)`, usable in a shell
+   * while the server runs. Undefined when DATABASE_URL is set (the operator already knows it).
+   */
+  cliDatabaseUrl(): string | undefined {
+    if (this.config.env.DATABASE_URL !== undefined || !this.database) return undefined;
+    const masked = this.database.connectionString;
+    const passwordFile = join(this.config.dataDir, 'pg.password');
+    if (masked.includes(':***@') && existsSync(passwordFile))
+      return masked.replace(':***@', `:$(cat ${passwordFile})@`);
+    return masked;
+  }
+
+  private async ensureDemoTokens(cliUrl: string | undefined): Promise<void> {
+    try {
+      if ((await this.tokens.count()) > 0) {
+        this.log.info(
+          'demo mode: api tokens already exist, none created (list them with `npm run token -- list`)',
+        );
+        return;
+      }
+      const created: Array<{ role: Role; scope: string; token: string; id: string }> = [];
+      for (const spec of DEMO_TOKENS) {
+        const { info, token } = await this.tokens.create(spec);
+        created.push({ role: info.role, scope: info.scope, token, id: info.id });
+      }
+      this.console.write(this.demoBlock(created, cliUrl));
+    } catch (err) {
+      this.log.error(
+        'demo mode: could not create the demo api tokens; create one with `npm run token -- create`',
+        { err },
+      );
+    }
+  }
+
+  private demoBlock(
+    created: ReadonlyArray<{ role: Role; scope: string; token: string; id: string }>,
+    cliUrl: string | undefined,
+  ): string {
+    const { HOST, PORT } = this.config.env;
+    const base = `http://${HOST === '0.0.0.0' ? '127.0.0.1' : HOST}:${PORT}`;
+    const rule = '='.repeat(100);
+    const lines = [
+      '',
+      rule,
+      '  hazwatch demo mode: API tokens created. They are shown ONLY THIS ONCE (stored hashed) — copy them now.',
+      rule,
+      ...created.map(
+        (t) => `  ${t.role.padEnd(10)}  ${(t.scope === '' ? '(all sites)' : t.scope).padEnd(16)}  ${t.token}`,
+      ),
+      '',
+      `  Console:  ${base}/   (paste a token when asked)`,
+      `  API:      curl -H "Authorization: Bearer <token>" ${base}/api/sites`,
+      `  Tokens:   ${cliUrl ? `DATABASE_URL="${cliUrl}" ` : ''}npm run token -- list | create | revoke <id>`,
+      rule,
+      '',
+    ];
+    return lines.join('\n') + '\n';
+  }
+}
