@@ -1,7 +1,10 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { Public } from '../auth/auth.decorators';
 import { HazwatchMetrics } from './metrics.registry';
 
+/** Prometheus scrapes without a token (CONTRACT §3); it exposes counts only, never site or device ids. */
+@Public()
 @ApiExcludeController()
 @Controller('metrics')
 export class MetricsController {
