@@ -5,14 +5,9 @@ import { hashToken } from '../../src/auth/domain/token.format';
 import { TokenRepository } from '../../src/auth/token.repository';
 import { TokenService } from '../../src/auth/token.service';
 import { runTokenCli, type CliIo } from '../../src/auth/token.cli';
-import { runMigrations } from '../../src/storage/migration.runner';
+import { TEST_DATABASE_URL as url, describeWithDb, prepareTestDatabase } from '../setup/test-db';
 
-const url = process.env.TEST_DATABASE_URL;
-const suite = url ? describe : describe.skip;
-if (!url)
-  console.warn(
-    'auth.int-spec: skipped — set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run it',
-  );
+const suite = describeWithDb('auth.int-spec');
 
 /** Fresh label per test run, so parallel runs and leftovers never collide (the table is never truncated). */
 const run = `auth-it-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -25,10 +20,7 @@ suite('api_token against PostgreSQL (real migrations)', () => {
 
   beforeAll(async () => {
     JsonLogger.setLevel('error');
-    const dbName = new URL(url!).pathname.slice(1);
-    if (!dbName.includes('test'))
-      throw new Error(`refusing to run against database '${dbName}': its name must contain 'test'`);
-    await runMigrations({ databaseUrl: url!, direction: 'up' });
+    await prepareTestDatabase(url!);
     pool = new Pool({ connectionString: url, max: 2 });
     clock = new ManualClock(Date.UTC(2026, 10, 24, 10, 0, 0));
     repo = new TokenRepository(pool);
