@@ -9,6 +9,21 @@ import { JsonLogger } from './common/logger';
 import type { AppConfig } from './config/app-config';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
+import { IngestService } from './ingest/ingest.service';
+
+type SimulatorsHandle = { stop(): Promise<void> };
+
+/**
+ * The bundled simulators live outside src/ (they are field hardware stand-ins, not server code); they are loaded only
+ * when SIMULATE=true, from the same build output.
+ */
+async function startInProcessSimulators(config: AppConfig, url: string): Promise<SimulatorsHandle> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional, loaded only in simulate mode
+  const sim = require('../simulators/plant.simulator') as typeof import('../simulators/plant.simulator');
+  const handle = await sim.startSimulators({ url, plant: config.plant, seed: config.env.SIM_SEED, rate: config.env.SIM_RATE });
+  new JsonLogger('bootstrap').info('simulators started in-process', { devices: config.plant.deviceByKey.size, url });
+  return handle;
+}
 
 export type RunningApp = { app: INestApplication; port: number; close(): Promise<void> };
 
@@ -34,5 +49,13 @@ export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?:
   await app.listen(opts.port ?? config.env.PORT, config.env.HOST);
   const server = app.getHttpServer() as Server;
   const port = (server.address() as AddressInfo).port;
-  return { app, port, close: () => app.close() };
+  const simulators = config.env.SIMULATE ? await startInProcessSimulators(config, app.get(IngestService).mqttUrl) : undefined;
+  return {
+    app,
+    port,
+    close: async () => {
+      await simulators?.stop();
+      await app.close();
+    },
+  };
 }

@@ -13,7 +13,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       const status = exception.getStatus();
       const body = exception.getResponse();
       const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? exception.message);
-      const error = typeof body === 'object' && body !== null && 'error' in body ? String((body as { error: unknown }).error) : exception.name.replace(/Exception$/, '');
+      const error = typeof body === 'object' && body !== null && 'error' in body ? String((body).error) : exception.name.replace(/Exception$/, '');
       res.status(status).json({ statusCode: status, error, message });
       return;
     }

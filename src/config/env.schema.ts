@@ -1,9 +1,11 @@
 import 'reflect-metadata';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+const toNum = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
 const toBool = ({ value }: { value: unknown }): unknown =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
 
@@ -40,11 +42,13 @@ export class EnvSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(10000) WRITER_FLUSH_MS: number = 100;
   /** Readings held in memory before the writer spools to DATA_DIR and pauses MQTT intake. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(10000000) WRITER_QUEUE_MAX: number = 500000;
+  /** Bytes of telemetry the writer may spool to DATA_DIR/spool while the database is down or slow (default 2 GiB). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1048576) SPOOL_MAX_BYTES: number = 2 * 1024 * 1024 * 1024;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(3650) TELEMETRY_RETENTION_DAYS: number = 90;
   @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(10000000) DEADLETTER_MAX_ROWS: number = 100000;
 
   /** Simulator settings used when SIMULATE=true. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100000) SIM_INTERVAL_MS: number = 2000;
+  @IsOptional() @Transform(toNum) @IsNumber() @Min(0.01) @Max(1000) SIM_RATE: number = 1;
   @IsOptional() @Transform(toInt) @IsInt() SIM_SEED: number = 42;
 }
 

@@ -135,7 +135,7 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
         }
         break;
     }
-    readings.push({ siteId: ctx.siteId, deviceId: ctx.deviceId, channel, ts, value: value as number | boolean | string, quality, receivedAt: ctx.receivedAt });
+    readings.push({ siteId: ctx.siteId, deviceId: ctx.deviceId, channel, ts, value: value, quality, receivedAt: ctx.receivedAt });
   }
   if (count === 0) return rejectAll('invalid_schema', '"values" is empty');
   return seq === undefined ? { readings, rejects } : { readings, rejects, seq };

@@ -1,0 +1,50 @@
+import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CLOCK, type Clock } from '../common/clock';
+import { Public } from '../auth/auth.decorators';
+import { IngestService } from '../ingest/ingest.service';
+import { Database } from '../storage/database.service';
+import { TelemetryWriter } from '../storage/telemetry-writer.service';
+
+/** Writer lag above this makes the server not ready (readings are safe, but not yet stored). */
+export const MAX_WRITER_LAG_MS = 30_000;
+
+type Check = { ok: boolean; detail?: string };
+
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly db: Database,
+    private readonly ingest: IngestService,
+    private readonly writer: TelemetryWriter,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  @Public()
+  @Get('live')
+  @ApiOperation({ summary: 'Liveness: the process is running and its event loop answers' })
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Public()
+  @Get('ready')
+  @ApiOperation({ summary: 'Readiness: database, MQTT broker and telemetry writer lag' })
+  @ApiOkResponse({ description: 'All checks pass' })
+  @ApiServiceUnavailableResponse({ description: 'At least one check fails; body says which' })
+  async ready(@Res({ passthrough: true }) res: Response): Promise<{ status: 'ok' | 'degraded'; checks: Record<string, Check> }> {
+    const lagMs = this.writer.lagMs(this.clock.now());
+    const checks: Record<string, Check> = {
+      database: (await this.db.isUp()) ? { ok: true } : { ok: false, detail: 'database not answering; readings are held in memory/spool' },
+      mqtt: this.ingest.isConnected() ? { ok: true } : { ok: false, detail: 'not connected to the MQTT broker' },
+      writer: lagMs <= MAX_WRITER_LAG_MS
+        ? { ok: true, detail: `lag ${lagMs} ms, queue ${this.writer.queueDepth()}, spool ${this.writer.spoolBytes()} B` }
+        : { ok: false, detail: `lag ${lagMs} ms > ${MAX_WRITER_LAG_MS} ms, queue ${this.writer.queueDepth()}, spool ${this.writer.spoolBytes()} B` },
+    };
+    const ok = Object.values(checks).every((c) => c.ok);
+    res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
+    return { status: ok ? 'ok' : 'degraded', checks };
+  }
+}

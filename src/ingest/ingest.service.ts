@@ -1,0 +1,241 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { BehaviorSubject, Subject, filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
+import { CLOCK, type Clock } from '../common/clock';
+import { JsonLogger, maskUrl } from '../common/logger';
+import type { DeviceState, Reading } from '../common/types';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { HazwatchMetrics } from '../metrics/metrics.registry';
+import { DeadLetterRepository } from '../storage/dead-letter.repository';
+import { DeviceStateRepository, type DeviceStateRow } from '../storage/device-state.repository';
+import { TelemetryWriter } from '../storage/telemetry-writer.service';
+import { decodeState, decodeTelemetry, REJECT_REASONS, type RejectReason } from './domain/decode';
+import { DeviceRegistry } from './domain/device-registry';
+import { parseTopic, SUBSCRIPTIONS } from './domain/telemetry-contract';
+import { EmbeddedBroker } from './embedded-broker';
+
+export type DeviceStateEvent = { siteId: string; deviceId: string; state: DeviceState; ts: number };
+
+/** Where the server's own availability is announced (retained, with a last will). Outside the device topic tree. */
+export const serverStatusTopic = (clientId: string): string => `hazwatch/server/${clientId}/status`;
+
+/**
+ * MQTT intake: connects (or starts the embedded broker), decodes and validates every message, hands valid readings to the
+ * batched writer and to `telemetry$`, and keeps rejected input in the dead-letter table. QoS 1 with a persistent session
+ * (fixed client id, clean=false) so the broker queues for us while we restart.
+ */
+@Injectable()
+export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new JsonLogger('ingest');
+  private readonly telemetry = new Subject<Reading>();
+  private readonly deviceStates = new Subject<DeviceStateEvent>();
+  private readonly connected = new BehaviorSubject<boolean>(false);
+  readonly registry: DeviceRegistry;
+  /** Every valid reading, in arrival order. Hot; never completes while the app runs. */
+  readonly telemetry$: Observable<Reading> = this.telemetry.asObservable();
+  /** Device online/offline changes (from retained `state` topics and last wills). */
+  readonly deviceState$: Observable<DeviceStateEvent> = this.deviceStates.asObservable();
+  readonly connected$: Observable<boolean> = this.connected.asObservable();
+
+  private client?: MqttClient;
+  private broker?: EmbeddedBroker;
+  private brokerUrl = '';
+  private readonly subs: Subscription[] = [];
+  private pendingStateRows = new Map<string, DeviceStateRow>();
+  private stateFlushTimer?: NodeJS.Timeout;
+  private paused = false;
+  private readonly maxSkewMs: number;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly metrics: HazwatchMetrics,
+    private readonly writer: TelemetryWriter,
+    private readonly deadLetters: DeadLetterRepository,
+    private readonly deviceStateRepo: DeviceStateRepository,
+  ) {
+    this.registry = new DeviceRegistry(config.plant.deviceByKey.keys());
+    this.maxSkewMs = config.env.INGEST_MAX_SKEW_S * 1000;
+    for (const reason of REJECT_REASONS) this.metrics.ingestRejected.inc({ reason }, 0);
+    this.metrics.ingestMessages.inc({ result: 'accepted' }, 0);
+    this.metrics.ingestMessages.inc({ result: 'rejected' }, 0);
+  }
+
+  /** The broker URL in use (embedded or external). */
+  get mqttUrl(): string {
+    return this.brokerUrl;
+  }
+
+  isConnected(): boolean {
+    return this.connected.value;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.restoreDeviceStates();
+    const env = this.config.env;
+    if (env.MQTT_URL) {
+      this.brokerUrl = env.MQTT_URL;
+    } else {
+      this.broker = await EmbeddedBroker.start({ ...(env.MQTT_PORT !== undefined ? { port: env.MQTT_PORT } : {}), host: '127.0.0.1' });
+      this.brokerUrl = this.broker.url;
+    }
+    this.subs.push(
+      this.writer.pressure$.subscribe((p) => {
+        if (p !== this.paused) this.log.warn(p ? 'writer is full: pausing MQTT acknowledgements (broker holds messages)' : 'writer drained: resuming MQTT intake');
+        this.paused = p;
+        this.metrics.ingestPaused.set(p ? 1 : 0);
+      }),
+    );
+    this.connectClient();
+    this.stateFlushTimer = setInterval(() => void this.flushDeviceStates(), 5000);
+    this.stateFlushTimer.unref();
+    // Start-up waits for the first connection so "started" means "ingesting"; a dead external broker does not block
+    // start-up forever — the client keeps reconnecting and readiness reports it.
+    await Promise.race([firstValueFrom(this.connected$.pipe(filter(Boolean))), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    if (!this.connected.value) this.log.error('MQTT broker not reachable yet; retrying in the background', { url: maskUrl(this.brokerUrl) });
+  }
+
+  private connectClient(): void {
+    const env = this.config.env;
+    const opts: IClientOptions = {
+      clientId: env.MQTT_CLIENT_ID,
+      clean: false,
+      protocolVersion: 4,
+      keepalive: 30,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      resubscribe: true,
+      will: { topic: serverStatusTopic(env.MQTT_CLIENT_ID), payload: Buffer.from('offline'), qos: 1, retain: true },
+      ...(env.MQTT_USERNAME ? { username: env.MQTT_USERNAME } : {}),
+      ...(env.MQTT_PASSWORD ? { password: env.MQTT_PASSWORD } : {}),
+    };
+    const client = connect(this.brokerUrl, opts);
+    this.client = client;
+    client.on('connect', (connack) => {
+      this.connected.next(true);
+      this.metrics.mqttConnected.set(1);
+      this.log.info('connected to MQTT broker', { url: maskUrl(this.brokerUrl), sessionPresent: connack.sessionPresent });
+      client.subscribe([...SUBSCRIPTIONS], { qos: 1 }, (err) => {
+        if (err) this.log.error('MQTT subscribe failed', { err });
+      });
+      client.publish(serverStatusTopic(env.MQTT_CLIENT_ID), 'online', { qos: 1, retain: true });
+    });
+    client.on('close', () => {
+      if (this.connected.value) this.log.warn('MQTT connection closed; reconnecting', { url: maskUrl(this.brokerUrl) });
+      this.connected.next(false);
+      this.metrics.mqttConnected.set(0);
+    });
+    client.on('error', (err) => this.log.error('MQTT client error', { err: err.message }));
+    client.on('message', (topic, payload) => this.handleMessage(topic, payload, this.clock.now()));
+    // QoS 1 acknowledgement is sent when this callback runs. While the writer is full (memory and spool), hold it: the
+    // client stops reading the socket and the broker keeps the messages. Nothing is dropped on our side.
+    client.handleMessage = (_packet, callback) => {
+      if (!this.paused) return callback();
+      const sub = this.writer.pressure$.pipe(filter((p) => !p)).subscribe(() => {
+        sub.unsubscribe();
+        callback();
+      });
+    };
+  }
+
+  /** Decodes one message; public for tests. Never throws: every failure becomes a counted dead letter. */
+  handleMessage(topic: string, payload: Buffer, receivedAt: number): void {
+    try {
+      const parsed = parseTopic(topic);
+      if (!parsed) return this.rejectMessage(topic, payload, 'bad_topic', 'topic must be hazwatch/v1/{siteId}/{deviceId}/telemetry|state', receivedAt);
+      const key = `${parsed.siteId}/${parsed.deviceId}`;
+      const device = this.config.plant.deviceByKey.get(key);
+      if (!device) return this.rejectMessage(topic, payload, 'unknown_device', `no device '${parsed.deviceId}' in site '${parsed.siteId}'`, receivedAt);
+      if (parsed.kind === 'state') {
+        const state = decodeState(payload);
+        if (!state) return this.rejectMessage(topic, payload, 'bad_state', 'state must be "online" or "offline"', receivedAt);
+        this.metrics.ingestMessages.inc({ result: 'accepted' });
+        return this.applyState(key, state, receivedAt);
+      }
+      const result = decodeTelemetry(payload, { siteId: parsed.siteId, deviceId: parsed.deviceId, channels: device.channels, receivedAt, maxSkewMs: this.maxSkewMs });
+      for (const r of result.rejects) {
+        this.metrics.ingestRejected.inc({ reason: r.reason });
+        this.deadLetters.record({ topic, reason: r.reason, detail: r.detail, payload, receivedAt });
+      }
+      if (result.readings.length === 0) {
+        this.metrics.ingestMessages.inc({ result: 'rejected' });
+        return;
+      }
+      this.metrics.ingestMessages.inc({ result: 'accepted' });
+      this.metrics.ingestReadings.inc(result.readings.length);
+      this.writer.enqueue(result.readings);
+      this.registry.applyReadings(key, result.readings, receivedAt);
+      const d = this.registry.get(key);
+      // A device that talks is online, even if its retained `online` was lost.
+      if (d && d.state !== 'online') this.applyState(key, 'online', receivedAt);
+      for (const r of result.readings) this.telemetry.next(r);
+    } catch (err) {
+      // A bug in a downstream subscriber must not kill intake; count it and keep the message as a dead letter.
+      this.log.error('message handling failed', { topic, err });
+      this.rejectMessage(topic, payload, 'invalid_schema', `internal error: ${(err as Error).message}`, receivedAt);
+    }
+  }
+
+  private rejectMessage(topic: string, payload: Buffer, reason: RejectReason, detail: string, receivedAt: number): void {
+    this.metrics.ingestMessages.inc({ result: 'rejected' });
+    this.metrics.ingestRejected.inc({ reason });
+    this.deadLetters.record({ topic, reason, detail, payload, receivedAt });
+  }
+
+  private applyState(key: string, state: DeviceState, ts: number): void {
+    const change = this.registry.applyState(key, state, ts);
+    if (!change) return;
+    this.metrics.ingestDeviceState.inc({ state });
+    if (change.previous !== 'unknown' || state === 'offline') this.log.info('device state changed', { device: key, state, previous: change.previous });
+    this.pendingStateRows.set(key, { siteId: change.siteId, deviceId: change.deviceId, state, stateChangedAt: ts, lastSeen: ts });
+    this.deviceStates.next({ siteId: change.siteId, deviceId: change.deviceId, state, ts });
+  }
+
+  private async restoreDeviceStates(): Promise<void> {
+    try {
+      for (const row of await this.deviceStateRepo.loadAll()) {
+        const key = `${row.siteId}/${row.deviceId}`;
+        this.registry.restore(key, row.state, row.stateChangedAt ?? 0, row.lastSeen);
+      }
+    } catch (err) {
+      this.log.warn('could not restore device states; starting with unknown', { err: (err as Error).message });
+    }
+  }
+
+  /** Persists state changes and last-seen times in one batched upsert. */
+  private async flushDeviceStates(): Promise<void> {
+    for (const d of this.registry.all()) {
+      if (d.lastSeen === null || d.state === 'unknown') continue;
+      const key = `${d.siteId}/${d.deviceId}`;
+      const row = this.pendingStateRows.get(key);
+      if (row) row.lastSeen = d.lastSeen;
+      else this.pendingStateRows.set(key, { siteId: d.siteId, deviceId: d.deviceId, state: d.state, stateChangedAt: d.stateChangedAt ?? d.lastSeen, lastSeen: d.lastSeen });
+    }
+    if (this.pendingStateRows.size === 0) return;
+    const rows = [...this.pendingStateRows.values()];
+    this.pendingStateRows = new Map();
+    try {
+      await this.deviceStateRepo.upsertMany(rows);
+    } catch (err) {
+      // Keep them for the next round (newer entries win).
+      for (const r of rows) if (!this.pendingStateRows.has(`${r.siteId}/${r.deviceId}`)) this.pendingStateRows.set(`${r.siteId}/${r.deviceId}`, r);
+      this.log.warn('device state write failed; will retry', { err: (err as Error).message });
+    }
+  }
+
+  /** onModuleDestroy runs before every beforeApplicationShutdown: intake stops before the writer's final flush. */
+  async onModuleDestroy(): Promise<void> {
+    if (this.stateFlushTimer) clearInterval(this.stateFlushTimer);
+    for (const s of this.subs) s.unsubscribe();
+    // Stop intake first so nothing new arrives, then the writer (in StorageModule) flushes what we acknowledged.
+    if (this.client) {
+      const c = this.client;
+      c.publish(serverStatusTopic(this.config.env.MQTT_CLIENT_ID), 'offline', { qos: 1, retain: true });
+      await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
+    }
+    await this.flushDeviceStates();
+    if (this.broker) await this.broker.stop();
+    this.telemetry.complete();
+    this.deviceStates.complete();
+  }
+}
