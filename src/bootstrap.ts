@@ -10,6 +10,8 @@ import type { AppConfig } from './config/app-config';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
 import { IngestService } from './ingest/ingest.service';
+import { HazwatchMetrics } from './metrics/metrics.registry';
+import { installRxSafetyNet } from './common/rx-safety';
 
 type SimulatorsHandle = { stop(): Promise<void> };
 
@@ -31,11 +33,14 @@ export const API_VERSION = '0.1.0';
 
 /** Creates, documents and starts the app. Used by main.ts and by tests (with a manual clock if needed). */
 export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?: number } = {}): Promise<RunningApp> {
+  JsonLogger.setLevel(config.env.LOG_LEVEL);
   const app = await NestFactory.create(AppModule.forRoot(config, opts.clock ?? systemClock), {
     logger: new JsonLogger('nest'),
     bufferLogs: false,
   });
   app.useWebSocketAdapter(new WsAdapter(app));
+  const metrics = app.get(HazwatchMetrics);
+  installRxSafetyNet(() => metrics.streamErrors.inc());
   app.useGlobalPipes(new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true }));
   app.useGlobalFilters(new HttpErrorFilter());
   app.enableShutdownHooks();

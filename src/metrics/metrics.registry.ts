@@ -29,6 +29,7 @@ export class HazwatchMetrics {
   readonly batchSize = new Histogram({ name: 'hazwatch_storage_batch_size_rows', help: 'Rows per COPY batch', buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000], registers: [this.registry] });
   readonly batchDuration = new Histogram({ name: 'hazwatch_storage_batch_duration_seconds', help: 'Time to write one batch', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
   readonly writeErrors = new Counter({ name: 'hazwatch_storage_write_errors_total', help: 'Failed batch writes (retried; nothing dropped)', registers: [this.registry] });
+  readonly rowsRejected = new Counter({ name: 'hazwatch_storage_rows_rejected_total', help: 'Telemetry rows the database refused as data (isolated, kept in the dead letters)', registers: [this.registry] });
   readonly dbUp = new Gauge({ name: 'hazwatch_storage_database_up', help: '1 while the database answers', registers: [this.registry] });
 
   // rules
@@ -47,6 +48,9 @@ export class HazwatchMetrics {
 
   // notifications
   readonly callouts = new Counter({ name: 'hazwatch_callouts_total', help: 'Call attempts by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
+
+  // streams
+  readonly streamErrors = new Counter({ name: 'hazwatch_streams_subscriber_errors_total', help: 'Errors thrown by stream subscribers, isolated by the RxJS safety net', registers: [this.registry] });
 
   // auth
   readonly authFailures = new Counter({ name: 'hazwatch_auth_failures_total', help: 'Rejected authentication attempts', labelNames: ['reason'] as const, registers: [this.registry] });
