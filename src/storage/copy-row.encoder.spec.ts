@@ -1,0 +1,111 @@
+import type { Reading } from '../common/types';
+import { CopyRowEncoder, escapeCopyText, MAX_TS, TimestampFormatter } from './copy-row.encoder';
+
+const reading = (over: Partial<Reading> = {}): Reading => ({
+  siteId: 's1',
+  deviceId: 'd1',
+  channel: 'conc',
+  ts: Date.UTC(2026, 10, 24, 10, 0, 0, 123),
+  value: 12.5,
+  quality: 'good',
+  receivedAt: Date.UTC(2026, 10, 24, 10, 0, 0, 200),
+  ...over,
+});
+
+/** Inverse of COPY text escaping, for assertions. */
+function unescape(field: string): string {
+  return field.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r', '\\': '\\' })[c] ?? c);
+}
+
+describe('escapeCopyText', () => {
+  it('should return the same string when nothing needs escaping', () => {
+    const s = 'plain ASCII and 中文 ✓';
+    expect(escapeCopyText(s)).toBe(s);
+  });
+
+  it('should escape backslash, tab, newline and carriage return when present', () => {
+    expect(escapeCopyText('a\\b\tc\nd\re')).toBe('a\\\\b\\tc\\nd\\re');
+    expect(unescape(escapeCopyText('a\\b\tc\nd\re'))).toBe('a\\b\tc\nd\re');
+  });
+
+  it('should replace NUL with U+FFFD when the text contains one (PostgreSQL text cannot hold NUL)', () => {
+    expect(escapeCopyText('a\u0000b')).toBe('a\uFFFDb');
+  });
+
+  it('should never produce the end-of-data marker when a value is a backslash-dot line', () => {
+    expect(escapeCopyText('\\.')).toBe('\\\\.');
+  });
+});
+
+describe('TimestampFormatter', () => {
+  it('should match toISOString (as +00 offset) when formatting timestamps across days and years', () => {
+    const f = new TimestampFormatter();
+    const samples = [
+      0,
+      1,
+      999,
+      86_399_999,
+      86_400_000,
+      Date.UTC(2000, 1, 29, 23, 59, 59, 999),
+      Date.UTC(2026, 10, 24, 10, 0, 0, 123),
+      -1,
+      MAX_TS,
+    ];
+    let seed = 7;
+    for (let i = 0; i < 500; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      samples.push(Date.UTC(2024, 0, 1) + seed * 17);
+    }
+    for (const ms of samples) {
+      const iso = new Date(ms).toISOString();
+      expect(f.format(ms)).toBe(`${iso.slice(0, 10)} ${iso.slice(11, 23)}+00`);
+    }
+  });
+});
+
+describe('CopyRowEncoder', () => {
+  it('should encode a numeric reading as one tab-separated line with a NULL text value when the value is a number', () => {
+    expect(new CopyRowEncoder().encode(reading())).toBe(
+      '2026-11-24 10:00:00.123+00\ts1\td1\tconc\t12.5\t\\N\t0\n',
+    );
+  });
+
+  it('should store booleans as 1/0 when the value is a boolean', () => {
+    const enc = new CopyRowEncoder();
+    expect(enc.encode(reading({ channel: 'fault', value: true }))).toContain('\tfault\t1\t\\N\t0\n');
+    expect(enc.encode(reading({ channel: 'fault', value: false }))).toContain('\tfault\t0\t\\N\t0\n');
+  });
+
+  it('should put strings in text_value, escaped, with a NULL value when the value is a string', () => {
+    const line = new CopyRowEncoder().encode(
+      reading({ channel: 'position', value: 'open\tvalve\nA\\B', quality: 'bad' }),
+    );
+    expect(line).toBe('2026-11-24 10:00:00.123+00\ts1\td1\tposition\t\\N\topen\\tvalve\\nA\\\\B\t2\n');
+  });
+
+  it('should map quality to 0/1/2 when encoding', () => {
+    const enc = new CopyRowEncoder();
+    expect(enc.encode(reading({ quality: 'uncertain' }))).toMatch(/\t1\n$/);
+    expect(enc.encode(reading({ quality: 'bad' }))).toMatch(/\t2\n$/);
+  });
+
+  it('should keep special floats PostgreSQL understands when the value is NaN or infinite', () => {
+    const enc = new CopyRowEncoder();
+    expect(enc.encode(reading({ value: Number.NaN }))).toContain('\tNaN\t');
+    expect(enc.encode(reading({ value: -Infinity }))).toContain('\t-Infinity\t');
+  });
+
+  it('should not reuse a cached prefix when the device changes between readings', () => {
+    const enc = new CopyRowEncoder();
+    enc.encode(reading());
+    expect(enc.encode(reading({ deviceId: 'd2' }))).toContain('\ts1\td2\tconc\t');
+    expect(enc.encode(reading({ siteId: 's2', deviceId: 'd2' }))).toContain('\ts2\td2\tconc\t');
+  });
+
+  it('should return an error instead of a line when the timestamp cannot be stored', () => {
+    const enc = new CopyRowEncoder();
+    expect(enc.encode(reading({ ts: Number.NaN }))).toEqual({ error: expect.stringContaining('timestamp') });
+    expect(enc.encode(reading({ ts: MAX_TS + 1 }))).toEqual({ error: expect.stringContaining('timestamp') });
+    expect(enc.encode(reading({ ts: 1.5 }))).toEqual({ error: expect.stringContaining('timestamp') });
+  });
+});

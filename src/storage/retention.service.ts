@@ -1,0 +1,95 @@
+import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { Clock } from '../common/clock';
+import { JsonLogger } from '../common/logger';
+import type { Database } from './database.service';
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+
+/** One bounded chunk of old rows; the BRIN/btree on time keeps the scan cheap. */
+const DELETE_CHUNK = `
+  DELETE FROM telemetry WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM telemetry WHERE time < $1 LIMIT $2
+  ))`;
+
+/** TimescaleDB: keep the retention policy in line with TELEMETRY_RETENTION_DAYS. */
+const TIMESCALE_POLICY = `
+  SELECT remove_retention_policy('telemetry', if_exists => true),
+         add_retention_policy('telemetry', make_interval(days => $1))`;
+
+export type RetentionOptions = {
+  db: Pick<Database, 'query' | 'timescale' | 'whenReady'>;
+  clock: Clock;
+  retentionDays: number;
+  chunkRows?: number;
+  intervalMs?: number;
+  log?: JsonLogger;
+};
+
+/**
+ * Telemetry retention on plain PostgreSQL: hourly, deletes rows older than TELEMETRY_RETENTION_DAYS in
+ * bounded chunks (short transactions, no long locks). Under TimescaleDB the retention policy does it:
+ * this service only aligns the policy's interval once at start.
+ */
+export class RetentionService implements OnModuleInit, OnModuleDestroy {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private readonly log: JsonLogger;
+
+  constructor(private readonly opts: RetentionOptions) {
+    this.log = opts.log ?? new JsonLogger('storage.retention');
+  }
+
+  onModuleInit(): void {
+    void this.opts.db.whenReady().then(async () => {
+      if (this.opts.db.timescale) await this.alignTimescalePolicy();
+      else await this.runOnce();
+    });
+    this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs ?? HOUR_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Deletes expired rows; returns how many. No-op under TimescaleDB. */
+  runOnce(): Promise<number> {
+    this.running ??= this.deleteExpired().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async deleteExpired(): Promise<number> {
+    if (this.opts.db.timescale) return 0;
+    const cutoff = new Date(this.opts.clock.now() - this.opts.retentionDays * DAY_MS);
+    const chunk = this.opts.chunkRows ?? 10_000;
+    let total = 0;
+    try {
+      for (;;) {
+        const r = await this.opts.db.query(DELETE_CHUNK, [cutoff, chunk]);
+        const n = r.rowCount ?? 0;
+        total += n;
+        if (n < chunk) break;
+      }
+      if (total > 0)
+        this.log.info('telemetry retention deleted old rows', { rows: total, before: cutoff.toISOString() });
+    } catch (err) {
+      this.log.warn('telemetry retention run failed; will retry next hour', {
+        deleted: total,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    return total;
+  }
+
+  private async alignTimescalePolicy(): Promise<void> {
+    try {
+      await this.opts.db.query(TIMESCALE_POLICY, [this.opts.retentionDays]);
+      this.log.info('TimescaleDB retention policy set', { days: this.opts.retentionDays });
+    } catch (err) {
+      this.log.warn('could not set the TimescaleDB retention policy', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+}

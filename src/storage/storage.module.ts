@@ -1,0 +1,112 @@
+import { Global, Module } from '@nestjs/common';
+import { join } from 'node:path';
+import { CLOCK, type Clock } from '../common/clock';
+import { JsonLogger } from '../common/logger';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { HazwatchMetrics } from '../metrics/metrics.registry';
+import { Database } from './database.service';
+import { DeadLetterRepository } from './dead-letter.repository';
+import { DeviceStateRepository } from './device-state.repository';
+import { startEmbeddedPostgres } from './embedded-postgres.launcher';
+import { RetentionService } from './retention.service';
+import { TelemetryQueryRepository } from './telemetry-query.repository';
+import { TelemetryWriter } from './telemetry-writer.service';
+import { PgTelemetrySink } from './telemetry.sink';
+import { TelemetrySpool } from './telemetry.spool';
+
+/** Opens the database: DATABASE_URL, or the embedded PostgreSQL under DATA_DIR/pg. Runs migrations first. */
+export async function createDatabase(config: AppConfig, metrics: HazwatchMetrics): Promise<Database> {
+  const log = new JsonLogger('storage.database');
+  const url = config.env.DATABASE_URL;
+  if (url) return Database.open({ url, metrics, log });
+  const embedded = await startEmbeddedPostgres({
+    dataDir: config.dataDir,
+    port: config.env.EMBEDDED_PG_PORT,
+  });
+  try {
+    return await Database.open({ url: embedded.url, metrics, log, onClose: () => embedded.stop() });
+  } catch (err) {
+    await embedded.stop();
+    throw err;
+  }
+}
+
+export function createTelemetryWriter(
+  config: AppConfig,
+  db: Database,
+  clock: Clock,
+  metrics: HazwatchMetrics,
+  deadLetters: DeadLetterRepository,
+): TelemetryWriter {
+  const e = config.env;
+  return new TelemetryWriter({
+    sink: new PgTelemetrySink(db),
+    spool: new TelemetrySpool(join(config.dataDir, 'spool', 'telemetry'), e.SPOOL_MAX_BYTES),
+    clock,
+    metrics,
+    batchSize: e.WRITER_BATCH_SIZE,
+    flushMs: e.WRITER_FLUSH_MS,
+    queueMax: e.WRITER_QUEUE_MAX,
+    onReject: (row) =>
+      deadLetters.record({
+        topic:
+          row.siteId && row.deviceId
+            ? `hazwatch/v1/${row.siteId}/${row.deviceId}/telemetry`
+            : 'storage/telemetry',
+        reason: 'storage_rejected',
+        detail: row.detail,
+        payload: Buffer.from(row.payload, 'utf8'),
+        receivedAt: clock.now(),
+      }),
+  });
+}
+
+/**
+ * Storage: the pg pool (`Database`, with migrations and TimescaleDB detection), the batched telemetry
+ * writer with its disk spool, dead letters, history queries, device state and retention.
+ *
+ * Shutdown order: the writer and dead letters flush in beforeApplicationShutdown; the pool (and the
+ * embedded PostgreSQL) close in onApplicationShutdown, after them.
+ */
+@Global()
+@Module({
+  providers: [
+    { provide: Database, useFactory: createDatabase, inject: [APP_CONFIG, HazwatchMetrics] },
+    {
+      provide: DeadLetterRepository,
+      useFactory: (config: AppConfig, db: Database, metrics: HazwatchMetrics) =>
+        new DeadLetterRepository({ db, metrics, maxRows: config.env.DEADLETTER_MAX_ROWS }),
+      inject: [APP_CONFIG, Database, HazwatchMetrics],
+    },
+    {
+      provide: TelemetryWriter,
+      useFactory: createTelemetryWriter,
+      inject: [APP_CONFIG, Database, CLOCK, HazwatchMetrics, DeadLetterRepository],
+    },
+    {
+      provide: TelemetryQueryRepository,
+      useFactory: (db: Database) => new TelemetryQueryRepository(db),
+      inject: [Database],
+    },
+    {
+      provide: DeviceStateRepository,
+      useFactory: (db: Database) => new DeviceStateRepository(db),
+      inject: [Database],
+    },
+    {
+      provide: RetentionService,
+      useFactory: (config: AppConfig, db: Database, clock: Clock) =>
+        new RetentionService({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS }),
+      inject: [APP_CONFIG, Database, CLOCK],
+    },
+  ],
+  exports: [
+    Database,
+    DeadLetterRepository,
+    TelemetryWriter,
+    TelemetryQueryRepository,
+    DeviceStateRepository,
+    RetentionService,
+  ],
+})
+export class StorageModule {}
