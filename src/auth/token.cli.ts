@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { systemClock } from '../common/clock';
 import { ConfigError } from '../common/errors';
-import { maskUrl } from '../common/logger';
+import { JsonLogger, maskUrl } from '../common/logger';
 import { loadEnv, loadPlant } from '../config/config.loader';
 import { TOKEN_ID_PATTERN, validateTokenSpec } from './domain/token.format';
 import { scopeCovers, sitePath } from './principal';
@@ -30,8 +30,10 @@ const NO_DATABASE_URL = `hazwatch token: DATABASE_URL is not set.
 
 Tokens live in the server's database, so this command needs its URL:
   - A server started with \`npm start\` runs an embedded PostgreSQL. It is reachable while that server runs, and the
-    server prints its URL at start-up (log line "token CLI database", field databaseUrl). Then:
-        DATABASE_URL='<that URL>' npm run token -- list
+    server prints a ready-made command at start-up (log line "token CLI database", field usage; in demo mode also the
+    "Tokens:" line of the token block), e.g.
+        DATABASE_URL="postgres://postgres:$(cat data/pg.password)@127.0.0.1:54329/hazwatch" npm run token -- list
+    (double quotes, so the shell reads the password from its file; the port is the one in that log line).
   - Otherwise set DATABASE_URL to the database the server uses (postgres://user@host:5432/hazwatch).
 `;
 
@@ -233,6 +235,7 @@ function describeDbError(err: unknown, url: string): string {
 }
 
 if (require.main === module) {
+  JsonLogger.setLevel('warn'); // the CLI talks to people: no info-level JSON lines between its own output
   const io: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
   runTokenCli(process.argv.slice(2), process.env, io)
     .then((code) => {
