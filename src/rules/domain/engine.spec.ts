@@ -1,0 +1,194 @@
+import { Subject } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { makeReading } from '../../../test/factories/reading.factory';
+import { loadPlant } from '../../config/config.loader';
+import { loadRules } from '../rules.loader';
+import type { ChannelValue, Reading } from '../../common/types';
+import type { ConditionChange } from './condition';
+import { ConditionStore } from './condition-store';
+import { buildEngine } from './engine';
+import type { DeviceStateEvent } from './offline.rule';
+import type { CompiledRules } from './rule-spec';
+import { join } from 'node:path';
+
+const demoDir = join(__dirname, '..', '..', '..', 'config');
+const plant = loadPlant(demoDir);
+const demoRules = loadRules(demoDir, plant).rules;
+
+type Harness = {
+  ts: TestScheduler;
+  out: Array<ConditionChange & { at: number }>;
+  errors: string[];
+  late: number[];
+  send(at: number, deviceId: string, values: Record<string, ChannelValue>, over?: Partial<Reading>): void;
+  state(at: number, deviceId: string, state: 'online' | 'offline'): void;
+  every(from: number, to: number, stepMs: number, fn: (t: number) => void): void;
+};
+
+/** Runs the demo rule engine in virtual time: readings are pushed at their event time (ts = frame). */
+function runEngine(build: (h: Harness) => void, rules: CompiledRules = demoRules, siteId = 'bohai-chem', store = new ConditionStore()): Harness {
+  const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+  const out: Harness['out'] = [];
+  const errors: string[] = [];
+  const late: number[] = [];
+  ts.run(({ flush }) => {
+    const telemetry$ = new Subject<Reading>();
+    const deviceState$ = new Subject<DeviceStateEvent>();
+    const engine = buildEngine(rules, { telemetry$, deviceState$ }, { scheduler: ts, store, hooks: { onRuleError: (k, id) => errors.push(`${k}:${id}`), onLate: (_r, lag) => late.push(lag) } });
+    engine.conditions$.subscribe((c) => out.push({ ...c, at: ts.now() }));
+    const h: Harness = {
+      ts,
+      out,
+      errors,
+      late,
+      send: (at, deviceId, values, over = {}) =>
+        ts.schedule(() => {
+          for (const [channel, value] of Object.entries(values)) telemetry$.next(makeReading({ siteId, deviceId, channel, value, ts: at, receivedAt: at, ...over }));
+        }, at),
+      state: (at, deviceId, state) => ts.schedule(() => deviceState$.next({ siteId, deviceId, state, ts: at }), at),
+      every: (from, to, step, fn) => {
+        for (let t = from; t <= to; t += step) fn(t);
+      },
+    };
+    build(h);
+    flush();
+  });
+  return { ...({} as Harness), ...{ ts, out, errors, late } } as Harness;
+}
+
+const fmtc = (c: ConditionChange): string => `${c.deviceId ?? c.ruleId}:${c.condition}${c.active ? '+' : '-'}${c.active ? `(${c.priority})` : ''}`;
+/** Changes of the bohai-chem site up to `until` (after the test data ends, every device goes stale — as it should). */
+const rows = (out: Harness['out'], until: number, filter: (c: ConditionChange) => boolean = () => true): Array<ConditionChange & { at: number }> =>
+  out.filter((c) => c.at <= until && c.siteId === 'bohai-chem' && filter(c));
+const seq = (out: Harness['out'], until: number, filter: (c: ConditionChange) => boolean = () => true): string[] => rows(out, until, filter).map(fmtc);
+
+/** Keeps every device of a site reporting normally, so nothing goes stale. */
+function background(h: Harness, to: number, skip: ReadonlySet<string> = new Set()): void {
+  for (const d of plant.sites.find((s) => s.id === 'bohai-chem')!.devices) {
+    if (skip.has(d.id)) continue;
+    const values: Record<string, ChannelValue> =
+      d.kind === 'gas_detector' ? { conc: 0.1, fault: false } : d.kind === 'tank' ? { level_pct: 50, temp_c: 20, pressure_kpa: 600 } : d.kind === 'shutoff_valve' ? { position: 'open', demand: 'open' } : { status: 'ok' };
+    h.every(0, to, d.periodS * 1000, (t) => h.send(t, d.id, values));
+  }
+}
+
+describe('rule engine on the demo plant', () => {
+  it('should raise nothing when every device reports normal values', () => {
+    const h = runEngine((h) => background(h, 120_000));
+    expect(seq(h.out, 120_000)).toEqual([]);
+    expect(h.errors).toEqual([]);
+  });
+
+  it('should raise gas levels, the vote, the interlock and the composite in causal order during a chlorine leak', () => {
+    const gds = ['cl-gd-1', 'cl-gd-2', 'cl-gd-3'];
+    const h = runEngine((h) => {
+      background(h, 120_000, new Set([...gds, 'cl-xv-1', 'cl-xv-2']));
+      // gas rises on GD-1 from 10 s, on GD-2 from 14 s; GD-3 only reaches level 1
+      const conc = (t: number, start: number, peak: number): number => Math.min(peak, t < start ? 0.1 : 0.1 + ((t - start) / 1000) * 0.2);
+      h.every(0, 120_000, 2000, (t) => {
+        h.send(t, 'cl-gd-1', { conc: conc(t, 10_000, 5), fault: false });
+        h.send(t, 'cl-gd-2', { conc: conc(t, 14_000, 5), fault: false });
+        h.send(t, 'cl-gd-3', { conc: conc(t, 18_000, 1.5), fault: false });
+      });
+      // ESD demands both valves closed at 30 s; XV-2 closes at 36 s, XV-1 stays open until 70 s
+      h.every(0, 120_000, 5000, (t) => {
+        const demand = t >= 30_000 ? 'closed' : 'open';
+        h.send(t, 'cl-xv-1', { position: t >= 70_000 ? 'closed' : t >= 30_000 ? 'moving' : 'open', demand });
+        h.send(t, 'cl-xv-2', { position: t >= 36_000 ? 'closed' : t >= 30_000 ? 'moving' : 'open', demand });
+      });
+      h.send(36_000, 'cl-xv-2', { position: 'closed', demand: 'closed' });
+    });
+    const list = rows(h.out, 120_000);
+    const got = list.map(fmtc);
+    expect(h.errors).toEqual([]);
+    // gas_l1 on GD-1: first ≥ 1 mg/m3 at 14.5 s → reading at 16 s, on-delay 2 s → 18 s
+    const at = (s: string): number => {
+      const i = got.indexOf(s);
+      if (i < 0) throw new Error(`${s} not raised; got ${got.join(', ')}`);
+      return list[i]!.ts;
+    };
+    expect(at('cl-gd-1:gas_l1+(medium)')).toBe(18_000);
+    // gas_l2: ≥ 2 mg/m3 from 19.5 s → reading at 20 s, + 2 s on-delay; GD-2 4 s later
+    expect(at('cl-gd-1:gas_l2+(high)')).toBe(22_000);
+    expect(at('cl-gd-2:gas_l2+(high)')).toBe(26_000);
+    expect(at('vote:cl-a1:vote+(critical)')).toBe(26_000);
+    // interlock: vote at 26 s, valves must be closed by 26 + 15 + 5 = 46 s; XV-1 closes only at 70 s
+    expect(at('cl-xv-1:shutoff_failed+(critical)')).toBe(46_000);
+    expect(at('cl-xv-1:shutoff_failed-')).toBe(70_000);
+    expect(got).not.toContain('cl-xv-2:shutoff_failed+(critical)');
+    // composite "gas_l2 in the area AND XV-1 open after 10 s": XV-1 started moving at 30 s, 8 s after gas_l2 → not raised
+    expect(got.some((s) => s.includes('gas_l2_valve_open'))).toBe(false);
+    // causal order: level 2 on two detectors, then the vote, then the interlock failure, then its clear
+    const order = ['cl-gd-1:gas_l2+(high)', 'cl-gd-2:gas_l2+(high)', 'vote:cl-a1:vote+(critical)', 'cl-xv-1:shutoff_failed+(critical)', 'cl-xv-1:shutoff_failed-'];
+    expect(order.map((s) => got.indexOf(s))).toEqual([...order.map((s) => got.indexOf(s))].sort((a, b) => a - b));
+    expect(order.every((s) => got.includes(s))).toBe(true);
+    // valve supervision: XV-1 still moving after its 15 s travel time
+    expect(got).toEqual(expect.arrayContaining(['cl-xv-1:stuck+(high)', 'cl-xv-1:discrepancy+(critical)', 'cl-xv-2:trip+(high)', 'cl-xv-1:trip+(high)']));
+    expect(got).not.toContain('cl-gd-3:gas_l2+(high)');
+    expect(got).toContain('cl-gd-3:gas_l1+(medium)');
+  });
+
+  it('should raise stale for a silent detector and offline on its last will, and clear both when it returns', () => {
+    const h = runEngine((h) => {
+      background(h, 60_000, new Set(['cl-gd-1']));
+      h.every(0, 10_000, 2000, (t) => h.send(t, 'cl-gd-1', { conc: 0.1, fault: false }));
+      h.state(12_000, 'cl-gd-1', 'offline');
+      h.state(40_000, 'cl-gd-1', 'online');
+      h.every(40_000, 60_000, 2000, (t) => h.send(t, 'cl-gd-1', { conc: 0.1, fault: false }));
+    });
+    const got = seq(h.out, 60_000, (c) => c.deviceId === 'cl-gd-1');
+    expect(got).toEqual(['cl-gd-1:offline+(medium)', 'cl-gd-1:stale+(medium)', 'cl-gd-1:offline-', 'cl-gd-1:stale-']);
+    const stale = h.out.find((c) => c.deviceId === 'cl-gd-1' && c.condition === 'stale' && c.active)!;
+    expect(stale.ts).toBe(10_000 + 10_000); // last reading 10 s + max(3 × 2 s, 10 s)
+  });
+
+  it('should count a detector as tripped for the chlorine vote when it is faulted (faulted: tripped)', () => {
+    const h = runEngine((h) => {
+      background(h, 60_000, new Set(['cl-gd-1', 'cl-gd-2']));
+      h.every(0, 60_000, 2000, (t) => {
+        h.send(t, 'cl-gd-1', { conc: t >= 10_000 ? 3 : 0.1, fault: false });
+        h.send(t, 'cl-gd-2', { conc: 0, fault: t >= 20_000 });
+      });
+    });
+    const got = seq(h.out, 60_000, (c) => c.deviceId === undefined || c.deviceId.startsWith('cl-gd'));
+    expect(got).toEqual(['cl-gd-1:gas_l1+(medium)', 'cl-gd-1:gas_l2+(high)', 'cl-gd-2:detector_fault+(medium)', 'vote:cl-a1:vote+(critical)', 'gas-valve-open:cl-a1:gas_l2_valve_open+(critical)']);
+  });
+
+  it('should not evaluate readings later than the tolerance and count them', () => {
+    const h = runEngine((h) => {
+      background(h, 60_000, new Set(['cl-gd-1']));
+      h.every(0, 60_000, 2000, (t) => h.send(t, 'cl-gd-1', { conc: 0.1, fault: false }));
+      // a reading from 40 s before the newest, above level 2: beyond the 30 s tolerance
+      h.send(50_001, 'cl-gd-1', { conc: 9 }, { ts: 10_000 });
+    });
+    expect(seq(h.out, 60_000, (c) => c.deviceId === 'cl-gd-1')).toEqual([]);
+    expect(h.late).toEqual([40_000]);
+  });
+});
+
+describe('rule engine hazard grading', () => {
+  it('should grade the chlorine source from live tank levels', () => {
+    const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+    const statuses: Array<{ R: number; grade: number; S: number }> = [];
+    ts.run(({ flush }) => {
+      const telemetry$ = new Subject<Reading>();
+      const engine = buildEngine(demoRules, { telemetry$, deviceState$: new Subject() }, { scheduler: ts, store: new ConditionStore(), hooks: { onRuleError: () => undefined, onLate: () => undefined } });
+      const initial = engine.initialHazard(0).find((s) => s.sourceId === 'bhc-cl2')!;
+      // design inventory 79 t: S = 15.8, R = 1.5 × 4 × 15.8 = 94.8 → grade 2
+      expect(initial).toMatchObject({ S: 15.8, R: 94.8, grade: 2, level: 'orange', alpha: 1.5, filedGrade: 1 });
+      engine.hazard$.subscribe((s) => s.sourceId === 'bhc-cl2' && statuses.push(s));
+      ts.schedule(() => {
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 100, ts: 0 }));
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-2', channel: 'level_pct', value: 100, ts: 0 }));
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-2', channel: 'level_pct', value: 10, ts: 1000 }));
+      }, 0);
+      flush();
+    });
+    // tk-1 full: 44.1 t + tk-2 design share 39.5 t = 83.6 t; both full: 88.2 t → R 105.84 → grade 1
+    expect(statuses.map((s) => [s.S, s.R, s.grade])).toEqual([
+      [16.72, 100.32, 1],
+      [17.64, 105.84, 1],
+      [9.702, 58.21, 2],
+    ]);
+  });
+});
