@@ -1,0 +1,357 @@
+/**
+ * `npm run bench [-- --rates 10000,25000,50000,75000 --seconds 60 --devices 1000]`
+ *
+ * Starts the server as a child process on a generated plant of N gas detectors (fresh site ids), publishes
+ * gas-detector telemetry at increasing rates, waits until every row is stored, counts the rows with SQL and
+ * reports per step: achieved and stored rates, loss, ingest-to-commit latency (from /metrics histogram deltas),
+ * server CPU and RSS (from /proc), and the decode cost per message.
+ */
+import 'reflect-metadata';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { connect as mqttConnect } from 'mqtt';
+import { Client } from 'pg';
+import { maskUrl } from '../src/common/logger';
+import { loadPlant } from '../src/config/config.loader';
+import { benchPlantYaml, generateBenchPlant, makeRunId, type BenchPlant } from './bench-plant';
+import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchOptions } from './bench.options';
+import { formatTable, highestSustained, verdict, type StepResult } from './bench.report';
+import { measureDecodeCost } from './decode.microbench';
+import { LoadGenerator } from './load.generator';
+import { startMosquitto, type MosquittoHandle } from './mosquitto.process';
+import { clockTicksPerSecond, cpuCount, readMachineCpu, readProcCpu, readRss, readTree } from './proc.stats';
+import { histogram, histogramDelta, parsePrometheus, quantile, sample, type Samples } from './prometheus.parse';
+import { ServerStartError, startServer, type ServerHandle } from './server.process';
+
+const ROWS_METRIC = 'hazwatch_storage_rows_written_total';
+const LAG_METRIC = 'hazwatch_ingest_commit_lag_seconds';
+const QUEUE_METRIC = 'hazwatch_storage_queue_depth';
+const ROWS_PER_MESSAGE = 2;
+/** Where the server announces itself (as in src/ingest/ingest.service.ts; not imported, to keep Nest out of the bench). */
+const serverStatusTopic = (clientId: string): string => `hazwatch/server/${clientId}/status`;
+
+const out = (line = ''): void => {
+  process.stdout.write(line + '\n');
+};
+const n0 = (v: number): string => Math.round(v).toLocaleString('en-US');
+
+async function scrape(server: ServerHandle): Promise<Samples> {
+  const res = await fetch(`${server.httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`GET /metrics answered HTTP ${res.status}`);
+  return parsePrometheus(await res.text());
+}
+
+const COUNT_ROWS = `SELECT count(*)::bigint AS n FROM telemetry WHERE site_id = ANY($1::text[]) AND time BETWEEN $2 AND $3`;
+
+async function countRows(db: Client, plant: BenchPlant, fromTs: number, toTs: number): Promise<number> {
+  const r = await db.query<{ n: string }>(COUNT_ROWS, [plant.siteIds, new Date(fromTs), new Date(toTs)]);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+type Cleanup = () => Promise<void>;
+
+async function main(): Promise<number> {
+  const opts = parseBenchArgs(process.argv.slice(2), process.env);
+  if (!opts) {
+    out(BENCH_USAGE);
+    return 0;
+  }
+  const cleanups: Cleanup[] = [];
+  let cleaning: Promise<void> | null = null;
+  const cleanup = (): Promise<void> => {
+    cleaning ??= (async () => {
+      for (const c of cleanups.reverse()) {
+        try {
+          await c();
+        } catch (err) {
+          process.stderr.write(`bench: cleanup step failed: ${(err as Error).message}\n`);
+        }
+      }
+    })();
+    return cleaning;
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    process.stderr.write(`\nbench: ${sig}: stopping the server and cleaning up…\n`);
+    void cleanup().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await runBench(opts, cleanups);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number> {
+  const runId = makeRunId(Date.now(), Math.random);
+  const cores = cpuCount();
+  out(`hazwatch bench — run ${runId}: ${opts.devices} gas detectors on ${opts.sites} sites, steps ${opts.rates.map(n0).join(', ')} msg/s × ${opts.seconds} s, ${opts.publishers} publisher connections, ${cores} CPU cores`);
+
+  // 1. Decode cost, measured before anything else runs on the machine.
+  const decode = measureDecodeCost();
+  out(`decodeTelemetry: ${decode.usPerMessage.toFixed(2)} µs/message (gas-detector payload, ${n0(decode.messages)} messages in-process)`);
+
+  // 2. A fresh CONFIG_DIR with the generated plant, validated before the server sees it; a fresh DATA_DIR.
+  const work = mkdtempSync(join(tmpdir(), `hazwatch-bench-${runId}-`));
+  chmodSync(work, 0o755); // embedded PostgreSQL runs as the postgres user when we are root
+  if (!opts.keepTmp) cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
+  const configDir = join(work, 'config');
+  const dataDir = join(work, 'data');
+  mkdirSync(configDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true });
+  chmodSync(dataDir, 0o755);
+  const plant = generateBenchPlant(runId, opts.devices, opts.sites);
+  writeFileSync(join(configDir, 'plant.yaml'), benchPlantYaml(plant));
+  loadPlant(configDir);
+
+  // 3. Broker: external, a private Mosquitto with the repo's settings, or the server's embedded Aedes.
+  let mqttUrl = opts.mqttUrl;
+  let brokerKind = mqttUrl ? 'external' : 'embedded Aedes (in the server process)';
+  let mosquitto: MosquittoHandle | null = null;
+  if (opts.mosquitto) {
+    mosquitto = await startMosquitto(opts.mosquitto, resolve('docker/mosquitto.conf'), work);
+    cleanups.push(() => mosquitto!.stop());
+    mqttUrl = mosquitto.url;
+    brokerKind = `private Mosquitto (${mosquitto.settings.join('; ')})`;
+  }
+  const serverClientId = `hazwatch-bench-${runId}`;
+  if (opts.mqttUrl) cleanups.push(() => forgetServerSession(opts.mqttUrl!, serverClientId));
+
+  // 4. The server.
+  out(`starting the server (${opts.serverEntry}); broker: ${brokerKind}; database: ${opts.databaseUrl ? maskUrl(opts.databaseUrl) : 'embedded PostgreSQL'}…`);
+  const t0 = Date.now();
+  const server = await startServer({
+    entry: opts.serverEntry,
+    configDir,
+    dataDir,
+    mqttClientId: serverClientId,
+    startTimeoutMs: opts.startTimeoutS * 1000,
+    ...(mqttUrl ? { mqttUrl } : {}),
+    ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
+  });
+  cleanups.push(() => server.stop());
+  out(`server ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${server.pid}, ${server.httpUrl}, MQTT ${server.mqttUrl})`);
+
+  const db = new Client({ connectionString: server.databaseUrl });
+  await db.connect();
+  cleanups.push(() => db.end());
+  if (!server.embeddedDatabase && !opts.keepRows) {
+    cleanups.push(async () => {
+      const r = await db.query('DELETE FROM telemetry WHERE site_id = ANY($1::text[])', [plant.siteIds]);
+      out(`deleted the run's ${n0(r.rowCount ?? 0)} bench rows from the external database (--keep-rows keeps them)`);
+    });
+  }
+
+  // 5. Publishers.
+  const broker = new URL(server.mqttUrl);
+  const load = new LoadGenerator(plant.devices, {
+    host: broker.hostname,
+    port: Number(broker.port || 1883),
+    connections: opts.publishers,
+    window: opts.window,
+    clientIdPrefix: `hzbench-${runId}`,
+    seed: 42,
+    ...(process.env.MQTT_USERNAME && opts.mqttUrl ? { username: process.env.MQTT_USERNAME } : {}),
+    ...(process.env.MQTT_PASSWORD && opts.mqttUrl ? { password: process.env.MQTT_PASSWORD } : {}),
+  });
+  await load.connect();
+  cleanups.push(() => load.close());
+
+  // 6. Steps.
+  const steps: StepResult[] = [];
+  const hz = clockTicksPerSecond();
+  for (const rate of opts.rates) {
+    out('');
+    out(`step ${n0(rate)} msg/s (${n0(rate * ROWS_PER_MESSAGE)} rows/s) for ${opts.seconds} s…`);
+    const step = await runStep(rate, opts, server, db, plant, load, hz);
+    steps.push(step);
+    out(
+      `  → sent ${n0(step.sent)} at ${n0(step.achievedRate)} msg/s; stored ${n0(step.storedRows)}/${n0(step.expectedRows)} rows (${step.countMethod}); stored rate ${n0(step.storedRate)} msg/s; drain ${step.drainS.toFixed(1)} s; p50/p99 ${step.latencyP50Ms?.toFixed(1) ?? '–'}/${step.latencyP99Ms?.toFixed(1) ?? '–'} ms; server CPU ${n0(step.serverCpuPct)} %, RSS ${n0(step.serverRssMaxMb)} MB; ${step.verdict}`,
+    );
+    if (step.drainTimedOut) {
+      out('  the server did not catch up within the drain timeout; skipping the higher steps');
+      break;
+    }
+  }
+
+  // 7. Report.
+  const best = highestSustained(steps);
+  out('');
+  out(formatTable(steps));
+  out('');
+  out(
+    best
+      ? `highest step sustained with zero loss: ${n0(best.targetRate)} msg/s target → ${n0(best.storedRate)} readings/s stored (${n0(best.rowsPerS)} rows/s) for ${opts.seconds} s`
+      : 'no step was sustained with zero loss',
+  );
+  out(`decode cost: ${decode.usPerMessage.toFixed(2)} µs/message`);
+  const report = {
+    runId,
+    finishedAt: new Date().toISOString(),
+    machine: { cpus: cores, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
+    options: { ...opts, databaseUrl: opts.databaseUrl ? maskUrl(opts.databaseUrl) : undefined },
+    broker: { kind: brokerKind, url: maskUrl(server.mqttUrl) },
+    database: { kind: server.embeddedDatabase ? 'embedded PostgreSQL' : 'external PostgreSQL', url: maskUrl(server.databaseUrl) },
+    definitions: {
+      message: 'one gas-detector telemetry message {ts, seq, values: {conc, fault}} = one reading = two telemetry rows',
+      storedRate: 'messages stored per second over publishing + drain (what the server sustained)',
+      sustained: 'zero rows lost, no rejects, publisher ≥ 95 % of target, backlog drained within max(2 s, 5 % of the step) after publishing stopped',
+      latency: 'hazwatch_ingest_commit_lag_seconds histogram delta over the step (message arrival → COPY commit), interpolated in buckets',
+      cpu: '% of one core; srv = the node server process, srv+db = with its child processes (embedded PostgreSQL)',
+    },
+    decodeUsPerMessage: decode.usPerMessage,
+    steps,
+    highestSustained: best ? { targetRate: best.targetRate, readingsPerS: best.storedRate, rowsPerS: best.rowsPerS, seconds: best.seconds } : null,
+  };
+  mkdirSync(dirname(resolve(opts.out)), { recursive: true });
+  writeFileSync(resolve(opts.out), JSON.stringify(report, null, 2) + '\n');
+  out(`JSON report: ${opts.out}`);
+  return steps.some((s) => s.lostRows > 0) ? 3 : 0;
+}
+
+async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, db: Client, plant: BenchPlant, load: LoadGenerator, hz: number): Promise<StepResult> {
+  const before = await scrape(server);
+  const rowsBefore = sample(before, ROWS_METRIC);
+  const rejectedBefore = sample(before, 'hazwatch_ingest_messages_total', { result: 'rejected' }) ?? 0;
+  const cpu0 = readProcCpu(server.pid);
+  const tree0 = readTree(server.pid);
+  const machine0 = readMachineCpu();
+  const wall0 = Date.now();
+  let rssMax = readRss(server.pid);
+  let treeRssMax = tree0.rss;
+  let queueMax: number | null = null;
+  let rowsNow = rowsBefore ?? 0;
+
+  // Once a second: RSS, queue depth and progress.
+  let tick = 0;
+  const sampler = setInterval(() => {
+    tick++;
+    try {
+      rssMax = Math.max(rssMax, readRss(server.pid));
+      treeRssMax = Math.max(treeRssMax, readTree(server.pid).rss);
+    } catch {
+      // the server ended; the step fails below
+    }
+    scrape(server).then(
+      (s) => {
+        const q = sample(s, QUEUE_METRIC);
+        if (q !== undefined) queueMax = Math.max(queueMax ?? 0, q);
+        rowsNow = sample(s, ROWS_METRIC) ?? rowsNow;
+        if (tick % 10 === 0) {
+          const t = load.totals();
+          out(`  t=${tick}s published ${n0(t.sent)} (acked ${n0(t.acked)}), rows written ${n0(rowsNow - (rowsBefore ?? 0))}, queue ${q === undefined ? '–' : n0(q)}`);
+        }
+      },
+      () => undefined,
+    );
+  }, 1000);
+
+  try {
+    const result = await load.run(rate, opts.seconds);
+    const expectedRows = result.sent * ROWS_PER_MESSAGE;
+    const publishEnd = Date.now();
+
+    // Drain: until the rows-written counter (cheap) reaches the target, then confirm with SQL (exact).
+    const deadline = publishEnd + opts.drainTimeoutS * 1000;
+    const useMetric = rowsBefore !== undefined;
+    let stored = 0;
+    let countMethod: 'sql' | 'metric' = 'sql';
+    let drainTimedOut = false;
+    for (;;) {
+      if (useMetric) {
+        const written = (sample(await scrape(server), ROWS_METRIC) ?? 0) - rowsBefore;
+        if (written >= expectedRows) {
+          stored = await countRows(db, plant, result.firstTs, result.lastTs);
+          if (stored >= expectedRows) break;
+        }
+      } else {
+        stored = await countRows(db, plant, result.firstTs, result.lastTs);
+        if (stored >= expectedRows) break;
+      }
+      if (Date.now() > deadline) {
+        drainTimedOut = true;
+        stored = await countRows(db, plant, result.firstTs, result.lastTs).catch(async () => {
+          countMethod = 'metric';
+          return (sample(await scrape(server), ROWS_METRIC) ?? 0) - (rowsBefore ?? 0);
+        });
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const drainEnd = Date.now();
+    const drainS = (drainEnd - publishEnd) / 1000 + result.ackWaitS;
+    const after = await scrape(server);
+    const cpu1 = readProcCpu(server.pid);
+    const tree1 = readTree(server.pid);
+    const machine1 = readMachineCpu();
+    const wallS = (Date.now() - wall0) / 1000;
+
+    const lagAfter = histogram(after, LAG_METRIC);
+    const lag = lagAfter ? histogramDelta(histogram(before, LAG_METRIC), lagAfter) : null;
+    const p50 = lag ? quantile(lag, 0.5) : null;
+    const p99 = lag ? quantile(lag, 0.99) : null;
+    const activeS = result.publishS + drainS;
+    const storedRate = stored / ROWS_PER_MESSAGE / activeS;
+    const partial = {
+      targetRate: rate,
+      seconds: opts.seconds,
+      sent: result.sent,
+      achievedRate: result.achievedRate,
+      publisherCpuPct: result.publisherCpuPct,
+      expectedRows,
+      storedRows: stored,
+      lostRows: Math.max(0, expectedRows - stored),
+      duplicateRows: Math.max(0, stored - expectedRows),
+      countMethod,
+      drainS,
+      drainTimedOut,
+      storedRate,
+      rowsPerS: storedRate * ROWS_PER_MESSAGE,
+      latencyP50Ms: p50 ? p50.value * 1000 : null,
+      latencyP99Ms: p99 ? p99.value * 1000 : null,
+      latencyP99Overflow: p99?.overflow ?? false,
+      serverCpuPct: ((cpu1.utime + cpu1.stime - cpu0.utime - cpu0.stime) / hz / wallS) * 100,
+      serverTreeCpuPct: ((tree1.ticks - tree0.ticks) / hz / wallS) * 100,
+      serverRssMaxMb: rssMax / 1024 / 1024,
+      serverTreeRssMaxMb: treeRssMax / 1024 / 1024,
+      machineCpuPct: ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100,
+      maxQueueDepth: queueMax,
+      rejectedMessages: (sample(after, 'hazwatch_ingest_messages_total', { result: 'rejected' }) ?? 0) - rejectedBefore,
+    };
+    return { ...partial, ...verdict(partial) };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** After a run against a shared broker: drop the server's persistent session and its retained status message. */
+async function forgetServerSession(url: string, clientId: string): Promise<void> {
+  const client = mqttConnect(url, { clientId, clean: true, reconnectPeriod: 0, connectTimeout: 5000 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    await client.publishAsync(serverStatusTopic(clientId), '', { qos: 1, retain: true });
+  } finally {
+    await client.endAsync();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof BenchUsageError) {
+      process.stderr.write(`bench: ${err.message}\n`);
+      process.exit(2);
+    }
+    if (err instanceof ServerStartError) {
+      process.stderr.write(`bench: ${err.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,67 @@
+/**
+ * A private Mosquitto for the bench (`--mosquitto`): the repo's docker/mosquitto.conf settings (raised queue and
+ * in-flight limits) on a free local port, no persistence, killed at the end.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { freePort } from './server.process';
+
+export type MosquittoHandle = { url: string; pid: number; settings: string[]; stop(): Promise<void> };
+
+/** The docker config minus what must differ here (listener, persistence, logging). */
+export function benchMosquittoConfig(dockerConf: string, port: number): { text: string; settings: string[] } {
+  const drop = /^(listener|persistence|persistence_location|autosave_interval|log_dest|log_type|persistent_client_expiration)\b/;
+  const settings = dockerConf
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#') && !drop.test(l));
+  const text = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ...settings, ''].join('\n');
+  return { text, settings };
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function startMosquitto(binary: string, dockerConfPath: string, workDir: string): Promise<MosquittoHandle> {
+  const port = await freePort();
+  const { text, settings } = benchMosquittoConfig(readFileSync(dockerConfPath, 'utf8'), port);
+  const confFile = join(workDir, 'mosquitto.conf');
+  writeFileSync(confFile, text);
+  const child = spawn(binary, ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  const state: { exited: string | null } = { exited: null };
+  const exit = new Promise<void>((resolve) => child.once('exit', (code, sig) => ((state.exited = String(code ?? sig)), resolve())));
+  child.once('error', (err) => (state.exited = err.message));
+  process.on('exit', () => child.kill('SIGKILL'));
+  const deadline = Date.now() + 10_000;
+  while (!(await portOpen(port))) {
+    if (state.exited !== null) throw new Error(`mosquitto (${binary}) exited (${state.exited}) at start: ${stderr}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within 10 s: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    pid: child.pid!,
+    settings,
+    stop: async () => {
+      if (state.exited !== null) return;
+      child.kill('SIGTERM');
+      await Promise.race([exit, new Promise((r) => setTimeout(r, 5000))]);
+      if (state.exited === null) child.kill('SIGKILL');
+    },
+  };
+}
