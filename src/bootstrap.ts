@@ -43,7 +43,7 @@ export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?:
   installRxSafetyNet(() => metrics.streamErrors.inc());
   app.useGlobalPipes(new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true }));
   app.useGlobalFilters(new HttpErrorFilter());
-  app.enableShutdownHooks();
+  // Signals are handled in main.ts (ordered stop incl. simulators); tests call close() themselves.
   const doc = new DocumentBuilder()
     .setTitle('hazwatch')
     .setDescription('Real-time monitoring and alarm management for major hazard sources (CONTRACT §3).')

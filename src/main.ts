@@ -20,6 +20,25 @@ async function main(): Promise<void> {
   JsonLogger.setLevel(config.env.LOG_LEVEL);
   const app = await bootstrap(config);
   log.info('hazwatch started', { url: `http://${config.env.HOST}:${app.port}/` });
+  // Graceful stop: simulators, then MQTT intake, then the writer flushes (or spools), then the database closes.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn('second signal: exiting now', { signal });
+      process.exit(130);
+    }
+    stopping = true;
+    log.info('shutting down', { signal });
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('shutdown failed', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main().catch((err: unknown) => {

