@@ -1,3 +1,7 @@
+import type { Principal, Role } from '../../src/auth/principal';
+import type { AppConfig } from '../../src/config/app-config';
+import { indexPlant } from '../../src/config/config.loader';
+import type { PlantSchema } from '../../src/config/plant.schema';
 import type { AlarmRecord } from '../../src/alarms/domain/alarm.types';
 import type { ConditionChange } from '../../src/alarms/domain/condition-change';
 
@@ -46,4 +50,50 @@ export function makeCondition(overrides: Partial<ConditionChange> = {}): Conditi
     message: 'chlorine level 2',
     ...overrides,
   };
+}
+
+const gd = (id: string, sourceId: string, area: string) => ({
+  id,
+  kind: 'gas_detector' as const,
+  name: id,
+  sourceId,
+  area,
+  periodS: 2,
+  gas: 'chlorine',
+  gasClass: 'toxic' as const,
+  unit: 'mg/m3' as const,
+  level1: 1,
+  level2: 2,
+});
+const source = (id: string) => ({ id, name: id, unitType: 'storage' as const, peopleWithin500m: 10, filedGrade: 2, substances: [] });
+
+/** Two enterprises in two districts (binhai, wuqing): enough for scope tests. Sites can be renamed for isolation. */
+export function makeAlarmTestConfig(sites: { binhai?: string; wuqing?: string } = {}): AppConfig {
+  const bh = sites.binhai ?? 'bohai-chem';
+  const wq = sites.wuqing ?? 'wuqing-gas';
+  const plant = {
+    sites: [
+      {
+        id: bh,
+        name: bh,
+        jurisdiction: 'tianjin/binhai/nangang',
+        location: { lat: 38.7, lon: 117.5 },
+        hazardSources: [source('bhc-cl2'), source('bhc-nh3')],
+        devices: [gd('cl-gd-1', 'bhc-cl2', 'cl-a1'), gd('cl-gd-2', 'bhc-cl2', 'cl-a1'), gd('nh-gd-1', 'bhc-nh3', 'nh-a1')],
+      },
+      {
+        id: wq,
+        name: wq,
+        jurisdiction: 'tianjin/wuqing/xiazhuang',
+        location: { lat: 39.4, lon: 117.0 },
+        hazardSources: [source('wq-lpg')],
+        devices: [gd('wq-gd-1', 'wq-lpg', 'wq-a1')],
+      },
+    ],
+  } as unknown as PlantSchema;
+  return { env: {} as AppConfig['env'], configDir: '/nonexistent', dataDir: '/nonexistent', plant: indexPlant(plant) };
+}
+
+export function makePrincipal(role: Role, scope = '', name = `${role} token`): Principal {
+  return { tokenId: `${role}0000000`.slice(0, 12), name, role, scope };
 }

@@ -274,7 +274,7 @@ describe('alarm state machine', () => {
     });
 
     it('should let a supervisor shelve a critical alarm', () => {
-      const r = ok(applyAlarmCommand(makeAlarm({ priority: 'critical' }), { ...COMMANDS.shelve, actor: supervisor }));
+      const r = ok(applyAlarmCommand(makeAlarm({ priority: 'critical' }), { kind: 'shelve', at, actor: supervisor, minutes: 30, reason: 'sensor being replaced' }));
       expect(r.alarm.state).toBe('shelved');
     });
 

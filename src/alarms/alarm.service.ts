@@ -1,0 +1,664 @@
+import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { BehaviorSubject, Subject, type Observable, type Subscription } from 'rxjs';
+import { can, type Capability } from '../auth/domain/capability.policy';
+import type { Principal } from '../auth/principal';
+import { ScopeService } from '../auth/scope.service';
+import { CLOCK, type Clock } from '../common/clock';
+import { JsonLogger } from '../common/logger';
+import { PRIORITY_RANK, type Priority } from '../common/types';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { HazwatchMetrics } from '../metrics/metrics.registry';
+import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
+import { ALARM_SETTINGS } from './alarm-settings.loader';
+import { ALARM_STORE, type AlarmStore } from './alarm.store';
+import { AlarmForbiddenError, AlarmNotFoundError, AlarmQueryError, AlarmsNotReadyError, ReplayTooLargeError } from './alarm.errors';
+import { AlarmWriteQueue, DEFAULT_WRITE_QUEUE_OPTIONS, type WriteQueueOptions, type WriteQueueState } from './alarm-write.queue';
+import { alarmId } from './domain/alarm-id';
+import { computeAlarmKpis, type AlarmKpis } from './domain/alarm-kpi';
+import { isLatching, type AlarmSettings } from './domain/alarm-settings';
+import { applyAlarmCommand, dueForRealarm, dueForUnshelve, newAlarm, toSnapshot, type AlarmCommand, type TransitionResult } from './domain/alarm-state.machine';
+import { SYSTEM_ACTOR, type Actor, type AlarmEventDto, type AlarmRecord, type AlarmSnapshot, type AlarmState } from './domain/alarm.types';
+import type { ConditionChange, ConditionValue } from './domain/condition-change';
+import { FloodTracker, type FloodStatus } from './domain/flood.tracker';
+import { ChainVerifier, GENESIS_HASH, sealEntry, type ChainBreak, type JournalEntry } from './domain/journal-chain';
+import { desiredSuppression, suppressionDiff } from './domain/suppression';
+
+export const ALARM_CONDITIONS = Symbol('ALARM_CONDITIONS');
+export const ALARM_SCHEDULER = Symbol('ALARM_SCHEDULER');
+export const ALARM_SERVICE_OPTIONS = Symbol('ALARM_SERVICE_OPTIONS');
+
+export type AlarmServiceOptions = {
+  /** Period of the timer that expires shelves, re-announces alarms and re-evaluates floods. */
+  readonly tickMs: number;
+  /** How long an operator action waits for its journal row to commit before answering anyway (it stays queued). */
+  readonly actionCommitWaitMs: number;
+  /** Committed events kept in memory for fast resume (uncommitted ones are always kept). */
+  readonly recentEvents: number;
+  /** Most events one resume (`eventsSince`) may return. */
+  readonly maxReplay: number;
+  /** Longest a graceful shutdown waits for pending alarm writes. */
+  readonly shutdownDrainMs: number;
+  readonly writeQueue: WriteQueueOptions;
+};
+
+export const DEFAULT_ALARM_SERVICE_OPTIONS: AlarmServiceOptions = Object.freeze({
+  tickMs: 1_000,
+  actionCommitWaitMs: 2_000,
+  recentEvents: 10_000,
+  maxReplay: 100_000,
+  shutdownDrainMs: 5_000,
+  writeQueue: DEFAULT_WRITE_QUEUE_OPTIONS,
+});
+
+const REPLAY_PAGE = 5_000;
+
+export type AlarmListFilter = { state?: AlarmState; siteId?: string; priority?: Priority; from?: number; to?: number };
+export type JournalFilter = { from?: number; to?: number; alarmId?: string; afterSeq?: number; limit: number };
+
+/** What the console banner and the flood indicator need. */
+export type AlarmSystemStatus = {
+  readonly ready: boolean;
+  readonly storageDegraded: boolean;
+  readonly pendingWrites: number;
+  readonly seq: number;
+  readonly lastError?: string;
+  readonly floods: readonly FloodStatus[];
+};
+
+export type JournalVerification = { ok: true; rowsChecked: number; lastSeq: number | null } | { ok: false; rowsChecked: number; firstBroken: ChainBreak };
+
+const ACTION_CAPABILITY = {
+  ack: 'alarm.ack',
+  shelve: 'alarm.shelve',
+  unshelve: 'alarm.unshelve',
+  oos_set: 'alarm.out-of-service',
+  oos_clear: 'alarm.out-of-service',
+  reset: 'alarm.reset',
+} as const satisfies Record<string, Capability>;
+
+/** Strips what PostgreSQL jsonb/text cannot hold (NUL) and makes numbers hashable (no NaN/Infinity). */
+function cleanText(s: string): string {
+  // eslint-disable-next-line no-control-regex -- NUL is exactly what must go
+  return s.replace(/\u0000/g, '');
+}
+function cleanValue(v: ConditionValue | undefined): ConditionValue {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
+  if (typeof v === 'string') return cleanText(v);
+  return v;
+}
+
+export function toEventDto(e: JournalEntry): AlarmEventDto {
+  return {
+    ...e.snapshot,
+    event: e.event,
+    at: new Date(e.at).toISOString(),
+    ...(e.actorRole !== 'system' ? { actor: e.actor } : {}),
+    ...(e.comment !== null ? { comment: e.comment } : {}),
+  };
+}
+
+/**
+ * The only writer of alarm state. Consumes the rule engine's condition changes, applies the ISA-18.2 state machine,
+ * journals every event (hash-chained, strictly ordered `seq`), persists through an in-order write queue that holds
+ * events in memory while the database is down, and pushes `events$` for the /ws gateway.
+ *
+ * Everything that changes state runs synchronously on the event loop (condition, operator action, timer tick), so the
+ * order of seq, hash chain, write queue and events$ is one and the same.
+ */
+@Injectable()
+export class AlarmService implements OnModuleInit, OnModuleDestroy {
+  private readonly log = new JsonLogger('alarms');
+  private readonly alarms = new Map<string, AlarmRecord>();
+  private readonly bySite = new Map<string, Set<string>>();
+  private seq = 0;
+  private lastHash = GENESIS_HASH;
+  private ready = false;
+  private closed = false;
+  private readonly buffered: ConditionChange[] = [];
+  private readonly recent: JournalEntry[] = [];
+  private readonly maintenance: Set<string>;
+  private readonly triggerConditions: ReadonlySet<string>;
+  private readonly flood = new FloodTracker();
+  private readonly activeByPriority: Record<Priority, number> = { critical: 0, high: 0, medium: 0, low: 0 };
+  private readonly queue: AlarmWriteQueue;
+  private readonly eventsSubject = new Subject<AlarmEventDto>();
+  private readonly statusSubject: BehaviorSubject<AlarmSystemStatus>;
+  private subscription: Subscription | undefined;
+  private tickTimer: TimerHandle | undefined;
+  private readyResolve!: () => void;
+  private readonly readyPromise = new Promise<void>((r) => (this.readyResolve = r));
+  private readonly opts: AlarmServiceOptions;
+  private readonly areaByDevice = new Map<string, string>();
+  private floodSites: string = '';
+
+  /** Every alarm event, live, in seq order (hot; completes on shutdown). */
+  readonly events$: Observable<AlarmEventDto> = this.eventsSubject.asObservable();
+  /** Readiness, storage degradation and floods; emits on change. */
+  readonly status$: Observable<AlarmSystemStatus>;
+
+  constructor(
+    @Inject(ALARM_STORE) private readonly store: AlarmStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ALARM_CONDITIONS) private readonly conditions$: Observable<ConditionChange>,
+    @Inject(ALARM_SETTINGS) private readonly settings: AlarmSettings,
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly scope: ScopeService,
+    private readonly metrics: HazwatchMetrics,
+    @Optional() @Inject(ALARM_SCHEDULER) scheduler?: Scheduler,
+    @Optional() @Inject(ALARM_SERVICE_OPTIONS) options?: Partial<AlarmServiceOptions>,
+  ) {
+    this.opts = { ...DEFAULT_ALARM_SERVICE_OPTIONS, ...options };
+    this.scheduler = scheduler ?? systemScheduler;
+    this.maintenance = new Set(settings.maintenanceAreas);
+    this.triggerConditions = new Set(settings.suppression.flatMap((r) => (r.whileCondition !== undefined ? [r.whileCondition] : [])));
+    for (const d of config.plant.deviceByKey.values()) this.areaByDevice.set(`${d.siteId}/${d.id}`, d.area);
+    this.queue = new AlarmWriteQueue(this.store, this.scheduler, (s) => this.onQueueState(s), this.opts.writeQueue, this.log.child('alarms.writer'));
+    this.statusSubject = new BehaviorSubject<AlarmSystemStatus>(this.buildStatus());
+    this.status$ = this.statusSubject.asObservable();
+  }
+
+  private readonly scheduler: Scheduler;
+
+  // ------------------------------------------------------------------------------------------------------------------
+  // lifecycle
+
+  onModuleInit(): void {
+    this.start();
+  }
+
+  /** Subscribes to conditions at once (buffering them) and loads the persisted state in the background. */
+  start(): void {
+    if (this.subscription) return;
+    this.subscription = this.conditions$.subscribe({
+      next: (c) => this.onCondition(c),
+      error: (err: unknown) => this.log.error('condition stream failed; no further conditions will reach the alarm service', { err }),
+    });
+    void this.load();
+  }
+
+  /** Resolves once the persisted state has been rebuilt. */
+  whenReady(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.stop();
+  }
+
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.subscription?.unsubscribe();
+    this.tickTimer?.cancel();
+    if (this.buffered.length > 0) this.log.error('alarm service stopped before its state was loaded; buffered conditions were not applied', { buffered: this.buffered.length });
+    if (this.seq > this.queue.committedSeq) {
+      const written = await this.queue.whenWritten(this.seq, this.opts.shutdownDrainMs);
+      if (!written) {
+        const lost = this.queue.state().pending;
+        this.log.error('shutting down with alarm events not written to the database (storage unavailable); they are lost from the journal', {
+          pending: lost,
+          fromSeq: this.queue.committedSeq + 1,
+          toSeq: this.seq,
+        });
+      }
+    }
+    this.queue.close();
+    this.eventsSubject.complete();
+    this.statusSubject.complete();
+  }
+
+  private async load(): Promise<void> {
+    const backoff = new Backoff(500, 15_000);
+    for (;;) {
+      if (this.closed) return;
+      try {
+        const state = await this.store.loadState();
+        this.rebuild(state.alarms, state.lastSeq, state.lastHash);
+        break;
+      } catch (err) {
+        const delay = backoff.next();
+        this.log.error('cannot load alarm state from the database; conditions are buffered in order until it answers', {
+          err,
+          buffered: this.buffered.length,
+          retryInMs: delay,
+        });
+        await new Promise<void>((resolve) => this.scheduler.after(delay, resolve));
+      }
+    }
+    await this.seedFlood();
+    if (this.closed) return;
+    this.ready = true;
+    this.log.info('alarm state rebuilt', { alarms: this.alarms.size, seq: this.seq, active: this.countActive() });
+    // design suppression from configuration (e.g. areas in maintenance) and from alarms active at start
+    for (const siteId of this.bySite.keys()) this.resyncSuppression(siteId);
+    const buffered = this.buffered.splice(0);
+    for (const c of buffered) this.onCondition(c);
+    this.scheduleTick();
+    this.emitStatus(true);
+    this.readyResolve();
+  }
+
+  private rebuild(alarms: readonly AlarmRecord[], lastSeq: number, lastHash: string): void {
+    this.alarms.clear();
+    this.bySite.clear();
+    for (const p of Object.keys(this.activeByPriority) as Priority[]) this.activeByPriority[p] = 0;
+    for (const a of alarms) {
+      const latching = isLatching(this.settings, a);
+      this.put(a.latching === latching ? a : { ...a, latching });
+    }
+    for (const a of this.alarms.values()) if (a.active) this.activeByPriority[a.priority] += 1;
+    this.seq = lastSeq;
+    this.lastHash = lastHash;
+    this.queue.setCommitted(lastSeq);
+    this.publishActiveGauge();
+  }
+
+  private async seedFlood(): Promise<void> {
+    const now = this.clock.now();
+    try {
+      const raises = await this.store.raises({ from: now - 10 * 60_000, to: now + 1 });
+      for (const r of raises) this.flood.record(r.siteId, r.at);
+    } catch (err) {
+      this.log.warn('could not seed the flood indicator from the journal; it starts empty', { err });
+    }
+  }
+
+  private scheduleTick(): void {
+    if (this.closed) return;
+    this.tickTimer = this.scheduler.after(this.opts.tickMs, () => {
+      try {
+        this.tick();
+      } catch (err) {
+        this.log.error('alarm timer tick failed', { err });
+      }
+      this.scheduleTick();
+    });
+  }
+
+  /** Timer work: expired shelves, re-alarms, flood re-evaluation. Public so tests drive it with a ManualClock. */
+  tick(): void {
+    if (!this.ready) return;
+    const now = this.clock.now();
+    for (const a of [...this.alarms.values()]) {
+      if (dueForUnshelve(a, now)) this.apply(a, { kind: 'shelve_expire', at: now }, SYSTEM_ACTOR, `shelf by ${a.shelf?.by ?? '?'} ended`);
+      const cur = this.alarms.get(a.id);
+      if (cur && dueForRealarm(cur, now, this.settings.reAlarmMs)) this.apply(cur, { kind: 'realarm', at: now }, SYSTEM_ACTOR, 'still active after ReAlarmTime');
+    }
+    this.flood.tick(now);
+    this.emitStatus();
+  }
+
+  // ------------------------------------------------------------------------------------------------------------------
+  // conditions
+
+  private onCondition(raw: ConditionChange): void {
+    if (this.closed) return;
+    if (!this.ready) {
+      this.buffered.push(raw);
+      return;
+    }
+    try {
+      this.handleCondition(raw);
+    } catch (err) {
+      // isolate: one bad condition never stops the stream
+      this.log.error('condition change could not be applied', { err, ruleId: raw.ruleId, condition: raw.condition, siteId: raw.siteId });
+    }
+  }
+
+  private handleCondition(raw: ConditionChange): void {
+    const c = { ...raw, value: cleanValue(raw.value), limit: cleanValue(raw.limit), message: cleanText(raw.message) };
+    const id = alarmId(c);
+    let alarm = this.alarms.get(id);
+    if (!alarm) {
+      if (!c.active) {
+        this.log.debug('clear for an alarm that was never raised; ignored', { id, ruleId: c.ruleId, condition: c.condition });
+        return;
+      }
+      alarm = newAlarm({
+        id,
+        siteId: c.siteId,
+        sourceId: c.sourceId,
+        ruleId: c.ruleId,
+        ...(c.deviceId !== undefined ? { deviceId: c.deviceId } : {}),
+        condition: c.condition,
+        priority: c.priority,
+        latching: isLatching(this.settings, c),
+        at: c.ts,
+      });
+    }
+    if (c.active) {
+      // design suppression first, so a suppressed alarm is never annunciated
+      alarm = this.syncSuppression(alarm, true);
+      const r = this.apply(alarm, { kind: 'activate', at: c.ts, priority: c.priority, value: c.value, limit: c.limit, message: c.message }, SYSTEM_ACTOR, null);
+      if (!r.ok) this.log.warn('activation rejected', { id, code: r.error.code });
+    } else {
+      const r = this.apply(alarm, { kind: 'clear', at: c.ts, value: c.value }, SYSTEM_ACTOR, null);
+      if (!r.ok) this.log.debug('clear ignored', { id, code: r.error.code });
+      else alarm = this.syncSuppression(r.alarm, false);
+    }
+    if (this.triggerConditions.has(c.condition)) this.resyncSuppression(c.siteId);
+  }
+
+  private areaOf = (siteId: string, deviceId: string | undefined): string | undefined =>
+    deviceId === undefined ? undefined : this.areaByDevice.get(`${siteId}/${deviceId}`);
+
+  /** Applies suppress/unsuppress so the alarm carries exactly the design suppressions that hold now. */
+  private syncSuppression(alarm: AlarmRecord, force: boolean): AlarmRecord {
+    if (this.settings.suppression.length === 0) return alarm;
+    if (!force && !alarm.active && alarm.suppressedBy.length === 0) return alarm;
+    const siteAlarms = [...(this.bySite.get(alarm.siteId) ?? [])].flatMap((id) => {
+      const a = this.alarms.get(id);
+      return a ? [a] : [];
+    });
+    const desired = desiredSuppression(alarm, this.settings, { siteAlarms, areaOf: this.areaOf, maintenance: this.maintenance });
+    const { add, remove } = suppressionDiff(alarm.suppressedBy, desired);
+    let cur = alarm;
+    const now = this.clock.now();
+    for (const ruleId of add) {
+      const r = this.apply(cur, { kind: 'suppress', at: now, ruleId }, SYSTEM_ACTOR, `design suppression '${ruleId}'`);
+      if (r.ok) cur = r.alarm;
+    }
+    for (const ruleId of remove) {
+      const r = this.apply(cur, { kind: 'unsuppress', at: now, ruleId }, SYSTEM_ACTOR, `design suppression '${ruleId}' lifted`);
+      if (r.ok) cur = r.alarm;
+    }
+    return cur;
+  }
+
+  private resyncSuppression(siteId: string): void {
+    if (this.settings.suppression.length === 0) return;
+    for (const id of [...(this.bySite.get(siteId) ?? [])]) {
+      const a = this.alarms.get(id);
+      if (a) this.syncSuppression(a, false);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------------------------
+  // the single write path
+
+  /** Applies a command; on a journalled change assigns the next seq, seals the journal row, queues it and pushes it. */
+  private apply(alarm: AlarmRecord, cmd: AlarmCommand, actor: Actor, comment: string | null): TransitionResult {
+    const r = applyAlarmCommand(alarm, cmd);
+    if (!r.ok || r.event === null) return r;
+    const seq = this.seq + 1;
+    const next: AlarmRecord = { ...r.alarm, seq };
+    const entry = sealEntry(this.lastHash, {
+      seq,
+      at: this.clock.now(),
+      alarmId: next.id,
+      siteId: next.siteId,
+      event: r.event,
+      fromState: r.from,
+      toState: next.state,
+      actor: actor.role === 'system' ? actor.name : `${actor.name}${actor.tokenId ? ` [token ${actor.tokenId}]` : ''}`,
+      actorRole: actor.role,
+      comment: comment === null ? null : cleanText(comment),
+      snapshot: toSnapshot(next),
+    });
+    this.seq = seq;
+    this.lastHash = entry.hash;
+    const prev = this.alarms.get(next.id);
+    this.put(next);
+    this.adjustActiveGauge(prev, next);
+    this.recent.push(entry);
+    this.trimRecent();
+    this.metrics.alarmEvents.inc();
+    if (r.event === 'raised' && next.state === 'unacknowledged' && this.flood.record(next.siteId, entry.at)) this.emitStatus();
+    this.queue.enqueue({ entry, alarm: next });
+    this.eventsSubject.next(toEventDto(entry));
+    return { ...r, alarm: next };
+  }
+
+  private put(a: AlarmRecord): void {
+    this.alarms.set(a.id, a);
+    let ids = this.bySite.get(a.siteId);
+    if (!ids) this.bySite.set(a.siteId, (ids = new Set()));
+    ids.add(a.id);
+  }
+
+  private trimRecent(): void {
+    const committed = this.queue.committedSeq;
+    let drop = 0;
+    while (this.recent.length - drop > this.opts.recentEvents && (this.recent[drop]?.seq ?? Infinity) <= committed) drop++;
+    if (drop > 0) this.recent.splice(0, drop);
+  }
+
+  private adjustActiveGauge(prev: AlarmRecord | undefined, next: AlarmRecord): void {
+    if (prev?.active) this.activeByPriority[prev.priority] -= 1;
+    if (next.active) this.activeByPriority[next.priority] += 1;
+    if (prev?.active !== next.active || prev?.priority !== next.priority) this.publishActiveGauge();
+  }
+
+  private publishActiveGauge(): void {
+    for (const [p, n] of Object.entries(this.activeByPriority)) this.metrics.alarmsActive.set({ priority: p }, n);
+  }
+
+  private countActive(): number {
+    let n = 0;
+    for (const a of this.alarms.values()) if (a.active) n++;
+    return n;
+  }
+
+  private onQueueState(s: WriteQueueState): void {
+    this.metrics.alarmPendingWrites.set(s.pending);
+    this.trimRecent();
+    if (this.statusSubject) this.emitStatus();
+  }
+
+  private buildStatus(): AlarmSystemStatus {
+    const q = this.queue.state();
+    const now = this.clock.now();
+    return {
+      ready: this.ready,
+      storageDegraded: q.degraded,
+      pendingWrites: q.pending,
+      seq: this.seq,
+      ...(q.lastError ? { lastError: q.lastError } : {}),
+      floods: this.flood.all(now).filter((f) => f.flood),
+    };
+  }
+
+  /** Emits on a change of readiness, degradation or the set of flooding sites (not on every pending count). */
+  private emitStatus(force = false): void {
+    const s = this.buildStatus();
+    const prev = this.statusSubject.getValue();
+    const sites = s.floods.map((f) => f.siteId).join(',');
+    if (force || prev.ready !== s.ready || prev.storageDegraded !== s.storageDegraded || sites !== this.floodSites) {
+      this.floodSites = sites;
+      this.statusSubject.next(s);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------------------------
+  // reads
+
+  private requireReady(): void {
+    if (!this.ready) throw new AlarmsNotReadyError();
+  }
+
+  private visible(principal: Principal): ReadonlySet<string> {
+    return this.scope.visibleSiteIds(principal);
+  }
+
+  /** The alarm, or AlarmNotFoundError — also when it lies outside the principal's jurisdiction. */
+  private requireVisible(id: string, principal: Principal): AlarmRecord {
+    const a = this.alarms.get(id);
+    if (!a || !this.visible(principal).has(a.siteId)) throw new AlarmNotFoundError(id);
+    return a;
+  }
+
+  /** Alarms sorted by priority (critical first), then newest raise first. */
+  list(filter: AlarmListFilter, principal: Principal): AlarmSnapshot[] {
+    this.requireReady();
+    const sites = this.visible(principal);
+    const out: AlarmRecord[] = [];
+    for (const a of this.alarms.values()) {
+      if (!sites.has(a.siteId)) continue;
+      if (filter.siteId !== undefined && a.siteId !== filter.siteId) continue;
+      if (filter.state !== undefined && a.state !== filter.state) continue;
+      if (filter.priority !== undefined && a.priority !== filter.priority) continue;
+      if (filter.from !== undefined && a.raisedAt < filter.from) continue;
+      if (filter.to !== undefined && a.raisedAt >= filter.to) continue;
+      out.push(a);
+    }
+    out.sort((x, y) => PRIORITY_RANK[y.priority] - PRIORITY_RANK[x.priority] || y.raisedAt - x.raisedAt || x.id.localeCompare(y.id));
+    return out.map(toSnapshot);
+  }
+
+  get(id: string, principal: Principal): AlarmSnapshot {
+    this.requireReady();
+    return toSnapshot(this.requireVisible(id, principal));
+  }
+
+  /** Current record (tests, diagnostics). */
+  record(id: string): AlarmRecord | undefined {
+    return this.alarms.get(id);
+  }
+
+  /** Every current record (restart tests). */
+  records(): AlarmRecord[] {
+    return [...this.alarms.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  currentSeq(): number {
+    return this.seq;
+  }
+
+  storageDegraded(): boolean {
+    return this.queue.state().degraded;
+  }
+
+  status(principal?: Principal): AlarmSystemStatus {
+    const s = this.buildStatus();
+    if (!principal) return s;
+    const sites = this.visible(principal);
+    return { ...s, floods: s.floods.filter((f) => sites.has(f.siteId)) };
+  }
+
+  /** Flood indicator of every visible site that raised alarms in the last 10 minutes. */
+  floods(principal: Principal): FloodStatus[] {
+    const sites = this.visible(principal);
+    return this.flood.all(this.clock.now()).filter((f) => sites.has(f.siteId));
+  }
+
+  /**
+   * Every alarm event with seq > since that the principal may see, in seq order: committed ones from the journal,
+   * the rest (including events held while the database is down) from memory.
+   */
+  async eventsSince(since: number, principal: Principal): Promise<AlarmEventDto[]> {
+    this.requireReady();
+    const sites = this.visible(principal);
+    const siteIds = [...sites];
+    const out: AlarmEventDto[] = [];
+    let cursor = Math.max(0, since);
+    for (;;) {
+      // memory holds every event from `first` on (all uncommitted ones included); before it, the journal has them
+      const first = this.recent[0]?.seq ?? this.seq + 1;
+      if (cursor >= first - 1) break;
+      const page = await this.store.journal({ afterSeq: cursor, siteIds, limit: REPLAY_PAGE });
+      for (const e of page) {
+        if (e.seq >= first) break;
+        out.push(toEventDto(e));
+      }
+      if (out.length > this.opts.maxReplay) throw new ReplayTooLargeError(since, this.opts.maxReplay);
+      const last = page[page.length - 1]?.seq;
+      // a short page covers every committed row up to `first - 1`; loop again if memory was trimmed meanwhile
+      cursor = page.length === REPLAY_PAGE && last !== undefined && last < first ? last : first - 1;
+    }
+    for (const e of this.recent) {
+      if (e.seq <= cursor || !sites.has(e.siteId)) continue;
+      out.push(toEventDto(e));
+    }
+    if (out.length > this.opts.maxReplay) throw new ReplayTooLargeError(since, this.opts.maxReplay);
+    return out;
+  }
+
+  /** Journal rows the principal may see (committed ones), ascending. */
+  async journal(filter: JournalFilter, principal: Principal): Promise<AlarmEventDto[]> {
+    if (filter.from !== undefined && filter.to !== undefined && filter.to <= filter.from) throw new AlarmQueryError('`to` must be after `from`');
+    const rows = await this.store.journal({ ...filter, siteIds: [...this.visible(principal)] });
+    return rows.map(toEventDto);
+  }
+
+  async alarmJournal(id: string, principal: Principal, limit: number): Promise<AlarmEventDto[]> {
+    this.requireReady();
+    this.requireVisible(id, principal);
+    return this.journal({ alarmId: id, limit }, principal);
+  }
+
+  /** Walks the whole chain in seq order and reports the first broken row. */
+  async verifyJournal(pageSize = 5_000): Promise<JournalVerification> {
+    const v = new ChainVerifier();
+    let after = 0;
+    for (;;) {
+      const page = await this.store.journal({ afterSeq: after, limit: pageSize });
+      for (const row of page) {
+        const broken = v.push(row);
+        if (broken) return { ok: false, rowsChecked: v.rowsChecked, firstBroken: broken };
+      }
+      if (page.length < pageSize) break;
+      after = page[page.length - 1]?.seq ?? after;
+    }
+    return { ok: true, rowsChecked: v.rowsChecked, lastSeq: v.lastSeq };
+  }
+
+  async kpis(from: number, to: number, principal: Principal): Promise<AlarmKpis> {
+    this.requireReady();
+    if (!(to > from)) throw new AlarmQueryError('`to` must be after `from`');
+    const sites = this.visible(principal);
+    const raises = await this.store.raises({ from, to, siteIds: [...sites] });
+    const current = [...this.alarms.values()].filter((a) => sites.has(a.siteId));
+    return computeAlarmKpis({ from, to, raises, current, now: this.clock.now() });
+  }
+
+  // ------------------------------------------------------------------------------------------------------------------
+  // operator actions
+
+  private async act(id: string, principal: Principal, capability: Capability, build: (at: number, actor: Actor) => AlarmCommand, comment: string | null): Promise<AlarmSnapshot> {
+    this.requireReady();
+    const alarm = this.requireVisible(id, principal);
+    if (!can(principal, capability)) throw new AlarmForbiddenError(principal.role, capability);
+    const actor: Actor = { name: principal.name, role: principal.role, tokenId: principal.tokenId };
+    const r = this.apply(alarm, build(this.clock.now(), actor), actor, comment);
+    if (!r.ok) throw r.error;
+    await this.queue.whenWritten(r.alarm.seq, this.opts.actionCommitWaitMs);
+    return toSnapshot(this.alarms.get(id) ?? r.alarm);
+  }
+
+  ack(id: string, principal: Principal, comment?: string): Promise<AlarmSnapshot> {
+    return this.act(id, principal, ACTION_CAPABILITY.ack, (at, actor) => ({ kind: 'ack', at, actor, ...(comment ? { comment } : {}) }), comment ?? null);
+  }
+
+  shelve(id: string, principal: Principal, minutes: number, reason: string): Promise<AlarmSnapshot> {
+    return this.act(id, principal, ACTION_CAPABILITY.shelve, (at, actor) => ({ kind: 'shelve', at, actor, minutes, reason }), `${reason} (${minutes} min)`);
+  }
+
+  unshelve(id: string, principal: Principal, comment?: string): Promise<AlarmSnapshot> {
+    return this.act(id, principal, ACTION_CAPABILITY.unshelve, (at, actor) => ({ kind: 'unshelve', at, actor, ...(comment ? { comment } : {}) }), comment ?? null);
+  }
+
+  setOutOfService(id: string, principal: Principal, reason: string): Promise<AlarmSnapshot> {
+    return this.act(id, principal, ACTION_CAPABILITY.oos_set, (at, actor) => ({ kind: 'oos_set', at, actor, reason }), reason);
+  }
+
+  returnToService(id: string, principal: Principal, comment?: string): Promise<AlarmSnapshot> {
+    return this.act(id, principal, ACTION_CAPABILITY.oos_clear, (at, actor) => ({ kind: 'oos_clear', at, actor, ...(comment ? { comment } : {}) }), comment ?? null);
+  }
+
+  reset(id: string, principal: Principal, comment?: string): Promise<AlarmSnapshot> {
+    return this.act(id, principal, ACTION_CAPABILITY.reset, (at, actor) => ({ kind: 'reset', at, actor, ...(comment ? { comment } : {}) }), comment ?? null);
+  }
+
+  /** Puts an area into (or out of) maintenance: design suppression rules with whileAreaInMaintenance follow. */
+  setAreaMaintenance(siteId: string, area: string, on: boolean): void {
+    const key = `${siteId}/${area}`;
+    if (on) this.maintenance.add(key);
+    else this.maintenance.delete(key);
+    if (this.ready) this.resyncSuppression(siteId);
+  }
+}
