@@ -43,7 +43,7 @@ export function renderTrend(container, series) {
   container.textContent = '';
   const width = Math.max(container.clientWidth || 0, 280);
   const height = 200;
-  const m = { l: 48, r: 12, t: 10, b: 24 };
+  const m = { l: 48, r: 12, t: 22, b: 24 };
   const svg = el(
     'svg',
     { viewBox: `0 0 ${width} ${height}`, width, height, class: 'trend', role: 'img' },
@@ -66,18 +66,27 @@ export function renderTrend(container, series) {
     txt.textContent = series.emptyText ?? '—';
     return svg;
   }
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
+  // 5 % headroom so the newest point and the set-point labels are not drawn on the frame.
+  const span = Math.max(...values) - Math.min(...values) || Math.abs(Math.max(...values)) || 1;
+  const lo =
+    Math.min(...values) >= 0
+      ? Math.max(0, Math.min(...values) - span * 0.05)
+      : Math.min(...values) - span * 0.05;
+  const hi = Math.max(...values) + span * 0.05;
   const ticks = niceTicks(lo, hi);
   const yLo = ticks[0] ?? lo;
   const yHi = ticks[ticks.length - 1] ?? hi;
   const x = (t) => m.l + ((t - from) / Math.max(1, to - from)) * plotW;
   const y = (v) => m.t + plotH - ((v - yLo) / Math.max(1e-12, yHi - yLo)) * plotH;
 
+  // Axis labels carry as many decimals as the tick step needs, so neighbouring labels never read the same.
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
+  let decimals = Math.min(6, Math.max(0, -Math.floor(Math.log10(step) + 1e-9)));
+  if (Math.abs(step * 10 ** decimals - Math.round(step * 10 ** decimals)) > 1e-6) decimals++;
   for (const v of ticks) {
     el('line', { x1: m.l, x2: m.l + plotW, y1: y(v), y2: y(v), class: 'trend-grid' }, svg);
     const label = el('text', { x: m.l - 6, y: y(v) + 4, class: 'trend-axis', 'text-anchor': 'end' }, svg);
-    label.textContent = fmt(v);
+    label.textContent = v.toFixed(decimals);
   }
   const tenMin = 10 * 60 * 1000;
   for (let t = Math.ceil(from / tenMin) * tenMin; t <= to; t += tenMin) {
@@ -86,7 +95,7 @@ export function renderTrend(container, series) {
     label.textContent = hhmm(t);
   }
   if (series.unit) {
-    const u = el('text', { x: 4, y: m.t + 10, class: 'trend-axis' }, svg);
+    const u = el('text', { x: m.l - 6, y: 12, class: 'trend-axis', 'text-anchor': 'end' }, svg);
     u.textContent = series.unit;
   }
 
@@ -105,10 +114,11 @@ export function renderTrend(container, series) {
     const label = el(
       'text',
       {
-        x: m.l + plotW - 4,
-        y: y(l.value) - 4,
+        x: m.l + 4,
+        // above the line, or below it when the line is close to the top of the plot
+        y: y(l.value) - m.t < 14 ? y(l.value) + 13 : y(l.value) - 4,
         class: `trend-limit-label ${l.cls ?? ''}`,
-        'text-anchor': 'end',
+        'text-anchor': 'start',
       },
       svg,
     );

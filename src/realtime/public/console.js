@@ -1,6 +1,6 @@
 // hazwatch live operator console. Plain ES modules, no build step, no third-party code.
 // Data: /ws (alarm, telemetry, hazard, status pushes; resume with `since`) and the HTTP API (CONTRACT §3).
-import { applyLabels, getLang, setLang, t } from './i18n.js';
+import { applyLabels, getLang, setLang, t, tOr } from './i18n.js';
 import { renderTrend } from './chart.js';
 
 const TOKEN_KEY = 'hazwatch.token';
@@ -431,21 +431,21 @@ function renderAlarms() {
 async function loadPlant() {
   state.plantLoaded = true;
   try {
-    const sites = asList(await api('/api/sites'));
-    state.sites = sites;
-    state.siteById = new Map(sites.map((s) => [s.id, s]));
-    state.deviceByKey = new Map();
+    // /api/sites: enterprises with hazard sources; /api/devices: device metadata, online state and last values.
+    const [sites, devices] = await Promise.all([api('/api/sites'), api('/api/devices')]);
+    state.sites = asList(sites);
+    state.siteById = new Map(state.sites.map((s) => [s.id, s]));
     state.sourceById = new Map();
-    for (const s of sites) {
+    for (const s of state.sites)
       for (const src of s.hazardSources ?? []) state.sourceById.set(src.id, { ...src, siteId: s.id });
-      for (const d of s.devices ?? []) state.deviceByKey.set(`${s.id}/${d.id}`, { ...d, siteId: s.id });
-    }
+    state.deviceByKey = new Map();
+    applyDevices(asList(devices));
     send('subscribe', { telemetry: wantedTelemetry() });
   } catch (err) {
     state.plantLoaded = false;
     if (!(err instanceof AuthLost)) toast(`${t('plant.loadFailed')}: ${err.message}`, true);
   }
-  await Promise.all([loadHazards(), loadDevices()]);
+  await loadHazards();
   scheduleRender();
 }
 
@@ -459,25 +459,35 @@ async function loadHazards() {
 
 async function loadDevices() {
   try {
-    for (const d of asList(await api('/api/devices'))) {
-      const key = `${d.siteId}/${d.deviceId ?? d.id}`;
-      const prev = state.devices.get(key) ?? { values: {} };
-      const values = d.values ?? d.lastValues ?? d.last ?? {};
-      const flat = {};
-      for (const [ch, v] of Object.entries(values))
-        flat[ch] = v && typeof v === 'object' && 'value' in v ? v.value : v;
-      const lastSeen = d.lastSeen ?? d.lastSeenAt ?? prev.lastSeen;
-      // Whichever is newer wins: a pushed telemetry frame or this snapshot.
-      const liveIsNewer = prev.ts !== undefined && prev.ts > toMs(lastSeen);
-      state.devices.set(key, {
-        online: d.state ? d.state === 'online' : d.online !== false,
-        lastSeen: liveIsNewer ? prev.lastSeen : lastSeen,
-        values: liveIsNewer ? { ...flat, ...prev.values } : { ...prev.values, ...flat },
-        ts: prev.ts,
-      });
-    }
+    applyDevices(asList(await api('/api/devices')));
   } catch (err) {
     if (!(err instanceof AuthLost)) console.warn('devices unavailable', err);
+  }
+}
+
+/** Device metadata, online state and last values from GET /api/devices. */
+function applyDevices(list) {
+  for (const d of list) {
+    const id = d.deviceId ?? d.id;
+    const key = `${d.siteId}/${id}`;
+    state.deviceByKey.set(key, { ...d, id, siteId: d.siteId });
+    const prev = state.devices.get(key) ?? { values: {} };
+    const flat = {};
+    let newest = -Infinity;
+    for (const [ch, v] of Object.entries(d.values ?? {})) {
+      const boxed = v !== null && typeof v === 'object' && 'value' in v;
+      flat[ch] = boxed ? v.value : v;
+      if (boxed && v.ts) newest = Math.max(newest, toMs(v.ts));
+    }
+    const lastSeen = d.lastSeen ?? prev.lastSeen;
+    // Whichever is newer wins: a pushed telemetry frame or this snapshot.
+    const liveIsNewer = prev.ts !== undefined && prev.ts > Math.max(newest, toMs(lastSeen) || -Infinity);
+    state.devices.set(key, {
+      online: d.state === undefined || d.state === 'unknown' ? prev.online : d.state === 'online',
+      lastSeen: liveIsNewer ? prev.lastSeen : lastSeen,
+      values: liveIsNewer ? { ...flat, ...prev.values } : { ...prev.values, ...flat },
+      ts: prev.ts,
+    });
   }
 }
 
@@ -547,7 +557,9 @@ function renderPlant() {
 function sourceBlock(site, src, inAlarm) {
   const hz = state.hazards.get(src.id);
   const filed = src.filedGrade ?? hz?.filedGrade;
-  const level = hz?.level ?? GRADE_LEVEL[filed] ?? 'unknown';
+  // The filed grade is official and sets the colour; the live R is an indicator shown beside it, never a re-grade.
+  const filedLevel = GRADE_LEVEL[filed] ?? 'unknown';
+  const liveLevel = hz?.level ?? GRADE_LEVEL[hz?.grade] ?? 'unknown';
   const liveDiffers = hz && filed && hz.grade !== filed;
   const grades = h(
     'div',
@@ -555,7 +567,8 @@ function sourceBlock(site, src, inAlarm) {
     `${t('plant.filed')} ${t('plant.grade', { g: filed ?? '?' })} · `,
     h(
       'span',
-      { class: liveDiffers ? 'live-differs' : '' },
+      { class: liveDiffers ? 'live-differs' : '', dataset: { liveGrade: hz?.grade ?? '' } },
+      hz ? h('span', { class: `grade grade-small grade-${liveLevel}`, title: liveLevel }) : null,
       `${t('plant.live')} ${hz && Number.isFinite(hz.R) ? hz.R.toFixed(1) : '—'}${hz?.grade ? ` (${t('plant.grade', { g: hz.grade })})` : ''}`,
     ),
   );
@@ -579,7 +592,7 @@ function sourceBlock(site, src, inAlarm) {
     h(
       'div',
       { class: 'source-head' },
-      h('span', { class: `grade grade-${level}`, title: level }),
+      h('span', { class: `grade grade-${filedLevel}`, title: `${t('plant.filed')}: ${filedLevel}` }),
       h('span', { class: 'source-name' }, named(src)),
       grades,
     ),
@@ -709,7 +722,9 @@ function renderDetail() {
   const values = h('dl', { class: 'values' });
   for (const [ch, v] of Object.entries(dev.values ?? {})) {
     const unit = ch === 'conc' ? (d.unit ?? '') : (CHANNEL_UNITS[ch] ?? '');
-    values.append(h('dt', {}, ch), h('dd', { dataset: { channel: ch } }, `${fmtValue(v)} ${unit}`.trim()));
+    const shown =
+      typeof v === 'number' ? `${fmtValue(v)} ${unit}`.trim() : tOr(`val.${String(v)}`, String(v));
+    values.append(h('dt', {}, tOr(`ch.${ch}`, ch)), h('dd', { dataset: { channel: ch } }, shown));
   }
   const channels = NUMERIC_CHANNELS[d.kind] ?? [];
   const picker = channels.length
@@ -721,7 +736,7 @@ function renderDetail() {
           const sel = h(
             'select',
             {},
-            ...channels.map((c) => h('option', { value: c, selected: c === state.channel }, c)),
+            ...channels.map((c) => h('option', { value: c, selected: c === state.channel }, t(`ch.${c}`))),
           );
           sel.addEventListener('change', () => {
             state.channel = sel.value;
@@ -788,8 +803,12 @@ function unlockAudio() {
   if (audio?.state === 'suspended') audio.resume();
 }
 
+let alerts = 0;
 function beep() {
-  if (state.muted || !audio) return;
+  if (state.muted) return;
+  // Count of audible alerts sounded (visible to tests and to anyone inspecting the page).
+  document.documentElement.dataset.alerts = String(++alerts);
+  if (!audio) return;
   const start = audio.currentTime + 0.02;
   for (let i = 0; i < 3; i++) {
     const osc = audio.createOscillator();

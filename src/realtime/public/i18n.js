@@ -92,6 +92,22 @@ const zh = {
   'role.regulator': '监管',
   'role.admin': '管理员',
   'regulator.title': '辖区',
+  'ch.conc': '浓度',
+  'ch.fault': '故障',
+  'ch.level_pct': '液位',
+  'ch.temp_c': '温度',
+  'ch.pressure_kpa': '压力',
+  'ch.position': '阀位',
+  'ch.demand': '指令',
+  'ch.status': '状态',
+  'val.true': '是',
+  'val.false': '否',
+  'val.open': '开',
+  'val.closed': '关',
+  'val.moving': '动作中',
+  'val.fault': '故障',
+  'val.ok': '正常',
+  'val.bypassed': '旁路',
   now: '刚刚',
 };
 
@@ -187,6 +203,22 @@ const en = {
   'role.regulator': 'Regulator',
   'role.admin': 'Admin',
   'regulator.title': 'Jurisdiction',
+  'ch.conc': 'Concentration',
+  'ch.fault': 'Fault',
+  'ch.level_pct': 'Level',
+  'ch.temp_c': 'Temperature',
+  'ch.pressure_kpa': 'Pressure',
+  'ch.position': 'Position',
+  'ch.demand': 'Demand',
+  'ch.status': 'Status',
+  'val.true': 'yes',
+  'val.false': 'no',
+  'val.open': 'open',
+  'val.closed': 'closed',
+  'val.moving': 'moving',
+  'val.fault': 'fault',
+  'val.ok': 'OK',
+  'val.bypassed': 'bypassed',
   now: 'just now',
 };
 
@@ -210,6 +242,11 @@ export function t(key, vars) {
   let s = LABELS[lang][key] ?? LABELS.zh[key] ?? key;
   if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, String(v));
   return s;
+}
+
+/** Label for key, or `fallback` when no language has one (raw device values, unknown channels). */
+export function tOr(key, fallback) {
+  return key in LABELS[lang] || key in LABELS.zh ? t(key) : fallback;
 }
 
 /** Fills every [data-i18n] element's text and [data-i18n-placeholder] placeholder under root. */
