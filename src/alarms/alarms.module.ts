@@ -1,0 +1,43 @@
+import { Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { RulesModule } from '../rules/rules.module';
+import { RulesService } from '../rules/rules.service';
+import { Database } from '../storage/database.service';
+import { JsonLogger } from '../common/logger';
+import { ALARM_SETTINGS, loadAlarmSettings } from './alarm-settings.loader';
+import { ALARM_STORE } from './alarm.store';
+import { AlarmRepository } from './alarm.repository';
+import { ALARM_CONDITIONS, AlarmService } from './alarm.service';
+import { AlarmKpiController, AlarmsController, JournalController } from './alarms.controller';
+import type { AlarmSettings } from './domain/alarm-settings';
+
+/**
+ * ISA-18.2 alarms: the state machine over the rule engine's conditions, the append-only hash-chained journal, HTTP
+ * (alarms, journal, KPIs) and `AlarmService.events$` for the /ws gateway. Needs StorageModule (global `Database`),
+ * AuthModule (global `ScopeService`), MetricsModule and ConfigModule.
+ */
+@Module({
+  imports: [RulesModule],
+  controllers: [AlarmsController, JournalController, AlarmKpiController],
+  providers: [
+    { provide: ALARM_STORE, useFactory: (db: Database) => new AlarmRepository(db), inject: [Database] },
+    { provide: ALARM_CONDITIONS, useFactory: (rules: RulesService) => rules.conditions$, inject: [RulesService] },
+    {
+      provide: ALARM_SETTINGS,
+      useFactory: (config: AppConfig): AlarmSettings => {
+        const { settings, file } = loadAlarmSettings(config.configDir, config.plant);
+        new JsonLogger('alarms').info('alarm settings loaded', {
+          file: file ?? '(none: defaults)',
+          reAlarmMinutes: settings.reAlarmMs / 60_000,
+          latch: settings.latch.length,
+          suppression: settings.suppression.map((s) => s.id),
+        });
+        return settings;
+      },
+      inject: [APP_CONFIG],
+    },
+    AlarmService,
+  ],
+  exports: [AlarmService],
+})
+export class AlarmsModule {}
