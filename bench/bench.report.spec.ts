@@ -7,6 +7,7 @@ const step = (over: Partial<StepResult>): StepResult => {
     sent: 600_000,
     achievedRate: 10_000,
     publisherCpuPct: 20,
+    publisherBlockedPct: 0,
     expectedRows: 1_200_000,
     storedRows: 1_200_000,
     lostRows: 0,
@@ -47,6 +48,7 @@ describe('verdict', () => {
 
   it('should fail a step when the publisher missed the target or the server fell behind', () => {
     expect(step({ achievedRate: 9_000 }).verdict).toMatch(/publisher reached only 9000/);
+    expect(step({ achievedRate: 9_000, publisherBlockedPct: 40 }).verdict).toMatch(/back-pressure: broker\/server took only 9000 msg\/s \(publisher blocked 40 %/);
     expect(step({ drainS: maxDrainS(60) + 0.1 }).verdict).toMatch(/server fell behind/);
   });
 

@@ -7,6 +7,8 @@ export type StepResult = {
   sent: number;
   achievedRate: number;
   publisherCpuPct: number;
+  /** Share of publishing time the publisher waited on the broker (QoS 1 window full): back-pressure from broker/server. */
+  publisherBlockedPct: number;
   expectedRows: number;
   storedRows: number;
   lostRows: number;
@@ -47,12 +49,19 @@ export function maxDrainS(seconds: number): number {
  * kept pace: after publishing stopped, its backlog drained within max(2 s, 5 % of the step).
  */
 export function verdict(
-  s: Pick<StepResult, 'lostRows' | 'duplicateRows' | 'drainTimedOut' | 'drainS' | 'seconds' | 'achievedRate' | 'targetRate' | 'rejectedMessages'>,
+  s: Pick<StepResult, 'lostRows' | 'duplicateRows' | 'drainTimedOut' | 'drainS' | 'seconds' | 'achievedRate' | 'targetRate' | 'rejectedMessages' | 'publisherBlockedPct'>,
 ): { sustained: boolean; verdict: string } {
   if (s.drainTimedOut) return { sustained: false, verdict: `drain timed out: ${s.lostRows} rows not stored (lost or still queued)` };
   if (s.lostRows > 0) return { sustained: false, verdict: `LOSS: ${s.lostRows} rows missing` };
   if (s.rejectedMessages > 0) return { sustained: false, verdict: `${s.rejectedMessages} messages rejected` };
-  if (s.achievedRate < SUSTAIN_FRACTION * s.targetRate) return { sustained: false, verdict: `publisher reached only ${Math.round(s.achievedRate)} msg/s` };
+  if (s.achievedRate < SUSTAIN_FRACTION * s.targetRate)
+    return {
+      sustained: false,
+      verdict:
+        s.publisherBlockedPct >= 10
+          ? `back-pressure: broker/server took only ${Math.round(s.achievedRate)} msg/s (publisher blocked ${Math.round(s.publisherBlockedPct)} % of the time)`
+          : `publisher reached only ${Math.round(s.achievedRate)} msg/s`,
+    };
   if (s.drainS > maxDrainS(s.seconds)) return { sustained: false, verdict: `server fell behind (backlog took ${s.drainS.toFixed(1)} s to drain)` };
   return { sustained: true, verdict: s.duplicateRows > 0 ? `ok (${s.duplicateRows} duplicate rows, QoS 1 redelivery)` : 'ok' };
 }
@@ -65,11 +74,12 @@ export function highestSustained(steps: readonly StepResult[]): StepResult | nul
 const fmt = (v: number | null, digits = 0): string => (v === null ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 
 export function formatTable(steps: readonly StepResult[]): string {
-  const header = ['target msg/s', 'sent msg/s', 'pub CPU%', 'stored msg/s', 'rows/s', 'sent msgs', 'stored rows', 'lost', 'drain s', 'p50 ms', 'p99 ms', 'srv CPU%', 'srv RSS MB', 'srv+db CPU%', 'machine CPU%', 'verdict'];
+  const header = ['target msg/s', 'sent msg/s', 'pub CPU%', 'pub blocked%', 'stored msg/s', 'rows/s', 'sent msgs', 'stored rows', 'lost', 'drain s', 'p50 ms', 'p99 ms', 'srv CPU%', 'srv RSS MB', 'srv+db CPU%', 'machine CPU%', 'verdict'];
   const rows = steps.map((s) => [
     fmt(s.targetRate),
     fmt(s.achievedRate),
     fmt(s.publisherCpuPct),
+    fmt(s.publisherBlockedPct),
     fmt(s.storedRate),
     fmt(s.rowsPerS),
     fmt(s.sent),

@@ -13,6 +13,8 @@ import { RawPublisher } from './raw.publisher';
 
 /** Pre-sampled values per device (one per simulated second, cycled). */
 const RING = 64;
+/** Pacing tick when on schedule: each tick sends what has become due (≈ rate × 5 ms messages). */
+const TICK_MS = 5;
 /** Frames per write. */
 const MAX_BATCH = 1000;
 /** Longest payload: {"ts":13 digits,"seq":up to 10 digits,"values":{"conc":≤8 chars,"fault":false}} */
@@ -36,6 +38,8 @@ export type LoadResult = {
   lastTs: number;
   /** CPU used by this (publisher) process during the step, % of one core. */
   publisherCpuPct: number;
+  /** Share of the publishing time the connections spent blocked on the broker (window full or socket not drained). */
+  blockedFraction: number;
 };
 
 export class LoadGenerator {
@@ -91,6 +95,7 @@ export class LoadGenerator {
     let firstTs = Infinity;
     let lastTs = 0;
     const laneRate = rate / this.lanes.length;
+    let blockedMs = 0;
 
     const runLane = (lane: (typeof this.lanes)[number]): Promise<void> =>
       new Promise<void>((resolve, reject) => {
@@ -98,23 +103,36 @@ export class LoadGenerator {
         const start = pub.sent;
         let waitingAck = false;
         let waitingDrain = false;
+        let done = false;
         let timer: NodeJS.Timeout | null = null;
+        let blockedSince = 0;
+        const block = (): void => {
+          blockedSince = performance.now();
+        };
+        const unblock = (): void => {
+          blockedMs += performance.now() - blockedSince;
+        };
+        const finish = (err?: Error): void => {
+          if (done) return;
+          done = true;
+          clearTimeout(endTimer);
+          if (timer) clearTimeout(timer);
+          pub.onAck(null);
+          if (waitingAck || waitingDrain) unblock();
+          if (err) reject(err);
+          else resolve();
+        };
+        // Ends the lane on time even while it waits on the broker.
+        const endTimer = setTimeout(() => finish(), Math.max(0, endAt - performance.now()));
         const schedule = (ms: number): void => {
-          if (timer === null && !waitingAck && !waitingDrain) timer = setTimeout(pump, ms);
+          if (!done && timer === null && !waitingAck && !waitingDrain) timer = setTimeout(pump, ms);
         };
         const pump = (): void => {
           timer = null;
-          if (pub.failure) {
-            pub.onAck(null);
-            reject(pub.failure);
-            return;
-          }
+          if (done) return;
+          if (pub.failure) return finish(pub.failure);
           const now = performance.now();
-          if (now >= endAt) {
-            pub.onAck(null);
-            resolve();
-            return;
-          }
+          if (now >= endAt) return finish();
           const due = Math.floor((laneRate * (now - t0)) / 1000) - (pub.sent - start);
           const room = this.opts.window - pub.inFlight;
           const n = Math.min(due, room, MAX_BATCH);
@@ -133,7 +151,10 @@ export class LoadGenerator {
             }
             if (!pub.write(buf.subarray(0, o), n)) {
               waitingDrain = true;
+              block();
               void pub.drained().then(() => {
+                if (done) return;
+                unblock();
                 waitingDrain = false;
                 schedule(0);
               });
@@ -143,17 +164,19 @@ export class LoadGenerator {
           if (this.opts.window - pub.inFlight <= 0) {
             // Window full: continue when a quarter of it has been acknowledged.
             waitingAck = true;
+            block();
             const resumeAt = pub.acked + Math.ceil(this.opts.window / 4);
             pub.onAck(() => {
-              if (pub.acked >= resumeAt) {
+              if (pub.acked >= resumeAt && !done) {
                 pub.onAck(null);
+                unblock();
                 waitingAck = false;
                 schedule(0);
               }
             });
             return;
           }
-          schedule(due - n > 0 ? 0 : 1);
+          schedule(due - n > 0 ? 0 : TICK_MS);
         };
         pump();
       });
@@ -186,6 +209,7 @@ export class LoadGenerator {
       firstTs: Number.isFinite(firstTs) ? firstTs : 0,
       lastTs,
       publisherCpuPct: ((cpu.user + cpu.system) / 1000 / ((publishS + ackWaitS) * 1000)) * 100,
+      blockedFraction: blockedMs / this.lanes.length / (publishS * 1000),
     };
   }
 }

@@ -8,7 +8,7 @@
  */
 import 'reflect-metadata';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { connect as mqttConnect } from 'mqtt';
 import { Client } from 'pg';
@@ -86,6 +86,7 @@ async function main(): Promise<number> {
 
 async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number> {
   const runId = makeRunId(Date.now(), Math.random);
+  const loadAvgAtStart = loadavg()[0]!;
   const cores = cpuCount();
   out(`hazwatch bench — run ${runId}: ${opts.devices} gas detectors on ${opts.sites} sites, steps ${opts.rates.map(n0).join(', ')} msg/s × ${opts.seconds} s, ${opts.publishers} publisher connections, ${cores} CPU cores`);
 
@@ -164,8 +165,9 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   const hz = clockTicksPerSecond();
   for (const rate of opts.rates) {
     out('');
-    out(`step ${n0(rate)} msg/s (${n0(rate * ROWS_PER_MESSAGE)} rows/s) for ${opts.seconds} s…`);
-    const step = await runStep(rate, opts, server, db, plant, load, hz);
+    out(`step ${n0(rate)} msg/s (${n0(rate * ROWS_PER_MESSAGE)} rows/s) for ${opts.seconds} s (machine load average ${loadavg()[0]!.toFixed(2)})…`);
+    const load1 = loadavg()[0]!;
+    const step = { ...(await runStep(rate, opts, server, db, plant, load, hz)), loadAvgBefore: load1 };
     steps.push(step);
     out(
       `  → sent ${n0(step.sent)} at ${n0(step.achievedRate)} msg/s; stored ${n0(step.storedRows)}/${n0(step.expectedRows)} rows (${step.countMethod}); stored rate ${n0(step.storedRate)} msg/s; drain ${step.drainS.toFixed(1)} s; p50/p99 ${step.latencyP50Ms?.toFixed(1) ?? '–'}/${step.latencyP99Ms?.toFixed(1) ?? '–'} ms; server CPU ${n0(step.serverCpuPct)} %, RSS ${n0(step.serverRssMaxMb)} MB; ${step.verdict}`,
@@ -190,7 +192,7 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   const report = {
     runId,
     finishedAt: new Date().toISOString(),
-    machine: { cpus: cores, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
+    machine: { cpus: cores, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, loadAvgAtStart: loadAvgAtStart },
     options: { ...opts, databaseUrl: opts.databaseUrl ? maskUrl(opts.databaseUrl) : undefined },
     broker: { kind: brokerKind, url: maskUrl(server.mqttUrl) },
     database: { kind: server.embeddedDatabase ? 'embedded PostgreSQL' : 'external PostgreSQL', url: maskUrl(server.databaseUrl) },
@@ -223,29 +225,35 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
   let treeRssMax = tree0.rss;
   let queueMax: number | null = null;
   let rowsNow = rowsBefore ?? 0;
+  const pub0 = load.totals();
 
-  // Once a second: RSS, queue depth and progress.
+  // Once a second: RSS, queue depth and progress (one scrape at a time; a busy server may answer slowly).
   let tick = 0;
+  let scraping = false;
   const sampler = setInterval(() => {
-    tick++;
+    const t = ++tick;
     try {
       rssMax = Math.max(rssMax, readRss(server.pid));
       treeRssMax = Math.max(treeRssMax, readTree(server.pid).rss);
     } catch {
       // the server ended; the step fails below
     }
-    scrape(server).then(
-      (s) => {
-        const q = sample(s, QUEUE_METRIC);
-        if (q !== undefined) queueMax = Math.max(queueMax ?? 0, q);
-        rowsNow = sample(s, ROWS_METRIC) ?? rowsNow;
-        if (tick % 10 === 0) {
-          const t = load.totals();
-          out(`  t=${tick}s published ${n0(t.sent)} (acked ${n0(t.acked)}), rows written ${n0(rowsNow - (rowsBefore ?? 0))}, queue ${q === undefined ? '–' : n0(q)}`);
-        }
-      },
-      () => undefined,
-    );
+    if (scraping) return;
+    scraping = true;
+    scrape(server)
+      .then(
+        (s) => {
+          const q = sample(s, QUEUE_METRIC);
+          if (q !== undefined) queueMax = Math.max(queueMax ?? 0, q);
+          rowsNow = sample(s, ROWS_METRIC) ?? rowsNow;
+          if (t % 10 === 0) {
+            const p = load.totals();
+            out(`  t=${t}s published ${n0(p.sent - pub0.sent)} (acked ${n0(p.acked - pub0.acked)}), rows written ${n0(rowsNow - (rowsBefore ?? 0))}, writer queue ${q === undefined ? '–' : n0(q)}`);
+          }
+        },
+        () => undefined,
+      )
+      .finally(() => (scraping = false));
   }, 1000);
 
   try {
@@ -300,6 +308,7 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
       sent: result.sent,
       achievedRate: result.achievedRate,
       publisherCpuPct: result.publisherCpuPct,
+      publisherBlockedPct: result.blockedFraction * 100,
       expectedRows,
       storedRows: stored,
       lostRows: Math.max(0, expectedRows - stored),
