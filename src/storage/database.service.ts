@@ -147,6 +147,10 @@ export class Database implements OnApplicationShutdown {
   async withTransaction<T>(fn: (tx: TxClient) => Promise<T>): Promise<T> {
     if (!this.readyFlag) await this.readyPromise;
     const client = await this.pool.connect();
+    // A checked-out client has no pool error listener: a connection lost mid-transaction must not crash the process
+    // (the pending query rejects and the caller sees the error).
+    const onError = (err: Error): void => this.log.warn('database connection lost during a transaction', { error: err.message });
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const tx: TxClient = {
@@ -155,13 +159,16 @@ export class Database implements OnApplicationShutdown {
       };
       const result = await fn(tx);
       await client.query('COMMIT');
+      client.removeListener('error', onError);
       client.release();
       return result;
     } catch (err) {
       try {
         await client.query('ROLLBACK');
+        client.removeListener('error', onError);
         client.release();
       } catch (rollbackErr) {
+        client.removeListener('error', onError);
         client.release(rollbackErr instanceof Error ? rollbackErr : true);
       }
       throw err;
