@@ -230,6 +230,7 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
   // Once a second: RSS, queue depth and progress (one scrape at a time; a busy server may answer slowly).
   let tick = 0;
   let scraping = false;
+  let lastPrint = Date.now();
   const sampler = setInterval(() => {
     const t = ++tick;
     try {
@@ -246,9 +247,10 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
           const q = sample(s, QUEUE_METRIC);
           if (q !== undefined) queueMax = Math.max(queueMax ?? 0, q);
           rowsNow = sample(s, ROWS_METRIC) ?? rowsNow;
-          if (t % 10 === 0) {
+          if (t % 10 === 0 || Date.now() - lastPrint > 10_000) {
+            lastPrint = Date.now();
             const p = load.totals();
-            out(`  t=${t}s published ${n0(p.sent - pub0.sent)} (acked ${n0(p.acked - pub0.acked)}), rows written ${n0(rowsNow - (rowsBefore ?? 0))}, writer queue ${q === undefined ? '–' : n0(q)}`);
+            out(`  t=${Math.round((Date.now() - wall0) / 1000)}s published ${n0(p.sent - pub0.sent)} (acked ${n0(p.acked - pub0.acked)}), rows written ${n0(rowsNow - (rowsBefore ?? 0))}, writer queue ${q === undefined ? '–' : n0(q)}`);
           }
         },
         () => undefined,

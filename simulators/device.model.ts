@@ -95,7 +95,17 @@ const DAY_MS = 86_400_000;
 type TankMode = 'filling' | 'emptying' | 'idle';
 
 /**
- * Tank: level moves slowly through fill / idle / empty cycles inside 15–80 %; temperature follows a
+ * Normal operation stays clear of every alarm: at most 72 % (chlorine H is 80, HH 85; default H 85, HH 90), at least
+ * 20 % (L 10), and transfers of 5–12 %/h, so a trend projected to HH is always more than an hour away (the predictive
+ * overfill horizon is 30 min) and the rate of change is far below 5 %/min.
+ */
+const MAX_FILL_PCT = 72;
+const MIN_EMPTY_PCT = 20;
+const MIN_RATE_PCT_PER_H = 5;
+const MAX_RATE_PCT_PER_H = 12;
+
+/**
+ * Tank: level moves slowly through fill / idle / empty cycles inside 20–72 %; temperature follows a
  * daily swing plus a slow wobble; pressure follows temperature (vapour pressure of a liquefied gas) or,
  * for atmospheric tanks, sits at the nitrogen blanket with a small rise while filling.
  */
@@ -106,7 +116,7 @@ function tankModel(device: SimDevice, rng: Rng): DeviceModel {
   const p20 = device.substance ? VAPOUR_P20_KPA[device.substance.toLowerCase()] : undefined;
   const ambient = rng.uniform(14, 24);
   const phase = rng.uniform(0, 2 * Math.PI);
-  let level = rng.uniform(30, 70);
+  let level = rng.uniform(30, 65);
   let mode: TankMode = 'idle';
   let ratePctPerS = 0;
   let target = level;
@@ -115,20 +125,20 @@ function tankModel(device: SimDevice, rng: Rng): DeviceModel {
   let lastT: number | null = null;
 
   const chooseNext = (): void => {
-    const canFill = level < 70;
-    const canEmpty = level > 26;
+    const canFill = level < 65;
+    const canEmpty = level > 25;
     if (canFill && (!canEmpty || rng.chance(0.5))) {
       mode = 'filling';
-      target = rng.uniform(Math.max(level + 5, 55), 78);
+      target = rng.uniform(Math.max(level + 5, 50), MAX_FILL_PCT);
     } else if (canEmpty) {
       mode = 'emptying';
-      target = rng.uniform(18, Math.min(level - 5, 45));
+      target = rng.uniform(MIN_EMPTY_PCT, Math.min(level - 5, 40));
     } else {
       mode = 'idle';
       idleLeftS = rng.uniform(60, 600);
       return;
     }
-    ratePctPerS = rng.uniform(8, 25) / 3600; // 8–25 %/h
+    ratePctPerS = rng.uniform(MIN_RATE_PCT_PER_H, MAX_RATE_PCT_PER_H) / 3600;
   };
 
   const advance = (dtS: number): void => {
