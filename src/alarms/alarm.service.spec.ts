@@ -12,6 +12,8 @@ import { AlarmTransitionError } from './domain/alarm-transition.error';
 import type { AlarmEventDto } from './domain/alarm.types';
 import type { ConditionChange } from './domain/condition-change';
 import { ChainVerifier } from './domain/journal-chain';
+import type { PendingSpool } from './alarm-pending.spool';
+import type { AlarmWrite } from './alarm.store';
 import { InMemoryAlarmStore } from './testing/in-memory-alarm.store';
 import { ManualScheduler, settle } from './testing/manual.scheduler';
 
@@ -36,7 +38,9 @@ type Harness = {
   metrics: HazwatchMetrics;
 };
 
-async function harness(opts: { settings?: Partial<AlarmSettings>; store?: InMemoryAlarmStore; clock?: ManualClock; options?: Partial<AlarmServiceOptions>; wait?: boolean } = {}): Promise<Harness> {
+async function harness(
+  opts: { settings?: Partial<AlarmSettings>; store?: InMemoryAlarmStore; clock?: ManualClock; options?: Partial<AlarmServiceOptions>; wait?: boolean; spool?: PendingSpool } = {},
+): Promise<Harness> {
   const clock = opts.clock ?? new ManualClock(T0);
   const scheduler = new ManualScheduler(clock);
   const store = opts.store ?? new InMemoryAlarmStore();
@@ -53,6 +57,7 @@ async function harness(opts: { settings?: Partial<AlarmSettings>; store?: InMemo
     metrics,
     scheduler,
     { writeQueue: { maxBatch: 100, retryInitialMs: 100, retryMaxMs: 1_000, warnAbove: 10_000 }, actionCommitWaitMs: 0, shutdownDrainMs: 0, ...opts.options },
+    opts.spool,
   );
   const events: AlarmEventDto[] = [];
   const statuses: AlarmSystemStatus[] = [];
@@ -365,6 +370,91 @@ describe('AlarmService', () => {
       store.down = false;
       await h.scheduler.advance(15_000);
       expect(h.service.isReady).toBe(true);
+    });
+  });
+
+  describe('shutdown while the database is down', () => {
+    class MemorySpool implements PendingSpool {
+      readonly location = 'memory://alarm-spool';
+      saved: AlarmWrite[] | null = null;
+      quarantined: string | null = null;
+      save(writes: readonly AlarmWrite[]): void {
+        this.saved = structuredClone([...writes]);
+      }
+      load(): AlarmWrite[] {
+        return this.saved ?? [];
+      }
+      clear(): void {
+        this.saved = null;
+      }
+      quarantine(reason: string): string {
+        this.quarantined = reason;
+        this.saved = null;
+        return 'memory://rejected';
+      }
+    }
+
+    it('should save unwritten events at shutdown and write them, chain intact, at the next start', async () => {
+      const store = new InMemoryAlarmStore();
+      const spool = new MemorySpool();
+      h = await harness({ store, spool });
+      h.conditions.next(GAS);
+      await settle();
+      store.down = true;
+      await h.service.ack(GAS_ID, operator, 'acked while the database is down');
+      h.conditions.next(makeCondition({ deviceId: 'cl-gd-2' }));
+      await h.service.stop();
+      expect(spool.saved?.map((w) => w.entry.seq)).toEqual([2, 3]);
+      expect(store.rows.map((r) => r.seq)).toEqual([1]);
+
+      store.down = false;
+      h = await harness({ store, spool, clock: new ManualClock(T0 + MIN) });
+      expect(h.service.get(GAS_ID, operator)).toMatchObject({ state: 'acknowledged', ackedBy: 'control room bohai' });
+      expect(h.service.currentSeq()).toBe(3);
+      await settle();
+      expect(store.rows.map((r) => r.seq)).toEqual([1, 2, 3]);
+      expect(spool.saved).toBeNull();
+      expect((await h.service.verifyJournal()).ok).toBe(true);
+      // new events continue the chain
+      h.conditions.next({ ...GAS, active: false, ts: T0 + MIN });
+      await settle();
+      expect((await h.service.verifyJournal()).rowsChecked).toBe(4);
+    });
+
+    it('should move aside a spool that does not continue the journal and apply nothing from it', async () => {
+      const store = new InMemoryAlarmStore();
+      const spool = new MemorySpool();
+      h = await harness({ store, spool });
+      h.conditions.next(GAS);
+      await settle();
+      store.down = true;
+      await h.service.ack(GAS_ID, operator);
+      await h.service.stop();
+      // meanwhile another writer used the database (not supported: one writer per database)
+      store.down = false;
+      const other = await harness({ store });
+      other.conditions.next(makeCondition({ deviceId: 'nh-gd-1' }));
+      await settle();
+      await other.service.stop();
+
+      h = await harness({ store, spool });
+      expect(spool.quarantined).toMatch(/do not continue the journal at seq 2/);
+      expect(h.service.get(GAS_ID, operator).state).toBe('unacknowledged');
+      expect(h.service.currentSeq()).toBe(2);
+    });
+
+    it('should drop a spool whose events are already in the journal', async () => {
+      const store = new InMemoryAlarmStore();
+      const spool = new MemorySpool();
+      h = await harness({ store, spool });
+      h.conditions.next(GAS);
+      await settle();
+      spool.save([{ entry: store.rows[0]!, alarm: store.alarms.get(GAS_ID)! }]);
+      await h.service.stop();
+      h = await harness({ store, spool });
+      expect(spool.saved).toBeNull();
+      expect(spool.quarantined).toBeNull();
+      expect(h.service.currentSeq()).toBe(1);
     });
   });
 

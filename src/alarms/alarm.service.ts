@@ -9,6 +9,7 @@ import { PRIORITY_RANK, type Priority } from '../common/types';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
+import { ALARM_PENDING_SPOOL, type PendingSpool } from './alarm-pending.spool';
 import { ALARM_SETTINGS } from './alarm-settings.loader';
 import { ALARM_STORE, type AlarmStore } from './alarm.store';
 import { AlarmForbiddenError, AlarmNotFoundError, AlarmQueryError, AlarmsNotReadyError, ReplayTooLargeError } from './alarm.errors';
@@ -131,6 +132,8 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   private readonly opts: AlarmServiceOptions;
   private readonly areaByDevice = new Map<string, string>();
   private floodSites: string = '';
+  /** Seq up to which the spooled events of the last shutdown must be committed before the spool file is removed. */
+  private spoolClearAt: number | undefined;
 
   /** Every alarm event, live, in seq order (hot; completes on shutdown). */
   readonly events$: Observable<AlarmEventDto> = this.eventsSubject.asObservable();
@@ -147,6 +150,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     private readonly metrics: HazwatchMetrics,
     @Optional() @Inject(ALARM_SCHEDULER) scheduler?: Scheduler,
     @Optional() @Inject(ALARM_SERVICE_OPTIONS) options?: Partial<AlarmServiceOptions>,
+    @Optional() @Inject(ALARM_PENDING_SPOOL) private readonly spool?: PendingSpool,
   ) {
     this.opts = { ...DEFAULT_ALARM_SERVICE_OPTIONS, ...options };
     this.scheduler = scheduler ?? systemScheduler;
@@ -199,12 +203,18 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     if (this.seq > this.queue.committedSeq) {
       const written = await this.queue.whenWritten(this.seq, this.opts.shutdownDrainMs);
       if (!written) {
-        const lost = this.queue.state().pending;
-        this.log.error('shutting down with alarm events not written to the database (storage unavailable); they are lost from the journal', {
-          pending: lost,
-          fromSeq: this.queue.committedSeq + 1,
-          toSeq: this.seq,
-        });
+        const pending = this.queue.close();
+        const range = { pending: pending.length, fromSeq: pending[0]?.entry.seq, toSeq: this.seq };
+        if (this.spool && pending.length > 0) {
+          try {
+            this.spool.save(pending);
+            this.log.error('database unavailable at shutdown: unwritten alarm events saved; they are written at the next start', { ...range, file: this.spool.location });
+          } catch (err) {
+            this.log.error('database unavailable at shutdown and the alarm spool could not be written: these alarm events are lost from the journal', { ...range, err });
+          }
+        } else {
+          this.log.error('shutting down with alarm events not written to the database (storage unavailable); they are lost from the journal', range);
+        }
       }
     }
     this.queue.close();
@@ -219,6 +229,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
       try {
         const state = await this.store.loadState();
         this.rebuild(state.alarms, state.lastSeq, state.lastHash);
+        this.restoreSpooled();
         break;
       } catch (err) {
         const delay = backoff.next();
@@ -256,6 +267,63 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     this.lastHash = lastHash;
     this.queue.setCommitted(lastSeq);
     this.publishActiveGauge();
+  }
+
+  /**
+   * Events saved at the last shutdown because the database was down: those not yet in the journal continue the chain
+   * exactly (seq and prev_hash) and are queued for writing; the file goes once they are committed. A file that does
+   * not continue the chain is moved aside, loudly, for manual recovery — never applied half-way.
+   */
+  private restoreSpooled(): void {
+    if (!this.spool) return;
+    let writes;
+    try {
+      writes = this.spool.load();
+    } catch (err) {
+      const to = this.spool.quarantine(err instanceof Error ? err.message : String(err));
+      this.log.error('alarm spool unreadable; moved aside for manual recovery', { err, movedTo: to });
+      return;
+    }
+    const first = writes[0];
+    if (!first) return;
+    // the spool must overlap the journal's tail exactly (an in-flight batch may have committed) or continue it
+    const atTail = writes.find((w) => w.entry.seq === this.seq);
+    const joins = atTail ? atTail.entry.hash === this.lastHash : first.entry.seq === this.seq + 1 && first.entry.prevHash === this.lastHash;
+    if (!joins) {
+      const why = `spooled events seq ${first.entry.seq}…${writes[writes.length - 1]?.entry.seq} do not continue the journal at seq ${this.seq}`;
+      const to = this.spool.quarantine(why);
+      this.log.error('alarm spool does not continue the journal; moved aside for manual recovery, nothing applied', { why, movedTo: to });
+      return;
+    }
+    const todo = writes.filter((w) => w.entry.seq > this.seq);
+    if (todo.length === 0) {
+      if (writes.length > 0) this.log.info('spooled alarm events were already in the journal', { events: writes.length });
+      this.spool.clear();
+      return;
+    }
+    let seq = this.seq;
+    let hash = this.lastHash;
+    for (const w of todo) {
+      if (w.entry.seq !== seq + 1 || w.entry.prevHash !== hash || w.alarm.seq !== w.entry.seq) {
+        const why = `spooled event seq ${w.entry.seq} does not continue the journal at seq ${seq}`;
+        const to = this.spool.quarantine(why);
+        this.log.error('alarm spool does not continue the journal; moved aside for manual recovery, nothing applied', { why, movedTo: to });
+        return;
+      }
+      seq = w.entry.seq;
+      hash = w.entry.hash;
+    }
+    for (const w of todo) {
+      const prev = this.alarms.get(w.alarm.id);
+      this.put(w.alarm);
+      this.adjustActiveGauge(prev, w.alarm);
+      this.recent.push(w.entry);
+      this.queue.enqueue(w);
+    }
+    this.seq = seq;
+    this.lastHash = hash;
+    this.spoolClearAt = seq;
+    this.log.warn('alarm events saved at the last shutdown restored and queued for writing', { events: todo.length, toSeq: seq, file: this.spool.location });
   }
 
   private async seedFlood(): Promise<void> {
@@ -446,6 +514,14 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
 
   private onQueueState(s: WriteQueueState): void {
     this.metrics.alarmPendingWrites.set(s.pending);
+    if (this.spoolClearAt !== undefined && s.writtenSeq >= this.spoolClearAt) {
+      this.spoolClearAt = undefined;
+      try {
+        this.spool?.clear();
+      } catch (err) {
+        this.log.warn('could not remove the alarm spool file after writing its events (harmless: they are skipped next time)', { err });
+      }
+    }
     this.trimRecent();
     if (this.statusSubject) this.emitStatus();
   }

@@ -4,6 +4,8 @@ import { RulesModule } from '../rules/rules.module';
 import { RulesService } from '../rules/rules.service';
 import { Database } from '../storage/database.service';
 import { JsonLogger } from '../common/logger';
+import { join } from 'node:path';
+import { ALARM_PENDING_SPOOL, FilePendingSpool } from './alarm-pending.spool';
 import { ALARM_SETTINGS, loadAlarmSettings } from './alarm-settings.loader';
 import { ALARM_STORE } from './alarm.store';
 import { AlarmRepository } from './alarm.repository';
@@ -36,6 +38,7 @@ import type { AlarmSettings } from './domain/alarm-settings';
       },
       inject: [APP_CONFIG],
     },
+    { provide: ALARM_PENDING_SPOOL, useFactory: (config: AppConfig) => new FilePendingSpool(join(config.dataDir, 'alarms', 'pending.jsonl')), inject: [APP_CONFIG] },
     AlarmService,
   ],
   exports: [AlarmService],
