@@ -1,5 +1,6 @@
 import { Module, ValidationPipe, type INestApplication } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Subject } from 'rxjs';
 import request from 'supertest';
 import type { App } from 'supertest/types';
@@ -189,5 +190,14 @@ describe('alarms over HTTP (in-process app, real guard, in-memory store)', () =>
     const res = await request(server).get(`/api/kpi/alarms?from=${new Date(T0 - 60_000).toISOString()}&to=${new Date(T0 + 3_600_000).toISOString()}`).set(auth('admin')).expect(200);
     expect(res.body).toMatchObject({ totalAlarms: 3, priorityDistribution: { targetPercent: { low: 80, medium: 15, high: 5 } } });
     await request(server).get('/api/kpi/alarms?from=yesterday').set(auth('admin')).expect(400);
+  });
+
+  it('should document every alarm route with its body schema in OpenAPI', () => {
+    const doc = SwaggerModule.createDocument(app, new DocumentBuilder().build());
+    for (const path of ['/api/alarms', '/api/alarms/status', '/api/alarms/{id}', '/api/alarms/{id}/journal', '/api/alarms/{id}/ack', '/api/alarms/{id}/shelve', '/api/alarms/{id}/unshelve', '/api/alarms/{id}/out-of-service', '/api/alarms/{id}/return-to-service', '/api/alarms/{id}/reset', '/api/journal', '/api/journal/verify', '/api/kpi/alarms'])
+      expect(Object.keys(doc.paths)).toContain(path);
+    const shelve = doc.components?.schemas?.ShelveBody as { required?: string[]; properties?: Record<string, { maximum?: number }> };
+    expect(shelve.required).toEqual(expect.arrayContaining(['minutes', 'reason']));
+    expect(shelve.properties?.minutes?.maximum).toBe(720);
   });
 });
