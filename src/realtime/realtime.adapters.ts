@@ -1,20 +1,9 @@
-/**
- * Fallback bindings of the realtime ports (a feed whose module is not wired: logged at start, nothing pushed) and a
- * plant-model scope for tests.
- */
-import { NEVER } from 'rxjs';
+/** Adapters from other modules' services to the realtime ports, and a plant-model scope for tests. */
 import { scopeCovers, sitePath, type Principal } from '../auth/principal';
 import type { AppConfig } from '../config/app-config';
-import type { AlarmFeed, HazardFeed, StorageStatus, WsScope } from './realtime.ports';
-
-export const silentAlarmFeed: AlarmFeed = {
-  events$: NEVER,
-  currentSeq: () => 0,
-  eventsSince: async () => [],
-};
-
-export const silentHazardFeed: HazardFeed = { hazard$: NEVER };
-export const healthyStorage: StorageStatus = { storageDegraded: () => false };
+import { ReplayTooLargeError } from '../alarms/alarm.errors';
+import type { AlarmService } from '../alarms/alarm.service';
+import { ReplayGapError, type AlarmFeed, type WsScope } from './realtime.ports';
 
 /** Scope from the plant model alone (same rule as ScopeService: admin sees all, else the jurisdiction prefix). */
 export function plantScope(config: AppConfig): WsScope {
@@ -28,6 +17,25 @@ export function plantScope(config: AppConfig): WsScope {
         cache.set(key, ids);
       }
       return ids;
+    },
+  };
+}
+
+/**
+ * The alarm service as the gateway's alarm feed: a replay the alarm service refuses as too large becomes a
+ * ReplayGapError (the client is told to reload the list and continue live); any other failure passes through.
+ */
+export function alarmFeedFrom(alarms: AlarmService): AlarmFeed {
+  return {
+    events$: alarms.events$,
+    currentSeq: () => alarms.currentSeq(),
+    eventsSince: async (since, principal) => {
+      try {
+        return await alarms.eventsSince(since, principal);
+      } catch (err) {
+        if (err instanceof ReplayTooLargeError) throw new ReplayGapError(err.message);
+        throw err;
+      }
     },
   };
 }

@@ -1,12 +1,15 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { SchedulerLike } from 'rxjs';
-import { JsonLogger } from '../common/logger';
 import { ConsoleController } from './console.controller';
 import { AuthService } from '../auth/auth.service';
 import { ScopeService } from '../auth/scope.service';
 import { IngestModule } from '../ingest/ingest.module';
 import { IngestService } from '../ingest/ingest.service';
-import { healthyStorage, silentAlarmFeed, silentHazardFeed } from './realtime.adapters';
+import { AlarmsModule } from '../alarms/alarms.module';
+import { AlarmService } from '../alarms/alarm.service';
+import { RulesModule } from '../rules/rules.module';
+import { RulesService } from '../rules/rules.service';
+import { alarmFeedFrom } from './realtime.adapters';
 import { REALTIME_SCHEDULER, RealtimeGateway, defaultScheduler } from './realtime.gateway';
 import {
   ALARM_FEED,
@@ -18,7 +21,6 @@ import {
   WS_AUTHENTICATOR,
   WS_SCOPE,
   type AlarmFeed,
-  type HazardFeed,
   type RealtimeOptions,
   type WsAuthenticator,
 } from './realtime.ports';
@@ -41,18 +43,6 @@ export type RealtimeModuleOptions = {
   readonly scheduler?: SchedulerLike;
 };
 
-const log = new JsonLogger('realtime');
-
-function fallback<T>(token: symbol, port: string, value: T, effect: string): Provider {
-  return {
-    provide: token,
-    useFactory: (): T => {
-      log.warn(`realtime: ${port} is not wired; ${effect}`, {});
-      return value;
-    },
-  };
-}
-
 /** /ws gateway and the operator console (GET /). `forRoot()` binds the real services; tests pass fakes as `ports`. */
 @Module({})
 export class RealtimeModule {
@@ -60,7 +50,7 @@ export class RealtimeModule {
     const p = opts.ports ?? {};
     return {
       module: RealtimeModule,
-      imports: opts.imports ?? [IngestModule],
+      imports: opts.imports ?? [IngestModule, AlarmsModule, RulesModule],
       controllers: [ConsoleController],
       providers: [
         {
@@ -76,17 +66,15 @@ export class RealtimeModule {
           inject: [AuthService],
         },
         p.scope ?? { provide: WS_SCOPE, useExisting: ScopeService },
-        p.alarms ??
-          fallback<AlarmFeed>(ALARM_FEED, 'the alarm feed', silentAlarmFeed, 'no alarm events are pushed'),
+        p.alarms ?? {
+          provide: ALARM_FEED,
+          useFactory: (alarms: AlarmService): AlarmFeed => alarmFeedFrom(alarms),
+          inject: [AlarmService],
+        },
         p.telemetry ?? { provide: TELEMETRY_FEED, useExisting: IngestService },
-        p.hazards ??
-          fallback<HazardFeed>(
-            HAZARD_FEED,
-            'the hazard feed',
-            silentHazardFeed,
-            'no hazard changes are pushed',
-          ),
-        p.storage ?? { provide: STORAGE_STATUS, useValue: healthyStorage },
+        p.hazards ?? { provide: HAZARD_FEED, useExisting: RulesService },
+        // the alarm writer knows whether alarm events are being held because the database is down
+        p.storage ?? { provide: STORAGE_STATUS, useExisting: AlarmService },
         RealtimeGateway,
       ],
       exports: [RealtimeGateway],

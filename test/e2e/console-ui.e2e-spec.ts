@@ -155,9 +155,14 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
   it('should switch labels between Chinese (default) and English', async () => {
     await signIn();
     expect(await page.locator('#alarms-title [data-i18n="alarms.title"]').textContent()).toBe('报警列表');
+    h.alarms.raise({ priority: 'high', message: 'chlorine level 2' });
+    await page.locator('#alarm-rows tr.alarm').first().waitFor();
     await page.click('#lang');
     expect(await page.locator('#alarms-title [data-i18n="alarms.title"]').textContent()).toBe('Alarms');
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    // rendered labels follow the switch too
+    expect(await page.locator('#alarm-rows td.state').first().textContent()).toBe('Unacknowledged');
+    await page.screenshot({ path: join(ARTIFACTS, 'console-ui-en.png') });
   });
 
   it('should give a binhai regulator the jurisdiction tree, no wuqing enterprise and no Ack button', async () => {
@@ -169,6 +174,7 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
     await row(bh.id).waitFor();
     expect(await row(wq.id).count()).toBe(0);
     expect(await row(bh.id).locator('button').count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'console-ui-regulator.png') });
   });
 
   it('should ask for the token again when the server refuses it', async () => {

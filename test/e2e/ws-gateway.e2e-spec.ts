@@ -514,6 +514,36 @@ describe('/ws gateway (fake feeds)', () => {
   });
 });
 
+describe('/ws gateway heartbeat', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await start({ heartbeatMs: 100 });
+  });
+  afterEach(async () => {
+    await h.app.close();
+  });
+
+  it('should terminate a client that stops answering pings and keep one that answers', async () => {
+    const dead = await WsTestClient.connect(h.url, { Authorization: 'Bearer tok-operator' });
+    const live = await WsTestClient.connect(h.url, { Authorization: 'Bearer tok-operator' });
+    await dead.waitFor('hello');
+    await live.waitFor('hello');
+    // a paused socket reads no ping, so it sends no pong
+    (dead.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    await pollUntil(
+      async () =>
+        (await metricValue(h.metrics, 'hazwatch_ws_disconnects_total', { reason: 'heartbeat' })) === 1,
+      {
+        what: 'heartbeat disconnect',
+      },
+    );
+    expect(await metricValue(h.metrics, 'hazwatch_ws_clients')).toBe(1);
+    expect(live.closed).toBeNull();
+    live.close();
+    dead.close();
+  });
+});
+
 describe('/ws gateway slow clients', () => {
   let h: Harness;
   beforeEach(async () => {

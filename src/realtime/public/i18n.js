@@ -168,7 +168,7 @@ const en = {
   'state.out_of_service': 'Out of service',
   'plant.title': 'Enterprises and major hazard sources',
   'plant.jurisdiction': 'Jurisdiction',
-  'plant.filed': 'Filed grade',
+  'plant.filed': 'Filed',
   'plant.live': 'Live R',
   'plant.grade': 'Grade {g}',
   'plant.noData': 'No data',
