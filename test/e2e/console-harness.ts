@@ -14,6 +14,7 @@ import {
   Param,
   Post,
   Query,
+  ServiceUnavailableException,
   UnauthorizedException,
   type INestApplication,
 } from '@nestjs/common';
@@ -160,6 +161,8 @@ export type ConsoleHarness = {
   hazards: Subject<HazardDto>;
   storage: { degraded: boolean };
   ackCalls: string[];
+  /** GET /api/alarms answers 503 this many more times. */
+  listFailures: { remaining: number };
   /** Drops every open WebSocket connection at the TCP level (the browser sees an abnormal close and reconnects). */
   dropConnections(): number;
   close(): Promise<void>;
@@ -175,6 +178,7 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
   const hazards = new Subject<HazardDto>();
   const storage = { degraded: false };
   const ackCalls: string[] = [];
+  const listFailures = { remaining: 0 };
   const scope = plantScope(config);
   const auth: WsAuthenticator = { authenticateToken: async (token) => TOKENS[token] ?? null };
 
@@ -243,6 +247,10 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
     @Get('alarms')
     list(@Headers('authorization') authz?: string): AlarmEventDto[] {
       const visible = scope.visibleSiteIds(principalOf(authz));
+      if (listFailures.remaining > 0) {
+        listFailures.remaining--;
+        throw new ServiceUnavailableException('alarm state is still being loaded');
+      }
       return [...alarms.current.values()].filter((a) => visible.has(a.siteId) && a.state !== 'normal');
     }
 
@@ -329,6 +337,7 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
     hazards,
     storage,
     ackCalls,
+    listFailures,
     dropConnections: () => {
       const n = upgraded.size;
       for (const s of upgraded) s.destroy();

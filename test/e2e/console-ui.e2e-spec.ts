@@ -80,6 +80,17 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'console-ui-acked.png') });
   });
 
+  it('should show alarms raised before the console connected, retrying the list until the server can answer', async () => {
+    const before = h.alarms.raise({ priority: 'high' });
+    const acked = h.alarms.raise({ priority: 'medium', deviceId: 'cl-gd-2' });
+    h.alarms.ack(acked.id, 'earlier shift');
+    h.listFailures.remaining = 1;
+    await signIn();
+    await page.locator(`tr.alarm[data-alarm-id="${before.id}"][data-state="unacknowledged"]`).waitFor();
+    await page.locator(`tr.alarm[data-alarm-id="${acked.id}"][data-state="acknowledged"]`).waitFor();
+    expect(h.listFailures.remaining).toBe(0);
+  });
+
   it('should sort alarms by priority then newest first', async () => {
     await signIn();
     const low = h.alarms.raise({

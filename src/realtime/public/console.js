@@ -257,12 +257,20 @@ function applyAlarm(a, { fromEvent = true } = {}) {
   scheduleRender();
 }
 
+let alarmsRetry = null;
+/**
+ * The current alarm list (merged with pushed events by per-alarm seq). Until it has loaded once the list may be
+ * incomplete, so a failure (e.g. the server is still rebuilding alarm state) is shown and retried until it succeeds.
+ */
 async function loadAlarms() {
+  clearTimeout(alarmsRetry);
   try {
     const list = asList(await api('/api/alarms'));
     for (const a of list) applyAlarm(a, { fromEvent: false });
   } catch (err) {
-    if (!(err instanceof AuthLost)) toast(`${t('alarms.title')}: ${err.message}`, true);
+    if (err instanceof AuthLost) return;
+    toast(`${t('alarms.title')}: ${err.message}`, true);
+    alarmsRetry = setTimeout(loadAlarms, 3000);
   }
 }
 
@@ -443,7 +451,10 @@ async function loadPlant() {
     send('subscribe', { telemetry: wantedTelemetry() });
   } catch (err) {
     state.plantLoaded = false;
-    if (!(err instanceof AuthLost)) toast(`${t('plant.loadFailed')}: ${err.message}`, true);
+    if (err instanceof AuthLost) return;
+    toast(`${t('plant.loadFailed')}: ${err.message}`, true);
+    setTimeout(() => state.token && !state.plantLoaded && loadPlant(), 5000);
+    return;
   }
   await loadHazards();
   scheduleRender();
@@ -845,6 +856,7 @@ function askToken(invalid) {
 function authLost() {
   sessionStorage.removeItem(TOKEN_KEY);
   state.token = null;
+  clearTimeout(alarmsRetry);
   if (ws) {
     const s = ws;
     ws = null;
@@ -886,8 +898,17 @@ function init() {
     state.token = token;
     sessionStorage.setItem(TOKEN_KEY, token);
     $('token-input').value = '';
+    // A new token may be another principal with another jurisdiction: start from nothing.
     state.lastSeq = null;
     state.alarms.clear();
+    state.raises.clear();
+    state.plantLoaded = false;
+    state.sites = [];
+    state.deviceByKey = new Map();
+    state.devices = new Map();
+    state.hazards = new Map();
+    state.selected = null;
+    scheduleRender();
     connect();
   });
   $('token-dialog').addEventListener('cancel', (e) => e.preventDefault());
