@@ -136,10 +136,13 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   out(`server ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${server.pid}, ${server.httpUrl}, MQTT ${server.mqttUrl})`);
 
   const db = new Client({ connectionString: server.databaseUrl });
+  db.on('error', (err) => process.stderr.write(`bench: database connection: ${err.message}\n`));
   await db.connect();
   cleanups.push(() => db.end());
   if (!server.embeddedDatabase && !opts.keepRows) {
     cleanups.push(async () => {
+      // The server first: it may still be writing a backlog, and rows written after the DELETE would stay behind.
+      await server.stop();
       const r = await db.query('DELETE FROM telemetry WHERE site_id = ANY($1::text[])', [plant.siteIds]);
       out(`deleted the run's ${n0(r.rowCount ?? 0)} bench rows from the external database (--keep-rows keeps them)`);
     });

@@ -113,14 +113,21 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
     live.delete(child);
   });
 
-  const stop = async (): Promise<void> => {
-    if (exitStatus !== null) return;
-    killGroup(child, 'SIGTERM');
-    const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
-    if (!done) {
-      killGroup(child, 'SIGKILL');
-      await exited;
-    }
+  let stopping: Promise<void> | null = null;
+  /** SIGTERM to the process group, SIGKILL after 20 s. Idempotent. */
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (exitStatus !== null) return;
+      killGroup(child, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 20_000)))]);
+      clearTimeout(timer);
+      if (!done) {
+        killGroup(child, 'SIGKILL');
+        await exited;
+      }
+    })();
+    return stopping;
   };
 
   const httpUrl = `http://127.0.0.1:${httpPort}`;

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Client } from 'pg';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BENCH = join(ROOT, 'dist', 'bench', 'main.js');
@@ -75,5 +76,49 @@ function runBench(args: string[], env: Record<string, string> = {}): Promise<Run
     const run = await runBench(['--rates', 'fast']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("--rates must be an integer from 1 to 10000000, got 'fast'");
+  });
+});
+
+const TEST_DB = process.env.TEST_DATABASE_URL;
+if (built && !TEST_DB) console.warn('simulator-bench e2e against PostgreSQL skipped: TEST_DATABASE_URL is unset');
+
+(built && TEST_DB ? describe : describe.skip)('npm run bench (quick) against an external PostgreSQL', () => {
+  let dir: string;
+  let db: Client;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bench-e2e-db-'));
+    db = new Client({ connectionString: TEST_DB });
+    await db.connect();
+  });
+  afterAll(async () => {
+    await db.end();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const leftover = async (runId: string): Promise<number> =>
+    Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM telemetry WHERE site_id LIKE $1`, [`bench-${runId}-%`])).rows[0]!.n);
+
+  it('should count every row with SQL and leave none of its rows behind when done', async () => {
+    const out = join(dir, 'db.json');
+    const run = await runBench(['--quick', '--devices', '20', '--seconds', '3', '--rates', '300', '--database-url', TEST_DB!, '--out', out]);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    expect(report.database.kind).toBe('external PostgreSQL');
+    expect(report.steps[0].storedRows).toBe(2 * report.steps[0].sent);
+    expect(report.steps[0].lostRows).toBe(0);
+    expect(run.stdout).toContain(`deleted the run's ${(2 * report.steps[0].sent).toLocaleString('en-US')} bench rows`);
+    expect(await leftover(report.runId)).toBe(0);
+  });
+
+  it('should keep its rows when given --keep-rows', async () => {
+    const out = join(dir, 'keep.json');
+    const run = await runBench(['--quick', '--devices', '20', '--seconds', '2', '--rates', '200', '--database-url', TEST_DB!, '--keep-rows', '--out', out]);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    try {
+      expect(await leftover(report.runId)).toBe(2 * report.steps[0].sent);
+    } finally {
+      await db.query(`DELETE FROM telemetry WHERE site_id LIKE $1`, [`bench-${report.runId}-%`]);
+    }
   });
 });
