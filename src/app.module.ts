@@ -8,6 +8,7 @@ import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { RealtimeModule } from './realtime/realtime.module';
+import { RulesModule } from './rules/rules.module';
 import { StorageModule } from './storage/storage.module';
 
 @Module({})
@@ -15,7 +16,7 @@ export class AppModule {
   static forRoot(config: AppConfig, clock: Clock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, FeedsModule, HealthModule, RealtimeModule.forRoot()],
+      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, FeedsModule, HealthModule, RealtimeModule.forRoot()],
     };
   }
 }

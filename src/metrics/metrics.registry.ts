@@ -36,6 +36,13 @@ export class HazwatchMetrics {
   readonly ruleConditions = new Counter({ name: 'hazwatch_rules_condition_changes_total', help: 'Condition changes emitted by the rule engine', labelNames: ['active', 'priority'] as const, registers: [this.registry] });
   readonly ruleErrors = new Counter({ name: 'hazwatch_rules_errors_total', help: 'Rule evaluation failures (isolated)', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly ruleReloads = new Counter({ name: 'hazwatch_rules_reloads_total', help: 'Rule reloads by result', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly ruleLateReadings = new Counter({ name: 'hazwatch_rules_late_readings_total', help: 'Readings later than the lateness tolerance, not evaluated by rules (still stored)', registers: [this.registry] });
+  readonly ruleConditionLatency = new Histogram({
+    name: 'hazwatch_rules_condition_latency_seconds',
+    help: 'Reading received to condition emitted, for conditions raised or cleared by a reading',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
 
   // alarms
   readonly alarmsActive = new Gauge({ name: 'hazwatch_alarms_active', help: 'Active alarms by priority', labelNames: ['priority'] as const, registers: [this.registry] });

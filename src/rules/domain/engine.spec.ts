@@ -53,7 +53,7 @@ function runEngine(build: (h: Harness) => void, rules: CompiledRules = demoRules
     build(h);
     flush();
   });
-  return { ...({} as Harness), ...{ ts, out, errors, late } } as Harness;
+  return { ts, out, errors, late, send: () => undefined, state: () => undefined, every: () => undefined };
 }
 
 const fmtc = (c: ConditionChange): string => `${c.deviceId ?? c.ruleId}:${c.condition}${c.active ? '+' : '-'}${c.active ? `(${c.priority})` : ''}`;

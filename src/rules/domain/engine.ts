@@ -12,7 +12,7 @@
  * Every rule runs in its own `runMachine`: an exception in one rule is reported and that rule restarts from the
  * condition store; the stream goes on. The output passes the condition store, so only real changes leave.
  */
-import { debounceTime, EMPTY, filter, groupBy, ignoreElements, merge, mergeMap, share, type Observable, type SchedulerLike } from 'rxjs';
+import { debounceTime, EMPTY, filter, groupBy, ignoreElements, merge, mergeMap, share, Subject, takeUntil, type Observable, type SchedulerLike } from 'rxjs';
 import type { Reading } from '../../common/types';
 import { type ConditionChange, type SeedLookup } from './condition';
 import type { ConditionStore } from './condition-store';
@@ -52,6 +52,11 @@ export type Engine = {
   readonly hazard$: Observable<HazardStatus>;
   /** Status of every source before any level is known (design inventory). */
   initialHazard(ts: number): HazardStatus[];
+  /**
+   * Completes the engine's view of its inputs, so every group, timer and idle watcher ends. Call it before dropping
+   * the subscriptions (groupBy keeps its source while group duration watchers are subscribed).
+   */
+  dispose(): void;
 };
 
 export function channelMachine(rule: ChannelRule, seed: SeedLookup): RuleMachine<Reading> {
@@ -90,7 +95,8 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   const run = <I>(kind: string, ruleId: string, create: () => RuleMachine<I>, timeOf?: (i: I) => number) =>
     runMachine<I>(create, { scheduler, onError: (err) => hooks.onRuleError(kind, ruleId, err), ...(timeOf ? { timeOf } : {}) });
   const lookup = (x: { siteId: string; deviceId: string }): DeviceRules => rules.devices.get(x.siteId)?.get(x.deviceId) ?? NO_DEVICE;
-  const tel$ = inputs.telemetry$;
+  const stop$ = new Subject<void>();
+  const tel$ = inputs.telemetry$.pipe(takeUntil(stop$));
 
   // ---- stage 1: per device / per channel
   const deviceStage$ = tel$.pipe(
@@ -127,6 +133,7 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
     : EMPTY;
 
   const offline$ = inputs.deviceState$.pipe(
+    takeUntil(stop$),
     groupBy((e: DeviceStateEvent) => lookup(e)),
     mergeMap((g) => {
       const rule = g.key.offline;
@@ -148,9 +155,9 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   const cross = new Map<string, Map<string, Set<string>>>();
   const want = (siteId: string, deviceId: string, channel: string): void => {
     let s = cross.get(siteId);
-    if (!s) cross.set(siteId, (s = new Map()));
+    if (!s) cross.set(siteId, (s = new Map<string, Set<string>>()));
     let d = s.get(deviceId);
-    if (!d) s.set(deviceId, (d = new Set()));
+    if (!d) s.set(deviceId, (d = new Set<string>()));
     d.add(channel);
   };
   for (const il of rules.interlocks) for (const v of il.valves) want(il.siteId, v.deviceId, 'position');
@@ -181,5 +188,9 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
     conditions$,
     hazard$,
     initialHazard: (ts) => rules.hazardSources.map((h) => computeHazard(h, new Map(), ts)),
+    dispose: () => {
+      stop$.next();
+      stop$.complete();
+    },
   };
 }

@@ -19,7 +19,7 @@ export function createStaleMachine(rules: readonly StaleRule[], startTs: number,
     const e: Entry = { rule, slot, lastSeen: startTs };
     entries.push(e);
     let m = bySite.get(rule.siteId);
-    if (!m) bySite.set(rule.siteId, (m = new Map()));
+    if (!m) bySite.set(rule.siteId, (m = new Map<string, Entry>()));
     m.set(rule.deviceId, e);
   }
   let due = entries.reduce((d, e) => (e.slot.active ? d : Math.min(d, e.lastSeen + e.rule.timeoutMs)), Infinity);
