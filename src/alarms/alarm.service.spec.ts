@@ -39,7 +39,15 @@ type Harness = {
 };
 
 async function harness(
-  opts: { settings?: Partial<AlarmSettings>; store?: InMemoryAlarmStore; clock?: ManualClock; options?: Partial<AlarmServiceOptions>; wait?: boolean; spool?: PendingSpool } = {},
+  opts: {
+    settings?: Partial<AlarmSettings>;
+    store?: InMemoryAlarmStore;
+    clock?: ManualClock;
+    options?: Partial<AlarmServiceOptions>;
+    wait?: boolean;
+    spool?: PendingSpool;
+    seed?: (active: ConditionChange[]) => void;
+  } = {},
 ): Promise<Harness> {
   const clock = opts.clock ?? new ManualClock(T0);
   const scheduler = new ManualScheduler(clock);
@@ -58,6 +66,7 @@ async function harness(
     scheduler,
     { writeQueue: { maxBatch: 100, retryInitialMs: 100, retryMaxMs: 1_000, warnAbove: 10_000 }, actionCommitWaitMs: 0, shutdownDrainMs: 0, ...opts.options },
     opts.spool,
+    opts.seed,
   );
   const events: AlarmEventDto[] = [];
   const statuses: AlarmSystemStatus[] = [];
@@ -485,6 +494,31 @@ describe('AlarmService', () => {
       expect(h.events[0]?.seq).toBe(seq + 1);
       await settle();
       expect(await h.service.verifyJournal()).toEqual({ ok: true, rowsChecked: seq + 1, lastSeq: seq + 1 });
+    });
+  });
+
+  describe('rule engine seeding', () => {
+    it('should hand the alarms active at start to the rule engine, so a condition ending after a restart clears', async () => {
+      const store = new InMemoryAlarmStore();
+      h = await harness({ store });
+      const offline = makeCondition({ ruleId: 'offline:cl-gd-1', condition: 'offline', priority: 'medium', value: 'offline', limit: 'online', message: 'cl-gd-1 offline' });
+      h.conditions.next(GAS);
+      h.conditions.next(offline);
+      h.conditions.next(makeCondition({ deviceId: 'cl-gd-2' }));
+      h.conditions.next(makeCondition({ deviceId: 'cl-gd-2', active: false }));
+      await settle();
+      await h.service.stop();
+
+      const seeded: ConditionChange[][] = [];
+      h = await harness({ store, seed: (active) => seeded.push(active) });
+      expect(seeded).toHaveLength(1);
+      expect(seeded[0]!.map((c) => [c.ruleId, c.deviceId, c.condition, c.active, c.priority]).sort()).toEqual(
+        [
+          ['gas-limit', 'cl-gd-1', 'gas_l2', true, 'high'],
+          ['offline:cl-gd-1', 'cl-gd-1', 'offline', true, 'medium'],
+        ].sort(),
+      );
+      expect(seeded[0]!.find((c) => c.condition === 'offline')).toMatchObject({ ts: T0, value: 'offline', limit: 'online', sourceId: 'bhc-cl2', siteId: 'bohai-chem' });
     });
   });
 

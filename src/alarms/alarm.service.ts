@@ -27,6 +27,12 @@ import { desiredSuppression, suppressionDiff } from './domain/suppression';
 export const ALARM_CONDITIONS = Symbol('ALARM_CONDITIONS');
 export const ALARM_SCHEDULER = Symbol('ALARM_SCHEDULER');
 export const ALARM_SERVICE_OPTIONS = Symbol('ALARM_SERVICE_OPTIONS');
+/**
+ * Hands the alarms active at start-up back to the rule engine (`RulesService.seedActive`), so a condition that ends
+ * after a restart is cleared instead of staying active forever.
+ */
+export const ALARM_CONDITION_SEED = Symbol('ALARM_CONDITION_SEED');
+export type ConditionSeed = (active: ConditionChange[]) => void;
 
 export type AlarmServiceOptions = {
   /** Period of the timer that expires shelves, re-announces alarms and re-evaluates floods. */
@@ -151,6 +157,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     @Optional() @Inject(ALARM_SCHEDULER) scheduler?: Scheduler,
     @Optional() @Inject(ALARM_SERVICE_OPTIONS) options?: Partial<AlarmServiceOptions>,
     @Optional() @Inject(ALARM_PENDING_SPOOL) private readonly spool?: PendingSpool,
+    @Optional() @Inject(ALARM_CONDITION_SEED) private readonly seedConditions?: ConditionSeed,
   ) {
     this.opts = { ...DEFAULT_ALARM_SERVICE_OPTIONS, ...options };
     this.scheduler = scheduler ?? systemScheduler;
@@ -245,6 +252,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     if (this.closed) return;
     this.ready = true;
     this.log.info('alarm state rebuilt', { alarms: this.alarms.size, seq: this.seq, active: this.countActive() });
+    this.seedRules();
     // design suppression from configuration (e.g. areas in maintenance) and from alarms active at start
     for (const siteId of this.bySite.keys()) this.resyncSuppression(siteId);
     const buffered = this.buffered.splice(0);
@@ -324,6 +332,26 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     this.lastHash = hash;
     this.spoolClearAt = seq;
     this.log.warn('alarm events saved at the last shutdown restored and queued for writing', { events: todo.length, toSeq: seq, file: this.spool.location });
+  }
+
+  /** The rule engine starts blank: tell it which conditions were active, so it can clear them when they end. */
+  private seedRules(): void {
+    const active: ConditionChange[] = [];
+    for (const a of this.alarms.values()) {
+      if (!a.active) continue;
+      const limit = typeof a.limit === 'boolean' ? null : a.limit;
+      const base = { ruleId: a.ruleId, sourceId: a.sourceId, siteId: a.siteId, condition: a.condition, active: true, priority: a.priority, value: a.value, limit, ts: a.raisedAt, message: a.message };
+      active.push(a.deviceId !== undefined ? { ...base, deviceId: a.deviceId } : base);
+    }
+    if (!this.seedConditions) {
+      if (active.length > 0) this.log.warn('no rule engine to seed: alarms active before the restart clear only when their condition is re-raised and cleared', { active: active.length });
+      return;
+    }
+    try {
+      this.seedConditions(active);
+    } catch (err) {
+      this.log.error('seeding the rule engine with active alarms failed', { err, active: active.length });
+    }
   }
 
   private async seedFlood(): Promise<void> {

@@ -9,7 +9,7 @@ import { ALARM_PENDING_SPOOL, FilePendingSpool } from './alarm-pending.spool';
 import { ALARM_SETTINGS, loadAlarmSettings } from './alarm-settings.loader';
 import { ALARM_STORE } from './alarm.store';
 import { AlarmRepository } from './alarm.repository';
-import { ALARM_CONDITIONS, AlarmService } from './alarm.service';
+import { ALARM_CONDITION_SEED, ALARM_CONDITIONS, AlarmService, type ConditionSeed } from './alarm.service';
 import { AlarmKpiController, AlarmsController, JournalController } from './alarms.controller';
 import type { AlarmSettings } from './domain/alarm-settings';
 
@@ -24,6 +24,7 @@ import type { AlarmSettings } from './domain/alarm-settings';
   providers: [
     { provide: ALARM_STORE, useFactory: (db: Database) => new AlarmRepository(db), inject: [Database] },
     { provide: ALARM_CONDITIONS, useFactory: (rules: RulesService) => rules.conditions$, inject: [RulesService] },
+    { provide: ALARM_CONDITION_SEED, useFactory: (rules: RulesService): ConditionSeed => (active) => rules.seedActive(active), inject: [RulesService] },
     {
       provide: ALARM_SETTINGS,
       useFactory: (config: AppConfig): AlarmSettings => {
