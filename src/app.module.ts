@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AlarmsModule } from './alarms/alarms.module';
 import { AuthModule } from './auth/auth.module';
 import type { Clock } from './common/clock';
 import type { AppConfig } from './config/app-config';
@@ -16,7 +17,7 @@ export class AppModule {
   static forRoot(config: AppConfig, clock: Clock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, FeedsModule, HealthModule, RealtimeModule.forRoot()],
+      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, FeedsModule, HealthModule, RealtimeModule.forRoot()],
     };
   }
 }
