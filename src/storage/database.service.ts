@@ -39,6 +39,19 @@ export type DatabaseOptions = {
 const IS_UP_TIMEOUT_MS = 2_000;
 
 /**
+ * True for "the database is not reachable (yet)": socket errors (ECONNREFUSED, ...), pg's connection
+ * timeouts/terminations, SQLSTATE 08 (connection exception), 57P0x (shutting down / cannot connect now),
+ * 53 (insufficient resources, e.g. too many connections).
+ */
+export function isConnectionError(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+  if (typeof code === 'string') return /^(08|57P|53)/.test(code) || /^E[A-Z]+$/.test(code);
+  if (err instanceof AggregateError) return err.errors.some(isConnectionError);
+  const msg = err instanceof Error ? err.message : String(err);
+  return /connect|connection|terminat|timeout|socket/i.test(msg);
+}
+
+/**
  * The one `pg` pool. Created by `Database.open()`: it connects, runs migrations and detects TimescaleDB.
  * When the database does not answer at start-up it logs clearly and keeps retrying in the background
  * (capped exponential backoff) instead of exiting; `isUp()` reports false meanwhile, `query()` waits until
@@ -85,23 +98,34 @@ export class Database implements OnApplicationShutdown {
   static async open(opts: DatabaseOptions): Promise<Database> {
     const db = new Database(opts);
     const backoff = new Backoff(opts.retryInitialMs ?? 500, opts.retryMaxMs ?? 15_000);
-    const attempt = async (): Promise<void> => {
+    const attempt = async (first: boolean): Promise<void> => {
       if (db.closed) return;
       try {
         await db.initialise();
       } catch (err) {
         db.lastError = err instanceof Error ? err.message : String(err);
+        if (!isConnectionError(err)) {
+          // Reachable but wrong (bad migration, auth, missing database, missing migrations/): stop start-up loudly.
+          if (first) {
+            await db.pool.end().catch(() => undefined);
+            throw new Error(`database start-up failed (${db.connectionString}): ${db.lastError}`);
+          }
+          db.log.error('database start-up step failed (not a connection problem); retrying', {
+            url: db.connectionString,
+            error: db.lastError,
+          });
+        }
         const delay = backoff.next();
         db.log.error('database not available at start-up; retrying (telemetry is spooled meanwhile)', {
           url: db.connectionString,
           error: db.lastError,
           retryInMs: delay,
         });
-        db.retryTimer = setTimeout(() => void attempt(), delay);
+        db.retryTimer = setTimeout(() => void attempt(false), delay);
         db.retryTimer.unref();
       }
     };
-    await attempt();
+    await attempt(true);
     return db;
   }
 

@@ -50,6 +50,9 @@ export class PgTelemetrySink implements TelemetrySink {
 
   async copy(chunk: string | Buffer): Promise<void> {
     const client = await this.source.acquire();
+    // A checked-out client has no pool error listener: a lost connection must reject this COPY, not crash.
+    const onError = (): void => undefined;
+    client.on('error', onError);
     const stream = client.query(copyFrom(TELEMETRY_COPY_SQL));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -59,10 +62,12 @@ export class PgTelemetrySink implements TelemetrySink {
     const run = pipeline(Readable.from([body]), stream);
     try {
       await Promise.race([run, timeout]);
+      client.removeListener('error', onError);
       client.release();
     } catch (err) {
       run.catch(() => undefined); // settled later when the connection is torn down
       // A failed or hung COPY leaves the connection in an unknown state: discard it.
+      client.removeListener('error', onError);
       client.release(err instanceof Error ? err : new Error(String(err)));
       throw err;
     } finally {
