@@ -42,6 +42,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    // config files read by modules (rules.yaml, alarms.yaml, …) fail the same clear way as plant.yaml
+    process.stderr.write(`hazwatch: start-up stopped.\n${err.message}\n`);
+    process.exit(78);
+  }
   process.stderr.write(`hazwatch: start-up failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
