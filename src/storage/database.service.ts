@@ -173,7 +173,8 @@ export class Database implements OnApplicationShutdown {
     const client = await this.pool.connect();
     // A checked-out client has no pool error listener: a connection lost mid-transaction must not crash the process
     // (the pending query rejects and the caller sees the error).
-    const onError = (err: Error): void => this.log.warn('database connection lost during a transaction', { error: err.message });
+    const onError = (err: Error): void =>
+      this.log.warn('database connection lost during a transaction', { error: err.message });
     client.on('error', onError);
     try {
       await client.query('BEGIN');

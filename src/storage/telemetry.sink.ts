@@ -45,7 +45,7 @@ export class CopyTimeoutError extends Error {
 export class PgTelemetrySink implements TelemetrySink {
   constructor(
     private readonly source: ClientSource,
-    private readonly timeoutMs = 60_000,
+    private readonly timeoutMs = 30_000,
   ) {}
 
   async copy(chunk: string | Buffer): Promise<void> {
