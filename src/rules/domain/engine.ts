@@ -1,18 +1,22 @@
 /**
  * The rule engine as one RxJS graph (pure: no I/O, time from the injected scheduler and the readings' event time).
  *
- *   telemetry$ ─┬─ groupBy(device, idle) ─┬─ device rules (quality, valve)
- *               │                         └─ groupBy(channel, idle) → lateness gate → channel rules (limit, range,
- *               │                             fault flag, rate of change, overfill, safety system)
+ *   telemetry$ ─┬─ groupBy(device, idle) → lateness gate → the device's rules in one loop: device rules (quality,
+ *               │     valve) and channel rules (limit, range, fault flag, rate of change, overfill, safety system),
+ *               │     each channel rule seeing only its channel
+
  *               ├─ stale (one fleet machine, arrival time)
  *               └─ cross readings (valve positions, composite channels, tank levels) ─┐
  *   deviceState$ ─ groupBy(device) → offline                                          │
  *   stage 1 conditions ─→ votes ─→ interlocks (+ valve positions) ─→ composites (+ channels) ─→ hazard grading
  *
- * Every rule runs in its own `runMachine`: an exception in one rule is reported and that rule restarts from the
+ * One group per device rather than per device/channel: device rules need all channels (valve position + demand,
+ * message quality), the channels of one message share its event time, and one group per device measured about twice
+ * as fast as nested device → channel groups at 1000 devices (bench/rules.bench.ts). Inside a group every rule is its
+ * own machine with its own try/catch: an exception in one rule is reported and that rule alone restarts from the
  * condition store; the stream goes on. The output passes the condition store, so only real changes leave.
  */
-import { debounceTime, EMPTY, filter, groupBy, ignoreElements, merge, mergeMap, share, Subject, takeUntil, type Observable, type SchedulerLike } from 'rxjs';
+import { EMPTY, Observable, filter, groupBy, ignoreElements, merge, mergeMap, share, Subject, takeUntil, type SchedulerLike } from 'rxjs';
 import type { Reading } from '../../common/types';
 import { type ConditionChange, type SeedLookup } from './condition';
 import type { ConditionStore } from './condition-store';
@@ -27,7 +31,7 @@ import { createOverfillMachine } from './overfill.rule';
 import { createQualityMachine } from './quality.rule';
 import { createRangeMachine } from './range.rule';
 import { createRocMachine } from './rate-of-change.rule';
-import { runMachine, type RuleMachine } from './rule-machine';
+import { runMachine, runMachines, type MachineEntry, type RuleMachine } from './rule-machine';
 import type { ChannelRule, CompiledRules, DeviceRule, DeviceRules, StaleRule } from './rule-spec';
 import { createSafetySystemMachine } from './safety-system.rule';
 import { createStaleMachine } from './stale.rule';
@@ -85,6 +89,41 @@ export function deviceMachine(rule: DeviceRule, seed: SeedLookup): RuleMachine<R
   }
 }
 
+/**
+ * Group duration: emits once the group saw no element for a whole check period (released after idleMs…2·idleMs).
+ * One flag write per element, no clock read, one timer per group per period.
+ */
+export function idleFor<T>(idleMs: number, scheduler: SchedulerLike): (group: Observable<T>) => Observable<true> {
+  return (group) =>
+    new Observable<true>((subscriber) => {
+      let seen = false;
+      const sub = group.subscribe({ next: () => (seen = true), complete: () => subscriber.complete() });
+      const check = scheduler.schedule(function (this: { schedule(state?: unknown, delay?: number): void }) {
+        if (!seen) {
+          subscriber.next(true);
+          return;
+        }
+        seen = false;
+        this.schedule(undefined, idleMs);
+      }, idleMs);
+      return () => {
+        sub.unsubscribe();
+        check.unsubscribe();
+      };
+    });
+}
+
+/** Restricts a channel rule to its channel inside the device group. */
+function onChannel(channel: string, m: RuleMachine<Reading>): RuleMachine<Reading> {
+  return {
+    input: (r, ts, emit) => {
+      if (r.channel === channel) m.input(r, ts, emit);
+    },
+    advance: (ts, emit) => m.advance(ts, emit),
+    nextDue: () => m.nextDue(),
+  };
+}
+
 const NO_DEVICE: DeviceRules = { siteId: '', deviceId: '', sourceId: '', kind: 'tank', channels: new Map(), deviceRules: [], stale: null, offline: null };
 
 export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: EngineOptions): Engine {
@@ -94,33 +133,28 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   const onLate = (r: Reading, lag: number): void => hooks.onLate(r, lag);
   const run = <I>(kind: string, ruleId: string, create: () => RuleMachine<I>, timeOf?: (i: I) => number) =>
     runMachine<I>(create, { scheduler, onError: (err) => hooks.onRuleError(kind, ruleId, err), ...(timeOf ? { timeOf } : {}) });
+  const runMany = (entries: MachineEntry<Reading>[]) =>
+    runMachines<Reading>(entries, {
+      scheduler,
+      onError: (id, err) => {
+        const bar = id.indexOf('|');
+        hooks.onRuleError(id.slice(0, bar), id.slice(bar + 1), err);
+      },
+    });
   const lookup = (x: { siteId: string; deviceId: string }): DeviceRules => rules.devices.get(x.siteId)?.get(x.deviceId) ?? NO_DEVICE;
   const stop$ = new Subject<void>();
   const tel$ = inputs.telemetry$.pipe(takeUntil(stop$));
 
   // ---- stage 1: per device / per channel
   const deviceStage$ = tel$.pipe(
-    groupBy((r: Reading) => lookup(r), { duration: (g) => g.pipe(debounceTime(groupIdleMs, scheduler)) }),
+    groupBy((r: Reading) => lookup(r), { duration: idleFor(groupIdleMs, scheduler) }),
     mergeMap((dev$) => {
       const d = dev$.key;
-      if (d === NO_DEVICE) return dev$.pipe(ignoreElements());
-      const deviceLevel$ = d.deviceRules.length
-        ? (() => {
-            const gated$ = dev$.pipe(dropLate(lateToleranceMs, onLate), share());
-            return merge(...d.deviceRules.map((rule) => gated$.pipe(run(rule.kind, rule.ruleId, () => deviceMachine(rule, seed)))));
-          })()
-        : EMPTY;
-      const channelLevel$ = dev$.pipe(
-        groupBy((r) => r.channel, { duration: (g) => g.pipe(debounceTime(groupIdleMs, scheduler)) }),
-        mergeMap((ch$) => {
-          const cr = d.channels.get(ch$.key);
-          if (!cr || cr.rules.length === 0) return ch$.pipe(ignoreElements());
-          // Late readings beyond the tolerance are reported once per channel by the device gate above when it exists.
-          const gated$ = ch$.pipe(dropLate(lateToleranceMs, d.deviceRules.length ? () => undefined : onLate), share());
-          return merge(...cr.rules.map((rule) => gated$.pipe(run(rule.kind, rule.ruleId, () => channelMachine(rule, seed)))));
-        }),
-      );
-      return merge(deviceLevel$, channelLevel$);
+      const entries: MachineEntry<Reading>[] = d.deviceRules.map((rule) => ({ id: `${rule.kind}|${rule.ruleId}`, create: () => deviceMachine(rule, seed) }));
+      for (const cr of d.channels.values())
+        for (const rule of cr.rules) entries.push({ id: `${rule.kind}|${rule.ruleId}`, create: () => onChannel(cr.channel, channelMachine(rule, seed)) });
+      if (d === NO_DEVICE || entries.length === 0) return dev$.pipe(ignoreElements());
+      return dev$.pipe(dropLate(lateToleranceMs, onLate), runMany(entries));
     }),
   );
 
@@ -170,10 +204,22 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
 
   // ---- stage 3: interlocks and composites
   const interlocks$ = rules.interlocks.length
-    ? merge(...rules.interlocks.map((il) => merge(cond12$, crossReadings$).pipe(run('interlock', il.ruleId, () => createInterlockMachine(il, seed, activeNow(), scheduler.now()))))).pipe(share())
+    ? merge(
+        ...rules.interlocks.map((il) => {
+          const valves = new Set(il.valves.map((v) => v.deviceId));
+          const positions$ = crossReadings$.pipe(filter((r) => r.channel === 'position' && r.siteId === il.siteId && valves.has(r.deviceId)));
+          return merge(cond12$, positions$).pipe(run('interlock', il.ruleId, () => createInterlockMachine(il, seed, activeNow(), scheduler.now())));
+        }),
+      ).pipe(share())
     : EMPTY;
   const composites$ = rules.composites.length
-    ? merge(...rules.composites.map((c) => merge(cond12$, interlocks$, crossReadings$).pipe(run('composite', c.ruleId, () => createCompositeMachine(c, seed, activeNow())))))
+    ? merge(
+        ...rules.composites.map((c) => {
+          const channels = new Set(c.terms.flatMap((t) => (t.kind === 'channel' ? [`${t.siteId}/${t.deviceId}/${t.channel}`] : [])));
+          const terms$ = channels.size ? crossReadings$.pipe(filter((r) => channels.has(`${r.siteId}/${r.deviceId}/${r.channel}`))) : EMPTY;
+          return merge(cond12$, interlocks$, terms$).pipe(run('composite', c.ruleId, () => createCompositeMachine(c, seed, activeNow())));
+        }),
+      )
     : EMPTY;
 
   const conditions$ = merge(stage1$, votes$, interlocks$, composites$).pipe(filter((c) => store.apply(c)));

@@ -8,12 +8,16 @@ export class TrendWindow {
   private start = 0;
   private n = 0;
 
+  /** Points closer than this to the newest are not added (bounds the work at any reading rate). */
+  private readonly minSpacingMs: number;
+
   constructor(
     private readonly windowMs: number,
     private readonly capacity = 512,
   ) {
     this.t = new Float64Array(capacity);
     this.y = new Float64Array(capacity);
+    this.minSpacingMs = windowMs / (capacity / 2);
   }
 
   get size(): number {
@@ -36,7 +40,9 @@ export class TrendWindow {
     return this.n === 0 ? NaN : this.y[this.at(this.n - 1)]!;
   }
 
-  add(t: number, y: number): void {
+  /** Adds a point; returns false when it was skipped (closer than the minimum spacing to the newest point). */
+  add(t: number, y: number): boolean {
+    if (this.n > 0 && t >= this.newestT() && t - this.newestT() < this.minSpacingMs) return false;
     if (this.n === this.capacity) this.dropOldest();
     // insertion point from the end (almost always the end)
     let i = this.n;
@@ -53,6 +59,7 @@ export class TrendWindow {
     this.n++;
     const horizon = this.newestT() - this.windowMs;
     while (this.n > 0 && this.t[this.start]! < horizon) this.dropOldest();
+    return true;
   }
 
   private dropOldest(): void {

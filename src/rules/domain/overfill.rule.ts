@@ -16,12 +16,12 @@ export function minutesToLimit(level: number, slopePerMin: number, limit: number
 
 export function createOverfillMachine(rule: OverfillRule, seed: SeedLookup = NO_SEED): RuleMachine<Reading> {
   const slot = new ConditionSlot({ ruleId: rule.ruleId, siteId: rule.siteId, sourceId: rule.sourceId, deviceId: rule.deviceId, condition: 'overfill_predicted' }, rule.priority, seed);
-  const win = new TrendWindow(rule.windowMs, 512);
+  const win = new TrendWindow(rule.windowMs, 256);
   return {
     input(r, ts, emit) {
       if (typeof r.value !== 'number' || r.quality === 'bad') return;
       if (ts < win.newestT() - rule.windowMs) return;
-      win.add(ts, r.value);
+      if (!win.add(ts, r.value)) return;
       if (win.size < rule.minPoints) return;
       const f = win.fit();
       if (!f) return;

@@ -13,13 +13,13 @@ export function createRocMachine(rule: RocRule, seed: SeedLookup = NO_SEED): Rul
   const id = { ruleId: rule.ruleId, siteId: rule.siteId, sourceId: rule.sourceId, deviceId: rule.deviceId };
   const rise = new ConditionSlot({ ...id, condition: 'roc_rise' }, rule.priority, seed);
   const fall = new ConditionSlot({ ...id, condition: 'roc_fall' }, rule.priority, seed);
-  const win = new TrendWindow(rule.windowMs, 256);
+  const win = new TrendWindow(rule.windowMs, 64);
   const unit = rule.unit === '' ? '' : ` ${rule.unit}`;
   return {
     input(r, ts, emit) {
       if (typeof r.value !== 'number' || r.quality === 'bad') return;
       if (ts < win.newestT() - rule.windowMs) return;
-      win.add(ts, r.value);
+      if (!win.add(ts, r.value)) return;
       if (win.size < 3 || win.newestT() - win.oldestT() < rule.windowMs / 2) return;
       const f = win.fit();
       if (!f) return;

@@ -13,7 +13,7 @@ import { createOverfillMachine, minutesToLimit } from './overfill.rule';
 import { createQualityMachine } from './quality.rule';
 import { createRangeMachine } from './range.rule';
 import { createRocMachine } from './rate-of-change.rule';
-import { runMachine, type RuleMachine } from './rule-machine';
+import { runMachine, runMachines, type RuleMachine } from './rule-machine';
 import type { CompositeRule, InterlockRule, OverfillRule, RangeRule, RocRule, SafetySystemRule, StaleRule, ValveRule, VoteRule } from './rule-spec';
 import { createSafetySystemMachine } from './safety-system.rule';
 import { createStaleMachine } from './stale.rule';
@@ -292,5 +292,38 @@ describe('hazard grading (GB 18218-2018)', () => {
   it('should map people within 500 m to α and R to the grade thresholds 100 / 50 / 10', () => {
     expect([0, 1, 29, 30, 49, 50, 99, 100].map(alphaFor)).toEqual([0.5, 1, 1, 1.2, 1.2, 1.5, 1.5, 2]);
     expect([100, 99.99, 50, 49.99, 10, 9.99].map(gradeFor)).toEqual([1, 2, 2, 3, 3, 4]);
+  });
+});
+
+describe('runMachines (one device group)', () => {
+  it('should isolate a failing rule: the others keep evaluating and the failure is reported with its id', () => {
+    const errors: string[] = [];
+    const out: string[] = [];
+    const range: RangeRule = { kind: 'range', ruleId: 'range:cl-gd-1:conc', ...base, deviceId: 'cl-gd-1', channel: 'conc', unit: '', span: [0, 20], overAbove: 20, underBelow: -1, overPriority: 'high', underPriority: 'low' };
+    const broken = (): RuleMachine<Reading> => ({
+      input: () => {
+        throw new Error('boom');
+      },
+      advance: () => undefined,
+      nextDue: () => Infinity,
+    });
+    const ts = sched();
+    ts.run(({ hot, flush }) => {
+      hot('a b', { a: readingAt(0, 25), b: readingAt(2, 5) })
+        .pipe(
+          runMachines(
+            [
+              { id: 'broken', create: broken },
+              { id: 'range', create: () => createRangeMachine(range) },
+            ],
+            { scheduler: ts, onError: (id) => errors.push(id) },
+          ),
+          map(short),
+        )
+        .subscribe((s) => out.push(s));
+      flush();
+    });
+    expect(out).toEqual(['cl-gd-1:over_range+@0', 'cl-gd-1:over_range-@2']);
+    expect(errors).toEqual(['broken', 'broken']);
   });
 });
