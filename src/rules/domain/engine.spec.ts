@@ -128,6 +128,15 @@ describe('rule engine on the demo plant', () => {
     expect(got).toContain('cl-gd-3:gas_l1+(medium)');
   });
 
+  it('should not raise offline when the device is back online within the offline delay', () => {
+    const h = runEngine((h) => {
+      background(h, 60_000);
+      h.state(1000, 'cl-gd-2', 'offline');
+      h.state(6000, 'cl-gd-2', 'online');
+    });
+    expect(seq(h.out, 60_000)).toEqual([]);
+  });
+
   it('should raise stale for a silent detector and offline on its last will, and clear both when it returns', () => {
     const h = runEngine((h) => {
       background(h, 60_000, new Set(['cl-gd-1']));
@@ -137,9 +146,10 @@ describe('rule engine on the demo plant', () => {
       h.every(40_000, 60_000, 2000, (t) => h.send(t, 'cl-gd-1', { conc: 0.1, fault: false }));
     });
     const got = seq(h.out, 60_000, (c) => c.deviceId === 'cl-gd-1');
-    expect(got).toEqual(['cl-gd-1:offline+(medium)', 'cl-gd-1:stale+(medium)', 'cl-gd-1:offline-', 'cl-gd-1:stale-']);
-    const stale = h.out.find((c) => c.deviceId === 'cl-gd-1' && c.condition === 'stale' && c.active)!;
-    expect(stale.ts).toBe(10_000 + 10_000); // last reading 10 s + max(3 × 2 s, 10 s)
+    expect(got).toEqual(['cl-gd-1:stale+(medium)', 'cl-gd-1:offline+(medium)', 'cl-gd-1:offline-', 'cl-gd-1:stale-']);
+    const raisedAt = (condition: string): number => h.out.find((c) => c.deviceId === 'cl-gd-1' && c.condition === condition && c.active)!.ts;
+    expect(raisedAt('stale')).toBe(10_000 + 10_000); // last reading 10 s + max(3 × 2 s, 10 s)
+    expect(raisedAt('offline')).toBe(12_000 + 10_000); // last will at 12 s + offline on-delay 10 s
   });
 
   it('should count a detector as tripped for the chlorine vote when it is faulted (faulted: tripped)', () => {

@@ -32,7 +32,7 @@ export const DEFAULT_SETTINGS: RulesSettings = {
   groupIdleS: 900,
   staleAfterPeriods: 3,
   staleMinS: 10,
-  offlineDelayS: 0,
+  offlineDelayS: 10,
   bypassAllowedS: 3600,
   valveGraceS: 2,
   interlockMarginS: 5,
