@@ -36,7 +36,16 @@ function generatedPlant(n: number): PlantModel {
       name: `bench ${s}`,
       jurisdiction: 'tianjin/bench',
       location: { lat: 39, lon: 117 },
-      hazardSources: [{ id: `bench-${s}-src`, name: 'bench source', unitType: 'storage', peopleWithin500m: 10, filedGrade: 3, substances: [{ substance: 'methane', cas: '74-82-8', criticalQ: 50, beta: 1.5, designQ: 100 }] }],
+      hazardSources: [
+        {
+          id: `bench-${s}-src`,
+          name: 'bench source',
+          unitType: 'storage',
+          peopleWithin500m: 10,
+          filedGrade: 3,
+          substances: [{ substance: 'methane', cas: '74-82-8', criticalQ: 50, beta: 1.5, designQ: 100 }],
+        },
+      ],
       devices: Array.from({ length: count }, (_, i) => ({
         id: `gd-${i}`,
         kind: 'gas_detector' as const,
@@ -62,17 +71,38 @@ function main(): void {
   const alarmEvery = arg('alarm-every', 5000);
   const configDir = join(__dirname, '..', '..', 'config');
   const plant = devicesArg > 0 ? generatedPlant(devicesArg) : loadPlant(configDir);
-  const rules = devicesArg > 0 ? (() => {
-    const r = compileRules(toPlantView(plant), { version: 1 });
-    if (!r.ok) throw new Error(JSON.stringify(r.problems));
-    return r.rules;
-  })() : loadRules(configDir, plant).rules;
+  const rules =
+    devicesArg > 0
+      ? (() => {
+          const r = compileRules(toPlantView(plant), { version: 1 });
+          if (!r.ok) throw new Error(JSON.stringify(r.problems));
+          return r.rules;
+        })()
+      : loadRules(configDir, plant).rules;
 
   // one template reading per device channel with a normal value
-  const templates: Array<{ siteId: string; deviceId: string; channel: string; value: number | boolean | string }> = [];
+  const templates: Array<{
+    siteId: string;
+    deviceId: string;
+    channel: string;
+    value: number | boolean | string;
+  }> = [];
   for (const d of plant.deviceByKey.values()) {
     for (const [channel, spec] of d.channels) {
-      const value = spec.type === 'boolean' ? false : spec.type === 'enum' ? (channel === 'status' ? 'ok' : 'open') : channel === 'level_pct' ? 50 : channel === 'temp_c' ? 20 : channel === 'pressure_kpa' ? 600 : 0.5;
+      const value =
+        spec.type === 'boolean'
+          ? false
+          : spec.type === 'enum'
+            ? channel === 'status'
+              ? 'ok'
+              : 'open'
+            : channel === 'level_pct'
+              ? 50
+              : channel === 'temp_c'
+                ? 20
+                : channel === 'pressure_kpa'
+                  ? 600
+                  : 0.5;
       templates.push({ siteId: d.siteId, deviceId: d.id, channel, value });
     }
   }
@@ -81,7 +111,11 @@ function main(): void {
   const store = new ConditionStore();
   let conditions = 0;
   let errors = 0;
-  const engine = buildEngine(rules, { telemetry$, deviceState$ }, { scheduler: asyncScheduler, store, hooks: { onRuleError: () => errors++, onLate: () => undefined } });
+  const engine = buildEngine(
+    rules,
+    { telemetry$, deviceState$ },
+    { scheduler: asyncScheduler, store, hooks: { onRuleError: () => errors++, onLate: () => undefined } },
+  );
   const sub = engine.conditions$.subscribe(() => conditions++);
   sub.add(engine.hazard$.subscribe());
 
@@ -93,7 +127,15 @@ function main(): void {
   const ringSize = Math.max(templates.length * 4, 10_000);
   for (let i = 0; i < ringSize; i++) {
     const t = templates[i % templates.length]!;
-    ring.push({ siteId: t.siteId, deviceId: t.deviceId, channel: t.channel, value: t.value, quality: 'good', ts: 0, receivedAt: 0 });
+    ring.push({
+      siteId: t.siteId,
+      deviceId: t.deviceId,
+      channel: t.channel,
+      value: t.value,
+      quality: 'good',
+      ts: 0,
+      receivedAt: 0,
+    });
   }
   const concs = templates.filter((t) => t.channel === 'conc');
   let spikes = 0;
@@ -106,7 +148,15 @@ function main(): void {
       const base = spike ? concs[spikes++ % concs.length]! : ring[i % ringSize]!;
       // event time advances 1 ms per reading (50 k readings ≈ 50 s of plant time)
       const ts = startTs + i;
-      const r: Reading = { siteId: base.siteId, deviceId: base.deviceId, channel: base.channel, value: spike ? 1e6 : base.value, quality: 'good', ts, receivedAt: ts };
+      const r: Reading = {
+        siteId: base.siteId,
+        deviceId: base.deviceId,
+        channel: base.channel,
+        value: spike ? 1e6 : base.value,
+        quality: 'good',
+        ts,
+        receivedAt: ts,
+      };
       if (measure && (i % 97 === 0 || spike)) {
         const before = conditions;
         const a = process.hrtime.bigint();
@@ -135,14 +185,20 @@ function main(): void {
     readings: total,
     usPerReading: Number(perReading.toFixed(3)),
     readingsPerSecondOneCore: Math.round(1e6 / perReading),
-    cpuShareAt50kPerS: `${((perReading * 50_000) / 1e6 * 100).toFixed(1)} % of one core`,
+    cpuShareAt50kPerS: `${(((perReading * 50_000) / 1e6) * 100).toFixed(1)} % of one core`,
     dispatchUs: { p50: Number(pct(samples, 50).toFixed(2)), p99: Number(pct(samples, 99).toFixed(2)) },
-    conditionDispatchUs: { count: alarmSamples.length, p50: Number(pct(alarmSamples, 50).toFixed(2)), p99: Number(pct(alarmSamples, 99).toFixed(2)) },
+    conditionDispatchUs: {
+      count: alarmSamples.length,
+      p50: Number(pct(alarmSamples, 50).toFixed(2)),
+      p99: Number(pct(alarmSamples, 99).toFixed(2)),
+    },
     conditionChanges: conditions,
     ruleErrors: errors,
     heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1e6),
   };
-  process.stdout.write(`rule engine: ${result.usPerReading} µs/reading (${result.readingsPerSecondOneCore} readings/s on one core; at 50 k/s: ${result.cpuShareAt50kPerS})\n`);
+  process.stdout.write(
+    `rule engine: ${result.usPerReading} µs/reading (${result.readingsPerSecondOneCore} readings/s on one core; at 50 k/s: ${result.cpuShareAt50kPerS})\n`,
+  );
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   // asyncScheduler timers (stale, delays) would keep the process alive
   process.exit(0);

@@ -21,12 +21,25 @@ const status = (over: Partial<HazardStatus>): HazardStatus => ({
 
 describe('HazardSourcesController', () => {
   it('should list only the sources of sites in the caller scope, with live R, grade and level', () => {
-    const rules = { hazardSnapshot: () => [status({}), status({ sourceId: 'wqf-meoh', siteId: 'wuqing-fine', grade: 4, level: 'blue', filedGrade: 4 })] } as unknown as RulesService;
+    const rules = {
+      hazardSnapshot: () => [
+        status({}),
+        status({ sourceId: 'wqf-meoh', siteId: 'wuqing-fine', grade: 4, level: 'blue', filedGrade: 4 }),
+      ],
+    } as unknown as RulesService;
     const scope = { visibleSiteIds: () => new Set(['bohai-chem']) } as unknown as ScopeService;
     const principal = { role: 'regulator', scope: 'tianjin/binhai' } as unknown as Principal;
     const out = new HazardSourcesController(rules, scope).list(principal);
     expect(out).toEqual([
-      expect.objectContaining({ sourceId: 'bhc-cl2', R: 105.84, grade: 1, level: 'red', filedGrade: 2, aboveFiledGrade: true, updatedAt: '2026-11-24T10:00:00.000Z' }),
+      expect.objectContaining({
+        sourceId: 'bhc-cl2',
+        R: 105.84,
+        grade: 1,
+        level: 'red',
+        filedGrade: 2,
+        aboveFiledGrade: true,
+        updatedAt: '2026-11-24T10:00:00.000Z',
+      }),
     ]);
   });
 });

@@ -13,7 +13,11 @@ export class HazardInventoryDto {
   @ApiProperty({ description: 'Critical quantity Q, tonnes (GB 18218-2018)', example: 5 }) Q!: number;
   @ApiProperty({ description: 'Correction factor β', example: 4 }) beta!: number;
   @ApiProperty({ description: 'Tanks holding the substance', example: 2 }) tanks!: number;
-  @ApiProperty({ description: 'Tanks with a measured level (the others count with their design inventory)', example: 2 }) measuredTanks!: number;
+  @ApiProperty({
+    description: 'Tanks with a measured level (the others count with their design inventory)',
+    example: 2,
+  })
+  measuredTanks!: number;
 }
 
 export class HazardSourceDto {
@@ -23,12 +27,31 @@ export class HazardSourceDto {
   @ApiProperty({ description: 'Officially filed grade (1 highest … 4)', example: 1 }) filedGrade!: number;
   @ApiProperty({ description: 'S = Σ q/Q; ≥ 1 means a major hazard source', example: 17.64 }) S!: number;
   @ApiProperty({ description: 'R = α · Σ β·q/Q (live indicator)', example: 105.84 }) R!: number;
-  @ApiProperty({ description: 'Live grade from R: 1 (R ≥ 100), 2 (≥ 50), 3 (≥ 10), 4', enum: [1, 2, 3, 4], example: 1 }) grade!: number;
-  @ApiProperty({ description: 'Four-colour level of the live grade', enum: ['red', 'orange', 'yellow', 'blue'], example: 'red' }) level!: ColourLevel;
+  @ApiProperty({
+    description: 'Live grade from R: 1 (R ≥ 100), 2 (≥ 50), 3 (≥ 10), 4',
+    enum: [1, 2, 3, 4],
+    example: 1,
+  })
+  grade!: number;
+  @ApiProperty({
+    description: 'Four-colour level of the live grade',
+    enum: ['red', 'orange', 'yellow', 'blue'],
+    example: 'red',
+  })
+  level!: ColourLevel;
   @ApiProperty({ description: 'α from people within 500 m', example: 1.5 }) alpha!: number;
   @ApiProperty({ type: [HazardInventoryDto] }) inventory!: HazardInventoryDto[];
-  @ApiProperty({ description: 'Event time of the last level that changed the inventory (ISO 8601)', example: '2026-11-24T10:00:00.000Z' }) updatedAt!: string;
-  @ApiProperty({ description: 'True when the live grade is more severe than the filed grade (an indicator, never a re-grade)', example: false }) aboveFiledGrade!: boolean;
+  @ApiProperty({
+    description: 'Event time of the last level that changed the inventory (ISO 8601)',
+    example: '2026-11-24T10:00:00.000Z',
+  })
+  updatedAt!: string;
+  @ApiProperty({
+    description:
+      'True when the live grade is more severe than the filed grade (an indicator, never a re-grade)',
+    example: false,
+  })
+  aboveFiledGrade!: boolean;
 }
 
 export function toHazardSourceDto(h: HazardStatus): HazardSourceDto {
@@ -59,7 +82,9 @@ export class HazardSourcesController {
 
   @Get()
   @Requires('plant.read')
-  @ApiOperation({ summary: 'Major hazard sources with live inventory, S, R, grade and four-colour level (GB 18218-2018)' })
+  @ApiOperation({
+    summary: 'Major hazard sources with live inventory, S, R, grade and four-colour level (GB 18218-2018)',
+  })
   @ApiOkResponse({ type: [HazardSourceDto] })
   list(@CurrentPrincipal() principal: Principal): HazardSourceDto[] {
     const visible = this.scope.visibleSiteIds(principal);

@@ -28,7 +28,12 @@ export class RulesFileWatcher {
           this.onChange();
         }, this.debounceMs);
       });
-      this.watcher.on('error', (err) => this.log.error('rules file watcher failed; hot reload is off until restart', { file: this.file, err }));
+      this.watcher.on('error', (err) =>
+        this.log.error('rules file watcher failed; hot reload is off until restart', {
+          file: this.file,
+          err,
+        }),
+      );
       this.log.info('watching rules for hot reload', { file: this.file });
     } catch (err) {
       this.log.error('cannot watch rules file; hot reload is off', { file: this.file, err });

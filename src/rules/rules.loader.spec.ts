@@ -36,15 +36,31 @@ describe('loadRules', () => {
         expect(d.stale).not.toBeNull();
         expect(d.offline).not.toBeNull();
         expect(d.deviceRules.some((r) => r.kind === 'quality')).toBe(true);
-        if (d.kind === 'gas_detector') expect(d.channels.get('conc')?.rules.map((r) => r.kind)).toEqual(['limit', 'range']);
-        if (d.kind === 'tank') expect(d.channels.get('level_pct')?.rules.map((r) => r.kind)).toEqual(['limit', 'range', 'roc', 'overfill']);
-        if (d.kind === 'shutoff_valve') expect(d.deviceRules.map((r) => r.kind)).toEqual(['quality', 'valve']);
-        if (d.kind === 'safety_system') expect(d.channels.get('status')?.rules.map((r) => r.kind)).toEqual(['safety_system']);
+        if (d.kind === 'gas_detector')
+          expect(d.channels.get('conc')?.rules.map((r) => r.kind)).toEqual(['limit', 'range']);
+        if (d.kind === 'tank')
+          expect(d.channels.get('level_pct')?.rules.map((r) => r.kind)).toEqual([
+            'limit',
+            'range',
+            'roc',
+            'overfill',
+          ]);
+        if (d.kind === 'shutoff_valve')
+          expect(d.deviceRules.map((r) => r.kind)).toEqual(['quality', 'valve']);
+        if (d.kind === 'safety_system')
+          expect(d.channels.get('status')?.rules.map((r) => r.kind)).toEqual(['safety_system']);
       }
     expect(devices).toBe(plant.deviceByKey.size);
     expect(rules.votes).toHaveLength(6);
-    expect(rules.votes.find((v) => v.area === 'cl-a1')).toMatchObject({ k: 2, faulted: 'tripped', members: ['cl-gd-1', 'cl-gd-2', 'cl-gd-3'], priority: 'critical' });
-    expect(rules.interlocks.map((i) => i.ruleId)).toEqual(expect.arrayContaining(['interlock:cl-a1', 'hh-trip:cl-tk-1']));
+    expect(rules.votes.find((v) => v.area === 'cl-a1')).toMatchObject({
+      k: 2,
+      faulted: 'tripped',
+      members: ['cl-gd-1', 'cl-gd-2', 'cl-gd-3'],
+      priority: 'critical',
+    });
+    expect(rules.interlocks.map((i) => i.ruleId)).toEqual(
+      expect.arrayContaining(['interlock:cl-a1', 'hh-trip:cl-tk-1']),
+    );
     expect(rules.composites).toHaveLength(4);
     expect(rules.hazardSources).toHaveLength(plant.sourceById.size);
   });
@@ -52,7 +68,13 @@ describe('loadRules', () => {
   it('should derive gas limits from each detector set points and apply the tank overrides', () => {
     const { rules } = loadRules(demoDir, plant);
     const gd = rules.devices.get('bohai-chem')!.get('cl-gd-1')!.channels.get('conc')!.rules[0]!;
-    expect(gd).toMatchObject({ kind: 'limit', limits: [expect.objectContaining({ condition: 'gas_l1', value: 1, priority: 'medium', deadband: 0.1 }), expect.objectContaining({ condition: 'gas_l2', value: 2, priority: 'high' })] });
+    expect(gd).toMatchObject({
+      kind: 'limit',
+      limits: [
+        expect.objectContaining({ condition: 'gas_l1', value: 1, priority: 'medium', deadband: 0.1 }),
+        expect.objectContaining({ condition: 'gas_l2', value: 2, priority: 'high' }),
+      ],
+    });
     const tk = rules.devices.get('bohai-chem')!.get('cl-tk-1')!.channels.get('level_pct')!.rules;
     const lim = tk[0]!;
     expect(lim.kind === 'limit' && lim.limits.map((l) => [l.condition, l.value])).toEqual([
@@ -72,11 +94,15 @@ describe('loadRules', () => {
   });
 
   it('should name the file, the path and the reason when the schema is violated', () => {
-    const dir = dirWith('version: 1\nvotes:\n  - { site: bohai-chem, area: cl-a1, k: 0 }\nsettings: { lateToleranceS: -1 }\n');
+    const dir = dirWith(
+      'version: 1\nvotes:\n  - { site: bohai-chem, area: cl-a1, k: 0 }\nsettings: { lateToleranceS: -1 }\n',
+    );
     const err = problems(() => loadRules(dir, plant));
     expect(err.file).toBe(join(dir, 'rules.yaml'));
     const paths = err.problems.map((p) => p.path);
-    expect(paths).toEqual(expect.arrayContaining(['votes[0].k', 'votes[0].faulted', 'settings.lateToleranceS']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['votes[0].k', 'votes[0].faulted', 'settings.lateToleranceS']),
+    );
     expect(err.message).toContain('faulted must be chosen explicitly');
   });
 
@@ -98,17 +124,27 @@ describe('loadRules', () => {
         { path: 'limits[0].site', reason: "unknown site 'nowhere'" },
         { path: 'limits[1].channel', reason: "a gas_detector has no channel 'level_pct'" },
         { path: 'interlocks[0].when[0].device', reason: "unknown device 'ghost' in site 'bohai-chem'" },
-        { path: 'interlocks[0].valves[0].device', reason: "'cl-gd-1' is a gas_detector, not a shutoff_valve" },
+        {
+          path: 'interlocks[0].valves[0].device',
+          reason: "'cl-gd-1' is a gas_detector, not a shutoff_valve",
+        },
         { path: 'disable', reason: "no rule with id 'limit:ghost:conc'" },
       ]),
     );
   });
 
   it('should reject a low limit above a high limit and a new limit without a direction', () => {
-    const dir = dirWith('version: 1\nlimits:\n  - { site: bohai-chem, device: cl-tk-1, channel: level_pct, limits: [ { condition: L, value: 95 }, { condition: X, value: 3 } ] }\n');
+    const dir = dirWith(
+      'version: 1\nlimits:\n  - { site: bohai-chem, device: cl-tk-1, channel: level_pct, limits: [ { condition: L, value: 95 }, { condition: X, value: 3 } ] }\n',
+    );
     const err = problems(() => loadRules(dir, plant));
     const reasons = err.problems.map((p) => `${p.path}: ${p.reason}`);
-    expect(reasons).toEqual(expect.arrayContaining(["limits[0].limits[1].direction: required for the new limit 'X'", expect.stringMatching(/^limits\[0\]\.limits: low limit L \(95\) must be below high limit H/)]));
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        "limits[0].limits[1].direction: required for the new limit 'X'",
+        expect.stringMatching(/^limits\[0\]\.limits: low limit L \(95\) must be below high limit H/),
+      ]),
+    );
   });
 
   it('should report a YAML syntax error with its line', () => {
@@ -117,7 +153,10 @@ describe('loadRules', () => {
   });
 
   it('should switch off a generated rule listed in disable', () => {
-    const { rules } = loadRules(dirWith('version: 1\ndisable: [ "roc:cl-tk-1:level_pct", "stale:cl-gd-1" ]\n'), plant);
+    const { rules } = loadRules(
+      dirWith('version: 1\ndisable: [ "roc:cl-tk-1:level_pct", "stale:cl-gd-1" ]\n'),
+      plant,
+    );
     const d = rules.devices.get('bohai-chem')!.get('cl-tk-1')!;
     expect(d.channels.get('level_pct')!.rules.some((r) => r.kind === 'roc')).toBe(false);
     expect(rules.devices.get('bohai-chem')!.get('cl-gd-1')!.stale).toBeNull();

@@ -102,7 +102,10 @@ export class VoteSchema {
   @IsInt() @Min(1) k!: number;
   @IsOptional() @Matches(KEY) condition?: string;
   @IsOptional() @IsNumber() @Min(0) @Max(3600) windowS?: number;
-  @IsIn(['tripped', 'excluded'], { message: 'faulted must be chosen explicitly: tripped (2oo3 → 1oo2) or excluded (2oo3 → 2oo2)' }) faulted!: 'tripped' | 'excluded';
+  @IsIn(['tripped', 'excluded'], {
+    message: 'faulted must be chosen explicitly: tripped (2oo3 → 1oo2) or excluded (2oo3 → 2oo2)',
+  })
+  faulted!: 'tripped' | 'excluded';
   @IsOptional() @IsIn(PRIORITIES) priority?: Priority;
   @IsOptional() @IsBoolean() disabled?: boolean;
 }
@@ -147,10 +150,26 @@ export class RulesFileSchema {
   @IsOptional() @ValidateNested() @Type(() => SettingsSchema) settings?: SettingsSchema;
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => LimitSchema) limits?: LimitSchema[];
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => RocSchema) rateOfChange?: RocSchema[];
-  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => OverfillSchema) overfill?: OverfillSchema[];
-  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => SafetySystemSchema) safetySystems?: SafetySystemSchema[];
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => OverfillSchema)
+  overfill?: OverfillSchema[];
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => SafetySystemSchema)
+  safetySystems?: SafetySystemSchema[];
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => VoteSchema) votes?: VoteSchema[];
-  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => InterlockSchema) interlocks?: InterlockSchema[];
-  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => CompositeSchema) composites?: CompositeSchema[];
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => InterlockSchema)
+  interlocks?: InterlockSchema[];
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => CompositeSchema)
+  composites?: CompositeSchema[];
   @IsOptional() @IsArray() @Matches(KEY, { each: true }) disable?: string[];
 }

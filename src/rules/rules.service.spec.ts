@@ -27,16 +27,36 @@ function configDir(rulesYaml?: string): string {
 }
 
 function appConfig(dir: string): AppConfig {
-  return Object.freeze({ env: loadEnv({ CONFIG_DIR: dir }), configDir: dir, dataDir: dir, plant: loadPlant(dir) });
+  return Object.freeze({
+    env: loadEnv({ CONFIG_DIR: dir }),
+    configDir: dir,
+    dataDir: dir,
+    plant: loadPlant(dir),
+  });
 }
 
-async function metricValue(metrics: HazwatchMetrics, name: string, labels: Record<string, string> = {}): Promise<number> {
+async function metricValue(
+  metrics: HazwatchMetrics,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
-  const v = (m?.values as Array<{ value: number; labels: Record<string, string | number> }> | undefined)?.find((x) => Object.entries(labels).every(([k, val]) => String(x.labels[k]) === val));
+  const v = (
+    m?.values as Array<{ value: number; labels: Record<string, string | number> }> | undefined
+  )?.find((x) => Object.entries(labels).every(([k, val]) => String(x.labels[k]) === val));
   return v?.value ?? 0;
 }
 
-type Rig = { service: RulesService; metrics: HazwatchMetrics; out: ConditionChange[]; hazards: HazardStatus[]; telemetry$: Subject<Reading>; state$: Subject<DeviceStateEvent>; clock: ManualClock; dir: string };
+type Rig = {
+  service: RulesService;
+  metrics: HazwatchMetrics;
+  out: ConditionChange[];
+  hazards: HazardStatus[];
+  telemetry$: Subject<Reading>;
+  state$: Subject<DeviceStateEvent>;
+  clock: ManualClock;
+  dir: string;
+};
 
 function rig(scheduler: TestScheduler | undefined, dir = configDir(), watch = false): Rig {
   const metrics = new HazwatchMetrics(false);
@@ -53,8 +73,10 @@ function rig(scheduler: TestScheduler | undefined, dir = configDir(), watch = fa
   return { service, metrics, out, hazards, telemetry$, state$, clock, dir };
 }
 
-const gas = (value: number, ts: number, deviceId = 'cl-gd-1'): Reading => makeReading({ deviceId, channel: 'conc', value, ts, receivedAt: ts });
-const brief = (c: ConditionChange): string => `${c.deviceId ?? c.ruleId}:${c.condition}${c.active ? '+' : '-'}`;
+const gas = (value: number, ts: number, deviceId = 'cl-gd-1'): Reading =>
+  makeReading({ deviceId, channel: 'conc', value, ts, receivedAt: ts });
+const brief = (c: ConditionChange): string =>
+  `${c.deviceId ?? c.ruleId}:${c.condition}${c.active ? '+' : '-'}`;
 
 describe('RulesService', () => {
   it('should publish and count a condition raised by a reading, with its latency', async () => {
@@ -67,10 +89,25 @@ describe('RulesService', () => {
       flush();
     });
     // (after the two readings the detector goes silent: stale is expected too, and not counted as reading-driven)
-    expect(r.out.filter((c) => c.deviceId === 'cl-gd-1').map(brief)).toEqual(['cl-gd-1:gas_l1+', 'cl-gd-1:gas_l2+', 'cl-gd-1:stale+']);
-    expect(await metricValue(r.metrics, 'hazwatch_rules_condition_changes_total', { active: 'true', priority: 'high' })).toBeGreaterThanOrEqual(1);
-    const latency = (await r.metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'hazwatch_rules_condition_latency_seconds');
-    expect((latency?.values as Array<{ metricName?: string; value: number }>).find((v) => v.metricName === 'hazwatch_rules_condition_latency_seconds_count')?.value).toBe(2);
+    expect(r.out.filter((c) => c.deviceId === 'cl-gd-1').map(brief)).toEqual([
+      'cl-gd-1:gas_l1+',
+      'cl-gd-1:gas_l2+',
+      'cl-gd-1:stale+',
+    ]);
+    expect(
+      await metricValue(r.metrics, 'hazwatch_rules_condition_changes_total', {
+        active: 'true',
+        priority: 'high',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    const latency = (await r.metrics.registry.getMetricsAsJSON()).find(
+      (m) => m.name === 'hazwatch_rules_condition_latency_seconds',
+    );
+    expect(
+      (latency?.values as Array<{ metricName?: string; value: number }>).find(
+        (v) => v.metricName === 'hazwatch_rules_condition_latency_seconds_count',
+      )?.value,
+    ).toBe(2);
     r.service.onModuleDestroy();
   });
 
@@ -79,15 +116,23 @@ describe('RulesService', () => {
     let r!: Rig;
     ts.run(({ flush }) => {
       r = rig(ts);
-      writeFileSync(join(r.dir, 'rules.yaml'), 'version: 1\nvotes: [ { site: bohai-chem, area: cl-a1, k: 9, faulted: tripped } ]\n');
+      writeFileSync(
+        join(r.dir, 'rules.yaml'),
+        'version: 1\nvotes: [ { site: bohai-chem, area: cl-a1, k: 9, faulted: tripped } ]\n',
+      );
       expect(r.service.reload()).toBe(false);
       // the old rules still evaluate: level 2 on two chlorine detectors votes (k = 2)
-      for (const t of [0, 2000]) ts.schedule(() => ['cl-gd-1', 'cl-gd-2'].forEach((d) => r.telemetry$.next(gas(5, t, d))), t);
+      for (const t of [0, 2000])
+        ts.schedule(() => ['cl-gd-1', 'cl-gd-2'].forEach((d) => r.telemetry$.next(gas(5, t, d))), t);
       flush();
     });
     expect(await metricValue(r.metrics, 'hazwatch_rules_reloads_total', { result: 'invalid' })).toBe(1);
     expect(await metricValue(r.metrics, 'hazwatch_rules_reloads_total', { result: 'ok' })).toBe(0);
-    expect(r.out.filter((c) => c.condition === 'vote' || c.condition === 'gas_l2').map(brief)).toEqual(['cl-gd-1:gas_l2+', 'cl-gd-2:gas_l2+', 'vote:cl-a1:vote+']);
+    expect(r.out.filter((c) => c.condition === 'vote' || c.condition === 'gas_l2').map(brief)).toEqual([
+      'cl-gd-1:gas_l2+',
+      'cl-gd-2:gas_l2+',
+      'vote:cl-a1:vote+',
+    ]);
   });
 
   it('should apply a changed limit after a reload and clear conditions of removed rules', () => {
@@ -96,7 +141,8 @@ describe('RulesService', () => {
     ts.run(({ flush }) => {
       r = rig(ts, configDir('version: 1\n'));
       // tank temperature H (default 75 % of span −40…80 = 50 °C, on-delay 60 s)
-      const temp = (v: number, t: number): Reading => makeReading({ deviceId: 'cl-tk-1', channel: 'temp_c', value: v, ts: t, receivedAt: t });
+      const temp = (v: number, t: number): Reading =>
+        makeReading({ deviceId: 'cl-tk-1', channel: 'temp_c', value: v, ts: t, receivedAt: t });
       ts.schedule(() => r.telemetry$.next(temp(55, 0)), 0);
       ts.schedule(() => r.telemetry$.next(temp(55, 61_000)), 61_000);
       ts.schedule(() => {
@@ -105,15 +151,22 @@ describe('RulesService', () => {
         expect(r.service.reload()).toBe(true);
       }, 62_000);
       ts.schedule(() => {
-        writeFileSync(join(r.dir, 'rules.yaml'), 'version: 1\nlimits:\n  - { site: bohai-chem, device: cl-gd-1, channel: conc, limits: [ { condition: gas_l1, value: 0.5, onDelayS: 0 } ] }\n');
+        writeFileSync(
+          join(r.dir, 'rules.yaml'),
+          'version: 1\nlimits:\n  - { site: bohai-chem, device: cl-gd-1, channel: conc, limits: [ { condition: gas_l1, value: 0.5, onDelayS: 0 } ] }\n',
+        );
         expect(r.service.reload()).toBe(true);
         r.telemetry$.next(gas(0.6, 63_000));
       }, 63_000);
       flush();
     });
-    const got = r.out.filter((c) => (c.deviceId === 'cl-tk-1' || c.deviceId === 'cl-gd-1') && c.condition !== 'stale').map((c) => `${brief(c)}@${c.ts}`);
+    const got = r.out
+      .filter((c) => (c.deviceId === 'cl-tk-1' || c.deviceId === 'cl-gd-1') && c.condition !== 'stale')
+      .map((c) => `${brief(c)}@${c.ts}`);
     expect(got).toEqual(['cl-tk-1:H+@60000', 'cl-tk-1:H-@62000', 'cl-gd-1:gas_l1+@63000']);
-    expect(r.out.find((c) => c.deviceId === 'cl-tk-1' && c.condition === 'H' && !c.active)?.message).toContain('removed by a configuration reload');
+    expect(
+      r.out.find((c) => c.deviceId === 'cl-tk-1' && c.condition === 'H' && !c.active)?.message,
+    ).toContain('removed by a configuration reload');
     r.service.onModuleDestroy();
   });
 
@@ -130,33 +183,62 @@ describe('RulesService', () => {
       flush();
     });
     // raised once; after the reload the seeded rule clears normally (off-delay 5 s)
-    expect(r.out.filter((c) => c.deviceId === 'cl-gd-1' && c.condition !== 'stale').map((c) => `${brief(c)}@${c.ts}`)).toEqual(['cl-gd-1:gas_l1+@2000', 'cl-gd-1:gas_l2+@2000', 'cl-gd-1:gas_l1-@11000', 'cl-gd-1:gas_l2-@11000']);
+    expect(
+      r.out
+        .filter((c) => c.deviceId === 'cl-gd-1' && c.condition !== 'stale')
+        .map((c) => `${brief(c)}@${c.ts}`),
+    ).toEqual([
+      'cl-gd-1:gas_l1+@2000',
+      'cl-gd-1:gas_l2+@2000',
+      'cl-gd-1:gas_l1-@11000',
+      'cl-gd-1:gas_l2-@11000',
+    ]);
   });
 
   it('should publish hazard$ only when a grade changes and keep the snapshot current', () => {
     const r = rig(undefined);
     expect(r.service.hazardSnapshot()).toHaveLength(6);
-    const lvl = (deviceId: string, v: number, t: number): Reading => makeReading({ deviceId, channel: 'level_pct', value: v, ts: t, receivedAt: t });
+    const lvl = (deviceId: string, v: number, t: number): Reading =>
+      makeReading({ deviceId, channel: 'level_pct', value: v, ts: t, receivedAt: t });
     r.telemetry$.next(lvl('cl-tk-1', 50, 1)); // 22.05 t + 39.5 t design share → R 73.7, grade 2 (unchanged)
     r.telemetry$.next(lvl('cl-tk-2', 100, 2)); // 22.05 + 44.1 = 66.15 t → R 79.4, grade 2
     r.telemetry$.next(lvl('cl-tk-1', 100, 3)); // 88.2 t → R 105.8, grade 1
     expect(r.hazards.map((h) => [h.sourceId, h.grade])).toEqual([['bhc-cl2', 1]]);
-    expect(r.service.hazardSnapshot().find((h) => h.sourceId === 'bhc-cl2')).toMatchObject({ R: 105.84, grade: 1, level: 'red', updatedAt: 3 });
+    expect(r.service.hazardSnapshot().find((h) => h.sourceId === 'bhc-cl2')).toMatchObject({
+      R: 105.84,
+      grade: 1,
+      level: 'red',
+      updatedAt: 3,
+    });
     r.service.onModuleDestroy();
   });
 
   it('should fail start-up with a ConfigError naming rules.yaml when the file is invalid', () => {
     const dir = configDir('version: 2\n');
-    const service = new RulesService(appConfig(dir), new ManualClock(0), new HazwatchMetrics(false), undefined, false);
-    expect(() => service.onModuleInit()).toThrow(/Invalid configuration in .*rules\.yaml:\n {2}- version: version must be 1/);
+    const service = new RulesService(
+      appConfig(dir),
+      new ManualClock(0),
+      new HazwatchMetrics(false),
+      undefined,
+      false,
+    );
+    expect(() => service.onModuleInit()).toThrow(
+      /Invalid configuration in .*rules\.yaml:\n {2}- version: version must be 1/,
+    );
   });
 
   it('should reload by itself when rules.yaml changes on disk', async () => {
     const r = rig(undefined, configDir(), true);
     writeFileSync(join(r.dir, 'rules.yaml'), 'version: 1\n');
-    await pollUntil(async () => (await metricValue(r.metrics, 'hazwatch_rules_reloads_total', { result: 'ok' })) >= 1, { timeoutMs: 5000, what: 'a hot reload after writing rules.yaml' });
+    await pollUntil(
+      async () => (await metricValue(r.metrics, 'hazwatch_rules_reloads_total', { result: 'ok' })) >= 1,
+      { timeoutMs: 5000, what: 'a hot reload after writing rules.yaml' },
+    );
     writeFileSync(join(r.dir, 'rules.yaml'), 'not: [valid');
-    await pollUntil(async () => (await metricValue(r.metrics, 'hazwatch_rules_reloads_total', { result: 'invalid' })) >= 1, { timeoutMs: 5000, what: 'a rejected reload after writing a broken rules.yaml' });
+    await pollUntil(
+      async () => (await metricValue(r.metrics, 'hazwatch_rules_reloads_total', { result: 'invalid' })) >= 1,
+      { timeoutMs: 5000, what: 'a rejected reload after writing a broken rules.yaml' },
+    );
     r.service.onModuleDestroy();
   });
 });

@@ -62,7 +62,13 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     const loaded = loadRules(this.config.configDir, this.config.plant); // a ConfigError stops start-up
     this.rules = loaded.rules;
-    this.log.info('rules loaded', { file: loaded.fromFile ? loaded.file : '(defaults only: no rules.yaml)', rules: loaded.rules.ruleCount, votes: loaded.rules.votes.length, interlocks: loaded.rules.interlocks.length, composites: loaded.rules.composites.length });
+    this.log.info('rules loaded', {
+      file: loaded.fromFile ? loaded.file : '(defaults only: no rules.yaml)',
+      rules: loaded.rules.ruleCount,
+      votes: loaded.rules.votes.length,
+      interlocks: loaded.rules.interlocks.length,
+      composites: loaded.rules.composites.length,
+    });
     if (this.ingest) this.start(this.ingest.telemetry$, this.ingest.deviceState$);
     if (this.watchFile !== false) {
       this.watcher = new RulesFileWatcher(rulesFilePath(this.config.configDir), () => this.reload());
@@ -96,7 +102,8 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
       next = loadRules(this.config.configDir, this.config.plant).rules;
     } catch (err) {
       this.metrics.ruleReloads.inc({ result: 'invalid' });
-      const message = err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
+      const message =
+        err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
       this.log.error('rules reload rejected; the previous rules keep running', { reason: message });
       return false;
     }
@@ -132,7 +139,10 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
       for (const c of this.store.clearOrphans(this.rules.producible, this.clock.now())) this.publish(c);
       if (this.inputs) this.swapEngine(this.rules);
     }
-    this.log.info('rule conditions seeded from persisted alarms', { seeded, activeConditions: this.store.size });
+    this.log.info('rule conditions seeded from persisted alarms', {
+      seeded,
+      activeConditions: this.store.size,
+    });
   }
 
   private swapEngine(rules: CompiledRules): void {
@@ -149,17 +159,29 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
         },
         onLate: (r, lagMs) => {
           this.metrics.ruleLateReadings.inc();
-          this.log.debug('reading beyond the lateness tolerance not evaluated', { siteId: r.siteId, deviceId: r.deviceId, channel: r.channel, ts: r.ts, lagMs });
+          this.log.debug('reading beyond the lateness tolerance not evaluated', {
+            siteId: r.siteId,
+            deviceId: r.deviceId,
+            channel: r.channel,
+            ts: r.ts,
+            lagMs,
+          });
         },
       },
     });
     const now = this.clock.now();
-    for (const h of engine.initialHazard(now)) if (!this.hazardBySource.has(h.sourceId)) this.hazardBySource.set(h.sourceId, h);
+    for (const h of engine.initialHazard(now))
+      if (!this.hazardBySource.has(h.sourceId)) this.hazardBySource.set(h.sourceId, h);
     const sub = engine.conditions$.subscribe({
       next: (c) => this.publish(c),
       error: (err: unknown) => this.engineFailed(err),
     });
-    sub.add(engine.hazard$.subscribe({ next: (h) => this.updateHazard(h), error: (err: unknown) => this.engineFailed(err) }));
+    sub.add(
+      engine.hazard$.subscribe({
+        next: (h) => this.updateHazard(h),
+        error: (err: unknown) => this.engineFailed(err),
+      }),
+    );
     this.engineSub = sub;
     this.disposeEngine = () => engine.dispose();
   }
@@ -174,8 +196,20 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
 
   private publish(c: ConditionChange): void {
     this.metrics.ruleConditions.inc({ active: String(c.active), priority: c.priority });
-    if (this.dispatching === this.dispatching) this.metrics.ruleConditionLatency.observe(Math.max(0, this.clock.now() - this.dispatching) / 1000);
-    this.log.info(c.active ? 'condition raised' : 'condition cleared', { ruleId: c.ruleId, siteId: c.siteId, sourceId: c.sourceId, deviceId: c.deviceId, condition: c.condition, priority: c.priority, value: c.value, limit: c.limit, ts: c.ts, message: c.message });
+    if (this.dispatching === this.dispatching)
+      this.metrics.ruleConditionLatency.observe(Math.max(0, this.clock.now() - this.dispatching) / 1000);
+    this.log.info(c.active ? 'condition raised' : 'condition cleared', {
+      ruleId: c.ruleId,
+      siteId: c.siteId,
+      sourceId: c.sourceId,
+      deviceId: c.deviceId,
+      condition: c.condition,
+      priority: c.priority,
+      value: c.value,
+      limit: c.limit,
+      ts: c.ts,
+      message: c.message,
+    });
     this.changes.next(c);
   }
 
@@ -184,8 +218,18 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
     this.hazardBySource.set(h.sourceId, h);
     const crossed = prev !== undefined && prev.S >= 1 !== h.S >= 1;
     if (prev && prev.grade === h.grade && !crossed) return;
-    if (crossed) this.log.info(h.S >= 1 ? 'hazard source identified: S ≥ 1' : 'hazard source below identification: S < 1', { sourceId: h.sourceId, S: h.S });
-    this.log.info('hazard grade changed', { sourceId: h.sourceId, from: prev?.grade, to: h.grade, R: h.R, filedGrade: h.filedGrade });
+    if (crossed)
+      this.log.info(
+        h.S >= 1 ? 'hazard source identified: S ≥ 1' : 'hazard source below identification: S < 1',
+        { sourceId: h.sourceId, S: h.S },
+      );
+    this.log.info('hazard grade changed', {
+      sourceId: h.sourceId,
+      from: prev?.grade,
+      to: h.grade,
+      R: h.R,
+      filedGrade: h.filedGrade,
+    });
     this.hazards.next(h);
   }
 

@@ -6,13 +6,26 @@
  *   10 s"); it clears as soon as it is false.
  */
 import type { Reading } from '../../common/types';
-import { conditionKey, ConditionSlot, NO_SEED, type ConditionChange, type Emit, type SeedLookup } from './condition';
+import {
+  conditionKey,
+  ConditionSlot,
+  NO_SEED,
+  type ConditionChange,
+  type Emit,
+  type SeedLookup,
+} from './condition';
 import { isCondition } from './interlock.rule';
 import { DelayFilter } from './on-off-delay';
 import type { RuleMachine } from './rule-machine';
 import { refMatches, type CompareOp, type CompositeRule, type CompositeTerm } from './rule-spec';
 
-type TermState = { term: CompositeTerm; active: Set<string>; current: boolean; endedAt: number; lastTs: number };
+type TermState = {
+  term: CompositeTerm;
+  active: Set<string>;
+  current: boolean;
+  endedAt: number;
+  lastTs: number;
+};
 
 export function compare(a: unknown, op: CompareOp, b: number | string | boolean): boolean {
   switch (op) {
@@ -31,12 +44,29 @@ export function compare(a: unknown, op: CompareOp, b: number | string | boolean)
   }
 }
 
-const describe = (t: CompositeTerm): string => (t.kind === 'condition' ? t.refs.map((r) => `${r.condition}${r.deviceId ? `@${r.deviceId}` : ''}`).join('|') : `${t.deviceId}.${t.channel} ${t.op} ${String(t.value)}`);
+const describe = (t: CompositeTerm): string =>
+  t.kind === 'condition'
+    ? t.refs.map((r) => `${r.condition}${r.deviceId ? `@${r.deviceId}` : ''}`).join('|')
+    : `${t.deviceId}.${t.channel} ${t.op} ${String(t.value)}`;
 
-export function createCompositeMachine(rule: CompositeRule, seed: SeedLookup = NO_SEED, activeNow: readonly ConditionChange[] = []): RuleMachine<ConditionChange | Reading> {
-  const slot = new ConditionSlot({ ruleId: rule.ruleId, siteId: rule.siteId, sourceId: rule.sourceId, condition: rule.condition }, rule.priority, seed);
+export function createCompositeMachine(
+  rule: CompositeRule,
+  seed: SeedLookup = NO_SEED,
+  activeNow: readonly ConditionChange[] = [],
+): RuleMachine<ConditionChange | Reading> {
+  const slot = new ConditionSlot(
+    { ruleId: rule.ruleId, siteId: rule.siteId, sourceId: rule.sourceId, condition: rule.condition },
+    rule.priority,
+    seed,
+  );
   const filter = new DelayFilter(rule.forMs, 0, slot.active);
-  const terms: TermState[] = rule.terms.map((term) => ({ term, active: new Set<string>(), current: false, endedAt: -Infinity, lastTs: -Infinity }));
+  const terms: TermState[] = rule.terms.map((term) => ({
+    term,
+    active: new Set<string>(),
+    current: false,
+    endedAt: -Infinity,
+    lastTs: -Infinity,
+  }));
   for (const c of activeNow) {
     for (const t of terms) {
       if (t.term.kind === 'condition' && c.active && t.term.refs.some((r) => refMatches(r, c))) {
@@ -48,15 +78,26 @@ export function createCompositeMachine(rule: CompositeRule, seed: SeedLookup = N
   let lastTs = -Infinity;
 
   const termTrue = (t: TermState, ts: number): boolean => t.current || ts - t.endedAt < rule.withinMs;
-  const combined = (ts: number): boolean => (rule.op === 'and' ? terms.every((t) => termTrue(t, ts)) : terms.some((t) => termTrue(t, ts)));
+  const combined = (ts: number): boolean =>
+    rule.op === 'and' ? terms.every((t) => termTrue(t, ts)) : terms.some((t) => termTrue(t, ts));
   const setCurrent = (t: TermState, v: boolean, ts: number): void => {
     if (t.current && !v) t.endedAt = ts;
     t.current = v;
   };
   const publish = (at: number, emit: Emit): void => {
     const on = filter.active;
-    const detail = terms.map((t) => `${describe(t.term)}=${termTrue(t, at) ? 'true' : 'false'}`).join(rule.op === 'and' ? ' AND ' : ' OR ');
-    slot.set(on, rule.priority, null, null, at, on ? `${rule.message} (${detail})` : `${rule.message}: cleared (${detail})`, emit);
+    const detail = terms
+      .map((t) => `${describe(t.term)}=${termTrue(t, at) ? 'true' : 'false'}`)
+      .join(rule.op === 'and' ? ' AND ' : ' OR ');
+    slot.set(
+      on,
+      rule.priority,
+      null,
+      null,
+      at,
+      on ? `${rule.message} (${detail})` : `${rule.message}: cleared (${detail})`,
+      emit,
+    );
   };
   const evaluate = (ts: number, emit: Emit): void => {
     const t = filter.update(combined(ts), ts);
@@ -76,7 +117,13 @@ export function createCompositeMachine(rule: CompositeRule, seed: SeedLookup = N
           setCurrent(t, t.active.size > 0, ts);
           touched = true;
         } else {
-          if (term.kind !== 'channel' || term.deviceId !== x.deviceId || term.channel !== x.channel || term.siteId !== x.siteId) continue;
+          if (
+            term.kind !== 'channel' ||
+            term.deviceId !== x.deviceId ||
+            term.channel !== x.channel ||
+            term.siteId !== x.siteId
+          )
+            continue;
           if (ts < t.lastTs || x.quality === 'bad') continue;
           t.lastTs = ts;
           setCurrent(t, compare(x.value, term.op, term.value), ts);

@@ -13,7 +13,8 @@ export class ConditionStore {
   apply(c: ConditionChange): boolean {
     const key = conditionKey(c);
     const prev = this.byKey.get(key);
-    if (prev ? prev.active === c.active && (!c.active || prev.priority === c.priority) : !c.active) return false;
+    if (prev ? prev.active === c.active && (!c.active || prev.priority === c.priority) : !c.active)
+      return false;
     if (c.active) this.byKey.set(key, c);
     else this.byKey.delete(key);
     return true;
@@ -37,7 +38,13 @@ export class ConditionStore {
     const out: ConditionChange[] = [];
     for (const c of this.byKey.values()) {
       if (producible.has(producibleKey(c.siteId, c.ruleId, c.condition))) continue;
-      const clear: ConditionChange = { ...c, active: false, ts, value: null, message: `${c.condition} cleared: rule ${c.ruleId} removed by a configuration reload` };
+      const clear: ConditionChange = {
+        ...c,
+        active: false,
+        ts,
+        value: null,
+        message: `${c.condition} cleared: rule ${c.ruleId} removed by a configuration reload`,
+      };
       out.push(clear);
     }
     for (const c of out) this.apply(c);

@@ -26,7 +26,9 @@ export type ConditionChange = {
 };
 
 /** Identity of one condition inside the engine (site-scoped, because rule ids are unique per site only). */
-export function conditionKey(c: Pick<ConditionChange, 'siteId' | 'ruleId' | 'deviceId' | 'condition'>): string {
+export function conditionKey(
+  c: Pick<ConditionChange, 'siteId' | 'ruleId' | 'deviceId' | 'condition'>,
+): string {
   return `${c.siteId}|${c.ruleId}|${c.deviceId ?? ''}|${c.condition}`;
 }
 
@@ -70,15 +72,46 @@ export class ConditionSlot {
   }
 
   /** Emits when `active` or (while active) the priority changes. Returns true when something was emitted. */
-  set(active: boolean, priority: Priority, value: ChannelValue | null, limit: number | string | null, ts: number, message: string, emit: Emit): boolean {
+  set(
+    active: boolean,
+    priority: Priority,
+    value: ChannelValue | null,
+    limit: number | string | null,
+    ts: number,
+    message: string,
+    emit: Emit,
+  ): boolean {
     if (active === this.active && (!active || priority === this.priority)) return false;
     this.active = active;
     this.priority = priority;
     const base = this.id;
     const change: ConditionChange =
       base.deviceId === undefined
-        ? { ruleId: base.ruleId, sourceId: base.sourceId, siteId: base.siteId, condition: base.condition, active, priority, value, limit, ts, message }
-        : { ruleId: base.ruleId, sourceId: base.sourceId, siteId: base.siteId, deviceId: base.deviceId, condition: base.condition, active, priority, value, limit, ts, message };
+        ? {
+            ruleId: base.ruleId,
+            sourceId: base.sourceId,
+            siteId: base.siteId,
+            condition: base.condition,
+            active,
+            priority,
+            value,
+            limit,
+            ts,
+            message,
+          }
+        : {
+            ruleId: base.ruleId,
+            sourceId: base.sourceId,
+            siteId: base.siteId,
+            deviceId: base.deviceId,
+            condition: base.condition,
+            active,
+            priority,
+            value,
+            limit,
+            ts,
+            message,
+          };
     emit(change);
     return true;
   }

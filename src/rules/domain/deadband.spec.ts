@@ -22,7 +22,12 @@ describe('deadband', () => {
   it('should emit one change per real crossing when the input chatters around the limit', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const src = cold('abcdefg', { a: 80, b: 90, c: 88, d: 91, e: 86, f: 85, g: 90 });
-      expectObservable(src.pipe(deadband(90, 5, 'high'))).toBe('ab---fg', { a: false, b: true, f: false, g: true });
+      expectObservable(src.pipe(deadband(90, 5, 'high'))).toBe('ab---fg', {
+        a: false,
+        b: true,
+        f: false,
+        g: true,
+      });
     });
   });
 });
@@ -32,7 +37,10 @@ describe('onOffDelay', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {
       const src = hot('a 4999ms b', { a: { active: true, ts: 0 }, b: { active: false, ts: 5000 } });
-      expectObservable(src.pipe(onOffDelay(2000, 1000, ts))).toBe('2s x 3999ms y', { x: { active: true, ts: 2000 }, y: { active: false, ts: 6000 } });
+      expectObservable(src.pipe(onOffDelay(2000, 1000, ts))).toBe('2s x 3999ms y', {
+        x: { active: true, ts: 2000 },
+        y: { active: false, ts: 6000 },
+      });
     });
   });
 
@@ -40,7 +48,12 @@ describe('onOffDelay', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {
       const t = (active: boolean, at: number) => ({ active, ts: at });
-      const src = hot('a 499ms b 499ms c 499ms d', { a: t(true, 0), b: t(false, 500), c: t(true, 1000), d: t(false, 1500) });
+      const src = hot('a 499ms b 499ms c 499ms d', {
+        a: t(true, 0),
+        b: t(false, 500),
+        c: t(true, 1000),
+        d: t(false, 1500),
+      });
       expectObservable(src.pipe(onOffDelay(1000, 0, ts))).toBe('', {});
     });
   });
@@ -48,7 +61,9 @@ describe('onOffDelay', () => {
   it('should raise at once when the on-delay is zero', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {
-      expectObservable(hot('a', { a: { active: true, ts: 0 } }).pipe(onOffDelay(0, 0, ts))).toBe('x', { x: { active: true, ts: 0 } });
+      expectObservable(hot('a', { a: { active: true, ts: 0 } }).pipe(onOffDelay(0, 0, ts))).toBe('x', {
+        x: { active: true, ts: 0 },
+      });
     });
   });
 });
@@ -59,7 +74,12 @@ describe('dropLate', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const r = (ts: number) => ({ ts });
       const src = cold('abcde', { a: r(1000), b: r(2000), c: r(1500), d: r(900), e: r(2500) });
-      expectObservable(src.pipe(dropLate(500, (x, lag) => late.push([x.ts, lag])))).toBe('abc-e', { a: r(1000), b: r(2000), c: r(1500), e: r(2500) });
+      expectObservable(src.pipe(dropLate(500, (x, lag) => late.push([x.ts, lag])))).toBe('abc-e', {
+        a: r(1000),
+        b: r(2000),
+        c: r(1500),
+        e: r(2500),
+      });
     });
     expect(late).toEqual([[900, 1100]]);
   });

@@ -6,13 +6,23 @@ import { Observable, type OperatorFunction } from 'rxjs';
 
 export type Direction = 'high' | 'low';
 
-export function beyondLimit(wasActive: boolean, value: number, limit: number, band: number, direction: Direction): boolean {
+export function beyondLimit(
+  wasActive: boolean,
+  value: number,
+  limit: number,
+  band: number,
+  direction: Direction,
+): boolean {
   if (direction === 'high') return wasActive ? value > limit - band : value >= limit;
   return wasActive ? value < limit + band : value <= limit;
 }
 
 /** Operator form: numbers in, the (distinct) limit state out. */
-export function deadband(limit: number, band: number, direction: Direction): OperatorFunction<number, boolean> {
+export function deadband(
+  limit: number,
+  band: number,
+  direction: Direction,
+): OperatorFunction<number, boolean> {
   return (source) =>
     new Observable<boolean>((subscriber) => {
       let state: boolean | null = null;

@@ -26,7 +26,12 @@ type Harness = {
 };
 
 /** Runs the demo rule engine in virtual time: readings are pushed at their event time (ts = frame). */
-function runEngine(build: (h: Harness) => void, rules: CompiledRules = demoRules, siteId = 'bohai-chem', store = new ConditionStore()): Harness {
+function runEngine(
+  build: (h: Harness) => void,
+  rules: CompiledRules = demoRules,
+  siteId = 'bohai-chem',
+  store = new ConditionStore(),
+): Harness {
   const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
   const out: Harness['out'] = [];
   const errors: string[] = [];
@@ -34,7 +39,15 @@ function runEngine(build: (h: Harness) => void, rules: CompiledRules = demoRules
   ts.run(({ flush }) => {
     const telemetry$ = new Subject<Reading>();
     const deviceState$ = new Subject<DeviceStateEvent>();
-    const engine = buildEngine(rules, { telemetry$, deviceState$ }, { scheduler: ts, store, hooks: { onRuleError: (k, id) => errors.push(`${k}:${id}`), onLate: (_r, lag) => late.push(lag) } });
+    const engine = buildEngine(
+      rules,
+      { telemetry$, deviceState$ },
+      {
+        scheduler: ts,
+        store,
+        hooks: { onRuleError: (k, id) => errors.push(`${k}:${id}`), onLate: (_r, lag) => late.push(lag) },
+      },
+    );
     engine.conditions$.subscribe((c) => out.push({ ...c, at: ts.now() }));
     const h: Harness = {
       ts,
@@ -43,9 +56,13 @@ function runEngine(build: (h: Harness) => void, rules: CompiledRules = demoRules
       late,
       send: (at, deviceId, values, over = {}) =>
         ts.schedule(() => {
-          for (const [channel, value] of Object.entries(values)) telemetry$.next(makeReading({ siteId, deviceId, channel, value, ts: at, receivedAt: at, ...over }));
+          for (const [channel, value] of Object.entries(values))
+            telemetry$.next(
+              makeReading({ siteId, deviceId, channel, value, ts: at, receivedAt: at, ...over }),
+            );
         }, at),
-      state: (at, deviceId, state) => ts.schedule(() => deviceState$.next({ siteId, deviceId, state, ts: at }), at),
+      state: (at, deviceId, state) =>
+        ts.schedule(() => deviceState$.next({ siteId, deviceId, state, ts: at }), at),
       every: (from, to, step, fn) => {
         for (let t = from; t <= to; t += step) fn(t);
       },
@@ -56,18 +73,33 @@ function runEngine(build: (h: Harness) => void, rules: CompiledRules = demoRules
   return { ts, out, errors, late, send: () => undefined, state: () => undefined, every: () => undefined };
 }
 
-const fmtc = (c: ConditionChange): string => `${c.deviceId ?? c.ruleId}:${c.condition}${c.active ? '+' : '-'}${c.active ? `(${c.priority})` : ''}`;
+const fmtc = (c: ConditionChange): string =>
+  `${c.deviceId ?? c.ruleId}:${c.condition}${c.active ? '+' : '-'}${c.active ? `(${c.priority})` : ''}`;
 /** Changes of the bohai-chem site up to `until` (after the test data ends, every device goes stale — as it should). */
-const rows = (out: Harness['out'], until: number, filter: (c: ConditionChange) => boolean = () => true): Array<ConditionChange & { at: number }> =>
+const rows = (
+  out: Harness['out'],
+  until: number,
+  filter: (c: ConditionChange) => boolean = () => true,
+): Array<ConditionChange & { at: number }> =>
   out.filter((c) => c.at <= until && c.siteId === 'bohai-chem' && filter(c));
-const seq = (out: Harness['out'], until: number, filter: (c: ConditionChange) => boolean = () => true): string[] => rows(out, until, filter).map(fmtc);
+const seq = (
+  out: Harness['out'],
+  until: number,
+  filter: (c: ConditionChange) => boolean = () => true,
+): string[] => rows(out, until, filter).map(fmtc);
 
 /** Keeps every device of a site reporting normally, so nothing goes stale. */
 function background(h: Harness, to: number, skip: ReadonlySet<string> = new Set()): void {
   for (const d of plant.sites.find((s) => s.id === 'bohai-chem')!.devices) {
     if (skip.has(d.id)) continue;
     const values: Record<string, ChannelValue> =
-      d.kind === 'gas_detector' ? { conc: 0.1, fault: false } : d.kind === 'tank' ? { level_pct: 50, temp_c: 20, pressure_kpa: 600 } : d.kind === 'shutoff_valve' ? { position: 'open', demand: 'open' } : { status: 'ok' };
+      d.kind === 'gas_detector'
+        ? { conc: 0.1, fault: false }
+        : d.kind === 'tank'
+          ? { level_pct: 50, temp_c: 20, pressure_kpa: 600 }
+          : d.kind === 'shutoff_valve'
+            ? { position: 'open', demand: 'open' }
+            : { status: 'ok' };
     h.every(0, to, d.periodS * 1000, (t) => h.send(t, d.id, values));
   }
 }
@@ -84,7 +116,8 @@ describe('rule engine on the demo plant', () => {
     const h = runEngine((h) => {
       background(h, 120_000, new Set([...gds, 'cl-xv-1', 'cl-xv-2']));
       // gas rises on GD-1 from 10 s, on GD-2 from 14 s; GD-3 only reaches level 1
-      const conc = (t: number, start: number, peak: number): number => Math.min(peak, t < start ? 0.1 : 0.1 + ((t - start) / 1000) * 0.2);
+      const conc = (t: number, start: number, peak: number): number =>
+        Math.min(peak, t < start ? 0.1 : 0.1 + ((t - start) / 1000) * 0.2);
       h.every(0, 120_000, 2000, (t) => {
         h.send(t, 'cl-gd-1', { conc: conc(t, 10_000, 5), fault: false });
         h.send(t, 'cl-gd-2', { conc: conc(t, 14_000, 5), fault: false });
@@ -119,11 +152,26 @@ describe('rule engine on the demo plant', () => {
     // composite "gas_l2 in the area AND XV-1 open after 10 s": XV-1 started moving at 30 s, 8 s after gas_l2 → not raised
     expect(got.some((s) => s.includes('gas_l2_valve_open'))).toBe(false);
     // causal order: level 2 on two detectors, then the vote, then the interlock failure, then its clear
-    const order = ['cl-gd-1:gas_l2+(high)', 'cl-gd-2:gas_l2+(high)', 'vote:cl-a1:vote+(critical)', 'cl-xv-1:shutoff_failed+(critical)', 'cl-xv-1:shutoff_failed-'];
-    expect(order.map((s) => got.indexOf(s))).toEqual([...order.map((s) => got.indexOf(s))].sort((a, b) => a - b));
+    const order = [
+      'cl-gd-1:gas_l2+(high)',
+      'cl-gd-2:gas_l2+(high)',
+      'vote:cl-a1:vote+(critical)',
+      'cl-xv-1:shutoff_failed+(critical)',
+      'cl-xv-1:shutoff_failed-',
+    ];
+    expect(order.map((s) => got.indexOf(s))).toEqual(
+      [...order.map((s) => got.indexOf(s))].sort((a, b) => a - b),
+    );
     expect(order.every((s) => got.includes(s))).toBe(true);
     // valve supervision: XV-1 still moving after its 15 s travel time
-    expect(got).toEqual(expect.arrayContaining(['cl-xv-1:stuck+(high)', 'cl-xv-1:discrepancy+(critical)', 'cl-xv-2:trip+(high)', 'cl-xv-1:trip+(high)']));
+    expect(got).toEqual(
+      expect.arrayContaining([
+        'cl-xv-1:stuck+(high)',
+        'cl-xv-1:discrepancy+(critical)',
+        'cl-xv-2:trip+(high)',
+        'cl-xv-1:trip+(high)',
+      ]),
+    );
     expect(got).not.toContain('cl-gd-3:gas_l2+(high)');
     expect(got).toContain('cl-gd-3:gas_l1+(medium)');
   });
@@ -146,8 +194,14 @@ describe('rule engine on the demo plant', () => {
       h.every(40_000, 60_000, 2000, (t) => h.send(t, 'cl-gd-1', { conc: 0.1, fault: false }));
     });
     const got = seq(h.out, 60_000, (c) => c.deviceId === 'cl-gd-1');
-    expect(got).toEqual(['cl-gd-1:stale+(medium)', 'cl-gd-1:offline+(medium)', 'cl-gd-1:offline-', 'cl-gd-1:stale-']);
-    const raisedAt = (condition: string): number => h.out.find((c) => c.deviceId === 'cl-gd-1' && c.condition === condition && c.active)!.ts;
+    expect(got).toEqual([
+      'cl-gd-1:stale+(medium)',
+      'cl-gd-1:offline+(medium)',
+      'cl-gd-1:offline-',
+      'cl-gd-1:stale-',
+    ]);
+    const raisedAt = (condition: string): number =>
+      h.out.find((c) => c.deviceId === 'cl-gd-1' && c.condition === condition && c.active)!.ts;
     expect(raisedAt('stale')).toBe(10_000 + 10_000); // last reading 10 s + max(3 × 2 s, 10 s)
     expect(raisedAt('offline')).toBe(12_000 + 10_000); // last will at 12 s + offline on-delay 10 s
   });
@@ -161,7 +215,13 @@ describe('rule engine on the demo plant', () => {
       });
     });
     const got = seq(h.out, 60_000, (c) => c.deviceId === undefined || c.deviceId.startsWith('cl-gd'));
-    expect(got).toEqual(['cl-gd-1:gas_l1+(medium)', 'cl-gd-1:gas_l2+(high)', 'cl-gd-2:detector_fault+(medium)', 'vote:cl-a1:vote+(critical)', 'gas-valve-open:cl-a1:gas_l2_valve_open+(critical)']);
+    expect(got).toEqual([
+      'cl-gd-1:gas_l1+(medium)',
+      'cl-gd-1:gas_l2+(high)',
+      'cl-gd-2:detector_fault+(medium)',
+      'vote:cl-a1:vote+(critical)',
+      'gas-valve-open:cl-a1:gas_l2_valve_open+(critical)',
+    ]);
   });
 
   it('should not evaluate readings later than the tolerance and count them', () => {
@@ -182,10 +242,25 @@ describe('rule engine hazard grading', () => {
     const statuses: Array<{ R: number; grade: number; S: number }> = [];
     ts.run(({ flush }) => {
       const telemetry$ = new Subject<Reading>();
-      const engine = buildEngine(demoRules, { telemetry$, deviceState$: new Subject() }, { scheduler: ts, store: new ConditionStore(), hooks: { onRuleError: () => undefined, onLate: () => undefined } });
+      const engine = buildEngine(
+        demoRules,
+        { telemetry$, deviceState$: new Subject() },
+        {
+          scheduler: ts,
+          store: new ConditionStore(),
+          hooks: { onRuleError: () => undefined, onLate: () => undefined },
+        },
+      );
       const initial = engine.initialHazard(0).find((s) => s.sourceId === 'bhc-cl2')!;
       // design inventory 79 t: S = 15.8, R = 1.5 × 4 × 15.8 = 94.8 → grade 2
-      expect(initial).toMatchObject({ S: 15.8, R: 94.8, grade: 2, level: 'orange', alpha: 1.5, filedGrade: 1 });
+      expect(initial).toMatchObject({
+        S: 15.8,
+        R: 94.8,
+        grade: 2,
+        level: 'orange',
+        alpha: 1.5,
+        filedGrade: 1,
+      });
       engine.hazard$.subscribe((s) => s.sourceId === 'bhc-cl2' && statuses.push(s));
       ts.schedule(() => {
         telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 100, ts: 0 }));

@@ -16,7 +16,19 @@
  * own machine with its own try/catch: an exception in one rule is reported and that rule alone restarts from the
  * condition store; the stream goes on. The output passes the condition store, so only real changes leave.
  */
-import { EMPTY, Observable, filter, groupBy, ignoreElements, merge, mergeMap, share, Subject, takeUntil, type SchedulerLike } from 'rxjs';
+import {
+  EMPTY,
+  Observable,
+  filter,
+  groupBy,
+  ignoreElements,
+  merge,
+  mergeMap,
+  share,
+  Subject,
+  takeUntil,
+  type SchedulerLike,
+} from 'rxjs';
 import type { Reading } from '../../common/types';
 import { type ConditionChange, type SeedLookup } from './condition';
 import type { ConditionStore } from './condition-store';
@@ -38,7 +50,10 @@ import { createStaleMachine } from './stale.rule';
 import { createValveMachine } from './valve.rule';
 import { createVoteMachine } from './vote.rule';
 
-export type EngineInputs = { readonly telemetry$: Observable<Reading>; readonly deviceState$: Observable<DeviceStateEvent> };
+export type EngineInputs = {
+  readonly telemetry$: Observable<Reading>;
+  readonly deviceState$: Observable<DeviceStateEvent>;
+};
 
 export type EngineHooks = {
   /** A rule threw; it was restarted. */
@@ -47,7 +62,11 @@ export type EngineHooks = {
   onLate(r: Reading, lagMs: number): void;
 };
 
-export type EngineOptions = { readonly scheduler: SchedulerLike; readonly store: ConditionStore; readonly hooks: EngineHooks };
+export type EngineOptions = {
+  readonly scheduler: SchedulerLike;
+  readonly store: ConditionStore;
+  readonly hooks: EngineHooks;
+};
 
 export type Engine = {
   /** Condition changes (de-duplicated through the store). Cold until subscribed; subscribe once. */
@@ -93,7 +112,10 @@ export function deviceMachine(rule: DeviceRule, seed: SeedLookup): RuleMachine<R
  * Group duration: emits once the group saw no element for a whole check period (released after idleMs…2·idleMs).
  * One flag write per element, no clock read, one timer per group per period.
  */
-export function idleFor<T>(idleMs: number, scheduler: SchedulerLike): (group: Observable<T>) => Observable<true> {
+export function idleFor<T>(
+  idleMs: number,
+  scheduler: SchedulerLike,
+): (group: Observable<T>) => Observable<true> {
   return (group) =>
     new Observable<true>((subscriber) => {
       let seen = false;
@@ -124,7 +146,16 @@ function onChannel(channel: string, m: RuleMachine<Reading>): RuleMachine<Readin
   };
 }
 
-const NO_DEVICE: DeviceRules = { siteId: '', deviceId: '', sourceId: '', kind: 'tank', channels: new Map(), deviceRules: [], stale: null, offline: null };
+const NO_DEVICE: DeviceRules = {
+  siteId: '',
+  deviceId: '',
+  sourceId: '',
+  kind: 'tank',
+  channels: new Map(),
+  deviceRules: [],
+  stale: null,
+  offline: null,
+};
 
 export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: EngineOptions): Engine {
   const { scheduler, store, hooks } = opts;
@@ -132,7 +163,11 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   const { lateToleranceMs, groupIdleMs } = rules.settings;
   const onLate = (r: Reading, lag: number): void => hooks.onLate(r, lag);
   const run = <I>(kind: string, ruleId: string, create: () => RuleMachine<I>, timeOf?: (i: I) => number) =>
-    runMachine<I>(create, { scheduler, onError: (err) => hooks.onRuleError(kind, ruleId, err), ...(timeOf ? { timeOf } : {}) });
+    runMachine<I>(create, {
+      scheduler,
+      onError: (err) => hooks.onRuleError(kind, ruleId, err),
+      ...(timeOf ? { timeOf } : {}),
+    });
   const runMany = (entries: MachineEntry<Reading>[]) =>
     runMachines<Reading>(entries, {
       scheduler,
@@ -141,7 +176,8 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
         hooks.onRuleError(id.slice(0, bar), id.slice(bar + 1), err);
       },
     });
-  const lookup = (x: { siteId: string; deviceId: string }): DeviceRules => rules.devices.get(x.siteId)?.get(x.deviceId) ?? NO_DEVICE;
+  const lookup = (x: { siteId: string; deviceId: string }): DeviceRules =>
+    rules.devices.get(x.siteId)?.get(x.deviceId) ?? NO_DEVICE;
   const stop$ = new Subject<void>();
   const tel$ = inputs.telemetry$.pipe(takeUntil(stop$));
 
@@ -150,19 +186,32 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
     groupBy((r: Reading) => lookup(r), { duration: idleFor(groupIdleMs, scheduler) }),
     mergeMap((dev$) => {
       const d = dev$.key;
-      const entries: MachineEntry<Reading>[] = d.deviceRules.map((rule) => ({ id: `${rule.kind}|${rule.ruleId}`, create: () => deviceMachine(rule, seed) }));
+      const entries: MachineEntry<Reading>[] = d.deviceRules.map((rule) => ({
+        id: `${rule.kind}|${rule.ruleId}`,
+        create: () => deviceMachine(rule, seed),
+      }));
       for (const cr of d.channels.values())
-        for (const rule of cr.rules) entries.push({ id: `${rule.kind}|${rule.ruleId}`, create: () => onChannel(cr.channel, channelMachine(rule, seed)) });
+        for (const rule of cr.rules)
+          entries.push({
+            id: `${rule.kind}|${rule.ruleId}`,
+            create: () => onChannel(cr.channel, channelMachine(rule, seed)),
+          });
       if (d === NO_DEVICE || entries.length === 0) return dev$.pipe(ignoreElements());
       return dev$.pipe(dropLate(lateToleranceMs, onLate), runMany(entries));
     }),
   );
 
   const staleRules: StaleRule[] = [];
-  for (const site of rules.devices.values()) for (const d of site.values()) if (d.stale) staleRules.push(d.stale);
+  for (const site of rules.devices.values())
+    for (const d of site.values()) if (d.stale) staleRules.push(d.stale);
   const stale$ = staleRules.length
     ? tel$.pipe(
-        run('stale', 'stale', () => createStaleMachine(staleRules, scheduler.now(), seed), (r: Reading) => r.receivedAt),
+        run(
+          'stale',
+          'stale',
+          () => createStaleMachine(staleRules, scheduler.now(), seed),
+          (r: Reading) => r.receivedAt,
+        ),
       )
     : EMPTY;
 
@@ -182,7 +231,13 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   const activeNow = (): ConditionChange[] => store.active();
   const voteConditions = new Set(rules.votes.flatMap((v) => [v.memberCondition, ...v.faultConditions]));
   const voteInput$ = stage1$.pipe(filter((c) => voteConditions.has(c.condition)));
-  const votes$ = rules.votes.length ? merge(...rules.votes.map((v) => voteInput$.pipe(run('vote', v.ruleId, () => createVoteMachine(v, seed, activeNow()))))).pipe(share()) : EMPTY;
+  const votes$ = rules.votes.length
+    ? merge(
+        ...rules.votes.map((v) =>
+          voteInput$.pipe(run('vote', v.ruleId, () => createVoteMachine(v, seed, activeNow()))),
+        ),
+      ).pipe(share())
+    : EMPTY;
   const cond12$ = merge(stage1$, votes$);
 
   // ---- readings needed across devices: valve positions, composite channels, tank levels
@@ -195,7 +250,8 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
     d.add(channel);
   };
   for (const il of rules.interlocks) for (const v of il.valves) want(il.siteId, v.deviceId, 'position');
-  for (const c of rules.composites) for (const t of c.terms) if (t.kind === 'channel') want(t.siteId, t.deviceId, t.channel);
+  for (const c of rules.composites)
+    for (const t of c.terms) if (t.kind === 'channel') want(t.siteId, t.deviceId, t.channel);
   for (const h of rules.hazardSources) for (const t of h.tanks) want(h.siteId, t.deviceId, t.channel);
   const crossReadings$ = tel$.pipe(
     filter((r) => cross.get(r.siteId)?.get(r.deviceId)?.has(r.channel) === true),
@@ -207,24 +263,36 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
     ? merge(
         ...rules.interlocks.map((il) => {
           const valves = new Set(il.valves.map((v) => v.deviceId));
-          const positions$ = crossReadings$.pipe(filter((r) => r.channel === 'position' && r.siteId === il.siteId && valves.has(r.deviceId)));
-          return merge(cond12$, positions$).pipe(run('interlock', il.ruleId, () => createInterlockMachine(il, seed, activeNow(), scheduler.now())));
+          const positions$ = crossReadings$.pipe(
+            filter((r) => r.channel === 'position' && r.siteId === il.siteId && valves.has(r.deviceId)),
+          );
+          return merge(cond12$, positions$).pipe(
+            run('interlock', il.ruleId, () => createInterlockMachine(il, seed, activeNow(), scheduler.now())),
+          );
         }),
       ).pipe(share())
     : EMPTY;
   const composites$ = rules.composites.length
     ? merge(
         ...rules.composites.map((c) => {
-          const channels = new Set(c.terms.flatMap((t) => (t.kind === 'channel' ? [`${t.siteId}/${t.deviceId}/${t.channel}`] : [])));
-          const terms$ = channels.size ? crossReadings$.pipe(filter((r) => channels.has(`${r.siteId}/${r.deviceId}/${r.channel}`))) : EMPTY;
-          return merge(cond12$, interlocks$, terms$).pipe(run('composite', c.ruleId, () => createCompositeMachine(c, seed, activeNow())));
+          const channels = new Set(
+            c.terms.flatMap((t) => (t.kind === 'channel' ? [`${t.siteId}/${t.deviceId}/${t.channel}`] : [])),
+          );
+          const terms$ = channels.size
+            ? crossReadings$.pipe(filter((r) => channels.has(`${r.siteId}/${r.deviceId}/${r.channel}`)))
+            : EMPTY;
+          return merge(cond12$, interlocks$, terms$).pipe(
+            run('composite', c.ruleId, () => createCompositeMachine(c, seed, activeNow())),
+          );
         }),
       )
     : EMPTY;
 
   const conditions$ = merge(stage1$, votes$, interlocks$, composites$).pipe(filter((c) => store.apply(c)));
 
-  const tankLevels = new Set(rules.hazardSources.flatMap((h) => h.tanks.map((t) => `${h.siteId}/${t.deviceId}`)));
+  const tankLevels = new Set(
+    rules.hazardSources.flatMap((h) => h.tanks.map((t) => `${h.siteId}/${t.deviceId}`)),
+  );
   const hazard$ = crossReadings$.pipe(
     filter((r) => r.channel === 'level_pct' && tankLevels.has(`${r.siteId}/${r.deviceId}`)),
     hazardGrading(rules.hazardSources),

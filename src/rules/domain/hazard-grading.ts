@@ -9,7 +9,14 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import type { ColourLevel, Reading } from '../../common/types';
 import type { HazardSourceSpec } from './rule-spec';
 
-export type HazardInventory = { readonly substance: string; readonly q: number; readonly Q: number; readonly beta: number; readonly tanks: number; readonly measuredTanks: number };
+export type HazardInventory = {
+  readonly substance: string;
+  readonly q: number;
+  readonly Q: number;
+  readonly beta: number;
+  readonly tanks: number;
+  readonly measuredTanks: number;
+};
 
 export type HazardStatus = {
   readonly sourceId: string;
@@ -44,12 +51,20 @@ export function gradeFor(R: number): 1 | 2 | 3 | 4 {
   return 4;
 }
 
-export const GRADE_LEVEL: Record<1 | 2 | 3 | 4, ColourLevel> = { 1: 'red', 2: 'orange', 3: 'yellow', 4: 'blue' };
+export const GRADE_LEVEL: Record<1 | 2 | 3 | 4, ColourLevel> = {
+  1: 'red',
+  2: 'orange',
+  3: 'yellow',
+  4: 'blue',
+};
 
 export type InventoryItem = { readonly q: number; readonly Q: number; readonly beta: number };
 
 /** S and R for a set of substances (pure; the DOMAIN worked example: 40 t Cl₂ + 30 t NH₃, α 1.5 → S 11, R 57). */
-export function gradeInventory(items: readonly InventoryItem[], alpha: number): { S: number; R: number; grade: 1 | 2 | 3 | 4 } {
+export function gradeInventory(
+  items: readonly InventoryItem[],
+  alpha: number,
+): { S: number; R: number; grade: 1 | 2 | 3 | 4 } {
   let S = 0;
   let weighted = 0;
   for (const it of items) {
@@ -66,7 +81,11 @@ const round = (x: number, digits: number): number => {
 };
 
 /** Computes one source's status from the tank levels known so far (percent by deviceId). */
-export function computeHazard(spec: HazardSourceSpec, levels: ReadonlyMap<string, number>, updatedAt: number): HazardStatus {
+export function computeHazard(
+  spec: HazardSourceSpec,
+  levels: ReadonlyMap<string, number>,
+  updatedAt: number,
+): HazardStatus {
   const alpha = alphaFor(spec.peopleWithin500m);
   const inventory: HazardInventory[] = spec.substances.map((sub) => {
     let q = sub.tankCount === 0 ? (sub.fixedQ > 0 ? sub.fixedQ : sub.designQ) : sub.fixedQ;
@@ -80,10 +99,29 @@ export function computeHazard(spec: HazardSourceSpec, levels: ReadonlyMap<string
         q += (Math.max(0, pct) / 100) * t.capacityM3 * t.densityTPerM3;
       }
     }
-    return { substance: sub.substance, q: round(q, 3), Q: sub.criticalQ, beta: sub.beta, tanks: sub.tankCount, measuredTanks: measured };
+    return {
+      substance: sub.substance,
+      q: round(q, 3),
+      Q: sub.criticalQ,
+      beta: sub.beta,
+      tanks: sub.tankCount,
+      measuredTanks: measured,
+    };
   });
   const { S, R, grade } = gradeInventory(inventory, alpha);
-  return { sourceId: spec.sourceId, siteId: spec.siteId, name: spec.name, filedGrade: spec.filedGrade, S: round(S, 3), R: round(R, 2), grade, level: GRADE_LEVEL[grade], alpha, inventory, updatedAt };
+  return {
+    sourceId: spec.sourceId,
+    siteId: spec.siteId,
+    name: spec.name,
+    filedGrade: spec.filedGrade,
+    S: round(S, 3),
+    R: round(R, 2),
+    grade,
+    level: GRADE_LEVEL[grade],
+    alpha,
+    inventory,
+    updatedAt,
+  };
 }
 
 /**
@@ -93,10 +131,19 @@ export function computeHazard(spec: HazardSourceSpec, levels: ReadonlyMap<string
 export function hazardGrading(specs: readonly HazardSourceSpec[]): OperatorFunction<Reading, HazardStatus> {
   return (source) =>
     new Observable<HazardStatus>((subscriber) => {
-      const byTank = new Map<string, { spec: HazardSourceSpec; channel: string; levels: Map<string, number>; lastTs: Map<string, number> }>();
+      const byTank = new Map<
+        string,
+        { spec: HazardSourceSpec; channel: string; levels: Map<string, number>; lastTs: Map<string, number> }
+      >();
       for (const spec of specs) {
-        const state = { spec, channel: '', levels: new Map<string, number>(), lastTs: new Map<string, number>() };
-        for (const t of spec.tanks) byTank.set(`${spec.siteId}/${t.deviceId}`, { ...state, channel: t.channel });
+        const state = {
+          spec,
+          channel: '',
+          levels: new Map<string, number>(),
+          lastTs: new Map<string, number>(),
+        };
+        for (const t of spec.tanks)
+          byTank.set(`${spec.siteId}/${t.deviceId}`, { ...state, channel: t.channel });
       }
       // One shared state per source (the spread above copies references to the same maps).
       return source.subscribe({

@@ -8,7 +8,10 @@
  */
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
 
-export function dropLate<T extends { readonly ts: number }>(toleranceMs: number, onLate: (item: T, lagMs: number) => void): MonoTypeOperatorFunction<T> {
+export function dropLate<T extends { readonly ts: number }>(
+  toleranceMs: number,
+  onLate: (item: T, lagMs: number) => void,
+): MonoTypeOperatorFunction<T> {
   return (source) =>
     new Observable<T>((subscriber) => {
       let newest = -Infinity;

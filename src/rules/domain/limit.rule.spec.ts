@@ -18,8 +18,17 @@ describe('limit rule', () => {
     ts.run(({ hot, expectObservable }) => {
       const rule = makeLimitRule([makeLimitSpec({ value: 90, deadband: 5 })]);
       // 80 → 90 (raise) → 88, 86 (inside the deadband: stay) → 85 (clear)
-      const src = hot('a 9ms b 9ms c 9ms d 9ms e', { a: readingAt(0, 80), b: readingAt(10, 90), c: readingAt(20, 88), d: readingAt(30, 86), e: readingAt(40, 85) });
-      const out = src.pipe(runMachine(() => createLimitMachine(rule), { scheduler: ts }), map(short));
+      const src = hot('a 9ms b 9ms c 9ms d 9ms e', {
+        a: readingAt(0, 80),
+        b: readingAt(10, 90),
+        c: readingAt(20, 88),
+        d: readingAt(30, 86),
+        e: readingAt(40, 85),
+      });
+      const out = src.pipe(
+        runMachine(() => createLimitMachine(rule), { scheduler: ts }),
+        map(short),
+      );
       expectObservable(out).toBe('10ms x 29ms y', { x: 'HH+@10', y: 'HH-@40' });
     });
   });
@@ -30,8 +39,13 @@ describe('limit rule', () => {
       const rule = makeLimitRule([makeLimitSpec({ value: 90, deadband: 5 })]);
       const values = [89, 91, 89, 90.5, 87, 92, 86];
       const marbles = values.map((_, i) => String.fromCharCode(97 + i)).join(' 9ms ');
-      const data = Object.fromEntries(values.map((v, i) => [String.fromCharCode(97 + i), readingAt(i * 10, v)]));
-      const out = hot(marbles, data).pipe(runMachine(() => createLimitMachine(rule), { scheduler: ts }), map(short));
+      const data = Object.fromEntries(
+        values.map((v, i) => [String.fromCharCode(97 + i), readingAt(i * 10, v)]),
+      );
+      const out = hot(marbles, data).pipe(
+        runMachine(() => createLimitMachine(rule), { scheduler: ts }),
+        map(short),
+      );
       expectObservable(out).toBe('10ms x', { x: 'HH+@10' });
     });
   });
@@ -39,8 +53,13 @@ describe('limit rule', () => {
   it('should raise only after the on-delay when the value stays above the limit, from a timer when no reading comes', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {
-      const rule = makeLimitRule([makeLimitSpec({ condition: 'gas_l2', value: 2, deadband: 0.2, onDelayMs: 3000 })]);
-      const out = hot('a', { a: readingAt(0, 3) }).pipe(runMachine(() => createLimitMachine(rule), { scheduler: ts }), map(short));
+      const rule = makeLimitRule([
+        makeLimitSpec({ condition: 'gas_l2', value: 2, deadband: 0.2, onDelayMs: 3000 }),
+      ]);
+      const out = hot('a', { a: readingAt(0, 3) }).pipe(
+        runMachine(() => createLimitMachine(rule), { scheduler: ts }),
+        map(short),
+      );
       expectObservable(out).toBe('3s x', { x: 'gas_l2+@3000' });
     });
   });
@@ -48,7 +67,9 @@ describe('limit rule', () => {
   it('should not raise when a spike is shorter than the on-delay (chattering input)', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {
-      const rule = makeLimitRule([makeLimitSpec({ condition: 'gas_l2', value: 2, deadband: 0.2, onDelayMs: 3000 })]);
+      const rule = makeLimitRule([
+        makeLimitSpec({ condition: 'gas_l2', value: 2, deadband: 0.2, onDelayMs: 3000 }),
+      ]);
       // above, below, above, below … every second: never above for 3 s
       const src = hot('a 999ms b 999ms c 999ms d 999ms e 999ms f', {
         a: readingAt(0, 3),
@@ -58,7 +79,10 @@ describe('limit rule', () => {
         e: readingAt(4000, 3),
         f: readingAt(5000, 1),
       });
-      const out = src.pipe(runMachine(() => createLimitMachine(rule), { scheduler: ts }), map(short));
+      const out = src.pipe(
+        runMachine(() => createLimitMachine(rule), { scheduler: ts }),
+        map(short),
+      );
       expectObservable(out).toBe('', {});
     });
   });
@@ -67,8 +91,16 @@ describe('limit rule', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {
       const rule = makeLimitRule([makeLimitSpec({ value: 90, deadband: 5, offDelayMs: 2000 })]);
-      const src = hot('a 999ms b 999ms c 999ms d', { a: readingAt(0, 95), b: readingAt(1000, 80), c: readingAt(2000, 95), d: readingAt(3000, 80) });
-      const out = src.pipe(runMachine(() => createLimitMachine(rule), { scheduler: ts }), map(short));
+      const src = hot('a 999ms b 999ms c 999ms d', {
+        a: readingAt(0, 95),
+        b: readingAt(1000, 80),
+        c: readingAt(2000, 95),
+        d: readingAt(3000, 80),
+      });
+      const out = src.pipe(
+        runMachine(() => createLimitMachine(rule), { scheduler: ts }),
+        map(short),
+      );
       // raise at 0; clear pending at 1000 cancelled at 2000; clear pending at 3000 completes at 5000
       expectObservable(out).toBe('x 4999ms y', { x: 'HH+@0', y: 'HH-@5000' });
     });
@@ -77,22 +109,42 @@ describe('limit rule', () => {
   it('should evaluate each limit with its own priority when H and HH are configured', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {
-      const rule = makeLimitRule([makeLimitSpec({ condition: 'H', value: 85, priority: 'medium' }), makeLimitSpec({ condition: 'HH', value: 90, priority: 'high' })]);
+      const rule = makeLimitRule([
+        makeLimitSpec({ condition: 'H', value: 85, priority: 'medium' }),
+        makeLimitSpec({ condition: 'HH', value: 90, priority: 'high' }),
+      ]);
       const src = hot('a 9ms b 9ms c', { a: readingAt(0, 86), b: readingAt(10, 91), c: readingAt(20, 70) });
       const out = src.pipe(
         runMachine(() => createLimitMachine(rule), { scheduler: ts }),
         map((c) => `${short(c)}/${c.priority}`),
       );
-      expectObservable(out).toBe('a 9ms b 9ms (cd)', { a: 'H+@0/medium', b: 'HH+@10/high', c: 'H-@20/medium', d: 'HH-@20/high' });
+      expectObservable(out).toBe('a 9ms b 9ms (cd)', {
+        a: 'H+@0/medium',
+        b: 'HH+@10/high',
+        c: 'H-@20/medium',
+        d: 'HH-@20/high',
+      });
     });
   });
 
   it('should raise a low limit when the value falls to it', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {
-      const rule = makeLimitRule([makeLimitSpec({ condition: 'LL', direction: 'low', value: 5, deadband: 2 })]);
-      const src = hot('a 9ms b 9ms c 9ms d', { a: readingAt(0, 10), b: readingAt(10, 5), c: readingAt(20, 6.5), d: readingAt(30, 7) });
-      expectObservable(src.pipe(runMachine(() => createLimitMachine(rule), { scheduler: ts }), map(short))).toBe('10ms x 19ms y', { x: 'LL+@10', y: 'LL-@30' });
+      const rule = makeLimitRule([
+        makeLimitSpec({ condition: 'LL', direction: 'low', value: 5, deadband: 2 }),
+      ]);
+      const src = hot('a 9ms b 9ms c 9ms d', {
+        a: readingAt(0, 10),
+        b: readingAt(10, 5),
+        c: readingAt(20, 6.5),
+        d: readingAt(30, 7),
+      });
+      expectObservable(
+        src.pipe(
+          runMachine(() => createLimitMachine(rule), { scheduler: ts }),
+          map(short),
+        ),
+      ).toBe('10ms x 19ms y', { x: 'LL+@10', y: 'LL-@30' });
     });
   });
 
@@ -102,7 +154,12 @@ describe('limit rule', () => {
       const rule = makeLimitRule([makeLimitSpec({ value: 90, deadband: 5 })]);
       // the reading of t=5 (95) arrives after the one of t=10 (50): the newest reading wins, no raise
       const src = hot('a 9ms b 4ms c', { a: readingAt(0, 50), b: readingAt(10, 50), c: readingAt(5, 95) });
-      expectObservable(src.pipe(runMachine(() => createLimitMachine(rule), { scheduler: ts }), map(short))).toBe('', {});
+      expectObservable(
+        src.pipe(
+          runMachine(() => createLimitMachine(rule), { scheduler: ts }),
+          map(short),
+        ),
+      ).toBe('', {});
     });
   });
 
@@ -111,7 +168,12 @@ describe('limit rule', () => {
     ts.run(({ hot, expectObservable }) => {
       const rule = makeLimitRule([makeLimitSpec({ value: 90, deadband: 5 })]);
       const src = hot('a 9ms b', { a: readingAt(0, 99, { quality: 'bad' }), b: readingAt(10, 'open') });
-      expectObservable(src.pipe(runMachine(() => createLimitMachine(rule), { scheduler: ts }), map(short))).toBe('', {});
+      expectObservable(
+        src.pipe(
+          runMachine(() => createLimitMachine(rule), { scheduler: ts }),
+          map(short),
+        ),
+      ).toBe('', {});
     });
   });
 
@@ -119,9 +181,24 @@ describe('limit rule', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {
       const rule = makeLimitRule([makeLimitSpec({ value: 90, deadband: 5 })]);
-      const seeded = { ruleId: rule.ruleId, sourceId: rule.sourceId, siteId: rule.siteId, deviceId: rule.deviceId, condition: 'HH', active: true, priority: 'high' as const, value: 95, limit: 90, ts: 0, message: '' };
+      const seeded = {
+        ruleId: rule.ruleId,
+        sourceId: rule.sourceId,
+        siteId: rule.siteId,
+        deviceId: rule.deviceId,
+        condition: 'HH',
+        active: true,
+        priority: 'high' as const,
+        value: 95,
+        limit: 90,
+        ts: 0,
+        message: '',
+      };
       const src = hot('a 9ms b', { a: readingAt(0, 92), b: readingAt(10, 50) });
-      const out = src.pipe(runMachine(() => createLimitMachine(rule, () => seeded), { scheduler: ts }), map(short));
+      const out = src.pipe(
+        runMachine(() => createLimitMachine(rule, () => seeded), { scheduler: ts }),
+        map(short),
+      );
       expectObservable(out).toBe('10ms y', { y: 'HH-@10' });
     });
   });
@@ -143,7 +220,9 @@ describe('limit rule', () => {
         };
       };
       const src = hot('a 9ms b', { a: readingAt(0, 95), b: readingAt(10, 96) });
-      expectObservable(src.pipe(runMachine(create, { scheduler: ts, onError: (e) => errors.push(e) }), map(short))).toBe('10ms x', { x: 'HH+@10' });
+      expectObservable(
+        src.pipe(runMachine(create, { scheduler: ts, onError: (e) => errors.push(e) }), map(short)),
+      ).toBe('10ms x', { x: 'HH+@10' });
     });
     expect(errors).toHaveLength(1);
   });

@@ -14,8 +14,23 @@ type LimitState = { spec: LimitSpec; slot: ConditionSlot; filter: DelayFilter; r
 
 export function createLimitMachine(rule: LimitRule, seed: SeedLookup = NO_SEED): RuleMachine<Reading> {
   const states: LimitState[] = rule.limits.map((spec) => {
-    const slot = new ConditionSlot({ ruleId: rule.ruleId, siteId: rule.siteId, sourceId: rule.sourceId, deviceId: rule.deviceId, condition: spec.condition }, spec.priority, seed);
-    return { spec, slot, filter: new DelayFilter(spec.onDelayMs, spec.offDelayMs, slot.active), raw: slot.active };
+    const slot = new ConditionSlot(
+      {
+        ruleId: rule.ruleId,
+        siteId: rule.siteId,
+        sourceId: rule.sourceId,
+        deviceId: rule.deviceId,
+        condition: spec.condition,
+      },
+      spec.priority,
+      seed,
+    );
+    return {
+      spec,
+      slot,
+      filter: new DelayFilter(spec.onDelayMs, spec.offDelayMs, slot.active),
+      raw: slot.active,
+    };
   });
   const unit = rule.unit === '' ? '' : ` ${rule.unit}`;
   let lastTs = -Infinity;

@@ -5,14 +5,40 @@ import type { RuleMachine } from './rule-machine';
 import type { OfflineRule } from './rule-spec';
 
 /** Structural twin of ingest's device state event. */
-export type DeviceStateEvent = { readonly siteId: string; readonly deviceId: string; readonly state: 'online' | 'offline'; readonly ts: number };
+export type DeviceStateEvent = {
+  readonly siteId: string;
+  readonly deviceId: string;
+  readonly state: 'online' | 'offline';
+  readonly ts: number;
+};
 
-export function createOfflineMachine(rule: OfflineRule, seed: SeedLookup = NO_SEED): RuleMachine<DeviceStateEvent> {
-  const slot = new ConditionSlot({ ruleId: rule.ruleId, siteId: rule.siteId, sourceId: rule.sourceId, deviceId: rule.deviceId, condition: 'offline' }, rule.priority, seed);
+export function createOfflineMachine(
+  rule: OfflineRule,
+  seed: SeedLookup = NO_SEED,
+): RuleMachine<DeviceStateEvent> {
+  const slot = new ConditionSlot(
+    {
+      ruleId: rule.ruleId,
+      siteId: rule.siteId,
+      sourceId: rule.sourceId,
+      deviceId: rule.deviceId,
+      condition: 'offline',
+    },
+    rule.priority,
+    seed,
+  );
   const filter = new DelayFilter(rule.delayMs, 0, slot.active);
   let lastTs = -Infinity;
   const publish = (t: number, emit: Emit): void => {
-    slot.set(filter.active, rule.priority, filter.active ? 'offline' : 'online', 'online', t, filter.active ? `${rule.deviceId} offline (connection lost)` : `${rule.deviceId} online again`, emit);
+    slot.set(
+      filter.active,
+      rule.priority,
+      filter.active ? 'offline' : 'online',
+      'online',
+      t,
+      filter.active ? `${rule.deviceId} offline (connection lost)` : `${rule.deviceId} online again`,
+      emit,
+    );
   };
   return {
     input(e, ts, emit) {

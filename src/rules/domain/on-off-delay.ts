@@ -103,7 +103,11 @@ export class DelayFilter {
 export type Signal = { readonly active: boolean; readonly ts: number };
 
 /** Operator form: raw signals in, delayed state changes out (each carries the event time of the transition). */
-export function onOffDelay(onMs: number, offMs: number, scheduler: SchedulerLike): OperatorFunction<Signal, Signal> {
+export function onOffDelay(
+  onMs: number,
+  offMs: number,
+  scheduler: SchedulerLike,
+): OperatorFunction<Signal, Signal> {
   return runMachine<Signal, Signal>(
     (): RuleMachine<Signal, Signal> => {
       const f = new DelayFilter(onMs, offMs);

@@ -15,7 +15,17 @@ export function minutesToLimit(level: number, slopePerMin: number, limit: number
 }
 
 export function createOverfillMachine(rule: OverfillRule, seed: SeedLookup = NO_SEED): RuleMachine<Reading> {
-  const slot = new ConditionSlot({ ruleId: rule.ruleId, siteId: rule.siteId, sourceId: rule.sourceId, deviceId: rule.deviceId, condition: 'overfill_predicted' }, rule.priority, seed);
+  const slot = new ConditionSlot(
+    {
+      ruleId: rule.ruleId,
+      siteId: rule.siteId,
+      sourceId: rule.sourceId,
+      deviceId: rule.deviceId,
+      condition: 'overfill_predicted',
+    },
+    rule.priority,
+    seed,
+  );
   const win = new TrendWindow(rule.windowMs, 256);
   return {
     input(r, ts, emit) {
@@ -29,9 +39,25 @@ export function createOverfillMachine(rule: OverfillRule, seed: SeedLookup = NO_
       const minutes = minutesToLimit(f.yAtNewest, perMin, rule.hh);
       const at = win.newestT();
       if (!slot.active && minutes < rule.horizonMin) {
-        slot.set(true, rule.priority, Math.round(minutes * 10) / 10, rule.horizonMin, at, `${rule.deviceId} predicted to reach HH ${fmt(rule.hh)} % in ${fmt(Math.round(minutes * 10) / 10)} min (rising ${fmt(perMin)} %/min, level ${fmt(f.yAtNewest)} %)`, emit);
+        slot.set(
+          true,
+          rule.priority,
+          Math.round(minutes * 10) / 10,
+          rule.horizonMin,
+          at,
+          `${rule.deviceId} predicted to reach HH ${fmt(rule.hh)} % in ${fmt(Math.round(minutes * 10) / 10)} min (rising ${fmt(perMin)} %/min, level ${fmt(f.yAtNewest)} %)`,
+          emit,
+        );
       } else if (slot.active && perMin <= 0) {
-        slot.set(false, rule.priority, Math.round(perMin * 1000) / 1000, rule.horizonMin, at, `${rule.deviceId} level trend reversed (${fmt(perMin)} %/min)`, emit);
+        slot.set(
+          false,
+          rule.priority,
+          Math.round(perMin * 1000) / 1000,
+          rule.horizonMin,
+          at,
+          `${rule.deviceId} level trend reversed (${fmt(perMin)} %/min)`,
+          emit,
+        );
       }
     },
     advance() {},

@@ -1,7 +1,10 @@
 /** The part of the plant model the rule compiler reads (structural: the config module's PlantModel satisfies it). */
 import type { DeviceKind } from '../../common/types';
 
-export type ChannelView = { readonly type: 'number'; readonly span: readonly [number, number] } | { readonly type: 'boolean' } | { readonly type: 'enum' };
+export type ChannelView =
+  | { readonly type: 'number'; readonly span: readonly [number, number] }
+  | { readonly type: 'boolean' }
+  | { readonly type: 'enum' };
 
 export type DeviceView = {
   readonly id: string;
@@ -23,7 +26,23 @@ export type DeviceView = {
   readonly channels: ReadonlyMap<string, ChannelView>;
 };
 
-export type SubstanceView = { readonly substance: string; readonly criticalQ: number; readonly beta: number; readonly designQ: number; readonly fixedQ?: number };
-export type HazardSourceView = { readonly id: string; readonly name: string; readonly peopleWithin500m: number; readonly filedGrade: number; readonly substances: readonly SubstanceView[] };
-export type SiteView = { readonly id: string; readonly hazardSources: readonly HazardSourceView[]; readonly devices: readonly DeviceView[] };
+export type SubstanceView = {
+  readonly substance: string;
+  readonly criticalQ: number;
+  readonly beta: number;
+  readonly designQ: number;
+  readonly fixedQ?: number;
+};
+export type HazardSourceView = {
+  readonly id: string;
+  readonly name: string;
+  readonly peopleWithin500m: number;
+  readonly filedGrade: number;
+  readonly substances: readonly SubstanceView[];
+};
+export type SiteView = {
+  readonly id: string;
+  readonly hazardSources: readonly HazardSourceView[];
+  readonly devices: readonly DeviceView[];
+};
 export type PlantView = { readonly sites: readonly SiteView[] };

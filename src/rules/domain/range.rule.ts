@@ -22,10 +22,30 @@ export function createRangeMachine(rule: RangeRule, seed: SeedLookup = NO_SEED):
       const v = r.value;
       const isOver = v > rule.overAbove;
       if (isOver !== over.active)
-        over.set(isOver, rule.overPriority, v, rule.overAbove, ts, isOver ? `${rule.deviceId} ${rule.channel} over range: ${fmt(v)}${unit} above ${spanText}` : `${rule.deviceId} ${rule.channel} back in range (${fmt(v)}${unit})`, emit);
+        over.set(
+          isOver,
+          rule.overPriority,
+          v,
+          rule.overAbove,
+          ts,
+          isOver
+            ? `${rule.deviceId} ${rule.channel} over range: ${fmt(v)}${unit} above ${spanText}`
+            : `${rule.deviceId} ${rule.channel} back in range (${fmt(v)}${unit})`,
+          emit,
+        );
       const isUnder = v < rule.underBelow;
       if (isUnder !== under.active)
-        under.set(isUnder, rule.underPriority, v, rule.underBelow, ts, isUnder ? `${rule.deviceId} ${rule.channel} under range: ${fmt(v)}${unit} below ${fmt(rule.underBelow)}${unit} (${spanText})` : `${rule.deviceId} ${rule.channel} back in range (${fmt(v)}${unit})`, emit);
+        under.set(
+          isUnder,
+          rule.underPriority,
+          v,
+          rule.underBelow,
+          ts,
+          isUnder
+            ? `${rule.deviceId} ${rule.channel} under range: ${fmt(v)}${unit} below ${fmt(rule.underBelow)}${unit} (${spanText})`
+            : `${rule.deviceId} ${rule.channel} back in range (${fmt(v)}${unit})`,
+          emit,
+        );
     },
     advance() {},
     nextDue: () => Infinity,

@@ -29,13 +29,33 @@ export function createRocMachine(rule: RocRule, seed: SeedLookup = NO_SEED): Rul
         const lim = rule.maxRisePerMin;
         const on = rise.active ? perMin > lim * rule.clearFraction : perMin > lim;
         if (on !== rise.active)
-          rise.set(on, rule.priority, Math.round(perMin * 1000) / 1000, lim, at, on ? `${rule.deviceId} ${rule.channel} rising ${fmt(perMin)}${unit}/min (limit ${fmt(lim)}${unit}/min)` : `${rule.deviceId} ${rule.channel} rate back to ${fmt(perMin)}${unit}/min`, emit);
+          rise.set(
+            on,
+            rule.priority,
+            Math.round(perMin * 1000) / 1000,
+            lim,
+            at,
+            on
+              ? `${rule.deviceId} ${rule.channel} rising ${fmt(perMin)}${unit}/min (limit ${fmt(lim)}${unit}/min)`
+              : `${rule.deviceId} ${rule.channel} rate back to ${fmt(perMin)}${unit}/min`,
+            emit,
+          );
       }
       if (rule.maxFallPerMin !== null) {
         const lim = rule.maxFallPerMin;
         const on = fall.active ? -perMin > lim * rule.clearFraction : -perMin > lim;
         if (on !== fall.active)
-          fall.set(on, rule.priority, Math.round(perMin * 1000) / 1000, -lim, at, on ? `${rule.deviceId} ${rule.channel} falling ${fmt(-perMin)}${unit}/min (limit ${fmt(lim)}${unit}/min)` : `${rule.deviceId} ${rule.channel} rate back to ${fmt(perMin)}${unit}/min`, emit);
+          fall.set(
+            on,
+            rule.priority,
+            Math.round(perMin * 1000) / 1000,
+            -lim,
+            at,
+            on
+              ? `${rule.deviceId} ${rule.channel} falling ${fmt(-perMin)}${unit}/min (limit ${fmt(lim)}${unit}/min)`
+              : `${rule.deviceId} ${rule.channel} rate back to ${fmt(perMin)}${unit}/min`,
+            emit,
+          );
       }
     },
     advance() {},

@@ -37,7 +37,13 @@ import {
   type RocRule,
   type VoteRule,
 } from './rule-spec';
-import { DEFAULT_SETTINGS, type ConditionRefConfig, type LimitConfig, type RulesConfig, type RulesSettings } from './rules-config';
+import {
+  DEFAULT_SETTINGS,
+  type ConditionRefConfig,
+  type LimitConfig,
+  type RulesConfig,
+  type RulesSettings,
+} from './rules-config';
 
 export type Problem = { path: string; reason: string };
 export type CompileResult = { ok: true; rules: CompiledRules } | { ok: false; problems: Problem[] };
@@ -54,36 +60,126 @@ export function defaultLimits(d: DeviceView, channel: string): LimitSpec[] {
   const w = hi - lo;
   if (d.kind === 'gas_detector' && channel === 'conc') {
     const out: LimitSpec[] = [];
-    if (d.level1 !== undefined) out.push({ condition: 'gas_l1', direction: 'high', value: d.level1, deadband: d.level1 * 0.1, onDelayMs: 2 * S, offDelayMs: 5 * S, priority: 'medium' });
-    if (d.level2 !== undefined) out.push({ condition: 'gas_l2', direction: 'high', value: d.level2, deadband: d.level2 * 0.1, onDelayMs: 2 * S, offDelayMs: 5 * S, priority: 'high' });
+    if (d.level1 !== undefined)
+      out.push({
+        condition: 'gas_l1',
+        direction: 'high',
+        value: d.level1,
+        deadband: d.level1 * 0.1,
+        onDelayMs: 2 * S,
+        offDelayMs: 5 * S,
+        priority: 'medium',
+      });
+    if (d.level2 !== undefined)
+      out.push({
+        condition: 'gas_l2',
+        direction: 'high',
+        value: d.level2,
+        deadband: d.level2 * 0.1,
+        onDelayMs: 2 * S,
+        offDelayMs: 5 * S,
+        priority: 'high',
+      });
     return out;
   }
   if (d.kind === 'tank' && channel === 'level_pct') {
     const db = w * 0.05;
     return [
-      { condition: 'LL', direction: 'low', value: lo + w * 0.05, deadband: db, onDelayMs: 10 * S, offDelayMs: 60 * S, priority: 'medium' },
-      { condition: 'L', direction: 'low', value: lo + w * 0.1, deadband: db, onDelayMs: 60 * S, offDelayMs: 60 * S, priority: 'low' },
-      { condition: 'H', direction: 'high', value: lo + w * 0.85, deadband: db, onDelayMs: 60 * S, offDelayMs: 60 * S, priority: 'medium' },
-      { condition: 'HH', direction: 'high', value: lo + w * 0.9, deadband: db, onDelayMs: 10 * S, offDelayMs: 60 * S, priority: 'high' },
+      {
+        condition: 'LL',
+        direction: 'low',
+        value: lo + w * 0.05,
+        deadband: db,
+        onDelayMs: 10 * S,
+        offDelayMs: 60 * S,
+        priority: 'medium',
+      },
+      {
+        condition: 'L',
+        direction: 'low',
+        value: lo + w * 0.1,
+        deadband: db,
+        onDelayMs: 60 * S,
+        offDelayMs: 60 * S,
+        priority: 'low',
+      },
+      {
+        condition: 'H',
+        direction: 'high',
+        value: lo + w * 0.85,
+        deadband: db,
+        onDelayMs: 60 * S,
+        offDelayMs: 60 * S,
+        priority: 'medium',
+      },
+      {
+        condition: 'HH',
+        direction: 'high',
+        value: lo + w * 0.9,
+        deadband: db,
+        onDelayMs: 10 * S,
+        offDelayMs: 60 * S,
+        priority: 'high',
+      },
     ];
   }
   if (d.kind === 'tank' && channel === 'temp_c') {
     return [
-      { condition: 'H', direction: 'high', value: lo + w * 0.75, deadband: w * 0.01, onDelayMs: 60 * S, offDelayMs: 60 * S, priority: 'medium' },
-      { condition: 'HH', direction: 'high', value: lo + w * 0.875, deadband: w * 0.01, onDelayMs: 15 * S, offDelayMs: 60 * S, priority: 'high' },
+      {
+        condition: 'H',
+        direction: 'high',
+        value: lo + w * 0.75,
+        deadband: w * 0.01,
+        onDelayMs: 60 * S,
+        offDelayMs: 60 * S,
+        priority: 'medium',
+      },
+      {
+        condition: 'HH',
+        direction: 'high',
+        value: lo + w * 0.875,
+        deadband: w * 0.01,
+        onDelayMs: 15 * S,
+        offDelayMs: 60 * S,
+        priority: 'high',
+      },
     ];
   }
   if (d.kind === 'tank' && channel === 'pressure_kpa') {
     return [
-      { condition: 'H', direction: 'high', value: lo + w * 0.8, deadband: w * 0.02, onDelayMs: 15 * S, offDelayMs: 15 * S, priority: 'medium' },
-      { condition: 'HH', direction: 'high', value: lo + w * 0.9, deadband: w * 0.02, onDelayMs: 5 * S, offDelayMs: 15 * S, priority: 'high' },
+      {
+        condition: 'H',
+        direction: 'high',
+        value: lo + w * 0.8,
+        deadband: w * 0.02,
+        onDelayMs: 15 * S,
+        offDelayMs: 15 * S,
+        priority: 'medium',
+      },
+      {
+        condition: 'HH',
+        direction: 'high',
+        value: lo + w * 0.9,
+        deadband: w * 0.02,
+        onDelayMs: 5 * S,
+        offDelayMs: 15 * S,
+        priority: 'high',
+      },
     ];
   }
   return [];
 }
 
 const unitOf = (d: DeviceView, channel: string): string =>
-  channel === 'conc' ? (d.unit ?? '') : channel === 'level_pct' ? '%' : channel === 'temp_c' ? '°C' : channel === 'pressure_kpa' ? 'kPa' : '';
+  channel === 'conc'
+    ? (d.unit ?? '')
+    : channel === 'level_pct'
+      ? '%'
+      : channel === 'temp_c'
+        ? '°C'
+        : channel === 'pressure_kpa'
+          ? 'kPa'
+          : '';
 
 type Ctx = { problems: Problem[]; settings: RulesSettings };
 
@@ -97,16 +193,23 @@ function mergeLimits(base: LimitSpec[], cfg: LimitConfig, path: string, ctx: Ctx
     const p = `${path}.limits[${i}]`;
     const prev = out.get(e.condition);
     if (e.disabled) {
-      if (!prev) ctx.problems.push({ path: `${p}.condition`, reason: `no limit '${e.condition}' to disable on this channel` });
+      if (!prev)
+        ctx.problems.push({
+          path: `${p}.condition`,
+          reason: `no limit '${e.condition}' to disable on this channel`,
+        });
       out.delete(e.condition);
       return;
     }
     const direction = e.direction ?? prev?.direction;
     const value = e.value ?? prev?.value;
     const priority = e.priority ?? prev?.priority;
-    if (direction === undefined) ctx.problems.push({ path: `${p}.direction`, reason: `required for the new limit '${e.condition}'` });
-    if (value === undefined) ctx.problems.push({ path: `${p}.value`, reason: `required for the new limit '${e.condition}'` });
-    if (priority === undefined) ctx.problems.push({ path: `${p}.priority`, reason: `required for the new limit '${e.condition}'` });
+    if (direction === undefined)
+      ctx.problems.push({ path: `${p}.direction`, reason: `required for the new limit '${e.condition}'` });
+    if (value === undefined)
+      ctx.problems.push({ path: `${p}.value`, reason: `required for the new limit '${e.condition}'` });
+    if (priority === undefined)
+      ctx.problems.push({ path: `${p}.priority`, reason: `required for the new limit '${e.condition}'` });
     if (direction === undefined || value === undefined || priority === undefined) return;
     out.set(e.condition, {
       condition: e.condition,
@@ -114,8 +217,18 @@ function mergeLimits(base: LimitSpec[], cfg: LimitConfig, path: string, ctx: Ctx
       value,
       priority,
       deadband: e.deadband ?? cfg.deadband ?? prev?.deadband ?? 0,
-      onDelayMs: e.onDelayS !== undefined ? e.onDelayS * S : cfg.onDelayS !== undefined ? cfg.onDelayS * S : (prev?.onDelayMs ?? 0),
-      offDelayMs: e.offDelayS !== undefined ? e.offDelayS * S : cfg.offDelayS !== undefined ? cfg.offDelayS * S : (prev?.offDelayMs ?? 0),
+      onDelayMs:
+        e.onDelayS !== undefined
+          ? e.onDelayS * S
+          : cfg.onDelayS !== undefined
+            ? cfg.onDelayS * S
+            : (prev?.onDelayMs ?? 0),
+      offDelayMs:
+        e.offDelayS !== undefined
+          ? e.offDelayS * S
+          : cfg.offDelayS !== undefined
+            ? cfg.offDelayS * S
+            : (prev?.offDelayMs ?? 0),
     });
   });
   // Channel-wide deadband / delays also apply to the generated limits the entry did not list.
@@ -133,22 +246,43 @@ function mergeLimits(base: LimitSpec[], cfg: LimitConfig, path: string, ctx: Ctx
   const highs = merged.filter((l) => l.direction === 'high').sort((a, b) => a.value - b.value);
   const lows = merged.filter((l) => l.direction === 'low').sort((a, b) => a.value - b.value);
   if (highs.length && lows.length && lows[lows.length - 1]!.value >= highs[0]!.value)
-    ctx.problems.push({ path: `${path}.limits`, reason: `low limit ${lows[lows.length - 1]!.condition} (${lows[lows.length - 1]!.value}) must be below high limit ${highs[0]!.condition} (${highs[0]!.value})` });
-  for (const l of merged) if (l.deadband < 0) ctx.problems.push({ path: `${path}.limits`, reason: `deadband of ${l.condition} must be ≥ 0` });
+    ctx.problems.push({
+      path: `${path}.limits`,
+      reason: `low limit ${lows[lows.length - 1]!.condition} (${lows[lows.length - 1]!.value}) must be below high limit ${highs[0]!.condition} (${highs[0]!.value})`,
+    });
+  for (const l of merged)
+    if (l.deadband < 0)
+      ctx.problems.push({ path: `${path}.limits`, reason: `deadband of ${l.condition} must be ≥ 0` });
   return merged;
 }
 
 function expandRef(ref: ConditionRefConfig, site: SiteView, path: string, ctx: Ctx): ConditionRef[] {
-  const base = { siteId: site.id, condition: ref.condition, ...(ref.rule !== undefined ? { ruleId: ref.rule } : {}), ...(ref.source !== undefined ? { sourceId: ref.source } : {}) };
-  if (ref.source !== undefined && !site.hazardSources.some((s) => s.id === ref.source)) ctx.problems.push({ path: `${path}.source`, reason: `unknown hazard source '${ref.source}' in site '${site.id}'` });
+  const base = {
+    siteId: site.id,
+    condition: ref.condition,
+    ...(ref.rule !== undefined ? { ruleId: ref.rule } : {}),
+    ...(ref.source !== undefined ? { sourceId: ref.source } : {}),
+  };
+  if (ref.source !== undefined && !site.hazardSources.some((s) => s.id === ref.source))
+    ctx.problems.push({
+      path: `${path}.source`,
+      reason: `unknown hazard source '${ref.source}' in site '${site.id}'`,
+    });
   if (ref.device !== undefined) {
-    if (!findDevice(site, ref.device)) ctx.problems.push({ path: `${path}.device`, reason: `unknown device '${ref.device}' in site '${site.id}'` });
+    if (!findDevice(site, ref.device))
+      ctx.problems.push({
+        path: `${path}.device`,
+        reason: `unknown device '${ref.device}' in site '${site.id}'`,
+      });
     return [{ ...base, deviceId: ref.device }];
   }
   if (ref.area !== undefined) {
     const devices = site.devices.filter((d) => d.area === ref.area);
     if (devices.length === 0) {
-      ctx.problems.push({ path: `${path}.area`, reason: `no device in area '${ref.area}' of site '${site.id}'` });
+      ctx.problems.push({
+        path: `${path}.area`,
+        reason: `no device in area '${ref.area}' of site '${site.id}'`,
+      });
       return [];
     }
     return devices.map((d) => ({ ...base, deviceId: d.id }));
@@ -172,10 +306,16 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
     if (!s) ctx.problems.push({ path: `${path}.site`, reason: `unknown site '${id}'` });
     return s;
   };
-  const device = (s: SiteView, id: string, path: string, kind?: DeviceView['kind']): DeviceView | undefined => {
+  const device = (
+    s: SiteView,
+    id: string,
+    path: string,
+    kind?: DeviceView['kind'],
+  ): DeviceView | undefined => {
     const d = findDevice(s, id);
     if (!d) ctx.problems.push({ path: `${path}.device`, reason: `unknown device '${id}' in site '${s.id}'` });
-    else if (kind && d.kind !== kind) ctx.problems.push({ path: `${path}.device`, reason: `'${id}' is a ${d.kind}, not a ${kind}` });
+    else if (kind && d.kind !== kind)
+      ctx.problems.push({ path: `${path}.device`, reason: `'${id}' is a ${d.kind}, not a ${kind}` });
     return d;
   };
 
@@ -188,8 +328,10 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
     const d = device(s, cfg.device, path);
     if (!d) return;
     const ch = d.channels.get(cfg.channel);
-    if (!ch) ctx.problems.push({ path: `${path}.channel`, reason: `a ${d.kind} has no channel '${cfg.channel}'` });
-    else if (ch.type !== 'number') ctx.problems.push({ path: `${path}.channel`, reason: `'${cfg.channel}' is not numeric` });
+    if (!ch)
+      ctx.problems.push({ path: `${path}.channel`, reason: `a ${d.kind} has no channel '${cfg.channel}'` });
+    else if (ch.type !== 'number')
+      ctx.problems.push({ path: `${path}.channel`, reason: `'${cfg.channel}' is not numeric` });
     const key = `${cfg.site}/${cfg.device}/${cfg.channel}`;
     if (limitCfg.has(key)) ctx.problems.push({ path, reason: `duplicate limits entry for ${key}` });
     limitCfg.set(key, { cfg, path });
@@ -199,7 +341,11 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
     const path = `rateOfChange[${i}]`;
     const s = site(cfg.site, path);
     const d = s && device(s, cfg.device, path);
-    if (d && d.channels.get(cfg.channel)?.type !== 'number') ctx.problems.push({ path: `${path}.channel`, reason: `'${cfg.channel}' is not a numeric channel of ${d.kind}` });
+    if (d && d.channels.get(cfg.channel)?.type !== 'number')
+      ctx.problems.push({
+        path: `${path}.channel`,
+        reason: `'${cfg.channel}' is not a numeric channel of ${d.kind}`,
+      });
     rocCfg.set(`${cfg.site}/${cfg.device}/${cfg.channel}`, { cfg, path });
   });
   const overfillCfg = new Map<string, NonNullable<RulesConfig['overfill']>[number]>();
@@ -244,21 +390,52 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
         if (spec.type !== 'number') continue;
         const key = `${s.id}/${d.id}/${channel}`;
         const override = limitCfg.get(key);
-        const limits = override ? mergeLimits(defaultLimits(d, channel), override.cfg, override.path, ctx) : defaultLimits(d, channel);
+        const limits = override
+          ? mergeLimits(defaultLimits(d, channel), override.cfg, override.path, ctx)
+          : defaultLimits(d, channel);
         if (channel === 'level_pct') limitsByDevice.set(`${s.id}/${d.id}`, limits);
         if (limits.length) {
-          const rule: LimitRule = { kind: 'limit', ruleId: `limit:${d.id}:${channel}`, ...base, channel, unit: unitOf(d, channel), limits };
-          add(channel, rule, limits.map((l) => l.condition));
+          const rule: LimitRule = {
+            kind: 'limit',
+            ruleId: `limit:${d.id}:${channel}`,
+            ...base,
+            channel,
+            unit: unitOf(d, channel),
+            limits,
+          };
+          add(
+            channel,
+            rule,
+            limits.map((l) => l.condition),
+          );
         }
         const [lo, hi] = spec.span;
         const w = hi - lo;
         const isGas = d.kind === 'gas_detector';
-        add(channel, { kind: 'range', ruleId: `range:${d.id}:${channel}`, ...base, channel, unit: unitOf(d, channel), span: [lo, hi], overAbove: hi, underBelow: isGas ? lo - 0.05 * w : lo, overPriority: isGas ? 'high' : 'medium', underPriority: isGas ? 'low' : 'medium' }, ['over_range', 'under_range']);
+        add(
+          channel,
+          {
+            kind: 'range',
+            ruleId: `range:${d.id}:${channel}`,
+            ...base,
+            channel,
+            unit: unitOf(d, channel),
+            span: [lo, hi],
+            overAbove: hi,
+            underBelow: isGas ? lo - 0.05 * w : lo,
+            overPriority: isGas ? 'high' : 'medium',
+            underPriority: isGas ? 'low' : 'medium',
+          },
+          ['over_range', 'under_range'],
+        );
 
         const roc = rocCfg.get(key);
         const rocDefault = d.kind === 'tank' && (channel === 'level_pct' || channel === 'pressure_kpa');
         if ((rocDefault || roc) && !roc?.cfg.disabled) {
-          const dflt = channel === 'level_pct' ? { rise: 5, fall: 5, windowS: 60 } : { rise: w * 0.1, fall: w * 0.1, windowS: 30 };
+          const dflt =
+            channel === 'level_pct'
+              ? { rise: 5, fall: 5, windowS: 60 }
+              : { rise: w * 0.1, fall: w * 0.1, windowS: 30 };
           const rule: RocRule = {
             kind: 'roc',
             ruleId: `roc:${d.id}:${channel}`,
@@ -266,12 +443,15 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
             channel,
             unit: unitOf(d, channel),
             windowMs: (roc?.cfg.windowS ?? dflt.windowS) * S,
-            maxRisePerMin: roc?.cfg.maxRisePerMin !== undefined ? roc.cfg.maxRisePerMin : rocDefault ? dflt.rise : null,
-            maxFallPerMin: roc?.cfg.maxFallPerMin !== undefined ? roc.cfg.maxFallPerMin : rocDefault ? dflt.fall : null,
+            maxRisePerMin:
+              roc?.cfg.maxRisePerMin !== undefined ? roc.cfg.maxRisePerMin : rocDefault ? dflt.rise : null,
+            maxFallPerMin:
+              roc?.cfg.maxFallPerMin !== undefined ? roc.cfg.maxFallPerMin : rocDefault ? dflt.fall : null,
             clearFraction: 0.5,
             priority: roc?.cfg.priority ?? 'medium',
           };
-          if (rule.maxRisePerMin === null && rule.maxFallPerMin === null && roc) ctx.problems.push({ path: roc.path, reason: 'set maxRisePerMin and/or maxFallPerMin' });
+          if (rule.maxRisePerMin === null && rule.maxFallPerMin === null && roc)
+            ctx.problems.push({ path: roc.path, reason: 'set maxRisePerMin and/or maxFallPerMin' });
           else add(channel, rule, ['roc_rise', 'roc_fall']);
         }
       }
@@ -280,7 +460,11 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
         if (!ov?.disabled) {
           const hhLimit = limitsByDevice.get(`${s.id}/${d.id}`)?.find((l) => l.condition === 'HH')?.value;
           const hh = ov?.hh ?? hhLimit;
-          if (hh === undefined) ctx.problems.push({ path: `overfill`, reason: `tank '${d.id}' has no HH limit; set overfill.hh` });
+          if (hh === undefined)
+            ctx.problems.push({
+              path: `overfill`,
+              reason: `tank '${d.id}' has no HH limit; set overfill.hh`,
+            });
           else {
             const rule: OverfillRule = {
               kind: 'overfill',
@@ -297,7 +481,19 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
           }
         }
       }
-      if (d.kind === 'gas_detector') add('fault', { kind: 'flag', ruleId: `fault:${d.id}`, ...base, channel: 'fault', condition: 'detector_fault', priority: 'medium' }, ['detector_fault']);
+      if (d.kind === 'gas_detector')
+        add(
+          'fault',
+          {
+            kind: 'flag',
+            ruleId: `fault:${d.id}`,
+            ...base,
+            channel: 'fault',
+            condition: 'detector_fault',
+            priority: 'medium',
+          },
+          ['detector_fault'],
+        );
       if (d.kind === 'safety_system') {
         const cfg = systemCfg.get(`${s.id}/${d.id}`);
         add(
@@ -322,7 +518,13 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
         produce(s.id, `quality:${d.id}`, ['quality_bad']);
       }
       if (d.kind === 'shutoff_valve' && isOn(`valve:${d.id}`)) {
-        deviceRules.push({ kind: 'valve', ruleId: `valve:${d.id}`, ...base, travelMs: (d.travelTimeS ?? 30) * S, graceMs: settings.valveGraceS * S });
+        deviceRules.push({
+          kind: 'valve',
+          ruleId: `valve:${d.id}`,
+          ...base,
+          travelMs: (d.travelTimeS ?? 30) * S,
+          graceMs: settings.valveGraceS * S,
+        });
         produce(s.id, `valve:${d.id}`, ['discrepancy', 'stuck', 'uncommanded', 'valve_fault', 'trip']);
       }
       const staleOn = isOn(`stale:${d.id}`);
@@ -338,8 +540,24 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
         kind: d.kind,
         channels: chRules,
         deviceRules,
-        stale: staleOn ? { kind: 'stale', ruleId: `stale:${d.id}`, ...base, timeoutMs: Math.max(settings.staleAfterPeriods * d.periodS, settings.staleMinS) * S, priority: 'medium' } : null,
-        offline: offlineOn ? { kind: 'offline', ruleId: `offline:${d.id}`, ...base, delayMs: settings.offlineDelayS * S, priority: 'medium' } : null,
+        stale: staleOn
+          ? {
+              kind: 'stale',
+              ruleId: `stale:${d.id}`,
+              ...base,
+              timeoutMs: Math.max(settings.staleAfterPeriods * d.periodS, settings.staleMinS) * S,
+              priority: 'medium',
+            }
+          : null,
+        offline: offlineOn
+          ? {
+              kind: 'offline',
+              ruleId: `offline:${d.id}`,
+              ...base,
+              delayMs: settings.offlineDelayS * S,
+              priority: 'medium',
+            }
+          : null,
       });
     }
   }
@@ -348,7 +566,8 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
   const votes = new Map<string, VoteRule>();
   for (const s of plant.sites) {
     const areas = new Map<string, DeviceView[]>();
-    for (const d of s.devices) if (d.kind === 'gas_detector') areas.set(d.area, [...(areas.get(d.area) ?? []), d]);
+    for (const d of s.devices)
+      if (d.kind === 'gas_detector') areas.set(d.area, [...(areas.get(d.area) ?? []), d]);
     for (const [area, ds] of areas) {
       if (ds.length < 2) continue;
       votes.set(`${s.id}/${area}`, {
@@ -377,12 +596,28 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
       votes.delete(key);
       return;
     }
-    const members = cfg.members ?? s.devices.filter((d) => d.area === cfg.area && d.kind === 'gas_detector').map((d) => d.id);
+    const members =
+      cfg.members ??
+      s.devices.filter((d) => d.area === cfg.area && d.kind === 'gas_detector').map((d) => d.id);
     members.forEach((m, j) => device(s, m, `${path}.members[${j}]`, 'gas_detector'));
-    if (members.length === 0) ctx.problems.push({ path: `${path}.area`, reason: `no gas detector in area '${cfg.area}' of site '${s.id}'` });
-    if (cfg.k < 1 || cfg.k > members.length) ctx.problems.push({ path: `${path}.k`, reason: `must be between 1 and the number of members (${members.length})` });
-    const sources = new Set(members.map((m) => findDevice(s, m)?.sourceId).filter((x): x is string => x !== undefined));
-    if (sources.size > 1) ctx.problems.push({ path: `${path}.members`, reason: `members belong to different hazard sources (${[...sources].join(', ')})` });
+    if (members.length === 0)
+      ctx.problems.push({
+        path: `${path}.area`,
+        reason: `no gas detector in area '${cfg.area}' of site '${s.id}'`,
+      });
+    if (cfg.k < 1 || cfg.k > members.length)
+      ctx.problems.push({
+        path: `${path}.k`,
+        reason: `must be between 1 and the number of members (${members.length})`,
+      });
+    const sources = new Set(
+      members.map((m) => findDevice(s, m)?.sourceId).filter((x): x is string => x !== undefined),
+    );
+    if (sources.size > 1)
+      ctx.problems.push({
+        path: `${path}.members`,
+        reason: `members belong to different hazard sources (${[...sources].join(', ')})`,
+      });
     votes.set(key, {
       kind: 'vote',
       ruleId: cfg.id ?? `vote:${cfg.area}`,
@@ -404,21 +639,44 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
 
   // ---- interlocks: default per voted area with valves, plus explicit ones
   const interlocks: InterlockRule[] = [];
-  const valveSpec = (s: SiteView, d: DeviceView, closeWithinS?: number) => ({ deviceId: d.id, sourceId: d.sourceId, closeWithinMs: (closeWithinS ?? (d.travelTimeS ?? 30) + settings.interlockMarginS) * S });
+  const valveSpec = (s: SiteView, d: DeviceView, closeWithinS?: number) => ({
+    deviceId: d.id,
+    sourceId: d.sourceId,
+    closeWithinMs: (closeWithinS ?? (d.travelTimeS ?? 30) + settings.interlockMarginS) * S,
+  });
   for (const v of voteList) {
     const s = siteById.get(v.siteId)!;
     const valves = s.devices.filter((d) => d.area === v.area && d.kind === 'shutoff_valve');
     if (valves.length === 0) continue;
-    interlocks.push({ kind: 'interlock', ruleId: `interlock:${v.area}`, siteId: s.id, sourceId: v.sourceId, trigger: [{ siteId: s.id, ruleId: v.ruleId, condition: 'vote' }], valves: valves.map((d) => valveSpec(s, d)), priority: 'critical' });
+    interlocks.push({
+      kind: 'interlock',
+      ruleId: `interlock:${v.area}`,
+      siteId: s.id,
+      sourceId: v.sourceId,
+      trigger: [{ siteId: s.id, ruleId: v.ruleId, condition: 'vote' }],
+      valves: valves.map((d) => valveSpec(s, d)),
+      priority: 'critical',
+    });
   }
   (config.interlocks ?? []).forEach((cfg, i) => {
     const path = `interlocks[${i}]`;
     const s = site(cfg.site, path);
     if (!s) return;
     const trigger = cfg.when.flatMap((ref, j) => expandRef(ref, s, `${path}.when[${j}]`, ctx));
-    const valves = cfg.valves.map((id, j) => device(s, id, `${path}.valves[${j}]`, 'shutoff_valve')).filter((d): d is DeviceView => d !== undefined && d.kind === 'shutoff_valve');
-    if (cfg.when.length === 0) ctx.problems.push({ path: `${path}.when`, reason: 'needs at least one trigger condition' });
-    interlocks.push({ kind: 'interlock', ruleId: cfg.id, siteId: s.id, sourceId: valves[0]?.sourceId ?? '', trigger, valves: valves.map((d) => valveSpec(s, d, cfg.closeWithinS)), priority: cfg.priority ?? 'critical' });
+    const valves = cfg.valves
+      .map((id, j) => device(s, id, `${path}.valves[${j}]`, 'shutoff_valve'))
+      .filter((d): d is DeviceView => d !== undefined && d.kind === 'shutoff_valve');
+    if (cfg.when.length === 0)
+      ctx.problems.push({ path: `${path}.when`, reason: 'needs at least one trigger condition' });
+    interlocks.push({
+      kind: 'interlock',
+      ruleId: cfg.id,
+      siteId: s.id,
+      sourceId: valves[0]?.sourceId ?? '',
+      trigger,
+      valves: valves.map((d) => valveSpec(s, d, cfg.closeWithinS)),
+      priority: cfg.priority ?? 'critical',
+    });
   });
   const interlockList = interlocks.filter((r) => isOn(r.ruleId));
   for (const r of interlockList) produce(r.siteId, r.ruleId, ['shutoff_failed']);
@@ -429,7 +687,11 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
     const path = `composites[${i}]`;
     const s = site(cfg.site, path);
     if (!s) return;
-    if (!s.hazardSources.some((h) => h.id === cfg.source)) ctx.problems.push({ path: `${path}.source`, reason: `unknown hazard source '${cfg.source}' in site '${s.id}'` });
+    if (!s.hazardSources.some((h) => h.id === cfg.source))
+      ctx.problems.push({
+        path: `${path}.source`,
+        reason: `unknown hazard source '${cfg.source}' in site '${s.id}'`,
+      });
     const terms: CompositeTerm[] = [];
     cfg.terms.forEach((t, j) => {
       const tp = `${path}.terms[${j}]`;
@@ -437,15 +699,32 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
         ctx.problems.push({ path: tp, reason: 'needs exactly one of condition or channel' });
         return;
       }
-      if (t.condition) terms.push({ kind: 'condition', refs: expandRef(t.condition, s, `${tp}.condition`, ctx) });
+      if (t.condition)
+        terms.push({ kind: 'condition', refs: expandRef(t.condition, s, `${tp}.condition`, ctx) });
       if (t.channel) {
         const d = device(s, t.channel.device, `${tp}.channel`);
-        if (d && !d.channels.has(t.channel.channel)) ctx.problems.push({ path: `${tp}.channel.channel`, reason: `a ${d.kind} has no channel '${t.channel.channel}'` });
-        if (['gt', 'ge', 'lt', 'le'].includes(t.channel.op) && typeof t.channel.value !== 'number') ctx.problems.push({ path: `${tp}.channel.value`, reason: `must be a number for op '${t.channel.op}'` });
-        terms.push({ kind: 'channel', siteId: s.id, deviceId: t.channel.device, channel: t.channel.channel, op: t.channel.op, value: t.channel.value });
+        if (d && !d.channels.has(t.channel.channel))
+          ctx.problems.push({
+            path: `${tp}.channel.channel`,
+            reason: `a ${d.kind} has no channel '${t.channel.channel}'`,
+          });
+        if (['gt', 'ge', 'lt', 'le'].includes(t.channel.op) && typeof t.channel.value !== 'number')
+          ctx.problems.push({
+            path: `${tp}.channel.value`,
+            reason: `must be a number for op '${t.channel.op}'`,
+          });
+        terms.push({
+          kind: 'channel',
+          siteId: s.id,
+          deviceId: t.channel.device,
+          channel: t.channel.channel,
+          op: t.channel.op,
+          value: t.channel.value,
+        });
       }
     });
-    if (cfg.terms.length === 0) ctx.problems.push({ path: `${path}.terms`, reason: 'needs at least one term' });
+    if (cfg.terms.length === 0)
+      ctx.problems.push({ path: `${path}.terms`, reason: 'needs at least one term' });
     composites.push({
       kind: 'composite',
       ruleId: cfg.id,
@@ -467,29 +746,50 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
   const seen = new Set<string>();
   for (const r of [...voteList, ...interlockList, ...compositeList]) {
     const k = `${r.siteId}|${r.ruleId}`;
-    if (seen.has(k)) ctx.problems.push({ path: '(rules)', reason: `duplicate rule id '${r.ruleId}' in site '${r.siteId}'` });
+    if (seen.has(k))
+      ctx.problems.push({ path: '(rules)', reason: `duplicate rule id '${r.ruleId}' in site '${r.siteId}'` });
     seen.add(k);
   }
-  for (const id of disabled) if (!usedDisable.has(id)) ctx.problems.push({ path: 'disable', reason: `no rule with id '${id}'` });
+  for (const id of disabled)
+    if (!usedDisable.has(id)) ctx.problems.push({ path: 'disable', reason: `no rule with id '${id}'` });
 
   // ---- hazard sources
   const hazardSources: HazardSourceSpec[] = [];
   for (const s of plant.sites) {
     for (const h of s.hazardSources) {
-      const tanks = s.devices.filter((d) => d.kind === 'tank' && d.sourceId === h.id && d.substance !== undefined);
+      const tanks = s.devices.filter(
+        (d) => d.kind === 'tank' && d.sourceId === h.id && d.substance !== undefined,
+      );
       hazardSources.push({
         sourceId: h.id,
         siteId: s.id,
         name: h.name,
         filedGrade: h.filedGrade,
         peopleWithin500m: h.peopleWithin500m,
-        substances: h.substances.map((sub) => ({ substance: sub.substance, criticalQ: sub.criticalQ, beta: sub.beta, fixedQ: sub.fixedQ ?? 0, designQ: sub.designQ, tankCount: tanks.filter((t) => t.substance === sub.substance).length })),
+        substances: h.substances.map((sub) => ({
+          substance: sub.substance,
+          criticalQ: sub.criticalQ,
+          beta: sub.beta,
+          fixedQ: sub.fixedQ ?? 0,
+          designQ: sub.designQ,
+          tankCount: tanks.filter((t) => t.substance === sub.substance).length,
+        })),
         tanks: tanks.map((t) => {
           const sub = h.substances.find((x) => x.substance === t.substance)!;
           const same = tanks.filter((x) => x.substance === t.substance);
           const totalCap = same.reduce((a, x) => a + (x.capacityM3 ?? 0), 0);
-          const share = totalCap > 0 ? (Math.max(0, sub.designQ - (sub.fixedQ ?? 0)) * (t.capacityM3 ?? 0)) / totalCap : 0;
-          return { deviceId: t.id, substance: t.substance!, capacityM3: t.capacityM3 ?? 0, densityTPerM3: t.densityTPerM3 ?? 0, channel: 'level_pct', designShareT: share };
+          const share =
+            totalCap > 0
+              ? (Math.max(0, sub.designQ - (sub.fixedQ ?? 0)) * (t.capacityM3 ?? 0)) / totalCap
+              : 0;
+          return {
+            deviceId: t.id,
+            substance: t.substance!,
+            capacityM3: t.capacityM3 ?? 0,
+            densityTPerM3: t.densityTPerM3 ?? 0,
+            channel: 'level_pct',
+            designShareT: share,
+          };
         }),
       });
     }

@@ -28,7 +28,10 @@ export type RunOptions<I> = {
 const tsOf = (i: unknown): number => (i as { ts: number }).ts;
 
 /** One machine of a group, with its factory (used again after a failure) and its identity for error reports. */
-export type MachineEntry<I, O = ConditionChange> = { readonly id: string; readonly create: () => RuleMachine<I, O> };
+export type MachineEntry<I, O = ConditionChange> = {
+  readonly id: string;
+  readonly create: () => RuleMachine<I, O>;
+};
 
 export type RunManyOptions<I> = {
   scheduler: SchedulerLike;
@@ -43,7 +46,10 @@ export type RunManyOptions<I> = {
  * machine is reported through `onError`, that machine alone is recreated (seeded by its factory, e.g. from the
  * condition store) and the others and the stream go on.
  */
-export function runMachines<I, O = ConditionChange>(entries: readonly MachineEntry<I, O>[], opts: RunManyOptions<I>): OperatorFunction<I, O> {
+export function runMachines<I, O = ConditionChange>(
+  entries: readonly MachineEntry<I, O>[],
+  opts: RunManyOptions<I>,
+): OperatorFunction<I, O> {
   const { scheduler } = opts;
   const timeOf = opts.timeOf ?? tsOf;
   return (source) =>
@@ -124,7 +130,10 @@ export function runMachines<I, O = ConditionChange>(entries: readonly MachineEnt
 }
 
 /** Runs one machine over a stream (see `runMachines`). */
-export function runMachine<I, O = ConditionChange>(create: () => RuleMachine<I, O>, opts: RunOptions<I>): OperatorFunction<I, O> {
+export function runMachine<I, O = ConditionChange>(
+  create: () => RuleMachine<I, O>,
+  opts: RunOptions<I>,
+): OperatorFunction<I, O> {
   const onError = opts.onError;
   return runMachines<I, O>([{ id: 'machine', create }], {
     scheduler: opts.scheduler,

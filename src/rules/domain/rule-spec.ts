@@ -20,7 +20,12 @@ export type LimitSpec = {
   readonly priority: Priority;
 };
 
-export type LimitRule = DeviceRuleBase & { readonly kind: 'limit'; readonly channel: string; readonly unit: string; readonly limits: readonly LimitSpec[] };
+export type LimitRule = DeviceRuleBase & {
+  readonly kind: 'limit';
+  readonly channel: string;
+  readonly unit: string;
+  readonly limits: readonly LimitSpec[];
+};
 
 /** Over/under instrument span (4–20 mA style). Ingest already rejected values beyond the physical limits. */
 export type RangeRule = DeviceRuleBase & {
@@ -36,7 +41,12 @@ export type RangeRule = DeviceRuleBase & {
 };
 
 /** A boolean channel that signals a fault when true (gas detector `fault`). */
-export type FlagRule = DeviceRuleBase & { readonly kind: 'flag'; readonly channel: string; readonly condition: string; readonly priority: Priority };
+export type FlagRule = DeviceRuleBase & {
+  readonly kind: 'flag';
+  readonly channel: string;
+  readonly condition: string;
+  readonly priority: Priority;
+};
 
 export type RocRule = DeviceRuleBase & {
   readonly kind: 'roc';
@@ -84,10 +94,24 @@ export type ValveRule = DeviceRuleBase & {
 };
 export type DeviceRule = QualityRule | ValveRule;
 
-export type StaleRule = DeviceRuleBase & { readonly kind: 'stale'; readonly timeoutMs: number; readonly priority: Priority };
-export type OfflineRule = DeviceRuleBase & { readonly kind: 'offline'; readonly delayMs: number; readonly priority: Priority };
+export type StaleRule = DeviceRuleBase & {
+  readonly kind: 'stale';
+  readonly timeoutMs: number;
+  readonly priority: Priority;
+};
+export type OfflineRule = DeviceRuleBase & {
+  readonly kind: 'offline';
+  readonly delayMs: number;
+  readonly priority: Priority;
+};
 
-export type ConditionRef = { readonly siteId: string; readonly ruleId?: string; readonly sourceId?: string; readonly deviceId?: string; readonly condition: string };
+export type ConditionRef = {
+  readonly siteId: string;
+  readonly ruleId?: string;
+  readonly sourceId?: string;
+  readonly deviceId?: string;
+  readonly condition: string;
+};
 
 export type VoteRule = RuleBase & {
   readonly kind: 'vote';
@@ -104,7 +128,11 @@ export type VoteRule = RuleBase & {
   readonly degradedPriority: Priority;
 };
 
-export type InterlockValve = { readonly deviceId: string; readonly sourceId: string; readonly closeWithinMs: number };
+export type InterlockValve = {
+  readonly deviceId: string;
+  readonly sourceId: string;
+  readonly closeWithinMs: number;
+};
 export type InterlockRule = RuleBase & {
   readonly kind: 'interlock';
   /** Any active trigger condition demands the valves closed. */
@@ -116,7 +144,14 @@ export type InterlockRule = RuleBase & {
 export type CompareOp = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le';
 export type CompositeTerm =
   | { readonly kind: 'condition'; readonly refs: readonly ConditionRef[] }
-  | { readonly kind: 'channel'; readonly siteId: string; readonly deviceId: string; readonly channel: string; readonly op: CompareOp; readonly value: number | string | boolean };
+  | {
+      readonly kind: 'channel';
+      readonly siteId: string;
+      readonly deviceId: string;
+      readonly channel: string;
+      readonly op: CompareOp;
+      readonly value: number | string | boolean;
+    };
 
 export type CompositeRule = RuleBase & {
   readonly kind: 'composite';
@@ -131,8 +166,22 @@ export type CompositeRule = RuleBase & {
   readonly message: string;
 };
 
-export type HazardTank = { readonly deviceId: string; readonly substance: string; readonly capacityM3: number; readonly densityTPerM3: number; readonly channel: string; readonly designShareT: number };
-export type HazardSubstance = { readonly substance: string; readonly criticalQ: number; readonly beta: number; readonly fixedQ: number; readonly designQ: number; readonly tankCount: number };
+export type HazardTank = {
+  readonly deviceId: string;
+  readonly substance: string;
+  readonly capacityM3: number;
+  readonly densityTPerM3: number;
+  readonly channel: string;
+  readonly designShareT: number;
+};
+export type HazardSubstance = {
+  readonly substance: string;
+  readonly criticalQ: number;
+  readonly beta: number;
+  readonly fixedQ: number;
+  readonly designQ: number;
+  readonly tankCount: number;
+};
 export type HazardSourceSpec = {
   readonly sourceId: string;
   readonly siteId: string;
@@ -175,9 +224,13 @@ export type CompiledRules = {
   readonly ruleCount: number;
 };
 
-export const producibleKey = (siteId: string, ruleId: string, condition: string): string => `${siteId}|${ruleId}|${condition}`;
+export const producibleKey = (siteId: string, ruleId: string, condition: string): string =>
+  `${siteId}|${ruleId}|${condition}`;
 
-export function refMatches(ref: ConditionRef, c: { siteId: string; ruleId: string; sourceId: string; deviceId?: string; condition: string }): boolean {
+export function refMatches(
+  ref: ConditionRef,
+  c: { siteId: string; ruleId: string; sourceId: string; deviceId?: string; condition: string },
+): boolean {
   return (
     ref.condition === c.condition &&
     ref.siteId === c.siteId &&

@@ -52,16 +52,47 @@ export type LimitEntryConfig = {
 };
 
 /** Overrides (merged by condition key) or adds limits on one device channel. */
-export type LimitConfig = { site: string; device: string; channel: string; deadband?: number; onDelayS?: number; offDelayS?: number; limits: LimitEntryConfig[] };
+export type LimitConfig = {
+  site: string;
+  device: string;
+  channel: string;
+  deadband?: number;
+  onDelayS?: number;
+  offDelayS?: number;
+  limits: LimitEntryConfig[];
+};
 
-export type RocConfig = { site: string; device: string; channel: string; windowS?: number; maxRisePerMin?: number | null; maxFallPerMin?: number | null; priority?: Priority; disabled?: boolean };
+export type RocConfig = {
+  site: string;
+  device: string;
+  channel: string;
+  windowS?: number;
+  maxRisePerMin?: number | null;
+  maxFallPerMin?: number | null;
+  priority?: Priority;
+  disabled?: boolean;
+};
 
-export type OverfillConfig = { site: string; device: string; horizonMin?: number; windowS?: number; hh?: number; priority?: Priority; disabled?: boolean };
+export type OverfillConfig = {
+  site: string;
+  device: string;
+  horizonMin?: number;
+  windowS?: number;
+  hh?: number;
+  priority?: Priority;
+  disabled?: boolean;
+};
 
 export type SafetySystemConfig = { site: string; device: string; bypassAllowedS?: number };
 
 /** Matches condition changes of one site; `area` expands to the area's devices. */
-export type ConditionRefConfig = { condition: string; rule?: string; device?: string; area?: string; source?: string };
+export type ConditionRefConfig = {
+  condition: string;
+  rule?: string;
+  device?: string;
+  area?: string;
+  source?: string;
+};
 
 export type VoteConfig = {
   id?: string;
@@ -76,9 +107,19 @@ export type VoteConfig = {
   disabled?: boolean;
 };
 
-export type InterlockConfig = { id: string; site: string; when: ConditionRefConfig[]; valves: string[]; closeWithinS?: number; priority?: Priority };
+export type InterlockConfig = {
+  id: string;
+  site: string;
+  when: ConditionRefConfig[];
+  valves: string[];
+  closeWithinS?: number;
+  priority?: Priority;
+};
 
-export type CompositeTermConfig = { condition?: ConditionRefConfig; channel?: { device: string; channel: string; op: CompareOp; value: number | string | boolean } };
+export type CompositeTermConfig = {
+  condition?: ConditionRefConfig;
+  channel?: { device: string; channel: string; op: CompareOp; value: number | string | boolean };
+};
 
 export type CompositeConfig = {
   id: string;

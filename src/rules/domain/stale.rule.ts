@@ -11,18 +11,35 @@ import type { StaleRule } from './rule-spec';
 
 type Entry = { rule: StaleRule; slot: ConditionSlot; lastSeen: number };
 
-export function createStaleMachine(rules: readonly StaleRule[], startTs: number, seed: SeedLookup = NO_SEED): RuleMachine<Reading> {
+export function createStaleMachine(
+  rules: readonly StaleRule[],
+  startTs: number,
+  seed: SeedLookup = NO_SEED,
+): RuleMachine<Reading> {
   const bySite = new Map<string, Map<string, Entry>>();
   const entries: Entry[] = [];
   for (const rule of rules) {
-    const slot = new ConditionSlot({ ruleId: rule.ruleId, siteId: rule.siteId, sourceId: rule.sourceId, deviceId: rule.deviceId, condition: 'stale' }, rule.priority, seed);
+    const slot = new ConditionSlot(
+      {
+        ruleId: rule.ruleId,
+        siteId: rule.siteId,
+        sourceId: rule.sourceId,
+        deviceId: rule.deviceId,
+        condition: 'stale',
+      },
+      rule.priority,
+      seed,
+    );
     const e: Entry = { rule, slot, lastSeen: startTs };
     entries.push(e);
     let m = bySite.get(rule.siteId);
     if (!m) bySite.set(rule.siteId, (m = new Map<string, Entry>()));
     m.set(rule.deviceId, e);
   }
-  let due = entries.reduce((d, e) => (e.slot.active ? d : Math.min(d, e.lastSeen + e.rule.timeoutMs)), Infinity);
+  let due = entries.reduce(
+    (d, e) => (e.slot.active ? d : Math.min(d, e.lastSeen + e.rule.timeoutMs)),
+    Infinity,
+  );
 
   return {
     input(r, ts, emit) {
@@ -30,7 +47,15 @@ export function createStaleMachine(rules: readonly StaleRule[], startTs: number,
       if (!e || ts <= e.lastSeen) return;
       e.lastSeen = ts;
       if (e.slot.active) {
-        e.slot.set(false, e.rule.priority, null, e.rule.timeoutMs / 1000, ts, `${e.rule.deviceId} reporting again`, emit);
+        e.slot.set(
+          false,
+          e.rule.priority,
+          null,
+          e.rule.timeoutMs / 1000,
+          ts,
+          `${e.rule.deviceId} reporting again`,
+          emit,
+        );
         due = Math.min(due, ts + e.rule.timeoutMs);
       }
     },
@@ -42,7 +67,15 @@ export function createStaleMachine(rules: readonly StaleRule[], startTs: number,
         const deadline = e.lastSeen + e.rule.timeoutMs;
         if (deadline <= ts) {
           const silent = Math.round((ts - e.lastSeen) / 1000);
-          e.slot.set(true, e.rule.priority, silent, e.rule.timeoutMs / 1000, deadline, `${e.rule.deviceId} silent: no reading for ${silent} s (limit ${e.rule.timeoutMs / 1000} s)`, emit);
+          e.slot.set(
+            true,
+            e.rule.priority,
+            silent,
+            e.rule.timeoutMs / 1000,
+            deadline,
+            `${e.rule.deviceId} silent: no reading for ${silent} s (limit ${e.rule.timeoutMs / 1000} s)`,
+            emit,
+          );
         } else if (deadline < next) next = deadline;
       }
       due = next;

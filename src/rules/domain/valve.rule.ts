@@ -35,13 +35,37 @@ export function createValveMachine(rule: ValveRule, seed: SeedLookup = NO_SEED):
   const evaluate = (ts: number, emit: Emit): void => {
     if (!Number.isNaN(mismatchSince) && ts - mismatchSince >= rule.travelMs && demand !== null) {
       const pr: Priority = demand === 'closed' ? 'critical' : 'high';
-      discrepancy.set(true, pr, position, demand, Math.max(ts, mismatchSince + rule.travelMs), `${v} position ${position ?? '?'} disagrees with demand ${demand} for more than the travel time ${travelS} s`, emit);
+      discrepancy.set(
+        true,
+        pr,
+        position,
+        demand,
+        Math.max(ts, mismatchSince + rule.travelMs),
+        `${v} position ${position ?? '?'} disagrees with demand ${demand} for more than the travel time ${travelS} s`,
+        emit,
+      );
     }
     if (!Number.isNaN(movingSince) && ts - movingSince >= rule.travelMs) {
-      stuck.set(true, 'high', position, travelS, movingSince + rule.travelMs, `${v} moving for more than the travel time ${travelS} s (stuck)`, emit);
+      stuck.set(
+        true,
+        'high',
+        position,
+        travelS,
+        movingSince + rule.travelMs,
+        `${v} moving for more than the travel time ${travelS} s (stuck)`,
+        emit,
+      );
     }
     if (!Number.isNaN(uncommandedSince) && ts - uncommandedSince >= rule.graceMs) {
-      uncommanded.set(true, 'high', position, demand, uncommandedSince, `${v} position changed to ${position ?? '?'} without demand (demand ${demand ?? '?'})`, emit);
+      uncommanded.set(
+        true,
+        'high',
+        position,
+        demand,
+        uncommandedSince,
+        `${v} position changed to ${position ?? '?'} without demand (demand ${demand ?? '?'})`,
+        emit,
+      );
       uncommandedSince = NaN;
     }
   };
@@ -58,7 +82,16 @@ export function createValveMachine(rule: ValveRule, seed: SeedLookup = NO_SEED):
         uncommandedSince = NaN;
         // A new demand gets its own travel time.
         mismatchSince = NaN;
-        if (discrepancy.active) discrepancy.set(false, discrepancy.priority, position, demand, ts, `${v} demand changed to ${demand}`, emit);
+        if (discrepancy.active)
+          discrepancy.set(
+            false,
+            discrepancy.priority,
+            position,
+            demand,
+            ts,
+            `${v} demand changed to ${demand}`,
+            emit,
+          );
         if (prev === 'open' && demand === 'closed') tripArmed = true;
         if (demand === 'open') {
           tripArmed = false;
@@ -68,14 +101,25 @@ export function createValveMachine(rule: ValveRule, seed: SeedLookup = NO_SEED):
         if (r.value === position) return evaluate(ts, emit);
         const prev = position;
         position = r.value;
-        if (prev !== null && prev === demand && position !== demand && ts - demandChangedAt > rule.graceMs) uncommandedSince = ts;
+        if (prev !== null && prev === demand && position !== demand && ts - demandChangedAt > rule.graceMs)
+          uncommandedSince = ts;
         const isFault = position === 'fault';
-        if (isFault !== fault.active) fault.set(isFault, 'high', position, null, ts, isFault ? `${v} reports fault` : `${v} fault cleared (${position})`, emit);
+        if (isFault !== fault.active)
+          fault.set(
+            isFault,
+            'high',
+            position,
+            null,
+            ts,
+            isFault ? `${v} reports fault` : `${v} fault cleared (${position})`,
+            emit,
+          );
         if (position === 'moving') {
           if (Number.isNaN(movingSince)) movingSince = ts;
         } else {
           movingSince = NaN;
-          if (stuck.active) stuck.set(false, 'high', position, travelS, ts, `${v} stopped moving (${position})`, emit);
+          if (stuck.active)
+            stuck.set(false, 'high', position, travelS, ts, `${v} stopped moving (${position})`, emit);
         }
       } else {
         return;
@@ -86,10 +130,29 @@ export function createValveMachine(rule: ValveRule, seed: SeedLookup = NO_SEED):
       } else {
         mismatchSince = NaN;
         uncommandedSince = NaN;
-        if (discrepancy.active) discrepancy.set(false, discrepancy.priority, position, demand, ts, `${v} position agrees with demand (${demand ?? '?'})`, emit);
-        if (uncommanded.active) uncommanded.set(false, 'high', position, demand, ts, `${v} position back to demand (${demand ?? '?'})`, emit);
+        if (discrepancy.active)
+          discrepancy.set(
+            false,
+            discrepancy.priority,
+            position,
+            demand,
+            ts,
+            `${v} position agrees with demand (${demand ?? '?'})`,
+            emit,
+          );
+        if (uncommanded.active)
+          uncommanded.set(
+            false,
+            'high',
+            position,
+            demand,
+            ts,
+            `${v} position back to demand (${demand ?? '?'})`,
+            emit,
+          );
       }
-      if (tripArmed && demand === 'closed' && position === 'closed' && !trip.active) trip.set(true, 'high', position, 'closed', ts, `${v} tripped closed on demand`, emit);
+      if (tripArmed && demand === 'closed' && position === 'closed' && !trip.active)
+        trip.set(true, 'high', position, 'closed', ts, `${v} tripped closed on demand`, emit);
       evaluate(ts, emit);
     },
     advance(ts, emit) {
@@ -97,7 +160,8 @@ export function createValveMachine(rule: ValveRule, seed: SeedLookup = NO_SEED):
     },
     nextDue() {
       let due = Infinity;
-      if (!Number.isNaN(mismatchSince) && !discrepancy.active) due = Math.min(due, mismatchSince + rule.travelMs);
+      if (!Number.isNaN(mismatchSince) && !discrepancy.active)
+        due = Math.min(due, mismatchSince + rule.travelMs);
       if (!Number.isNaN(movingSince) && !stuck.active) due = Math.min(due, movingSince + rule.travelMs);
       if (!Number.isNaN(uncommandedSince)) due = Math.min(due, uncommandedSince + rule.graceMs);
       return due;

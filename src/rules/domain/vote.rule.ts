@@ -11,11 +11,20 @@ import type { VoteRule } from './rule-spec';
 
 type Member = { deviceId: string; levelActive: boolean; levelEndedAt: number; faults: Set<string> };
 
-export function createVoteMachine(rule: VoteRule, seed: SeedLookup = NO_SEED, activeNow: readonly ConditionChange[] = []): RuleMachine<ConditionChange> {
+export function createVoteMachine(
+  rule: VoteRule,
+  seed: SeedLookup = NO_SEED,
+  activeNow: readonly ConditionChange[] = [],
+): RuleMachine<ConditionChange> {
   const id = { ruleId: rule.ruleId, siteId: rule.siteId, sourceId: rule.sourceId };
   const vote = new ConditionSlot({ ...id, condition: 'vote' }, rule.priority, seed);
   const degraded = new ConditionSlot({ ...id, condition: 'vote_degraded' }, rule.degradedPriority, seed);
-  const members = new Map<string, Member>(rule.members.map((d) => [d, { deviceId: d, levelActive: false, levelEndedAt: -Infinity, faults: new Set<string>() }]));
+  const members = new Map<string, Member>(
+    rule.members.map((d) => [
+      d,
+      { deviceId: d, levelActive: false, levelEndedAt: -Infinity, faults: new Set<string>() },
+    ]),
+  );
   const faultSet = new Set(rule.faultConditions);
   const apply = (c: ConditionChange): boolean => {
     if (c.siteId !== rule.siteId || c.deviceId === undefined) return false;
@@ -57,10 +66,30 @@ export function createVoteMachine(rule: VoteRule, seed: SeedLookup = NO_SEED, ac
     const on = above >= rule.k;
     const scheme = `${rule.k}oo${n}`;
     if (on !== vote.active)
-      vote.set(on, rule.priority, above, rule.k, ts, on ? `area ${rule.area}: ${rule.memberCondition} voted ${above} of ${members.size} (${scheme}): ${names.join(', ')}` : `area ${rule.area}: vote ${rule.memberCondition} reset (${above} of ${members.size} within ${rule.windowMs / 1000} s)`, emit);
+      vote.set(
+        on,
+        rule.priority,
+        above,
+        rule.k,
+        ts,
+        on
+          ? `area ${rule.area}: ${rule.memberCondition} voted ${above} of ${members.size} (${scheme}): ${names.join(', ')}`
+          : `area ${rule.area}: vote ${rule.memberCondition} reset (${above} of ${members.size} within ${rule.windowMs / 1000} s)`,
+        emit,
+      );
     const isDegraded = healthy < rule.k;
     if (isDegraded !== degraded.active)
-      degraded.set(isDegraded, rule.degradedPriority, healthy, rule.k, ts, isDegraded ? `area ${rule.area}: only ${healthy} of ${members.size} detectors healthy, vote needs ${rule.k} (faulted counted as ${rule.faulted})` : `area ${rule.area}: ${healthy} of ${members.size} detectors healthy again`, emit);
+      degraded.set(
+        isDegraded,
+        rule.degradedPriority,
+        healthy,
+        rule.k,
+        ts,
+        isDegraded
+          ? `area ${rule.area}: only ${healthy} of ${members.size} detectors healthy, vote needs ${rule.k} (faulted counted as ${rule.faulted})`
+          : `area ${rule.area}: ${healthy} of ${members.size} detectors healthy again`,
+        emit,
+      );
   };
 
   return {
