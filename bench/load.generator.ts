@@ -20,7 +20,8 @@ const MAX_BATCH = 1000;
 /** Longest payload: {"ts":13 digits,"seq":up to 10 digits,"values":{"conc":≤8 chars,"fault":false}} */
 const MAX_PAYLOAD = 96;
 
-type Slot = { topic: Buffer; seq: number; values: string[]; next: number };
+/** `lastTs` keeps each device's `ts` strictly increasing, so a stored row is identified by (device, channel, time). */
+type Slot = { topic: Buffer; seq: number; values: string[]; next: number; lastTs: number };
 
 export type LoadResult = {
   targetRate: number;
@@ -69,7 +70,7 @@ export class LoadGenerator {
       const values = Array.from({ length: RING }, (_, k) => String(model.sample(k * 1000).values.conc));
       const lane = this.lanes[i % this.lanes.length]!;
       const topic = Buffer.from(telemetryTopic(d.siteId, d.deviceId), 'latin1');
-      lane.slots.push({ topic, seq: 0, values, next: 0 });
+      lane.slots.push({ topic, seq: 0, values, next: 0, lastTs: 0 });
       lane.frameMax = Math.max(lane.frameMax, publishFrameSize(topic.length, MAX_PAYLOAD));
     });
   }
@@ -139,13 +140,15 @@ export class LoadGenerator {
           if (n > 0) {
             const ts = Date.now();
             if (ts < firstTs) firstTs = ts;
-            lastTs = ts;
             const buf = Buffer.allocUnsafe(n * lane.frameMax);
             let o = 0;
             for (let k = 0; k < n; k++) {
               const slot = lane.slots[lane.cursor]!;
               lane.cursor = lane.cursor + 1 === lane.slots.length ? 0 : lane.cursor + 1;
-              const payload = `{"ts":${ts},"seq":${slot.seq++},"values":{"conc":${slot.values[slot.next]!},"fault":false}}`;
+              const msgTs = ts > slot.lastTs ? ts : slot.lastTs + 1;
+              slot.lastTs = msgTs;
+              if (msgTs > lastTs) lastTs = msgTs;
+              const payload = `{"ts":${msgTs},"seq":${slot.seq++},"values":{"conc":${slot.values[slot.next]!},"fault":false}}`;
               slot.next = slot.next + 1 === RING ? 0 : slot.next + 1;
               o = writePublishQos1(buf, o, slot.topic, pub.nextPacketId(), payload);
             }

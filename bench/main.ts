@@ -43,9 +43,11 @@ async function scrape(server: ServerHandle): Promise<Samples> {
 }
 
 const COUNT_ROWS = `SELECT count(*)::bigint AS n FROM telemetry WHERE site_id = ANY($1::text[]) AND time BETWEEN $2 AND $3`;
+/** Every bench message has a distinct (device, ts), so distinct (device, channel, time) counts readings stored at least once. */
+const COUNT_UNIQUE_ROWS = `SELECT count(DISTINCT (site_id, device_id, channel, time))::bigint AS n FROM telemetry WHERE site_id = ANY($1::text[]) AND time BETWEEN $2 AND $3`;
 
-async function countRows(db: Client, plant: BenchPlant, fromTs: number, toTs: number): Promise<number> {
-  const r = await db.query<{ n: string }>(COUNT_ROWS, [plant.siteIds, new Date(fromTs), new Date(toTs)]);
+async function countRows(db: Client, plant: BenchPlant, fromTs: number, toTs: number, unique = false): Promise<number> {
+  const r = await db.query<{ n: string }>(unique ? COUNT_UNIQUE_ROWS : COUNT_ROWS, [plant.siteIds, new Date(fromTs), new Date(toTs)]);
   return Number(r.rows[0]?.n ?? 0);
 }
 
@@ -173,7 +175,7 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     const step = { ...(await runStep(rate, opts, server, db, plant, load, hz)), loadAvgBefore: load1 };
     steps.push(step);
     out(
-      `  → sent ${n0(step.sent)} at ${n0(step.achievedRate)} msg/s; stored ${n0(step.storedRows)}/${n0(step.expectedRows)} rows (${step.countMethod}); stored rate ${n0(step.storedRate)} msg/s; drain ${step.drainS.toFixed(1)} s; p50/p99 ${step.latencyP50Ms?.toFixed(1) ?? '–'}/${step.latencyP99Ms?.toFixed(1) ?? '–'} ms; server CPU ${n0(step.serverCpuPct)} %, RSS ${n0(step.serverRssMaxMb)} MB; ${step.verdict}`,
+      `  → sent ${n0(step.sent)} at ${n0(step.achievedRate)} msg/s; stored ${n0(step.storedRows)}/${n0(step.expectedRows)} rows (${step.countMethod}; lost ${n0(step.lostRows)}, duplicates ${n0(step.duplicateRows)}); stored rate ${n0(step.storedRate)} msg/s; drain ${step.drainS.toFixed(1)} s; p50/p99 ${step.latencyP50Ms?.toFixed(1) ?? '–'}/${step.latencyP99Ms?.toFixed(1) ?? '–'} ms; server CPU ${n0(step.serverCpuPct)} %, RSS ${n0(step.serverRssMaxMb)} MB; ${step.verdict}`,
     );
     if (step.drainTimedOut) {
       out('  the server did not catch up within the drain timeout; skipping the higher steps');
@@ -266,34 +268,43 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
     const expectedRows = result.sent * ROWS_PER_MESSAGE;
     const publishEnd = Date.now();
 
-    // Drain: until the rows-written counter (cheap) reaches the target, then confirm with SQL (exact).
+    // Drain: until the rows-written counter (cheap) reaches the target, then confirm with SQL (exact). Rows stored
+    // twice (a QoS 1 redelivery, a retried batch) must not hide missing ones, so "done" means every distinct
+    // (device, channel, time) is there: each bench message has its own (device, ts).
     const deadline = publishEnd + opts.drainTimeoutS * 1000;
-    const useMetric = rowsBefore !== undefined;
+    const from = result.firstTs;
+    const to = result.lastTs;
     let stored = 0;
+    let unique = 0;
     let countMethod: 'sql' | 'metric' = 'sql';
     let drainTimedOut = false;
+    let drainEnd = 0;
     for (;;) {
-      if (useMetric) {
-        const written = (sample(await scrape(server), ROWS_METRIC) ?? 0) - rowsBefore;
-        if (written >= expectedRows) {
-          stored = await countRows(db, plant, result.firstTs, result.lastTs);
-          if (stored >= expectedRows) break;
+      const written = rowsBefore !== undefined ? (sample(await scrape(server), ROWS_METRIC) ?? 0) - rowsBefore : Infinity;
+      if (written >= expectedRows) {
+        stored = await countRows(db, plant, from, to);
+        if (stored >= expectedRows) {
+          unique = stored === expectedRows ? stored : await countRows(db, plant, from, to, true);
+          if (unique >= expectedRows) {
+            drainEnd = Date.now();
+            break;
+          }
         }
-      } else {
-        stored = await countRows(db, plant, result.firstTs, result.lastTs);
-        if (stored >= expectedRows) break;
       }
       if (Date.now() > deadline) {
         drainTimedOut = true;
-        stored = await countRows(db, plant, result.firstTs, result.lastTs).catch(async () => {
+        drainEnd = Date.now();
+        try {
+          stored = await countRows(db, plant, from, to);
+          unique = await countRows(db, plant, from, to, true);
+        } catch {
           countMethod = 'metric';
-          return (sample(await scrape(server), ROWS_METRIC) ?? 0) - (rowsBefore ?? 0);
-        });
+          stored = unique = (sample(await scrape(server), ROWS_METRIC) ?? 0) - (rowsBefore ?? 0);
+        }
         break;
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, stored >= expectedRows ? 1000 : 250));
     }
-    const drainEnd = Date.now();
     const drainS = (drainEnd - publishEnd) / 1000 + result.ackWaitS;
     const after = await scrape(server);
     const cpu1 = readProcCpu(server.pid);
@@ -306,7 +317,7 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
     const p50 = lag ? quantile(lag, 0.5) : null;
     const p99 = lag ? quantile(lag, 0.99) : null;
     const activeS = result.publishS + drainS;
-    const storedRate = stored / ROWS_PER_MESSAGE / activeS;
+    const storedRate = Math.min(stored, expectedRows) / ROWS_PER_MESSAGE / activeS;
     const partial = {
       targetRate: rate,
       seconds: opts.seconds,
@@ -316,8 +327,8 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
       publisherBlockedPct: result.blockedFraction * 100,
       expectedRows,
       storedRows: stored,
-      lostRows: Math.max(0, expectedRows - stored),
-      duplicateRows: Math.max(0, stored - expectedRows),
+      lostRows: Math.max(0, expectedRows - unique),
+      duplicateRows: stored - unique,
       countMethod,
       drainS,
       drainTimedOut,
