@@ -1,4 +1,6 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
+import { merge } from 'rxjs';
+import { ExternalConditions, isExternalCondition } from './external-conditions';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { RulesModule } from '../rules/rules.module';
 import { RulesService } from '../rules/rules.service';
@@ -18,13 +20,24 @@ import type { AlarmSettings } from './domain/alarm-settings';
  * (alarms, journal, KPIs) and `AlarmService.events$` for the /ws gateway. Needs StorageModule (global `Database`),
  * AuthModule (global `ScopeService`), MetricsModule and ConfigModule.
  */
+@Global()
 @Module({
   imports: [RulesModule],
   controllers: [AlarmsController, JournalController, AlarmKpiController],
   providers: [
     { provide: ALARM_STORE, useFactory: (db: Database) => new AlarmRepository(db), inject: [Database] },
-    { provide: ALARM_CONDITIONS, useFactory: (rules: RulesService) => rules.conditions$, inject: [RulesService] },
-    { provide: ALARM_CONDITION_SEED, useFactory: (rules: RulesService): ConditionSeed => (active) => rules.seedActive(active), inject: [RulesService] },
+    ExternalConditions,
+    {
+      provide: ALARM_CONDITIONS,
+      useFactory: (rules: RulesService, external: ExternalConditions) => merge(rules.conditions$, external.conditions$),
+      inject: [RulesService, ExternalConditions],
+    },
+    {
+      provide: ALARM_CONDITION_SEED,
+      // The rule engine is seeded only with its own conditions (it would clear what it cannot produce).
+      useFactory: (rules: RulesService): ConditionSeed => (active) => rules.seedActive(active.filter((c) => !isExternalCondition(c))),
+      inject: [RulesService],
+    },
     {
       provide: ALARM_SETTINGS,
       useFactory: (config: AppConfig): AlarmSettings => {
@@ -42,6 +55,6 @@ import type { AlarmSettings } from './domain/alarm-settings';
     { provide: ALARM_PENDING_SPOOL, useFactory: (config: AppConfig) => new FilePendingSpool(join(config.dataDir, 'alarms', 'pending.jsonl')), inject: [APP_CONFIG] },
     AlarmService,
   ],
-  exports: [AlarmService],
+  exports: [AlarmService, ExternalConditions],
 })
 export class AlarmsModule {}
