@@ -1,4 +1,4 @@
-import { formatTable, highestSustained, maxDrainS, verdict, type StepResult } from './bench.report';
+import { bestZeroLossRate, formatTable, highestSustained, maxDrainS, verdict, type StepResult } from './bench.report';
 
 const step = (over: Partial<StepResult>): StepResult => {
   const base = {
@@ -67,6 +67,19 @@ describe('highestSustained', () => {
     const steps = [10_000, 50_000, 75_000].map((r) => step({ targetRate: r, achievedRate: r, lostRows: r === 75_000 ? 3 : 0 }));
     expect(highestSustained(steps)?.targetRate).toBe(50_000);
     expect(highestSustained([steps[2]!])).toBeNull();
+  });
+});
+
+describe('bestZeroLossRate', () => {
+  it('should pick the highest stored rate among steps without loss, even when back-pressured', () => {
+    const steps = [
+      step({ targetRate: 10_000, storedRate: 9_800 }),
+      step({ targetRate: 25_000, achievedRate: 16_000, storedRate: 15_500, publisherBlockedPct: 95 }),
+      step({ targetRate: 50_000, achievedRate: 50_000, storedRate: 20_000, lostRows: 1 }),
+    ];
+    expect(steps[1]!.sustained).toBe(false);
+    expect(bestZeroLossRate(steps)?.storedRate).toBe(15_500);
+    expect(bestZeroLossRate([steps[2]!])).toBeNull();
   });
 });
 

@@ -71,6 +71,11 @@ export function highestSustained(steps: readonly StepResult[]): StepResult | nul
   return steps.filter((s) => s.sustained).reduce<StepResult | null>((best, s) => (!best || s.targetRate > best.targetRate ? s : best), null);
 }
 
+/** The highest stored rate of any step with zero loss (sustained or not: a back-pressured step still shows capacity). */
+export function bestZeroLossRate(steps: readonly StepResult[]): StepResult | null {
+  return steps.filter((s) => s.lostRows === 0 && !s.drainTimedOut).reduce<StepResult | null>((best, s) => (!best || s.storedRate > best.storedRate ? s : best), null);
+}
+
 const fmt = (v: number | null, digits = 0): string => (v === null ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 
 export function formatTable(steps: readonly StepResult[]): string {
