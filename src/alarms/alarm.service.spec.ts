@@ -227,6 +227,47 @@ describe('AlarmService', () => {
     });
   });
 
+  describe('notes (journal-only records from other modules)', () => {
+    it('should journal a note with who and text, keep the alarm state and continue seq and hash chain', async () => {
+      h = await harness();
+      h.conditions.next(GAS);
+      const before = h.service.get(GAS_ID, operator);
+      const e = await h.service.note(GAS_ID, operator, 'alarm.disposition', 'disposal record filed: valve packing replaced');
+      expect(e).toMatchObject({ id: GAS_ID, event: 'note', seq: 2, state: before.state, acked: before.acked, active: true, comment: 'disposal record filed: valve packing replaced' });
+      expect(e.actor).toContain('control room bohai');
+      expect(h.events.map((x) => x.event)).toEqual(['raised', 'note']);
+      expect(h.service.get(GAS_ID, operator)).toEqual({ ...before, seq: 2 });
+      await settle();
+      expect(h.store.rows.map((r) => [r.seq, r.event, r.fromState, r.toState, r.actorRole])).toEqual([
+        [1, 'raised', 'normal', 'unacknowledged', 'system'],
+        [2, 'note', 'unacknowledged', 'unacknowledged', 'operator'],
+      ]);
+      expect(await h.service.verifyJournal()).toEqual({ ok: true, rowsChecked: 2, lastSeq: 2 });
+      // an ack after the note still works from the unchanged state
+      expect((await h.service.ack(GAS_ID, operator)).state).toBe('acknowledged');
+    });
+
+    it('should refuse a note without the capability, outside the jurisdiction or without text', async () => {
+      h = await harness();
+      h.conditions.next(GAS);
+      await expect(h.service.note(GAS_ID, regulator, 'alarm.disposition', 'x')).rejects.toBeInstanceOf(AlarmForbiddenError);
+      await expect(h.service.note(GAS_ID, wuqingOperator, 'alarm.disposition', 'x')).rejects.toBeInstanceOf(AlarmNotFoundError);
+      await expect(h.service.note(GAS_ID, operator, 'alarm.disposition', '  ')).rejects.toThrow('a note needs text');
+      // a regulator holds the review capability
+      await expect(h.service.note(GAS_ID, regulator, 'disposition.review', 'accepted')).resolves.toMatchObject({ event: 'note', actor: expect.stringContaining('Binhai ESB') });
+      expect(h.service.currentSeq()).toBe(2);
+    });
+
+    it('should replay notes on resume like every alarm event', async () => {
+      h = await harness();
+      h.conditions.next(GAS);
+      await h.service.note(GAS_ID, operator, 'alarm.disposition', 'filed');
+      await settle();
+      const replay = await h.service.eventsSince(0, regulator);
+      expect(replay.map((e) => e.event)).toEqual(['raised', 'note']);
+    });
+  });
+
   describe('timers (virtual time)', () => {
     it('should unshelve automatically when the shelf time is up, and not before', async () => {
       h = await harness();

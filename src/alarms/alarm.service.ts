@@ -18,7 +18,7 @@ import { alarmId } from './domain/alarm-id';
 import { computeAlarmKpis, type AlarmKpis } from './domain/alarm-kpi';
 import { isLatching, type AlarmSettings } from './domain/alarm-settings';
 import { applyAlarmCommand, dueForRealarm, dueForUnshelve, newAlarm, toSnapshot, type AlarmCommand, type TransitionResult } from './domain/alarm-state.machine';
-import { SYSTEM_ACTOR, type Actor, type AlarmEventDto, type AlarmRecord, type AlarmSnapshot, type AlarmState } from './domain/alarm.types';
+import { SYSTEM_ACTOR, type Actor, type AlarmEventDto, type AlarmEventType, type AlarmRecord, type AlarmSnapshot, type AlarmState } from './domain/alarm.types';
 import type { ConditionChange, ConditionValue } from './domain/condition-change';
 import { FloodTracker, type FloodStatus } from './domain/flood.tracker';
 import { ChainVerifier, GENESIS_HASH, sealEntry, type ChainBreak, type JournalEntry } from './domain/journal-chain';
@@ -481,15 +481,20 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   private apply(alarm: AlarmRecord, cmd: AlarmCommand, actor: Actor, comment: string | null): TransitionResult {
     const r = applyAlarmCommand(alarm, cmd);
     if (!r.ok || r.event === null) return r;
+    return { ...r, alarm: this.commit(r.alarm, r.event, r.from, actor, comment).alarm };
+  }
+
+  /** Assigns the next seq to an alarm event, seals its journal row, queues the write and pushes it on events$. */
+  private commit(alarm: AlarmRecord, event: AlarmEventType, from: AlarmState, actor: Actor, comment: string | null): { alarm: AlarmRecord; entry: JournalEntry } {
     const seq = this.seq + 1;
-    const next: AlarmRecord = { ...r.alarm, seq };
+    const next: AlarmRecord = { ...alarm, seq };
     const entry = sealEntry(this.lastHash, {
       seq,
       at: this.clock.now(),
       alarmId: next.id,
       siteId: next.siteId,
-      event: r.event,
-      fromState: r.from,
+      event,
+      fromState: from,
       toState: next.state,
       actor: actor.role === 'system' ? actor.name : `${actor.name}${actor.tokenId ? ` [token ${actor.tokenId}]` : ''}`,
       actorRole: actor.role,
@@ -504,10 +509,10 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     this.recent.push(entry);
     this.trimRecent();
     this.metrics.alarmEvents.inc();
-    if (r.event === 'raised' && next.state === 'unacknowledged' && this.flood.record(next.siteId, entry.at)) this.emitStatus();
+    if (event === 'raised' && next.state === 'unacknowledged' && this.flood.record(next.siteId, entry.at)) this.emitStatus();
     this.queue.enqueue({ entry, alarm: next });
     this.eventsSubject.next(toEventDto(entry));
-    return { ...r, alarm: next };
+    return { alarm: next, entry };
   }
 
   private put(a: AlarmRecord): void {
@@ -732,6 +737,23 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     if (!r.ok) throw r.error;
     await this.queue.whenWritten(r.alarm.seq, this.opts.actionCommitWaitMs);
     return toSnapshot(this.alarms.get(id) ?? r.alarm);
+  }
+
+  /**
+   * Journals a record about an alarm that changes none of its state (event `note`, same seq, hash chain and events$ as
+   * every alarm event): used by other modules for the disposal closed loop (issue 7). The caller names the capability
+   * that allows the record; the alarm must lie in the principal's jurisdiction. Resolves with the journalled event once
+   * it is written (or after `actionCommitWaitMs`, when it stays queued like any event while the database is down).
+   */
+  async note(id: string, principal: Principal, capability: Capability, text: string): Promise<AlarmEventDto> {
+    this.requireReady();
+    const alarm = this.requireVisible(id, principal);
+    if (!can(principal, capability)) throw new AlarmForbiddenError(principal.role, capability);
+    if (text.trim() === '') throw new AlarmQueryError('a note needs text');
+    const actor: Actor = { name: principal.name, role: principal.role, tokenId: principal.tokenId };
+    const { alarm: next, entry } = this.commit(alarm, 'note', alarm.state, actor, text);
+    await this.queue.whenWritten(next.seq, this.opts.actionCommitWaitMs);
+    return toEventDto(entry);
   }
 
   ack(id: string, principal: Principal, comment?: string): Promise<AlarmSnapshot> {

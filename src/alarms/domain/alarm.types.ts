@@ -77,7 +77,12 @@ export type AlarmEventType =
   | 'unsuppressed'
   | 'out_of_service'
   | 'returned_to_service'
-  | 'realarm';
+  | 'realarm'
+  /**
+   * A journal-only entry that changes no state: a record about the alarm made by another module through
+   * `AlarmService.note` (disposal record filed or reviewed, hidden-danger item, ...). `comment` carries the text.
+   */
+  | 'note';
 
 export const ALARM_EVENT_TYPES: readonly AlarmEventType[] = [
   'raised',
@@ -93,6 +98,7 @@ export const ALARM_EVENT_TYPES: readonly AlarmEventType[] = [
   'out_of_service',
   'returned_to_service',
   'realarm',
+  'note',
 ];
 
 /** Public alarm snapshot (CONTRACT §4). Times are ISO-8601 UTC strings. */
