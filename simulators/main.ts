@@ -30,6 +30,7 @@ async function main(): Promise<number> {
     ...(opts.devices !== undefined ? { devices: opts.devices } : {}),
     ...(opts.scenario !== undefined ? { scenario: opts.scenario } : {}),
     ...(opts.scenarioStartS !== undefined ? { scenarioStartMs: opts.scenarioStartS * 1000 } : {}),
+    ...(opts.scenarioSpeed !== undefined ? { scenarioSpeed: opts.scenarioSpeed } : {}),
     ...(opts.username !== undefined ? { username: opts.username } : {}),
     ...(opts.password !== undefined ? { password: opts.password } : {}),
     logger: log,

@@ -32,6 +32,8 @@ export type SimulatorOptions = RateOptions & {
   scenario?: string;
   /** When the scenario begins, ms after start. Default SCENARIO_START_MS (10 s). */
   scenarioStartMs?: number;
+  /** The scenario's own process runs this many times faster (see ScenarioOptions.speed). Default 1. */
+  scenarioSpeed?: number;
   /** Default 'per-device'. */
   connection?: ConnectionMode;
   /** Telemetry QoS. Default 1. */
@@ -108,7 +110,12 @@ export class PlantSimulator {
     if (this.devices.length === 0) throw new RangeError('no devices to simulate');
     const periods = resolvePeriods(this.devices, opts);
     this.scenario =
-      opts.scenario !== undefined ? getScenario(opts.scenario).prepare(this.devices, opts.scenarioStartMs !== undefined ? { startMs: opts.scenarioStartMs } : {}) : undefined;
+      opts.scenario !== undefined
+        ? getScenario(opts.scenario).prepare(this.devices, {
+            ...(opts.scenarioStartMs !== undefined ? { startMs: opts.scenarioStartMs } : {}),
+            ...(opts.scenarioSpeed !== undefined ? { speed: opts.scenarioSpeed } : {}),
+          })
+        : undefined;
     const prefix = opts.clientIdPrefix ?? 'hzsim';
     const shared: Link | null = this.mode === 'shared' ? { id: `${prefix}-shared`, client: null, devices: [] } : null;
     this.links = shared ? [shared] : [];

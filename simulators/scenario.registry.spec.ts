@@ -7,8 +7,14 @@ import { SimulatedDevice, type TickResult } from './simulated-device';
 const WALL = 1_795_000_000_000;
 
 /** Runs the scenario on the demo plant: per device, what it did at each period, for `durationMs`. */
-function runScenario(name: ScenarioName, durationMs: number, devices: SimDevice[] = demoDevices(), startMs?: number): Map<string, { t: number; r: TickResult }[]> {
-  const run = getScenario(name).prepare(devices, startMs === undefined ? {} : { startMs });
+function runScenario(
+  name: ScenarioName,
+  durationMs: number,
+  devices: SimDevice[] = demoDevices(),
+  startMs?: number,
+  speed?: number,
+): Map<string, { t: number; r: TickResult }[]> {
+  const run = getScenario(name).prepare(devices, { ...(startMs === undefined ? {} : { startMs }), ...(speed === undefined ? {} : { speed }) });
   const out = new Map<string, { t: number; r: TickResult }[]>();
   for (const d of devices) {
     const sim = new SimulatedDevice(d, 1000, 42, run);
@@ -56,6 +62,16 @@ describe('scenario registry', () => {
     expect(rejects).toEqual([]);
   });
 
+  it.each(SCENARIO_NAMES)('should refuse a speed that is not a positive number: %s', (name) => {
+    for (const speed of [0, -1, Number.NaN, Infinity]) expect(() => getScenario(name).prepare(demoDevices(), { speed })).toThrow(/speed must be a positive number/);
+  });
+
+  it.each(SCENARIO_NAMES)('should behave exactly as without the option when the speed is 1: %s', (name) => {
+    const plain = runScenario(name, 120_000);
+    const speed1 = runScenario(name, 120_000, demoDevices(), undefined, 1);
+    expect(speed1).toEqual(plain);
+  });
+
   it.each(SCENARIO_NAMES)('should leave every device unchanged before the scenario starts: %s', (name) => {
     const withScenario = runScenario(name, SCENARIO_START_MS - 1000);
     for (const d of demoDevices()) {
@@ -90,6 +106,16 @@ describe('chlorine-leak', () => {
     expect(Math.max(...nh3.map((x) => conc(x.r)))).toBeLessThan(10);
   });
 
+  it('should compress the leak but keep the valves closing in twice their travel time when the speed is 5', () => {
+    const fast = runScenario('chlorine-leak', 60_000, demoDevices(), undefined, 5);
+    const crossed = ['cl-gd-1', 'cl-gd-2', 'cl-gd-3'].map((id) => firstTime(fast.get(`bohai-chem/${id}`), (r) => conc(r) >= 2));
+    expect(crossed).toEqual([13_000, 14_000, 15_000]);
+    const valve = fast.get('bohai-chem/cl-xv-1');
+    // close demand 21 s of leak time after the start = 4.2 s of model time; closed 2 × 15 s later
+    expect(firstTime(valve, (r) => r.action === 'publish' && r.payload.values.demand === 'closed')).toBe(15_000);
+    expect(firstTime(valve, (r) => r.action === 'publish' && r.payload.values.position === 'closed')).toBe(45_000);
+  });
+
   it('should start when told to when given a start time', () => {
     const early = runScenario('chlorine-leak', 30_000, demoDevices(), 0);
     expect(firstTime(early.get('bohai-chem/cl-gd-1'), (r) => conc(r) >= 2)).toBe(15_000);
@@ -103,6 +129,14 @@ describe('overfill', () => {
     const at = (t: number): number => levels.find(([x]) => x === t)![1] as number;
     expect(at(40_000) - at(20_000)).toBeCloseTo(10, 0);
     expect(at(240_000)).toBe(99);
+  });
+
+  it('should fill three times as fast when the speed is 3', () => {
+    const tank = runScenario('overfill', 60_000, demoDevices(), undefined, 3).get('bohai-chem/cl-tk-1')!;
+    const levels = valuesOf(tank, 'level_pct');
+    const at = (t: number): number => levels.find(([x]) => x === t)![1] as number;
+    expect(at(20_000) - at(15_000)).toBeCloseTo(7.5, 0); // 90 %/min
+    expect(at(60_000)).toBe(99);
   });
 });
 
@@ -132,6 +166,13 @@ describe('detector-fault', () => {
 });
 
 describe('comms-loss', () => {
+  it('should lose communication for 60 s divided by the speed when given one', () => {
+    const run = runScenario('comms-loss', 60_000, demoDevices(), undefined, 4);
+    expect(run.get('bohai-chem/cl-gd-1')!.filter((x) => x.r.action === 'offline')).toHaveLength(15);
+    expect(run.get('bohai-chem/cl-tk-1')!.filter((x) => x.r.action === 'silent')).toHaveLength(15);
+  });
+
+
   it('should take the first detector off the network and silence the first tank for 60 s, then bring both back', () => {
     const run = runScenario('comms-loss', 90_000);
     const actions = (key: string): string[] => run.get(key)!.map((x) => `${x.t / 1000}:${x.r.action}`);

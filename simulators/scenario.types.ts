@@ -57,4 +57,10 @@ export const SCENARIO_START_MS = 10_000;
 export type ScenarioOptions = {
   /** Model time (ms since the simulator started) at which the scenario begins. Default SCENARIO_START_MS. */
   startMs?: number;
+  /**
+   * The scenario's own process runs this many times faster (default 1): leak rise and stagger, fill rate, drift rate,
+   * late valve closing and comms-loss duration are compressed. Device sampling and every rule timing (on-delays, travel
+   * times, stale and offline delays) are unchanged: only the plant misbehaves faster.
+   */
+  speed?: number;
 };

@@ -39,6 +39,10 @@ describe('parseSimulatorArgs', () => {
     });
   });
 
+  it('should read the scenario speed when given --scenario-speed', () => {
+    expect(parse(['--scenario', 'overfill', '--scenario-speed', '3'])).toMatchObject({ scenario: 'overfill', scenarioSpeed: 3 });
+  });
+
   it('should split a device list when --devices is not a number', () => {
     expect(parse(['--devices', 'cl-gd-1, bohai-chem/cl-gd-2'])).toMatchObject({ devices: ['cl-gd-1', 'bohai-chem/cl-gd-2'] });
   });
@@ -60,6 +64,7 @@ describe('parseSimulatorArgs', () => {
     [['--url', 'http://x'], /--url must be a URL/],
     [['--connection', 'pooled'], /--connection must be per-device or shared/],
     [['--qos', '2'], /--qos must be 0 or 1/],
+    [['--scenario-speed', '0'], /--scenario-speed must be a positive number/],
     [['--frobnicate'], /unknown option '--frobnicate'/],
   ])('should reject %j with a clear message', (argv, message) => {
     expect(() => parse(argv)).toThrow(message);

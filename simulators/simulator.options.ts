@@ -13,6 +13,7 @@ export type SimulatorCliOptions = {
   durationS?: number;
   scenario?: string;
   scenarioStartS?: number;
+  scenarioSpeed?: number;
   connection: ConnectionMode;
   qos: 0 | 1;
   clientIdPrefix: string;
@@ -38,6 +39,8 @@ export const SIMULATOR_USAGE = `Usage: npm run simulate -- [options]
   --seed <int>            PRNG seed; the same seed gives the same values (default 42)
   --scenario <name>       one of: ${SCENARIO_NAMES.join(', ')}
   --scenario-start <s>    seconds after start when the scenario begins (default 10)
+  --scenario-speed <x>    the scenario's own process (leak, fill, drift, comms loss) runs x times
+                          faster (default 1); device sampling and rule timings are unchanged
   --connection <mode>     per-device (default; one connection and last will per device) or shared
   --qos <0|1>             telemetry QoS (default 1; state is always QoS 1, retained)
   --client-id-prefix <p>  MQTT client ids are <p>-<site>-<device> (default hzsim)
@@ -117,6 +120,9 @@ export function parseSimulatorArgs(argv: readonly string[], env: Readonly<Record
         opts.scenarioStartS = n;
         break;
       }
+      case '--scenario-speed':
+        opts.scenarioSpeed = positive('--scenario-speed', value());
+        break;
       case '--connection': {
         const v = value();
         if (v !== 'per-device' && v !== 'shared') throw new UsageError(`--connection must be per-device or shared, got '${v}'`);

@@ -1,13 +1,13 @@
 import { numberSpan } from '../device.model';
-import { SCENARIO_START_MS, type Scenario } from '../scenario.types';
-import { firstDevice, keys, sameDevice } from './scenario.util';
+import type { Scenario } from '../scenario.types';
+import { firstDevice, keys, sameDevice, scenarioTiming } from './scenario.util';
 
 /** Detector fault: the first gas detector reports `fault: true` with quality `bad` and a dead zero reading. */
 export const detectorFaultScenario: Scenario = {
   name: 'detector-fault',
   description: 'the first gas detector reports fault=true, quality bad, conc at the bottom of its span',
   prepare(devices, opts) {
-    const startMs = opts?.startMs ?? SCENARIO_START_MS;
+    const { startMs } = scenarioTiming('detector-fault', opts);
     const detector = firstDevice('detector-fault', devices, 'gas_detector', 'a gas detector');
     return {
       targets: keys([detector]),

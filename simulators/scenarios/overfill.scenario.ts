@@ -1,8 +1,8 @@
 import { clamp, numberSpan, roundForSpan } from '../device.model';
-import { SCENARIO_START_MS, type Scenario } from '../scenario.types';
-import { firstDevice, keys, sameDevice } from './scenario.util';
+import type { Scenario } from '../scenario.types';
+import { firstDevice, keys, sameDevice, scenarioTiming } from './scenario.util';
 
-/** Fill rate during the runaway transfer, % of span per second (30 %/min). */
+/** Fill rate during the runaway transfer, % of span per second (30 %/min; × `speed` in model time). */
 const RATE_PCT_PER_S = 0.5;
 const OVERFILL_PCT = 99;
 
@@ -11,15 +11,16 @@ export const overfillScenario: Scenario = {
   name: 'overfill',
   description: "the first tank's level rises at 30 %/min from its normal level to 99 % and stays there",
   prepare(devices, opts) {
-    const startMs = opts?.startMs ?? SCENARIO_START_MS;
+    const timing = scenarioTiming('overfill', opts);
     const tank = firstDevice('overfill', devices, 'tank', 'a tank');
     return {
       targets: keys([tank]),
       override(device, tMs, base) {
-        if (!sameDevice(device, tank) || tMs < startMs) return undefined;
+        const elapsed = timing.elapsed(tMs);
+        if (!sameDevice(device, tank) || elapsed < 0) return undefined;
         const span = numberSpan(device, 'level_pct');
         const baseLevel = typeof base.level_pct === 'number' ? base.level_pct : span[0];
-        const level = clamp(baseLevel + RATE_PCT_PER_S * ((tMs - startMs) / 1000), span[0], Math.min(span[1], OVERFILL_PCT));
+        const level = clamp(baseLevel + RATE_PCT_PER_S * (elapsed / 1000), span[0], Math.min(span[1], OVERFILL_PCT));
         return { values: { level_pct: roundForSpan(level, span) } };
       },
     };

@@ -1,6 +1,6 @@
 import type { DeviceKind } from '../../src/common/types';
 import { deviceKey, type SimDevice } from '../device.model';
-import { ScenarioError, type ScenarioName } from '../scenario.types';
+import { SCENARIO_START_MS, ScenarioError, type ScenarioName, type ScenarioOptions } from '../scenario.types';
 
 /** The first simulated device (plant order) of a kind that matches, or a ScenarioError naming what is missing. */
 export function firstDevice(name: ScenarioName, devices: readonly SimDevice[], kind: DeviceKind, what: string, match: (d: SimDevice) => boolean = () => true): SimDevice {
@@ -17,4 +17,20 @@ export const keys = (devices: readonly SimDevice[]): string[] => devices.map(dev
 /** Level 2 set point of a gas detector, or half its span when not configured. */
 export function level2Of(d: SimDevice, span: readonly [number, number]): number {
   return d.level2 ?? span[0] + 0.5 * (span[1] - span[0]);
+}
+
+/** When a scenario starts and how fast its own process runs (ScenarioOptions with defaults, validated). */
+export type ScenarioTiming = {
+  readonly startMs: number;
+  readonly speed: number;
+  /** Scenario time (ms since the scenario began, × speed) at model time `tMs`; negative before the start. */
+  elapsed(tMs: number): number;
+};
+
+export function scenarioTiming(name: ScenarioName, opts: ScenarioOptions | undefined): ScenarioTiming {
+  const startMs = opts?.startMs ?? SCENARIO_START_MS;
+  const speed = opts?.speed ?? 1;
+  if (!Number.isFinite(startMs) || startMs < 0) throw new ScenarioError(`scenario '${name}': start must be a time >= 0 ms, got ${startMs}`);
+  if (!Number.isFinite(speed) || speed <= 0) throw new ScenarioError(`scenario '${name}': speed must be a positive number, got ${speed}`);
+  return { startMs, speed, elapsed: (tMs) => (tMs - startMs) * speed };
 }

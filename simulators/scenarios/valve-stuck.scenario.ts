@@ -1,12 +1,12 @@
-import { SCENARIO_START_MS, type Scenario } from '../scenario.types';
-import { firstDevice, keys, sameDevice } from './scenario.util';
+import type { Scenario } from '../scenario.types';
+import { firstDevice, keys, sameDevice, scenarioTiming } from './scenario.util';
 
 /** Valve stuck: the first shut-off valve is demanded closed and never gets there: it reports `moving` for ever. */
 export const valveStuckScenario: Scenario = {
   name: 'valve-stuck',
   description: 'the first shut-off valve is demanded closed and stays moving (stuck in travel)',
   prepare(devices, opts) {
-    const startMs = opts?.startMs ?? SCENARIO_START_MS;
+    const { startMs } = scenarioTiming('valve-stuck', opts);
     const valve = firstDevice('valve-stuck', devices, 'shutoff_valve', 'a shut-off valve');
     return {
       targets: keys([valve]),
