@@ -55,6 +55,34 @@ export class HazwatchMetrics {
 
   // notifications
   readonly callouts = new Counter({ name: 'hazwatch_callouts_total', help: 'Call attempts by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly calloutSetup = new Histogram({
+    name: 'hazwatch_callouts_setup_seconds',
+    help: 'Call placed to answered (or to the final response when never answered)',
+    labelNames: ['answered'] as const,
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 20, 30, 45, 60, 120],
+    registers: [this.registry],
+  });
+  readonly calloutAck = new Histogram({
+    name: 'hazwatch_callouts_ack_seconds',
+    help: 'Alarm event that started a call-out to the acknowledging key press',
+    buckets: [5, 10, 30, 60, 120, 180, 300, 600, 900, 1800, 3600],
+    registers: [this.registry],
+  });
+  readonly calloutsActive = new Gauge({ name: 'hazwatch_callouts_active', help: 'Call-outs still escalating', registers: [this.registry] });
+  readonly dutyChecks = new Counter({ name: 'hazwatch_callouts_duty_checks_total', help: 'Completed duty checks by result', labelNames: ['result'] as const, registers: [this.registry] });
+
+  // feeds (regulator CAP/Atom feed, webhooks, disposal closed loop)
+  readonly feedMessages = new Counter({ name: 'hazwatch_feeds_messages_total', help: 'CAP messages published to the regulator feed', labelNames: ['msg_type'] as const, registers: [this.registry] });
+  readonly feedProjectionErrors = new Counter({ name: 'hazwatch_feeds_projection_errors_total', help: 'Failed attempts to publish an alarm event to the feed (retried in order)', registers: [this.registry] });
+  readonly webhookAttempts = new Counter({ name: 'hazwatch_feeds_webhook_attempts_total', help: 'Webhook delivery attempts by result', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly webhookPending = new Gauge({ name: 'hazwatch_feeds_webhook_pending', help: 'Webhook deliveries not yet acknowledged by their receiver', registers: [this.registry] });
+  readonly webhookLatency = new Histogram({
+    name: 'hazwatch_feeds_webhook_delivery_seconds',
+    help: 'Alarm event recorded to webhook delivered (2xx)',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
+    registers: [this.registry],
+  });
+  readonly disposalsOverdue = new Gauge({ name: 'hazwatch_feeds_disposals_overdue', help: 'Reportable alarms whose disposal record is overdue', registers: [this.registry] });
 
   // streams
   readonly streamErrors = new Counter({ name: 'hazwatch_streams_subscriber_errors_total', help: 'Errors thrown by stream subscribers, isolated by the RxJS safety net', registers: [this.registry] });

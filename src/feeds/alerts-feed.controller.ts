@@ -1,0 +1,127 @@
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  Header,
+  Inject,
+  NotFoundException,
+  Param,
+  Query,
+  Req,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
+import { ScopeService } from '../auth/scope.service';
+import { CLOCK, type Clock } from '../common/clock';
+import { buildAtomFeed, type AtomEntry } from './domain/atom.builder';
+import { capTime } from './domain/cap-time';
+import { FEED_SETTINGS, type FeedSettings } from './feeds-settings.loader';
+import { FeedRepository } from './feed.repository';
+
+const CAP_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+/** Absolute base URL of this server as the client reached it (for Atom links). */
+function baseUrl(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}
+
+/**
+ * Regulator feeds (CONTRACT §3): an Atom index of CAP 1.2 messages, newest first and paged, and each CAP document.
+ * Both are scoped by the bearer token's jurisdiction; a message of a site outside it is "not found".
+ */
+@ApiTags('feeds')
+@ApiBearerAuth()
+@Controller('feeds')
+export class AlertsFeedController {
+  constructor(
+    private readonly repo: FeedRepository,
+    private readonly scope: ScopeService,
+    @Inject(FEED_SETTINGS) private readonly settings: FeedSettings,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  @Get('alerts.atom')
+  @Requires('plant.read')
+  @Header('Content-Type', 'application/atom+xml; charset=utf-8')
+  @Header('Cache-Control', 'no-cache')
+  @ApiProduces('application/atom+xml')
+  @ApiOperation({
+    summary:
+      'Atom feed of CAP 1.2 alert messages in your jurisdiction, newest first (≤ 900 KB a page; follow rel="next")',
+  })
+  @ApiQuery({
+    name: 'before',
+    required: false,
+    description: 'Page: entries with an alarm-event seq below this',
+  })
+  @ApiQuery({ name: 'limit', required: false, description: 'Entries per page (default 50, at most 500)' })
+  async atom(
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Query('before') beforeQ?: string,
+    @Query('limit') limitQ?: string,
+  ): Promise<string> {
+    const before = beforeQ === undefined ? undefined : /^\d{1,18}$/.test(beforeQ) ? Number(beforeQ) : NaN;
+    if (Number.isNaN(before)) throw new BadRequestException('before must be an alarm-event seq');
+    const limit =
+      limitQ === undefined ? this.settings.atomPageSize : /^\d{1,4}$/.test(limitQ) ? Number(limitQ) : NaN;
+    if (!(limit >= 1 && limit <= 500))
+      throw new BadRequestException('limit must be an integer from 1 to 500');
+    const siteIds = this.scope.siteFilter(principal);
+    const rows = await this.repo.messages({
+      siteIds,
+      ...(before !== undefined ? { before } : {}),
+      limit: limit + 1,
+    });
+    const more = rows.length > limit;
+    const base = baseUrl(req);
+    const entries: AtomEntry[] = rows.slice(0, limit).map((m) => ({
+      identifier: m.identifier,
+      seq: m.seq,
+      title: `[${m.msgType}] ${m.headline}`,
+      updated: capTime(Date.parse(m.sent)),
+      summary: `${m.msgType} ${m.priority} ${m.event} — ${m.siteId}/${m.sourceId} (alarm ${m.alarmId}, incident ${m.incident})`,
+      msgType: m.msgType,
+      priority: m.priority,
+      siteId: m.siteId,
+      capUrl: `${base}/feeds/alerts/${encodeURIComponent(m.identifier)}.cap`,
+    }));
+    const scopeLabel = principal.role === 'admin' || principal.scope === '' ? 'all' : principal.scope;
+    const self = `${base}/feeds/alerts.atom${before !== undefined ? `?before=${before}` : ''}`;
+    const first = entries[0];
+    return buildAtomFeed(
+      {
+        selfUrl: self,
+        nextUrl: (b) =>
+          `${base}/feeds/alerts.atom?before=${b}${limitQ !== undefined ? `&limit=${limit}` : ''}`,
+        feedId: `urn:hazwatch:feeds:alerts:${scopeLabel}`,
+        title: `hazwatch 重大危险源预警 alerts — ${scopeLabel}`,
+        updated: first ? first.updated : capTime(this.clock.now()),
+        author: this.settings.sender,
+        more,
+        maxBytes: this.settings.atomMaxBytes,
+      },
+      entries,
+    ).xml;
+  }
+
+  @Get('alerts/:file')
+  @Requires('plant.read')
+  @Header('Content-Type', 'application/cap+xml; charset=utf-8')
+  @Header('Cache-Control', 'public, max-age=86400, immutable')
+  @ApiProduces('application/cap+xml')
+  @ApiOperation({
+    summary: 'One CAP 1.2 message, `/feeds/alerts/<identifier>.cap` (404 outside your jurisdiction)',
+  })
+  async cap(@CurrentPrincipal() principal: Principal, @Param('file') file: string): Promise<string> {
+    const id = file.endsWith('.cap') ? file.slice(0, -4) : '';
+    if (!CAP_ID.test(id))
+      throw new NotFoundException(`no CAP message '${file}' (expected /feeds/alerts/<identifier>.cap)`);
+    const doc = await this.repo.capDocument(id);
+    if (!doc || !this.scope.canSeeSite(principal, doc.siteId))
+      throw new NotFoundException(`CAP message '${id}' not found`);
+    return doc.xml;
+  }
+}

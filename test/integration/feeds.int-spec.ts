@@ -1,0 +1,106 @@
+/**
+ * Regulator feeds on the whole app (in-process, real PostgreSQL): a gas alarm raised over MQTT becomes a CAP Alert in
+ * the Atom feed of the jurisdictions above the enterprise only, its CAP document validates against the OASIS schema,
+ * and a Binhai regulator cannot read a Wuqing enterprise through any feed endpoint.
+ */
+import { JsonLogger } from '../../src/common/logger';
+import { validateCap } from '../../src/feeds/testing/cap-schema.validator';
+import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/feeds/testing/feeds-app.harness';
+import { pollUntil } from '../setup/poll-until';
+import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb } from '../setup/test-db';
+
+const suite = describeWithDb('feeds.int-spec');
+
+suite('regulator feeds: Atom and CAP (whole app, PostgreSQL)', () => {
+  let scratch: { url: string; drop(): Promise<void> };
+  let app: FeedsApp;
+  let binhai: string;
+  let wuqing: string;
+  let city: string;
+
+  beforeAll(async () => {
+    JsonLogger.setLevel('error');
+    scratch = await createScratchDatabase(TEST_DATABASE_URL!, 'feeds');
+    app = await startFeedsApp({
+      databaseUrl: scratch.url,
+      configDir: feedsConfigDir('sender: hazwatch@feeds.test\ncapStatus: Test\n'),
+    });
+    binhai = await app.token('regulator', 'tianjin/binhai', 'Binhai ESB');
+    wuqing = await app.token('regulator', 'tianjin/wuqing', 'Wuqing ESB');
+    city = await app.token('regulator', 'tianjin', 'Tianjin EMB');
+  });
+  afterAll(async () => {
+    await app?.close();
+    await scratch?.drop();
+  });
+
+  const entries = (atom: string): string[] =>
+    [
+      ...atom.matchAll(
+        /<link rel="alternate" type="application\/cap\+xml" href="[^"]*\/feeds\/alerts\/([^"]+)\.cap"\/>/g,
+      ),
+    ].map((m) => m[1] as string);
+  const atomOf = async (token: string, q = ''): Promise<string> => {
+    const r = await app.http('GET', `/feeds/alerts.atom${q}`, token);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toContain('application/atom+xml');
+    return r.text;
+  };
+  const raise = async (siteId: string, deviceId: string, conc: number, token: string): Promise<string> =>
+    pollUntil(
+      async () => {
+        await app.publishGas(siteId, deviceId, conc);
+        return entries(await atomOf(token)).find((id) => id.startsWith(`hazwatch-${siteId}-`));
+      },
+      { timeoutMs: 30_000, intervalMs: 300, what: `a CAP Alert of ${siteId}` },
+    );
+
+  it('should publish a valid CAP Alert to the district and city feeds, and none to another district', async () => {
+    const id = await raise('bohai-chem', 'cl-gd-1', 3, binhai);
+    expect(entries(await atomOf(city))).toContain(id);
+    expect(entries(await atomOf(wuqing))).not.toContain(id);
+
+    const cap = await app.http('GET', `/feeds/alerts/${id}.cap`, binhai);
+    expect(cap.status).toBe(200);
+    expect(cap.headers.get('content-type')).toContain('application/cap+xml');
+    expect(cap.text).toContain('<msgType>Alert</msgType>');
+    expect(cap.text).toContain('<status>Test</status>');
+    expect(cap.text).toContain('<sender>hazwatch@feeds.test</sender>');
+    expect(cap.text).toMatch(/<sent>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00<\/sent>/);
+    expect(cap.text).toContain('<circle>38.762,117.512 0.5</circle>');
+    expect(await validateCap(cap.text)).toEqual({ valid: true, errors: [] });
+
+    // a Binhai-scoped document is "not found" for Wuqing (existence not revealed)
+    expect((await app.http('GET', `/feeds/alerts/${id}.cap`, wuqing)).status).toBe(404);
+    expect(
+      (
+        await app.http(
+          'GET',
+          `/feeds/alerts/${id}.cap`,
+          'hzw_000000000000_invalidinvalidinvalidinvalidinvalidinvalid123',
+        )
+      ).status,
+    ).toBe(401);
+  });
+
+  it('should never show a Wuqing enterprise alert to a Binhai regulator, while Wuqing and the city see it', async () => {
+    const id = await raise('wuqing-fine', 'hp-gd-1', 5, wuqing);
+    expect(entries(await atomOf(city))).toContain(id);
+    expect(entries(await atomOf(binhai)).some((x) => x.startsWith('hazwatch-wuqing-fine-'))).toBe(false);
+    expect((await app.http('GET', `/feeds/alerts/${id}.cap`, binhai)).status).toBe(404);
+  });
+
+  it('should page the Atom feed newest first with a next link', async () => {
+    const all = entries(await atomOf(city, '?limit=500'));
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    const seqs = all.map((id) => Number(id.split('-').pop()));
+    expect([...seqs].sort((a, b) => b - a)).toEqual(seqs);
+    const first = await atomOf(city, '?limit=1');
+    expect(entries(first)).toEqual([all[0]]);
+    const next = /<link rel="next" type="application\/atom\+xml" href="[^"]*(\/feeds\/alerts\.atom\?[^"]+)"/
+      .exec(first)?.[1]
+      ?.replace(/&amp;/g, '&');
+    expect(next).toBeDefined();
+    expect(entries(await atomOf(city, next!.replace('/feeds/alerts.atom', '')))).toEqual([all[1]]);
+  });
+});
