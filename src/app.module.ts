@@ -8,6 +8,7 @@ import { FeedsModule } from './feeds/feeds.module';
 import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { RealtimeModule } from './realtime/realtime.module';
 import { RulesModule } from './rules/rules.module';
 import { StorageModule } from './storage/storage.module';
@@ -17,7 +18,7 @@ export class AppModule {
   static forRoot(config: AppConfig, clock: Clock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, FeedsModule, HealthModule, RealtimeModule.forRoot()],
+      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, FeedsModule, HealthModule, RealtimeModule.forRoot()],
     };
   }
 }

@@ -85,8 +85,9 @@ export type CalleeResolver = (role: CalleeRole, at: number) => { callee?: Resolv
 
 const MAX_STEPS_PER_TICK = 64;
 
-export const calloutId = (alarmId: string, raisedAt: number): string =>
-  `co-${alarmId.replace(/^al-/, '')}-${raisedAt.toString(36)}`;
+/** Deterministic id of the call-out started by one alarm event (its journal seq), so that event starts it once. */
+export const calloutId = (alarmId: string, eventKey: number): string =>
+  `co-${alarmId.replace(/^al-/, '')}-${eventKey.toString(36)}`;
 
 export class EscalationMachine {
   private constructor(
@@ -101,10 +102,11 @@ export class EscalationMachine {
     subject: CalloutSubject,
     policy: EscalationPolicy,
     resolve: CalleeResolver,
+    id = calloutId(subject.alarmId, subject.raisedAt),
   ): EscalationMachine {
     const state: CalloutState = {
       ...subject,
-      id: calloutId(subject.alarmId, subject.raisedAt),
+      id,
       status: 'active',
       loop: 0,
       step: -1,

@@ -1,0 +1,111 @@
+import type { Clock } from '../common/clock';
+import type { JsonLogger } from '../common/logger';
+import type { HazwatchMetrics } from '../metrics/metrics.registry';
+import type { AttemptRow, CalloutStore } from './callout.store';
+import type { VoiceCall, VoiceCallRequest, VoiceCallResult, VoicePort } from './voice/voice.port';
+
+/**
+ * Places one call attempt and records it: the attempt row is written before dialling (write-ahead: a restart then
+ * knows the call was placed), every provider event is stored (idempotent on its key), the end is written once.
+ * A failing database never stops a call: the call goes out and the error is logged loudly.
+ */
+export class CallRunner {
+  constructor(
+    private readonly store: CalloutStore,
+    private readonly voice: VoicePort,
+    private readonly clock: Clock,
+    private readonly metrics: HazwatchMetrics,
+    private readonly log: JsonLogger,
+  ) {}
+
+  get provider(): string {
+    return this.voice.name;
+  }
+
+  async run(
+    row: AttemptRow,
+    req: VoiceCallRequest,
+    onStarted: (call: VoiceCall) => void,
+  ): Promise<VoiceCallResult> {
+    try {
+      await this.store.insertAttempt(row);
+    } catch (err) {
+      this.log.error('could not record a call attempt before dialling; calling anyway', {
+        attemptId: row.id,
+        err,
+      });
+    }
+    const writes: Promise<unknown>[] = [];
+    const write = (what: string, p: Promise<unknown>): void => {
+      writes.push(
+        p.catch((err: unknown) => this.log.error(`could not record ${what}`, { attemptId: row.id, err })),
+      );
+    };
+    let answered = false;
+    let call: VoiceCall;
+    try {
+      call = this.voice.place(req, (e) => {
+        write(
+          `call event '${e.kind}'`,
+          this.store.addEvent({
+            attemptId: row.id,
+            key: e.key,
+            at: e.at,
+            kind: e.kind,
+            ...(e.sipCode !== undefined ? { sipCode: e.sipCode } : {}),
+            ...(e.detail !== undefined ? { detail: e.detail } : {}),
+          }),
+        );
+        if (e.kind === 'answered' && !answered) {
+          answered = true;
+          this.metrics.calloutSetup.observe({ answered: 'true' }, Math.max(0, e.at - row.placedAt) / 1000);
+          write('the answer time', this.store.answerAttempt(row.id, e.at));
+        }
+      });
+    } catch (err) {
+      this.log.error('voice provider failed to place a call', { attemptId: row.id, number: req.number, err });
+      call = {
+        result: Promise.resolve({
+          outcome: 'FAILED',
+          digits: '',
+          endedAt: this.clock.now(),
+          detail: `provider error: ${err instanceof Error ? err.message : String(err)}`,
+        }),
+        cancel: () => undefined,
+      };
+    }
+    onStarted(call);
+    const result = await call.result.catch((err: unknown): VoiceCallResult => ({
+      outcome: 'FAILED',
+      digits: '',
+      endedAt: this.clock.now(),
+      detail: `provider error: ${err instanceof Error ? err.message : String(err)}`,
+    }));
+    if (!answered)
+      this.metrics.calloutSetup.observe(
+        { answered: 'false' },
+        Math.max(0, result.endedAt - row.placedAt) / 1000,
+      );
+    this.metrics.callouts.inc({ outcome: result.outcome });
+    await Promise.all(writes);
+    try {
+      await this.store.finishAttempt(row.id, {
+        outcome: result.outcome,
+        endedAt: result.endedAt,
+        digits: result.digits,
+        ...(result.answeredAt !== undefined ? { answeredAt: result.answeredAt } : {}),
+        ...(result.providerCallId !== undefined ? { providerCallId: result.providerCallId } : {}),
+        ...(result.sipCode !== undefined ? { sipCode: result.sipCode } : {}),
+        ...(result.sipStatus !== undefined ? { sipStatus: result.sipStatus } : {}),
+        ...(result.detail !== undefined ? { detail: result.detail } : {}),
+      });
+    } catch (err) {
+      this.log.error('could not record the end of a call', {
+        attemptId: row.id,
+        outcome: result.outcome,
+        err,
+      });
+    }
+    return result;
+  }
+}

@@ -1,0 +1,492 @@
+import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
+import { AlarmService } from '../alarms/alarm.service';
+import { HIDDEN_STATES, type AlarmEventDto, type AlarmRecord } from '../alarms/domain/alarm.types';
+import { sitePath, type Principal } from '../auth/principal';
+import { CLOCK, type Clock } from '../common/clock';
+import { JsonLogger } from '../common/logger';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { HazwatchMetrics } from '../metrics/metrics.registry';
+import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
+import { CallRunner } from './call.runner';
+import type { CalloutsConfig } from './callouts.loader';
+import { CALLOUT_STORE, type CalloutStore } from './callout.store';
+import { ROLE_LABEL_ZH } from './domain/callout.types';
+import {
+  EscalationMachine,
+  calloutId,
+  type CallAttempt,
+  type CalloutEffect,
+  type CalloutSubject,
+  type CalleeResolver,
+  type StopReason,
+} from './domain/escalation.machine';
+import { alarmPrompt } from './domain/prompt';
+import { isQuiet, localTime, resolveCallee } from './domain/roster';
+import { CALLOUTS_CONFIG, NOTIFY_SCHEDULER } from './notifications.tokens';
+import { VOICE_PORT, type VoiceCall, type VoicePort } from './voice/voice.port';
+
+/** Alarms raised longer ago than this get no call-out when found unannounced at start-up (e.g. an old database). */
+const RECOVERY_WINDOW_MS = 60 * 60_000;
+/** Events that may (re)start a call-out for an unacknowledged active alarm. */
+const START_EVENTS: ReadonlySet<AlarmEventDto['event']> = new Set([
+  'raised',
+  'updated',
+  'realarm',
+  'unshelved',
+  'shelve_expired',
+  'unsuppressed',
+  'returned_to_service',
+]);
+
+type Entry = {
+  machine: EscalationMachine;
+  timer?: TimerHandle;
+  calls: Map<string, VoiceCall>;
+  saving: Promise<void>;
+};
+
+/** The name written to the alarm journal for an acknowledgement by key press: who, which role, which number. */
+export const phoneAckName = (a: Pick<CallAttempt, 'callee'>): string =>
+  `电话确认 ${a.callee.name} ${ROLE_LABEL_ZH[a.callee.role]} ${a.callee.number}`;
+
+/**
+ * Alarm call-outs: an alarm of a configured priority starts an escalation (control room, then the responsible persons,
+ * then the duty desk); a key press acknowledges the alarm in the journal under the callee's name; a console
+ * acknowledgement, a clear or hiding the alarm stops it. State is persisted after every change and resumed at start.
+ */
+@Injectable()
+export class CalloutService implements OnModuleInit, OnModuleDestroy {
+  private readonly log = new JsonLogger('notifications.callouts');
+  /** By call-out id: every machine with work left (active, or with calls still ending). */
+  private readonly entries = new Map<string, Entry>();
+  /** Alarm id → call-out id of its active call-out. */
+  private readonly activeByAlarm = new Map<string, string>();
+  private subscription: Subscription | undefined;
+  private recovering = true;
+  private readonly buffered: AlarmEventDto[] = [];
+  private closed = false;
+  private readonly runner: CallRunner | undefined;
+  private readonly scheduler: Scheduler;
+  private recovered!: () => void;
+  private readonly recoveredPromise = new Promise<void>((r) => (this.recovered = r));
+
+  constructor(
+    private readonly alarms: AlarmService,
+    @Inject(CALLOUTS_CONFIG) private readonly config: CalloutsConfig | null,
+    @Inject(CALLOUT_STORE) private readonly store: CalloutStore,
+    @Inject(VOICE_PORT) voice: VoicePort,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly app: AppConfig,
+    private readonly metrics: HazwatchMetrics,
+    @Optional() @Inject(NOTIFY_SCHEDULER) scheduler?: Scheduler,
+  ) {
+    this.scheduler = scheduler ?? systemScheduler;
+    this.runner = config
+      ? new CallRunner(store, voice, clock, metrics, this.log.child('notifications.calls'))
+      : undefined;
+  }
+
+  onModuleInit(): void {
+    if (!this.config) {
+      this.log.warn('config/callouts.yaml not found: alarm call-outs are OFF');
+      this.recovering = false;
+      this.recovered();
+      return;
+    }
+    this.subscription = this.alarms.events$.subscribe({
+      next: (e) => {
+        if (this.recovering) this.buffered.push(e);
+        else this.onAlarmEvent(e);
+      },
+      error: (err: unknown) =>
+        this.log.error('alarm event stream failed: no further call-outs will start', { err }),
+    });
+    void this.recover();
+  }
+
+  /** Resolves once persisted call-outs have been resumed (tests, diagnostics). */
+  whenRecovered(): Promise<void> {
+    return this.recoveredPromise;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.closed = true;
+    this.subscription?.unsubscribe();
+    for (const e of this.entries.values()) e.timer?.cancel();
+    // calls in flight are left to end by themselves; on restart they are closed as interrupted, never repeated
+    await Promise.all([...this.entries.values()].map((e) => e.saving));
+  }
+
+  /** Active call-outs (tests, diagnostics). */
+  active(): EscalationMachine[] {
+    return [...this.activeByAlarm.values()].flatMap((id) => {
+      const e = this.entries.get(id);
+      return e ? [e.machine] : [];
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------------------------------
+
+  private async recover(): Promise<void> {
+    const backoff = new Backoff(500, 15_000);
+    await this.alarms.whenReady();
+    for (;;) {
+      if (this.closed) return;
+      try {
+        const now = this.clock.now();
+        for (const persisted of await this.store.activeCallouts()) this.resume(persisted, now);
+        break;
+      } catch (err) {
+        const delay = backoff.next();
+        this.log.error(
+          'cannot load active call-outs from the database; retrying (new alarms are buffered meanwhile)',
+          { err, retryInMs: delay },
+        );
+        await new Promise<void>((r) => this.scheduler.after(delay, r));
+      }
+    }
+    this.recovering = false;
+    for (const e of this.buffered.splice(0)) this.onAlarmEvent(e);
+    await this.startUnannounced();
+    this.recovered();
+  }
+
+  private resume(persisted: Parameters<typeof EscalationMachine.restore>[0], now: number): void {
+    const config = this.config;
+    if (!config) return;
+    const { machine, interrupted } = EscalationMachine.restore(
+      persisted,
+      config.policy,
+      this.resolverFor(persisted),
+      now,
+    );
+    const entry = this.track(machine);
+    for (const a of interrupted) {
+      this.log.warn('call interrupted by a restart: recorded as FAILED and not repeated', {
+        calloutId: machine.id,
+        attemptId: a.id,
+        number: a.callee.number,
+      });
+      void this.store
+        .finishAttempt(a.id, {
+          outcome: 'FAILED',
+          endedAt: now,
+          digits: '',
+          detail: 'interrupted: the server stopped during the call; not repeated',
+        })
+        .catch((err: unknown) =>
+          this.log.error('could not record an interrupted call', { attemptId: a.id, err }),
+        );
+    }
+    this.log.info('call-out resumed after restart', {
+      calloutId: machine.id,
+      alarmId: machine.state.alarmId,
+      loop: machine.state.loop + 1,
+      step: machine.state.step + 1,
+    });
+    const rec = this.alarms.record(machine.state.alarmId);
+    const stop = this.stopReasonFor(rec);
+    this.apply(entry, stop ? machine.stop(stop, now) : machine.tick(now));
+  }
+
+  /** Alarms that qualify and have no call-out (their start was not recorded, e.g. the database was down). */
+  private async startUnannounced(): Promise<void> {
+    const now = this.clock.now();
+    for (const rec of this.alarms.records()) {
+      if (
+        this.closed ||
+        !this.qualifies(rec) ||
+        this.activeByAlarm.has(rec.id) ||
+        now - rec.raisedAt > RECOVERY_WINDOW_MS
+      )
+        continue;
+      try {
+        if (await this.store.hasCallout(rec.id, rec.raisedAt)) continue;
+      } catch (err) {
+        this.log.error('cannot check for an earlier call-out; starting one', { alarmId: rec.id, err });
+      }
+      if (!this.activeByAlarm.has(rec.id)) this.startFor(rec, rec.raisedAt, rec.seq);
+    }
+  }
+
+  private qualifies(a: Pick<AlarmRecord, 'active' | 'acked' | 'state' | 'priority'>): boolean {
+    return (
+      !!this.config &&
+      a.active &&
+      !a.acked &&
+      a.state === 'unacknowledged' &&
+      this.config.policy.triggerPriorities.includes(a.priority)
+    );
+  }
+
+  private stopReasonFor(
+    rec: AlarmRecord | undefined,
+  ): Exclude<StopReason, 'key_ack' | 'exhausted'> | undefined {
+    if (!rec || rec.acked) return 'console_ack';
+    if (!rec.active) return 'cleared';
+    if (HIDDEN_STATES.has(rec.state)) return 'hidden';
+    return undefined;
+  }
+
+  private onAlarmEvent(e: AlarmEventDto): void {
+    if (this.closed) return;
+    try {
+      const id = this.activeByAlarm.get(e.id);
+      const entry = id ? this.entries.get(id) : undefined;
+      const now = this.clock.now();
+      if (entry?.machine.active) {
+        const reason = e.acked
+          ? 'console_ack'
+          : !e.active
+            ? 'cleared'
+            : HIDDEN_STATES.has(e.state)
+              ? 'hidden'
+              : undefined;
+        if (reason) {
+          this.log.info('call-out stopped', {
+            calloutId: entry.machine.id,
+            alarmId: e.id,
+            reason,
+            by: e.actor,
+          });
+          this.apply(entry, entry.machine.stop(reason, now));
+        }
+        return;
+      }
+      if (START_EVENTS.has(e.event) && this.qualifies(e)) {
+        this.startFor(e, e.event === 'raised' ? Date.parse(e.raisedAt) : Date.parse(e.at), e.seq);
+      }
+    } catch (err) {
+      this.log.error('call-out handling of an alarm event failed', { alarmId: e.id, event: e.event, err });
+    }
+  }
+
+  private startFor(
+    a: Pick<AlarmRecord, 'id' | 'siteId' | 'sourceId' | 'ruleId' | 'priority' | 'message'>,
+    at: number,
+    seq: number,
+  ): void {
+    const config = this.config;
+    if (!config) return;
+    if (!config.sites.has(a.siteId)) {
+      this.log.error(
+        'alarm qualifies for a call-out but its site has no call-out contacts in callouts.yaml',
+        { alarmId: a.id, siteId: a.siteId },
+      );
+      return;
+    }
+    const subject: CalloutSubject = {
+      alarmId: a.id,
+      siteId: a.siteId,
+      sourceId: a.sourceId,
+      ruleId: a.ruleId,
+      priority: a.priority,
+      message: a.message,
+      raisedAt: at,
+    };
+    const machine = EscalationMachine.start(
+      subject,
+      config.policy,
+      this.resolverFor(subject),
+      calloutId(a.id, seq),
+    );
+    const entry = this.track(machine);
+    this.log.info('call-out started', {
+      calloutId: machine.id,
+      alarmId: a.id,
+      siteId: a.siteId,
+      priority: a.priority,
+      firstStepAt: new Date(machine.state.nextStepAt).toISOString(),
+    });
+    this.apply(entry, machine.tick(this.clock.now()));
+  }
+
+  private track(machine: EscalationMachine): Entry {
+    const entry: Entry = { machine, calls: new Map(), saving: Promise.resolve() };
+    this.entries.set(machine.id, entry);
+    if (machine.active) this.activeByAlarm.set(machine.state.alarmId, machine.id);
+    this.metrics.calloutsActive.set(this.activeByAlarm.size);
+    return entry;
+  }
+
+  private resolverFor(s: Pick<CalloutSubject, 'siteId' | 'sourceId' | 'priority'>): CalleeResolver {
+    return (role, at) => {
+      const config = this.config;
+      const contacts = config?.sites.get(s.siteId);
+      if (!config || !contacts) return {};
+      const t = localTime(at, config.timeZone);
+      if (isQuiet(config.policy.quiet, role, s.priority, t)) return { quiet: true };
+      const callee = resolveCallee(contacts, role, s.sourceId, t);
+      if (callee?.rosterGap)
+        this.log.warn('nobody on call for a role: calling its first listed person', {
+          siteId: s.siteId,
+          role,
+          number: callee.number,
+        });
+      return callee ? { callee } : {};
+    };
+  }
+
+  /** Persists the state (in order, per call-out), then carries out the effects; re-arms the wake-up timer. */
+  private apply(entry: Entry, effects: CalloutEffect[]): void {
+    const m = entry.machine;
+    const snapshot = structuredClone(m.state);
+    entry.saving = entry.saving.then(() =>
+      this.store
+        .saveCallout(snapshot)
+        .catch((err: unknown) =>
+          this.log.error('could not persist call-out state (calls go on)', { calloutId: m.id, err }),
+        ),
+    );
+    const saved = entry.saving;
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'place':
+          void this.place(entry, e.attempt, saved);
+          break;
+        case 'cancel':
+          entry.calls.get(e.attemptId)?.cancel();
+          break;
+        case 'ack_alarm':
+          void this.keyAck(entry, e.attempt);
+          break;
+        case 'skipped':
+          this.log.info('call-out step target skipped', {
+            calloutId: m.id,
+            role: e.skipped.role,
+            reason: e.skipped.reason,
+          });
+          break;
+        case 'finished':
+          if (this.activeByAlarm.get(m.state.alarmId) === m.id) this.activeByAlarm.delete(m.state.alarmId);
+          this.metrics.calloutsActive.set(this.activeByAlarm.size);
+          (e.status === 'exhausted' ? this.log.error.bind(this.log) : this.log.info.bind(this.log))(
+            e.status === 'exhausted'
+              ? 'call-out exhausted: nobody acknowledged by phone'
+              : 'call-out finished',
+            { calloutId: m.id, alarmId: m.state.alarmId, status: e.status, reason: e.reason },
+          );
+          break;
+        default: {
+          const never: never = e;
+          this.log.error('unknown call-out effect', { effect: never });
+        }
+      }
+    }
+    this.rearm(entry);
+  }
+
+  private rearm(entry: Entry): void {
+    entry.timer?.cancel();
+    entry.timer = undefined;
+    const m = entry.machine;
+    const wake = m.nextWakeAt();
+    if (wake === undefined) {
+      if (!m.active && entry.calls.size === 0)
+        void entry.saving.then(
+          () =>
+            this.entries.get(m.id) === entry &&
+            entry.calls.size === 0 &&
+            !m.active &&
+            this.entries.delete(m.id),
+        );
+      return;
+    }
+    if (this.closed) return;
+    entry.timer = this.scheduler.after(Math.max(0, wake - this.clock.now()), () => {
+      if (this.closed) return;
+      this.apply(entry, m.tick(this.clock.now()));
+    });
+  }
+
+  private async place(entry: Entry, a: CallAttempt, saved: Promise<void>): Promise<void> {
+    const config = this.config;
+    const runner = this.runner;
+    if (!config || !runner) return;
+    await saved;
+    const s = entry.machine.state;
+    const site = this.app.plant.siteById.get(s.siteId);
+    const source = this.app.plant.sourceById.get(s.sourceId);
+    const prompt = alarmPrompt({
+      siteName: site?.name ?? s.siteId,
+      ...(source ? { sourceName: source.name } : {}),
+      priority: s.priority,
+      message: s.message,
+      confirmKey: config.policy.confirmKey,
+    });
+    this.log.info('calling', {
+      calloutId: s.id,
+      attemptId: a.id,
+      role: a.callee.role,
+      callee: a.callee.name,
+      number: a.callee.number,
+      loop: a.loop + 1,
+      step: a.step + 1,
+      attemptNo: a.attemptNo,
+    });
+    const result = await runner.run(
+      {
+        id: a.id,
+        calloutId: s.id,
+        alarmId: s.alarmId,
+        siteId: s.siteId,
+        calleeRole: a.callee.role,
+        calleeName: a.callee.name,
+        number: a.callee.number,
+        loop: a.loop + 1,
+        step: a.step + 1,
+        attemptNo: a.attemptNo,
+        placedAt: a.placedAt ?? this.clock.now(),
+        provider: runner.provider,
+        promptVersion: prompt.version,
+      },
+      {
+        attemptId: a.id,
+        number: a.callee.number,
+        calleeName: a.callee.name,
+        prompt,
+        ringTimeoutMs: config.policy.ringTimeoutMs,
+        keyTimeoutMs: config.policy.keyTimeoutMs,
+        confirmKey: config.policy.confirmKey,
+        promptRepeats: config.policy.promptRepeats,
+      },
+      (call) => {
+        entry.calls.set(a.id, call);
+        // stopped while the record was being written: hang up at once
+        if (!entry.machine.active) call.cancel();
+      },
+    );
+    entry.calls.delete(a.id);
+    this.log.info('call ended', {
+      calloutId: s.id,
+      attemptId: a.id,
+      outcome: result.outcome,
+      sipCode: result.sipCode,
+      digits: result.digits,
+    });
+    this.apply(entry, entry.machine.callEnded(a.id, result.outcome, this.clock.now()));
+  }
+
+  /** A key press acknowledges the alarm in the journal under the callee's name, role and number. */
+  private async keyAck(entry: Entry, a: CallAttempt): Promise<void> {
+    const s = entry.machine.state;
+    const site = this.app.plant.siteById.get(s.siteId);
+    const principal: Principal = {
+      tokenId: `call:${a.id}`,
+      name: phoneAckName(a),
+      role: 'operator',
+      scope: site ? sitePath(site) : s.siteId,
+    };
+    this.metrics.calloutAck.observe(Math.max(0, this.clock.now() - s.raisedAt) / 1000);
+    try {
+      await this.alarms.ack(s.alarmId, principal, `按键确认 (电话呼叫 ${a.id})`);
+      this.log.info('alarm acknowledged by phone', { alarmId: s.alarmId, by: principal.name });
+    } catch (err) {
+      this.log.warn(
+        'key acknowledgement could not be journalled (already acknowledged, or the alarm changed)',
+        { alarmId: s.alarmId, by: principal.name, err },
+      );
+    }
+  }
+}

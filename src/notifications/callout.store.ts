@@ -1,0 +1,136 @@
+/** Persistence port of call-outs, duty checks, attempts and provider events (SQL: callout.repository.ts). */
+import type { Priority } from '../common/types';
+import type { CallOutcome, CalleeRole } from './domain/callout.types';
+import type { DutyCheckResult, DutyCheckState } from './domain/duty-check.machine';
+import type { CalloutState } from './domain/escalation.machine';
+
+export const CALLOUT_STORE = Symbol('CALLOUT_STORE');
+
+export type AttemptRow = {
+  readonly id: string;
+  readonly calloutId?: string;
+  readonly dutyCheckId?: string;
+  readonly alarmId?: string;
+  readonly siteId: string;
+  readonly calleeRole: CalleeRole;
+  readonly calleeName: string;
+  readonly number: string;
+  readonly loop?: number;
+  readonly step?: number;
+  readonly attemptNo: number;
+  readonly placedAt: number;
+  readonly provider: string;
+  readonly promptVersion?: string;
+};
+
+export type AttemptEnd = {
+  readonly outcome: CallOutcome;
+  readonly endedAt: number;
+  readonly answeredAt?: number;
+  readonly providerCallId?: string;
+  readonly sipCode?: number;
+  readonly sipStatus?: string;
+  readonly digits: string;
+  readonly detail?: string;
+};
+
+export type CallEventRow = {
+  readonly attemptId: string;
+  readonly key: string;
+  readonly at: number;
+  readonly kind: string;
+  readonly sipCode?: number;
+  readonly detail?: string;
+};
+
+/** One attempt as the API shows it (times ISO-8601). */
+export type AttemptView = {
+  id: string;
+  calleeRole: CalleeRole;
+  calleeName: string;
+  number: string;
+  loop?: number;
+  step?: number;
+  attemptNo: number;
+  placedAt: string;
+  answeredAt?: string;
+  endedAt?: string;
+  provider: string;
+  providerCallId?: string;
+  sipCode?: number;
+  sipStatus?: string;
+  digits: string;
+  outcome?: CallOutcome;
+  promptVersion?: string;
+  detail?: string;
+  events: Array<{ at: string; kind: string; sipCode?: number; detail?: string }>;
+};
+
+export type CalloutView = {
+  id: string;
+  alarmId: string;
+  siteId: string;
+  sourceId: string;
+  ruleId: string;
+  priority: Priority;
+  status: CalloutState['status'];
+  stopReason?: string;
+  startedAt: string;
+  endedAt?: string;
+  ackedBy?: string;
+  /** Current loop and ladder step (1-based). */
+  loop: number;
+  step: number;
+  skipped: Array<{ loop: number; step: number; role: CalleeRole; reason: string; at: string }>;
+  attempts: AttemptView[];
+};
+
+export type DutyCheckView = {
+  id: string;
+  siteId: string;
+  trigger: DutyCheckState['trigger'];
+  scheduledAt: string;
+  status: DutyCheckState['status'];
+  result?: DutyCheckResult;
+  completedAt?: string;
+  alarmRaised: boolean;
+  attempts: AttemptView[];
+};
+
+export type CalloutFilter = {
+  alarmId?: string;
+  siteId?: string;
+  siteIds?: readonly string[];
+  outcome?: CallOutcome;
+  from?: number;
+  to?: number;
+  limit: number;
+};
+export type DutyCheckFilter = {
+  siteId?: string;
+  siteIds?: readonly string[];
+  result?: DutyCheckResult;
+  from?: number;
+  to?: number;
+  limit: number;
+};
+export type DutySummaryRow = { siteId: string; result: DutyCheckResult | 'running'; count: number };
+
+export type CalloutStore = {
+  saveCallout(s: CalloutState): Promise<void>;
+  saveDutyCheck(s: DutyCheckState, alarmRaised: boolean): Promise<void>;
+  /** Idempotent on the attempt id. Written before the provider dials, so a restart knows the call was placed. */
+  insertAttempt(a: AttemptRow): Promise<void>;
+  answerAttempt(id: string, at: number): Promise<void>;
+  /** The first end report wins; returns false when the attempt had already ended. */
+  finishAttempt(id: string, end: AttemptEnd): Promise<boolean>;
+  /** Idempotent on (attempt, key). */
+  addEvent(e: CallEventRow): Promise<void>;
+  activeCallouts(): Promise<CalloutState[]>;
+  /** Whether any call-out of this alarm started at or after `since` (restart recovery). */
+  hasCallout(alarmId: string, since: number): Promise<boolean>;
+  runningDutyChecks(): Promise<DutyCheckState[]>;
+  listCallouts(f: CalloutFilter): Promise<CalloutView[]>;
+  listDutyChecks(f: DutyCheckFilter): Promise<DutyCheckView[]>;
+  dutySummary(from: number, to: number, siteIds?: readonly string[]): Promise<DutySummaryRow[]>;
+};
