@@ -10,6 +10,8 @@ import { FEED_ALARM_SOURCE, FeedProjector } from './feed-projector.service';
 import { FEED_SQL, FeedRepository } from './feed.repository';
 import { FEED_SETTINGS, loadFeedSettings, type FeedSettings } from './feeds-settings.loader';
 import { PlantController } from './plant.controller';
+import { SubscriptionsController } from './subscriptions.controller';
+import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { TelemetryController } from './telemetry.controller';
 
 /**
@@ -18,7 +20,7 @@ import { TelemetryController } from './telemetry.controller';
  */
 @Module({
   imports: [IngestModule, AlarmsModule],
-  controllers: [PlantController, TelemetryController, AlertsFeedController],
+  controllers: [PlantController, TelemetryController, AlertsFeedController, SubscriptionsController],
   providers: [
     { provide: FEED_SQL, useExisting: Database },
     {
@@ -37,6 +39,7 @@ import { TelemetryController } from './telemetry.controller';
     { provide: FEED_ALARM_SOURCE, useExisting: AlarmService },
     FeedRepository,
     FeedProjector,
+    WebhookDispatcher,
   ],
   exports: [FeedProjector, FeedRepository, FEED_SETTINGS],
 })

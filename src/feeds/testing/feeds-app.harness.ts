@@ -51,7 +51,8 @@ export async function startFeedsApp(opts: {
     CONFIG_DIR: opts.configDir,
     MQTT_PORT: '0',
     SIMULATE: 'false',
-    HAZWATCH_DEMO: 'false',
+    // demo mode: first tokens printed (unused here) and the fake voice provider for call-outs
+    HAZWATCH_DEMO: 'true',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
     PORT: '0',
   });
