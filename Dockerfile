@@ -17,4 +17,4 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/src/realtime/public ./src/realtime/public
 USER node
 EXPOSE 3000
-CMD ["node", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=64", "dist/src/main.js"]

@@ -112,6 +112,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     const client = connect(this.brokerUrl, opts);
     this.client = client;
     client.on('connect', (connack) => {
+      this.corkAcks(client);
       this.connected.next(true);
       this.metrics.mqttConnected.set(1);
       this.log.info('connected to MQTT broker', { url: maskUrl(this.brokerUrl), sessionPresent: connack.sessionPresent });
@@ -136,6 +137,27 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
         callback();
       });
     };
+  }
+
+  /**
+   * mqtt.js writes one PUBACK per message, each its own socket write (a syscall per message: ~15 % of server CPU at
+   * 20k msg/s). Cork the socket while a received chunk's packets are processed (mqtt.js handles them on successive
+   * process.nextTick turns) and uncork on setImmediate, so the acks of one chunk leave in one write. Acks are delayed by
+   * less than one event-loop turn; nothing is acknowledged earlier than before.
+   */
+  private corkAcks(client: MqttClient): void {
+    const stream = client.stream as unknown as { cork?: () => void; uncork?: () => void; on(ev: 'data', fn: () => void): void };
+    if (typeof stream.cork !== 'function' || typeof stream.uncork !== 'function') return;
+    let corked = false;
+    stream.on('data', () => {
+      if (corked) return;
+      corked = true;
+      stream.cork?.();
+      setImmediate(() => {
+        corked = false;
+        stream.uncork?.();
+      });
+    });
   }
 
   /** Decodes one message; public for tests. Never throws: every failure becomes a counted dead letter. */
