@@ -242,7 +242,7 @@ ORDER BY d.subscription_id, d.ord`;
 const INSERT_ATTEMPT = `INSERT INTO feed_delivery_attempt (delivery_id, attempt, at, duration_ms, http_status, error) VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (delivery_id, attempt) DO NOTHING`;
 const UPDATE_DELIVERY = `UPDATE feed_delivery SET attempts = $2, last_attempt_at = $3, last_status = $4, last_error = $5,
-  status = CASE WHEN $6 THEN 'delivered' ELSE status END, delivered_at = CASE WHEN $6 THEN $3 ELSE delivered_at END,
+  status = CASE WHEN $6::boolean THEN 'delivered' ELSE status END, delivered_at = CASE WHEN $6::boolean THEN $3::timestamptz ELSE delivered_at END,
   next_attempt_at = $7
 WHERE id = $1 AND status = 'pending'`;
 const SUB_SUCCESS = `UPDATE feed_subscription SET failing_since = NULL WHERE id = $1`;
@@ -264,11 +264,11 @@ const OBLIGATIONS_OF_SITES = `SELECT ${OBLIGATION_COLUMNS} FROM disposal_obligat
 WHERE ($1::text[] IS NULL OR site_id = ANY($1)) AND (status <> 'accepted' OR closed_at > $2) ORDER BY raised_at DESC LIMIT 1000`;
 const OBLIGATION_FILED = `UPDATE disposal_obligation SET status = 'filed', filed_at = COALESCE(filed_at, $2) WHERE incident = $1 AND status = 'awaiting'`;
 const OBLIGATION_REVIEWED = `UPDATE disposal_obligation SET
-  status = CASE WHEN $2 THEN 'accepted' ELSE 'awaiting' END,
-  closed_at = CASE WHEN $2 THEN $3 ELSE NULL END,
-  returned = returned + CASE WHEN $2 THEN 0 ELSE 1 END,
-  due_at = CASE WHEN $2 THEN due_at ELSE $4 END,
-  overdue_at = CASE WHEN $2 THEN overdue_at ELSE NULL END
+  status = CASE WHEN $2::boolean THEN 'accepted' ELSE 'awaiting' END,
+  closed_at = CASE WHEN $2::boolean THEN $3::timestamptz ELSE NULL END,
+  returned = returned + CASE WHEN $2::boolean THEN 0 ELSE 1 END,
+  due_at = CASE WHEN $2::boolean THEN due_at ELSE $4::timestamptz END,
+  overdue_at = CASE WHEN $2::boolean THEN overdue_at ELSE NULL END
 WHERE incident = $1 AND status = 'filed'`;
 
 const DISPOSITION_COLUMNS = `id, alarm_id, incident, site_id, cause, actions, closed_by, attachments, filed_by, filed_at, filed_seq, status, reviewed_by, reviewed_at, review_comment, reviewed_seq`;

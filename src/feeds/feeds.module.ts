@@ -10,6 +10,10 @@ import { FEED_ALARM_SOURCE, FeedProjector } from './feed-projector.service';
 import { FEED_SQL, FeedRepository } from './feed.repository';
 import { FEED_SETTINGS, loadFeedSettings, type FeedSettings } from './feeds-settings.loader';
 import { PlantController } from './plant.controller';
+import { DisposalService } from './disposal.service';
+import { DispositionController } from './disposition.controller';
+import { RegulatorViewController } from './regulator-view.controller';
+import { RulesModule } from '../rules/rules.module';
 import { SubscriptionsController } from './subscriptions.controller';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { TelemetryController } from './telemetry.controller';
@@ -19,8 +23,15 @@ import { TelemetryController } from './telemetry.controller';
  * closed loop and the regulator view. Needs the global Database, ScopeService, AlarmService and ExternalConditions.
  */
 @Module({
-  imports: [IngestModule, AlarmsModule],
-  controllers: [PlantController, TelemetryController, AlertsFeedController, SubscriptionsController],
+  imports: [IngestModule, AlarmsModule, RulesModule],
+  controllers: [
+    PlantController,
+    TelemetryController,
+    AlertsFeedController,
+    SubscriptionsController,
+    DispositionController,
+    RegulatorViewController,
+  ],
   providers: [
     { provide: FEED_SQL, useExisting: Database },
     {
@@ -40,6 +51,7 @@ import { TelemetryController } from './telemetry.controller';
     FeedRepository,
     FeedProjector,
     WebhookDispatcher,
+    DisposalService,
   ],
   exports: [FeedProjector, FeedRepository, FEED_SETTINGS],
 })
