@@ -1,0 +1,136 @@
+/**
+ * The regulator closed loop on the real server (`node dist/src/main.js`: embedded PostgreSQL, in-process broker, real
+ * rules, alarms, auth and feeds), readings over MQTT: a chlorine alarm reaches the Binhai district's webhook as a
+ * CAP Alert in under 2 s, the enterprise files its disposal record, the CAP Update is delivered, the regulator accepts
+ * and the loop is closed.
+ */
+import { connectAsync, type MqttClient } from 'mqtt';
+import { telemetryTopic } from '../../src/ingest/domain/telemetry-contract';
+import { validateCap } from '../../src/feeds/testing/cap-schema.validator';
+import { WebhookReceiver } from '../../src/feeds/testing/webhook-receiver';
+import { verifySignature } from '../../src/feeds/domain/webhook.policy';
+import { pollUntil } from '../setup/poll-until';
+import { startServer, type ServerProcess } from '../setup/server-process';
+
+describe('regulator closed loop end to end (real server)', () => {
+  let server: ServerProcess;
+  let mqtt: MqttClient;
+  let tokens: Record<string, string>;
+  const receiver = new WebhookReceiver();
+
+  beforeAll(async () => {
+    await receiver.start();
+    server = await startServer({ env: { SIMULATE: 'false' } });
+    tokens = server.tokens();
+    mqtt = await connectAsync(server.mqttUrl() as string, { clientId: 'feeds-e2e', clean: true });
+  });
+  afterAll(async () => {
+    await mqtt?.endAsync();
+    await server?.stop();
+    await receiver.stop();
+  });
+
+  const http = async (
+    method: string,
+    path: string,
+    token: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown }> => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  };
+  const caps = (): Array<{ at: number; xml: string; msgType: string; id: string }> =>
+    receiver.delivered().map((r) => ({
+      at: r.at,
+      xml: r.body,
+      msgType: /<msgType>(\w+)<\/msgType>/.exec(r.body)?.[1] ?? '',
+      id: /<identifier>([^<]+)<\/identifier>/.exec(r.body)?.[1] ?? '',
+    }));
+
+  it('should deliver the CAP Alert in under 2 s, then the disposal Update, and close on acceptance', async () => {
+    const regulator = tokens.regulator as string;
+    const operator = tokens.operator as string;
+    const sub = await http('POST', '/api/subscriptions', regulator, {
+      url: receiver.url,
+      scope: 'tianjin/binhai',
+      minPriority: 'high',
+      format: 'cap',
+    });
+    expect(sub.status).toBe(201);
+    const secret = (sub.body as { secret: string }).secret;
+
+    const alert = await pollUntil(
+      async () => {
+        await mqtt.publishAsync(
+          telemetryTopic('bohai-chem', 'cl-gd-1'),
+          JSON.stringify({ ts: Date.now(), values: { conc: 3, fault: false } }),
+          { qos: 1 },
+        );
+        return caps().find((c) => c.msgType === 'Alert');
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'the CAP Alert at the district webhook' },
+    );
+    const alarmId = /<valueName>hazwatch:alarmId<\/valueName>\s*<value>([^<]+)<\/value>/.exec(
+      alert.xml,
+    )?.[1] as string;
+    const alarm = (await http('GET', `/api/alarms/${alarmId}`, regulator)).body as { seq: number };
+    // the journal's record time of the raise vs. the receiver's arrival time
+    const journal = (await http('GET', `/api/alarms/${alarmId}/journal`, regulator)).body as Array<{
+      event: string;
+      at: string;
+    }>;
+    const raisedAt = Date.parse(journal.find((j) => j.event === 'raised')!.at);
+    expect(alert.at - raisedAt).toBeLessThan(2_000);
+    expect(alarm.seq).toBeGreaterThan(0);
+    expect(await validateCap(alert.xml)).toEqual({ valid: true, errors: [] });
+    const signed = receiver.delivered()[0]!;
+    expect(
+      verifySignature(
+        secret,
+        String(signed.headers['x-hazwatch-timestamp']),
+        signed.body,
+        String(signed.headers['x-hazwatch-signature']),
+        Math.floor(Date.now() / 1000),
+        300,
+      ),
+    ).toEqual({ ok: true });
+
+    const filed = await http('POST', `/api/alarms/${alarmId}/disposition`, operator, {
+      cause: '1# 储罐进料阀填料泄漏 inlet valve packing leak',
+      actions: '关闭进料阀，更换填料，复测正常 closed, repacked, re-measured',
+      closedBy: '张伟 操作负责人',
+    });
+    expect(filed.status).toBe(201);
+    const update = await pollUntil(
+      () => caps().find((c) => c.msgType === 'Update' && c.xml.includes('packing leak')),
+      { timeoutMs: 10_000, what: 'the CAP Update with the disposal record' },
+    );
+    expect(update.xml).toContain(`<references>hazwatch@hazwatch.local,${alert.id},`);
+    expect(await validateCap(update.xml)).toEqual({ valid: true, errors: [] });
+
+    const accepted = await http('POST', `/api/alarms/${alarmId}/disposition/review`, regulator, {
+      decision: 'accept',
+      comment: '同意销号 accepted',
+    });
+    expect(accepted.status).toBe(200);
+    expect(accepted.body).toMatchObject({
+      disposition: { status: 'accepted' },
+      obligation: { status: 'accepted' },
+    });
+    await pollUntil(() => caps().find((c) => c.msgType === 'Update' && c.xml.includes('accepted')), {
+      timeoutMs: 10_000,
+      what: 'the CAP Update with the acceptance',
+    });
+    const history = (await http('GET', `/api/alarms/${alarmId}/disposition`, regulator)).body as {
+      obligation: { status: string; closedAt: number };
+    };
+    expect(history.obligation.status).toBe('accepted');
+  });
+});
