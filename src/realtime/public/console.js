@@ -45,6 +45,9 @@ const state = {
   muted: localStorage.getItem(MUTE_KEY) === '1',
   storageDegraded: false,
   plantLoaded: false,
+  /** Regulator view (GET /api/regulator/overview) and duty-check compliance (GET /api/duty-checks/summary, optional). */
+  overview: null,
+  duty: null,
 };
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -457,7 +460,26 @@ async function loadPlant() {
     return;
   }
   await loadHazards();
+  await loadOverview();
   scheduleRender();
+}
+
+const isRegulatorView = () => state.principal?.role === 'regulator';
+
+/** Regulator view data; a server without the endpoint leaves the simple jurisdiction tree. */
+async function loadOverview() {
+  if (!isRegulatorView()) return;
+  try {
+    state.overview = await api('/api/regulator/overview');
+  } catch (err) {
+    if (!(err instanceof AuthLost)) console.warn('regulator overview unavailable', err);
+  }
+  try {
+    const month = new Date().toISOString().slice(0, 7);
+    state.duty = await api(`/api/duty-checks/summary?month=${month}`);
+  } catch {
+    state.duty = null; // the duty-check module may be absent: the slot says so
+  }
 }
 
 async function loadHazards() {
@@ -638,10 +660,11 @@ function sourceBlock(site, src, inAlarm) {
 /** Regulator view (issue 7): the jurisdiction tree above the overview, with active alarm counts per node. */
 function renderJurisdiction() {
   const box = $('jurisdiction');
-  if (state.principal?.role !== 'regulator') {
+  if (!isRegulatorView()) {
     box.hidden = true;
     return;
   }
+  if (state.overview?.enterprises) return renderRegulatorView(box, state.overview);
   const tree = new Map();
   const activeBySite = new Map();
   for (const a of state.alarms.values())
@@ -670,6 +693,166 @@ function renderJurisdiction() {
       ),
     );
   box.replaceChildren(h('strong', {}, t('regulator.title')), list(tree));
+  box.hidden = false;
+}
+
+const LEVEL_OF = ['city', 'district', 'park'];
+
+/** Open alarms of an enterprise, live from the alarm list (the overview's counts are only a snapshot). */
+function liveAlarmCounts(siteId) {
+  const n = { critical: 0, high: 0, medium: 0, low: 0 };
+  for (const a of state.alarms.values())
+    if (a.siteId === siteId && a.active) n[a.priority] = (n[a.priority] ?? 0) + 1;
+  return n;
+}
+
+function dutyFor(siteId) {
+  const d = state.duty;
+  if (!d) return null;
+  const rows = Array.isArray(d) ? d : (d.sites ?? d.items ?? d.bySite ?? null);
+  if (Array.isArray(rows)) return rows.find((r) => r.siteId === siteId || r.site === siteId) ?? null;
+  return d[siteId] ?? null;
+}
+
+function dutyText(x) {
+  if (!x) return t('reg.dutyNone');
+  const ok = x.passed ?? x.ok ?? x.acked ?? x.answered;
+  const total = x.total ?? x.checks ?? x.count;
+  const rate = x.rate ?? x.compliance ?? (ok !== undefined && total ? ok / total : undefined);
+  const pct =
+    rate !== undefined && Number.isFinite(Number(rate))
+      ? `${Math.round(Number(rate) * (Number(rate) <= 1 ? 100 : 1))} %`
+      : '';
+  return `${t('reg.duty')}: ${ok ?? '?'} / ${total ?? '?'}${pct ? ` (${pct})` : ''}`;
+}
+
+function enterpriseNode(e) {
+  const n = liveAlarmCounts(e.id);
+  const overdue = e.disposals?.overdue ?? 0;
+  const review = e.disposals?.awaitingReview ?? 0;
+  const chips = ['critical', 'high', 'medium', 'low']
+    .filter((p) => n[p] > 0)
+    .map((p) =>
+      h(
+        'span',
+        { class: `prio-badge prio-${p}`, title: t(`priority.${p}`) },
+        `${t(`priority.${p}`)} ${n[p]}`,
+      ),
+    );
+  return h(
+    'li',
+    { class: `reg-enterprise${overdue ? ' has-overdue' : ''}`, dataset: { siteId: e.id } },
+    h(
+      'div',
+      { class: 'reg-head' },
+      h('strong', {}, named(e)),
+      h(
+        'span',
+        { class: 'reg-badges' },
+        ...(chips.length
+          ? chips
+          : [h('span', { class: 'reg-quiet' }, `${t('reg.alarms')}: ${t('reg.none')}`)]),
+        overdue
+          ? h(
+              'span',
+              { class: 'reg-overdue', dataset: { overdue: String(overdue) } },
+              `${t('reg.overdue')} ${overdue}`,
+            )
+          : null,
+        review ? h('span', { class: 'reg-review' }, `${t('reg.review')} ${review}`) : null,
+      ),
+    ),
+    h(
+      'ul',
+      { class: 'reg-sources' },
+      ...(e.hazardSources ?? []).map((src) =>
+        h(
+          'li',
+          { class: 'reg-source', dataset: { sourceId: src.id, level: src.filedLevel } },
+          h('span', {
+            class: `grade grade-${src.filedLevel}`,
+            title: `${t('plant.filed')} ${t('plant.grade', { g: src.filedGrade })}`,
+          }),
+          h('span', { class: 'reg-source-name' }, named(src)),
+          h(
+            'span',
+            { class: 'reg-live' },
+            src.liveLevel ? h('span', { class: `grade grade-small grade-${src.liveLevel}` }) : null,
+            `${t('plant.live')} ${src.R !== null && src.R !== undefined ? Number(src.R).toFixed(1) : '—'}`,
+          ),
+          h(
+            'span',
+            { class: 'reg-systems', title: t('reg.systems') },
+            ...Object.entries(src.systems ?? {}).map(([sys, st]) =>
+              h(
+                'span',
+                { class: `sys sys-${st}`, dataset: { system: sys } },
+                `${t(`sys.${sys}`)}: ${tOr(`sys.${st}`, st)}`,
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+    h('div', { class: 'reg-duty', dataset: { duty: state.duty ? 'yes' : 'none' } }, dutyText(dutyFor(e.id))),
+  );
+}
+
+function renderRegulatorView(box, ov) {
+  const tree = new Map();
+  for (const e of ov.enterprises) {
+    let node = tree;
+    const segs = (e.jurisdiction ?? '').split('/').filter(Boolean);
+    segs.forEach((seg, i) => {
+      if (!node.has(seg))
+        node.set(seg, { level: LEVEL_OF[i] ?? 'area', children: new Map(), enterprises: [] });
+      const next = node.get(seg);
+      if (i === segs.length - 1) next.enterprises.push(e);
+      node = next.children;
+    });
+  }
+  const totals = (entry) => {
+    let alarms = 0;
+    let overdue = 0;
+    for (const e of entry.enterprises) {
+      const n = liveAlarmCounts(e.id);
+      alarms += n.critical + n.high + n.medium + n.low;
+      overdue += e.disposals?.overdue ?? 0;
+    }
+    for (const c of entry.children.values()) {
+      const x = totals(c);
+      alarms += x.alarms;
+      overdue += x.overdue;
+    }
+    return { alarms, overdue };
+  };
+  const list = (node, path) =>
+    h(
+      'ul',
+      { class: 'reg-tree' },
+      ...[...node].map(([seg, entry]) => {
+        const p = path ? `${path}/${seg}` : seg;
+        const x = totals(entry);
+        return h(
+          'li',
+          { class: `reg-node reg-${entry.level}`, dataset: { path: p } },
+          h(
+            'div',
+            { class: 'reg-node-head' },
+            h('span', { class: 'reg-level' }, tOr(`reg.${entry.level}`, entry.level)),
+            h('strong', {}, seg),
+            h('span', { class: 'reg-count' }, `${t('reg.alarms')} ${x.alarms}`),
+            x.overdue ? h('span', { class: 'reg-overdue' }, `${t('reg.overdue')} ${x.overdue}`) : null,
+          ),
+          entry.children.size ? list(entry.children, p) : null,
+          entry.enterprises.length
+            ? h('ul', { class: 'reg-enterprises' }, ...entry.enterprises.map(enterpriseNode))
+            : null,
+        );
+      }),
+    );
+  box.replaceChildren(h('strong', {}, t('regulator.title')), list(tree, ''));
+  box.dataset.view = 'regulator';
   box.hidden = false;
 }
 
@@ -907,6 +1090,8 @@ function init() {
     state.deviceByKey = new Map();
     state.devices = new Map();
     state.hazards = new Map();
+    state.overview = null;
+    state.duty = null;
     state.selected = null;
     scheduleRender();
     connect();
@@ -944,7 +1129,7 @@ function init() {
   // Online state, live R and last-seen are refreshed periodically; alarms and telemetry arrive by push.
   setInterval(() => {
     if (!state.token || !state.plantLoaded) return;
-    Promise.all([loadDevices(), loadHazards()]).then(scheduleRender);
+    Promise.all([loadDevices(), loadHazards(), loadOverview()]).then(scheduleRender);
   }, 30_000);
   // Flood window and "time since" age even without events.
   setInterval(scheduleRender, 15_000);
