@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPlant } from '../src/config/config.loader';
-import { benchPlantYaml, generateBenchPlant, makeRunId } from './bench-plant';
+import { loadRules } from '../src/rules/rules.loader';
+import { benchPlantYaml, benchRulesYaml, generateBenchPlant, makeRunId, PROBE_CONDITION } from './bench-plant';
 
 describe('generateBenchPlant', () => {
   it('should produce a plant the real config loader accepts, with every detector on a fresh site', () => {
@@ -11,8 +12,9 @@ describe('generateBenchPlant', () => {
     try {
       writeFileSync(join(dir, 'plant.yaml'), benchPlantYaml(plant));
       const model = loadPlant(dir);
-      expect(model.deviceByKey.size).toBe(1000);
-      expect([...model.siteById.keys()]).toEqual(['bench-abc123-s0', 'bench-abc123-s1', 'bench-abc123-s2', 'bench-abc123-s3']);
+      expect(model.deviceByKey.size).toBe(1001);
+      expect([...model.siteById.keys()]).toEqual(['bench-abc123-s0', 'bench-abc123-s1', 'bench-abc123-s2', 'bench-abc123-s3', 'bench-abc123-probe']);
+      expect(plant.siteIds).not.toContain(plant.probe.siteId);
       for (const d of model.deviceByKey.values()) expect(d).toMatchObject({ kind: 'gas_detector', unit: '%LEL' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -25,6 +27,26 @@ describe('generateBenchPlant', () => {
     expect(new Set(plant.devices.map((d) => `${d.siteId}/${d.deviceId}`)).size).toBe(10);
     const perSite = plant.siteIds.map((s) => plant.devices.filter((d) => d.siteId === s).length);
     expect(perSite).toEqual([4, 3, 3]);
+  });
+
+  it('should give the probe a level-2 limit with zero on/off delay and no level-1 limit, accepted by the real rules loader', () => {
+    const plant = generateBenchPlant('abc123', 10, 2);
+    const dir = mkdtempSync(join(tmpdir(), 'bench-rules-'));
+    try {
+      writeFileSync(join(dir, 'plant.yaml'), benchPlantYaml(plant));
+      writeFileSync(join(dir, 'rules.yaml'), benchRulesYaml(plant));
+      const { rules, fromFile } = loadRules(dir, loadPlant(dir));
+      expect(fromFile).toBe(true);
+      const probeRules = JSON.stringify(rules.devices.get(plant.probe.siteId)?.get(plant.probe.deviceId), (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v));
+      expect(probeRules).toContain(`"condition":"${PROBE_CONDITION}"`);
+      expect(probeRules).not.toContain('"condition":"gas_l1"');
+      expect(probeRules).toMatch(/"condition":"gas_l2"[^}]*"onDelayMs":0/);
+      expect(probeRules).toMatch(/"condition":"gas_l2"[^}]*"offDelayMs":0/);
+      const other = plant.devices[0]!;
+      expect(JSON.stringify(rules.devices.get(other.siteId)?.get(other.deviceId), (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v))).toMatch(/"condition":"gas_l2"[^}]*"onDelayMs":2000/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('should refuse fewer devices than sites or an unusable run id', () => {

@@ -53,4 +53,20 @@ describe('parseBenchArgs', () => {
   it('should reject an MQTT_URL the raw publisher cannot use', () => {
     expect(() => parse([], { MQTT_URL: 'mqtts://broker:8883' })).toThrow(/plain TCP/);
   });
+
+  it('should run the alarm-latency phase after the steps by default, with 100 clients at 10k msg/s for 30 s', () => {
+    expect(parse([])!.alarm).toEqual({ mode: 'also', clients: 100, background: 10_000, seconds: 30, intervalMs: 500 });
+  });
+
+  it('should run only the alarm phase, timed by --seconds, when given --alarm-latency', () => {
+    expect(parse(['--alarm-latency', '--clients', '50', '--background', '5000', '--seconds', '20'])!.alarm).toEqual({ mode: 'only', clients: 50, background: 5000, seconds: 20, intervalMs: 500 });
+    expect(parse(['--alarm-latency', '--seconds', '20', '--alarm-seconds', '12'])!.alarm.seconds).toBe(12);
+    expect(parse(['--no-alarm-latency'])!.alarm.mode).toBe('off');
+  });
+
+  it('should use a small alarm phase when given --quick, and refuse one too short to measure', () => {
+    expect(parse(['--quick'])!.alarm).toMatchObject({ clients: 10, background: 500, seconds: 5 });
+    expect(() => parse(['--alarm-latency', '--seconds', '3'])).toThrow(BenchUsageError);
+    expect(() => parse(['--alarm-latency', '--no-alarm-latency'])).toThrow(BenchUsageError);
+  });
 });

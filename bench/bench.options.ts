@@ -28,6 +28,8 @@ export type BenchOptions = {
   keepTmp: boolean;
   quick: boolean;
   serverEntry: string;
+  /** Alarm latency (issue 5): `also` after the throughput steps (default), `only` instead of them, `off`. */
+  alarm: { mode: 'also' | 'only' | 'off'; clients: number; background: number; seconds: number; intervalMs: number };
 };
 
 export class BenchUsageError extends Error {
@@ -58,6 +60,14 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
   --keep-tmp              keep the temporary CONFIG_DIR and DATA_DIR
   --quick                 smoke test: one 5 s step at 500 messages/s, 50 devices
   --server <file>         server entry point (default dist/src/main.js)
+
+  Alarm latency (MQTT publish → WebSocket receipt of the alarm event; runs after the steps by default):
+  --alarm-latency         run only the alarm-latency phase (no throughput steps); --seconds then sets its length
+  --no-alarm-latency      skip the alarm-latency phase
+  --clients <n>           WebSocket clients subscribed to alarms (default 100)
+  --background <n>        background telemetry, messages/s, during the phase (default 10000)
+  --alarm-seconds <n>     length of the phase (default 30)
+  --alarm-interval <ms>   time between probe publishes, alternately raising and clearing a level-2 alarm (default 500)
   --help                  this text
 `;
 
@@ -84,6 +94,7 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     keepTmp: false,
     quick: false,
     serverEntry: 'dist/src/main.js',
+    alarm: { mode: 'also', clients: 100, background: 10_000, seconds: 30, intervalMs: 500 },
   };
   const explicit = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
@@ -159,6 +170,24 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
       case '--server':
         opts.serverEntry = value();
         break;
+      case '--alarm-latency':
+        opts.alarm.mode = 'only';
+        break;
+      case '--no-alarm-latency':
+        opts.alarm.mode = 'off';
+        break;
+      case '--clients':
+        opts.alarm.clients = posInt('--clients', value(), 10_000);
+        break;
+      case '--background':
+        opts.alarm.background = posInt('--background', value());
+        break;
+      case '--alarm-seconds':
+        opts.alarm.seconds = posInt('--alarm-seconds', value(), 86_400);
+        break;
+      case '--alarm-interval':
+        opts.alarm.intervalMs = posInt('--alarm-interval', value(), 60_000);
+        break;
       default:
         throw new BenchUsageError(`unknown option '${arg}'\n\n${BENCH_USAGE}`);
     }
@@ -168,7 +197,13 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     if (!explicit.has('--seconds')) opts.seconds = 5;
     if (!explicit.has('--devices')) opts.devices = 50;
     if (!explicit.has('--drain-timeout')) opts.drainTimeoutS = 60;
+    if (!explicit.has('--clients')) opts.alarm.clients = 10;
+    if (!explicit.has('--background')) opts.alarm.background = 500;
+    if (!explicit.has('--alarm-seconds')) opts.alarm.seconds = 5;
   }
+  if (explicit.has('--alarm-latency') && explicit.has('--no-alarm-latency')) throw new BenchUsageError('--alarm-latency and --no-alarm-latency exclude each other');
+  if (opts.alarm.mode === 'only' && explicit.has('--seconds') && !explicit.has('--alarm-seconds')) opts.alarm.seconds = opts.seconds;
+  if (opts.alarm.mode !== 'off' && opts.alarm.seconds < 4) throw new BenchUsageError(`the alarm-latency phase needs at least 4 s (2 s warm-up, 1 s tail), got ${opts.alarm.seconds}`);
   if (opts.mosquitto !== undefined && explicit.has('--mqtt-url')) throw new BenchUsageError('--mosquitto and --mqtt-url exclude each other');
   if (opts.mosquitto !== undefined) delete opts.mqttUrl;
   if (opts.mqttUrl !== undefined && !/^mqtt:\/\/[^/]+$/.test(opts.mqttUrl)) throw new BenchUsageError(`MQTT_URL must be mqtt://host:port (plain TCP) for the bench publisher, got '${opts.mqttUrl}'`);

@@ -14,7 +14,10 @@ import { connect as mqttConnect } from 'mqtt';
 import { Client } from 'pg';
 import { maskUrl } from '../src/common/logger';
 import { loadPlant } from '../src/config/config.loader';
-import { benchPlantYaml, generateBenchPlant, makeRunId, type BenchPlant } from './bench-plant';
+import { loadRules } from '../src/rules/rules.loader';
+import { alarmVerdictOk, formatAlarmTable } from './alarm-latency';
+import { runAlarmLatency, type AlarmPhaseReport } from './alarm-latency.run';
+import { benchPlantYaml, benchRulesYaml, generateBenchPlant, makeRunId, type BenchPlant } from './bench-plant';
 import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchOptions } from './bench.options';
 import { bestZeroLossRate, formatTable, highestSustained, verdict, type StepResult } from './bench.report';
 import { measureDecodeCost } from './decode.microbench';
@@ -90,7 +93,11 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   const runId = makeRunId(Date.now(), Math.random);
   const loadAvgAtStart = loadavg()[0]!;
   const cores = cpuCount();
-  out(`hazwatch bench — run ${runId}: ${opts.devices} gas detectors on ${opts.sites} sites, steps ${opts.rates.map(n0).join(', ')} msg/s × ${opts.seconds} s, ${opts.publishers} publisher connections, ${cores} CPU cores`);
+  const runSteps = opts.alarm.mode !== 'only';
+  const alarmPhase = opts.alarm.mode !== 'off';
+  out(
+    `hazwatch bench — run ${runId}: ${opts.devices} gas detectors on ${opts.sites} sites, ${runSteps ? `steps ${opts.rates.map(n0).join(', ')} msg/s × ${opts.seconds} s` : 'no throughput steps'}${alarmPhase ? `, alarm latency with ${opts.alarm.clients} WebSocket clients at ${n0(opts.alarm.background)} msg/s × ${opts.alarm.seconds} s` : ''}, ${opts.publishers} publisher connections, ${cores} CPU cores`,
+  );
 
   // 1. Decode cost, measured before anything else runs on the machine.
   const decode = measureDecodeCost();
@@ -107,7 +114,8 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   chmodSync(dataDir, 0o755);
   const plant = generateBenchPlant(runId, opts.devices, opts.sites);
   writeFileSync(join(configDir, 'plant.yaml'), benchPlantYaml(plant));
-  loadPlant(configDir);
+  writeFileSync(join(configDir, 'rules.yaml'), benchRulesYaml(plant));
+  loadRules(configDir, loadPlant(configDir));
 
   // 3. Broker: external, a private Mosquitto with the repo's settings, or the server's embedded Aedes.
   let mqttUrl = opts.mqttUrl;
@@ -168,7 +176,7 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   // 6. Steps.
   const steps: StepResult[] = [];
   const hz = clockTicksPerSecond();
-  for (const rate of opts.rates) {
+  for (const rate of runSteps ? opts.rates : []) {
     out('');
     out(`step ${n0(rate)} msg/s (${n0(rate * ROWS_PER_MESSAGE)} rows/s) for ${opts.seconds} s (machine load average ${loadavg()[0]!.toFixed(2)})…`);
     const load1 = loadavg()[0]!;
@@ -183,18 +191,50 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     }
   }
 
-  // 7. Report.
+  // 7. Alarm latency: 100 WebSocket clients, background load, a probe detector raising and clearing a level-2 alarm.
+  let alarm: AlarmPhaseReport | null = null;
+  if (alarmPhase) {
+    out('');
+    out(`alarm latency: ${opts.alarm.clients} WebSocket clients, background ${n0(opts.alarm.background)} msg/s, ${opts.alarm.seconds} s (machine load average ${loadavg()[0]!.toFixed(2)})…`);
+    alarm = await runAlarmLatency(
+      { ...opts.alarm, receiptTimeoutMs: 10_000 },
+      server,
+      plant,
+      load,
+      runId,
+      cleanups,
+      out,
+      async (name) => sample(await scrape(server), name),
+      () => {
+        const c = readProcCpu(server.pid);
+        return (c.utime + c.stime) / hz;
+      },
+    );
+    out(
+      `  → ${alarm.events} alarm events × ${alarm.clients} clients; p50/p99/max ${alarm.all.p50Ms?.toFixed(1) ?? '–'}/${alarm.all.p99Ms?.toFixed(1) ?? '–'}/${alarm.all.maxMs?.toFixed(1) ?? '–'} ms; missing ${alarm.missingPairs}; background ${n0(alarm.background.achievedRate)} msg/s; server CPU ${n0(alarm.serverCpuPct)} %; bench event-loop delay p99 ${alarm.benchLoopDelayP99Ms.toFixed(1)} ms`,
+    );
+  }
+
+  // 8. Report.
   const best = highestSustained(steps);
   const capacity = bestZeroLossRate(steps);
   out('');
-  out(formatTable(steps));
-  out('');
-  out(
+  if (runSteps) {
+    out(formatTable(steps));
+    out('');
+  }
+  if (alarm) {
+    out(formatAlarmTable(alarm, alarm.background));
+    out(`bench process event-loop delay during the phase (included in the receipt times): p99 ${alarm.benchLoopDelayP99Ms.toFixed(1)} ms, max ${alarm.benchLoopDelayMaxMs.toFixed(1)} ms`);
+    out('');
+  }
+  if (runSteps)
+    out(
     best
       ? `highest step sustained with zero loss: ${n0(best.targetRate)} msg/s target → ${n0(best.storedRate)} readings/s stored (${n0(best.rowsPerS)} rows/s) for ${opts.seconds} s`
       : 'no step was sustained with zero loss',
   );
-  if (capacity && capacity !== best)
+  if (runSteps && capacity && capacity !== best)
     out(`highest stored rate with zero loss in any step: ${n0(capacity.storedRate)} readings/s (${n0(capacity.rowsPerS)} rows/s) at the ${n0(capacity.targetRate)} msg/s step (${capacity.verdict})`);
   out(`decode cost: ${decode.usPerMessage.toFixed(2)} µs/message`);
   const report = {
@@ -210,16 +250,20 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
       sustained: 'zero rows lost, no rejects, publisher ≥ 95 % of target, backlog drained within max(2 s, 5 % of the step) after publishing stopped',
       latency: 'hazwatch_ingest_commit_lag_seconds histogram delta over the step (message arrival → COPY commit), interpolated in buckets',
       cpu: '% of one core; srv = the node server process, srv+db = with its child processes (embedded PostgreSQL)',
+      alarmLatency:
+        'probe detector (own site and area, level-2 limit with zero on/off delay, level 1 disabled) alternately published above (raise) and below (clear) its set point over its own raw MQTT QoS 1 connection; latency = receipt of the matching alarm event (raised/cleared, matched by raisedAt/clearedAt = the reading ts) at each WebSocket client − the moment before the PUBLISH frame was written, both on this process clock; percentiles nearest-rank over all (event, client) pairs',
     },
     decodeUsPerMessage: decode.usPerMessage,
     steps,
+    alarmLatency: alarm,
     highestSustained: best ? { targetRate: best.targetRate, readingsPerS: best.storedRate, rowsPerS: best.rowsPerS, seconds: best.seconds } : null,
     bestZeroLossStoredRate: capacity ? { targetRate: capacity.targetRate, readingsPerS: capacity.storedRate, rowsPerS: capacity.rowsPerS, verdict: capacity.verdict } : null,
   };
   mkdirSync(dirname(resolve(opts.out)), { recursive: true });
   writeFileSync(resolve(opts.out), JSON.stringify(report, null, 2) + '\n');
   out(`JSON report: ${opts.out}`);
-  return steps.some((s) => s.lostRows > 0) ? 3 : 0;
+  if (alarm && !alarmVerdictOk(alarm)) out(`alarm latency: ${alarm.missingPairs > 0 ? `${alarm.missingPairs} (event, client) pairs MISSING` : 'p99 over the 50 ms target'}`);
+  return steps.some((s) => s.lostRows > 0) || (alarm !== null && alarm.missingPairs > 0) ? 3 : 0;
 }
 
 async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, db: Client, plant: BenchPlant, load: LoadGenerator, hz: number): Promise<StepResult> {
