@@ -2,6 +2,7 @@ import type { Clock } from '../../common/clock';
 import type { Scheduler } from '../../storage/timer.port';
 import type { CalloutsConfig } from '../callouts.loader';
 import { FakeVoiceProvider } from './fake-voice.provider';
+import { SipVoiceProvider } from './sip-voice.provider';
 import type { VoicePort } from './voice.port';
 
 /** The provider chosen in callouts.yaml (`auto`: fake in demo mode, sip otherwise). */
@@ -11,13 +12,15 @@ export function createVoiceProvider(
   clock: Clock,
   scheduler: Scheduler,
 ): VoicePort {
-  const fake = (): VoicePort =>
-    new FakeVoiceProvider(
-      config?.voice.fake ?? { callMs: 5_000, defaultOutcome: 'ANSWERED_NO_ACK', byNumber: new Map() },
-      clock,
-      scheduler,
-    );
-  if (!config || config.voice.provider === 'fake') return fake();
-  void dataDir;
-  throw new Error('the sip voice provider is not available in this build');
+  if (config?.voice.provider === 'sip') {
+    const sip = config.voice.sip;
+    if (!sip)
+      throw new Error('voice.sip is required for the sip provider (checked when callouts.yaml loads)');
+    return new SipVoiceProvider(sip, dataDir, clock);
+  }
+  return new FakeVoiceProvider(
+    config?.voice.fake ?? { callMs: 5_000, defaultOutcome: 'ANSWERED_NO_ACK', byNumber: new Map() },
+    clock,
+    scheduler,
+  );
 }

@@ -1,0 +1,330 @@
+/**
+ * The `sip` voice provider against real SIP peers on loopback: SIPp (Debian package sip-tester) plays the control room
+ * and the responsible persons. Each test runs a SIPp scenario from test/fixtures/sipp, drives a real CalloutService
+ * (real AlarmService, real time) and asserts SIPp's own exit status and the stored attempt outcome. Records go to
+ * PostgreSQL when TEST_DATABASE_URL is set (the real repository), else to the in-memory store.
+ * Skipped, with the reason printed, only where the `sipp` binary is missing.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Subject } from 'rxjs';
+import { Pool } from 'pg';
+import { makeAlarmTestConfig, makeCondition } from '../factories/alarm.factory';
+import { AlarmService } from '../../src/alarms/alarm.service';
+import { DEFAULT_ALARM_SETTINGS } from '../../src/alarms/domain/alarm-settings';
+import type { ConditionChange } from '../../src/alarms/domain/condition-change';
+import { InMemoryAlarmStore } from '../../src/alarms/testing/in-memory-alarm.store';
+import { ScopeService } from '../../src/auth/scope.service';
+import { systemClock } from '../../src/common/clock';
+import { JsonLogger } from '../../src/common/logger';
+import { validateInto } from '../../src/config/config.loader';
+import { HazwatchMetrics } from '../../src/metrics/metrics.registry';
+import { toCalloutsConfig, type CalloutsConfig } from '../../src/notifications/callouts.loader';
+import { CalloutsFileSchema } from '../../src/notifications/callouts.schema';
+import { CalloutRepository } from '../../src/notifications/callout.repository';
+import { CalloutService } from '../../src/notifications/callout.service';
+import type { CalloutStore, CalloutView } from '../../src/notifications/callout.store';
+import { InMemoryCalloutStore } from '../../src/notifications/testing/in-memory-callout.store';
+import { SipVoiceProvider } from '../../src/notifications/voice/sip-voice.provider';
+import { systemScheduler } from '../../src/storage/timer.port';
+import { pollUntil } from '../setup/poll-until';
+import { prepareTestDatabase, TEST_DATABASE_URL, uniqueId } from '../setup/test-db';
+
+const SIPP = spawnSync('sipp', ['-v']).error ? undefined : 'sipp';
+const FIXTURES = join(__dirname, '..', 'fixtures', 'sipp');
+const describeSip: jest.Describe = SIPP
+  ? describe
+  : (console.warn(
+      'notifications-sip.int-spec.ts: skipped — the `sipp` binary is missing (apt-get install sip-tester)',
+    ),
+    describe.skip);
+
+/** A free UDP port on loopback (bound, read, released). */
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+type Peer = { port: number; exit: Promise<{ code: number | null; output: string }> };
+
+/** Runs one SIPp UAS for one call; resolves with its exit status (0 = scenario completed). */
+async function sipp(scenario: string): Promise<Peer> {
+  const port = await freeUdpPort();
+  const media = 20000 + 2 * Math.floor(Math.random() * 4000);
+  const child = spawn(
+    SIPP as string,
+    [
+      '-sf',
+      join(FIXTURES, scenario),
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-mi',
+      '127.0.0.1',
+      '-mp',
+      String(media),
+      '-m',
+      '1',
+      '-timeout',
+      '60s',
+      '-timeout_error',
+      '-nostdin',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exit = new Promise<{ code: number | null; output: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, output })),
+  );
+  // SIPp binds at once; give the socket a moment by polling until the port is taken
+  await pollUntil(
+    async () => {
+      const s = createSocket('udp4');
+      const taken = await new Promise<boolean>((r) => {
+        s.once('error', () => r(true));
+        s.bind(port, '127.0.0.1', () => r(false));
+      });
+      s.close();
+      return taken;
+    },
+    { timeoutMs: 5_000, what: `sipp listening on ${port}` },
+  );
+  return { port, exit };
+}
+
+describeSip('sip voice provider against SIPp on loopback', () => {
+  let pool: Pool | undefined;
+  let store: CalloutStore;
+  const dataDir = mkdtempSync(join(tmpdir(), 'hazwatch-sip-'));
+
+  beforeAll(async () => {
+    JsonLogger.setLevel('error');
+    if (TEST_DATABASE_URL) {
+      await prepareTestDatabase(TEST_DATABASE_URL);
+      pool = new Pool({ connectionString: TEST_DATABASE_URL });
+      store = new CalloutRepository(pool);
+      console.log('notifications-sip: records in PostgreSQL (TEST_DATABASE_URL)');
+    } else {
+      store = new InMemoryCalloutStore();
+      console.log('notifications-sip: TEST_DATABASE_URL unset — records in the in-memory store');
+    }
+  });
+  afterAll(async () => {
+    await pool?.end();
+  });
+
+  /** Boots alarms + call-outs with the SIP provider; the control room and 操作负责人 numbers point at SIPp peers. */
+  async function world(opts: { room: string; operations?: string; username?: string }) {
+    const app = makeAlarmTestConfig();
+    const metrics = new HazwatchMetrics(false);
+    const conditions = new Subject<ConditionChange>();
+    const alarms = new AlarmService(
+      new InMemoryAlarmStore(),
+      systemClock,
+      conditions,
+      DEFAULT_ALARM_SETTINGS,
+      app,
+      new ScopeService(app),
+      metrics,
+      systemScheduler,
+      {
+        actionCommitWaitMs: 0,
+        shutdownDrainMs: 0,
+      },
+    );
+    alarms.start();
+    await alarms.whenReady();
+    const file = validateInto(
+      CalloutsFileSchema,
+      {
+        voice: {
+          provider: 'sip',
+          sip: {
+            localAddress: '127.0.0.1',
+            localPort: 0,
+            rtpPortMin: 30000,
+            rtpPortMax: 39998,
+            ...(opts.username ? { username: opts.username, password: 's3cret-test' } : {}),
+          },
+        },
+        sites: [
+          {
+            siteId: 'bohai-chem',
+            controlRoom: { name: '渤海化工中控室', number: opts.room },
+            responsible: {
+              operations: [{ name: '王强', number: opts.operations ?? 'sip:9999@127.0.0.1:9' }],
+            },
+          },
+        ],
+      },
+      'callouts.yaml',
+    );
+    const base = toCalloutsConfig(file, app.plant, 'callouts.yaml', false);
+    // short real-time figures so each call takes seconds (the defaults are DOMAIN §6's 40 s ring, 30 s key)
+    const config: CalloutsConfig = {
+      ...base,
+      policy: {
+        ...base.policy,
+        ringTimeoutMs: 3_000,
+        keyTimeoutMs: 5_000,
+        retries: 0,
+        loops: 1,
+        promptRepeats: 2,
+        ladder: opts.operations
+          ? [
+              { targets: ['control_room'], afterMs: 0 },
+              { targets: ['operations'], afterMs: 0 },
+            ]
+          : [{ targets: ['control_room'], afterMs: 0 }],
+      },
+    };
+    const voice = new SipVoiceProvider(config.voice.sip!, dataDir, systemClock);
+    const callouts = new CalloutService(
+      alarms,
+      config,
+      store,
+      voice,
+      systemClock,
+      app,
+      metrics,
+      systemScheduler,
+    );
+    callouts.onModuleInit();
+    await callouts.whenRecovered();
+    const ruleId = uniqueId('sip');
+    const raise = async (): Promise<string> => {
+      conditions.next(makeCondition({ ruleId, priority: 'critical', ts: Date.now() }));
+      return (
+        await pollUntil(() => alarms.records().find((a) => a.ruleId === ruleId), { what: 'alarm raised' })
+      ).id;
+    };
+    const callout = async (alarmId: string, done: (c: CalloutView) => boolean): Promise<CalloutView> =>
+      pollUntil(
+        async () => {
+          const [c] = await store.listCallouts({ alarmId, limit: 1 });
+          return c && done(c) ? c : undefined;
+        },
+        { timeoutMs: 40_000, intervalMs: 100, what: 'call-out record' },
+      );
+    const stop = async (): Promise<void> => {
+      await callouts.onModuleDestroy();
+      await voice.close();
+      await alarms.stop();
+    };
+    return { alarms, raise, callout, stop };
+  }
+
+  it('should acknowledge the alarm as the control room when it answers and presses 1 (RFC 4733)', async () => {
+    const peer = await sipp('answer-rtp-dtmf.xml');
+    const w = await world({ room: `sip:8001@127.0.0.1:${peer.port}` });
+    const id = await w.raise();
+    const c = await w.callout(id, (x) => x.status !== 'active' && x.attempts[0]?.outcome !== undefined);
+    const sipStatus = await peer.exit;
+    expect({ code: sipStatus.code, tail: sipStatus.code === 0 ? '' : sipStatus.output.slice(-2000) }).toEqual(
+      { code: 0, tail: '' },
+    );
+    expect(c).toMatchObject({ status: 'acked', stopReason: 'key_ack' });
+    expect(c.attempts[0]).toMatchObject({
+      outcome: 'ACKED',
+      digits: '1',
+      sipCode: 200,
+      provider: 'sip',
+      calleeRole: 'control_room',
+    });
+    expect(c.attempts[0]?.events.map((e) => e.kind)).toEqual(
+      expect.arrayContaining(['invite_sent', 'ringing', 'answered', 'dtmf', 'bye_sent', 'ended']),
+    );
+    expect(w.alarms.record(id)).toMatchObject({ acked: true });
+    expect(w.alarms.record(id)?.ackedBy).toContain(
+      `电话确认 渤海化工中控室 中控室 sip:8001@127.0.0.1:${peer.port}`,
+    );
+    await w.stop();
+  });
+
+  it('should escalate to the 操作负责人 when the control room answers and presses nothing', async () => {
+    const room = await sipp('answer-no-key.xml');
+    const ops = await sipp('answer-rtp-dtmf.xml');
+    const w = await world({
+      room: `sip:8001@127.0.0.1:${room.port}`,
+      operations: `sip:8003@127.0.0.1:${ops.port}`,
+    });
+    const id = await w.raise();
+    const c = await w.callout(
+      id,
+      (x) =>
+        x.status !== 'active' && x.attempts.length === 2 && x.attempts.every((a) => a.outcome !== undefined),
+    );
+    expect((await room.exit).code).toBe(0);
+    expect((await ops.exit).code).toBe(0);
+    expect(c.attempts.map((a) => [a.calleeRole, a.outcome])).toEqual([
+      ['control_room', 'ANSWERED_NO_ACK'],
+      ['operations', 'ACKED'],
+    ]);
+    expect(w.alarms.record(id)?.ackedBy).toContain('电话确认 王强 操作负责人');
+    await w.stop();
+  });
+
+  it('should record BUSY when the peer answers 486 and ACK it', async () => {
+    const peer = await sipp('busy.xml');
+    const w = await world({ room: `sip:8001@127.0.0.1:${peer.port}` });
+    const id = await w.raise();
+    const c = await w.callout(id, (x) => x.attempts[0]?.outcome !== undefined);
+    expect((await peer.exit).code).toBe(0);
+    expect(c.attempts[0]).toMatchObject({ outcome: 'BUSY', sipCode: 486 });
+    await w.stop();
+  });
+
+  it('should CANCEL at the ring timeout and record NO_ANSWER when the peer only rings', async () => {
+    const peer = await sipp('ring-no-answer.xml');
+    const w = await world({ room: `sip:8001@127.0.0.1:${peer.port}` });
+    const id = await w.raise();
+    const c = await w.callout(id, (x) => x.attempts[0]?.outcome !== undefined);
+    expect((await peer.exit).code).toBe(0);
+    expect(c.attempts[0]).toMatchObject({ outcome: 'NO_ANSWER', sipCode: 487 });
+    expect(c.attempts[0]?.events.map((e) => e.kind)).toEqual(
+      expect.arrayContaining(['ringing', 'cancel_sent']),
+    );
+    await w.stop();
+  });
+
+  it('should take the key from SIP INFO (application/dtmf-relay), counting a retransmitted INFO once', async () => {
+    const peer = await sipp('answer-info-dtmf.xml');
+    const w = await world({ room: `sip:8001@127.0.0.1:${peer.port}` });
+    const id = await w.raise();
+    const c = await w.callout(id, (x) => x.attempts[0]?.outcome !== undefined);
+    const exit = await peer.exit;
+    expect({ code: exit.code, tail: exit.code === 0 ? '' : exit.output.slice(-2000) }).toEqual({
+      code: 0,
+      tail: '',
+    });
+    expect(c.attempts[0]).toMatchObject({ outcome: 'ACKED', digits: '1' });
+    expect(c.attempts[0]?.events.find((e) => e.kind === 'dtmf')?.detail).toBe('1 (SIP INFO)');
+    await w.stop();
+  });
+
+  it('should answer a digest challenge (401) and complete the call', async () => {
+    const peer = await sipp('auth-answer-rtp-dtmf.xml');
+    const w = await world({ room: `sip:8001@127.0.0.1:${peer.port}`, username: 'hazwatch' });
+    const id = await w.raise();
+    const c = await w.callout(id, (x) => x.attempts[0]?.outcome !== undefined);
+    const exit = await peer.exit;
+    expect({ code: exit.code, tail: exit.code === 0 ? '' : exit.output.slice(-2000) }).toEqual({
+      code: 0,
+      tail: '',
+    });
+    expect(c.attempts[0]).toMatchObject({ outcome: 'ACKED', digits: '1', sipCode: 200 });
+    expect(c.attempts[0]?.events.map((e) => e.kind)).toEqual(expect.arrayContaining(['auth_challenge']));
+    await w.stop();
+  });
+});
