@@ -35,18 +35,18 @@ export class CallRunner {
         err,
       });
     }
-    const writes: Promise<unknown>[] = [];
-    const write = (what: string, p: Promise<unknown>): void => {
-      writes.push(
-        p.catch((err: unknown) => this.log.error(`could not record ${what}`, { attemptId: row.id, err })),
+    // provider events are written one after another, so their order in the table is the order they happened
+    let writes: Promise<unknown> = Promise.resolve();
+    const write = (what: string, op: () => Promise<unknown>): void => {
+      writes = writes.then(() =>
+        op().catch((err: unknown) => this.log.error(`could not record ${what}`, { attemptId: row.id, err })),
       );
     };
     let answered = false;
     let call: VoiceCall;
     try {
       call = this.voice.place(req, (e) => {
-        write(
-          `call event '${e.kind}'`,
+        write(`call event '${e.kind}'`, () =>
           this.store.addEvent({
             attemptId: row.id,
             key: e.key,
@@ -59,7 +59,7 @@ export class CallRunner {
         if (e.kind === 'answered' && !answered) {
           answered = true;
           this.metrics.calloutSetup.observe({ answered: 'true' }, Math.max(0, e.at - row.placedAt) / 1000);
-          write('the answer time', this.store.answerAttempt(row.id, e.at));
+          write('the answer time', () => this.store.answerAttempt(row.id, e.at));
         }
       });
     } catch (err) {
@@ -87,7 +87,7 @@ export class CallRunner {
         Math.max(0, result.endedAt - row.placedAt) / 1000,
       );
     this.metrics.callouts.inc({ outcome: result.outcome });
-    await Promise.all(writes);
+    await writes;
     try {
       await this.store.finishAttempt(row.id, {
         outcome: result.outcome,
