@@ -100,7 +100,7 @@ if (built && !TEST_DB) console.warn('simulator-bench e2e against PostgreSQL skip
 
   it('should count every row with SQL and leave none of its rows behind when done', async () => {
     const out = join(dir, 'db.json');
-    const run = await runBench(['--quick', '--devices', '20', '--seconds', '3', '--rates', '300', '--database-url', TEST_DB!, '--out', out]);
+    const run = await runBench(['--quick', '--no-alarm-latency', '--devices', '20', '--seconds', '3', '--rates', '300', '--database-url', TEST_DB!, '--out', out]);
     expect(run.code).toBe(0);
     const report = JSON.parse(readFileSync(out, 'utf8'));
     expect(report.database.kind).toBe('external PostgreSQL');
@@ -112,7 +112,7 @@ if (built && !TEST_DB) console.warn('simulator-bench e2e against PostgreSQL skip
 
   it('should keep its rows when given --keep-rows', async () => {
     const out = join(dir, 'keep.json');
-    const run = await runBench(['--quick', '--devices', '20', '--seconds', '2', '--rates', '200', '--database-url', TEST_DB!, '--keep-rows', '--out', out]);
+    const run = await runBench(['--quick', '--no-alarm-latency', '--devices', '20', '--seconds', '2', '--rates', '200', '--database-url', TEST_DB!, '--keep-rows', '--out', out]);
     expect(run.code).toBe(0);
     const report = JSON.parse(readFileSync(out, 'utf8'));
     try {
