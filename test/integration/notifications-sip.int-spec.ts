@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
@@ -29,11 +29,13 @@ import { CalloutService } from '../../src/notifications/callout.service';
 import type { CalloutStore, CalloutView } from '../../src/notifications/callout.store';
 import { InMemoryCalloutStore } from '../../src/notifications/testing/in-memory-callout.store';
 import { SipVoiceProvider } from '../../src/notifications/voice/sip-voice.provider';
+import { RtpSession, parseRtp } from '../../src/notifications/voice/sip/rtp';
 import { systemScheduler } from '../../src/storage/timer.port';
 import { pollUntil } from '../setup/poll-until';
 import { prepareTestDatabase, TEST_DATABASE_URL, uniqueId } from '../setup/test-db';
 
 const SIPP = spawnSync('sipp', ['-v']).error ? undefined : 'sipp';
+const ESPEAK = !spawnSync('espeak-ng', ['--version']).error && !spawnSync('sox', ['--version']).error;
 const FIXTURES = join(__dirname, '..', 'fixtures', 'sipp');
 const describeSip: jest.Describe = SIPP
   ? describe
@@ -180,6 +182,7 @@ describeSip('sip voice provider against SIPp on loopback', () => {
         keyTimeoutMs: 5_000,
         retries: 0,
         loops: 1,
+        loopDelayMs: 0,
         promptRepeats: 2,
         ladder: opts.operations
           ? [
@@ -249,6 +252,18 @@ describeSip('sip voice provider against SIPp on loopback', () => {
     expect(w.alarms.record(id)?.ackedBy).toContain(
       `电话确认 渤海化工中控室 中控室 sip:8001@127.0.0.1:${peer.port}`,
     );
+    // the spoken prompt was synthesised (espeak-ng + sox) and cached, or the fallback was recorded as an event
+    const kinds = c.attempts[0]?.events.map((e) => e.kind) ?? [];
+    if (ESPEAK) {
+      expect(kinds).not.toContain('prompt_fallback');
+      const cached = readdirSync(join(dataDir, 'prompts')).filter((f) => f.endsWith('.ul'));
+      expect(cached.length).toBeGreaterThanOrEqual(1);
+      expect(statSync(join(dataDir, 'prompts', cached[0]!)).size).toBeGreaterThan(8000); // > 1 s of 8 kHz μ-law
+    } else {
+      console.warn('espeak-ng or sox missing: checking the beep fallback instead of speech');
+      expect(kinds).toContain('prompt_fallback');
+    }
+    expect(c.attempts[0]?.promptVersion).toMatch(/^zh-1-[0-9a-f]{8}$/);
     await w.stop();
   });
 
@@ -275,6 +290,18 @@ describeSip('sip voice provider against SIPp on loopback', () => {
     await w.stop();
   });
 
+  it('should record WRONG_KEY when the callee presses another key and then nothing until the key timeout', async () => {
+    const peer = await sipp('answer-wrong-key.xml');
+    const w = await world({ room: `sip:8001@127.0.0.1:${peer.port}` });
+    const id = await w.raise();
+    const c = await w.callout(id, (x) => x.status !== 'active' && x.attempts[0]?.outcome !== undefined);
+    expect((await peer.exit).code).toBe(0);
+    expect(c.attempts[0]).toMatchObject({ outcome: 'WRONG_KEY', digits: '5' });
+    expect(c).toMatchObject({ status: 'exhausted' });
+    expect(w.alarms.record(id)).toMatchObject({ acked: false });
+    await w.stop();
+  });
+
   it('should record BUSY when the peer answers 486 and ACK it', async () => {
     const peer = await sipp('busy.xml');
     const w = await world({ room: `sip:8001@127.0.0.1:${peer.port}` });
@@ -298,7 +325,7 @@ describeSip('sip voice provider against SIPp on loopback', () => {
     await w.stop();
   });
 
-  it('should take the key from SIP INFO (application/dtmf-relay), counting a retransmitted INFO once', async () => {
+  it('should take keys from SIP INFO (application/dtmf-relay), count a retransmitted INFO once and ack on the right key after a wrong one', async () => {
     const peer = await sipp('answer-info-dtmf.xml');
     const w = await world({ room: `sip:8001@127.0.0.1:${peer.port}` });
     const id = await w.raise();
@@ -308,9 +335,37 @@ describeSip('sip voice provider against SIPp on loopback', () => {
       code: 0,
       tail: '',
     });
-    expect(c.attempts[0]).toMatchObject({ outcome: 'ACKED', digits: '1' });
-    expect(c.attempts[0]?.events.find((e) => e.kind === 'dtmf')?.detail).toBe('1 (SIP INFO)');
+    expect(c.attempts[0]).toMatchObject({ outcome: 'ACKED', digits: '51' });
+    expect(c.attempts[0]?.events.filter((e) => e.kind === 'dtmf').map((e) => e.detail)).toEqual([
+      '5 (SIP INFO)',
+      '1 (SIP INFO)',
+    ]);
     await w.stop();
+  });
+
+  it('should send the prompt as 20 ms PCMU RTP packets to the media address of the answer', async () => {
+    const sink = createSocket('udp4');
+    await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+    const packets: Buffer[] = [];
+    sink.on('message', (m) => packets.push(m));
+    const rtp = await RtpSession.open('127.0.0.1', 30000, 39998, () => undefined);
+    const audio = Buffer.alloc(1600, 0x55); // 200 ms
+    rtp.play(
+      { address: '127.0.0.1', port: sink.address().port, telephoneEventPt: 101, payloadTypes: [0] },
+      audio,
+      1,
+    );
+    await pollUntil(() => packets.length >= 12, { timeoutMs: 5_000, what: '12 RTP packets' });
+    rtp.close();
+    sink.close();
+    const first = parseRtp(packets[0]!);
+    expect(first).toMatchObject({ payloadType: 0, marker: true });
+    expect(first?.payload.length).toBe(160);
+    expect(first?.payload.every((b) => b === 0x55)).toBe(true);
+    const ts = packets.slice(0, 12).map((p) => parseRtp(p)!.timestamp);
+    expect(ts.slice(1).map((t, i) => (t - ts[i]! + 2 ** 32) % 2 ** 32)).toEqual(Array(11).fill(160));
+    // after the 10 frames of audio and before the repeat: μ-law silence
+    expect(parseRtp(packets[11]!)?.payload.every((b) => b === 0xff)).toBe(true);
   });
 
   it('should answer a digest challenge (401) and complete the call', async () => {

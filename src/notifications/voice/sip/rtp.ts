@@ -74,6 +74,59 @@ export function parseSdpAnswer(sdp: string): SdpAnswer | undefined {
   };
 }
 
+export type RtpPacket = {
+  payloadType: number;
+  seq: number;
+  timestamp: number;
+  marker: boolean;
+  payload: Buffer;
+};
+
+/** RTP header (RFC 3550 §5.1) with CSRCs and a header extension skipped; undefined for anything else. */
+export function parseRtp(msg: Buffer): RtpPacket | undefined {
+  const b0 = msg[0];
+  const b1 = msg[1];
+  if (msg.length < 12 || b0 === undefined || b1 === undefined || b0 >> 6 !== 2) return undefined;
+  let off = 12 + (b0 & 0x0f) * 4;
+  if ((b0 & 0x10) !== 0) {
+    if (msg.length < off + 4) return undefined;
+    off += 4 + msg.readUInt16BE(off + 2) * 4;
+  }
+  if (msg.length < off) return undefined;
+  return {
+    payloadType: b1 & 0x7f,
+    seq: msg.readUInt16BE(2),
+    timestamp: msg.readUInt32BE(4),
+    marker: (b1 & 0x80) !== 0,
+    payload: msg.subarray(off),
+  };
+}
+
+/**
+ * RFC 4733 key presses from RTP packets. One key is sent as several packets sharing one RTP timestamp (the end packet
+ * three times): it is reported once, on the first packet seen with a new timestamp.
+ */
+export class TelephoneEventDetector {
+  /** The negotiated payload type; 101 is accepted too, as most gateways (and SIPp's recordings) use it. */
+  payloadType = DEFAULT_TELEPHONE_EVENT_PT;
+  private readonly seen = new Set<number>();
+
+  push(msg: Buffer): DtmfEvent | undefined {
+    const p = parseRtp(msg);
+    if (
+      !p ||
+      (p.payloadType !== this.payloadType && p.payloadType !== DEFAULT_TELEPHONE_EVENT_PT) ||
+      p.payload.length < 4
+    )
+      return undefined;
+    const event = p.payload[0] ?? 255;
+    if (event > 15 || this.seen.has(p.timestamp)) return undefined;
+    this.seen.add(p.timestamp);
+    if (this.seen.size > 1000) this.seen.delete(this.seen.values().next().value as number);
+    return { digit: DTMF_KEYS[event] ?? '?', rtpTimestamp: p.timestamp, via: 'rfc4733' };
+  }
+}
+
 /**
  * One call's media: binds a UDP port, plays μ-law audio to the remote side in 20 ms packets (the prompt repeated,
  * then silence), and reports RFC 4733 key presses — once per event, de-duplicated on the RTP timestamp (an event is
@@ -84,9 +137,8 @@ export class RtpSession {
   private seq = randomBytes(2).readUInt16BE(0);
   private ts = randomBytes(4).readUInt32BE(0);
   private readonly ssrc = randomBytes(4).readUInt32BE(0);
-  private readonly seenEvents = new Set<number>();
+  private readonly dtmf = new TelephoneEventDetector();
   private remote: { address: string; port: number } | undefined;
-  private telephoneEventPt = DEFAULT_TELEPHONE_EVENT_PT;
   /** RTP packets received (diagnostics). */
   received = 0;
 
@@ -125,7 +177,7 @@ export class RtpSession {
   /** Starts sending `audio` `repeats` times (1 s of silence between), then silence, to the remote media address. */
   play(remote: SdpAnswer, audio: Buffer, repeats: number): void {
     this.remote = { address: remote.address, port: remote.port };
-    this.telephoneEventPt = remote.telephoneEventPt;
+    this.dtmf.payloadType = remote.telephoneEventPt;
     const silence = Buffer.alloc(8000, 0xff);
     const parts: Buffer[] = [];
     for (let i = 0; i < repeats; i++) parts.push(audio, silence);
@@ -156,21 +208,9 @@ export class RtpSession {
   }
 
   private onPacket(msg: Buffer): void {
-    if (msg.length < 12 || msg[0] === undefined || msg[0] >> 6 !== 2) return;
     this.received++;
-    const cc = msg[0] & 0x0f;
-    const ext = (msg[0] & 0x10) !== 0;
-    const pt = (msg[1] ?? 0) & 0x7f;
-    const timestamp = msg.readUInt32BE(4);
-    let off = 12 + cc * 4;
-    if (ext && msg.length >= off + 4) off += 4 + msg.readUInt16BE(off + 2) * 4;
-    // telephone-event: the negotiated type, or 101 as most gateways (and SIPp's recordings) use
-    if (pt !== this.telephoneEventPt && pt !== DEFAULT_TELEPHONE_EVENT_PT) return;
-    if (msg.length < off + 4) return;
-    const event = msg[off] ?? 255;
-    if (event > 15 || this.seenEvents.has(timestamp)) return;
-    this.seenEvents.add(timestamp);
-    this.onDtmf({ digit: DTMF_KEYS[event] ?? '?', rtpTimestamp: timestamp, via: 'rfc4733' });
+    const e = this.dtmf.push(msg);
+    if (e) this.onDtmf(e);
   }
 
   stop(): void {
