@@ -223,8 +223,8 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
   private stopReasonFor(
     rec: AlarmRecord | undefined,
   ): Exclude<StopReason, 'key_ack' | 'exhausted'> | undefined {
-    if (!rec || rec.acked) return 'console_ack';
-    if (!rec.active) return 'cleared';
+    if (!rec || !rec.active) return 'cleared';
+    if (rec.acked) return 'console_ack';
     if (HIDDEN_STATES.has(rec.state)) return 'hidden';
     return undefined;
   }
