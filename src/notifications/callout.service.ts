@@ -155,6 +155,13 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
   private resume(persisted: Parameters<typeof EscalationMachine.restore>[0], now: number): void {
     const config = this.config;
     if (!config) return;
+    if (!config.sites.has(persisted.siteId)) {
+      this.log.warn('active call-out of a site without call-out contacts in callouts.yaml: left as it is', {
+        calloutId: persisted.id,
+        siteId: persisted.siteId,
+      });
+      return;
+    }
     const { machine, interrupted } = EscalationMachine.restore(
       persisted,
       config.policy,
@@ -406,6 +413,11 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
     if (!config || !runner) return;
     await saved;
     const s = entry.machine.state;
+    if (!entry.machine.active) {
+      // stopped while the state was being written: the call is never dialled, and recorded as cancelled
+      this.apply(entry, entry.machine.callEnded(a.id, 'CANCELED', this.clock.now()));
+      return;
+    }
     const site = this.app.plant.siteById.get(s.siteId);
     const source = this.app.plant.sourceById.get(s.sourceId);
     const prompt = alarmPrompt({

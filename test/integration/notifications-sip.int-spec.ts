@@ -128,7 +128,9 @@ describeSip('sip voice provider against SIPp on loopback', () => {
 
   /** Boots alarms + call-outs with the SIP provider; the control room and 操作负责人 numbers point at SIPp peers. */
   async function world(opts: { room: string; operations?: string; username?: string }) {
-    const app = makeAlarmTestConfig();
+    // a fresh site per test: call-outs of other tests (and suites) in the same database are not this one's to resume
+    const siteId = uniqueId('sip');
+    const app = makeAlarmTestConfig({ binhai: siteId });
     const metrics = new HazwatchMetrics(false);
     const conditions = new Subject<ConditionChange>();
     const alarms = new AlarmService(
@@ -162,7 +164,7 @@ describeSip('sip voice provider against SIPp on loopback', () => {
         },
         sites: [
           {
-            siteId: 'bohai-chem',
+            siteId,
             controlRoom: { name: '渤海化工中控室', number: opts.room },
             responsible: {
               operations: [{ name: '王强', number: opts.operations ?? 'sip:9999@127.0.0.1:9' }],
@@ -207,7 +209,7 @@ describeSip('sip voice provider against SIPp on loopback', () => {
     await callouts.whenRecovered();
     const ruleId = uniqueId('sip');
     const raise = async (): Promise<string> => {
-      conditions.next(makeCondition({ ruleId, priority: 'critical', ts: Date.now() }));
+      conditions.next(makeCondition({ ruleId, siteId, priority: 'critical', ts: Date.now() }));
       return (
         await pollUntil(() => alarms.records().find((a) => a.ruleId === ruleId), { what: 'alarm raised' })
       ).id;

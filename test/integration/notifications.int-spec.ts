@@ -42,14 +42,14 @@ describeDb('call-out records on PostgreSQL', () => {
     await pool?.end();
   });
 
-  const policy = () =>
+  const policy = (siteId = 'bohai-chem') =>
     toCalloutsConfig(
       validateInto(
         CalloutsFileSchema,
         {
           sites: [
             {
-              siteId: 'bohai-chem',
+              siteId,
               controlRoom: { name: 'room', number: 'sip:8001@pbx' },
               responsible: { operations: [{ name: '王强', number: '+8613800000003' }] },
             },
@@ -57,7 +57,7 @@ describeDb('call-out records on PostgreSQL', () => {
         },
         'callouts.yaml',
       ),
-      makeAlarmTestConfig().plant,
+      makeAlarmTestConfig({ binhai: siteId }).plant,
       'callouts.yaml',
       true,
     );
@@ -191,9 +191,10 @@ describeDb('call-out records on PostgreSQL', () => {
     const clock = new ManualClock(Date.now());
     const alarmStore = new InMemoryAlarmStore();
     const ruleId = uniqueId('restart');
+    const siteId = uniqueId('restart');
     const boot = async () => {
       const scheduler = new ManualScheduler(clock);
-      const app = makeAlarmTestConfig();
+      const app = makeAlarmTestConfig({ binhai: siteId });
       const metrics = new HazwatchMetrics(false);
       const conditions = new Subject<ConditionChange>();
       const alarms = new AlarmService(
@@ -209,7 +210,7 @@ describeDb('call-out records on PostgreSQL', () => {
       );
       alarms.start();
       await alarms.whenReady();
-      const config = policy();
+      const config = policy(siteId);
       const voice = new FakeVoiceProvider(
         { callMs: 30_000, defaultOutcome: 'ANSWERED_NO_ACK', byNumber: new Map() },
         clock,
@@ -228,7 +229,7 @@ describeDb('call-out records on PostgreSQL', () => {
       };
     };
     const a = await boot();
-    a.conditions.next(makeCondition({ ruleId, priority: 'critical', ts: clock.now() }));
+    a.conditions.next(makeCondition({ ruleId, siteId, priority: 'critical', ts: clock.now() }));
     await settle();
     const alarmId = a.alarms.records().find((r) => r.ruleId === ruleId)!.id;
     await pollUntil(() => a.voice.placed.length > 0, { what: 'the control room called' });

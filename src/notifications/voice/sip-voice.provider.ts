@@ -66,6 +66,8 @@ class SipCall {
   timers: NodeJS.Timeout[] = [];
   retransmit: NodeJS.Timeout | undefined;
   infoSeqs = new Set<number>();
+  /** Why a CANCEL waits for the first provisional response. */
+  pendingCancel: string | undefined;
   wrongKey = false;
   outcome: CallOutcome | undefined;
   settle!: (r: VoiceCallResult) => void;
@@ -96,6 +98,14 @@ export class SipVoiceProvider implements VoicePort {
   ) {
     this.prompts = new PromptAudio(join(dataDir, 'prompts'), settings.voice, this.log);
     this.ready = this.bind();
+    // a failed bind is reported here once; every call placed afterwards ends FAILED with the reason
+    this.ready.catch((err: unknown) =>
+      this.log.error('SIP user agent cannot listen: every call will fail', {
+        err,
+        address: settings.localAddress,
+        port: settings.localPort,
+      }),
+    );
   }
 
   /** The UDP port the user agent listens on (after start). */
@@ -229,7 +239,7 @@ export class SipVoiceProvider implements VoicePort {
     const tick = (): void => {
       if (call.state !== 'inviting' || call.retransmit === undefined) return;
       if (Date.now() - started >= TIMER_B) {
-        this.finish(call, 'UNREACHABLE', 'no response to INVITE (timer B)');
+        this.finish(call, call.canceledByUs ? 'CANCELED' : 'UNREACHABLE', 'no response to INVITE (timer B)');
         return;
       }
       this.send(call.invite, call.dest);
@@ -285,6 +295,11 @@ export class SipVoiceProvider implements VoicePort {
 
   private sendCancel(call: SipCall, why: string): void {
     if (call.state !== 'inviting' && call.state !== 'ringing') return;
+    if (call.state === 'inviting') {
+      // RFC 3261 §9.1: no CANCEL before a provisional response; send it when one arrives (or Timer B ends the call)
+      call.pendingCancel = why;
+      return;
+    }
     call.state = 'canceling';
     const cancel = buildSip(`CANCEL ${call.uri} SIP/2.0`, [
       ['Via', `SIP/2.0/UDP ${this.contactHost};branch=${call.branch};rport`],
@@ -365,12 +380,14 @@ export class SipVoiceProvider implements VoicePort {
       if (res.status < 200) {
         clearTimeout(call.retransmit);
         call.retransmit = undefined;
-        if (res.status > 100 && call.state === 'inviting') call.state = 'ringing';
+        if (call.state === 'inviting') call.state = 'ringing';
         this.event(call, res.status === 183 ? 'early_media' : res.status === 100 ? 'trying' : 'ringing', {
           sipCode: res.status,
           detail: res.reason,
           key: `prov:${cs.seq}:${res.status}`,
         });
+        if (call.pendingCancel !== undefined && call.state === 'ringing')
+          this.sendCancel(call, call.pendingCancel);
         return;
       }
       clearTimeout(call.retransmit);
