@@ -16,6 +16,12 @@ export class CallRunner {
     private readonly clock: Clock,
     private readonly metrics: HazwatchMetrics,
     private readonly log: JsonLogger,
+    /** Told every outcome (the voice-gateway health alarm). */
+    private readonly onResult?: (
+      siteId: string,
+      outcome: VoiceCallResult['outcome'],
+      detail?: string,
+    ) => void,
   ) {}
 
   get provider(): string {
@@ -87,6 +93,11 @@ export class CallRunner {
         Math.max(0, result.endedAt - row.placedAt) / 1000,
       );
     this.metrics.callouts.inc({ outcome: result.outcome });
+    try {
+      this.onResult?.(row.siteId, result.outcome, result.detail);
+    } catch (err) {
+      this.log.error('call outcome hook failed', { attemptId: row.id, err });
+    }
     await writes;
     try {
       await this.store.finishAttempt(row.id, {

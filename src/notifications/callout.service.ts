@@ -24,6 +24,7 @@ import {
 import { alarmPrompt } from './domain/prompt';
 import { isQuiet, localTime, resolveCallee } from './domain/roster';
 import { CALLOUTS_CONFIG, NOTIFY_SCHEDULER } from './notifications.tokens';
+import { VOICE_FAILURE_RULE_ID, VoiceHealth } from './voice-health.service';
 import { VOICE_PORT, type VoiceCall, type VoicePort } from './voice/voice.port';
 
 /** Alarms raised longer ago than this get no call-out when found unannounced at start-up (e.g. an old database). */
@@ -80,10 +81,18 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly app: AppConfig,
     private readonly metrics: HazwatchMetrics,
     @Optional() @Inject(NOTIFY_SCHEDULER) scheduler?: Scheduler,
+    @Optional() health?: VoiceHealth,
   ) {
     this.scheduler = scheduler ?? systemScheduler;
     this.runner = config
-      ? new CallRunner(store, voice, clock, metrics, this.log.child('notifications.calls'))
+      ? new CallRunner(
+          store,
+          voice,
+          clock,
+          metrics,
+          this.log.child('notifications.calls'),
+          (siteId, outcome, detail) => health?.record(siteId, outcome, detail),
+        )
       : undefined;
   }
 
@@ -217,9 +226,11 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private qualifies(a: Pick<AlarmRecord, 'active' | 'acked' | 'state' | 'priority'>): boolean {
+  private qualifies(a: Pick<AlarmRecord, 'active' | 'acked' | 'state' | 'priority' | 'ruleId'>): boolean {
     return (
       !!this.config &&
+      // phones failing: calling about it would fail too (and feed the alarm); the console shows it
+      a.ruleId !== VOICE_FAILURE_RULE_ID &&
       a.active &&
       !a.acked &&
       a.state === 'unacknowledged' &&

@@ -29,6 +29,7 @@ import {
 import { dutyCheckPrompt } from './domain/prompt';
 import { nextCronTime } from './duty-check.schedule';
 import { CALLOUTS_CONFIG, NOTIFY_RANDOM, NOTIFY_SCHEDULER } from './notifications.tokens';
+import { VoiceHealth } from './voice-health.service';
 import { VOICE_PORT, type VoicePort } from './voice/voice.port';
 
 /** Rule id of the alarm a missed duty check raises; call-outs for it follow the `ext:duty-check` ladder. */
@@ -75,11 +76,19 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
     private readonly metrics: HazwatchMetrics,
     @Optional() @Inject(NOTIFY_SCHEDULER) scheduler?: Scheduler,
     @Optional() @Inject(NOTIFY_RANDOM) random?: () => number,
+    @Optional() health?: VoiceHealth,
   ) {
     this.scheduler = scheduler ?? systemScheduler;
     this.random = random ?? Math.random;
     this.runner = config
-      ? new CallRunner(store, voice, clock, metrics, this.log.child('notifications.calls'))
+      ? new CallRunner(
+          store,
+          voice,
+          clock,
+          metrics,
+          this.log.child('notifications.calls'),
+          (siteId, outcome, detail) => health?.record(siteId, outcome, detail),
+        )
       : undefined;
   }
 

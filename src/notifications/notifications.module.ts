@@ -14,6 +14,7 @@ import { NotificationsController } from './notifications.controller';
 import { CALLOUTS_CONFIG, NOTIFY_SCHEDULER } from './notifications.tokens';
 import { createVoiceProvider } from './voice/voice.factory';
 import { VOICE_PORT } from './voice/voice.port';
+import { VoiceHealth } from './voice-health.service';
 
 /**
  * Alarm call-outs with escalation, duty checks, and the voice providers behind one port (fake, sip). Needs
@@ -44,6 +45,7 @@ import { VOICE_PORT } from './voice/voice.port';
         createVoiceProvider(config, app.dataDir, clock, systemScheduler),
       inject: [CALLOUTS_CONFIG, APP_CONFIG, CLOCK],
     },
+    VoiceHealth,
     CalloutService,
     DutyCheckService,
   ],

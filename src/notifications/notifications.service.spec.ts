@@ -16,6 +16,7 @@ import { CalloutsFileSchema } from './callouts.schema';
 import { CalloutService } from './callout.service';
 import { DUTY_CHECK_RULE_ID, DutyCheckService } from './duty-check.service';
 import { InMemoryCalloutStore } from './testing/in-memory-callout.store';
+import { VOICE_FAILURE_RULE_ID, VoiceHealth } from './voice-health.service';
 import { FakeVoiceProvider } from './voice/fake-voice.provider';
 
 const MIN = 60_000;
@@ -83,7 +84,8 @@ async function boot(
     true,
   );
   const voice = new FakeVoiceProvider(config.voice.fake, clock, scheduler);
-  const callouts = new CalloutService(alarms, config, store, voice, clock, app, metrics, scheduler);
+  const health = new VoiceHealth(external, alarms, app, clock);
+  const callouts = new CalloutService(alarms, config, store, voice, clock, app, metrics, scheduler, health);
   callouts.onModuleInit();
   await callouts.whenRecovered();
   const duty = new DutyCheckService(
@@ -277,6 +279,28 @@ describe('CalloutService and DutyCheckService (fake voice, in-memory stores, vir
     w.duty.run('bohai-chem', 'manual');
     await w.scheduler.advance(10_000);
     expect(w.alarms.records().find((a) => a.ruleId === DUTY_CHECK_RULE_ID)?.active).toBe(false);
+    await w.stop();
+  });
+
+  it('should raise a voice-gateway alarm after three calls in a row fail to reach the network, call nobody about it, and clear it when a call gets through', async () => {
+    const w = await boot();
+    for (const n of [ROOM, OPS, '+8613800000002']) w.voice.script(n, ['UNREACHABLE']);
+    await raise(w);
+    await w.scheduler.advance(10_000); // control room: UNREACHABLE
+    await w.scheduler.advance(3 * MIN); // 操作负责人: UNREACHABLE
+    expect(w.alarms.records().filter((a) => a.ruleId === VOICE_FAILURE_RULE_ID)).toEqual([]);
+    await w.scheduler.advance(5 * MIN); // 技术负责人: UNREACHABLE → third in a row
+    const gateway = w.alarms.records().find((a) => a.ruleId === VOICE_FAILURE_RULE_ID);
+    expect(gateway).toMatchObject({
+      siteId: 'bohai-chem',
+      condition: 'voice_calls_failing',
+      priority: 'high',
+      active: true,
+    });
+    expect((await w.store.listCallouts({ limit: 10 })).map((c) => c.alarmId)).not.toContain(gateway?.id);
+    w.voice.script(MAIN, ['ANSWERED_NO_ACK']);
+    await w.scheduler.advance(5 * MIN + 10_000); // 主要负责人 answers: the network works again
+    expect(w.alarms.records().find((a) => a.ruleId === VOICE_FAILURE_RULE_ID)?.active).toBe(false);
     await w.stop();
   });
 
