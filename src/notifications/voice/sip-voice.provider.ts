@@ -360,7 +360,10 @@ export class SipVoiceProvider implements VoicePort {
     if (!msg) return;
     const call = this.calls.get(header(msg, 'call-id') ?? '');
     if (!call) {
-      if (msg.kind === 'request' && msg.method !== 'ACK')
+      // OPTIONS keep-alives of a PBX or gateway are answered; anything else outside a call is refused
+      if (msg.kind === 'request' && msg.method === 'OPTIONS')
+        this.socket?.send(buildResponse(msg, 200, 'OK'), rinfo.port, rinfo.address);
+      else if (msg.kind === 'request' && msg.method !== 'ACK')
         this.socket?.send(
           buildResponse(msg, 481, 'Call/Transaction Does Not Exist'),
           rinfo.port,
