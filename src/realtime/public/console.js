@@ -706,24 +706,16 @@ function liveAlarmCounts(siteId) {
   return n;
 }
 
+/** GET /api/duty-checks/summary → { month, sites: [{ siteId, checks, onDuty, noAnswer, wrongKey, failed, running, onDutyRate }] } */
 function dutyFor(siteId) {
-  const d = state.duty;
-  if (!d) return null;
-  const rows = Array.isArray(d) ? d : (d.sites ?? d.items ?? d.bySite ?? null);
-  if (Array.isArray(rows)) return rows.find((r) => r.siteId === siteId || r.site === siteId) ?? null;
-  return d[siteId] ?? null;
+  return state.duty?.sites?.find((r) => r.siteId === siteId) ?? null;
 }
 
 function dutyText(x) {
-  if (!x) return t('reg.dutyNone');
-  const ok = x.passed ?? x.ok ?? x.acked ?? x.answered;
-  const total = x.total ?? x.checks ?? x.count;
-  const rate = x.rate ?? x.compliance ?? (ok !== undefined && total ? ok / total : undefined);
-  const pct =
-    rate !== undefined && Number.isFinite(Number(rate))
-      ? `${Math.round(Number(rate) * (Number(rate) <= 1 ? 100 : 1))} %`
-      : '';
-  return `${t('reg.duty')}: ${ok ?? '?'} / ${total ?? '?'}${pct ? ` (${pct})` : ''}`;
+  if (!x || x.checks === 0) return t('reg.dutyNone');
+  const missed = x.noAnswer + x.wrongKey + x.failed;
+  const pct = x.onDutyRate === null || x.onDutyRate === undefined ? '' : ` (${Math.round(x.onDutyRate)} %)`;
+  return `${t('reg.duty')}: ${x.onDuty} / ${x.checks}${pct}${missed > 0 ? ` · ${t('reg.dutyMissed')} ${missed}` : ''}`;
 }
 
 function enterpriseNode(e) {
