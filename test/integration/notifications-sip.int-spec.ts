@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
@@ -63,7 +63,7 @@ async function sipp(scenario: string): Promise<Peer> {
     SIPP as string,
     [
       '-sf',
-      join(FIXTURES, scenario),
+      scenario.startsWith('/') ? scenario : join(FIXTURES, scenario),
       '-i',
       '127.0.0.1',
       '-p',
@@ -89,7 +89,9 @@ async function sipp(scenario: string): Promise<Peer> {
   const exit = new Promise<{ code: number | null; output: string }>((resolve) =>
     child.once('exit', (code) => resolve({ code, output })),
   );
-  // SIPp binds at once; give the socket a moment by polling until the port is taken
+  // SIPp binds at once; give the socket a moment by polling until the port is taken (or SIPp gives up, loudly)
+  let exited = false;
+  void exit.then(() => (exited = true));
   await pollUntil(
     async () => {
       const s = createSocket('udp4');
@@ -98,6 +100,7 @@ async function sipp(scenario: string): Promise<Peer> {
         s.bind(port, '127.0.0.1', () => r(false));
       });
       s.close();
+      if (exited) throw new Error(`sipp exited before listening:\n${output.slice(-2000)}`);
       return taken;
     },
     { timeoutMs: 5_000, what: `sipp listening on ${port}` },
@@ -127,7 +130,7 @@ describeSip('sip voice provider against SIPp on loopback', () => {
   });
 
   /** Boots alarms + call-outs with the SIP provider; the control room and 操作负责人 numbers point at SIPp peers. */
-  async function world(opts: { room: string; operations?: string; username?: string }) {
+  async function world(opts: { room: string; operations?: string; username?: string; password?: string }) {
     // a fresh site per test: call-outs of other tests (and suites) in the same database are not this one's to resume
     const siteId = uniqueId('sip');
     const app = makeAlarmTestConfig({ binhai: siteId });
@@ -159,7 +162,7 @@ describeSip('sip voice provider against SIPp on loopback', () => {
             localPort: 0,
             rtpPortMin: 30000,
             rtpPortMax: 39998,
-            ...(opts.username ? { username: opts.username, password: 's3cret-test' } : {}),
+            ...(opts.username ? { username: opts.username, password: opts.password ?? 's3cret-test' } : {}),
           },
         },
         sites: [
@@ -314,6 +317,30 @@ describeSip('sip voice provider against SIPp on loopback', () => {
     await w.stop();
   });
 
+  it.each([
+    [404, 'Not Found', 'UNREACHABLE'],
+    [603, 'Decline', 'REJECTED'],
+    [480, 'Temporarily Unavailable', 'NO_ANSWER'],
+    [503, 'Service Unavailable', 'FAILED'],
+  ])('should map a final %i %s to %s and ACK it', async (status, reason, outcome) => {
+    // SIPp reads a status code when it loads the scenario: fill the template in
+    const file = join(dataDir, `final-${status}.xml`);
+    writeFileSync(
+      file,
+      readFileSync(join(FIXTURES, 'final-status.xml'), 'utf8').replaceAll(
+        '[status] [reason]',
+        `${status} ${reason}`,
+      ),
+    );
+    const peer = await sipp(file);
+    const w = await world({ room: `sip:8001@127.0.0.1:${peer.port}` });
+    const id = await w.raise();
+    const c = await w.callout(id, (x) => x.attempts[0]?.outcome !== undefined);
+    expect((await peer.exit).code).toBe(0);
+    expect(c.attempts[0]).toMatchObject({ outcome, sipCode: status, sipStatus: reason });
+    await w.stop();
+  });
+
   it('should CANCEL at the ring timeout and record NO_ANSWER when the peer only rings', async () => {
     const peer = await sipp('ring-no-answer.xml');
     const w = await world({ room: `sip:8001@127.0.0.1:${peer.port}` });
@@ -368,6 +395,36 @@ describeSip('sip voice provider against SIPp on loopback', () => {
     expect(ts.slice(1).map((t, i) => (t - ts[i]! + 2 ** 32) % 2 ** 32)).toEqual(Array(11).fill(160));
     // after the 10 frames of audio and before the repeat: μ-law silence
     expect(parseRtp(packets[11]!)?.payload.every((b) => b === 0xff)).toBe(true);
+  });
+
+  it('should answer a proxy digest challenge (407) with Proxy-Authorization', async () => {
+    const peer = await sipp('proxy-auth-answer-rtp-dtmf.xml');
+    const w = await world({ room: `sip:8001@127.0.0.1:${peer.port}`, username: 'hazwatch' });
+    const id = await w.raise();
+    const c = await w.callout(id, (x) => x.attempts[0]?.outcome !== undefined);
+    const exit = await peer.exit;
+    expect({ code: exit.code, tail: exit.code === 0 ? '' : exit.output.slice(-2000) }).toEqual({
+      code: 0,
+      tail: '',
+    });
+    expect(c.attempts[0]).toMatchObject({ outcome: 'ACKED', digits: '1' });
+    expect(c.attempts[0]?.events.find((e) => e.kind === 'auth_challenge')?.sipCode).toBe(407);
+    await w.stop();
+  });
+
+  it('should record REJECTED (403) and not send the credentials again when the gateway refuses them', async () => {
+    const peer = await sipp('auth-answer-rtp-dtmf.xml');
+    const w = await world({
+      room: `sip:8001@127.0.0.1:${peer.port}`,
+      username: 'hazwatch',
+      password: 'wrong',
+    });
+    const id = await w.raise();
+    const c = await w.callout(id, (x) => x.attempts[0]?.outcome !== undefined);
+    expect(c.attempts[0]).toMatchObject({ outcome: 'REJECTED', sipCode: 403 });
+    expect(c.attempts[0]?.events.filter((e) => e.kind === 'invite_sent')).toHaveLength(2);
+    await peer.exit;
+    await w.stop();
   });
 
   it('should answer a digest challenge (401) and complete the call', async () => {
