@@ -452,6 +452,14 @@ export class SipVoiceProvider implements VoicePort {
     call.remoteTarget = uriOf(header(res, 'contact')) ?? call.uri;
     // ACK every 2xx (retransmissions included)
     this.send(this.inDialog(call, 'ACK', cseqOf(res)?.seq ?? call.cseq), this.dialogDest(call));
+    if (call.state === 'ended' && call.answeredAt === undefined && call.toTag !== undefined) {
+      // answered after we gave up on the call: do not leave the callee's line open
+      call.answeredAt = this.clock.now();
+      call.cseq += 1;
+      this.send(this.inDialog(call, 'BYE', call.cseq), this.dialogDest(call));
+      this.log.warn('call answered after it was given up: hung up', { attemptId: call.req.attemptId });
+      return;
+    }
     if (call.state === 'answered' || call.state === 'ending' || call.state === 'ended') return;
     const wasCanceling = call.state === 'canceling';
     call.state = 'answered';
