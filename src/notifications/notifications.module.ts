@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { AlarmsModule } from '../alarms/alarms.module';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
@@ -13,7 +13,7 @@ import { DutyCheckService } from './duty-check.service';
 import { NotificationsController } from './notifications.controller';
 import { CALLOUTS_CONFIG, NOTIFY_SCHEDULER } from './notifications.tokens';
 import { createVoiceProvider } from './voice/voice.factory';
-import { VOICE_PORT } from './voice/voice.port';
+import { VOICE_PORT, type VoicePort } from './voice/voice.port';
 import { VoiceHealth } from './voice-health.service';
 
 /**
@@ -51,4 +51,11 @@ import { VoiceHealth } from './voice-health.service';
   ],
   exports: [CalloutService, DutyCheckService],
 })
-export class NotificationsModule {}
+export class NotificationsModule implements OnApplicationShutdown {
+  constructor(@Inject(VOICE_PORT) private readonly voice: VoicePort) {}
+
+  /** Hangs up calls still in progress and releases the SIP socket (the services stopped their timers before). */
+  async onApplicationShutdown(): Promise<void> {
+    await this.voice.close();
+  }
+}

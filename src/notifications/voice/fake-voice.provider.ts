@@ -26,6 +26,7 @@ export class FakeVoiceProvider implements VoicePort {
   readonly name = 'fake';
   private readonly log = new JsonLogger('notifications.voice.fake');
   private readonly calls = new Map<string, number>();
+  private readonly scripts: Map<string, readonly CallOutcome[]>;
   private seq = 0;
   /** Every request placed (tests). */
   readonly placed: VoiceCallRequest[] = [];
@@ -34,16 +35,18 @@ export class FakeVoiceProvider implements VoicePort {
     private readonly settings: FakeVoiceSettings,
     private readonly clock: Clock,
     private readonly scheduler: Scheduler,
-  ) {}
+  ) {
+    this.scripts = new Map(settings.byNumber);
+  }
 
   /** Sets the script of a number at run time (tests). */
   script(number: string, outcomes: CallOutcome[]): void {
-    (this.settings.byNumber as Map<string, readonly CallOutcome[]>).set(number, outcomes);
+    this.scripts.set(number, outcomes);
     this.calls.set(number, 0);
   }
 
   private next(number: string): CallOutcome {
-    const script = this.settings.byNumber.get(number);
+    const script = this.scripts.get(number);
     if (!script || script.length === 0) return this.settings.defaultOutcome;
     const n = this.calls.get(number) ?? 0;
     this.calls.set(number, n + 1);
