@@ -3,6 +3,7 @@ import type { JsonLogger } from '../common/logger';
 import type { HazwatchMetrics } from '../metrics/metrics.registry';
 import type { AttemptRow, CalloutStore } from './callout.store';
 import type { VoiceCall, VoiceCallRequest, VoiceCallResult, VoicePort } from './voice/voice.port';
+import type { VoiceHealth } from './voice-health.service';
 
 /**
  * Places one call attempt and records it: the attempt row is written before dialling (write-ahead: a restart then
@@ -119,4 +120,23 @@ export class CallRunner {
     }
     return result;
   }
+}
+
+/** The runner both call-out and duty-check services use: same store, voice port, metrics and voice-gateway health. */
+export function createCallRunner(
+  store: CalloutStore,
+  voice: VoicePort,
+  clock: Clock,
+  metrics: HazwatchMetrics,
+  log: JsonLogger,
+  health: VoiceHealth | undefined,
+): CallRunner {
+  return new CallRunner(
+    store,
+    voice,
+    clock,
+    metrics,
+    log.child('notifications.calls'),
+    (siteId, outcome, detail) => health?.record(siteId, outcome, detail),
+  );
 }

@@ -14,7 +14,7 @@ import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
-import { CallRunner } from './call.runner';
+import { createCallRunner, type CallRunner } from './call.runner';
 import type { CalloutsConfig } from './callouts.loader';
 import { CALLOUT_STORE, type CalloutStore } from './callout.store';
 import type { DutyCheckPolicy } from './domain/callout.types';
@@ -80,16 +80,7 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
   ) {
     this.scheduler = scheduler ?? systemScheduler;
     this.random = random ?? Math.random;
-    this.runner = config
-      ? new CallRunner(
-          store,
-          voice,
-          clock,
-          metrics,
-          this.log.child('notifications.calls'),
-          (siteId, outcome, detail) => health?.record(siteId, outcome, detail),
-        )
-      : undefined;
+    this.runner = config ? createCallRunner(store, voice, clock, metrics, this.log, health) : undefined;
   }
 
   onModuleInit(): void {
