@@ -2,7 +2,13 @@ import type { Clock } from '../common/clock';
 import type { JsonLogger } from '../common/logger';
 import type { HazwatchMetrics } from '../metrics/metrics.registry';
 import type { AttemptRow, CalloutStore } from './callout.store';
-import type { VoiceCall, VoiceCallRequest, VoiceCallResult, VoicePort } from './voice/voice.port';
+import type {
+  VoiceCall,
+  VoiceCallRequest,
+  VoiceCallResult,
+  VoicePort,
+  VoicePrompt,
+} from './voice/voice.port';
 import type { VoiceHealth } from './voice-health.service';
 
 /**
@@ -139,4 +145,22 @@ export function createCallRunner(
     log.child('notifications.calls'),
     (siteId, outcome, detail) => health?.record(siteId, outcome, detail),
   );
+}
+
+/** The voice request for one attempt: who to dial, what to play, and the policy's timeouts and confirm key. */
+export function voiceRequest(
+  attempt: { readonly id: string; readonly callee: { readonly number: string; readonly name: string } },
+  prompt: VoicePrompt,
+  policy: Pick<VoiceCallRequest, 'ringTimeoutMs' | 'keyTimeoutMs' | 'confirmKey' | 'promptRepeats'>,
+): VoiceCallRequest {
+  return {
+    attemptId: attempt.id,
+    number: attempt.callee.number,
+    calleeName: attempt.callee.name,
+    prompt,
+    ringTimeoutMs: policy.ringTimeoutMs,
+    keyTimeoutMs: policy.keyTimeoutMs,
+    confirmKey: policy.confirmKey,
+    promptRepeats: policy.promptRepeats,
+  };
 }

@@ -8,7 +8,7 @@ import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
-import { createCallRunner, type CallRunner } from './call.runner';
+import { createCallRunner, voiceRequest, type CallRunner } from './call.runner';
 import type { CalloutsConfig } from './callouts.loader';
 import { CALLOUT_STORE, type CalloutStore } from './callout.store';
 import { ROLE_LABEL_ZH } from './domain/callout.types';
@@ -455,16 +455,7 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
         provider: runner.provider,
         promptVersion: prompt.version,
       },
-      {
-        attemptId: a.id,
-        number: a.callee.number,
-        calleeName: a.callee.name,
-        prompt,
-        ringTimeoutMs: config.policy.ringTimeoutMs,
-        keyTimeoutMs: config.policy.keyTimeoutMs,
-        confirmKey: config.policy.confirmKey,
-        promptRepeats: config.policy.promptRepeats,
-      },
+      voiceRequest(a, prompt, config.policy),
       (call) => {
         entry.calls.set(a.id, call);
         // stopped while the record was being written: hang up at once

@@ -14,7 +14,7 @@ import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
-import { createCallRunner, type CallRunner } from './call.runner';
+import { createCallRunner, voiceRequest, type CallRunner } from './call.runner';
 import type { CalloutsConfig } from './callouts.loader';
 import { CALLOUT_STORE, type CalloutStore } from './callout.store';
 import type { DutyCheckPolicy } from './domain/callout.types';
@@ -304,16 +304,7 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
         provider: runner.provider,
         promptVersion: prompt.version,
       },
-      {
-        attemptId: a.id,
-        number: a.callee.number,
-        calleeName: a.callee.name,
-        prompt,
-        ringTimeoutMs: policy.ringTimeoutMs,
-        keyTimeoutMs: policy.keyTimeoutMs,
-        confirmKey: policy.confirmKey,
-        promptRepeats: policy.promptRepeats,
-      },
+      voiceRequest(a, prompt, policy),
       () => undefined,
     );
     this.log.info('duty check call ended', {
