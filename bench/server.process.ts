@@ -3,7 +3,7 @@
  * DATA_DIR, waited for (GET /health/ready), always killed. A failed start shows the tail of its output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -107,8 +107,10 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
   const tail = new Tail();
   const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, opts.entry], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   live.add(child);
-  child.stdout.on('data', (c: Buffer) => tail.push(c));
-  child.stderr.on('data', (c: Buffer) => tail.push(c));
+  // BENCH_SERVER_LOG=<file> keeps the server's whole output (the tail alone is printed on failure).
+  const logFile = process.env.BENCH_SERVER_LOG ? createWriteStream(process.env.BENCH_SERVER_LOG) : undefined;
+  child.stdout.on('data', (c: Buffer) => (tail.push(c), logFile?.write(c)));
+  child.stderr.on('data', (c: Buffer) => (tail.push(c), logFile?.write(c)));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   let exitStatus: number | string | null = null;
   void exited.then((s) => {

@@ -36,6 +36,8 @@ export class EnvSchema {
   @IsOptional() @IsIn(['debug', 'info', 'warn', 'error']) LOG_LEVEL: 'debug' | 'info' | 'warn' | 'error' = 'info';
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(86400) INGEST_MAX_SKEW_S: number = 300;
+  /** MQTT bytes read per event-loop turn before the socket yields to the other sockets (the writer's COPY). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(16777216) INGEST_TURN_BYTES: number = 65536;
   /** Readings per COPY batch. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100000) WRITER_BATCH_SIZE: number = 10000;
   /** Longest a reading waits in memory before its batch is flushed. */

@@ -18,6 +18,7 @@ export class HazwatchMetrics {
     registers: [this.registry],
   });
   readonly ingestDeviceState = new Counter({ name: 'hazwatch_ingest_device_state_changes_total', help: 'Device online/offline transitions', labelNames: ['state'] as const, registers: [this.registry] });
+  readonly ingestYields = new Counter({ name: 'hazwatch_ingest_turn_yields_total', help: 'Times MQTT intake paused its socket for one event-loop turn to let other sockets (the writer) run', registers: [this.registry] });
   readonly ingestPaused = new Gauge({ name: 'hazwatch_ingest_paused', help: '1 while MQTT intake is paused by writer backpressure', registers: [this.registry] });
   readonly mqttConnected = new Gauge({ name: 'hazwatch_ingest_mqtt_connected', help: '1 while connected to the MQTT broker', registers: [this.registry] });
   readonly deadLetterWriteErrors = new Counter({ name: 'hazwatch_ingest_deadletter_write_errors_total', help: 'Dead-letter rows that could not be stored', registers: [this.registry] });

@@ -36,12 +36,16 @@ export class DeviceRegistry {
     return this.devices.values();
   }
 
-  /** Applies readings; a reading older than the held value (late data) does not overwrite it. */
-  applyReadings(key: string, readings: readonly Reading[], receivedAt: number): void {
+  /**
+   * Applies readings; a reading older than the held value (late data) does not overwrite it. Returns the device's
+   * online state (so the caller needs no second lookup), undefined for a device not in the registry.
+   */
+  applyReadings(key: string, readings: readonly Reading[], receivedAt: number): DeviceState | 'unknown' | undefined {
     const d = this.devices.get(key);
-    if (!d) return;
+    if (!d) return undefined;
     d.lastSeen = receivedAt;
-    for (const r of readings) {
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
       const held = d.values.get(r.channel);
       if (!held) d.values.set(r.channel, { value: r.value, ts: r.ts, quality: r.quality });
       else if (r.ts >= held.ts) {
@@ -50,6 +54,7 @@ export class DeviceRegistry {
         held.quality = r.quality;
       }
     }
+    return d.state;
   }
 
   /** Records an online/offline report; returns the change, or null when the state did not change. */

@@ -1,0 +1,81 @@
+import { EventEmitter } from 'node:events';
+import { shareEventLoop } from './socket-turns';
+
+/** A socket stand-in recording pause/resume/cork/uncork; `defer` queues turn ends for the test to run. */
+function harness(budgetBytes: number) {
+  const calls: string[] = [];
+  const deferred: Array<() => void> = [];
+  let paused = false;
+  const sock = Object.assign(new EventEmitter(), {
+    destroyed: false,
+    pause: () => {
+      paused = true;
+      calls.push('pause');
+    },
+    resume: () => {
+      paused = false;
+      calls.push('resume');
+    },
+    isPaused: () => paused,
+    cork: () => calls.push('cork'),
+    uncork: () => calls.push('uncork'),
+  });
+  let yields = 0;
+  shareEventLoop(sock, { budgetBytes, defer: (fn) => deferred.push(fn), onYield: () => yields++ });
+  const data = (n: number) => sock.emit('data', Buffer.alloc(n));
+  const endTurn = () => deferred.splice(0).forEach((fn) => fn());
+  return { sock, calls, data, endTurn, yields: () => yields, deferred, isPaused: () => paused };
+}
+
+describe('shareEventLoop', () => {
+  it('corks on the first chunk of a turn and uncorks once at the end of the turn', () => {
+    const h = harness(1000);
+    h.data(100);
+    h.data(100);
+    expect(h.calls).toEqual(['cork']);
+    expect(h.deferred).toHaveLength(1);
+    h.endTurn();
+    expect(h.calls).toEqual(['cork', 'uncork']);
+    h.data(10);
+    expect(h.calls).toEqual(['cork', 'uncork', 'cork']);
+  });
+
+  it('pauses the socket once the turn budget is reached and resumes it after the turn', () => {
+    const h = harness(1000);
+    h.data(600);
+    expect(h.isPaused()).toBe(false);
+    h.data(600);
+    expect(h.isPaused()).toBe(true);
+    expect(h.yields()).toBe(1);
+    // Bytes already pushed by the stream in the same turn do not pause twice.
+    h.data(600);
+    expect(h.calls.filter((c) => c === 'pause')).toHaveLength(1);
+    h.endTurn();
+    expect(h.isPaused()).toBe(false);
+    expect(h.calls).toEqual(['cork', 'pause', 'uncork', 'resume']);
+  });
+
+  it('starts every turn with a fresh budget', () => {
+    const h = harness(1000);
+    h.data(900);
+    h.endTurn();
+    h.data(900);
+    expect(h.isPaused()).toBe(false);
+    h.endTurn();
+    expect(h.yields()).toBe(0);
+  });
+
+  it('does not resume a socket it did not pause, nor a destroyed one', () => {
+    const h = harness(1000);
+    h.data(10);
+    h.sock.pause(); // e.g. pipe back-pressure
+    h.endTurn();
+    expect(h.isPaused()).toBe(true);
+
+    const d = harness(10);
+    d.data(20);
+    d.sock.destroyed = true;
+    d.endTurn();
+    expect(d.calls).not.toContain('resume');
+  });
+});
