@@ -148,6 +148,11 @@ export class Database implements OnApplicationShutdown {
     this.resolveReady();
   }
 
+  /** The unmasked connection URL, for the COPY worker's own connections. Holds the password: never log it. */
+  get url(): string {
+    return this.opts.url;
+  }
+
   /** True once connected and migrated. */
   get ready(): boolean {
     return this.readyFlag;

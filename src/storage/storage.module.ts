@@ -4,6 +4,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
+import { createTelemetrySink } from './copy-worker.sink';
 import { Database } from './database.service';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { DeviceStateRepository } from './device-state.repository';
@@ -11,7 +12,6 @@ import { startEmbeddedPostgres } from './embedded-postgres.launcher';
 import { RetentionService } from './retention.service';
 import { TelemetryQueryRepository } from './telemetry-query.repository';
 import { TelemetryWriter } from './telemetry-writer.service';
-import { PgTelemetrySink } from './telemetry.sink';
 import { TelemetrySpool } from './telemetry.spool';
 
 /** Opens the database: DATABASE_URL, or the embedded PostgreSQL under DATA_DIR/pg. Runs migrations first. */
@@ -40,7 +40,7 @@ export function createTelemetryWriter(
 ): TelemetryWriter {
   const e = config.env;
   return new TelemetryWriter({
-    sink: new PgTelemetrySink(db),
+    sink: createTelemetrySink(db, new JsonLogger('storage.writer')),
     spool: new TelemetrySpool(join(config.dataDir, 'spool', 'telemetry'), e.SPOOL_MAX_BYTES),
     clock,
     metrics,

@@ -254,6 +254,11 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
       this.log.error('could not fsync the telemetry spool at shutdown', { err });
     }
     this.updateGauges();
+    try {
+      await this.sink.close?.();
+    } catch (err) {
+      this.log.warn('could not close the telemetry sink', { err });
+    }
     this.log.info('telemetry writer closed', { spooledRows: spooled, spoolBytes: this.spool.bytes() });
   }
 

@@ -10,6 +10,8 @@ import { TELEMETRY_COPY_SQL } from './copy-row.encoder';
  */
 export type TelemetrySink = {
   copy(chunk: string | Buffer, rows: number): Promise<void>;
+  /** Releases what the sink holds (a worker thread), after the writer's last COPY. */
+  close?(): Promise<void>;
 };
 
 /** Something that lends a pooled client (Database implements it). */

@@ -8,7 +8,8 @@ import type { Reading } from '../../src/common/types';
 import { HazwatchMetrics } from '../../src/metrics/metrics.registry';
 import { Database } from '../../src/storage/database.service';
 import { TelemetryWriter } from '../../src/storage/telemetry-writer.service';
-import { PgTelemetrySink } from '../../src/storage/telemetry.sink';
+import { WorkerTelemetrySink } from '../../src/storage/copy-worker.sink';
+import { PgTelemetrySink, type TelemetrySink } from '../../src/storage/telemetry.sink';
 import { TelemetrySpool } from '../../src/storage/telemetry.spool';
 import { pollUntil } from '../setup/poll-until';
 import { TcpProxy } from '../setup/tcp-proxy';
@@ -21,7 +22,15 @@ const OUTAGE_MS = Number(process.env.STORAGE_OUTAGE_MS ?? 0);
 const counterValue = async (c: { get(): Promise<{ values: Array<{ value: number }> }> }): Promise<number> =>
   (await c.get()).values[0]?.value ?? 0;
 
-suite('telemetry writer across a database outage (TCP proxy cut)', () => {
+/** The compiled COPY worker (`npm test` and `.ci/run` build first). */
+const WORKER_FILE = join(__dirname, '../../dist/src/storage/copy.worker.js');
+
+const sinks: Array<[string, (db: Database) => TelemetrySink]> = [
+  ['COPY on the main thread', (db) => new PgTelemetrySink(db, 5_000)],
+  ['COPY in the worker thread', (db) => new WorkerTelemetrySink(db, new JsonLogger('test'), { timeoutMs: 5_000, file: WORKER_FILE })],
+];
+
+suite.each(sinks)('telemetry writer across a database outage (TCP proxy cut), %s', (_name, makeSink) => {
   const url = TEST_DATABASE_URL!;
   let proxy: TcpProxy;
   let db: Database;
@@ -59,7 +68,7 @@ suite('telemetry writer across a database outage (TCP proxy cut)', () => {
     const site = uniqueId('st-outage');
     const metrics = new HazwatchMetrics(false);
     const writer = new TelemetryWriter({
-      sink: new PgTelemetrySink(db, 5_000),
+      sink: makeSink(db),
       spool: new TelemetrySpool(join(dir, 'spool'), 1_000_000_000, 64 * 1024),
       clock: systemClock,
       metrics,
