@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPlant } from '../src/config/config.loader';
 import { loadRules } from '../src/rules/rules.loader';
-import { benchPlantYaml, benchRulesYaml, generateBenchPlant, makeRunId, PROBE_CONDITION } from './bench-plant';
+import { benchPlantYaml, benchRulesYaml, noRulesYaml, generateBenchPlant, makeRunId, PROBE_CONDITION } from './bench-plant';
 
 describe('generateBenchPlant', () => {
   it('should produce a plant the real config loader accepts, with every detector on a fresh site', () => {
@@ -44,6 +44,22 @@ describe('generateBenchPlant', () => {
       expect(probeRules).toMatch(/"condition":"gas_l2"[^}]*"offDelayMs":0/);
       const other = plant.devices[0]!;
       expect(JSON.stringify(rules.devices.get(other.siteId)?.get(other.deviceId), (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v))).toMatch(/"condition":"gas_l2"[^}]*"onDelayMs":2000/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('should disable every rule with the --no-rules file, and the real loader should accept it', () => {
+    const plant = generateBenchPlant('norules1', 12, 2);
+    const dir = mkdtempSync(join(tmpdir(), 'bench-norules-'));
+    try {
+      writeFileSync(join(dir, 'plant.yaml'), benchPlantYaml(plant));
+      const defaults = loadRules(dir, loadPlant(dir)).rules;
+      expect(defaults.ruleCount).toBeGreaterThan(12);
+      writeFileSync(join(dir, 'rules.yaml'), noRulesYaml(plant, defaults.producible));
+      const none = loadRules(dir, loadPlant(dir)).rules;
+      expect(none.ruleCount).toBe(0);
+      expect(none.producible.size).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

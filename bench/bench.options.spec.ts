@@ -69,4 +69,12 @@ describe('parseBenchArgs', () => {
     expect(() => parse(['--alarm-latency', '--seconds', '3'])).toThrow(BenchUsageError);
     expect(() => parse(['--alarm-latency', '--no-alarm-latency'])).toThrow(BenchUsageError);
   });
+
+  it('should run the rules by default, and a rule-less baseline without the alarm phase when given --no-rules', () => {
+    expect(parse([])!.rules).toBe(true);
+    const base = parse(['--no-rules'])!;
+    expect(base.rules).toBe(false);
+    expect(base.alarm.mode).toBe('off');
+    expect(() => parse(['--no-rules', '--alarm-latency'])).toThrow(BenchUsageError);
+  });
 });

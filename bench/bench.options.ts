@@ -27,6 +27,8 @@ export type BenchOptions = {
   /** Keep the temporary CONFIG_DIR / DATA_DIR. */
   keepTmp: boolean;
   quick: boolean;
+  /** Run the server with its rule engine (default) or with every rule disabled through rules.yaml (baseline). */
+  rules: boolean;
   serverEntry: string;
   /** Alarm latency (issue 5): `also` after the throughput steps (default), `only` instead of them, `off`. */
   alarm: { mode: 'also' | 'only' | 'off'; clients: number; background: number; seconds: number; intervalMs: number };
@@ -64,6 +66,8 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
   Alarm latency (MQTT publish → WebSocket receipt of the alarm event; runs after the steps by default):
   --alarm-latency         run only the alarm-latency phase (no throughput steps); --seconds then sets its length
   --no-alarm-latency      skip the alarm-latency phase
+  --no-rules              baseline: rules.yaml disables every rule (implies --no-alarm-latency); compare with a
+                          default run to see what the rule engine costs
   --clients <n>           WebSocket clients subscribed to alarms (default 100)
   --background <n>        background telemetry, messages/s, during the phase (default 10000)
   --alarm-seconds <n>     length of the phase (default 30)
@@ -93,6 +97,7 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     keepRows: false,
     keepTmp: false,
     quick: false,
+    rules: true,
     serverEntry: 'dist/src/main.js',
     alarm: { mode: 'also', clients: 100, background: 10_000, seconds: 30, intervalMs: 500 },
   };
@@ -167,6 +172,9 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
       case '--quick':
         opts.quick = true;
         break;
+      case '--no-rules':
+        opts.rules = false;
+        break;
       case '--server':
         opts.serverEntry = value();
         break;
@@ -200,6 +208,10 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     if (!explicit.has('--clients')) opts.alarm.clients = 10;
     if (!explicit.has('--background')) opts.alarm.background = 500;
     if (!explicit.has('--alarm-seconds')) opts.alarm.seconds = 5;
+  }
+  if (!opts.rules) {
+    if (explicit.has('--alarm-latency')) throw new BenchUsageError('--alarm-latency needs the rules: it cannot run with --no-rules');
+    opts.alarm.mode = 'off';
   }
   if (explicit.has('--alarm-latency') && explicit.has('--no-alarm-latency')) throw new BenchUsageError('--alarm-latency and --no-alarm-latency exclude each other');
   if (opts.alarm.mode === 'only' && explicit.has('--seconds') && !explicit.has('--alarm-seconds')) opts.alarm.seconds = opts.seconds;

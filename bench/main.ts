@@ -17,7 +17,7 @@ import { loadPlant } from '../src/config/config.loader';
 import { loadRules } from '../src/rules/rules.loader';
 import { alarmVerdictOk, formatAlarmTable } from './alarm-latency';
 import { runAlarmLatency, type AlarmPhaseReport } from './alarm-latency.run';
-import { benchPlantYaml, benchRulesYaml, generateBenchPlant, makeRunId, type BenchPlant } from './bench-plant';
+import { benchPlantYaml, benchRulesYaml, noRulesYaml, generateBenchPlant, makeRunId, type BenchPlant } from './bench-plant';
 import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchOptions } from './bench.options';
 import { bestZeroLossRate, formatTable, highestSustained, verdict, type StepResult } from './bench.report';
 import { measureDecodeCost } from './decode.microbench';
@@ -115,7 +115,13 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   const plant = generateBenchPlant(runId, opts.devices, opts.sites);
   writeFileSync(join(configDir, 'plant.yaml'), benchPlantYaml(plant));
   writeFileSync(join(configDir, 'rules.yaml'), benchRulesYaml(plant));
-  loadRules(configDir, loadPlant(configDir));
+  const loadedRules = loadRules(configDir, loadPlant(configDir)).rules;
+  if (!opts.rules) {
+    writeFileSync(join(configDir, 'rules.yaml'), noRulesYaml(plant, loadedRules.producible));
+    const left = loadRules(configDir, loadPlant(configDir)).rules.ruleCount;
+    if (left !== 0) throw new Error(`--no-rules: ${left} rules still enabled`);
+  }
+  out(`rules: ${opts.rules ? `${n0(loadedRules.ruleCount)} rules active (the defaults for every device)` : 'every rule disabled (--no-rules baseline)'}`);
 
   // 3. Broker: external, a private Mosquitto with the repo's settings, or the server's embedded Aedes.
   let mqttUrl = opts.mqttUrl;

@@ -6,7 +6,7 @@ import { JsonLogger } from '../common/logger';
 import type { Reading } from '../common/types';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { pollUntil } from '../../test/setup/poll-until';
-import { TelemetryWriter, type RejectedRow, type TelemetryWriterOptions } from './telemetry-writer.service';
+import { MERGE_FACTOR, TelemetryWriter, type RejectedRow, type TelemetryWriterOptions } from './telemetry-writer.service';
 import type { TelemetrySink } from './telemetry.sink';
 import { TelemetrySpool } from './telemetry.spool';
 import type { Scheduler, TimerHandle } from './timer.port';
@@ -226,6 +226,24 @@ describe('TelemetryWriter', () => {
       }
       expect(sink.maxInFlight).toBe(1);
       expect(sink.committed).toHaveLength(50);
+    });
+
+    it('should send a backlog in merged COPYs of up to MERGE_FACTOR batches, in order, and lone batches alone', async () => {
+      const w = makeWriter({ batchSize: 10 });
+      sink.hold = true;
+      w.enqueue(readings(10 + 7 * 10));
+      await settle();
+      expect(sink.calls).toEqual([10]);
+      for (let i = 0; i < 4; i++) {
+        sink.releaseAll();
+        await settle();
+      }
+      // 70 queued behind the first: one COPY of MERGE_FACTOR (5) batches, then the last 2 batches together.
+      expect(sink.calls).toEqual([10, 10 * MERGE_FACTOR, 20]);
+      expect(sink.values()).toEqual(readings(80).map((r) => String(r.value)));
+      expect(await counter(metrics.rowsWritten)).toBe(80);
+      expect(w.queueDepth()).toBe(0);
+      expect(w.lagMs(clock.now())).toBe(0);
     });
 
     it('should report the age of the oldest uncommitted reading as lag, and 0 when empty', async () => {

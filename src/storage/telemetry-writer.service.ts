@@ -39,6 +39,9 @@ export type TelemetryWriterOptions = {
 /** A sealed batch: COPY text plus what the metrics need. `lag` is run-length encoded [receivedAt, count, ...]. */
 type Batch = { text: string; rows: number; oldest: number; lag: number[] };
 
+/** A backlog is written in COPYs of up to this many batches (see takePending). */
+export const MERGE_FACTOR = 5;
+
 /** Thrown when a transient failure interrupts isolation of bad rows: `remaining` still needs writing. */
 class PartialWriteError extends Error {
   constructor(
@@ -307,10 +310,34 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
   /** Starts the next in-memory batch. While the database is marked down, the replay lane probes instead. */
   private pump(): void {
     if (this.live || this.pending.length === 0 || !this.dbUp) return;
-    const b = this.pending.shift()!;
-    this.pendingRows -= b.rows;
+    const b = this.takePending();
     this.live = b;
     void this.writeLive(b);
+  }
+
+  /**
+   * The next COPY: the oldest pending batch, merged with the ones behind it up to MERGE_FACTOR × batchSize rows. A
+   * backlog thus travels in fewer, larger COPYs (one round trip each), so the writer catches up faster the further it
+   * is behind; with no backlog a batch goes alone.
+   */
+  private takePending(): Batch {
+    const first = this.pending.shift()!;
+    this.pendingRows -= first.rows;
+    const limit = this.batchSize * MERGE_FACTOR;
+    if (this.pending.length === 0 || first.rows + this.pending[0]!.rows > limit) return first;
+    const texts = [first.text];
+    const lag = first.lag.slice();
+    let rows = first.rows;
+    let oldest = first.oldest;
+    while (this.pending.length > 0 && rows + this.pending[0]!.rows <= limit) {
+      const b = this.pending.shift()!;
+      this.pendingRows -= b.rows;
+      texts.push(b.text);
+      for (let i = 0; i < b.lag.length; i++) lag.push(b.lag[i]!);
+      rows += b.rows;
+      if (b.oldest < oldest) oldest = b.oldest;
+    }
+    return { text: texts.join(''), rows, oldest, lag };
   }
 
   private async writeLive(b: Batch): Promise<void> {
