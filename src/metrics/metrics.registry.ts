@@ -13,7 +13,7 @@ export class HazwatchMetrics {
   readonly ingestReadings = new Counter({ name: 'hazwatch_ingest_readings_total', help: 'Valid channel readings accepted', registers: [this.registry] });
   readonly ingestCommitLag = new Histogram({
     name: 'hazwatch_ingest_commit_lag_seconds',
-    help: 'Time from message arrival to database commit',
+    help: 'Time from message arrival to database commit (one observation per message; spool replays: per row)',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });

@@ -255,17 +255,20 @@ describe('TelemetryWriter', () => {
       expect(w.lagMs(clock.now())).toBe(0);
     });
 
-    it('should observe arrival-to-commit lag for every reading when a batch commits', async () => {
+    it('should observe arrival-to-commit lag once per message (readings that arrived together) when a batch commits', async () => {
       const w = makeWriter();
-      w.enqueue(readings(10, 0, { receivedAt: T0 }));
+      // 3 messages: 4 readings at T0, 2 at T0 + 20, 4 at T0 + 50 (committed at T0 + 100)
+      w.enqueue(readings(4, 0, { receivedAt: T0 }));
+      w.enqueue(readings(2, 4, { receivedAt: T0 + 20 }));
+      w.enqueue(readings(4, 6, { receivedAt: T0 + 50 }));
       await scheduler.advance(100);
       const lag = await metrics.ingestCommitLag.get();
       const count = lag.values.find(
         (v) => v.metricName === 'hazwatch_ingest_commit_lag_seconds_count',
       )?.value;
       const sum = lag.values.find((v) => v.metricName === 'hazwatch_ingest_commit_lag_seconds_sum')?.value;
-      expect(count).toBe(10);
-      expect(sum).toBeCloseTo(10 * 0.1, 6);
+      expect(count).toBe(3);
+      expect(sum).toBeCloseTo(0.1 + 0.08 + 0.05, 6);
     });
   });
 

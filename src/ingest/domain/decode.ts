@@ -50,7 +50,10 @@ export type DecodeContext = {
   maxSkewMs: number;
 };
 
-export type DecodeResult = { readings: Reading[]; rejects: Reject[]; seq?: number };
+export type DecodeResult = { readings: Reading[]; rejects: readonly Reject[]; seq?: number };
+
+/** Shared by every clean message (the usual case): no array allocated per message for no rejects. */
+const NO_REJECTS: readonly Reject[] = Object.freeze([]);
 
 function rejectAll(reason: RejectReason, detail: string): DecodeResult {
   return { readings: [], rejects: [{ reason, detail }] };
@@ -99,7 +102,7 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
   if (ts - ctx.receivedAt > ctx.maxSkewMs) return rejectAll('future_timestamp', `ts is ${Math.round((ts - ctx.receivedAt) / 1000)} s in the future`);
 
   const readings: Reading[] = [];
-  const rejects: Reject[] = [];
+  let rejects: Reject[] | undefined;
   const entries = values as Record<string, unknown>;
   let count = 0;
   for (const channel in entries) {
@@ -108,29 +111,29 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
     const value = entries[channel];
     const spec = ctx.channels.get(channel);
     if (!spec) {
-      rejects.push({ reason: 'unknown_channel', detail: `channel '${channel.slice(0, 64)}'` });
+      (rejects ??= []).push({ reason: 'unknown_channel', detail: `channel '${channel.slice(0, 64)}'` });
       continue;
     }
     switch (spec.type) {
       case 'number':
         if (typeof value !== 'number' || !Number.isFinite(value)) {
-          rejects.push({ reason: 'wrong_type', detail: `${channel} must be a finite number` });
+          (rejects ??= []).push({ reason: 'wrong_type', detail: `${channel} must be a finite number` });
           continue;
         }
         if (value < spec.physical[0] || value > spec.physical[1]) {
-          rejects.push({ reason: 'out_of_range', detail: `${channel}=${value} outside physical limits [${spec.physical[0]}, ${spec.physical[1]}]` });
+          (rejects ??= []).push({ reason: 'out_of_range', detail: `${channel}=${value} outside physical limits [${spec.physical[0]}, ${spec.physical[1]}]` });
           continue;
         }
         break;
       case 'boolean':
         if (typeof value !== 'boolean') {
-          rejects.push({ reason: 'wrong_type', detail: `${channel} must be a boolean` });
+          (rejects ??= []).push({ reason: 'wrong_type', detail: `${channel} must be a boolean` });
           continue;
         }
         break;
       case 'enum':
         if (typeof value !== 'string' || !spec.values.has(value)) {
-          rejects.push({ reason: 'wrong_type', detail: `${channel} must be one of ${[...spec.values].join('|')}` });
+          (rejects ??= []).push({ reason: 'wrong_type', detail: `${channel} must be one of ${[...spec.values].join('|')}` });
           continue;
         }
         break;
@@ -138,7 +141,7 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
     readings.push({ siteId: ctx.siteId, deviceId: ctx.deviceId, channel, ts, value: value, quality, receivedAt: ctx.receivedAt });
   }
   if (count === 0) return rejectAll('invalid_schema', '"values" is empty');
-  return seq === undefined ? { readings, rejects } : { readings, rejects, seq };
+  return seq === undefined ? { readings, rejects: rejects ?? NO_REJECTS } : { readings, rejects: rejects ?? NO_REJECTS, seq };
 }
 
 /** Decodes a retained `state` payload: "online" / "offline", bare or JSON-quoted. */

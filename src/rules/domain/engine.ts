@@ -135,16 +135,7 @@ export function idleFor<T>(
     });
 }
 
-/** Restricts a channel rule to its channel inside the device group. */
-function onChannel(channel: string, m: RuleMachine<Reading>): RuleMachine<Reading> {
-  return {
-    input: (r, ts, emit) => {
-      if (r.channel === channel) m.input(r, ts, emit);
-    },
-    advance: (ts, emit) => m.advance(ts, emit),
-    nextDue: () => m.nextDue(),
-  };
-}
+const channelOf = (r: Reading): string => r.channel;
 
 const NO_DEVICE: DeviceRules = {
   siteId: '',
@@ -171,19 +162,23 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   const runMany = (entries: MachineEntry<Reading>[]) =>
     runMachines<Reading>(entries, {
       scheduler,
+      // Channel rules see only their channel's readings; device rules (no key) see every reading of the device.
+      keyOf: channelOf,
       onError: (id, err) => {
         const bar = id.indexOf('|');
         hooks.onRuleError(id.slice(0, bar), id.slice(bar + 1), err);
       },
     });
-  const lookup = (x: { siteId: string; deviceId: string }): DeviceRules =>
-    rules.devices.get(x.siteId)?.get(x.deviceId) ?? NO_DEVICE;
+  // Two lookups rather than one over both shapes: each call site stays monomorphic (hot path, once per reading).
+  const lookup = (r: Reading): DeviceRules => rules.devices.get(r.siteId)?.get(r.deviceId) ?? NO_DEVICE;
+  const lookupState = (e: DeviceStateEvent): DeviceRules =>
+    rules.devices.get(e.siteId)?.get(e.deviceId) ?? NO_DEVICE;
   const stop$ = new Subject<void>();
   const tel$ = inputs.telemetry$.pipe(takeUntil(stop$));
 
   // ---- stage 1: per device / per channel
   const deviceStage$ = tel$.pipe(
-    groupBy((r: Reading) => lookup(r), { duration: idleFor(groupIdleMs, scheduler) }),
+    groupBy(lookup, { duration: idleFor(groupIdleMs, scheduler) }),
     mergeMap((dev$) => {
       const d = dev$.key;
       const entries: MachineEntry<Reading>[] = d.deviceRules.map((rule) => ({
@@ -194,7 +189,8 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
         for (const rule of cr.rules)
           entries.push({
             id: `${rule.kind}|${rule.ruleId}`,
-            create: () => onChannel(cr.channel, channelMachine(rule, seed)),
+            key: cr.channel,
+            create: () => channelMachine(rule, seed),
           });
       if (d === NO_DEVICE || entries.length === 0) return dev$.pipe(ignoreElements());
       return dev$.pipe(dropLate(lateToleranceMs, onLate), runMany(entries));
@@ -217,7 +213,7 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
 
   const offline$ = inputs.deviceState$.pipe(
     takeUntil(stop$),
-    groupBy((e: DeviceStateEvent) => lookup(e)),
+    groupBy(lookupState),
     mergeMap((g) => {
       const rule = g.key.offline;
       if (!rule) return g.pipe(ignoreElements());

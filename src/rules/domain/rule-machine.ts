@@ -31,18 +31,24 @@ const tsOf = (i: unknown): number => (i as { ts: number }).ts;
 export type MachineEntry<I, O = ConditionChange> = {
   readonly id: string;
   readonly create: () => RuleMachine<I, O>;
+  /** Only inputs whose `keyOf` equals this reach the machine (e.g. a channel); absent: every input. */
+  readonly key?: string;
 };
 
 export type RunManyOptions<I> = {
   scheduler: SchedulerLike;
   timeOf?: (i: I) => number;
+  /** Routing key of an input, matched against `MachineEntry.key` (required when an entry has a key). */
+  keyOf?: (i: I) => string;
   /** Machine `id` threw: reported, recreated, the stream goes on. */
   onError?: (id: string, err: unknown) => void;
 };
 
 /**
  * Runs several machines over one stream in a plain loop (one subscription, one timer for the earliest deadline):
- * the per-reading cost of a device/channel group does not grow with RxJS plumbing per rule. An exception in one
+ * the per-reading cost of a device group does not grow with RxJS plumbing per rule. An input reaches only the machines
+ * of its key (its channel) and the key-less ones (device rules); each machine's deadline is cached and refreshed only
+ * for the machines that just ran, so an input costs its own machines, not the whole group. An exception in one
  * machine is reported through `onError`, that machine alone is recreated (seeded by its factory, e.g. from the
  * condition store) and the others and the stream go on.
  */
@@ -52,10 +58,23 @@ export function runMachines<I, O = ConditionChange>(
 ): OperatorFunction<I, O> {
   const { scheduler } = opts;
   const timeOf = opts.timeOf ?? tsOf;
+  const keyOf = opts.keyOf;
+  const n = entries.length;
+  // Routing table, built once per group: key → indices of its machines plus the key-less ones, in entry order.
+  const everyInput: number[] = [];
+  const keys = new Set<string>();
+  for (let k = 0; k < n; k++) {
+    const key = entries[k]!.key;
+    if (key === undefined) everyInput.push(k);
+    else keys.add(key);
+  }
+  if (keys.size > 0 && !keyOf) throw new Error('runMachines: entries have keys but no keyOf was given');
+  const byKey = new Map<string, number[]>();
+  for (const key of keys) byKey.set(key, entries.flatMap((e, k) => (e.key === undefined || e.key === key ? [k] : [])));
   return (source) =>
     new Observable<O>((subscriber) => {
-      const n = entries.length;
       const machines: RuleMachine<I, O>[] = entries.map((e) => e.create());
+      const dues: number[] = new Array<number>(n).fill(Infinity);
       const emit = (o: O): void => subscriber.next(o);
       let lastTs = -Infinity;
       let armedDue = Infinity;
@@ -65,20 +84,17 @@ export function runMachines<I, O = ConditionChange>(
         opts.onError?.(entries[k]!.id, err);
         machines[k] = entries[k]!.create();
       };
-      const dueOf = (k: number): number => {
+      const refreshDue = (k: number): void => {
         try {
-          return machines[k]!.nextDue();
+          dues[k] = machines[k]!.nextDue();
         } catch (err) {
           fail(k, err);
-          return machines[k]!.nextDue();
+          dues[k] = machines[k]!.nextDue();
         }
       };
       const arm = (): void => {
         let due = Infinity;
-        for (let k = 0; k < n; k++) {
-          const d = dueOf(k);
-          if (d < due) due = d;
-        }
+        for (let k = 0; k < n; k++) if (dues[k]! < due) due = dues[k]!;
         if (due === armedDue) return;
         if (action) {
           action.unsubscribe();
@@ -95,12 +111,13 @@ export function runMachines<I, O = ConditionChange>(
         armedDue = Infinity;
         if (due > lastTs) lastTs = due;
         for (let k = 0; k < n; k++) {
-          if (dueOf(k) > due) continue;
+          if (dues[k]! > due) continue;
           try {
             machines[k]!.advance(due, emit);
           } catch (err) {
             fail(k, err);
           }
+          refreshDue(k);
         }
         arm();
       };
@@ -109,18 +126,22 @@ export function runMachines<I, O = ConditionChange>(
         next: (i) => {
           const ts = timeOf(i);
           if (ts > lastTs) lastTs = ts;
-          for (let k = 0; k < n; k++) {
+          const targets = keyOf ? (byKey.get(keyOf(i)) ?? everyInput) : everyInput;
+          for (let t = 0; t < targets.length; t++) {
+            const k = targets[t]!;
             try {
               machines[k]!.input(i, ts, emit);
             } catch (err) {
               fail(k, err);
             }
+            refreshDue(k);
           }
           arm();
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });
+      for (let k = 0; k < n; k++) refreshDue(k);
       arm();
       return () => {
         sub.unsubscribe();

@@ -612,4 +612,53 @@ describe('runMachines (one device group)', () => {
     expect(out).toEqual(['cl-gd-1:over_range+@0', 'cl-gd-1:over_range-@2']);
     expect(errors).toEqual(['broken', 'broken']);
   });
+
+  it('should route each input to the machines of its key plus the key-less ones, and arm the earliest cached deadline', () => {
+    type In = { ts: number; ch: string };
+    const seen: string[] = [];
+    const fired: string[] = [];
+    // A machine that records its inputs and asks to be advanced `after` ms after each one.
+    const recorder =
+      (name: string, after: number) =>
+      (): RuleMachine<In, string> => {
+        let due = Infinity;
+        return {
+          input: (i, at) => {
+            seen.push(`${name}<${i.ch}@${at}`);
+            due = at + after;
+          },
+          advance: (at, emit) => {
+            fired.push(`${name}@${at}`);
+            emit(`${name}@${at}`);
+            due = Infinity;
+          },
+          nextDue: () => due,
+        };
+      };
+    const ts = sched();
+    const out: string[] = [];
+    ts.run(({ hot, flush }) => {
+      hot('a 9ms b 49ms c', { a: { ts: 0, ch: 'conc' }, b: { ts: 10, ch: 'fault' }, c: { ts: 60, ch: 'other' } })
+        .pipe(
+          runMachines<In, string>(
+            [
+              { id: 'conc', key: 'conc', create: recorder('conc', 100) },
+              { id: 'fault', key: 'fault', create: recorder('fault', 30) },
+              { id: 'device', create: recorder('device', 1000) },
+            ],
+            { scheduler: ts, keyOf: (i) => i.ch },
+          ),
+        )
+        .subscribe((o) => out.push(o));
+      flush();
+    });
+    expect(seen).toEqual(['conc<conc@0', 'device<conc@0', 'fault<fault@10', 'device<fault@10', 'device<other@60']);
+    // fault's deadline (10 + 30) comes first although conc's (0 + 100) was armed earlier; device's moves with each input.
+    expect(fired).toEqual(['fault@40', 'conc@100', 'device@1060']);
+    expect(out).toEqual(fired);
+  });
+
+  it('should refuse keyed machines without a keyOf', () => {
+    expect(() => runMachines([{ id: 'x', key: 'conc', create: () => ({ input: () => undefined, advance: () => undefined, nextDue: () => Infinity }) }], { scheduler: sched() })).toThrow(/keyOf/);
+  });
 });
