@@ -10,7 +10,7 @@ import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { DeviceStateRepository, type DeviceStateRow } from '../storage/device-state.repository';
 import { TelemetryWriter } from '../storage/telemetry-writer.service';
-import { decodeState, decodeTelemetry, REJECT_REASONS, type RejectReason } from './domain/decode';
+import { decodeState, decodeTelemetry, REJECT_REASONS, type DecodeContext, type RejectReason } from './domain/decode';
 import { DeviceRegistry } from './domain/device-registry';
 import { parseTopic, SUBSCRIPTIONS } from './domain/telemetry-contract';
 import { EmbeddedBroker } from './embedded-broker';
@@ -53,6 +53,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private stateFlushTimer?: NodeJS.Timeout;
   private paused = false;
   private readonly maxSkewMs: number;
+  private readonly decodeCtx: DecodeContext;
   private readonly accepted: { inc(n?: number): void };
   private readonly rejected: { inc(n?: number): void };
 
@@ -66,6 +67,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   ) {
     this.registry = new DeviceRegistry(config.plant.deviceByKey.keys());
     this.maxSkewMs = config.env.INGEST_MAX_SKEW_S * 1000;
+    this.decodeCtx = { siteId: '', deviceId: '', channels: new Map(), receivedAt: 0, maxSkewMs: this.maxSkewMs };
     for (const reason of REJECT_REASONS) this.metrics.ingestRejected.inc({ reason }, 0);
     this.accepted = this.metrics.ingestMessages.labels('accepted');
     this.rejected = this.metrics.ingestMessages.labels('rejected');
@@ -185,7 +187,13 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
         this.accepted.inc();
         return this.applyState(t.key, state, receivedAt);
       }
-      const result = decodeTelemetry(payload, { siteId: t.siteId, deviceId: t.deviceId, channels: t.device.channels, receivedAt, maxSkewMs: this.maxSkewMs });
+      // One context object reused for every message (decode does not keep it).
+      const ctx = this.decodeCtx;
+      ctx.siteId = t.siteId;
+      ctx.deviceId = t.deviceId;
+      ctx.channels = t.device.channels;
+      ctx.receivedAt = receivedAt;
+      const result = decodeTelemetry(payload, ctx);
       for (const r of result.rejects) {
         this.metrics.ingestRejected.inc({ reason: r.reason });
         this.deadLetters.record({ topic, reason: r.reason, detail: r.detail, payload, receivedAt });

@@ -92,7 +92,14 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
         error: (err: unknown) => this.log.error('alarm feed failed: no more alarm pushes', { err }),
       }),
       this.telemetry.telemetry$.subscribe({
-        next: (r) => this.guard('telemetry', () => this.onReading(r)),
+        // Per reading (tens of thousands per second): no closure per call, the guard inlined.
+        next: (r) => {
+          try {
+            this.onReading(r);
+          } catch (err) {
+            this.log.error('ws push failed', { feed: 'telemetry', err });
+          }
+        },
         error: (err: unknown) => this.log.error('telemetry feed failed: no more telemetry pushes', { err }),
       }),
       this.hazardFeed.hazard$.subscribe({

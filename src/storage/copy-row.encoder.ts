@@ -88,12 +88,25 @@ export class CopyRowEncoder {
     }
     const q = QUALITY_CODE[r.quality] as number | undefined;
     if (q === undefined) return { error: `unknown quality: ${String(r.quality)}` };
+    // One template per value type: the line is built in one step (no intermediate field strings).
+    const head = this.lastTsText + this.lastPrefix + this.channelText(r.channel);
     const v = r.value;
-    let fields: string;
-    if (typeof v === 'number') fields = `${v}\t${NULL}`;
-    else if (typeof v === 'boolean') fields = v ? `1\t${NULL}` : `0\t${NULL}`;
-    else if (typeof v === 'string') fields = `${NULL}\t${escapeCopyText(v)}`;
-    else return { error: `unsupported value type: ${typeof v}` };
-    return `${this.lastTsText}${this.lastPrefix}${escapeCopyText(r.channel)}\t${fields}\t${q}\n`;
+    if (typeof v === 'number') return `${head}\t${v}\t${NULL}\t${q}\n`;
+    if (typeof v === 'boolean') return v ? `${head}\t1\t${NULL}\t${q}\n` : `${head}\t0\t${NULL}\t${q}\n`;
+    if (typeof v === 'string') return `${head}\t${NULL}\t${escapeCopyText(v)}\t${q}\n`;
+    return { error: `unsupported value type: ${typeof v}` };
+  }
+
+  /** Escaped channel names, cached (a device has a handful of channels; bounded in case of many). */
+  private readonly channels = new Map<string, string>();
+
+  private channelText(channel: string): string {
+    let text = this.channels.get(channel);
+    if (text === undefined) {
+      if (this.channels.size >= 4096) this.channels.clear();
+      text = escapeCopyText(channel);
+      this.channels.set(channel, text);
+    }
+    return text;
   }
 }

@@ -6,7 +6,7 @@ import { loadRules } from '../rules.loader';
 import type { ChannelValue, Reading } from '../../common/types';
 import type { ConditionChange } from './condition';
 import { ConditionStore } from './condition-store';
-import { buildEngine } from './engine';
+import { buildEngine, idleFor } from './engine';
 import type { DeviceStateEvent } from './offline.rule';
 import type { CompiledRules } from './rule-spec';
 import { join } from 'node:path';
@@ -275,5 +275,24 @@ describe('rule engine hazard grading', () => {
       [17.64, 105.84, 1],
       [9.702, 58.21, 2],
     ]);
+  });
+});
+
+describe('idleFor (device group duration)', () => {
+  it('should release a group only after a whole check period without activity, however often it was active before', () => {
+    const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
+    ts.run(({ expectObservable, cold }) => {
+      const activity = { seen: true };
+      // The group's pipeline flags activity at 50 and 150 ms (check period 100 ms: checks at 100, 200, 300).
+      cold('50ms a 99ms b').subscribe(() => (activity.seen = true));
+      expectObservable(idleFor(100, ts, activity)).toBe('300ms a', { a: true });
+    });
+  });
+
+  it('should release a group that never saw an element after one period', () => {
+    const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
+    ts.run(({ expectObservable }) => {
+      expectObservable(idleFor(100, ts, { seen: false })).toBe('100ms a', { a: true });
+    });
   });
 });

@@ -108,31 +108,25 @@ export function deviceMachine(rule: DeviceRule, seed: SeedLookup): RuleMachine<R
   }
 }
 
+/** Activity flag of one device group, set by the group's own pipeline (no extra observer per element). */
+export type GroupActivity = { seen: boolean };
+
 /**
  * Group duration: emits once the group saw no element for a whole check period (released after idleMs…2·idleMs).
- * One flag write per element, no clock read, one timer per group per period.
+ * Reads the flag the group's pipeline sets per element (one write, no clock read); one timer per group per period.
  */
-export function idleFor<T>(
-  idleMs: number,
-  scheduler: SchedulerLike,
-): (group: Observable<T>) => Observable<true> {
-  return (group) =>
-    new Observable<true>((subscriber) => {
-      let seen = false;
-      const sub = group.subscribe({ next: () => (seen = true), complete: () => subscriber.complete() });
-      const check = scheduler.schedule(function (this: { schedule(state?: unknown, delay?: number): void }) {
-        if (!seen) {
-          subscriber.next(true);
-          return;
-        }
-        seen = false;
-        this.schedule(undefined, idleMs);
-      }, idleMs);
-      return () => {
-        sub.unsubscribe();
-        check.unsubscribe();
-      };
-    });
+export function idleFor(idleMs: number, scheduler: SchedulerLike, activity: GroupActivity): Observable<true> {
+  return new Observable<true>((subscriber) => {
+    const check = scheduler.schedule(function (this: { schedule(state?: unknown, delay?: number): void }) {
+      if (!activity.seen) {
+        subscriber.next(true);
+        return;
+      }
+      activity.seen = false;
+      this.schedule(undefined, idleMs);
+    }, idleMs);
+    return () => check.unsubscribe();
+  });
 }
 
 const channelOf = (r: Reading): string => r.channel;
@@ -174,13 +168,19 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   const lookupState = (e: DeviceStateEvent): DeviceRules =>
     rules.devices.get(e.siteId)?.get(e.deviceId) ?? NO_DEVICE;
   const stop$ = new Subject<void>();
-  const tel$ = inputs.telemetry$.pipe(takeUntil(stop$));
+  // One upstream subscription fanned out to the device groups, the stale watcher and the cross-device readings (three
+  // separate subscriptions would run the upstream's per-reading plumbing three times).
+  const tel$ = inputs.telemetry$.pipe(takeUntil(stop$), share());
 
   // ---- stage 1: per device / per channel
+  const activity = new Map<DeviceRules, GroupActivity>(); // bounded by the configured devices (+ NO_DEVICE)
   const deviceStage$ = tel$.pipe(
-    groupBy(lookup, { duration: idleFor(groupIdleMs, scheduler) }),
+    // groupBy subscribes the group's pipeline (mergeMap below) before it asks for the group's duration.
+    groupBy(lookup, { duration: (g) => idleFor(groupIdleMs, scheduler, activity.get(g.key) ?? { seen: false }) }),
     mergeMap((dev$) => {
       const d = dev$.key;
+      const state: GroupActivity = { seen: true };
+      activity.set(d, state);
       const entries: MachineEntry<Reading>[] = d.deviceRules.map((rule) => ({
         id: `${rule.kind}|${rule.ruleId}`,
         create: () => deviceMachine(rule, seed),
@@ -193,7 +193,7 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
             create: () => channelMachine(rule, seed),
           });
       if (d === NO_DEVICE || entries.length === 0) return dev$.pipe(ignoreElements());
-      return dev$.pipe(dropLate(lateToleranceMs, onLate), runMany(entries));
+      return dev$.pipe(dropLate(lateToleranceMs, onLate, state), runMany(entries));
     }),
   );
 

@@ -11,12 +11,15 @@ import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
 export function dropLate<T extends { readonly ts: number }>(
   toleranceMs: number,
   onLate: (item: T, lagMs: number) => void,
+  /** Flagged on every element, late or not (the group's idle watcher reads it). */
+  activity?: { seen: boolean },
 ): MonoTypeOperatorFunction<T> {
   return (source) =>
     new Observable<T>((subscriber) => {
       let newest = -Infinity;
       return source.subscribe({
         next: (r) => {
+          if (activity) activity.seen = true;
           if (r.ts >= newest) {
             newest = r.ts;
             subscriber.next(r);
