@@ -61,7 +61,7 @@ describe('loadRules', () => {
     expect(rules.interlocks.map((i) => i.ruleId)).toEqual(
       expect.arrayContaining(['interlock:cl-a1', 'hh-trip:cl-tk-1']),
     );
-    expect(rules.composites).toHaveLength(4);
+    expect(rules.composites).toHaveLength(5);
     expect(rules.hazardSources).toHaveLength(plant.sourceById.size);
   });
 

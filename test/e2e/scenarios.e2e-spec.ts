@@ -100,6 +100,7 @@ const CASES: Record<ScenarioName, ScenarioCase> = {
       'raised overfill:nh-tk-1 overfill_predicted high', // 27: 6 points in the trend window, HH < 30 min away
       'raised roc:nh-tk-1:level_pct roc_rise medium', // 32: rate window spans 30 s, > 5 %/min
       'raised limit:nh-tk-1:level_pct HH high', // 52: ≥ 90 % for 10 s
+      'raised hh-inlet-open:nh-tk-1 hh_inlet_open critical', // 52: HH while inlet XV-1 reports open (composite, no delay)
       'raised hh-trip:nh-tk-1[nh-xv-1] shutoff_failed critical', // 72: inlet valve still open 20 s after HH
       'raised limit:nh-tk-1:level_pct H medium', // 97: ≥ 85 % for 60 s
       'cleared roc:nh-tk-1:level_pct roc_rise medium', // 102: level flat at 99 % for a window
@@ -285,7 +286,7 @@ describe('simulator scenarios end to end (MQTT → rules → alarms → /ws)', (
     }
   }, 200_000);
 
-  it('should predict the overfill, alarm the rate, HH, the open inlet valve and H in order when a tank overfills', async () => {
+  it('should predict the overfill, alarm the rate, HH, HH with the inlet open (composite), the failed trip and H in order when a tank overfills', async () => {
     const c = CASES.overfill;
     const ev = await sequenceOf(c);
     const level = await samples('bohai-chem/nh-tk-1', 'level_pct', Math.max(...ev.map(timeOf)));
