@@ -129,7 +129,12 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     this.client = client;
     client.on('connect', (connack) => {
       // mqtt.js replaces the stream on every reconnect: hook the new one.
-      shareEventLoop(client.stream as unknown as TurnSocket, { budgetBytes: env.INGEST_TURN_BYTES, onYield: () => this.metrics.ingestYields.inc() });
+      shareEventLoop(client.stream as unknown as TurnSocket, {
+        budgetBytes: env.INGEST_TURN_BYTES,
+        onYield: () => this.metrics.ingestYields.inc(),
+        // Data from the broker proves it alive: restart the keepalive countdown (once per turn, not per message).
+        onTurn: () => client.reschedulePing(true),
+      });
       this.connected.next(true);
       this.metrics.mqttConnected.set(1);
       this.log.info('connected to MQTT broker', { url: maskUrl(this.brokerUrl), sessionPresent: connack.sessionPresent });

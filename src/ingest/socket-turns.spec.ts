@@ -21,10 +21,11 @@ function harness(budgetBytes: number) {
     uncork: () => calls.push('uncork'),
   });
   let yields = 0;
-  shareEventLoop(sock, { budgetBytes, defer: (fn) => deferred.push(fn), onYield: () => yields++ });
+  let turns = 0;
+  shareEventLoop(sock, { budgetBytes, defer: (fn) => deferred.push(fn), onYield: () => yields++, onTurn: () => turns++ });
   const data = (n: number) => sock.emit('data', Buffer.alloc(n));
   const endTurn = () => deferred.splice(0).forEach((fn) => fn());
-  return { sock, calls, data, endTurn, yields: () => yields, deferred, isPaused: () => paused };
+  return { sock, calls, data, endTurn, yields: () => yields, turns: () => turns, deferred, isPaused: () => paused };
 }
 
 describe('shareEventLoop', () => {
@@ -53,6 +54,20 @@ describe('shareEventLoop', () => {
     h.endTurn();
     expect(h.isPaused()).toBe(false);
     expect(h.calls).toEqual(['cork', 'pause', 'uncork', 'resume']);
+  });
+
+  it('reports liveness once per turn in which data arrived, not per chunk', () => {
+    const h = harness(1000);
+    expect(h.turns()).toBe(0);
+    h.data(10);
+    h.data(10);
+    h.data(10);
+    expect(h.turns()).toBe(1);
+    h.endTurn();
+    h.endTurn(); // a turn without data
+    expect(h.turns()).toBe(1);
+    h.data(10);
+    expect(h.turns()).toBe(2);
   });
 
   it('starts every turn with a fresh budget', () => {

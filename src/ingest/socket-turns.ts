@@ -9,6 +9,9 @@
  * - **Turn budget**: once `budgetBytes` arrived in one event-loop turn, the socket is paused; it resumes on
  *   `setImmediate`, after the poll phase served the other sockets. Nothing is dropped: unread bytes stay in the kernel
  *   and, beyond that, at the broker (QoS 1 in flight).
+ * - **Liveness**: `onTurn` tells the MQTT client that the broker is talking (mqtt.js counts only PINGRESP and acks as
+ *   keepalive activity: under a sustained inbound flood on a busy machine its PINGRESP can sit behind thousands of
+ *   PUBLISH frames, the keepalive times out and the reconnect redelivers every unacknowledged message — duplicates).
  * - **Corked acknowledgements**: the PUBACKs of one turn leave in one write (was one syscall per message, ~15 % of
  *   server CPU at 20k msg/s). Acks are delayed by less than one turn; nothing is acknowledged earlier than before.
  */
@@ -29,6 +32,8 @@ export type TurnOptions = {
   defer?: (fn: () => void) => void;
   /** Counts a yield (metrics). */
   onYield?: () => void;
+  /** Called once per turn in which data arrived (before the turn's chunks are handled). */
+  onTurn?: () => void;
 };
 
 export function shareEventLoop(socket: TurnSocket, opts: TurnOptions): void {
@@ -52,6 +57,7 @@ export function shareEventLoop(socket: TurnSocket, opts: TurnOptions): void {
       inTurn = true;
       if (canCork) socket.cork!();
       defer(endTurn);
+      opts.onTurn?.();
     }
     bytes += chunk.length;
     if (!yielded && bytes >= opts.budgetBytes) {
