@@ -33,3 +33,14 @@ export const PRIORITY_LEVEL: Record<Priority, ColourLevel> = {
 export const PRIORITY_RANK: Record<Priority, number> = { critical: 4, high: 3, medium: 2, low: 1 };
 
 export type DeviceState = 'online' | 'offline';
+
+/**
+ * What the rule engine consumes: one reading, or the readings of one message (one device, one event time, in message
+ * order). Ingest sends whole messages, so per-element stream plumbing is paid once per message, not per channel.
+ */
+export type ReadingInput = Reading | readonly Reading[];
+
+/** The first (or only) reading of an input; a message batch is never empty. */
+export const firstReading = (x: ReadingInput): Reading => (isReadingBatch(x) ? x[0]! : x);
+
+export const isReadingBatch = (x: ReadingInput): x is readonly Reading[] => Array.isArray(x);

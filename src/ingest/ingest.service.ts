@@ -14,7 +14,7 @@ import { decodeState, decodeTelemetry, REJECT_REASONS, type DecodeContext, type 
 import { DeviceRegistry } from './domain/device-registry';
 import { parseTopic, SUBSCRIPTIONS } from './domain/telemetry-contract';
 import { EmbeddedBroker } from './embedded-broker';
-import { shareEventLoop, type TurnSocket } from './socket-turns';
+import { shareEventLoop } from './socket-turns';
 
 /** `DEBUG=mqttjs*` turns mqtt.js's own logging back on. */
 const MQTT_DEBUG = /\bmqttjs/.test(process.env.DEBUG ?? '');
@@ -36,11 +36,17 @@ export const serverStatusTopic = (clientId: string): string => `hazwatch/server/
 export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new JsonLogger('ingest');
   private readonly telemetry = new Subject<Reading>();
+  private readonly messages = new Subject<readonly Reading[]>();
   private readonly deviceStates = new Subject<DeviceStateEvent>();
   private readonly connected = new BehaviorSubject<boolean>(false);
   readonly registry: DeviceRegistry;
   /** Every valid reading, in arrival order. Hot; never completes while the app runs. */
   readonly telemetry$: Observable<Reading> = this.telemetry.asObservable();
+  /**
+   * The same readings grouped by message (one device, one event time, message order): what the rule engine consumes,
+   * so its per-element stream plumbing runs once per message, not once per channel. Emitted before `telemetry$`.
+   */
+  readonly messages$: Observable<readonly Reading[]> = this.messages.asObservable();
   /** Device online/offline changes (from retained `state` topics and last wills). */
   readonly deviceState$: Observable<DeviceStateEvent> = this.deviceStates.asObservable();
   readonly connected$: Observable<boolean> = this.connected.asObservable();
@@ -129,7 +135,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     this.client = client;
     client.on('connect', (connack) => {
       // mqtt.js replaces the stream on every reconnect: hook the new one.
-      shareEventLoop(client.stream as unknown as TurnSocket, {
+      shareEventLoop(client.stream, {
         budgetBytes: env.INGEST_TURN_BYTES,
         onYield: () => this.metrics.ingestYields.inc(),
         // Data from the broker proves it alive: restart the keepalive countdown (once per turn, not per message).
@@ -213,7 +219,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       this.writer.enqueue(readings);
       // A device that talks is online, even if its retained `online` was lost.
       if (this.registry.applyReadings(t.key, readings, receivedAt) !== 'online') this.applyState(t.key, 'online', receivedAt);
-      for (let i = 0; i < readings.length; i++) this.telemetry.next(readings[i]!);
+      this.messages.next(readings);
+      if (this.telemetry.observed) for (let i = 0; i < readings.length; i++) this.telemetry.next(readings[i]!);
     } catch (err) {
       // A bug in a downstream subscriber must not kill intake; count it and keep the message as a dead letter.
       this.log.error('message handling failed', { topic, err });
@@ -281,6 +288,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     await this.flushDeviceStates();
     if (this.broker) await this.broker.stop();
     this.telemetry.complete();
+    this.messages.complete();
     this.deviceStates.complete();
   }
 }

@@ -3,7 +3,7 @@ import { asyncScheduler, Observable, Subject, type SchedulerLike, type Subscript
 import { CLOCK, type Clock } from '../common/clock';
 import { ConfigError } from '../common/errors';
 import { JsonLogger } from '../common/logger';
-import type { Reading } from '../common/types';
+import { firstReading, type ReadingInput } from '../common/types';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { IngestService } from '../ingest/ingest.service';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
@@ -69,7 +69,7 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
       interlocks: loaded.rules.interlocks.length,
       composites: loaded.rules.composites.length,
     });
-    if (this.ingest) this.start(this.ingest.telemetry$, this.ingest.deviceState$);
+    if (this.ingest) this.start(this.ingest.messages$, this.ingest.deviceState$);
     if (this.watchFile !== false) {
       this.watcher = new RulesFileWatcher(rulesFilePath(this.config.configDir), () => this.reload());
       this.watcher.start();
@@ -89,7 +89,7 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Connects the engine to the reading and device-state streams (done by onModuleInit when ingest is present). */
-  start(telemetry$: Observable<Reading>, deviceState$: Observable<DeviceStateEvent>): void {
+  start(telemetry$: Observable<ReadingInput>, deviceState$: Observable<DeviceStateEvent>): void {
     if (!this.rules) throw new Error('RulesService.start before onModuleInit');
     this.inputs = { telemetry$: this.measured(telemetry$), deviceState$ };
     this.swapEngine(this.rules);
@@ -234,13 +234,13 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Marks the dispatch window of each reading (synchronous), so conditions it raises get a latency. */
-  private measured(telemetry$: Observable<Reading>): Observable<Reading> {
-    return new Observable<Reading>((subscriber) =>
+  private measured(telemetry$: Observable<ReadingInput>): Observable<ReadingInput> {
+    return new Observable<ReadingInput>((subscriber) =>
       telemetry$.subscribe({
-        next: (r) => {
-          this.dispatching = r.receivedAt;
+        next: (x) => {
+          this.dispatching = firstReading(x).receivedAt;
           try {
-            subscriber.next(r);
+            subscriber.next(x);
           } finally {
             this.dispatching = NaN;
           }

@@ -56,7 +56,7 @@ export class WorkerTelemetrySink implements TelemetrySink {
     const msg: CopyRequest = { id, chunk, rows };
     const done = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     if (typeof chunk !== 'string' && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
-      worker.postMessage(msg, [chunk.buffer as ArrayBuffer]);
+      worker.postMessage(msg, [chunk.buffer]);
     } else {
       worker.postMessage(msg);
     }

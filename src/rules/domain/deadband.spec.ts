@@ -83,4 +83,20 @@ describe('dropLate', () => {
     });
     expect(late).toEqual([[900, 1100]]);
   });
+
+  it('should pass a message batch whole when all are admitted, only its admitted readings otherwise, and nothing when none is', () => {
+    const late: number[] = [];
+    const activity = { seen: false };
+    const r = (ts: number) => ({ ts });
+    const whole = [r(1000), r(1000)];
+    scheduler().run(({ cold, expectObservable }) => {
+      const src = cold('abc', { a: whole, b: [r(3000), r(1000), r(2900)], c: [r(100), r(200)] });
+      expectObservable(src.pipe(dropLate(500, (x) => late.push(x.ts), activity))).toBe('ab-', {
+        a: whole,
+        b: [r(3000), r(2900)],
+      });
+    });
+    expect(late).toEqual([1000, 100, 200]);
+    expect(activity.seen).toBe(true);
+  });
 });

@@ -31,13 +31,15 @@ function runEngine(
   rules: CompiledRules = demoRules,
   siteId = 'bohai-chem',
   store = new ConditionStore(),
+  /** 'messages': each send is one batch (as ingest emits); 'readings': one element per channel. */
+  mode: 'readings' | 'messages' = 'readings',
 ): Harness {
   const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
   const out: Harness['out'] = [];
   const errors: string[] = [];
   const late: number[] = [];
   ts.run(({ flush }) => {
-    const telemetry$ = new Subject<Reading>();
+    const telemetry$ = new Subject<Reading | readonly Reading[]>();
     const deviceState$ = new Subject<DeviceStateEvent>();
     const engine = buildEngine(
       rules,
@@ -56,10 +58,11 @@ function runEngine(
       late,
       send: (at, deviceId, values, over = {}) =>
         ts.schedule(() => {
-          for (const [channel, value] of Object.entries(values))
-            telemetry$.next(
-              makeReading({ siteId, deviceId, channel, value, ts: at, receivedAt: at, ...over }),
-            );
+          const readings = Object.entries(values).map(([channel, value]) =>
+            makeReading({ siteId, deviceId, channel, value, ts: at, receivedAt: at, ...over }),
+          );
+          if (mode === 'messages') telemetry$.next(readings);
+          else for (const r of readings) telemetry$.next(r);
         }, at),
       state: (at, deviceId, state) =>
         ts.schedule(() => deviceState$.next({ siteId, deviceId, state, ts: at }), at),
@@ -104,6 +107,28 @@ function background(h: Harness, to: number, skip: ReadonlySet<string> = new Set(
   }
 }
 
+const CHLORINE_GDS = ['cl-gd-1', 'cl-gd-2', 'cl-gd-3'];
+/** Gas rises across the chlorine area, the ESD demands the valves closed, XV-1 closes late. */
+function chlorineLeak(h: Harness): void {
+  const gds = CHLORINE_GDS;
+  background(h, 120_000, new Set([...gds, 'cl-xv-1', 'cl-xv-2']));
+  // gas rises on GD-1 from 10 s, on GD-2 from 14 s; GD-3 only reaches level 1
+  const conc = (t: number, start: number, peak: number): number =>
+    Math.min(peak, t < start ? 0.1 : 0.1 + ((t - start) / 1000) * 0.2);
+  h.every(0, 120_000, 2000, (t) => {
+    h.send(t, 'cl-gd-1', { conc: conc(t, 10_000, 5), fault: false });
+    h.send(t, 'cl-gd-2', { conc: conc(t, 14_000, 5), fault: false });
+    h.send(t, 'cl-gd-3', { conc: conc(t, 18_000, 1.5), fault: false });
+  });
+  // ESD demands both valves closed at 30 s; XV-2 closes at 36 s, XV-1 stays open until 70 s
+  h.every(0, 120_000, 5000, (t) => {
+    const demand = t >= 30_000 ? 'closed' : 'open';
+    h.send(t, 'cl-xv-1', { position: t >= 70_000 ? 'closed' : t >= 30_000 ? 'moving' : 'open', demand });
+    h.send(t, 'cl-xv-2', { position: t >= 36_000 ? 'closed' : t >= 30_000 ? 'moving' : 'open', demand });
+  });
+  h.send(36_000, 'cl-xv-2', { position: 'closed', demand: 'closed' });
+}
+
 describe('rule engine on the demo plant', () => {
   it('should raise nothing when every device reports normal values', () => {
     const h = runEngine((h) => background(h, 120_000));
@@ -112,25 +137,7 @@ describe('rule engine on the demo plant', () => {
   });
 
   it('should raise gas levels, the vote, the interlock and the composite in causal order during a chlorine leak', () => {
-    const gds = ['cl-gd-1', 'cl-gd-2', 'cl-gd-3'];
-    const h = runEngine((h) => {
-      background(h, 120_000, new Set([...gds, 'cl-xv-1', 'cl-xv-2']));
-      // gas rises on GD-1 from 10 s, on GD-2 from 14 s; GD-3 only reaches level 1
-      const conc = (t: number, start: number, peak: number): number =>
-        Math.min(peak, t < start ? 0.1 : 0.1 + ((t - start) / 1000) * 0.2);
-      h.every(0, 120_000, 2000, (t) => {
-        h.send(t, 'cl-gd-1', { conc: conc(t, 10_000, 5), fault: false });
-        h.send(t, 'cl-gd-2', { conc: conc(t, 14_000, 5), fault: false });
-        h.send(t, 'cl-gd-3', { conc: conc(t, 18_000, 1.5), fault: false });
-      });
-      // ESD demands both valves closed at 30 s; XV-2 closes at 36 s, XV-1 stays open until 70 s
-      h.every(0, 120_000, 5000, (t) => {
-        const demand = t >= 30_000 ? 'closed' : 'open';
-        h.send(t, 'cl-xv-1', { position: t >= 70_000 ? 'closed' : t >= 30_000 ? 'moving' : 'open', demand });
-        h.send(t, 'cl-xv-2', { position: t >= 36_000 ? 'closed' : t >= 30_000 ? 'moving' : 'open', demand });
-      });
-      h.send(36_000, 'cl-xv-2', { position: 'closed', demand: 'closed' });
-    });
+    const h = runEngine(chlorineLeak);
     const list = rows(h.out, 120_000);
     const got = list.map(fmtc);
     expect(h.errors).toEqual([]);
@@ -174,6 +181,15 @@ describe('rule engine on the demo plant', () => {
     );
     expect(got).not.toContain('cl-gd-3:gas_l2+(high)');
     expect(got).toContain('cl-gd-3:gas_l1+(medium)');
+  });
+
+  it('should raise exactly the same changes at the same times when readings arrive as whole messages (as from ingest)', () => {
+    const one = runEngine(chlorineLeak);
+    const batched = runEngine(chlorineLeak, demoRules, 'bohai-chem', new ConditionStore(), 'messages');
+    const view = (out: Harness['out']): string[] => out.map((c) => `${fmtc(c)}@${c.ts}/${c.at}`);
+    expect(batched.errors).toEqual([]);
+    expect(view(batched.out).length).toBeGreaterThan(10);
+    expect(view(batched.out)).toEqual(view(one.out));
   });
 
   it('should not raise offline when the device is back online within the offline delay', () => {
@@ -241,7 +257,7 @@ describe('rule engine hazard grading', () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
     const statuses: Array<{ R: number; grade: number; S: number }> = [];
     ts.run(({ flush }) => {
-      const telemetry$ = new Subject<Reading>();
+      const telemetry$ = new Subject<Reading | readonly Reading[]>();
       const engine = buildEngine(
         demoRules,
         { telemetry$, deviceState$: new Subject() },

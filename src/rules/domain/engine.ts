@@ -27,9 +27,10 @@ import {
   share,
   Subject,
   takeUntil,
+  type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
-import type { Reading } from '../../common/types';
+import { firstReading, type Reading, type ReadingInput } from '../../common/types';
 import { type ConditionChange, type SeedLookup } from './condition';
 import type { ConditionStore } from './condition-store';
 import { createCompositeMachine } from './composite.rule';
@@ -51,7 +52,8 @@ import { createValveMachine } from './valve.rule';
 import { createVoteMachine } from './vote.rule';
 
 export type EngineInputs = {
-  readonly telemetry$: Observable<Reading>;
+  /** Readings, or whole messages (ingest sends messages: one device, one event time, in message order). */
+  readonly telemetry$: Observable<ReadingInput>;
   readonly deviceState$: Observable<DeviceStateEvent>;
 };
 
@@ -131,6 +133,25 @@ export function idleFor(idleMs: number, scheduler: SchedulerLike, activity: Grou
 
 const channelOf = (r: Reading): string => r.channel;
 
+/** Flattens readings and message batches into single readings, keeping those that pass `keep`. */
+export function eachReading(keep: (r: Reading) => boolean): OperatorFunction<ReadingInput, Reading> {
+  return (source) =>
+    new Observable<Reading>((subscriber) =>
+      source.subscribe({
+        next: (x) => {
+          if (Array.isArray(x)) {
+            const batch = x as readonly Reading[];
+            for (let i = 0; i < batch.length; i++) if (keep(batch[i]!)) subscriber.next(batch[i]!);
+          } else if (keep(x as Reading)) {
+            subscriber.next(x as Reading);
+          }
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      }),
+    );
+}
+
 const NO_DEVICE: DeviceRules = {
   siteId: '',
   deviceId: '',
@@ -164,7 +185,10 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
       },
     });
   // Two lookups rather than one over both shapes: each call site stays monomorphic (hot path, once per reading).
-  const lookup = (r: Reading): DeviceRules => rules.devices.get(r.siteId)?.get(r.deviceId) ?? NO_DEVICE;
+  const lookup = (x: ReadingInput): DeviceRules => {
+    const r = firstReading(x);
+    return rules.devices.get(r.siteId)?.get(r.deviceId) ?? NO_DEVICE;
+  };
   const lookupState = (e: DeviceStateEvent): DeviceRules =>
     rules.devices.get(e.siteId)?.get(e.deviceId) ?? NO_DEVICE;
   const stop$ = new Subject<void>();
@@ -250,7 +274,7 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
     for (const t of c.terms) if (t.kind === 'channel') want(t.siteId, t.deviceId, t.channel);
   for (const h of rules.hazardSources) for (const t of h.tanks) want(h.siteId, t.deviceId, t.channel);
   const crossReadings$ = tel$.pipe(
-    filter((r) => cross.get(r.siteId)?.get(r.deviceId)?.has(r.channel) === true),
+    eachReading((r) => cross.get(r.siteId)?.get(r.deviceId)?.has(r.channel) === true),
     share(),
   );
 

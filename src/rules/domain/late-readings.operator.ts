@@ -6,28 +6,44 @@
  * to `onLate` (counted and logged by the service; ingest has stored it). The outcome depends only on the order of
  * arrival, never on wall-clock timing.
  */
-import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 
 export function dropLate<T extends { readonly ts: number }>(
   toleranceMs: number,
   onLate: (item: T, lagMs: number) => void,
   /** Flagged on every element, late or not (the group's idle watcher reads it). */
   activity?: { seen: boolean },
-): MonoTypeOperatorFunction<T> {
+): OperatorFunction<T | readonly T[], T | readonly T[]> {
   return (source) =>
-    new Observable<T>((subscriber) => {
+    new Observable<T | readonly T[]>((subscriber) => {
       let newest = -Infinity;
+      /** True when `r` is evaluated; false (reported) when it is later than the tolerance. */
+      const admit = (r: T): boolean => {
+        if (r.ts >= newest) {
+          newest = r.ts;
+          return true;
+        }
+        if (newest - r.ts <= toleranceMs) return true;
+        onLate(r, newest - r.ts);
+        return false;
+      };
       return source.subscribe({
-        next: (r) => {
+        next: (x) => {
           if (activity) activity.seen = true;
-          if (r.ts >= newest) {
-            newest = r.ts;
-            subscriber.next(r);
-          } else if (newest - r.ts <= toleranceMs) {
-            subscriber.next(r);
-          } else {
-            onLate(r, newest - r.ts);
+          if (!Array.isArray(x)) {
+            if (admit(x as T)) subscriber.next(x);
+            return;
           }
+          // A message batch: passed on whole when every reading is admitted (the usual case), else only the admitted.
+          const batch = x as readonly T[];
+          let kept: T[] | undefined;
+          for (let i = 0; i < batch.length; i++) {
+            const ok = admit(batch[i]!);
+            if (!ok && !kept) kept = batch.slice(0, i);
+            else if (ok && kept) kept.push(batch[i]!);
+          }
+          if (!kept) subscriber.next(batch);
+          else if (kept.length > 0) subscriber.next(kept);
         },
         error: (e: unknown) => subscriber.error(e),
         complete: () => subscriber.complete(),

@@ -55,7 +55,7 @@ export type RunManyOptions<I> = {
 export function runMachines<I, O = ConditionChange>(
   entries: readonly MachineEntry<I, O>[],
   opts: RunManyOptions<I>,
-): OperatorFunction<I, O> {
+): OperatorFunction<I | readonly I[], O> {
   const { scheduler } = opts;
   const timeOf = opts.timeOf ?? tsOf;
   const keyOf = opts.keyOf;
@@ -122,19 +122,28 @@ export function runMachines<I, O = ConditionChange>(
         arm();
       };
 
+      const feed = (i: I): void => {
+        const ts = timeOf(i);
+        if (ts > lastTs) lastTs = ts;
+        const targets = keyOf ? (byKey.get(keyOf(i)) ?? everyInput) : everyInput;
+        for (let t = 0; t < targets.length; t++) {
+          const k = targets[t]!;
+          try {
+            machines[k]!.input(i, ts, emit);
+          } catch (err) {
+            fail(k, err);
+          }
+          refreshDue(k);
+        }
+      };
       const sub = source.subscribe({
-        next: (i) => {
-          const ts = timeOf(i);
-          if (ts > lastTs) lastTs = ts;
-          const targets = keyOf ? (byKey.get(keyOf(i)) ?? everyInput) : everyInput;
-          for (let t = 0; t < targets.length; t++) {
-            const k = targets[t]!;
-            try {
-              machines[k]!.input(i, ts, emit);
-            } catch (err) {
-              fail(k, err);
-            }
-            refreshDue(k);
+        // An element is one input or a batch of inputs (a message's readings): the timer is re-armed once per element.
+        next: (x) => {
+          if (Array.isArray(x)) {
+            const batch = x as readonly I[];
+            for (let b = 0; b < batch.length; b++) feed(batch[b]!);
+          } else {
+            feed(x as I);
           }
           arm();
         },
@@ -154,7 +163,7 @@ export function runMachines<I, O = ConditionChange>(
 export function runMachine<I, O = ConditionChange>(
   create: () => RuleMachine<I, O>,
   opts: RunOptions<I>,
-): OperatorFunction<I, O> {
+): OperatorFunction<I | readonly I[], O> {
   const onError = opts.onError;
   return runMachines<I, O>([{ id: 'machine', create }], {
     scheduler: opts.scheduler,
