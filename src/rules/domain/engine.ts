@@ -37,7 +37,8 @@ import { createCompositeMachine } from './composite.rule';
 import { createFlagMachine } from './flag.rule';
 import { hazardGrading, computeHazard, type HazardStatus } from './hazard-grading';
 import { createInterlockMachine } from './interlock.rule';
-import { dropLate } from './late-readings.operator';
+import { GroupSubject } from './group-subject';
+import { lateGate } from './late-readings.operator';
 import { createLimitMachine } from './limit.rule';
 import { createOfflineMachine, type DeviceStateEvent } from './offline.rule';
 import { createOverfillMachine } from './overfill.rule';
@@ -174,9 +175,10 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
       onError: (err) => hooks.onRuleError(kind, ruleId, err),
       ...(timeOf ? { timeOf } : {}),
     });
-  const runMany = (entries: MachineEntry<Reading>[]) =>
+  const runMany = (entries: MachineEntry<Reading>[], gate?: () => (r: Reading) => boolean) =>
     runMachines<Reading>(entries, {
       scheduler,
+      ...(gate ? { gate } : {}),
       // Channel rules see only their channel's readings; device rules (no key) see every reading of the device.
       keyOf: channelOf,
       onError: (id, err) => {
@@ -200,7 +202,10 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   const activity = new Map<DeviceRules, GroupActivity>(); // bounded by the configured devices (+ NO_DEVICE)
   const deviceStage$ = tel$.pipe(
     // groupBy subscribes the group's pipeline (mergeMap below) before it asks for the group's duration.
-    groupBy(lookup, { duration: (g) => idleFor(groupIdleMs, scheduler, activity.get(g.key) ?? { seen: false }) }),
+    groupBy(lookup, {
+      duration: (g) => idleFor(groupIdleMs, scheduler, activity.get(g.key) ?? { seen: false }),
+      connector: () => new GroupSubject<ReadingInput>(),
+    }),
     mergeMap((dev$) => {
       const d = dev$.key;
       const state: GroupActivity = { seen: true };
@@ -217,7 +222,8 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
             create: () => channelMachine(rule, seed),
           });
       if (d === NO_DEVICE || entries.length === 0) return dev$.pipe(ignoreElements());
-      return dev$.pipe(dropLate(lateToleranceMs, onLate, state), runMany(entries));
+      // The lateness gate runs inside the machines' loop (one stream hop less per message than a dropLate operator).
+      return dev$.pipe(runMany(entries, () => lateGate(lateToleranceMs, onLate, state)));
     }),
   );
 

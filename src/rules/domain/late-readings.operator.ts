@@ -8,6 +8,29 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 
+/**
+ * The gate as a plain predicate for one group (what `runMachines` calls per reading): true when `r` is evaluated,
+ * false (reported to `onLate`) when it is later than the tolerance. Flags `activity` on every reading.
+ */
+export function lateGate<T extends { readonly ts: number }>(
+  toleranceMs: number,
+  onLate: (item: T, lagMs: number) => void,
+  activity?: { seen: boolean },
+): (r: T) => boolean {
+  let newest = -Infinity;
+  return (r) => {
+    if (activity) activity.seen = true;
+    if (r.ts >= newest) {
+      newest = r.ts;
+      return true;
+    }
+    if (newest - r.ts <= toleranceMs) return true;
+    onLate(r, newest - r.ts);
+    return false;
+  };
+}
+
+/** The gate as an operator over single readings or message batches (a batch passes whole when all are admitted). */
 export function dropLate<T extends { readonly ts: number }>(
   toleranceMs: number,
   onLate: (item: T, lagMs: number) => void,
@@ -16,25 +39,13 @@ export function dropLate<T extends { readonly ts: number }>(
 ): OperatorFunction<T | readonly T[], T | readonly T[]> {
   return (source) =>
     new Observable<T | readonly T[]>((subscriber) => {
-      let newest = -Infinity;
-      /** True when `r` is evaluated; false (reported) when it is later than the tolerance. */
-      const admit = (r: T): boolean => {
-        if (r.ts >= newest) {
-          newest = r.ts;
-          return true;
-        }
-        if (newest - r.ts <= toleranceMs) return true;
-        onLate(r, newest - r.ts);
-        return false;
-      };
+      const admit = lateGate(toleranceMs, onLate, activity);
       return source.subscribe({
         next: (x) => {
-          if (activity) activity.seen = true;
           if (!Array.isArray(x)) {
             if (admit(x as T)) subscriber.next(x);
             return;
           }
-          // A message batch: passed on whole when every reading is admitted (the usual case), else only the admitted.
           const batch = x as readonly T[];
           let kept: T[] | undefined;
           for (let i = 0; i < batch.length; i++) {

@@ -42,6 +42,8 @@ export type RunManyOptions<I> = {
   keyOf?: (i: I) => string;
   /** Machine `id` threw: reported, recreated, the stream goes on. */
   onError?: (id: string, err: unknown) => void;
+  /** Per-subscription input gate (e.g. `lateGate`): an input it refuses reaches no machine. */
+  gate?: () => (i: I) => boolean;
 };
 
 /**
@@ -74,6 +76,7 @@ export function runMachines<I, O = ConditionChange>(
   return (source) =>
     new Observable<O>((subscriber) => {
       const machines: RuleMachine<I, O>[] = entries.map((e) => e.create());
+      const admit = opts.gate?.();
       const dues: number[] = new Array<number>(n).fill(Infinity);
       const emit = (o: O): void => subscriber.next(o);
       let lastTs = -Infinity;
@@ -123,6 +126,7 @@ export function runMachines<I, O = ConditionChange>(
       };
 
       const feed = (i: I): void => {
+        if (admit && !admit(i)) return;
         const ts = timeOf(i);
         if (ts > lastTs) lastTs = ts;
         const targets = keyOf ? (byKey.get(keyOf(i)) ?? everyInput) : everyInput;
