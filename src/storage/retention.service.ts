@@ -6,11 +6,30 @@ import type { Database } from './database.service';
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
-/** One bounded chunk of old rows; the BRIN/btree on time keeps the scan cheap. */
-const DELETE_CHUNK = `
-  DELETE FROM telemetry WHERE ctid = ANY (ARRAY(
-    SELECT ctid FROM telemetry WHERE time < $1 LIMIT $2
+/** Tables holding rows of any age: the plain table, or the legacy and default partitions of the partitioned one. */
+type RowTable = 'telemetry' | 'telemetry_p_legacy' | 'telemetry_p_default';
+
+/**
+ * One bounded chunk of old rows of one table. The table is never the partitioned parent: ctids are only unique within
+ * one table, and `DELETE FROM telemetry WHERE ctid = ANY(...)` on the parent would also hit the rows with the same
+ * ctids in every other partition. So each table's statement is a constant (no identifier is ever built here).
+ */
+const deleteChunk = (table: string): string => `
+  DELETE FROM ${table} WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM ${table} WHERE time < $1 LIMIT $2
   ))`;
+const DELETE_CHUNK: Readonly<Record<RowTable, string>> = {
+  telemetry: deleteChunk('telemetry'),
+  telemetry_p_legacy: deleteChunk('telemetry_p_legacy'),
+  telemetry_p_default: deleteChunk('telemetry_p_default'),
+};
+
+/** Which of those exist as plain tables (relkind r): `telemetry` itself before partitioning, else the partitions. */
+const ROW_TABLES = `
+  SELECT c.relname AS name FROM pg_class c
+  WHERE c.oid IN (to_regclass('telemetry'), to_regclass('telemetry_p_legacy'), to_regclass('telemetry_p_default'))
+    AND c.relkind = 'r'
+  ORDER BY c.relname`;
 
 /** TimescaleDB: keep the retention policy in line with TELEMETRY_RETENTION_DAYS. */
 const TIMESCALE_POLICY = `
@@ -27,9 +46,12 @@ export type RetentionOptions = {
 };
 
 /**
- * Telemetry retention on plain PostgreSQL: hourly, deletes rows older than TELEMETRY_RETENTION_DAYS in
- * bounded chunks (short transactions, no long locks). Under TimescaleDB the retention policy does it:
- * this service only aligns the policy's interval once at start.
+ * Telemetry retention on plain PostgreSQL, row by row: hourly, deletes rows older than TELEMETRY_RETENTION_DAYS in
+ * bounded chunks (short transactions, no long locks) from the tables that hold rows of any age: the legacy and
+ * default partitions of the partitioned `telemetry` (or `telemetry` itself where it is not partitioned). Daily
+ * partitions are never touched here: TelemetryPartitions drops each one whole once its day is past the cutoff
+ * (rows of a daily partition thus stay up to one day longer than the cutoff, as with TimescaleDB chunks).
+ * Under TimescaleDB the retention policy does it: this service only aligns the policy's interval once at start.
  */
 export class RetentionService implements OnModuleInit, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
@@ -64,18 +86,25 @@ export class RetentionService implements OnModuleInit, OnModuleDestroy {
     const cutoff = new Date(this.opts.clock.now() - this.opts.retentionDays * DAY_MS);
     const chunk = this.opts.chunkRows ?? 10_000;
     let total = 0;
+    let table: RowTable | undefined;
     try {
-      for (;;) {
-        const r = await this.opts.db.query(DELETE_CHUNK, [cutoff, chunk]);
-        const n = r.rowCount ?? 0;
-        total += n;
-        if (n < chunk) break;
+      const tables = await this.opts.db.query<{ name: RowTable }>(ROW_TABLES);
+      for (const { name } of tables.rows) {
+        table = name;
+        const sql = DELETE_CHUNK[name];
+        for (;;) {
+          const r = await this.opts.db.query(sql, [cutoff, chunk]);
+          const n = r.rowCount ?? 0;
+          total += n;
+          if (n < chunk) break;
+        }
       }
       if (total > 0)
         this.log.info('telemetry retention deleted old rows', { rows: total, before: cutoff.toISOString() });
     } catch (err) {
       this.log.warn('telemetry retention run failed; will retry next hour', {
         deleted: total,
+        table: table ?? null,
         error: err instanceof Error ? err.message : String(err),
       });
     }

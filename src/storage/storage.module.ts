@@ -10,6 +10,7 @@ import { DeadLetterRepository } from './dead-letter.repository';
 import { DeviceStateRepository } from './device-state.repository';
 import { startEmbeddedPostgres } from './embedded-postgres.launcher';
 import { RetentionService } from './retention.service';
+import { TelemetryPartitions } from './telemetry-partitions.service';
 import { TelemetryQueryRepository } from './telemetry-query.repository';
 import { TelemetryWriter } from './telemetry-writer.service';
 import { TelemetrySpool } from './telemetry.spool';
@@ -63,7 +64,8 @@ export function createTelemetryWriter(
 
 /**
  * Storage: the pg pool (`Database`, with migrations and TimescaleDB detection), the batched telemetry
- * writer with its disk spool, dead letters, history queries, device state and retention.
+ * writer with its disk spool, dead letters, history queries, device state, retention and (plain PostgreSQL) the
+ * daily telemetry partitions.
  *
  * Shutdown order: the writer and dead letters flush in beforeApplicationShutdown; the pool (and the
  * embedded PostgreSQL) close in onApplicationShutdown, after them.
@@ -99,6 +101,12 @@ export function createTelemetryWriter(
         new RetentionService({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS }),
       inject: [APP_CONFIG, Database, CLOCK],
     },
+    {
+      provide: TelemetryPartitions,
+      useFactory: (config: AppConfig, db: Database, clock: Clock) =>
+        new TelemetryPartitions({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS }),
+      inject: [APP_CONFIG, Database, CLOCK],
+    },
   ],
   exports: [
     Database,
@@ -107,6 +115,7 @@ export function createTelemetryWriter(
     TelemetryQueryRepository,
     DeviceStateRepository,
     RetentionService,
+    TelemetryPartitions,
   ],
 })
 export class StorageModule {}

@@ -32,7 +32,8 @@ export type TelemetryBucket = {
   n: number;
 };
 
-const RAW = `
+/** Plain PostgreSQL and TimescaleDB alike (exported for the EXPLAIN checks of the partitions suite). */
+export const RAW = `
   SELECT time, channel, value, text_value, quality FROM telemetry
   WHERE site_id = $1 AND device_id = $2 AND ($3::text IS NULL OR channel = $3)
     AND time >= $4 AND time < $5

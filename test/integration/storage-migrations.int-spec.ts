@@ -22,7 +22,8 @@ async function relations(url: string): Promise<string[]> {
     const r = await c.query<{ name: string }>(
       `SELECT c.relname || ':' || c.relkind::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'public' AND c.relname IN ('telemetry', 'telemetry_1m', 'ingest_reject', 'device_state',
-         'telemetry_series_idx', 'telemetry_time_brin')
+         'telemetry_series_idx', 'telemetry_time_brin', 'telemetry_p_legacy', 'telemetry_p_default',
+         'telemetry_p_legacy_series_idx')
        ORDER BY 1`,
     );
     return r.rows.map((x) => x.name);
@@ -58,10 +59,12 @@ suite('storage migrations and start-up (scratch databases)', () => {
       expect(await relations(scratch.url)).toEqual([
         'device_state:r',
         'ingest_reject:r',
-        'telemetry:r',
+        'telemetry:p',
         'telemetry_1m:v',
-        'telemetry_series_idx:i',
-        'telemetry_time_brin:i',
+        'telemetry_p_default:r',
+        'telemetry_p_legacy:r',
+        'telemetry_p_legacy_series_idx:i',
+        'telemetry_time_brin:I',
       ]);
       expect(await runMigrations({ databaseUrl: scratch.url, direction: 'up' })).toEqual([]);
 
@@ -75,7 +78,7 @@ suite('storage migrations and start-up (scratch databases)', () => {
 
       const up2 = await runMigrations({ databaseUrl: scratch.url, direction: 'up' });
       expect(up2).toEqual(up1);
-      expect(await relations(scratch.url)).toHaveLength(6);
+      expect(await relations(scratch.url)).toHaveLength(8);
     } finally {
       await scratch.drop();
     }

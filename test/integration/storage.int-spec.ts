@@ -71,12 +71,16 @@ suite('storage against PostgreSQL (real migrations)', () => {
     const avail = await pool.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'`);
     expect(db.timescale).toBe(false);
     if (avail.rowCount === 0) {
+      // partitioned by day (migrations/1764000500000_telemetry-partitions.sql): BRIN on the parent, the series
+      // btree on the legacy partition (and on each closed daily partition, storage-partitions.int-spec)
       const idx = await pool.query(
-        `SELECT indexname FROM pg_indexes WHERE tablename = 'telemetry' ORDER BY 1`,
+        `SELECT tablename || '.' || indexname AS i FROM pg_indexes
+         WHERE tablename IN ('telemetry', 'telemetry_p_legacy') ORDER BY 1`,
       );
-      expect(idx.rows.map((r: { indexname: string }) => r.indexname)).toEqual([
-        'telemetry_series_idx',
-        'telemetry_time_brin',
+      expect(idx.rows.map((r: { i: string }) => r.i)).toEqual([
+        'telemetry.telemetry_time_brin',
+        'telemetry_p_legacy.telemetry_p_legacy_series_idx',
+        'telemetry_p_legacy.telemetry_p_legacy_time_brin',
       ]);
     }
     expect(db.connectionString).not.toMatch(/:[^:@/]+@/); // password, if any, masked
