@@ -3,15 +3,21 @@
 -- PARTITION BY RANGE (time) so that the day being written carries only a BRIN index (cheap COPY) while closed days
 -- get the series btree afterwards (TelemetryPartitions, docs/adr/0007-telemetry-partitions.md).
 --   telemetry_p_legacy   the previous table with its rows and its series btree: MINVALUE .. start of tomorrow (UTC,
---                        at migration time), so the rows written today stay where they are.
+--                        at migration time), so the rows written today stay where they are; when it holds no row of
+--                        today (a fresh install), MINVALUE .. start of today, so today gets its BRIN-only partition.
 --   telemetry_pYYYYMMDD  one per UTC day, created ahead by the server (BRIN only; series btree once the day closed).
 --   telemetry_p_default  the safety net: a row no partition accepts is stored here, never refused.
 -- `telemetry_1m` depends on telemetry: dropped first, recreated identically.
 DO $$
 DECLARE
-  legacy_end timestamptz := (date_trunc('day', now() AT TIME ZONE 'UTC') + INTERVAL '1 day') AT TIME ZONE 'UTC';
+  -- day arithmetic on UTC timestamps (without time zone), so the session's TimeZone and DST never shift a bound
+  today_start timestamptz := date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+  tomorrow_start timestamptz := (date_trunc('day', now() AT TIME ZONE 'UTC') + INTERVAL '1 day') AT TIME ZONE 'UTC';
+  legacy_end timestamptz;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+    legacy_end := CASE WHEN EXISTS (SELECT 1 FROM telemetry WHERE time >= today_start AND time < tomorrow_start)
+                       THEN tomorrow_start ELSE today_start END;
     DROP VIEW IF EXISTS telemetry_1m;
 
     ALTER TABLE telemetry RENAME TO telemetry_p_legacy;
@@ -32,7 +38,7 @@ BEGIN
 
     CREATE TABLE telemetry_p_default PARTITION OF telemetry DEFAULT;
 
-    -- Rows already stamped tomorrow or later (device clocks ahead) cannot stay in the legacy range: move them to
+    -- Rows stamped at or after the legacy range's end (device clocks ahead) cannot stay in it: move them to
     -- the default partition (the server moves them on into their daily partition when it creates it).
     WITH moved AS (
       DELETE FROM telemetry_p_legacy WHERE time >= legacy_end

@@ -8,6 +8,7 @@ import { HazwatchMetrics } from '../../src/metrics/metrics.registry';
 import { Database } from '../../src/storage/database.service';
 import { migrationsDir, runMigrations } from '../../src/storage/migration.runner';
 import { RetentionService } from '../../src/storage/retention.service';
+import { utcDayStart } from '../../src/storage/telemetry-partitions';
 import { TelemetryPartitions } from '../../src/storage/telemetry-partitions.service';
 import { RAW, TelemetryQueryRepository } from '../../src/storage/telemetry-query.repository';
 import { TelemetryWriter } from '../../src/storage/telemetry-writer.service';
@@ -50,11 +51,15 @@ suite('telemetry daily partitions on plain PostgreSQL (scratch database)', () =>
   let db: Database;
   let partitions: TelemetryPartitions;
   let dir: string;
+  /** UTC day starts around the migration (it runs in Database.open; midnight may pass meanwhile). */
+  let migrationDays: number[];
 
   beforeAll(async () => {
     JsonLogger.setLevel('error');
     scratch = await createScratchDatabase(url, 'storage_part');
+    const before = utcDayStart(Date.now());
     db = await Database.open({ url: scratch.url, metrics: new HazwatchMetrics(false) });
+    migrationDays = [before, utcDayStart(Date.now())];
     partitions = new TelemetryPartitions({ db, clock, retentionDays: 90, log, lockTimeoutMs: 10_000 });
     dir = mkdtempSync(join(tmpdir(), 'hazwatch-partitions-it-'));
   });
@@ -125,6 +130,19 @@ suite('telemetry daily partitions on plain PostgreSQL (scratch database)', () =>
     );
     return r.rows;
   }
+
+  /** Upper bound of the legacy partition's range, epoch ms. */
+  async function legacyEnd(): Promise<number> {
+    const r = await db.query<{ legacy_end: Date }>(
+      `SELECT (regexp_match(pg_get_expr(relpartbound, oid), 'TO \\(''([^'']*)''\\)'))[1]::timestamptz AS legacy_end
+       FROM pg_class WHERE relname = 'telemetry_p_legacy'`,
+    );
+    return r.rows[0]!.legacy_end.getTime();
+  }
+
+  it('should end the legacy range at the start of migration day when the table held no row of that day', async () => {
+    expect(migrationDays).toContain(await legacyEnd());
+  });
 
   it('should create the partitions of the clock day and the next two days, with only a BRIN index', async () => {
     const r = await partitions.runOnce();
@@ -385,17 +403,30 @@ suite('telemetry daily partitions on plain PostgreSQL (scratch database)', () =>
         )
       ).rows[0]!;
     const s = uniqueId('st-mig');
-    const now = Date.now(); // the real clock: the migration's legacy range ends at the real tomorrow
+    // Real-clock rows: 50 in the last hour of yesterday (legacy), 50 in the last minute. This scratch database was
+    // migrated empty, so its legacy range ends at the start of migration day and rows of today sit in DEFAULT.
+    const now = Date.now();
+    const realRows = [
+      ...Array.from({ length: 50 }, (_, i) => reading(utcDayStart(now) - H + i * 1000, i, 'gd-1', 'conc', s)),
+      ...Array.from({ length: 50 }, (_, i) => reading(now - 49_000 + i * 1000, i, 'gd-1', 'conc', s)),
+    ];
     await copyRows([
-      ...Array.from({ length: 100 }, (_, i) => reading(now - 3_600_000 + i * 1000, i, 'gd-1', 'conc', s)), // legacy
+      ...realRows,
       ...Array.from({ length: 100 }, (_, i) => reading(D(3, 23, 6) + i * 1000, i, 'gd-2', 'conc', s)), // 03-23
       reading(D(3, 23) + 3650 * 24 * H, 7, 'gd-3', 'conc', s), // DEFAULT
     ]);
-    expect(await partitionCounts(s)).toEqual({
-      telemetry_p_legacy: 100,
-      telemetry_p20400323: 100,
-      telemetry_p_default: 1,
-    });
+    /** Where the real-clock rows belong for the legacy range's current end; the 2040 rows add `extra`. */
+    const expected = async (extra: Record<string, number>): Promise<Record<string, number>> => {
+      const end = await legacyEnd();
+      const inLegacy = realRows.filter((r) => r.ts < end).length;
+      const out: Record<string, number> = { ...extra };
+      if (inLegacy > 0) out.telemetry_p_legacy = inLegacy;
+      out.telemetry_p_default = (out.telemetry_p_default ?? 0) + realRows.length - inLegacy;
+      return out;
+    };
+    expect(await partitionCounts(s)).toEqual(
+      await expected({ telemetry_p20400323: 100, telemetry_p_default: 1 }),
+    );
     const before = await checksum();
 
     // revert down to (and including) this migration, whatever was added after it
@@ -427,11 +458,14 @@ suite('telemetry daily partitions on plain PostgreSQL (scratch database)', () =>
     // on the plain table the partition service stands aside instead of failing every round
     await expect(partitions.runOnce()).resolves.toMatchObject({ skipped: 'not-partitioned' });
 
+    const upAt = utcDayStart(Date.now());
     await runMigrations({ databaseUrl: scratch.url, direction: 'up' });
     expect(await relkind()).toBe('p');
     expect(await checksum()).toEqual(before);
+    // the table now held rows of today: the legacy range runs to the end of migration day, keeping them in place
+    expect([upAt + 24 * H, utcDayStart(Date.now()) + 24 * H]).toContain(await legacyEnd());
     // the 2040 rows wait in DEFAULT until their partitions exist again
-    expect(await partitionCounts(s)).toEqual({ telemetry_p_legacy: 100, telemetry_p_default: 101 });
+    expect(await partitionCounts(s)).toEqual(await expected({ telemetry_p_default: 101 }));
     const retention = new RetentionService({ db, clock: systemClock, retentionDays: 90 });
     await retention.runOnce(); // legacy/default rows from 2040 and 2050 are not old by the real clock
     expect(await checksum()).toEqual(before);
