@@ -139,6 +139,17 @@ describe('TelemetryPartitions (unit, fake database)', () => {
     expect(r.created).toEqual([]);
   });
 
+  it('should report, not throw, when the round itself fails (a clock gone wrong)', async () => {
+    const { db } = fakeDb();
+    const log = new CapturingLogger();
+    const svc = new TelemetryPartitions({ db, clock: { now: () => Number.NaN }, retentionDays: 90, log });
+    const r = await svc.runOnce();
+    expect(r.failed).toEqual([
+      { partition: 'telemetry', step: 'plan', error: expect.stringContaining('UTC day') },
+    ]);
+    expect(log.lines.map((l) => l.level)).toContain('error');
+  });
+
   it('should share one running round between concurrent callers', async () => {
     const { db } = fakeDb();
     const svc = new TelemetryPartitions({

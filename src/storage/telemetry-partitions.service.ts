@@ -45,7 +45,7 @@ type PartitionRow = {
   series_valid: boolean | null;
 };
 
-export type PartitionStep = 'list' | 'create' | 'index' | 'drop';
+export type PartitionStep = 'list' | 'plan' | 'create' | 'index' | 'drop';
 
 export type PartitionRoundResult = {
   /** Why nothing was done: TimescaleDB (its chunks do this), or `telemetry` is not partitioned. */
@@ -116,11 +116,12 @@ export class TelemetryPartitions implements OnModuleInit, OnModuleDestroy {
 
   /** One maintenance round (concurrent calls share the running one). Never rejects. */
   runOnce(): Promise<PartitionRoundResult> {
-    this.running ??= this.round().finally(() => (this.running = undefined));
+    this.running ??= this.guardedRound().finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async round(): Promise<PartitionRoundResult> {
+  /** The timer's promise never rejects: anything unexpected (a bad clock value, a bug) is logged and reported. */
+  private async guardedRound(): Promise<PartitionRoundResult> {
     const result: PartitionRoundResult = {
       created: [],
       movedFromDefault: 0,
@@ -128,7 +129,17 @@ export class TelemetryPartitions implements OnModuleInit, OnModuleDestroy {
       dropped: [],
       failed: [],
     };
+    try {
+      return await this.round(result);
+    } catch (err) {
+      this.fail(result, TELEMETRY_PARENT, 'plan', err);
+      return result;
+    }
+  }
+
+  private async round(result: PartitionRoundResult): Promise<PartitionRoundResult> {
     if (this.opts.db.timescale) return { ...result, skipped: 'timescale' };
+    if (this.stopped) return result;
 
     let existing: ExistingPartition[];
     try {
