@@ -3,7 +3,7 @@
  * in-flight limits) on a free local port, no persistence, killed at the end.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './server.process';
@@ -17,7 +17,7 @@ export function benchMosquittoConfig(dockerConf: string, port: number): { text: 
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#') && !drop.test(l));
-  const text = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ...settings, ''].join('\n');
+  const text = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', ...settings, ''].join('\n');
   return { text, settings };
 }
 
@@ -39,7 +39,12 @@ export async function startMosquitto(binary: string, dockerConfPath: string, wor
   writeFileSync(confFile, text);
   const child = spawn(binary, ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  // BENCH_MOSQUITTO_LOG=<file> keeps the broker's warnings and errors (e.g. "Outgoing messages are being dropped").
+  const logFile = process.env.BENCH_MOSQUITTO_LOG ? createWriteStream(process.env.BENCH_MOSQUITTO_LOG) : undefined;
+  child.stderr.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-4000);
+    logFile?.write(c);
+  });
   const state: { exited: string | null } = { exited: null };
   const exit = new Promise<void>((resolve) => child.once('exit', (code, sig) => ((state.exited = String(code ?? sig)), resolve())));
   child.once('error', (err) => (state.exited = err.message));
