@@ -10,6 +10,9 @@ export type StepResult = {
   /** Share of publishing time the publisher waited on the broker (QoS 1 window full): back-pressure from broker/server. */
   publisherBlockedPct: number;
   expectedRows: number;
+  /** Messages the server counted as received during the step (accepted + rejected): fewer than `sent` means the broker
+   *  acknowledged messages to the publisher that it had not delivered to the server by the end of the drain. */
+  receivedMessages?: number;
   storedRows: number;
   lostRows: number;
   duplicateRows: number;

@@ -189,7 +189,7 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     const step = { ...(await runStep(rate, opts, server, db, plant, load, hz)), loadAvgBefore: load1 };
     steps.push(step);
     out(
-      `  → sent ${n0(step.sent)} at ${n0(step.achievedRate)} msg/s; stored ${n0(step.storedRows)}/${n0(step.expectedRows)} rows (${step.countMethod}; lost ${n0(step.lostRows)}, duplicates ${n0(step.duplicateRows)}); stored rate ${n0(step.storedRate)} msg/s; drain ${step.drainS.toFixed(1)} s; p50/p99 ${step.latencyP50Ms?.toFixed(1) ?? '–'}/${step.latencyP99Ms?.toFixed(1) ?? '–'} ms; server CPU ${n0(step.serverCpuPct)} %, RSS ${n0(step.serverRssMaxMb)} MB; ${step.verdict}`,
+      `  → sent ${n0(step.sent)} at ${n0(step.achievedRate)} msg/s; stored ${n0(step.storedRows)}/${n0(step.expectedRows)} rows (${step.countMethod}; lost ${n0(step.lostRows)}, duplicates ${n0(step.duplicateRows)}); server received ${n0(step.receivedMessages ?? NaN)} msgs${step.receivedMessages !== undefined && step.receivedMessages < step.sent ? ` (${n0(step.sent - step.receivedMessages)} acknowledged by the broker but not delivered to the server by the end of the drain)` : ''}; stored rate ${n0(step.storedRate)} msg/s; drain ${step.drainS.toFixed(1)} s; p50/p99 ${step.latencyP50Ms?.toFixed(1) ?? '–'}/${step.latencyP99Ms?.toFixed(1) ?? '–'} ms; server CPU ${n0(step.serverCpuPct)} %, RSS ${n0(step.serverRssMaxMb)} MB; ${step.verdict}`,
     );
     if (step.drainTimedOut) {
       out('  the server did not catch up within the drain timeout; skipping the higher steps');
@@ -276,6 +276,7 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
   const before = await scrape(server);
   const rowsBefore = sample(before, ROWS_METRIC);
   const rejectedBefore = sample(before, 'hazwatch_ingest_messages_total', { result: 'rejected' }) ?? 0;
+  const acceptedBefore = sample(before, 'hazwatch_ingest_messages_total', { result: 'accepted' }) ?? 0;
   const cpu0 = readProcCpu(server.pid);
   const tree0 = readTree(server.pid);
   const machine0 = readMachineCpu();
@@ -380,6 +381,11 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
       publisherCpuPct: result.publisherCpuPct,
       publisherBlockedPct: result.blockedFraction * 100,
       expectedRows,
+      receivedMessages:
+        (sample(after, 'hazwatch_ingest_messages_total', { result: 'accepted' }) ?? 0) -
+        acceptedBefore +
+        (sample(after, 'hazwatch_ingest_messages_total', { result: 'rejected' }) ?? 0) -
+        rejectedBefore,
       storedRows: stored,
       lostRows: Math.max(0, expectedRows - unique),
       duplicateRows: stored - unique,
