@@ -267,6 +267,14 @@ describe('valve rule', () => {
       'cl-xv-1:trip+@20000',
     ]);
   });
+  it('should date discrepancy and stuck at their deadline when an input past it arrives before the timer fires', () => {
+    const m = createValveMachine(rule);
+    const out: string[] = [];
+    const emit = (c: ConditionChange): void => void out.push(short(c));
+    for (const r of [...v(0, 'open', 'open'), ...v(1000, 'moving', 'closed'), ...v(16_001, 'moving')])
+      m.input(r, r.ts, emit);
+    expect(out).toEqual(['cl-xv-1:discrepancy+/critical@16000', 'cl-xv-1:stuck+@16000']);
+  });
   it('should not raise anything when the valve closes within its travel time, except the trip', () => {
     expect(
       drive(

@@ -40,7 +40,9 @@ export function createValveMachine(rule: ValveRule, seed: SeedLookup = NO_SEED):
         pr,
         position,
         demand,
-        Math.max(ts, mismatchSince + rule.travelMs),
+        // Event time is the deadline, not the input that found it passed: any change before it would have reset
+        // `mismatchSince`, so the condition held from the deadline on (same as `stuck`).
+        mismatchSince + rule.travelMs,
         `${v} position ${position ?? '?'} disagrees with demand ${demand} for more than the travel time ${travelS} s`,
         emit,
       );
