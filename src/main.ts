@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+// Before anything loads mqtt-packet (see the module).
+import { quietDebugResult } from './ingest/quiet-mqtt-debug';
 import { ConfigError } from './common/errors';
 import { JsonLogger } from './common/logger';
 import { loadAppConfig } from './config/app-config';
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
     throw err;
   }
   JsonLogger.setLevel(config.env.LOG_LEVEL);
+  if (!quietDebugResult.installed) log.debug('mqtt-packet debug calls left as they are', { reason: quietDebugResult.reason });
   const app = await bootstrap(config);
   log.info('hazwatch started', { url: `http://${config.env.HOST}:${app.port}/` });
   // Graceful stop: simulators, then MQTT intake, then the writer flushes (or spools), then the database closes.

@@ -60,8 +60,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private paused = false;
   private readonly maxSkewMs: number;
   private readonly decodeCtx: DecodeContext;
-  private readonly accepted: { inc(n?: number): void };
-  private readonly rejected: { inc(n?: number): void };
+  /** Per-message counts (see HazwatchMetrics.ingestTally). */
+  private readonly tally: HazwatchMetrics['ingestTally'];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -75,10 +75,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     this.maxSkewMs = config.env.INGEST_MAX_SKEW_S * 1000;
     this.decodeCtx = { siteId: '', deviceId: '', channels: new Map(), receivedAt: 0, maxSkewMs: this.maxSkewMs };
     for (const reason of REJECT_REASONS) this.metrics.ingestRejected.inc({ reason }, 0);
-    this.accepted = this.metrics.ingestMessages.labels('accepted');
-    this.rejected = this.metrics.ingestMessages.labels('rejected');
-    this.accepted.inc(0);
-    this.rejected.inc(0);
+    this.tally = this.metrics.ingestTally;
+    this.metrics.ingestMessages.inc({ result: 'accepted' }, 0);
+    this.metrics.ingestMessages.inc({ result: 'rejected' }, 0);
   }
 
   /** The broker URL in use (embedded or external). */
@@ -195,7 +194,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       if (t.kind === 'state') {
         const state = decodeState(payload);
         if (!state) return this.rejectMessage(topic, payload, 'bad_state', 'state must be "online" or "offline"', receivedAt);
-        this.accepted.inc();
+        this.tally.accepted++;
         return this.applyState(t.key, state, receivedAt);
       }
       // One context object reused for every message (decode does not keep it).
@@ -211,11 +210,11 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       }
       const readings = result.readings;
       if (readings.length === 0) {
-        this.rejected.inc();
+        this.tally.rejected++;
         return;
       }
-      this.accepted.inc();
-      this.metrics.ingestReadings.inc(readings.length);
+      this.tally.accepted++;
+      this.tally.readings += readings.length;
       this.writer.enqueue(readings);
       // A device that talks is online, even if its retained `online` was lost.
       if (this.registry.applyReadings(t.key, readings, receivedAt) !== 'online') this.applyState(t.key, 'online', receivedAt);
@@ -229,7 +228,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private rejectMessage(topic: string, payload: Buffer, reason: RejectReason, detail: string, receivedAt: number): void {
-    this.rejected.inc();
+    this.tally.rejected++;
     this.metrics.ingestRejected.inc({ reason });
     this.deadLetters.record({ topic, reason, detail, payload, receivedAt });
   }
