@@ -37,7 +37,7 @@ describe('WorkerTelemetrySink', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('resolves once the worker reports the COPY committed, for strings and transferred buffers', async () => {
+  it('resolves once the worker reports the COPY committed, for strings and buffers', async () => {
     const sink = new WorkerTelemetrySink(target(), log, { file });
     await expect(sink.copy('a\tb\n', 1)).resolves.toBeUndefined();
     await expect(sink.copy(Buffer.from('c\td\n'), 1)).resolves.toBeUndefined();
@@ -51,6 +51,18 @@ describe('WorkerTelemetrySink', () => {
     expect(err).toBeInstanceOf(CopyWorkerError);
     expect((err as CopyWorkerError).code).toBe('22P02');
     expect(isDataError(err)).toBe(true);
+    await sink.close();
+  });
+
+  it("leaves the caller's buffer intact when the COPY fails, so its rows can be isolated, retried or spooled", async () => {
+    const sink = new WorkerTelemetrySink(target(), log, { file });
+    // As the spool reads a segment: a Buffer that owns its whole ArrayBuffer (the kind postMessage could transfer).
+    const chunk = Buffer.allocUnsafeSlow(3);
+    chunk.write('bad');
+    expect(chunk.byteLength).toBe(chunk.buffer.byteLength);
+    const err = await sink.copy(chunk, 1).catch((e: unknown) => e);
+    expect(isDataError(err)).toBe(true);
+    expect(chunk.toString('utf8')).toBe('bad');
     await sink.close();
   });
 

@@ -52,14 +52,11 @@ export class WorkerTelemetrySink implements TelemetrySink {
     if (this.closed) throw new Error('telemetry COPY worker is closed');
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
-    // Strings are cloned (one memcpy); a Buffer that owns its memory is transferred.
+    // Cloned, never transferred: the caller keeps its chunk to isolate bad rows, retry or spool it when this COPY fails
+    // (a transferred Buffer would be detached here, empty, and those rows lost). A clone is one memcpy per batch.
     const msg: CopyRequest = { id, chunk, rows };
     const done = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    if (typeof chunk !== 'string' && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
-      worker.postMessage(msg, [chunk.buffer]);
-    } else {
-      worker.postMessage(msg);
-    }
+    worker.postMessage(msg);
     return done;
   }
 
