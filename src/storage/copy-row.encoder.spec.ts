@@ -1,5 +1,5 @@
 import type { Reading } from '../common/types';
-import { CopyRowEncoder, escapeCopyText, MAX_TS, TimestampFormatter } from './copy-row.encoder';
+import { CopyRowEncoder, CopyTextBuffer, escapeCopyText, MAX_TS, TimestampFormatter } from './copy-row.encoder';
 
 const reading = (over: Partial<Reading> = {}): Reading => ({
   siteId: 's1',
@@ -107,5 +107,27 @@ describe('CopyRowEncoder', () => {
     expect(enc.encode(reading({ ts: Number.NaN }))).toEqual({ error: expect.stringContaining('timestamp') });
     expect(enc.encode(reading({ ts: MAX_TS + 1 }))).toEqual({ error: expect.stringContaining('timestamp') });
     expect(enc.encode(reading({ ts: 1.5 }))).toEqual({ error: expect.stringContaining('timestamp') });
+  });
+});
+
+describe('CopyTextBuffer', () => {
+  it('should give back exactly the UTF-8 bytes of the lines appended since the last take, growing as needed', () => {
+    const b = new CopyTextBuffer(16); // starts at 1 KiB: 300 lines force growth
+    const lines = Array.from({ length: 300 }, (_, i) => `2026-11-26 00:00:00.000+00\tsite\t氯气-${i}\tconc\t${i / 7}\t\\N\t0\n`);
+    for (const l of lines) b.append(l);
+    const first = b.take();
+    expect(first.toString('utf8')).toBe(lines.join(''));
+    expect(first.byteLength).toBe(Buffer.byteLength(lines.join(''), 'utf8'));
+    expect(b.byteLength).toBe(0);
+    b.append('x\n');
+    expect(b.take().toString('utf8')).toBe('x\n');
+    expect(first.toString('utf8')).toBe(lines.join('')); // a taken chunk is its own copy
+  });
+
+  it('should store 4-byte characters (surrogate pairs) whole', () => {
+    const b = new CopyTextBuffer(1);
+    const line = '🔥'.repeat(600) + '\n';
+    b.append(line);
+    expect(b.take().toString('utf8')).toBe(line);
   });
 });

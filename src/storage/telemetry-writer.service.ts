@@ -4,7 +4,7 @@ import type { Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import type { Reading } from '../common/types';
 import type { HazwatchMetrics } from '../metrics/metrics.registry';
-import { CopyRowEncoder } from './copy-row.encoder';
+import { CopyRowEncoder, CopyTextBuffer } from './copy-row.encoder';
 import { isDataError, sqlState, type TelemetrySink } from './telemetry.sink';
 import type { SpoolSegment, TelemetrySpool } from './telemetry.spool';
 import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from './timer.port';
@@ -37,7 +37,7 @@ export type TelemetryWriterOptions = {
 };
 
 /** A sealed batch: COPY text plus what the metrics need. `lag` is run-length encoded [receivedAt, count, ...]. */
-type Batch = { text: string; rows: number; oldest: number; lag: number[] };
+type Batch = { text: string | Buffer; rows: number; oldest: number; lag: number[] };
 
 /** A backlog is written in COPYs of up to this many batches (see takePending). */
 export const MERGE_FACTOR = 5;
@@ -64,6 +64,12 @@ function countLines(text: string | Buffer): number {
     for (let i = text.indexOf(0x0a); i >= 0; i = text.indexOf(0x0a, i + 1)) n++;
   }
   return n;
+}
+
+/** One chunk of COPY text from several (bytes, or a string when every part is one). */
+function joinChunks(parts: ReadonlyArray<string | Buffer>): string | Buffer {
+  if (parts.every((p) => typeof p === 'string')) return parts.join('');
+  return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
 }
 
 /** Splits COPY text of `rows` (>= 2) lines into two halves at a line boundary. */
@@ -107,7 +113,7 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
   private readonly encoder = new CopyRowEncoder();
 
   // open batch
-  private openText = '';
+  private readonly openText: CopyTextBuffer;
   private openRows = 0;
   private openOldest = Number.POSITIVE_INFINITY;
   private openLag: number[] = [];
@@ -140,6 +146,8 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     this.queueMax = opts.queueMax;
     this.backoff = new Backoff(opts.retryInitialMs ?? 250, opts.retryMaxMs ?? 10_000);
     this.onReject = opts.onReject ?? (() => undefined);
+    // ~100 bytes per row: one batch fits without growing.
+    this.openText = new CopyTextBuffer(Math.min(this.batchSize, 100_000) * 100);
   }
 
   onModuleInit(): void {
@@ -185,7 +193,7 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
       } else if (r.receivedAt < this.openOldest) {
         this.openOldest = r.receivedAt;
       }
-      this.openText += line;
+      this.openText.append(line);
       this.openRows++;
       const lag = this.openLag;
       const n = lag.length;
@@ -276,8 +284,7 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     if (this.openRows === 0) return;
     this.flushTimer?.cancel();
     this.flushTimer = undefined;
-    const b: Batch = { text: this.openText, rows: this.openRows, oldest: this.openOldest, lag: this.openLag };
-    this.openText = '';
+    const b: Batch = { text: this.openText.take(), rows: this.openRows, oldest: this.openOldest, lag: this.openLag };
     this.openRows = 0;
     this.openOldest = Number.POSITIVE_INFINITY;
     this.openLag = [];
@@ -337,7 +344,7 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
       rows += b.rows;
       if (b.oldest < oldest) oldest = b.oldest;
     }
-    return { text: texts.join(''), rows, oldest, lag };
+    return { text: joinChunks(texts), rows, oldest, lag };
   }
 
   private async writeLive(b: Batch): Promise<void> {
