@@ -11,7 +11,7 @@ import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { DeviceStateRepository, type DeviceStateRow } from '../storage/device-state.repository';
 import { TelemetryWriter } from '../storage/telemetry-writer.service';
 import { decodeState, decodeTelemetry, REJECT_REASONS, type DecodeContext, type RejectReason } from './domain/decode';
-import { DeviceRegistry } from './domain/device-registry';
+import { DeviceRegistry, type DeviceStatus } from './domain/device-registry';
 import { parseTopic, SUBSCRIPTIONS } from './domain/telemetry-contract';
 import { EmbeddedBroker } from './embedded-broker';
 import { shareEventLoop } from './socket-turns';
@@ -20,7 +20,15 @@ import { shareEventLoop } from './socket-turns';
 const MQTT_DEBUG = /\bmqttjs/.test(process.env.DEBUG ?? '');
 
 /** A valid topic of a configured device, resolved once (the hot path then does one Map lookup per message). */
-type TopicEntry = { readonly kind: 'telemetry' | 'state'; readonly siteId: string; readonly deviceId: string; readonly key: string; readonly device: DeviceInfo };
+type TopicEntry = {
+  readonly kind: 'telemetry' | 'state';
+  readonly siteId: string;
+  readonly deviceId: string;
+  readonly key: string;
+  readonly device: DeviceInfo;
+  /** The device's live status in the registry (same object for the server's life). */
+  readonly status: DeviceStatus | undefined;
+};
 
 export type DeviceStateEvent = { siteId: string; deviceId: string; state: DeviceState; ts: number };
 
@@ -181,7 +189,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       this.rejectMessage(topic, payload, 'unknown_device', `no device '${parsed.deviceId}' in site '${parsed.siteId}'`, receivedAt);
       return undefined;
     }
-    const entry: TopicEntry = { kind: parsed.kind, siteId: parsed.siteId, deviceId: parsed.deviceId, key, device };
+    const entry: TopicEntry = { kind: parsed.kind, siteId: parsed.siteId, deviceId: parsed.deviceId, key, device, status: this.registry.get(key) };
     this.topics.set(topic, entry);
     return entry;
   }
@@ -217,7 +225,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       this.tally.readings += readings.length;
       this.writer.enqueue(readings);
       // A device that talks is online, even if its retained `online` was lost.
-      if (this.registry.applyReadings(t.key, readings, receivedAt) !== 'online') this.applyState(t.key, 'online', receivedAt);
+      const state = t.status ? DeviceRegistry.applyTo(t.status, readings, receivedAt) : undefined;
+      if (state !== 'online') this.applyState(t.key, 'online', receivedAt);
       this.messages.next(readings);
       if (this.telemetry.observed) for (let i = 0; i < readings.length; i++) this.telemetry.next(readings[i]!);
     } catch (err) {

@@ -175,6 +175,8 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
   /** Never blocks, never drops: appends to the open batch (sealed at batchSize rows or after flushMs). */
   enqueue(readings: readonly Reading[]): void {
     const enc = this.encoder;
+    // A message's lines go into the byte buffer in one write (a write per line cost more than the concatenation).
+    let text = '';
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
       const line = enc.encode(r);
@@ -193,16 +195,21 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
       } else if (r.receivedAt < this.openOldest) {
         this.openOldest = r.receivedAt;
       }
-      this.openText.append(line);
+      text += line;
       this.openRows++;
       const lag = this.openLag;
       const n = lag.length;
       if (n > 0 && lag[n - 2] === r.receivedAt) lag[n - 1]!++;
       else lag.push(r.receivedAt, 1);
-      if (this.openRows >= this.batchSize) this.seal();
+      if (this.openRows >= this.batchSize) {
+        this.openText.append(text);
+        text = '';
+        this.seal();
+      }
     }
+    if (text !== '') this.openText.append(text);
     if (this.stopped) this.seal();
-    this.metrics.queueDepth.set(this.queueDepth());
+    // The queue-depth gauge follows seals and commits (updateGauges), not every message.
   }
 
   /** Readings held in memory (open batch, queue, in flight). */

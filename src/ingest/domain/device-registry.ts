@@ -42,7 +42,11 @@ export class DeviceRegistry {
    */
   applyReadings(key: string, readings: readonly Reading[], receivedAt: number): DeviceState | 'unknown' | undefined {
     const d = this.devices.get(key);
-    if (!d) return undefined;
+    return d ? DeviceRegistry.applyTo(d, readings, receivedAt) : undefined;
+  }
+
+  /** `applyReadings` for a status the caller already holds (from `get`, e.g. cached per topic). */
+  static applyTo(d: DeviceStatus, readings: readonly Reading[], receivedAt: number): DeviceState | 'unknown' {
     d.lastSeen = receivedAt;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;

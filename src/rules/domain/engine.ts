@@ -279,10 +279,19 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   for (const c of rules.composites)
     for (const t of c.terms) if (t.kind === 'channel') want(t.siteId, t.deviceId, t.channel);
   for (const h of rules.hazardSources) for (const t of h.tanks) want(h.siteId, t.deviceId, t.channel);
-  const crossReadings$ = tel$.pipe(
-    eachReading((r) => cross.get(r.siteId)?.get(r.deviceId)?.has(r.channel) === true),
-    share(),
-  );
+  // The readings of one message share their device: look its channels up once per device change.
+  let crossSite = '';
+  let crossDevice = '';
+  let crossChannels: Set<string> | undefined;
+  const crossWanted = (r: Reading): boolean => {
+    if (r.deviceId !== crossDevice || r.siteId !== crossSite) {
+      crossSite = r.siteId;
+      crossDevice = r.deviceId;
+      crossChannels = cross.get(r.siteId)?.get(r.deviceId);
+    }
+    return crossChannels !== undefined && crossChannels.has(r.channel);
+  };
+  const crossReadings$ = tel$.pipe(eachReading(crossWanted), share());
 
   // ---- stage 3: interlocks and composites
   const interlocks$ = rules.interlocks.length

@@ -327,6 +327,18 @@ describe('stale rule', () => {
       'b:stale+/medium@55000',
     ]);
   });
+  it('should keep devices of the same id on different sites apart when their readings alternate', () => {
+    const twoSites: StaleRule[] = ['s1', 's2'].map((siteId) => ({ ...rules[0]!, ruleId: `stale:${siteId}:a`, siteId }));
+    const r = (t: number, siteId: string): Reading => makeReading({ siteId, deviceId: 'a', ts: t, receivedAt: t });
+    const m = createStaleMachine(twoSites, 0);
+    const out: string[] = [];
+    const emit = (c: ConditionChange): void => void out.push(`${c.siteId}:${short(c)}`);
+    for (const x of [r(5000, 's1'), r(5000, 's1'), r(8000, 's2')]) m.input(x, x.receivedAt, emit);
+    m.advance(16_000, emit);
+    expect(out).toEqual(['s1:a:stale+/medium@15000']); // s2 heard at 8000: due at 18000
+    m.advance(18_000, emit);
+    expect(out).toEqual(['s1:a:stale+/medium@15000', 's2:a:stale+/medium@18000']);
+  });
 });
 
 describe('offline rule', () => {

@@ -41,9 +41,19 @@ export function createStaleMachine(
     Infinity,
   );
 
+  // The readings of one message arrive together: remember the last device looked up.
+  let lastSite = '';
+  let lastDevice = '';
+  let last: Entry | undefined;
+
   return {
     input(r, ts, emit) {
-      const e = bySite.get(r.siteId)?.get(r.deviceId);
+      if (r.deviceId !== lastDevice || r.siteId !== lastSite) {
+        lastSite = r.siteId;
+        lastDevice = r.deviceId;
+        last = bySite.get(r.siteId)?.get(r.deviceId);
+      }
+      const e = last;
       if (!e || ts <= e.lastSeen) return;
       e.lastSeen = ts;
       if (e.slot.active) {
