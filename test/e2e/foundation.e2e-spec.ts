@@ -65,7 +65,7 @@ describe('foundation end to end (embedded PostgreSQL + in-process broker + simul
     expect(after.body.points.length).toBeGreaterThanOrEqual(before);
   });
 
-  it('should dead-letter a flood of malformed messages and keep ingesting good ones', async () => {
+  it('should dead-letter a flood of 10,000 malformed messages and store every good one sent in between', async () => {
     if (!server) throw new Error('server not started');
     const mqttUrl = server.mqttUrl();
     expect(mqttUrl).toBeDefined();
@@ -73,11 +73,21 @@ describe('foundation end to end (embedded PostgreSQL + in-process broker + simul
     const topic = telemetryTopic('bohai-chem', 'cl-gd-3');
     const bad = ['{"ts":', '[]', JSON.stringify({ ts: Date.now(), values: { conc: 1e9 } }), JSON.stringify({ ts: 'later', values: { conc: 1 } })];
     const marker = 7.77;
+    // One good reading after every 100 bad ones, each with its own time (older than the simulator's, still in range).
+    const t0 = Date.now() - 60_000;
+    const goodTimes: number[] = [];
     const sends: Array<Promise<unknown>> = [];
-    for (let i = 0; i < 2000; i++) sends.push(client.publishAsync(topic, bad[i % bad.length] as string, { qos: 1 }));
-    sends.push(client.publishAsync(topic, JSON.stringify({ ts: Date.now(), values: { conc: marker, fault: false } }), { qos: 1 }));
+    for (let i = 0; i < 10_000; i++) {
+      sends.push(client.publishAsync(topic, bad[i % bad.length] as string, { qos: 1 }));
+      if (i % 100 === 99) {
+        const ts = t0 + goodTimes.length * 10;
+        goodTimes.push(ts);
+        sends.push(client.publishAsync(topic, JSON.stringify({ ts, values: { conc: marker, fault: false } }), { qos: 1 }));
+      }
+    }
     await Promise.all(sends);
     await client.endAsync();
+    expect(goodTimes).toHaveLength(100);
 
     const rejects = await pollUntil(
       async () => {
@@ -87,15 +97,21 @@ describe('foundation end to end (embedded PostgreSQL + in-process broker + simul
       { timeoutMs: 15_000, what: 'dead letters stored' },
     );
     expect(new Set(rejects.map((r) => r.reason))).toEqual(new Set(['invalid_json', 'invalid_schema', 'out_of_range', 'bad_timestamp']));
-    await pollUntil(
+    const from = new Date(t0 - 1).toISOString();
+    const to = new Date(t0 + 1000).toISOString();
+    const stored = await pollUntil(
       async () => {
-        const { body } = await get<{ points: Array<{ value: number }> }>('/api/telemetry?device=bohai-chem/cl-gd-3&channel=conc');
-        return body.points.some((p) => p.value === marker);
+        const { body } = await get<{ points: Array<{ time: string; value: number }> }>(
+          `/api/telemetry?device=bohai-chem/cl-gd-3&channel=conc&from=${from}&to=${to}`,
+        );
+        const times = body.points.filter((p) => p.value === marker).map((p) => Date.parse(p.time));
+        return times.length >= goodTimes.length ? times : undefined;
       },
-      { timeoutMs: 10_000, what: 'the good reading sent after the flood to be stored' },
+      { timeoutMs: 15_000, what: 'the 100 good readings sent among the flood to be stored' },
     );
+    expect([...stored].sort((a, b) => a - b)).toEqual(goodTimes);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     const rejected = Number(/^hazwatch_ingest_messages_total\{result="rejected"\} (\d+)/m.exec(metrics)?.[1]);
-    expect(rejected).toBeGreaterThanOrEqual(2000);
+    expect(rejected).toBeGreaterThanOrEqual(10_000);
   });
 });
