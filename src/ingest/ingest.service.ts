@@ -225,7 +225,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       this.tally.readings += readings.length;
       this.writer.enqueue(readings);
       // A device that talks is online, even if its retained `online` was lost.
-      const state = t.status ? DeviceRegistry.applyTo(t.status, readings, receivedAt) : undefined;
+      const state = t.status ? DeviceRegistry.applyReadings(t.status, readings, receivedAt) : undefined;
       if (state !== 'online') this.applyState(t.key, 'online', receivedAt);
       this.messages.next(readings);
       if (this.telemetry.observed) for (let i = 0; i < readings.length; i++) this.telemetry.next(readings[i]!);

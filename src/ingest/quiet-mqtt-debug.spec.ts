@@ -18,7 +18,7 @@ describe('quietFactory', () => {
   it('should give a disabled mqtt-packet namespace a silent logger without asking the factory', () => {
     const f = fakeFactory(new Set());
     const q = quietFactory(f, ['mqtt-packet:']);
-    const log: Logger = q("mqtt-packet:parser");
+    const log: Logger = q('mqtt-packet:parser');
     expect(f.made).toEqual([]);
     expect(log.length).toBe(0);
     expect(log.enabled).toBe(false);
@@ -29,14 +29,14 @@ describe('quietFactory', () => {
   it('should give an enabled mqtt-packet namespace and every other namespace the real logger', () => {
     const f = fakeFactory(new Set(['mqtt-packet:parser']));
     const q = quietFactory(f, ['mqtt-packet:']);
-    expect(q("mqtt-packet:parser").enabled).toBe(true);
-    expect(q("express:router").namespace).toBe('express:router');
+    expect(q('mqtt-packet:parser').enabled).toBe(true);
+    expect(q('express:router').namespace).toBe('express:router');
     expect(f.made).toEqual(['mqtt-packet:parser', 'express:router']);
   });
 
   it("should keep the factory's own properties reachable through the wrapper", () => {
     const f = fakeFactory(new Set());
-    const q = quietFactory(f, ["mqtt-packet:"]);
+    const q = quietFactory(f, ['mqtt-packet:']);
     expect(q.enable()).toBe('enable called');
     expect(q.enabled('x')).toBe(false);
   });

@@ -17,7 +17,11 @@ type DebugFactory = ((namespace: string) => (...args: unknown[]) => void) & {
 /** What mqtt-packet gets for a disabled namespace: same shape as a debug logger, no rest parameter, no allocation. */
 function silentLogger(namespace: string): (...args: unknown[]) => void {
   const log = function silent(): void {};
-  return Object.assign(log, { namespace, enabled: false, extend: (sub: string) => silentLogger(`${namespace}:${sub}`) });
+  return Object.assign(log, {
+    namespace,
+    enabled: false,
+    extend: (sub: string) => silentLogger(`${namespace}:${sub}`),
+  });
 }
 
 /**
@@ -26,7 +30,8 @@ function silentLogger(namespace: string): (...args: unknown[]) => void {
  */
 export function quietFactory<F extends DebugFactory>(factory: F, prefixes: readonly string[]): F {
   const wrapper = function (namespace: string) {
-    if (prefixes.some((p) => namespace.startsWith(p)) && !factory.enabled(namespace)) return silentLogger(namespace);
+    if (prefixes.some((p) => namespace.startsWith(p)) && !factory.enabled(namespace))
+      return silentLogger(namespace);
     return factory(namespace);
   };
   Object.setPrototypeOf(wrapper, factory);
@@ -39,7 +44,8 @@ export function quietMqttPacketDebug(): { installed: boolean; reason?: string } 
     const fromMqtt = createRequire(require.resolve('mqtt'));
     const packetEntry = fromMqtt.resolve('mqtt-packet');
     const fromPacket = createRequire(packetEntry);
-    if (require.cache[fromPacket.resolve('./parser.js')]) return { installed: false, reason: 'mqtt-packet already loaded' };
+    if (require.cache[fromPacket.resolve('./parser.js')])
+      return { installed: false, reason: 'mqtt-packet already loaded' };
     const debugPath = fromPacket.resolve('debug');
     const factory = fromPacket('debug') as DebugFactory;
     const cached = require.cache[debugPath];

@@ -37,16 +37,10 @@ export class DeviceRegistry {
   }
 
   /**
-   * Applies readings; a reading older than the held value (late data) does not overwrite it. Returns the device's
-   * online state (so the caller needs no second lookup), undefined for a device not in the registry.
+   * Applies readings to a device's status (from `get`; ingest holds it per topic): a reading older than the held value
+   * (late data) does not overwrite it. Returns the device's online state, so the caller needs no second lookup.
    */
-  applyReadings(key: string, readings: readonly Reading[], receivedAt: number): DeviceState | 'unknown' | undefined {
-    const d = this.devices.get(key);
-    return d ? DeviceRegistry.applyTo(d, readings, receivedAt) : undefined;
-  }
-
-  /** `applyReadings` for a status the caller already holds (from `get`, e.g. cached per topic). */
-  static applyTo(d: DeviceStatus, readings: readonly Reading[], receivedAt: number): DeviceState | 'unknown' {
+  static applyReadings(d: DeviceStatus, readings: readonly Reading[], receivedAt: number): DeviceState | 'unknown' {
     d.lastSeen = receivedAt;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;

@@ -34,6 +34,7 @@ import { firstReading, type Reading, type ReadingInput } from '../../common/type
 import { type ConditionChange, type SeedLookup } from './condition';
 import type { ConditionStore } from './condition-store';
 import { createCompositeMachine } from './composite.rule';
+import { lastDeviceLookup } from './device-lookup';
 import { createFlagMachine } from './flag.rule';
 import { hazardGrading, computeHazard, type HazardStatus } from './hazard-grading';
 import { createInterlockMachine } from './interlock.rule';
@@ -279,19 +280,11 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   for (const c of rules.composites)
     for (const t of c.terms) if (t.kind === 'channel') want(t.siteId, t.deviceId, t.channel);
   for (const h of rules.hazardSources) for (const t of h.tanks) want(h.siteId, t.deviceId, t.channel);
-  // The readings of one message share their device: look its channels up once per device change.
-  let crossSite = '';
-  let crossDevice = '';
-  let crossChannels: Set<string> | undefined;
-  const crossWanted = (r: Reading): boolean => {
-    if (r.deviceId !== crossDevice || r.siteId !== crossSite) {
-      crossSite = r.siteId;
-      crossDevice = r.deviceId;
-      crossChannels = cross.get(r.siteId)?.get(r.deviceId);
-    }
-    return crossChannels !== undefined && crossChannels.has(r.channel);
-  };
-  const crossReadings$ = tel$.pipe(eachReading(crossWanted), share());
+  const crossChannelsOf = lastDeviceLookup(cross);
+  const crossReadings$ = tel$.pipe(
+    eachReading((r) => crossChannelsOf(r.siteId, r.deviceId)?.has(r.channel) === true),
+    share(),
+  );
 
   // ---- stage 3: interlocks and composites
   const interlocks$ = rules.interlocks.length

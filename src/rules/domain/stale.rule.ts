@@ -6,6 +6,7 @@
  */
 import type { Reading } from '../../common/types';
 import { ConditionSlot, NO_SEED, type SeedLookup } from './condition';
+import { lastDeviceLookup } from './device-lookup';
 import type { RuleMachine } from './rule-machine';
 import type { StaleRule } from './rule-spec';
 
@@ -41,19 +42,11 @@ export function createStaleMachine(
     Infinity,
   );
 
-  // The readings of one message arrive together: remember the last device looked up.
-  let lastSite = '';
-  let lastDevice = '';
-  let last: Entry | undefined;
+  const entryOf = lastDeviceLookup(bySite);
 
   return {
     input(r, ts, emit) {
-      if (r.deviceId !== lastDevice || r.siteId !== lastSite) {
-        lastSite = r.siteId;
-        lastDevice = r.deviceId;
-        last = bySite.get(r.siteId)?.get(r.deviceId);
-      }
-      const e = last;
+      const e = entryOf(r.siteId, r.deviceId);
       if (!e || ts <= e.lastSeen) return;
       e.lastSeen = ts;
       if (e.slot.active) {
