@@ -15,7 +15,6 @@ export function faultLine(name: string, c: FaultCounts, note = ''): string {
 
 /** Prints the line (console.log, so jest shows it in CI) and returns the lost count for the assertion. */
 export function reportFault(name: string, c: FaultCounts, note = ''): number {
-  // eslint-disable-next-line no-console -- the fault table is the suite's output, read in the CI log
   console.log(faultLine(name, c, note));
   return c.sent - c.stored;
 }
