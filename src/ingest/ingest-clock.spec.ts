@@ -18,16 +18,23 @@ function setup(env: Record<string, string> = {}) {
   const config = loadAppConfig({ CONFIG_DIR: makePlantConfigDir('s1'), DATA_DIR: '/tmp/unused', ...env });
   const written: Reading[] = [];
   const dead: DeadLetterInput[] = [];
-  const writer = { enqueue: (r: readonly Reading[]) => written.push(...r), pressure$: new BehaviorSubject(false) } as unknown as TelemetryWriter;
+  const writer = {
+    enqueue: (r: readonly Reading[]) => written.push(...r),
+    pressure$: new BehaviorSubject(false),
+  } as unknown as TelemetryWriter;
   const deadLetters = { record: (d: DeadLetterInput) => dead.push(d) } as unknown as DeadLetterRepository;
-  const deviceStateRepo = { loadAll: async () => [], upsertMany: async () => undefined } as unknown as DeviceStateRepository;
+  const deviceStateRepo = {
+    loadAll: async () => [],
+    upsertMany: async () => undefined,
+  } as unknown as DeviceStateRepository;
   const metrics = new HazwatchMetrics(false);
   const svc = new IngestService(config, new ManualClock(NOW), metrics, writer, deadLetters, deviceStateRepo);
   const messages: Array<readonly Reading[]> = [];
   const clock: ClockChange[] = [];
   svc.messages$.subscribe((m) => messages.push(m));
   svc.clock$.subscribe((c) => clock.push(c));
-  const metric = async (name: string): Promise<number> => (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value ?? NaN;
+  const metric = async (name: string): Promise<number> =>
+    (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value ?? NaN;
   return { svc, written, dead, messages, clock, metric };
 }
 
@@ -61,10 +68,16 @@ describe('IngestService: device clocks', () => {
 
   it('should count seq gaps in /metrics and per device', async () => {
     const { svc, metric } = setup();
-    for (const [i, seq] of [1, 2, 5, 6, 6, 10].entries()) svc.handleMessage(T, Buffer.from(gasMessage(NOW + i * 1000, seq)), NOW + i * 1000);
+    for (const [i, seq] of [1, 2, 5, 6, 6, 10].entries())
+      svc.handleMessage(T, Buffer.from(gasMessage(NOW + i * 1000, seq)), NOW + i * 1000);
     expect(await metric('hazwatch_ingest_seq_gaps_total')).toBe(2);
     expect(await metric('hazwatch_ingest_seq_missing_total')).toBe(5);
     expect(await metric('hazwatch_ingest_seq_gaps_total')).toBe(2); // a second scrape does not add again
-    expect(svc.registry.get('s1/gd-1')!.tracker).toMatchObject({ lastSeq: 10, seqGaps: 2, seqMissing: 5, seqDuplicates: 1 });
+    expect(svc.registry.get('s1/gd-1')!.tracker).toMatchObject({
+      lastSeq: 10,
+      seqGaps: 2,
+      seqMissing: 5,
+      seqDuplicates: 1,
+    });
   });
 });

@@ -1,13 +1,23 @@
 import { deviceChannels } from '../../config/device-channels';
 import { decodeTelemetry, type DecodeContext } from './decode';
 import { DeviceRegistry } from './device-registry';
-import { DeviceTracker, linkView, newLinkTotals, SEQ_MAX_GAP, type ClockChange, type ClockSettings } from './device-tracker';
+import {
+  DeviceTracker,
+  linkView,
+  newLinkTotals,
+  SEQ_MAX_GAP,
+  type ClockChange,
+  type ClockSettings,
+} from './device-tracker';
 
 const NOW = Date.parse('2026-11-24T10:00:00.000Z');
 const SETTINGS: ClockSettings = { futureToleranceMs: 5000, behindMs: 60_000, windowMs: 120_000 };
 
 /** Feeds messages (claimed ts, seq, arrival) and records the times used and the clock changes. */
-function feed(t: DeviceTracker, msgs: Array<[ts: number, seq: number, at: number]>): { used: number[]; changes: ClockChange[] } {
+function feed(
+  t: DeviceTracker,
+  msgs: Array<[ts: number, seq: number, at: number]>,
+): { used: number[]; changes: ClockChange[] } {
   const used: number[] = [];
   const changes: ClockChange[] = [];
   for (const [ts, seq, at] of msgs) {
@@ -133,7 +143,10 @@ describe('DeviceTracker: sequence', () => {
 
   it('should add every device into the fleet totals', () => {
     const reg = new DeviceRegistry(['s/a', 's/b'], SETTINGS);
-    for (const [key, list] of [['s/a', [1, 3]], ['s/b', [10, 20, 21]]] as const)
+    for (const [key, list] of [
+      ['s/a', [1, 3]],
+      ['s/b', [10, 20, 21]],
+    ] as const)
       list.forEach((s, i) => reg.get(key)!.tracker.observe(NOW + i, s, NOW + i));
     expect(reg.totals).toMatchObject({ seqGaps: 2, seqMissing: 10 });
   });
@@ -159,7 +172,12 @@ describe('decodeTelemetry with a device tracker', () => {
       ['fault', NOW, NOW],
     ]);
     expect(tracker.clock).toBe('ahead');
-    expect(linkView(tracker)).toMatchObject({ clock: 'ahead', clockOffsetS: 280, lastSeq: 1, clockRetimed: 1 });
+    expect(linkView(tracker)).toMatchObject({
+      clock: 'ahead',
+      clockOffsetS: 280,
+      lastSeq: 1,
+      clockRetimed: 1,
+    });
   });
 
   it('should still reject a ts beyond INGEST_MAX_SKEW_S (future_timestamp) without touching the tracker', () => {

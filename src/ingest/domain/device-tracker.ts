@@ -28,7 +28,11 @@ export type ClockSettings = {
   readonly windowMs: number;
 };
 
-export const DEFAULT_CLOCK_SETTINGS: ClockSettings = { futureToleranceMs: 5_000, behindMs: 60_000, windowMs: 120_000 };
+export const DEFAULT_CLOCK_SETTINGS: ClockSettings = {
+  futureToleranceMs: 5_000,
+  behindMs: 60_000,
+  windowMs: 120_000,
+};
 
 /** Fleet-wide counts, read by the metrics at scrape time (the hot path only increments numbers). */
 export type LinkTotals = {
@@ -41,7 +45,13 @@ export type LinkTotals = {
   clockFaulty: number;
 };
 
-export const newLinkTotals = (): LinkTotals => ({ seqGaps: 0, seqMissing: 0, seqRestarts: 0, clockRetimed: 0, clockFaulty: 0 });
+export const newLinkTotals = (): LinkTotals => ({
+  seqGaps: 0,
+  seqMissing: 0,
+  seqRestarts: 0,
+  clockRetimed: 0,
+  clockFaulty: 0,
+});
 
 /** A change of a device's clock health, for the rule engine's `clock_fault` condition. */
 export type ClockChange = {
@@ -137,7 +147,14 @@ export class DeviceTracker {
     this.changed = false;
     const state = this.clock === 'unknown' ? 'ok' : this.clock;
     const limitMs = state === 'behind' ? this.settings.behindMs : this.settings.futureToleranceMs;
-    return { siteId: this.siteId, deviceId: this.deviceId, state, offsetMs: this.offsetMs, limitMs, ts: this.clockSince };
+    return {
+      siteId: this.siteId,
+      deviceId: this.deviceId,
+      state,
+      offsetMs: this.offsetMs,
+      limitMs,
+      ts: this.clockSince,
+    };
   }
 
   private retime(receivedAt: number): number {

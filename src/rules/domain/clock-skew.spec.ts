@@ -28,7 +28,10 @@ type Scenario = {
 };
 
 /** Runs the demo rules in virtual time; `build` schedules cl-gd-1's messages (one batch per message, as ingest). */
-function run(build: (s: Scenario) => void, mode: 'messages' | 'readings' = 'messages'): { out: Out[]; late: number[] } {
+function run(
+  build: (s: Scenario) => void,
+  mode: 'messages' | 'readings' = 'messages',
+): { out: Out[]; late: number[] } {
   const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
   const out: Out[] = [];
   const late: number[] = [];
@@ -43,7 +46,10 @@ function run(build: (s: Scenario) => void, mode: 'messages' | 'readings' = 'mess
         scheduler: ts,
         store: new ConditionStore(),
         futureToleranceMs: 5000,
-        hooks: { onRuleError: (k, id) => out.push({ error: `${k}:${id}` } as never), onLate: (_r, lag) => late.push(lag) },
+        hooks: {
+          onRuleError: (k, id) => out.push({ error: `${k}:${id}` } as never),
+          onLate: (_r, lag) => late.push(lag),
+        },
       },
     );
     engine.conditions$.subscribe((c) => out.push({ ...c, at: ts.now() }));
@@ -51,12 +57,21 @@ function run(build: (s: Scenario) => void, mode: 'messages' | 'readings' = 'mess
       send: (at, values, over = {}) =>
         ts.schedule(() => {
           const readings = Object.entries(values).map(([channel, value]) =>
-            makeReading({ siteId: SITE, deviceId: 'cl-gd-1', channel, value, ts: at, receivedAt: at, ...over }),
+            makeReading({
+              siteId: SITE,
+              deviceId: 'cl-gd-1',
+              channel,
+              value,
+              ts: at,
+              receivedAt: at,
+              ...over,
+            }),
           );
           if (mode === 'messages') telemetry$.next(readings);
           else for (const r of readings) telemetry$.next(r);
         }, at),
-      clock: (at, e) => ts.schedule(() => clock$.next({ siteId: SITE, deviceId: 'cl-gd-1', ts: at, ...e }), at),
+      clock: (at, e) =>
+        ts.schedule(() => clock$.next({ siteId: SITE, deviceId: 'cl-gd-1', ts: at, ...e }), at),
     });
     flush();
   });
@@ -109,7 +124,9 @@ describe('rule engine and device clocks', () => {
     );
     // it is evaluated at arrival (31 s): the next real readings (5 mg/m3 at 32 s) are not late and keep it raised;
     // the off-delay (5 s) never completes while the leak goes on
-    expect(of(out, 'gas_l2').filter((x) => x.startsWith('cleared') && Number(x.split('@')[1]) <= 60_000)).toEqual([]);
+    expect(
+      of(out, 'gas_l2').filter((x) => x.startsWith('cleared') && Number(x.split('@')[1]) <= 60_000),
+    ).toEqual([]);
     expect(of(out, 'gas_l2')[0]).toBe('raised@22000');
   });
 
@@ -138,7 +155,11 @@ describe('rule engine and device clocks', () => {
       [false, 'low', 12_000, 0, 'clock:cl-gd-1'],
       [true, 'low', 20_000, -600, 'clock:cl-gd-1'],
     ]);
-    expect(faults[0]!.message).toBe('cl-gd-1 clock 280 s ahead of the server (tolerance 5 s): readings timed at arrival');
-    expect(faults[2]!.message).toBe('cl-gd-1 clock 600 s behind the server (limit 60 s): readings timed at arrival');
+    expect(faults[0]!.message).toBe(
+      'cl-gd-1 clock 280 s ahead of the server (tolerance 5 s): readings timed at arrival',
+    );
+    expect(faults[2]!.message).toBe(
+      'cl-gd-1 clock 600 s behind the server (limit 60 s): readings timed at arrival',
+    );
   });
 });

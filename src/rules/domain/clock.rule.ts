@@ -27,7 +27,8 @@ export function createClockMachine(
   rules: readonly ClockRule[],
   seed: SeedLookup = NO_SEED,
 ): RuleMachine<DeviceClockEvent> {
-  const bySite = new Map<string, Map<string, { rule: ClockRule; slot: ConditionSlot }>>();
+  type Entry = { rule: ClockRule; slot: ConditionSlot };
+  const bySite = new Map<string, Map<string, Entry>>();
   for (const rule of rules) {
     const slot = new ConditionSlot(
       {
@@ -41,7 +42,7 @@ export function createClockMachine(
       seed,
     );
     let m = bySite.get(rule.siteId);
-    if (!m) bySite.set(rule.siteId, (m = new Map()));
+    if (!m) bySite.set(rule.siteId, (m = new Map<string, Entry>()));
     m.set(rule.deviceId, { rule, slot });
   }
   const entryOf = lastDeviceLookup(bySite);

@@ -268,7 +268,8 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   // Machines fed conditions and readings: a reading counts at its evaluation time, a condition at its own.
   const mixedTimeOf = (x: ConditionChange | Reading): number => ('receivedAt' in x ? timeOf(x) : x.ts);
   const clockRules: ClockRule[] = [];
-  for (const site of rules.devices.values()) for (const d of site.values()) if (d.clock) clockRules.push(d.clock);
+  for (const site of rules.devices.values())
+    for (const d of site.values()) if (d.clock) clockRules.push(d.clock);
   const clock$ =
     inputs.clock$ && clockRules.length
       ? inputs.clock$.pipe(
@@ -330,7 +331,12 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
             filter((r) => r.channel === 'position' && r.siteId === il.siteId && valves.has(r.deviceId)),
           );
           return merge(cond12$, positions$).pipe(
-            run('interlock', il.ruleId, () => createInterlockMachine(il, seed, activeNow(), scheduler.now()), mixedTimeOf),
+            run(
+              'interlock',
+              il.ruleId,
+              () => createInterlockMachine(il, seed, activeNow(), scheduler.now()),
+              mixedTimeOf,
+            ),
           );
         }),
       ).pipe(share())
