@@ -7,8 +7,9 @@
  * - more than `futureToleranceMs` ahead of arrival: the arrival time (a device cannot measure the future; its claim is
  *   kept as the device's clock offset), and the clock is `ahead` at once;
  * - every message over at least `windowMs` of arrival time (and at least `MIN_BEHIND_MESSAGES`) lagging arrival by more
- *   than `behindMs`, or a step back of more than `behindMs` between two consecutive sequence numbers: the clock is
- *   `behind`, and from then on its lagging messages use the arrival time too;
+ *   than `behindMs`, by a steady amount (varying by at most `behindMs / 2`: a backlog that drains is not a clock), or a
+ *   step back of more than `behindMs` between two consecutive sequence numbers: the clock is `behind`, and from then
+ *   on its lagging messages use the arrival time too;
  * - `CLEAR_AFTER` consecutive messages within the tolerances: the clock is `ok` again.
  * A `ts` within the tolerances is used as sent. A time used is never later than arrival + `futureToleranceMs`.
  *
@@ -30,7 +31,7 @@ export type ClockSettings = {
 
 export const DEFAULT_CLOCK_SETTINGS: ClockSettings = {
   futureToleranceMs: 5_000,
-  behindMs: 60_000,
+  behindMs: 120_000,
   windowMs: 120_000,
 };
 
@@ -88,6 +89,8 @@ export class DeviceTracker {
   changed = false;
   private lagSince = NaN;
   private lagCount = 0;
+  private lagMin = 0;
+  private lagMax = 0;
   private okStreak = 0;
   private lastDeviceTs = NaN;
   // ---- sequence
@@ -126,7 +129,16 @@ export class DeviceTracker {
     }
     if (-offset > s.behindMs) {
       this.okStreak = 0;
-      if (this.lagSince !== this.lagSince) this.lagSince = receivedAt; // NaN check
+      const lag = -offset;
+      if (lag < this.lagMin) this.lagMin = lag;
+      if (lag > this.lagMax) this.lagMax = lag;
+      // NaN check: the first lagging message; or a lag that moves by more than half the limit is not a clock but a
+      // queue draining (broker backlog after a server restart, a device replaying its buffer): start the window again
+      if (this.lagSince !== this.lagSince || this.lagMax - this.lagMin > s.behindMs / 2) {
+        this.lagSince = receivedAt;
+        this.lagCount = 0;
+        this.lagMin = this.lagMax = lag;
+      }
       this.lagCount++;
       if (
         this.clock !== 'behind' &&
