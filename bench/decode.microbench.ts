@@ -2,6 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { deviceChannels } from '../src/config/device-channels';
 import { decodeTelemetry } from '../src/ingest/domain/decode';
+import { DeviceTracker } from '../src/ingest/domain/device-tracker';
 
 export type DecodeCost = { usPerMessage: number; messages: number };
 
@@ -9,7 +10,8 @@ export function measureDecodeCost(messages = 300_000): DecodeCost {
   const channels = deviceChannels({ kind: 'gas_detector', ranges: { conc: [0, 100] } });
   const now = Date.now();
   const payloads = Array.from({ length: 1024 }, (_, i) => Buffer.from(`{"ts":${now + i},"seq":${i},"values":{"conc":${(i % 97) / 10},"fault":false}}`));
-  const ctx = { siteId: 'bench-s0', deviceId: 'gd-0', channels, receivedAt: now + 2000, maxSkewMs: 300_000 };
+  // with the device's clock/seq tracker, as ingest decodes (docs/ingest-time-and-sequence.md)
+  const ctx = { siteId: 'bench-s0', deviceId: 'gd-0', channels, receivedAt: now + 2000, maxSkewMs: 300_000, tracker: new DeviceTracker('bench-s0', 'gd-0') };
   let readings = 0;
   const run = (n: number): void => {
     for (let i = 0; i < n; i++) readings += decodeTelemetry(payloads[i & 1023]!, ctx).readings.length;

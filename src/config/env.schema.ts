@@ -36,6 +36,11 @@ export class EnvSchema {
   @IsOptional() @IsIn(['debug', 'info', 'warn', 'error']) LOG_LEVEL: 'debug' | 'info' | 'warn' | 'error' = 'info';
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(86400) INGEST_MAX_SKEW_S: number = 300;
+  /** A `ts` further ahead of arrival than this is stored and evaluated at arrival time; the device raises clock_fault. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3600) INGEST_FUTURE_TOLERANCE_S: number = 5;
+  /** A device whose every message lags arrival by more than this for INGEST_CLOCK_WINDOW_S has a clock behind (clock_fault). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(86400) INGEST_CLOCK_BEHIND_S: number = 120;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(86400) INGEST_CLOCK_WINDOW_S: number = 120;
   /** MQTT bytes read per event-loop turn before the socket yields to the other sockets (the writer's COPY). */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(16777216) INGEST_TURN_BYTES: number = 65536;
   /** Readings per COPY batch. */

@@ -7,6 +7,7 @@ import { ScopeService } from '../auth/scope.service';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { DeviceInfo } from '../config/config.loader';
 import type { SiteSchema } from '../config/plant.schema';
+import { linkView } from '../ingest/domain/device-tracker';
 import { IngestService } from '../ingest/ingest.service';
 import { SiteFilterQuery } from './feeds.dto';
 
@@ -97,6 +98,8 @@ export class PlantController {
       stateChangedAt: status?.stateChangedAt ? new Date(status.stateChangedAt).toISOString() : null,
       lastSeen: status?.lastSeen ? new Date(status.lastSeen).toISOString() : null,
       values,
+      // clock health and upstream loss (seq gaps) of the device's messages, docs/ingest-time-and-sequence.md
+      ...(status ? linkView(status.tracker) : {}),
     };
   }
 }

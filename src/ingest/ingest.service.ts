@@ -12,6 +12,7 @@ import { DeviceStateRepository, type DeviceStateRow } from '../storage/device-st
 import { TelemetryWriter } from '../storage/telemetry-writer.service';
 import { decodeState, decodeTelemetry, REJECT_REASONS, type DecodeContext, type RejectReason } from './domain/decode';
 import { DeviceRegistry, type DeviceStatus } from './domain/device-registry';
+import type { ClockChange } from './domain/device-tracker';
 import { parseTopic, SUBSCRIPTIONS } from './domain/telemetry-contract';
 import { EmbeddedBroker } from './embedded-broker';
 import { shareEventLoop } from './socket-turns';
@@ -46,6 +47,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly telemetry = new Subject<Reading>();
   private readonly messages = new Subject<readonly Reading[]>();
   private readonly deviceStates = new Subject<DeviceStateEvent>();
+  private readonly clockChanges = new Subject<ClockChange>();
   private readonly connected = new BehaviorSubject<boolean>(false);
   readonly registry: DeviceRegistry;
   /** Every valid reading, in arrival order. Hot; never completes while the app runs. */
@@ -57,6 +59,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   readonly messages$: Observable<readonly Reading[]> = this.messages.asObservable();
   /** Device online/offline changes (from retained `state` topics and last wills). */
   readonly deviceState$: Observable<DeviceStateEvent> = this.deviceStates.asObservable();
+  /** Device clock health changes (ahead / behind / ok), for the rule engine's clock_fault (docs/ingest-time-and-sequence.md). */
+  readonly clock$: Observable<ClockChange> = this.clockChanges.asObservable();
   readonly connected$: Observable<boolean> = this.connected.asObservable();
 
   private client?: MqttClient;
@@ -79,7 +83,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly deadLetters: DeadLetterRepository,
     private readonly deviceStateRepo: DeviceStateRepository,
   ) {
-    this.registry = new DeviceRegistry(config.plant.deviceByKey.keys());
+    const env = config.env;
+    const clockSettings = { futureToleranceMs: env.INGEST_FUTURE_TOLERANCE_S * 1000, behindMs: env.INGEST_CLOCK_BEHIND_S * 1000, windowMs: env.INGEST_CLOCK_WINDOW_S * 1000 };
+    this.registry = new DeviceRegistry(config.plant.deviceByKey.keys(), clockSettings, metrics.ingestLinkTotals);
     this.maxSkewMs = config.env.INGEST_MAX_SKEW_S * 1000;
     this.decodeCtx = { siteId: '', deviceId: '', channels: new Map(), receivedAt: 0, maxSkewMs: this.maxSkewMs };
     for (const reason of REJECT_REASONS) this.metrics.ingestRejected.inc({ reason }, 0);
@@ -211,7 +217,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       ctx.deviceId = t.deviceId;
       ctx.channels = t.device.channels;
       ctx.receivedAt = receivedAt;
+      ctx.tracker = t.status?.tracker;
       const result = decodeTelemetry(payload, ctx);
+      if (ctx.tracker?.changed) this.clockChanges.next(ctx.tracker.change());
       for (const r of result.rejects) {
         this.metrics.ingestRejected.inc({ reason: r.reason });
         this.deadLetters.record({ topic, reason: r.reason, detail: r.detail, payload, receivedAt });
@@ -298,5 +306,6 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     this.telemetry.complete();
     this.messages.complete();
     this.deviceStates.complete();
+    this.clockChanges.complete();
   }
 }

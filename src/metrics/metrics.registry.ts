@@ -38,6 +38,21 @@ export class HazwatchMetrics {
   readonly ingestPaused = new Gauge({ name: 'hazwatch_ingest_paused', help: '1 while MQTT intake is paused by writer backpressure', registers: [this.registry] });
   readonly mqttConnected = new Gauge({ name: 'hazwatch_ingest_mqtt_connected', help: '1 while connected to the MQTT broker', registers: [this.registry] });
   readonly deadLetterWriteErrors = new Counter({ name: 'hazwatch_ingest_deadletter_write_errors_total', help: 'Dead-letter rows that could not be stored', registers: [this.registry] });
+  /**
+   * Device clock and sequence totals, kept by ingest's per-device trackers (running totals, never reset; the hot path
+   * only increments numbers) and copied into their metrics at scrape time. See docs/ingest-time-and-sequence.md.
+   */
+  readonly ingestLinkTotals = { seqGaps: 0, seqMissing: 0, seqRestarts: 0, clockRetimed: 0, clockFaulty: 0 };
+  readonly ingestSeqGaps: Counter = this.totalCounter('hazwatch_ingest_seq_gaps_total', 'Forward jumps of a device message seq by more than one (messages lost upstream of hazwatch)', 'seqGaps');
+  readonly ingestSeqMissing: Counter = this.totalCounter('hazwatch_ingest_seq_missing_total', 'Messages missing in seq gaps (sum of the jump sizes minus one)', 'seqMissing');
+  readonly ingestSeqRestarts: Counter = this.totalCounter('hazwatch_ingest_seq_restarts_total', 'Big backward seq jumps read as a device restart (not counted as gaps)', 'seqRestarts');
+  readonly ingestClockRetimed: Counter = this.totalCounter('hazwatch_ingest_clock_retimed_total', 'Messages stored and evaluated at arrival time because the device clock was ahead beyond INGEST_FUTURE_TOLERANCE_S or found behind', 'clockRetimed');
+  readonly ingestClockFaulty: Gauge = new Gauge({
+    name: 'hazwatch_ingest_clock_faulty_devices',
+    help: 'Devices whose clock is ahead or behind right now (clock_fault)',
+    registers: [this.registry],
+    collect: () => this.ingestClockFaulty.set(this.ingestLinkTotals.clockFaulty),
+  });
 
   // storage
   readonly rowsWritten = new Counter({ name: 'hazwatch_storage_rows_written_total', help: 'Telemetry rows committed', registers: [this.registry] });
@@ -116,6 +131,20 @@ export class HazwatchMetrics {
     t.accepted = 0;
     t.rejected = 0;
     t.readings = 0;
+  }
+
+  /** A counter that mirrors one of `ingestLinkTotals` at each read. */
+  private totalCounter(name: string, help: string, key: keyof HazwatchMetrics['ingestLinkTotals']): Counter {
+    const c: Counter = new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect: () => {
+        c.reset();
+        c.inc(this.ingestLinkTotals[key]);
+      },
+    });
+    return c;
   }
 
   constructor(withProcessMetrics = true) {

@@ -11,6 +11,7 @@ import type { ConditionChange } from './domain/condition';
 import { ConditionStore } from './domain/condition-store';
 import { buildEngine, type EngineInputs } from './domain/engine';
 import type { HazardStatus } from './domain/hazard-grading';
+import type { DeviceClockEvent } from './domain/clock.rule';
 import type { DeviceStateEvent } from './domain/offline.rule';
 import type { CompiledRules } from './domain/rule-spec';
 import { RulesFileWatcher } from './rules-file.watcher';
@@ -69,7 +70,7 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
       interlocks: loaded.rules.interlocks.length,
       composites: loaded.rules.composites.length,
     });
-    if (this.ingest) this.start(this.ingest.messages$, this.ingest.deviceState$);
+    if (this.ingest) this.start(this.ingest.messages$, this.ingest.deviceState$, this.ingest.clock$);
     if (this.watchFile !== false) {
       this.watcher = new RulesFileWatcher(rulesFilePath(this.config.configDir), () => this.reload());
       this.watcher.start();
@@ -89,9 +90,13 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Connects the engine to the reading and device-state streams (done by onModuleInit when ingest is present). */
-  start(telemetry$: Observable<ReadingInput>, deviceState$: Observable<DeviceStateEvent>): void {
+  start(
+    telemetry$: Observable<ReadingInput>,
+    deviceState$: Observable<DeviceStateEvent>,
+    clock$?: Observable<DeviceClockEvent>,
+  ): void {
     if (!this.rules) throw new Error('RulesService.start before onModuleInit');
-    this.inputs = { telemetry$: this.measured(telemetry$), deviceState$ };
+    this.inputs = { telemetry$: this.measured(telemetry$), deviceState$, ...(clock$ ? { clock$ } : {}) };
     this.swapEngine(this.rules);
   }
 
@@ -152,6 +157,7 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
     const engine = buildEngine(rules, inputs, {
       scheduler: this.scheduler,
       store: this.store,
+      futureToleranceMs: this.config.env.INGEST_FUTURE_TOLERANCE_S * 1000,
       hooks: {
         onRuleError: (kind, ruleId, err) => {
           this.metrics.ruleErrors.inc({ kind });

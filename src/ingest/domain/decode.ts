@@ -4,6 +4,7 @@
  */
 import { QUALITY_CODE, type DeviceState, type Quality, type Reading } from '../../common/types';
 import type { ChannelSpec } from '../../config/device-channels';
+import type { DeviceTracker } from './device-tracker';
 
 export type RejectReason =
   | 'bad_topic'
@@ -48,6 +49,12 @@ export type DecodeContext = {
   /** Arrival time, epoch ms. */
   receivedAt: number;
   maxSkewMs: number;
+  /**
+   * The device's clock and sequence tracker (ingest sets it per message): it sees every message with a valid `ts` and
+   * decides the time its readings carry (the arrival time when the device clock is wrong, docs/ingest-time-and-sequence.md).
+   * Absent: readings carry `ts` as sent.
+   */
+  tracker?: DeviceTracker | undefined;
 };
 
 export type DecodeResult = { readings: Reading[]; rejects: readonly Reject[]; seq?: number };
@@ -100,6 +107,7 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
   const ts = parseTimestamp(msg.ts);
   if (ts === null) return rejectAll('bad_timestamp', `unparseable ts ${JSON.stringify(msg.ts).slice(0, 64)}`);
   if (ts - ctx.receivedAt > ctx.maxSkewMs) return rejectAll('future_timestamp', `ts is ${Math.round((ts - ctx.receivedAt) / 1000)} s in the future`);
+  const at = ctx.tracker ? ctx.tracker.observe(ts, seq ?? -1, ctx.receivedAt) : ts;
 
   const readings: Reading[] = [];
   let rejects: Reject[] | undefined;
@@ -138,7 +146,7 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
         }
         break;
     }
-    readings.push({ siteId: ctx.siteId, deviceId: ctx.deviceId, channel, ts, value: value, quality, receivedAt: ctx.receivedAt });
+    readings.push({ siteId: ctx.siteId, deviceId: ctx.deviceId, channel, ts: at, value: value, quality, receivedAt: ctx.receivedAt });
   }
   if (count === 0) return rejectAll('invalid_schema', '"values" is empty');
   return seq === undefined ? { readings, rejects: rejects ?? NO_REJECTS } : { readings, rejects: rejects ?? NO_REJECTS, seq };

@@ -1,4 +1,5 @@
 import type { ChannelValue, DeviceState, Quality, Reading } from '../../common/types';
+import { DEFAULT_CLOCK_SETTINGS, DeviceTracker, newLinkTotals, type ClockSettings, type LinkTotals } from './device-tracker';
 
 export type LatestValue = { value: ChannelValue; ts: number; quality: Quality };
 
@@ -10,6 +11,8 @@ export type DeviceStatus = {
   /** Arrival time of the last message (telemetry or state), epoch ms. */
   lastSeen: number | null;
   readonly values: Map<string, LatestValue>;
+  /** Clock health and sequence gaps of the device's messages (docs/ingest-time-and-sequence.md). */
+  readonly tracker: DeviceTracker;
 };
 
 export type StateChange = { siteId: string; deviceId: string; state: DeviceState; ts: number; previous: DeviceState | 'unknown' };
@@ -21,10 +24,16 @@ export type StateChange = { siteId: string; deviceId: string; state: DeviceState
 export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceStatus>();
 
-  constructor(keys: Iterable<string>) {
+  constructor(
+    keys: Iterable<string>,
+    clock: ClockSettings = DEFAULT_CLOCK_SETTINGS,
+    /** Fleet-wide clock and sequence counts (the metrics read them). */
+    readonly totals: LinkTotals = newLinkTotals(),
+  ) {
     for (const key of keys) {
       const [siteId = '', deviceId = ''] = key.split('/');
-      this.devices.set(key, { siteId, deviceId, state: 'unknown', stateChangedAt: null, lastSeen: null, values: new Map() });
+      const tracker = new DeviceTracker(siteId, deviceId, clock, totals);
+      this.devices.set(key, { siteId, deviceId, state: 'unknown', stateChangedAt: null, lastSeen: null, values: new Map(), tracker });
     }
   }
 

@@ -6,6 +6,7 @@
  *               │     each channel rule seeing only its channel
 
  *               ├─ stale (one fleet machine, arrival time)
+ *   clock$ ─ clock_fault (one fleet machine over ingest's clock changes)
  *               └─ cross readings (valve positions, composite channels, tank levels) ─┐
  *   deviceState$ ─ groupBy(device) → offline                                          │
  *   stage 1 conditions ─→ votes ─→ interlocks (+ valve positions) ─→ composites (+ channels) ─→ hazard grading
@@ -35,6 +36,7 @@ import { type ConditionChange, type SeedLookup } from './condition';
 import type { ConditionStore } from './condition-store';
 import { createCompositeMachine } from './composite.rule';
 import { lastDeviceLookup } from './device-lookup';
+import { createClockMachine, type DeviceClockEvent } from './clock.rule';
 import { createFlagMachine } from './flag.rule';
 import { hazardGrading, computeHazard, type HazardStatus } from './hazard-grading';
 import { createInterlockMachine } from './interlock.rule';
@@ -47,7 +49,7 @@ import { createQualityMachine } from './quality.rule';
 import { createRangeMachine } from './range.rule';
 import { createRocMachine } from './rate-of-change.rule';
 import { runMachine, runMachines, type MachineEntry, type RuleMachine } from './rule-machine';
-import type { ChannelRule, CompiledRules, DeviceRule, DeviceRules, StaleRule } from './rule-spec';
+import type { ChannelRule, ClockRule, CompiledRules, DeviceRule, DeviceRules, StaleRule } from './rule-spec';
 import { createSafetySystemMachine } from './safety-system.rule';
 import { createStaleMachine } from './stale.rule';
 import { createValveMachine } from './valve.rule';
@@ -57,6 +59,8 @@ export type EngineInputs = {
   /** Readings, or whole messages (ingest sends messages: one device, one event time, in message order). */
   readonly telemetry$: Observable<ReadingInput>;
   readonly deviceState$: Observable<DeviceStateEvent>;
+  /** Device clock health changes (ingest's clock tracker): raise and clear `clock_fault`. */
+  readonly clock$?: Observable<DeviceClockEvent>;
 };
 
 export type EngineHooks = {
@@ -70,7 +74,23 @@ export type EngineOptions = {
   readonly scheduler: SchedulerLike;
   readonly store: ConditionStore;
   readonly hooks: EngineHooks;
+  /**
+   * A reading's time counts at most this far ahead of its arrival (`receivedAt`); beyond, it is evaluated at arrival,
+   * so a device's claim can never move the engine's clock for that device ahead of the server's (default 5000 ms,
+   * ingest's INGEST_FUTURE_TOLERANCE_S). Ingest already times such readings at arrival; this is the engine's own guard.
+   */
+  readonly futureToleranceMs?: number;
 };
+
+export const DEFAULT_FUTURE_TOLERANCE_MS = 5000;
+
+/**
+ * The time the engine evaluates a reading at: its `ts`, unless that is more than `futureToleranceMs` ahead of its
+ * arrival, then the arrival time. Never later than arrival + tolerance.
+ */
+export function evaluationTime(futureToleranceMs: number): (r: Reading) => number {
+  return (r) => (r.ts - r.receivedAt > futureToleranceMs ? r.receivedAt : r.ts);
+}
 
 export type Engine = {
   /** Condition changes (de-duplicated through the store). Cold until subscribed; subscribe once. */
@@ -163,10 +183,12 @@ const NO_DEVICE: DeviceRules = {
   deviceRules: [],
   stale: null,
   offline: null,
+  clock: null,
 };
 
 export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: EngineOptions): Engine {
   const { scheduler, store, hooks } = opts;
+  const timeOf = evaluationTime(opts.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS);
   const seed: SeedLookup = (key) => store.get(key);
   const { lateToleranceMs, groupIdleMs } = rules.settings;
   const onLate = (r: Reading, lag: number): void => hooks.onLate(r, lag);
@@ -179,6 +201,7 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   const runMany = (entries: MachineEntry<Reading>[], gate?: () => (r: Reading) => boolean) =>
     runMachines<Reading>(entries, {
       scheduler,
+      timeOf,
       ...(gate ? { gate } : {}),
       // Channel rules see only their channel's readings; device rules (no key) see every reading of the device.
       keyOf: channelOf,
@@ -224,7 +247,7 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
           });
       if (d === NO_DEVICE || entries.length === 0) return dev$.pipe(ignoreElements());
       // The lateness gate runs inside the machines' loop (one stream hop less per message than a dropLate operator).
-      return dev$.pipe(runMany(entries, () => lateGate(lateToleranceMs, onLate, state)));
+      return dev$.pipe(runMany(entries, () => lateGate(lateToleranceMs, onLate, state, timeOf)));
     }),
   );
 
@@ -242,6 +265,19 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
       )
     : EMPTY;
 
+  // Machines fed conditions and readings: a reading counts at its evaluation time, a condition at its own.
+  const mixedTimeOf = (x: ConditionChange | Reading): number => ('receivedAt' in x ? timeOf(x) : x.ts);
+  const clockRules: ClockRule[] = [];
+  for (const site of rules.devices.values())
+    for (const d of site.values()) if (d.clock) clockRules.push(d.clock);
+  const clock$ =
+    inputs.clock$ && clockRules.length
+      ? inputs.clock$.pipe(
+          takeUntil(stop$),
+          run('clock', 'clock', () => createClockMachine(clockRules, seed)),
+        )
+      : EMPTY;
+
   const offline$ = inputs.deviceState$.pipe(
     takeUntil(stop$),
     groupBy(lookupState),
@@ -252,7 +288,7 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
     }),
   );
 
-  const stage1$ = merge(deviceStage$, stale$, offline$).pipe(share());
+  const stage1$ = merge(deviceStage$, stale$, offline$, clock$).pipe(share());
 
   // ---- stage 2: votes over stage-1 conditions
   const activeNow = (): ConditionChange[] => store.active();
@@ -295,7 +331,12 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
             filter((r) => r.channel === 'position' && r.siteId === il.siteId && valves.has(r.deviceId)),
           );
           return merge(cond12$, positions$).pipe(
-            run('interlock', il.ruleId, () => createInterlockMachine(il, seed, activeNow(), scheduler.now())),
+            run(
+              'interlock',
+              il.ruleId,
+              () => createInterlockMachine(il, seed, activeNow(), scheduler.now()),
+              mixedTimeOf,
+            ),
           );
         }),
       ).pipe(share())
@@ -310,7 +351,7 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
             ? crossReadings$.pipe(filter((r) => channels.has(`${r.siteId}/${r.deviceId}/${r.channel}`)))
             : EMPTY;
           return merge(cond12$, interlocks$, terms$).pipe(
-            run('composite', c.ruleId, () => createCompositeMachine(c, seed, activeNow())),
+            run('composite', c.ruleId, () => createCompositeMachine(c, seed, activeNow()), mixedTimeOf),
           );
         }),
       )
@@ -323,7 +364,7 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   );
   const hazard$ = crossReadings$.pipe(
     filter((r) => r.channel === 'level_pct' && tankLevels.has(`${r.siteId}/${r.deviceId}`)),
-    hazardGrading(rules.hazardSources),
+    hazardGrading(rules.hazardSources, timeOf),
   );
 
   return {

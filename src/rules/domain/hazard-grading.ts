@@ -128,7 +128,11 @@ export function computeHazard(
  * Operator: tank level readings in, the recomputed status of the affected source out (one per accepted reading).
  * Bad-quality and late readings keep the last good level.
  */
-export function hazardGrading(specs: readonly HazardSourceSpec[]): OperatorFunction<Reading, HazardStatus> {
+export function hazardGrading(
+  specs: readonly HazardSourceSpec[],
+  /** Event time of a reading (default its `ts`; the engine passes its arrival-capped evaluation time). */
+  timeOf: (r: Reading) => number = (r) => r.ts,
+): OperatorFunction<Reading, HazardStatus> {
   return (source) =>
     new Observable<HazardStatus>((subscriber) => {
       const byTank = new Map<
@@ -151,10 +155,11 @@ export function hazardGrading(specs: readonly HazardSourceSpec[]): OperatorFunct
           if (typeof r.value !== 'number' || r.quality === 'bad') return;
           const entry = byTank.get(`${r.siteId}/${r.deviceId}`);
           if (!entry || entry.channel !== r.channel) return;
-          if (r.ts < (entry.lastTs.get(r.deviceId) ?? -Infinity)) return;
-          entry.lastTs.set(r.deviceId, r.ts);
+          const ts = timeOf(r);
+          if (ts < (entry.lastTs.get(r.deviceId) ?? -Infinity)) return;
+          entry.lastTs.set(r.deviceId, ts);
           entry.levels.set(r.deviceId, r.value);
-          subscriber.next(computeHazard(entry.spec, entry.levels, r.ts));
+          subscriber.next(computeHazard(entry.spec, entry.levels, ts));
         },
         error: (e: unknown) => subscriber.error(e),
         complete: () => subscriber.complete(),

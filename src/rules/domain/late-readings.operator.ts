@@ -16,16 +16,19 @@ export function lateGate<T extends { readonly ts: number }>(
   toleranceMs: number,
   onLate: (item: T, lagMs: number) => void,
   activity?: { seen: boolean },
+  /** Event time of an item (default its `ts`; the engine passes its arrival-capped evaluation time). */
+  timeOf?: (r: T) => number,
 ): (r: T) => boolean {
   let newest = -Infinity;
   return (r) => {
     if (activity) activity.seen = true;
-    if (r.ts >= newest) {
-      newest = r.ts;
+    const ts = timeOf ? timeOf(r) : r.ts;
+    if (ts >= newest) {
+      newest = ts;
       return true;
     }
-    if (newest - r.ts <= toleranceMs) return true;
-    onLate(r, newest - r.ts);
+    if (newest - ts <= toleranceMs) return true;
+    onLate(r, newest - ts);
     return false;
   };
 }

@@ -12,7 +12,8 @@
  *   temp_c / pressure_kpa: H at 75 % / 80 % of span (medium), HH at 87.5 % / 90 % (high); over/under range (medium);
  * - shut-off valve: discrepancy / stuck / uncommanded / fault / trip with its travel time;
  * - safety system: fault (ESD: critical, others high), bypass (high → critical after the allowed time);
- * - every device: quality_bad (medium), stale after 3 periods (min 10 s, medium), LWT offline (medium);
+ * - every device: quality_bad (medium), stale after 3 periods (min 10 s, medium), LWT offline (medium), clock_fault
+ *   (low: the device clock is ahead or behind, docs/ingest-time-and-sequence.md);
  * - every area with ≥ 2 gas detectors: vote 2ooN of gas_l2 within 60 s (critical), faulted excluded, vote_degraded
  *   (high); every area with a vote and shut-off valves: interlock supervision of the vote (travel time + 5 s, critical);
  * - every hazard source: live grading.
@@ -531,6 +532,8 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
       if (staleOn) produce(s.id, `stale:${d.id}`, ['stale']);
       const offlineOn = isOn(`offline:${d.id}`);
       if (offlineOn) produce(s.id, `offline:${d.id}`, ['offline']);
+      const clockOn = isOn(`clock:${d.id}`);
+      if (clockOn) produce(s.id, `clock:${d.id}`, ['clock_fault']);
       const chRules = new Map<string, ChannelRules>();
       for (const [ch, rules] of channels) chRules.set(ch, { channel: ch, rules });
       siteDevices.set(d.id, {
@@ -558,6 +561,8 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
               priority: 'medium',
             }
           : null,
+        // A wrong device clock is a maintenance condition: the readings are still evaluated (at arrival time).
+        clock: clockOn ? { kind: 'clock', ruleId: `clock:${d.id}`, ...base, priority: 'low' } : null,
       });
     }
   }

@@ -104,6 +104,11 @@ export type OfflineRule = DeviceRuleBase & {
   readonly delayMs: number;
   readonly priority: Priority;
 };
+/** The device's clock is wrong (ingest's clock tracker, docs/ingest-time-and-sequence.md): `clock_fault`. */
+export type ClockRule = DeviceRuleBase & {
+  readonly kind: 'clock';
+  readonly priority: Priority;
+};
 
 export type ConditionRef = {
   readonly siteId: string;
@@ -203,6 +208,7 @@ export type DeviceRules = {
   readonly deviceRules: readonly DeviceRule[];
   readonly stale: StaleRule | null;
   readonly offline: OfflineRule | null;
+  readonly clock: ClockRule | null;
 };
 
 export type EngineSettings = {
