@@ -82,3 +82,31 @@ describe('HTTP edge: request bodies (real server)', () => {
     expect(log).not.toMatch(/unhandled error/);
   });
 });
+
+describe('HTTP edge: behind a reverse proxy (TRUST_PROXY=1, real server)', () => {
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    server = await startServer({ env: { SIMULATE: 'false', TRUST_PROXY: '1' } });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const attempt = async (clientIp: string): Promise<number> => {
+    const res = await fetch(`${server.url}/api/auth/me`, {
+      headers: { authorization: 'Bearer hzw_000000000000_invalidinvalidinvalidinvalid', 'x-forwarded-for': clientIp },
+    });
+    await res.arrayBuffer();
+    return res.status;
+  };
+
+  it('should limit failed logins per client address from X-Forwarded-For, not per proxy', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) statuses.push(await attempt('203.0.113.7'));
+    expect(statuses.at(-1)).toBe(429); // that client is blocked…
+    expect(await attempt('198.51.100.20')).toBe(401); // …another behind the same proxy is not
+    expect(server.output()).toMatch(/"client blocked after repeated authentication failures","ip":"203\.0\.113\.7"/);
+  });
+});
