@@ -81,8 +81,11 @@ export class AlarmsController {
   @Requires('plant.read')
   @ApiOperation({ summary: 'Alarm system status: storage degraded (banner), pending writes, current seq, flood indicator per site' })
   @ApiOkResponse({ type: AlarmStatusDto })
-  status(@CurrentPrincipal() principal: Principal): AlarmSystemStatus {
-    return { ...this.alarms.status(principal), floods: this.alarms.floods(principal) };
+  status(@CurrentPrincipal() principal: Principal): Omit<AlarmSystemStatus, 'pendingWrites'> & { pendingWrites?: number } {
+    const { pendingWrites, ...status } = this.alarms.status(principal);
+    // pendingWrites counts every site's events: only principals who see every site get it (docs/threat-model.md)
+    const unscoped = principal.role === 'admin' || principal.scope === '';
+    return { ...status, ...(unscoped ? { pendingWrites } : {}), floods: this.alarms.floods(principal) };
   }
 
   @Get(':id')
