@@ -61,7 +61,7 @@ export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?:
     .build();
   SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'api/docs/json' });
   await app.listen(opts.port ?? config.env.PORT, config.env.HOST);
-  const server = app.getHttpServer() as Server;
+  const server: Server = app.getHttpServer();
   const port = (server.address() as AddressInfo).port;
   const simulators = config.env.SIMULATE ? await startInProcessSimulators(config, app.get(IngestService).mqttUrl) : undefined;
   return {

@@ -1,5 +1,23 @@
-import { BadRequestException, Body, Controller, Get, Header, HttpCode, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Post,
+  Query,
+  Req,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray } from 'class-validator';
 import type { Request } from 'express';
 import { Public, Requires } from '../auth/auth.decorators';
@@ -23,13 +41,20 @@ function toAnchor(v: unknown, i: number): JournalAnchor {
   } else if (typeof v === 'object' && v !== null) {
     const o = v as Record<string, unknown>;
     if (
-      typeof o.seq === 'number' && Number.isSafeInteger(o.seq) && o.seq >= 0 &&
-      typeof o.hash === 'string' && /^[0-9a-f]{64}$/.test(o.hash) &&
-      typeof o.at === 'string' && typeof o.keyId === 'string' && typeof o.signature === 'string'
+      typeof o.seq === 'number' &&
+      Number.isSafeInteger(o.seq) &&
+      o.seq >= 0 &&
+      typeof o.hash === 'string' &&
+      /^[0-9a-f]{64}$/.test(o.hash) &&
+      typeof o.at === 'string' &&
+      typeof o.keyId === 'string' &&
+      typeof o.signature === 'string'
     )
       return { seq: o.seq, hash: o.hash, at: o.at, keyId: o.keyId, signature: o.signature };
   }
-  throw new BadRequestException(`anchors[${i}] is not an anchor ({seq, hash, at, keyId, signature} or "seq hash at keyId signature")`);
+  throw new BadRequestException(
+    `anchors[${i}] is not an anchor ({seq, hash, at, keyId, signature} or "seq hash at keyId signature")`,
+  );
 }
 
 /**
@@ -55,7 +80,8 @@ export class JournalAnchorController {
   @ApiQuery({ name: 'limit', required: false, description: 'default 100, at most 1000' })
   async list(@Query('limit') limitQ?: string): Promise<Array<JournalAnchor & { line: string }>> {
     const limit = limitQ === undefined ? 100 : /^\d{1,4}$/.test(limitQ) ? Number(limitQ) : NaN;
-    if (!(limit >= 1 && limit <= 1000)) throw new BadRequestException('limit must be an integer from 1 to 1000');
+    if (!(limit >= 1 && limit <= 1000))
+      throw new BadRequestException('limit must be an integer from 1 to 1000');
     return (await this.anchors.recent(limit)).map((a) => ({ ...a, line: formatAnchor(a) }));
   }
 

@@ -20,10 +20,14 @@ function fromPem(pem: string, origin: string): AnchorKey {
   try {
     privateKey = createPrivateKey(pem);
   } catch (err) {
-    throw new ConfigError(origin, [{ path: '(key)', reason: `not a PEM private key: ${(err as Error).message}` }]);
+    throw new ConfigError(origin, [
+      { path: '(key)', reason: `not a PEM private key: ${(err as Error).message}` },
+    ]);
   }
   if (privateKey.asymmetricKeyType !== 'ed25519')
-    throw new ConfigError(origin, [{ path: '(key)', reason: `must be an Ed25519 key, is ${privateKey.asymmetricKeyType ?? 'unknown'}` }]);
+    throw new ConfigError(origin, [
+      { path: '(key)', reason: `must be an Ed25519 key, is ${privateKey.asymmetricKeyType ?? 'unknown'}` },
+    ]);
   const publicKey = createPublicKey(privateKey);
   return {
     privateKey,
@@ -51,7 +55,10 @@ export function loadAnchorKey(envPem: string, dataDir: string): AnchorKey {
   const mode = statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0)
     throw new ConfigError(file, [
-      { path: '(file mode)', reason: `is ${mode.toString(8).padStart(4, '0')}; the signing key must be readable by its owner only (chmod 600)` },
+      {
+        path: '(file mode)',
+        reason: `is ${mode.toString(8).padStart(4, '0')}; the signing key must be readable by its owner only (chmod 600)`,
+      },
     ]);
   return fromPem(readFileSync(file, 'utf8'), file);
 }

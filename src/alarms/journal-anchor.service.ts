@@ -87,7 +87,14 @@ export class JournalAnchorService implements OnApplicationBootstrap, OnModuleDes
   async publish(reason: AnchorReason): Promise<JournalAnchor> {
     const head = await this.head();
     const anchor = signAnchor(this.key.privateKey, this.key.keyId, head, this.clock.now());
-    await this.db.query(INSERT_ANCHOR, [anchor.seq, anchor.hash, anchor.at, anchor.keyId, anchor.signature, reason]);
+    await this.db.query(INSERT_ANCHOR, [
+      anchor.seq,
+      anchor.hash,
+      anchor.at,
+      anchor.keyId,
+      anchor.signature,
+      reason,
+    ]);
     this.lastPublished = head;
     this.log.debug('journal anchor published', { seq: anchor.seq, reason });
     return anchor;
@@ -115,8 +122,20 @@ export class JournalAnchorService implements OnApplicationBootstrap, OnModuleDes
 
   /** Stored copies, newest first (for the anchors feed). */
   async recent(limit: number): Promise<JournalAnchor[]> {
-    const res = await this.db.query<{ seq: string; hash: string; signed_at: Date; key_id: string; signature: string }>(SELECT_ANCHORS, [limit]);
-    return res.rows.map((r) => ({ seq: Number(r.seq), hash: r.hash, at: r.signed_at.toISOString(), keyId: r.key_id, signature: r.signature }));
+    const res = await this.db.query<{
+      seq: string;
+      hash: string;
+      signed_at: Date;
+      key_id: string;
+      signature: string;
+    }>(SELECT_ANCHORS, [limit]);
+    return res.rows.map((r) => ({
+      seq: Number(r.seq),
+      hash: r.hash,
+      at: r.signed_at.toISOString(),
+      keyId: r.key_id,
+      signature: r.signature,
+    }));
   }
 
   /**

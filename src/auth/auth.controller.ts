@@ -48,7 +48,9 @@ export class AuthController {
 
   @Get('tokens')
   @Requires('token.manage')
-  @ApiOperation({ summary: 'API tokens (admin): id, name, role, scope, created, last used, revoked — never the secret' })
+  @ApiOperation({
+    summary: 'API tokens (admin): id, name, role, scope, created, last used, revoked — never the secret',
+  })
   async listTokens(): Promise<TokenInfo[]> {
     return this.tokens.list();
   }
@@ -60,8 +62,12 @@ export class AuthController {
   @Post('tokens/:id/revoke')
   @HttpCode(200)
   @Requires('token.manage')
-  @ApiOperation({ summary: 'Revoke an API token (admin); its HTTP requests and WebSocket sessions end at once' })
-  async revokeToken(@Param('id') id: string): Promise<{ status: 'revoked' | 'already-revoked'; token: TokenInfo }> {
+  @ApiOperation({
+    summary: 'Revoke an API token (admin); its HTTP requests and WebSocket sessions end at once',
+  })
+  async revokeToken(
+    @Param('id') id: string,
+  ): Promise<{ status: 'revoked' | 'already-revoked'; token: TokenInfo }> {
     const r = await this.tokens.revoke(id);
     if (r.status === 'not-found') throw new NotFoundException(`no token with id '${id}'`);
     return r;

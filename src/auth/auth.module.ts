@@ -9,7 +9,11 @@ import { ScopeService } from './scope.service';
 import { AUTH_SQL } from './sql-client.port';
 import { TokenRepository } from './token.repository';
 import { TokenService } from './token.service';
-import { TOKEN_LISTEN_CONNECTOR, TokenRevocationListener, type ListenConnector } from './token-revocation.listener';
+import {
+  TOKEN_LISTEN_CONNECTOR,
+  TokenRevocationListener,
+  type ListenConnector,
+} from './token-revocation.listener';
 
 /**
  * Bearer-token authentication (global guard: every HTTP route is authenticated unless @Public()), jurisdiction scope
@@ -26,7 +30,14 @@ import { TOKEN_LISTEN_CONNECTOR, TokenRevocationListener, type ListenConnector }
     AuthService,
     ScopeService,
     AuthStartupService,
-    { provide: TOKEN_LISTEN_CONNECTOR, useFactory: (db: Database): ListenConnector => () => db.acquire(), inject: [Database] },
+    {
+      provide: TOKEN_LISTEN_CONNECTOR,
+      useFactory:
+        (db: Database): ListenConnector =>
+        () =>
+          db.acquire(),
+      inject: [Database],
+    },
     TokenRevocationListener,
     { provide: APP_GUARD, useClass: BearerAuthGuard },
   ],

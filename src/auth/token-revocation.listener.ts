@@ -1,4 +1,10 @@
-import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { JsonLogger } from '../common/logger';
 import { TokenService } from './token.service';
 
@@ -127,10 +133,13 @@ export class TokenRevocationListener implements OnApplicationBootstrap, OnApplic
 
   private retry(err: unknown): void {
     if (this.stopped) return;
-    this.log.warn('token revocation listener not connected; revocations are re-read each second until it is', {
-      retryInMs: this.delayMs,
-      error: err instanceof Error ? err.message : String(err),
-    });
+    this.log.warn(
+      'token revocation listener not connected; revocations are re-read each second until it is',
+      {
+        retryInMs: this.delayMs,
+        error: err instanceof Error ? err.message : String(err),
+      },
+    );
     this.retryTimer = setTimeout(() => void this.attempt(), this.delayMs);
     this.retryTimer.unref();
     this.delayMs = Math.min(this.delayMs * 2, this.opts.retryMaxMs);

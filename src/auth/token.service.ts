@@ -174,7 +174,10 @@ export class TokenService {
     const key = hash.toString('hex');
     const now = this.clock.now();
     const hit = this.cache.get(key);
-    const recheckMs = this.listening !== false ? this.opts.recheckMs : Math.min(this.opts.recheckMs, this.opts.recheckUnlistenedMs);
+    const recheckMs =
+      this.listening !== false
+        ? this.opts.recheckMs
+        : Math.min(this.opts.recheckMs, this.opts.recheckUnlistenedMs);
     if (hit && now - hit.checkedAt < recheckMs) {
       await this.touch(hit, now);
       return { ok: true, principal: hit.principal, degraded: false };

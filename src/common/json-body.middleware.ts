@@ -21,7 +21,9 @@ export const DEFAULT_MAX_JSON_DEPTH = 32;
 
 export const DEFAULT_JSON_BODY_OPTIONS: JsonBodyOptions = {
   defaultLimitBytes: DEFAULT_BODY_LIMIT_BYTES,
-  routes: [{ method: 'POST', path: /^\/api\/journal\/verify\/?$/, limitBytes: JOURNAL_VERIFY_BODY_LIMIT_BYTES }],
+  routes: [
+    { method: 'POST', path: /^\/api\/journal\/verify\/?$/, limitBytes: JOURNAL_VERIFY_BODY_LIMIT_BYTES },
+  ],
   maxDepth: DEFAULT_MAX_JSON_DEPTH,
 };
 
@@ -63,7 +65,8 @@ function isJson(contentType: string | undefined): boolean {
  */
 export function jsonBodyMiddleware(opts: JsonBodyOptions = DEFAULT_JSON_BODY_OPTIONS): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (req.url.includes('%00') || req.url.includes('\0')) return refuse(req, res, 400, 'NUL characters are not allowed in the URL');
+    if (req.url.includes('%00') || req.url.includes('\0'))
+      return refuse(req, res, 400, 'NUL characters are not allowed in the URL');
     const lengthHeader = req.headers['content-length'];
     const chunked = req.headers['transfer-encoding'] !== undefined;
     if (lengthHeader === undefined && !chunked) {
@@ -111,7 +114,12 @@ export function jsonBodyMiddleware(opts: JsonBodyOptions = DEFAULT_JSON_BODY_OPT
       try {
         req.body = JSON.parse(text, strictNumberReviver) as unknown;
       } catch (err) {
-        return refuse(req, res, 400, err instanceof UnsafeNumberError ? err.message : 'request body is not valid JSON');
+        return refuse(
+          req,
+          res,
+          400,
+          err instanceof UnsafeNumberError ? err.message : 'request body is not valid JSON',
+        );
       }
       next();
     };

@@ -9,8 +9,17 @@ import { webhookBody, type WebhookJsonBody } from './webhook-dispatcher.service'
 /** Journal anchors reach regulators inside every CAP message and both webhook formats (docs/adr/0015-journal-anchors.md). */
 describe('journal anchors in regulator messages', () => {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const line = formatAnchor(signAnchor(privateKey, keyIdOf(publicKey), { seq: 41, hash: 'ab'.repeat(32) }, 0));
-  const cap = buildCapAlert({ site: BOHAI_SITE, source: CL2_SOURCE, settings: CAP_SETTINGS, event: makeFeedEvent(), msgType: 'Alert', journalAnchor: line });
+  const line = formatAnchor(
+    signAnchor(privateKey, keyIdOf(publicKey), { seq: 41, hash: 'ab'.repeat(32) }, 0),
+  );
+  const cap = buildCapAlert({
+    site: BOHAI_SITE,
+    source: CL2_SOURCE,
+    settings: CAP_SETTINGS,
+    event: makeFeedEvent(),
+    msgType: 'Alert',
+    journalAnchor: line,
+  });
   const xml = renderCapXml(cap);
 
   it('should carry the anchor as CAP parameter hazwatch:journalAnchor', () => {
@@ -23,9 +32,18 @@ describe('journal anchors in regulator messages', () => {
       ({
         id: 'd1',
         subscription: { id: 's1', format },
-        message: { identifier: cap.identifier, msgType: 'Alert', xml, event: makeFeedEvent(), incident: cap.identifier, sent: cap.sent },
+        message: {
+          identifier: cap.identifier,
+          msgType: 'Alert',
+          xml,
+          event: makeFeedEvent(),
+          incident: cap.identifier,
+          sent: cap.sent,
+        },
       }) as unknown as DeliveryHead;
     expect(webhookBody(head('cap'), 'http://x/cap').body).toContain(line);
-    expect((JSON.parse(webhookBody(head('json'), 'http://x/cap').body) as WebhookJsonBody).journalAnchor).toBe(line);
+    expect(
+      (JSON.parse(webhookBody(head('json'), 'http://x/cap').body) as WebhookJsonBody).journalAnchor,
+    ).toBe(line);
   });
 });

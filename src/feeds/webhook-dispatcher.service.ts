@@ -50,7 +50,9 @@ export function webhookBody(h: DeliveryHead, capUrl: string): { body: string; co
     cap: capUrl,
     alarm: h.message.event,
   };
-  const anchor = /<valueName>hazwatch:journalAnchor<\/valueName>\s*<value>([^<]+)<\/value>/.exec(h.message.xml)?.[1];
+  const anchor = /<valueName>hazwatch:journalAnchor<\/valueName>\s*<value>([^<]+)<\/value>/.exec(
+    h.message.xml,
+  )?.[1];
   if (anchor !== undefined) b.journalAnchor = anchor;
   return { body: JSON.stringify(b), contentType: 'application/json; charset=utf-8' };
 }

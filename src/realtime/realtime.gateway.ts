@@ -408,7 +408,12 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
   private closeSessionsOf(tokenId: string, why: string): void {
     for (const session of [...this.sessions])
       if (session.principal?.tokenId === tokenId)
-        this.kill(session, CLOSE.unauthorized, 'token_revoked', `${why}; authenticate again with a valid token`);
+        this.kill(
+          session,
+          CLOSE.unauthorized,
+          'token_revoked',
+          `${why}; authenticate again with a valid token`,
+        );
   }
 
   /** Re-reads the standing of every open session's token; revoked or deleted ones are closed. */
@@ -416,7 +421,8 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
     const status = this.auth.tokenStatus;
     if (status === undefined) return;
     const ids = new Set<string>();
-    for (const session of this.sessions) if (session.phase === 'open' && session.principal) ids.add(session.principal.tokenId);
+    for (const session of this.sessions)
+      if (session.phase === 'open' && session.principal) ids.add(session.principal.tokenId);
     for (const id of ids) {
       let standing: 'active' | 'revoked' | 'unknown';
       try {
@@ -426,7 +432,8 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
         this.log.warn('ws token re-check failed; sessions kept until the next one', { id, err });
         continue;
       }
-      if (standing !== 'active') this.closeSessionsOf(id, standing === 'revoked' ? 'token revoked' : 'token no longer exists');
+      if (standing !== 'active')
+        this.closeSessionsOf(id, standing === 'revoked' ? 'token revoked' : 'token no longer exists');
     }
   }
 

@@ -22,7 +22,9 @@ export type WsAuthenticator = {
    * Revocations as they happen (this server, another one, the CLI): `token` closes that token's sessions at once,
    * `resync` (revocations may have been missed) re-checks every session's token now. Absent: no push, re-checks only.
    */
-  readonly revocations$?: Observable<{ readonly kind: 'token'; readonly id: string } | { readonly kind: 'resync' }>;
+  readonly revocations$?: Observable<
+    { readonly kind: 'token'; readonly id: string } | { readonly kind: 'resync' }
+  >;
   /** A token's standing now, for the periodic re-check of long-lived sessions; throws when it cannot be read. */
   tokenStatus?(tokenId: string): Promise<'active' | 'revoked' | 'unknown'>;
 };

@@ -20,7 +20,13 @@ const ROLES: readonly Role[] = ['operator', 'supervisor', 'regulator', 'admin'];
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
 /** Reachable without a token (health, metrics, console page, API docs, the anchor public key). */
-const PUBLIC = new Set(['GET /health/live', 'GET /health/ready', 'GET /metrics', 'GET /', 'GET /api/journal/anchor-key']);
+const PUBLIC = new Set([
+  'GET /health/live',
+  'GET /health/ready',
+  'GET /metrics',
+  'GET /',
+  'GET /api/journal/anchor-key',
+]);
 /** Any authenticated principal, whatever its role. */
 const ANY_ROLE = new Set(['GET /api/auth/me']);
 
@@ -33,18 +39,32 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
 
   let client = 0;
   /** Each request from its own client address behind the (trusted) loopback proxy, so the failure limiter stays out of it. */
-  const call = async (method: string, path: string, token?: string): Promise<{ status: number; text: string }> => {
+  const call = async (
+    method: string,
+    path: string,
+    token?: string,
+  ): Promise<{ status: number; text: string }> => {
     client += 1;
-    const headers: Record<string, string> = { 'x-forwarded-for': `198.18.${(client >> 8) & 255}.${client & 255}` };
+    const headers: Record<string, string> = {
+      'x-forwarded-for': `198.18.${(client >> 8) & 255}.${client & 255}`,
+    };
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
     if (method !== 'GET') headers['content-type'] = 'application/json';
-    const res = await fetch(`${server.url}${path}`, { method, headers, ...(method !== 'GET' ? { body: '{}' } : {}) });
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers,
+      ...(method !== 'GET' ? { body: '{}' } : {}),
+    });
     return { status: res.status, text: await res.text() };
   };
 
   const cli = async (args: string[], databaseUrl: string): Promise<string> => {
     let out = '';
-    const code = await runTokenCli(args, { DATABASE_URL: databaseUrl }, { out: (s) => (out += s), err: (s) => (out += s) });
+    const code = await runTokenCli(
+      args,
+      { DATABASE_URL: databaseUrl },
+      { out: (s) => (out += s), err: (s) => (out += s) },
+    );
     if (code !== 0) throw new Error(`token CLI ${args.join(' ')} failed: ${out}`);
     return out;
   };
@@ -57,7 +77,10 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
     const password = readFileSync(join(server.dataDir, 'pg.password'), 'utf8').trim();
     const dbUrl = rawUrl.replace(/\$\(cat [^)]+\)/, encodeURIComponent(password));
     const create = async (role: Role, scope: string): Promise<string> => {
-      const out = await cli(['create', '--role', role, '--scope', scope, '--name', `matrix ${role} ${scope || 'all'}`], dbUrl);
+      const out = await cli(
+        ['create', '--role', role, '--scope', scope, '--name', `matrix ${role} ${scope || 'all'}`],
+        dbUrl,
+      );
       const token = /(hzw_[A-Za-z0-9_-]+)/.exec(out)?.[1];
       if (!token) throw new Error(`no token in: ${out}`);
       return token;
@@ -75,8 +98,14 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
     mqtt = await connectAsync(server.mqttUrl() as string, { clientId: 'matrix-e2e', clean: true });
     wuqingAlarmId = await pollUntil(
       async () => {
-        await mqtt.publishAsync(telemetryTopic('wuqing-fine', 'hp-gd-1'), JSON.stringify({ ts: Date.now(), values: { conc: 5, fault: false } }), { qos: 1 });
-        const list = JSON.parse((await call('GET', '/api/alarms?site=wuqing-fine', tokens.admin)).text) as Array<{ id: string }>;
+        await mqtt.publishAsync(
+          telemetryTopic('wuqing-fine', 'hp-gd-1'),
+          JSON.stringify({ ts: Date.now(), values: { conc: 5, fault: false } }),
+          { qos: 1 },
+        );
+        const list = JSON.parse(
+          (await call('GET', '/api/alarms?site=wuqing-fine', tokens.admin)).text,
+        ) as Array<{ id: string }>;
         return list[0]?.id;
       },
       { timeoutMs: 30_000, intervalMs: 500, what: 'a Wuqing alarm' },
@@ -95,7 +124,12 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
       .replace(/^\/api\/alarms\/\{id\}/, `/api/alarms/${wuqingAlarmId}`)
       .replace(/\{[^}]+\}/g, 'matrix-nonexistent');
 
-  const operations = (): Array<{ key: string; method: string; path: string; allowed: readonly Role[] | 'public' | 'any' }> => {
+  const operations = (): Array<{
+    key: string;
+    method: string;
+    path: string;
+    allowed: readonly Role[] | 'public' | 'any';
+  }> => {
     const ops = [];
     for (const [path, item] of Object.entries(doc.paths))
       for (const m of METHODS) {
@@ -117,7 +151,12 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
   it('should document who may call every route (a documented 403 with its roles) unless public', () => {
     const ops = operations();
     expect(ops.length).toBeGreaterThan(30);
-    const undeclared = ops.filter((o) => o.allowed !== 'public' && o.allowed !== 'any' && !doc.paths[o.path]?.[o.method.toLowerCase() as 'get']?.responses?.['403']);
+    const undeclared = ops.filter(
+      (o) =>
+        o.allowed !== 'public' &&
+        o.allowed !== 'any' &&
+        !doc.paths[o.path]?.[o.method.toLowerCase() as 'get']?.responses?.['403'],
+    );
     expect(undeclared.map((o) => o.key)).toEqual([]);
   });
 
@@ -126,7 +165,11 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
     for (const o of operations()) {
       if (o.allowed === 'public') continue;
       const path = concrete(o.path);
-      for (const [label, token] of [['none', undefined], ['malformed', 'not-a-token'], ['revoked', tokens.revoked]] as const) {
+      for (const [label, token] of [
+        ['none', undefined],
+        ['malformed', 'not-a-token'],
+        ['revoked', tokens.revoked],
+      ] as const) {
         const r = await call(o.method, path, token);
         if (r.status !== 401) wrong.push(`${o.key} with ${label} token → ${r.status}`);
       }
@@ -158,14 +201,20 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
       const path = concrete(o.path);
       const r = await call('GET', path, tokens.binhaiRegulator);
       if (r.status >= 500) wrong.push(`${o.key} → ${r.status}`);
-      if (path !== o.path && /wuqing|al-/.test(path) && r.status !== 404 && r.status !== 403) wrong.push(`${o.key} (${path}) → ${r.status}, expected 404`);
+      if (path !== o.path && /wuqing|al-/.test(path) && r.status !== 404 && r.status !== 403)
+        wrong.push(`${o.key} (${path}) → ${r.status}, expected 404`);
       if (r.status === 200 && /wuqing/i.test(r.text)) wrong.push(`${o.key} mentions wuqing`);
     }
     expect(wrong).toEqual([]);
     // a count over every site (alarm writes pending for all jurisdictions) is not given to a scoped principal
-    const status = JSON.parse((await call('GET', '/api/alarms/status', tokens.binhaiRegulator)).text) as Record<string, unknown>;
+    const status = JSON.parse(
+      (await call('GET', '/api/alarms/status', tokens.binhaiRegulator)).text,
+    ) as Record<string, unknown>;
     expect(status).not.toHaveProperty('pendingWrites');
-    const adminStatus = JSON.parse((await call('GET', '/api/alarms/status', tokens.admin)).text) as Record<string, unknown>;
+    const adminStatus = JSON.parse((await call('GET', '/api/alarms/status', tokens.admin)).text) as Record<
+      string,
+      unknown
+    >;
     expect(adminStatus).toHaveProperty('pendingWrites');
   });
 });

@@ -20,7 +20,12 @@ describe('HTTP edge: request bodies (real server)', () => {
     await server?.stop();
   });
 
-  const post = async (path: string, body: string | Buffer, token?: string, type = 'application/json'): Promise<{ status: number; body: ErrorBody }> => {
+  const post = async (
+    path: string,
+    body: string | Buffer,
+    token?: string,
+    type = 'application/json',
+  ): Promise<{ status: number; body: ErrorBody }> => {
     const headers: Record<string, string> = { 'content-type': type };
     if (token) headers.authorization = `Bearer ${token}`;
     const res = await fetch(`${server.url}${path}`, { method: 'POST', headers, body });
@@ -49,13 +54,19 @@ describe('HTTP edge: request bodies (real server)', () => {
     const r = await post('/api/alarms/al-0000000000000000000000/ack', '{"comment":"a\\u0000b"}', op);
     expect(r.status).toBe(400);
     expectShape(r.body, 400);
-    const q = await fetch(`${server.url}/api/telemetry?device=bohai-chem/nh-gd-1%00&channel=conc`, { headers: { authorization: `Bearer ${op}` } });
+    const q = await fetch(`${server.url}/api/telemetry?device=bohai-chem/nh-gd-1%00&channel=conc`, {
+      headers: { authorization: `Bearer ${op}` },
+    });
     expect(q.status).toBe(400);
     expectShape((await q.json()) as ErrorBody, 400);
   });
 
   it('should refuse an integer beyond the safe range with 400', async () => {
-    const r = await post('/api/alarms/al-0000000000000000000000/shelve', '{"minutes":99999999999999999999999,"reason":"x"}', op);
+    const r = await post(
+      '/api/alarms/al-0000000000000000000000/shelve',
+      '{"minutes":99999999999999999999999,"reason":"x"}',
+      op,
+    );
     expect(r.status).toBe(400);
     expectShape(r.body, 400);
     expect(String(r.body.message)).toMatch(/safe integer range/);
@@ -69,7 +80,11 @@ describe('HTTP edge: request bodies (real server)', () => {
     const withToken = await post('/api/alarms/al-0000000000000000000000/ack', big, op);
     expect(withToken.status).toBe(413);
     // commands are small: 20 KiB is already too much for an ack
-    const medium = await post('/api/alarms/al-0000000000000000000000/ack', JSON.stringify({ comment: 'x'.repeat(20 * 1024) }), op);
+    const medium = await post(
+      '/api/alarms/al-0000000000000000000000/ack',
+      JSON.stringify({ comment: 'x'.repeat(20 * 1024) }),
+      op,
+    );
     expect(medium.status).toBe(413);
   });
 
@@ -96,7 +111,10 @@ describe('HTTP edge: behind a reverse proxy (TRUST_PROXY=1, real server)', () =>
 
   const attempt = async (clientIp: string): Promise<number> => {
     const res = await fetch(`${server.url}/api/auth/me`, {
-      headers: { authorization: 'Bearer hzw_000000000000_invalidinvalidinvalidinvalid', 'x-forwarded-for': clientIp },
+      headers: {
+        authorization: 'Bearer hzw_000000000000_invalidinvalidinvalidinvalid',
+        'x-forwarded-for': clientIp,
+      },
     });
     await res.arrayBuffer();
     return res.status;
@@ -107,6 +125,8 @@ describe('HTTP edge: behind a reverse proxy (TRUST_PROXY=1, real server)', () =>
     for (let i = 0; i < 21; i++) statuses.push(await attempt('203.0.113.7'));
     expect(statuses.at(-1)).toBe(429); // that client is blocked…
     expect(await attempt('198.51.100.20')).toBe(401); // …another behind the same proxy is not
-    expect(server.output()).toMatch(/"client blocked after repeated authentication failures","ip":"203\.0\.113\.7"/);
+    expect(server.output()).toMatch(
+      /"client blocked after repeated authentication failures","ip":"203\.0\.113\.7"/,
+    );
   });
 });

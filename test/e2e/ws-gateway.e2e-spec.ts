@@ -122,7 +122,10 @@ type Harness = {
   metrics: HazwatchMetrics;
 };
 
-async function start(options: Partial<RealtimeOptions> = {}, extra: { auth?: WsAuthenticator; scheduler?: SchedulerLike } = {}): Promise<Harness> {
+async function start(
+  options: Partial<RealtimeOptions> = {},
+  extra: { auth?: WsAuthenticator; scheduler?: SchedulerLike } = {},
+): Promise<Harness> {
   const config = loadAppConfig({
     CONFIG_DIR: join(__dirname, '../../config'),
     DATA_DIR: mkdtempSync(join(tmpdir(), 'hzw-ws-')),
@@ -131,7 +134,9 @@ async function start(options: Partial<RealtimeOptions> = {}, extra: { auth?: WsA
   const telemetry = new Subject<Reading>();
   const hazards = new Subject<HazardDto>();
   const storage = { degraded: false };
-  const auth: WsAuthenticator = extra.auth ?? { authenticateToken: async (token) => PRINCIPALS[token] ?? null };
+  const auth: WsAuthenticator = extra.auth ?? {
+    authenticateToken: async (token) => PRINCIPALS[token] ?? null,
+  };
 
   @Module({
     imports: [
@@ -632,7 +637,9 @@ describe('/ws gateway token revocation', () => {
     await reg.waitFor('alarm');
     expect(reg.closed).toBeNull();
     expect(op1.of('alarm')).toHaveLength(0);
-    expect(await metricValue(h.metrics, 'hazwatch_ws_disconnects_total', { reason: 'token_revoked' })).toBe(2);
+    expect(await metricValue(h.metrics, 'hazwatch_ws_disconnects_total', { reason: 'token_revoked' })).toBe(
+      2,
+    );
   });
 
   it('should close a session whose token was revoked unheard at the next periodic re-check (injected scheduler)', async () => {

@@ -27,7 +27,12 @@ import { Database } from '../../src/storage/database.service';
 import { systemScheduler } from '../../src/storage/timer.port';
 import { makeAlarmTestConfig, makeCondition, makePrincipal, T0 } from '../factories/alarm.factory';
 import { pollUntil } from '../setup/poll-until';
-import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb, prepareTestDatabase } from '../setup/test-db';
+import {
+  TEST_DATABASE_URL,
+  createScratchDatabase,
+  describeWithDb,
+  prepareTestDatabase,
+} from '../setup/test-db';
 
 const suite = describeWithDb('journal-anchor.int-spec');
 const operator = makePrincipal('operator', 'tianjin/binhai', 'control room bohai');
@@ -47,7 +52,11 @@ suite('journal anchors against a database administrator rewrite (scratch databas
     db = await Database.open({ url: scratch.url, migrate: false });
     sql = new Client({ connectionString: scratch.url });
     await sql.connect();
-    const anchorConfig = { ...config, dataDir: mkdtempSync(join(tmpdir(), 'hzw-anchor-')), env: { ...config.env, JOURNAL_ANCHOR_KEY: '' } } as AppConfig;
+    const anchorConfig = {
+      ...config,
+      dataDir: mkdtempSync(join(tmpdir(), 'hzw-anchor-')),
+      env: { ...config.env, JOURNAL_ANCHOR_KEY: '' },
+    } as AppConfig;
     anchors = new JournalAnchorService(anchorConfig, db, clock);
   });
 
@@ -75,7 +84,9 @@ suite('journal anchors against a database administrator rewrite (scratch databas
     service.start();
     await service.whenReady();
     const committed = async (seq: number): Promise<void> => {
-      await pollUntil(async () => (await anchors.head()).seq >= seq, { what: `journal row ${seq} committed` });
+      await pollUntil(async () => (await anchors.head()).seq >= seq, {
+        what: `journal row ${seq} committed`,
+      });
     };
 
     const gas = makeCondition({ value: 12 });
@@ -86,7 +97,9 @@ suite('journal anchors against a database administrator rewrite (scratch databas
     const before = await anchors.publish('interval'); // regulators hold this one (rows up to the raises)
     clock.advance(60_000);
     await service.ack(alarmId(gas), operator, 'crew dispatched, leak isolated');
-    const ack = events.find((e) => e.event === 'acknowledged' || e.comment === 'crew dispatched, leak isolated');
+    const ack = events.find(
+      (e) => e.event === 'acknowledged' || e.comment === 'crew dispatched, leak isolated',
+    );
     expect(ack).toBeDefined();
     const ackSeq = ack!.seq;
     clock.advance(60_000);
@@ -102,9 +115,17 @@ suite('journal anchors against a database administrator rewrite (scratch databas
     const rows = await new AlarmRepository(db).journal({ afterSeq: 0, limit: 1_000 });
     let prev = rows.find((r) => r.seq === ackSeq - 1)!.hash;
     for (const row of rows.filter((r) => r.seq >= ackSeq)) {
-      const changed = row.seq === ackSeq ? { ...row, comment: 'false alarm, no action', prevHash: prev } : { ...row, prevHash: prev };
+      const changed =
+        row.seq === ackSeq
+          ? { ...row, comment: 'false alarm, no action', prevHash: prev }
+          : { ...row, prevHash: prev };
       const hash = hashRow(prev, changed);
-      await sql.query('UPDATE alarm_journal SET comment = $2, prev_hash = $3, hash = $4 WHERE seq = $1', [row.seq, changed.comment, prev, hash]);
+      await sql.query('UPDATE alarm_journal SET comment = $2, prev_hash = $3, hash = $4 WHERE seq = $1', [
+        row.seq,
+        changed.comment,
+        prev,
+        hash,
+      ]);
       prev = hash;
     }
     // …and remove the stored anchors that would give it away
@@ -116,7 +137,9 @@ suite('journal anchors against a database administrator rewrite (scratch databas
 
     // The anchors regulators received (objects or the one-line CAP form) expose it, at the right seq.
     const forged: JournalAnchor = { ...after, hash: prev }; // a signature cannot be moved to another hash
-    const report = await anchors.verify([before, formatAnchor(after), forged].map((a) => (typeof a === 'string' ? parse(a) : a)));
+    const report = await anchors.verify(
+      [before, formatAnchor(after), forged].map((a) => (typeof a === 'string' ? parse(a) : a)),
+    );
     expect(report.ok).toBe(false);
     expect(report.firstBroken).toBeUndefined(); // the chain itself is consistent: only the anchors disagree
     expect(report.anchors).toMatchObject({

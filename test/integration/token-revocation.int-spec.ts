@@ -57,7 +57,9 @@ suite('token revocation across server processes (LISTEN/NOTIFY, real database)',
     return pollUntil(
       async () => {
         const r = await serverB.verify(token);
-        return !r.ok && r.reason === 'revoked' && heardByB.some((h) => h.kind === 'token' && h.id === id) ? Date.now() - t0 : 0;
+        return !r.ok && r.reason === 'revoked' && heardByB.some((h) => h.kind === 'token' && h.id === id)
+          ? Date.now() - t0
+          : 0;
       },
       { timeoutMs: 2_000, intervalMs: 20, what: `server B refusing revoked token ${id}` },
     );
@@ -72,7 +74,11 @@ suite('token revocation across server processes (LISTEN/NOTIFY, real database)',
   it('should refuse on server B within 2 s a token revoked with the CLI', async () => {
     const { id, token } = await createVerified('via CLI');
     const out: string[] = [];
-    const code = await runTokenCli(['revoke', id], { DATABASE_URL: url }, { out: (s) => out.push(s), err: (s) => out.push(s) });
+    const code = await runTokenCli(
+      ['revoke', id],
+      { DATABASE_URL: url },
+      { out: (s) => out.push(s), err: (s) => out.push(s) },
+    );
     expect(code).toBe(0);
     await refusedByB(token, id);
   });
@@ -90,10 +96,13 @@ suite('token revocation across server processes (LISTEN/NOTIFY, real database)',
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query = 'LISTEN hazwatch_token_revoked'`,
       [`hzw-${run}`.slice(0, 63)],
     );
-    await pollUntil(() => heardByB.filter((h) => h.kind === 'resync').length > before && listenerB.isListening, {
-      timeoutMs: 10_000,
-      what: 'listener back with a resync',
-    });
+    await pollUntil(
+      () => heardByB.filter((h) => h.kind === 'resync').length > before && listenerB.isListening,
+      {
+        timeoutMs: 10_000,
+        what: 'listener back with a resync',
+      },
+    );
     const { id, token } = await createVerified('after reconnect');
     await serverA.revoke(id);
     await refusedByB(token, id);

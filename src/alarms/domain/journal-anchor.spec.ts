@@ -1,5 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { AnchorChecker, anchorSignatureValid, formatAnchor, keyIdOf, parseAnchor, signAnchor } from './journal-anchor';
+import {
+  AnchorChecker,
+  anchorSignatureValid,
+  formatAnchor,
+  keyIdOf,
+  parseAnchor,
+  signAnchor,
+} from './journal-anchor';
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const keyId = keyIdOf(publicKey);
@@ -25,7 +32,12 @@ describe('journal anchors', () => {
       matched: 1,
       lastMatchedSeq: 2,
       divergences: 2, // seq 5 changed, seq 9 missing from the tail
-      firstDivergence: { seq: 5, anchoredHash: h('5'), journalHash: h('x'), rewrittenBetween: { afterSeq: 2, atOrBeforeSeq: 5 } },
+      firstDivergence: {
+        seq: 5,
+        anchoredHash: h('5'),
+        journalHash: h('x'),
+        rewrittenBetween: { afterSeq: 2, atOrBeforeSeq: 5 },
+      },
       journalLastSeq: 6,
     });
   });

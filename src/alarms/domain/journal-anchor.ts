@@ -26,10 +26,18 @@ export function anchorMessage(a: Pick<JournalAnchor, 'seq' | 'hash' | 'at' | 'ke
 
 /** Key id: the first 16 hex digits of sha256 over the public key's DER (SPKI). */
 export function keyIdOf(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
-export function signAnchor(privateKey: KeyObject, keyId: string, head: { seq: number; hash: string }, atMs: number): JournalAnchor {
+export function signAnchor(
+  privateKey: KeyObject,
+  keyId: string,
+  head: { seq: number; hash: string },
+  atMs: number,
+): JournalAnchor {
   const unsigned = { seq: head.seq, hash: head.hash, at: new Date(atMs).toISOString(), keyId };
   return { ...unsigned, signature: edSign(null, anchorMessage(unsigned), privateKey).toString('base64') };
 }
@@ -93,7 +101,13 @@ export class AnchorChecker {
       if (a.hash === row.hash) {
         this.matchedCount += 1;
         this.lastMatched = row.seq;
-      } else this.divergences.push({ seq: a.seq, anchoredHash: a.hash, journalHash: row.hash, anchorSignedAt: a.at });
+      } else
+        this.divergences.push({
+          seq: a.seq,
+          anchoredHash: a.hash,
+          journalHash: row.hash,
+          anchorSignedAt: a.at,
+        });
     }
     this.bySeq.delete(row.seq);
   }
@@ -101,7 +115,8 @@ export class AnchorChecker {
   /** After the last row: anchors beyond the journal's end mean rows were removed from its tail. */
   finish(): AnchorReport {
     for (const [seq, list] of [...this.bySeq].sort((x, y) => x[0] - y[0]))
-      for (const a of list) this.divergences.push({ seq, anchoredHash: a.hash, journalHash: null, anchorSignedAt: a.at });
+      for (const a of list)
+        this.divergences.push({ seq, anchoredHash: a.hash, journalHash: null, anchorSignedAt: a.at });
     const first = this.divergences.slice().sort((x, y) => x.seq - y.seq)[0];
     return {
       matched: this.matchedCount,
@@ -128,6 +143,8 @@ export type AnchorReport = {
   readonly matched: number;
   readonly lastMatchedSeq: number | null;
   readonly divergences: number;
-  readonly firstDivergence?: AnchorDivergence & { readonly rewrittenBetween: { readonly afterSeq: number; readonly atOrBeforeSeq: number } };
+  readonly firstDivergence?: AnchorDivergence & {
+    readonly rewrittenBetween: { readonly afterSeq: number; readonly atOrBeforeSeq: number };
+  };
   readonly journalLastSeq: number;
 };

@@ -38,8 +38,16 @@ describe('JsonPrescan', () => {
 
 describe('strictNumberReviver', () => {
   it('should refuse integers beyond the safe range and non-finite numbers', () => {
-    expect(() => JSON.parse('{"m":9007199254740993}', strictNumberReviver)).toThrow(/safe integer range/);
-    expect(() => JSON.parse('[1e400]', strictNumberReviver)).toThrow(/safe integer range/);
-    expect(JSON.parse('{"m":9007199254740991,"f":1.5,"n":-3}', strictNumberReviver)).toEqual({ m: 9007199254740991, f: 1.5, n: -3 });
+    expect((): unknown => JSON.parse('{"m":9007199254740993}', strictNumberReviver) as unknown).toThrow(
+      /safe integer range/,
+    );
+    expect((): unknown => JSON.parse('[1e400]', strictNumberReviver) as unknown).toThrow(
+      /safe integer range/,
+    );
+    expect(JSON.parse('{"m":9007199254740991,"f":1.5,"n":-3}', strictNumberReviver)).toEqual({
+      m: 9007199254740991,
+      f: 1.5,
+      n: -3,
+    });
   });
 });

@@ -75,7 +75,10 @@ export class JsonPrescan {
  * non-finite ones (1e400): they would be silently rounded, or fail later in the database as a 500.
  */
 export function strictNumberReviver(_key: string, value: unknown): unknown {
-  if (typeof value === 'number' && (!Number.isFinite(value) || (Number.isInteger(value) && !Number.isSafeInteger(value))))
+  if (
+    typeof value === 'number' &&
+    (!Number.isFinite(value) || (Number.isInteger(value) && !Number.isSafeInteger(value)))
+  )
     throw new UnsafeNumberError(value);
   return value;
 }

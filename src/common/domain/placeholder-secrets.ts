@@ -12,14 +12,20 @@ const SECRET_PARTS: ReadonlyArray<{ name: string; secret: (v: string) => string 
   { name: 'POSTGRES_PASSWORD', secret: (v) => v },
 ];
 
-export function placeholderSecrets(env: Readonly<Record<string, string | undefined>>): Array<{ path: string; reason: string }> {
+export function placeholderSecrets(
+  env: Readonly<Record<string, string | undefined>>,
+): Array<{ path: string; reason: string }> {
   const problems: Array<{ path: string; reason: string }> = [];
   for (const { name, secret } of SECRET_PARTS) {
     const value = env[name];
     if (value === undefined || value === '') continue;
     const s = secret(value);
     if (s !== undefined && PLACEHOLDER.test(decodeURIComponentSafe(s)))
-      problems.push({ path: name, reason: 'still the placeholder "change-me" from the example file: set a real secret (openssl rand -hex 24)' });
+      problems.push({
+        path: name,
+        reason:
+          'still the placeholder "change-me" from the example file: set a real secret (openssl rand -hex 24)',
+      });
   }
   return problems;
 }

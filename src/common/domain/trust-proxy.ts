@@ -39,7 +39,10 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
     );
   const list = new BlockList();
   const entries: string[] = [];
-  for (const part of value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const part of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     for (const item of NAMED[part] ?? [part]) {
       const [addr = '', prefixText] = item.split('/');
       const family = isIP(addr);

@@ -189,7 +189,9 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
       ? [{ valueName: 'hazwatch:disposalDueAt', value: capTime(input.disposalDueAt) }]
       : []),
     ...(e.actor !== undefined ? [{ valueName: 'hazwatch:actor', value: e.actor }] : []),
-    ...(input.journalAnchor !== undefined ? [{ valueName: 'hazwatch:journalAnchor', value: input.journalAnchor }] : []),
+    ...(input.journalAnchor !== undefined
+      ? [{ valueName: 'hazwatch:journalAnchor', value: input.journalAnchor }]
+      : []),
   ];
   const description = [
     `${e.message}`,
