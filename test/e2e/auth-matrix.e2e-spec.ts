@@ -12,6 +12,7 @@ import { runTokenCli } from '../../src/auth/token.cli';
 import { telemetryTopic } from '../../src/ingest/domain/telemetry-contract';
 import { pollUntil } from '../setup/poll-until';
 import { startServer, type ServerProcess } from '../setup/server-process';
+import { WsTestClient } from './ws-test-client';
 
 type Operation = { responses?: Record<string, { description?: string }> };
 type OpenApi = { paths: Record<string, Record<string, Operation>> };
@@ -36,6 +37,7 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
   const tokens: Record<Role | 'revoked' | 'binhaiRegulator', string> = {} as never;
   let wuqingAlarmId = '';
   let mqtt: MqttClient;
+  let dbUrl = '';
 
   let client = 0;
   /** Each request from its own client address behind the (trusted) loopback proxy, so the failure limiter stays out of it. */
@@ -75,7 +77,7 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
     const rawUrl = /"token CLI database","databaseUrl":"([^"]+)"/.exec(server.output())?.[1];
     if (!rawUrl) throw new Error('server did not log the token CLI database');
     const password = readFileSync(join(server.dataDir, 'pg.password'), 'utf8').trim();
-    const dbUrl = rawUrl.replace(/\$\(cat [^)]+\)/, encodeURIComponent(password));
+    dbUrl = rawUrl.replace(/\$\(cat [^)]+\)/, encodeURIComponent(password));
     const create = async (role: Role, scope: string): Promise<string> => {
       const out = await cli(
         ['create', '--role', role, '--scope', scope, '--name', `matrix ${role} ${scope || 'all'}`],
@@ -216,5 +218,62 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
       unknown
     >;
     expect(adminStatus).toHaveProperty('pendingWrites');
+  });
+  it('should put a signed journal anchor into the regulator CAP message, which verifies against the journal', async () => {
+    const key = JSON.parse((await call('GET', '/api/journal/anchor-key')).text) as {
+      algorithm: string;
+      keyId: string;
+    };
+    expect(key.algorithm).toBe('Ed25519');
+    const line = await pollUntil(
+      async () => {
+        const atom = (await call('GET', '/feeds/alerts.atom', tokens.admin)).text;
+        const capUrl = /href="([^"]+\.cap)"/.exec(atom)?.[1];
+        if (!capUrl) return undefined;
+        const cap = await (
+          await fetch(capUrl, { headers: { authorization: `Bearer ${tokens.admin}` } })
+        ).text();
+        return /<valueName>hazwatch:journalAnchor<\/valueName>\s*<value>([^<]+)<\/value>/.exec(cap)?.[1];
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: 'a CAP message with a journal anchor' },
+    );
+    expect(line.split(' ')[3]).toBe(key.keyId);
+    const res = await fetch(`${server.url}/api/journal/verify`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${tokens.binhaiRegulator}`,
+        'content-type': 'application/json',
+        'x-forwarded-for': '198.19.0.1',
+      },
+      body: JSON.stringify({ anchors: [line] }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      ok: true,
+      anchors: { source: 'supplied', matched: 1, divergences: 0, badSignature: 0 },
+    });
+  });
+  it('should close the /ws session and refuse HTTP within 2 s of a CLI revocation', async () => {
+    const out = await cli(
+      ['create', '--role', 'operator', '--scope', '', '--name', 'matrix ws revoke'],
+      dbUrl,
+    );
+    const token = /(hzw_[A-Za-z0-9_-]+)/.exec(out)![1]!;
+    const ws = await WsTestClient.connect(`${server.url.replace(/^http/, 'ws')}/ws`, {
+      authorization: `Bearer ${token}`,
+    });
+    await ws.waitFor('hello');
+    expect((await call('GET', '/api/auth/me', token)).status).toBe(200); // now cached by the server
+    const t0 = Date.now();
+    await cli(['revoke', token.split('_')[1]!], dbUrl);
+    expect(await ws.waitClosed(2_000)).toEqual({
+      code: 4401,
+      reason: expect.stringMatching(/token revoked/),
+    });
+    await pollUntil(async () => (await call('GET', '/api/auth/me', token)).status === 401, {
+      timeoutMs: 2_000,
+      what: 'HTTP refusing the revoked token',
+    });
+    expect(Date.now() - t0).toBeLessThan(2_000);
   });
 });
