@@ -3,7 +3,7 @@ import {
   Injectable,
   Optional,
   type OnApplicationBootstrap,
-  type OnApplicationShutdown,
+  type OnModuleDestroy,
 } from '@nestjs/common';
 import { JsonLogger } from '../common/logger';
 import { TokenService } from './token.service';
@@ -40,7 +40,7 @@ export const DEFAULT_LISTENER_OPTIONS: ListenerOptions = { retryInitialMs: 500, 
  * second until it is back (TokenService.setListening), and on reconnect every cached token and session is re-checked.
  */
 @Injectable()
-export class TokenRevocationListener implements OnApplicationBootstrap, OnApplicationShutdown {
+export class TokenRevocationListener implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new JsonLogger('auth');
   private conn: ListenConnection | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -62,7 +62,8 @@ export class TokenRevocationListener implements OnApplicationBootstrap, OnApplic
     void this.attempt();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the database pool closes (onApplicationShutdown), which would otherwise wait for this held connection. */
+  async onModuleDestroy(): Promise<void> {
     await this.stop();
   }
 
