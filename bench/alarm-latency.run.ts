@@ -26,6 +26,8 @@ export type AlarmRunOptions = {
   intervalMs: number;
   /** Longest wait after the last probe publish for every client to receive every event. */
   receiptTimeoutMs: number;
+  /** Concurrent HTTP clients posting hostile bodies with a valid token during the phase (0/undefined: none). */
+  abusive?: number;
 };
 
 export type AlarmPhaseReport = AlarmLatencyResult & {
@@ -36,6 +38,8 @@ export type AlarmPhaseReport = AlarmLatencyResult & {
   benchLoopDelayMaxMs: number;
   /** Clients closed by the server during the phase, by close code. */
   clientCloses: Record<string, number>;
+  /** Hostile HTTP requests sent during the phase, by response status (abusive variant only). */
+  abusiveResponses?: Record<string, number>;
   /** `hazwatch_ws_clients` as scraped before probing started. */
   serverWsClients: number | null;
   serverCpuPct: number;
@@ -166,6 +170,7 @@ export async function runAlarmLatency(opts: AlarmRunOptions, server: ServerHandl
   const wall0 = performance.now();
   log(`  background ${opts.background.toLocaleString('en-US')} msg/s for ${opts.seconds} s; probe every ${opts.intervalMs} ms after ${WARMUP_MS / 1000} s warm-up…`);
   const background = load.run(opts.background, opts.seconds);
+  const abuse = opts.abusive ? runAbusiveClients(server.httpUrl, token, opts.abusive, performance.now() + opts.seconds * 1000) : undefined;
   const probeFailure: { error: Error | null } = { error: null };
   const probing = new Promise<void>((resolve) => {
     const endAt = performance.now() + opts.seconds * 1000 - TAIL_MS;
@@ -193,6 +198,7 @@ export async function runAlarmLatency(opts: AlarmRunOptions, server: ServerHandl
   }
   const lastPublishAt = performance.now();
   const bg = await background;
+  const abusiveResponses = abuse ? await abuse : undefined;
   if (probeFailure.error) throw probeFailure.error;
 
   // Wait for every (event, client) pair, bounded.
@@ -219,7 +225,39 @@ export async function runAlarmLatency(opts: AlarmRunOptions, server: ServerHandl
     benchLoopDelayP99Ms: loop.percentile(99) / 1e6,
     benchLoopDelayMaxMs: loop.max / 1e6,
     clientCloses: { ...closes },
+    ...(abusiveResponses ? { abusiveResponses } : {}),
     serverWsClients,
     serverCpuPct,
   };
+}
+
+/** Hostile bodies a token holder might send (docs/threat-model.md, "Request bodies"). */
+const HOSTILE_BODIES: readonly string[] = [
+  `{"comment":${'['.repeat(50_000)}${']'.repeat(50_000)}}`, // 100 KB nested arrays
+  `{"comment":${'['.repeat(6_000)}${']'.repeat(6_000)}}`, // under the size limit, far over the depth limit
+  '{"comment":"a\\u0000b"}',
+  '{"minutes":99999999999999999999999,"reason":"x"}',
+  JSON.stringify({ comment: 'x'.repeat(256 * 1024) }),
+];
+
+/** n clients in closed loops posting hostile bodies until `endAt`; resolves with the response counts by status. */
+async function runAbusiveClients(httpUrl: string, token: string, n: number, endAt: number): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const worker = async (w: number): Promise<void> => {
+    for (let i = w; performance.now() < endAt; i++) {
+      const body = HOSTILE_BODIES[i % HOSTILE_BODIES.length]!;
+      const path = i % 2 === 0 ? '/api/alarms/al-0000000000000000000000/ack' : '/api/alarms/al-0000000000000000000000/shelve';
+      let key: string;
+      try {
+        const res = await fetch(`${httpUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+        await res.arrayBuffer();
+        key = String(res.status);
+      } catch (err) {
+        key = `error:${(err as Error).message.slice(0, 40)}`;
+      }
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: n }, (_, w) => worker(w)));
+  return counts;
 }

@@ -31,7 +31,7 @@ export type BenchOptions = {
   rules: boolean;
   serverEntry: string;
   /** Alarm latency (issue 5): `also` after the throughput steps (default), `only` instead of them, `off`. */
-  alarm: { mode: 'also' | 'only' | 'off'; clients: number; background: number; seconds: number; intervalMs: number };
+  alarm: { mode: 'also' | 'only' | 'off'; clients: number; background: number; seconds: number; intervalMs: number; abusive?: number };
 };
 
 export class BenchUsageError extends Error {
@@ -72,6 +72,8 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
   --background <n>        background telemetry, messages/s, during the phase (default 10000)
   --alarm-seconds <n>     length of the phase (default 30)
   --alarm-interval <ms>   time between probe publishes, alternately raising and clearing a level-2 alarm (default 500)
+  --abusive-clients <n>   run the alarm phase twice: without, then with n concurrent HTTP clients that post hostile
+                          bodies (deeply nested JSON, oversized, NUL) with a valid token; prints p99 for both
   --help                  this text
 `;
 
@@ -195,6 +197,9 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
         break;
       case '--alarm-interval':
         opts.alarm.intervalMs = posInt('--alarm-interval', value(), 60_000);
+        break;
+      case '--abusive-clients':
+        opts.alarm.abusive = posInt('--abusive-clients', value(), 1_000);
         break;
       default:
         throw new BenchUsageError(`unknown option '${arg}'\n\n${BENCH_USAGE}`);

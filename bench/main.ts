@@ -203,7 +203,7 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     out('');
     out(`alarm latency: ${opts.alarm.clients} WebSocket clients, background ${n0(opts.alarm.background)} msg/s, ${opts.alarm.seconds} s (machine load average ${loadavg()[0]!.toFixed(2)})…`);
     alarm = await runAlarmLatency(
-      { ...opts.alarm, receiptTimeoutMs: 10_000 },
+      { ...opts.alarm, abusive: 0, receiptTimeoutMs: 10_000 },
       server,
       plant,
       load,
@@ -219,6 +219,28 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     out(
       `  → ${alarm.events} alarm events × ${alarm.clients} clients; p50/p99/max ${alarm.all.p50Ms?.toFixed(1) ?? '–'}/${alarm.all.p99Ms?.toFixed(1) ?? '–'}/${alarm.all.maxMs?.toFixed(1) ?? '–'} ms; missing ${alarm.missingPairs}; background ${n0(alarm.background.achievedRate)} msg/s; server CPU ${n0(alarm.serverCpuPct)} %; bench event-loop delay p99 ${alarm.benchLoopDelayP99Ms.toFixed(1)} ms`,
     );
+    if (opts.alarm.abusive) {
+      // Same phase again, with hostile HTTP clients: alarm latency must not move (docs/threat-model.md).
+      out(`alarm latency with ${opts.alarm.abusive} abusive HTTP clients posting hostile bodies…`);
+      const abused = await runAlarmLatency(
+        { ...opts.alarm, receiptTimeoutMs: 10_000 },
+        server,
+        plant,
+        load,
+        `${runId}a`,
+        cleanups,
+        out,
+        async (name) => sample(await scrape(server), name),
+        () => {
+          const c = readProcCpu(server.pid);
+          return (c.utime + c.stime) / hz;
+        },
+      );
+      out(`  abusive requests answered: ${JSON.stringify(abused.abusiveResponses ?? {})}`);
+      out(
+        `  → alarm latency p50/p99 without abusive clients ${alarm.all.p50Ms?.toFixed(1) ?? '–'}/${alarm.all.p99Ms?.toFixed(1) ?? '–'} ms, with ${opts.alarm.abusive}: ${abused.all.p50Ms?.toFixed(1) ?? '–'}/${abused.all.p99Ms?.toFixed(1) ?? '–'} ms (max ${alarm.all.maxMs?.toFixed(1) ?? '–'} / ${abused.all.maxMs?.toFixed(1) ?? '–'} ms; missing ${alarm.missingPairs} / ${abused.missingPairs})`,
+      );
+    }
   }
 
   // 8. Report.

@@ -12,13 +12,14 @@ import { NotificationsModule } from './notifications/notifications.module';
 import { RealtimeModule } from './realtime/realtime.module';
 import { RulesModule } from './rules/rules.module';
 import { StorageModule } from './storage/storage.module';
+import { JournalAnchorModule } from './alarms/journal-anchor.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, clock: Clock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, FeedsModule, HealthModule, RealtimeModule.forRoot()],
+      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, FeedsModule, HealthModule, RealtimeModule.forRoot(), JournalAnchorModule],
     };
   }
 }

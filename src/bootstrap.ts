@@ -12,6 +12,9 @@ import { HttpErrorFilter } from './common/http-error.filter';
 import { IngestService } from './ingest/ingest.service';
 import { HazwatchMetrics } from './metrics/metrics.registry';
 import { installRxSafetyNet } from './common/rx-safety';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { jsonBodyMiddleware } from './common/json-body.middleware';
+import { describeTrustProxy, parseTrustProxy, trustPredicate } from './common/domain/trust-proxy';
 
 type SimulatorsHandle = { stop(): Promise<void> };
 
@@ -34,10 +37,16 @@ export const API_VERSION = '0.1.0';
 /** Creates, documents and starts the app. Used by main.ts and by tests (with a manual clock if needed). */
 export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?: number } = {}): Promise<RunningApp> {
   JsonLogger.setLevel(config.env.LOG_LEVEL);
-  const app = await NestFactory.create(AppModule.forRoot(config, opts.clock ?? systemClock), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, opts.clock ?? systemClock), {
     logger: new JsonLogger('nest'),
     bufferLogs: false,
+    // Bodies are read by jsonBodyMiddleware: per-route limits and a depth pre-scan before parsing (docs/threat-model.md).
+    bodyParser: false,
   });
+  const trustProxy = parseTrustProxy(config.env.TRUST_PROXY); // validated with the environment already
+  app.set('trust proxy', trustPredicate(trustProxy));
+  new JsonLogger('bootstrap').info('client addresses', { trustProxy: describeTrustProxy(trustProxy) });
+  app.use(jsonBodyMiddleware());
   app.useWebSocketAdapter(new WsAdapter(app));
   const metrics = app.get(HazwatchMetrics);
   installRxSafetyNet(() => metrics.streamErrors.inc());
@@ -52,7 +61,7 @@ export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?:
     .build();
   SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'api/docs/json' });
   await app.listen(opts.port ?? config.env.PORT, config.env.HOST);
-  const server = app.getHttpServer() as Server;
+  const server: Server = app.getHttpServer();
   const port = (server.address() as AddressInfo).port;
   const simulators = config.env.SIMULATE ? await startInProcessSimulators(config, app.get(IngestService).mqttUrl) : undefined;
   return {

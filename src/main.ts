@@ -5,6 +5,7 @@ import { ConfigError } from './common/errors';
 import { JsonLogger } from './common/logger';
 import { loadAppConfig } from './config/app-config';
 import { bootstrap } from './bootstrap';
+import { placeholderSecrets } from './common/domain/placeholder-secrets';
 
 /** Validate configuration first; only a valid configuration creates the app. */
 async function main(): Promise<void> {
@@ -12,6 +13,8 @@ async function main(): Promise<void> {
   let config;
   try {
     config = loadAppConfig(process.env);
+    const placeholders = placeholderSecrets(process.env);
+    if (placeholders.length > 0) throw new ConfigError('environment', placeholders);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`hazwatch: start-up stopped.\n${err.message}\n`);

@@ -2,15 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { EnvSchema } from '../src/config/env.schema';
+import { placeholderSecrets } from '../src/common/domain/placeholder-secrets';
 
 // docker compose cannot run on this machine (no Docker engine), so its file is checked structurally.
 const root = join(__dirname, '..');
-type Service = { image?: string; build?: unknown; ports?: string[]; environment?: Record<string, string>; healthcheck?: { test: unknown }; depends_on?: Record<string, { condition: string }>; volumes?: string[]; command?: string[] };
+type Service = { profiles?: string[]; image?: string; build?: unknown; ports?: string[]; environment?: Record<string, string>; healthcheck?: { test: unknown }; depends_on?: Record<string, { condition: string }>; volumes?: string[]; command?: string[] };
 const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
 
 describe('docker-compose.yml', () => {
   it('should define TimescaleDB, Mosquitto, the server and the simulators', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['hazwatch', 'mosquitto', 'simulators', 'timescaledb']);
+    expect(Object.keys(compose.services).sort()).toEqual(['demo-tokens', 'hazwatch', 'mosquitto', 'simulators', 'timescaledb']);
     expect(compose.services.timescaledb?.image).toMatch(/^timescale\/timescaledb:/);
     expect(compose.services.mosquitto?.image).toMatch(/^eclipse-mosquitto:/);
   });
@@ -40,5 +41,53 @@ describe('docker-compose.yml', () => {
     const queued = Number(/^max_queued_messages\s+(\d+)/m.exec(conf)?.[1]);
     expect(queued).toBeGreaterThan(1000);
     expect(conf).toMatch(/^persistence true$/m);
+  });
+});
+
+describe('docker-compose.yml secrets and demo profile', () => {
+  const text = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+  const example = readFileSync(join(root, '.env.compose.example'), 'utf8');
+  const exampleEnv = Object.fromEntries(
+    example
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+
+  it('should take every secret from .env and refuse to start without it (${VAR:?message}), with no password in the file', () => {
+    expect(compose.services.timescaledb?.environment?.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?.+\}$/);
+    expect(compose.services.hazwatch?.environment?.DATABASE_URL).toMatch(/:\$\{POSTGRES_PASSWORD:\?[^}]+\}@timescaledb/);
+    // no literal credentials: every password-like value is an interpolation
+    for (const [name, svc] of Object.entries(compose.services))
+      for (const [key, value] of Object.entries(svc.environment ?? {})) {
+        if (/PASSWORD|SECRET|TOKEN|KEY/.test(key)) expect(`${name}.${key}=${value}`).toMatch(/=\$\{[A-Z_]+:\?/);
+        if (key === 'DATABASE_URL') expect(value).toMatch(/:\$\{[A-Z_]+:\?[^}]+\}@/);
+      }
+    expect(text).not.toMatch(/POSTGRES_PASSWORD:\s*hazwatch/);
+  });
+
+  it('should commit an example env file but ignore .env itself', () => {
+    expect(Object.keys(exampleEnv)).toEqual(expect.arrayContaining(['POSTGRES_USER', 'POSTGRES_PASSWORD']));
+    const ignored = readFileSync(join(root, '.gitignore'), 'utf8').split('\n');
+    expect(ignored).toContain('.env');
+    expect(ignored).not.toContain('.env.compose.example');
+  });
+
+  it('should refuse the example placeholders at start-up, naming the variable', () => {
+    const url = `postgres://hazwatch:${exampleEnv.POSTGRES_PASSWORD}@timescaledb:5432/hazwatch`;
+    expect(placeholderSecrets({ DATABASE_URL: url, POSTGRES_PASSWORD: exampleEnv.POSTGRES_PASSWORD })).toEqual([
+      { path: 'DATABASE_URL', reason: expect.stringMatching(/placeholder/) },
+      { path: 'POSTGRES_PASSWORD', reason: expect.stringMatching(/placeholder/) },
+    ]);
+    expect(placeholderSecrets({ DATABASE_URL: 'postgres://hazwatch:3f9c2e7a41d0b6e8@db:5432/hazwatch', MQTT_PASSWORD: 's3cr3t-value' })).toEqual([]);
+  });
+
+  it('should run production by default (no demo mode) and keep demo tokens and simulators in the demo profile', () => {
+    expect(compose.services.hazwatch?.environment?.HAZWATCH_DEMO).toBe('false');
+    expect(compose.services.hazwatch?.profiles).toBeUndefined();
+    expect(compose.services.timescaledb?.profiles).toBeUndefined();
+    expect(compose.services.simulators?.profiles).toEqual(['demo']);
+    expect(compose.services['demo-tokens']?.profiles).toEqual(['demo']);
+    expect(compose.services.timescaledb?.ports).toEqual(['127.0.0.1:5432:5432']);
   });
 });

@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Inject, Param, Post, Query, UseFilters } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, Inject, Optional, Param, Post, Query, UseFilters } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -15,6 +15,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import type { AlarmKpis } from './domain/alarm-kpi';
 import type { AlarmEventDto, AlarmSnapshot } from './domain/alarm.types';
 import { AlarmErrorFilter } from './alarm-error.filter';
+import { JournalAnchorService, type AnchoredVerification } from './journal-anchor.service';
 import { AlarmService, type AlarmSystemStatus, type JournalVerification } from './alarm.service';
 import {
   AckBody,
@@ -80,8 +81,11 @@ export class AlarmsController {
   @Requires('plant.read')
   @ApiOperation({ summary: 'Alarm system status: storage degraded (banner), pending writes, current seq, flood indicator per site' })
   @ApiOkResponse({ type: AlarmStatusDto })
-  status(@CurrentPrincipal() principal: Principal): AlarmSystemStatus {
-    return { ...this.alarms.status(principal), floods: this.alarms.floods(principal) };
+  status(@CurrentPrincipal() principal: Principal): Omit<AlarmSystemStatus, 'pendingWrites'> & { pendingWrites?: number } {
+    const { pendingWrites, ...status } = this.alarms.status(principal);
+    // pendingWrites counts every site's events: only principals who see every site get it (docs/threat-model.md)
+    const unscoped = principal.role === 'admin' || principal.scope === '';
+    return { ...status, ...(unscoped ? { pendingWrites } : {}), floods: this.alarms.floods(principal) };
   }
 
   @Get(':id')
@@ -173,6 +177,8 @@ export class JournalController {
   constructor(
     private readonly alarms: AlarmService,
     @Inject(CLOCK) private readonly clock: Clock,
+    /** When present, verify also compares the chain with the stored anchors (docs/adr/0015-journal-anchors.md). */
+    @Optional() private readonly anchors?: JournalAnchorService,
   ) {}
 
   @Get()
@@ -188,8 +194,9 @@ export class JournalController {
   @Requires('plant.read')
   @ApiOperation({ summary: 'Walks the whole hash chain (sha256(prev_hash || canonical row)) and reports the first broken row' })
   @ApiOkResponse({ type: JournalVerifyDto })
-  verify(): Promise<JournalVerification> {
-    return this.alarms.verifyJournal();
+  verify(): Promise<JournalVerification | AnchoredVerification> {
+    // Stored anchors catch a careless rewrite only; POST /api/journal/verify with your own copies for evidence.
+    return this.anchors ? this.anchors.verify() : this.alarms.verifyJournal();
   }
 }
 

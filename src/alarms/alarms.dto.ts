@@ -173,7 +173,7 @@ export class FloodStatusDto {
 export class AlarmStatusDto {
   @ApiProperty({ description: 'alarm state rebuilt from the database' }) ready!: boolean;
   @ApiProperty({ description: 'alarm events cannot be written: held in memory, shown as a banner' }) storageDegraded!: boolean;
-  @ApiProperty() pendingWrites!: number;
+  @ApiPropertyOptional({ description: 'alarm events waiting to be written, all sites: only for principals who see every site' }) pendingWrites?: number;
   @ApiProperty({ description: 'current alarm-event seq' }) seq!: number;
   @ApiPropertyOptional() lastError?: string;
   @ApiProperty({ type: [FloodStatusDto], description: 'visible sites with alarms raised in the last 10 minutes' }) floods!: FloodStatusDto[];

@@ -182,7 +182,11 @@ describe('alarms over HTTP (in-process app, real guard, in-memory store)', () =>
 
   it('should expose status with the flood indicator and storage state', async () => {
     const res = await request(server).get('/api/alarms/status').set(auth('operator')).expect(200);
-    expect(res.body).toMatchObject({ ready: true, storageDegraded: false, pendingWrites: 0, seq: expect.any(Number) });
+    expect(res.body).toMatchObject({ ready: true, storageDegraded: false, seq: expect.any(Number) });
+    // pendingWrites counts every site: a scoped operator does not get it, an admin does (docs/threat-model.md)
+    expect(res.body).not.toHaveProperty('pendingWrites');
+    const all = await request(server).get('/api/alarms/status').set(auth('admin')).expect(200);
+    expect(all.body).toMatchObject({ pendingWrites: 0 });
     expect((res.body as { floods: Array<{ siteId: string; flood: boolean }> }).floods).toEqual([expect.objectContaining({ siteId: 'bohai-chem', flood: false })]);
   });
 

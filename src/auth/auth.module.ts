@@ -9,6 +9,11 @@ import { ScopeService } from './scope.service';
 import { AUTH_SQL } from './sql-client.port';
 import { TokenRepository } from './token.repository';
 import { TokenService } from './token.service';
+import {
+  TOKEN_LISTEN_CONNECTOR,
+  TokenRevocationListener,
+  type ListenConnector,
+} from './token-revocation.listener';
 
 /**
  * Bearer-token authentication (global guard: every HTTP route is authenticated unless @Public()), jurisdiction scope
@@ -25,6 +30,15 @@ import { TokenService } from './token.service';
     AuthService,
     ScopeService,
     AuthStartupService,
+    {
+      provide: TOKEN_LISTEN_CONNECTOR,
+      useFactory:
+        (db: Database): ListenConnector =>
+        () =>
+          db.acquire(),
+      inject: [Database],
+    },
+    TokenRevocationListener,
     { provide: APP_GUARD, useClass: BearerAuthGuard },
   ],
   exports: [TokenService, AuthService, ScopeService],

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Subject, type Observable } from 'rxjs';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import type { Principal, Role } from './principal';
@@ -38,9 +39,23 @@ export class TokenSpecError extends Error {
   }
 }
 
+/**
+ * A revocation this server learnt of: one token (revoked here, or elsewhere and heard by LISTEN), or `resync` when
+ * notifications may have been missed (the LISTEN connection was lost): every holder re-checks its tokens.
+ */
+export type TokenRevocation = { readonly kind: 'token'; readonly id: string } | { readonly kind: 'resync' };
+
+/** A token's standing in the database, for periodic re-checks of long-lived sessions. */
+export type TokenStatus = 'active' | 'revoked' | 'unknown';
+
 export type TokenCacheOptions = {
-  /** A cached token is re-read from the database after this long, so a revocation made elsewhere (the CLI) takes effect. */
+  /**
+   * A cached token is re-read from the database after this long. Revocations normally arrive at once through
+   * LISTEN/NOTIFY (TokenRevocationListener); this bounds how long a missed one could be honoured.
+   */
   readonly recheckMs: number;
+  /** The re-read interval while no LISTEN connection is up (revocations are then only seen by re-reading). */
+  readonly recheckUnlistenedMs: number;
   /** last_used_at is written at most this often per token. */
   readonly touchMs: number;
   /** While the database is unreachable, a token verified within this long is still accepted (logged as degraded). */
@@ -52,6 +67,7 @@ export type TokenCacheOptions = {
 
 export const DEFAULT_TOKEN_CACHE: TokenCacheOptions = {
   recheckMs: 30_000,
+  recheckUnlistenedMs: 1_000,
   touchMs: 60_000,
   maxStaleMs: 10 * 60_000,
   maxEntries: 1_000,
@@ -84,6 +100,13 @@ export class TokenService {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<VerifyResult>>();
   private readonly opts: TokenCacheOptions;
+  private readonly revocationsSubject = new Subject<TokenRevocation>();
+  /** Bumped on every revocation: a lookup that started before one does not cache its answer. */
+  private revocationEpoch = 0;
+  /** Whether a LISTEN connection for revocations is up; undefined when none is used (the CLI, tools, unit tests). */
+  private listening: boolean | undefined = undefined;
+  /** Every revocation this server learns of, for the /ws gateway (closes the sessions of a revoked token). */
+  readonly revocations$: Observable<TokenRevocation> = this.revocationsSubject.asObservable();
 
   constructor(
     private readonly repo: TokenRepository,
@@ -126,6 +149,7 @@ export class TokenService {
     const revoked = await this.repo.revoke(id, new Date(this.clock.now()));
     this.evictTokenId(id);
     if (revoked) {
+      this.revocationsSubject.next({ kind: 'token', id });
       this.log.info('api token revoked', {
         id,
         role: revoked.role,
@@ -150,7 +174,11 @@ export class TokenService {
     const key = hash.toString('hex');
     const now = this.clock.now();
     const hit = this.cache.get(key);
-    if (hit && now - hit.checkedAt < this.opts.recheckMs) {
+    const recheckMs =
+      this.listening !== false
+        ? this.opts.recheckMs
+        : Math.min(this.opts.recheckMs, this.opts.recheckUnlistenedMs);
+    if (hit && now - hit.checkedAt < recheckMs) {
       await this.touch(hit, now);
       return { ok: true, principal: hit.principal, degraded: false };
     }
@@ -170,6 +198,7 @@ export class TokenService {
     now: number,
   ): Promise<VerifyResult> {
     let record: TokenRecord | undefined;
+    const epoch = this.revocationEpoch;
     try {
       record = await this.findById(id);
     } catch (err) {
@@ -199,6 +228,8 @@ export class TokenService {
       touchedAt: hit?.touchedAt ?? record.lastUsedAt?.getTime() ?? Number.NEGATIVE_INFINITY,
     };
     this.cache.delete(key);
+    // A revocation heard while this lookup ran may postdate what it read: answer, but do not cache.
+    if (epoch !== this.revocationEpoch) return { ok: true, principal: entry.principal, degraded: false };
     this.cache.set(key, entry);
     while (this.cache.size > this.opts.maxEntries) {
       const oldest = this.cache.keys().next();
@@ -235,7 +266,34 @@ export class TokenService {
     }
   }
 
+  /** A revocation made elsewhere (another server, the CLI, SQL), heard through LISTEN. */
+  revokedElsewhere(id: string): void {
+    this.evictTokenId(id);
+    this.revocationsSubject.next({ kind: 'token', id });
+  }
+
+  /**
+   * The LISTEN connection came up (again) or went down. On (re)connect notifications may have been missed: the cache
+   * is emptied and holders of long-lived sessions are told to re-check.
+   */
+  setListening(up: boolean): void {
+    this.listening = up;
+    if (up) {
+      this.revocationEpoch += 1;
+      this.cache.clear();
+      this.revocationsSubject.next({ kind: 'resync' });
+    }
+  }
+
+  /** The token's standing now, read from the database (throws when it is unreachable). */
+  async status(id: string): Promise<TokenStatus> {
+    const record = await this.findById(id);
+    if (!record) return 'unknown';
+    return record.revokedAt === null ? 'active' : 'revoked';
+  }
+
   private evictTokenId(id: string): void {
+    this.revocationEpoch += 1;
     for (const [key, entry] of this.cache) if (entry.principal.tokenId === id) this.cache.delete(key);
   }
 }

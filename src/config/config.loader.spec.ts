@@ -43,6 +43,12 @@ describe('loadEnv', () => {
     const paths = err.problems.map((p) => p.path);
     expect(paths).toEqual(expect.arrayContaining(['PORT', 'LOG_LEVEL', 'DATABASE_URL']));
   });
+
+  it('should stop at TRUST_PROXY that is neither a hop count nor addresses/CIDRs, saying what is accepted', () => {
+    const err = problemsOf(() => loadEnv({ TRUST_PROXY: 'true' }));
+    expect(err.problems).toEqual([{ path: 'TRUST_PROXY', reason: expect.stringMatching(/hop count/) }]);
+    expect(loadEnv({ TRUST_PROXY: '10.0.0.0/8,::1' }).TRUST_PROXY).toBe('10.0.0.0/8,::1');
+  });
 });
 
 describe('loadPlant', () => {

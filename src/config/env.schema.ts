@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { ValidatorConstraint, Validate, type ValidatorConstraintInterface } from 'class-validator';
+import { parseTrustProxy, TrustProxyError } from '../common/domain/trust-proxy';
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -8,6 +10,23 @@ const toNum = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
 const toBool = ({ value }: { value: unknown }): unknown =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+
+@ValidatorConstraint({ name: 'trustProxy' })
+class TrustProxyConstraint implements ValidatorConstraintInterface {
+  private problem = '';
+  validate(value: unknown): boolean {
+    try {
+      parseTrustProxy(typeof value === 'string' ? value : String(value));
+      return true;
+    } catch (err) {
+      this.problem = err instanceof TrustProxyError ? err.message : String(err);
+      return false;
+    }
+  }
+  defaultMessage(): string {
+    return `${this.problem} (expected a hop count such as 1, or proxy addresses/CIDRs such as 127.0.0.1,10.0.0.0/8)`;
+  }
+}
 
 /**
  * Every environment variable hazwatch reads (CONTRACT §1). The config module is the only reader of
@@ -57,6 +76,13 @@ export class EnvSchema {
   /** Simulator settings used when SIMULATE=true. */
   @IsOptional() @Transform(toNum) @IsNumber() @Min(0.01) @Max(1000) SIM_RATE: number = 1;
   @IsOptional() @Transform(toInt) @IsInt() SIM_SEED: number = 42;
+
+  /** Reverse proxies allowed to name the client in X-Forwarded-For: hop count or addresses/CIDRs (docs/threat-model.md). */
+  @IsOptional() @IsString() @Validate(TrustProxyConstraint) TRUST_PROXY: string = 'false';
+  /** Journal anchor signing key (PKCS#8 PEM, Ed25519); unset → DATA_DIR/journal-anchor.key, created mode 0600. */
+  @IsOptional() @IsString() JOURNAL_ANCHOR_KEY: string = '';
+  /** How often the journal chain head is signed and published (docs/adr/0015-journal-anchors.md). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(86400) JOURNAL_ANCHOR_INTERVAL_S: number = 300;
 }
 
-export const SECRET_ENV: ReadonlyArray<keyof EnvSchema> = ['MQTT_PASSWORD', 'DATABASE_URL'];
+export const SECRET_ENV: ReadonlyArray<keyof EnvSchema> = ['MQTT_PASSWORD', 'DATABASE_URL', 'JOURNAL_ANCHOR_KEY'];

@@ -11,6 +11,8 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { Backoff, systemScheduler, type Scheduler } from '../storage/timer.port';
 import { buildCapAlert } from './domain/cap-message.builder';
+import { formatAnchor } from '../alarms/domain/journal-anchor';
+import { JournalAnchorService } from '../alarms/journal-anchor.service';
 import { renderCapXml } from './domain/cap-xml';
 import { decideCapMessage, type Incident } from './domain/incident.policy';
 import { subscriptionWants } from './domain/webhook.policy';
@@ -88,6 +90,8 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly metrics: HazwatchMetrics,
     @Optional() @Inject(FEED_SCHEDULER) scheduler?: Scheduler,
+    /** Signs the journal's chain head into every regulator message (docs/adr/0015-journal-anchors.md). */
+    @Optional() private readonly anchors?: JournalAnchorService,
   ) {
     this.scheduler = scheduler ?? systemScheduler;
   }
@@ -233,7 +237,9 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
     const at = Date.parse(e.at);
     const reportable = decision.msgType === 'Alert' && this.isReportable(e);
     const dueAt = reportable ? at + this.settings.disposalDeadlineMs : undefined;
+    const anchor = this.anchors ? await this.anchors.anchorForMessage() : undefined;
     const cap = buildCapAlert({
+      ...(anchor ? { journalAnchor: formatAnchor(anchor) } : {}),
       event: e,
       msgType: decision.msgType,
       ...(decision.msgType !== 'Alert' ? { incident: decision.reference } : {}),

@@ -1,7 +1,7 @@
 import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Inject } from '@nestjs/common';
-import { CurrentPrincipal } from '../auth/auth.decorators';
+import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { ScopeService } from '../auth/scope.service';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -23,6 +23,7 @@ export class PlantController {
   ) {}
 
   @Get('sites')
+  @Requires('plant.read')
   @ApiOperation({ summary: 'Enterprises in your jurisdiction, with hazard sources and device counts' })
   sites(@CurrentPrincipal() principal: Principal): unknown[] {
     const visible = this.scope.visibleSiteIds(principal);
@@ -30,6 +31,7 @@ export class PlantController {
   }
 
   @Get('sites/:id')
+  @Requires('plant.read')
   @ApiOperation({ summary: 'One enterprise with its hazard sources and devices (404 outside your jurisdiction)' })
   site(@CurrentPrincipal() principal: Principal, @Param('id') id: string): unknown {
     const site = this.config.plant.siteById.get(id);
@@ -38,6 +40,7 @@ export class PlantController {
   }
 
   @Get('devices')
+  @Requires('plant.read')
   @ApiOperation({ summary: 'Devices with online state, last values and last seen; filter by site' })
   devices(@CurrentPrincipal() principal: Principal, @Query() q: SiteFilterQuery): unknown[] {
     if (q.site !== undefined && (!this.config.plant.siteById.has(q.site) || !this.scope.canSeeSite(principal, q.site)))

@@ -1,7 +1,7 @@
 import { BadRequestException, Controller, Get, Inject, NotFoundException, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CLOCK, type Clock } from '../common/clock';
-import { CurrentPrincipal } from '../auth/auth.decorators';
+import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { ScopeService } from '../auth/scope.service';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -24,6 +24,7 @@ export class TelemetryController {
   ) {}
 
   @Get()
+  @Requires('plant.read')
   @ApiOperation({ summary: 'Stored history of one device: raw rows, or min/max/avg/last per bucket' })
   async history(@CurrentPrincipal() principal: Principal, @Query() q: TelemetryQuery): Promise<unknown> {
     const device = this.resolveDevice(q.device);

@@ -33,6 +33,8 @@ export type WebhookJsonBody = {
   incident: string;
   cap: string;
   alarm: unknown;
+  /** Signed alarm-journal chain head carried by the CAP message (docs/adr/0015-journal-anchors.md); keep it. */
+  journalAnchor?: string;
 };
 
 export function webhookBody(h: DeliveryHead, capUrl: string): { body: string; contentType: string } {
@@ -48,6 +50,10 @@ export function webhookBody(h: DeliveryHead, capUrl: string): { body: string; co
     cap: capUrl,
     alarm: h.message.event,
   };
+  const anchor = /<valueName>hazwatch:journalAnchor<\/valueName>\s*<value>([^<]+)<\/value>/.exec(
+    h.message.xml,
+  )?.[1];
+  if (anchor !== undefined) b.journalAnchor = anchor;
   return { body: JSON.stringify(b), contentType: 'application/json; charset=utf-8' };
 }
 

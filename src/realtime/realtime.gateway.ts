@@ -1,10 +1,11 @@
 import { Inject, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
-import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
 import type { Reading } from '../common/types';
 import { JsonLogger } from '../common/logger';
+import { clientAddress, parseTrustProxy, trustPredicate } from '../common/domain/trust-proxy';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { ClientSession } from './client.session';
@@ -50,7 +51,8 @@ export type DisconnectReason =
   | 'slow_client'
   | 'replay_overflow'
   | 'replay_failed'
-  | 'heartbeat';
+  | 'heartbeat'
+  | 'token_revoked';
 
 /** Injected scheduler for telemetry coalescing (tests may pass a virtual one). */
 export const REALTIME_SCHEDULER = Symbol('REALTIME_SCHEDULER');
@@ -71,6 +73,8 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly version = serverVersion();
   private storageDegraded = false;
+  /** Same client-address rule as Express's `trust proxy` (TRUST_PROXY), for limits and logs. */
+  private readonly trustProxy: (addr: string, i: number) => boolean;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -83,7 +87,9 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
     @Inject(REALTIME_OPTIONS) private readonly opts: RealtimeOptions,
     @Inject(REALTIME_SCHEDULER) private readonly scheduler: SchedulerLike,
     private readonly metrics: HazwatchMetrics,
-  ) {}
+  ) {
+    this.trustProxy = trustPredicate(parseTrustProxy(config.env.TRUST_PROXY));
+  }
 
   onModuleInit(): void {
     this.subscriptions.push(
@@ -107,6 +113,22 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
         error: (err: unknown) => this.log.error('hazard feed failed: no more hazard pushes', { err }),
       }),
     );
+    const revocations$ = this.auth.revocations$;
+    if (revocations$ !== undefined)
+      this.subscriptions.push(
+        revocations$.subscribe({
+          next: (r) =>
+            this.guard('revocation', () => {
+              if (r.kind === 'token') this.closeSessionsOf(r.id, 'token revoked');
+              else void this.recheckTokens();
+            }),
+          error: (err: unknown) => this.log.error('token revocation feed failed: re-checks only', { err }),
+        }),
+      );
+    if (this.auth.tokenStatus !== undefined && this.opts.tokenRecheckMs > 0)
+      this.subscriptions.push(
+        interval(this.opts.tokenRecheckMs, this.scheduler).subscribe(() => void this.recheckTokens()),
+      );
     this.storageDegraded = this.safeStorageDegraded();
     this.timers.push(setInterval(() => this.pollStatus(), this.opts.statusPollMs).unref());
     if (this.opts.heartbeatMs > 0)
@@ -131,7 +153,7 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
     const session = new ClientSession(
       ws,
-      req.socket.remoteAddress ?? 'unknown',
+      clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trustProxy),
       this.opts.maxBufferedBytes,
       (s) =>
         this.kill(
@@ -376,6 +398,42 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
       }
       session.alive = false;
       if (session.ws.readyState === session.ws.OPEN) session.ws.ping();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------------------------
+  // token revocation (docs/threat-model.md, "Tokens")
+
+  /** Closes every session authenticated with this token: 4401 and a reason, no more frames. */
+  private closeSessionsOf(tokenId: string, why: string): void {
+    for (const session of [...this.sessions])
+      if (session.principal?.tokenId === tokenId)
+        this.kill(
+          session,
+          CLOSE.unauthorized,
+          'token_revoked',
+          `${why}; authenticate again with a valid token`,
+        );
+  }
+
+  /** Re-reads the standing of every open session's token; revoked or deleted ones are closed. */
+  private async recheckTokens(): Promise<void> {
+    const status = this.auth.tokenStatus;
+    if (status === undefined) return;
+    const ids = new Set<string>();
+    for (const session of this.sessions)
+      if (session.phase === 'open' && session.principal) ids.add(session.principal.tokenId);
+    for (const id of ids) {
+      let standing: 'active' | 'revoked' | 'unknown';
+      try {
+        standing = await status(id);
+      } catch (err) {
+        // Token store unreachable: sessions stay (as HTTP accepts recently verified tokens); the next round retries.
+        this.log.warn('ws token re-check failed; sessions kept until the next one', { id, err });
+        continue;
+      }
+      if (standing !== 'active')
+        this.closeSessionsOf(id, standing === 'revoked' ? 'token revoked' : 'token no longer exists');
     }
   }
 

@@ -3,6 +3,7 @@ import type { SchedulerLike } from 'rxjs';
 import { ConsoleController } from './console.controller';
 import { AuthService } from '../auth/auth.service';
 import { ScopeService } from '../auth/scope.service';
+import { TokenService } from '../auth/token.service';
 import { IngestModule } from '../ingest/ingest.module';
 import { IngestService } from '../ingest/ingest.service';
 import { AlarmsModule } from '../alarms/alarms.module';
@@ -60,10 +61,12 @@ export class RealtimeModule {
         { provide: REALTIME_SCHEDULER, useValue: opts.scheduler ?? defaultScheduler },
         p.auth ?? {
           provide: WS_AUTHENTICATOR,
-          useFactory: (auth: AuthService): WsAuthenticator => ({
+          useFactory: (auth: AuthService, tokens: TokenService): WsAuthenticator => ({
             authenticateToken: (token, ip) => auth.authenticateToken(token, ip),
+            revocations$: tokens.revocations$,
+            tokenStatus: (id) => tokens.status(id),
           }),
-          inject: [AuthService],
+          inject: [AuthService, TokenService],
         },
         p.scope ?? { provide: WS_SCOPE, useExisting: ScopeService },
         p.alarms ?? {

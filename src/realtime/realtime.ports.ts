@@ -18,6 +18,15 @@ export const REALTIME_OPTIONS = Symbol('REALTIME_OPTIONS');
 export type WsAuthenticator = {
   /** The principal for a bearer token, or null (missing, invalid, revoked, rate-limited). */
   authenticateToken(token: string, clientIp: string): Promise<Principal | null>;
+  /**
+   * Revocations as they happen (this server, another one, the CLI): `token` closes that token's sessions at once,
+   * `resync` (revocations may have been missed) re-checks every session's token now. Absent: no push, re-checks only.
+   */
+  readonly revocations$?: Observable<
+    { readonly kind: 'token'; readonly id: string } | { readonly kind: 'resync' }
+  >;
+  /** A token's standing now, for the periodic re-check of long-lived sessions; throws when it cannot be read. */
+  tokenStatus?(tokenId: string): Promise<'active' | 'revoked' | 'unknown'>;
 };
 
 export type WsScope = {
@@ -68,6 +77,8 @@ export type RealtimeOptions = {
   readonly statusPollMs: number;
   /** A slow client that does not complete the close handshake is terminated after this. */
   readonly closeGraceMs: number;
+  /** How often every open session's token is re-checked against the token store (revoked or deleted → closed). */
+  readonly tokenRecheckMs: number;
 };
 
 export const DEFAULT_REALTIME_OPTIONS: RealtimeOptions = Object.freeze({
@@ -79,4 +90,5 @@ export const DEFAULT_REALTIME_OPTIONS: RealtimeOptions = Object.freeze({
   heartbeatMs: 30_000,
   statusPollMs: 1_000,
   closeGraceMs: 2_000,
+  tokenRecheckMs: 60_000,
 });

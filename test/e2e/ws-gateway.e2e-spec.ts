@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Subject } from 'rxjs';
+import { Subject, VirtualAction, VirtualTimeScheduler, type SchedulerLike } from 'rxjs';
 import type { Principal } from '../../src/auth/principal';
 import { ManualClock } from '../../src/common/clock';
 import type { Reading } from '../../src/common/types';
@@ -122,7 +122,10 @@ type Harness = {
   metrics: HazwatchMetrics;
 };
 
-async function start(options: Partial<RealtimeOptions> = {}): Promise<Harness> {
+async function start(
+  options: Partial<RealtimeOptions> = {},
+  extra: { auth?: WsAuthenticator; scheduler?: SchedulerLike } = {},
+): Promise<Harness> {
   const config = loadAppConfig({
     CONFIG_DIR: join(__dirname, '../../config'),
     DATA_DIR: mkdtempSync(join(tmpdir(), 'hzw-ws-')),
@@ -131,7 +134,9 @@ async function start(options: Partial<RealtimeOptions> = {}): Promise<Harness> {
   const telemetry = new Subject<Reading>();
   const hazards = new Subject<HazardDto>();
   const storage = { degraded: false };
-  const auth: WsAuthenticator = { authenticateToken: async (token) => PRINCIPALS[token] ?? null };
+  const auth: WsAuthenticator = extra.auth ?? {
+    authenticateToken: async (token) => PRINCIPALS[token] ?? null,
+  };
 
   @Module({
     imports: [
@@ -140,6 +145,7 @@ async function start(options: Partial<RealtimeOptions> = {}): Promise<Harness> {
       RealtimeModule.forRoot({
         imports: [],
         options: { authTimeoutMs: 300, statusPollMs: 20, heartbeatMs: 0, ...options },
+        ...(extra.scheduler ? { scheduler: extra.scheduler } : {}),
         ports: {
           auth: { provide: WS_AUTHENTICATOR, useValue: auth },
           scope: { provide: WS_SCOPE, useFactory: plantScope, inject: [APP_CONFIG] },
@@ -585,5 +591,73 @@ describe('/ws gateway slow clients', () => {
     });
     fast.close();
     slow.close();
+  });
+});
+
+describe('/ws gateway token revocation', () => {
+  let h: Harness;
+  const clients: WsTestClient[] = [];
+  const revocations = new Subject<{ kind: 'token'; id: string } | { kind: 'resync' }>();
+  const standing: Record<string, 'active' | 'revoked' | 'unknown'> = {};
+  // 60 s of virtual time per flush: exactly one periodic re-check
+  const scheduler = new VirtualTimeScheduler(VirtualAction, 60_000);
+  const auth: WsAuthenticator = {
+    authenticateToken: async (token) => PRINCIPALS[token] ?? null,
+    revocations$: revocations.asObservable(),
+    tokenStatus: async (id) => standing[id] ?? 'unknown',
+  };
+  const login = async (token: string): Promise<WsTestClient> => {
+    const c = await WsTestClient.connect(h.url);
+    clients.push(c);
+    c.send('auth', { token });
+    await c.waitFor('hello');
+    c.send('subscribe', { alarms: true });
+    await c.waitFor('subscribed');
+    return c;
+  };
+
+  beforeEach(async () => {
+    standing.op = 'active';
+    standing.rb = 'active';
+    h = await start({ tokenRecheckMs: 60_000 }, { auth, scheduler });
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await h.app.close();
+  });
+
+  it('should close the sessions of a revoked token at once (4401 + reason) and push nothing more to them', async () => {
+    const op1 = await login('tok-operator');
+    const op2 = await login('tok-operator');
+    const reg = await login('tok-binhai');
+    revocations.next({ kind: 'token', id: 'op' });
+    expect(await op1.waitClosed()).toEqual({ code: 4401, reason: expect.stringMatching(/token revoked/) });
+    expect(await op2.waitClosed()).toEqual({ code: 4401, reason: expect.stringMatching(/token revoked/) });
+    h.alarms.emit(alarm('bohai-chem', { seq: 1 }));
+    await reg.waitFor('alarm');
+    expect(reg.closed).toBeNull();
+    expect(op1.of('alarm')).toHaveLength(0);
+    expect(await metricValue(h.metrics, 'hazwatch_ws_disconnects_total', { reason: 'token_revoked' })).toBe(
+      2,
+    );
+  });
+
+  it('should close a session whose token was revoked unheard at the next periodic re-check (injected scheduler)', async () => {
+    const op = await login('tok-operator');
+    const reg = await login('tok-binhai');
+    standing.op = 'revoked'; // revoked without a notification reaching this server
+    expect(op.closed).toBeNull();
+    scheduler.flush();
+    expect(await op.waitClosed()).toEqual({ code: 4401, reason: expect.stringMatching(/token revoked/) });
+    expect(reg.closed).toBeNull();
+  });
+
+  it('should re-check every session on resync (notifications may have been missed) and close deleted tokens', async () => {
+    const reg = await login('tok-binhai');
+    const op = await login('tok-operator');
+    delete standing.rb;
+    revocations.next({ kind: 'resync' });
+    expect(await reg.waitClosed()).toEqual({ code: 4401, reason: expect.stringMatching(/no longer exists/) });
+    expect(op.closed).toBeNull();
   });
 });

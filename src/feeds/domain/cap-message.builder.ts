@@ -54,6 +54,8 @@ export type CapBuildInput = {
   readonly settings: CapSettings;
   /** When the enterprise's disposal record is due (reportable alarms), epoch ms. */
   readonly disposalDueAt?: number;
+  /** Signed alarm-journal chain head, one line (docs/adr/0015-journal-anchors.md): regulators keep it as evidence. */
+  readonly journalAnchor?: string;
 };
 
 export const SEVERITY: Record<ColourLevel, CapSeverity> = {
@@ -187,6 +189,9 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
       ? [{ valueName: 'hazwatch:disposalDueAt', value: capTime(input.disposalDueAt) }]
       : []),
     ...(e.actor !== undefined ? [{ valueName: 'hazwatch:actor', value: e.actor }] : []),
+    ...(input.journalAnchor !== undefined
+      ? [{ valueName: 'hazwatch:journalAnchor', value: input.journalAnchor }]
+      : []),
   ];
   const description = [
     `${e.message}`,
