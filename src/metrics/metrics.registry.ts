@@ -51,8 +51,8 @@ export class HazwatchMetrics {
   readonly duplicateRows = new Counter({ name: 'hazwatch_storage_duplicate_rows_total', help: 'Telemetry rows not written again because their reading was already stored (redelivery, spool replay); docs/adr/0014-idempotent-telemetry.md', registers: [this.registry] });
   readonly conflictingRows = new Counter({ name: 'hazwatch_storage_conflicting_rows_total', help: 'Of the duplicate rows, those whose value differed from the stored one (first stored wins; kept in telemetry_conflict)', registers: [this.registry] });
   // broker (BrokerMonitor: loss at the MQTT broker, outside the server)
-  readonly brokerDropped = new Gauge({ name: 'hazwatch_broker_dropped_messages_total', help: "Messages the MQTT broker reports it dropped (Mosquitto $SYS/broker/publish/messages/dropped, the broker's own running total; the embedded broker: messages it could not deliver to a subscriber)", registers: [this.registry] });
-  readonly brokerDropIncreases = new Counter({ name: 'hazwatch_broker_drop_events_total', help: 'Times the broker drop counter was seen to increase (each raises or keeps the data-loss-at-broker alarm)', registers: [this.registry] });
+  readonly brokerDropped = new Counter({ name: 'hazwatch_broker_dropped_messages_total', help: 'Messages the external MQTT broker dropped, as seen by this server: the increases of Mosquitto $SYS/broker/publish/messages/dropped (each raises the critical ext:broker-loss alarm)', registers: [this.registry] });
+  readonly brokerReportedDropped = new Gauge({ name: 'hazwatch_broker_reported_dropped_messages', help: "The broker's own drop counter as last read (since the broker started; goes down when it restarts)", registers: [this.registry] });
   readonly brokerMonitorUp = new Gauge({ name: 'hazwatch_broker_monitor_connected', help: '1 while the broker monitor is connected and reading the drop counter', registers: [this.registry] });
 
   // rules
