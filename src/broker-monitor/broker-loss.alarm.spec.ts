@@ -33,7 +33,13 @@ describe('BrokerLossAlarm', () => {
     alarm.dropped(512, 512, 'queue limit of a subscriber reached');
     expect(emitted).toHaveLength(2);
     for (const c of emitted) {
-      expect(c).toMatchObject({ ruleId: BROKER_LOSS_RULE_ID, active: true, priority: 'critical', value: 512, condition: 'broker_data_loss' });
+      expect(c).toMatchObject({
+        ruleId: BROKER_LOSS_RULE_ID,
+        active: true,
+        priority: 'critical',
+        value: 512,
+        condition: 'broker_data_loss',
+      });
       expect(c.message).toContain('数据丢失');
       expect(c.message).toContain('512');
     }

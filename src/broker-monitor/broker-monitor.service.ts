@@ -46,7 +46,9 @@ export class BrokerMonitor implements OnApplicationBootstrap, OnApplicationShutd
     this.alarm = new BrokerLossAlarm({
       emit: (c) => external.emit(c),
       activeSites: () =>
-        new Set(alarms.records().flatMap((a) => (a.ruleId === BROKER_LOSS_RULE_ID && a.active ? [a.siteId] : []))),
+        new Set(
+          alarms.records().flatMap((a) => (a.ruleId === BROKER_LOSS_RULE_ID && a.active ? [a.siteId] : [])),
+        ),
       sites: app.plant.sites.map((s) => ({ siteId: s.id, sourceId: s.hazardSources[0]?.id ?? s.id })),
       clock,
       scheduler: systemScheduler,
@@ -58,7 +60,9 @@ export class BrokerMonitor implements OnApplicationBootstrap, OnApplicationShutd
     this.metrics.brokerDropped.inc(0);
     const env = this.app.env;
     if (!env.MQTT_URL) {
-      this.log.info('embedded MQTT broker: it has no drop counter to watch (its queues are in memory, unbounded, lost with the process)');
+      this.log.info(
+        'embedded MQTT broker: it has no drop counter to watch (its queues are in memory, unbounded, lost with the process)',
+      );
       return;
     }
     this.alarm.start();
@@ -77,14 +81,20 @@ export class BrokerMonitor implements OnApplicationBootstrap, OnApplicationShutd
         const refused = granted?.some((g) => g.qos === 128) ?? false;
         if (err || refused) {
           this.metrics.brokerMonitorUp.set(0);
-          this.log.error('cannot watch the broker for dropped messages: subscription refused (check the broker ACL for $SYS)', {
-            topic: MOSQUITTO_DROPPED_TOPIC,
-            error: err?.message,
-          });
+          this.log.error(
+            'cannot watch the broker for dropped messages: subscription refused (check the broker ACL for $SYS)',
+            {
+              topic: MOSQUITTO_DROPPED_TOPIC,
+              error: err?.message,
+            },
+          );
           return;
         }
         this.metrics.brokerMonitorUp.set(1);
-        this.log.info('watching the MQTT broker for dropped messages', { url: maskUrl(env.MQTT_URL ?? ''), topic: MOSQUITTO_DROPPED_TOPIC });
+        this.log.info('watching the MQTT broker for dropped messages', {
+          url: maskUrl(env.MQTT_URL ?? ''),
+          topic: MOSQUITTO_DROPPED_TOPIC,
+        });
       });
     });
     client.on('close', () => this.metrics.brokerMonitorUp.set(0));
@@ -98,12 +108,16 @@ export class BrokerMonitor implements OnApplicationBootstrap, OnApplicationShutd
   onDroppedCounter(payload: string): void {
     const value = parseCounter(payload);
     if (value === undefined) {
-      this.log.warn('unreadable broker drop counter', { topic: MOSQUITTO_DROPPED_TOPIC, payload: payload.slice(0, 32) });
+      this.log.warn('unreadable broker drop counter', {
+        topic: MOSQUITTO_DROPPED_TOPIC,
+        payload: payload.slice(0, 32),
+      });
       return;
     }
     const obs = this.tracker.observe(value);
     this.metrics.brokerReportedDropped.set(value);
-    if (obs.brokerRestarted) this.log.warn('the broker restarted (its drop counter went down)', { counter: value });
+    if (obs.brokerRestarted)
+      this.log.warn('the broker restarted (its drop counter went down)', { counter: value });
     if (obs.increase <= 0) return;
     this.metrics.brokerDropped.inc(obs.increase);
     const detail = obs.first
@@ -111,7 +125,11 @@ export class BrokerMonitor implements OnApplicationBootstrap, OnApplicationShutd
       : obs.brokerRestarted
         ? 'dropped since the broker restarted'
         : 'queue limit of a subscriber reached';
-    this.log.error('DATA LOSS at the MQTT broker: it dropped messages', { dropped: obs.increase, counter: value, detail });
+    this.log.error('DATA LOSS at the MQTT broker: it dropped messages', {
+      dropped: obs.increase,
+      counter: value,
+      detail,
+    });
     this.alarm.dropped(obs.increase, value, detail);
   }
 

@@ -128,7 +128,8 @@ export class CopyRowEncoder {
     if (q === undefined) return { error: `unknown quality: ${String(r.quality)}` };
     const seq = r.seq;
     if (seq !== this.lastSeq) {
-      if (seq !== undefined && !(Number.isSafeInteger(seq) && seq >= 0)) return { error: `invalid seq: ${String(seq)}` };
+      if (seq !== undefined && !(Number.isSafeInteger(seq) && seq >= 0))
+        return { error: `invalid seq: ${String(seq)}` };
       this.lastSeq = seq;
       this.lastTail = tails(seq === undefined ? NULL : String(seq));
     }

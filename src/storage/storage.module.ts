@@ -41,7 +41,10 @@ export function telemetryOutcomeListener(metrics: HazwatchMetrics): CopyOutcomeL
     if (o.conflicts > 0) metrics.conflictingRows.inc(o.conflicts);
     const fields = { rows: o.rows, inserted: o.inserted, duplicates: o.duplicates, conflicts: o.conflicts };
     if (o.conflicts > 0)
-      log.warn('readings already stored with a different value: the first stored is kept, the others are in telemetry_conflict', fields);
+      log.warn(
+        'readings already stored with a different value: the first stored is kept, the others are in telemetry_conflict',
+        fields,
+      );
     else log.info('re-sent telemetry: rows already stored were not written again', fields);
   };
 }

@@ -120,7 +120,12 @@ export class PgTelemetrySink implements TelemetrySink {
     return outcome;
   }
 
-  private async dedupWrite(client: PoolClient, columns: string, body: Buffer, rows: number): Promise<CopyOutcome> {
+  private async dedupWrite(
+    client: PoolClient,
+    columns: string,
+    body: Buffer,
+    rows: number,
+  ): Promise<CopyOutcome> {
     await client.query('BEGIN');
     await client.query(DEDUP_SQL.stage);
     await this.copyInto(client, STAGE, columns, body);

@@ -5,7 +5,12 @@ import { JsonLogger } from '../../src/common/logger';
 import { SUBSCRIPTIONS } from '../../src/ingest/domain/telemetry-contract';
 import { reportFault } from '../setup/fault-report';
 import { pollUntil } from '../setup/poll-until';
-import { REPO_MOSQUITTO_CONF, mosquittoBinary, startPrivateMosquitto, type PrivateMosquitto } from '../setup/private-mosquitto';
+import {
+  REPO_MOSQUITTO_CONF,
+  mosquittoBinary,
+  startPrivateMosquitto,
+  type PrivateMosquitto,
+} from '../setup/private-mosquitto';
 import { startServer, type ServerProcess } from '../setup/server-process';
 import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb, uniqueId } from '../setup/test-db';
 
@@ -66,7 +71,9 @@ suite('broker kill -9 with messages queued for the offline server (private Mosqu
     const topic = `hazwatch/v1/${SITE}/${DEVICE}/telemetry`;
     await Promise.all(
       Array.from({ length: SENT }, (_, i) =>
-        pub.publishAsync(topic, JSON.stringify({ ts: t0 + i, seq: i, values: { conc: 0.1, fault: false } }), { qos: 1 }),
+        pub.publishAsync(topic, JSON.stringify({ ts: t0 + i, seq: i, values: { conc: 0.1, fault: false } }), {
+          qos: 1,
+        }),
       ),
     );
     await pub.endAsync();
@@ -77,15 +84,31 @@ suite('broker kill -9 with messages queued for the offline server (private Mosqu
     // A marker published after the restart is queued behind whatever the broker restored: once it is stored, every
     // restored message before it has been delivered and committed (one session, in order).
     const marker = await connectAsync(broker.url, { clientId: `${clientId}-marker`, clean: true });
-    await marker.publishAsync(topic, JSON.stringify({ ts: t0 + SENT, seq: SENT, values: { conc: 0.1, fault: false } }), { qos: 1 });
+    await marker.publishAsync(
+      topic,
+      JSON.stringify({ ts: t0 + SENT, seq: SENT, values: { conc: 0.1, fault: false } }),
+      { qos: 1 },
+    );
     await marker.endAsync();
 
     server = await startServer({
-      env: { MQTT_URL: broker.url, DATABASE_URL: scratch.url, MQTT_CLIENT_ID: clientId, SIMULATE: 'false', HAZWATCH_DEMO: 'false' },
+      env: {
+        MQTT_URL: broker.url,
+        DATABASE_URL: scratch.url,
+        MQTT_CLIENT_ID: clientId,
+        SIMULATE: 'false',
+        HAZWATCH_DEMO: 'false',
+      },
     });
     await pollUntil(
       async () =>
-        (await pg.query(`SELECT 1 FROM telemetry WHERE site_id = $1 AND device_id = $2 AND seq = $3`, [SITE, DEVICE, SENT])).rowCount === 2,
+        (
+          await pg.query(`SELECT 1 FROM telemetry WHERE site_id = $1 AND device_id = $2 AND seq = $3`, [
+            SITE,
+            DEVICE,
+            SENT,
+          ])
+        ).rowCount === 2,
       { timeoutMs: 45_000, intervalMs: 200, what: 'the marker message stored' },
     );
     const r = await pg.query<{ msgs: number; rows: number }>(

@@ -56,13 +56,23 @@ suite('data loss at the broker raises a critical alarm (private Mosquitto)', () 
     const t0 = Date.now() - 120_000;
     await Promise.all(
       Array.from({ length: SENT }, (_, i) =>
-        pub.publishAsync(`hazwatch/v1/${SITE}/${DEVICE}/telemetry`, JSON.stringify({ ts: t0 + i, seq: i, values: { conc: 0.1, fault: false } }), { qos: 1 }),
+        pub.publishAsync(
+          `hazwatch/v1/${SITE}/${DEVICE}/telemetry`,
+          JSON.stringify({ ts: t0 + i, seq: i, values: { conc: 0.1, fault: false } }),
+          { qos: 1 },
+        ),
       ),
     );
     await pub.endAsync();
 
     server = await startServer({
-      env: { MQTT_URL: broker.url, DATABASE_URL: scratch.url, MQTT_CLIENT_ID: clientId, SIMULATE: 'false', HAZWATCH_DEMO: 'false' },
+      env: {
+        MQTT_URL: broker.url,
+        DATABASE_URL: scratch.url,
+        MQTT_CLIENT_ID: clientId,
+        SIMULATE: 'false',
+        HAZWATCH_DEMO: 'false',
+      },
     });
 
     const metric = await pollUntil(

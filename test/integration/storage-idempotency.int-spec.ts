@@ -32,7 +32,14 @@ const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
 function readings(site: string, n: number, over: Partial<Reading> = {}): Reading[] {
   const out: Reading[] = [];
   for (let i = 0; i < n; i++) {
-    const base = { siteId: site, deviceId: `d${i % 10}`, ts: T0 + i, quality: 'good' as const, receivedAt: T0 + i, seq: i };
+    const base = {
+      siteId: site,
+      deviceId: `d${i % 10}`,
+      ts: T0 + i,
+      quality: 'good' as const,
+      receivedAt: T0 + i,
+      seq: i,
+    };
     out.push({ ...base, channel: 'conc', value: i / 10, ...over });
     out.push({ ...base, channel: 'fault', value: false, ...over });
   }
@@ -114,7 +121,9 @@ suite('idempotent telemetry writes (real PostgreSQL)', () => {
     const spool = new TelemetrySpool(spoolDir, 100_000_000);
     spool.append(copyText(rs), T0);
     spool.close();
-    const before = (await metrics.registry.getSingleMetric('hazwatch_storage_duplicate_rows_total')?.get())?.values[0]?.value ?? 0;
+    const before =
+      (await metrics.registry.getSingleMetric('hazwatch_storage_duplicate_rows_total')?.get())?.values[0]
+        ?.value ?? 0;
     const replay = writer(spoolDir);
     replay.start();
     await pollSpoolEmpty(replay);
@@ -122,7 +131,9 @@ suite('idempotent telemetry writes (real PostgreSQL)', () => {
 
     expect(await stored(site)).toEqual({ rows: 1000, keys: 1000 });
     expect(outcomes).toEqual([{ rows: 1000, inserted: 0, duplicates: 1000, conflicts: 0 }]);
-    const after = (await metrics.registry.getSingleMetric('hazwatch_storage_duplicate_rows_total')?.get())?.values[0]?.value ?? 0;
+    const after =
+      (await metrics.registry.getSingleMetric('hazwatch_storage_duplicate_rows_total')?.get())?.values[0]
+        ?.value ?? 0;
     expect(after - before).toBe(1000);
   });
 
@@ -150,13 +161,25 @@ suite('idempotent telemetry writes (real PostgreSQL)', () => {
   it('should keep the first value at a key and record a different later value in telemetry_conflict (once)', async () => {
     const site = uniqueId('idem-conflict');
     const s = sink();
-    const r: Reading = { siteId: site, deviceId: 'd1', channel: 'conc', ts: T0, value: 1.5, quality: 'good', receivedAt: T0, seq: 7 };
+    const r: Reading = {
+      siteId: site,
+      deviceId: 'd1',
+      channel: 'conc',
+      ts: T0,
+      value: 1.5,
+      quality: 'good',
+      receivedAt: T0,
+      seq: 7,
+    };
     await s.copy(copyText([r]), 1);
     await s.copy(copyText([{ ...r, value: 9.5 }]), 1);
     await s.copy(copyText([{ ...r, value: 9.5 }]), 1); // the conflicting message redelivered
     await s.copy(copyText([{ ...r, quality: 'bad' }]), 1);
 
-    const rows = await pool.query<{ value: number; quality: number }>('SELECT value, quality FROM telemetry WHERE site_id = $1', [site]);
+    const rows = await pool.query<{ value: number; quality: number }>(
+      'SELECT value, quality FROM telemetry WHERE site_id = $1',
+      [site],
+    );
     expect(rows.rows).toEqual([{ value: 1.5, quality: 0 }]);
     const conflicts = await pool.query<{ value: number; quality: number; seq: string }>(
       'SELECT value, quality, seq FROM telemetry_conflict WHERE site_id = $1 ORDER BY value, quality',
@@ -172,10 +195,21 @@ suite('idempotent telemetry writes (real PostgreSQL)', () => {
   it('should keep readings that differ only in seq (a device whose clock repeats a timestamp), and readings without seq', async () => {
     const site = uniqueId('idem-seq');
     const s = sink();
-    const r: Reading = { siteId: site, deviceId: 'd1', channel: 'conc', ts: T0, value: 1, quality: 'good', receivedAt: T0 };
+    const r: Reading = {
+      siteId: site,
+      deviceId: 'd1',
+      channel: 'conc',
+      ts: T0,
+      value: 1,
+      quality: 'good',
+      receivedAt: T0,
+    };
     await s.copy(copyText([{ ...r, seq: 1 }, { ...r, seq: 2 }, r]), 3);
     await s.copy(copyText([{ ...r, seq: 2 }, r]), 2); // both again
-    const rows = await pool.query<{ seq: string | null }>('SELECT seq FROM telemetry WHERE site_id = $1 ORDER BY seq NULLS FIRST', [site]);
+    const rows = await pool.query<{ seq: string | null }>(
+      'SELECT seq FROM telemetry WHERE site_id = $1 ORDER BY seq NULLS FIRST',
+      [site],
+    );
     expect(rows.rows).toEqual([{ seq: null }, { seq: '1' }, { seq: '2' }]);
   });
 
@@ -210,7 +244,8 @@ suite('migration 1764001400000_telemetry-idempotency on a table that already hol
     scratch = await createScratchDatabase(url, 'idem_migration');
     // The migrations before this one, in a directory of their own.
     oldDir = mkdtempSync(join(tmpdir(), 'hazwatch-idem-mig-'));
-    for (const f of readdirSync(migrationsDir())) if (f < '1764001400000') copyFileSync(join(migrationsDir(), f), join(oldDir, f));
+    for (const f of readdirSync(migrationsDir()))
+      if (f < '1764001400000') copyFileSync(join(migrationsDir(), f), join(oldDir, f));
   });
   afterAll(async () => {
     await scratch?.drop();
@@ -240,13 +275,21 @@ suite('migration 1764001400000_telemetry-idempotency on a table that already hol
         { channel: 'conc', value: 1, n: 2 },
         { channel: 'mode', value: null, n: 2 },
       ]);
-      const conflicts = await c.query<{ value: number; n: number }>('SELECT value, count(*)::int AS n FROM telemetry_conflict GROUP BY 1');
+      const conflicts = await c.query<{ value: number; n: number }>(
+        'SELECT value, count(*)::int AS n FROM telemetry_conflict GROUP BY 1',
+      );
       expect(conflicts.rows).toEqual([{ value: 2, n: 2 }]);
       await expect(
-        c.query(`INSERT INTO telemetry (time, site_id, device_id, channel, value, quality) VALUES ($1, 's', 'd', 'conc', 1, 0)`, [now]),
+        c.query(
+          `INSERT INTO telemetry (time, site_id, device_id, channel, value, quality) VALUES ($1, 's', 'd', 'conc', 1, 0)`,
+          [now],
+        ),
       ).rejects.toMatchObject({ code: '23505' });
       // Down and up again keep the rows (when this migration is the newest: down 1 must undo this one).
-      const newest = readdirSync(migrationsDir()).filter((f) => f.endsWith('.sql')).sort().pop();
+      const newest = readdirSync(migrationsDir())
+        .filter((f) => f.endsWith('.sql'))
+        .sort()
+        .pop();
       if (newest !== '1764001400000_telemetry-idempotency.sql') return;
       await runMigrations({ databaseUrl: scratch.url, direction: 'down', count: 1 });
       await runMigrations({ databaseUrl: scratch.url, direction: 'up' });

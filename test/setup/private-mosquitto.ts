@@ -21,8 +21,13 @@ export function mosquittoBinary(): string | undefined {
  * `dir`, logging to stderr; authentication lines (password/ACL files, TLS) are left out; `overrides` replace or add
  * settings by name (e.g. `{ max_queued_messages: '50', sys_interval: '1' }`).
  */
-export function privateMosquittoConf(port: number, dir: string, overrides: Record<string, string> = {}): string {
-  const drop = /^(listener|allow_anonymous|password_file|acl_file|persistence_location|log_dest|log_type|certfile|keyfile|cafile|require_certificate|per_listener_settings)\b/;
+export function privateMosquittoConf(
+  port: number,
+  dir: string,
+  overrides: Record<string, string> = {},
+): string {
+  const drop =
+    /^(listener|allow_anonymous|password_file|acl_file|persistence_location|log_dest|log_type|certfile|keyfile|cafile|require_certificate|per_listener_settings)\b/;
   const lines = readFileSync(REPO_MOSQUITTO_CONF, 'utf8')
     .split('\n')
     .map((l) => l.trim())
@@ -68,7 +73,9 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 /** A Mosquitto of the test's own (never the system one), on a free port, killed by `stop`. */
-export async function startPrivateMosquitto(overrides: Record<string, string> = {}): Promise<PrivateMosquitto> {
+export async function startPrivateMosquitto(
+  overrides: Record<string, string> = {},
+): Promise<PrivateMosquitto> {
   const bin = mosquittoBinary();
   if (!bin) throw new Error('mosquitto is not installed');
   const port = await freePort();
@@ -84,7 +91,11 @@ export async function startPrivateMosquitto(overrides: Record<string, string> = 
     child = c;
     c.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-20_000)));
     exited = new Promise((resolve) => c.once('exit', () => resolve()));
-    await pollUntil(() => portOpen(port), { timeoutMs: 10_000, intervalMs: 50, what: `private mosquitto on port ${port}` });
+    await pollUntil(() => portOpen(port), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: `private mosquitto on port ${port}`,
+    });
   };
   const killWith = async (sig: NodeJS.Signals): Promise<void> => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;

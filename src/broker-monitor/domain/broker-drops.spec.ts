@@ -4,7 +4,8 @@ describe('parseCounter', () => {
   it('should read a non-negative integer and refuse anything else', () => {
     expect(parseCounter('0')).toBe(0);
     expect(parseCounter(' 512318\n')).toBe(512318);
-    for (const bad of ['', '-1', '1.5', 'abc', '1e9', '9999999999999999']) expect(parseCounter(bad)).toBeUndefined();
+    for (const bad of ['', '-1', '1.5', 'abc', '1e9', '9999999999999999'])
+      expect(parseCounter(bad)).toBeUndefined();
   });
 });
 
@@ -19,7 +20,11 @@ describe('BrokerDropTracker', () => {
   });
 
   it('should report drops that happened before it watched (a first value above 0)', () => {
-    expect(new BrokerDropTracker().observe(49_901)).toEqual({ increase: 49_901, brokerRestarted: false, first: true });
+    expect(new BrokerDropTracker().observe(49_901)).toEqual({
+      increase: 49_901,
+      brokerRestarted: false,
+      first: true,
+    });
   });
 
   it('should treat a lower value as a broker restart and count its drops since then', () => {
