@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AlarmsModule } from './alarms/alarms.module';
 import { AuthModule } from './auth/auth.module';
+import { BrokerMonitorModule } from './broker-monitor/broker-monitor.module';
 import type { Clock } from './common/clock';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
@@ -19,7 +20,7 @@ export class AppModule {
   static forRoot(config: AppConfig, clock: Clock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, FeedsModule, HealthModule, RealtimeModule.forRoot(), JournalAnchorModule],
+      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, FeedsModule, HealthModule, RealtimeModule.forRoot(), JournalAnchorModule, BrokerMonitorModule],
     };
   }
 }

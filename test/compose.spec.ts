@@ -35,12 +35,19 @@ describe('docker-compose.yml', () => {
     expect(env.HOST).toBe('0.0.0.0');
   });
 
-  it('should mount a Mosquitto config that raises max_queued_messages above the dropping default of 1000', () => {
+  it('should mount a Mosquitto config whose queue is bounded by bytes, not by the dropping default count of 1000', () => {
     expect(compose.services.mosquitto?.volumes).toContain('./docker/mosquitto.conf:/mosquitto/config/mosquitto.conf:ro');
     const conf = readFileSync(join(root, 'docker', 'mosquitto.conf'), 'utf8');
     const queued = Number(/^max_queued_messages\s+(\d+)/m.exec(conf)?.[1]);
-    expect(queued).toBeGreaterThan(1000);
+    expect(queued).toBe(0); // no count limit: the byte limit is the one that binds
+    expect(Number(/^max_queued_bytes\s+(\d+)/m.exec(conf)?.[1])).toBeGreaterThanOrEqual(256 * 1024 * 1024);
     expect(conf).toMatch(/^persistence true$/m);
+  });
+
+  it('should save the broker database on changes, not every 30 s (docs/adr/0014-idempotent-telemetry.md)', () => {
+    const conf = readFileSync(join(root, 'docker', 'mosquitto.conf'), 'utf8');
+    expect(conf).toMatch(/^autosave_on_changes true$/m);
+    expect(Number(/^autosave_interval\s+(\d+)/m.exec(conf)?.[1])).toBeLessThanOrEqual(10_000);
   });
 });
 

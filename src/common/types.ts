@@ -17,6 +17,8 @@ export type Reading = {
   readonly quality: Quality;
   /** Arrival time at hazwatch, epoch ms. */
   readonly receivedAt: number;
+  /** The message's `seq` when the device sent one: part of the reading's storage key (docs/adr/0014-idempotent-telemetry.md). */
+  readonly seq?: number | undefined;
 };
 
 export type DeviceKind = 'gas_detector' | 'tank' | 'shutoff_valve' | 'safety_system';

@@ -63,6 +63,12 @@ export class HazwatchMetrics {
   readonly writeErrors = new Counter({ name: 'hazwatch_storage_write_errors_total', help: 'Failed batch writes (retried; nothing dropped)', registers: [this.registry] });
   readonly rowsRejected = new Counter({ name: 'hazwatch_storage_rows_rejected_total', help: 'Telemetry rows the database refused as data (isolated, kept in the dead letters)', registers: [this.registry] });
   readonly dbUp = new Gauge({ name: 'hazwatch_storage_database_up', help: '1 while the database answers', registers: [this.registry] });
+  readonly duplicateRows = new Counter({ name: 'hazwatch_storage_duplicate_rows_total', help: 'Telemetry rows not written again because their reading was already stored (redelivery, spool replay); docs/adr/0014-idempotent-telemetry.md', registers: [this.registry] });
+  readonly conflictingRows = new Counter({ name: 'hazwatch_storage_conflicting_rows_total', help: 'Of the duplicate rows, those whose value differed from the stored one (first stored wins; kept in telemetry_conflict)', registers: [this.registry] });
+  // broker (BrokerMonitor: loss at the MQTT broker, outside the server)
+  readonly brokerDropped = new Counter({ name: 'hazwatch_broker_dropped_messages_total', help: 'Messages the external MQTT broker dropped, as seen by this server: the increases of Mosquitto $SYS/broker/publish/messages/dropped (each raises the critical ext:broker-loss alarm)', registers: [this.registry] });
+  readonly brokerReportedDropped = new Gauge({ name: 'hazwatch_broker_reported_dropped_messages', help: "The broker's own drop counter as last read (since the broker started; goes down when it restarts)", registers: [this.registry] });
+  readonly brokerMonitorUp = new Gauge({ name: 'hazwatch_broker_monitor_connected', help: '1 while the broker monitor is connected and reading the drop counter', registers: [this.registry] });
 
   // rules
   readonly ruleConditions = new Counter({ name: 'hazwatch_rules_condition_changes_total', help: 'Condition changes emitted by the rule engine', labelNames: ['active', 'priority'] as const, registers: [this.registry] });

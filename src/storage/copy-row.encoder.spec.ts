@@ -1,5 +1,14 @@
 import type { Reading } from '../common/types';
-import { CopyRowEncoder, CopyTextBuffer, escapeCopyText, MAX_TS, TimestampFormatter } from './copy-row.encoder';
+import {
+  copyColumnsOf,
+  CopyRowEncoder,
+  CopyTextBuffer,
+  escapeCopyText,
+  MAX_TS,
+  TELEMETRY_COLUMNS,
+  TELEMETRY_COLUMNS_V1,
+  TimestampFormatter,
+} from './copy-row.encoder';
 
 const reading = (over: Partial<Reading> = {}): Reading => ({
   siteId: 's1',
@@ -66,27 +75,47 @@ describe('TimestampFormatter', () => {
 describe('CopyRowEncoder', () => {
   it('should encode a numeric reading as one tab-separated line with a NULL text value when the value is a number', () => {
     expect(new CopyRowEncoder().encode(reading())).toBe(
-      '2026-11-24 10:00:00.123+00\ts1\td1\tconc\t12.5\t\\N\t0\n',
+      '2026-11-24 10:00:00.123+00\ts1\td1\tconc\t12.5\t\\N\t0\t\\N\n',
     );
   });
 
   it('should store booleans as 1/0 when the value is a boolean', () => {
     const enc = new CopyRowEncoder();
-    expect(enc.encode(reading({ channel: 'fault', value: true }))).toContain('\tfault\t1\t\\N\t0\n');
-    expect(enc.encode(reading({ channel: 'fault', value: false }))).toContain('\tfault\t0\t\\N\t0\n');
+    expect(enc.encode(reading({ channel: 'fault', value: true }))).toContain('\tfault\t1\t\\N\t0\t\\N\n');
+    expect(enc.encode(reading({ channel: 'fault', value: false }))).toContain('\tfault\t0\t\\N\t0\t\\N\n');
   });
 
   it('should put strings in text_value, escaped, with a NULL value when the value is a string', () => {
     const line = new CopyRowEncoder().encode(
       reading({ channel: 'position', value: 'open\tvalve\nA\\B', quality: 'bad' }),
     );
-    expect(line).toBe('2026-11-24 10:00:00.123+00\ts1\td1\tposition\t\\N\topen\\tvalve\\nA\\\\B\t2\n');
+    expect(line).toBe('2026-11-24 10:00:00.123+00\ts1\td1\tposition\t\\N\topen\\tvalve\\nA\\\\B\t2\t\\N\n');
   });
 
   it('should map quality to 0/1/2 when encoding', () => {
     const enc = new CopyRowEncoder();
-    expect(enc.encode(reading({ quality: 'uncertain' }))).toMatch(/\t1\n$/);
-    expect(enc.encode(reading({ quality: 'bad' }))).toMatch(/\t2\n$/);
+    expect(enc.encode(reading({ quality: 'uncertain' }))).toMatch(/\t1\t\\N\n$/);
+    expect(enc.encode(reading({ quality: 'bad' }))).toMatch(/\t2\t\\N\n$/);
+  });
+
+  it('should end the line with the message seq (part of the storage key), \\N when the device sent none', () => {
+    const enc = new CopyRowEncoder();
+    expect(enc.encode(reading({ seq: 42 }))).toMatch(/\t12\.5\t\\N\t0\t42\n$/);
+    expect(enc.encode(reading({ seq: 42, quality: 'bad' }))).toMatch(/\t2\t42\n$/);
+    expect(enc.encode(reading({ seq: 0 }))).toMatch(/\t0\t0\n$/);
+    expect(enc.encode(reading())).toMatch(/\t0\t\\N\n$/);
+    expect(enc.encode(reading({ seq: -1 }))).toEqual({ error: 'invalid seq: -1' });
+    expect(enc.encode(reading({ seq: 2 ** 53 }))).toEqual({ error: `invalid seq: ${2 ** 53}` });
+  });
+
+  it('should tell the column list of a chunk from its first line (seven fields: written before seq)', () => {
+    const enc = new CopyRowEncoder();
+    const line = enc.encode(reading({ seq: 3 })) as string;
+    expect(copyColumnsOf(line + line)).toBe(TELEMETRY_COLUMNS);
+    expect(copyColumnsOf(Buffer.from(line))).toBe(TELEMETRY_COLUMNS);
+    const v1 = line.replace(/\t3\n$/, '\n');
+    expect(copyColumnsOf(v1 + line)).toBe(TELEMETRY_COLUMNS_V1);
+    expect(copyColumnsOf(Buffer.from(v1))).toBe(TELEMETRY_COLUMNS_V1);
   });
 
   it('should keep special floats PostgreSQL understands when the value is NaN or infinite', () => {

@@ -1,14 +1,45 @@
 /**
  * Pure encoding of readings into PostgreSQL COPY text format lines for the `telemetry` table:
- * `time \t site_id \t device_id \t channel \t value \t text_value \t quality \n`.
+ * `time \t site_id \t device_id \t channel \t value \t text_value \t quality \t seq \n`.
+ * `seq` (the message's sequence number, `\N` when the device sent none) is part of the reading's idempotency key
+ * (docs/adr/0014-idempotent-telemetry.md). Spool segments written before it existed have seven fields per line; the
+ * sink copies those with TELEMETRY_COPY_SQL_V1 (copyColumnsOf tells them apart).
  *
  * Hot path (100k+ rows/s): no per-row objects, cached timestamp formatting, escaping only when needed.
  */
 import { QUALITY_CODE, type Reading } from '../common/types';
 
 /** Column list matching the encoder's field order. */
-export const TELEMETRY_COPY_SQL =
-  'COPY telemetry (time, site_id, device_id, channel, value, text_value, quality) FROM STDIN';
+export const TELEMETRY_COLUMNS = 'time, site_id, device_id, channel, value, text_value, quality, seq';
+/** The seven columns of lines encoded before `seq` was stored (spool segments left by an older version). */
+export const TELEMETRY_COLUMNS_V1 = 'time, site_id, device_id, channel, value, text_value, quality';
+export const TELEMETRY_COPY_SQL = `COPY telemetry (${TELEMETRY_COLUMNS}) FROM STDIN`;
+export const TELEMETRY_COPY_SQL_V1 = `COPY telemetry (${TELEMETRY_COLUMNS_V1}) FROM STDIN`;
+
+/**
+ * The column list of a chunk of COPY text, from the field count of its first line: 8 fields (current encoder) or 7
+ * (written before `seq`). Every line of one chunk comes from one encoder version (a spool segment is never appended to
+ * by another run; in-memory batches are this run's).
+ */
+export function copyColumnsOf(chunk: string | Buffer): string {
+  const TAB = 9;
+  const NL = 10;
+  let tabs = 0;
+  if (typeof chunk === 'string') {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      if (c === NL) break;
+      if (c === TAB) tabs++;
+    }
+  } else {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (c === NL) break;
+      if (c === TAB) tabs++;
+    }
+  }
+  return tabs === 6 ? TELEMETRY_COLUMNS_V1 : TELEMETRY_COLUMNS;
+}
 
 const NULL = '\\N';
 const DAY_MS = 86_400_000;
@@ -60,6 +91,11 @@ export class TimestampFormatter {
   }
 }
 
+/** `\t<quality>\t<seq>\n` for each quality code, for one seq text. */
+function tails(seqText: string): string[] {
+  return [0, 1, 2].map((q) => `\t${q}\t${seqText}\n`);
+}
+
 /**
  * Encodes readings into COPY lines. Keeps small caches (last timestamp, last site/device prefix) because
  * consecutive readings usually come from the same message.
@@ -71,6 +107,8 @@ export class CopyRowEncoder {
   private lastSite: string | undefined;
   private lastDevice: string | undefined;
   private lastPrefix = '';
+  private lastSeq: number | undefined;
+  private lastTail: string[] = tails(NULL);
 
   /** One line (with trailing newline), or an error message when the reading cannot be stored. */
   encode(r: Reading): string | { error: string } {
@@ -88,12 +126,20 @@ export class CopyRowEncoder {
     }
     const q = QUALITY_CODE[r.quality] as number | undefined;
     if (q === undefined) return { error: `unknown quality: ${String(r.quality)}` };
+    const seq = r.seq;
+    if (seq !== this.lastSeq) {
+      if (seq !== undefined && !(Number.isSafeInteger(seq) && seq >= 0))
+        return { error: `invalid seq: ${String(seq)}` };
+      this.lastSeq = seq;
+      this.lastTail = tails(seq === undefined ? NULL : String(seq));
+    }
+    const tail = this.lastTail[q]!;
     // One template per value type: the line is built in one step (no intermediate field strings).
     const head = this.lastTsText + this.lastPrefix + this.channelText(r.channel);
     const v = r.value;
-    if (typeof v === 'number') return `${head}\t${v}\t${NULL}\t${q}\n`;
-    if (typeof v === 'boolean') return v ? `${head}\t1\t${NULL}\t${q}\n` : `${head}\t0\t${NULL}\t${q}\n`;
-    if (typeof v === 'string') return `${head}\t${NULL}\t${escapeCopyText(v)}\t${q}\n`;
+    if (typeof v === 'number') return `${head}\t${v}\t${NULL}${tail}`;
+    if (typeof v === 'boolean') return v ? `${head}\t1\t${NULL}${tail}` : `${head}\t0\t${NULL}${tail}`;
+    if (typeof v === 'string') return `${head}\t${NULL}\t${escapeCopyText(v)}${tail}`;
     return { error: `unsupported value type: ${typeof v}` };
   }
 

@@ -13,6 +13,7 @@ parentPort.on('message', (m) => {
   if (m === 'close') return parentPort.close();
   const text = typeof m.chunk === 'string' ? m.chunk : Buffer.from(m.chunk).toString();
   if (text === 'crash') process.exit(3);
+  if (text === 'dup') return parentPort.postMessage({ id: m.id, ok: true, outcome: { rows: m.rows, inserted: 1, duplicates: m.rows - 1, conflicts: 1 } });
   if (text === 'bad') return parentPort.postMessage({ id: m.id, ok: false, error: { message: 'invalid input syntax', name: 'error', code: '22P02' } });
   parentPort.postMessage({ id: m.id, ok: true, echo: workerData.url });
 });
@@ -42,6 +43,15 @@ describe('WorkerTelemetrySink', () => {
     await expect(sink.copy('a\tb\n', 1)).resolves.toBeUndefined();
     await expect(sink.copy(Buffer.from('c\td\n'), 1)).resolves.toBeUndefined();
     await expect(Promise.all([sink.copy('1\n', 1), sink.copy('2\n', 1), sink.copy('3\n', 1)])).resolves.toHaveLength(3);
+    await sink.close();
+  });
+
+  it('hands the outcome of a write that met stored readings to onOutcome (docs/adr/0014-idempotent-telemetry.md)', async () => {
+    const seen: unknown[] = [];
+    const sink = new WorkerTelemetrySink(target(), log, { file, onOutcome: (o) => seen.push(o) });
+    await expect(sink.copy('dup', 3)).resolves.toBeUndefined();
+    await sink.copy('a\tb\n', 1);
+    expect(seen).toEqual([{ rows: 3, inserted: 1, duplicates: 2, conflicts: 1 }]);
     await sink.close();
   });
 

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { JsonLogger } from '../common/logger';
 import type { CopyReply, CopyRequest, CopyWorkerData } from './copy.worker';
 import { DatabaseUnavailableError } from './database.service';
-import { PgTelemetrySink, type ClientSource, type TelemetrySink } from './telemetry.sink';
+import { PgTelemetrySink, type ClientSource, type CopyOutcomeListener, type TelemetrySink } from './telemetry.sink';
 
 /** What the sink needs of the Database: readiness (fail fast while it is not migrated) and where to connect. */
 export type CopyTarget = ClientSource & { readonly ready: boolean; lastErrorMessage(): string | undefined; readonly url: string };
@@ -44,7 +44,7 @@ export class WorkerTelemetrySink implements TelemetrySink {
   constructor(
     private readonly target: CopyTarget,
     private readonly log: JsonLogger,
-    private readonly opts: { timeoutMs?: number; poolMax?: number; file?: string } = {},
+    private readonly opts: { timeoutMs?: number; poolMax?: number; file?: string; onOutcome?: CopyOutcomeListener } = {},
   ) {}
 
   async copy(chunk: string | Buffer, rows: number): Promise<void> {
@@ -81,7 +81,10 @@ export class WorkerTelemetrySink implements TelemetrySink {
       const p = this.pending.get(reply.id);
       if (!p) return;
       this.pending.delete(reply.id);
-      if (reply.ok) p.resolve();
+      if (reply.ok) {
+        if (reply.outcome) this.opts.onOutcome?.(reply.outcome);
+        p.resolve();
+      }
       else p.reject(new CopyWorkerError(reply.error.message, reply.error.name, reply.error.code));
     });
     w.on('error', (err) => this.log.error('telemetry COPY worker failed', { err }));
@@ -98,8 +101,8 @@ export class WorkerTelemetrySink implements TelemetrySink {
 }
 
 /** The worker sink when the compiled worker exists (built server), else COPY on the main thread (TypeScript sources). */
-export function createTelemetrySink(target: CopyTarget, log: JsonLogger): TelemetrySink {
-  if (existsSync(COPY_WORKER_FILE)) return new WorkerTelemetrySink(target, log);
+export function createTelemetrySink(target: CopyTarget, log: JsonLogger, onOutcome?: CopyOutcomeListener): TelemetrySink {
+  if (existsSync(COPY_WORKER_FILE)) return new WorkerTelemetrySink(target, log, onOutcome ? { onOutcome } : {});
   log.info('compiled COPY worker not found: telemetry COPY runs on the main thread', { file: COPY_WORKER_FILE });
-  return new PgTelemetrySink(target);
+  return new PgTelemetrySink(target, undefined, onOutcome);
 }

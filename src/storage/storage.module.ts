@@ -13,6 +13,7 @@ import { RetentionService } from './retention.service';
 import { TelemetryPartitions } from './telemetry-partitions.service';
 import { TelemetryQueryRepository } from './telemetry-query.repository';
 import { TelemetryWriter } from './telemetry-writer.service';
+import type { CopyOutcomeListener } from './telemetry.sink';
 import { TelemetrySpool } from './telemetry.spool';
 
 /** Opens the database: DATABASE_URL, or the embedded PostgreSQL under DATA_DIR/pg. Runs migrations first. */
@@ -32,6 +33,22 @@ export async function createDatabase(config: AppConfig, metrics: HazwatchMetrics
   }
 }
 
+/** Counts what idempotent writes skipped (docs/adr/0014-idempotent-telemetry.md) and says so in the log. */
+export function telemetryOutcomeListener(metrics: HazwatchMetrics): CopyOutcomeListener {
+  const log = new JsonLogger('storage.writer');
+  return (o) => {
+    metrics.duplicateRows.inc(o.duplicates);
+    if (o.conflicts > 0) metrics.conflictingRows.inc(o.conflicts);
+    const fields = { rows: o.rows, inserted: o.inserted, duplicates: o.duplicates, conflicts: o.conflicts };
+    if (o.conflicts > 0)
+      log.warn(
+        'readings already stored with a different value: the first stored is kept, the others are in telemetry_conflict',
+        fields,
+      );
+    else log.info('re-sent telemetry: rows already stored were not written again', fields);
+  };
+}
+
 export function createTelemetryWriter(
   config: AppConfig,
   db: Database,
@@ -41,7 +58,7 @@ export function createTelemetryWriter(
 ): TelemetryWriter {
   const e = config.env;
   return new TelemetryWriter({
-    sink: createTelemetrySink(db, new JsonLogger('storage.writer')),
+    sink: createTelemetrySink(db, new JsonLogger('storage.writer'), telemetryOutcomeListener(metrics)),
     spool: new TelemetrySpool(join(config.dataDir, 'spool', 'telemetry'), e.SPOOL_MAX_BYTES),
     clock,
     metrics,

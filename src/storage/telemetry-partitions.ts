@@ -167,10 +167,10 @@ export function createPartitionSql(p: DailyPartition): {
     moveFromDefault: `
       WITH moved AS (
         DELETE FROM ${DEFAULT_PARTITION} WHERE time >= $1 AND time < $2
-        RETURNING time, site_id, device_id, channel, value, text_value, quality
+        RETURNING time, site_id, device_id, channel, value, text_value, quality, seq
       )
-      INSERT INTO ${q.name} (time, site_id, device_id, channel, value, text_value, quality)
-        SELECT time, site_id, device_id, channel, value, text_value, quality FROM moved`,
+      INSERT INTO ${q.name} (time, site_id, device_id, channel, value, text_value, quality, seq)
+        SELECT time, site_id, device_id, channel, value, text_value, quality, seq FROM moved`,
     attach:
       `ALTER TABLE ${TELEMETRY_PARENT} ATTACH PARTITION ${q.name} ` +
       `FOR VALUES FROM (${tsLiteral(q.from)}) TO (${tsLiteral(q.to)})`,

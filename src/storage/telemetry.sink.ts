@@ -2,11 +2,14 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { TELEMETRY_COPY_SQL } from './copy-row.encoder';
+import { copyColumnsOf } from './copy-row.encoder';
 
 /**
  * Port for the writer's database side: one COPY of a chunk of COPY-text lines, committed atomically
  * (COPY outside a transaction block is its own transaction). Unit tests fake it.
+ *
+ * Idempotent (docs/adr/0014-idempotent-telemetry.md): a reading whose key is already stored is not stored again, so
+ * the writer may re-send a chunk (spool replay after a COPY whose commit it never heard, broker redelivery).
  */
 export type TelemetrySink = {
   copy(chunk: string | Buffer, rows: number): Promise<void>;
@@ -36,6 +39,22 @@ export function isDataError(err: unknown): boolean {
   return code !== undefined && (code.startsWith('22') || code.startsWith('23'));
 }
 
+/** What one idempotent write did: rows new in the table, rows already stored, and of those the ones that differ. */
+export type CopyOutcome = {
+  readonly rows: number;
+  readonly inserted: number;
+  /** Rows not written because a row with the same key was already stored (identical or not). */
+  readonly duplicates: number;
+  /** Of the duplicates, rows whose value/text_value/quality differ from the stored row (kept in telemetry_conflict). */
+  readonly conflicts: number;
+};
+
+/** Told about every committed write that met already-stored keys (the plain fast path is not reported). */
+export type CopyOutcomeListener = (outcome: CopyOutcome) => void;
+
+/** SQLSTATE unique_violation: a row of the COPY has a key already stored (or twice in the chunk). */
+export const UNIQUE_VIOLATION = '23505';
+
 export class CopyTimeoutError extends Error {
   constructor(ms: number) {
     super(`COPY did not finish within ${ms} ms; connection discarded`);
@@ -43,32 +62,110 @@ export class CopyTimeoutError extends Error {
   }
 }
 
-/** COPY FROM STDIN through pg-copy-streams on a pooled connection, with a client-side timeout. */
+/** Staging table of the de-duplicating path: per transaction, dropped at commit (the path is rare). */
+const STAGE = 'telemetry_stage';
+const KEY_MATCH = (a: string, b: string): string =>
+  `${a}.time = ${b}.time AND ${a}.site_id = ${b}.site_id AND ${a}.device_id = ${b}.device_id AND ` +
+  `${a}.channel = ${b}.channel AND COALESCE(${a}.seq, -1) = COALESCE(${b}.seq, -1)`;
+const SAME_VALUE = (a: string, b: string): string =>
+  `(${a}.value, ${a}.text_value, ${a}.quality) IS NOT DISTINCT FROM (${b}.value, ${b}.text_value, ${b}.quality)`;
+const ALL_COLUMNS = 'time, site_id, device_id, channel, value, text_value, quality, seq';
+
+/** The de-duplicating write, after the plain COPY met a stored key (exported for tests and docs). */
+export const DEDUP_SQL = {
+  stage: `CREATE TEMP TABLE ${STAGE} (LIKE telemetry INCLUDING DEFAULTS) ON COMMIT DROP`,
+  insert:
+    `WITH ins AS (INSERT INTO telemetry (${ALL_COLUMNS}) SELECT ${ALL_COLUMNS} FROM ${STAGE} ` +
+    `ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*)::int AS n FROM ins`,
+  // Staged rows whose stored twin differs: counted, and recorded once each in telemetry_conflict.
+  conflicts:
+    `WITH diff AS (SELECT s.* FROM ${STAGE} s JOIN telemetry t ON ${KEY_MATCH('t', 's')} WHERE NOT ${SAME_VALUE('t', 's')}), ` +
+    `rec AS (INSERT INTO telemetry_conflict (${ALL_COLUMNS}) SELECT DISTINCT ${ALL_COLUMNS} FROM diff d ` +
+    `WHERE NOT EXISTS (SELECT 1 FROM telemetry_conflict c WHERE ${KEY_MATCH('c', 'd')} AND ${SAME_VALUE('c', 'd')}) RETURNING 1) ` +
+    `SELECT (SELECT count(*) FROM diff)::int AS conflicts, (SELECT count(*) FROM rec)::int AS recorded`,
+} as const;
+
+/**
+ * COPY FROM STDIN through pg-copy-streams on a pooled connection, with a client-side timeout.
+ *
+ * Exactly-once rows under re-sends (docs/adr/0014-idempotent-telemetry.md): `telemetry_reading_key` is unique, so a
+ * chunk holding an already-stored reading fails the plain COPY with 23505 and nothing of it is written. The chunk is
+ * then written again through a per-transaction staging table and `INSERT … ON CONFLICT DO NOTHING` (first stored
+ * wins); stored twins whose value differs are recorded in `telemetry_conflict`. Chunks without duplicates — all of
+ * them in normal operation — cost one plain COPY, as before.
+ */
 export class PgTelemetrySink implements TelemetrySink {
   constructor(
     private readonly source: ClientSource,
     private readonly timeoutMs = 30_000,
+    private readonly onOutcome: CopyOutcomeListener = () => undefined,
   ) {}
 
-  async copy(chunk: string | Buffer): Promise<void> {
+  async copy(chunk: string | Buffer, rows = countRows(chunk)): Promise<void> {
+    await this.write(chunk, rows);
+  }
+
+  /** Like copy, and says what happened (undefined: the plain COPY stored every row). */
+  async write(chunk: string | Buffer, rows = countRows(chunk)): Promise<CopyOutcome | undefined> {
+    const body = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    const columns = copyColumnsOf(body);
+    try {
+      await this.withClient((client) => this.copyInto(client, 'telemetry', columns, body));
+      return undefined;
+    } catch (err) {
+      if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
+    }
+    const outcome = await this.withClient((client) => this.dedupWrite(client, columns, body, rows));
+    this.onOutcome(outcome);
+    return outcome;
+  }
+
+  private async dedupWrite(
+    client: PoolClient,
+    columns: string,
+    body: Buffer,
+    rows: number,
+  ): Promise<CopyOutcome> {
+    await client.query('BEGIN');
+    await client.query(DEDUP_SQL.stage);
+    await this.copyInto(client, STAGE, columns, body);
+    const ins = await client.query<{ n: number }>(DEDUP_SQL.insert);
+    const inserted = ins.rows[0]?.n ?? 0;
+    let conflicts = 0;
+    if (inserted < rows) {
+      const c = await client.query<{ conflicts: number }>(DEDUP_SQL.conflicts);
+      conflicts = c.rows[0]?.conflicts ?? 0;
+    }
+    await client.query('COMMIT');
+    return { rows, inserted, duplicates: rows - inserted, conflicts };
+  }
+
+  private async copyInto(client: PoolClient, table: string, columns: string, body: Buffer): Promise<void> {
+    const stream = client.query(copyFrom(`COPY ${table} (${columns}) FROM STDIN`));
+    await pipeline(Readable.from([body]), stream);
+  }
+
+  /**
+   * Runs `work` on a pooled client within the timeout. A failed or hung statement leaves the connection in an unknown
+   * state (mid-COPY, mid-transaction): it is discarded, never reused.
+   */
+  private async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.source.acquire();
-    // A checked-out client has no pool error listener: a lost connection must reject this COPY, not crash.
+    // A checked-out client has no pool error listener: a lost connection must reject this write, not crash.
     const onError = (): void => undefined;
     client.on('error', onError);
-    const stream = client.query(copyFrom(TELEMETRY_COPY_SQL));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new CopyTimeoutError(this.timeoutMs)), this.timeoutMs);
     });
-    const body = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    const run = pipeline(Readable.from([body]), stream);
+    const run = work(client);
     try {
-      await Promise.race([run, timeout]);
+      const result = await Promise.race([run, timeout]);
       client.removeListener('error', onError);
       client.release();
+      return result;
     } catch (err) {
       run.catch(() => undefined); // settled later when the connection is torn down
-      // A failed or hung COPY leaves the connection in an unknown state: discard it.
       client.removeListener('error', onError);
       client.release(err instanceof Error ? err : new Error(String(err)));
       throw err;
@@ -76,4 +173,14 @@ export class PgTelemetrySink implements TelemetrySink {
       clearTimeout(timer);
     }
   }
+}
+
+function countRows(chunk: string | Buffer): number {
+  let n = 0;
+  if (typeof chunk === 'string') {
+    for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', i + 1)) n++;
+  } else {
+    for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) n++;
+  }
+  return n;
 }

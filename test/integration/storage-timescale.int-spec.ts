@@ -99,6 +99,34 @@ suite('storage on TimescaleDB', () => {
         { bucket: new Date(T0), last: 3, n: 4 },
         { bucket: new Date(T0 + 60_000), last: 4, n: 2 },
       ]);
+
+      // Exactly-once rows on the hypertable (docs/adr/0014-idempotent-telemetry.md): the unique reading key exists on
+      // its chunks, the same batch written again adds nothing, and a different value at a stored key is kept aside.
+      const key = await db.query(
+        `SELECT 1 FROM pg_indexes WHERE tablename = 'telemetry' AND indexname = 'telemetry_reading_key'`,
+      );
+      expect(key.rowCount).toBe(1);
+      const again = new TelemetryWriter({
+        sink: new PgTelemetrySink(db),
+        spool: new TelemetrySpool(join(dir, 'spool-again'), 10_000_000),
+        clock: systemClock,
+        metrics: new HazwatchMetrics(false),
+        batchSize: 1000,
+        flushMs: 20,
+        queueMax: 10_000,
+      });
+      again.start();
+      again.enqueue(rs);
+      again.enqueue([{ ...rs[0]!, value: 99 }]);
+      await again.close();
+      const count = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM telemetry WHERE site_id = 's'`,
+      );
+      expect(count.rows[0]!.n).toBe(rs.length);
+      const conflict = await db.query<{ value: number }>(
+        `SELECT value FROM telemetry_conflict WHERE site_id = 's'`,
+      );
+      expect(conflict.rows).toEqual([{ value: 99 }]);
     } finally {
       await db.close();
       await scratch.drop();

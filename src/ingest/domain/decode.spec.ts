@@ -38,8 +38,8 @@ describe('decodeTelemetry', () => {
     expect(r.rejects).toEqual([]);
     expect(r.seq).toBe(42);
     expect(r.readings).toEqual([
-      { siteId: 'bohai-chem', deviceId: 'cl-gd-1', channel: 'conc', ts: NOW - 1000, value: 0.4, quality: 'good', receivedAt: NOW },
-      { siteId: 'bohai-chem', deviceId: 'cl-gd-1', channel: 'fault', ts: NOW - 1000, value: false, quality: 'good', receivedAt: NOW },
+      { siteId: 'bohai-chem', deviceId: 'cl-gd-1', channel: 'conc', ts: NOW - 1000, value: 0.4, quality: 'good', receivedAt: NOW, seq: 42 },
+      { siteId: 'bohai-chem', deviceId: 'cl-gd-1', channel: 'fault', ts: NOW - 1000, value: false, quality: 'good', receivedAt: NOW, seq: 42 },
     ]);
   });
 

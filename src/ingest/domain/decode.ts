@@ -146,7 +146,7 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
         }
         break;
     }
-    readings.push({ siteId: ctx.siteId, deviceId: ctx.deviceId, channel, ts: at, value: value, quality, receivedAt: ctx.receivedAt });
+    readings.push({ siteId: ctx.siteId, deviceId: ctx.deviceId, channel, ts: at, value: value, quality, receivedAt: ctx.receivedAt, seq });
   }
   if (count === 0) return rejectAll('invalid_schema', '"values" is empty');
   return seq === undefined ? { readings, rejects: rejects ?? NO_REJECTS } : { readings, rejects: rejects ?? NO_REJECTS, seq };
