@@ -22,10 +22,11 @@ function harness(budgetBytes: number) {
   });
   let yields = 0;
   let turns = 0;
-  shareEventLoop(sock, { budgetBytes, defer: (fn) => deferred.push(fn), onYield: () => yields++, onTurn: () => turns++ });
+  let quiet = 0;
+  const control = shareEventLoop(sock, { budgetBytes, defer: (fn) => deferred.push(fn), onYield: () => yields++, onTurn: () => turns++, onQuiet: () => quiet++ });
   const data = (n: number) => sock.emit('data', Buffer.alloc(n));
   const endTurn = () => deferred.splice(0).forEach((fn) => fn());
-  return { sock, calls, data, endTurn, yields: () => yields, turns: () => turns, deferred, isPaused: () => paused };
+  return { sock, calls, data, endTurn, yields: () => yields, turns: () => turns, quiet: () => quiet, control, deferred, isPaused: () => paused };
 }
 
 describe('shareEventLoop', () => {
@@ -92,5 +93,31 @@ describe('shareEventLoop', () => {
     d.sock.destroyed = true;
     d.endTurn();
     expect(d.calls).not.toContain('resume');
+  });
+
+  it('reports intake quiet once when a turn passes without data after a turn with data', () => {
+    const h = harness(1000);
+    h.data(10);
+    h.endTurn(); // the turn with data ends; a quiet check is scheduled
+    h.data(10); // more data before the check: not quiet
+    h.endTurn(); // runs the check (not quiet) and ends the data turn (schedules the next check)
+    expect(h.quiet()).toBe(0);
+    h.endTurn(); // a turn without data
+    expect(h.quiet()).toBe(1);
+    h.endTurn();
+    expect(h.quiet()).toBe(1);
+  });
+
+  it('keeps a held socket paused across turn ends and re-pauses it when something else resumed it', () => {
+    const h = harness(100);
+    h.control.hold(true);
+    expect(h.isPaused()).toBe(true);
+    h.sock.resume(); // e.g. a pipe draining
+    h.data(500); // this chunk is handled; reading stops again
+    expect(h.isPaused()).toBe(true);
+    h.endTurn();
+    expect(h.isPaused()).toBe(true);
+    h.control.hold(false);
+    expect(h.isPaused()).toBe(false);
   });
 });
