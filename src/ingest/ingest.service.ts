@@ -325,6 +325,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       const c = this.client;
       this.turns?.hold(true);
       await Promise.race([this.writer.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
+      // Read again so the broker's PUBACK of 'offline' (and of anything in flight) lets end() finish.
+      this.turns?.hold(false);
       c.publish(serverStatusTopic(this.config.env.MQTT_CLIENT_ID), 'offline', { qos: 1, retain: true });
       await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
     }

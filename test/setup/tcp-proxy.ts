@@ -3,12 +3,15 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 /**
  * A TCP proxy for outage tests: put it between a client and a server, then `cut()` (destroy every open
  * connection and refuse new ones: the listener closes, so connects get ECONNREFUSED) and `restore()`
- * (listen again on the same port).
+ * (listen again on the same port). `hang()` stops forwarding without closing anything (a database that stopped
+ * answering: every socket stays open, bytes pile up in the proxy) until `unhang()`.
  */
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private portNo = 0;
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+  private hanging = false;
   connections = 0;
 
   constructor(
@@ -51,10 +54,43 @@ export class TcpProxy {
       this.sockets.delete(client);
       this.sockets.delete(upstream);
     };
+    const pair = { client, upstream };
+    this.pairs.add(pair);
+    client.on('close', () => this.pairs.delete(pair));
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
+    if (this.hanging) {
+      client.pause();
+      return;
+    }
     client.pipe(upstream);
     upstream.pipe(client);
+  }
+
+  get isHanging(): boolean {
+    return this.hanging;
+  }
+
+  /** Stops forwarding in both directions; connections stay open (new ones are accepted and not forwarded). */
+  hang(): void {
+    if (this.hanging) return;
+    this.hanging = true;
+    for (const { client, upstream } of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  /** Forwards again whatever waited, then everything new. */
+  unhang(): void {
+    if (!this.hanging) return;
+    this.hanging = false;
+    for (const { client, upstream } of this.pairs) {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    }
   }
 
   /** Destroys every connection and stops listening. */
