@@ -94,6 +94,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     this.tally = this.metrics.ingestTally;
     this.metrics.ingestMessages.inc({ result: 'accepted' }, 0);
     this.metrics.ingestMessages.inc({ result: 'rejected' }, 0);
+    this.metrics.sources.unacked = () => this.unackedMessages();
   }
 
   /** The broker URL in use (embedded or external). */

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { PassThrough, Writable } from 'node:stream';
 import { shareEventLoop } from './socket-turns';
 
 /** A socket stand-in recording pause/resume/cork/uncork; `defer` queues turn ends for the test to run. */
@@ -119,5 +120,21 @@ describe('shareEventLoop', () => {
     expect(h.isPaused()).toBe(true);
     h.control.hold(false);
     expect(h.isPaused()).toBe(false);
+  });
+
+  it('holds a piped stream for real: a destination that drains does not resume it (the pipe is taken down)', async () => {
+    const src = new PassThrough();
+    let got = 0;
+    const dest = new Writable({ highWaterMark: 16, write: (c: Buffer, _e, cb) => ((got += c.length), setImmediate(cb)) });
+    src.pipe(dest);
+    const control = shareEventLoop(src as never, { budgetBytes: 1 << 20 });
+    for (let i = 0; i < 20; i++) src.write(Buffer.alloc(100)); // the destination backs up: the pipe awaits its drain
+    control.hold(true);
+    for (let i = 0; i < 50; i++) src.write(Buffer.alloc(100));
+    for (let i = 0; i < 100; i++) await new Promise((r) => setImmediate(r));
+    expect(got).toBeLessThanOrEqual(2000);
+    control.hold(false);
+    for (let i = 0; i < 500 && got < 7000; i++) await new Promise((r) => setImmediate(r));
+    expect(got).toBe(7000);
   });
 });

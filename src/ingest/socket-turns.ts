@@ -1,3 +1,5 @@
+import type { Writable } from 'node:stream';
+
 /**
  * How the MQTT socket shares the event loop with everything else (the telemetry writer's PostgreSQL socket above all).
  *
@@ -26,7 +28,22 @@ export type TurnSocket = {
   cork?: () => void;
   uncork?: () => void;
   destroyed?: boolean;
+  pipe?(dest: Writable): unknown;
+  unpipe?(dest?: Writable): unknown;
+  _readableState?: { pipes?: unknown };
 };
+
+/**
+ * Where a piped socket sends its data (Node's readable state). mqtt.js pipes its socket into a parser stream, and a pipe
+ * resumes a paused source whenever the destination drains, so a hold must unpipe. Throws when a piped socket does not
+ * show its destinations the way Node 14+ does (a hold that silently leaks data would break the memory bound).
+ */
+function pipeDestinations(socket: TurnSocket): Writable[] {
+  const state = socket._readableState;
+  if (state === undefined) return [];
+  if (!Array.isArray(state.pipes)) throw new Error('socket-turns: readable state without a pipes array; cannot hold the MQTT socket');
+  return [...(state.pipes as Writable[])];
+}
 
 export type TurnOptions = {
   /** Bytes read in one event-loop turn before the socket yields. */
@@ -54,6 +71,7 @@ export function shareEventLoop(socket: TurnSocket, opts: TurnOptions): TurnContr
   let bytes = 0;
   let yielded = false;
   let held = false;
+  let unpiped: Writable[] = [];
   // A quiet check is scheduled for the turn after a turn with data; data in between cancels it.
   let quietCheck = false;
   let sawData = false;
@@ -100,9 +118,17 @@ export function shareEventLoop(socket: TurnSocket, opts: TurnOptions): TurnContr
       held = h;
       if (socket.destroyed) return;
       if (h) {
+        unpiped = pipeDestinations(socket);
+        for (const d of unpiped) socket.unpipe!(d);
         if (!socket.isPaused()) socket.pause();
-      } else if (!inTurn || !yielded) {
-        if (socket.isPaused()) socket.resume();
+      } else {
+        const dests = unpiped;
+        unpiped = [];
+        // pipe() resumes the source; a turn that yielded resumes it at its end instead.
+        for (const d of dests) socket.pipe!(d);
+        if (inTurn && yielded) {
+          if (!socket.isPaused()) socket.pause();
+        } else if (socket.isPaused()) socket.resume();
       }
     },
     get held(): boolean {

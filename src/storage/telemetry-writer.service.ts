@@ -161,6 +161,7 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     this.onReject = opts.onReject ?? (() => undefined);
     // ~100 bytes per row: one batch fits without growing.
     this.openText = new CopyTextBuffer(Math.min(this.batchSize, 100_000) * 100);
+    this.metrics.sources.lagSeconds = () => this.lagMs(this.clock.now()) / 1000;
   }
 
   onModuleInit(): void {
