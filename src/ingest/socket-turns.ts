@@ -41,7 +41,8 @@ export type TurnSocket = {
 function pipeDestinations(socket: TurnSocket): Writable[] {
   const state = socket._readableState;
   if (state === undefined) return [];
-  if (!Array.isArray(state.pipes)) throw new Error('socket-turns: readable state without a pipes array; cannot hold the MQTT socket');
+  if (!Array.isArray(state.pipes))
+    throw new Error('socket-turns: readable state without a pipes array; cannot hold the MQTT socket');
   return [...(state.pipes as Writable[])];
 }
 

@@ -12,10 +12,14 @@ import { TcpProxy } from '../setup/tcp-proxy';
 import { prepareTestDatabase, uniqueId } from '../setup/test-db';
 
 const DB = process.env.TEST_DATABASE_URL;
-const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => existsSync(p));
+const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) =>
+  existsSync(p),
+);
 const run = DB && MOSQUITTO && existsSync(SERVER_ENTRY) ? describe : describe.skip;
 if (!DB || !MOSQUITTO || !existsSync(SERVER_ENTRY)) {
-  console.warn('ingest-ack.int-spec: skipped — needs TEST_DATABASE_URL, a mosquitto binary and `npm run build`');
+  console.warn(
+    'ingest-ack.int-spec: skipped — needs TEST_DATABASE_URL, a mosquitto binary and `npm run build`',
+  );
 }
 
 /**
@@ -69,7 +73,11 @@ run('QoS 1 intake across kill -9 (Mosquitto + PostgreSQL, spawned server)', () =
     await prepareTestDatabase(DB as string);
     db = new Client({ connectionString: DB });
     await db.connect();
-    broker = await startMosquitto(MOSQUITTO as string, join(__dirname, '..', '..', 'docker', 'mosquitto.conf'), mkdtempSync(join(tmpdir(), 'hazwatch-ack-mq-')));
+    broker = await startMosquitto(
+      MOSQUITTO as string,
+      join(__dirname, '..', '..', 'docker', 'mosquitto.conf'),
+      mkdtempSync(join(tmpdir(), 'hazwatch-ack-mq-')),
+    );
     const u = new URL(DB as string);
     proxy = new TcpProxy(u.hostname, Number(u.port || 5432));
     await proxy.start();
@@ -84,7 +92,10 @@ run('QoS 1 intake across kill -9 (Mosquitto + PostgreSQL, spawned server)', () =
   });
 
   const t0 = Date.now();
-  const step = (what: string): void => void process.stderr.write(`[ingest-ack +${Date.now() - t0} ms] ${what} (published ${stream?.next ?? 0})\n`);
+  const step = (what: string): void =>
+    void process.stderr.write(
+      `[ingest-ack +${Date.now() - t0} ms] ${what} (published ${stream?.next ?? 0})\n`,
+    );
 
   it('should lose no QoS 1 reading when the server is killed at random points, including during a database hang', async () => {
     server = await start();
@@ -101,7 +112,12 @@ run('QoS 1 intake across kill -9 (Mosquitto + PostgreSQL, spawned server)', () =
       await server.stop('SIGKILL');
       server = await start();
       step(`restarted #${k}`);
-      bounds.push({ name: `server-kill-9 #${k} (QoS 1, 1000 msg/s)`, from, to: stream.next, note: `killed after ${runFor} ms at message ${atKill}` });
+      bounds.push({
+        name: `server-kill-9 #${k} (QoS 1, 1000 msg/s)`,
+        from,
+        to: stream.next,
+        note: `killed after ${runFor} ms at message ${atKill}`,
+      });
       from = stream.next;
     }
 
@@ -121,7 +137,12 @@ run('QoS 1 intake across kill -9 (Mosquitto + PostgreSQL, spawned server)', () =
     step('killed during hang');
     server = await start();
     step('restarted');
-    bounds.push({ name: 'server-kill-9 during a database hang (QoS 1, 1000 msg/s)', from, to: stream.next, note: `database hung ${hangMs} ms, killed at message ${atKill}` });
+    bounds.push({
+      name: 'server-kill-9 during a database hang (QoS 1, 1000 msg/s)',
+      from,
+      to: stream.next,
+      note: `database hung ${hangMs} ms, killed at message ${atKill}`,
+    });
     from = stream.next;
 
     await new Promise((r) => setTimeout(r, 1000));
@@ -131,7 +152,11 @@ run('QoS 1 intake across kill -9 (Mosquitto + PostgreSQL, spawned server)', () =
     bounds.push({ name: 'after the last restart (QoS 1, 1000 msg/s)', from, to: total, note: 'no fault' });
 
     step('stream stopped');
-    await pollUntil(async () => (await storedBySeq()).size >= total, { timeoutMs: 45_000, intervalMs: 500, what: `all ${total} messages stored` }).catch(() => undefined);
+    await pollUntil(async () => (await storedBySeq()).size >= total, {
+      timeoutMs: 45_000,
+      intervalMs: 500,
+      what: `all ${total} messages stored`,
+    }).catch(() => undefined);
     const stored = await storedBySeq();
     let lostTotal = 0;
     for (const b of bounds) {

@@ -11,7 +11,10 @@ import { prepareTestDatabase, uniqueId } from '../setup/test-db';
 const DB = process.env.TEST_DATABASE_URL;
 const MQTT = process.env.TEST_MQTT_URL;
 const run = DB && MQTT ? describe : describe.skip;
-if (!DB || !MQTT) console.warn('ingest-keepalive.int-spec: skipped — needs TEST_DATABASE_URL and TEST_MQTT_URL (local PostgreSQL and Mosquitto)');
+if (!DB || !MQTT)
+  console.warn(
+    'ingest-keepalive.int-spec: skipped — needs TEST_DATABASE_URL and TEST_MQTT_URL (local PostgreSQL and Mosquitto)',
+  );
 
 /**
  * MQTT keep-alive is about what the CLIENT sends (MQTT 3.1.1 §3.1.2.10): a server that only receives QoS 0 data must
@@ -54,17 +57,38 @@ run('keep-alive under a steady QoS 0 stream (stock Mosquitto)', () => {
     const ingest = app.app.get(IngestService);
     const transitions: boolean[] = [];
     const sub = ingest.connected$.subscribe((c) => transitions.push(c));
-    const stream = await startMessageStream({ url: MQTT as string, siteId, ratePerS: 20, qos: 0, base, tickMs: 50 });
+    const stream = await startMessageStream({
+      url: MQTT as string,
+      siteId,
+      ratePerS: 20,
+      qos: 0,
+      base,
+      tickMs: 50,
+    });
     // 5 keep-alive periods; the old code was dropped by the broker after 1.5 of them (3 s).
     await new Promise((r) => setTimeout(r, 10_000));
     await stream.stop();
     const sent = stream.next;
     const stored = async (): Promise<number> =>
-      Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM telemetry WHERE site_id = $1 AND channel = 'conc'`, [siteId])).rows[0]?.n);
-    await pollUntil(async () => (await stored()) >= sent, { timeoutMs: 10_000, what: `${sent} readings stored` }).catch(() => undefined);
+      Number(
+        (
+          await db.query<{ n: string }>(
+            `SELECT count(*) AS n FROM telemetry WHERE site_id = $1 AND channel = 'conc'`,
+            [siteId],
+          )
+        ).rows[0]?.n,
+      );
+    await pollUntil(async () => (await stored()) >= sent, {
+      timeoutMs: 10_000,
+      what: `${sent} readings stored`,
+    }).catch(() => undefined);
     sub.unsubscribe();
     const n = await stored();
-    const lost = reportFault('QoS 0 stream for 5 keep-alive periods (stock Mosquitto, keepalive 2 s)', { sent, stored: n, duplicated: 0 }, `connection states seen: ${transitions.join(',')}`);
+    const lost = reportFault(
+      'QoS 0 stream for 5 keep-alive periods (stock Mosquitto, keepalive 2 s)',
+      { sent, stored: n, duplicated: 0 },
+      `connection states seen: ${transitions.join(',')}`,
+    );
     expect(transitions).toEqual([true]);
     expect(lost).toBe(0);
   });

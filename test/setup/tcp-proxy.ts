@@ -79,7 +79,9 @@ export class TcpProxy {
 
   private relaySlowly(from: Socket, to: Socket): void {
     const delay = this.slow.delayMs ?? 0;
-    const perTick = this.slow.bytesPerS ? Math.max(1, Math.floor(this.slow.bytesPerS / 100)) : Number.POSITIVE_INFINITY;
+    const perTick = this.slow.bytesPerS
+      ? Math.max(1, Math.floor(this.slow.bytesPerS / 100))
+      : Number.POSITIVE_INFINITY;
     const queue: Buffer[] = [];
     let ended = false;
     let timer: NodeJS.Timeout | undefined;
