@@ -78,3 +78,12 @@ describe('parseBenchArgs', () => {
     expect(() => parse(['--no-rules', '--alarm-latency'])).toThrow(BenchUsageError);
   });
 });
+
+describe('parseBenchArgs --qos / --mosquitto-conf', () => {
+  it('should default to QoS 1 with the repo broker settings and accept QoS 0 and stock settings', () => {
+    expect(parseBenchArgs([], {})).toMatchObject({ qos: 1, mosquittoConf: 'repo' });
+    expect(parseBenchArgs(['--qos', '0', '--mosquitto-conf', 'stock'], {})).toMatchObject({ qos: 0, mosquittoConf: 'stock' });
+    expect(() => parseBenchArgs(['--qos', '2'], {})).toThrow('--qos must be 0 or 1');
+    expect(() => parseBenchArgs(['--mosquitto-conf', 'x'], {})).toThrow('repo or stock');
+  });
+});

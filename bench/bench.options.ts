@@ -21,6 +21,10 @@ export type BenchOptions = {
   startTimeoutS: number;
   /** Unacknowledged QoS 1 messages allowed per publisher connection. */
   window: number;
+  /** QoS of the bench publishes (QoS 0: stored vs sent, broker-side drops reported; nothing to acknowledge). */
+  qos: 0 | 1;
+  /** Settings of the private Mosquitto: the repo's docker/mosquitto.conf, or Mosquitto's stock defaults. */
+  mosquittoConf: 'repo' | 'stock';
   out: string;
   /** Keep the bench rows in an external database (they are deleted by default). */
   keepRows: boolean;
@@ -57,6 +61,10 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
   --drain-timeout <s>     longest wait after a step until every row is stored (default 120)
   --start-timeout <s>     longest wait for the server to be ready (default 180)
   --window <n>            unacknowledged QoS 1 messages per publisher connection (default 5000)
+  --qos <0|1>             QoS of the publishes (default 1); with 0 the step reports stored vs sent and the broker's
+                          dropped messages ($SYS/broker/publish/messages/dropped, "Outgoing messages are being dropped")
+  --mosquitto-conf <repo|stock>  settings of the private Mosquitto (default repo: docker/mosquitto.conf; stock: its
+                          defaults, max_inflight_messages 20, max_queued_messages 1000)
   --out <file>            JSON report (default bench/results/latest.json)
   --keep-rows             keep the bench rows in an external database (deleted by default)
   --keep-tmp              keep the temporary CONFIG_DIR and DATA_DIR
@@ -95,6 +103,8 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     drainTimeoutS: 120,
     startTimeoutS: 180,
     window: 5000,
+    qos: 1,
+    mosquittoConf: 'repo',
     out: 'bench/results/latest.json',
     keepRows: false,
     keepTmp: false,
@@ -165,6 +175,18 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
       case '--out':
         opts.out = value();
         break;
+      case '--qos': {
+        const v = value();
+        if (v !== '0' && v !== '1') throw new BenchUsageError(`--qos must be 0 or 1, got '${v}'`);
+        opts.qos = v === '0' ? 0 : 1;
+        break;
+      }
+      case '--mosquitto-conf': {
+        const v = value();
+        if (v !== 'repo' && v !== 'stock') throw new BenchUsageError(`--mosquitto-conf must be repo or stock, got '${v}'`);
+        opts.mosquittoConf = v;
+        break;
+      }
       case '--keep-rows':
         opts.keepRows = true;
         break;

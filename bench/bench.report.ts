@@ -13,6 +13,11 @@ export type StepResult = {
   /** Messages the server counted as received during the step (accepted + rejected): fewer than `sent` means the broker
    *  acknowledged messages to the publisher that it had not delivered to the server by the end of the drain. */
   receivedMessages?: number;
+  /** QoS of the step's publishes (absent = 1). */
+  qos?: 0 | 1;
+  /** Private Mosquitto only: $SYS/broker/publish/messages/dropped over the step (null: not reported), and its log lines. */
+  brokerDropped?: number | null;
+  brokerDropWarnings?: number;
   storedRows: number;
   lostRows: number;
   duplicateRows: number;

@@ -8,7 +8,7 @@ import { deviceChannels } from '../src/config/device-channels';
 import { telemetryTopic } from '../src/ingest/domain/telemetry-contract';
 import { createDeviceModel, type SimDevice } from '../simulators/device.model';
 import type { BenchDevice } from './bench-plant';
-import { publishFrameSize, writePublishQos1 } from './mqtt-wire';
+import { publishFrameSize, writePublishQos0, writePublishQos1 } from './mqtt-wire';
 import { RawPublisher } from './raw.publisher';
 
 /** Pre-sampled values per device (one per simulated second, cycled). */
@@ -48,7 +48,7 @@ export class LoadGenerator {
 
   constructor(
     devices: readonly BenchDevice[],
-    private readonly opts: { host: string; port: number; connections: number; window: number; clientIdPrefix: string; seed: number; username?: string; password?: string },
+    private readonly opts: { host: string; port: number; connections: number; window: number; clientIdPrefix: string; seed: number; username?: string; password?: string; qos?: 0 | 1 },
   ) {
     if (opts.window >= 60_000) throw new RangeError('window must stay below 60000 (packet ids must not wrap while in flight)');
     const channels = deviceChannels({ kind: 'gas_detector', ranges: { conc: [0, 100] } });
@@ -84,7 +84,9 @@ export class LoadGenerator {
   }
 
   totals(): { sent: number; acked: number } {
-    return this.lanes.reduce((t, l) => ({ sent: t.sent + l.pub.sent, acked: t.acked + l.pub.acked }), { sent: 0, acked: 0 });
+    // QoS 0 has no acknowledgement: a message counts as accepted once written to the socket.
+    const qos0 = this.opts.qos === 0;
+    return this.lanes.reduce((t, l) => ({ sent: t.sent + l.pub.sent, acked: t.acked + (qos0 ? l.pub.sent : l.pub.acked) }), { sent: 0, acked: 0 });
   }
 
   /** Publishes at `rate` messages/s for `seconds`, then waits (up to ackTimeoutMs) for every PUBACK. */
@@ -135,7 +137,8 @@ export class LoadGenerator {
           const now = performance.now();
           if (now >= endAt) return finish();
           const due = Math.floor((laneRate * (now - t0)) / 1000) - (pub.sent - start);
-          const room = this.opts.window - pub.inFlight;
+          const qos0 = this.opts.qos === 0;
+          const room = qos0 ? MAX_BATCH : this.opts.window - pub.inFlight;
           const n = Math.min(due, room, MAX_BATCH);
           if (n > 0) {
             const ts = Date.now();
@@ -150,7 +153,7 @@ export class LoadGenerator {
               if (msgTs > lastTs) lastTs = msgTs;
               const payload = `{"ts":${msgTs},"seq":${slot.seq++},"values":{"conc":${slot.values[slot.next]!},"fault":false}}`;
               slot.next = slot.next + 1 === RING ? 0 : slot.next + 1;
-              o = writePublishQos1(buf, o, slot.topic, pub.nextPacketId(), payload);
+              o = qos0 ? writePublishQos0(buf, o, slot.topic, payload) : writePublishQos1(buf, o, slot.topic, pub.nextPacketId(), payload);
             }
             if (!pub.write(buf.subarray(0, o), n)) {
               waitingDrain = true;
@@ -164,7 +167,7 @@ export class LoadGenerator {
               return;
             }
           }
-          if (this.opts.window - pub.inFlight <= 0) {
+          if (!qos0 && this.opts.window - pub.inFlight <= 0) {
             // Window full: continue when a quarter of it has been acknowledged.
             waitingAck = true;
             block();

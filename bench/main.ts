@@ -128,10 +128,10 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   let brokerKind = mqttUrl ? 'external' : 'embedded Aedes (in the server process)';
   let mosquitto: MosquittoHandle | null = null;
   if (opts.mosquitto) {
-    mosquitto = await startMosquitto(opts.mosquitto, resolve('docker/mosquitto.conf'), work);
+    mosquitto = await startMosquitto(opts.mosquitto, resolve('docker/mosquitto.conf'), work, opts.mosquittoConf);
     cleanups.push(() => mosquitto!.stop());
     mqttUrl = mosquitto.url;
-    brokerKind = `private Mosquitto (${mosquitto.settings.join('; ')})`;
+    brokerKind = `private Mosquitto (${opts.mosquittoConf === 'stock' ? 'stock defaults' : mosquitto.settings.join('; ')})`;
   }
   const serverClientId = `hazwatch-bench-${runId}`;
   if (opts.mqttUrl) cleanups.push(() => forgetServerSession(opts.mqttUrl!, serverClientId));
@@ -171,6 +171,7 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     port: Number(broker.port || 1883),
     connections: opts.publishers,
     window: opts.window,
+    qos: opts.qos,
     clientIdPrefix: `hzbench-${runId}`,
     seed: 42,
     ...(process.env.MQTT_USERNAME && opts.mqttUrl ? { username: process.env.MQTT_USERNAME } : {}),
@@ -186,7 +187,19 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     out('');
     out(`step ${n0(rate)} msg/s (${n0(rate * ROWS_PER_MESSAGE)} rows/s) for ${opts.seconds} s (machine load average ${loadavg()[0]!.toFixed(2)})…`);
     const load1 = loadavg()[0]!;
-    const step = { ...(await runStep(rate, opts, server, db, plant, load, hz)), loadAvgBefore: load1 };
+    const sysUrl = mosquitto?.url;
+    const dropped0 = sysUrl ? await brokerDroppedCount(sysUrl) : null;
+    const warn0 = mosquitto?.dropWarnings() ?? 0;
+    const ran = await runStep(rate, opts, server, db, plant, load, hz);
+    const dropped1 = sysUrl ? await brokerDroppedCount(sysUrl) : null;
+    const step = {
+      ...ran,
+      qos: opts.qos,
+      brokerDropped: dropped0 !== null && dropped1 !== null ? dropped1 - dropped0 : null,
+      brokerDropWarnings: (mosquitto?.dropWarnings() ?? 0) - warn0,
+      loadAvgBefore: load1,
+    };
+    if (mosquitto) out(`  broker: ${step.brokerDropped === null ? 'dropped count not reported' : `${n0(step.brokerDropped)} messages dropped`} ($SYS/broker/publish/messages/dropped), ${step.brokerDropWarnings} "Outgoing messages are being dropped" log lines`);
     steps.push(step);
     out(
       `  → sent ${n0(step.sent)} at ${n0(step.achievedRate)} msg/s; stored ${n0(step.storedRows)}/${n0(step.expectedRows)} rows (${step.countMethod}; lost ${n0(step.lostRows)}, duplicates ${n0(step.duplicateRows)}); server received ${n0(step.receivedMessages ?? NaN)} msgs${step.receivedMessages !== undefined && step.receivedMessages < step.sent ? ` (${n0(step.sent - step.receivedMessages)} acknowledged by the broker but not delivered to the server by the end of the drain)` : ''}; stored rate ${n0(step.storedRate)} msg/s; drain ${step.drainS.toFixed(1)} s; p50/p99 ${step.latencyP50Ms?.toFixed(1) ?? '–'}/${step.latencyP99Ms?.toFixed(1) ?? '–'} ms; server CPU ${n0(step.serverCpuPct)} %, RSS ${n0(step.serverRssMaxMb)} MB; ${step.verdict}`,
@@ -356,6 +369,8 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
     let countMethod: 'sql' | 'metric' = 'sql';
     let drainTimedOut = false;
     let drainEnd = 0;
+    let qos0Received = -1;
+    let qos0StableSince = Date.now();
     // The drain ends where the confirming SQL count starts (its snapshot already holds every row), not where it
     // returns: counting millions of rows takes seconds and is not the server's backlog.
     for (;;) {
@@ -370,6 +385,21 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
             out(`  rows confirmed by SQL count (${((Date.now() - checkStart) / 1000).toFixed(1)} s of counting, not part of the drain)`);
             break;
           }
+        }
+      }
+      // QoS 0: what the broker dropped never comes; done once the server's received count stood still for 3 s and every
+      // reading it received is written.
+      if (opts.qos === 0 && rowsBefore !== undefined) {
+        const s = await scrape(server);
+        const received = (sample(s, 'hazwatch_ingest_messages_total', { result: 'accepted' }) ?? 0) - acceptedBefore;
+        if (received !== qos0Received) {
+          qos0Received = received;
+          qos0StableSince = Date.now();
+        } else if (Date.now() - qos0StableSince >= 3000 && written >= received * ROWS_PER_MESSAGE) {
+          drainEnd = Date.now();
+          stored = await countRows(db, plant, from, to);
+          unique = await countRows(db, plant, from, to, true);
+          break;
         }
       }
       if (Date.now() > deadline) {
@@ -434,6 +464,25 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
     return { ...partial, ...verdict(partial) };
   } finally {
     clearInterval(sampler);
+  }
+}
+
+/** Mosquitto's $SYS/broker/publish/messages/dropped (retained, refreshed every sys_interval), or null within 3 s. */
+async function brokerDroppedCount(url: string): Promise<number | null> {
+  const client = mqttConnect(url, { clientId: `hzbench-sys-${Date.now().toString(36)}`, clean: true, reconnectPeriod: 0, connectTimeout: 3000 });
+  try {
+    return await new Promise<number | null>((resolve) => {
+      const t = setTimeout(() => resolve(null), 3000);
+      client.on('message', (_topic, payload) => {
+        clearTimeout(t);
+        const n = Number(payload.toString());
+        resolve(Number.isFinite(n) ? n : null);
+      });
+      client.on('connect', () => client.subscribe('$SYS/broker/publish/messages/dropped'));
+      client.on('error', () => resolve(null));
+    });
+  } finally {
+    client.end(true);
   }
 }
 

@@ -8,7 +8,14 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './server.process';
 
-export type MosquittoHandle = { url: string; pid: number; settings: string[]; stop(): Promise<void> };
+export type MosquittoHandle = {
+  url: string;
+  pid: number;
+  settings: string[];
+  /** Lines "Outgoing messages are being dropped" the broker logged so far (it logs one per episode, not per message). */
+  dropWarnings(): number;
+  stop(): Promise<void>;
+};
 
 /** The docker config minus what must differ here (listener, persistence, logging). */
 export function benchMosquittoConfig(dockerConf: string, port: number): { text: string; settings: string[] } {
@@ -32,17 +39,21 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-export async function startMosquitto(binary: string, dockerConfPath: string, workDir: string): Promise<MosquittoHandle> {
+/** `stock`: Mosquitto's defaults (no settings of ours; max_inflight_messages 20, max_queued_messages 1000). */
+export async function startMosquitto(binary: string, dockerConfPath: string, workDir: string, conf: 'repo' | 'stock' = 'repo'): Promise<MosquittoHandle> {
   const port = await freePort();
-  const { text, settings } = benchMosquittoConfig(readFileSync(dockerConfPath, 'utf8'), port);
+  const { text, settings } = benchMosquittoConfig(conf === 'stock' ? 'allow_anonymous true\n' : readFileSync(dockerConfPath, 'utf8'), port);
   const confFile = join(workDir, 'mosquitto.conf');
   writeFileSync(confFile, text);
   const child = spawn(binary, ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   // BENCH_MOSQUITTO_LOG=<file> keeps the broker's warnings and errors (e.g. "Outgoing messages are being dropped").
   const logFile = process.env.BENCH_MOSQUITTO_LOG ? createWriteStream(process.env.BENCH_MOSQUITTO_LOG) : undefined;
+  let drops = 0;
   child.stderr.on('data', (c: Buffer) => {
-    stderr = (stderr + c.toString()).slice(-4000);
+    const s = c.toString();
+    drops += s.split('Outgoing messages are being dropped').length - 1;
+    stderr = (stderr + s).slice(-4000);
     logFile?.write(c);
   });
   const state: { exited: string | null } = { exited: null };
@@ -62,6 +73,7 @@ export async function startMosquitto(binary: string, dockerConfPath: string, wor
     url: `mqtt://127.0.0.1:${port}`,
     pid: child.pid!,
     settings,
+    dropWarnings: () => drops,
     stop: async () => {
       if (state.exited !== null) return;
       child.kill('SIGTERM');

@@ -79,6 +79,18 @@ export function writePublishQos1(buf: Buffer, offset: number, topic: Buffer, pac
   return o;
 }
 
+/** Writes a QoS 0 PUBLISH frame (no packet id; two bytes shorter than publishFrameSize allows). */
+export function writePublishQos0(buf: Buffer, offset: number, topic: Buffer, payload: string): number {
+  const rl = 2 + topic.length + payload.length;
+  buf[offset] = PACKET.PUBLISH << 4;
+  let o = writeRemainingLength(buf, offset + 1, rl);
+  buf.writeUInt16BE(topic.length, o);
+  o += 2;
+  o += topic.copy(buf, o);
+  o += buf.write(payload, o, 'latin1');
+  return o;
+}
+
 export type Frame = { type: number; flags: number; body: Buffer };
 
 /** Splits a byte stream into MQTT frames (handles frames split across chunks). */

@@ -42,6 +42,10 @@ export class EnvSchema {
   @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,64}$/) MQTT_CLIENT_ID: string = 'hazwatch-server';
   @IsOptional() @IsString() MQTT_USERNAME?: string;
   @IsOptional() @IsString() MQTT_PASSWORD?: string;
+  /** MQTT keep-alive (s): the server sends PINGREQ at least this often; the broker drops it after 1.5× without a packet. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535) MQTT_KEEPALIVE_S: number = 30;
+  /** QoS 1 messages held (unacknowledged) in the writer's open batch before it is sealed and committed early. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000000) MQTT_MAX_UNACKED: number = 5000;
 
   @IsOptional() @Matches(/^postgres(ql)?:\/\/.+/, { message: 'must be a URL like postgres://user@host:5432/db' })
   DATABASE_URL?: string;

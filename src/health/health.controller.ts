@@ -38,7 +38,9 @@ export class HealthController {
     const lagMs = this.writer.lagMs(this.clock.now());
     const checks: Record<string, Check> = {
       database: (await this.db.isUp()) ? { ok: true } : { ok: false, detail: 'database not answering; readings are held in memory/spool' },
-      mqtt: this.ingest.isConnected() ? { ok: true } : { ok: false, detail: 'not connected to the MQTT broker' },
+      mqtt: this.ingest.isConnected()
+        ? { ok: true, detail: `unacked ${this.ingest.unackedMessages()}${this.writer.pressure$.value ? ', not reading: writer full' : ''}` }
+        : { ok: false, detail: 'not connected to the MQTT broker' },
       writer: lagMs <= MAX_WRITER_LAG_MS
         ? { ok: true, detail: `lag ${lagMs} ms, queue ${this.writer.queueDepth()}, spool ${this.writer.spoolBytes()} B` }
         : { ok: false, detail: `lag ${lagMs} ms > ${MAX_WRITER_LAG_MS} ms, queue ${this.writer.queueDepth()}, spool ${this.writer.spoolBytes()} B` },

@@ -17,7 +17,7 @@ function setup() {
   const config = loadAppConfig({ CONFIG_DIR: makePlantConfigDir('s1'), DATA_DIR: '/tmp/unused' });
   const written: Reading[] = [];
   const dead: DeadLetterInput[] = [];
-  const writer = { enqueue: (r: readonly Reading[]) => written.push(...r), pressure$: new BehaviorSubject(false) } as unknown as TelemetryWriter;
+  const writer = { enqueue: (r: readonly Reading[]) => written.push(...r), pressure$: new BehaviorSubject(false), onDurable: () => undefined, ackMark: () => 0 } as unknown as TelemetryWriter;
   const deadLetters = { record: (d: DeadLetterInput) => dead.push(d) } as unknown as DeadLetterRepository;
   const deviceStateRepo = { loadAll: async () => [], upsertMany: async () => undefined } as unknown as DeviceStateRepository;
   const metrics = new HazwatchMetrics(false);

@@ -15,7 +15,8 @@ import { DeviceRegistry, type DeviceStatus } from './domain/device-registry';
 import type { ClockChange } from './domain/device-tracker';
 import { parseTopic, SUBSCRIPTIONS } from './domain/telemetry-contract';
 import { EmbeddedBroker } from './embedded-broker';
-import { shareEventLoop } from './socket-turns';
+import { installDeferredAcks, installKeepaliveGuard, type DeferredAcks } from './mqtt-client-hooks';
+import { shareEventLoop, type TurnControl } from './socket-turns';
 
 /** `DEBUG=mqttjs*` turns mqtt.js's own logging back on. */
 const MQTT_DEBUG = /\bmqttjs/.test(process.env.DEBUG ?? '');
@@ -70,6 +71,13 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private pendingStateRows = new Map<string, DeviceStateRow>();
   private stateFlushTimer?: NodeJS.Timeout;
   private paused = false;
+  /** Held PUBACKs of the current connection (docs/adr/0008-ack-after-commit.md). */
+  private acks?: DeferredAcks;
+  /** The socket of the current connection (hold = back-pressure by not reading). */
+  private turns?: TurnControl;
+  /** Messages held in the writer's open batch (sealed at MQTT_MAX_UNACKED). */
+  private openHeld = 0;
+  private openHeldMark = -1;
   private readonly maxSkewMs: number;
   private readonly decodeCtx: DecodeContext;
   /** Per-message counts (see HazwatchMetrics.ingestTally). */
@@ -92,6 +100,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     this.tally = this.metrics.ingestTally;
     this.metrics.ingestMessages.inc({ result: 'accepted' }, 0);
     this.metrics.ingestMessages.inc({ result: 'rejected' }, 0);
+    this.metrics.sources.unacked = () => this.unackedMessages();
   }
 
   /** The broker URL in use (embedded or external). */
@@ -114,11 +123,14 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     }
     this.subs.push(
       this.writer.pressure$.subscribe((p) => {
-        if (p !== this.paused) this.log.warn(p ? 'writer is full: pausing MQTT acknowledgements (broker holds messages)' : 'writer drained: resuming MQTT intake');
+        if (p !== this.paused) this.log.warn(p ? 'writer is full: not reading MQTT until it drains (broker holds QoS 1; keep-alive continues)' : 'writer drained: resuming MQTT intake');
         this.paused = p;
+        this.turns?.hold(p);
         this.metrics.ingestPaused.set(p ? 1 : 0);
       }),
     );
+    // Held PUBACKs go out, in receipt order, as the writer reports batches committed or fsynced to the spool.
+    this.writer.onDurable((through) => this.acks?.ledger.release(through));
     this.connectClient();
     this.stateFlushTimer = setInterval(() => void this.flushDeviceStates(), 5000);
     this.stateFlushTimer.unref();
@@ -134,7 +146,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       clientId: env.MQTT_CLIENT_ID,
       clean: false,
       protocolVersion: 4,
-      keepalive: 30,
+      keepalive: env.MQTT_KEEPALIVE_S,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       resubscribe: true,
@@ -146,14 +158,26 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     };
     const client = connect(this.brokerUrl, opts);
     this.client = client;
+    // Both throw when mqtt.js's internals are not what they rely on: start-up fails rather than acking early.
+    const keepalive = installKeepaliveGuard(client, { now: () => Date.now(), deliberatelyPaused: () => this.turns?.held ?? false });
+    this.acks = installDeferredAcks(
+      client,
+      () => this.writer.ackMark(),
+      () => this.onHeld(),
+    );
     client.on('connect', (connack) => {
       // mqtt.js replaces the stream on every reconnect: hook the new one.
-      shareEventLoop(client.stream, {
+      this.turns = shareEventLoop(client.stream, {
         budgetBytes: env.INGEST_TURN_BYTES,
         onYield: () => this.metrics.ingestYields.inc(),
-        // Data from the broker proves it alive: restart the keepalive countdown (once per turn, not per message).
-        onTurn: () => client.reschedulePing(true),
+        // Data from the broker proves it alive to the client's own keep-alive timeout (PINGREQs still go out on time).
+        onTurn: keepalive.onData,
+        // Intake went quiet with acknowledgements waiting: commit now rather than after WRITER_FLUSH_MS.
+        onQuiet: () => {
+          if (this.acks && this.acks.ledger.unacked > 0) this.writer.sealOpen();
+        },
       });
+      this.turns.hold(this.paused);
       this.connected.next(true);
       this.metrics.mqttConnected.set(1);
       this.log.info('connected to MQTT broker', { url: maskUrl(this.brokerUrl), sessionPresent: connack.sessionPresent });
@@ -166,18 +190,27 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       if (this.connected.value) this.log.warn('MQTT connection closed; reconnecting', { url: maskUrl(this.brokerUrl) });
       this.connected.next(false);
       this.metrics.mqttConnected.set(0);
+      // The broker redelivers every unacknowledged message on the resumed session; ids may be reused.
+      this.acks?.reset();
+      this.openHeldMark = -1;
     });
     client.on('error', (err) => this.log.error('MQTT client error', { err: err.message }));
     client.on('message', (topic, payload) => this.handleMessage(topic, payload, this.clock.now()));
-    // QoS 1 acknowledgement is sent when this callback runs. While the writer is full (memory and spool), hold it: the
-    // client stops reading the socket and the broker keeps the messages. Nothing is dropped on our side.
-    client.handleMessage = (_packet, callback) => {
-      if (!this.paused) return callback();
-      const sub = this.writer.pressure$.pipe(filter((p) => !p)).subscribe(() => {
-        sub.unsubscribe();
-        callback();
-      });
-    };
+  }
+
+  /** A QoS 1 message was held: seal the open batch once it holds MQTT_MAX_UNACKED of them. */
+  private onHeld(): void {
+    const mark = this.writer.ackMark();
+    if (mark !== this.openHeldMark) {
+      this.openHeldMark = mark;
+      this.openHeld = 0;
+    }
+    if (++this.openHeld >= this.config.env.MQTT_MAX_UNACKED) this.writer.sealOpen();
+  }
+
+  /** QoS 1 messages received and not yet acknowledged (their readings are not yet durable). */
+  unackedMessages(): number {
+    return this.acks?.ledger.unacked ?? 0;
   }
 
   /** Topic → device, filled on first sight; only valid topics of configured devices, so bounded by the plant. */
@@ -295,9 +328,14 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     if (this.stateFlushTimer) clearInterval(this.stateFlushTimer);
     for (const s of this.subs) s.unsubscribe();
-    // Stop intake first so nothing new arrives, then the writer (in StorageModule) flushes what we acknowledged.
+    // Stop reading, let the writer commit (or spool) what we hold so its PUBACKs go out, then disconnect. Whatever is
+    // still unacknowledged then is redelivered by the broker after the restart (duplicates, never a loss).
     if (this.client) {
       const c = this.client;
+      this.turns?.hold(true);
+      await Promise.race([this.writer.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
+      // Read again so the broker's PUBACK of 'offline' (and of anything in flight) lets end() finish.
+      this.turns?.hold(false);
       c.publish(serverStatusTopic(this.config.env.MQTT_CLIENT_ID), 'offline', { qos: 1, retain: true });
       await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
     }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { PassThrough, Writable } from 'node:stream';
 import { shareEventLoop } from './socket-turns';
 
 /** A socket stand-in recording pause/resume/cork/uncork; `defer` queues turn ends for the test to run. */
@@ -22,10 +23,11 @@ function harness(budgetBytes: number) {
   });
   let yields = 0;
   let turns = 0;
-  shareEventLoop(sock, { budgetBytes, defer: (fn) => deferred.push(fn), onYield: () => yields++, onTurn: () => turns++ });
+  let quiet = 0;
+  const control = shareEventLoop(sock, { budgetBytes, defer: (fn) => deferred.push(fn), onYield: () => yields++, onTurn: () => turns++, onQuiet: () => quiet++ });
   const data = (n: number) => sock.emit('data', Buffer.alloc(n));
   const endTurn = () => deferred.splice(0).forEach((fn) => fn());
-  return { sock, calls, data, endTurn, yields: () => yields, turns: () => turns, deferred, isPaused: () => paused };
+  return { sock, calls, data, endTurn, yields: () => yields, turns: () => turns, quiet: () => quiet, control, deferred, isPaused: () => paused };
 }
 
 describe('shareEventLoop', () => {
@@ -92,5 +94,47 @@ describe('shareEventLoop', () => {
     d.sock.destroyed = true;
     d.endTurn();
     expect(d.calls).not.toContain('resume');
+  });
+
+  it('reports intake quiet once when a turn passes without data after a turn with data', () => {
+    const h = harness(1000);
+    h.data(10);
+    h.endTurn(); // the turn with data ends; a quiet check is scheduled
+    h.data(10); // more data before the check: not quiet
+    h.endTurn(); // runs the check (not quiet) and ends the data turn (schedules the next check)
+    expect(h.quiet()).toBe(0);
+    h.endTurn(); // a turn without data
+    expect(h.quiet()).toBe(1);
+    h.endTurn();
+    expect(h.quiet()).toBe(1);
+  });
+
+  it('keeps a held socket paused across turn ends and re-pauses it when something else resumed it', () => {
+    const h = harness(100);
+    h.control.hold(true);
+    expect(h.isPaused()).toBe(true);
+    h.sock.resume(); // e.g. a pipe draining
+    h.data(500); // this chunk is handled; reading stops again
+    expect(h.isPaused()).toBe(true);
+    h.endTurn();
+    expect(h.isPaused()).toBe(true);
+    h.control.hold(false);
+    expect(h.isPaused()).toBe(false);
+  });
+
+  it('holds a piped stream for real: a destination that drains does not resume it (the pipe is taken down)', async () => {
+    const src = new PassThrough();
+    let got = 0;
+    const dest = new Writable({ highWaterMark: 16, write: (c: Buffer, _e, cb) => ((got += c.length), setImmediate(cb)) });
+    src.pipe(dest);
+    const control = shareEventLoop(src, { budgetBytes: 1 << 20 });
+    for (let i = 0; i < 20; i++) src.write(Buffer.alloc(100)); // the destination backs up: the pipe awaits its drain
+    control.hold(true);
+    for (let i = 0; i < 50; i++) src.write(Buffer.alloc(100));
+    for (let i = 0; i < 100; i++) await new Promise((r) => setImmediate(r));
+    expect(got).toBeLessThanOrEqual(2000);
+    control.hold(false);
+    for (let i = 0; i < 500 && got < 7000; i++) await new Promise((r) => setImmediate(r));
+    expect(got).toBe(7000);
   });
 });

@@ -36,6 +36,10 @@ export class HazwatchMetrics {
   readonly ingestDeviceState = new Counter({ name: 'hazwatch_ingest_device_state_changes_total', help: 'Device online/offline transitions', labelNames: ['state'] as const, registers: [this.registry] });
   readonly ingestYields = new Counter({ name: 'hazwatch_ingest_turn_yields_total', help: 'Times MQTT intake paused its socket for one event-loop turn to let other sockets (the writer) run', registers: [this.registry] });
   readonly ingestPaused = new Gauge({ name: 'hazwatch_ingest_paused', help: '1 while MQTT intake is paused by writer backpressure', registers: [this.registry] });
+  /** Read at scrape time from `sources` (set by ingest and the writer; docs/adr/0008-ack-after-commit.md). */
+  readonly sources = { unacked: (): number => 0, lagSeconds: (): number => 0 };
+  readonly ingestUnacked: Gauge = new Gauge({ name: 'hazwatch_ingest_unacked_messages', help: 'QoS 1 messages received whose PUBACK waits for their readings to be committed or spooled', registers: [this.registry], collect: (): void => this.ingestUnacked.set(this.sources.unacked()) });
+  readonly storageLag: Gauge = new Gauge({ name: 'hazwatch_storage_lag_seconds', help: 'Age of the oldest reading not yet committed (memory or spool); 0 when caught up', registers: [this.registry], collect: (): void => this.storageLag.set(this.sources.lagSeconds()) });
   readonly mqttConnected = new Gauge({ name: 'hazwatch_ingest_mqtt_connected', help: '1 while connected to the MQTT broker', registers: [this.registry] });
   readonly deadLetterWriteErrors = new Counter({ name: 'hazwatch_ingest_deadletter_write_errors_total', help: 'Dead-letter rows that could not be stored', registers: [this.registry] });
   /**

@@ -486,4 +486,105 @@ describe('TelemetryWriter', () => {
       expect(scheduler.pendingCount()).toBe(0);
     });
   });
+
+  describe('durability marks (acknowledge after commit, docs/adr/0008-ack-after-commit.md)', () => {
+    it('should report a batch durable only once its COPY committed, never when it merely entered memory', async () => {
+      const w = makeWriter({ batchSize: 10 });
+      const marks: number[] = [];
+      w.onDurable((m) => marks.push(m));
+      sink.hold = true;
+      w.enqueue(readings(5));
+      const mark = w.ackMark();
+      expect(mark).toBe(1);
+      w.sealOpen();
+      await settle();
+      expect(sink.held()).toBe(1);
+      expect(w.durableMark()).toBe(0);
+      expect(marks).toEqual([]);
+      sink.releaseAll();
+      await settle();
+      expect(sink.committed).toHaveLength(5);
+      expect(marks).toEqual([1]);
+      // Nothing open: a message with nothing to write is durable with what came before it.
+      expect(w.ackMark()).toBe(1);
+    });
+
+    it('should report the spool lane durable only after an fsync, and keep the mark contiguous when a later batch is spooled first', async () => {
+      const w = makeWriter({ batchSize: 100, queueMax: 1000 });
+      const marks: number[] = [];
+      w.onDurable((m) => marks.push(m));
+      const spool = (w as unknown as { spool: TelemetrySpool }).spool;
+      const syncs: number[] = [];
+      const realSync = spool.sync.bind(spool);
+      spool.sync = () => {
+        syncs.push(spool.bytes());
+        realSync();
+      };
+      sink.hold = true;
+      w.enqueue(readings(100)); // batch 1: live, held in its COPY
+      await settle();
+      w.enqueue(readings(1000, 100)); // batches 2..11: 2..10 in memory, 11 beyond queueMax → spool
+      await settle();
+      expect(syncs.length).toBeGreaterThanOrEqual(1);
+      expect(marks).toEqual([]); // batch 11 is on disk but 1..10 are not durable yet: no ack may overtake them
+      sink.hold = false;
+      sink.releaseAll();
+      await pollUntil(
+        async () => {
+          await scheduler.advance(100);
+          return w.durableMark() === 11;
+        },
+        { what: 'all eleven batches durable' },
+      );
+      expect(marks[marks.length - 1]).toBe(11);
+      expect([...marks].sort((a, b) => a - b)).toEqual(marks);
+    });
+
+    it('should not report a spooled batch durable when the fsync fails, and keep it in memory instead', async () => {
+      const w = makeWriter({ batchSize: 100, queueMax: 1000 });
+      const spool = (w as unknown as { spool: TelemetrySpool }).spool;
+      spool.sync = () => {
+        throw new Error('EIO');
+      };
+      sink.down = true;
+      w.enqueue(readings(100));
+      await settle();
+      w.enqueue(readings(100, 100));
+      w.sealOpen();
+      await settle();
+      expect(w.durableMark()).toBe(0);
+      sink.down = false;
+      await pollUntil(
+        async () => {
+          await scheduler.advance(200);
+          return w.durableMark() === 2;
+        },
+        { what: 'committed after the database came back' },
+      );
+      expect(new Set(sink.values()).size).toBe(200);
+    });
+  });
+
+  describe('back-pressure hysteresis', () => {
+    it('should raise pressure at queueMax and lower it only at half of it, not at every commit', async () => {
+      const w = makeWriter({ batchSize: 100, queueMax: 1000 }, 1_048_576);
+      const spool = (w as unknown as { spool: TelemetrySpool }).spool;
+      spool.append = () => false; // spool full
+      const seen: boolean[] = [];
+      w.pressure$.subscribe((p) => seen.push(p));
+      sink.hold = true;
+      w.enqueue(readings(1200));
+      await settle();
+      expect(w.pressure$.value).toBe(true);
+      // Commit one COPY at a time: depth falls 1200 → ... ; pressure must stay on until ≤ 500.
+      const depths: Array<[number, boolean]> = [];
+      while (w.queueDepth() > 0) {
+        sink.releaseAll();
+        await settle();
+        depths.push([w.queueDepth(), w.pressure$.value]);
+      }
+      for (const [d, p] of depths) expect(p).toBe(d > 500);
+      expect(seen).toEqual([false, true, false]);
+    });
+  });
 });

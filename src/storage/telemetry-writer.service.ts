@@ -36,8 +36,11 @@ export type TelemetryWriterOptions = {
   onReject?: (row: RejectedRow) => void;
 };
 
-/** A sealed batch: COPY text plus what the metrics need. `lag` is run-length encoded [receivedAt, count, ...]. */
-type Batch = { text: string | Buffer; rows: number; oldest: number; lag: number[] };
+/**
+ * A sealed batch: COPY text plus what the metrics need. `lag` is run-length encoded [receivedAt, count, ...]. `seqs` are
+ * the sequence numbers of the sealed batches it holds (several once merged): durability is reported per sequence.
+ */
+type Batch = { text: string | Buffer; rows: number; oldest: number; lag: number[]; seqs: number[] };
 
 /** A backlog is written in COPYs of up to this many batches (see takePending). */
 export const MERGE_FACTOR = 5;
@@ -119,6 +122,15 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
   private openLag: number[] = [];
   private flushTimer: TimerHandle | undefined;
 
+  // durability (docs/adr/0008-ack-after-commit.md): the open batch has sequence `openSeq`; every batch ≤ `durableThrough`
+  // is committed or fsynced to the spool; `durableAhead` holds durable sequences above it (out of order via the spool).
+  private openSeq = 1;
+  private durableThrough = 0;
+  private readonly durableAhead = new Set<number>();
+  private durableListener: ((through: number) => void) | undefined;
+  /** Pressure turns off only once memory is back down to this (hysteresis; pressure turns on at queueMax). */
+  private readonly lowWater: number;
+
   // memory queue and lanes
   private readonly pending: Batch[] = [];
   private pendingRows = 0;
@@ -144,10 +156,12 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     this.batchSize = opts.batchSize;
     this.flushMs = opts.flushMs;
     this.queueMax = opts.queueMax;
+    this.lowWater = Math.floor(opts.queueMax / 2);
     this.backoff = new Backoff(opts.retryInitialMs ?? 250, opts.retryMaxMs ?? 10_000);
     this.onReject = opts.onReject ?? (() => undefined);
     // ~100 bytes per row: one batch fits without growing.
     this.openText = new CopyTextBuffer(Math.min(this.batchSize, 100_000) * 100);
+    this.metrics.sources.lagSeconds = () => this.lagMs(this.clock.now()) / 1000;
   }
 
   onModuleInit(): void {
@@ -210,6 +224,29 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     if (text !== '') this.openText.append(text);
     if (this.stopped) this.seal();
     // The queue-depth gauge follows seals and commits (updateGauges), not every message.
+  }
+
+  /**
+   * The durability mark of everything enqueued so far: once `durableThrough >= ackMark()` (reported to `onDurable`), every
+   * reading enqueued before this call is committed or fsynced to the spool.
+   */
+  ackMark(): number {
+    return this.openRows > 0 ? this.openSeq : this.openSeq - 1;
+  }
+
+  /** Every batch with sequence ≤ the returned number is durable. */
+  durableMark(): number {
+    return this.durableThrough;
+  }
+
+  /** One listener (ingest's ack ledger), told the new contiguous durable mark whenever it advances. */
+  onDurable(listener: (through: number) => void): void {
+    this.durableListener = listener;
+  }
+
+  /** Seals the open batch now (intake went quiet with messages waiting for their acknowledgement). */
+  sealOpen(): void {
+    this.seal();
   }
 
   /** Readings held in memory (open batch, queue, in flight). */
@@ -291,7 +328,7 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     if (this.openRows === 0) return;
     this.flushTimer?.cancel();
     this.flushTimer = undefined;
-    const b: Batch = { text: this.openText.take(), rows: this.openRows, oldest: this.openOldest, lag: this.openLag };
+    const b: Batch = { text: this.openText.take(), rows: this.openRows, oldest: this.openOldest, lag: this.openLag, seqs: [this.openSeq++] };
     this.openRows = 0;
     this.openOldest = Number.POSITIVE_INFINITY;
     this.openLag = [];
@@ -341,6 +378,7 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     if (this.pending.length === 0 || first.rows + this.pending[0]!.rows > limit) return first;
     const texts = [first.text];
     let lag = first.lag;
+    let seqs = first.seqs;
     let rows = first.rows;
     let oldest = first.oldest;
     while (this.pending.length > 0 && rows + this.pending[0]!.rows <= limit) {
@@ -348,10 +386,11 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
       this.pendingRows -= b.rows;
       texts.push(b.text);
       lag = lag.concat(b.lag);
+      seqs = seqs.concat(b.seqs);
       rows += b.rows;
       if (b.oldest < oldest) oldest = b.oldest;
     }
-    return { text: joinChunks(texts), rows, oldest, lag };
+    return { text: joinChunks(texts), rows, oldest, lag, seqs };
   }
 
   private async writeLive(b: Batch): Promise<void> {
@@ -361,6 +400,7 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
       this.markUp();
       this.committed(b.rows, t0);
       this.observeLag(b.lag);
+      this.markDurable(b.seqs);
     } catch (err) {
       const remaining = err instanceof PartialWriteError ? err.remaining : b.text;
       const rest: Batch = remaining === b.text ? b : { ...b, text: remaining, rows: countLines(remaining) };
@@ -557,6 +597,19 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
   private trySpool(b: Batch): boolean {
     try {
       const ok = this.spool.append(b.text, b.oldest);
+      if (ok) {
+        try {
+          this.spool.sync();
+        } catch (err) {
+          // Written but not known to be on disk: keep the batch in memory too (a later replay may write it twice:
+          // duplicates, never a loss) and do not let ingest acknowledge it on the spool's word.
+          this.metrics.writeErrors.inc();
+          this.log.error('could not fsync the telemetry spool; keeping the batch in memory as well', { err });
+          this.spoolFailing = true;
+          return false;
+        }
+        this.markDurable(b.seqs);
+      }
       if (this.spoolFailing) {
         this.spoolFailing = false;
         this.log.info('telemetry spool writable again', { dir: this.spool.dir });
@@ -637,11 +690,22 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     if (!this.spool.isEmpty()) this.scheduleReplay(0);
   }
 
+  private markDurable(seqs: readonly number[]): void {
+    const before = this.durableThrough;
+    for (let i = 0; i < seqs.length; i++) if (seqs[i]! > this.durableThrough) this.durableAhead.add(seqs[i]!);
+    while (this.durableAhead.delete(this.durableThrough + 1)) this.durableThrough++;
+    if (this.durableThrough !== before) this.durableListener?.(this.durableThrough);
+  }
+
   private updateGauges(): void {
     const depth = this.queueDepth();
     this.metrics.queueDepth.set(depth);
     this.metrics.spoolBytes.set(this.spool.bytes());
-    const pressure = depth >= this.queueMax && (this.spoolRefused || this.spoolFailing);
+    // High/low watermarks: on at queueMax with nowhere else to put batches, off only at half of it (no flapping at
+    // every commit).
+    const pressure = this.pressure$.value
+      ? depth > this.lowWater
+      : depth >= this.queueMax && (this.spoolRefused || this.spoolFailing);
     if (pressure !== this.pressure$.value) {
       if (pressure) {
         this.log.error('telemetry writer full (memory and spool): asking ingest to stop acknowledging', {

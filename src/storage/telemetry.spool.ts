@@ -117,6 +117,14 @@ export class TelemetrySpool {
     return true;
   }
 
+  /**
+   * fsync the open segment: after it returns, everything appended survives a crash of the process or the machine (the
+   * writer calls it before it lets ingest acknowledge spooled readings). Throws on I/O errors.
+   */
+  sync(): void {
+    if (this.open && this.open.bytes > 0) fsyncSync(this.open.fd);
+  }
+
   /** Closes (fsync) the open segment so it can be replayed. No-op when nothing is open. */
   rotate(): void {
     const o = this.open;

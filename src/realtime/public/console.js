@@ -1125,9 +1125,28 @@ function init() {
   }, 30_000);
   // Flood window and "time since" age even without events.
   setInterval(scheduleRender, 15_000);
+  // Ingest lag / broker connection from the public readiness body (docs/adr/0008-ack-after-commit.md).
+  setInterval(() => void pollIngest(), 5_000);
   applyLabels(document);
   if (state.token) connect();
   else askToken(false);
+}
+
+/** Shows a banner while readings wait more than 5 s to be stored, or while the server is off its MQTT broker. */
+async function pollIngest() {
+  let text = '';
+  try {
+    const body = await (await fetch('/health/ready')).json();
+    const lag = /lag (\d+) ms/.exec(body?.checks?.writer?.detail ?? '');
+    const lagMs = lag ? Number(lag[1]) : 0;
+    if (body?.checks?.mqtt && !body.checks.mqtt.ok) text = t('ingest.offline');
+    else if (lagMs > 5000) text = t('ingest.lag', { s: Math.round(lagMs / 1000) });
+  } catch {
+    text = '';
+  }
+  const b = $('banner-ingest');
+  b.textContent = text;
+  b.hidden = text === '';
 }
 
 init();
