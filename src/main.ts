@@ -20,6 +20,8 @@ async function main(): Promise<void> {
     throw err;
   }
   JsonLogger.setLevel(config.env.LOG_LEVEL);
+  // Plant-model consistency warnings (docs/plant-model.md): logged once at start, with the numbers.
+  for (const w of config.plant.warnings) log.warn('plant model inconsistency', { file: config.plant.file, path: w.path, reason: w.reason });
   if (!quietDebugResult.installed) log.debug('mqtt-packet debug calls left as they are', { reason: quietDebugResult.reason });
   const app = await bootstrap(config);
   log.info('hazwatch started', { url: `http://${config.env.HOST}:${app.port}/` });

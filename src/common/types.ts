@@ -19,7 +19,14 @@ export type Reading = {
   readonly receivedAt: number;
 };
 
-export type DeviceKind = 'gas_detector' | 'tank' | 'shutoff_valve' | 'safety_system';
+export type DeviceKind =
+  | 'gas_detector'
+  | 'tank'
+  | 'shutoff_valve'
+  | 'safety_system'
+  | 'analog'
+  | 'discrete'
+  | 'weather';
 export type Priority = 'critical' | 'high' | 'medium' | 'low';
 export type ColourLevel = 'red' | 'orange' | 'yellow' | 'blue';
 

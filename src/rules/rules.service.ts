@@ -217,7 +217,14 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
     const prev = this.hazardBySource.get(h.sourceId);
     this.hazardBySource.set(h.sourceId, h);
     const crossed = prev !== undefined && prev.S >= 1 !== h.S >= 1;
-    if (prev && prev.grade === h.grade && !crossed) return;
+    const uncertainChanged = prev !== undefined && prev.uncertain !== h.uncertain;
+    if (uncertainChanged)
+      this.log.warn(h.uncertain ? 'hazard grading uncertain: tank level stale or bad' : 'hazard grading certain again', {
+        sourceId: h.sourceId,
+        uncertainTanks: h.uncertainTanks,
+        R: h.R,
+      });
+    if (prev && prev.grade === h.grade && !crossed && !uncertainChanged) return;
     if (crossed)
       this.log.info(
         h.S >= 1 ? 'hazard source identified: S ≥ 1' : 'hazard source below identification: S < 1',

@@ -36,7 +36,7 @@ import type { ConditionStore } from './condition-store';
 import { createCompositeMachine } from './composite.rule';
 import { lastDeviceLookup } from './device-lookup';
 import { createFlagMachine } from './flag.rule';
-import { hazardGrading, computeHazard, type HazardStatus } from './hazard-grading';
+import { hazardGrading, computeHazard, LEVEL_HEALTH_CONDITIONS, type HazardStatus } from './hazard-grading';
 import { createInterlockMachine } from './interlock.rule';
 import { GroupSubject } from './group-subject';
 import { lateGate } from './late-readings.operator';
@@ -321,10 +321,18 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   const tankLevels = new Set(
     rules.hazardSources.flatMap((h) => h.tanks.map((t) => `${h.siteId}/${t.deviceId}`)),
   );
-  const hazard$ = crossReadings$.pipe(
-    filter((r) => r.channel === 'level_pct' && tankLevels.has(`${r.siteId}/${r.deviceId}`)),
-    hazardGrading(rules.hazardSources),
-  );
+  const hazard$ = merge(
+    crossReadings$.pipe(
+      filter((r) => r.channel === 'level_pct' && tankLevels.has(`${r.siteId}/${r.deviceId}`)),
+    ),
+    // Stale / offline / bad-quality tanks make the grading uncertain (never R from a frozen level).
+    stage1$.pipe(
+      filter(
+        (c) =>
+          LEVEL_HEALTH_CONDITIONS.has(c.condition) && tankLevels.has(`${c.siteId}/${c.deviceId ?? ''}`),
+      ),
+    ),
+  ).pipe(hazardGrading(rules.hazardSources));
 
   return {
     conditions$,
