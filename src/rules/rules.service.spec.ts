@@ -140,11 +140,11 @@ describe('RulesService', () => {
     let r!: Rig;
     ts.run(({ flush }) => {
       r = rig(ts, configDir('version: 1\n'));
-      // tank temperature H (default 75 % of span −40…80 = 50 °C, on-delay 60 s)
+      // tank temperature H (90 % of the design window −40…50 °C = 41 °C, HH 45.5 °C; on-delay 60 s)
       const temp = (v: number, t: number): Reading =>
         makeReading({ deviceId: 'cl-tk-1', channel: 'temp_c', value: v, ts: t, receivedAt: t });
-      ts.schedule(() => r.telemetry$.next(temp(55, 0)), 0);
-      ts.schedule(() => r.telemetry$.next(temp(55, 61_000)), 61_000);
+      ts.schedule(() => r.telemetry$.next(temp(43, 0)), 0);
+      ts.schedule(() => r.telemetry$.next(temp(43, 61_000)), 61_000);
       ts.schedule(() => {
         writeFileSync(join(r.dir, 'rules.yaml'), 'version: 1\ndisable: [ "limit:cl-tk-1:temp_c" ]\n');
         r.clock.set(62_000);

@@ -255,7 +255,7 @@ describe('rule engine on the demo plant', () => {
 describe('rule engine hazard grading', () => {
   it('should grade the chlorine source from live tank levels', () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
-    const statuses: Array<{ R: number; grade: number; S: number }> = [];
+    const statuses: Array<{ R: number; grade: number; S: number; uncertain: boolean }> = [];
     ts.run(({ flush }) => {
       const telemetry$ = new Subject<Reading | readonly Reading[]>();
       const engine = buildEngine(
@@ -268,28 +268,76 @@ describe('rule engine hazard grading', () => {
         },
       );
       const initial = engine.initialHazard(0).find((s) => s.sourceId === 'bhc-cl2')!;
-      // design inventory 79 t: S = 15.8, R = 1.5 × 4 × 15.8 = 94.8 → grade 2
+      // design inventory 70 t: S = 14, R = 1.5 × 4 × 14 = 84 → grade 2 (the filed grade)
       expect(initial).toMatchObject({
-        S: 15.8,
-        R: 94.8,
+        S: 14,
+        R: 84,
         grade: 2,
         level: 'orange',
         alpha: 1.5,
-        filedGrade: 1,
+        filedGrade: 2,
+        uncertain: false,
       });
       engine.hazard$.subscribe((s) => s.sourceId === 'bhc-cl2' && statuses.push(s));
       ts.schedule(() => {
         telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 100, ts: 0 }));
-        telemetry$.next(makeReading({ deviceId: 'cl-tk-2', channel: 'level_pct', value: 100, ts: 0 }));
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-2', channel: 'level_pct', value: 100.4, ts: 0 }));
         telemetry$.next(makeReading({ deviceId: 'cl-tk-2', channel: 'level_pct', value: 10, ts: 1000 }));
       }, 0);
       flush();
     });
-    // tk-1 full: 44.1 t + tk-2 design share 39.5 t = 83.6 t; both full: 88.2 t → R 105.84 → grade 1
+    // tk-1 full: 44.1 t + tk-2 design share 35 t = 79.1 t; both full (100.4 % clamps to 100): 88.2 t → grade 1;
+    // tk-2 at 10 % of the level of a horizontal cylinder holds 5.20 % of its volume: 2.29 t (not 4.41 t).
     expect(statuses.map((s) => [s.S, s.R, s.grade])).toEqual([
-      [16.72, 100.32, 1],
+      [15.82, 94.92, 2],
       [17.64, 105.84, 1],
-      [9.702, 58.21, 2],
+      [9.279, 55.67, 2],
+      // no more readings: stale (3 × 5 s) → each tank at its filling limit, flagged uncertain
+      [7.515, 45.09, 3],
+      [14.112, 84.67, 2],
+    ]);
+  });
+
+  it('should mark the grading uncertain while a tank level is stale or bad, counting it at its filling limit', () => {
+    const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+    const statuses: Array<{ R: number; uncertain: boolean; tanks: readonly string[] }> = [];
+    ts.run(({ flush }) => {
+      const telemetry$ = new Subject<Reading | readonly Reading[]>();
+      const engine = buildEngine(
+        demoRules,
+        { telemetry$, deviceState$: new Subject() },
+        {
+          scheduler: ts,
+          store: new ConditionStore(),
+          hooks: { onRuleError: () => undefined, onLate: () => undefined },
+        },
+      );
+      engine.hazard$.subscribe(
+        (s) =>
+          s.sourceId === 'bhc-cl2' && statuses.push({ R: s.R, uncertain: s.uncertain, tanks: s.uncertainTanks }),
+      );
+      ts.schedule(() => {
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 50, ts: 0 }));
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-2', channel: 'level_pct', value: 50, ts: 0 }));
+        // tk-1 goes bad: its frozen 50 % must not be used
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 50, quality: 'bad', ts: 1000 }));
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 40, ts: 2000 }));
+      }, 0);
+      // tk-2 then falls silent: stale after 3 periods (15 s) → uncertain again
+      flush();
+    });
+    // 50 % level of a horizontal cylinder = 50 % volume: 22.05 t per tank, R = 1.5·4·44.1/5 = 52.92.
+    // Bad tk-1 counts at its filling limit (80 % × 44.1 = 35.28 t): R = 1.5·4·(35.28 + 22.05)/5 = 68.8.
+    expect(statuses[1]).toEqual({ R: 52.92, uncertain: false, tanks: [] });
+    expect(statuses[2]).toEqual({ R: 68.8, uncertain: true, tanks: ['cl-tk-1'] });
+    // a good reading (40 %) and the quality condition's clear make it certain again: 22.05·(0.4 vol) … R 46.23
+    const certain = statuses.findIndex((s, i) => i > 2 && !s.uncertain);
+    expect(statuses[certain]).toEqual({ R: 46.23, uncertain: false, tanks: [] });
+    expect(statuses.slice(2, certain).every((s) => s.uncertain && s.R === 68.8)).toBe(true);
+    // then both fall silent: stale → each counted at its filling limit (70.56 t), R = 84.67
+    expect(statuses.slice(certain + 1)).toEqual([
+      { R: 62.1, uncertain: true, tanks: ['cl-tk-2'] },
+      { R: 84.67, uncertain: true, tanks: ['cl-tk-1', 'cl-tk-2'] },
     ]);
   });
 });

@@ -165,16 +165,17 @@ export function hazardGrading(specs: readonly HazardSourceSpec[]): OperatorFunct
         const state: State = { spec, levels: new Map(), lastTs: new Map(), unhealthy: new Map() };
         for (const t of spec.tanks) byTank.set(`${spec.siteId}/${t.deviceId}`, { state, channel: t.channel });
       }
+      /** Adds / removes one reason; true when the tank changed between trustworthy and not. */
       const mark = (st: State, deviceId: string, why: string, on: boolean): boolean => {
         let set = st.unhealthy.get(deviceId);
         if (on) {
           if (!set) st.unhealthy.set(deviceId, (set = new Set()));
-          if (set.has(why)) return false;
           set.add(why);
-          return true;
+          return set.size === 1;
         }
         if (!set?.delete(why)) return false;
-        if (set.size === 0) st.unhealthy.delete(deviceId);
+        if (set.size > 0) return false;
+        st.unhealthy.delete(deviceId);
         return true;
       };
       const emit = (st: State, ts: number): void =>
