@@ -99,10 +99,16 @@ function background(h: Harness, to: number, skip: ReadonlySet<string> = new Set(
       d.kind === 'gas_detector'
         ? { conc: 0.1, fault: false }
         : d.kind === 'tank'
-          ? { level_pct: 50, temp_c: 20, pressure_kpa: 600 }
+          ? { level_pct: 50, temp_c: 20, pressure_kpa: 600, level_switch_hh: false }
           : d.kind === 'shutoff_valve'
             ? { position: 'open', demand: 'open' }
-            : { status: 'ok' };
+            : d.kind === 'analog'
+              ? { value: 10 }
+              : d.kind === 'discrete'
+                ? { state: !(d.alarmWhen ?? true) }
+                : d.kind === 'weather'
+                  ? { wind_speed_ms: 3, wind_dir_deg: 135 }
+                  : { status: 'ok' };
     h.every(0, to, d.periodS * 1000, (t) => h.send(t, d.id, values));
   }
 }
@@ -249,6 +255,58 @@ describe('rule engine on the demo plant', () => {
     });
     expect(seq(h.out, 60_000, (c) => c.deviceId === 'cl-gd-1')).toEqual([]);
     expect(h.late).toEqual([40_000]);
+  });
+});
+
+describe('interlock supervision from the cause-and-effect matrix', () => {
+  it("should supervise a tank's inlet trip from its independent HH level switch, not from the transmitter's HH", () => {
+    const h = runEngine((h) => {
+      background(h, 120_000, new Set(['nh-tk-1']));
+      // The transmitter reads 80 % (above its HH 79.2 %) from 0 s; the switch trips only at 40 s. XV-1 stays open.
+      h.every(0, 120_000, 5000, (t) =>
+        h.send(t, 'nh-tk-1', { level_pct: 80, temp_c: 20, pressure_kpa: 900, level_switch_hh: t >= 40_000 }),
+      );
+    });
+    const got = rows(h.out, 120_000, (c) => c.deviceId === 'nh-tk-1' || c.deviceId === 'nh-xv-1');
+    const at = (cond: string, dev: string): number | undefined =>
+      got.find((c) => c.condition === cond && c.deviceId === dev && c.active)?.ts;
+    expect(at('HH', 'nh-tk-1')).toBe(10_000); // 10 s on-delay: an alarm, not the trip
+    expect(at('LSHH', 'nh-tk-1')).toBe(40_000);
+    // The trip is the switch: nh-xv-1 must report closed within 15 s travel + 5 s margin of it.
+    expect(got.find((c) => c.ruleId === 'hh-trip:nh-tk-1' && c.active)).toMatchObject({
+      condition: 'shutoff_failed',
+      priority: 'critical',
+      deviceId: 'nh-xv-1',
+      ts: 60_000,
+    });
+  });
+
+  it('should not invent a trip for a voted gas area without a cause-and-effect row (no false 紧急切断失败)', () => {
+    // A 2oo3 level-2 vote in the benzene area, whose valves stay open: the plant has no gas → ESD trip there.
+    const site = 'nangang-petro';
+    const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+    const out: ConditionChange[] = [];
+    ts.run(({ flush }) => {
+      const telemetry$ = new Subject<Reading | readonly Reading[]>();
+      const engine = buildEngine(
+        demoRules,
+        { telemetry$, deviceState$: new Subject() },
+        { scheduler: ts, store: new ConditionStore(), hooks: { onRuleError: () => undefined, onLate: () => undefined } },
+      );
+      engine.conditions$.subscribe((c) => out.push(c));
+      for (let t = 0; t <= 60_000; t += 2000)
+        ts.schedule(() => {
+          for (const id of ['bz-gd-1', 'bz-gd-2', 'bz-gd-3'])
+            telemetry$.next(makeReading({ siteId: site, deviceId: id, channel: 'conc', value: 45, ts: t, receivedAt: t }));
+          if (t % 5000 === 0)
+            for (const id of ['bz-xv-1', 'bz-xv-2'])
+              telemetry$.next(makeReading({ siteId: site, deviceId: id, channel: 'position', value: 'open', ts: t, receivedAt: t }));
+        }, t);
+      flush();
+    });
+    expect(out.some((c) => c.ruleId === 'vote:bz-a1' && c.condition === 'vote' && c.active)).toBe(true);
+    // (bohai-chem's silent chlorine detectors count as tripped there — faulted: tripped — so only this site is checked)
+    expect(out.filter((c) => c.siteId === site && c.condition === 'shutoff_failed')).toEqual([]);
   });
 });
 
