@@ -36,6 +36,7 @@ export type SimDevice = Pick<
   | 'levelSwitchHHPct'
   | 'limits'
   | 'alarmWhen'
+  | 'reliefSetKpa'
 >;
 
 export type DeviceModel = {

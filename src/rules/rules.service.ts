@@ -13,6 +13,7 @@ import { buildEngine, type EngineInputs } from './domain/engine';
 import type { HazardStatus } from './domain/hazard-grading';
 import type { DeviceStateEvent } from './domain/offline.rule';
 import type { CompiledRules } from './domain/rule-spec';
+import { describeWind, WeatherBook } from './domain/weather-book';
 import { RulesFileWatcher } from './rules-file.watcher';
 import { loadRules, rulesFilePath } from './rules.loader';
 
@@ -33,6 +34,8 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
   private readonly changes = new Subject<ConditionChange>();
   private readonly hazards = new Subject<HazardStatus>();
   private readonly hazardBySource = new Map<string, HazardStatus>();
+  /** Latest wind per site (weather stations), attached to the conditions raised there. */
+  private readonly weather = new WeatherBook();
   private readonly scheduler: SchedulerLike;
   private rules?: CompiledRules;
   private inputs?: EngineInputs;
@@ -176,6 +179,7 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
       next: (c) => this.publish(c),
       error: (err: unknown) => this.engineFailed(err),
     });
+    sub.add(engine.weather$.subscribe((r) => this.weather.update(r)));
     sub.add(
       engine.hazard$.subscribe({
         next: (h) => this.updateHazard(h),
@@ -194,7 +198,9 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
     }, 1000);
   }
 
-  private publish(c: ConditionChange): void {
+  private publish(raw: ConditionChange): void {
+    const w = raw.active ? this.weather.at(raw.siteId, this.clock.now()) : undefined;
+    const c: ConditionChange = w ? { ...raw, weather: w, message: `${raw.message} · ${describeWind(w)}` } : raw;
     this.metrics.ruleConditions.inc({ active: String(c.active), priority: c.priority });
     if (this.dispatching === this.dispatching)
       this.metrics.ruleConditionLatency.observe(Math.max(0, this.clock.now() - this.dispatching) / 1000);
@@ -209,6 +215,7 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
       limit: c.limit,
       ts: c.ts,
       message: c.message,
+      ...(c.weather ? { weather: c.weather } : {}),
     });
     this.changes.next(c);
   }

@@ -77,6 +77,8 @@ export type Engine = {
   readonly conditions$: Observable<ConditionChange>;
   /** Recomputed hazard status of a source after each accepted tank level reading. */
   readonly hazard$: Observable<HazardStatus>;
+  /** Wind readings of the sites' weather stations (attached to alarms of the site). */
+  readonly weather$: Observable<Reading>;
   /** Status of every source before any level is known (design inventory). */
   initialHazard(ts: number): HazardStatus[];
   /**
@@ -280,6 +282,12 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   for (const c of rules.composites)
     for (const t of c.terms) if (t.kind === 'channel') want(t.siteId, t.deviceId, t.channel);
   for (const h of rules.hazardSources) for (const t of h.tanks) want(h.siteId, t.deviceId, t.channel);
+  for (const site of rules.devices.values())
+    for (const d of site.values())
+      if (d.kind === 'weather') {
+        want(d.siteId, d.deviceId, 'wind_speed_ms');
+        want(d.siteId, d.deviceId, 'wind_dir_deg');
+      }
   const crossChannelsOf = lastDeviceLookup(cross);
   const crossReadings$ = tel$.pipe(
     eachReading((r) => crossChannelsOf(r.siteId, r.deviceId)?.has(r.channel) === true),
@@ -334,9 +342,12 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
     ),
   ).pipe(hazardGrading(rules.hazardSources));
 
+  const weather$ = crossReadings$.pipe(filter((r) => r.channel === 'wind_speed_ms' || r.channel === 'wind_dir_deg'));
+
   return {
     conditions$,
     hazard$,
+    weather$,
     initialHazard: (ts) => rules.hazardSources.map((h) => computeHazard(h, new Map(), ts)),
     dispose: () => {
       stop$.next();
