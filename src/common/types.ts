@@ -20,13 +20,7 @@ export type Reading = {
 };
 
 export type DeviceKind =
-  | 'gas_detector'
-  | 'tank'
-  | 'shutoff_valve'
-  | 'safety_system'
-  | 'analog'
-  | 'discrete'
-  | 'weather';
+  'gas_detector' | 'tank' | 'shutoff_valve' | 'safety_system' | 'analog' | 'discrete' | 'weather';
 export type Priority = 'critical' | 'high' | 'medium' | 'low';
 export type ColourLevel = 'red' | 'orange' | 'yellow' | 'blue';
 

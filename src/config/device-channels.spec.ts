@@ -21,13 +21,17 @@ describe('channel contract of the new device kinds', () => {
     expect(decode({ ts: NOW, values: { state: false } }, discrete).readings).toHaveLength(1);
     expect(decode({ ts: NOW, values: { state: 1 } }, discrete).rejects).toHaveLength(1);
     const weather = ctx({ kind: 'weather' });
-    expect(decode({ ts: NOW, values: { wind_speed_ms: 4.2, wind_dir_deg: 135 } }, weather).readings).toHaveLength(2);
+    expect(
+      decode({ ts: NOW, values: { wind_speed_ms: 4.2, wind_dir_deg: 135 } }, weather).readings,
+    ).toHaveLength(2);
   });
 
   it('should give a tank the boolean level_switch_hh channel only when it has an HH level switch', () => {
     expect(deviceChannels({ kind: 'tank' }).has('level_switch_hh')).toBe(false);
     const tank = ctx({ kind: 'tank', levelSwitchHHPct: 90 });
     expect(tank.channels.get('level_switch_hh')).toEqual({ type: 'boolean' });
-    expect(decode({ ts: NOW, values: { level_pct: 50, level_switch_hh: false } }, tank).readings).toHaveLength(2);
+    expect(
+      decode({ ts: NOW, values: { level_pct: 50, level_switch_hh: false } }, tank).readings,
+    ).toHaveLength(2);
   });
 });

@@ -63,7 +63,9 @@ describe('plant model consistency at load time', () => {
     expect(byPath.get('sites[0].hazardSources[0].filedGrade')).toMatch(
       /filed grade 1 but R at design inventory is 94\.8 .*α 1\.5.*chlorine q 79 t, Q 5 t, β 4.*grade 2/,
     );
-    expect(byPath.get('sites[0].hazardSources[1].substances')).toMatch(/S at design inventory is 0\.8 < 1: 'fx-meoh' is not a major hazard source/);
+    expect(byPath.get('sites[0].hazardSources[1].substances')).toMatch(
+      /S at design inventory is 0\.8 < 1: 'fx-meoh' is not a major hazard source/,
+    );
     expect(byPath.get('sites[0].devices[1].tankType')).toMatch(/not declared/);
     expect(plant.file).toBe(join(fixtures, 'plant-inconsistent', 'plant.yaml'));
   });
@@ -88,7 +90,9 @@ describe('plant model consistency at load time', () => {
         },
         expect.objectContaining({
           path: 'sites[0].devices[3]',
-          reason: expect.stringContaining("'benzene' is flammable and toxic: area 'b1' needs toxic detectors"),
+          reason: expect.stringContaining(
+            "'benzene' is flammable and toxic: area 'b1' needs toxic detectors",
+          ),
         }),
       ]),
     );
@@ -97,16 +101,25 @@ describe('plant model consistency at load time', () => {
 
   it('should refuse toxic set points above the OEL in ppm too, and use IDLH ceilings when the range cannot reach the OEL', () => {
     // Chlorine MAC 1 mg/m³ = 0.345 ppm; a 0–0.2 ppm range cannot reach it → ≤ 5 % / 10 % of IDLH 10 ppm (0.5 / 1 ppm).
-    const ok = loadPlant(plantDir([CL2], [gd('g1', 'chlorine', 'toxic', 'ppm', 0.3, 0.6, 10), clTank('t1'), clTank('t2')]));
+    const ok = loadPlant(
+      plantDir([CL2], [gd('g1', 'chlorine', 'toxic', 'ppm', 0.3, 0.6, 10), clTank('t1'), clTank('t2')]),
+    );
     expect(ok.warnings).toEqual([]);
     const err = configError(() =>
-      loadPlant(plantDir([CL2], [gd('g1', 'chlorine', 'toxic', 'ppm', 0.5, 0.6, 10), clTank('t1'), clTank('t2')])),
+      loadPlant(
+        plantDir([CL2], [gd('g1', 'chlorine', 'toxic', 'ppm', 0.5, 0.6, 10), clTank('t1'), clTank('t2')]),
+      ),
     );
     expect(err.problems).toEqual([
-      { path: 'sites[0].devices[0].level1', reason: 'toxic level 1 0.5 ppm is above 0.345 ppm (MAC 0.345 ppm; GB/T 50493-2019)' },
+      {
+        path: 'sites[0].devices[0].level1',
+        reason: 'toxic level 1 0.5 ppm is above 0.345 ppm (MAC 0.345 ppm; GB/T 50493-2019)',
+      },
     ]);
     const idlh = configError(() =>
-      loadPlant(plantDir([CL2], [gd('g1', 'chlorine', 'toxic', 'ppm', 0.1, 1.5, 0.2), clTank('t1'), clTank('t2')])),
+      loadPlant(
+        plantDir([CL2], [gd('g1', 'chlorine', 'toxic', 'ppm', 0.1, 1.5, 0.2), clTank('t1'), clTank('t2')]),
+      ),
     );
     expect(idlh.problems.map((p) => p.reason)).toEqual(
       expect.arrayContaining([
@@ -118,11 +131,16 @@ describe('plant model consistency at load time', () => {
 
   it('should refuse a combustible detector for a gas that does not burn, and a toxic one reading %LEL', () => {
     const err = configError(() =>
-      loadPlant(plantDir([CL2], [gd('g1', 'chlorine', 'combustible', '%LEL', 20, 40), clTank('t1'), clTank('t2')])),
+      loadPlant(
+        plantDir([CL2], [gd('g1', 'chlorine', 'combustible', '%LEL', 20, 40), clTank('t1'), clTank('t2')]),
+      ),
     );
     expect(err.problems).toEqual(
       expect.arrayContaining([
-        { path: 'sites[0].devices[0].gasClass', reason: "'chlorine' is not flammable: a combustible detector cannot watch it" },
+        {
+          path: 'sites[0].devices[0].gasClass',
+          reason: "'chlorine' is not flammable: a combustible detector cannot watch it",
+        },
       ]),
     );
   });
@@ -143,12 +161,24 @@ describe('plant model consistency at load time', () => {
       { path: 'sites[0].devices[0].strapping', reason: 'point 2: level 40 must be above the previous 50' },
       {
         path: 'sites[0].devices[1].levelSwitchHHPct',
-        reason: 'HH level switch at 80 % is above the level 74.5 % that holds the filling limit 80 % of volume',
+        reason:
+          'HH level switch at 80 % is above the level 74.5 % that holds the filling limit 80 % of volume',
       },
-      { path: 'sites[0].devices[1].reliefSetKpa', reason: 'relief set 1700 kPa is above the design pressure 1600 kPa' },
+      {
+        path: 'sites[0].devices[1].reliefSetKpa',
+        reason: 'relief set 1700 kPa is above the design pressure 1600 kPa',
+      },
     ]);
     const cap = configError(() =>
-      loadPlant(plantDir([CL2], [clTank('t1', { geometry: 'strapping', strapping: '[ [0, 0], [50, 15], [100, 25] ]' }), clTank('t2')])),
+      loadPlant(
+        plantDir(
+          [CL2],
+          [
+            clTank('t1', { geometry: 'strapping', strapping: '[ [0, 0], [50, 15], [100, 25] ]' }),
+            clTank('t2'),
+          ],
+        ),
+      ),
     );
     expect(cap.problems).toEqual([
       {
@@ -169,11 +199,23 @@ describe('plant model consistency at load time', () => {
       ),
     );
     expect(err.problems).toEqual([
-      { path: 'sites[0].causeAndEffect[0].cause.levelSwitchHH', reason: "tank 't1' has no independent HH level switch (levelSwitchHHPct)" },
+      {
+        path: 'sites[0].causeAndEffect[0].cause.levelSwitchHH',
+        reason: "tank 't1' has no independent HH level switch (levelSwitchHHPct)",
+      },
       { path: 'sites[0].causeAndEffect[0].close[0]', reason: "'t2' is not a shut-off valve of site 'fx'" },
-      { path: 'sites[0].causeAndEffect[1].cause', reason: 'needs exactly one of vote, levelSwitchHH, discrete or rule (+ condition)' },
-      { path: 'sites[0].causeAndEffect[1].cause.vote', reason: "area 'a1' has fewer than 2 gas detectors to vote" },
-      { path: 'sites[0].causeAndEffect[1].cause.discrete', reason: "'t1' is not a discrete input of site 'fx'" },
+      {
+        path: 'sites[0].causeAndEffect[1].cause',
+        reason: 'needs exactly one of vote, levelSwitchHH, discrete or rule (+ condition)',
+      },
+      {
+        path: 'sites[0].causeAndEffect[1].cause.vote',
+        reason: "area 'a1' has fewer than 2 gas detectors to vote",
+      },
+      {
+        path: 'sites[0].causeAndEffect[1].cause.discrete',
+        reason: "'t1' is not a discrete input of site 'fx'",
+      },
       { path: 'sites[0].causeAndEffect[1].close[0]', reason: "'nope' is not a shut-off valve of site 'fx'" },
     ]);
   });
@@ -184,7 +226,7 @@ describe('plant model consistency at load time', () => {
     expect(err.problems).toEqual([
       {
         path: 'TELEMETRY_RETENTION_DAYS',
-        reason: expect.stringContaining('must be at least 30 days') as unknown as string,
+        reason: expect.stringContaining('must be at least 30 days'),
       },
     ]);
     expect(loadEnv({ TELEMETRY_RETENTION_DAYS: '30' }).TELEMETRY_RETENTION_DAYS).toBe(30);

@@ -30,7 +30,9 @@ function checkSources(site: SiteSchema, sp: string, errors: Problem[], warnings:
   site.hazardSources.forEach((src, hi) => {
     const hp = `${sp}.hazardSources[${hi}]`;
     src.substances.forEach((sub, ki) => {
-      const tanks = site.devices.filter((d) => d.kind === 'tank' && d.sourceId === src.id && d.substance === sub.substance);
+      const tanks = site.devices.filter(
+        (d) => d.kind === 'tank' && d.sourceId === src.id && d.substance === sub.substance,
+      );
       if (tanks.length === 0) return;
       let cap = 0;
       const parts: string[] = [];
@@ -67,10 +69,17 @@ function checkSources(site: SiteSchema, sp: string, errors: Problem[], warnings:
   });
 }
 
-function checkDevice(site: SiteSchema, d: DeviceSchema, dp: string, errors: Problem[], warnings: Problem[]): void {
+function checkDevice(
+  site: SiteSchema,
+  d: DeviceSchema,
+  dp: string,
+  errors: Problem[],
+  warnings: Problem[],
+): void {
   if (d.kind !== 'tank') {
     for (const f of ['maxFillPct', 'geometry', 'strapping', 'tankType', 'levelSwitchHHPct'] as const)
-      if (d[f] !== undefined) errors.push({ path: `${dp}.${f}`, reason: `only for a tank (this is a ${d.kind})` });
+      if (d[f] !== undefined)
+        errors.push({ path: `${dp}.${f}`, reason: `only for a tank (this is a ${d.kind})` });
   }
   switch (d.kind) {
     case 'tank':
@@ -82,14 +91,25 @@ function checkDevice(site: SiteSchema, d: DeviceSchema, dp: string, errors: Prob
       const order = (['LL', 'L', 'H', 'HH'] as const).filter((k) => l[k] !== undefined);
       for (let i = 1; i < order.length; i++)
         if (!(l[order[i]!]! > l[order[i - 1]!]!))
-          errors.push({ path: `${dp}.limits.${order[i]}`, reason: `must be above ${order[i - 1]} (${l[order[i - 1]!]})` });
+          errors.push({
+            path: `${dp}.limits.${order[i]}`,
+            reason: `must be above ${order[i - 1]} (${l[order[i - 1]!]})`,
+          });
       return;
     }
     case 'weather':
-      if (site.devices.filter((x) => x.kind === 'weather').length > 1 && site.devices.find((x) => x.kind === 'weather') === d)
-        warnings.push({ path: dp, reason: `site '${site.id}' has more than one weather station; alarms carry the latest reading of any` });
+      if (
+        site.devices.filter((x) => x.kind === 'weather').length > 1 &&
+        site.devices.find((x) => x.kind === 'weather') === d
+      )
+        warnings.push({
+          path: dp,
+          reason: `site '${site.id}' has more than one weather station; alarms carry the latest reading of any`,
+        });
       return;
-    default:
+    case 'discrete':
+    case 'safety_system':
+    case 'shutoff_valve':
       return;
   }
 }
@@ -99,7 +119,12 @@ function checkTank(d: DeviceSchema, dp: string, errors: Problem[], warnings: Pro
     const issues = strappingProblems(d.strapping);
     for (const reason of issues) errors.push({ path: `${dp}.strapping`, reason });
     const last = d.strapping?.[d.strapping.length - 1];
-    if (!issues.length && last && d.capacityM3 !== undefined && Math.abs(last[1] - d.capacityM3) > 0.01 * d.capacityM3)
+    if (
+      !issues.length &&
+      last &&
+      d.capacityM3 !== undefined &&
+      Math.abs(last[1] - d.capacityM3) > 0.01 * d.capacityM3
+    )
       errors.push({
         path: `${dp}.strapping`,
         reason: `volume at level 100 is ${last[1]} m³ but capacityM3 is ${d.capacityM3} m³ (they must agree within 1 %)`,
@@ -115,19 +140,34 @@ function checkTank(d: DeviceSchema, dp: string, errors: Problem[], warnings: Pro
   if (d.tankType === undefined) {
     warnings.push({
       path: `${dp}.tankType`,
-      reason: 'not declared: pressure and temperature limits fall back to the instrument span (declare atmospheric, pressurised or refrigerated with design values)',
+      reason:
+        'not declared: pressure and temperature limits fall back to the instrument span (declare atmospheric, pressurised or refrigerated with design values)',
     });
     return;
   }
   for (const f of ['designPressureKpa', 'designMinTempC', 'designMaxTempC'] as const)
     if (d[f] === undefined) errors.push({ path: `${dp}.${f}`, reason: `required for a ${d.tankType} tank` });
-  if (d.designMinTempC !== undefined && d.designMaxTempC !== undefined && d.designMinTempC >= d.designMaxTempC)
-    errors.push({ path: `${dp}.designMaxTempC`, reason: `must be above designMinTempC (${d.designMinTempC})` });
+  if (
+    d.designMinTempC !== undefined &&
+    d.designMaxTempC !== undefined &&
+    d.designMinTempC >= d.designMaxTempC
+  )
+    errors.push({
+      path: `${dp}.designMaxTempC`,
+      reason: `must be above designMinTempC (${d.designMinTempC})`,
+    });
   if (d.designPressureKpa !== undefined && d.designPressureKpa <= 0)
     errors.push({ path: `${dp}.designPressureKpa`, reason: 'must be > 0 kPa gauge' });
   const relief = d.reliefSetKpa ?? d.designPressureKpa;
-  if (d.reliefSetKpa !== undefined && d.designPressureKpa !== undefined && d.reliefSetKpa > d.designPressureKpa)
-    errors.push({ path: `${dp}.reliefSetKpa`, reason: `relief set ${d.reliefSetKpa} kPa is above the design pressure ${d.designPressureKpa} kPa` });
+  if (
+    d.reliefSetKpa !== undefined &&
+    d.designPressureKpa !== undefined &&
+    d.reliefSetKpa > d.designPressureKpa
+  )
+    errors.push({
+      path: `${dp}.reliefSetKpa`,
+      reason: `relief set ${d.reliefSetKpa} kPa is above the design pressure ${d.designPressureKpa} kPa`,
+    });
   const span = d.ranges?.pressure_kpa ?? [0, 2500];
   if (relief !== undefined && relief > 0 && 0.95 * relief > span[1])
     errors.push({
@@ -139,20 +179,32 @@ function checkTank(d: DeviceSchema, dp: string, errors: Problem[], warnings: Pro
 function checkGasDetector(d: DeviceSchema, dp: string, errors: Problem[], warnings: Problem[]): void {
   const span = d.ranges?.conc ?? [0, 100];
   if (d.level2 !== undefined && d.level2 > span[1])
-    errors.push({ path: `${dp}.level2`, reason: `${d.level2} ${d.unit ?? ''} is above the top of the range ${span[1]}` });
+    errors.push({
+      path: `${dp}.level2`,
+      reason: `${d.level2} ${d.unit ?? ''} is above the top of the range ${span[1]}`,
+    });
   const ref = substanceRef(d.gas);
   if (!ref) {
     if (d.gasClass === 'toxic')
-      warnings.push({ path: `${dp}.gas`, reason: `no reference data for '${d.gas ?? ''}': toxic set points not checked against its OEL (add it to src/config/substances.ts)` });
+      warnings.push({
+        path: `${dp}.gas`,
+        reason: `no reference data for '${d.gas ?? ''}': toxic set points not checked against its OEL (add it to src/config/substances.ts)`,
+      });
     return;
   }
   if (d.gasClass === 'combustible' && !ref.flammable)
-    errors.push({ path: `${dp}.gasClass`, reason: `'${ref.name}' is not flammable: a combustible detector cannot watch it` });
+    errors.push({
+      path: `${dp}.gasClass`,
+      reason: `'${ref.name}' is not flammable: a combustible detector cannot watch it`,
+    });
   if (d.gasClass === 'combustible' && d.unit !== undefined && d.unit !== '%LEL')
     errors.push({ path: `${dp}.unit`, reason: 'a combustible detector reads %LEL' });
   if (d.gasClass !== 'toxic' || d.unit === undefined) return;
   if (!ref.toxic) {
-    errors.push({ path: `${dp}.gasClass`, reason: `'${ref.name}' has no occupational exposure limit: use a combustible detector` });
+    errors.push({
+      path: `${dp}.gasClass`,
+      reason: `'${ref.name}' has no occupational exposure limit: use a combustible detector`,
+    });
     return;
   }
   if (d.unit === '%LEL') {
@@ -161,7 +213,10 @@ function checkGasDetector(d: DeviceSchema, dp: string, errors: Problem[], warnin
   }
   const c = toxicCeilings(ref, d.unit, span[1]);
   if (!c) {
-    warnings.push({ path: `${dp}.gas`, reason: `no OEL or IDLH for '${ref.name}': toxic set points not checked` });
+    warnings.push({
+      path: `${dp}.gas`,
+      reason: `no OEL or IDLH for '${ref.name}': toxic set points not checked`,
+    });
     return;
   }
   if (d.level1 !== undefined && d.level1 > c.level1 + 1e-9)
@@ -182,7 +237,8 @@ function checkGasDetector(d: DeviceSchema, dp: string, errors: Problem[], warnin
  */
 function checkGasCoverage(site: SiteSchema, sp: string, errors: Problem[]): void {
   const byArea = new Map<string, DeviceSchema[]>();
-  for (const d of site.devices) if (d.kind === 'gas_detector') byArea.set(d.area, [...(byArea.get(d.area) ?? []), d]);
+  for (const d of site.devices)
+    if (d.kind === 'gas_detector') byArea.set(d.area, [...(byArea.get(d.area) ?? []), d]);
   for (const [area, ds] of byArea) {
     const gases = new Set(ds.filter((d) => d.gasClass === 'combustible').map((d) => d.gas ?? ''));
     for (const gas of gases) {
@@ -207,23 +263,46 @@ function checkCauseAndEffect(site: SiteSchema, sp: string, errors: Problem[]): v
     ids.add(ce.id);
     const c = ce.cause;
     const kinds = [c.vote, c.levelSwitchHH, c.discrete, c.rule].filter((x) => x !== undefined).length;
-    if (kinds !== 1) errors.push({ path: `${p}.cause`, reason: 'needs exactly one of vote, levelSwitchHH, discrete or rule (+ condition)' });
+    if (kinds !== 1)
+      errors.push({
+        path: `${p}.cause`,
+        reason: 'needs exactly one of vote, levelSwitchHH, discrete or rule (+ condition)',
+      });
     if ((c.rule === undefined) !== (c.condition === undefined))
       errors.push({ path: `${p}.cause`, reason: 'rule and condition go together' });
-    if (c.vote !== undefined && site.devices.filter((d) => d.kind === 'gas_detector' && d.area === c.vote).length < 2)
-      errors.push({ path: `${p}.cause.vote`, reason: `area '${c.vote}' has fewer than 2 gas detectors to vote` });
+    if (
+      c.vote !== undefined &&
+      site.devices.filter((d) => d.kind === 'gas_detector' && d.area === c.vote).length < 2
+    )
+      errors.push({
+        path: `${p}.cause.vote`,
+        reason: `area '${c.vote}' has fewer than 2 gas detectors to vote`,
+      });
     if (c.levelSwitchHH !== undefined) {
       const t = byId.get(c.levelSwitchHH);
-      if (!t || t.kind !== 'tank') errors.push({ path: `${p}.cause.levelSwitchHH`, reason: `'${c.levelSwitchHH}' is not a tank of site '${site.id}'` });
+      if (!t || t.kind !== 'tank')
+        errors.push({
+          path: `${p}.cause.levelSwitchHH`,
+          reason: `'${c.levelSwitchHH}' is not a tank of site '${site.id}'`,
+        });
       else if (t.levelSwitchHHPct === undefined)
-        errors.push({ path: `${p}.cause.levelSwitchHH`, reason: `tank '${t.id}' has no independent HH level switch (levelSwitchHHPct)` });
+        errors.push({
+          path: `${p}.cause.levelSwitchHH`,
+          reason: `tank '${t.id}' has no independent HH level switch (levelSwitchHHPct)`,
+        });
     }
     if (c.discrete !== undefined && byId.get(c.discrete)?.kind !== 'discrete')
-      errors.push({ path: `${p}.cause.discrete`, reason: `'${c.discrete}' is not a discrete input of site '${site.id}'` });
+      errors.push({
+        path: `${p}.cause.discrete`,
+        reason: `'${c.discrete}' is not a discrete input of site '${site.id}'`,
+      });
     ce.close.forEach((v, j) => {
       const dv = byId.get(v);
       if (!dv || dv.kind !== 'shutoff_valve')
-        errors.push({ path: `${p}.close[${j}]`, reason: `'${v}' is not a shut-off valve of site '${site.id}'` });
+        errors.push({
+          path: `${p}.close[${j}]`,
+          reason: `'${v}' is not a shut-off valve of site '${site.id}'`,
+        });
     });
   });
 }

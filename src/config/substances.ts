@@ -110,9 +110,30 @@ export const SUBSTANCES: Readonly<Record<string, SubstanceRef>> = {
     flammable: true,
     toxic: true,
   },
-  methane: { name: 'methane', cas: '74-82-8', molarMass: 16.04, lelVolPct: 5.0, flammable: true, toxic: false },
-  propane: { name: 'propane', cas: '74-98-6', molarMass: 44.1, lelVolPct: 2.1, flammable: true, toxic: false },
-  hydrogen: { name: 'hydrogen', cas: '1333-74-0', molarMass: 2.016, lelVolPct: 4.0, flammable: true, toxic: false },
+  methane: {
+    name: 'methane',
+    cas: '74-82-8',
+    molarMass: 16.04,
+    lelVolPct: 5.0,
+    flammable: true,
+    toxic: false,
+  },
+  propane: {
+    name: 'propane',
+    cas: '74-98-6',
+    molarMass: 44.1,
+    lelVolPct: 2.1,
+    flammable: true,
+    toxic: false,
+  },
+  hydrogen: {
+    name: 'hydrogen',
+    cas: '1333-74-0',
+    molarMass: 2.016,
+    lelVolPct: 4.0,
+    flammable: true,
+    toxic: false,
+  },
 };
 
 export function substanceRef(name: string | undefined): SubstanceRef | undefined {
@@ -157,7 +178,11 @@ export function toxicCeilings(s: SubstanceRef, unit: string, spanHi: number): Se
   if (s.idlhPpm === undefined) return undefined;
   const idlhU = unit === 'ppm' ? s.idlhPpm : unit === 'mg/m3' ? ppmToMgM3(s.idlhPpm, s.molarMass) : undefined;
   if (idlhU === undefined) return undefined;
-  return { level1: 0.05 * idlhU, level2: 0.1 * idlhU, basis: `IDLH ${fmt(idlhU)} ${unit} (range cannot reach the OEL)` };
+  return {
+    level1: 0.05 * idlhU,
+    level2: 0.1 * idlhU,
+    basis: `IDLH ${fmt(idlhU)} ${unit} (range cannot reach the OEL)`,
+  };
 }
 
 /** Rounds for messages: 3 significant figures. */

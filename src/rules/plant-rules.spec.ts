@@ -48,7 +48,14 @@ describe('rules derived from the plant model', () => {
     ]);
     const inverted = compileRules(view, {
       version: 1,
-      limits: [{ site: 'bohai-chem', device: 'cl-tk-1', channel: 'level_pct', limits: [{ condition: 'H', value: 74.5 }] }],
+      limits: [
+        {
+          site: 'bohai-chem',
+          device: 'cl-tk-1',
+          channel: 'level_pct',
+          limits: [{ condition: 'H', value: 74.5 }],
+        },
+      ],
     });
     expect(!inverted.ok && inverted.problems.map((p) => p.reason)).toEqual([
       "tank 'cl-tk-1': level H 74.5 % must be below HH 74.5 %",
@@ -116,7 +123,12 @@ describe('rules derived from the plant model', () => {
       expect.objectContaining({ kind: 'flag', ruleId: 'lshh:cl-tk-1', condition: 'LSHH', priority: 'high' }),
     ]);
     expect(channelRules('bohai-chem', 'cl-absorber-pump', 'state')).toEqual([
-      expect.objectContaining({ kind: 'flag', condition: 'discrete_alarm', activeWhen: false, priority: 'high' }),
+      expect.objectContaining({
+        kind: 'flag',
+        condition: 'discrete_alarm',
+        activeWhen: false,
+        priority: 'high',
+      }),
     ]);
     expect(limits('bohai-chem', 'cl-ft-101', 'value')).toEqual([
       ['H', 20, 'medium'],
@@ -139,9 +151,9 @@ describe('rules derived from the plant model', () => {
     expect(rules.interlocks.find((i) => i.ruleId === 'interlock:cl-a1')).toMatchObject({
       trigger: [{ siteId: 'bohai-chem', ruleId: 'vote:cl-a1', condition: 'vote' }],
       valves: [
-        { deviceId: 'cl-xv-1', closeWithinMs: 20_000 },
-        { deviceId: 'cl-xv-2', closeWithinMs: 20_000 },
-      ].map((v) => expect.objectContaining(v)),
+        { deviceId: 'cl-xv-1', sourceId: 'bhc-cl2', closeWithinMs: 20_000 },
+        { deviceId: 'cl-xv-2', sourceId: 'bhc-cl2', closeWithinMs: 20_000 },
+      ],
     });
   });
 });

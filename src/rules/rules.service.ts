@@ -200,7 +200,9 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
 
   private publish(raw: ConditionChange): void {
     const w = raw.active ? this.weather.at(raw.siteId, this.clock.now()) : undefined;
-    const c: ConditionChange = w ? { ...raw, weather: w, message: `${raw.message} · ${describeWind(w)}` } : raw;
+    const c: ConditionChange = w
+      ? { ...raw, weather: w, message: `${raw.message} · ${describeWind(w)}` }
+      : raw;
     this.metrics.ruleConditions.inc({ active: String(c.active), priority: c.priority });
     if (this.dispatching === this.dispatching)
       this.metrics.ruleConditionLatency.observe(Math.max(0, this.clock.now() - this.dispatching) / 1000);
@@ -226,11 +228,14 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
     const crossed = prev !== undefined && prev.S >= 1 !== h.S >= 1;
     const uncertainChanged = prev !== undefined && prev.uncertain !== h.uncertain;
     if (uncertainChanged)
-      this.log.warn(h.uncertain ? 'hazard grading uncertain: tank level stale or bad' : 'hazard grading certain again', {
-        sourceId: h.sourceId,
-        uncertainTanks: h.uncertainTanks,
-        R: h.R,
-      });
+      this.log.warn(
+        h.uncertain ? 'hazard grading uncertain: tank level stale or bad' : 'hazard grading certain again',
+        {
+          sourceId: h.sourceId,
+          uncertainTanks: h.uncertainTanks,
+          R: h.R,
+        },
+      );
     if (prev && prev.grade === h.grade && !crossed && !uncertainChanged) return;
     if (crossed)
       this.log.info(

@@ -291,16 +291,31 @@ describe('interlock supervision from the cause-and-effect matrix', () => {
       const engine = buildEngine(
         demoRules,
         { telemetry$, deviceState$: new Subject() },
-        { scheduler: ts, store: new ConditionStore(), hooks: { onRuleError: () => undefined, onLate: () => undefined } },
+        {
+          scheduler: ts,
+          store: new ConditionStore(),
+          hooks: { onRuleError: () => undefined, onLate: () => undefined },
+        },
       );
       engine.conditions$.subscribe((c) => out.push(c));
       for (let t = 0; t <= 60_000; t += 2000)
         ts.schedule(() => {
           for (const id of ['bz-gd-1', 'bz-gd-2', 'bz-gd-3'])
-            telemetry$.next(makeReading({ siteId: site, deviceId: id, channel: 'conc', value: 45, ts: t, receivedAt: t }));
+            telemetry$.next(
+              makeReading({ siteId: site, deviceId: id, channel: 'conc', value: 45, ts: t, receivedAt: t }),
+            );
           if (t % 5000 === 0)
             for (const id of ['bz-xv-1', 'bz-xv-2'])
-              telemetry$.next(makeReading({ siteId: site, deviceId: id, channel: 'position', value: 'open', ts: t, receivedAt: t }));
+              telemetry$.next(
+                makeReading({
+                  siteId: site,
+                  deviceId: id,
+                  channel: 'position',
+                  value: 'open',
+                  ts: t,
+                  receivedAt: t,
+                }),
+              );
         }, t);
       flush();
     });
@@ -372,13 +387,16 @@ describe('rule engine hazard grading', () => {
       );
       engine.hazard$.subscribe(
         (s) =>
-          s.sourceId === 'bhc-cl2' && statuses.push({ R: s.R, uncertain: s.uncertain, tanks: s.uncertainTanks }),
+          s.sourceId === 'bhc-cl2' &&
+          statuses.push({ R: s.R, uncertain: s.uncertain, tanks: s.uncertainTanks }),
       );
       ts.schedule(() => {
         telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 50, ts: 0 }));
         telemetry$.next(makeReading({ deviceId: 'cl-tk-2', channel: 'level_pct', value: 50, ts: 0 }));
         // tk-1 goes bad: its frozen 50 % must not be used
-        telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 50, quality: 'bad', ts: 1000 }));
+        telemetry$.next(
+          makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 50, quality: 'bad', ts: 1000 }),
+        );
         telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 40, ts: 2000 }));
       }, 0);
       // tk-2 then falls silent: stale after 3 periods (15 s) → uncertain again

@@ -336,13 +336,14 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
     // Stale / offline / bad-quality tanks make the grading uncertain (never R from a frozen level).
     stage1$.pipe(
       filter(
-        (c) =>
-          LEVEL_HEALTH_CONDITIONS.has(c.condition) && tankLevels.has(`${c.siteId}/${c.deviceId ?? ''}`),
+        (c) => LEVEL_HEALTH_CONDITIONS.has(c.condition) && tankLevels.has(`${c.siteId}/${c.deviceId ?? ''}`),
       ),
     ),
   ).pipe(hazardGrading(rules.hazardSources));
 
-  const weather$ = crossReadings$.pipe(filter((r) => r.channel === 'wind_speed_ms' || r.channel === 'wind_dir_deg'));
+  const weather$ = crossReadings$.pipe(
+    filter((r) => r.channel === 'wind_speed_ms' || r.channel === 'wind_dir_deg'),
+  );
 
   return {
     conditions$,

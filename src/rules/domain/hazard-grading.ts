@@ -150,7 +150,9 @@ export type HazardInput = Reading | ConditionChange;
  * A bad-quality reading, or an active stale / offline / quality_bad condition of the tank, makes the source uncertain
  * until a good reading arrives and the conditions clear; late readings are ignored.
  */
-export function hazardGrading(specs: readonly HazardSourceSpec[]): OperatorFunction<HazardInput, HazardStatus> {
+export function hazardGrading(
+  specs: readonly HazardSourceSpec[],
+): OperatorFunction<HazardInput, HazardStatus> {
   return (source) =>
     new Observable<HazardStatus>((subscriber) => {
       type State = {

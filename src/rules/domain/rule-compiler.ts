@@ -454,7 +454,8 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
           : defaultLimits(d, channel);
         if (channel === 'level_pct') {
           limitsByDevice.set(`${s.id}/${d.id}`, limits);
-          if (d.kind === 'tank') checkLevelLimits(d, limits, override?.path ?? `(plant) site '${s.id}' tank '${d.id}'`, ctx);
+          if (d.kind === 'tank')
+            checkLevelLimits(d, limits, override?.path ?? `(plant) site '${s.id}' tank '${d.id}'`, ctx);
         }
         if (limits.length) {
           const rule: LimitRule = {
@@ -492,7 +493,8 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
         );
 
         const roc = rocCfg.get(key);
-        const rise = d.kind === 'tank' && channel === 'temp_c' ? substancePack(d.substance)?.tempRise : undefined;
+        const rise =
+          d.kind === 'tank' && channel === 'temp_c' ? substancePack(d.substance)?.tempRise : undefined;
         if (rise && !roc)
           add(
             channel,
@@ -760,12 +762,24 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
       if (c.vote !== undefined) {
         const v = voteList.find((x) => x.siteId === s.id && x.area === c.vote);
         if (!v)
-          ctx.problems.push({ path: `${path}.cause.vote`, reason: `no active vote for area '${c.vote}' (disabled?)` });
+          ctx.problems.push({
+            path: `${path}.cause.vote`,
+            reason: `no active vote for area '${c.vote}' (disabled?)`,
+          });
         else trigger = [{ siteId: s.id, ruleId: v.ruleId, condition: 'vote' }];
       } else if (c.levelSwitchHH !== undefined)
-        trigger = [{ siteId: s.id, ruleId: `lshh:${c.levelSwitchHH}`, deviceId: c.levelSwitchHH, condition: 'LSHH' }];
+        trigger = [
+          { siteId: s.id, ruleId: `lshh:${c.levelSwitchHH}`, deviceId: c.levelSwitchHH, condition: 'LSHH' },
+        ];
       else if (c.discrete !== undefined)
-        trigger = [{ siteId: s.id, ruleId: `discrete:${c.discrete}`, deviceId: c.discrete, condition: 'discrete_alarm' }];
+        trigger = [
+          {
+            siteId: s.id,
+            ruleId: `discrete:${c.discrete}`,
+            deviceId: c.discrete,
+            condition: 'discrete_alarm',
+          },
+        ];
       else if (c.rule !== undefined && c.condition !== undefined)
         trigger = [{ siteId: s.id, ruleId: c.rule, condition: c.condition }];
       const valves = ce.close
@@ -915,7 +929,8 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
             channel: 'level_pct',
             designShareT: share,
             geometry: geometryOf(t),
-            maxFillT: ((t.capacityM3 ?? 0) * (t.densityTPerM3 ?? 0) * (t.maxFillPct ?? DEFAULT_MAX_FILL_PCT)) / 100,
+            maxFillT:
+              ((t.capacityM3 ?? 0) * (t.densityTPerM3 ?? 0) * (t.maxFillPct ?? DEFAULT_MAX_FILL_PCT)) / 100,
           };
         }),
       });
@@ -949,7 +964,10 @@ function checkLevelLimits(d: DeviceView, limits: readonly LimitSpec[], path: str
       reason: `tank '${d.id}': level HH ${hh} % is above ${fill} %, the level that holds its filling limit of ${d.maxFillPct ?? DEFAULT_MAX_FILL_PCT} % of volume (${d.geometry ?? 'vertical_cylinder'}): HH would trip only after the limit is passed`,
     });
   if (hh === undefined)
-    ctx.problems.push({ path, reason: `tank '${d.id}': level HH must not be disabled (it guards the filling limit)` });
+    ctx.problems.push({
+      path,
+      reason: `tank '${d.id}': level HH must not be disabled (it guards the filling limit)`,
+    });
 }
 
 /** Priority order for sorting (critical first). */

@@ -1,4 +1,10 @@
-import { levelFraction, maxFillLevelPct, strappingProblems, volumeFraction, type TankGeometry } from './tank-geometry';
+import {
+  levelFraction,
+  maxFillLevelPct,
+  strappingProblems,
+  volumeFraction,
+  type TankGeometry,
+} from './tank-geometry';
 
 const H: TankGeometry = { kind: 'horizontal_cylinder' };
 const SPH: TankGeometry = { kind: 'sphere' };
@@ -24,7 +30,15 @@ describe('tank geometry: level → volume', () => {
   });
 
   it('should interpolate a strapping table and invert every shape', () => {
-    const strap: TankGeometry = { kind: 'strapping', points: [[0, 0], [10, 2], [90, 98], [100, 100]] };
+    const strap: TankGeometry = {
+      kind: 'strapping',
+      points: [
+        [0, 0],
+        [10, 2],
+        [90, 98],
+        [100, 100],
+      ],
+    };
     expect(volumeFraction(strap, 0.05)).toBeCloseTo(0.01, 12);
     expect(volumeFraction(strap, 0.5)).toBeCloseTo(0.5, 12);
     for (const g of [H, SPH, strap]) expect(volumeFraction(g, levelFraction(g, 0.8))).toBeCloseTo(0.8, 9);
@@ -33,9 +47,21 @@ describe('tank geometry: level → volume', () => {
   });
 
   it('should refuse a non-monotonic or incomplete strapping table', () => {
-    expect(strappingProblems([[0, 0], [100, 30]])).toEqual([]);
+    expect(
+      strappingProblems([
+        [0, 0],
+        [100, 30],
+      ]),
+    ).toEqual([]);
     expect(strappingProblems([[0, 0]])).toEqual(['needs at least 2 [level %, volume m³] points']);
-    expect(strappingProblems([[5, 0], [50, 10], [50, 12], [90, 11]])).toEqual([
+    expect(
+      strappingProblems([
+        [5, 0],
+        [50, 10],
+        [50, 12],
+        [90, 11],
+      ]),
+    ).toEqual([
       'point 2: level 50 must be above the previous 50',
       'point 3: volume 11 must be above the previous 12',
       'the first point must be at level 0',

@@ -62,13 +62,22 @@ export function strappingProblems(points: unknown): string[] {
   const out: string[] = [];
   let prev: [number, number] | null = null;
   points.forEach((p: unknown, i) => {
-    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'number' || typeof p[1] !== 'number' || !Number.isFinite(p[0]) || !Number.isFinite(p[1])) {
+    if (
+      !Array.isArray(p) ||
+      p.length !== 2 ||
+      typeof p[0] !== 'number' ||
+      typeof p[1] !== 'number' ||
+      !Number.isFinite(p[0]) ||
+      !Number.isFinite(p[1])
+    ) {
       out.push(`point ${i} must be [level %, volume m³]`);
       return;
     }
     const cur: [number, number] = [p[0], p[1]];
-    if (prev && !(cur[0] > prev[0])) out.push(`point ${i}: level ${cur[0]} must be above the previous ${prev[0]}`);
-    if (prev && !(cur[1] > prev[1])) out.push(`point ${i}: volume ${cur[1]} must be above the previous ${prev[1]}`);
+    if (prev && !(cur[0] > prev[0]))
+      out.push(`point ${i}: level ${cur[0]} must be above the previous ${prev[0]}`);
+    if (prev && !(cur[1] > prev[1]))
+      out.push(`point ${i}: volume ${cur[1]} must be above the previous ${prev[1]}`);
     if (cur[1] < 0) out.push(`point ${i}: volume must be ≥ 0`);
     prev = cur;
   });
