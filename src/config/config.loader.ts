@@ -176,3 +176,12 @@ export function indexPlant(plant: PlantSchema): PlantModel {
   }
   return { sites: plant.sites, siteById, deviceByKey, sourceById, warnings: [] };
 }
+
+/** Logs the plant model's consistency warnings (once, at start), each with file, path and reason. Returns how many. */
+export function logPlantWarnings(
+  plant: Pick<PlantModel, 'warnings' | 'file'>,
+  warn: (msg: string, fields: Record<string, unknown>) => void,
+): number {
+  for (const w of plant.warnings) warn('plant model inconsistency', { file: plant.file, path: w.path, reason: w.reason });
+  return plant.warnings.length;
+}

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../common/errors';
-import { loadEnv, loadPlant } from './config.loader';
+import { loadEnv, loadPlant, logPlantWarnings } from './config.loader';
 
 const fixtures = join(__dirname, '..', '..', 'test', 'fixtures');
 
@@ -68,6 +68,18 @@ describe('plant model consistency at load time', () => {
     );
     expect(byPath.get('sites[0].devices[1].tankType')).toMatch(/not declared/);
     expect(plant.file).toBe(join(fixtures, 'plant-inconsistent', 'plant.yaml'));
+    // start-up logs each one with file, path and reason
+    const logged: Array<[string, Record<string, unknown>]> = [];
+    expect(logPlantWarnings(plant, (m, f) => logged.push([m, f]))).toBe(3);
+    expect(logged[0]).toEqual([
+      'plant model inconsistency',
+      {
+        file: plant.file,
+        path: 'sites[0].hazardSources[0].filedGrade',
+        reason: expect.stringContaining('94.8'),
+      },
+    ]);
+    expect(logPlantWarnings(loadPlant(join(__dirname, '..', '..', 'config')), () => undefined)).toBe(0);
   });
 
   it('should stop with the file, the path and the numbers when the design inventory cannot fit the tanks', () => {
