@@ -7,7 +7,7 @@ describe('selectDevices', () => {
 
   it('should return every device in plant order when no selection is given', () => {
     expect(selectDevices(plant).map(deviceKey)).toEqual([...plant.deviceByKey.keys()]);
-    expect(selectDevices(plant)).toHaveLength(66);
+    expect(selectDevices(plant)).toHaveLength(75);
   });
 
   it('should return the first N devices when given a count', () => {

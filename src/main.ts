@@ -4,6 +4,7 @@ import { quietDebugResult } from './ingest/quiet-mqtt-debug';
 import { ConfigError } from './common/errors';
 import { JsonLogger } from './common/logger';
 import { loadAppConfig } from './config/app-config';
+import { logPlantWarnings } from './config/config.loader';
 import { bootstrap } from './bootstrap';
 import { placeholderSecrets } from './common/domain/placeholder-secrets';
 
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
     throw err;
   }
   JsonLogger.setLevel(config.env.LOG_LEVEL);
+  // Plant-model consistency warnings (docs/plant-model.md): logged once at start, with the numbers.
+  logPlantWarnings(config.plant, (msg, fields) => log.warn(msg, fields));
   if (!quietDebugResult.installed) log.debug('mqtt-packet debug calls left as they are', { reason: quietDebugResult.reason });
   const app = await bootstrap(config);
   log.info('hazwatch started', { url: `http://${config.env.HOST}:${app.port}/` });

@@ -21,7 +21,8 @@ export type Reading = {
   readonly seq?: number | undefined;
 };
 
-export type DeviceKind = 'gas_detector' | 'tank' | 'shutoff_valve' | 'safety_system';
+export type DeviceKind =
+  'gas_detector' | 'tank' | 'shutoff_valve' | 'safety_system' | 'analog' | 'discrete' | 'weather';
 export type Priority = 'critical' | 'high' | 'medium' | 'low';
 export type ColourLevel = 'red' | 'orange' | 'yellow' | 'blue';
 

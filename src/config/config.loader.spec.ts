@@ -62,7 +62,9 @@ describe('loadPlant', () => {
     const substances = [...plant.sourceById.values()].flatMap((s) => s.substances.map((x) => x.substance));
     expect(substances).toEqual(expect.arrayContaining(['chlorine', 'ammonia', 'benzene', 'vinyl chloride', 'hydrogen peroxide']));
     const kinds = new Set([...plant.deviceByKey.values()].map((d) => d.kind));
-    expect([...kinds].sort()).toEqual(['gas_detector', 'safety_system', 'shutoff_valve', 'tank']);
+    expect([...kinds].sort()).toEqual(['analog', 'discrete', 'gas_detector', 'safety_system', 'shutoff_valve', 'tank', 'weather']);
+    // The corrected demo is consistent with its own numbers: no warning at start.
+    expect(plant.warnings).toEqual([]);
   });
 
   it('should name file, path and reason for a schema error', () => {

@@ -7,6 +7,7 @@ import { ConfigError } from '../common/errors';
 import { deviceChannels, type ChannelSpec } from './device-channels';
 import { EnvSchema } from './env.schema';
 import { PlantSchema, type DeviceSchema, type HazardSourceSchema, type SiteSchema } from './plant.schema';
+import { checkConsistency } from './plant.consistency';
 
 export type Problem = { path: string; reason: string };
 
@@ -71,6 +72,10 @@ export type PlantModel = {
   /** Key `${siteId}/${deviceId}`. */
   readonly deviceByKey: ReadonlyMap<string, DeviceInfo>;
   readonly sourceById: ReadonlyMap<string, HazardSourceSchema & { readonly siteId: string }>;
+  /** Consistency warnings found at load (file, path, reason with the numbers); logged at start. */
+  readonly warnings: readonly Problem[];
+  /** The file the model came from (for warnings). */
+  readonly file?: string;
 };
 
 /** Cross-reference checks class-validator cannot express. */
@@ -105,12 +110,20 @@ function checkPlant(plant: PlantSchema): Problem[] {
           need('unit', 'a gas_detector');
           need('level1', 'a gas_detector');
           need('level2', 'a gas_detector');
+          if (d.unit !== undefined && !['%LEL', 'ppm', 'mg/m3'].includes(d.unit))
+            problems.push({ path: `${dp}.unit`, reason: `must be one of %LEL, ppm, mg/m3 for a gas_detector (got '${d.unit}')` });
           if (d.level1 !== undefined && d.level2 !== undefined && d.level2 <= d.level1)
             problems.push({ path: `${dp}.level2`, reason: 'must be above level1' });
           if (d.gasClass === 'combustible' && d.unit === '%LEL') {
             if (d.level1 !== undefined && d.level1 > 25) problems.push({ path: `${dp}.level1`, reason: 'combustible level 1 must be ≤ 25 %LEL (GB/T 50493-2019)' });
             if (d.level2 !== undefined && d.level2 > 50) problems.push({ path: `${dp}.level2`, reason: 'combustible level 2 must be ≤ 50 %LEL (GB/T 50493-2019)' });
           }
+          break;
+        case 'analog':
+          need('unit', 'an analog input');
+          break;
+        case 'discrete':
+        case 'weather':
           break;
         case 'tank':
           need('capacityM3', 'a tank');
@@ -144,8 +157,10 @@ export function loadPlant(configDir: string): PlantModel {
   if (!existsSync(file)) throw new ConfigError(file, [{ path: '(file)', reason: 'not found (CONFIG_DIR must hold plant.yaml)' }]);
   const plant = validateInto(PlantSchema, readYamlFile(file), file);
   const problems = checkPlant(plant);
+  const consistency = checkConsistency(plant);
+  problems.push(...consistency.errors);
   if (problems.length) throw new ConfigError(file, problems);
-  return indexPlant(plant);
+  return { ...indexPlant(plant), warnings: consistency.warnings, file };
 }
 
 export function indexPlant(plant: PlantSchema): PlantModel {
@@ -159,5 +174,14 @@ export function indexPlant(plant: PlantSchema): PlantModel {
       deviceByKey.set(`${site.id}/${d.id}`, Object.assign(d, { siteId: site.id, channels: deviceChannels(d) }));
     }
   }
-  return { sites: plant.sites, siteById, deviceByKey, sourceById };
+  return { sites: plant.sites, siteById, deviceByKey, sourceById, warnings: [] };
+}
+
+/** Logs the plant model's consistency warnings (once, at start), each with file, path and reason. Returns how many. */
+export function logPlantWarnings(
+  plant: Pick<PlantModel, 'warnings' | 'file'>,
+  warn: (msg: string, fields: Record<string, unknown>) => void,
+): number {
+  for (const w of plant.warnings) warn('plant model inconsistency', { file: plant.file, path: w.path, reason: w.reason });
+  return plant.warnings.length;
 }

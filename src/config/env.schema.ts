@@ -74,7 +74,16 @@ export class EnvSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(10000000) WRITER_QUEUE_MAX: number = 500000;
   /** Bytes of telemetry the writer may spool to DATA_DIR/spool while the database is down or slow (default 2 GiB). */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1048576) SPOOL_MAX_BYTES: number = 2 * 1024 * 1024 * 1024;
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(3650) TELEMETRY_RETENTION_DAYS: number = 90;
+  /** At least 30: monitoring data of major hazard sources must be kept ≥ 30 days (docs/plant-model.md). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(30, {
+    message:
+      'must be at least 30 days: monitoring data of major hazard sources must be kept for at least 30 days (State Administration of Work Safety order No. 40)',
+  })
+  @Max(3650)
+  TELEMETRY_RETENTION_DAYS: number = 90;
   @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(10000000) DEADLETTER_MAX_ROWS: number = 100000;
 
   /** Simulator settings used when SIMULATE=true. */

@@ -4,6 +4,7 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsNumber,
@@ -16,9 +17,11 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import type { DeviceKind } from '../common/types';
+import type { DeviceKind, Priority } from '../common/types';
 
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Rule ids and condition keys: letters, digits, _ - : . */
+export const RULE_ID_PATTERN = /^[A-Za-z0-9_:.-]{1,96}$/;
 /** tianjin/binhai/nangang: lower-case segments separated by '/'. */
 export const JURISDICTION_PATTERN = /^[a-z0-9-]+(\/[a-z0-9-]+)*$/;
 
@@ -58,12 +61,31 @@ export class HazardSourceSchema {
 }
 
 export type GasClass = 'combustible' | 'toxic';
+export type TankGeometryKind = 'vertical_cylinder' | 'horizontal_cylinder' | 'sphere' | 'strapping';
+export type TankType = 'atmospheric' | 'pressurised' | 'refrigerated';
+export const DEVICE_KINDS: readonly DeviceKind[] = [
+  'gas_detector',
+  'tank',
+  'shutoff_valve',
+  'safety_system',
+  'analog',
+  'discrete',
+  'weather',
+];
+
+/** Alarm limits of a generic analog input, in its unit (any subset). */
+export class AnalogLimitsSchema {
+  @IsOptional() @IsNumber() LL?: number;
+  @IsOptional() @IsNumber() L?: number;
+  @IsOptional() @IsNumber() H?: number;
+  @IsOptional() @IsNumber() HH?: number;
+}
 export type GasUnit = '%LEL' | 'ppm' | 'mg/m3';
 export type SafetySystemKind = 'esd' | 'gas_detection' | 'video' | 'lightning';
 
 export class DeviceSchema {
   @Matches(ID_PATTERN) id!: string;
-  @IsIn(['gas_detector', 'tank', 'shutoff_valve', 'safety_system']) kind!: DeviceKind;
+  @IsIn(DEVICE_KINDS) kind!: DeviceKind;
   @IsString() name!: string;
   /** The major hazard source this device watches. */
   @Matches(ID_PATTERN) sourceId!: string;
@@ -75,7 +97,8 @@ export class DeviceSchema {
   // gas_detector
   @IsOptional() @IsString() gas?: string;
   @IsOptional() @IsIn(['combustible', 'toxic']) gasClass?: GasClass;
-  @IsOptional() @IsIn(['%LEL', 'ppm', 'mg/m3']) unit?: GasUnit;
+  /** gas_detector: '%LEL' | 'ppm' | 'mg/m3'; analog: the engineering unit ('°C', 'kPa', 'm3/h', ...). */
+  @IsOptional() @IsString() unit?: string;
   /** Set points in the detector's unit (GB/T 50493-2019 ceilings apply). */
   @IsOptional() @IsNumber() @Min(0) level1?: number;
   @IsOptional() @IsNumber() @Min(0) level2?: number;
@@ -84,6 +107,30 @@ export class DeviceSchema {
   @IsOptional() @IsNumber() @IsPositive() capacityM3?: number;
   @IsOptional() @IsNumber() @IsPositive() densityTPerM3?: number;
   @IsOptional() @IsString() substance?: string;
+  /** Filling limit, % of the tank volume (the regulatory filling ratio); default 90. Level HH must not exceed the level holding it. */
+  @IsOptional() @IsNumber() @Min(1) @Max(100) maxFillPct?: number;
+  /** Shape for level → volume; default vertical_cylinder. */
+  @IsOptional() @IsIn(['vertical_cylinder', 'horizontal_cylinder', 'sphere', 'strapping']) geometry?: TankGeometryKind;
+  /** geometry strapping: [level %, volume m³] points from level 0 to 100, strictly increasing. */
+  @IsOptional() @IsArray() strapping?: Array<[number, number]>;
+  @IsOptional() @IsIn(['atmospheric', 'pressurised', 'refrigerated']) tankType?: TankType;
+  /** Design (maximum allowable) pressure, kPa gauge. */
+  @IsOptional() @IsNumber() designPressureKpa?: number;
+  /** Relief valve (or breather valve) set pressure, kPa gauge; default the design pressure. */
+  @IsOptional() @IsNumber() reliefSetKpa?: number;
+  /** Design temperature window, °C. */
+  @IsOptional() @IsNumber() designMinTempC?: number;
+  @IsOptional() @IsNumber() designMaxTempC?: number;
+  /** Independent HH level switch (channel level_switch_hh) trip point, level %; the tank's HH trip cause. */
+  @IsOptional() @IsNumber() @Min(0) @Max(100) levelSwitchHHPct?: number;
+
+  // analog (channel value)
+  @IsOptional() @ValidateNested() @Type(() => AnalogLimitsSchema) limits?: AnalogLimitsSchema;
+
+  // discrete (channel state)
+  /** The value of `state` that means alarm (default true). */
+  @IsOptional() @IsBoolean() alarmWhen?: boolean;
+  @IsOptional() @IsIn(['critical', 'high', 'medium', 'low']) priority?: Priority;
 
   // shutoff_valve
   @IsOptional() @IsNumber() @IsPositive() @Max(600) travelTimeS?: number;
@@ -93,6 +140,29 @@ export class DeviceSchema {
 
   /** Instrument span per numeric channel [lo, hi]; readings outside the span but within physical limits are accepted and flagged by rules as over/under-range. */
   @IsOptional() @IsObject() ranges?: Record<string, [number, number]>;
+}
+
+/** What starts a trip in the plant's cause-and-effect matrix (exactly one). */
+export class CauseSchema {
+  /** The 2ooN gas vote of this area. */
+  @IsOptional() @Matches(ID_PATTERN) vote?: string;
+  /** The independent HH level switch of this tank (levelSwitchHHPct). */
+  @IsOptional() @Matches(ID_PATTERN) levelSwitchHH?: string;
+  /** A discrete input device in alarm. */
+  @IsOptional() @Matches(ID_PATTERN) discrete?: string;
+  /** Any rule condition: rule id + condition (e.g. limit:cl-tk-1:pressure_kpa + HH). */
+  @IsOptional() @Matches(RULE_ID_PATTERN) rule?: string;
+  @IsOptional() @Matches(RULE_ID_PATTERN) condition?: string;
+}
+
+/** One row of the cause-and-effect matrix: the cause closes these valves; hazwatch supervises that they do. */
+export class CauseEffectSchema {
+  /** Rule id of the generated interlock supervision (letters, digits, _ - : .). */
+  @Matches(RULE_ID_PATTERN, { message: 'must be a rule id like hh-trip:cl-tk-1 (letters, digits, _ - : .)' }) id!: string;
+  @ValidateNested() @Type(() => CauseSchema) cause!: CauseSchema;
+  @IsArray() @ArrayMinSize(1) @Matches(ID_PATTERN, { each: true }) close!: string[];
+  /** Deadline for every valve to report closed; default its travel time + interlockMarginS. */
+  @IsOptional() @IsNumber() @IsPositive() @Max(600) closeWithinS?: number;
 }
 
 export class SiteSchema {
@@ -105,6 +175,8 @@ export class SiteSchema {
   @IsOptional() @IsArray() @IsString({ each: true }) flags?: string[];
   @IsArray() @ValidateNested({ each: true }) @Type(() => HazardSourceSchema) hazardSources!: HazardSourceSchema[];
   @IsArray() @ArrayMaxSize(10000) @ValidateNested({ each: true }) @Type(() => DeviceSchema) devices!: DeviceSchema[];
+  /** Trips of the site's SIS/ESD that hazwatch supervises (interlock supervision is generated only from these). */
+  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => CauseEffectSchema) causeAndEffect?: CauseEffectSchema[];
 }
 
 export class PlantSchema {

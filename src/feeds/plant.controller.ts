@@ -96,6 +96,8 @@ export class PlantController {
       ...(d.kind === 'tank' ? { capacityM3: d.capacityM3, densityTPerM3: d.densityTPerM3, substance: d.substance } : {}),
       ...(d.kind === 'shutoff_valve' ? { travelTimeS: d.travelTimeS } : {}),
       ...(d.kind === 'safety_system' ? { system: d.system } : {}),
+      ...(d.kind === 'analog' ? { unit: d.unit, limits: d.limits } : {}),
+      ...(d.kind === 'discrete' ? { alarmWhen: d.alarmWhen ?? true, priority: d.priority ?? 'high' } : {}),
       ranges: Object.fromEntries([...d.channels].flatMap(([ch, spec]) => (spec.type === 'number' ? [[ch, spec.span]] : []))),
       state: status?.state ?? 'unknown',
       stateChangedAt: status?.stateChangedAt ? new Date(status.stateChangedAt).toISOString() : null,

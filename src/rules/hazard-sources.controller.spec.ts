@@ -16,6 +16,8 @@ const status = (over: Partial<HazardStatus>): HazardStatus => ({
   alpha: 1.5,
   inventory: [{ substance: 'chlorine', q: 88.2, Q: 5, beta: 4, tanks: 2, measuredTanks: 2 }],
   updatedAt: Date.UTC(2026, 10, 24, 10, 0, 0),
+  uncertain: false,
+  uncertainTanks: [],
   ...over,
 });
 

@@ -52,6 +52,14 @@ export class HazardSourceDto {
     example: false,
   })
   aboveFiledGrade!: boolean;
+  @ApiProperty({
+    description:
+      'True while a tank level of the source is stale, offline or bad-quality: R counts that tank at its filling limit (an upper bound), never at a frozen level',
+    example: false,
+  })
+  uncertain!: boolean;
+  @ApiProperty({ description: 'Tanks whose level is not trustworthy now', type: [String], example: [] })
+  uncertainTanks!: string[];
 }
 
 export function toHazardSourceDto(h: HazardStatus): HazardSourceDto {
@@ -68,6 +76,8 @@ export function toHazardSourceDto(h: HazardStatus): HazardSourceDto {
     inventory: h.inventory.map((i) => ({ ...i })),
     updatedAt: new Date(h.updatedAt).toISOString(),
     aboveFiledGrade: h.grade < h.filedGrade,
+    uncertain: h.uncertain,
+    uncertainTanks: [...h.uncertainTanks],
   };
 }
 

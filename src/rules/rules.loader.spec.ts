@@ -58,14 +58,23 @@ describe('loadRules', () => {
       members: ['cl-gd-1', 'cl-gd-2', 'cl-gd-3'],
       priority: 'critical',
     });
-    expect(rules.interlocks.map((i) => i.ruleId)).toEqual(
-      expect.arrayContaining(['interlock:cl-a1', 'hh-trip:cl-tk-1']),
+    // Interlock supervision only from the plant's cause-and-effect: the toxic areas' votes and every tank's LSHH.
+    expect(rules.interlocks.map((i) => i.ruleId).sort()).toEqual(
+      [
+        'interlock:cl-a1',
+        'interlock:nh-a1',
+        ...['cl', 'nh', 'bz', 'vc', 'hp', 'me'].flatMap((p) => [`hh-trip:${p}-tk-1`, `hh-trip:${p}-tk-2`]),
+      ].sort(),
     );
-    expect(rules.composites).toHaveLength(5);
+    expect(rules.interlocks.find((i) => i.ruleId === 'hh-trip:cl-tk-1')?.trigger).toEqual([
+      { siteId: 'bohai-chem', ruleId: 'lshh:cl-tk-1', deviceId: 'cl-tk-1', condition: 'LSHH' },
+    ]);
+    // gas-valve-open:cl-a1, systems-degraded:bz-a1 and hh-inlet-open for each of the 12 tanks
+    expect(rules.composites).toHaveLength(14);
     expect(rules.hazardSources).toHaveLength(plant.sourceById.size);
   });
 
-  it('should derive gas limits from each detector set points and apply the tank overrides', () => {
+  it('should derive gas limits from each detector set points and tank level limits from the filling limit', () => {
     const { rules } = loadRules(demoDir, plant);
     const gd = rules.devices.get('bohai-chem')!.get('cl-gd-1')!.channels.get('conc')!.rules[0]!;
     expect(gd).toMatchObject({
@@ -77,13 +86,14 @@ describe('loadRules', () => {
     });
     const tk = rules.devices.get('bohai-chem')!.get('cl-tk-1')!.channels.get('level_pct')!.rules;
     const lim = tk[0]!;
+    // 80 % of the volume of a horizontal cylinder is held at 74.5 % of its level: HH there, H 5 % below.
     expect(lim.kind === 'limit' && lim.limits.map((l) => [l.condition, l.value])).toEqual([
       ['LL', 5],
       ['L', 10],
-      ['H', 80],
-      ['HH', 85],
+      ['H', 69.5],
+      ['HH', 74.5],
     ]);
-    expect(tk.find((r) => r.kind === 'overfill')).toMatchObject({ hh: 85 });
+    expect(tk.find((r) => r.kind === 'overfill')).toMatchObject({ hh: 74.5 });
   });
 
   it('should use the defaults only when rules.yaml is absent', () => {

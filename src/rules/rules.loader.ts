@@ -19,6 +19,7 @@ export function toPlantView(plant: PlantModel): PlantView {
   const sites: SiteView[] = plant.sites.map((s) => ({
     id: s.id,
     hazardSources: s.hazardSources,
+    ...(s.causeAndEffect ? { causeAndEffect: s.causeAndEffect } : {}),
     devices: s.devices.map((d) => {
       const info = plant.deviceByKey.get(`${s.id}/${d.id}`);
       if (!info) throw new Error(`device ${s.id}/${d.id} missing from the plant index`);

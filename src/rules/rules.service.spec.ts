@@ -111,6 +111,37 @@ describe('RulesService', () => {
     r.service.onModuleDestroy();
   });
 
+  it("should attach the site's latest wind to the conditions raised there, and no stale wind", () => {
+    const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+    let r!: Rig;
+    ts.run(({ flush }) => {
+      r = rig(ts);
+      const wind = (ch: string, v: number, t: number): Reading =>
+        makeReading({ deviceId: 'bhc-weather', channel: ch, value: v, ts: t, receivedAt: t });
+      ts.schedule(() => {
+        r.telemetry$.next(wind('wind_speed_ms', 3.2, 0));
+        r.telemetry$.next(wind('wind_dir_deg', 135, 0));
+        r.telemetry$.next(gas(1.5, 0));
+      }, 0);
+      ts.schedule(() => r.telemetry$.next(gas(1.5, 2000)), 2000);
+      // 11 min later, no new wind: a level-2 on another detector carries no (stale) wind
+      ts.schedule(() => {
+        r.clock.set(660_000);
+        r.telemetry$.next(gas(5, 660_000, 'cl-gd-2'));
+      }, 660_000);
+      ts.schedule(() => r.telemetry$.next(gas(5, 662_000, 'cl-gd-2')), 662_000);
+      flush();
+    });
+    const l1 = r.out.find((c) => c.deviceId === 'cl-gd-1' && c.condition === 'gas_l1' && c.active)!;
+    expect(l1.weather).toEqual({ windSpeedMs: 3.2, windDirDeg: 135, ts: 0 });
+    expect(l1.message).toMatch(/ · wind 3\.2 m\/s from SE \(135°\)$/);
+    const l2 = r.out.find((c) => c.deviceId === 'cl-gd-2' && c.condition === 'gas_l2' && c.active)!;
+    expect(l2.weather).toBeUndefined();
+    expect(l2.message).not.toContain('wind');
+    // other sites have no weather station: nothing attached
+    r.service.onModuleDestroy();
+  });
+
   it('should keep the running rules and count the rejection when a reload finds an invalid file', async () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
     let r!: Rig;
@@ -140,11 +171,11 @@ describe('RulesService', () => {
     let r!: Rig;
     ts.run(({ flush }) => {
       r = rig(ts, configDir('version: 1\n'));
-      // tank temperature H (default 75 % of span −40…80 = 50 °C, on-delay 60 s)
+      // tank temperature H (90 % of the design window −40…50 °C = 41 °C, HH 45.5 °C; on-delay 60 s)
       const temp = (v: number, t: number): Reading =>
         makeReading({ deviceId: 'cl-tk-1', channel: 'temp_c', value: v, ts: t, receivedAt: t });
-      ts.schedule(() => r.telemetry$.next(temp(55, 0)), 0);
-      ts.schedule(() => r.telemetry$.next(temp(55, 61_000)), 61_000);
+      ts.schedule(() => r.telemetry$.next(temp(43, 0)), 0);
+      ts.schedule(() => r.telemetry$.next(temp(43, 61_000)), 61_000);
       ts.schedule(() => {
         writeFileSync(join(r.dir, 'rules.yaml'), 'version: 1\ndisable: [ "limit:cl-tk-1:temp_c" ]\n');
         r.clock.set(62_000);

@@ -14,6 +14,7 @@ import type { HazardStatus } from './domain/hazard-grading';
 import type { DeviceClockEvent } from './domain/clock.rule';
 import type { DeviceStateEvent } from './domain/offline.rule';
 import type { CompiledRules } from './domain/rule-spec';
+import { describeWind, WeatherBook } from './domain/weather-book';
 import { RulesFileWatcher } from './rules-file.watcher';
 import { loadRules, rulesFilePath } from './rules.loader';
 
@@ -34,6 +35,8 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
   private readonly changes = new Subject<ConditionChange>();
   private readonly hazards = new Subject<HazardStatus>();
   private readonly hazardBySource = new Map<string, HazardStatus>();
+  /** Latest wind per site (weather stations), attached to the conditions raised there. */
+  private readonly weather = new WeatherBook();
   private readonly scheduler: SchedulerLike;
   private rules?: CompiledRules;
   private inputs?: EngineInputs;
@@ -182,6 +185,7 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
       next: (c) => this.publish(c),
       error: (err: unknown) => this.engineFailed(err),
     });
+    sub.add(engine.weather$.subscribe((r) => this.weather.update(r)));
     sub.add(
       engine.hazard$.subscribe({
         next: (h) => this.updateHazard(h),
@@ -200,7 +204,11 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
     }, 1000);
   }
 
-  private publish(c: ConditionChange): void {
+  private publish(raw: ConditionChange): void {
+    const w = raw.active ? this.weather.at(raw.siteId, this.clock.now()) : undefined;
+    const c: ConditionChange = w
+      ? { ...raw, weather: w, message: `${raw.message} · ${describeWind(w)}` }
+      : raw;
     this.metrics.ruleConditions.inc({ active: String(c.active), priority: c.priority });
     if (this.dispatching === this.dispatching)
       this.metrics.ruleConditionLatency.observe(Math.max(0, this.clock.now() - this.dispatching) / 1000);
@@ -215,6 +223,7 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
       limit: c.limit,
       ts: c.ts,
       message: c.message,
+      ...(c.weather ? { weather: c.weather } : {}),
     });
     this.changes.next(c);
   }
@@ -223,7 +232,17 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
     const prev = this.hazardBySource.get(h.sourceId);
     this.hazardBySource.set(h.sourceId, h);
     const crossed = prev !== undefined && prev.S >= 1 !== h.S >= 1;
-    if (prev && prev.grade === h.grade && !crossed) return;
+    const uncertainChanged = prev !== undefined && prev.uncertain !== h.uncertain;
+    if (uncertainChanged)
+      this.log.warn(
+        h.uncertain ? 'hazard grading uncertain: tank level stale or bad' : 'hazard grading certain again',
+        {
+          sourceId: h.sourceId,
+          uncertainTanks: h.uncertainTanks,
+          R: h.R,
+        },
+      );
+    if (prev && prev.grade === h.grade && !crossed && !uncertainChanged) return;
     if (crossed)
       this.log.info(
         h.S >= 1 ? 'hazard source identified: S ≥ 1' : 'hazard source below identification: S < 1',

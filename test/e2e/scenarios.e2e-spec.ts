@@ -96,14 +96,17 @@ const CASES: Record<ScenarioName, ScenarioCase> = {
     areas: ['bohai-chem/nh-a1'],
     speed: 3,
     expected: [
-      // nh-tk-1 (H 85 %, HH 90 %) rises from 57 % at 90 %/min and stays at 99 %.
-      'raised overfill:nh-tk-1 overfill_predicted high', // 27: 6 points in the trend window, HH < 30 min away
-      'raised roc:nh-tk-1:level_pct roc_rise medium', // 32: rate window spans 30 s, > 5 %/min
-      'raised limit:nh-tk-1:level_pct HH high', // 52: ≥ 90 % for 10 s
-      'raised hh-inlet-open:nh-tk-1 hh_inlet_open critical', // 52: HH while inlet XV-1 reports open (composite, no delay)
-      'raised hh-trip:nh-tk-1[nh-xv-1] shutoff_failed critical', // 72: inlet valve still open 20 s after HH
-      'raised limit:nh-tk-1:level_pct H medium', // 97: ≥ 85 % for 60 s
-      'cleared roc:nh-tk-1:level_pct roc_rise medium', // 102: level flat at 99 % for a window
+      // nh-tk-1: horizontal cylinder filled to at most 85 % of its volume = 79.2 % of its level, so HH 79.2 % and
+      // H 74.2 %; its independent HH level switch (LSHH, 79.2 %) is the trip cause that closes inlet XV-1 (plant.yaml
+      // causeAndEffect). It rises at 90 %/min and stays at 99 %.
+      'raised overfill:nh-tk-1 overfill_predicted high', // 6 points in the trend window, HH < 30 min away
+      'raised roc:nh-tk-1:level_pct roc_rise medium', // rate window spans 30 s, > 5 %/min
+      'raised lshh:nh-tk-1 LSHH high', // the switch trips with the first sample ≥ 79.2 % (no delay)
+      'raised limit:nh-tk-1:level_pct HH high', // ≥ 79.2 % for 10 s (the transmitter's alarm, not the trip)
+      'raised hh-inlet-open:nh-tk-1 hh_inlet_open critical', // HH while inlet XV-1 reports open (composite, no delay)
+      'raised hh-trip:nh-tk-1[nh-xv-1] shutoff_failed critical', // inlet valve still open 20 s after the LSHH trip
+      'raised limit:nh-tk-1:level_pct H medium', // ≥ 74.2 % for 60 s
+      'cleared roc:nh-tk-1:level_pct roc_rise medium', // level flat at 99 % for a window
     ],
     lastEventS: 102,
   },
@@ -286,7 +289,7 @@ describe('simulator scenarios end to end (MQTT → rules → alarms → /ws)', (
     }
   }, 200_000);
 
-  it('should predict the overfill, alarm the rate, HH, HH with the inlet open (composite), the failed trip and H in order when a tank overfills', async () => {
+  it('should predict the overfill, alarm the rate, the HH switch, HH, HH with the inlet open (composite), the failed trip and H in order when a tank overfills', async () => {
     const c = CASES.overfill;
     const ev = await sequenceOf(c);
     const level = await samples('bohai-chem/nh-tk-1', 'level_pct', Math.max(...ev.map(timeOf)));
@@ -300,12 +303,17 @@ describe('simulator scenarios end to end (MQTT → rules → alarms → /ws)', (
     expect(Number(roc.value)).toBeGreaterThan(5); // %/min
     const rocCleared = eventOf(ev, 'cleared roc:nh-tk-1:level_pct roc_rise medium');
     expect(Number(rocCleared.value)).toBeLessThanOrEqual(2.5); // half the limit
+    // The limits follow the tank's filling limit (85 % of volume of a horizontal cylinder = 79.2 % of level).
+    const atHH = firstSample(level, (v) => Number(v) >= 79.2, 'level ≥ 79.2 %');
+    const lshh = at(ev, 'raised lshh:nh-tk-1 LSHH high');
+    expect(lshh).toBe(atHH); // the switch sees the same liquid, reported in the same message, no delay
     const hh = at(ev, 'raised limit:nh-tk-1:level_pct HH high');
-    expect(hh).toBe(firstSample(level, (v) => Number(v) >= 90, 'level ≥ 90 %') + 10_000);
+    expect(hh).toBe(atHH + 10_000);
     expect(at(ev, 'raised limit:nh-tk-1:level_pct H medium')).toBe(
-      firstSample(level, (v) => Number(v) >= 85, 'level ≥ 85 %') + 60_000,
+      firstSample(level, (v) => Number(v) >= 74.2, 'level ≥ 74.2 %') + 60_000,
     );
-    expect(at(ev, 'raised hh-trip:nh-tk-1[nh-xv-1] shutoff_failed critical')).toBe(hh + 20_000);
+    // The trip is the independent switch: the valve deadline (15 s travel + 5 s) runs from it, not from the HH alarm.
+    expect(at(ev, 'raised hh-trip:nh-tk-1[nh-xv-1] shutoff_failed critical')).toBe(lshh + 20_000);
   }, 200_000);
 
   it('should raise a critical discrepancy and stuck after the travel time when a valve sticks while closing', async () => {

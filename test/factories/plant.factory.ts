@@ -22,8 +22,9 @@ export function makePlantConfigDir(siteId: string, opts: { gasDetectors?: number
             name: 'Chlorine store',
             unitType: 'storage',
             peopleWithin500m: 10,
-            filedGrade: 2,
-            substances: [{ substance: 'chlorine', cas: '7782-50-5', criticalQ: 5, beta: 4, designQ: 40 }],
+            // R = 1.0 × 4 × 35 / 5 = 28 → grade 3; 35 t fits TK-1 at its filling limit (30 m³ × 1.47 t/m³ × 90 %).
+            filedGrade: 3,
+            substances: [{ substance: 'chlorine', cas: '7782-50-5', criticalQ: 5, beta: 4, designQ: 35 }],
           },
         ],
         devices: [

@@ -603,6 +603,17 @@ function sourceBlock(site, src, inAlarm) {
       { class: liveDiffers ? 'live-differs' : '', dataset: { liveGrade: hz?.grade ?? '' } },
       hz ? h('span', { class: `grade grade-small grade-${liveLevel}`, title: liveLevel }) : null,
       `${t('plant.live')} ${hz && Number.isFinite(hz.R) ? hz.R.toFixed(1) : '—'}${hz?.grade ? ` (${t('plant.grade', { g: hz.grade })})` : ''}`,
+      // A stale / bad tank level: R is an upper bound, not a measurement.
+      hz?.uncertain
+        ? h(
+            'span',
+            {
+              class: 'r-uncertain',
+              title: t('plant.uncertainTitle', { tanks: (hz.uncertainTanks ?? []).join(', ') }),
+            },
+            ` ${t('plant.uncertain')}`,
+          )
+        : null,
     ),
   );
   const systems = h(

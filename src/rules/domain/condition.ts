@@ -23,6 +23,8 @@ export type ConditionChange = {
   /** Event time of the change, epoch ms. */
   readonly ts: number;
   readonly message: string;
+  /** The site's latest wind when the condition was raised (sites with a weather station; docs/plant-model.md). */
+  readonly weather?: { readonly windSpeedMs?: number; readonly windDirDeg?: number; readonly ts: number };
 };
 
 /** Identity of one condition inside the engine (site-scoped, because rule ids are unique per site only). */

@@ -99,10 +99,16 @@ function background(h: Harness, to: number, skip: ReadonlySet<string> = new Set(
       d.kind === 'gas_detector'
         ? { conc: 0.1, fault: false }
         : d.kind === 'tank'
-          ? { level_pct: 50, temp_c: 20, pressure_kpa: 600 }
+          ? { level_pct: 50, temp_c: 20, pressure_kpa: 600, level_switch_hh: false }
           : d.kind === 'shutoff_valve'
             ? { position: 'open', demand: 'open' }
-            : { status: 'ok' };
+            : d.kind === 'analog'
+              ? { value: 10 }
+              : d.kind === 'discrete'
+                ? { state: !(d.alarmWhen ?? true) }
+                : d.kind === 'weather'
+                  ? { wind_speed_ms: 3, wind_dir_deg: 135 }
+                  : { status: 'ok' };
     h.every(0, to, d.periodS * 1000, (t) => h.send(t, d.id, values));
   }
 }
@@ -252,10 +258,77 @@ describe('rule engine on the demo plant', () => {
   });
 });
 
+describe('interlock supervision from the cause-and-effect matrix', () => {
+  it("should supervise a tank's inlet trip from its independent HH level switch, not from the transmitter's HH", () => {
+    const h = runEngine((h) => {
+      background(h, 120_000, new Set(['nh-tk-1']));
+      // The transmitter reads 80 % (above its HH 79.2 %) from 0 s; the switch trips only at 40 s. XV-1 stays open.
+      h.every(0, 120_000, 5000, (t) =>
+        h.send(t, 'nh-tk-1', { level_pct: 80, temp_c: 20, pressure_kpa: 900, level_switch_hh: t >= 40_000 }),
+      );
+    });
+    const got = rows(h.out, 120_000, (c) => c.deviceId === 'nh-tk-1' || c.deviceId === 'nh-xv-1');
+    const at = (cond: string, dev: string): number | undefined =>
+      got.find((c) => c.condition === cond && c.deviceId === dev && c.active)?.ts;
+    expect(at('HH', 'nh-tk-1')).toBe(10_000); // 10 s on-delay: an alarm, not the trip
+    expect(at('LSHH', 'nh-tk-1')).toBe(40_000);
+    // The trip is the switch: nh-xv-1 must report closed within 15 s travel + 5 s margin of it.
+    expect(got.find((c) => c.ruleId === 'hh-trip:nh-tk-1' && c.active)).toMatchObject({
+      condition: 'shutoff_failed',
+      priority: 'critical',
+      deviceId: 'nh-xv-1',
+      ts: 60_000,
+    });
+  });
+
+  it('should not invent a trip for a voted gas area without a cause-and-effect row (no false 紧急切断失败)', () => {
+    // A 2oo3 level-2 vote in the benzene area, whose valves stay open: the plant has no gas → ESD trip there.
+    const site = 'nangang-petro';
+    const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+    const out: ConditionChange[] = [];
+    ts.run(({ flush }) => {
+      const telemetry$ = new Subject<Reading | readonly Reading[]>();
+      const engine = buildEngine(
+        demoRules,
+        { telemetry$, deviceState$: new Subject() },
+        {
+          scheduler: ts,
+          store: new ConditionStore(),
+          hooks: { onRuleError: () => undefined, onLate: () => undefined },
+        },
+      );
+      engine.conditions$.subscribe((c) => out.push(c));
+      for (let t = 0; t <= 60_000; t += 2000)
+        ts.schedule(() => {
+          for (const id of ['bz-gd-1', 'bz-gd-2', 'bz-gd-3'])
+            telemetry$.next(
+              makeReading({ siteId: site, deviceId: id, channel: 'conc', value: 45, ts: t, receivedAt: t }),
+            );
+          if (t % 5000 === 0)
+            for (const id of ['bz-xv-1', 'bz-xv-2'])
+              telemetry$.next(
+                makeReading({
+                  siteId: site,
+                  deviceId: id,
+                  channel: 'position',
+                  value: 'open',
+                  ts: t,
+                  receivedAt: t,
+                }),
+              );
+        }, t);
+      flush();
+    });
+    expect(out.some((c) => c.ruleId === 'vote:bz-a1' && c.condition === 'vote' && c.active)).toBe(true);
+    // (bohai-chem's silent chlorine detectors count as tripped there — faulted: tripped — so only this site is checked)
+    expect(out.filter((c) => c.siteId === site && c.condition === 'shutoff_failed')).toEqual([]);
+  });
+});
+
 describe('rule engine hazard grading', () => {
   it('should grade the chlorine source from live tank levels', () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
-    const statuses: Array<{ R: number; grade: number; S: number }> = [];
+    const statuses: Array<{ R: number; grade: number; S: number; uncertain: boolean }> = [];
     ts.run(({ flush }) => {
       const telemetry$ = new Subject<Reading | readonly Reading[]>();
       const engine = buildEngine(
@@ -268,28 +341,79 @@ describe('rule engine hazard grading', () => {
         },
       );
       const initial = engine.initialHazard(0).find((s) => s.sourceId === 'bhc-cl2')!;
-      // design inventory 79 t: S = 15.8, R = 1.5 × 4 × 15.8 = 94.8 → grade 2
+      // design inventory 70 t: S = 14, R = 1.5 × 4 × 14 = 84 → grade 2 (the filed grade)
       expect(initial).toMatchObject({
-        S: 15.8,
-        R: 94.8,
+        S: 14,
+        R: 84,
         grade: 2,
         level: 'orange',
         alpha: 1.5,
-        filedGrade: 1,
+        filedGrade: 2,
+        uncertain: false,
       });
       engine.hazard$.subscribe((s) => s.sourceId === 'bhc-cl2' && statuses.push(s));
       ts.schedule(() => {
         telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 100, ts: 0 }));
-        telemetry$.next(makeReading({ deviceId: 'cl-tk-2', channel: 'level_pct', value: 100, ts: 0 }));
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-2', channel: 'level_pct', value: 100.4, ts: 0 }));
         telemetry$.next(makeReading({ deviceId: 'cl-tk-2', channel: 'level_pct', value: 10, ts: 1000 }));
       }, 0);
       flush();
     });
-    // tk-1 full: 44.1 t + tk-2 design share 39.5 t = 83.6 t; both full: 88.2 t → R 105.84 → grade 1
+    // tk-1 full: 44.1 t + tk-2 design share 35 t = 79.1 t; both full (100.4 % clamps to 100): 88.2 t → grade 1;
+    // tk-2 at 10 % of the level of a horizontal cylinder holds 5.20 % of its volume: 2.29 t (not 4.41 t).
     expect(statuses.map((s) => [s.S, s.R, s.grade])).toEqual([
-      [16.72, 100.32, 1],
+      [15.82, 94.92, 2],
       [17.64, 105.84, 1],
-      [9.702, 58.21, 2],
+      [9.279, 55.67, 2],
+      // no more readings: stale (3 × 5 s) → each tank at its filling limit, flagged uncertain
+      [7.515, 45.09, 3],
+      [14.112, 84.67, 2],
+    ]);
+  });
+
+  it('should mark the grading uncertain while a tank level is stale or bad, counting it at its filling limit', () => {
+    const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+    const statuses: Array<{ R: number; uncertain: boolean; tanks: readonly string[] }> = [];
+    ts.run(({ flush }) => {
+      const telemetry$ = new Subject<Reading | readonly Reading[]>();
+      const engine = buildEngine(
+        demoRules,
+        { telemetry$, deviceState$: new Subject() },
+        {
+          scheduler: ts,
+          store: new ConditionStore(),
+          hooks: { onRuleError: () => undefined, onLate: () => undefined },
+        },
+      );
+      engine.hazard$.subscribe(
+        (s) =>
+          s.sourceId === 'bhc-cl2' &&
+          statuses.push({ R: s.R, uncertain: s.uncertain, tanks: s.uncertainTanks }),
+      );
+      ts.schedule(() => {
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 50, ts: 0 }));
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-2', channel: 'level_pct', value: 50, ts: 0 }));
+        // tk-1 goes bad: its frozen 50 % must not be used
+        telemetry$.next(
+          makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 50, quality: 'bad', ts: 1000 }),
+        );
+        telemetry$.next(makeReading({ deviceId: 'cl-tk-1', channel: 'level_pct', value: 40, ts: 2000 }));
+      }, 0);
+      // tk-2 then falls silent: stale after 3 periods (15 s) → uncertain again
+      flush();
+    });
+    // 50 % level of a horizontal cylinder = 50 % volume: 22.05 t per tank, R = 1.5·4·44.1/5 = 52.92.
+    // Bad tk-1 counts at its filling limit (80 % × 44.1 = 35.28 t): R = 1.5·4·(35.28 + 22.05)/5 = 68.8.
+    expect(statuses[1]).toEqual({ R: 52.92, uncertain: false, tanks: [] });
+    expect(statuses[2]).toEqual({ R: 68.8, uncertain: true, tanks: ['cl-tk-1'] });
+    // a good reading (40 %) and the quality condition's clear make it certain again: 22.05·(0.4 vol) … R 46.23
+    const certain = statuses.findIndex((s, i) => i > 2 && !s.uncertain);
+    expect(statuses[certain]).toEqual({ R: 46.23, uncertain: false, tanks: [] });
+    expect(statuses.slice(2, certain).every((s) => s.uncertain && s.R === 68.8)).toBe(true);
+    // then both fall silent: stale → each counted at its filling limit (70.56 t), R = 84.67
+    expect(statuses.slice(certain + 1)).toEqual([
+      { R: 62.1, uncertain: true, tanks: ['cl-tk-2'] },
+      { R: 84.67, uncertain: true, tanks: ['cl-tk-1', 'cl-tk-2'] },
     ]);
   });
 });

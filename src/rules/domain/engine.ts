@@ -38,7 +38,7 @@ import { createCompositeMachine } from './composite.rule';
 import { lastDeviceLookup } from './device-lookup';
 import { createClockMachine, type DeviceClockEvent } from './clock.rule';
 import { createFlagMachine } from './flag.rule';
-import { hazardGrading, computeHazard, type HazardStatus } from './hazard-grading';
+import { hazardGrading, computeHazard, LEVEL_HEALTH_CONDITIONS, type HazardStatus } from './hazard-grading';
 import { createInterlockMachine } from './interlock.rule';
 import { GroupSubject } from './group-subject';
 import { lateGate } from './late-readings.operator';
@@ -97,6 +97,8 @@ export type Engine = {
   readonly conditions$: Observable<ConditionChange>;
   /** Recomputed hazard status of a source after each accepted tank level reading. */
   readonly hazard$: Observable<HazardStatus>;
+  /** Wind readings of the sites' weather stations (attached to alarms of the site). */
+  readonly weather$: Observable<Reading>;
   /** Status of every source before any level is known (design inventory). */
   initialHazard(ts: number): HazardStatus[];
   /**
@@ -316,6 +318,12 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   for (const c of rules.composites)
     for (const t of c.terms) if (t.kind === 'channel') want(t.siteId, t.deviceId, t.channel);
   for (const h of rules.hazardSources) for (const t of h.tanks) want(h.siteId, t.deviceId, t.channel);
+  for (const site of rules.devices.values())
+    for (const d of site.values())
+      if (d.kind === 'weather') {
+        want(d.siteId, d.deviceId, 'wind_speed_ms');
+        want(d.siteId, d.deviceId, 'wind_dir_deg');
+      }
   const crossChannelsOf = lastDeviceLookup(cross);
   const crossReadings$ = tel$.pipe(
     eachReading((r) => crossChannelsOf(r.siteId, r.deviceId)?.has(r.channel) === true),
@@ -362,14 +370,26 @@ export function buildEngine(rules: CompiledRules, inputs: EngineInputs, opts: En
   const tankLevels = new Set(
     rules.hazardSources.flatMap((h) => h.tanks.map((t) => `${h.siteId}/${t.deviceId}`)),
   );
-  const hazard$ = crossReadings$.pipe(
-    filter((r) => r.channel === 'level_pct' && tankLevels.has(`${r.siteId}/${r.deviceId}`)),
-    hazardGrading(rules.hazardSources, timeOf),
+  const hazard$ = merge(
+    crossReadings$.pipe(
+      filter((r) => r.channel === 'level_pct' && tankLevels.has(`${r.siteId}/${r.deviceId}`)),
+    ),
+    // Stale / offline / bad-quality tanks make the grading uncertain (never R from a frozen level).
+    stage1$.pipe(
+      filter(
+        (c) => LEVEL_HEALTH_CONDITIONS.has(c.condition) && tankLevels.has(`${c.siteId}/${c.deviceId ?? ''}`),
+      ),
+    ),
+  ).pipe(hazardGrading(rules.hazardSources, timeOf));
+
+  const weather$ = crossReadings$.pipe(
+    filter((r) => r.channel === 'wind_speed_ms' || r.channel === 'wind_dir_deg'),
   );
 
   return {
     conditions$,
     hazard$,
+    weather$,
     initialHazard: (ts) => rules.hazardSources.map((h) => computeHazard(h, new Map(), ts)),
     dispose: () => {
       stop$.next();

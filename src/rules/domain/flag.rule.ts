@@ -1,4 +1,4 @@
-/** A boolean channel that reports a fault when true (a gas detector's `fault`). Active while true. */
+/** A boolean channel that reports a condition (a gas detector's `fault`, a level switch, a discrete input). Active while it equals `activeWhen` (default true). */
 import type { Reading } from '../../common/types';
 import { ConditionSlot, NO_SEED, type SeedLookup } from './condition';
 import type { RuleMachine } from './rule-machine';
@@ -21,14 +21,15 @@ export function createFlagMachine(rule: FlagRule, seed: SeedLookup = NO_SEED): R
     input(r, ts, emit) {
       if (typeof r.value !== 'boolean' || ts < lastTs) return;
       lastTs = ts;
-      if (r.value !== slot.active)
+      const on = r.value === (rule.activeWhen ?? true);
+      if (on !== slot.active)
         slot.set(
-          r.value,
+          on,
           rule.priority,
           r.value,
           null,
           ts,
-          r.value ? `${rule.deviceId} reports ${rule.channel}` : `${rule.deviceId} ${rule.channel} cleared`,
+          on ? `${rule.deviceId} reports ${rule.channel}` : `${rule.deviceId} ${rule.channel} cleared`,
           emit,
         );
     },

@@ -4,10 +4,15 @@
  * grade 1 (R ≥ 100), 2 (≥ 50), 3 (≥ 10), 4; colour red/orange/yellow/blue. The filed grade stays the official one:
  * the live grade is an indicator, shown beside it, never a silent re-grade.
  * A tank whose level has not been measured yet counts with its share of the design inventory (designQ).
+ * Level → volume follows the tank's geometry (tank-geometry.ts); the level is clamped to [0, 100] %. While a tank's
+ * level is stale, offline or bad-quality, the status is `uncertain` and that tank counts at its filling limit (an
+ * upper bound), never at its last (frozen) level. See docs/plant-model.md.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { ColourLevel, Reading } from '../../common/types';
+import type { ConditionChange } from './condition';
 import type { HazardSourceSpec } from './rule-spec';
+import { volumeFraction } from './tank-geometry';
 
 export type HazardInventory = {
   readonly substance: string;
@@ -33,7 +38,16 @@ export type HazardStatus = {
   readonly inventory: readonly HazardInventory[];
   /** Event time of the last input that changed the inventory (epoch ms). */
   readonly updatedAt: number;
+  /** True while a tank level of this source is stale, offline or bad-quality: R is then an upper bound. */
+  readonly uncertain: boolean;
+  /** The tanks whose level is not trustworthy now. */
+  readonly uncertainTanks: readonly string[];
 };
+
+/** Conditions that make a tank's level untrustworthy for grading. */
+export const LEVEL_HEALTH_CONDITIONS: ReadonlySet<string> = new Set(['stale', 'offline', 'quality_bad']);
+
+const NO_TANKS: ReadonlySet<string> = new Set();
 
 /** α from the number of people within 500 m of the boundary (GB 18218-2018 Table 4). */
 export function alphaFor(people: number): number {
@@ -85,6 +99,7 @@ export function computeHazard(
   spec: HazardSourceSpec,
   levels: ReadonlyMap<string, number>,
   updatedAt: number,
+  uncertainTanks: ReadonlySet<string> = NO_TANKS,
 ): HazardStatus {
   const alpha = alphaFor(spec.peopleWithin500m);
   const inventory: HazardInventory[] = spec.substances.map((sub) => {
@@ -93,10 +108,11 @@ export function computeHazard(
     for (const t of spec.tanks) {
       if (t.substance !== sub.substance) continue;
       const pct = levels.get(t.deviceId);
-      if (pct === undefined) q += t.designShareT;
+      if (uncertainTanks.has(t.deviceId)) q += t.maxFillT;
+      else if (pct === undefined) q += t.designShareT;
       else {
         measured++;
-        q += (Math.max(0, pct) / 100) * t.capacityM3 * t.densityTPerM3;
+        q += volumeFraction(t.geometry, pct / 100) * t.capacityM3 * t.densityTPerM3;
       }
     }
     return {
@@ -121,45 +137,76 @@ export function computeHazard(
     alpha,
     inventory,
     updatedAt,
+    uncertain: uncertainTanks.size > 0,
+    uncertainTanks: [...uncertainTanks].sort(),
   };
 }
 
+/** Input of the grading operator: a tank level reading, or a health condition (stale/offline/bad) of a tank. */
+export type HazardInput = Reading | ConditionChange;
+
 /**
- * Operator: tank level readings in, the recomputed status of the affected source out (one per accepted reading).
- * Bad-quality and late readings keep the last good level.
+ * Operator: tank level readings and the tanks' health conditions in, the recomputed status of the affected source out.
+ * A bad-quality reading, or an active stale / offline / quality_bad condition of the tank, makes the source uncertain
+ * until a good reading arrives and the conditions clear; late readings are ignored.
  */
 export function hazardGrading(
   specs: readonly HazardSourceSpec[],
   /** Event time of a reading (default its `ts`; the engine passes its arrival-capped evaluation time). */
   timeOf: (r: Reading) => number = (r) => r.ts,
-): OperatorFunction<Reading, HazardStatus> {
+): OperatorFunction<HazardInput, HazardStatus> {
   return (source) =>
     new Observable<HazardStatus>((subscriber) => {
-      const byTank = new Map<
-        string,
-        { spec: HazardSourceSpec; channel: string; levels: Map<string, number>; lastTs: Map<string, number> }
-      >();
+      type State = {
+        spec: HazardSourceSpec;
+        levels: Map<string, number>;
+        lastTs: Map<string, number>;
+        /** deviceId → active health conditions (plus 'bad_reading' after a bad-quality level). */
+        unhealthy: Map<string, Set<string>>;
+      };
+      const byTank = new Map<string, { state: State; channel: string }>();
       for (const spec of specs) {
-        const state = {
-          spec,
-          channel: '',
-          levels: new Map<string, number>(),
-          lastTs: new Map<string, number>(),
-        };
-        for (const t of spec.tanks)
-          byTank.set(`${spec.siteId}/${t.deviceId}`, { ...state, channel: t.channel });
+        const state: State = { spec, levels: new Map(), lastTs: new Map(), unhealthy: new Map() };
+        for (const t of spec.tanks) byTank.set(`${spec.siteId}/${t.deviceId}`, { state, channel: t.channel });
       }
-      // One shared state per source (the spread above copies references to the same maps).
+      /** Adds / removes one reason; true when the tank changed between trustworthy and not. */
+      const mark = (st: State, deviceId: string, why: string, on: boolean): boolean => {
+        let set = st.unhealthy.get(deviceId);
+        if (on) {
+          if (!set) st.unhealthy.set(deviceId, (set = new Set()));
+          set.add(why);
+          return set.size === 1;
+        }
+        if (!set?.delete(why)) return false;
+        if (set.size > 0) return false;
+        st.unhealthy.delete(deviceId);
+        return true;
+      };
+      const emit = (st: State, ts: number): void =>
+        subscriber.next(computeHazard(st.spec, st.levels, ts, new Set(st.unhealthy.keys())));
       return source.subscribe({
-        next: (r) => {
-          if (typeof r.value !== 'number' || r.quality === 'bad') return;
-          const entry = byTank.get(`${r.siteId}/${r.deviceId}`);
-          if (!entry || entry.channel !== r.channel) return;
+        next: (x) => {
+          const entry = x.deviceId === undefined ? undefined : byTank.get(`${x.siteId}/${x.deviceId}`);
+          if (!entry) return;
+          const st = entry.state;
+          const deviceId = x.deviceId!;
+          if ('condition' in x) {
+            if (!LEVEL_HEALTH_CONDITIONS.has(x.condition)) return;
+            if (mark(st, deviceId, x.condition, x.active)) emit(st, x.ts);
+            return;
+          }
+          const r = x;
+          if (entry.channel !== r.channel) return;
           const ts = timeOf(r);
-          if (ts < (entry.lastTs.get(r.deviceId) ?? -Infinity)) return;
-          entry.lastTs.set(r.deviceId, ts);
-          entry.levels.set(r.deviceId, r.value);
-          subscriber.next(computeHazard(entry.spec, entry.levels, ts));
+          if (ts < (st.lastTs.get(deviceId) ?? -Infinity)) return;
+          if (r.quality === 'bad' || typeof r.value !== 'number' || !Number.isFinite(r.value)) {
+            if (mark(st, deviceId, 'bad_reading', true)) emit(st, ts);
+            return;
+          }
+          st.lastTs.set(deviceId, ts);
+          st.levels.set(deviceId, Math.min(100, Math.max(0, r.value)));
+          mark(st, deviceId, 'bad_reading', false);
+          emit(st, ts);
         },
         error: (e: unknown) => subscriber.error(e),
         complete: () => subscriber.complete(),

@@ -19,6 +19,7 @@
  * - every hazard source: live grading.
  */
 import type { Priority } from '../../common/types';
+import { geometryOf, maxFillLevelPct, DEFAULT_MAX_FILL_PCT } from './tank-geometry';
 import type { DeviceView, PlantView, SiteView } from './plant-view';
 import {
   producibleKey,
@@ -85,6 +86,8 @@ export function defaultLimits(d: DeviceView, channel: string): LimitSpec[] {
   }
   if (d.kind === 'tank' && channel === 'level_pct') {
     const db = w * 0.05;
+    // HH at the level that holds the filling limit (maxFillPct of volume, through the tank's geometry); H 5 % below.
+    const hh = lo + (w * maxFillLevelPct(d)) / 100;
     return [
       {
         condition: 'LL',
@@ -107,7 +110,7 @@ export function defaultLimits(d: DeviceView, channel: string): LimitSpec[] {
       {
         condition: 'H',
         direction: 'high',
-        value: lo + w * 0.85,
+        value: round1(hh - w * 0.05),
         deadband: db,
         onDelayMs: 60 * S,
         offDelayMs: 60 * S,
@@ -116,7 +119,7 @@ export function defaultLimits(d: DeviceView, channel: string): LimitSpec[] {
       {
         condition: 'HH',
         direction: 'high',
-        value: lo + w * 0.9,
+        value: round1(hh),
         deadband: db,
         onDelayMs: 10 * S,
         offDelayMs: 60 * S,
@@ -124,51 +127,101 @@ export function defaultLimits(d: DeviceView, channel: string): LimitSpec[] {
       },
     ];
   }
-  if (d.kind === 'tank' && channel === 'temp_c') {
-    return [
-      {
-        condition: 'H',
-        direction: 'high',
-        value: lo + w * 0.75,
-        deadband: w * 0.01,
-        onDelayMs: 60 * S,
-        offDelayMs: 60 * S,
-        priority: 'medium',
-      },
-      {
-        condition: 'HH',
-        direction: 'high',
-        value: lo + w * 0.875,
-        deadband: w * 0.01,
-        onDelayMs: 15 * S,
-        offDelayMs: 60 * S,
-        priority: 'high',
-      },
-    ];
-  }
-  if (d.kind === 'tank' && channel === 'pressure_kpa') {
-    return [
-      {
-        condition: 'H',
-        direction: 'high',
-        value: lo + w * 0.8,
-        deadband: w * 0.02,
-        onDelayMs: 15 * S,
-        offDelayMs: 15 * S,
-        priority: 'medium',
-      },
-      {
-        condition: 'HH',
-        direction: 'high',
-        value: lo + w * 0.9,
-        deadband: w * 0.02,
-        onDelayMs: 5 * S,
-        offDelayMs: 15 * S,
-        priority: 'high',
-      },
-    ];
-  }
+  if (d.kind === 'tank' && channel === 'temp_c') return tankTempLimits(d, lo, hi);
+  if (d.kind === 'tank' && channel === 'pressure_kpa') return tankPressureLimits(d, lo, hi);
+  if (d.kind === 'analog' && channel === 'value') return analogLimits(d, lo, hi);
   return [];
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+const lim = (
+  condition: string,
+  direction: 'high' | 'low',
+  value: number,
+  deadband: number,
+  onS: number,
+  offS: number,
+  priority: Priority,
+): LimitSpec => ({
+  condition,
+  direction,
+  value: round1(value),
+  deadband,
+  onDelayMs: onS * S,
+  offDelayMs: offS * S,
+  priority,
+});
+
+/**
+ * Tank temperature: from the design window when the tank type is declared (H at 90 %, HH at 95 % of the window, L
+ * 5 % above the design minimum), else from the instrument span (75 % / 87.5 %). Substance packs replace the generic
+ * values where the hazard needs them (docs/plant-model.md): hydrogen peroxide H 40 °C / HH 45 °C (decomposition;
+ * with a rate-of-rise rule), benzene L 8 °C / LL 6.5 °C (freezes at 5.5 °C).
+ */
+function tankTempLimits(d: DeviceView, lo: number, hi: number): LimitSpec[] {
+  const w = hi - lo;
+  const db = w * 0.01;
+  const out = new Map<string, LimitSpec>();
+  if (d.tankType !== undefined && d.designMinTempC !== undefined && d.designMaxTempC !== undefined) {
+    const dw = d.designMaxTempC - d.designMinTempC;
+    out.set('L', lim('L', 'low', d.designMinTempC + 0.05 * dw, db, 60, 60, 'medium'));
+    out.set('H', lim('H', 'high', d.designMaxTempC - 0.1 * dw, db, 60, 60, 'medium'));
+    out.set('HH', lim('HH', 'high', d.designMaxTempC - 0.05 * dw, db, 15, 60, 'high'));
+  } else {
+    out.set('H', lim('H', 'high', lo + w * 0.75, db, 60, 60, 'medium'));
+    out.set('HH', lim('HH', 'high', lo + w * 0.875, db, 15, 60, 'high'));
+  }
+  const pack = substancePack(d.substance);
+  if (pack?.tempH !== undefined) out.set('H', lim('H', 'high', pack.tempH, db, 60, 60, 'medium'));
+  if (pack?.tempHH !== undefined) out.set('HH', lim('HH', 'high', pack.tempHH, db, 15, 60, 'high'));
+  if (pack?.tempL !== undefined) out.set('L', lim('L', 'low', pack.tempL, db, 60, 60, 'medium'));
+  if (pack?.tempLL !== undefined) out.set('LL', lim('LL', 'low', pack.tempLL, db, 15, 60, 'high'));
+  return [...out.values()];
+}
+
+/** Tank pressure (kPa gauge): H at 90 %, HH at 95 % of the relief set point (default the design pressure); else span. */
+function tankPressureLimits(d: DeviceView, lo: number, hi: number): LimitSpec[] {
+  const w = hi - lo;
+  const relief = d.reliefSetKpa ?? d.designPressureKpa;
+  if (d.tankType !== undefined && relief !== undefined && relief > 0)
+    return [
+      lim('H', 'high', 0.9 * relief, relief * 0.02, 15, 15, 'medium'),
+      lim('HH', 'high', 0.95 * relief, relief * 0.02, 5, 15, 'high'),
+    ];
+  return [
+    lim('H', 'high', lo + w * 0.8, w * 0.02, 15, 15, 'medium'),
+    lim('HH', 'high', lo + w * 0.9, w * 0.02, 5, 15, 'high'),
+  ];
+}
+
+/** Generic analog input: the limits it declares (LL/HH high-priority, L low, H medium), deadband 1 % of span. */
+function analogLimits(d: DeviceView, lo: number, hi: number): LimitSpec[] {
+  const db = (hi - lo) * 0.01;
+  const l = d.limits ?? {};
+  const out: LimitSpec[] = [];
+  if (l.LL !== undefined) out.push({ ...lim('LL', 'low', l.LL, db, 5, 10, 'high'), value: l.LL });
+  if (l.L !== undefined) out.push({ ...lim('L', 'low', l.L, db, 10, 10, 'low'), value: l.L });
+  if (l.H !== undefined) out.push({ ...lim('H', 'high', l.H, db, 10, 10, 'medium'), value: l.H });
+  if (l.HH !== undefined) out.push({ ...lim('HH', 'high', l.HH, db, 5, 10, 'high'), value: l.HH });
+  return out;
+}
+
+/** Substance rule packs (docs/plant-model.md). */
+type SubstancePack = {
+  readonly tempH?: number;
+  readonly tempHH?: number;
+  readonly tempL?: number;
+  readonly tempLL?: number;
+  /** Temperature rate of rise, °C/min over the window (decomposition). */
+  readonly tempRise?: { readonly perMin: number; readonly windowS: number; readonly priority: Priority };
+};
+const PACKS: Readonly<Record<string, SubstancePack>> = {
+  'hydrogen peroxide': { tempH: 40, tempHH: 45, tempRise: { perMin: 0.2, windowS: 600, priority: 'high' } },
+  benzene: { tempL: 8, tempLL: 6.5 },
+};
+export function substancePack(substance: string | undefined): SubstancePack | undefined {
+  return substance === undefined ? undefined : PACKS[substance.trim().toLowerCase()];
 }
 
 const unitOf = (d: DeviceView, channel: string): string =>
@@ -180,7 +233,13 @@ const unitOf = (d: DeviceView, channel: string): string =>
         ? '°C'
         : channel === 'pressure_kpa'
           ? 'kPa'
-          : '';
+          : channel === 'value'
+            ? (d.unit ?? '')
+            : channel === 'wind_speed_ms'
+              ? 'm/s'
+              : channel === 'wind_dir_deg'
+                ? '°'
+                : '';
 
 type Ctx = { problems: Problem[]; settings: RulesSettings };
 
@@ -394,7 +453,11 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
         const limits = override
           ? mergeLimits(defaultLimits(d, channel), override.cfg, override.path, ctx)
           : defaultLimits(d, channel);
-        if (channel === 'level_pct') limitsByDevice.set(`${s.id}/${d.id}`, limits);
+        if (channel === 'level_pct') {
+          limitsByDevice.set(`${s.id}/${d.id}`, limits);
+          if (d.kind === 'tank')
+            checkLevelLimits(d, limits, override?.path ?? `(plant) site '${s.id}' tank '${d.id}'`, ctx);
+        }
         if (limits.length) {
           const rule: LimitRule = {
             kind: 'limit',
@@ -431,6 +494,25 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
         );
 
         const roc = rocCfg.get(key);
+        const rise =
+          d.kind === 'tank' && channel === 'temp_c' ? substancePack(d.substance)?.tempRise : undefined;
+        if (rise && !roc)
+          add(
+            channel,
+            {
+              kind: 'roc',
+              ruleId: `roc:${d.id}:${channel}`,
+              ...base,
+              channel,
+              unit: unitOf(d, channel),
+              windowMs: rise.windowS * S,
+              maxRisePerMin: rise.perMin,
+              maxFallPerMin: null,
+              clearFraction: 0.5,
+              priority: rise.priority,
+            },
+            ['roc_rise', 'roc_fall'],
+          );
         const rocDefault = d.kind === 'tank' && (channel === 'level_pct' || channel === 'pressure_kpa');
         if ((rocDefault || roc) && !roc?.cfg.disabled) {
           const dflt =
@@ -494,6 +576,33 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
             priority: 'medium',
           },
           ['detector_fault'],
+        );
+      if (d.kind === 'tank' && d.channels.has('level_switch_hh'))
+        add(
+          'level_switch_hh',
+          {
+            kind: 'flag',
+            ruleId: `lshh:${d.id}`,
+            ...base,
+            channel: 'level_switch_hh',
+            condition: 'LSHH',
+            priority: 'high',
+          },
+          ['LSHH'],
+        );
+      if (d.kind === 'discrete')
+        add(
+          'state',
+          {
+            kind: 'flag',
+            ruleId: `discrete:${d.id}`,
+            ...base,
+            channel: 'state',
+            condition: 'discrete_alarm',
+            priority: d.priority ?? 'high',
+            activeWhen: d.alarmWhen ?? true,
+          },
+          ['discrete_alarm'],
         );
       if (d.kind === 'safety_system') {
         const cfg = systemCfg.get(`${s.id}/${d.id}`);
@@ -649,18 +758,48 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
     sourceId: d.sourceId,
     closeWithinMs: (closeWithinS ?? (d.travelTimeS ?? 30) + settings.interlockMarginS) * S,
   });
-  for (const v of voteList) {
-    const s = siteById.get(v.siteId)!;
-    const valves = s.devices.filter((d) => d.area === v.area && d.kind === 'shutoff_valve');
-    if (valves.length === 0) continue;
-    interlocks.push({
-      kind: 'interlock',
-      ruleId: `interlock:${v.area}`,
-      siteId: s.id,
-      sourceId: v.sourceId,
-      trigger: [{ siteId: s.id, ruleId: v.ruleId, condition: 'vote' }],
-      valves: valves.map((d) => valveSpec(s, d)),
-      priority: 'critical',
+  // Interlock supervision comes only from the plant's cause-and-effect matrix (never guessed from a vote).
+  for (const s of plant.sites) {
+    (s.causeAndEffect ?? []).forEach((ce, i) => {
+      const path = `(plant) site '${s.id}' causeAndEffect[${i}]`;
+      const c = ce.cause;
+      let trigger: ConditionRef[] = [];
+      if (c.vote !== undefined) {
+        const v = voteList.find((x) => x.siteId === s.id && x.area === c.vote);
+        if (!v)
+          ctx.problems.push({
+            path: `${path}.cause.vote`,
+            reason: `no active vote for area '${c.vote}' (disabled?)`,
+          });
+        else trigger = [{ siteId: s.id, ruleId: v.ruleId, condition: 'vote' }];
+      } else if (c.levelSwitchHH !== undefined)
+        trigger = [
+          { siteId: s.id, ruleId: `lshh:${c.levelSwitchHH}`, deviceId: c.levelSwitchHH, condition: 'LSHH' },
+        ];
+      else if (c.discrete !== undefined)
+        trigger = [
+          {
+            siteId: s.id,
+            ruleId: `discrete:${c.discrete}`,
+            deviceId: c.discrete,
+            condition: 'discrete_alarm',
+          },
+        ];
+      else if (c.rule !== undefined && c.condition !== undefined)
+        trigger = [{ siteId: s.id, ruleId: c.rule, condition: c.condition }];
+      const valves = ce.close
+        .map((id, j) => device(s, id, `${path}.close[${j}]`, 'shutoff_valve'))
+        .filter((d): d is DeviceView => d !== undefined && d.kind === 'shutoff_valve');
+      if (trigger.length === 0 || valves.length === 0) return;
+      interlocks.push({
+        kind: 'interlock',
+        ruleId: ce.id,
+        siteId: s.id,
+        sourceId: valves[0]!.sourceId,
+        trigger,
+        valves: valves.map((d) => valveSpec(s, d, ce.closeWithinS)),
+        priority: 'critical',
+      });
     });
   }
   (config.interlocks ?? []).forEach((cfg, i) => {
@@ -794,6 +933,9 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
             densityTPerM3: t.densityTPerM3 ?? 0,
             channel: 'level_pct',
             designShareT: share,
+            geometry: geometryOf(t),
+            maxFillT:
+              ((t.capacityM3 ?? 0) * (t.densityTPerM3 ?? 0) * (t.maxFillPct ?? DEFAULT_MAX_FILL_PCT)) / 100,
           };
         }),
       });
@@ -812,6 +954,25 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
     ruleCount,
   };
   return { ok: true, rules };
+}
+
+/** Tank level limits: H < HH ≤ the level holding the filling limit (an error names the numbers). */
+function checkLevelLimits(d: DeviceView, limits: readonly LimitSpec[], path: string, ctx: Ctx): void {
+  const h = limits.find((l) => l.condition === 'H')?.value;
+  const hh = limits.find((l) => l.condition === 'HH')?.value;
+  const fill = maxFillLevelPct(d);
+  if (h !== undefined && hh !== undefined && !(h < hh))
+    ctx.problems.push({ path, reason: `tank '${d.id}': level H ${h} % must be below HH ${hh} %` });
+  if (hh !== undefined && hh > fill + 1e-9)
+    ctx.problems.push({
+      path,
+      reason: `tank '${d.id}': level HH ${hh} % is above ${fill} %, the level that holds its filling limit of ${d.maxFillPct ?? DEFAULT_MAX_FILL_PCT} % of volume (${d.geometry ?? 'vertical_cylinder'}): HH would trip only after the limit is passed`,
+    });
+  if (hh === undefined)
+    ctx.problems.push({
+      path,
+      reason: `tank '${d.id}': level HH must not be disabled (it guards the filling limit)`,
+    });
 }
 
 /** Priority order for sorting (critical first). */

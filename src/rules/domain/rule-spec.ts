@@ -2,6 +2,7 @@
  * Compiled rules: plain, validated, ready-to-run specifications (times in ms). Built from the plant model and
  * rules.yaml by the compiler; consumed by the rule machines and the engine.
  */
+import type { TankGeometry } from './tank-geometry';
 import type { DeviceKind, Priority } from '../../common/types';
 import type { Direction } from './deadband';
 
@@ -46,6 +47,8 @@ export type FlagRule = DeviceRuleBase & {
   readonly channel: string;
   readonly condition: string;
   readonly priority: Priority;
+  /** The value that means active (default true). */
+  readonly activeWhen?: boolean;
 };
 
 export type RocRule = DeviceRuleBase & {
@@ -178,6 +181,10 @@ export type HazardTank = {
   readonly densityTPerM3: number;
   readonly channel: string;
   readonly designShareT: number;
+  /** Level → volume shape (docs/plant-model.md). */
+  readonly geometry: TankGeometry;
+  /** Inventory at the filling limit, tonnes (counted while the level is uncertain: an upper bound). */
+  readonly maxFillT: number;
 };
 export type HazardSubstance = {
   readonly substance: string;
