@@ -430,7 +430,9 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     if (c.active) {
       // design suppression first, so a suppressed alarm is never annunciated
       alarm = this.syncSuppression(alarm, true);
-      const r = this.apply(alarm, { kind: 'activate', at: c.ts, priority: c.priority, value: c.value, limit: c.limit, message: c.message }, SYSTEM_ACTOR, null);
+      // a rise of priority of an acknowledged alarm re-announces it (`realarm`): say why in the journal
+      const rose = alarm.active && PRIORITY_RANK[c.priority] > PRIORITY_RANK[alarm.priority] ? `priority rose ${alarm.priority} → ${c.priority}` : null;
+      const r = this.apply(alarm, { kind: 'activate', at: c.ts, priority: c.priority, value: c.value, limit: c.limit, message: c.message }, SYSTEM_ACTOR, rose);
       if (!r.ok) this.log.warn('activation rejected', { id, code: r.error.code });
     } else {
       const r = this.apply(alarm, { kind: 'clear', at: c.ts, value: c.value }, SYSTEM_ACTOR, null);

@@ -99,10 +99,11 @@ const CASES: Record<ScenarioName, ScenarioCase> = {
       // nh-tk-1 (H 85 %, HH 90 %) rises from 57 % at 90 %/min and stays at 99 %.
       'raised overfill:nh-tk-1 overfill_predicted high', // 27: 6 points in the trend window, HH < 30 min away
       'raised roc:nh-tk-1:level_pct roc_rise medium', // 32: rate window spans 30 s, > 5 %/min
+      // H before HH: H's on-delay never exceeds HH's (docs/alarm-lifecycle.md, "On-delays")
+      'raised limit:nh-tk-1:level_pct H medium', // ~49: ≥ 85 % for 10 s
       'raised limit:nh-tk-1:level_pct HH high', // 52: ≥ 90 % for 10 s
       'raised hh-inlet-open:nh-tk-1 hh_inlet_open critical', // 52: HH while inlet XV-1 reports open (composite, no delay)
       'raised hh-trip:nh-tk-1[nh-xv-1] shutoff_failed critical', // 72: inlet valve still open 20 s after HH
-      'raised limit:nh-tk-1:level_pct H medium', // 97: ≥ 85 % for 60 s
       'cleared roc:nh-tk-1:level_pct roc_rise medium', // 102: level flat at 99 % for a window
     ],
     lastEventS: 102,
@@ -286,7 +287,7 @@ describe('simulator scenarios end to end (MQTT → rules → alarms → /ws)', (
     }
   }, 200_000);
 
-  it('should predict the overfill, alarm the rate, HH, HH with the inlet open (composite), the failed trip and H in order when a tank overfills', async () => {
+  it('should predict the overfill, alarm the rate, H before HH, HH with the inlet open (composite) and the failed trip in order when a tank overfills', async () => {
     const c = CASES.overfill;
     const ev = await sequenceOf(c);
     const level = await samples('bohai-chem/nh-tk-1', 'level_pct', Math.max(...ev.map(timeOf)));
@@ -302,9 +303,9 @@ describe('simulator scenarios end to end (MQTT → rules → alarms → /ws)', (
     expect(Number(rocCleared.value)).toBeLessThanOrEqual(2.5); // half the limit
     const hh = at(ev, 'raised limit:nh-tk-1:level_pct HH high');
     expect(hh).toBe(firstSample(level, (v) => Number(v) >= 90, 'level ≥ 90 %') + 10_000);
-    expect(at(ev, 'raised limit:nh-tk-1:level_pct H medium')).toBe(
-      firstSample(level, (v) => Number(v) >= 85, 'level ≥ 85 %') + 60_000,
-    );
+    const h = at(ev, 'raised limit:nh-tk-1:level_pct H medium');
+    expect(h).toBe(firstSample(level, (v) => Number(v) >= 85, 'level ≥ 85 %') + 10_000);
+    expect(h).toBeLessThan(hh);
     expect(at(ev, 'raised hh-trip:nh-tk-1[nh-xv-1] shutoff_failed critical')).toBe(hh + 20_000);
   }, 200_000);
 

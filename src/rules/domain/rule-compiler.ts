@@ -7,8 +7,9 @@
  * - gas detector: gas_l1 at level1 (medium), gas_l2 at level2 (high), deadband 10 % of the set point, on-delay 2 s,
  *   off-delay 5 s; over_range above span (high: a catalytic sensor can read falsely low, treat as level 2);
  *   under_range below −5 % of span (low: drift); `fault` → detector_fault (medium);
- * - tank level_pct: H 85 (medium), HH 90 (high), L 10 (low), LL 5 (medium), deadband 5 % of span, on-delay 60 s for
- *   H/L and 10 s for HH/LL, off-delay 60 s; rate of change ±5 %/min (medium); predictive overfill 30 min (high);
+ * - tank level_pct: H 85 (medium), HH 90 (high), L 10 (low), LL 5 (medium), deadband 5 % of span, on-delay 10 s for
+ *   all four (a milder limit never waits longer than the severer one: docs/alarm-lifecycle.md), off-delay 60 s;
+ *   rate of change ±5 %/min (medium); predictive overfill 30 min (high);
  *   temp_c / pressure_kpa: H at 75 % / 80 % of span (medium), HH at 87.5 % / 90 % (high); over/under range (medium);
  * - shut-off valve: discrepancy / stuck / uncommanded / fault / trip with its travel time;
  * - safety system: fault (ESD: critical, others high), bypass (high → critical after the allowed time);
@@ -18,6 +19,7 @@
  * - every hazard source: live grading.
  */
 import type { Priority } from '../../common/types';
+import { onDelayOrderProblems } from './limit-order';
 import type { DeviceView, PlantView, SiteView } from './plant-view';
 import {
   producibleKey,
@@ -99,7 +101,7 @@ export function defaultLimits(d: DeviceView, channel: string): LimitSpec[] {
         direction: 'low',
         value: lo + w * 0.1,
         deadband: db,
-        onDelayMs: 60 * S,
+        onDelayMs: 10 * S,
         offDelayMs: 60 * S,
         priority: 'low',
       },
@@ -108,7 +110,7 @@ export function defaultLimits(d: DeviceView, channel: string): LimitSpec[] {
         direction: 'high',
         value: lo + w * 0.85,
         deadband: db,
-        onDelayMs: 60 * S,
+        onDelayMs: 10 * S,
         offDelayMs: 60 * S,
         priority: 'medium',
       },
@@ -130,7 +132,7 @@ export function defaultLimits(d: DeviceView, channel: string): LimitSpec[] {
         direction: 'high',
         value: lo + w * 0.75,
         deadband: w * 0.01,
-        onDelayMs: 60 * S,
+        onDelayMs: 15 * S,
         offDelayMs: 60 * S,
         priority: 'medium',
       },
@@ -152,7 +154,7 @@ export function defaultLimits(d: DeviceView, channel: string): LimitSpec[] {
         direction: 'high',
         value: lo + w * 0.8,
         deadband: w * 0.02,
-        onDelayMs: 15 * S,
+        onDelayMs: 5 * S,
         offDelayMs: 15 * S,
         priority: 'medium',
       },
@@ -393,6 +395,12 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
         const limits = override
           ? mergeLimits(defaultLimits(d, channel), override.cfg, override.path, ctx)
           : defaultLimits(d, channel);
+        ctx.problems.push(
+          ...onDelayOrderProblems(
+            limits,
+            override ? `${override.path}.limits` : `(generated limits of ${s.id}/${d.id}.${channel})`,
+          ),
+        );
         if (channel === 'level_pct') limitsByDevice.set(`${s.id}/${d.id}`, limits);
         if (limits.length) {
           const rule: LimitRule = {
