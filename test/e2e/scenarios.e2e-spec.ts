@@ -12,9 +12,10 @@
  *   nh-a1 (tank nh-tk-1), detector-fault on bz-a1, valve-stuck on vc-a1, detector-drift on hp-a1, comms-loss on me-a1.
  *   A final test checks that no alarm event happened outside these scopes, so the scenarios cannot hide each other.
  * - No time compression and no rules.yaml override: devices stamp wall time, every rule runs with its configured
- *   timings (2 s gas on-delays, 15 s valve travel, 20 s interlock deadline, 60 s tank H on-delay, 10 s stale/offline).
+ *   timings (2 s gas on-delays, 15 s valve travel, 20 s interlock deadline, 10 s tank H/HH on-delays, 10 s
+ *   stale/offline; a device's stale/offline raise waits up to 20 s for the site link verdict, its raisedAt unchanged).
  * - The only shortening is in the plant's misbehaviour: the overfill fills at 3× its default rate (90 %/min,
- *   `--scenario-speed 3`) so H's 60 s on-delay has run out ~100 s after start instead of ~140 s.
+ *   `--scenario-speed 3`).
  * - Everything is waited for (`/ws` frames, stored history); nothing sleeps. The whole file takes ~2 min.
  * Orders between devices follow from the fixed seed (42): each device samples at a fixed phase of its period; the
  * comments give the expected model time (s after the simulators start) of each event. Scenarios start at 18 s.

@@ -227,7 +227,9 @@ describe('alarm state machine', () => {
     });
 
     it('should keep an acknowledged alarm acknowledged when only its message changes', () => {
-      const r = ok(applyAlarmCommand(FIXTURES.acknowledged, { ...COMMANDS.activate, priority: FIXTURES.acknowledged.priority }));
+      const r = ok(
+        applyAlarmCommand(FIXTURES.acknowledged, { kind: 'activate', at, priority: FIXTURES.acknowledged.priority, value: 3.1, limit: 2, message: 'reworded' }),
+      );
       expect(r.alarm).toMatchObject({ state: 'acknowledged', acked: true });
       expect(r.event).toBe('updated');
     });
