@@ -22,6 +22,7 @@ import { SYSTEM_ACTOR, type Actor, type AlarmEventDto, type AlarmEventType, type
 import type { ConditionChange, ConditionValue } from './domain/condition-change';
 import { FloodTracker, type FloodStatus } from './domain/flood.tracker';
 import { ChainVerifier, GENESIS_HASH, sealEntry, type ChainBreak, type JournalEntry } from './domain/journal-chain';
+import { onlineRates, type LinkEvent, type OnlineDay, type OpenLinkAlarm } from './domain/online-rate';
 import { isLinkCondition, SITE_OFFLINE_CONDITION, siteLinkRuleId, SiteLinkSupervisor, type LinkAction, type LinkChange, type SiteVerdict } from './domain/site-link';
 import { desiredSuppression, suppressionDiff } from './domain/suppression';
 import { isExternalCondition } from './external-conditions';
@@ -145,6 +146,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   /** Site link supervision (docs/alarm-lifecycle.md, "Site link"); undefined when off. */
   private readonly siteLink: SiteLinkSupervisor<CleanCondition> | undefined;
   private readonly siteSource = new Map<string, string>();
+  private readonly devicesBySite = new Map<string, string[]>();
   private floodSites: string = '';
   /** Seq up to which the spooled events of the last shutdown must be committed before the spool file is removed. */
   private spoolClearAt: number | undefined;
@@ -172,6 +174,11 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     this.maintenance = new Set(settings.maintenanceAreas);
     this.triggerConditions = new Set(settings.suppression.flatMap((r) => (r.whileCondition !== undefined ? [r.whileCondition] : [])));
     for (const d of config.plant.deviceByKey.values()) this.areaByDevice.set(`${d.siteId}/${d.id}`, d.area);
+    for (const d of config.plant.deviceByKey.values()) {
+      const list = this.devicesBySite.get(d.siteId);
+      if (list) list.push(d.id);
+      else this.devicesBySite.set(d.siteId, [d.id]);
+    }
     if (settings.siteLink) {
       const perSite = new Map<string, number>();
       for (const d of config.plant.deviceByKey.values()) perSite.set(d.siteId, (perSite.get(d.siteId) ?? 0) + 1);
@@ -798,6 +805,38 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     const raises = await this.store.raises({ from, to, siteIds: [...sites] });
     const current = [...this.alarms.values()].filter((a) => sites.has(a.siteId));
     return computeAlarmKpis({ from, to, raises, current, now: this.clock.now() });
+  }
+
+  /**
+   * Online rate (在线率) per visible site per local day, from the journal's device link alarms (offline / stale):
+   * docs/alarm-lifecycle.md, "Online rate".
+   */
+  async onlineRate(from: number, to: number, principal: Principal): Promise<OnlineDay[]> {
+    this.requireReady();
+    if (!(to > from)) throw new AlarmQueryError('`to` must be after `from`');
+    const sites = this.visible(principal);
+    const siteIds = [...sites];
+    const events: LinkEvent[] = [];
+    let afterSeq: number | undefined;
+    for (;;) {
+      const page = await this.store.journal({ from, to, siteIds, limit: REPLAY_PAGE, ...(afterSeq !== undefined ? { afterSeq } : {}) });
+      for (const e of page) {
+        const snap = e.snapshot;
+        if (snap.deviceId === undefined || !isLinkCondition(snap)) continue;
+        const at = e.event === 'raised' ? Date.parse(snap.raisedAt) : e.event === 'cleared' && snap.clearedAt !== undefined ? Date.parse(snap.clearedAt) : e.at;
+        events.push({ alarmId: e.alarmId, siteId: e.siteId, deviceId: snap.deviceId, event: e.event, active: snap.active, at });
+      }
+      if (page.length < REPLAY_PAGE) break;
+      afterSeq = page[page.length - 1]?.seq;
+    }
+    const open: OpenLinkAlarm[] = [];
+    for (const a of this.alarms.values()) {
+      if (!sites.has(a.siteId) || a.deviceId === undefined || !isLinkCondition(a) || a.raisedAt >= from) continue;
+      const stillLostAtTo = a.active ? true : a.clearedAt !== undefined && a.clearedAt >= to;
+      if (stillLostAtTo) open.push({ alarmId: a.id, siteId: a.siteId, deviceId: a.deviceId, since: a.raisedAt });
+    }
+    const devices = new Map([...this.devicesBySite].filter(([siteId]) => sites.has(siteId)));
+    return onlineRates({ from, to, devices, events, open });
   }
 
   // ------------------------------------------------------------------------------------------------------------------

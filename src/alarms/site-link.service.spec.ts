@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
-import { makeAlarmTestConfig, makeCondition, T0 } from '../../test/factories/alarm.factory';
+import { makeAlarmTestConfig, makeCondition, makePrincipal, T0 } from '../../test/factories/alarm.factory';
 import { ScopeService } from '../auth/scope.service';
 import { ManualClock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
@@ -152,6 +152,32 @@ describe('site link supervision in the alarm service', () => {
     DEVICES.forEach((d) => h.conditions.next(stale(d, true, T0)));
     expect(announced(h.events)).toHaveLength(22);
     expect(capAlerts(h.events)).toHaveLength(22);
+    await h.service.stop();
+  });
+
+  it('should report the online rate per enterprise per day from the journal, within the caller’s jurisdiction', async () => {
+    const h = await boot();
+    const dayStart = Date.UTC(2026, 10, 24) - 8 * 3_600_000; // 2026-11-24 00:00 CST (T0 is 18:00 CST)
+    // the whole site silent from T0 for 3 h, then back
+    DEVICES.forEach((d) => h.conditions.next(stale(d, true, T0)));
+    h.clock.set(T0 + 3 * 3_600_000);
+    DEVICES.forEach((d) => h.conditions.next(stale(d, false, T0 + 3 * 3_600_000)));
+    await settle();
+    const binhai = makePrincipal('regulator', 'tianjin/binhai', 'Binhai ESB');
+    const rows = await h.service.onlineRate(dayStart, dayStart + 86_400_000, binhai);
+    const bohai = rows.find((r) => r.siteId === SITE);
+    // 22 devices × 3 h lost of 22 × 24 h: 87.5 % online
+    expect(bohai).toMatchObject({
+      day: '2026-11-24',
+      devices: 22,
+      onlinePercent: 87.5,
+      offlineDeviceHours: 66,
+    });
+    expect(rows.every((r) => r.siteId === SITE || r.onlinePercent === 100)).toBe(true);
+    const wuqing = makePrincipal('regulator', 'tianjin/wuqing', 'Wuqing ESB');
+    expect(
+      (await h.service.onlineRate(dayStart, dayStart + 86_400_000, wuqing)).map((r) => r.siteId),
+    ).not.toContain(SITE);
     await h.service.stop();
   });
 });
