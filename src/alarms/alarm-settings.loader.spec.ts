@@ -27,7 +27,7 @@ describe('loadAlarmSettings', () => {
   it('should turn site link supervision on by default with its suppression rule, and off on request', () => {
     const on = loadAlarmSettings(dirWith('reAlarmMinutes: 0\n'), plant).settings;
     expect(on.siteLink).toEqual({ offlineFraction: 0.8, restoreFraction: 0.5, minDevices: 3, holdMs: 20_000 });
-    expect(on.suppression).toEqual([{ id: 'site-offline', whileCondition: 'site_offline', scope: 'site', conditions: ['offline', 'stale'] }]);
+    expect(on.suppression).toEqual([{ id: 'site-offline', whileCondition: 'site_offline', scope: 'site', conditions: ['offline', 'stale', 'vote_degraded'] }]);
     const off = loadAlarmSettings(dirWith('siteLink: { enabled: false }\n'), plant).settings;
     expect(off.siteLink).toBeUndefined();
     expect(off.suppression).toEqual([]);

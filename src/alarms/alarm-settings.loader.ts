@@ -7,7 +7,7 @@ import { ConfigError } from '../common/errors';
 import { readYamlFile, validateInto } from '../config/config.loader';
 import type { PlantModel } from '../config/config.loader';
 import { DEFAULT_ALARM_SETTINGS, type AlarmSettings, type SuppressionRule } from './domain/alarm-settings';
-import { DEFAULT_SITE_LINK, LINK_CONDITIONS, SITE_OFFLINE_CONDITION } from './domain/site-link';
+import { DEFAULT_SITE_LINK, LINK_CONDITIONS, LINK_CONSEQUENCES, SITE_OFFLINE_CONDITION } from './domain/site-link';
 
 const ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
@@ -42,7 +42,7 @@ export const SITE_OFFLINE_SUPPRESSION: SuppressionRule = Object.freeze({
   id: 'site-offline',
   whileCondition: SITE_OFFLINE_CONDITION,
   scope: 'site',
-  conditions: Object.freeze([...LINK_CONDITIONS]),
+  conditions: Object.freeze([...LINK_CONDITIONS, ...LINK_CONSEQUENCES]),
 });
 
 /** config/alarms.yaml */

@@ -23,7 +23,7 @@ import type { ConditionChange, ConditionValue } from './domain/condition-change'
 import { FloodTracker, type FloodStatus } from './domain/flood.tracker';
 import { ChainVerifier, GENESIS_HASH, sealEntry, type ChainBreak, type JournalEntry } from './domain/journal-chain';
 import { onlineRates, type LinkEvent, type OnlineDay, type OpenLinkAlarm } from './domain/online-rate';
-import { isLinkCondition, SITE_OFFLINE_CONDITION, siteLinkRuleId, SiteLinkSupervisor, type LinkAction, type LinkChange, type SiteVerdict } from './domain/site-link';
+import { isLinkCondition, isLinkConsequence, SITE_OFFLINE_CONDITION, siteLinkRuleId, SiteLinkSupervisor, type LinkAction, type LinkChange, type SiteVerdict } from './domain/site-link';
 import { desiredSuppression, suppressionDiff } from './domain/suppression';
 import { isExternalCondition } from './external-conditions';
 
@@ -432,7 +432,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
 
   private handleCondition(raw: ConditionChange): void {
     const c: CleanCondition = { ...raw, value: cleanValue(raw.value), limit: cleanValue(raw.limit), message: cleanText(raw.message) };
-    if (this.siteLink && isLinkCondition(c)) this.runLink(this.siteLink.input(c, this.clock.now()));
+    if (this.siteLink && (isLinkCondition(c) || isLinkConsequence(c))) this.runLink(this.siteLink.input(c, this.clock.now()));
     else this.applyCondition(c);
   }
 

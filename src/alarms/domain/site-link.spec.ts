@@ -131,4 +131,22 @@ describe('SiteLinkSupervisor', () => {
     const lost = devices(5).map((d) => ({ ...link(d, true, T0), siteId: 'a' }));
     expect(brief(s.seed(lost, new Set(['b']), T0))).toEqual(['site offline 5/5', 'site online 0/5']);
   });
+
+  it('should hold an area vote_degraded like a device link raise, suppress-ready after the site verdict, without counting it as a lost device', () => {
+    const s = make(5);
+    const degraded = makeCondition({
+      ruleId: 'vote:cl-a1',
+      condition: 'vote_degraded',
+      active: true,
+      ts: T0,
+    });
+    delete (degraded as { deviceId?: string }).deviceId;
+    expect(s.input(degraded, T0)).toEqual([]);
+    expect(s.lostCount('bohai-chem')).toBe(0);
+    devices(3).forEach((d) => s.input(link(d, true, T0), T0));
+    const out = s
+      .input(link('d4', true, T0), T0)
+      .map((a) => (a.kind === 'site' ? 'site' : a.change.condition));
+    expect(out).toEqual(['site', 'vote_degraded', 'stale', 'stale', 'stale', 'stale']);
+  });
 });

@@ -45,6 +45,16 @@ export const siteLinkRuleId = (siteId: string): string => `ext:site-link:${siteI
 export const isLinkCondition = (c: Pick<ConditionChange, 'condition' | 'deviceId'>): boolean =>
   c.deviceId !== undefined && LINK_CONDITIONS.has(c.condition);
 
+/**
+ * Area-level consequences of lost devices (a vote left with too few healthy detectors): held like a device link raise
+ * so that, when the whole site dropped, they arrive after `site_offline` and are suppressed with the device alarms.
+ * They do not count as lost devices. (A vote that trips because faulted detectors count as tripped is a process alarm
+ * by fail-safe design and is never held or suppressed.)
+ */
+export const LINK_CONSEQUENCES: ReadonlySet<string> = new Set(['vote_degraded']);
+export const isLinkConsequence = (c: Pick<ConditionChange, 'condition' | 'deviceId'>): boolean =>
+  c.deviceId === undefined && LINK_CONSEQUENCES.has(c.condition);
+
 export type SiteVerdict = {
   readonly siteId: string;
   readonly offline: boolean;
@@ -133,7 +143,7 @@ export class SiteLinkSupervisor<C extends LinkChange = ConditionChange> {
   input(c: C, now: number): LinkAction<C>[] {
     const s = this.sites.get(c.siteId);
     if (!s) return [{ kind: 'apply', change: c }];
-    this.mark(s, c);
+    if (c.deviceId !== undefined) this.mark(s, c);
     if (c.active) {
       if (s.offline) {
         if (s.restoreDue !== undefined && s.lost.size >= this.restoredBelow(s)) s.restoreDue = undefined;
@@ -151,7 +161,9 @@ export class SiteLinkSupervisor<C extends LinkChange = ConditionChange> {
     }
     const out: LinkAction<C>[] = [];
     const k = keyOf(c);
-    const i = s.held.findIndex((h) => h.change.deviceId === c.deviceId && keyOf(h.change) === k);
+    const i = s.held.findIndex(
+      (h) => h.change.siteId === c.siteId && h.change.deviceId === c.deviceId && keyOf(h.change) === k,
+    );
     if (i >= 0) {
       out.push({ kind: 'apply', change: s.held[i]!.change });
       s.held.splice(i, 1);
