@@ -20,7 +20,28 @@ describe('loadAlarmSettings', () => {
     expect(file).toMatch(/alarms\.yaml$/);
     expect(settings.reAlarmMs).toBe(60 * 60_000);
     expect(settings.latch).toContainEqual({ condition: 'trip' });
-    expect(settings.suppression.map((s) => s.id)).toEqual(['device-offline', 'area-maintenance']);
+    expect(settings.suppression.map((s) => s.id)).toEqual(['device-offline', 'site-offline', 'area-maintenance']);
+    expect(settings.siteLink).toEqual({ offlineFraction: 0.8, restoreFraction: 0.5, minDevices: 3, holdMs: 20_000 });
+  });
+
+  it('should turn site link supervision on by default with its suppression rule, and off on request', () => {
+    const on = loadAlarmSettings(dirWith('reAlarmMinutes: 0\n'), plant).settings;
+    expect(on.siteLink).toEqual({ offlineFraction: 0.8, restoreFraction: 0.5, minDevices: 3, holdMs: 20_000 });
+    expect(on.suppression).toEqual([{ id: 'site-offline', whileCondition: 'site_offline', scope: 'site', conditions: ['offline', 'stale', 'vote_degraded'] }]);
+    const off = loadAlarmSettings(dirWith('siteLink: { enabled: false }\n'), plant).settings;
+    expect(off.siteLink).toBeUndefined();
+    expect(off.suppression).toEqual([]);
+  });
+
+  it('should refuse a restore share above the offline share, naming the path', () => {
+    let err: unknown;
+    try {
+      loadAlarmSettings(dirWith('siteLink: { offlinePercent: 60, restorePercent: 70 }\n'), plant);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([{ path: 'siteLink.restorePercent', reason: 'must not exceed offlinePercent (60)' }]);
   });
 
   it('should fall back to defaults when the file is absent', () => {

@@ -22,7 +22,10 @@ import { SYSTEM_ACTOR, type Actor, type AlarmEventDto, type AlarmEventType, type
 import type { ConditionChange, ConditionValue } from './domain/condition-change';
 import { FloodTracker, type FloodStatus } from './domain/flood.tracker';
 import { ChainVerifier, GENESIS_HASH, sealEntry, type ChainBreak, type JournalEntry } from './domain/journal-chain';
+import { onlineRates, type LinkEvent, type OnlineDay, type OpenLinkAlarm } from './domain/online-rate';
+import { isLinkCondition, isLinkConsequence, SITE_OFFLINE_CONDITION, siteLinkRuleId, SiteLinkSupervisor, type LinkAction, type LinkChange, type SiteVerdict } from './domain/site-link';
 import { desiredSuppression, suppressionDiff } from './domain/suppression';
+import { isExternalCondition } from './external-conditions';
 
 export const ALARM_CONDITIONS = Symbol('ALARM_CONDITIONS');
 export const ALARM_SCHEDULER = Symbol('ALARM_SCHEDULER');
@@ -95,6 +98,9 @@ function cleanValue(v: ConditionValue | undefined): ConditionValue {
   return v;
 }
 
+/** A condition change after cleaning (NUL stripped, numbers hashable). */
+type CleanCondition = Omit<ConditionChange, 'value' | 'limit'> & { readonly value: ConditionValue; readonly limit: ConditionValue };
+
 export function toEventDto(e: JournalEntry): AlarmEventDto {
   return {
     ...e.snapshot,
@@ -137,6 +143,10 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   private readonly readyPromise = new Promise<void>((r) => (this.readyResolve = r));
   private readonly opts: AlarmServiceOptions;
   private readonly areaByDevice = new Map<string, string>();
+  /** Site link supervision (docs/alarm-lifecycle.md, "Site link"); undefined when off. */
+  private readonly siteLink: SiteLinkSupervisor<CleanCondition> | undefined;
+  private readonly siteSource = new Map<string, string>();
+  private readonly devicesBySite = new Map<string, string[]>();
   private floodSites: string = '';
   /** Seq up to which the spooled events of the last shutdown must be committed before the spool file is removed. */
   private spoolClearAt: number | undefined;
@@ -164,6 +174,17 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     this.maintenance = new Set(settings.maintenanceAreas);
     this.triggerConditions = new Set(settings.suppression.flatMap((r) => (r.whileCondition !== undefined ? [r.whileCondition] : [])));
     for (const d of config.plant.deviceByKey.values()) this.areaByDevice.set(`${d.siteId}/${d.id}`, d.area);
+    for (const d of config.plant.deviceByKey.values()) {
+      const list = this.devicesBySite.get(d.siteId);
+      if (list) list.push(d.id);
+      else this.devicesBySite.set(d.siteId, [d.id]);
+    }
+    if (settings.siteLink) {
+      const perSite = new Map<string, number>();
+      for (const d of config.plant.deviceByKey.values()) perSite.set(d.siteId, (perSite.get(d.siteId) ?? 0) + 1);
+      this.siteLink = new SiteLinkSupervisor<CleanCondition>(settings.siteLink, perSite);
+      for (const site of config.plant.sites) this.siteSource.set(site.id, site.hazardSources[0]?.id ?? site.id);
+    }
     this.queue = new AlarmWriteQueue(this.store, this.scheduler, (s) => this.onQueueState(s), this.opts.writeQueue, this.log.child('alarms.writer'));
     this.statusSubject = new BehaviorSubject<AlarmSystemStatus>(this.buildStatus());
     this.status$ = this.statusSubject.asObservable();
@@ -255,6 +276,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     this.seedRules();
     // design suppression from configuration (e.g. areas in maintenance) and from alarms active at start
     for (const siteId of this.bySite.keys()) this.resyncSuppression(siteId);
+    this.seedSiteLink();
     const buffered = this.buffered.splice(0);
     for (const c of buffered) this.onCondition(c);
     this.scheduleTick();
@@ -338,7 +360,8 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   private seedRules(): void {
     const active: ConditionChange[] = [];
     for (const a of this.alarms.values()) {
-      if (!a.active) continue;
+      // external conditions (ext:…, e.g. site_offline) belong to their producers: the rule engine would clear them
+      if (!a.active || isExternalCondition(a)) continue;
       const limit = typeof a.limit === 'boolean' ? null : a.limit;
       const base = { ruleId: a.ruleId, sourceId: a.sourceId, siteId: a.siteId, condition: a.condition, active: true, priority: a.priority, value: a.value, limit, ts: a.raisedAt, message: a.message };
       active.push(a.deviceId !== undefined ? { ...base, deviceId: a.deviceId } : base);
@@ -385,6 +408,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
       const cur = this.alarms.get(a.id);
       if (cur && dueForRealarm(cur, now, this.settings.reAlarmMs)) this.apply(cur, { kind: 'realarm', at: now }, SYSTEM_ACTOR, 'still active after ReAlarmTime');
     }
+    if (this.siteLink) this.runLink(this.siteLink.advance(now));
     this.flood.tick(now);
     this.emitStatus();
   }
@@ -407,7 +431,63 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   }
 
   private handleCondition(raw: ConditionChange): void {
-    const c = { ...raw, value: cleanValue(raw.value), limit: cleanValue(raw.limit), message: cleanText(raw.message) };
+    const c: CleanCondition = { ...raw, value: cleanValue(raw.value), limit: cleanValue(raw.limit), message: cleanText(raw.message) };
+    if (this.siteLink && (isLinkCondition(c) || isLinkConsequence(c))) this.runLink(this.siteLink.input(c, this.clock.now()));
+    else this.applyCondition(c);
+  }
+
+  // ------------------------------------------------------------------------------------------------------------------
+  // site link supervision (docs/alarm-lifecycle.md, "Site link")
+
+  /** Executes the supervisor's actions in order: device link changes, and the site's `site_offline` verdicts. */
+  private runLink(actions: readonly LinkAction<CleanCondition>[]): void {
+    for (const a of actions) {
+      try {
+        if (a.kind === 'apply') this.applyCondition(a.change);
+        else this.applyCondition(this.siteCondition(a.verdict));
+      } catch (err) {
+        this.log.error('site link action could not be applied', { err, kind: a.kind });
+      }
+    }
+  }
+
+  private siteCondition(v: SiteVerdict): ConditionChange {
+    return {
+      ruleId: siteLinkRuleId(v.siteId),
+      sourceId: this.siteSource.get(v.siteId) ?? v.siteId,
+      siteId: v.siteId,
+      condition: SITE_OFFLINE_CONDITION,
+      active: v.offline,
+      priority: 'high',
+      value: v.lost,
+      limit: v.devices,
+      ts: v.at,
+      message: v.offline
+        ? `数据中断 site link lost: ${v.lost} of ${v.devices} devices of ${v.siteId} offline or silent (gateway or uplink down)`
+        : `site link restored: ${v.lost} of ${v.devices} devices of ${v.siteId} still without data`,
+    };
+  }
+
+  /** After a restart: the supervisor learns which devices are link-lost and which sites are offline. */
+  private seedSiteLink(): void {
+    if (!this.siteLink) return;
+    const link: LinkChange[] = [];
+    const offline = new Set<string>();
+    for (const a of this.alarms.values()) {
+      if (!a.active) continue;
+      if (a.condition === SITE_OFFLINE_CONDITION && a.ruleId === siteLinkRuleId(a.siteId)) offline.add(a.siteId);
+      else if (isLinkCondition(a))
+        link.push({ ruleId: a.ruleId, siteId: a.siteId, deviceId: a.deviceId, condition: a.condition, active: true, ts: a.raisedAt });
+    }
+    this.runLink(this.siteLink.seed(link, offline, this.clock.now()));
+  }
+
+  /** Device link raises held for their site's verdict (diagnostics, tests). */
+  siteLinkHeld(siteId?: string): number {
+    return this.siteLink?.heldCount(siteId) ?? 0;
+  }
+
+  private applyCondition(c: CleanCondition): void {
     const id = alarmId(c);
     let alarm = this.alarms.get(id);
     if (!alarm) {
@@ -430,7 +510,9 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     if (c.active) {
       // design suppression first, so a suppressed alarm is never annunciated
       alarm = this.syncSuppression(alarm, true);
-      const r = this.apply(alarm, { kind: 'activate', at: c.ts, priority: c.priority, value: c.value, limit: c.limit, message: c.message }, SYSTEM_ACTOR, null);
+      // a rise of priority of an acknowledged alarm re-announces it (`realarm`): say why in the journal
+      const rose = alarm.active && PRIORITY_RANK[c.priority] > PRIORITY_RANK[alarm.priority] ? `priority rose ${alarm.priority} → ${c.priority}` : null;
+      const r = this.apply(alarm, { kind: 'activate', at: c.ts, priority: c.priority, value: c.value, limit: c.limit, message: c.message }, SYSTEM_ACTOR, rose);
       if (!r.ok) this.log.warn('activation rejected', { id, code: r.error.code });
     } else {
       const r = this.apply(alarm, { kind: 'clear', at: c.ts, value: c.value }, SYSTEM_ACTOR, null);
@@ -723,6 +805,38 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     const raises = await this.store.raises({ from, to, siteIds: [...sites] });
     const current = [...this.alarms.values()].filter((a) => sites.has(a.siteId));
     return computeAlarmKpis({ from, to, raises, current, now: this.clock.now() });
+  }
+
+  /**
+   * Online rate (在线率) per visible site per local day, from the journal's device link alarms (offline / stale):
+   * docs/alarm-lifecycle.md, "Online rate".
+   */
+  async onlineRate(from: number, to: number, principal: Principal): Promise<OnlineDay[]> {
+    this.requireReady();
+    if (!(to > from)) throw new AlarmQueryError('`to` must be after `from`');
+    const sites = this.visible(principal);
+    const siteIds = [...sites];
+    const events: LinkEvent[] = [];
+    let afterSeq: number | undefined;
+    for (;;) {
+      const page = await this.store.journal({ from, to, siteIds, limit: REPLAY_PAGE, ...(afterSeq !== undefined ? { afterSeq } : {}) });
+      for (const e of page) {
+        const snap = e.snapshot;
+        if (snap.deviceId === undefined || !isLinkCondition(snap)) continue;
+        const at = e.event === 'raised' ? Date.parse(snap.raisedAt) : e.event === 'cleared' && snap.clearedAt !== undefined ? Date.parse(snap.clearedAt) : e.at;
+        events.push({ alarmId: e.alarmId, siteId: e.siteId, deviceId: snap.deviceId, event: e.event, active: snap.active, at });
+      }
+      if (page.length < REPLAY_PAGE) break;
+      afterSeq = page[page.length - 1]?.seq;
+    }
+    const open: OpenLinkAlarm[] = [];
+    for (const a of this.alarms.values()) {
+      if (!sites.has(a.siteId) || a.deviceId === undefined || !isLinkCondition(a) || a.raisedAt >= from) continue;
+      const stillLostAtTo = a.active ? true : a.clearedAt !== undefined && a.clearedAt >= to;
+      if (stillLostAtTo) open.push({ alarmId: a.id, siteId: a.siteId, deviceId: a.deviceId, since: a.raisedAt });
+    }
+    const devices = new Map([...this.devicesBySite].filter(([siteId]) => sites.has(siteId)));
+    return onlineRates({ from, to, devices, events, open });
   }
 
   // ------------------------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { CLOCK, type Clock } from '../common/clock';
 import type { AlarmKpis } from './domain/alarm-kpi';
+import type { OnlineDay } from './domain/online-rate';
 import type { AlarmEventDto, AlarmSnapshot } from './domain/alarm.types';
 import { AlarmErrorFilter } from './alarm-error.filter';
 import { JournalAnchorService, type AnchoredVerification } from './journal-anchor.service';
@@ -220,5 +221,17 @@ export class AlarmKpiController {
   kpis(@CurrentPrincipal() principal: Principal, @Query() q: KpiQuery): Promise<AlarmKpis> {
     const { from, to } = range(q.from, q.to, this.clock.now(), 30 * DAY);
     return this.alarms.kpis(from, to, principal);
+  }
+
+  @Get('online')
+  @Requires('plant.read')
+  @ApiOperation({
+    summary:
+      'Online rate (在线率) per enterprise per local day (China Standard Time) in the caller’s jurisdiction: share of device-time in which devices delivered data (a device is offline while its offline or stale alarm is active, from the journal). Default window: 7 days.',
+  })
+  @ApiOkResponse({ description: 'One row per site and day: devices, onlinePercent, offlineDeviceHours' })
+  online(@CurrentPrincipal() principal: Principal, @Query() q: KpiQuery): Promise<OnlineDay[]> {
+    const { from, to } = range(q.from, q.to, this.clock.now(), 7 * DAY);
+    return this.alarms.onlineRate(from, to, principal);
   }
 }

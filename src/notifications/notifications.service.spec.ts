@@ -208,6 +208,23 @@ describe('CalloutService and DutyCheckService (fake voice, in-memory stores, vir
     await w.stop();
   });
 
+  it('should start a call-out when an acknowledged alarm is re-announced because its priority rose to critical', async () => {
+    const w = await boot();
+    const id = await raise(w, { priority: 'medium' });
+    await w.alarms.ack(id, { tokenId: 't1', name: 'console operator', role: 'operator', scope: '' });
+    await settle();
+    expect(numbersCalled(w)).toEqual([]);
+    w.conditions.next(makeCondition({ priority: 'critical', ts: w.clock.now(), message: 'escalated' }));
+    await settle();
+    expect(w.alarms.record(id)).toMatchObject({
+      state: 'unacknowledged',
+      acked: false,
+      priority: 'critical',
+    });
+    expect(numbersCalled(w)).toEqual([ROOM]);
+    await w.stop();
+  });
+
   it('should resume after a restart mid-escalation without calling the interrupted step again', async () => {
     const store = new InMemoryCalloutStore();
     const alarmStore = new InMemoryAlarmStore();

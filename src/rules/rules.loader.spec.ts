@@ -172,4 +172,57 @@ describe('loadRules', () => {
     expect(rules.devices.get('bohai-chem')!.get('cl-gd-1')!.stale).toBeNull();
     expect(rules.producible.has('bohai-chem|stale:cl-gd-1|stale')).toBe(false);
   });
+
+  describe('on-delay order (docs/alarm-lifecycle.md)', () => {
+    it('should refuse an H on-delay longer than the HH on-delay of the same channel, naming file, path and reason', () => {
+      const dir = dirWith(
+        'version: 1\nlimits:\n  - { site: bohai-chem, device: nh-tk-1, channel: level_pct, limits: [ { condition: H, onDelayS: 60 }, { condition: HH, onDelayS: 10 } ] }\n',
+      );
+      const err = problems(() => loadRules(dir, plant));
+      expect(err.file).toBe(join(dir, 'rules.yaml'));
+      expect(err.problems).toEqual([
+        {
+          path: 'limits[0].limits',
+          reason: expect.stringMatching(
+            /^on-delay of H \(60 s\) exceeds the on-delay of the more severe HH \(10 s\)/,
+          ),
+        },
+      ]);
+      expect(err.message).toContain('limits[0].limits: on-delay of H (60 s)');
+    });
+
+    it('should refuse an L on-delay longer than the LL on-delay', () => {
+      const dir = dirWith(
+        'version: 1\nlimits:\n  - { site: bohai-chem, device: nh-tk-1, channel: level_pct, limits: [ { condition: L, onDelayS: 30 } ] }\n',
+      );
+      const err = problems(() => loadRules(dir, plant));
+      expect(err.problems.map((p) => p.reason)).toEqual([
+        expect.stringContaining('on-delay of L (30 s) exceeds the on-delay of the more severe LL (10 s)'),
+      ]);
+    });
+
+    it('should give every generated limit an on-delay no longer than the severer limit on its side', () => {
+      const { rules } = loadRules(demoDir, plant);
+      let checked = 0;
+      for (const site of rules.devices.values())
+        for (const d of site.values())
+          for (const ch of d.channels.values())
+            for (const r of ch.rules) {
+              if (r.kind !== 'limit') continue;
+              const byCond = new Map(r.limits.map((l) => [l.condition, l.onDelayMs]));
+              for (const [mild, severe] of [
+                ['H', 'HH'],
+                ['L', 'LL'],
+                ['gas_l1', 'gas_l2'],
+              ] as const) {
+                const m = byCond.get(mild);
+                const s2 = byCond.get(severe);
+                if (m === undefined || s2 === undefined) continue;
+                expect(m).toBeLessThanOrEqual(s2);
+                checked++;
+              }
+            }
+      expect(checked).toBeGreaterThan(20);
+    });
+  });
 });

@@ -171,7 +171,7 @@ describe('RulesService', () => {
     let r!: Rig;
     ts.run(({ flush }) => {
       r = rig(ts, configDir('version: 1\n'));
-      // tank temperature H (90 % of the design window −40…50 °C = 41 °C, HH 45.5 °C; on-delay 60 s)
+      // tank temperature H (90 % of the design window −40…50 °C = 41 °C, HH 45.5 °C; on-delay 15 s like HH: docs/alarm-lifecycle.md)
       const temp = (v: number, t: number): Reading =>
         makeReading({ deviceId: 'cl-tk-1', channel: 'temp_c', value: v, ts: t, receivedAt: t });
       ts.schedule(() => r.telemetry$.next(temp(43, 0)), 0);
@@ -194,7 +194,7 @@ describe('RulesService', () => {
     const got = r.out
       .filter((c) => (c.deviceId === 'cl-tk-1' || c.deviceId === 'cl-gd-1') && c.condition !== 'stale')
       .map((c) => `${brief(c)}@${c.ts}`);
-    expect(got).toEqual(['cl-tk-1:H+@60000', 'cl-tk-1:H-@62000', 'cl-gd-1:gas_l1+@63000']);
+    expect(got).toEqual(['cl-tk-1:H+@15000', 'cl-tk-1:H-@62000', 'cl-gd-1:gas_l1+@63000']);
     expect(
       r.out.find((c) => c.deviceId === 'cl-tk-1' && c.condition === 'H' && !c.active)?.message,
     ).toContain('removed by a configuration reload');

@@ -12,9 +12,10 @@
  *   nh-a1 (tank nh-tk-1), detector-fault on bz-a1, valve-stuck on vc-a1, detector-drift on hp-a1, comms-loss on me-a1.
  *   A final test checks that no alarm event happened outside these scopes, so the scenarios cannot hide each other.
  * - No time compression and no rules.yaml override: devices stamp wall time, every rule runs with its configured
- *   timings (2 s gas on-delays, 15 s valve travel, 20 s interlock deadline, 60 s tank H on-delay, 10 s stale/offline).
+ *   timings (2 s gas on-delays, 15 s valve travel, 20 s interlock deadline, 10 s tank H/HH on-delays, 10 s
+ *   stale/offline; a device's stale/offline raise waits up to 20 s for the site link verdict, its raisedAt unchanged).
  * - The only shortening is in the plant's misbehaviour: the overfill fills at 3× its default rate (90 %/min,
- *   `--scenario-speed 3`) so H's 60 s on-delay has run out ~100 s after start instead of ~140 s.
+ *   `--scenario-speed 3`).
  * - Everything is waited for (`/ws` frames, stored history); nothing sleeps. The whole file takes ~2 min.
  * Orders between devices follow from the fixed seed (42): each device samples at a fixed phase of its period; the
  * comments give the expected model time (s after the simulators start) of each event. Scenarios start at 18 s.
@@ -98,14 +99,15 @@ const CASES: Record<ScenarioName, ScenarioCase> = {
     expected: [
       // nh-tk-1: horizontal cylinder filled to at most 85 % of its volume = 79.2 % of its level, so HH 79.2 % and
       // H 74.2 %; its independent HH level switch (LSHH, 79.2 %) is the trip cause that closes inlet XV-1 (plant.yaml
-      // causeAndEffect). It rises at 90 %/min and stays at 99 %.
+      // causeAndEffect). It rises at 90 %/min and stays at 99 %. H before HH: H's on-delay never exceeds HH's
+      // (docs/alarm-lifecycle.md, "On-delays").
       'raised overfill:nh-tk-1 overfill_predicted high', // 6 points in the trend window, HH < 30 min away
       'raised roc:nh-tk-1:level_pct roc_rise medium', // rate window spans 30 s, > 5 %/min
       'raised lshh:nh-tk-1 LSHH high', // the switch trips with the first sample ≥ 79.2 % (no delay)
+      'raised limit:nh-tk-1:level_pct H medium', // ≥ 74.2 % for 10 s
       'raised limit:nh-tk-1:level_pct HH high', // ≥ 79.2 % for 10 s (the transmitter's alarm, not the trip)
       'raised hh-inlet-open:nh-tk-1 hh_inlet_open critical', // HH while inlet XV-1 reports open (composite, no delay)
       'raised hh-trip:nh-tk-1[nh-xv-1] shutoff_failed critical', // inlet valve still open 20 s after the LSHH trip
-      'raised limit:nh-tk-1:level_pct H medium', // ≥ 74.2 % for 60 s
       'cleared roc:nh-tk-1:level_pct roc_rise medium', // level flat at 99 % for a window
     ],
     lastEventS: 102,
@@ -289,7 +291,7 @@ describe('simulator scenarios end to end (MQTT → rules → alarms → /ws)', (
     }
   }, 200_000);
 
-  it('should predict the overfill, alarm the rate, the HH switch, HH, HH with the inlet open (composite), the failed trip and H in order when a tank overfills', async () => {
+  it('should predict the overfill, alarm the rate, the HH switch, H before HH, HH with the inlet open (composite) and the failed trip in order when a tank overfills', async () => {
     const c = CASES.overfill;
     const ev = await sequenceOf(c);
     const level = await samples('bohai-chem/nh-tk-1', 'level_pct', Math.max(...ev.map(timeOf)));
@@ -309,9 +311,9 @@ describe('simulator scenarios end to end (MQTT → rules → alarms → /ws)', (
     expect(lshh).toBe(atHH); // the switch sees the same liquid, reported in the same message, no delay
     const hh = at(ev, 'raised limit:nh-tk-1:level_pct HH high');
     expect(hh).toBe(atHH + 10_000);
-    expect(at(ev, 'raised limit:nh-tk-1:level_pct H medium')).toBe(
-      firstSample(level, (v) => Number(v) >= 74.2, 'level ≥ 74.2 %') + 60_000,
-    );
+    const h = at(ev, 'raised limit:nh-tk-1:level_pct H medium');
+    expect(h).toBe(firstSample(level, (v) => Number(v) >= 74.2, 'level ≥ 74.2 %') + 10_000);
+    expect(h).toBeLessThan(hh);
     // The trip is the independent switch: the valve deadline (15 s travel + 5 s) runs from it, not from the HH alarm.
     expect(at(ev, 'raised hh-trip:nh-tk-1[nh-xv-1] shutoff_failed critical')).toBe(lshh + 20_000);
   }, 200_000);

@@ -51,6 +51,22 @@ describe('alarm KPIs', () => {
     expect(k.percentTimeInFlood).toBe(50);
   });
 
+  it('should judge each site, not the aggregate, against the per-operator target and label the all-sites rate as an aggregate', () => {
+    // three sites with 5 raises each in 1 h: each 0.83 per 10 min (within ~1 per 10 min per operator position);
+    // the all-sites rate 2.5 per 10 min is an aggregate of three control rooms, not an operator load
+    const raises = ['s1', 's2', 's3'].flatMap((siteId) => Array.from({ length: 5 }, (_, i) => raise(T0 + i * 10 * MIN, { siteId, alarmId: `${siteId}-${i}` })));
+    const k = kpis(raises);
+    expect(k.bySite.map((x) => [x.siteId, x.averagePer10Min, x.averageWithinTarget])).toEqual([
+      ['s1', 0.83, true],
+      ['s2', 0.83, true],
+      ['s3', 0.83, true],
+    ]);
+    expect(k.aggregate).toMatchObject({ sites: 3, alarms: 15, averagePer10Min: 2.5, comparableToOperatorTarget: false });
+    expect(k.aggregate.label).toContain('aggregate');
+    expect(k.targetsApplyTo).toContain('each site');
+    expect(Object.keys(k).indexOf('bySite')).toBeLessThan(Object.keys(k).indexOf('averagePer10Min'));
+  });
+
   it('should find the largest number of activations in any 60 s', () => {
     expect(maxInWindow([0, 30_000, 59_999, 60_000, 200_000])).toBe(3);
     expect(maxInWindow([0, 60_000, 120_000])).toBe(1);

@@ -3,6 +3,8 @@
  * current alarms go in, figures come out.
  *
  * - Rates use fixed 10-minute intervals aligned to `from` (the last one may be shorter).
+ * - Per site first: each site is one operator position, the only level the EEMUA per-operator targets apply to; the
+ *   all-sites figures are returned as `aggregate`, labelled as such and never compared with those targets.
  * - Flood: an interval with more than 10 raises starts a flood, which lasts through the following intervals until one
  *   has fewer than 5. Computed per site (one control room per enterprise); the overall figure is the share of intervals
  *   in which at least one visible site was flooding.
@@ -16,7 +18,14 @@ export const KPI_INTERVAL_MS = 10 * 60_000;
 export const CHATTER_WINDOW_MS = 60_000;
 export const CHATTER_MIN_ACTIVATIONS = 3;
 export const STALE_AFTER_MS = 24 * 3_600_000;
-export const PRIORITY_TARGET_PERCENT: Readonly<Record<Priority, number>> = { low: 80, medium: 15, high: 5, critical: 1 };
+/** EEMUA 191: about one alarm per 10 minutes per operator position (one site's control room here). */
+export const OPERATOR_TARGET_AVERAGE_PER_10_MIN = 1;
+export const PRIORITY_TARGET_PERCENT: Readonly<Record<Priority, number>> = {
+  low: 80,
+  medium: 15,
+  high: 5,
+  critical: 1,
+};
 
 export type KpiRaise = {
   readonly alarmId: string;
@@ -29,28 +38,74 @@ export type KpiRaise = {
   readonly at: number;
 };
 
-export type AlarmRef = { alarmId: string; siteId: string; sourceId: string; ruleId: string; deviceId?: string; condition: string };
+export type AlarmRef = {
+  alarmId: string;
+  siteId: string;
+  sourceId: string;
+  ruleId: string;
+  deviceId?: string;
+  condition: string;
+};
 
-export type SiteKpi = { siteId: string; alarms: number; averagePer10Min: number; peakPer10Min: number; percentTimeInFlood: number; floods: number };
+/**
+ * Per site: the primary figures. One enterprise control room = one operator position, so the EEMUA 191 per-operator
+ * targets (`targets`) apply here and only here.
+ */
+export type SiteKpi = {
+  siteId: string;
+  alarms: number;
+  averagePer10Min: number;
+  peakPer10Min: number;
+  percentTimeInFlood: number;
+  floods: number;
+  /** averagePer10Min ≤ targets.averagePer10Min (the per-operator-position target). */
+  averageWithinTarget: boolean;
+};
+
+/** All visible sites together: an aggregate for the regulator's overview, never compared with a per-operator target. */
+export type AggregateKpi = {
+  label: string;
+  sites: number;
+  alarms: number;
+  averagePer10Min: number;
+  peakPer10Min: number;
+  percentTimeInFlood: number;
+  comparableToOperatorTarget: false;
+};
 
 export type AlarmKpis = {
   from: string;
   to: string;
   intervals: number;
+  /** Primary figures, one per site (operator position). */
+  bySite: SiteKpi[];
+  /** The all-sites figures, labelled as an aggregate (the flat fields below repeat them for existing clients). */
+  aggregate: AggregateKpi;
+  /** What `targets` apply to. */
+  targetsApplyTo: string;
   totalAlarms: number;
   averagePer10Min: number;
   peakPer10Min: number;
   peakIntervalStart: string | null;
   percentTimeInFlood: number;
-  bySite: SiteKpi[];
   top10: Array<AlarmRef & { count: number; percentOfLoad: number }>;
   top10PercentOfLoad: number;
   chattering: Array<AlarmRef & { maxActivationsIn60s: number }>;
   stale: Array<AlarmRef & { activeSince: string; hoursActive: number }>;
-  priorityDistribution: { counts: Record<Priority, number>; percent: Record<Priority, number>; targetPercent: Record<Priority, number> };
+  priorityDistribution: {
+    counts: Record<Priority, number>;
+    percent: Record<Priority, number>;
+    targetPercent: Record<Priority, number>;
+  };
   standing: number;
   shelved: number;
-  targets: { averagePer10Min: number; maxPer10Min: number; percentTimeInFlood: number; chattering: number; staleAlarms: number };
+  targets: {
+    averagePer10Min: number;
+    maxPer10Min: number;
+    percentTimeInFlood: number;
+    chattering: number;
+    staleAlarms: number;
+  };
 };
 
 const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -64,7 +119,12 @@ const ref = (r: KpiRaise | AlarmRecord, alarmId: string): AlarmRef => ({
 });
 
 /** Raise counts per fixed interval. */
-export function intervalCounts(raises: readonly { at: number }[], from: number, to: number, intervalMs = KPI_INTERVAL_MS): number[] {
+export function intervalCounts(
+  raises: readonly { at: number }[],
+  from: number,
+  to: number,
+  intervalMs = KPI_INTERVAL_MS,
+): number[] {
   const n = Math.max(1, Math.ceil((to - from) / intervalMs));
   const counts = new Array<number>(n).fill(0);
   for (const r of raises) {
@@ -150,6 +210,7 @@ export function computeAlarmKpis(input: {
         peakPer10Min: c.reduce((m, x) => Math.max(m, x), 0),
         percentTimeInFlood: round((100 * flood.filter(Boolean).length) / c.length),
         floods,
+        averageWithinTarget: round(list.length / windowIntervals) <= OPERATOR_TARGET_AVERAGE_PER_10_MIN,
       };
     });
 
@@ -160,7 +221,9 @@ export function computeAlarmKpis(input: {
     if (e) e.times.push(r.at);
     else byAlarm.set(r.alarmId, { first: r, times: [r.at] });
   }
-  const ranked = [...byAlarm.entries()].sort(([ia, a], [ib, b]) => b.times.length - a.times.length || ia.localeCompare(ib));
+  const ranked = [...byAlarm.entries()].sort(
+    ([ia, a], [ib, b]) => b.times.length - a.times.length || ia.localeCompare(ib),
+  );
   const top10 = ranked.slice(0, 10).map(([id, e]) => ({
     ...ref(e.first, id),
     count: e.times.length,
@@ -180,20 +243,37 @@ export function computeAlarmKpis(input: {
   const stale = input.current
     .filter((a) => a.active && now - a.raisedAt > STALE_AFTER_MS)
     .sort((a, b) => a.raisedAt - b.raisedAt)
-    .map((a) => ({ ...ref(a, a.id), activeSince: new Date(a.raisedAt).toISOString(), hoursActive: round((now - a.raisedAt) / 3_600_000, 1) }));
+    .map((a) => ({
+      ...ref(a, a.id),
+      activeSince: new Date(a.raisedAt).toISOString(),
+      hoursActive: round((now - a.raisedAt) / 3_600_000, 1),
+    }));
 
+  const averagePer10Min = round(raises.length / windowIntervals);
+  const percentTimeInFlood = round((100 * anyFlood.filter(Boolean).length) / counts.length);
   return {
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
     intervals: counts.length,
+    bySite,
+    aggregate: {
+      label: `aggregate of ${bySite.length} site(s): not an operator load`,
+      sites: bySite.length,
+      alarms: raises.length,
+      averagePer10Min,
+      peakPer10Min: peak,
+      percentTimeInFlood,
+      comparableToOperatorTarget: false,
+    },
+    targetsApplyTo: 'each site (one operator position per enterprise control room); never the aggregate',
     totalAlarms: raises.length,
-    averagePer10Min: round(raises.length / windowIntervals),
+    averagePer10Min,
     peakPer10Min: peak,
     peakIntervalStart: peakIdx >= 0 ? new Date(from + peakIdx * KPI_INTERVAL_MS).toISOString() : null,
-    percentTimeInFlood: round((100 * anyFlood.filter(Boolean).length) / counts.length),
-    bySite,
+    percentTimeInFlood,
     top10,
-    top10PercentOfLoad: raises.length === 0 ? 0 : round(top10.reduce((s, t) => s + (100 * t.count) / raises.length, 0)),
+    top10PercentOfLoad:
+      raises.length === 0 ? 0 : round(top10.reduce((s, t) => s + (100 * t.count) / raises.length, 0)),
     chattering,
     stale,
     priorityDistribution: {
@@ -203,6 +283,12 @@ export function computeAlarmKpis(input: {
     },
     standing: input.current.filter((a) => a.active).length,
     shelved: input.current.filter((a) => a.state === 'shelved').length,
-    targets: { averagePer10Min: 1, maxPer10Min: 2, percentTimeInFlood: 1, chattering: 0, staleAlarms: 5 },
+    targets: {
+      averagePer10Min: OPERATOR_TARGET_AVERAGE_PER_10_MIN,
+      maxPer10Min: 2,
+      percentTimeInFlood: 1,
+      chattering: 0,
+      staleAlarms: 5,
+    },
   };
 }

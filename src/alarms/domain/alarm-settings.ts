@@ -1,4 +1,5 @@
 /** Alarm behaviour declared in config (config/alarms.yaml): latching, re-alarm time, design suppression. Pure types. */
+import type { SiteLinkSettings } from './site-link';
 
 /** Matches alarms by rule id and/or condition key (both given: both must match). */
 export type AlarmMatcher = { readonly ruleId?: string; readonly condition?: string };
@@ -26,6 +27,8 @@ export type AlarmSettings = {
   readonly suppression: readonly SuppressionRule[];
   /** Areas in maintenance, as `siteId/area`. */
   readonly maintenanceAreas: readonly string[];
+  /** Site-level link supervision (`site_offline` instead of a per-device flood); absent: off. */
+  readonly siteLink?: SiteLinkSettings;
 };
 
 export const DEFAULT_ALARM_SETTINGS: AlarmSettings = Object.freeze({ reAlarmMs: 0, latch: [], suppression: [], maintenanceAreas: [] });

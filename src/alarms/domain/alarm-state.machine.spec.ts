@@ -81,7 +81,8 @@ const TABLE: Record<AlarmState, Record<AlarmCommandKind, Expect>> = {
     realarm: err('not_realarmable'),
   },
   acknowledged: {
-    activate: to('acknowledged', 'updated'),
+    // COMMANDS.activate raises the priority high → critical: re-announced (docs/alarm-lifecycle.md)
+    activate: to('unacknowledged', 'realarm'),
     clear: to('normal', 'cleared'),
     ack: err('already_acknowledged'),
     reset: err('not_latched'),
@@ -219,9 +220,18 @@ describe('alarm state machine', () => {
       expect(r.alarm.value).toBe(a.value);
     });
 
-    it('should keep an acknowledged alarm acknowledged when its priority is raised', () => {
+    it('should re-announce an acknowledged alarm when its priority is raised', () => {
       const r = ok(applyAlarmCommand(FIXTURES.acknowledged, COMMANDS.activate));
-      expect(r.alarm).toMatchObject({ state: 'acknowledged', acked: true, priority: 'critical' });
+      expect(r.alarm).toMatchObject({ state: 'unacknowledged', acked: false, priority: 'critical' });
+      expect(r.event).toBe('realarm');
+    });
+
+    it('should keep an acknowledged alarm acknowledged when only its message changes', () => {
+      const r = ok(
+        applyAlarmCommand(FIXTURES.acknowledged, { kind: 'activate', at, priority: FIXTURES.acknowledged.priority, value: 3.1, limit: 2, message: 'reworded' }),
+      );
+      expect(r.alarm).toMatchObject({ state: 'acknowledged', acked: true });
+      expect(r.event).toBe('updated');
     });
 
     it.each(['shelved', 'suppressed', 'out_of_service'] as const)('should track the condition underneath when %s', (state) => {

@@ -15,7 +15,12 @@ export const ALARM_STATES = [
 export type AlarmState = (typeof ALARM_STATES)[number];
 
 /** States an operator sees in the alarm list (and may shelve). */
-export const SHOWN_STATES: ReadonlySet<AlarmState> = new Set(['unacknowledged', 'acknowledged', 'rtn_unacknowledged', 'latched']);
+export const SHOWN_STATES: ReadonlySet<AlarmState> = new Set([
+  'unacknowledged',
+  'acknowledged',
+  'rtn_unacknowledged',
+  'latched',
+]);
 /** States that hide the alarm from the operator while it is still evaluated and journalled. */
 export const HIDDEN_STATES: ReadonlySet<AlarmState> = new Set(['shelved', 'suppressed', 'out_of_service']);
 
@@ -26,7 +31,12 @@ export type ActorRole = 'operator' | 'supervisor' | 'regulator' | 'admin' | 'sys
 export type Actor = { readonly name: string; readonly role: ActorRole; readonly tokenId?: string };
 export const SYSTEM_ACTOR: Actor = Object.freeze({ name: 'hazwatch', role: 'system' });
 
-export type Shelf = { readonly until: number; readonly by: string; readonly reason: string; readonly at: number };
+export type Shelf = {
+  readonly until: number;
+  readonly by: string;
+  readonly reason: string;
+  readonly at: number;
+};
 export type OutOfService = { readonly by: string; readonly reason: string; readonly at: number };
 
 /**
@@ -51,6 +61,13 @@ export type AlarmRecord = {
   readonly acked: boolean;
   /** Latched per rule (config): a clear goes to `latched` and waits for ack + reset. */
   readonly latching: boolean;
+  /**
+   * The latch is held: a latching alarm's condition has been active since its last reset. Set by every activation
+   * (shown or under an overlay), ended only by `reset` (ack first). Overlays (shelve, suppression, out of service)
+   * hide it but never end it: when the last overlay lifts, a held latch whose condition cleared shows as `latched`
+   * (docs/alarm-lifecycle.md). Absent on records written before it existed; `state: 'latched'` implies it.
+   */
+  readonly latched?: boolean;
   /** Last activation, epoch ms. */
   readonly raisedAt: number;
   readonly ackedAt?: number;
@@ -127,6 +144,8 @@ export type AlarmSnapshot = {
   shelvedBy?: string;
   suppressedBy?: string[];
   outOfServiceBy?: string;
+  /** Extra: true while a latch is held (also under an overlay); only ack + supervisor reset ends it. */
+  latchHeld?: boolean;
 };
 
 /** One alarm event as pushed over /ws and replayed on resume: the snapshot after the event, its seq and type. */

@@ -226,6 +226,45 @@ function onHello(data) {
   send('subscribe', { alarms: true, since, telemetry: wantedTelemetry() });
   if (first) loadAlarms();
   if (!state.plantLoaded) loadPlant();
+  if (first) loadKpis();
+}
+
+// per-site KPIs and online rate (docs/alarm-lifecycle.md): per site first, the all-sites rate labelled as an aggregate
+async function loadKpis() {
+  try {
+    const dayStart = new Date();
+    dayStart.setHours(0, 0, 0, 0);
+    const [kpi, online] = await Promise.all([
+      api(`/api/kpi/alarms?from=${Date.now() - 86_400_000}`),
+      api(`/api/kpi/online?from=${dayStart.getTime()}`),
+    ]);
+    const rateBySite = new Map((kpi?.bySite ?? []).map((s) => [s.siteId, s]));
+    const onlineBySite = new Map();
+    for (const r of Array.isArray(online) ? online : []) onlineBySite.set(r.siteId, r);
+    const sites = [...new Set([...onlineBySite.keys(), ...rateBySite.keys()])].sort();
+    $('kpi-rows').replaceChildren(
+      ...sites.map((siteId) => {
+        const r = rateBySite.get(siteId);
+        const o = onlineBySite.get(siteId);
+        return h(
+          'tr',
+          {},
+          h('td', {}, siteId),
+          h(
+            'td',
+            { class: r && !r.averageWithinTarget ? 'over' : undefined },
+            r ? String(r.averagePer10Min) : '0',
+          ),
+          h('td', {}, o ? `${o.onlinePercent} %` : '—'),
+        );
+      }),
+    );
+    $('kpi-aggregate').textContent = kpi?.aggregate
+      ? t('kpi.aggregate').replace('{n}', String(kpi.aggregate.averagePer10Min))
+      : '';
+  } catch (err) {
+    if (!(err instanceof AuthLost)) console.warn('KPIs unavailable', err);
+  }
 }
 
 /** Safety systems of every visible source (overview status) and the selected device (detail pane). */

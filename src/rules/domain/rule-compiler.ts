@@ -7,8 +7,9 @@
  * - gas detector: gas_l1 at level1 (medium), gas_l2 at level2 (high), deadband 10 % of the set point, on-delay 2 s,
  *   off-delay 5 s; over_range above span (high: a catalytic sensor can read falsely low, treat as level 2);
  *   under_range below −5 % of span (low: drift); `fault` → detector_fault (medium);
- * - tank level_pct: H 85 (medium), HH 90 (high), L 10 (low), LL 5 (medium), deadband 5 % of span, on-delay 60 s for
- *   H/L and 10 s for HH/LL, off-delay 60 s; rate of change ±5 %/min (medium); predictive overfill 30 min (high);
+ * - tank level_pct: H 85 (medium), HH 90 (high), L 10 (low), LL 5 (medium), deadband 5 % of span, on-delay 10 s for
+ *   all four (a milder limit never waits longer than the severer one: docs/alarm-lifecycle.md), off-delay 60 s;
+ *   rate of change ±5 %/min (medium); predictive overfill 30 min (high);
  *   temp_c / pressure_kpa: H at 75 % / 80 % of span (medium), HH at 87.5 % / 90 % (high); over/under range (medium);
  * - shut-off valve: discrepancy / stuck / uncommanded / fault / trip with its travel time;
  * - safety system: fault (ESD: critical, others high), bypass (high → critical after the allowed time);
@@ -19,6 +20,7 @@
  * - every hazard source: live grading.
  */
 import type { Priority } from '../../common/types';
+import { onDelayOrderProblems } from './limit-order';
 import { geometryOf, maxFillLevelPct, DEFAULT_MAX_FILL_PCT } from './tank-geometry';
 import type { DeviceView, PlantView, SiteView } from './plant-view';
 import {
@@ -103,7 +105,7 @@ export function defaultLimits(d: DeviceView, channel: string): LimitSpec[] {
         direction: 'low',
         value: lo + w * 0.1,
         deadband: db,
-        onDelayMs: 60 * S,
+        onDelayMs: 10 * S,
         offDelayMs: 60 * S,
         priority: 'low',
       },
@@ -112,7 +114,7 @@ export function defaultLimits(d: DeviceView, channel: string): LimitSpec[] {
         direction: 'high',
         value: round1(hh - w * 0.05),
         deadband: db,
-        onDelayMs: 60 * S,
+        onDelayMs: 10 * S,
         offDelayMs: 60 * S,
         priority: 'medium',
       },
@@ -155,7 +157,7 @@ const lim = (
 
 /**
  * Tank temperature: from the design window when the tank type is declared (H at 90 %, HH at 95 % of the window, L
- * 5 % above the design minimum), else from the instrument span (75 % / 87.5 %). Substance packs replace the generic
+ * 5 % above the design minimum; every on-delay ≤ the severer limit's, docs/alarm-lifecycle.md), else from the instrument span (75 % / 87.5 %). Substance packs replace the generic
  * values where the hazard needs them (docs/plant-model.md): hydrogen peroxide H 40 °C / HH 45 °C (decomposition;
  * with a rate-of-rise rule), benzene L 8 °C / LL 6.5 °C (freezes at 5.5 °C).
  */
@@ -165,17 +167,17 @@ function tankTempLimits(d: DeviceView, lo: number, hi: number): LimitSpec[] {
   const out = new Map<string, LimitSpec>();
   if (d.tankType !== undefined && d.designMinTempC !== undefined && d.designMaxTempC !== undefined) {
     const dw = d.designMaxTempC - d.designMinTempC;
-    out.set('L', lim('L', 'low', d.designMinTempC + 0.05 * dw, db, 60, 60, 'medium'));
-    out.set('H', lim('H', 'high', d.designMaxTempC - 0.1 * dw, db, 60, 60, 'medium'));
+    out.set('L', lim('L', 'low', d.designMinTempC + 0.05 * dw, db, 15, 60, 'medium'));
+    out.set('H', lim('H', 'high', d.designMaxTempC - 0.1 * dw, db, 15, 60, 'medium'));
     out.set('HH', lim('HH', 'high', d.designMaxTempC - 0.05 * dw, db, 15, 60, 'high'));
   } else {
-    out.set('H', lim('H', 'high', lo + w * 0.75, db, 60, 60, 'medium'));
+    out.set('H', lim('H', 'high', lo + w * 0.75, db, 15, 60, 'medium'));
     out.set('HH', lim('HH', 'high', lo + w * 0.875, db, 15, 60, 'high'));
   }
   const pack = substancePack(d.substance);
-  if (pack?.tempH !== undefined) out.set('H', lim('H', 'high', pack.tempH, db, 60, 60, 'medium'));
+  if (pack?.tempH !== undefined) out.set('H', lim('H', 'high', pack.tempH, db, 15, 60, 'medium'));
   if (pack?.tempHH !== undefined) out.set('HH', lim('HH', 'high', pack.tempHH, db, 15, 60, 'high'));
-  if (pack?.tempL !== undefined) out.set('L', lim('L', 'low', pack.tempL, db, 60, 60, 'medium'));
+  if (pack?.tempL !== undefined) out.set('L', lim('L', 'low', pack.tempL, db, 15, 60, 'medium'));
   if (pack?.tempLL !== undefined) out.set('LL', lim('LL', 'low', pack.tempLL, db, 15, 60, 'high'));
   return [...out.values()];
 }
@@ -186,11 +188,11 @@ function tankPressureLimits(d: DeviceView, lo: number, hi: number): LimitSpec[] 
   const relief = d.reliefSetKpa ?? d.designPressureKpa;
   if (d.tankType !== undefined && relief !== undefined && relief > 0)
     return [
-      lim('H', 'high', 0.9 * relief, relief * 0.02, 15, 15, 'medium'),
+      lim('H', 'high', 0.9 * relief, relief * 0.02, 5, 15, 'medium'),
       lim('HH', 'high', 0.95 * relief, relief * 0.02, 5, 15, 'high'),
     ];
   return [
-    lim('H', 'high', lo + w * 0.8, w * 0.02, 15, 15, 'medium'),
+    lim('H', 'high', lo + w * 0.8, w * 0.02, 5, 15, 'medium'),
     lim('HH', 'high', lo + w * 0.9, w * 0.02, 5, 15, 'high'),
   ];
 }
@@ -201,8 +203,8 @@ function analogLimits(d: DeviceView, lo: number, hi: number): LimitSpec[] {
   const l = d.limits ?? {};
   const out: LimitSpec[] = [];
   if (l.LL !== undefined) out.push({ ...lim('LL', 'low', l.LL, db, 5, 10, 'high'), value: l.LL });
-  if (l.L !== undefined) out.push({ ...lim('L', 'low', l.L, db, 10, 10, 'low'), value: l.L });
-  if (l.H !== undefined) out.push({ ...lim('H', 'high', l.H, db, 10, 10, 'medium'), value: l.H });
+  if (l.L !== undefined) out.push({ ...lim('L', 'low', l.L, db, 5, 10, 'low'), value: l.L });
+  if (l.H !== undefined) out.push({ ...lim('H', 'high', l.H, db, 5, 10, 'medium'), value: l.H });
   if (l.HH !== undefined) out.push({ ...lim('HH', 'high', l.HH, db, 5, 10, 'high'), value: l.HH });
   return out;
 }
@@ -453,6 +455,12 @@ export function compileRules(plant: PlantView, config: RulesConfig): CompileResu
         const limits = override
           ? mergeLimits(defaultLimits(d, channel), override.cfg, override.path, ctx)
           : defaultLimits(d, channel);
+        ctx.problems.push(
+          ...onDelayOrderProblems(
+            limits,
+            override ? `${override.path}.limits` : `(generated limits of ${s.id}/${d.id}.${channel})`,
+          ),
+        );
         if (channel === 'level_pct') {
           limitsByDevice.set(`${s.id}/${d.id}`, limits);
           if (d.kind === 'tank')
