@@ -14,6 +14,7 @@ import { decodeState, decodeTelemetry, REJECT_REASONS, type DecodeContext, type 
 import { DeviceRegistry, type DeviceStatus } from './domain/device-registry';
 import { parseTopic, SUBSCRIPTIONS } from './domain/telemetry-contract';
 import { EmbeddedBroker } from './embedded-broker';
+import { MqttSecurity } from './mqtt-auth/mqtt-security.service';
 import { shareEventLoop } from './socket-turns';
 
 /** `DEBUG=mqttjs*` turns mqtt.js's own logging back on. */
@@ -78,6 +79,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly writer: TelemetryWriter,
     private readonly deadLetters: DeadLetterRepository,
     private readonly deviceStateRepo: DeviceStateRepository,
+    private readonly security: MqttSecurity,
   ) {
     this.registry = new DeviceRegistry(config.plant.deviceByKey.keys());
     this.maxSkewMs = config.env.INGEST_MAX_SKEW_S * 1000;
@@ -103,7 +105,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     if (env.MQTT_URL) {
       this.brokerUrl = env.MQTT_URL;
     } else {
-      this.broker = await EmbeddedBroker.start({ ...(env.MQTT_PORT !== undefined ? { port: env.MQTT_PORT } : {}), host: '127.0.0.1' });
+      this.broker = await EmbeddedBroker.start({ ...(env.MQTT_PORT !== undefined ? { port: env.MQTT_PORT } : {}), host: '127.0.0.1', security: this.security.brokerSecurity() });
       this.brokerUrl = this.broker.url;
     }
     this.subs.push(
@@ -124,22 +126,24 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
 
   private connectClient(): void {
     const env = this.config.env;
+    // Credentials and an unguessable client id: docs/adr/0009-mqtt-authentication.md.
+    const id = this.security.identity();
     const opts: IClientOptions = {
-      clientId: env.MQTT_CLIENT_ID,
+      clientId: id.clientId,
       clean: false,
       protocolVersion: 4,
       keepalive: 30,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       resubscribe: true,
-      will: { topic: serverStatusTopic(env.MQTT_CLIENT_ID), payload: Buffer.from('offline'), qos: 1, retain: true },
-      ...(env.MQTT_USERNAME ? { username: env.MQTT_USERNAME } : {}),
-      ...(env.MQTT_PASSWORD ? { password: env.MQTT_PASSWORD } : {}),
+      will: { topic: serverStatusTopic(id.statusName), payload: Buffer.from('offline'), qos: 1, retain: true },
+      ...(id.credentials ? { username: id.credentials.username, password: id.credentials.password } : {}),
       // mqtt.js logs ~20 debug lines per message; the disabled \`debug\` calls alone cost ~3 % of server CPU at 30k msg/s.
       ...(MQTT_DEBUG ? {} : { log: () => undefined }),
     };
     const client = connect(this.brokerUrl, opts);
     this.client = client;
+    this.security.watchSession(client);
     client.on('connect', (connack) => {
       // mqtt.js replaces the stream on every reconnect: hook the new one.
       shareEventLoop(client.stream, {
@@ -154,7 +158,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       client.subscribe([...SUBSCRIPTIONS], { qos: 1 }, (err) => {
         if (err) this.log.error('MQTT subscribe failed', { err });
       });
-      client.publish(serverStatusTopic(env.MQTT_CLIENT_ID), 'online', { qos: 1, retain: true });
+      client.publish(serverStatusTopic(id.statusName), 'online', { qos: 1, retain: true });
     });
     client.on('close', () => {
       if (this.connected.value) this.log.warn('MQTT connection closed; reconnecting', { url: maskUrl(this.brokerUrl) });
@@ -290,7 +294,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     // Stop intake first so nothing new arrives, then the writer (in StorageModule) flushes what we acknowledged.
     if (this.client) {
       const c = this.client;
-      c.publish(serverStatusTopic(this.config.env.MQTT_CLIENT_ID), 'offline', { qos: 1, retain: true });
+      c.publish(serverStatusTopic(this.security.identity().statusName), 'offline', { qos: 1, retain: true });
       await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
     }
     await this.flushDeviceStates();
