@@ -10,7 +10,7 @@ const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as
 
 describe('docker-compose.yml', () => {
   it('should define TimescaleDB, Mosquitto, the server and the simulators', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['hazwatch', 'mosquitto', 'simulators', 'timescaledb']);
+    expect(Object.keys(compose.services).sort()).toEqual(['hazwatch', 'mosquitto', 'mqtt-init', 'simulators', 'timescaledb']);
     expect(compose.services.timescaledb?.image).toMatch(/^timescale\/timescaledb:/);
     expect(compose.services.mosquitto?.image).toMatch(/^eclipse-mosquitto:/);
   });
@@ -40,5 +40,17 @@ describe('docker-compose.yml', () => {
     const queued = Number(/^max_queued_messages\s+(\d+)/m.exec(conf)?.[1]);
     expect(queued).toBeGreaterThan(1000);
     expect(conf).toMatch(/^persistence true$/m);
+  });
+
+  it('should run Mosquitto without anonymous access, with the generated password file and ACL and a packet limit', () => {
+    const conf = readFileSync(join(root, 'docker', 'mosquitto.conf'), 'utf8');
+    expect(conf).toMatch(/^allow_anonymous false$/m);
+    expect(conf).not.toMatch(/^allow_anonymous true/m);
+    expect(conf).toMatch(/^password_file \/mosquitto\/auth\/passwd$/m);
+    expect(conf).toMatch(/^acl_file \/mosquitto\/auth\/acl$/m);
+    expect(Number(/^max_packet_size\s+(\d+)/m.exec(conf)?.[1])).toBeLessThanOrEqual(1024 * 1024);
+    expect(compose.services.mosquitto?.volumes).toContain('mqttauth:/mosquitto/auth:ro');
+    expect(compose.services.mosquitto?.depends_on).toEqual({ 'mqtt-init': { condition: 'service_completed_successfully' } });
+    expect(compose.services['mqtt-init']?.command?.join(' ')).toContain('mqtt-acl.cli.js --provision-demo --out /mosquitto-auth');
   });
 });

@@ -34,7 +34,9 @@ export class MqttSessionAlarm implements OnApplicationBootstrap, OnModuleDestroy
 
   onApplicationBootstrap(): void {
     this.sub = this.security.sessionTakeover$.subscribe((s) => {
-      this.chain = this.chain.then(() => this.apply(s)).catch((err: unknown) => this.log.error('could not raise or clear the MQTT session alarm', { err }));
+      this.chain = this.chain
+        .then(() => this.apply(s))
+        .catch((err: unknown) => this.log.error('could not raise or clear the MQTT session alarm', { err }));
     });
   }
 
@@ -44,7 +46,9 @@ export class MqttSessionAlarm implements OnApplicationBootstrap, OnModuleDestroy
 
   private async apply(s: TakeoverState): Promise<void> {
     await this.alarms.whenReady();
-    const active = new Set(this.alarms.records().flatMap((a) => (a.ruleId === MQTT_SESSION_RULE_ID && a.active ? [a.siteId] : [])));
+    const active = new Set(
+      this.alarms.records().flatMap((a) => (a.ruleId === MQTT_SESSION_RULE_ID && a.active ? [a.siteId] : [])),
+    );
     for (const site of this.app.plant.sites) {
       if (s.suspected === active.has(site.id)) continue;
       this.external.emit({

@@ -41,7 +41,7 @@ export type EmbeddedBrokerSecurity = {
 
 /** The private bits of Aedes 0.51's client used here (pinned version; the broker tests fail if they move). */
 type ParserInternals = { _parseLength(): boolean; _emitError(err: Error): void; packet: { length: number } };
-type ClientInternals = Client & { _parser?: ParserInternals; conn?: { remoteAddress?: string } };
+type ClientInternals = Client & { _parser?: ParserInternals };
 
 /** Aedes' CONNACK return codes (MQTT 3.1.1 §3.2.2.3). */
 const IDENTIFIER_REJECTED = 2;
@@ -94,7 +94,10 @@ export class EmbeddedBroker {
     const log = new JsonLogger('embedded-broker');
     /** Username each authenticated client connected with; rights are looked up by it on every publish. */
     const usernames = new WeakMap<Client, string>();
-    const remote = (c: Client | null): string | undefined => (c as ClientInternals | null)?.conn?.remoteAddress;
+    const remote = (c: Client | null): string | undefined => {
+      const conn: unknown = c?.conn;
+      return conn && typeof conn === 'object' && 'remoteAddress' in conn && typeof conn.remoteAddress === 'string' ? conn.remoteAddress : undefined;
+    };
     const denied = (reason: MqttDenyReason, detail: { clientId: string; username?: string; topic?: string; remote?: string }): void => {
       log.warn('MQTT client refused', { reason, ...detail });
       sec.onDenied?.(reason, detail);
@@ -111,11 +114,11 @@ export class EmbeddedBroker {
             }
             denied(r.reason, { clientId: client.id, ...(username ? { username } : {}), ...(remote(client) ? { remote: remote(client) } : {}) });
             const code = r.reason === 'client_id_reserved' ? IDENTIFIER_REJECTED : r.reason === 'anonymous' ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD;
-            done(authError(`refused: ${r.reason}`, code) as Parameters<typeof done>[0], false);
+            done(authError(`refused: ${r.reason}`, code), false);
           },
           (err: unknown) => {
             log.error('MQTT authentication failed internally (user store unreadable?)', { err: (err as Error).message });
-            done(authError('server unavailable', SERVER_UNAVAILABLE) as Parameters<typeof done>[0], false);
+            done(authError('server unavailable', SERVER_UNAVAILABLE), false);
           },
         );
       },

@@ -28,12 +28,19 @@ describe('embedded broker security', () => {
   const clients: MqttClient[] = [];
 
   const open = async (opts: IClientOptions): Promise<MqttClient> => {
-    const c = await connectAsync(broker.url, { reconnectPeriod: 0, connectTimeout: 5000, clean: true, ...opts });
+    const c = await connectAsync(broker.url, {
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      clean: true,
+      ...opts,
+    });
     clients.push(c);
     return c;
   };
-  const siteA = (clientId = 'dev-a'): Promise<MqttClient> => open({ clientId, username: 'site-a', password: PW.a });
-  const closed = (c: MqttClient): Promise<void> => new Promise((r) => (c.connected ? c.once('close', () => r()) : r()));
+  const siteA = (clientId = 'dev-a'): Promise<MqttClient> =>
+    open({ clientId, username: 'site-a', password: PW.a });
+  const closed = (c: MqttClient): Promise<void> =>
+    new Promise((r) => (c.connected ? c.once('close', () => r()) : r()));
 
   beforeAll(async () => {
     JsonLogger.setLevel('error');
@@ -41,12 +48,26 @@ describe('embedded broker security', () => {
     await store.add({ username: 'site-a', role: 'site', sites: ['site-a'], password: PW.a });
     await store.add({ username: 'site-b', role: 'site', sites: ['site-b'], password: PW.b });
     await store.add({ username: 'hazwatch-server', role: 'server', sites: [], password: PW.server });
-    const auth = new MqttBrokerAuth(store, () => new Set([SERVER_CLIENT_ID]), () => now);
+    const auth = new MqttBrokerAuth(
+      store,
+      () => new Set([SERVER_CLIENT_ID]),
+      () => now,
+    );
     broker = await EmbeddedBroker.start({
       port: 0,
-      security: { auth, maxPacketBytes: LIMIT, onDenied: (r) => denied.push(r), onOversize: (d) => oversize.push(d.bytes) },
+      security: {
+        auth,
+        maxPacketBytes: LIMIT,
+        onDenied: (r) => denied.push(r),
+        onOversize: (d) => oversize.push(d.bytes),
+      },
     });
-    observer = await open({ clientId: SERVER_CLIENT_ID, clean: false, username: 'hazwatch-server', password: PW.server });
+    observer = await open({
+      clientId: SERVER_CLIENT_ID,
+      clean: false,
+      username: 'hazwatch-server',
+      password: PW.server,
+    });
     observer.on('message', (topic, payload) => seen.push(`${topic} ${payload.toString()}`));
     const granted = await observer.subscribeAsync('hazwatch/#', { qos: 1 });
     expect(granted[0]?.qos).toBe(1);
@@ -77,8 +98,12 @@ describe('embedded broker security', () => {
   });
 
   it('should refuse a wrong password and an unknown user', async () => {
-    await expect(open({ clientId: 'x1', username: 'site-a', password: 'not-the-password' })).rejects.toThrow(/Bad username or password/i);
-    await expect(open({ clientId: 'x2', username: 'nobody', password: PW.a })).rejects.toThrow(/Bad username or password/i);
+    await expect(open({ clientId: 'x1', username: 'site-a', password: 'not-the-password' })).rejects.toThrow(
+      /Bad username or password/i,
+    );
+    await expect(open({ clientId: 'x2', username: 'nobody', password: PW.a })).rejects.toThrow(
+      /Bad username or password/i,
+    );
     expect(denied).toEqual(['bad_credentials', 'bad_credentials']);
   });
 
@@ -107,22 +132,51 @@ describe('embedded broker security', () => {
   it('should refuse subscriptions to every site, other sites and $SYS but grant the own site', async () => {
     const a = await siteA();
     const results: string[] = [];
-    for (const f of ['#', 'hazwatch/v1/+/+/telemetry', 'hazwatch/v1/site-b/#', '$SYS/#', 'hazwatch/v1/site-a/#']) {
+    for (const f of [
+      '#',
+      'hazwatch/v1/+/+/telemetry',
+      'hazwatch/v1/site-b/#',
+      '$SYS/#',
+      'hazwatch/v1/site-a/#',
+    ]) {
       // mqtt.js rejects a SUBACK with return code 0x80 (failure)
-      results.push(await a.subscribeAsync(f, { qos: 1 }).then((g) => `granted ${g[0]?.qos}`, (err: Error) => `refused: ${err.message}`));
+      results.push(
+        await a.subscribeAsync(f, { qos: 1 }).then(
+          (g) => `granted ${g[0]?.qos}`,
+          (err: Error) => `refused: ${err.message}`,
+        ),
+      );
     }
-    expect(results).toEqual(['refused: Subscribe error: Unspecified error', 'refused: Subscribe error: Unspecified error', 'refused: Subscribe error: Unspecified error', 'refused: Subscribe error: Unspecified error', 'granted 1']);
+    expect(results).toEqual([
+      'refused: Subscribe error: Unspecified error',
+      'refused: Subscribe error: Unspecified error',
+      'refused: Subscribe error: Unspecified error',
+      'refused: Subscribe error: Unspecified error',
+      'granted 1',
+    ]);
     expect(denied).toEqual(['subscribe_denied', 'subscribe_denied', 'subscribe_denied', 'subscribe_denied']);
   });
 
   it("should refuse the server's client id to site credentials (no session takeover)", async () => {
-    await expect(open({ clientId: SERVER_CLIENT_ID, clean: false, username: 'site-a', password: PW.a })).rejects.toThrow(/Identifier rejected/i);
+    await expect(
+      open({ clientId: SERVER_CLIENT_ID, clean: false, username: 'site-a', password: PW.a }),
+    ).rejects.toThrow(/Identifier rejected/i);
     expect(observer.connected).toBe(true);
     expect(denied).toEqual(['client_id_reserved']);
   });
 
   it("should not publish a last will on another site's topic", async () => {
-    const c = await open({ clientId: 'dev-will', username: 'site-a', password: PW.a, will: { topic: 'hazwatch/v1/site-b/gd-1/state', payload: Buffer.from('offline'), qos: 1, retain: false } });
+    const c = await open({
+      clientId: 'dev-will',
+      username: 'site-a',
+      password: PW.a,
+      will: {
+        topic: 'hazwatch/v1/site-b/gd-1/state',
+        payload: Buffer.from('offline'),
+        qos: 1,
+        retain: false,
+      },
+    });
     const gone = closed(c);
     c.stream.destroy(); // no DISCONNECT: the broker publishes the will
     await gone;
@@ -151,7 +205,9 @@ describe('embedded broker security', () => {
     const gone = closed(c);
     c.publish('hazwatch/v1/site-c/gd-1/telemetry', 'after', { qos: 1 });
     await gone;
-    await expect(open({ clientId: 'dev-c2', username: 'site-c', password: 'site-c-password-000' })).rejects.toThrow(/Bad username or password/i);
+    await expect(
+      open({ clientId: 'dev-c2', username: 'site-c', password: 'site-c-password-000' }),
+    ).rejects.toThrow(/Bad username or password/i);
     await marker();
     expect(seen).toContain('hazwatch/v1/site-c/gd-1/telemetry before');
     expect(seen.filter((s) => s.endsWith(' after'))).toEqual([]);

@@ -15,7 +15,8 @@ import { freePort } from '../setup/server-process';
 import { pollUntil } from '../setup/poll-until';
 
 const run = process.env.TEST_MQTT_URL ? describe : describe.skip;
-if (!process.env.TEST_MQTT_URL) console.warn('mqtt-acl-mosquitto.int-spec: skipped — needs TEST_MQTT_URL (a local Mosquitto installation)');
+if (!process.env.TEST_MQTT_URL)
+  console.warn('mqtt-acl-mosquitto.int-spec: skipped — needs TEST_MQTT_URL (a local Mosquitto installation)');
 const BIN = process.env.MOSQUITTO_BIN ?? 'mosquitto';
 
 const PW = { a: 'site-a-password-123', b: 'site-b-password-456', server: 'server-password-789' };
@@ -53,7 +54,20 @@ run('mqtt-acl files on a private Mosquitto', () => {
     const port = await freePort();
     url = `mqtt://127.0.0.1:${port}`;
     const conf = join(dataDir, 'mosquitto.conf');
-    writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${join(out, 'passwd')}`, `acl_file ${join(out, 'acl')}`, 'persistence false', 'max_packet_size 262144', 'log_dest stderr', 'log_type all', ''].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous false',
+        `password_file ${join(out, 'passwd')}`,
+        `acl_file ${join(out, 'acl')}`,
+        'persistence false',
+        'max_packet_size 262144',
+        'log_dest stderr',
+        'log_type all',
+        '',
+      ].join('\n'),
+    );
     // Run as root, Mosquitto drops to its own user before reading the password file: give it the files.
     if (userInfo().uid === 0) {
       const uid = Number(execFileSync('id', ['-u', 'mosquitto']).toString().trim());
@@ -62,9 +76,11 @@ run('mqtt-acl files on a private Mosquitto', () => {
     }
     broker = spawn(BIN, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     broker.stderr?.on('data', (c: Buffer) => (log += c.toString()));
-    await pollUntil(() => portOpen(port), { timeoutMs: 10_000, what: `private mosquitto on ${port}` }).catch((err: Error) => {
-      throw new Error(`${err.message}\n${log}`);
-    });
+    await pollUntil(() => portOpen(port), { timeoutMs: 10_000, what: `private mosquitto on ${port}` }).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\n${log}`);
+      },
+    );
     observer = await open({ clientId: 'hzw-acl-observer', username: 'hazwatch-server', password: PW.server });
     observer.on('message', (topic, payload) => seen.push(`${topic} ${payload.toString()}`));
     await observer.subscribeAsync(['hazwatch/v1/#', 'hazwatch/server/#'], { qos: 1 });
@@ -77,7 +93,9 @@ run('mqtt-acl files on a private Mosquitto', () => {
 
   it('should refuse anonymous clients and wrong passwords', async () => {
     await expect(open({ clientId: 'anon' })).rejects.toThrow(/Not authorized/i);
-    await expect(open({ clientId: 'bad', username: 'site-a', password: 'wrong-password' })).rejects.toThrow(/Not authorized|Bad username/i);
+    await expect(open({ clientId: 'bad', username: 'site-a', password: 'wrong-password' })).rejects.toThrow(
+      /Not authorized|Bad username/i,
+    );
   });
 
   it("should let a site publish its own topics and never deliver what it publishes to another site's", async () => {
@@ -85,7 +103,9 @@ run('mqtt-acl files on a private Mosquitto', () => {
     await a.publishAsync('hazwatch/v1/site-b/gd-1/telemetry', 'forged', { qos: 1 }); // Mosquitto acks and drops it
     await a.publishAsync('hazwatch/server/hazwatch-server/status', 'offline', { qos: 1 });
     await a.publishAsync('hazwatch/v1/site-a/gd-1/telemetry', 'own', { qos: 1 });
-    await pollUntil(() => seen.includes('hazwatch/v1/site-a/gd-1/telemetry own'), { what: 'own reading at the server' });
+    await pollUntil(() => seen.includes('hazwatch/v1/site-a/gd-1/telemetry own'), {
+      what: 'own reading at the server',
+    });
     expect(seen.filter((s) => s.includes('forged') || s.startsWith('hazwatch/server/'))).toEqual([]);
     expect(log).toMatch(/Denied PUBLISH from hzw-acl-a .*hazwatch\/v1\/site-b\/gd-1\/telemetry/);
   });
@@ -98,9 +118,13 @@ run('mqtt-acl files on a private Mosquitto', () => {
     await b.subscribeAsync('#', { qos: 1 }).catch(() => undefined);
     const a = await open({ clientId: 'hzw-acl-a2', username: 'site-a', password: PW.a });
     await a.publishAsync('hazwatch/v1/site-a/gd-1/telemetry', 'secret-of-a', { qos: 1 });
-    await pollUntil(() => seen.includes('hazwatch/v1/site-a/gd-1/telemetry secret-of-a'), { what: 'reading at the server' });
+    await pollUntil(() => seen.includes('hazwatch/v1/site-a/gd-1/telemetry secret-of-a'), {
+      what: 'reading at the server',
+    });
     await b.publishAsync('hazwatch/v1/site-b/gd-1/telemetry', 'marker-b', { qos: 1 });
-    await pollUntil(() => seen.includes('hazwatch/v1/site-b/gd-1/telemetry marker-b'), { what: 'marker at the server' });
+    await pollUntil(() => seen.includes('hazwatch/v1/site-b/gd-1/telemetry marker-b'), {
+      what: 'marker at the server',
+    });
     expect(got.filter((t) => t.startsWith('hazwatch/v1/site-a/'))).toEqual([]);
   });
 });

@@ -19,7 +19,11 @@ export type TestMqttUsers = {
 };
 
 /** Adds (or replaces) a test gateway for all sites and a test observer in DATA_DIR/mqtt/users.json. */
-export async function provisionTestMqttUsers(dataDir: string, configDir = REPO_CONFIG_DIR, siteIds?: readonly string[]): Promise<TestMqttUsers> {
+export async function provisionTestMqttUsers(
+  dataDir: string,
+  configDir = REPO_CONFIG_DIR,
+  siteIds?: readonly string[],
+): Promise<TestMqttUsers> {
   const store = new MqttUserStore(mqttAuthPaths(dataDir).users);
   const sites = siteIds ?? loadPlant(configDir).sites.map((s) => s.id);
   const publisher = { username: 'test-gateway', password: generatePassword() };

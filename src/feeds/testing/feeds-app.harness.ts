@@ -62,7 +62,9 @@ export async function startFeedsApp(opts: {
   const url = `http://127.0.0.1:${running.port}`;
   // The embedded broker refuses anonymous clients: a test gateway for every site (docs/adr/0009-mqtt-authentication.md).
   const gateway = { username: 'test-gateway', password: generatePassword() };
-  await running.app.get(MqttSecurity).store.add({ ...gateway, role: 'site', sites: config.plant.sites.map((s) => s.id) }, { replace: true });
+  await running.app
+    .get(MqttSecurity)
+    .store.add({ ...gateway, role: 'site', sites: config.plant.sites.map((s) => s.id) }, { replace: true });
   const mqtt = await connectAsync(running.app.get(IngestService).mqttUrl, {
     ...gateway,
     clientId: `feeds-test-${running.port}`,

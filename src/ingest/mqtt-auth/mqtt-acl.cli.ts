@@ -35,10 +35,22 @@ export const renderMosquittoPasswd = (users: readonly MqttUser[]): string =>
     .map((u) => `${u.username}:${u.mosquitto}\n`)
     .join('');
 
-export async function runMqttAclCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: AclCliIo): Promise<number> {
+export async function runMqttAclCli(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: AclCliIo,
+): Promise<number> {
   let values: { out?: string; 'provision-demo'?: boolean; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: [...argv], strict: true, options: { out: { type: 'string' }, 'provision-demo': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      options: {
+        out: { type: 'string' },
+        'provision-demo': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
   } catch (err) {
     io.err(`hazwatch mqtt-acl: ${(err as Error).message}\n\n${MQTT_ACL_USAGE}`);
     return 64;
@@ -54,7 +66,9 @@ export async function runMqttAclCli(argv: readonly string[], env: NodeJS.Process
       const server = await ensureServerCredentials(store, paths, {}, { generate: true });
       const sites = loadPlant(resolve(env.CONFIG_DIR || './config')).sites.map((s) => s.id);
       const demo = await ensureDemoSiteCredentials(store, paths, sites);
-      io.out(`demo credentials: server user '${server.credentials?.username}' (${paths.serverCredentials}); site users for ${[...demo.bySite.keys()].join(', ')} (${paths.demoSiteCredentials})\n`);
+      io.out(
+        `demo credentials: server user '${server.credentials?.username}' (${paths.serverCredentials}); site users for ${[...demo.bySite.keys()].join(', ')} (${paths.demoSiteCredentials})\n`,
+      );
     }
     const users = store.list();
     if (users.length === 0) {
@@ -68,7 +82,9 @@ export async function runMqttAclCli(argv: readonly string[], env: NodeJS.Process
     writeFileSync(passwd, renderMosquittoPasswd(users), { mode: 0o600 });
     chmodSync(passwd, 0o600);
     writeFileSync(acl, renderMosquittoAcl(users), { mode: 0o644 });
-    io.out(`wrote ${passwd} (${users.length} users) and ${acl}\nmosquitto.conf:\n  allow_anonymous false\n  password_file ${passwd}\n  acl_file ${acl}\n`);
+    io.out(
+      `wrote ${passwd} (${users.length} users) and ${acl}\nmosquitto.conf:\n  allow_anonymous false\n  password_file ${passwd}\n  acl_file ${acl}\n`,
+    );
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -3,10 +3,19 @@ import { verifyScrypt } from './password-hash';
 import type { MqttUser, MqttUserStore } from './mqtt-user.store';
 
 /** Why the embedded broker refused something (label of `hazwatch_ingest_mqtt_denied_total{reason}`). */
-export type MqttDenyReason = 'anonymous' | 'bad_credentials' | 'client_id_reserved' | 'publish_denied' | 'subscribe_denied';
-export const MQTT_DENY_REASONS: readonly MqttDenyReason[] = ['anonymous', 'bad_credentials', 'client_id_reserved', 'publish_denied', 'subscribe_denied'];
+export type MqttDenyReason =
+  'anonymous' | 'bad_credentials' | 'client_id_reserved' | 'publish_denied' | 'subscribe_denied';
+export const MQTT_DENY_REASONS: readonly MqttDenyReason[] = [
+  'anonymous',
+  'bad_credentials',
+  'client_id_reserved',
+  'publish_denied',
+  'subscribe_denied',
+];
 
-export type MqttAuthResult = { ok: true; principal: MqttPrincipal } | { ok: false; reason: Extract<MqttDenyReason, 'anonymous' | 'bad_credentials' | 'client_id_reserved'> };
+export type MqttAuthResult =
+  | { ok: true; principal: MqttPrincipal }
+  | { ok: false; reason: Extract<MqttDenyReason, 'anonymous' | 'bad_credentials' | 'client_id_reserved'> };
 
 /** How often (at most) the publish path looks at the store's modification time. */
 const RELOAD_CHECK_MS = 1000;
@@ -39,14 +48,20 @@ export class MqttBrokerAuth {
     this.loadedVersion = v;
   }
 
-  async authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<MqttAuthResult> {
+  async authenticate(
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<MqttAuthResult> {
     this.reload();
-    if (username === undefined || username === '' || password === undefined) return { ok: false, reason: 'anonymous' };
+    if (username === undefined || username === '' || password === undefined)
+      return { ok: false, reason: 'anonymous' };
     const user = this.users.get(username);
     // Hash even for an unknown user, so the answer time does not tell which usernames exist.
     const ok = await verifyScrypt(password.toString('utf8'), user?.scrypt ?? DUMMY_HASH);
     if (!user || !ok) return { ok: false, reason: 'bad_credentials' };
-    if (user.role !== 'server' && this.reservedClientIds().has(clientId)) return { ok: false, reason: 'client_id_reserved' };
+    if (user.role !== 'server' && this.reservedClientIds().has(clientId))
+      return { ok: false, reason: 'client_id_reserved' };
     return { ok: true, principal: user };
   }
 

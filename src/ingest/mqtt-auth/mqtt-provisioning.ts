@@ -30,7 +30,8 @@ export const deriveClientId = (secret: string, base = SERVER_CLIENT_ID_BASE): st
 function readCredentials(path: string): MqttCredentials | undefined {
   if (!existsSync(path)) return undefined;
   const c = JSON.parse(readFileSync(path, 'utf8')) as Partial<MqttCredentials>;
-  if (typeof c.username !== 'string' || typeof c.password !== 'string') throw new ConfigError(path, [{ path: '(file)', reason: 'expected {"username", "password"}' }]);
+  if (typeof c.username !== 'string' || typeof c.password !== 'string')
+    throw new ConfigError(path, [{ path: '(file)', reason: 'expected {"username", "password"}' }]);
   return { username: c.username, password: c.password };
 }
 
@@ -59,7 +60,8 @@ export async function ensureServerCredentials(
     return { credentials, created: false };
   }
   const existing = readCredentials(paths.serverCredentials);
-  if (existing && (!opts.generate || store.get(existing.username)?.role === 'server')) return { credentials: existing, created: false };
+  if (existing && (!opts.generate || store.get(existing.username)?.role === 'server'))
+    return { credentials: existing, created: false };
   if (!opts.generate) return { credentials: existing, created: false };
   const credentials = { username: existing?.username ?? SERVER_USERNAME, password: generatePassword() };
   await store.add({ ...credentials, role: 'server', sites: [] }, { replace: true });
@@ -72,7 +74,8 @@ export function readSiteCredentials(path: string): Map<string, MqttCredentials> 
   const raw = JSON.parse(readFileSync(path, 'utf8')) as { sites?: Record<string, Partial<MqttCredentials>> };
   const out = new Map<string, MqttCredentials>();
   for (const [site, c] of Object.entries(raw.sites ?? {})) {
-    if (typeof c.username !== 'string' || typeof c.password !== 'string') throw new ConfigError(path, [{ path: `sites.${site}`, reason: 'expected {"username", "password"}' }]);
+    if (typeof c.username !== 'string' || typeof c.password !== 'string')
+      throw new ConfigError(path, [{ path: `sites.${site}`, reason: 'expected {"username", "password"}' }]);
     out.set(site, { username: c.username, password: c.password });
   }
   return out;
@@ -83,8 +86,14 @@ export function readSiteCredentials(path: string): Map<string, MqttCredentials> 
  * Their passwords are kept (mode 0600) in DATA_DIR/mqtt/demo-sites.credentials.json for the simulators; a site whose
  * user or file entry is missing gets a new one. Returns the credentials by site.
  */
-export async function ensureDemoSiteCredentials(store: MqttUserStore, paths: Paths, siteIds: readonly string[]): Promise<{ bySite: Map<string, MqttCredentials>; created: string[] }> {
-  const bySite = existsSync(paths.demoSiteCredentials) ? readSiteCredentials(paths.demoSiteCredentials) : new Map<string, MqttCredentials>();
+export async function ensureDemoSiteCredentials(
+  store: MqttUserStore,
+  paths: Paths,
+  siteIds: readonly string[],
+): Promise<{ bySite: Map<string, MqttCredentials>; created: string[] }> {
+  const bySite = existsSync(paths.demoSiteCredentials)
+    ? readSiteCredentials(paths.demoSiteCredentials)
+    : new Map<string, MqttCredentials>();
   const created: string[] = [];
   for (const site of siteIds) {
     const have = bySite.get(site);
@@ -95,6 +104,10 @@ export async function ensureDemoSiteCredentials(store: MqttUserStore, paths: Pat
     bySite.set(site, c);
     created.push(site);
   }
-  if (created.length > 0) writePrivateFile(paths.demoSiteCredentials, JSON.stringify({ sites: Object.fromEntries(bySite) }, null, 2) + '\n');
+  if (created.length > 0)
+    writePrivateFile(
+      paths.demoSiteCredentials,
+      JSON.stringify({ sites: Object.fromEntries(bySite) }, null, 2) + '\n',
+    );
   return { bySite, created };
 }

@@ -6,9 +6,22 @@ import { JsonLogger } from '../../common/logger';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { HazwatchMetrics } from '../../metrics/metrics.registry';
 import type { EmbeddedBrokerSecurity } from '../embedded-broker';
-import { DEFAULT_TAKEOVER_OPTIONS, NO_TAKEOVER, SessionTakeoverDetector, type TakeoverOptions, type TakeoverState } from './domain/session-takeover';
+import {
+  DEFAULT_TAKEOVER_OPTIONS,
+  NO_TAKEOVER,
+  SessionTakeoverDetector,
+  type TakeoverOptions,
+  type TakeoverState,
+} from './domain/session-takeover';
 import { MQTT_DENY_REASONS, MqttBrokerAuth } from './mqtt-broker-auth';
-import { clientIdSecret, deriveClientId, ensureDemoSiteCredentials, ensureServerCredentials, SERVER_CLIENT_ID_BASE, type MqttCredentials } from './mqtt-provisioning';
+import {
+  clientIdSecret,
+  deriveClientId,
+  ensureDemoSiteCredentials,
+  ensureServerCredentials,
+  SERVER_CLIENT_ID_BASE,
+  type MqttCredentials,
+} from './mqtt-provisioning';
 import { mqttAuthPaths, MqttUserStore } from './mqtt-user.store';
 
 /** What the server sends in CONNECT. */
@@ -64,12 +77,24 @@ export class MqttSecurity implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     const env = this.config.env;
     const statusName = env.MQTT_CLIENT_ID ?? SERVER_CLIENT_ID_BASE;
-    const clientId = env.MQTT_CLIENT_ID ?? deriveClientId(clientIdSecret(this.paths, env.MQTT_CLIENT_ID_SECRET));
+    const clientId =
+      env.MQTT_CLIENT_ID ?? deriveClientId(clientIdSecret(this.paths, env.MQTT_CLIENT_ID_SECRET));
     const generate = this.embedded || env.HAZWATCH_DEMO;
     const server = await ensureServerCredentials(this.store, this.paths, env, { generate });
-    if (server.created) this.log.info('MQTT server credentials stored', { username: server.credentials?.username, file: env.MQTT_USERNAME ? this.paths.users : this.paths.serverCredentials });
-    if (!server.credentials) this.log.warn('MQTT_USERNAME is not set: connecting to the broker without credentials (see README "Security")');
-    if (env.MQTT_CLIENT_ID) this.log.warn('MQTT_CLIENT_ID is set: a client that knows it can take the server session on a broker that does not bind client ids to credentials (README "Security")', { clientId: env.MQTT_CLIENT_ID });
+    if (server.created)
+      this.log.info('MQTT server credentials stored', {
+        username: server.credentials?.username,
+        file: env.MQTT_USERNAME ? this.paths.users : this.paths.serverCredentials,
+      });
+    if (!server.credentials)
+      this.log.warn(
+        'MQTT_USERNAME is not set: connecting to the broker without credentials (see README "Security")',
+      );
+    if (env.MQTT_CLIENT_ID)
+      this.log.warn(
+        'MQTT_CLIENT_ID is set: a client that knows it can take the server session on a broker that does not bind client ids to credentials (README "Security")',
+        { clientId: env.MQTT_CLIENT_ID },
+      );
     this.ident = { clientId, statusName, ...(server.credentials ? { credentials: server.credentials } : {}) };
     if (env.HAZWATCH_DEMO) {
       const demo = await ensureDemoSiteCredentials(
@@ -78,7 +103,11 @@ export class MqttSecurity implements OnModuleInit, OnModuleDestroy {
         this.config.plant.sites.map((s) => s.id),
       );
       this.demoSites = demo.bySite;
-      if (demo.created.length > 0) this.log.info('demo mode: MQTT credentials created for the simulators of each site', { sites: demo.created, file: this.paths.demoSiteCredentials });
+      if (demo.created.length > 0)
+        this.log.info('demo mode: MQTT credentials created for the simulators of each site', {
+          sites: demo.created,
+          file: this.paths.demoSiteCredentials,
+        });
     }
     this.timer = setInterval(() => this.publishTakeover(this.detector.tick(this.clock.now())), TICK_MS);
     this.timer.unref();
@@ -119,8 +148,12 @@ export class MqttSecurity implements OnModuleInit, OnModuleDestroy {
   watchSession(client: MqttClient): void {
     client.on('connect', () => this.detector.connected(this.clock.now()));
     client.on('error', () => this.detector.error());
-    client.on('disconnect', (packet) => this.publishTakeover(this.detector.disconnectPacket(packet.reasonCode, this.clock.now())));
-    client.on('close', () => this.publishTakeover(this.detector.closed(this.clock.now(), client.disconnecting)));
+    client.on('disconnect', (packet) =>
+      this.publishTakeover(this.detector.disconnectPacket(packet.reasonCode, this.clock.now())),
+    );
+    client.on('close', () =>
+      this.publishTakeover(this.detector.closed(this.clock.now(), client.disconnecting)),
+    );
   }
 
   private publishTakeover(state: TakeoverState): void {
@@ -128,11 +161,15 @@ export class MqttSecurity implements OnModuleInit, OnModuleDestroy {
     if (state === prev || this.takeover.closed) return;
     if (state.suspected && !prev.suspected) {
       this.metrics.mqttSessionTakeovers.inc();
-      this.log.error('MQTT session takeover suspected: another client uses the server client id and receives its messages', {
-        reason: state.reason,
-        closes: state.closes,
-        recovery: 'rotate the server credentials and MQTT_CLIENT_ID_SECRET, check the broker ACL, find the intruder by IP in the broker log (README "Security")',
-      });
+      this.log.error(
+        'MQTT session takeover suspected: another client uses the server client id and receives its messages',
+        {
+          reason: state.reason,
+          closes: state.closes,
+          recovery:
+            'rotate the server credentials and MQTT_CLIENT_ID_SECRET, check the broker ACL, find the intruder by IP in the broker log (README "Security")',
+        },
+      );
     } else if (!state.suspected && prev.suspected) {
       this.log.info('MQTT session held again: takeover suspicion cleared');
     }

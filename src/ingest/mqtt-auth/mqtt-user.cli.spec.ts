@@ -36,7 +36,9 @@ describe('npm run mqtt-user / mqtt-acl', () => {
 
   it('should take the password from stdin, refuse duplicates and unknown sites, list and remove', async () => {
     const add = io('a-password-from-stdin\n');
-    expect(await runMqttUserCli(['add', 'server-2', '--role', 'server', '--password-stdin'], env, add.cli)).toBe(0);
+    expect(
+      await runMqttUserCli(['add', 'server-2', '--role', 'server', '--password-stdin'], env, add.cli),
+    ).toBe(0);
     expect(add.text()).not.toContain('a-password-from-stdin');
     expect(await verifyScrypt('a-password-from-stdin', store.get('server-2')!.scrypt)).toBe(true);
 
@@ -51,7 +53,10 @@ describe('npm run mqtt-user / mqtt-acl', () => {
 
     const list = io();
     expect(await runMqttUserCli(['list', '--json'], env, list.cli)).toBe(0);
-    expect((JSON.parse(list.text()) as Array<{ username: string }>).map((u) => u.username).sort()).toEqual(['gw-s1', 'server-2']);
+    expect((JSON.parse(list.text()) as Array<{ username: string }>).map((u) => u.username).sort()).toEqual([
+      'gw-s1',
+      'server-2',
+    ]);
     expect(list.text()).not.toMatch(/scrypt|\$7\$/);
 
     expect(await runMqttUserCli(['remove', 'server-2'], env, io().cli)).toBe(0);
@@ -66,7 +71,9 @@ describe('npm run mqtt-user / mqtt-acl', () => {
     const passwd = readFileSync(join(out, 'passwd'), 'utf8');
     expect(passwd).toMatch(/^gw-s1:\$7\$10000\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+\n$/);
     expect(statSync(join(out, 'passwd')).mode & 0o777).toBe(0o600);
-    expect(readFileSync(join(out, 'acl'), 'utf8')).toContain('user gw-s1\ntopic readwrite hazwatch/v1/s1/#\n');
+    expect(readFileSync(join(out, 'acl'), 'utf8')).toContain(
+      'user gw-s1\ntopic readwrite hazwatch/v1/s1/#\n',
+    );
   });
 
   it('should name the file, path and reason of a broken store', async () => {

@@ -33,8 +33,19 @@ const EX_CONFIG = 78;
 
 export type CliIo = { out: (s: string) => void; err: (s: string) => void; readStdin: () => Promise<string> };
 
-export async function runMqttUserCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
-  let values: { site?: string[]; role?: string; 'password-stdin'?: boolean; replace?: boolean; json?: boolean; help?: boolean };
+export async function runMqttUserCli(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+): Promise<number> {
+  let values: {
+    site?: string[];
+    role?: string;
+    'password-stdin'?: boolean;
+    replace?: boolean;
+    json?: boolean;
+    help?: boolean;
+  };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -67,10 +78,22 @@ export async function runMqttUserCli(argv: readonly string[], env: NodeJS.Proces
   try {
     switch (command) {
       case 'list': {
-        const users = store.list().map((u) => ({ username: u.username, role: u.role, sites: u.sites, createdAt: u.createdAt, ...(u.demo ? { demo: true } : {}) }));
+        const users = store
+          .list()
+          .map((u) => ({
+            username: u.username,
+            role: u.role,
+            sites: u.sites,
+            createdAt: u.createdAt,
+            ...(u.demo ? { demo: true } : {}),
+          }));
         if (values.json) io.out(JSON.stringify(users, null, 2) + '\n');
         else if (users.length === 0) io.out(`no MQTT users in ${store.path}\n`);
-        else for (const u of users) io.out(`${u.username}\t${u.role}\t${u.role === 'server' ? '(every site)' : u.sites.join(',')}\t${u.createdAt}${u.demo ? '\tdemo' : ''}\n`);
+        else
+          for (const u of users)
+            io.out(
+              `${u.username}\t${u.role}\t${u.role === 'server' ? '(every site)' : u.sites.join(',')}\t${u.createdAt}${u.demo ? '\tdemo' : ''}\n`,
+            );
         return 0;
       }
       case 'remove': {
@@ -79,7 +102,9 @@ export async function runMqttUserCli(argv: readonly string[], env: NodeJS.Proces
           io.err(`hazwatch mqtt-user: no user '${username}' in ${store.path}\n`);
           return EX_DATAERR;
         }
-        io.out(`removed '${username}'. Its open connections on the embedded broker are refused their next publish; for Mosquitto re-run npm run mqtt-acl and reload the broker (SIGHUP).\n`);
+        io.out(
+          `removed '${username}'. Its open connections on the embedded broker are refused their next publish; for Mosquitto re-run npm run mqtt-acl and reload the broker (SIGHUP).\n`,
+        );
         return 0;
       }
       case 'add': {
@@ -90,17 +115,24 @@ export async function runMqttUserCli(argv: readonly string[], env: NodeJS.Proces
         if (role === 'site' && sites.length > 0) {
           const known = knownSites(env);
           const unknown = known ? sites.filter((s) => !known.has(s)) : [];
-          if (unknown.length > 0) return usage(`unknown site(s) ${unknown.join(', ')}; sites in ${resolve(env.CONFIG_DIR || './config')}: ${[...(known ?? [])].join(', ')}`);
+          if (unknown.length > 0)
+            return usage(
+              `unknown site(s) ${unknown.join(', ')}; sites in ${resolve(env.CONFIG_DIR || './config')}: ${[...(known ?? [])].join(', ')}`,
+            );
         }
         const fromStdin = values['password-stdin'] === true;
         const password = fromStdin ? (await io.readStdin()).replace(/\r?\n$/, '') : generatePassword();
         await store.add({ username, role, sites, password }, { replace: values.replace === true });
-        io.out(`added ${role} user '${username}'${role === 'site' ? ` for site(s) ${sites.join(', ')}` : ''} to ${store.path}\n`);
+        io.out(
+          `added ${role} user '${username}'${role === 'site' ? ` for site(s) ${sites.join(', ')}` : ''} to ${store.path}\n`,
+        );
         if (!fromStdin) io.out(`password (shown once, store it in the device or gateway now): ${password}\n`);
         return 0;
       }
+      case undefined:
+        return usage('no command');
       default:
-        return usage(command === undefined ? 'no command' : `unknown command '${command}'`);
+        return usage(`unknown command '${command}'`);
     }
   } catch (err) {
     if (err instanceof MqttUserError) return usage(err.message);

@@ -47,7 +47,13 @@ export function writePrivateFile(path: string, text: string): void {
 
 export class MqttUserError extends Error {}
 
-export type NewMqttUser = { username: string; role: MqttRole; sites: readonly string[]; password: string; demo?: boolean };
+export type NewMqttUser = {
+  username: string;
+  role: MqttRole;
+  sites: readonly string[];
+  password: string;
+  demo?: boolean;
+};
 
 /**
  * The MQTT user store: a JSON file (DATA_DIR/mqtt/users.json, mode 0600) so `npm run mqtt-user` and `npm run mqtt-acl`
@@ -72,27 +78,38 @@ export class MqttUserStore {
     try {
       raw = JSON.parse(readFileSync(this.path, 'utf8'));
     } catch (err) {
-      throw new ConfigError(this.path, [{ path: '(file)', reason: `not valid JSON: ${(err as Error).message}` }]);
+      throw new ConfigError(this.path, [
+        { path: '(file)', reason: `not valid JSON: ${(err as Error).message}` },
+      ]);
     }
     const problems: { path: string; reason: string }[] = [];
     const file = raw as Partial<UserFile> | null;
     if (!file || file.version !== 1 || !Array.isArray(file.users)) {
-      throw new ConfigError(this.path, [{ path: '(file)', reason: 'expected {"version": 1, "users": [...]}' }]);
+      throw new ConfigError(this.path, [
+        { path: '(file)', reason: 'expected {"version": 1, "users": [...]}' },
+      ]);
     }
     const seen = new Set<string>();
     file.users.forEach((u: Partial<MqttUser>, i) => {
       const at = `users[${i}]`;
-      if (typeof u.username !== 'string' || !MQTT_USERNAME_RE.test(u.username)) problems.push({ path: `${at}.username`, reason: `must match ${MQTT_USERNAME_RE}` });
-      else if (seen.has(u.username)) problems.push({ path: `${at}.username`, reason: `duplicate user '${u.username}'` });
+      if (typeof u.username !== 'string' || !MQTT_USERNAME_RE.test(u.username))
+        problems.push({ path: `${at}.username`, reason: `must match ${MQTT_USERNAME_RE}` });
+      else if (seen.has(u.username))
+        problems.push({ path: `${at}.username`, reason: `duplicate user '${u.username}'` });
       else seen.add(u.username);
-      if (!MQTT_ROLES.includes(u.role as MqttRole)) problems.push({ path: `${at}.role`, reason: `must be one of ${MQTT_ROLES.join(', ')}` });
-      if (!Array.isArray(u.sites) || !u.sites.every((s) => typeof s === 'string' && ID_RE.test(s))) problems.push({ path: `${at}.sites`, reason: 'must be a list of site ids' });
-      else if (u.role === 'site' && u.sites.length === 0) problems.push({ path: `${at}.sites`, reason: 'a site user needs at least one site' });
-      if (typeof u.scrypt !== 'string' || !isScryptHash(u.scrypt)) problems.push({ path: `${at}.scrypt`, reason: 'must be a scrypt$… hash' });
-      if (typeof u.mosquitto !== 'string' || !isMosquittoHash(u.mosquitto)) problems.push({ path: `${at}.mosquitto`, reason: 'must be a $7$… hash' });
+      if (!MQTT_ROLES.includes(u.role as MqttRole))
+        problems.push({ path: `${at}.role`, reason: `must be one of ${MQTT_ROLES.join(', ')}` });
+      if (!Array.isArray(u.sites) || !u.sites.every((s) => typeof s === 'string' && ID_RE.test(s)))
+        problems.push({ path: `${at}.sites`, reason: 'must be a list of site ids' });
+      else if (u.role === 'site' && u.sites.length === 0)
+        problems.push({ path: `${at}.sites`, reason: 'a site user needs at least one site' });
+      if (typeof u.scrypt !== 'string' || !isScryptHash(u.scrypt))
+        problems.push({ path: `${at}.scrypt`, reason: 'must be a scrypt$… hash' });
+      if (typeof u.mosquitto !== 'string' || !isMosquittoHash(u.mosquitto))
+        problems.push({ path: `${at}.mosquitto`, reason: 'must be a $7$… hash' });
     });
     if (problems.length > 0) throw new ConfigError(this.path, problems);
-    return file.users as MqttUser[];
+    return file.users;
   }
 
   get(username: string): MqttUser | undefined {
@@ -101,15 +118,22 @@ export class MqttUserStore {
 
   /** Adds a user (or replaces its password and rights with `replace`). Returns the stored entry. */
   async add(spec: NewMqttUser, opts: { replace?: boolean; now?: Date } = {}): Promise<MqttUser> {
-    if (!MQTT_USERNAME_RE.test(spec.username)) throw new MqttUserError(`username must match ${MQTT_USERNAME_RE} (no ':' or blanks), got '${spec.username}'`);
-    if (!MQTT_ROLES.includes(spec.role)) throw new MqttUserError(`role must be one of ${MQTT_ROLES.join(', ')}`);
+    if (!MQTT_USERNAME_RE.test(spec.username))
+      throw new MqttUserError(
+        `username must match ${MQTT_USERNAME_RE} (no ':' or blanks), got '${spec.username}'`,
+      );
+    if (!MQTT_ROLES.includes(spec.role))
+      throw new MqttUserError(`role must be one of ${MQTT_ROLES.join(', ')}`);
     const bad = spec.sites.find((s) => !ID_RE.test(s));
     if (bad !== undefined) throw new MqttUserError(`site id must match ${ID_RE}, got '${bad}'`);
-    if (spec.role === 'site' && spec.sites.length === 0) throw new MqttUserError('a site user needs at least one --site');
-    if (spec.role === 'server' && spec.sites.length > 0) throw new MqttUserError('a server user reads every site: give no --site');
+    if (spec.role === 'site' && spec.sites.length === 0)
+      throw new MqttUserError('a site user needs at least one --site');
+    if (spec.role === 'server' && spec.sites.length > 0)
+      throw new MqttUserError('a server user reads every site: give no --site');
     if (spec.password.length < 12) throw new MqttUserError('the password must have at least 12 characters');
     const users = this.list();
-    if (!opts.replace && users.some((u) => u.username === spec.username)) throw new MqttUserError(`user '${spec.username}' exists (remove it first, or use --replace)`);
+    if (!opts.replace && users.some((u) => u.username === spec.username))
+      throw new MqttUserError(`user '${spec.username}' exists (remove it first, or use --replace)`);
     const user: MqttUser = {
       username: spec.username,
       role: spec.role,

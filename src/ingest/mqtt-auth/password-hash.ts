@@ -13,16 +13,27 @@ const MOSQUITTO_SALT_LEN = 12;
 const MOSQUITTO_KEY_LEN = 64;
 
 function scryptAsync(password: string, salt: Buffer, keyLen: number, opts: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(password, salt, keyLen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, keyLen, opts, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 }
 
 function pbkdf2Async(password: string, salt: Buffer, iterations: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => pbkdf2(password, salt, iterations, MOSQUITTO_KEY_LEN, 'sha512', (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    pbkdf2(password, salt, iterations, MOSQUITTO_KEY_LEN, 'sha512', (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
+  );
 }
 
 export async function scryptHash(password: string): Promise<string> {
   const salt = randomBytes(SCRYPT.saltLen);
-  const key = await scryptAsync(password, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 64 * 1024 * 1024 });
+  const key = await scryptAsync(password, salt, SCRYPT.keyLen, {
+    N: SCRYPT.N,
+    r: SCRYPT.r,
+    p: SCRYPT.p,
+    maxmem: 64 * 1024 * 1024,
+  });
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
@@ -37,12 +48,21 @@ export async function verifyScrypt(password: string, stored: string): Promise<bo
   const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const expected = Buffer.from(m[5]!, 'base64');
   if (expected.length < 16 || N > 1 << 20) return false;
-  const key = await scryptAsync(password, Buffer.from(m[4]!, 'base64'), expected.length, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
+  const key = await scryptAsync(password, Buffer.from(m[4]!, 'base64'), expected.length, {
+    N,
+    r,
+    p,
+    maxmem: 256 * N * r + 1024 * 1024,
+  });
   return timingSafeEqual(key, expected);
 }
 
 /** Mosquitto 2's `$7$` hash: PBKDF2-HMAC-SHA512, `$7$<iterations>$<base64 salt>$<base64 key>`. */
-export async function mosquittoHash(password: string, iterations = MOSQUITTO_ITERATIONS, salt = randomBytes(MOSQUITTO_SALT_LEN)): Promise<string> {
+export async function mosquittoHash(
+  password: string,
+  iterations = MOSQUITTO_ITERATIONS,
+  salt = randomBytes(MOSQUITTO_SALT_LEN),
+): Promise<string> {
   const key = await pbkdf2Async(password, salt, iterations);
   return `$7$${iterations}$${salt.toString('base64')}$${key.toString('base64')}`;
 }

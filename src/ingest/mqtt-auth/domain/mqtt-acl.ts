@@ -10,7 +10,11 @@ export type MqttRole = 'server' | 'site';
 export const MQTT_ROLES: readonly MqttRole[] = ['server', 'site'];
 
 /** The part of a user the ACL needs. */
-export type MqttPrincipal = { readonly username: string; readonly role: MqttRole; readonly sites: readonly string[] };
+export type MqttPrincipal = {
+  readonly username: string;
+  readonly role: MqttRole;
+  readonly sites: readonly string[];
+};
 
 /** Where the server announces its own availability (retained, with a last will). Only server credentials publish here. */
 export const SERVER_TOPIC_ROOT = 'hazwatch/server';

@@ -42,7 +42,11 @@ describe('SessionTakeoverDetector', () => {
     const d = new SessionTakeoverDetector(opts);
     d.connected(0);
     expect(d.disconnectPacket(0x00, 10)).toBe(NO_TAKEOVER);
-    expect(d.disconnectPacket(REASON_SESSION_TAKEN_OVER, 100)).toMatchObject({ suspected: true, reason: 'session_taken_over', since: 100 });
+    expect(d.disconnectPacket(REASON_SESSION_TAKEN_OVER, 100)).toMatchObject({
+      suspected: true,
+      reason: 'session_taken_over',
+      since: 100,
+    });
   });
 
   it('should clear once the session has been held for clearAfterMs, and not before', () => {

@@ -22,9 +22,17 @@ export type TakeoverState = {
   readonly closes: number;
 };
 
-export type TakeoverOptions = { readonly streak: number; readonly windowMs: number; readonly clearAfterMs: number };
+export type TakeoverOptions = {
+  readonly streak: number;
+  readonly windowMs: number;
+  readonly clearAfterMs: number;
+};
 
-export const DEFAULT_TAKEOVER_OPTIONS: TakeoverOptions = { streak: 3, windowMs: 60_000, clearAfterMs: 60_000 };
+export const DEFAULT_TAKEOVER_OPTIONS: TakeoverOptions = {
+  streak: 3,
+  windowMs: 60_000,
+  clearAfterMs: 60_000,
+};
 
 /** MQTT 5 reason code "Session taken over". */
 export const REASON_SESSION_TAKEN_OVER = 0x8e;
@@ -88,7 +96,11 @@ export class SessionTakeoverDetector {
 
   /** Periodic check: clears the suspicion once the session has been held for clearAfterMs. */
   tick(now: number): TakeoverState {
-    if (this.state.suspected && this.connectedAt !== null && now - this.connectedAt >= this.opts.clearAfterMs) {
+    if (
+      this.state.suspected &&
+      this.connectedAt !== null &&
+      now - this.connectedAt >= this.opts.clearAfterMs
+    ) {
       this.closes = [];
       this.state = NO_TAKEOVER;
     }
@@ -97,7 +109,13 @@ export class SessionTakeoverDetector {
 
   private raise(reason: TakeoverReason, now: number): TakeoverState {
     const closes = this.closes.length;
-    this.state = this.state.suspected ? { ...this.state, closes, reason: this.state.reason === 'session_taken_over' ? this.state.reason : reason } : { suspected: true, reason, since: now, closes };
+    this.state = this.state.suspected
+      ? {
+          ...this.state,
+          closes,
+          reason: this.state.reason === 'session_taken_over' ? this.state.reason : reason,
+        }
+      : { suspected: true, reason, since: now, closes };
     return this.state;
   }
 }
