@@ -10,7 +10,6 @@ import {
   DEFAULT_TAKEOVER_OPTIONS,
   NO_TAKEOVER,
   SessionTakeoverDetector,
-  type TakeoverOptions,
   type TakeoverState,
 } from './domain/session-takeover';
 import { MQTT_DENY_REASONS, MqttBrokerAuth } from './mqtt-broker-auth';
@@ -47,7 +46,7 @@ export class MqttSecurity implements OnModuleInit, OnModuleDestroy {
   readonly store: MqttUserStore;
   private ident?: ServerMqttIdentity;
   private demoSites?: ReadonlyMap<string, MqttCredentials>;
-  private detector: SessionTakeoverDetector;
+  private readonly detector: SessionTakeoverDetector;
   private readonly takeover = new BehaviorSubject<TakeoverState>(NO_TAKEOVER);
   private timer?: NodeJS.Timeout;
   /** Current suspicion that another client uses the server's client id; replays the latest state. */
@@ -63,11 +62,6 @@ export class MqttSecurity implements OnModuleInit, OnModuleDestroy {
     this.detector = new SessionTakeoverDetector(DEFAULT_TAKEOVER_OPTIONS);
     for (const reason of MQTT_DENY_REASONS) this.metrics.mqttDenied.inc({ reason }, 0);
     this.metrics.mqttSessionTakeover.set(0);
-  }
-
-  /** Test hook: other thresholds for the takeover heuristic. */
-  useTakeoverOptions(opts: TakeoverOptions): void {
-    this.detector = new SessionTakeoverDetector(opts);
   }
 
   private get embedded(): boolean {
