@@ -143,6 +143,7 @@ export async function runAlarmLatency(opts: AlarmRunOptions, server: ServerHandl
     clientId: `hzbench-${runId}-probe`,
     ...(process.env.MQTT_USERNAME && !server.embeddedBroker ? { username: process.env.MQTT_USERNAME } : {}),
     ...(process.env.MQTT_PASSWORD && !server.embeddedBroker ? { password: process.env.MQTT_PASSWORD } : {}),
+    ...(server.publisherAuth ?? {}),
   });
   await probe.connect();
   cleanups.push(() => probe.close());

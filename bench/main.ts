@@ -176,6 +176,7 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     seed: 42,
     ...(process.env.MQTT_USERNAME && opts.mqttUrl ? { username: process.env.MQTT_USERNAME } : {}),
     ...(process.env.MQTT_PASSWORD && opts.mqttUrl ? { password: process.env.MQTT_PASSWORD } : {}),
+    ...(server.publisherAuth ?? {}),
   });
   await load.connect();
   cleanups.push(() => load.close());

@@ -19,12 +19,13 @@ export type MosquittoHandle = {
 
 /** The docker config minus what must differ here (listener, persistence, logging). */
 export function benchMosquittoConfig(dockerConf: string, port: number): { text: string; settings: string[] } {
-  const drop = /^(listener|persistence|persistence_location|autosave_interval|log_dest|log_type|persistent_client_expiration)\b/;
+  // Authentication is dropped too: the bench's private broker listens on 127.0.0.1 only and its publishers are anonymous.
+  const drop = /^(listener|persistence|persistence_location|autosave_interval|log_dest|log_type|persistent_client_expiration|allow_anonymous|password_file|acl_file|certfile|keyfile|cafile|require_certificate)\b/;
   const settings = dockerConf
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#') && !drop.test(l));
-  const text = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', ...settings, ''].join('\n');
+  const text = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', ...settings, ''].join('\n');
   return { text, settings };
 }
 

@@ -6,6 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { loadPlant } from '../src/config/config.loader';
+import { generatePassword } from '../src/ingest/mqtt-auth/password-hash';
+import { mqttAuthPaths, MqttUserStore } from '../src/ingest/mqtt-auth/mqtt-user.store';
 
 /** Same V8 flags as `npm start`: a larger young generation halves scavenge work at high message rates. */
 export const SERVER_NODE_FLAGS = ['--max-semi-space-size=64'];
@@ -29,6 +32,8 @@ export type ServerHandle = {
   databaseUrl: string;
   embeddedBroker: boolean;
   embeddedDatabase: boolean;
+  /** Embedded broker: credentials of a bench gateway that may publish for every site (anonymous clients are refused). */
+  publisherAuth?: { username: string; password: string };
   outputTail(): string;
   stop(): Promise<void>;
 };
@@ -84,6 +89,11 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
+  const publisherAuth = opts.mqttUrl ? undefined : { username: 'bench-gateway', password: generatePassword() };
+  if (publisherAuth) {
+    const sites = loadPlant(opts.configDir).sites.map((s) => s.id);
+    await new MqttUserStore(mqttAuthPaths(opts.dataDir).users).add({ ...publisherAuth, role: 'site', sites }, { replace: true });
+  }
   if (!existsSync(opts.entry)) throw new ServerStartError(`server entry ${opts.entry} not found: run \`npm run build\` first (npm run bench does)`);
   const httpPort = await freePort();
   const mqttPort = opts.mqttUrl ? undefined : await freePort();
@@ -167,6 +177,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
     databaseUrl,
     embeddedBroker: !opts.mqttUrl,
     embeddedDatabase: !opts.databaseUrl,
+    ...(publisherAuth ? { publisherAuth } : {}),
     outputTail: () => tail.value,
     stop,
   };

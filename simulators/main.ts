@@ -1,8 +1,11 @@
 /** `npm run simulate -- [opts]`: the demo plant's devices over MQTT, until SIGINT/SIGTERM or --duration. */
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError } from '../src/common/errors';
 import { JsonLogger } from '../src/common/logger';
 import { loadPlant } from '../src/config/config.loader';
+import { readSiteCredentials } from '../src/ingest/mqtt-auth/mqtt-provisioning';
 import { BrokerUnreachableError, startSimulators, type RunningSimulators } from './plant.simulator';
 import { ScenarioError } from './scenario.types';
 import { parseSimulatorArgs, SIMULATOR_USAGE, UsageError } from './simulator.options';
@@ -18,6 +21,12 @@ async function main(): Promise<number> {
   JsonLogger.setLevel(process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'warn' || process.env.LOG_LEVEL === 'error' ? process.env.LOG_LEVEL : 'info');
   const log = new JsonLogger('simulator');
   const plant = loadPlant(opts.configDir);
+  // Per-site credentials: --credentials, else the demo server's file when no single username was given.
+  const demoFile = join(process.env.DATA_DIR || './data', 'mqtt', 'demo-sites.credentials.json');
+  const credentialsFile = opts.credentialsFile ?? (opts.username === undefined && existsSync(demoFile) ? demoFile : undefined);
+  if (credentialsFile !== undefined && !existsSync(credentialsFile)) throw new UsageError(`--credentials: no file ${credentialsFile}`);
+  const siteCredentials = credentialsFile !== undefined ? readSiteCredentials(credentialsFile) : undefined;
+  if (credentialsFile !== undefined) log.info('per-site MQTT credentials', { file: credentialsFile, sites: siteCredentials?.size });
   const sims: RunningSimulators = await startSimulators({
     url: opts.url,
     plant,
@@ -33,6 +42,7 @@ async function main(): Promise<number> {
     ...(opts.scenarioSpeed !== undefined ? { scenarioSpeed: opts.scenarioSpeed } : {}),
     ...(opts.username !== undefined ? { username: opts.username } : {}),
     ...(opts.password !== undefined ? { password: opts.password } : {}),
+    ...(siteCredentials !== undefined ? { siteCredentials } : {}),
     logger: log,
   });
   const statsTimer = setInterval(() => log.info('simulator stats', sims.stats()), STATS_EVERY_MS);

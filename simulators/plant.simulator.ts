@@ -42,6 +42,11 @@ export type SimulatorOptions = RateOptions & {
   clientIdPrefix?: string;
   username?: string;
   password?: string;
+  /**
+   * Per-site MQTT credentials (a site may publish only under its own topics; docs/adr/0009-mqtt-authentication.md).
+   * A device's connection uses its site's entry (else username/password); shared mode opens one connection per site.
+   */
+  siteCredentials?: ReadonlyMap<string, { readonly username: string; readonly password: string }>;
   /** start() fails when not every connection is up within this time. Default 10 000 ms. */
   connectTimeoutMs?: number;
   clock?: Clock;
@@ -58,7 +63,7 @@ export class BrokerUnreachableError extends Error {
 
 export type SimulatorStats = { devices: number; connections: number; sent: number; publishErrors: number; offline: number };
 
-type Link = { id: string; client: MqttClient | null; devices: DeviceSlot[] };
+type Link = { id: string; client: MqttClient | null; devices: DeviceSlot[]; credentials?: { readonly username: string; readonly password: string } | undefined };
 type DeviceSlot = { sim: SimulatedDevice; link: Link; offline: boolean; k: number; due: number; phaseMs: number };
 
 const STOP_TIMEOUT_MS = 5_000;
@@ -117,13 +122,25 @@ export class PlantSimulator {
           })
         : undefined;
     const prefix = opts.clientIdPrefix ?? 'hzsim';
-    const shared: Link | null = this.mode === 'shared' ? { id: `${prefix}-shared`, client: null, devices: [] } : null;
-    this.links = shared ? [shared] : [];
+    const creds = opts.siteCredentials;
+    // Shared mode: one connection for all devices, or one per site when each site has its own credentials.
+    const sharedBySite = new Map<string, Link>();
+    const sharedLink = (siteId: string): Link => {
+      const k = creds ? siteId : '';
+      let l = sharedBySite.get(k);
+      if (!l) {
+        l = { id: creds ? `${prefix}-shared-${siteId}` : `${prefix}-shared`, client: null, devices: [], credentials: creds?.get(siteId) };
+        sharedBySite.set(k, l);
+        this.links.push(l);
+      }
+      return l;
+    };
+    this.links = [];
     this.slots = this.devices.map((d) => {
       const key = deviceKey(d);
       const periodMs = periods.get(key)!;
-      const link = shared ?? { id: `${prefix}-${d.siteId}-${d.id}`, client: null, devices: [] };
-      if (!shared) this.links.push(link);
+      const link = this.mode === 'shared' ? sharedLink(d.siteId) : { id: `${prefix}-${d.siteId}-${d.id}`, client: null, devices: [], credentials: creds?.get(d.siteId) };
+      if (this.mode !== 'shared') this.links.push(link);
       // A fixed phase per device (from its key) spreads publications over the period.
       const phaseMs = (hashSeed(seed, `phase:${key}`) / 2 ** 32) * periodMs;
       const slot: DeviceSlot = { sim: new SimulatedDevice(d, periodMs, seed, this.scenario), link, offline: false, k: 0, due: 0, phaseMs };
@@ -220,8 +237,12 @@ export class PlantSimulator {
       clean: true,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
-      ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
-      ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
+      ...(link.credentials
+        ? { username: link.credentials.username, password: link.credentials.password }
+        : {
+            ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
+            ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
+          }),
     };
     // A device's last will: the broker marks it offline when its connection dies. A shared link has one
     // will for many devices, so it has none; its devices are marked offline explicitly on stop.

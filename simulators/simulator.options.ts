@@ -19,6 +19,8 @@ export type SimulatorCliOptions = {
   clientIdPrefix: string;
   username?: string;
   password?: string;
+  /** Per-site MQTT credentials file (`{"sites": {"<siteId>": {"username", "password"}}}`). */
+  credentialsFile?: string;
 };
 
 export class UsageError extends Error {
@@ -44,6 +46,9 @@ export const SIMULATOR_USAGE = `Usage: npm run simulate -- [options]
   --connection <mode>     per-device (default; one connection and last will per device) or shared
   --qos <0|1>             telemetry QoS (default 1; state is always QoS 1, retained)
   --client-id-prefix <p>  MQTT client ids are <p>-<site>-<device> (default hzsim)
+  --credentials <file>    per-site MQTT credentials {"sites": {"<site>": {"username", "password"}}}
+                          (default: $DATA_DIR/mqtt/demo-sites.credentials.json, written by the server in
+                          demo mode, when it exists and MQTT_USERNAME is unset)
   --help                  this text
 `;
 
@@ -141,6 +146,9 @@ export function parseSimulatorArgs(argv: readonly string[], env: Readonly<Record
         opts.clientIdPrefix = v;
         break;
       }
+      case '--credentials':
+        opts.credentialsFile = value();
+        break;
       default:
         throw new UsageError(`unknown option '${arg}'\n\n${SIMULATOR_USAGE}`);
     }

@@ -10,6 +10,7 @@ import type { AppConfig } from './config/app-config';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
 import { IngestService } from './ingest/ingest.service';
+import { MqttSecurity } from './ingest/mqtt-auth/mqtt-security.service';
 import { HazwatchMetrics } from './metrics/metrics.registry';
 import { installRxSafetyNet } from './common/rx-safety';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -22,10 +23,12 @@ type SimulatorsHandle = { stop(): Promise<void> };
  * The bundled simulators live outside src/ (they are field hardware stand-ins, not server code); they are loaded only
  * when SIMULATE=true, from the same build output.
  */
-async function startInProcessSimulators(config: AppConfig, url: string): Promise<SimulatorsHandle> {
+async function startInProcessSimulators(config: AppConfig, url: string, security: MqttSecurity): Promise<SimulatorsHandle> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional, loaded only in simulate mode
   const sim = require('../simulators/plant.simulator') as typeof import('../simulators/plant.simulator');
-  const handle = await sim.startSimulators({ url, plant: config.plant, seed: config.env.SIM_SEED, rate: config.env.SIM_RATE });
+  // Per-site credentials provisioned in demo mode (docs/adr/0009-mqtt-authentication.md).
+  const siteCredentials = security.demoSiteCredentials();
+  const handle = await sim.startSimulators({ url, plant: config.plant, seed: config.env.SIM_SEED, rate: config.env.SIM_RATE, ...(siteCredentials ? { siteCredentials } : {}) });
   new JsonLogger('bootstrap').info('simulators started in-process', { devices: config.plant.deviceByKey.size, url });
   return handle;
 }
@@ -63,7 +66,7 @@ export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?:
   await app.listen(opts.port ?? config.env.PORT, config.env.HOST);
   const server: Server = app.getHttpServer();
   const port = (server.address() as AddressInfo).port;
-  const simulators = config.env.SIMULATE ? await startInProcessSimulators(config, app.get(IngestService).mqttUrl) : undefined;
+  const simulators = config.env.SIMULATE ? await startInProcessSimulators(config, app.get(IngestService).mqttUrl, app.get(MqttSecurity)) : undefined;
   return {
     app,
     port,

@@ -6,19 +6,42 @@ import { placeholderSecrets } from '../src/common/domain/placeholder-secrets';
 
 // docker compose cannot run on this machine (no Docker engine), so its file is checked structurally.
 const root = join(__dirname, '..');
-type Service = { profiles?: string[]; image?: string; build?: unknown; ports?: string[]; environment?: Record<string, string>; healthcheck?: { test: unknown }; depends_on?: Record<string, { condition: string }>; volumes?: string[]; command?: string[] };
-const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
+type Service = {
+  profiles?: string[];
+  image?: string;
+  build?: unknown;
+  ports?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { test: unknown };
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: string[];
+  command?: string[];
+};
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, Service>;
+};
 
 describe('docker-compose.yml', () => {
   it('should define TimescaleDB, Mosquitto, the server and the simulators', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['demo-tokens', 'hazwatch', 'mosquitto', 'simulators', 'timescaledb']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'demo-tokens',
+      'hazwatch',
+      'mosquitto',
+      'mqtt-init',
+      'simulators',
+      'timescaledb',
+    ]);
     expect(compose.services.timescaledb?.image).toMatch(/^timescale\/timescaledb:/);
     expect(compose.services.mosquitto?.image).toMatch(/^eclipse-mosquitto:/);
   });
 
   it('should give every long-running service a health check and start the server after its dependencies are healthy', () => {
-    for (const name of ['timescaledb', 'mosquitto', 'hazwatch']) expect(compose.services[name]?.healthcheck?.test).toBeDefined();
-    expect(compose.services.hazwatch?.depends_on).toEqual({ timescaledb: { condition: 'service_healthy' }, mosquitto: { condition: 'service_healthy' } });
+    for (const name of ['timescaledb', 'mosquitto', 'hazwatch'])
+      expect(compose.services[name]?.healthcheck?.test).toBeDefined();
+    expect(compose.services.hazwatch?.depends_on).toEqual({
+      timescaledb: { condition: 'service_healthy' },
+      mosquitto: { condition: 'service_healthy' },
+    });
   });
 
   it('should expose the contract ports', () => {
@@ -28,7 +51,15 @@ describe('docker-compose.yml', () => {
 
   it('should only set environment variables the server knows, pointing at the compose services', () => {
     const env = compose.services.hazwatch?.environment ?? {};
-    const known = new Set([...Object.keys(new EnvSchema()), 'MQTT_URL', 'DATABASE_URL', 'MQTT_PORT', 'MQTT_USERNAME', 'MQTT_PASSWORD', 'EMBEDDED_PG_PORT']);
+    const known = new Set([
+      ...Object.keys(new EnvSchema()),
+      'MQTT_URL',
+      'DATABASE_URL',
+      'MQTT_PORT',
+      'MQTT_USERNAME',
+      'MQTT_PASSWORD',
+      'EMBEDDED_PG_PORT',
+    ]);
     for (const key of Object.keys(env)) expect(known).toContain(key);
     expect(env.DATABASE_URL).toMatch(/@timescaledb:5432\//);
     expect(env.MQTT_URL).toBe('mqtt://mosquitto:1883');
@@ -36,7 +67,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('should mount a Mosquitto config whose queue is bounded by bytes, not by the dropping default count of 1000', () => {
-    expect(compose.services.mosquitto?.volumes).toContain('./docker/mosquitto.conf:/mosquitto/config/mosquitto.conf:ro');
+    expect(compose.services.mosquitto?.volumes).toContain(
+      './docker/mosquitto.conf:/mosquitto/config/mosquitto.conf:ro',
+    );
     const conf = readFileSync(join(root, 'docker', 'mosquitto.conf'), 'utf8');
     const queued = Number(/^max_queued_messages\s+(\d+)/m.exec(conf)?.[1]);
     expect(queued).toBe(0); // no count limit: the byte limit is the one that binds
@@ -48,6 +81,22 @@ describe('docker-compose.yml', () => {
     const conf = readFileSync(join(root, 'docker', 'mosquitto.conf'), 'utf8');
     expect(conf).toMatch(/^autosave_on_changes true$/m);
     expect(Number(/^autosave_interval\s+(\d+)/m.exec(conf)?.[1])).toBeLessThanOrEqual(10_000);
+  });
+
+  it('should run Mosquitto without anonymous access, with the generated password file and ACL and a packet limit', () => {
+    const conf = readFileSync(join(root, 'docker', 'mosquitto.conf'), 'utf8');
+    expect(conf).toMatch(/^allow_anonymous false$/m);
+    expect(conf).not.toMatch(/^allow_anonymous true/m);
+    expect(conf).toMatch(/^password_file \/mosquitto\/auth\/passwd$/m);
+    expect(conf).toMatch(/^acl_file \/mosquitto\/auth\/acl$/m);
+    expect(Number(/^max_packet_size\s+(\d+)/m.exec(conf)?.[1])).toBeLessThanOrEqual(1024 * 1024);
+    expect(compose.services.mosquitto?.volumes).toContain('mqttauth:/mosquitto/auth:ro');
+    expect(compose.services.mosquitto?.depends_on).toEqual({
+      'mqtt-init': { condition: 'service_completed_successfully' },
+    });
+    expect(compose.services['mqtt-init']?.command?.join(' ')).toContain(
+      'mqtt-acl.cli.js --provision-demo --out /mosquitto-auth',
+    );
   });
 });
 
@@ -62,12 +111,17 @@ describe('docker-compose.yml secrets and demo profile', () => {
   );
 
   it('should take every secret from .env and refuse to start without it (${VAR:?message}), with no password in the file', () => {
-    expect(compose.services.timescaledb?.environment?.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?.+\}$/);
-    expect(compose.services.hazwatch?.environment?.DATABASE_URL).toMatch(/:\$\{POSTGRES_PASSWORD:\?[^}]+\}@timescaledb/);
+    expect(compose.services.timescaledb?.environment?.POSTGRES_PASSWORD).toMatch(
+      /^\$\{POSTGRES_PASSWORD:\?.+\}$/,
+    );
+    expect(compose.services.hazwatch?.environment?.DATABASE_URL).toMatch(
+      /:\$\{POSTGRES_PASSWORD:\?[^}]+\}@timescaledb/,
+    );
     // no literal credentials: every password-like value is an interpolation
     for (const [name, svc] of Object.entries(compose.services))
       for (const [key, value] of Object.entries(svc.environment ?? {})) {
-        if (/PASSWORD|SECRET|TOKEN|KEY/.test(key)) expect(`${name}.${key}=${value}`).toMatch(/=\$\{[A-Z_]+:\?/);
+        if (/PASSWORD|SECRET|TOKEN|KEY/.test(key))
+          expect(`${name}.${key}=${value}`).toMatch(/=\$\{[A-Z_]+:\?/);
         if (key === 'DATABASE_URL') expect(value).toMatch(/:\$\{[A-Z_]+:\?[^}]+\}@/);
       }
     expect(text).not.toMatch(/POSTGRES_PASSWORD:\s*hazwatch/);
@@ -82,11 +136,18 @@ describe('docker-compose.yml secrets and demo profile', () => {
 
   it('should refuse the example placeholders at start-up, naming the variable', () => {
     const url = `postgres://hazwatch:${exampleEnv.POSTGRES_PASSWORD}@timescaledb:5432/hazwatch`;
-    expect(placeholderSecrets({ DATABASE_URL: url, POSTGRES_PASSWORD: exampleEnv.POSTGRES_PASSWORD })).toEqual([
+    expect(
+      placeholderSecrets({ DATABASE_URL: url, POSTGRES_PASSWORD: exampleEnv.POSTGRES_PASSWORD }),
+    ).toEqual([
       { path: 'DATABASE_URL', reason: expect.stringMatching(/placeholder/) },
       { path: 'POSTGRES_PASSWORD', reason: expect.stringMatching(/placeholder/) },
     ]);
-    expect(placeholderSecrets({ DATABASE_URL: 'postgres://hazwatch:3f9c2e7a41d0b6e8@db:5432/hazwatch', MQTT_PASSWORD: 's3cr3t-value' })).toEqual([]);
+    expect(
+      placeholderSecrets({
+        DATABASE_URL: 'postgres://hazwatch:3f9c2e7a41d0b6e8@db:5432/hazwatch',
+        MQTT_PASSWORD: 's3cr3t-value',
+      }),
+    ).toEqual([]);
   });
 
   it('should run production by default (no demo mode) and keep demo tokens and simulators in the demo profile', () => {

@@ -3,6 +3,8 @@ import { merge } from 'rxjs';
 import { ExternalConditions, isExternalCondition } from './external-conditions';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { RulesModule } from '../rules/rules.module';
+import { IngestModule } from '../ingest/ingest.module';
+import { MqttSessionAlarm } from './mqtt-session-alarm.service';
 import { RulesService } from '../rules/rules.service';
 import { Database } from '../storage/database.service';
 import { JsonLogger } from '../common/logger';
@@ -22,7 +24,7 @@ import type { AlarmSettings } from './domain/alarm-settings';
  */
 @Global()
 @Module({
-  imports: [RulesModule],
+  imports: [RulesModule, IngestModule],
   controllers: [AlarmsController, JournalController, AlarmKpiController],
   providers: [
     { provide: ALARM_STORE, useFactory: (db: Database) => new AlarmRepository(db), inject: [Database] },
@@ -54,6 +56,7 @@ import type { AlarmSettings } from './domain/alarm-settings';
     },
     { provide: ALARM_PENDING_SPOOL, useFactory: (config: AppConfig) => new FilePendingSpool(join(config.dataDir, 'alarms', 'pending.jsonl')), inject: [APP_CONFIG] },
     AlarmService,
+    MqttSessionAlarm,
   ],
   exports: [AlarmService, ExternalConditions],
 })

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AlarmsModule } from '../alarms/alarms.module';
+import { IngestModule } from '../ingest/ingest.module';
 import { BrokerMonitor } from './broker-monitor.service';
 
 /**
@@ -8,7 +9,7 @@ import { BrokerMonitor } from './broker-monitor.service';
  * ingest must not depend on alarms.
  */
 @Module({
-  imports: [AlarmsModule],
+  imports: [AlarmsModule, IngestModule],
   providers: [BrokerMonitor],
 })
 export class BrokerMonitorModule {}

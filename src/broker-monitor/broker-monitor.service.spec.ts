@@ -32,7 +32,9 @@ describe('BrokerMonitor', () => {
       },
     } as unknown as AppConfig;
     const metrics = new HazwatchMetrics(false);
-    const monitor = new BrokerMonitor(external, alarms, app, new ManualClock(5_000), metrics);
+    const monitor = new BrokerMonitor(external, alarms, app, new ManualClock(5_000), metrics, {
+      identity: () => ({ clientId: 'hazwatch-server-0123456789abcdef', statusName: 'hazwatch-server' }),
+    });
     const value = async (name: string): Promise<number | undefined> =>
       (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value;
     return { monitor, emitted, value };

@@ -1,3 +1,4 @@
+import { MqttSecurity } from '../ingest/mqtt-auth/mqtt-security.service';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { AlarmService } from '../alarms/alarm.service';
@@ -22,7 +23,7 @@ export function monitorClientId(serverClientId: string): string {
  * Watches the external MQTT broker for messages it dropped — loss outside hazwatch that the server itself can never see
  * (docs/adr/0014-idempotent-telemetry.md): a queue overflow for the server's session while it is slow or offline.
  *
- * A connection of its own (client id `<MQTT_CLIENT_ID>-sys`, clean session, QoS 0; read-only) subscribes to
+ * A connection of its own (client id `<server client id>-sys`, clean session, QoS 0; read-only) subscribes to
  * `$SYS/broker/publish/messages/dropped`. Every increase raises the critical `ext:broker-loss` alarm for every site,
  * is logged as an error, and is added to `hazwatch_broker_dropped_messages_total`.
  *
@@ -42,6 +43,7 @@ export class BrokerMonitor implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(APP_CONFIG) private readonly app: AppConfig,
     @Inject(CLOCK) clock: Clock,
     private readonly metrics: HazwatchMetrics,
+    private readonly security: Pick<MqttSecurity, 'identity'>,
   ) {
     this.alarm = new BrokerLossAlarm({
       emit: (c) => external.emit(c),
@@ -66,13 +68,17 @@ export class BrokerMonitor implements OnApplicationBootstrap, OnApplicationShutd
       return;
     }
     this.alarm.start();
+    // The server's own (unguessable) client id and credentials: docs/adr/0009-mqtt-authentication.md.
+    const id = this.security.identity();
+    const credentials =
+      id.credentials ??
+      (env.MQTT_USERNAME ? { username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD ?? '' } : undefined);
     const opts: IClientOptions = {
-      clientId: monitorClientId(env.MQTT_CLIENT_ID),
+      clientId: monitorClientId(id.clientId),
       clean: true,
       reconnectPeriod: 2_000,
       connectTimeout: 10_000,
-      ...(env.MQTT_USERNAME ? { username: env.MQTT_USERNAME } : {}),
-      ...(env.MQTT_PASSWORD ? { password: env.MQTT_PASSWORD } : {}),
+      ...(credentials ? { username: credentials.username, password: credentials.password } : {}),
     };
     const client = connect(env.MQTT_URL, opts);
     this.client = client;

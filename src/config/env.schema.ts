@@ -39,13 +39,21 @@ export class EnvSchema {
   @IsOptional() @Matches(/^(mqtts?|tcp|ssl|wss?):\/\/.+/, { message: 'must be a URL like mqtt://host:1883' })
   MQTT_URL?: string;
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) MQTT_PORT?: number;
-  @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,64}$/) MQTT_CLIENT_ID: string = 'hazwatch-server';
+  /**
+   * Unset (recommended): `hazwatch-server-<HMAC of a secret>`, unguessable (docs/adr/0009-mqtt-authentication.md). Set: used
+   * as is, so anyone who learns it can take the server's session on a broker that does not bind ids to credentials.
+   */
+  @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,64}$/) MQTT_CLIENT_ID?: string;
   @IsOptional() @IsString() MQTT_USERNAME?: string;
   @IsOptional() @IsString() MQTT_PASSWORD?: string;
   /** MQTT keep-alive (s): the server sends PINGREQ at least this often; the broker drops it after 1.5× without a packet. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535) MQTT_KEEPALIVE_S: number = 30;
   /** QoS 1 messages held (unacknowledged) in the writer's open batch before it is sealed and committed early. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000000) MQTT_MAX_UNACKED: number = 5000;
+  /** Secret the server's client id is derived from; unset → generated once into DATA_DIR/mqtt/client-id.secret. */
+  @IsOptional() @Matches(/^.{16,}$/, { message: 'must have at least 16 characters' }) MQTT_CLIENT_ID_SECRET?: string;
+  /** Largest MQTT packet the embedded broker accepts (bytes); a larger one closes the sender's connection. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(268435455) MQTT_MAX_PACKET_BYTES: number = 262144;
 
   @IsOptional() @Matches(/^postgres(ql)?:\/\/.+/, { message: 'must be a URL like postgres://user@host:5432/db' })
   DATABASE_URL?: string;
@@ -98,4 +106,4 @@ export class EnvSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(86400) JOURNAL_ANCHOR_INTERVAL_S: number = 300;
 }
 
-export const SECRET_ENV: ReadonlyArray<keyof EnvSchema> = ['MQTT_PASSWORD', 'DATABASE_URL', 'JOURNAL_ANCHOR_KEY'];
+export const SECRET_ENV: ReadonlyArray<keyof EnvSchema> = ['MQTT_PASSWORD', 'DATABASE_URL', 'JOURNAL_ANCHOR_KEY', 'MQTT_CLIENT_ID_SECRET'];

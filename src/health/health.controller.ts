@@ -4,13 +4,22 @@ import type { Response } from 'express';
 import { CLOCK, type Clock } from '../common/clock';
 import { Public } from '../auth/auth.decorators';
 import { IngestService } from '../ingest/ingest.service';
+import { MqttSecurity } from '../ingest/mqtt-auth/mqtt-security.service';
 import { Database } from '../storage/database.service';
+import type { TakeoverState } from '../ingest/mqtt-auth/domain/session-takeover';
 import { TelemetryWriter } from '../storage/telemetry-writer.service';
 
 /** Writer lag above this makes the server not ready (readings are safe, but not yet stored). */
 export const MAX_WRITER_LAG_MS = 30_000;
 
 type Check = { ok: boolean; detail?: string };
+
+/** Critical: another client uses the server's MQTT client id (docs/adr/0009-mqtt-authentication.md). */
+function mqttSessionCheck(s: TakeoverState): Check {
+  if (!s.suspected) return { ok: true };
+  const since = s.since !== null ? new Date(s.since).toISOString() : '?';
+  return { ok: false, detail: `CRITICAL: MQTT session takeover suspected since ${since} (${s.reason}, ${s.closes} broker-side disconnects): another client uses the server client id and receives its messages` };
+}
 
 @ApiTags('health')
 @Controller('health')
@@ -19,6 +28,7 @@ export class HealthController {
     private readonly db: Database,
     private readonly ingest: IngestService,
     private readonly writer: TelemetryWriter,
+    private readonly mqttSecurity: MqttSecurity,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -41,6 +51,7 @@ export class HealthController {
       mqtt: this.ingest.isConnected()
         ? { ok: true, detail: `unacked ${this.ingest.unackedMessages()}${this.writer.pressure$.value ? ', not reading: writer full' : ''}` }
         : { ok: false, detail: 'not connected to the MQTT broker' },
+      mqttSession: mqttSessionCheck(this.mqttSecurity.takeoverState()),
       writer: lagMs <= MAX_WRITER_LAG_MS
         ? { ok: true, detail: `lag ${lagMs} ms, queue ${this.writer.queueDepth()}, spool ${this.writer.spoolBytes()} B` }
         : { ok: false, detail: `lag ${lagMs} ms > ${MAX_WRITER_LAG_MS} ms, queue ${this.writer.queueDepth()}, spool ${this.writer.spoolBytes()} B` },

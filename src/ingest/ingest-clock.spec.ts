@@ -9,6 +9,7 @@ import type { DeviceStateRepository } from '../storage/device-state.repository';
 import type { TelemetryWriter } from '../storage/telemetry-writer.service';
 import { makePlantConfigDir, gasMessage } from '../../test/factories/plant.factory';
 import type { ClockChange } from './domain/device-tracker';
+import type { MqttSecurity } from './mqtt-auth/mqtt-security.service';
 import { IngestService } from './ingest.service';
 
 const NOW = Date.parse('2026-11-24T10:00:00Z');
@@ -28,7 +29,15 @@ function setup(env: Record<string, string> = {}) {
     upsertMany: async () => undefined,
   } as unknown as DeviceStateRepository;
   const metrics = new HazwatchMetrics(false);
-  const svc = new IngestService(config, new ManualClock(NOW), metrics, writer, deadLetters, deviceStateRepo);
+  const svc = new IngestService(
+    config,
+    new ManualClock(NOW),
+    metrics,
+    writer,
+    deadLetters,
+    deviceStateRepo,
+    {} as MqttSecurity,
+  );
   const messages: Array<readonly Reading[]> = [];
   const clock: ClockChange[] = [];
   svc.messages$.subscribe((m) => messages.push(m));

@@ -10,6 +10,7 @@ import { makePlantConfigDir, gasMessage } from '../../test/factories/plant.facto
 import { installRxSafetyNet } from '../common/rx-safety';
 import { pollUntil } from '../../test/setup/poll-until';
 import { IngestService, type DeviceStateEvent } from './ingest.service';
+import type { MqttSecurity } from './mqtt-auth/mqtt-security.service';
 
 const NOW = Date.parse('2026-11-24T10:00:00Z');
 
@@ -21,7 +22,7 @@ function setup() {
   const deadLetters = { record: (d: DeadLetterInput) => dead.push(d) } as unknown as DeadLetterRepository;
   const deviceStateRepo = { loadAll: async () => [], upsertMany: async () => undefined } as unknown as DeviceStateRepository;
   const metrics = new HazwatchMetrics(false);
-  const svc = new IngestService(config, new ManualClock(NOW), metrics, writer, deadLetters, deviceStateRepo);
+  const svc = new IngestService(config, new ManualClock(NOW), metrics, writer, deadLetters, deviceStateRepo, {} as MqttSecurity);
   const telemetry: Reading[] = [];
   const states: DeviceStateEvent[] = [];
   svc.telemetry$.subscribe((r) => telemetry.push(r));

@@ -10,13 +10,23 @@ import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
 import { DeviceStateRepository, type DeviceStateRow } from '../storage/device-state.repository';
 import { TelemetryWriter } from '../storage/telemetry-writer.service';
-import { decodeState, decodeTelemetry, REJECT_REASONS, type DecodeContext, type RejectReason } from './domain/decode';
+import {
+  decodeState,
+  decodeTelemetry,
+  REJECT_REASONS,
+  type DecodeContext,
+  type RejectReason,
+} from './domain/decode';
 import { DeviceRegistry, type DeviceStatus } from './domain/device-registry';
 import type { ClockChange } from './domain/device-tracker';
 import { parseTopic, SUBSCRIPTIONS } from './domain/telemetry-contract';
 import { EmbeddedBroker } from './embedded-broker';
 import { installDeferredAcks, installKeepaliveGuard, type DeferredAcks } from './mqtt-client-hooks';
+import { MqttSecurity } from './mqtt-auth/mqtt-security.service';
 import { shareEventLoop, type TurnControl } from './socket-turns';
+
+/** Longest a graceful MQTT disconnect may take at shutdown before the client is ended by force. */
+const END_GRACE_MS = 5000;
 
 /** `DEBUG=mqttjs*` turns mqtt.js's own logging back on. */
 const MQTT_DEBUG = /\bmqttjs/.test(process.env.DEBUG ?? '');
@@ -90,12 +100,27 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly writer: TelemetryWriter,
     private readonly deadLetters: DeadLetterRepository,
     private readonly deviceStateRepo: DeviceStateRepository,
+    private readonly security: MqttSecurity,
   ) {
     const env = config.env;
-    const clockSettings = { futureToleranceMs: env.INGEST_FUTURE_TOLERANCE_S * 1000, behindMs: env.INGEST_CLOCK_BEHIND_S * 1000, windowMs: env.INGEST_CLOCK_WINDOW_S * 1000 };
-    this.registry = new DeviceRegistry(config.plant.deviceByKey.keys(), clockSettings, metrics.ingestLinkTotals);
+    const clockSettings = {
+      futureToleranceMs: env.INGEST_FUTURE_TOLERANCE_S * 1000,
+      behindMs: env.INGEST_CLOCK_BEHIND_S * 1000,
+      windowMs: env.INGEST_CLOCK_WINDOW_S * 1000,
+    };
+    this.registry = new DeviceRegistry(
+      config.plant.deviceByKey.keys(),
+      clockSettings,
+      metrics.ingestLinkTotals,
+    );
     this.maxSkewMs = config.env.INGEST_MAX_SKEW_S * 1000;
-    this.decodeCtx = { siteId: '', deviceId: '', channels: new Map(), receivedAt: 0, maxSkewMs: this.maxSkewMs };
+    this.decodeCtx = {
+      siteId: '',
+      deviceId: '',
+      channels: new Map(),
+      receivedAt: 0,
+      maxSkewMs: this.maxSkewMs,
+    };
     for (const reason of REJECT_REASONS) this.metrics.ingestRejected.inc({ reason }, 0);
     this.tally = this.metrics.ingestTally;
     this.metrics.ingestMessages.inc({ result: 'accepted' }, 0);
@@ -118,12 +143,21 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     if (env.MQTT_URL) {
       this.brokerUrl = env.MQTT_URL;
     } else {
-      this.broker = await EmbeddedBroker.start({ ...(env.MQTT_PORT !== undefined ? { port: env.MQTT_PORT } : {}), host: '127.0.0.1' });
+      this.broker = await EmbeddedBroker.start({
+        ...(env.MQTT_PORT !== undefined ? { port: env.MQTT_PORT } : {}),
+        host: '127.0.0.1',
+        security: this.security.brokerSecurity(),
+      });
       this.brokerUrl = this.broker.url;
     }
     this.subs.push(
       this.writer.pressure$.subscribe((p) => {
-        if (p !== this.paused) this.log.warn(p ? 'writer is full: not reading MQTT until it drains (broker holds QoS 1; keep-alive continues)' : 'writer drained: resuming MQTT intake');
+        if (p !== this.paused)
+          this.log.warn(
+            p
+              ? 'writer is full: not reading MQTT until it drains (broker holds QoS 1; keep-alive continues)'
+              : 'writer drained: resuming MQTT intake',
+          );
         this.paused = p;
         this.turns?.hold(p);
         this.metrics.ingestPaused.set(p ? 1 : 0);
@@ -136,35 +170,51 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     this.stateFlushTimer.unref();
     // Start-up waits for the first connection so "started" means "ingesting"; a dead external broker does not block
     // start-up forever — the client keeps reconnecting and readiness reports it.
-    await Promise.race([firstValueFrom(this.connected$.pipe(filter(Boolean))), new Promise((r) => setTimeout(r, 10_000).unref())]);
-    if (!this.connected.value) this.log.error('MQTT broker not reachable yet; retrying in the background', { url: maskUrl(this.brokerUrl) });
+    await Promise.race([
+      firstValueFrom(this.connected$.pipe(filter(Boolean))),
+      new Promise((r) => setTimeout(r, 10_000).unref()),
+    ]);
+    if (!this.connected.value)
+      this.log.error('MQTT broker not reachable yet; retrying in the background', {
+        url: maskUrl(this.brokerUrl),
+      });
   }
 
   private connectClient(): void {
     const env = this.config.env;
+    // Credentials and an unguessable client id: docs/adr/0009-mqtt-authentication.md.
+    const id = this.security.identity();
     const opts: IClientOptions = {
-      clientId: env.MQTT_CLIENT_ID,
+      clientId: id.clientId,
       clean: false,
       protocolVersion: 4,
       keepalive: env.MQTT_KEEPALIVE_S,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       resubscribe: true,
-      will: { topic: serverStatusTopic(env.MQTT_CLIENT_ID), payload: Buffer.from('offline'), qos: 1, retain: true },
-      ...(env.MQTT_USERNAME ? { username: env.MQTT_USERNAME } : {}),
-      ...(env.MQTT_PASSWORD ? { password: env.MQTT_PASSWORD } : {}),
+      will: {
+        topic: serverStatusTopic(id.statusName),
+        payload: Buffer.from('offline'),
+        qos: 1,
+        retain: true,
+      },
+      ...(id.credentials ? { username: id.credentials.username, password: id.credentials.password } : {}),
       // mqtt.js logs ~20 debug lines per message; the disabled \`debug\` calls alone cost ~3 % of server CPU at 30k msg/s.
       ...(MQTT_DEBUG ? {} : { log: () => undefined }),
     };
     const client = connect(this.brokerUrl, opts);
     this.client = client;
     // Both throw when mqtt.js's internals are not what they rely on: start-up fails rather than acking early.
-    const keepalive = installKeepaliveGuard(client, { now: () => Date.now(), deliberatelyPaused: () => this.turns?.held ?? false });
+    const keepalive = installKeepaliveGuard(client, {
+      now: () => Date.now(),
+      deliberatelyPaused: () => this.turns?.held ?? false,
+    });
     this.acks = installDeferredAcks(
       client,
       () => this.writer.ackMark(),
       () => this.onHeld(),
     );
+    this.security.watchSession(client);
     client.on('connect', (connack) => {
       // mqtt.js replaces the stream on every reconnect: hook the new one.
       this.turns = shareEventLoop(client.stream, {
@@ -180,14 +230,18 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       this.turns.hold(this.paused);
       this.connected.next(true);
       this.metrics.mqttConnected.set(1);
-      this.log.info('connected to MQTT broker', { url: maskUrl(this.brokerUrl), sessionPresent: connack.sessionPresent });
+      this.log.info('connected to MQTT broker', {
+        url: maskUrl(this.brokerUrl),
+        sessionPresent: connack.sessionPresent,
+      });
       client.subscribe([...SUBSCRIPTIONS], { qos: 1 }, (err) => {
         if (err) this.log.error('MQTT subscribe failed', { err });
       });
-      client.publish(serverStatusTopic(env.MQTT_CLIENT_ID), 'online', { qos: 1, retain: true });
+      client.publish(serverStatusTopic(id.statusName), 'online', { qos: 1, retain: true });
     });
     client.on('close', () => {
-      if (this.connected.value) this.log.warn('MQTT connection closed; reconnecting', { url: maskUrl(this.brokerUrl) });
+      if (this.connected.value)
+        this.log.warn('MQTT connection closed; reconnecting', { url: maskUrl(this.brokerUrl) });
       this.connected.next(false);
       this.metrics.mqttConnected.set(0);
       // The broker redelivers every unacknowledged message on the resumed session; ids may be reused.
@@ -219,16 +273,35 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private resolveTopic(topic: string, payload: Buffer, receivedAt: number): TopicEntry | undefined {
     const parsed = parseTopic(topic);
     if (!parsed) {
-      this.rejectMessage(topic, payload, 'bad_topic', 'topic must be hazwatch/v1/{siteId}/{deviceId}/telemetry|state', receivedAt);
+      this.rejectMessage(
+        topic,
+        payload,
+        'bad_topic',
+        'topic must be hazwatch/v1/{siteId}/{deviceId}/telemetry|state',
+        receivedAt,
+      );
       return undefined;
     }
     const key = `${parsed.siteId}/${parsed.deviceId}`;
     const device = this.config.plant.deviceByKey.get(key);
     if (!device) {
-      this.rejectMessage(topic, payload, 'unknown_device', `no device '${parsed.deviceId}' in site '${parsed.siteId}'`, receivedAt);
+      this.rejectMessage(
+        topic,
+        payload,
+        'unknown_device',
+        `no device '${parsed.deviceId}' in site '${parsed.siteId}'`,
+        receivedAt,
+      );
       return undefined;
     }
-    const entry: TopicEntry = { kind: parsed.kind, siteId: parsed.siteId, deviceId: parsed.deviceId, key, device, status: this.registry.get(key) };
+    const entry: TopicEntry = {
+      kind: parsed.kind,
+      siteId: parsed.siteId,
+      deviceId: parsed.deviceId,
+      key,
+      device,
+      status: this.registry.get(key),
+    };
     this.topics.set(topic, entry);
     return entry;
   }
@@ -240,7 +313,14 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       if (!t) return;
       if (t.kind === 'state') {
         const state = decodeState(payload);
-        if (!state) return this.rejectMessage(topic, payload, 'bad_state', 'state must be "online" or "offline"', receivedAt);
+        if (!state)
+          return this.rejectMessage(
+            topic,
+            payload,
+            'bad_state',
+            'state must be "online" or "offline"',
+            receivedAt,
+          );
         this.tally.accepted++;
         return this.applyState(t.key, state, receivedAt);
       }
@@ -269,15 +349,28 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       const state = t.status ? DeviceRegistry.applyReadings(t.status, readings, receivedAt) : undefined;
       if (state !== 'online') this.applyState(t.key, 'online', receivedAt);
       this.messages.next(readings);
-      if (this.telemetry.observed) for (let i = 0; i < readings.length; i++) this.telemetry.next(readings[i]!);
+      if (this.telemetry.observed)
+        for (let i = 0; i < readings.length; i++) this.telemetry.next(readings[i]!);
     } catch (err) {
       // A bug in a downstream subscriber must not kill intake; count it and keep the message as a dead letter.
       this.log.error('message handling failed', { topic, err });
-      this.rejectMessage(topic, payload, 'invalid_schema', `internal error: ${(err as Error).message}`, receivedAt);
+      this.rejectMessage(
+        topic,
+        payload,
+        'invalid_schema',
+        `internal error: ${(err as Error).message}`,
+        receivedAt,
+      );
     }
   }
 
-  private rejectMessage(topic: string, payload: Buffer, reason: RejectReason, detail: string, receivedAt: number): void {
+  private rejectMessage(
+    topic: string,
+    payload: Buffer,
+    reason: RejectReason,
+    detail: string,
+    receivedAt: number,
+  ): void {
     this.tally.rejected++;
     this.metrics.ingestRejected.inc({ reason });
     this.deadLetters.record({ topic, reason, detail, payload, receivedAt });
@@ -287,8 +380,15 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     const change = this.registry.applyState(key, state, ts);
     if (!change) return;
     this.metrics.ingestDeviceState.inc({ state });
-    if (change.previous !== 'unknown' || state === 'offline') this.log.info('device state changed', { device: key, state, previous: change.previous });
-    this.pendingStateRows.set(key, { siteId: change.siteId, deviceId: change.deviceId, state, stateChangedAt: ts, lastSeen: ts });
+    if (change.previous !== 'unknown' || state === 'offline')
+      this.log.info('device state changed', { device: key, state, previous: change.previous });
+    this.pendingStateRows.set(key, {
+      siteId: change.siteId,
+      deviceId: change.deviceId,
+      state,
+      stateChangedAt: ts,
+      lastSeen: ts,
+    });
     this.deviceStates.next({ siteId: change.siteId, deviceId: change.deviceId, state, ts });
   }
 
@@ -299,7 +399,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
         this.registry.restore(key, row.state, row.stateChangedAt ?? 0, row.lastSeen);
       }
     } catch (err) {
-      this.log.warn('could not restore device states; starting with unknown', { err: (err as Error).message });
+      this.log.warn('could not restore device states; starting with unknown', {
+        err: (err as Error).message,
+      });
     }
   }
 
@@ -310,7 +412,14 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       const key = `${d.siteId}/${d.deviceId}`;
       const row = this.pendingStateRows.get(key);
       if (row) row.lastSeen = d.lastSeen;
-      else this.pendingStateRows.set(key, { siteId: d.siteId, deviceId: d.deviceId, state: d.state, stateChangedAt: d.stateChangedAt ?? d.lastSeen, lastSeen: d.lastSeen });
+      else
+        this.pendingStateRows.set(key, {
+          siteId: d.siteId,
+          deviceId: d.deviceId,
+          state: d.state,
+          stateChangedAt: d.stateChangedAt ?? d.lastSeen,
+          lastSeen: d.lastSeen,
+        });
     }
     if (this.pendingStateRows.size === 0) return;
     const rows = [...this.pendingStateRows.values()];
@@ -319,9 +428,36 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       await this.deviceStateRepo.upsertMany(rows);
     } catch (err) {
       // Keep them for the next round (newer entries win).
-      for (const r of rows) if (!this.pendingStateRows.has(`${r.siteId}/${r.deviceId}`)) this.pendingStateRows.set(`${r.siteId}/${r.deviceId}`, r);
+      for (const r of rows)
+        if (!this.pendingStateRows.has(`${r.siteId}/${r.deviceId}`))
+          this.pendingStateRows.set(`${r.siteId}/${r.deviceId}`, r);
       this.log.warn('device state write failed; will retry', { err: (err as Error).message });
     }
+  }
+
+  /**
+   * Ends the MQTT client without ever hanging shutdown: connected, it announces 'offline' and ends gracefully (the
+   * broker's PUBACKs let end() finish) but is forced after END_GRACE_MS; not connected (broker down or unreachable),
+   * there is nothing to flush — the broker already published our last will — so it is forced at once.
+   */
+  static async disconnect(
+    c: Pick<MqttClient, 'publish' | 'end'>,
+    connected: boolean,
+    statusTopic: string,
+  ): Promise<void> {
+    if (!connected) {
+      await new Promise<void>((resolve) => c.end(true, {}, () => resolve()));
+      return;
+    }
+    c.publish(statusTopic, 'offline', { qos: 1, retain: true });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => c.end(true, {}, () => resolve()), END_GRACE_MS);
+      timer.unref();
+      c.end(false, {}, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** onModuleDestroy runs before every beforeApplicationShutdown: intake stops before the writer's final flush. */
@@ -336,8 +472,11 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       await Promise.race([this.writer.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
       // Read again so the broker's PUBACK of 'offline' (and of anything in flight) lets end() finish.
       this.turns?.hold(false);
-      c.publish(serverStatusTopic(this.config.env.MQTT_CLIENT_ID), 'offline', { qos: 1, retain: true });
-      await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
+      await IngestService.disconnect(
+        c,
+        this.connected.value,
+        serverStatusTopic(this.security.identity().statusName),
+      );
     }
     await this.flushDeviceStates();
     if (this.broker) await this.broker.stop();

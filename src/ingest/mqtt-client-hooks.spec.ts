@@ -1,7 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, KeepaliveManager, type MqttClient } from 'mqtt';
+import { provisionTestMqttUsers, type TestMqttUsers } from '../../test/setup/mqtt-auth';
 import { pollUntil } from '../../test/setup/poll-until';
+import { MqttBrokerAuth } from './mqtt-auth/mqtt-broker-auth';
 import { EmbeddedBroker } from './embedded-broker';
 import { installDeferredAcks, installKeepaliveGuard, MqttHookError } from './mqtt-client-hooks';
 
@@ -36,8 +39,16 @@ describe('installDeferredAcks (real mqtt.js client against the embedded broker)'
   let sub: MqttClient;
   let pub: MqttClient;
 
+  let users: TestMqttUsers;
+
   beforeAll(async () => {
-    broker = await EmbeddedBroker.start({ port: 0, host: '127.0.0.1' });
+    // The embedded broker authenticates every client: an observer (server role) subscribes, a gateway publishes.
+    users = await provisionTestMqttUsers(mkdtempSync(join(tmpdir(), 'hzw-hooks-')));
+    const security = {
+      auth: new MqttBrokerAuth(users.store, () => new Set<string>()),
+      maxPacketBytes: 262144,
+    };
+    broker = await EmbeddedBroker.start({ port: 0, host: '127.0.0.1', security });
   });
   afterEach(async () => {
     await sub?.endAsync(true);
@@ -46,7 +57,12 @@ describe('installDeferredAcks (real mqtt.js client against the embedded broker)'
   afterAll(async () => broker.stop());
 
   it('should keep reading messages while their PUBACKs are held, and send them in order once released', async () => {
-    sub = await connectAsync(broker.url, { clientId: 'hook-sub', clean: false, log: () => undefined });
+    sub = await connectAsync(broker.url, {
+      ...users.observer,
+      clientId: 'hook-sub',
+      clean: false,
+      log: () => undefined,
+    });
     let mark = 1;
     const acks = installDeferredAcks(sub, () => mark);
     const received: string[] = [];
@@ -55,14 +71,15 @@ describe('installDeferredAcks (real mqtt.js client against the embedded broker)'
     sub.on('packetsend', (p) => {
       if (p.cmd === 'puback') pubacks.push(p.messageId ?? -1);
     });
-    await sub.subscribeAsync('hook/#', { qos: 1 });
-    pub = await connectAsync(broker.url, { clientId: 'hook-pub', log: () => undefined });
-    for (let i = 0; i < 5; i++) await pub.publishAsync('hook/a', `m${i}`, { qos: 1 });
+    await sub.subscribeAsync('hazwatch/v1/bohai-chem/#', { qos: 1 });
+    pub = await connectAsync(broker.url, { ...users.publisher, clientId: 'hook-pub', log: () => undefined });
+    for (let i = 0; i < 5; i++)
+      await pub.publishAsync('hazwatch/v1/bohai-chem/hook-a/telemetry', `m${i}`, { qos: 1 });
     await pollUntil(() => received.length === 5, { what: 'five messages read while none is acknowledged' });
     expect(pubacks).toEqual([]);
     expect(acks.ledger.unacked).toBe(5);
     mark = 2;
-    await pub.publishAsync('hook/a', 'm5', { qos: 1 });
+    await pub.publishAsync('hazwatch/v1/bohai-chem/hook-a/telemetry', 'm5', { qos: 1 });
     await pollUntil(() => received.length === 6, { what: 'sixth message' });
     acks.ledger.release(1);
     await pollUntil(() => pubacks.length === 5, { what: 'first five PUBACKs' });
@@ -75,6 +92,7 @@ describe('installDeferredAcks (real mqtt.js client against the embedded broker)'
 
   it('should send nothing for messages held when the connection closed (the broker redelivers them)', async () => {
     sub = await connectAsync(broker.url, {
+      ...users.observer,
       clientId: 'hook-sub2',
       clean: false,
       log: () => undefined,
@@ -84,9 +102,9 @@ describe('installDeferredAcks (real mqtt.js client against the embedded broker)'
     sub.on('close', () => acks.reset());
     let received = 0;
     sub.on('message', () => received++);
-    await sub.subscribeAsync('hook2/#', { qos: 1 });
-    pub = await connectAsync(broker.url, { clientId: 'hook-pub2', log: () => undefined });
-    await pub.publishAsync('hook2/a', 'x', { qos: 1 });
+    await sub.subscribeAsync('hazwatch/v1/nangang-petro/#', { qos: 1 });
+    pub = await connectAsync(broker.url, { ...users.publisher, clientId: 'hook-pub2', log: () => undefined });
+    await pub.publishAsync('hazwatch/v1/nangang-petro/hook-a/telemetry', 'x', { qos: 1 });
     await pollUntil(() => received === 1, { what: 'first delivery' });
     sub.stream.destroy();
     // Redelivered on the resumed session because it was never acknowledged.

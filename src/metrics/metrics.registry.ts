@@ -132,6 +132,12 @@ export class HazwatchMetrics {
   // auth
   readonly authFailures = new Counter({ name: 'hazwatch_auth_failures_total', help: 'Rejected authentication attempts', labelNames: ['reason'] as const, registers: [this.registry] });
 
+  // MQTT security (docs/adr/0009-mqtt-authentication.md)
+  readonly mqttDenied = new Counter({ name: 'hazwatch_ingest_mqtt_denied_total', help: 'MQTT connections, publishes and subscriptions the embedded broker refused', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly mqttOversize = new Counter({ name: 'hazwatch_ingest_mqtt_oversize_packets_total', help: 'MQTT packets over MQTT_MAX_PACKET_BYTES (connection closed, packet not read)', registers: [this.registry] });
+  readonly mqttSessionTakeover = new Gauge({ name: 'hazwatch_ingest_mqtt_session_takeover', help: '1 while another client is suspected of using the server MQTT client id', registers: [this.registry] });
+  readonly mqttSessionTakeovers = new Counter({ name: 'hazwatch_ingest_mqtt_session_takeovers_total', help: 'Suspected takeovers of the server MQTT session', registers: [this.registry] });
+
   /** Moves the hot-path tallies into their counters (idempotent; also called by `collect`). */
   flushIngestTally(): void {
     const t = this.ingestTally;

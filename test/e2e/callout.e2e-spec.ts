@@ -70,7 +70,11 @@ describe('alarm call-outs end to end (real server, MQTT → rules → alarms →
   beforeAll(async () => {
     server = await startServer({ env: { SIMULATE: 'false', CONFIG_DIR: configDir() } });
     tokens = server.tokens();
-    mqtt = await connectAsync(server.mqttUrl() as string, { clientId: 'callout-e2e', clean: true });
+    mqtt = await connectAsync(server.mqttUrl() as string, {
+      ...server.mqttAuth(),
+      clientId: 'callout-e2e',
+      clean: true,
+    });
   });
   afterAll(async () => {
     await mqtt?.endAsync();

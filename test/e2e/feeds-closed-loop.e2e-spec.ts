@@ -22,7 +22,11 @@ describe('regulator closed loop end to end (real server)', () => {
     await receiver.start();
     server = await startServer({ env: { SIMULATE: 'false' } });
     tokens = server.tokens();
-    mqtt = await connectAsync(server.mqttUrl() as string, { clientId: 'feeds-e2e', clean: true });
+    mqtt = await connectAsync(server.mqttUrl() as string, {
+      ...server.mqttAuth(),
+      clientId: 'feeds-e2e',
+      clean: true,
+    });
   });
   afterAll(async () => {
     await mqtt?.endAsync();

@@ -69,7 +69,7 @@ describe('foundation end to end (embedded PostgreSQL + in-process broker + simul
     if (!server) throw new Error('server not started');
     const mqttUrl = server.mqttUrl();
     expect(mqttUrl).toBeDefined();
-    const client = await connectAsync(mqttUrl as string, { clientId: 'e2e-flood', clean: true });
+    const client = await connectAsync(mqttUrl as string, { ...server.mqttAuth(), clientId: 'e2e-flood', clean: true });
     const topic = telemetryTopic('bohai-chem', 'cl-gd-3');
     const bad = ['{"ts":', '[]', JSON.stringify({ ts: Date.now(), values: { conc: 1e9 } }), JSON.stringify({ ts: 'later', values: { conc: 1 } })];
     const marker = 7.77;

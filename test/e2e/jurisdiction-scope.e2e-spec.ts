@@ -34,7 +34,7 @@ describe('jurisdiction scope across every surface (real server)', () => {
     const tokens = server.tokens();
     op = tokens.operator as string;
     reg = tokens.regulator as string;
-    mqtt = await connectAsync(server.mqttUrl() as string, { clientId: 'scope-e2e', clean: true });
+    mqtt = await connectAsync(server.mqttUrl() as string, { ...server.mqttAuth(), clientId: 'scope-e2e', clean: true });
     // hydrogen peroxide detector in Wuqing: level 2 is 3 mg/m3; hold 5 mg/m3 past the on-delay
     const started = Date.now();
     wuqingAlarm = await pollUntil(

@@ -32,7 +32,11 @@ describeIf('regulator view (real server, headless Chromium)', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const configDir = feedsConfigDir('disposalDeadlineMinutes: 0.05\noverdueCheckSeconds: 0.2\n');
     server = await startServer({ env: { SIMULATE: 'false', CONFIG_DIR: configDir } });
-    mqtt = await connectAsync(server.mqttUrl() as string, { clientId: 'regulator-view-e2e', clean: true });
+    mqtt = await connectAsync(server.mqttUrl() as string, {
+      ...server.mqttAuth(),
+      clientId: 'regulator-view-e2e',
+      clean: true,
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],

@@ -3,12 +3,18 @@
  * online/offline announcements, last wills, telemetry the ingest decoder accepts, shared mode, start-up failure.
  */
 import { connect, type MqttClient } from 'mqtt';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonLogger } from '../../src/common/logger';
 import { loadPlant, type PlantModel } from '../../src/config/config.loader';
 import { decodeTelemetry } from '../../src/ingest/domain/decode';
 import { parseTopic } from '../../src/ingest/domain/telemetry-contract';
-import { EmbeddedBroker } from '../../src/ingest/embedded-broker';
+import { EmbeddedBroker, type EmbeddedBrokerSecurity } from '../../src/ingest/embedded-broker';
+import { MqttBrokerAuth } from '../../src/ingest/mqtt-auth/mqtt-broker-auth';
+import { ensureDemoSiteCredentials, type MqttCredentials } from '../../src/ingest/mqtt-auth/mqtt-provisioning';
+import { mqttAuthPaths } from '../../src/ingest/mqtt-auth/mqtt-user.store';
+import { provisionTestMqttUsers, type TestMqttUsers } from '../setup/mqtt-auth';
 import { BrokerUnreachableError, startSimulators, type RunningSimulators, type SimLogger } from '../../simulators/plant.simulator';
 import { pollUntil } from '../setup/poll-until';
 
@@ -23,17 +29,25 @@ describe('simulators over MQTT', () => {
   let observer: MqttClient;
   let seen: Seen[];
   let sims: RunningSimulators | null;
+  // The embedded broker refuses anonymous clients: per-site credentials for the simulators, a gateway, an observer.
+  let users: TestMqttUsers;
+  let siteCredentials: Map<string, MqttCredentials>;
+  let security: EmbeddedBrokerSecurity;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     JsonLogger.setLevel('error');
     plant = loadPlant(join(__dirname, '..', '..', 'config'));
+    const dataDir = mkdtempSync(join(tmpdir(), 'hzw-sim-e2e-'));
+    users = await provisionTestMqttUsers(dataDir);
+    siteCredentials = (await ensureDemoSiteCredentials(users.store, mqttAuthPaths(dataDir), plant.sites.map((s) => s.id))).bySite;
+    security = { auth: new MqttBrokerAuth(users.store, () => new Set()), maxPacketBytes: 262144 };
   });
 
   beforeEach(async () => {
-    broker = await EmbeddedBroker.start({ port: 0 });
+    broker = await EmbeddedBroker.start({ port: 0, security });
     seen = [];
     sims = null;
-    observer = connect(broker.url, { clientId: `observer-${process.pid}` });
+    observer = connect(broker.url, { ...users.observer, clientId: `observer-${process.pid}` });
     observer.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString(), retain: packet.retain, at: Date.now() }));
     await observer.subscribeAsync('hazwatch/v1/+/+/#', { qos: 1 });
   });
@@ -48,7 +62,7 @@ describe('simulators over MQTT', () => {
   const telemetry = (key: string): Seen[] => seen.filter((m) => m.topic === `hazwatch/v1/${key}/telemetry`);
 
   it('should announce online, publish decodable telemetry with rising seq, and announce offline on stop when run per device', async () => {
-    sims = await startSimulators({ url: broker.url, plant, devices: DEVICES, rate: 20, seed: 3, clientIdPrefix: 'e2e', logger: quiet });
+    sims = await startSimulators({ url: broker.url, plant, devices: DEVICES, rate: 20, seed: 3, clientIdPrefix: 'e2e', siteCredentials, logger: quiet });
     await pollUntil(() => DEVICES.every((k) => states(k).includes('online') && telemetry(k).length >= 5), { timeoutMs: 20_000, what: 'online + 5 messages per device' });
 
     for (const key of DEVICES) {
@@ -72,7 +86,7 @@ describe('simulators over MQTT', () => {
   });
 
   it('should let the broker publish the last will offline when a device drops off the network (comms-loss)', async () => {
-    sims = await startSimulators({ url: broker.url, plant, devices: DEVICES, rate: 20, seed: 3, scenario: 'comms-loss', scenarioStartMs: 1000, clientIdPrefix: 'e2e', logger: quiet });
+    sims = await startSimulators({ url: broker.url, plant, devices: DEVICES, rate: 20, seed: 3, scenario: 'comms-loss', scenarioStartMs: 1000, clientIdPrefix: 'e2e', siteCredentials, logger: quiet });
     // comms-loss drops the first gas detector's connection: nobody but the broker (its will) says offline.
     await pollUntil(() => states('bohai-chem/cl-gd-1').at(-1) === 'offline', { timeoutMs: 15_000, what: 'last will of cl-gd-1' });
     const countAtDrop = telemetry('bohai-chem/cl-gd-1').length;
@@ -87,7 +101,7 @@ describe('simulators over MQTT', () => {
   });
 
   it('should announce online again after the broker drops the connection', async () => {
-    sims = await startSimulators({ url: broker.url, plant, devices: ['bohai-chem/cl-gd-1'], rate: 20, seed: 3, clientIdPrefix: 'e2e', logger: quiet });
+    sims = await startSimulators({ url: broker.url, plant, devices: ['bohai-chem/cl-gd-1'], rate: 20, seed: 3, clientIdPrefix: 'e2e', siteCredentials, logger: quiet });
     await pollUntil(() => states('bohai-chem/cl-gd-1').includes('online'), { timeoutMs: 10_000, what: 'first online' });
     const aedes = (broker as unknown as { aedes: { clients: Record<string, { close(): void }> } }).aedes;
     aedes.clients['e2e-bohai-chem-cl-gd-1']!.close();
@@ -96,7 +110,7 @@ describe('simulators over MQTT', () => {
   });
 
   it('should carry every device over one connection when run in shared mode', async () => {
-    sims = await startSimulators({ url: broker.url, plant, devices: 20, rate: 10, connection: 'shared', seed: 3, clientIdPrefix: 'e2e', logger: quiet });
+    sims = await startSimulators({ url: broker.url, plant, devices: 20, rate: 10, connection: 'shared', seed: 3, clientIdPrefix: 'e2e', ...users.publisher, logger: quiet });
     const keys = [...plant.deviceByKey.keys()].slice(0, 20);
     await pollUntil(() => keys.every((k) => states(k).includes('online') && telemetry(k).length >= 2), { timeoutMs: 20_000, what: 'shared mode traffic' });
     expect(sims.stats()).toMatchObject({ devices: 20, connections: 1 });
@@ -106,7 +120,7 @@ describe('simulators over MQTT', () => {
   });
 
   it('should fail start-up with the broker URL in the message when no broker answers', async () => {
-    const closed = await EmbeddedBroker.start({ port: 0 });
+    const closed = await EmbeddedBroker.start({ port: 0, security });
     const url = closed.url;
     await closed.stop();
     await expect(startSimulators({ url, plant, devices: 2, connectTimeoutMs: 1500, logger: quiet })).rejects.toThrow(BrokerUnreachableError);

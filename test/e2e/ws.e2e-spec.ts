@@ -35,7 +35,11 @@ describe('/ws end to end (real server, MQTT → rules → alarms → WebSocket)'
     server = await startServer({ env: { SIMULATE: 'false' } });
     tokens = server.tokens();
     wsUrl = server.url.replace(/^http/, 'ws') + '/ws';
-    mqtt = await connectAsync(server.mqttUrl() as string, { clientId: 'ws-e2e', clean: true });
+    mqtt = await connectAsync(server.mqttUrl() as string, {
+      ...server.mqttAuth(),
+      clientId: 'ws-e2e',
+      clean: true,
+    });
   });
   afterAll(async () => {
     for (const c of clients) c.close();

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pollUntil } from './poll-until';
+import { provisionTestMqttUsers, REPO_CONFIG_DIR } from './mqtt-auth';
 
 const ROOT = join(__dirname, '..', '..');
 export const SERVER_ENTRY = join(ROOT, 'dist', 'src', 'main.js');
@@ -29,6 +30,10 @@ export type ServerProcess = {
   tokens(): Record<string, string>;
   /** The embedded broker URL the server logged. */
   mqttUrl(): string | undefined;
+  /** Credentials of a test gateway that may publish for every site (the embedded broker refuses anonymous clients). */
+  mqttAuth(): { username: string; password: string };
+  /** Credentials that may subscribe to every site (server role). */
+  mqttObserverAuth(): { username: string; password: string };
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 };
 
@@ -42,6 +47,7 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
   const port = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hazwatch-e2e-'));
   chmodSync(dataDir, 0o755); // the embedded PostgreSQL runs as the postgres user when we are root
+  const mqttUsers = await provisionTestMqttUsers(dataDir, opts.env?.CONFIG_DIR ?? REPO_CONFIG_DIR);
   let out = '';
   const child: ChildProcess = spawn(process.execPath, [SERVER_ENTRY], {
     cwd: ROOT,
@@ -84,6 +90,8 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
       return found;
     },
     mqttUrl: () => /"embedded MQTT broker listening","url":"(mqtt:\/\/[^"]+)"/.exec(out)?.[1],
+    mqttAuth: () => ({ ...mqttUsers.publisher }),
+    mqttObserverAuth: () => ({ ...mqttUsers.observer }),
     stop: async (signal = 'SIGTERM') => {
       if (exitCode === undefined) child.kill(signal);
       return exited;

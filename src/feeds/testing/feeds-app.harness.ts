@@ -12,6 +12,8 @@ import { bootstrap, type RunningApp } from '../../bootstrap';
 import { loadAppConfig } from '../../config/app-config';
 import { telemetryTopic } from '../../ingest/domain/telemetry-contract';
 import { IngestService } from '../../ingest/ingest.service';
+import { MqttSecurity } from '../../ingest/mqtt-auth/mqtt-security.service';
+import { generatePassword } from '../../ingest/mqtt-auth/password-hash';
 
 export type FeedsApp = {
   readonly running: RunningApp;
@@ -58,7 +60,13 @@ export async function startFeedsApp(opts: {
   });
   const running = await bootstrap(config, { port: 0 });
   const url = `http://127.0.0.1:${running.port}`;
+  // The embedded broker refuses anonymous clients: a test gateway for every site (docs/adr/0009-mqtt-authentication.md).
+  const gateway = { username: 'test-gateway', password: generatePassword() };
+  await running.app
+    .get(MqttSecurity)
+    .store.add({ ...gateway, role: 'site', sites: config.plant.sites.map((s) => s.id) }, { replace: true });
   const mqtt = await connectAsync(running.app.get(IngestService).mqttUrl, {
+    ...gateway,
     clientId: `feeds-test-${running.port}`,
     clean: true,
   });
