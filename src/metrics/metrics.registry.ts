@@ -65,6 +65,7 @@ export class HazwatchMetrics {
   readonly alarmsActive = new Gauge({ name: 'hazwatch_alarms_active', help: 'Active alarms by priority', labelNames: ['priority'] as const, registers: [this.registry] });
   readonly alarmEvents = new Counter({ name: 'hazwatch_alarm_events_total', help: 'Alarm journal events', registers: [this.registry] });
   readonly alarmPendingWrites = new Gauge({ name: 'hazwatch_alarms_pending_writes', help: 'Alarm events held in memory while the database is unavailable', registers: [this.registry] });
+  readonly alarmWalErrors = new Counter({ name: 'hazwatch_alarms_wal_errors_total', help: 'Alarm events that could not be appended to the write-ahead log (announced anyway)', registers: [this.registry] });
 
   // realtime
   readonly wsClients = new Gauge({ name: 'hazwatch_ws_clients', help: 'Connected WebSocket clients', registers: [this.registry] });
