@@ -48,6 +48,7 @@ export class HazwatchMetrics {
   readonly writeErrors = new Counter({ name: 'hazwatch_storage_write_errors_total', help: 'Failed batch writes (retried; nothing dropped)', registers: [this.registry] });
   readonly rowsRejected = new Counter({ name: 'hazwatch_storage_rows_rejected_total', help: 'Telemetry rows the database refused as data (isolated, kept in the dead letters)', registers: [this.registry] });
   readonly dbUp = new Gauge({ name: 'hazwatch_storage_database_up', help: '1 while the database answers', registers: [this.registry] });
+  readonly dbProbeFailures = new Counter({ name: 'hazwatch_storage_database_probe_failures_total', help: 'Liveness probes (SELECT 1) that got no answer in time or failed', registers: [this.registry] });
 
   // rules
   readonly ruleConditions = new Counter({ name: 'hazwatch_rules_condition_changes_total', help: 'Condition changes emitted by the rule engine', labelNames: ['active', 'priority'] as const, registers: [this.registry] });
