@@ -8,6 +8,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<[Socket, Socket]>();
+  private hung = false;
   private portNo = 0;
   connections = 0;
 
@@ -51,10 +53,39 @@ export class TcpProxy {
       this.sockets.delete(client);
       this.sockets.delete(upstream);
     };
+    const pair: [Socket, Socket] = [client, upstream];
+    this.pairs.add(pair);
+    client.on('close', () => this.pairs.delete(pair));
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
+    if (this.hung) client.pause();
+    else this.relay(pair);
+  }
+
+  private relay([client, upstream]: [Socket, Socket]): void {
     client.pipe(upstream);
     upstream.pipe(client);
+  }
+
+  /**
+   * A hung peer: connections stay open (and new ones are accepted) but no byte is forwarded either way until
+   * `unhang()`; what was sent meanwhile is delivered then, in order.
+   */
+  hang(): void {
+    if (this.hung) return;
+    this.hung = true;
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  unhang(): void {
+    if (!this.hung) return;
+    this.hung = false;
+    for (const pair of this.pairs) this.relay(pair);
   }
 
   /** Destroys every connection and stops listening. */
@@ -63,6 +94,7 @@ export class TcpProxy {
     this.server = undefined;
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
+    this.pairs.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
