@@ -56,7 +56,7 @@ type TimedQuery = QueryConfig & { query_timeout: number };
 
 /** True for a query that got no answer in time (the connection it ran on is not reusable). */
 export function isQueryTimeout(err: unknown): boolean {
-  return err instanceof Error && /Query read timeout|timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(err.message);
+  return err instanceof Error && /Query read timeout|timeout expired|timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(err.message);
 }
 
 /**
