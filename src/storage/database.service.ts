@@ -344,10 +344,21 @@ export class Database implements OnApplicationShutdown {
     clearTimeout(this.retryTimer);
     clearInterval(this.probeTimer);
     this.dropProbeClient();
+    // pool.end() waits for every connection's goodbye, which a hung database never sends: bounded
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.pool.end();
+      const ended = await Promise.race([
+        this.pool.end().then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+          timer.unref();
+        }),
+      ]);
+      if (!ended) this.log.warn('database pool did not close in time (database not answering); going on with the shutdown', {});
     } catch (err) {
       this.log.warn('error while closing the database pool', { err });
+    } finally {
+      clearTimeout(timer);
     }
     if (this.opts.onClose) await this.opts.onClose();
   }
