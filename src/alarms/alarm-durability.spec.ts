@@ -22,7 +22,8 @@ import { makeAlarm } from '../../test/factories/alarm.factory';
 /** Durable before announced, no seq reuse, `journalled` marking (docs/adr/0011-journal-before-announce.md). */
 
 const admin = makePrincipal('admin', '', 'admin');
-const gas = (deviceId: string, extra: Partial<ConditionChange> = {}): ConditionChange => makeCondition({ deviceId, sourceId: `src-${deviceId}`, ...extra });
+const gas = (deviceId: string, extra: Partial<ConditionChange> = {}): ConditionChange =>
+  makeCondition({ deviceId, sourceId: `src-${deviceId}`, ...extra });
 
 type Harness = {
   service: AlarmService;
@@ -52,7 +53,11 @@ async function harness(store: InMemoryAlarmStore, wal: AlarmEventLog, wait = tru
     new ScopeService(config),
     metrics,
     scheduler,
-    { writeQueue: { maxBatch: 100, retryInitialMs: 100, retryMaxMs: 1_000, warnAbove: 10_000 }, actionCommitWaitMs: 0, shutdownDrainMs: 0 },
+    {
+      writeQueue: { maxBatch: 100, retryInitialMs: 100, retryMaxMs: 1_000, warnAbove: 10_000 },
+      actionCommitWaitMs: 0,
+      shutdownDrainMs: 0,
+    },
     undefined,
     undefined,
     wal,
@@ -113,7 +118,8 @@ describe('alarm events: durable before announced', () => {
     before.conditions.next(gas('d1'));
     await settle();
     db.hang();
-    for (const d of ['d2', 'd3', 'd4']) before.conditions.next(gas(d, { priority: d === 'd3' ? 'critical' : 'high' }));
+    for (const d of ['d2', 'd3', 'd4'])
+      before.conditions.next(gas(d, { priority: d === 'd3' ? 'critical' : 'high' }));
     await settle();
     const seen = before.events.map((e) => e.seq);
     expect(seen).toEqual([1, 2, 3, 4]);
@@ -161,8 +167,13 @@ describe('alarm events: durable before announced', () => {
     wal.failAppends = true;
     h.conditions.next(gas('d1'));
     expect(h.events.map((e) => e.seq)).toEqual([1]);
-    expect(h.service.status()).toMatchObject({ storageDegraded: true, walError: expect.stringContaining('ENOSPC') });
-    expect((await h.metrics.registry.getSingleMetric('hazwatch_alarms_wal_errors_total')?.get())?.values[0]?.value).toBe(1);
+    expect(h.service.status()).toMatchObject({
+      storageDegraded: true,
+      walError: expect.stringContaining('ENOSPC'),
+    });
+    expect(
+      (await h.metrics.registry.getSingleMetric('hazwatch_alarms_wal_errors_total')?.get())?.values[0]?.value,
+    ).toBe(1);
     wal.failAppends = false;
     h.conditions.next(gas('d2'));
     expect(h.service.status().walError).toBeUndefined();
@@ -187,7 +198,19 @@ describe('alarm events: durable before announced', () => {
   it('should move aside a log that does not continue the journal and still never reuse its seqs', async () => {
     const wal = new InMemoryAlarmEventLog();
     const alarm = makeAlarm({ seq: 7 });
-    const entry = sealEntry('f'.repeat(64), { seq: 7, at: T0, alarmId: alarm.id, siteId: alarm.siteId, event: 'raised', fromState: 'normal', toState: 'unacknowledged', actor: 'hazwatch', actorRole: 'system', comment: null, snapshot: toSnapshot(alarm) });
+    const entry = sealEntry('f'.repeat(64), {
+      seq: 7,
+      at: T0,
+      alarmId: alarm.id,
+      siteId: alarm.siteId,
+      event: 'raised',
+      fromState: 'normal',
+      toState: 'unacknowledged',
+      actor: 'hazwatch',
+      actorRole: 'system',
+      comment: null,
+      snapshot: toSnapshot(alarm),
+    });
     wal.append({ entry, alarm });
     const h = await start(new InMemoryAlarmStore(), wal);
     expect(wal.quarantined).toHaveLength(1);
@@ -201,7 +224,19 @@ describe('FileAlarmEventLog', () => {
   const dir = (): string => mkdtempSync(join(tmpdir(), 'hazwatch-alarm-wal-'));
   const write = (seq: number, prev: string): AlarmWrite => {
     const alarm = makeAlarm({ seq, message: 'ünï\u0000"q"' });
-    const entry = sealEntry(prev, { seq, at: T0 + seq, alarmId: alarm.id, siteId: alarm.siteId, event: 'raised', fromState: 'normal', toState: 'unacknowledged', actor: 'hazwatch', actorRole: 'system', comment: null, snapshot: toSnapshot(alarm) });
+    const entry = sealEntry(prev, {
+      seq,
+      at: T0 + seq,
+      alarmId: alarm.id,
+      siteId: alarm.siteId,
+      event: 'raised',
+      fromState: 'normal',
+      toState: 'unacknowledged',
+      actor: 'hazwatch',
+      actorRole: 'system',
+      comment: null,
+      snapshot: toSnapshot(alarm),
+    });
     return { entry, alarm };
   };
   const chain = (n: number): AlarmWrite[] => {

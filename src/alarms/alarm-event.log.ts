@@ -99,7 +99,9 @@ export class FileAlarmEventLog implements AlarmEventLog {
         const o = JSON.parse(l) as { entry: unknown; alarm: unknown };
         out.push({ entry: entryFromJson(o.entry), alarm: recordFromJson(o.alarm) });
       } catch (err) {
-        throw new Error(`${this.location} line ${i + 1}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(
+          `${this.location} line ${i + 1}: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
     }
     for (const w of out) if (w.entry.seq > this.maxSeq) this.maxSeq = w.entry.seq;

@@ -45,7 +45,10 @@ export function alarmFeedFrom(alarms: AlarmService): AlarmFeed {
  * Storage status for the console banner: degraded while alarm events cannot be journalled or the database's liveness
  * probe gets no answer (the reason is shown); the journalled seq drives the `journalled` marker frames.
  */
-export function storageStatusFrom(alarms: Pick<AlarmService, 'storageDegraded' | 'journalledSeq'>, db: Pick<Database, 'liveness'>): StorageStatus {
+export function storageStatusFrom(
+  alarms: Pick<AlarmService, 'storageDegraded' | 'journalledSeq'>,
+  db: Pick<Database, 'liveness'>,
+): StorageStatus {
   return {
     storageDegraded: () => alarms.storageDegraded() || !db.liveness().up,
     journalledSeq: () => alarms.journalledSeq(),

@@ -361,7 +361,9 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
   }
 
   private statusDto(): StatusDto {
-    return this.databaseReason !== undefined ? { storageDegraded: this.storageDegraded, databaseReason: this.databaseReason } : { storageDegraded: this.storageDegraded };
+    return this.databaseReason !== undefined
+      ? { storageDegraded: this.storageDegraded, databaseReason: this.databaseReason }
+      : { storageDegraded: this.storageDegraded };
   }
 
   private pollStatus(): void {

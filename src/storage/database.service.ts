@@ -56,7 +56,12 @@ type TimedQuery = QueryConfig & { query_timeout: number };
 
 /** True for a query that got no answer in time (the connection it ran on is not reusable). */
 export function isQueryTimeout(err: unknown): boolean {
-  return err instanceof Error && /Query read timeout|timeout expired|timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(err.message);
+  return (
+    err instanceof Error &&
+    /Query read timeout|timeout expired|timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(
+      err.message,
+    )
+  );
 }
 
 /**
@@ -193,7 +198,12 @@ export class Database implements OnApplicationShutdown {
 
   /** What the liveness probe last saw (for /health/ready and the console banner). */
   liveness(): DatabaseLiveness {
-    if (!this.readyFlag) return { up: false, reason: `not connected or not migrated: ${this.lastError}`, sinceMs: this.live.sinceMs };
+    if (!this.readyFlag)
+      return {
+        up: false,
+        reason: `not connected or not migrated: ${this.lastError}`,
+        sinceMs: this.live.sinceMs,
+      };
     return this.live;
   }
 
@@ -208,7 +218,11 @@ export class Database implements OnApplicationShutdown {
     params?: readonly unknown[],
   ): Promise<QueryResult<R>> {
     if (!this.readyFlag) await this.readyPromise;
-    const q: TimedQuery = { text, values: params as unknown[] | undefined, query_timeout: this.queryTimeoutMs };
+    const q: TimedQuery = {
+      text,
+      values: params as unknown[] | undefined,
+      query_timeout: this.queryTimeoutMs,
+    };
     // on a timeout the pool discards the connection (the statement may still be running on it)
     return this.pool.query<R>(q);
   }
@@ -226,7 +240,11 @@ export class Database implements OnApplicationShutdown {
       await client.query('BEGIN');
       const tx: TxClient = {
         query: <R extends QueryResultRow>(text: string, params?: readonly unknown[]) => {
-          const q: TimedQuery = { text, values: params as unknown[] | undefined, query_timeout: this.queryTimeoutMs };
+          const q: TimedQuery = {
+            text,
+            values: params as unknown[] | undefined,
+            query_timeout: this.queryTimeoutMs,
+          };
           return client.query<R>(q);
         },
       };
@@ -285,7 +303,12 @@ export class Database implements OnApplicationShutdown {
     let client = this.probeClient;
     try {
       if (!client) {
-        client = new Client({ connectionString: this.opts.url, connectionTimeoutMillis: timeoutMs, keepAlive: true, application_name: 'hazwatch-probe' });
+        client = new Client({
+          connectionString: this.opts.url,
+          connectionTimeoutMillis: timeoutMs,
+          keepAlive: true,
+          application_name: 'hazwatch-probe',
+        });
         // a connection dropped while idle must never crash the process; the next probe reconnects
         client.on('error', () => this.dropProbeClient());
         this.probeClient = client;
@@ -296,7 +319,9 @@ export class Database implements OnApplicationShutdown {
       this.setLive(true);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      const reason = isQueryTimeout(err) ? `database not answering: no reply to SELECT 1 within ${timeoutMs} ms (hung or network path stalled)` : `database not answering: ${msg}`;
+      const reason = isQueryTimeout(err)
+        ? `database not answering: no reply to SELECT 1 within ${timeoutMs} ms (hung or network path stalled)`
+        : `database not answering: ${msg}`;
       this.lastError = reason;
       this.metrics?.dbProbeFailures.inc();
       this.setLive(false, reason);
@@ -324,9 +349,18 @@ export class Database implements OnApplicationShutdown {
     this.metrics?.dbUp.set(up ? 1 : 0);
     const prev = this.live;
     if (prev.up === up && prev.reason === reason) return;
-    this.live = { up, ...(reason !== undefined ? { reason } : {}), sinceMs: prev.up === up ? prev.sinceMs : Date.now() };
-    if (prev.up && !up) this.log.error('database liveness probe failed: reporting not ready; telemetry is spooled, alarm events held', { reason });
-    else if (!prev.up && up && prev.reason?.startsWith('database not answering')) this.log.warn('database answers again', { downForMs: Date.now() - prev.sinceMs });
+    this.live = {
+      up,
+      ...(reason !== undefined ? { reason } : {}),
+      sinceMs: prev.up === up ? prev.sinceMs : Date.now(),
+    };
+    if (prev.up && !up)
+      this.log.error(
+        'database liveness probe failed: reporting not ready; telemetry is spooled, alarm events held',
+        { reason },
+      );
+    else if (!prev.up && up && prev.reason?.startsWith('database not answering'))
+      this.log.warn('database answers again', { downForMs: Date.now() - prev.sinceMs });
   }
 
   /** Why the database is not up (for readiness), or undefined. */
@@ -354,7 +388,11 @@ export class Database implements OnApplicationShutdown {
           timer.unref();
         }),
       ]);
-      if (!ended) this.log.warn('database pool did not close in time (database not answering); going on with the shutdown', {});
+      if (!ended)
+        this.log.warn(
+          'database pool did not close in time (database not answering); going on with the shutdown',
+          {},
+        );
     } catch (err) {
       this.log.warn('error while closing the database pool', { err });
     } finally {

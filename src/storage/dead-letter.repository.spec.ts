@@ -100,11 +100,15 @@ describe('DeadLetterRepository', () => {
       const db = {
         query: async (_sql: string, params: unknown[][]) => {
           queries.n += 1;
-          if (down.on) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+          if (down.on)
+            throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
           const texts = [...(params[1] as string[]), ...(params[2] as string[]), ...(params[3] as string[])];
           if (texts.some((t) => t.includes('\0')))
-            throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
-          if ((params[3] as string[]).includes('poison')) throw Object.assign(new Error('value too long'), { code: '22001' });
+            throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), {
+              code: '22021',
+            });
+          if ((params[3] as string[]).includes('poison'))
+            throw Object.assign(new Error('value too long'), { code: '22001' });
           stored.push(...(params[3] as string[]));
           return { rows: [], rowCount: params[0]!.length };
         },
@@ -117,7 +121,11 @@ describe('DeadLetterRepository', () => {
       const metrics = new HazwatchMetrics(false);
       const repo = new DeadLetterRepository({ db, metrics, maxRows: 1000, log: new QuietLogger() });
       repo.record(letter(1));
-      repo.record({ ...letter(2, Buffer.from([0])), topic: 'hazwatch/v1/s/\u0000/telemetry', detail: 'Unexpected token \u0000 in JSON at position 0' });
+      repo.record({
+        ...letter(2, Buffer.from([0])),
+        topic: 'hazwatch/v1/s/\u0000/telemetry',
+        detail: 'Unexpected token \u0000 in JSON at position 0',
+      });
       repo.record(letter(3));
       await repo.flush();
       expect(stored).toEqual(['bad 1', 'Unexpected token \\u0000 in JSON at position 0', 'bad 3']);
@@ -128,7 +136,13 @@ describe('DeadLetterRepository', () => {
     it('should give up a row the database refuses as data, count it, store every other row and keep storing later ones', async () => {
       const { db, stored, queries } = strictDb();
       const metrics = new HazwatchMetrics(false);
-      const repo = new DeadLetterRepository({ db, metrics, maxRows: 1000, batchMax: 1000, log: new QuietLogger() });
+      const repo = new DeadLetterRepository({
+        db,
+        metrics,
+        maxRows: 1000,
+        batchMax: 1000,
+        log: new QuietLogger(),
+      });
       for (let i = 0; i < 1000; i++) repo.record(i === 500 ? { ...letter(i), detail: 'poison' } : letter(i));
       await repo.flush();
       expect(stored).toHaveLength(999);

@@ -176,11 +176,14 @@ export class DeadLetterRepository implements OnModuleInit, BeforeApplicationShut
       if (batch.length === 1) {
         this.opts.metrics.deadLetterWriteErrors.inc();
         const d = batch[0];
-        this.log.error('dead letter refused by the database as data; counted and skipped (the others are stored)', {
-          error: this.lastError,
-          topic: d ? pgText(d.topic, 256) : undefined,
-          reason: d?.reason,
-        });
+        this.log.error(
+          'dead letter refused by the database as data; counted and skipped (the others are stored)',
+          {
+            error: this.lastError,
+            topic: d ? pgText(d.topic, 256) : undefined,
+            reason: d?.reason,
+          },
+        );
         return 1;
       }
       const mid = Math.ceil(batch.length / 2);

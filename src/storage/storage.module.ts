@@ -31,7 +31,13 @@ export async function createDatabase(config: AppConfig, metrics: HazwatchMetrics
     port: config.env.EMBEDDED_PG_PORT,
   });
   try {
-    return await Database.open({ url: embedded.url, metrics, log, ...timeouts, onClose: () => embedded.stop() });
+    return await Database.open({
+      url: embedded.url,
+      metrics,
+      log,
+      ...timeouts,
+      onClose: () => embedded.stop(),
+    });
   } catch (err) {
     await embedded.stop();
     throw err;

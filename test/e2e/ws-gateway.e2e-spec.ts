@@ -130,7 +130,11 @@ async function start(options: Partial<RealtimeOptions> = {}): Promise<Harness> {
   const alarms = new FakeAlarms();
   const telemetry = new Subject<Reading>();
   const hazards = new Subject<HazardDto>();
-  const storage: { degraded: boolean; journalledSeq: number; reason: string | undefined } = { degraded: false, journalledSeq: 0, reason: undefined };
+  const storage: { degraded: boolean; journalledSeq: number; reason: string | undefined } = {
+    degraded: false,
+    journalledSeq: 0,
+    reason: undefined,
+  };
   const auth: WsAuthenticator = { authenticateToken: async (token) => PRINCIPALS[token] ?? null };
 
   @Module({
@@ -148,7 +152,11 @@ async function start(options: Partial<RealtimeOptions> = {}): Promise<Harness> {
           hazards: { provide: HAZARD_FEED, useValue: { hazard$: hazards.asObservable() } },
           storage: {
             provide: STORAGE_STATUS,
-            useValue: { storageDegraded: () => storage.degraded, journalledSeq: () => storage.journalledSeq, databaseReason: () => storage.reason },
+            useValue: {
+              storageDegraded: () => storage.degraded,
+              journalledSeq: () => storage.journalledSeq,
+              databaseReason: () => storage.reason,
+            },
           },
         },
       }),
@@ -508,7 +516,10 @@ describe('/ws gateway (fake feeds)', () => {
       h.storage.degraded = true;
       h.storage.reason = 'database not answering: no reply to SELECT 1 within 2000 ms';
       await c.waitFor('status', (d) => d.storageDegraded === true);
-      expect(c.of('status').at(-1)?.data).toEqual({ storageDegraded: true, databaseReason: 'database not answering: no reply to SELECT 1 within 2000 ms' });
+      expect(c.of('status').at(-1)?.data).toEqual({
+        storageDegraded: true,
+        databaseReason: 'database not answering: no reply to SELECT 1 within 2000 ms',
+      });
       h.storage.degraded = false;
       h.storage.reason = undefined;
       await c.waitFor('status', (d) => d.storageDegraded === false && d.databaseReason === undefined);

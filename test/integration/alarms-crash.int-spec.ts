@@ -17,7 +17,12 @@ import { reportFault } from '../setup/fault-report';
 import { pollUntil } from '../setup/poll-until';
 import { startServer, type ServerProcess } from '../setup/server-process';
 import { TcpProxy } from '../setup/tcp-proxy';
-import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb, prepareTestDatabase } from '../setup/test-db';
+import {
+  TEST_DATABASE_URL,
+  createScratchDatabase,
+  describeWithDb,
+  prepareTestDatabase,
+} from '../setup/test-db';
 
 const suite = describeWithDb('alarms-crash.int-spec');
 
@@ -78,10 +83,17 @@ suite('alarm events survive database faults and server stops (real server proces
       const startSeq = ws.of('hello')[0]?.data.seq as number;
       ws.send('subscribe', { alarms: true, since: startSeq });
       await ws.waitFor('subscribed');
-      mqtt = await connectAsync(first.mqttUrl() as string, { clientId: `alarm-crash-${dbMode}-${stopMode}`, clean: true });
+      mqtt = await connectAsync(first.mqttUrl() as string, {
+        clientId: `alarm-crash-${dbMode}-${stopMode}`,
+        clean: true,
+      });
       const client = mqtt;
       const publish = (siteId: string, deviceId: string, conc: number): Promise<unknown> =>
-        client.publishAsync(telemetryTopic(siteId, deviceId), JSON.stringify({ ts: Date.now(), values: { conc, fault: false } }), { qos: 1 });
+        client.publishAsync(
+          telemetryTopic(siteId, deviceId),
+          JSON.stringify({ ts: Date.now(), values: { conc, fault: false } }),
+          { qos: 1 },
+        );
       const seen = (): Seen[] => ws.of('alarm').map((f) => f.data as unknown as Seen);
       // before the fault: alarms journalled normally (the "no data" alarms of detectors that have not reported, and
       // a gas excursion published meanwhile)
@@ -103,11 +115,17 @@ suite('alarm events survive database faults and server stops (real server proces
         });
         expect(res.status).toBeLessThan(300);
       }
-      await pollUntil(() => seen().slice(before).filter((e) => e.event === 'acknowledged').length >= toAck.length, {
-        timeoutMs: 20_000,
-        intervalMs: 100,
-        what: 'acks announced during the fault',
-      });
+      await pollUntil(
+        () =>
+          seen()
+            .slice(before)
+            .filter((e) => e.event === 'acknowledged').length >= toAck.length,
+        {
+          timeoutMs: 20_000,
+          intervalMs: 100,
+          what: 'acks announced during the fault',
+        },
+      );
       const duringFault = seen().slice(before);
       expect(duringFault.length).toBeGreaterThanOrEqual(3);
       if (dbMode !== 'ok') expect(duringFault.every((e) => e.journalled === false)).toBe(true);
@@ -115,7 +133,10 @@ suite('alarm events survive database faults and server stops (real server proces
       let stopNote = '';
       if (stopMode === 'kill-9') await first.stop('SIGKILL');
       else {
-        const exited = await Promise.race([first.stop('SIGTERM').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), GRACEFUL_STOP_MS))]);
+        const exited = await Promise.race([
+          first.stop('SIGTERM').then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), GRACEFUL_STOP_MS)),
+        ]);
         if (!exited) {
           stopNote = `; graceful stop did not end within ${GRACEFUL_STOP_MS} ms with the database hung: killed`;
           await first.stop('SIGKILL');
@@ -133,23 +154,38 @@ suite('alarm events survive database faults and server stops (real server proces
       // every event the client saw reaches the journal (the write-ahead log is replayed at start)
       const journal = async (): Promise<Map<number, { id: string; event: string }>> =>
         new Map(
-          (await sql.query<{ seq: string; alarm_id: string; event: string }>('SELECT seq, alarm_id, event FROM alarm_journal ORDER BY seq')).rows.map((r) => [
-            Number(r.seq),
-            { id: r.alarm_id, event: r.event },
-          ]),
+          (
+            await sql.query<{ seq: string; alarm_id: string; event: string }>(
+              'SELECT seq, alarm_id, event FROM alarm_journal ORDER BY seq',
+            )
+          ).rows.map((r) => [Number(r.seq), { id: r.alarm_id, event: r.event }]),
         );
       const maxSeen = Math.max(...events.map((e) => e.seq));
-      await pollUntil(async () => (await journal()).has(maxSeen), { timeoutMs: 20_000, intervalMs: 200, what: `journal row ${maxSeen}` }).catch(() => undefined);
+      await pollUntil(async () => (await journal()).has(maxSeen), {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        what: `journal row ${maxSeen}`,
+      }).catch(() => undefined);
       const rows = await journal();
-      const stored = events.filter((e) => rows.get(e.seq)?.id === e.id && rows.get(e.seq)?.event === e.event).length;
+      const stored = events.filter(
+        (e) => rows.get(e.seq)?.id === e.id && rows.get(e.seq)?.event === e.event,
+      ).length;
       // a seq reused for a different event shows as a journal row that differs from what the client saw
-      const reused = events.filter((e) => rows.has(e.seq) && (rows.get(e.seq)?.id !== e.id || rows.get(e.seq)?.event !== e.event)).length;
-      const lost = reportFault(name, { sent: events.length, stored, duplicated: reused }, `${duringFault.length} announced during the fault${stopNote}`);
+      const reused = events.filter(
+        (e) => rows.has(e.seq) && (rows.get(e.seq)?.id !== e.id || rows.get(e.seq)?.event !== e.event),
+      ).length;
+      const lost = reportFault(
+        name,
+        { sent: events.length, stored, duplicated: reused },
+        `${duringFault.length} announced during the fault${stopNote}`,
+      );
       expect(lost).toBe(0);
       expect(reused).toBe(0);
 
       // the chain verifies and the next event continues after the highest seq ever announced
-      const verify = await fetch(`${second.url}/api/journal/verify`, { headers: { authorization: `Bearer ${token}` } });
+      const verify = await fetch(`${second.url}/api/journal/verify`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(await verify.json()).toMatchObject({ ok: true });
       const ws2 = await WsTestClient.connect(wsUrl(second), { Authorization: `Bearer ${token}` });
       clients.push(ws2);

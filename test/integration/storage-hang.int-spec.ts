@@ -44,14 +44,22 @@ suite('database hang detection (TCP proxy hang)', () => {
       () => 'answered',
       (err: unknown) => (isConnectionError(err) ? `timeout after ${Date.now() - hungAt} ms` : String(err)),
     );
-    await pollUntil(() => !db.ready, { timeoutMs: 6_000, intervalMs: 50, what: 'readiness false while the database hangs' });
+    await pollUntil(() => !db.ready, {
+      timeoutMs: 6_000,
+      intervalMs: 50,
+      what: 'readiness false while the database hangs',
+    });
     const detectedMs = Date.now() - hungAt;
     console.log(`database hang detected after ${detectedMs} ms (probe every 2000 ms, 2000 ms to answer)`);
     expect(db.liveness()).toMatchObject({ up: false, reason: expect.stringMatching(/not answering/) });
     expect((await metrics.dbUp.get()).values[0]?.value).toBe(0);
     expect(await query).toMatch(/^timeout after \d+ ms$/);
     proxy.unhang();
-    await pollUntil(() => db.ready, { timeoutMs: 8_000, intervalMs: 50, what: 'readiness back once the database answers' });
+    await pollUntil(() => db.ready, {
+      timeoutMs: 8_000,
+      intervalMs: 50,
+      what: 'readiness back once the database answers',
+    });
     expect((await db.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1);
   });
 });
@@ -86,16 +94,44 @@ suite('dead letters on the real database', () => {
     }
     expect(parseError).toContain('\u0000');
     const at = Date.now();
-    repo.record({ topic, reason: 'invalid_json', detail: parseError, payload: Buffer.from([0]), receivedAt: at });
-    repo.record({ topic, reason: 'invalid_json', detail: 'bad\u0000detail', payload: Buffer.from('{"a":"\u0000"}'), receivedAt: at });
+    repo.record({
+      topic,
+      reason: 'invalid_json',
+      detail: parseError,
+      payload: Buffer.from([0]),
+      receivedAt: at,
+    });
+    repo.record({
+      topic,
+      reason: 'invalid_json',
+      detail: 'bad\u0000detail',
+      payload: Buffer.from('{"a":"\u0000"}'),
+      receivedAt: at,
+    });
     const invalidUtf8 = Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0x00, 0x41]);
-    repo.record({ topic, reason: 'invalid_json', detail: `cannot parse ${invalidUtf8.toString('utf8')}`, payload: invalidUtf8, receivedAt: at });
+    repo.record({
+      topic,
+      reason: 'invalid_json',
+      detail: `cannot parse ${invalidUtf8.toString('utf8')}`,
+      payload: invalidUtf8,
+      receivedAt: at,
+    });
     await repo.flush();
-    for (let i = 0; i < 5; i++) repo.record({ topic, reason: 'schema', detail: `good ${i}`, payload: Buffer.from(`{"good":${i}}`), receivedAt: at });
+    for (let i = 0; i < 5; i++)
+      repo.record({
+        topic,
+        reason: 'schema',
+        detail: `good ${i}`,
+        payload: Buffer.from(`{"good":${i}}`),
+        receivedAt: at,
+      });
     await repo.flush();
     expect(repo.pending()).toBe(0);
     const rows = (
-      await pool.query<{ detail: string; payload: Buffer }>('SELECT detail, payload FROM ingest_reject WHERE topic = $1 ORDER BY id', [topic])
+      await pool.query<{ detail: string; payload: Buffer }>(
+        'SELECT detail, payload FROM ingest_reject WHERE topic = $1 ORDER BY id',
+        [topic],
+      )
     ).rows;
     expect(rows).toHaveLength(8);
     expect(rows[0]?.payload).toEqual(Buffer.from([0]));

@@ -210,7 +210,8 @@ function onFrame({ event, data }) {
       return;
     case 'journalled':
       // every alarm event up to data.seq is now in the journal: clear the "not yet journalled" marks
-      for (const a of state.alarms.values()) if (a.journalled === false && a.seq <= data.seq) a.journalled = true;
+      for (const a of state.alarms.values())
+        if (a.journalled === false && a.seq <= data.seq) a.journalled = true;
       return scheduleRender();
     case 'error':
       console.warn('server error frame', data);
@@ -400,7 +401,11 @@ function alarmRow(a) {
       { class: 'state' },
       t(`state.${a.state}`),
       a.journalled === false
-        ? h('span', { class: 'not-journalled', title: t('alarm.notJournalledHint') }, ` ${t('alarm.notJournalled')}`)
+        ? h(
+            'span',
+            { class: 'not-journalled', title: t('alarm.notJournalledHint') },
+            ` ${t('alarm.notJournalled')}`,
+          )
         : null,
     ),
     actions,
