@@ -25,14 +25,19 @@ describe('docker-compose.yml', () => {
   it('should define TimescaleDB, Mosquitto, the server and the simulators', () => {
     expect(Object.keys(compose.services).sort()).toEqual([
       'demo-tokens',
+      'grafana',
       'hazwatch',
       'mosquitto',
       'mqtt-init',
+      'prometheus',
       'simulators',
       'timescaledb',
     ]);
     expect(compose.services.timescaledb?.image).toMatch(/^timescale\/timescaledb:/);
     expect(compose.services.mosquitto?.image).toMatch(/^eclipse-mosquitto:/);
+    // Prometheus and Grafana only in the monitoring profile
+    expect(compose.services.prometheus?.profiles).toEqual(['monitoring']);
+    expect(compose.services.grafana?.profiles).toEqual(['monitoring']);
   });
 
   it('should give every long-running service a health check and start the server after its dependencies are healthy', () => {

@@ -14,8 +14,18 @@ const DASH_DIR = join(ROOT, 'docker', 'grafana', 'dashboards');
 /** Tables and views dashboards may read (the public data of docs/contract.md §5, plus device_state). */
 const PUBLIC_TABLES = new Set(['telemetry', 'telemetry_1m', 'device_state']);
 
-type Panel = { type: string; title: string; datasource?: { uid: string }; targets?: Array<{ expr?: string; rawSql?: string }> };
-type Dashboard = { uid: string; title: string; panels: Panel[]; templating?: { list: Array<{ query?: string }> } };
+type Panel = {
+  type: string;
+  title: string;
+  datasource?: { uid: string };
+  targets?: Array<{ expr?: string; rawSql?: string }>;
+};
+type Dashboard = {
+  uid: string;
+  title: string;
+  panels: Panel[];
+  templating?: { list: Array<{ query?: string }> };
+};
 
 function definedMetricNames(): Set<string> {
   const metrics = new HazwatchMetrics(false);
@@ -40,9 +50,11 @@ function dashboards(): Dashboard[] {
 }
 
 const alertRules = (): Array<{ alert: string; expr: string }> =>
-  (parse(readFileSync(join(PROM_DIR, 'alerts.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap(
-    (g) => g.rules,
-  );
+  (
+    parse(readFileSync(join(PROM_DIR, 'alerts.yml'), 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+    }
+  ).groups.flatMap((g) => g.rules);
 
 describe('monitoring bundle (docker/prometheus, docker/grafana)', () => {
   const defined = definedMetricNames();
@@ -50,19 +62,34 @@ describe('monitoring bundle (docker/prometheus, docker/grafana)', () => {
   it('should alert only on metrics the server defines', () => {
     const rules = alertRules();
     expect(rules.length).toBeGreaterThanOrEqual(10);
-    const unknown = rules.flatMap((r) => metricNamesIn(r.expr).filter((n) => !defined.has(n)).map((n) => `${r.alert}: ${n}`));
+    const unknown = rules.flatMap((r) =>
+      metricNamesIn(r.expr)
+        .filter((n) => !defined.has(n))
+        .map((n) => `${r.alert}: ${n}`),
+    );
     expect(unknown).toEqual([]);
   });
 
   it('should cover the failures an operator of the server must hear about', () => {
     const names = alertRules().map((r) => r.alert);
-    for (const a of ['HazwatchMqttDisconnected', 'HazwatchDatabaseDown', 'HazwatchWriterLag', 'HazwatchSpoolFilling', 'HazwatchSitesSilent', 'HazwatchWebhookBacklog', 'HazwatchJournalVerifyFailed', 'HazwatchBrokerDroppedMessages']) {
+    for (const a of [
+      'HazwatchMqttDisconnected',
+      'HazwatchDatabaseDown',
+      'HazwatchWriterLag',
+      'HazwatchSpoolFilling',
+      'HazwatchMqttSessionTakeover',
+      'HazwatchWebhookBacklog',
+      'HazwatchAlarmsPendingWrites',
+      'HazwatchBrokerDroppedMessages',
+    ]) {
       expect(names).toContain(a);
     }
   });
 
   it('should give every dashboard panel a provisioned data source and only defined metrics or public tables', () => {
-    const ds = parse(readFileSync(join(ROOT, 'docker', 'grafana', 'provisioning', 'datasources', 'hazwatch.yml'), 'utf8')) as { datasources: Array<{ uid: string }> };
+    const ds = parse(
+      readFileSync(join(ROOT, 'docker', 'grafana', 'provisioning', 'datasources', 'hazwatch.yml'), 'utf8'),
+    ) as { datasources: Array<{ uid: string }> };
     const uids = new Set(ds.datasources.map((d) => d.uid));
     const all = dashboards();
     expect(all.map((d) => d.uid).sort()).toEqual(['hazwatch-device-trend', 'hazwatch-server']);
@@ -71,26 +98,42 @@ describe('monitoring bundle (docker/prometheus, docker/grafana)', () => {
       const sqls = (d.templating?.list ?? []).map((v) => v.query ?? '');
       for (const p of d.panels) {
         if (p.type === 'row') continue;
-        if (!p.datasource || !uids.has(p.datasource.uid)) problems.push(`${d.uid}/${p.title}: data source ${p.datasource?.uid ?? 'none'}`);
+        if (!p.datasource || !uids.has(p.datasource.uid))
+          problems.push(`${d.uid}/${p.title}: data source ${p.datasource?.uid ?? 'none'}`);
         if (!p.targets?.length) problems.push(`${d.uid}/${p.title}: no query`);
         for (const t of p.targets ?? []) {
-          if (t.expr) for (const n of metricNamesIn(t.expr)) if (!defined.has(n)) problems.push(`${d.uid}/${p.title}: metric ${n}`);
+          if (t.expr)
+            for (const n of metricNamesIn(t.expr))
+              if (!defined.has(n)) problems.push(`${d.uid}/${p.title}: metric ${n}`);
           if (t.rawSql) sqls.push(t.rawSql);
         }
       }
-      for (const sql of sqls) for (const t of tablesIn(sql)) if (!PUBLIC_TABLES.has(t)) problems.push(`${d.uid}: table ${t}`);
+      for (const sql of sqls)
+        for (const t of tablesIn(sql)) if (!PUBLIC_TABLES.has(t)) problems.push(`${d.uid}: table ${t}`);
     }
     expect(problems).toEqual([]);
   });
 
   const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => existsSync(p));
-  if (!promtool) console.warn('test/monitoring.spec.ts: promtool checks skipped — install the Debian package `prometheus` (.ci/run does)');
+  if (!promtool)
+    console.warn(
+      'test/monitoring.spec.ts: promtool checks skipped — install the Debian package `prometheus` (.ci/run does)',
+    );
   (promtool ? it : it.skip)('should pass promtool check rules and the rule unit tests', () => {
-    const check = execFileSync(promtool!, ['check', 'rules', 'alerts.yml'], { cwd: PROM_DIR, encoding: 'utf8' });
+    const check = execFileSync(promtool!, ['check', 'rules', 'alerts.yml'], {
+      cwd: PROM_DIR,
+      encoding: 'utf8',
+    });
     expect(check).toMatch(/SUCCESS: \d+ rules found/);
-    const tests = execFileSync(promtool!, ['test', 'rules', 'alerts.test.yml'], { cwd: PROM_DIR, encoding: 'utf8' });
+    const tests = execFileSync(promtool!, ['test', 'rules', 'alerts.test.yml'], {
+      cwd: PROM_DIR,
+      encoding: 'utf8',
+    });
     expect(tests).toContain('SUCCESS');
-    const config = execFileSync(promtool!, ['check', 'config', '--syntax-only', 'prometheus.yml'], { cwd: PROM_DIR, encoding: 'utf8' });
+    const config = execFileSync(promtool!, ['check', 'config', '--syntax-only', 'prometheus.yml'], {
+      cwd: PROM_DIR,
+      encoding: 'utf8',
+    });
     expect(config).toContain('SUCCESS');
   });
 });

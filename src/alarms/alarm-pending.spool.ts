@@ -19,7 +19,8 @@ export type PendingSpool = {
 
 export const ALARM_PENDING_SPOOL = Symbol('ALARM_PENDING_SPOOL');
 
-function entryFromJson(j: unknown): JournalEntry {
+/** A journal entry read back from a local file (the spool, the write-ahead log), checked like a database row. */
+export function entryFromJson(j: unknown): JournalEntry {
   const e = j as Record<string, unknown>;
   // reuse the database boundary check: same fields, same rules
   return journalFromRow({

@@ -236,7 +236,7 @@ describe('AlarmService', () => {
       expect(e).toMatchObject({ id: GAS_ID, event: 'note', seq: 2, state: before.state, acked: before.acked, active: true, comment: 'disposal record filed: valve packing replaced' });
       expect(e.actor).toContain('control room bohai');
       expect(h.events.map((x) => x.event)).toEqual(['raised', 'note']);
-      expect(h.service.get(GAS_ID, operator)).toEqual({ ...before, seq: 2 });
+      expect(h.service.get(GAS_ID, operator)).toEqual({ ...before, seq: 2, journalled: expect.any(Boolean) });
       await settle();
       expect(h.store.rows.map((r) => [r.seq, r.event, r.fromState, r.toState, r.actorRole])).toEqual([
         [1, 'raised', 'normal', 'unacknowledged', 'system'],

@@ -9,9 +9,10 @@ import { PRIORITY_RANK, type Priority } from '../common/types';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
+import { ALARM_EVENT_LOG, type AlarmEventLog } from './alarm-event.log';
 import { ALARM_PENDING_SPOOL, type PendingSpool } from './alarm-pending.spool';
 import { ALARM_SETTINGS } from './alarm-settings.loader';
-import { ALARM_STORE, type AlarmStore } from './alarm.store';
+import { ALARM_STORE, type AlarmStore, type AlarmWrite } from './alarm.store';
 import { AlarmForbiddenError, AlarmNotFoundError, AlarmQueryError, AlarmsNotReadyError, ReplayTooLargeError } from './alarm.errors';
 import { AlarmWriteQueue, DEFAULT_WRITE_QUEUE_OPTIONS, type WriteQueueOptions, type WriteQueueState } from './alarm-write.queue';
 import { alarmId } from './domain/alarm-id';
@@ -71,9 +72,18 @@ export type AlarmSystemStatus = {
   readonly storageDegraded: boolean;
   readonly pendingWrites: number;
   readonly seq: number;
+  /** Every event up to this seq is committed to the journal table (later ones are durable in the write-ahead log). */
+  readonly journalledSeq: number;
   readonly lastError?: string;
+  /** Set while alarm events cannot be made durable in the write-ahead log (they are still announced). */
+  readonly walError?: string;
   readonly floods: readonly FloodStatus[];
 };
+
+/** An alarm event as announced: `journalled` is false until its journal row is committed (docs/adr/0011-journal-before-announce.md). */
+export type AnnouncedAlarmEvent = AlarmEventDto & { readonly journalled: boolean };
+/** An alarm as the REST API shows it: `journalled` is false while its newest event is not yet in the journal table. */
+export type AlarmView = AlarmSnapshot & { readonly journalled: boolean };
 
 export type JournalVerification = { ok: true; rowsChecked: number; lastSeq: number | null } | { ok: false; rowsChecked: number; firstBroken: ChainBreak };
 
@@ -150,6 +160,9 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   private floodSites: string = '';
   /** Seq up to which the spooled events of the last shutdown must be committed before the spool file is removed. */
   private spoolClearAt: number | undefined;
+  /** Why the last write-ahead-log append failed; undefined while appends succeed. */
+  private walError: string | undefined;
+  private walCompactedAt = 0;
 
   /** Every alarm event, live, in seq order (hot; completes on shutdown). */
   readonly events$: Observable<AlarmEventDto> = this.eventsSubject.asObservable();
@@ -168,6 +181,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     @Optional() @Inject(ALARM_SERVICE_OPTIONS) options?: Partial<AlarmServiceOptions>,
     @Optional() @Inject(ALARM_PENDING_SPOOL) private readonly spool?: PendingSpool,
     @Optional() @Inject(ALARM_CONDITION_SEED) private readonly seedConditions?: ConditionSeed,
+    @Optional() @Inject(ALARM_EVENT_LOG) private readonly wal?: AlarmEventLog,
   ) {
     this.opts = { ...DEFAULT_ALARM_SERVICE_OPTIONS, ...options };
     this.scheduler = scheduler ?? systemScheduler;
@@ -233,7 +247,9 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
       if (!written) {
         const pending = this.queue.close();
         const range = { pending: pending.length, fromSeq: pending[0]?.entry.seq, toSeq: this.seq };
-        if (this.spool && pending.length > 0) {
+        if (this.wal && this.walError === undefined) {
+          this.log.error('database unavailable at shutdown: unwritten alarm events stay in the write-ahead log; they are written at the next start', { ...range, file: this.wal.location });
+        } else if (this.spool && pending.length > 0) {
           try {
             this.spool.save(pending);
             this.log.error('database unavailable at shutdown: unwritten alarm events saved; they are written at the next start', { ...range, file: this.spool.location });
@@ -246,6 +262,11 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
       }
     }
     this.queue.close();
+    try {
+      this.wal?.close();
+    } catch (err) {
+      this.log.warn('closing the alarm write-ahead log failed', { err });
+    }
     this.eventsSubject.complete();
     this.statusSubject.complete();
   }
@@ -258,6 +279,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
         const state = await this.store.loadState();
         this.rebuild(state.alarms, state.lastSeq, state.lastHash);
         this.restoreSpooled();
+        this.replayWal();
         break;
       } catch (err) {
         const delay = backoff.next();
@@ -300,9 +322,8 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Events saved at the last shutdown because the database was down: those not yet in the journal continue the chain
-   * exactly (seq and prev_hash) and are queued for writing; the file goes once they are committed. A file that does
-   * not continue the chain is moved aside, loudly, for manual recovery — never applied half-way.
+   * Events saved at the last shutdown because the database was down (legacy spool, written only without a write-ahead
+   * log): those not yet in the journal continue the chain exactly and are queued; the file goes once they are committed.
    */
   private restoreSpooled(): void {
     if (!this.spool) return;
@@ -314,32 +335,65 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
       this.log.error('alarm spool unreadable; moved aside for manual recovery', { err, movedTo: to });
       return;
     }
-    const first = writes[0];
-    if (!first) return;
-    // the spool must overlap the journal's tail exactly (an in-flight batch may have committed) or continue it
-    const atTail = writes.find((w) => w.entry.seq === this.seq);
-    const joins = atTail ? atTail.entry.hash === this.lastHash : first.entry.seq === this.seq + 1 && first.entry.prevHash === this.lastHash;
-    if (!joins) {
-      const why = `spooled events seq ${first.entry.seq}…${writes[writes.length - 1]?.entry.seq} do not continue the journal at seq ${this.seq}`;
-      const to = this.spool.quarantine(why);
-      this.log.error('alarm spool does not continue the journal; moved aside for manual recovery, nothing applied', { why, movedTo: to });
+    if (writes.length === 0) return;
+    const r = this.adoptUnwritten(writes, 'alarm spool', (why) => this.spool?.quarantine(why) ?? '');
+    if (r === 'already') this.spool.clear();
+    if (r === 'adopted') {
+      this.spoolClearAt = this.seq;
+      this.log.warn('alarm events saved at the last shutdown restored and queued for writing', { toSeq: this.seq, file: this.spool.location });
+    }
+  }
+
+  /**
+   * Replays the write-ahead log right after the journal's tail is known and before anything else (buffered
+   * conditions, timers): events that were announced but not yet journalled before a crash continue the chain exactly
+   * and are queued for writing, and seq continues after the highest one ever announced.
+   */
+  private replayWal(): void {
+    if (!this.wal) return;
+    let writes: AlarmWrite[];
+    try {
+      writes = this.wal.load();
+    } catch (err) {
+      const to = this.wal.quarantine(err instanceof Error ? err.message : String(err));
+      this.log.error('alarm write-ahead log unreadable; moved aside for manual recovery (events in it may be missing from the journal)', { err, movedTo: to });
       return;
     }
+    if (writes.length === 0) return;
+    const walMax = writes[writes.length - 1]?.entry.seq ?? 0;
+    const r = this.adoptUnwritten(writes, 'alarm write-ahead log', (why) => this.wal?.quarantine(why) ?? '');
+    if (r === 'adopted') this.log.warn('alarm events announced before the last stop but not yet journalled were restored from the write-ahead log and queued for writing', { toSeq: this.seq, file: this.wal.location });
+    if (r === 'rejected' && walMax > this.seq) {
+      // Those seqs were announced: never hand them out again. The journal shows the gap (rows in the moved file).
+      this.log.error('seq continues after the moved-aside write-ahead log so no announced seq is reused; the journal will show a gap there', { journalSeq: this.seq, walMaxSeq: walMax });
+      this.seq = walMax;
+    }
+  }
+
+  /**
+   * Adopts locally saved events that continue the journal: they must overlap its tail exactly (a batch in flight may
+   * have committed) or start right after it. Anything else is moved aside, loudly, and nothing of it is applied.
+   */
+  private adoptUnwritten(writes: readonly AlarmWrite[], what: string, quarantine: (why: string) => string): 'adopted' | 'already' | 'rejected' {
+    const first = writes[0];
+    if (!first) return 'already';
+    const reject = (why: string): 'rejected' => {
+      const to = quarantine(why);
+      this.log.error(`${what} does not continue the journal; moved aside for manual recovery, nothing applied`, { why, movedTo: to });
+      return 'rejected';
+    };
+    const atTail = writes.find((w) => w.entry.seq === this.seq);
+    const joins = atTail ? atTail.entry.hash === this.lastHash : first.entry.seq === this.seq + 1 && first.entry.prevHash === this.lastHash;
+    if (!joins) return reject(`saved events seq ${first.entry.seq}…${writes[writes.length - 1]?.entry.seq} do not continue the journal at seq ${this.seq}`);
     const todo = writes.filter((w) => w.entry.seq > this.seq);
     if (todo.length === 0) {
-      if (writes.length > 0) this.log.info('spooled alarm events were already in the journal', { events: writes.length });
-      this.spool.clear();
-      return;
+      this.log.info(`events in the ${what} were already in the journal`, { events: writes.length });
+      return 'already';
     }
     let seq = this.seq;
     let hash = this.lastHash;
     for (const w of todo) {
-      if (w.entry.seq !== seq + 1 || w.entry.prevHash !== hash || w.alarm.seq !== w.entry.seq) {
-        const why = `spooled event seq ${w.entry.seq} does not continue the journal at seq ${seq}`;
-        const to = this.spool.quarantine(why);
-        this.log.error('alarm spool does not continue the journal; moved aside for manual recovery, nothing applied', { why, movedTo: to });
-        return;
-      }
+      if (w.entry.seq !== seq + 1 || w.entry.prevHash !== hash || w.alarm.seq !== w.entry.seq) return reject(`saved event seq ${w.entry.seq} does not continue the journal at seq ${seq}`);
       seq = w.entry.seq;
       hash = w.entry.hash;
     }
@@ -352,8 +406,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     }
     this.seq = seq;
     this.lastHash = hash;
-    this.spoolClearAt = seq;
-    this.log.warn('alarm events saved at the last shutdown restored and queued for writing', { events: todo.length, toSeq: seq, file: this.spool.location });
+    return 'adopted';
   }
 
   /** The rule engine starts blank: tell it which conditions were active, so it can clear them when they end. */
@@ -592,9 +645,39 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     this.trimRecent();
     this.metrics.alarmEvents.inc();
     if (event === 'raised' && next.state === 'unacknowledged' && this.flood.record(next.siteId, entry.at)) this.emitStatus();
-    this.queue.enqueue({ entry, alarm: next });
-    this.eventsSubject.next(toEventDto(entry));
+    const write: AlarmWrite = { entry, alarm: next };
+    // durable before announced (docs/adr/0011-journal-before-announce.md): the write-ahead log first, then the journal
+    // queue, then events$ (WS, call-outs, feeds) with `journalled: false` until the journal row commits
+    this.makeDurable(write);
+    this.queue.enqueue(write);
+    const announced: AnnouncedAlarmEvent = { ...toEventDto(entry), journalled: false };
+    this.eventsSubject.next(announced);
     return { alarm: next, entry };
+  }
+
+  /** Appends the event to the write-ahead log (fdatasync). A failure is loud but never stops the announcement. */
+  private makeDurable(w: AlarmWrite): void {
+    if (!this.wal) return;
+    try {
+      this.wal.append(w);
+      if (this.walError !== undefined) {
+        this.walError = undefined;
+        this.log.warn('alarm write-ahead log appends recovered', { seq: w.entry.seq });
+        this.emitStatus();
+      }
+    } catch (err) {
+      this.metrics.alarmWalErrors.inc();
+      const first = this.walError === undefined;
+      this.walError = err instanceof Error ? err.message : String(err);
+      if (first) {
+        this.log.error('alarm event could not be written to the write-ahead log; announced anyway (operators must see it) but lost if the process dies before the journal commits it', {
+          err,
+          seq: w.entry.seq,
+          file: this.wal.location,
+        });
+        this.emitStatus();
+      }
+    }
   }
 
   private put(a: AlarmRecord): void {
@@ -629,6 +712,14 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
 
   private onQueueState(s: WriteQueueState): void {
     this.metrics.alarmPendingWrites.set(s.pending);
+    if (this.wal && s.writtenSeq > this.walCompactedAt) {
+      this.walCompactedAt = s.writtenSeq;
+      try {
+        this.wal.compact(s.writtenSeq, this.queue.pendingEntries());
+      } catch (err) {
+        this.log.warn('could not compact the alarm write-ahead log (harmless: committed events are skipped at the next start)', { err });
+      }
+    }
     if (this.spoolClearAt !== undefined && s.writtenSeq >= this.spoolClearAt) {
       this.spoolClearAt = undefined;
       try {
@@ -646,10 +737,12 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     const now = this.clock.now();
     return {
       ready: this.ready,
-      storageDegraded: q.degraded,
+      storageDegraded: q.degraded || this.walError !== undefined,
       pendingWrites: q.pending,
       seq: this.seq,
+      journalledSeq: q.writtenSeq,
       ...(q.lastError ? { lastError: q.lastError } : {}),
+      ...(this.walError !== undefined ? { walError: this.walError } : {}),
       floods: this.flood.all(now).filter((f) => f.flood),
     };
   }
@@ -684,7 +777,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Alarms sorted by priority (critical first), then newest raise first. */
-  list(filter: AlarmListFilter, principal: Principal): AlarmSnapshot[] {
+  list(filter: AlarmListFilter, principal: Principal): AlarmView[] {
     this.requireReady();
     const sites = this.visible(principal);
     const out: AlarmRecord[] = [];
@@ -698,12 +791,22 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
       out.push(a);
     }
     out.sort((x, y) => PRIORITY_RANK[y.priority] - PRIORITY_RANK[x.priority] || y.raisedAt - x.raisedAt || x.id.localeCompare(y.id));
-    return out.map(toSnapshot);
+    const committed = this.queue.committedSeq;
+    return out.map((a) => this.view(a, committed));
   }
 
-  get(id: string, principal: Principal): AlarmSnapshot {
+  get(id: string, principal: Principal): AlarmView {
     this.requireReady();
-    return toSnapshot(this.requireVisible(id, principal));
+    return this.view(this.requireVisible(id, principal), this.queue.committedSeq);
+  }
+
+  private view(a: AlarmRecord, committedSeq: number): AlarmView {
+    return { ...toSnapshot(a), journalled: a.seq <= committedSeq };
+  }
+
+  /** Every event up to this seq is committed to the journal table. */
+  journalledSeq(): number {
+    return this.queue.committedSeq;
   }
 
   /** Current record (tests, diagnostics). */
@@ -754,16 +857,19 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
       const page = await this.store.journal({ afterSeq: cursor, siteIds, limit: REPLAY_PAGE });
       for (const e of page) {
         if (e.seq >= first) break;
-        out.push(toEventDto(e));
+        const ev: AnnouncedAlarmEvent = { ...toEventDto(e), journalled: true };
+        out.push(ev);
       }
       if (out.length > this.opts.maxReplay) throw new ReplayTooLargeError(since, this.opts.maxReplay);
       const last = page[page.length - 1]?.seq;
       // a short page covers every committed row up to `first - 1`; loop again if memory was trimmed meanwhile
       cursor = page.length === REPLAY_PAGE && last !== undefined && last < first ? last : first - 1;
     }
+    const committed = this.queue.committedSeq;
     for (const e of this.recent) {
       if (e.seq <= cursor || !sites.has(e.siteId)) continue;
-      out.push(toEventDto(e));
+      const ev: AnnouncedAlarmEvent = { ...toEventDto(e), journalled: e.seq <= committed };
+      out.push(ev);
     }
     if (out.length > this.opts.maxReplay) throw new ReplayTooLargeError(since, this.opts.maxReplay);
     return out;

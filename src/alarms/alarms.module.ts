@@ -9,6 +9,7 @@ import { RulesService } from '../rules/rules.service';
 import { Database } from '../storage/database.service';
 import { JsonLogger } from '../common/logger';
 import { join } from 'node:path';
+import { ALARM_EVENT_LOG, FileAlarmEventLog } from './alarm-event.log';
 import { ALARM_PENDING_SPOOL, FilePendingSpool } from './alarm-pending.spool';
 import { ALARM_SETTINGS, loadAlarmSettings } from './alarm-settings.loader';
 import { ALARM_STORE } from './alarm.store';
@@ -54,6 +55,7 @@ import type { AlarmSettings } from './domain/alarm-settings';
       },
       inject: [APP_CONFIG],
     },
+    { provide: ALARM_EVENT_LOG, useFactory: (config: AppConfig) => new FileAlarmEventLog(join(config.dataDir, 'alarms', 'events.wal')), inject: [APP_CONFIG] },
     { provide: ALARM_PENDING_SPOOL, useFactory: (config: AppConfig) => new FilePendingSpool(join(config.dataDir, 'alarms', 'pending.jsonl')), inject: [APP_CONFIG] },
     AlarmService,
     MqttSessionAlarm,

@@ -5,6 +5,7 @@ import { ManualClock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import type { AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
+import type { MqttSecurity } from '../ingest/mqtt-auth/mqtt-security.service';
 import { BrokerMonitor, monitorClientId } from './broker-monitor.service';
 
 describe('BrokerMonitor', () => {
@@ -34,7 +35,7 @@ describe('BrokerMonitor', () => {
     const metrics = new HazwatchMetrics(false);
     const monitor = new BrokerMonitor(external, alarms, app, new ManualClock(5_000), metrics, {
       identity: () => ({ clientId: 'hazwatch-server-0123456789abcdef', statusName: 'hazwatch-server' }),
-    });
+    } as unknown as MqttSecurity);
     const value = async (name: string): Promise<number | undefined> =>
       (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value;
     return { monitor, emitted, value };

@@ -43,7 +43,7 @@ export class BrokerMonitor implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(APP_CONFIG) private readonly app: AppConfig,
     @Inject(CLOCK) clock: Clock,
     private readonly metrics: HazwatchMetrics,
-    private readonly security: Pick<MqttSecurity, 'identity'>,
+    private readonly security: MqttSecurity,
   ) {
     this.alarm = new BrokerLossAlarm({
       emit: (c) => external.emit(c),

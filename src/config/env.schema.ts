@@ -93,6 +93,14 @@ export class EnvSchema {
   @Max(3650)
   TELEMETRY_RETENTION_DAYS: number = 90;
   @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(10000000) DEADLETTER_MAX_ROWS: number = 100000;
+  /** Longest an ordinary query (alarm journal, APIs, dead letters) may wait for an answer before it fails (not COPY). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600000) DB_QUERY_TIMEOUT_MS: number = 5000;
+  /** Longest opening a new database connection may take. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(120000) DB_CONNECT_TIMEOUT_MS: number = 3000;
+  /** Period of the database liveness probe (SELECT 1) that feeds /health/ready and the console banner. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60000) DB_PROBE_INTERVAL_MS: number = 2000;
+  /** A probe without an answer within this time marks the database as hung. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60000) DB_PROBE_TIMEOUT_MS: number = 2000;
 
   /** Simulator settings used when SIMULATE=true. */
   @IsOptional() @Transform(toNum) @IsNumber() @Min(0.01) @Max(1000) SIM_RATE: number = 1;

@@ -44,10 +44,14 @@ export class HealthController {
   @ApiOperation({ summary: 'Readiness: database, MQTT broker and telemetry writer lag' })
   @ApiOkResponse({ description: 'All checks pass' })
   @ApiServiceUnavailableResponse({ description: 'At least one check fails; body says which' })
-  async ready(@Res({ passthrough: true }) res: Response): Promise<{ status: 'ok' | 'degraded'; checks: Record<string, Check> }> {
+  ready(@Res({ passthrough: true }) res: Response): { status: 'ok' | 'degraded'; checks: Record<string, Check> } {
     const lagMs = this.writer.lagMs(this.clock.now());
+    const live = this.db.liveness();
     const checks: Record<string, Check> = {
-      database: (await this.db.isUp()) ? { ok: true } : { ok: false, detail: 'database not answering; readings are held in memory/spool' },
+      // from the liveness probe (SELECT 1 every DB_PROBE_INTERVAL_MS, DB_PROBE_TIMEOUT_MS to answer): a hung database shows within seconds
+      database: live.up
+        ? { ok: true }
+        : { ok: false, detail: `${live.reason ?? 'database not answering'} (since ${new Date(live.sinceMs).toISOString()}); readings are held in memory/spool, alarm events in the write-ahead log` },
       mqtt: this.ingest.isConnected()
         ? { ok: true, detail: `unacked ${this.ingest.unackedMessages()}${this.writer.pressure$.value ? ', not reading: writer full' : ''}` }
         : { ok: false, detail: 'not connected to the MQTT broker' },

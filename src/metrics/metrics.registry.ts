@@ -73,6 +73,7 @@ export class HazwatchMetrics {
   readonly brokerDropped = new Counter({ name: 'hazwatch_broker_dropped_messages_total', help: 'Messages the external MQTT broker dropped, as seen by this server: the increases of Mosquitto $SYS/broker/publish/messages/dropped (each raises the critical ext:broker-loss alarm)', registers: [this.registry] });
   readonly brokerReportedDropped = new Gauge({ name: 'hazwatch_broker_reported_dropped_messages', help: "The broker's own drop counter as last read (since the broker started; goes down when it restarts)", registers: [this.registry] });
   readonly brokerMonitorUp = new Gauge({ name: 'hazwatch_broker_monitor_connected', help: '1 while the broker monitor is connected and reading the drop counter', registers: [this.registry] });
+  readonly dbProbeFailures = new Counter({ name: 'hazwatch_storage_database_probe_failures_total', help: 'Liveness probes (SELECT 1) that got no answer in time or failed', registers: [this.registry] });
 
   // rules
   readonly ruleConditions = new Counter({ name: 'hazwatch_rules_condition_changes_total', help: 'Condition changes emitted by the rule engine', labelNames: ['active', 'priority'] as const, registers: [this.registry] });
@@ -90,6 +91,7 @@ export class HazwatchMetrics {
   readonly alarmsActive = new Gauge({ name: 'hazwatch_alarms_active', help: 'Active alarms by priority', labelNames: ['priority'] as const, registers: [this.registry] });
   readonly alarmEvents = new Counter({ name: 'hazwatch_alarm_events_total', help: 'Alarm journal events', registers: [this.registry] });
   readonly alarmPendingWrites = new Gauge({ name: 'hazwatch_alarms_pending_writes', help: 'Alarm events held in memory while the database is unavailable', registers: [this.registry] });
+  readonly alarmWalErrors = new Counter({ name: 'hazwatch_alarms_wal_errors_total', help: 'Alarm events that could not be appended to the write-ahead log (announced anyway)', registers: [this.registry] });
 
   // realtime
   readonly wsClients = new Gauge({ name: 'hazwatch_ws_clients', help: 'Connected WebSocket clients', registers: [this.registry] });

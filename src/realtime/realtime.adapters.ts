@@ -3,7 +3,8 @@ import { scopeCovers, sitePath, type Principal } from '../auth/principal';
 import type { AppConfig } from '../config/app-config';
 import { ReplayTooLargeError } from '../alarms/alarm.errors';
 import type { AlarmService } from '../alarms/alarm.service';
-import { ReplayGapError, type AlarmFeed, type WsScope } from './realtime.ports';
+import type { Database } from '../storage/database.service';
+import { ReplayGapError, type AlarmFeed, type StorageStatus, type WsScope } from './realtime.ports';
 
 /** Scope from the plant model alone (same rule as ScopeService: admin sees all, else the jurisdiction prefix). */
 export function plantScope(config: AppConfig): WsScope {
@@ -36,6 +37,24 @@ export function alarmFeedFrom(alarms: AlarmService): AlarmFeed {
         if (err instanceof ReplayTooLargeError) throw new ReplayGapError(err.message);
         throw err;
       }
+    },
+  };
+}
+
+/**
+ * Storage status for the console banner: degraded while alarm events cannot be journalled or the database's liveness
+ * probe gets no answer (the reason is shown); the journalled seq drives the `journalled` marker frames.
+ */
+export function storageStatusFrom(
+  alarms: Pick<AlarmService, 'storageDegraded' | 'journalledSeq'>,
+  db: Pick<Database, 'liveness'>,
+): StorageStatus {
+  return {
+    storageDegraded: () => alarms.storageDegraded() || !db.liveness().up,
+    journalledSeq: () => alarms.journalledSeq(),
+    databaseReason: () => {
+      const l = db.liveness();
+      return l.up ? undefined : l.reason;
     },
   };
 }

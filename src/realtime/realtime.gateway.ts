@@ -14,6 +14,7 @@ import {
   encodeFrame,
   parseClientFrame,
   type AlarmEventDto,
+  type StatusDto,
   type ErrorCode,
   type HazardDto,
   type RejectedEntry,
@@ -75,6 +76,10 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
   private storageDegraded = false;
   /** Same client-address rule as Express's `trust proxy` (TRUST_PROXY), for limits and logs. */
   private readonly trustProxy: (addr: string, i: number) => boolean;
+  private databaseReason: string | undefined;
+  /** Highest seq pushed with `journalled: false`, and the journalled seq last announced in a `journalled` frame. */
+  private unjournalledUpTo = 0;
+  private sentJournalled = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -130,6 +135,7 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
         interval(this.opts.tokenRecheckMs, this.scheduler).subscribe(() => void this.recheckTokens()),
       );
     this.storageDegraded = this.safeStorageDegraded();
+    this.databaseReason = this.safeDatabaseReason();
     this.timers.push(setInterval(() => this.pollStatus(), this.opts.statusPollMs).unref());
     if (this.opts.heartbeatMs > 0)
       this.timers.push(setInterval(() => this.heartbeat(), this.opts.heartbeatMs).unref());
@@ -236,7 +242,7 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
       version: this.version,
       principal: { name: principal.name, role: principal.role, scope: principal.scope },
     });
-    session.send('status', { storageDegraded: this.storageDegraded });
+    session.send('status', this.statusDto());
     this.log.debug('ws client authenticated', {
       session: session.id,
       role: principal.role,
@@ -314,6 +320,7 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
         replayed = out.length;
         for (let i = 0; i < out.length; i++) {
           const ev = out[i] as AlarmEventDto;
+          this.noteUnjournalled(ev);
           if (!session.sendRaw(encodeFrame('alarm', ev))) return;
           if ((i + 1) % this.opts.replayChunk === 0) await session.drained();
         }
@@ -332,6 +339,7 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
   // feeds
 
   private onAlarm(ev: AlarmEventDto): void {
+    this.noteUnjournalled(ev);
     const subscribers = this.index.alarmSubscribers(ev.siteId);
     if (subscribers === undefined) return;
     let frame: string | undefined;
@@ -370,13 +378,52 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
     for (const session of clients) session.sendRaw(frame);
   }
 
+  private noteUnjournalled(ev: AlarmEventDto): void {
+    if (ev.journalled === false && ev.seq > this.unjournalledUpTo) this.unjournalledUpTo = ev.seq;
+  }
+
+  private statusDto(): StatusDto {
+    return this.databaseReason !== undefined
+      ? { storageDegraded: this.storageDegraded, databaseReason: this.databaseReason }
+      : { storageDegraded: this.storageDegraded };
+  }
+
   private pollStatus(): void {
+    this.pollJournalled();
     const degraded = this.safeStorageDegraded();
-    if (degraded === this.storageDegraded) return;
+    const reason = this.safeDatabaseReason();
+    if (degraded === this.storageDegraded && reason === this.databaseReason) return;
+    if (degraded !== this.storageDegraded)
+      this.log.warn(degraded ? 'storage degraded: consoles show a banner' : 'storage recovered', { reason });
     this.storageDegraded = degraded;
-    this.log.warn(degraded ? 'storage degraded: consoles show a banner' : 'storage recovered', {});
-    const frame = encodeFrame('status', { storageDegraded: degraded });
+    this.databaseReason = reason;
+    const frame = encodeFrame('status', this.statusDto());
     for (const session of this.index.clients()) session.sendRaw(frame);
+  }
+
+  /** After events went out with `journalled: false`: one `journalled {seq}` frame once the journal has caught up. */
+  private pollJournalled(): void {
+    let seq: number | undefined;
+    try {
+      seq = this.storage.journalledSeq?.();
+    } catch (err) {
+      this.log.error('journalled seq unavailable', { err });
+      return;
+    }
+    if (seq === undefined || seq <= this.sentJournalled) return;
+    const needed = this.unjournalledUpTo > this.sentJournalled;
+    this.sentJournalled = seq;
+    if (!needed) return;
+    const frame = encodeFrame('journalled', { seq });
+    for (const session of this.index.clients()) if (this.index.hasAlarms(session)) session.sendRaw(frame);
+  }
+
+  private safeDatabaseReason(): string | undefined {
+    try {
+      return this.storage.databaseReason?.();
+    } catch {
+      return undefined;
+    }
   }
 
   private safeStorageDegraded(): boolean {

@@ -10,7 +10,8 @@ import { AlarmsModule } from '../alarms/alarms.module';
 import { AlarmService } from '../alarms/alarm.service';
 import { RulesModule } from '../rules/rules.module';
 import { RulesService } from '../rules/rules.service';
-import { alarmFeedFrom } from './realtime.adapters';
+import { Database } from '../storage/database.service';
+import { alarmFeedFrom, storageStatusFrom } from './realtime.adapters';
 import { REALTIME_SCHEDULER, RealtimeGateway, defaultScheduler } from './realtime.gateway';
 import {
   ALARM_FEED,
@@ -76,8 +77,12 @@ export class RealtimeModule {
         },
         p.telemetry ?? { provide: TELEMETRY_FEED, useExisting: IngestService },
         p.hazards ?? { provide: HAZARD_FEED, useExisting: RulesService },
-        // the alarm writer knows whether alarm events are being held because the database is down
-        p.storage ?? { provide: STORAGE_STATUS, useExisting: AlarmService },
+        // the alarm writer knows whether alarm events are being held; the database's liveness probe says why
+        p.storage ?? {
+          provide: STORAGE_STATUS,
+          useFactory: (alarms: AlarmService, db: Database) => storageStatusFrom(alarms, db),
+          inject: [AlarmService, Database],
+        },
         RealtimeGateway,
       ],
       exports: [RealtimeGateway],

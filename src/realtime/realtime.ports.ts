@@ -58,7 +58,13 @@ export type TelemetryFeed = { readonly telemetry$: Observable<Reading> };
 
 export type HazardFeed = { readonly hazard$: Observable<HazardDto> };
 
-export type StorageStatus = { storageDegraded(): boolean };
+export type StorageStatus = {
+  storageDegraded(): boolean;
+  /** Every alarm event up to this seq is in the journal table (drives the `journalled` frame). */
+  journalledSeq?(): number;
+  /** Why the database is not usable (liveness probe), or undefined. */
+  databaseReason?(): string | undefined;
+};
 
 export type RealtimeOptions = {
   /** Time a client has to authenticate before it is closed with 4401. */

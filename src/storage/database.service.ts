@@ -1,5 +1,5 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
-import { Pool, type PoolClient, type QueryResult, type QueryResultRow } from 'pg';
+import { Client, Pool, type PoolClient, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
 import { JsonLogger, maskUrl } from '../common/logger';
 import type { HazwatchMetrics } from '../metrics/metrics.registry';
 import { runMigrations } from './migration.runner';
@@ -34,9 +34,35 @@ export type DatabaseOptions = {
   retryMaxMs?: number;
   /** Called on close after the pool ended (stops the embedded PostgreSQL). */
   onClose?: () => Promise<void>;
+  /** Longest an ordinary query or transaction statement waits for an answer (DB_QUERY_TIMEOUT_MS). Not COPY (`acquire()`). */
+  queryTimeoutMs?: number;
+  /** Longest opening a connection, or waiting for a free pooled one, may take (DB_CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
+  /** Liveness probe period and timeout (DB_PROBE_INTERVAL_MS, DB_PROBE_TIMEOUT_MS); interval 0 disables the probe. */
+  probeIntervalMs?: number;
+  probeTimeoutMs?: number;
 };
 
-const IS_UP_TIMEOUT_MS = 2_000;
+export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
+export const DEFAULT_PROBE_INTERVAL_MS = 2_000;
+export const DEFAULT_PROBE_TIMEOUT_MS = 2_000;
+
+/** What the liveness probe last saw. `reason` says why the database is not usable. */
+export type DatabaseLiveness = { readonly up: boolean; readonly reason?: string; readonly sinceMs: number };
+
+/** pg's own client-side read timeout (node-postgres `query_timeout`), per query so COPY is not bound by it. */
+type TimedQuery = QueryConfig & { query_timeout: number };
+
+/** True for a query that got no answer in time (the connection it ran on is not reusable). */
+export function isQueryTimeout(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    /Query read timeout|timeout expired|timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(
+      err.message,
+    )
+  );
+}
 
 /**
  * True for "the database is not reachable (yet)": socket errors (ECONNREFUSED, ...), pg's connection
@@ -73,6 +99,11 @@ export class Database implements OnApplicationShutdown {
   private readonly readyPromise: Promise<void>;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly queryTimeoutMs: number;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probeClient: Client | undefined;
+  private probeBusy = false;
+  private live: DatabaseLiveness = { up: false, reason: 'not yet connected', sinceMs: Date.now() };
 
   private constructor(opts: DatabaseOptions) {
     this.opts = opts;
@@ -80,12 +111,15 @@ export class Database implements OnApplicationShutdown {
     this.metrics = opts.metrics;
     this.connectionString = maskUrl(opts.url);
     this.readyPromise = new Promise((resolve) => (this.resolveReady = resolve));
+    this.queryTimeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
     this.pool = new Pool({
       connectionString: opts.url,
       max: opts.poolMax ?? 10,
-      connectionTimeoutMillis: 5_000,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       idleTimeoutMillis: 30_000,
+      // TCP keepalive: a silently dead peer is found by the kernel even on an idle connection
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       application_name: 'hazwatch',
     });
     // An idle client losing its connection must never crash the process.
@@ -97,6 +131,7 @@ export class Database implements OnApplicationShutdown {
   /** Connects and migrates; if the database does not answer, returns anyway and retries in the background. */
   static async open(opts: DatabaseOptions): Promise<Database> {
     const db = new Database(opts);
+    db.startProbe();
     const backoff = new Backoff(opts.retryInitialMs ?? 500, opts.retryMaxMs ?? 15_000);
     const attempt = async (first: boolean): Promise<void> => {
       if (db.closed) return;
@@ -143,7 +178,7 @@ export class Database implements OnApplicationShutdown {
     const ext = await this.pool.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`);
     this.timescale = (ext.rowCount ?? 0) > 0;
     this.readyFlag = true;
-    this.metrics?.dbUp.set(1);
+    this.setLive(true);
     this.log.info('database ready', { url: this.connectionString, timescale: this.timescale });
     this.resolveReady();
   }
@@ -153,9 +188,23 @@ export class Database implements OnApplicationShutdown {
     return this.opts.url;
   }
 
-  /** True once connected and migrated. */
+  /**
+   * True once connected and migrated, and while the liveness probe gets answers: the telemetry writer's COPY fails fast
+   * (and spools) instead of waiting on a hung database.
+   */
   get ready(): boolean {
-    return this.readyFlag;
+    return this.readyFlag && this.live.up;
+  }
+
+  /** What the liveness probe last saw (for /health/ready and the console banner). */
+  liveness(): DatabaseLiveness {
+    if (!this.readyFlag)
+      return {
+        up: false,
+        reason: `not connected or not migrated: ${this.lastError}`,
+        sinceMs: this.live.sinceMs,
+      };
+    return this.live;
   }
 
   /** Resolves once connected and migrated (immediately in the normal case). */
@@ -169,7 +218,13 @@ export class Database implements OnApplicationShutdown {
     params?: readonly unknown[],
   ): Promise<QueryResult<R>> {
     if (!this.readyFlag) await this.readyPromise;
-    return this.pool.query<R>(text, params as unknown[] | undefined);
+    const q: TimedQuery = {
+      text,
+      values: params as unknown[] | undefined,
+      query_timeout: this.queryTimeoutMs,
+    };
+    // on a timeout the pool discards the connection (the statement may still be running on it)
+    return this.pool.query<R>(q);
   }
 
   /** The only way to run a transaction: BEGIN, fn, COMMIT — ROLLBACK (and rethrow) on any error. */
@@ -184,8 +239,14 @@ export class Database implements OnApplicationShutdown {
     try {
       await client.query('BEGIN');
       const tx: TxClient = {
-        query: <R extends QueryResultRow>(text: string, params?: readonly unknown[]) =>
-          client.query<R>(text, params as unknown[] | undefined),
+        query: <R extends QueryResultRow>(text: string, params?: readonly unknown[]) => {
+          const q: TimedQuery = {
+            text,
+            values: params as unknown[] | undefined,
+            query_timeout: this.queryTimeoutMs,
+          };
+          return client.query<R>(q);
+        },
       };
       const result = await fn(tx);
       await client.query('COMMIT');
@@ -193,8 +254,15 @@ export class Database implements OnApplicationShutdown {
       client.release();
       return result;
     } catch (err) {
+      if (isQueryTimeout(err)) {
+        // the connection still waits for the unanswered statement: discard it (the server rolls back on disconnect)
+        client.removeListener('error', onError);
+        client.release(err instanceof Error ? err : true);
+        throw err;
+      }
       try {
-        await client.query('ROLLBACK');
+        const rollback: TimedQuery = { text: 'ROLLBACK', query_timeout: this.queryTimeoutMs };
+        await client.query(rollback);
         client.removeListener('error', onError);
         client.release();
       } catch (rollbackErr) {
@@ -211,32 +279,93 @@ export class Database implements OnApplicationShutdown {
     return this.pool.connect();
   }
 
-  /** SELECT 1 with a short timeout; updates hazwatch_storage_database_up. */
-  async isUp(): Promise<boolean> {
-    let up = false;
-    if (this.readyFlag) {
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          this.pool.query('SELECT 1'),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('timeout')), IS_UP_TIMEOUT_MS);
-          }),
-        ]);
-        up = true;
-      } catch (err) {
-        this.lastError = err instanceof Error ? err.message : String(err);
-      } finally {
-        clearTimeout(timer);
+  /** The liveness probe's verdict (no query of its own): connected, migrated and answering. */
+  isUp(): Promise<boolean> {
+    return Promise.resolve(this.ready);
+  }
+
+  private startProbe(): void {
+    const every = this.opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
+    if (every <= 0) return;
+    this.probeTimer = setInterval(() => void this.probe(), every);
+    this.probeTimer.unref();
+  }
+
+  /**
+   * Liveness probe: `SELECT 1` on a connection of its own (a pool full of hung queries cannot starve it), with a
+   * connect and read timeout. No answer in time marks the database hung within interval + timeout.
+   */
+  async probe(): Promise<boolean> {
+    if (this.probeBusy || this.closed) return this.live.up;
+    if (!this.readyFlag) return false;
+    this.probeBusy = true;
+    const timeoutMs = this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+    let client = this.probeClient;
+    try {
+      if (!client) {
+        client = new Client({
+          connectionString: this.opts.url,
+          connectionTimeoutMillis: timeoutMs,
+          keepAlive: true,
+          application_name: 'hazwatch-probe',
+        });
+        // a connection dropped while idle must never crash the process; the next probe reconnects
+        client.on('error', () => this.dropProbeClient());
+        this.probeClient = client;
+        await client.connect();
       }
+      const q: TimedQuery = { text: 'SELECT 1', query_timeout: timeoutMs };
+      await client.query(q);
+      this.setLive(true);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      const reason = isQueryTimeout(err)
+        ? `database not answering: no reply to SELECT 1 within ${timeoutMs} ms (hung or network path stalled)`
+        : `database not answering: ${msg}`;
+      this.lastError = reason;
+      this.metrics?.dbProbeFailures.inc();
+      this.setLive(false, reason);
+      this.dropProbeClient();
+    } finally {
+      this.probeBusy = false;
     }
+    return this.live.up;
+  }
+
+  private dropProbeClient(): void {
+    const c = this.probeClient;
+    this.probeClient = undefined;
+    if (!c) return;
+    // end() waits for the peer, which may never answer: destroy the socket
+    try {
+      c.connection.stream.destroy();
+    } catch {
+      // not connected yet
+    }
+    c.end().catch(() => undefined);
+  }
+
+  private setLive(up: boolean, reason?: string): void {
     this.metrics?.dbUp.set(up ? 1 : 0);
-    return up;
+    const prev = this.live;
+    if (prev.up === up && prev.reason === reason) return;
+    this.live = {
+      up,
+      ...(reason !== undefined ? { reason } : {}),
+      sinceMs: prev.up === up ? prev.sinceMs : Date.now(),
+    };
+    if (prev.up && !up)
+      this.log.error(
+        'database liveness probe failed: reporting not ready; telemetry is spooled, alarm events held',
+        { reason },
+      );
+    else if (!prev.up && up && prev.reason?.startsWith('database not answering'))
+      this.log.warn('database answers again', { downForMs: Date.now() - prev.sinceMs });
   }
 
   /** Why the database is not up (for readiness), or undefined. */
   lastErrorMessage(): string | undefined {
-    return this.readyFlag ? undefined : this.lastError;
+    return this.ready ? undefined : this.lastError;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -247,10 +376,27 @@ export class Database implements OnApplicationShutdown {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.probeTimer);
+    this.dropProbeClient();
+    // pool.end() waits for every connection's goodbye, which a hung database never sends: bounded
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.pool.end();
+      const ended = await Promise.race([
+        this.pool.end().then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+          timer.unref();
+        }),
+      ]);
+      if (!ended)
+        this.log.warn(
+          'database pool did not close in time (database not answering); going on with the shutdown',
+          {},
+        );
     } catch (err) {
       this.log.warn('error while closing the database pool', { err });
+    } finally {
+      clearTimeout(timer);
     }
     if (this.opts.onClose) await this.opts.onClose();
   }

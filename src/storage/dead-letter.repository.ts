@@ -1,11 +1,25 @@
 import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { JsonLogger } from '../common/logger';
 import type { HazwatchMetrics } from '../metrics/metrics.registry';
-import type { Database } from './database.service';
+import { isConnectionError, type Database } from './database.service';
 
 export const DEAD_LETTER_PAYLOAD_MAX = 1024;
 /** Dead letters held in memory while the database is unavailable; beyond that they are counted, not kept. */
 export const DEAD_LETTER_BUFFER_MAX = 10_000;
+
+/** Longest topic / detail text stored (a reject's description, never an amplifier of the bad input). */
+export const DEAD_LETTER_TEXT_MAX = 2048;
+
+/**
+ * Text PostgreSQL can hold: U+0000 is not allowed in `text` (error 22021 refused the whole multi-row insert) and is
+ * written as the visible escape `\u0000`; bounded length. Cheap when there is nothing to do (the common case).
+ * Invalid UTF-8 in the input never reaches here as bytes: payloads are stored as `bytea`, and text decoded from bytes
+ * already carries U+FFFD (lone surrogates are encoded as U+FFFD by the driver).
+ */
+export function pgText(s: string, max = DEAD_LETTER_TEXT_MAX): string {
+  const t = s.length > max ? s.slice(0, max) : s;
+  return t.includes('\0') ? t.replace(/\0/g, '\\u0000') : t;
+}
 
 export type DeadLetterInput = {
   topic: string;
@@ -116,30 +130,66 @@ export class DeadLetterRepository implements OnModuleInit, BeforeApplicationShut
   private async doFlush(): Promise<void> {
     while (this.buffer.length > 0) {
       const batch = this.buffer.slice(0, this.batchMax);
-      try {
-        await this.opts.db.query(INSERT, [
-          batch.map((d) => new Date(d.receivedAt)),
-          batch.map((d) => d.topic),
-          batch.map((d) => d.reason),
-          batch.map((d) => d.detail),
-          batch.map((d) => d.payload),
-        ]);
-      } catch (err) {
+      const done = await this.store(batch);
+      // rows written or given up leave the buffer; the rest wait for the database
+      this.buffer.splice(0, done);
+      if (done < batch.length) {
         if (!this.failing) {
           this.failing = true;
-          this.log.error('could not write dead letters; holding them in memory', {
+          this.log.error('could not write dead letters (database unavailable); holding them in memory', {
             buffered: this.buffer.length,
-            error: err instanceof Error ? err.message : String(err),
+            error: this.lastError,
           });
         }
         return;
       }
-      this.buffer.splice(0, batch.length);
       if (this.failing) {
         this.failing = false;
         this.overflowLogged = false;
         this.log.info('dead letters written again');
       }
+    }
+  }
+
+  private lastError = '';
+
+  /**
+   * Inserts `batch` and returns how many rows from its start are done (written, or refused as data and counted).
+   * Fewer than `batch.length` means the database is unavailable. A batch the database refuses as data is split in
+   * halves until the bad row stands alone; that row alone is given up (counted in
+   * hazwatch_ingest_deadletter_write_errors_total, logged) and never blocks the others: each row is retried at most
+   * once on its own, so a poison row costs O(log batch) inserts, not an endless retry.
+   */
+  private async store(batch: readonly DeadLetterInput[]): Promise<number> {
+    try {
+      await this.opts.db.query(INSERT, [
+        batch.map((d) => new Date(d.receivedAt)),
+        batch.map((d) => pgText(d.topic)),
+        batch.map((d) => pgText(d.reason)),
+        batch.map((d) => pgText(d.detail)),
+        batch.map((d) => d.payload),
+      ]);
+      return batch.length;
+    } catch (err) {
+      this.lastError = err instanceof Error ? err.message : String(err);
+      if (isConnectionError(err)) return 0;
+      if (batch.length === 1) {
+        this.opts.metrics.deadLetterWriteErrors.inc();
+        const d = batch[0];
+        this.log.error(
+          'dead letter refused by the database as data; counted and skipped (the others are stored)',
+          {
+            error: this.lastError,
+            topic: d ? pgText(d.topic, 256) : undefined,
+            reason: d?.reason,
+          },
+        );
+        return 1;
+      }
+      const mid = Math.ceil(batch.length / 2);
+      const first = await this.store(batch.slice(0, mid));
+      if (first < mid) return first;
+      return mid + (await this.store(batch.slice(mid)));
     }
   }
 

@@ -20,13 +20,25 @@ import { TelemetrySpool } from './telemetry.spool';
 export async function createDatabase(config: AppConfig, metrics: HazwatchMetrics): Promise<Database> {
   const log = new JsonLogger('storage.database');
   const url = config.env.DATABASE_URL;
-  if (url) return Database.open({ url, metrics, log });
+  const timeouts = {
+    queryTimeoutMs: config.env.DB_QUERY_TIMEOUT_MS,
+    connectTimeoutMs: config.env.DB_CONNECT_TIMEOUT_MS,
+    probeIntervalMs: config.env.DB_PROBE_INTERVAL_MS,
+    probeTimeoutMs: config.env.DB_PROBE_TIMEOUT_MS,
+  };
+  if (url) return Database.open({ url, metrics, log, ...timeouts });
   const embedded = await startEmbeddedPostgres({
     dataDir: config.dataDir,
     port: config.env.EMBEDDED_PG_PORT,
   });
   try {
-    return await Database.open({ url: embedded.url, metrics, log, onClose: () => embedded.stop() });
+    return await Database.open({
+      url: embedded.url,
+      metrics,
+      log,
+      ...timeouts,
+      onClose: () => embedded.stop(),
+    });
   } catch (err) {
     await embedded.stop();
     throw err;

@@ -118,7 +118,7 @@ type Harness = {
   alarms: FakeAlarms;
   telemetry: Subject<Reading>;
   hazards: Subject<HazardDto>;
-  storage: { degraded: boolean };
+  storage: { degraded: boolean; journalledSeq: number; reason: string | undefined };
   metrics: HazwatchMetrics;
 };
 
@@ -133,7 +133,11 @@ async function start(
   const alarms = new FakeAlarms();
   const telemetry = new Subject<Reading>();
   const hazards = new Subject<HazardDto>();
-  const storage = { degraded: false };
+  const storage: { degraded: boolean; journalledSeq: number; reason: string | undefined } = {
+    degraded: false,
+    journalledSeq: 0,
+    reason: undefined,
+  };
   const auth: WsAuthenticator = extra.auth ?? {
     authenticateToken: async (token) => PRINCIPALS[token] ?? null,
   };
@@ -152,7 +156,14 @@ async function start(
           alarms: { provide: ALARM_FEED, useValue: alarms },
           telemetry: { provide: TELEMETRY_FEED, useValue: { telemetry$: telemetry.asObservable() } },
           hazards: { provide: HAZARD_FEED, useValue: { hazard$: hazards.asObservable() } },
-          storage: { provide: STORAGE_STATUS, useValue: { storageDegraded: () => storage.degraded } },
+          storage: {
+            provide: STORAGE_STATUS,
+            useValue: {
+              storageDegraded: () => storage.degraded,
+              journalledSeq: () => storage.journalledSeq,
+              databaseReason: () => storage.reason,
+            },
+          },
         },
       }),
     ],
@@ -504,6 +515,33 @@ describe('/ws gateway (fake feeds)', () => {
       h.storage.degraded = false;
       await pollUntil(() => c.of('status').length === 3, { what: 'recovery status' });
       expect(c.of('status').map((f) => f.data.storageDegraded)).toEqual([false, true, false]);
+    });
+
+    it('should say why the database is unusable in the status frame', async () => {
+      const c = await login();
+      h.storage.degraded = true;
+      h.storage.reason = 'database not answering: no reply to SELECT 1 within 2000 ms';
+      await c.waitFor('status', (d) => d.storageDegraded === true);
+      expect(c.of('status').at(-1)?.data).toEqual({
+        storageDegraded: true,
+        databaseReason: 'database not answering: no reply to SELECT 1 within 2000 ms',
+      });
+      h.storage.degraded = false;
+      h.storage.reason = undefined;
+      await c.waitFor('status', (d) => d.storageDegraded === false && d.databaseReason === undefined);
+    });
+
+    it('should pass an alarm event not yet journalled through as such, then send a journalled marker once the journal caught up', async () => {
+      const c = await login();
+      c.send('subscribe', { alarms: true });
+      await c.waitFor('subscribed');
+      h.alarms.emit({ ...alarm('bohai-chem', { seq: 1 }), journalled: false });
+      await c.waitFor('alarm', (d) => d.seq === 1);
+      expect(c.of('alarm')[0]?.data.journalled).toBe(false);
+      expect(c.of('journalled')).toHaveLength(0);
+      h.storage.journalledSeq = 1;
+      const marker = await c.waitFor('journalled');
+      expect(marker.data).toEqual({ seq: 1 });
     });
   });
 

@@ -15,6 +15,8 @@ export class InMemoryAlarmStore implements AlarmStore {
   private failures = 0;
   private gate: Promise<void> | undefined;
   private openGate: (() => void) | undefined;
+  private hung: Promise<void> | undefined;
+  private openHang: (() => void) | undefined;
 
   failNext(n: number): void {
     this.failures = n;
@@ -44,8 +46,27 @@ export class InMemoryAlarmStore implements AlarmStore {
     return { alarms: [...this.alarms.values()].map((a) => structuredClone(a)), lastSeq: last?.seq ?? 0, lastHash: last?.hash ?? GENESIS_HASH };
   }
 
+  /** A database that stops answering: persist calls neither resolve nor reject until `unhang()`. */
+  hang(): void {
+    this.hung ??= new Promise((r) => (this.openHang = r));
+  }
+
+  unhang(): void {
+    this.openHang?.();
+    this.hung = undefined;
+  }
+
+  /** A copy of what the database holds now (the state a restarted server finds). */
+  snapshot(): InMemoryAlarmStore {
+    const copy = new InMemoryAlarmStore();
+    copy.rows.push(...this.rows.map((r) => structuredClone(r)));
+    for (const [id, a] of this.alarms) copy.alarms.set(id, structuredClone(a));
+    return copy;
+  }
+
   async persist(batch: readonly AlarmWrite[]): Promise<void> {
     this.persistCalls += 1;
+    if (this.hung) await this.hung;
     this.check();
     for (const w of batch) {
       const existing = this.rows.find((r) => r.seq === w.entry.seq);

@@ -39,6 +39,11 @@ export type AlarmEventDto = {
   readonly ackedBy?: string;
   readonly clearedAt?: string | number;
   readonly seq: number;
+  /**
+   * False while the event is durable only in the server's write-ahead log, not yet in the journal table; a later
+   * `journalled` frame clears it (docs/adr/0011-journal-before-announce.md).
+   */
+  readonly journalled?: boolean;
 };
 
 /** Server → client `hello`, sent once right after successful authentication. */
@@ -87,7 +92,10 @@ export type SubscribedDto = {
 };
 
 /** Server → client `status`: server-side conditions the console shows as banners. */
-export type StatusDto = { readonly storageDegraded: boolean };
+export type StatusDto = { readonly storageDegraded: boolean; readonly databaseReason?: string };
+
+/** Server → client `journalled`: every alarm event with seq ≤ `seq` is now in the journal table. */
+export type JournalledDto = { readonly seq: number };
 
 export type ErrorCode =
   | 'auth_failed'
@@ -108,6 +116,7 @@ export type ClientEventMap = {
   hazard: HazardDto;
   subscribed: SubscribedDto;
   status: StatusDto;
+  journalled: JournalledDto;
   error: ErrorDto;
 };
 

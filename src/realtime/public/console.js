@@ -205,7 +205,14 @@ function onFrame({ event, data }) {
     case 'status':
       state.storageDegraded = Boolean(data.storageDegraded);
       $('banner-storage').hidden = !state.storageDegraded;
+      // why (e.g. the database does not answer), from the server's liveness probe
+      $('storage-detail').textContent = data.databaseReason ?? '';
       return;
+    case 'journalled':
+      // every alarm event up to data.seq is now in the journal: clear the "not yet journalled" marks
+      for (const a of state.alarms.values())
+        if (a.journalled === false && a.seq <= data.seq) a.journalled = true;
+      return scheduleRender();
     case 'error':
       console.warn('server error frame', data);
       if (data.code === 'bad_frame') toast(`${t('action.failed')}: ${data.message}`, true);
@@ -428,7 +435,18 @@ function alarmRow(a) {
     ),
     h('td', {}, a.message ?? a.condition),
     h('td', { class: 'value' }, `${fmtValue(a.value)} / ${fmtValue(a.limit)}`),
-    h('td', { class: 'state' }, t(`state.${a.state}`)),
+    h(
+      'td',
+      { class: 'state' },
+      t(`state.${a.state}`),
+      a.journalled === false
+        ? h(
+            'span',
+            { class: 'not-journalled', title: t('alarm.notJournalledHint') },
+            ` ${t('alarm.notJournalled')}`,
+          )
+        : null,
+    ),
     actions,
   );
 }

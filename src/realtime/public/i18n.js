@@ -12,6 +12,8 @@ const zh = {
   'storage.degraded': '存储降级：报警事件暂存于内存，数据库恢复后按序写入。',
   'ingest.lag': '遥测积压：读数延迟 {s} 秒入库（无丢失，其余由代理暂存）。',
   'ingest.offline': '未连接 MQTT 代理：重连前无新读数。',
+  'alarm.notJournalled': '未入日志',
+  'alarm.notJournalledHint': '已保存在本地预写日志，尚未写入报警日志数据库；数据库恢复后按序写入',
   'flood.on': '报警泛滥',
   'flood.detail': '10 分钟内 {n} 条报警（阈值 10），已按危险源分组，未隐藏任何报警。',
   mute: '静音',
@@ -151,6 +153,9 @@ const en = {
     'Storage degraded: alarm events are held in memory and written in order when the database returns.',
   'ingest.lag': 'Telemetry backlog: readings reach the database {s} s late (nothing is lost; the broker holds the rest).',
   'ingest.offline': 'Not connected to the MQTT broker: no new readings until it reconnects.',
+  'alarm.notJournalled': 'not yet journalled',
+  'alarm.notJournalledHint':
+    'Saved in the local write-ahead log, not yet in the alarm journal database; written in order when it returns',
   'flood.on': 'Alarm flood',
   'flood.detail': '{n} alarms in 10 min (limit 10); grouped by hazard source, nothing hidden.',
   mute: 'Mute',
