@@ -38,7 +38,7 @@ describe('foundation end to end (embedded PostgreSQL + in-process broker + simul
       },
       { timeoutMs: 10_000, intervalMs: 250, what: '60+ devices online with live values' },
     );
-    expect(live.length).toBe(66);
+    expect(live.length).toBe(75); // every device of the demo plant (config/plant.yaml)
 
     // stored history
     const hist = await pollUntil(

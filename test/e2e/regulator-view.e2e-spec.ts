@@ -108,12 +108,13 @@ describeIf('regulator view (real server, headless Chromium)', () => {
     const enterprise = page.locator('#jurisdiction .reg-enterprise[data-site-id="bohai-chem"]');
     await enterprise.locator('.reg-overdue').waitFor();
     await enterprise.locator('.prio-badge.prio-high').waitFor();
-    // filed grade colours: liquid chlorine grade 1 red, ammonia grade 2 orange
+    // filed grade colours (docs/plant-model.md: filed grades match R at design inventory): chlorine grade 2 orange,
+    // ammonia grade 3 yellow
     expect(await enterprise.locator('.reg-source[data-source-id="bhc-cl2"]').getAttribute('data-level')).toBe(
-      'red',
+      'orange',
     );
     expect(await enterprise.locator('.reg-source[data-source-id="bhc-nh3"]').getAttribute('data-level')).toBe(
-      'orange',
+      'yellow',
     );
     await enterprise
       .locator('.reg-source[data-source-id="bhc-cl2"] .sys-fault[data-system="lightning"]')

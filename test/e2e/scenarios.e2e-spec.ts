@@ -197,6 +197,7 @@ describe('simulator scenarios end to end (MQTT → rules → alarms → /ws)', (
             scenarioStartMs: SCENARIO_START_MS,
             ...(c.speed !== undefined ? { scenarioSpeed: c.speed } : {}),
             clientIdPrefix: `e2e-${c.name}`,
+            ...server.mqttAuth(),
             logger: quiet,
           }),
         ),

@@ -1,8 +1,8 @@
 /**
  * Site link supervision end to end (docs/alarm-lifecycle.md, "Site link"): the real server (`dist/src/main.js`, demo
- * plant and config), the real simulator code publishing bohai-chem's 22 devices over MQTT. When the simulators stop
+ * plant and config), the real simulator code publishing bohai-chem's 25 devices over MQTT. When the simulators stop
  * (every device announces `offline`, as a gateway's devices do when it drops), the operators get ONE `site_offline`
- * alarm for bohai-chem, not 22 device alarms; the device alarms are recorded and suppressed.
+ * alarm for bohai-chem, not 25 device alarms; the device alarms are recorded and suppressed.
  */
 import { startSimulators, type RunningSimulators, type SimLogger } from '../../simulators/plant.simulator';
 import { pollUntil } from '../setup/poll-until';
@@ -25,11 +25,11 @@ describe('site link supervision end to end', () => {
     await server?.stop();
   });
 
-  it('should announce one site_offline alarm, not 22 device alarms, when every device of the site drops', async () => {
+  it('should announce one site_offline alarm, not 25 device alarms, when every device of the site drops', async () => {
     const devices = [...demoPlant().deviceByKey.values()]
       .filter((d) => d.siteId === SITE)
       .map((d) => `${d.siteId}/${d.id}`);
-    expect(devices).toHaveLength(22);
+    expect(devices).toHaveLength(25);
     server = await startServer({ env: { SIMULATE: 'false' } });
     const token = server.tokens().operator ?? '';
     recorder = await AlarmEventRecorder.open(server.url, token);
@@ -38,6 +38,7 @@ describe('site link supervision end to end', () => {
       plant: demoPlant(),
       devices,
       clientIdPrefix: 'e2e-site-link',
+      ...server.mqttAuth(),
       logger: quiet,
     });
     const get = async (path: string): Promise<unknown> => {
@@ -49,9 +50,9 @@ describe('site link supervision end to end', () => {
     await pollUntil(
       async () => {
         const list = (await get(`/api/devices?site=${SITE}`)) as Array<{ state?: string }>;
-        return list.length === 22 && list.every((d) => d.state === 'online') ? true : undefined;
+        return list.length === 25 && list.every((d) => d.state === 'online') ? true : undefined;
       },
-      { timeoutMs: 30_000, intervalMs: 250, what: 'all 22 bohai-chem devices online' },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'all 25 bohai-chem devices online' },
     );
     const before = recorder.events().length;
     await sims.stop();
@@ -64,16 +65,16 @@ describe('site link supervision end to end', () => {
           .find((e) => e.siteId === SITE && e.condition === 'site_offline' && e.event === 'raised'),
       { timeoutMs: 60_000, intervalMs: 200, what: 'site_offline raised' },
     );
-    expect(site).toMatchObject({ state: 'unacknowledged', priority: 'high', limit: 22 });
+    expect(site).toMatchObject({ state: 'unacknowledged', priority: 'high', limit: 25 });
     // let every device's offline alarm (10 s on-delay) arrive, then count what the operators were told
     await pollUntil(
       async () => {
         const list = (await get(`/api/alarms?site=${SITE}`)) as Array<{ condition: string; state: string }>;
-        return list.filter((a) => a.condition === 'offline' && a.state === 'suppressed').length === 22
+        return list.filter((a) => a.condition === 'offline' && a.state === 'suppressed').length === 25
           ? true
           : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 250, what: '22 offline alarms suppressed' },
+      { timeoutMs: 60_000, intervalMs: 250, what: '25 offline alarms suppressed' },
     );
     const siteEvents = recorder
       .events()
@@ -87,6 +88,6 @@ describe('site link supervision end to end', () => {
         .map((e) => `${e.ruleId} ${e.condition}`)
         .sort(),
     ).toEqual([`ext:site-link:${SITE} site_offline`, 'vote:cl-a1 vote']);
-    expect(siteEvents.filter((e) => e.condition === 'offline' && e.event === 'raised')).toHaveLength(22);
+    expect(siteEvents.filter((e) => e.condition === 'offline' && e.event === 'raised')).toHaveLength(25);
   }, 150_000);
 });
