@@ -155,8 +155,15 @@ suite('telemetry daily partitions on plain PostgreSQL (scratch database)', () =>
       'telemetry_p20400311',
       'telemetry_p20400312',
     ]);
+    // BRIN on time, plus the unique reading key every partition carries (docs/adr/0014-idempotent-telemetry.md);
+    // no series index on a day that is still open
     expect(await indexesOf('telemetry_p20400310')).toEqual([
       { name: 'telemetry_p20400310_time_idx', method: 'brin', valid: true },
+      {
+        name: 'telemetry_p20400310_time_site_id_device_id_channel_coalesce_idx',
+        method: 'btree',
+        valid: true,
+      },
     ]);
     const bound = await db.query<{ b: string }>(
       `SELECT pg_get_expr(relpartbound, oid) AS b FROM pg_class WHERE relname = 'telemetry_p20400310'`,
@@ -195,8 +202,16 @@ suite('telemetry daily partitions on plain PostgreSQL (scratch database)', () =>
     expect(await indexesOf('telemetry_p20400310')).toEqual([
       { name: 'telemetry_p20400310_series_idx', method: 'btree', valid: true },
       { name: 'telemetry_p20400310_time_idx', method: 'brin', valid: true },
+      {
+        name: 'telemetry_p20400310_time_site_id_device_id_channel_coalesce_idx',
+        method: 'btree',
+        valid: true,
+      },
     ]);
-    expect((await indexesOf('telemetry_p20400311')).map((i) => i.method)).toEqual(['brin']);
+    expect((await indexesOf('telemetry_p20400311')).map((i) => i.name)).toEqual([
+      'telemetry_p20400311_time_idx',
+      'telemetry_p20400311_time_site_id_device_id_channel_coalesce_idx',
+    ]);
     expect(log.lines).toContainEqual(
       expect.objectContaining({
         level: 'info',
@@ -246,7 +261,10 @@ suite('telemetry daily partitions on plain PostgreSQL (scratch database)', () =>
     expect(closed).toContain('"Index Name":"telemetry_p20400310_series_idx"');
     expect(closed.match(/"Relation Name":"([^"]+)"/g)).toEqual(['"Relation Name":"telemetry_p20400310"']);
     const today = await plan(D(3, 11, 6), D(3, 11, 8));
-    expect(today).toContain('"Index Name":"telemetry_p20400311_time_idx"');
+    // the open day is read by time: its BRIN or the time-led unique reading key, never a series index
+    expect(today).toMatch(
+      /"Index Name":"telemetry_p20400311_time_(idx|site_id_device_id_channel_coalesce_idx)"/,
+    );
     expect(today).not.toContain('series_idx');
     expect(today.match(/"Relation Name":"([^"]+)"/g)).toEqual(['"Relation Name":"telemetry_p20400311"']);
   });

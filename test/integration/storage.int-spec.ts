@@ -78,9 +78,11 @@ suite('storage against PostgreSQL (real migrations)', () => {
          WHERE tablename IN ('telemetry', 'telemetry_p_legacy') ORDER BY 1`,
       );
       expect(idx.rows.map((r: { i: string }) => r.i)).toEqual([
+        'telemetry.telemetry_reading_key', // unique reading key, docs/adr/0014-idempotent-telemetry.md
         'telemetry.telemetry_time_brin',
         'telemetry_p_legacy.telemetry_p_legacy_series_idx',
         'telemetry_p_legacy.telemetry_p_legacy_time_brin',
+        'telemetry_p_legacy.telemetry_p_legacy_time_site_id_device_id_channel_coalesce_idx',
       ]);
     }
     expect(db.connectionString).not.toMatch(/:[^:@/]+@/); // password, if any, masked
