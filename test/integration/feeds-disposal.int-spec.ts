@@ -43,7 +43,7 @@ suite('disposal closed loop (whole app, PostgreSQL)', () => {
     });
     binhai = await app.token('regulator', 'tianjin/binhai', 'Binhai ESB');
     wuqing = await app.token('regulator', 'tianjin/wuqing', 'Wuqing ESB');
-    operator = await app.token('operator', 'tianjin/binhai/nangang/bohai-chem', 'control room bohai');
+    operator = await app.token('operator', 'tianjin/binhai/lingang/bohai-chem', 'control room bohai');
   });
   afterAll(async () => {
     await app?.close();
