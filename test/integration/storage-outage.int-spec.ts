@@ -94,6 +94,9 @@ suite.each(sinks)('telemetry writer across a database outage (TCP proxy cut), %s
           value: sent,
           quality: 'good',
           receivedAt: now,
+          // distinct readings of one device in the same millisecond differ by seq (the unique reading key,
+          // docs/adr/0014-idempotent-telemetry.md); without it they would be one reading
+          seq: sent,
         });
       }
       writer.enqueue(rs);
