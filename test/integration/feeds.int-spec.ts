@@ -67,7 +67,7 @@ suite('regulator feeds: Atom and CAP (whole app, PostgreSQL)', () => {
     expect(cap.text).toContain('<status>Test</status>');
     expect(cap.text).toContain('<sender>hazwatch@feeds.test</sender>');
     expect(cap.text).toMatch(/<sent>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00<\/sent>/);
-    expect(cap.text).toContain('<circle>38.762,117.512 0.5</circle>');
+    expect(cap.text).toContain('<circle>38.972,117.768 0.5</circle>');
     expect(await validateCap(cap.text)).toEqual({ valid: true, errors: [] });
 
     // a Binhai-scoped document is "not found" for Wuqing (existence not revealed)
