@@ -43,6 +43,22 @@ export type DeviceState = 'online' | 'offline';
  */
 export type ReadingInput = Reading | readonly Reading[];
 
+/**
+ * A change of a device's clock health, decided by ingest's clock tracker and turned into the rule engine's
+ * `clock_fault` condition (docs/ingest-time-and-sequence.md).
+ */
+export type ClockChange = {
+  readonly siteId: string;
+  readonly deviceId: string;
+  readonly state: 'ok' | 'ahead' | 'behind';
+  /** Device time − arrival time of the message that decided it, ms (positive: the device clock is ahead). */
+  readonly offsetMs: number;
+  /** The tolerance that was exceeded (or is kept again), ms. */
+  readonly limitMs: number;
+  /** Arrival time of that message. */
+  readonly ts: number;
+};
+
 /** The first (or only) reading of an input; a message batch is never empty. */
 export const firstReading = (x: ReadingInput): Reading => (isReadingBatch(x) ? x[0]! : x);
 

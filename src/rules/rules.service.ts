@@ -3,7 +3,7 @@ import { asyncScheduler, Observable, Subject, type SchedulerLike, type Subscript
 import { CLOCK, type Clock } from '../common/clock';
 import { ConfigError } from '../common/errors';
 import { JsonLogger } from '../common/logger';
-import { firstReading, type ReadingInput } from '../common/types';
+import { firstReading, type ClockChange, type ReadingInput } from '../common/types';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { IngestService } from '../ingest/ingest.service';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
@@ -11,7 +11,6 @@ import type { ConditionChange } from './domain/condition';
 import { ConditionStore } from './domain/condition-store';
 import { buildEngine, type EngineInputs } from './domain/engine';
 import type { HazardStatus } from './domain/hazard-grading';
-import type { DeviceClockEvent } from './domain/clock.rule';
 import type { DeviceStateEvent } from './domain/offline.rule';
 import type { CompiledRules } from './domain/rule-spec';
 import { describeWind, WeatherBook } from './domain/weather-book';
@@ -96,7 +95,7 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
   start(
     telemetry$: Observable<ReadingInput>,
     deviceState$: Observable<DeviceStateEvent>,
-    clock$?: Observable<DeviceClockEvent>,
+    clock$?: Observable<ClockChange>,
   ): void {
     if (!this.rules) throw new Error('RulesService.start before onModuleInit');
     this.inputs = { telemetry$: this.measured(telemetry$), deviceState$, ...(clock$ ? { clock$ } : {}) };

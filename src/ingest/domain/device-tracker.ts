@@ -17,6 +17,9 @@
  * missing upstream); an equal or slightly lower seq (up to `SEQ_REPLAY_WINDOW` back) is a duplicate or a redelivery,
  * not a gap; a bigger step back (or a forward jump above `SEQ_MAX_GAP`) is a device restart, which re-bases the count.
  */
+import type { ClockChange } from '../../common/types';
+
+export type { ClockChange };
 
 export type ClockState = 'unknown' | 'ok' | 'ahead' | 'behind';
 
@@ -53,19 +56,6 @@ export const newLinkTotals = (): LinkTotals => ({
   clockRetimed: 0,
   clockFaulty: 0,
 });
-
-/** A change of a device's clock health, for the rule engine's `clock_fault` condition. */
-export type ClockChange = {
-  readonly siteId: string;
-  readonly deviceId: string;
-  readonly state: 'ok' | 'ahead' | 'behind';
-  /** Device time − arrival time of the message that decided it, ms (positive: the device clock is ahead). */
-  readonly offsetMs: number;
-  /** The tolerance that was exceeded (or is kept again), ms. */
-  readonly limitMs: number;
-  /** Arrival time of that message. */
-  readonly ts: number;
-};
 
 /** Consecutive good messages that clear a clock fault (one good reading among bad ones is not enough). */
 export const CLEAR_AFTER = 3;

@@ -10,7 +10,7 @@ import { makeReading } from '../../../test/factories/reading.factory';
 import { loadPlant } from '../../config/config.loader';
 import { loadRules } from '../rules.loader';
 import type { ChannelValue, Reading } from '../../common/types';
-import type { DeviceClockEvent } from './clock.rule';
+import type { ClockChange } from '../../common/types';
 import type { ConditionChange } from './condition';
 import { ConditionStore } from './condition-store';
 import { buildEngine, evaluationTime } from './engine';
@@ -24,7 +24,7 @@ type Out = ConditionChange & { at: number };
 type Send = (at: number, values: Record<string, ChannelValue>, over?: Partial<Reading>) => void;
 type Scenario = {
   send: Send;
-  clock(at: number, e: Omit<DeviceClockEvent, 'siteId' | 'deviceId' | 'ts'>): void;
+  clock(at: number, e: Omit<ClockChange, 'siteId' | 'deviceId' | 'ts'>): void;
 };
 
 /** Runs the demo rules in virtual time; `build` schedules cl-gd-1's messages (one batch per message, as ingest). */
@@ -38,7 +38,7 @@ function run(
   ts.run(({ flush }) => {
     const telemetry$ = new Subject<Reading | readonly Reading[]>();
     const deviceState$ = new Subject<DeviceStateEvent>();
-    const clock$ = new Subject<DeviceClockEvent>();
+    const clock$ = new Subject<ClockChange>();
     const engine = buildEngine(
       rules,
       { telemetry$, deviceState$, clock$ },

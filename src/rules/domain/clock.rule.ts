@@ -7,26 +7,15 @@
 import { ConditionSlot, NO_SEED, type SeedLookup } from './condition';
 import { lastDeviceLookup } from './device-lookup';
 import type { RuleMachine } from './rule-machine';
+import type { ClockChange } from '../../common/types';
 import type { ClockRule } from './rule-spec';
-
-/** Structural twin of ingest's clock change. */
-export type DeviceClockEvent = {
-  readonly siteId: string;
-  readonly deviceId: string;
-  readonly state: 'ok' | 'ahead' | 'behind';
-  /** Device time − arrival time, ms (positive: ahead). */
-  readonly offsetMs: number;
-  /** The tolerance exceeded (or kept again), ms. */
-  readonly limitMs: number;
-  readonly ts: number;
-};
 
 const seconds = (ms: number): number => Math.round(ms / 1000);
 
 export function createClockMachine(
   rules: readonly ClockRule[],
   seed: SeedLookup = NO_SEED,
-): RuleMachine<DeviceClockEvent> {
+): RuleMachine<ClockChange> {
   type Entry = { rule: ClockRule; slot: ConditionSlot };
   const bySite = new Map<string, Map<string, Entry>>();
   for (const rule of rules) {

@@ -31,12 +31,12 @@ import {
   type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
-import { firstReading, type Reading, type ReadingInput } from '../../common/types';
+import { firstReading, type ClockChange, type Reading, type ReadingInput } from '../../common/types';
 import { type ConditionChange, type SeedLookup } from './condition';
 import type { ConditionStore } from './condition-store';
 import { createCompositeMachine } from './composite.rule';
 import { lastDeviceLookup } from './device-lookup';
-import { createClockMachine, type DeviceClockEvent } from './clock.rule';
+import { createClockMachine } from './clock.rule';
 import { createFlagMachine } from './flag.rule';
 import { hazardGrading, computeHazard, LEVEL_HEALTH_CONDITIONS, type HazardStatus } from './hazard-grading';
 import { createInterlockMachine } from './interlock.rule';
@@ -60,7 +60,7 @@ export type EngineInputs = {
   readonly telemetry$: Observable<ReadingInput>;
   readonly deviceState$: Observable<DeviceStateEvent>;
   /** Device clock health changes (ingest's clock tracker): raise and clear `clock_fault`. */
-  readonly clock$?: Observable<DeviceClockEvent>;
+  readonly clock$?: Observable<ClockChange>;
 };
 
 export type EngineHooks = {
