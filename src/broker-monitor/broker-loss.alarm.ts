@@ -1,6 +1,7 @@
 import type { Clock } from '../common/clock';
 import type { ConditionChange } from '../alarms/domain/condition-change';
-import type { Scheduler, TimerHandle } from '../storage/timer.port';
+import type { Scheduler } from '../storage/timer.port';
+import { QuietClearAlarm } from './quiet-clear.alarm';
 
 /** Rule id of the critical alarm raised when the MQTT broker reports dropped messages. */
 export const BROKER_LOSS_RULE_ID = 'ext:broker-loss';
@@ -25,75 +26,46 @@ export type BrokerLossAlarmDeps = {
 /**
  * The "data loss at the broker" (数据丢失) alarm: critical, raised for every site when the broker's drop counter
  * increases (which site's messages were dropped is not known, so every site's operators learn their history may have
- * gaps); returns to normal after `clearAfterMs` without a new drop. An external condition (src/alarms/external-conditions.ts):
- * it owns its state, and after a restart clears what it finds active once the quiet period has passed.
+ * gaps); returns to normal after `clearAfterMs` without a new drop (see QuietClearAlarm).
  */
 export class BrokerLossAlarm {
-  private clearTimer: TimerHandle | undefined;
-  private readonly clearAfterMs: number;
+  private readonly alarm: QuietClearAlarm;
 
   constructor(private readonly deps: BrokerLossAlarmDeps) {
-    this.clearAfterMs = deps.clearAfterMs ?? BROKER_LOSS_CLEAR_MS;
+    const clearAfterMs = deps.clearAfterMs ?? BROKER_LOSS_CLEAR_MS;
+    const sources = new Map(deps.sites.map((s) => [s.siteId, s.sourceId]));
+    this.alarm = new QuietClearAlarm(
+      {
+        ruleId: BROKER_LOSS_RULE_ID,
+        condition: BROKER_LOSS_CONDITION,
+        priority: 'critical',
+        clearAfterMs,
+        clearMessage: `MQTT 代理 ${Math.round(clearAfterMs / 60_000)} 分钟内未再丢弃消息`,
+      },
+      {
+        emit: deps.emit,
+        activeSites: deps.activeSites,
+        sourceOf: (siteId) => sources.get(siteId) ?? siteId,
+        clock: deps.clock,
+        scheduler: deps.scheduler,
+      },
+    );
   }
 
   /** After a restart: an alarm left active is cleared once a quiet period passes without a new drop. */
   start(): void {
-    if (this.deps.activeSites().size > 0) this.armClear();
+    this.alarm.resume();
   }
 
   /** `dropped` new drops were seen; `total` is the broker's counter. Raises for every site not already active. */
   dropped(dropped: number, total: number, detail: string): void {
     if (dropped <= 0) return;
     const active = this.deps.activeSites();
-    const now = this.deps.clock.now();
-    for (const s of this.deps.sites) {
-      if (active.has(s.siteId)) continue;
-      this.deps.emit({
-        ruleId: BROKER_LOSS_RULE_ID,
-        sourceId: s.sourceId,
-        siteId: s.siteId,
-        condition: BROKER_LOSS_CONDITION,
-        active: true,
-        priority: 'critical',
-        value: dropped,
-        limit: 0,
-        ts: now,
-        message: `数据丢失：MQTT 代理丢弃了 ${dropped} 条消息（累计 ${total}），这些数据未到达本系统（${detail}）`,
-      });
-    }
-    this.armClear();
+    const message = `数据丢失：MQTT 代理丢弃了 ${dropped} 条消息（累计 ${total}），这些数据未到达本系统（${detail}）`;
+    for (const s of this.deps.sites) this.alarm.raise(s.siteId, dropped, message, active);
   }
 
   stop(): void {
-    this.clearTimer?.cancel();
-    this.clearTimer = undefined;
-  }
-
-  private armClear(): void {
-    this.clearTimer?.cancel();
-    this.clearTimer = this.deps.scheduler.after(this.clearAfterMs, () => {
-      this.clearTimer = undefined;
-      this.clear();
-    });
-  }
-
-  private clear(): void {
-    const active = this.deps.activeSites();
-    const now = this.deps.clock.now();
-    for (const s of this.deps.sites) {
-      if (!active.has(s.siteId)) continue;
-      this.deps.emit({
-        ruleId: BROKER_LOSS_RULE_ID,
-        sourceId: s.sourceId,
-        siteId: s.siteId,
-        condition: BROKER_LOSS_CONDITION,
-        active: false,
-        priority: 'critical',
-        value: 0,
-        limit: 0,
-        ts: now,
-        message: `MQTT 代理 ${Math.round(this.clearAfterMs / 60_000)} 分钟内未再丢弃消息`,
-      });
-    }
+    this.alarm.stop();
   }
 }
