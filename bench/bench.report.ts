@@ -39,6 +39,9 @@ export type StepResult = {
   serverTreeRssMaxMb: number;
   machineCpuPct: number;
   maxQueueDepth: number | null;
+  /** COPY batches committed during the step, and their mean size in rows (hazwatch_storage_batch_size_rows). */
+  copies?: number;
+  meanRowsPerCopy?: number | null;
   rejectedMessages: number;
   sustained: boolean;
   verdict: string;

@@ -203,7 +203,7 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     if (mosquitto) out(`  broker: ${step.brokerDropped === null ? 'dropped count not reported' : `${n0(step.brokerDropped)} messages dropped`} ($SYS/broker/publish/messages/dropped), ${step.brokerDropWarnings} "Outgoing messages are being dropped" log lines`);
     steps.push(step);
     out(
-      `  → sent ${n0(step.sent)} at ${n0(step.achievedRate)} msg/s; stored ${n0(step.storedRows)}/${n0(step.expectedRows)} rows (${step.countMethod}; lost ${n0(step.lostRows)}, duplicates ${n0(step.duplicateRows)}); server received ${n0(step.receivedMessages ?? NaN)} msgs${step.receivedMessages !== undefined && step.receivedMessages < step.sent ? ` (${n0(step.sent - step.receivedMessages)} acknowledged by the broker but not delivered to the server by the end of the drain)` : ''}; stored rate ${n0(step.storedRate)} msg/s; drain ${step.drainS.toFixed(1)} s; p50/p99 ${step.latencyP50Ms?.toFixed(1) ?? '–'}/${step.latencyP99Ms?.toFixed(1) ?? '–'} ms; server CPU ${n0(step.serverCpuPct)} %, RSS ${n0(step.serverRssMaxMb)} MB; ${step.verdict}`,
+      `  → sent ${n0(step.sent)} at ${n0(step.achievedRate)} msg/s; stored ${n0(step.storedRows)}/${n0(step.expectedRows)} rows (${step.countMethod}; lost ${n0(step.lostRows)}, duplicates ${n0(step.duplicateRows)}); server received ${n0(step.receivedMessages ?? NaN)} msgs${step.receivedMessages !== undefined && step.receivedMessages < step.sent ? ` (${n0(step.sent - step.receivedMessages)} acknowledged by the broker but not delivered to the server by the end of the drain)` : ''}; stored rate ${n0(step.storedRate)} msg/s; drain ${step.drainS.toFixed(1)} s; p50/p99 ${step.latencyP50Ms?.toFixed(1) ?? '–'}/${step.latencyP99Ms?.toFixed(1) ?? '–'} ms; server CPU ${n0(step.serverCpuPct)} %, RSS ${n0(step.serverRssMaxMb)} MB; ${n0(step.copies ?? NaN)} COPYs of ${n0(step.meanRowsPerCopy ?? NaN)} rows on average; ${step.verdict}`,
     );
     if (step.drainTimedOut) {
       out('  the server did not catch up within the drain timeout; skipping the higher steps');
@@ -429,6 +429,12 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
     const p50 = lag ? quantile(lag, 0.5) : null;
     const p99 = lag ? quantile(lag, 0.99) : null;
     const activeS = result.publishS + drainS;
+    const delta = (name: string): number | undefined => {
+      const a = sample(after, name);
+      return a === undefined ? undefined : a - (sample(before, name) ?? 0);
+    };
+    const copies = delta('hazwatch_storage_batch_size_rows_count');
+    const copyRows = delta('hazwatch_storage_batch_size_rows_sum');
     const storedRate = Math.min(stored, expectedRows) / ROWS_PER_MESSAGE / activeS;
     const partial = {
       targetRate: rate,
@@ -460,6 +466,8 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
       serverTreeRssMaxMb: treeRssMax / 1024 / 1024,
       machineCpuPct: ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100,
       maxQueueDepth: queueMax,
+      copies: copies ?? 0,
+      meanRowsPerCopy: copies ? copyRows! / copies : null,
       rejectedMessages: (sample(after, 'hazwatch_ingest_messages_total', { result: 'rejected' }) ?? 0) - rejectedBefore,
     };
     return { ...partial, ...verdict(partial) };

@@ -115,7 +115,9 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
     ...opts.env,
   });
   const tail = new Tail();
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, opts.entry], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // BENCH_SERVER_NODE_FLAGS adds node flags for the server only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+  const extra = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...extra, opts.entry], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   live.add(child);
   // BENCH_SERVER_LOG=<file> keeps the server's whole output (the tail alone is printed on failure).
   const logFile = process.env.BENCH_SERVER_LOG ? createWriteStream(process.env.BENCH_SERVER_LOG) : undefined;

@@ -139,6 +139,21 @@ describe('alarm events: durable before announced', () => {
     expect((await after.service.eventsSince(1, admin)).map((e) => e.seq)).toEqual([2, 3, 4, 5]);
   });
 
+  it('should make a flood of events durable with one fdatasync on the file log, announcing each after it in seq order', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'hazwatch-wal-')), 'events.wal');
+    const wal = new FileAlarmEventLog(file);
+    const h = await start(new InMemoryAlarmStore(), wal);
+    const before = wal.syncs;
+    for (let i = 0; i < 50; i++) h.conditions.next(gas(`d${i}`));
+    // written, not yet announced: the group's fdatasync comes first
+    expect(h.events).toHaveLength(0);
+    expect(new FileAlarmEventLog(file).load()).toHaveLength(50);
+    await Promise.resolve();
+    expect(wal.syncs - before).toBe(1);
+    expect(h.events.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(h.walAtAnnounce.every((seqs, i) => seqs.includes(i + 1))).toBe(true);
+  });
+
   it('should keep announcing while the database refuses, then journal in order and report the journalled seq', async () => {
     const db = new InMemoryAlarmStore();
     const h = await start(db, new InMemoryAlarmEventLog());
@@ -259,6 +274,48 @@ describe('FileAlarmEventLog', () => {
     const back = new FileAlarmEventLog(file).load();
     expect(back.map((w) => w.entry)).toEqual(ws.map((w) => w.entry));
     expect(back[0]?.alarm.message).toBe('ünï\u0000"q"');
+  });
+
+  it('should group appends of one synchronous run into one fdatasync and call back in order only after it', async () => {
+    const file = join(dir(), 'events.wal');
+    const log = new FileAlarmEventLog(file);
+    const ws = chain(4);
+    const done: Array<[number, string | undefined]> = [];
+    for (const w of ws.slice(0, 3)) log.appendGrouped(w, (err) => done.push([w.entry.seq, err?.message]));
+    expect(done).toEqual([]);
+    expect(log.syncs).toBe(0);
+    await Promise.resolve();
+    expect(log.syncs).toBe(1);
+    expect(done).toEqual([
+      [1, undefined],
+      [2, undefined],
+      [3, undefined],
+    ]);
+    // a plain append ends any open group first, then syncs on its own
+    log.appendGrouped(ws[3] as AlarmWrite, (err) => done.push([4, err?.message]));
+    log.close();
+    expect(done[3]).toEqual([4, undefined]);
+    expect(new FileAlarmEventLog(file).load().map((w) => w.entry.seq)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('should report a failed fdatasync to every event of the group, in order', async () => {
+    const log = new FileAlarmEventLog(join(dir(), 'events.wal'));
+    const ws = chain(2);
+    const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
+    const spy = jest.spyOn(fs, 'fdatasyncSync').mockImplementation(() => {
+      throw new Error('EIO: i/o error, fdatasync');
+    });
+    try {
+      const done: Array<[number, string | undefined]> = [];
+      for (const w of ws) log.appendGrouped(w, (err) => done.push([w.entry.seq, err?.message]));
+      await Promise.resolve();
+      expect(done).toEqual([
+        [1, 'EIO: i/o error, fdatasync'],
+        [2, 'EIO: i/o error, fdatasync'],
+      ]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('should cut a torn last line (a crash mid-append) and keep appending cleanly after it', () => {

@@ -648,35 +648,43 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     const write: AlarmWrite = { entry, alarm: next };
     // durable before announced (docs/adr/0011-journal-before-announce.md): the write-ahead log first, then the journal
     // queue, then events$ (WS, call-outs, feeds) with `journalled: false` until the journal row commits
-    this.makeDurable(write);
     this.queue.enqueue(write);
     const announced: AnnouncedAlarmEvent = { ...toEventDto(entry), journalled: false };
-    this.eventsSubject.next(announced);
+    this.makeDurable(write, () => this.eventsSubject.next(announced));
     return { alarm: next, entry };
   }
 
-  /** Appends the event to the write-ahead log (fdatasync). A failure is loud but never stops the announcement. */
-  private makeDurable(w: AlarmWrite): void {
-    if (!this.wal) return;
-    try {
-      this.wal.append(w);
-      if (this.walError !== undefined) {
-        this.walError = undefined;
-        this.log.warn('alarm write-ahead log appends recovered', { seq: w.entry.seq });
-        this.emitStatus();
-      }
-    } catch (err) {
-      this.metrics.alarmWalErrors.inc();
-      const first = this.walError === undefined;
-      this.walError = err instanceof Error ? err.message : String(err);
-      if (first) {
-        this.log.error('alarm event could not be written to the write-ahead log; announced anyway (operators must see it) but lost if the process dies before the journal commits it', {
-          err,
-          seq: w.entry.seq,
-          file: this.wal.location,
-        });
-        this.emitStatus();
-      }
+  /**
+   * Appends the event to the write-ahead log and announces it once durable (group commit: one fdatasync for every event
+   * of the same synchronous run, announced in seq order after it). A failure is loud but never stops the announcement.
+   */
+  private makeDurable(w: AlarmWrite, announce: () => void): void {
+    if (!this.wal) return announce();
+    this.wal.appendGrouped(w, (err) => {
+      if (err) this.walFailed(w, err);
+      else this.walRecovered(w);
+      announce();
+    });
+  }
+
+  private walRecovered(w: AlarmWrite): void {
+    if (this.walError === undefined) return;
+    this.walError = undefined;
+    this.log.warn('alarm write-ahead log appends recovered', { seq: w.entry.seq });
+    this.emitStatus();
+  }
+
+  private walFailed(w: AlarmWrite, err: Error): void {
+    this.metrics.alarmWalErrors.inc();
+    const first = this.walError === undefined;
+    this.walError = err.message;
+    if (first) {
+      this.log.error('alarm event could not be written to the write-ahead log; announced anyway (operators must see it) but lost if the process dies before the journal commits it', {
+        err,
+        seq: w.entry.seq,
+        file: this.wal?.location,
+      });
+      this.emitStatus();
     }
   }
 

@@ -224,7 +224,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
         onTurn: keepalive.onData,
         // Intake went quiet with acknowledgements waiting: commit now rather than after WRITER_FLUSH_MS.
         onQuiet: () => {
-          if (this.acks && this.acks.ledger.unacked > 0) this.writer.sealOpen();
+          if (this.acks && this.acks.ledger.unacked > 0) this.writer.sealWhenIdle();
         },
       });
       this.turns.hold(this.paused);

@@ -509,6 +509,46 @@ describe('TelemetryWriter', () => {
       expect(w.ackMark()).toBe(1);
     });
 
+    it('should seal a quiet batch at once when no COPY is in flight, and group what arrives during a COPY into the next one', async () => {
+      const w = makeWriter({ batchSize: 1000, flushMs: 100 });
+      const marks: number[] = [];
+      w.onDurable((m) => marks.push(m));
+      sink.hold = true;
+      w.enqueue(readings(5));
+      w.sealWhenIdle(); // live lane idle: sealed and written now
+      await settle();
+      expect(sink.calls).toEqual([5]);
+      for (let k = 0; k < 3; k++) {
+        w.enqueue(readings(2, 100 + 10 * k));
+        w.sealWhenIdle(); // a COPY is in flight: wait for it
+        await settle();
+      }
+      expect(sink.calls).toEqual([5]);
+      sink.hold = false;
+      sink.releaseAll();
+      await settle();
+      expect(sink.calls).toEqual([5, 6]); // one COPY for the three quiet moments, started as the first one ended
+      expect(sink.committed).toHaveLength(11);
+      expect(marks[marks.length - 1]).toBe(2);
+    });
+
+    it('should still seal a grouped batch at the flush timer when the COPY in flight takes longer', async () => {
+      const w = makeWriter({ batchSize: 1000, flushMs: 100 });
+      sink.hold = true;
+      w.enqueue(readings(5));
+      w.sealWhenIdle();
+      await settle();
+      w.enqueue(readings(3, 100));
+      w.sealWhenIdle();
+      await scheduler.advance(100);
+      expect(sink.calls).toEqual([5]); // sealed by the timer, queued behind the held COPY
+      expect(w.queueDepth()).toBe(8);
+      sink.hold = false;
+      sink.releaseAll();
+      await settle();
+      expect(sink.calls).toEqual([5, 3]);
+    });
+
     it('should report the spool lane durable only after an fsync, and keep the mark contiguous when a later batch is spooled first', async () => {
       const w = makeWriter({ batchSize: 100, queueMax: 1000 });
       const marks: number[] = [];

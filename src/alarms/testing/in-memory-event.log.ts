@@ -18,6 +18,16 @@ export class InMemoryAlarmEventLog implements AlarmEventLog {
     this.appended += 1;
   }
 
+  /** Durable at once in memory: `done` runs before this returns (the file log's grouping is tested on the file). */
+  appendGrouped(w: AlarmWrite, done: (err?: Error) => void): void {
+    try {
+      this.append(w);
+    } catch (err) {
+      return done(err instanceof Error ? err : new Error(String(err)));
+    }
+    done();
+  }
+
   load(): AlarmWrite[] {
     return this.lines.map((l) => JSON.parse(l) as AlarmWrite);
   }
