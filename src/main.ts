@@ -38,6 +38,14 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info('shutting down', { signal });
+    const deadlineS = config.env.SHUTDOWN_TIMEOUT_S;
+    setTimeout(() => {
+      log.error('graceful stop did not finish in time; exiting now. Nothing acknowledged is lost: unacknowledged MQTT messages are redelivered, alarm events are in the write-ahead log', {
+        signal,
+        timeoutS: deadlineS,
+      });
+      process.exit(1);
+    }, deadlineS * 1000).unref();
     app.close().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -65,6 +65,12 @@ export class EnvSchema {
   /** Set by `npm start`: demo mode creates first tokens and prints them once. */
   @IsOptional() @Transform(toBool) @IsBoolean() HAZWATCH_DEMO: boolean = false;
   @IsOptional() @IsIn(['debug', 'info', 'warn', 'error']) LOG_LEVEL: 'debug' | 'info' | 'warn' | 'error' = 'info';
+  /**
+   * A graceful stop (SIGTERM/SIGINT) that has not finished by then (a hung database, a broker that never answers) ends
+   * with exit code 1 and a loud log line. Safe by design: unacknowledged MQTT messages are redelivered and alarm events
+   * are in the write-ahead log (docs/adr/0008-ack-after-commit.md, docs/adr/0011-journal-before-announce.md).
+   */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(3600) SHUTDOWN_TIMEOUT_S: number = 15;
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(86400) INGEST_MAX_SKEW_S: number = 300;
   /** A `ts` further ahead of arrival than this is stored and evaluated at arrival time; the device raises clock_fault. */
