@@ -1,3 +1,4 @@
+import { JsonLogger } from '../common/logger';
 import { ManualClock } from '../common/clock';
 import { SINGLETON_JOBS, jobKey } from './domain/lease-keys';
 import { LeaseManager, type OwnershipChange } from './lease-manager';
@@ -11,6 +12,7 @@ const SITES = Array.from({ length: 12 }, (_, i) => `site-${String(i + 1).padStar
 const KEYS = [...SITES, ...SINGLETON_JOBS.map(jobKey)];
 
 describe('LeaseManager (virtual time)', () => {
+  beforeAll(() => JsonLogger.setLevel('error'));
   let clock: ManualClock;
   let timer: ManualTimer;
   let store: MemoryLeaseStore;

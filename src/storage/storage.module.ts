@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { JobGates } from '../cluster/job-gate';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { createTelemetrySink } from './copy-worker.sink';
 import { Database } from './database.service';
@@ -126,15 +127,15 @@ export function createTelemetryWriter(
     },
     {
       provide: RetentionService,
-      useFactory: (config: AppConfig, db: Database, clock: Clock) =>
-        new RetentionService({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS }),
-      inject: [APP_CONFIG, Database, CLOCK],
+      useFactory: (config: AppConfig, db: Database, clock: Clock, gates: JobGates) =>
+        new RetentionService({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS, gate: gates.gate('retention') }),
+      inject: [APP_CONFIG, Database, CLOCK, JobGates], // cluster hook: JobGates (docs/adr/0016-cluster.md)
     },
     {
       provide: TelemetryPartitions,
-      useFactory: (config: AppConfig, db: Database, clock: Clock) =>
-        new TelemetryPartitions({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS }),
-      inject: [APP_CONFIG, Database, CLOCK],
+      useFactory: (config: AppConfig, db: Database, clock: Clock, gates: JobGates) =>
+        new TelemetryPartitions({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS, gate: gates.gate('partitions') }),
+      inject: [APP_CONFIG, Database, CLOCK, JobGates], // cluster hook: JobGates (docs/adr/0016-cluster.md)
     },
   ],
   exports: [
