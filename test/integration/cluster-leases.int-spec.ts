@@ -1,7 +1,7 @@
 import { JsonLogger } from '../../src/common/logger';
 import { SINGLETON_JOBS, jobKey } from '../../src/cluster/domain/lease-keys';
 import { rendezvousOwner } from '../../src/cluster/domain/rendezvous';
-import { FencedError, fencedWrite } from '../../src/cluster/fence';
+import { FencedError, fence, fencedWrite } from '../../src/cluster/fence';
 import { LeaseManager, type OwnershipChange } from '../../src/cluster/lease-manager';
 import { PgLeaseStore } from '../../src/cluster/lease.store';
 import { monotonicClock, systemLeaseTimer } from '../../src/cluster/system-timer';
@@ -207,5 +207,26 @@ suite('cluster leases on PostgreSQL (3 nodes)', () => {
     // healed: the node rejoins and every key is again owned exactly once
     cut.proxy.unhang();
     await pollUntil(settled, { timeoutMs: 20_000, what: 'ownership settled after the partition healed' });
+  });
+
+  it('a takeover waits for a fenced write in progress: the write commits under its epoch before the lease can move', async () => {
+    const rows = await dbOwners();
+    const [key, lease] = [...rows].find(([k, r]) => !k.startsWith('job:') && r.valid)!;
+    const token = { siteId: key, nodeId: lease.owner!, epoch: lease.epoch };
+    const takeover = await direct.withTransaction(async (tx) => {
+      await fence(tx, token);
+      // another node trying to take the lease now (its row expired or not) must wait for this transaction
+      const attempt = await direct
+        .withTransaction(async (other) => {
+          await other.query(`SELECT set_config('lock_timeout', '300ms', true)`);
+          await other.query(`UPDATE site_lease SET owner = 'intruder', epoch = epoch + 1 WHERE site_id = $1`, [key]);
+          return 'taken';
+        })
+        .catch((err: { code?: string }) => err.code);
+      await tx.query(`INSERT INTO fence_probe VALUES ($1, $2, $3, 'during')`, [key, token.nodeId, token.epoch]);
+      return attempt;
+    });
+    expect(takeover).toBe('55P03'); // lock_not_available: blocked by the fenced write's FOR SHARE lock
+    expect((await dbOwners()).get(key)).toMatchObject({ owner: token.nodeId, epoch: token.epoch });
   });
 });
