@@ -168,3 +168,28 @@ describe('LeaseManager (virtual time)', () => {
     ).toThrow(/must stay below the ttl/);
   });
 });
+
+describe('LeaseManager with a node id already in use', () => {
+  it('a second process with the same node id holds nothing while the first is alive, and takes over once it is gone', async () => {
+    JsonLogger.setLevel('error');
+    const clock = new ManualClock(5_000_000);
+    const timer = new ManualTimer(clock);
+    const store = new MemoryLeaseStore(clock);
+    const make = (): LeaseManager =>
+      new LeaseManager({ nodeId: 'dup', store: store.forNode('dup'), keys: () => KEYS, ttlMs: TTL, renewEveryMs: RENEW, marginMs: MARGIN, clock, timer });
+    const first = make();
+    first.start();
+    await timer.advance(RENEW);
+    expect(first.owned()).toHaveLength(KEYS.length);
+    const second = make();
+    second.start();
+    await timer.advance(3 * RENEW);
+    expect(second.owned()).toEqual([]);
+    expect(second.stats.renewFailures).toBeGreaterThan(0);
+    expect(first.owned()).toHaveLength(KEYS.length); // the first is not disturbed
+    first.halt();
+    await timer.advance(TTL + 2 * RENEW);
+    expect(second.owned()).toHaveLength(KEYS.length);
+    expect(KEYS.every((k) => store.ownerOf(k) === 'dup')).toBe(true);
+  });
+});

@@ -185,6 +185,10 @@ export class LeaseManager {
       const nodes = await store.heartbeat(nodeId, this.incarnation, ttlMs, this.opts.version ?? '');
       this.live = nodes;
       this.stats.liveNodes = nodes.length;
+      if (!nodes.includes(nodeId))
+        throw new Error(
+          `another live process uses node id '${nodeId}' (HAZWATCH_NODE_ID must differ per node): this one holds nothing until that one's heartbeat expires`,
+        );
       this.checkFences();
       if (this.state !== 'running') return;
 

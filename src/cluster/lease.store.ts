@@ -33,7 +33,10 @@ export type LeaseInfo = {
  * pass durations. Implementations must make acquire/renew/release atomic per key.
  */
 export type LeaseStore = {
-  /** Upserts this node's heartbeat (alive for ttlMs) and returns the ids of every live, non-draining node. */
+  /**
+   * Upserts this node's heartbeat (alive for ttlMs) and returns the ids of every live, non-draining node. While another
+   * incarnation (process) with the same node id is alive, the row is left alone and the list lacks this node.
+   */
   heartbeat(nodeId: string, incarnation: string, ttlMs: number, version: string): Promise<string[]>;
   /** Marks the node draining and no longer alive (graceful stop). */
   retire(nodeId: string, incarnation: string): Promise<void>;
@@ -58,6 +61,8 @@ const HEARTBEAT = `
       expires_at = EXCLUDED.expires_at,
       draining = false,
       version = EXCLUDED.version
+    -- another live process with this node id: not updated (the caller finds itself missing and holds nothing)
+    WHERE n.incarnation = EXCLUDED.incarnation OR n.expires_at <= now() OR n.draining
     RETURNING node_id
   )
   SELECT node_id FROM cluster_node WHERE expires_at > now() AND NOT draining AND node_id <> $1

@@ -229,4 +229,28 @@ suite('cluster leases on PostgreSQL (3 nodes)', () => {
     expect(takeover).toBe('55P03'); // lock_not_available: blocked by the fenced write's FOR SHARE lock
     expect((await dbOwners()).get(key)).toMatchObject({ owner: token.nodeId, epoch: token.epoch });
   });
+
+  it('a second process started with a live node id holds nothing and leaves the first one alone', async () => {
+    const original = nodes.get('n4')!.manager;
+    const before = original.owned().map((l) => `${l.key}@${l.epoch}`);
+    expect(before.length).toBeGreaterThan(0);
+    const twin = new LeaseManager({
+      nodeId: 'n4',
+      store: new PgLeaseStore(direct),
+      keys: () => KEYS,
+      ttlMs: TTL,
+      renewEveryMs: RENEW,
+      marginMs: MARGIN,
+      clock: monotonicClock,
+      timer: systemLeaseTimer,
+    });
+    twin.start();
+    try {
+      await pollUntil(() => twin.stats.renewFailures >= 2, { timeoutMs: 10_000, what: 'two refused rounds of the twin' });
+      expect(twin.owned()).toEqual([]);
+      expect(original.owned().map((l) => `${l.key}@${l.epoch}`)).toEqual(before);
+    } finally {
+      twin.halt();
+    }
+  });
 });

@@ -9,7 +9,7 @@ type Row = { owner: string | null; epoch: number; expiresAt: number; acquiredAt:
  */
 export class MemoryLeaseStore {
   readonly rows = new Map<string, Row>();
-  readonly nodes = new Map<string, { expiresAt: number; draining: boolean }>();
+  readonly nodes = new Map<string, { expiresAt: number; draining: boolean; incarnation: string }>();
   private readonly blocked = new Map<string, Array<() => void>>();
 
   constructor(private readonly dbClock: Clock) {}
@@ -21,16 +21,21 @@ export class MemoryLeaseStore {
       if (q) await new Promise<void>((r) => q.push(r));
     };
     return {
-      heartbeat: async (id, _inc, ttl) => {
+      heartbeat: async (id, inc, ttl) => {
         await gate();
         const now = this.dbClock.now();
-        this.nodes.set(id, { expiresAt: now + ttl, draining: false });
-        return [...this.nodes].filter(([, n]) => n.expiresAt > now && !n.draining).map(([k]) => k).sort();
+        const n = this.nodes.get(id);
+        const accepted = !n || n.incarnation === inc || n.expiresAt <= now || n.draining;
+        if (accepted) this.nodes.set(id, { expiresAt: now + ttl, draining: false, incarnation: inc });
+        return [...this.nodes]
+          .filter(([k, x]) => x.expiresAt > now && !x.draining && (k !== id || accepted))
+          .map(([k]) => k)
+          .sort();
       },
-      retire: async (id) => {
+      retire: async (id, inc) => {
         await gate();
         const n = this.nodes.get(id);
-        if (n) Object.assign(n, { draining: true, expiresAt: this.dbClock.now() });
+        if (n && n.incarnation === inc) Object.assign(n, { draining: true, expiresAt: this.dbClock.now() });
       },
       renew: async (id, held: readonly HeldLease[], ttl) => {
         await gate();
