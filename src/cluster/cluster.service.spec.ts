@@ -3,6 +3,7 @@ import { HazwatchMetrics } from '../metrics/metrics.registry';
 import type { Database } from '../storage/database.service';
 import { ClusterService } from './cluster.service';
 import { JobGates } from './job-gate';
+import { pollUntil } from '../../test/setup/poll-until';
 
 const T = (s: number): Date => new Date(Date.UTC(2026, 11, 3, 8, 0, s));
 
@@ -75,5 +76,39 @@ describe('ClusterService', () => {
       'nangang-petro',
       'wuqing-fine',
     ]);
+  });
+
+  it('cluster node: gates open as the job leases are taken, the maintenance jobs run at once, and a stop releases everything', async () => {
+    const sql: string[] = [];
+    const db = {
+      query: async (text: string, params: unknown[] = []) => {
+        sql.push(text);
+        if (text.includes('INSERT INTO cluster_node')) return { rows: [{ node_id: 'n1' }] };
+        if (text.includes('INSERT INTO site_lease'))
+          return { rows: (params[1] as string[]).map((k) => ({ site_id: k, epoch: '1', acquired_at: T(0) })) };
+        if (text.includes('UPDATE site_lease AS l SET renewed_at'))
+          return { rows: (params[1] as string[]).map((k) => ({ site_id: k })) };
+        return { rows: [], rowCount: 0 };
+      },
+    } as unknown as Database;
+    const gates = new JobGates(true);
+    const runs: string[] = [];
+    const partitions = { runOnce: async () => void runs.push('partitions') } as never;
+    const retention = { runOnce: async () => void runs.push('retention') } as never;
+    const metrics = new HazwatchMetrics(false);
+    const s = new ClusterService(config('n1'), db, gates, metrics, partitions, retention);
+    expect(gates.isOpen('partitions')).toBe(false);
+    s.onApplicationBootstrap();
+    await pollUntil(() => gates.isOpen('partitions') && runs.length === 2, { what: 'job leases taken' });
+    expect(runs.sort()).toEqual(['partitions', 'retention']);
+    expect(gates.isOpen('duty-checks')).toBe(true);
+    const scrape = await metrics.registry.metrics();
+    expect(scrape).toMatch(/^hazwatch_cluster_sites_owned 3$/m);
+    expect(scrape).toMatch(/^hazwatch_cluster_jobs_owned 4$/m);
+    expect(scrape).toMatch(/^hazwatch_cluster_nodes_alive 1$/m);
+    await s.beforeApplicationShutdown();
+    expect(gates.isOpen('partitions')).toBe(false);
+    expect(sql.some((q) => q.includes('SET draining = true'))).toBe(true);
+    expect(sql.some((q) => q.includes('SET owner = NULL'))).toBe(true);
   });
 });

@@ -1,10 +1,12 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { EMPTY, type Observable } from 'rxjs';
+import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { EMPTY, type Observable, type Subscription } from 'rxjs';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { serverVersion } from '../realtime/project-root.util';
 import { Database } from '../storage/database.service';
+import { RetentionService } from '../storage/retention.service';
+import { TelemetryPartitions } from '../storage/telemetry-partitions.service';
 import { SINGLETON_JOBS, isJobKey, jobKey } from './domain/lease-keys';
 import { JobGates } from './job-gate';
 import { LeaseManager, type OwnershipChange } from './lease-manager';
@@ -43,12 +45,15 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
   private readonly log = new JsonLogger('cluster');
   private readonly store: PgLeaseStore | undefined;
   readonly manager: LeaseManager | undefined;
+  private kick: Subscription | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     db: Database,
     private readonly gates: JobGates,
     private readonly metrics: HazwatchMetrics,
+    @Optional() private readonly partitions?: TelemetryPartitions,
+    @Optional() private readonly retention?: RetentionService,
   ) {
     const nodeId = config.env.HAZWATCH_NODE_ID;
     if (!nodeId) return;
@@ -78,6 +83,13 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
     const m = this.manager;
     if (!m) return;
     this.gates.attach(m);
+    // A job whose round came while another node held its lease runs as soon as this node takes the lease, not at its
+    // next period (10 min for partitions, an hour for retention): a fresh cluster gets today's partition at once.
+    this.kick = m.ownership$.subscribe((c) => {
+      if (!c.owned) return;
+      if (c.key === jobKey('partitions')) void this.partitions?.runOnce();
+      if (c.key === jobKey('retention')) void this.retention?.runOnce();
+    });
     const owned = (jobs: boolean): number => m.owned().filter((l) => isJobKey(l.key) === jobs).length;
     Object.assign(this.metrics.clusterSources, {
       nodesAlive: () => m.stats.liveNodes,
@@ -96,6 +108,7 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
   /** Before the pool closes: hand every lease over (graceful stop, docs/adr/0016-cluster.md). */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.manager) return;
+    this.kick?.unsubscribe();
     this.gates.detach();
     await this.manager.stop();
   }
