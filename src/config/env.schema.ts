@@ -118,6 +118,12 @@ export class EnvSchema {
   @IsOptional() @IsString() JOURNAL_ANCHOR_KEY: string = '';
   /** How often the journal chain head is signed and published (docs/adr/0015-journal-anchors.md). */
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(86400) JOURNAL_ANCHOR_INTERVAL_S: number = 300;
+
+  /** Cluster mode (docs/adr/0016-cluster.md): this node's id, distinct per node; unset → single node, no cluster tables used. */
+  @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1–64 characters of A-Z a-z 0-9 _ -' })
+  HAZWATCH_NODE_ID?: string;
+  /** Cluster mode: lifetime of a site or job lease in the database; renewed every quarter, failover after at most ttl + a quarter. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(2000) @Max(120000) HAZWATCH_LEASE_TTL_MS: number = 10000;
 }
 
 export const SECRET_ENV: ReadonlyArray<keyof EnvSchema> = ['MQTT_PASSWORD', 'DATABASE_URL', 'JOURNAL_ANCHOR_KEY', 'MQTT_CLIENT_ID_SECRET'];

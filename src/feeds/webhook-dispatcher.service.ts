@@ -5,6 +5,7 @@ import { scopeCovers, sitePath } from '../auth/principal';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { JobGates } from '../cluster/job-gate';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
 import {
@@ -85,6 +86,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     private readonly metrics: HazwatchMetrics,
     @Optional() @Inject(WEBHOOK_TRANSPORT) transport?: WebhookTransport,
     @Optional() @Inject(FEED_SCHEDULER) scheduler?: Scheduler,
+    @Optional() private readonly gates?: JobGates, // cluster hook (docs/adr/0016-cluster.md)
   ) {
     this.transport = transport ?? fetchTransport;
     this.scheduler = scheduler ?? systemScheduler;
@@ -118,6 +120,10 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   /** One pass: start the due head delivery of every subscription that has none in flight. */
   async tick(): Promise<void> {
     if (this.closed) return;
+    if (this.gates && !this.gates.isOpen('webhooks')) {
+      this.schedule(this.settings.webhook.pollMs); // cluster: another node dispatches; look again later
+      return;
+    }
     if (this.running) {
       this.again = true;
       return;

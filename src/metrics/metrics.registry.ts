@@ -140,6 +140,14 @@ export class HazwatchMetrics {
   readonly mqttSessionTakeover = new Gauge({ name: 'hazwatch_ingest_mqtt_session_takeover', help: '1 while another client is suspected of using the server MQTT client id', registers: [this.registry] });
   readonly mqttSessionTakeovers = new Counter({ name: 'hazwatch_ingest_mqtt_session_takeovers_total', help: 'Suspected takeovers of the server MQTT session', registers: [this.registry] });
 
+  // cluster (docs/adr/0016-cluster.md): read at scrape time from the lease manager; all 0 on a single node
+  readonly clusterSources = { nodesAlive: (): number => 0, sitesOwned: (): number => 0, jobsOwned: (): number => 0, renewFailures: (): number => 0, selfFences: (): number => 0 };
+  readonly clusterNodesAlive: Gauge = new Gauge({ name: 'hazwatch_cluster_nodes_alive', help: 'Cluster nodes alive (heartbeat not expired, not draining) as of the last lease round', registers: [this.registry], collect: (): void => this.clusterNodesAlive.set(this.clusterSources.nodesAlive()) });
+  readonly clusterSitesOwned: Gauge = new Gauge({ name: 'hazwatch_cluster_sites_owned', help: 'Sites whose lease this node holds now', registers: [this.registry], collect: (): void => this.clusterSitesOwned.set(this.clusterSources.sitesOwned()) });
+  readonly clusterJobsOwned: Gauge = new Gauge({ name: 'hazwatch_cluster_jobs_owned', help: 'Singleton jobs whose lease this node holds now', registers: [this.registry], collect: (): void => this.clusterJobsOwned.set(this.clusterSources.jobsOwned()) });
+  readonly clusterRenewFailures: Gauge = new Gauge({ name: 'hazwatch_cluster_lease_renew_failures', help: 'Lease rounds (heartbeat, renew, acquire) that failed since start', registers: [this.registry], collect: (): void => this.clusterRenewFailures.set(this.clusterSources.renewFailures()) });
+  readonly clusterSelfFences: Gauge = new Gauge({ name: 'hazwatch_cluster_self_fence_events', help: 'Leases this node gave up since start because it could not renew them before expiry minus the safety margin', registers: [this.registry], collect: (): void => this.clusterSelfFences.set(this.clusterSources.selfFences()) });
+
   /** Moves the hot-path tallies into their counters (idempotent; also called by `collect`). */
   flushIngestTally(): void {
     const t = this.ingestTally;

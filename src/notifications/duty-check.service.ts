@@ -12,6 +12,7 @@ import { ExternalConditions } from '../alarms/external-conditions';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { JobGates } from '../cluster/job-gate';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
 import { createCallRunner, voiceRequest, type CallRunner } from './call.runner';
@@ -77,6 +78,7 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
     @Optional() @Inject(NOTIFY_SCHEDULER) scheduler?: Scheduler,
     @Optional() @Inject(NOTIFY_RANDOM) random?: () => number,
     @Optional() health?: VoiceHealth,
+    @Optional() private readonly gates?: JobGates, // cluster hook (docs/adr/0016-cluster.md)
   ) {
     this.scheduler = scheduler ?? systemScheduler;
     this.random = random ?? Math.random;
@@ -167,7 +169,10 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
       siteId,
       this.scheduler.after(Math.max(0, at - now), () => {
         try {
-          this.run(siteId, 'schedule', at);
+          // cluster: only the node holding the duty-check schedule lease places scheduled checks
+          if (this.gates && !this.gates.isOpen('duty-checks'))
+            this.log.info('scheduled duty check left to the node holding the schedule lease', { siteId });
+          else this.run(siteId, 'schedule', at);
         } catch (err) {
           this.log.error('scheduled duty check could not start', { siteId, err });
         }

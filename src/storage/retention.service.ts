@@ -43,6 +43,8 @@ export type RetentionOptions = {
   chunkRows?: number;
   intervalMs?: number;
   log?: JsonLogger;
+  /** Cluster: run only while this node holds the `job:retention` lease (docs/adr/0016-cluster.md); unset → always. */
+  gate?: () => boolean;
 };
 
 /**
@@ -83,6 +85,7 @@ export class RetentionService implements OnModuleInit, OnModuleDestroy {
 
   private async deleteExpired(): Promise<number> {
     if (this.opts.db.timescale) return 0;
+    if (this.opts.gate && !this.opts.gate()) return 0; // cluster: another node runs retention
     const cutoff = new Date(this.opts.clock.now() - this.opts.retentionDays * DAY_MS);
     const chunk = this.opts.chunkRows ?? 10_000;
     let total = 0;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { JobGates } from '../cluster/job-gate';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { createTelemetrySink } from './copy-worker.sink';
 import { Database } from './database.service';
@@ -126,15 +127,16 @@ export function createTelemetryWriter(
     },
     {
       provide: RetentionService,
-      useFactory: (config: AppConfig, db: Database, clock: Clock) =>
-        new RetentionService({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS }),
-      inject: [APP_CONFIG, Database, CLOCK],
+      useFactory: (config: AppConfig, db: Database, clock: Clock, gates?: JobGates) =>
+        new RetentionService({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS, gate: gates?.gate('retention') }),
+      // cluster hook: JobGates (docs/adr/0016-cluster.md); absent (a test module without ClusterModule) → always runs
+      inject: [APP_CONFIG, Database, CLOCK, { token: JobGates, optional: true }],
     },
     {
       provide: TelemetryPartitions,
-      useFactory: (config: AppConfig, db: Database, clock: Clock) =>
-        new TelemetryPartitions({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS }),
-      inject: [APP_CONFIG, Database, CLOCK],
+      useFactory: (config: AppConfig, db: Database, clock: Clock, gates?: JobGates) =>
+        new TelemetryPartitions({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS, gate: gates?.gate('partitions') }),
+      inject: [APP_CONFIG, Database, CLOCK, { token: JobGates, optional: true }], // cluster hook (docs/adr/0016-cluster.md)
     },
   ],
   exports: [

@@ -49,7 +49,7 @@ export type PartitionStep = 'list' | 'plan' | 'create' | 'index' | 'drop';
 
 export type PartitionRoundResult = {
   /** Why nothing was done: TimescaleDB (its chunks do this), or `telemetry` is not partitioned. */
-  skipped?: 'timescale' | 'not-partitioned';
+  skipped?: 'timescale' | 'not-partitioned' | 'other-node';
   created: string[];
   /** Rows moved out of DEFAULT into a partition created this round. */
   movedFromDefault: number;
@@ -68,6 +68,8 @@ export type TelemetryPartitionsOptions = {
   intervalMs?: number;
   lockTimeoutMs?: number;
   log?: JsonLogger;
+  /** Cluster: run only while this node holds the `job:partitions` lease (docs/adr/0016-cluster.md); unset → always. */
+  gate?: () => boolean;
 };
 
 function errorText(err: unknown): string {
@@ -140,6 +142,7 @@ export class TelemetryPartitions implements OnModuleInit, OnModuleDestroy {
   private async round(result: PartitionRoundResult): Promise<PartitionRoundResult> {
     if (this.opts.db.timescale) return { ...result, skipped: 'timescale' };
     if (this.stopped) return result;
+    if (this.opts.gate && !this.opts.gate()) return { ...result, skipped: 'other-node' }; // cluster: not this node's job
 
     let existing: ExistingPartition[];
     try {

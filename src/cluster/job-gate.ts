@@ -1,0 +1,37 @@
+import { jobKey, type SingletonJob } from './domain/lease-keys';
+
+/** Whatever tells whether this node holds a lease now (the LeaseManager). */
+export type LeaseHolder = { isOwned(key: string): boolean };
+
+/**
+ * Gates of the singleton jobs (partition maintenance, retention, webhook dispatch, duty-check schedules): a job's round
+ * runs only on the node holding the lease `job:<name>` (docs/adr/0016-cluster.md). A single node (no
+ * HAZWATCH_NODE_ID) has every gate open. A cluster node keeps them closed until its LeaseManager is attached and holds
+ * the lease, so a node that cannot reach the database never runs a job another node may be running.
+ */
+export class JobGates {
+  private holder: LeaseHolder | undefined;
+
+  constructor(readonly clustered: boolean) {}
+
+  attach(holder: LeaseHolder): void {
+    this.holder = holder;
+  }
+
+  detach(): void {
+    this.holder = undefined;
+  }
+
+  isOpen(job: SingletonJob): boolean {
+    if (!this.clustered) return true;
+    return this.holder?.isOwned(jobKey(job)) ?? false;
+  }
+
+  /** The gate of one job as a plain predicate (for services built with options objects). */
+  gate(job: SingletonJob): () => boolean {
+    return () => this.isOpen(job);
+  }
+}
+
+/** Single-node gates (tests and tools that build services by hand). */
+export const OPEN_GATES = new JobGates(false);
