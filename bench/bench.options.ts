@@ -34,7 +34,7 @@ export type BenchOptions = {
   /** Run the server with its rule engine (default) or with every rule disabled through rules.yaml (baseline). */
   rules: boolean;
   serverEntry: string;
-  /** Alarm latency (issue 5): `also` after the throughput steps (default), `only` instead of them, `off`. */
+  /** Alarm latency (bench/README.md, step 7): `also` after the throughput steps (default), `only` instead of them, `off`. */
   alarm: { mode: 'also' | 'only' | 'off'; clients: number; background: number; seconds: number; intervalMs: number; abusive?: number };
 };
 

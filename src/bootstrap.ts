@@ -58,7 +58,7 @@ export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?:
   // Signals are handled in main.ts (ordered stop incl. simulators); tests call close() themselves.
   const doc = new DocumentBuilder()
     .setTitle('hazwatch')
-    .setDescription('Real-time monitoring and alarm management for major hazard sources (CONTRACT §3).')
+    .setDescription('Real-time monitoring and alarm management for major hazard sources (docs/contract.md §3).')
     .setVersion(API_VERSION)
     .addBearerAuth()
     .build();

@@ -7,7 +7,7 @@ import { Database } from '../storage/database.service';
 import type { Role } from './principal';
 import { TokenService } from './token.service';
 
-/** The tokens demo mode creates when none exist (CONTRACT §6, brief item 7). */
+/** The tokens demo mode creates when none exist (docs/contract.md §6). */
 export const DEMO_TOKENS: ReadonlyArray<{ role: Role; scope: string; name: string }> = [
   { role: 'operator', scope: '', name: 'demo operator' },
   { role: 'supervisor', scope: '', name: 'demo supervisor' },

@@ -59,7 +59,7 @@ export type DisconnectReason =
 export const REALTIME_SCHEDULER = Symbol('REALTIME_SCHEDULER');
 
 /**
- * The /ws gateway (CONTRACT §4). Authenticates before sending anything, indexes subscriptions by site and device,
+ * The /ws gateway (docs/contract.md §4). Authenticates before sending anything, indexes subscriptions by site and device,
  * scopes every push by the principal's jurisdiction, replays missed alarm events on `since` without gap or duplicate,
  * rate-limits telemetry per client and device, and disconnects slow clients instead of buffering without bound.
  * Feed callbacks do O(subscribers) work and never wait: ingest and the alarm writer are never blocked by a client.

@@ -1,5 +1,5 @@
 /**
- * Every simulator scenario of issue 4, end to end: the real simulator code (`startSimulators`, as `npm run simulate --
+ * Every simulator scenario (one per rule kind), end to end: the real simulator code (`startSimulators`, as `npm run simulate --
  * --scenario X` runs it) publishes over MQTT into the real server (`node dist/src/main.js`: in-process broker, embedded
  * PostgreSQL, the demo plant and the rules of config/, real alarm service), and each test asserts the exact ordered
  * sequence of alarm events (`/ws` alarm frames: raised / cleared / suppressed …) that its scenario causes, then checks
