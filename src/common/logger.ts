@@ -1,6 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
 import { currentCorrelationId } from './correlation';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -38,17 +37,36 @@ const NEST_CHATTER = new Set([
 /** Human-readable lines on a terminal, one JSON object per line otherwise (pipes, files, log collectors). */
 export type LogFormat = 'pretty' | 'json';
 
+const COLOURS: Record<string, string> = { debug: '\x1b[90m', info: '\x1b[32m', warn: '\x1b[33m', error: '\x1b[31m' };
+const DIM = '\x1b[2m';
+const RESET = '\x1b[0m';
+
+/**
+ * One readable line from one JSON log line: `14:02:03.123 INFO  [context] (cid) message {other fields}`.
+ * Small on purpose (no pretty-printer dependency): the JSON line stays the source of truth.
+ */
+export function prettyLine(json: string, colour: boolean): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  const { time, level, context, cid, msg, ...rest } = rec;
+  const t = typeof time === 'string' ? time.slice(11, 23) : '';
+  const lvl = String(level ?? '').toUpperCase().padEnd(5);
+  const head = colour ? `${DIM}${t}${RESET} ${COLOURS[String(level)] ?? ''}${lvl}${RESET}` : `${t} ${lvl}`;
+  const where = `${context !== undefined ? ` [${String(context)}]` : ''}${cid !== undefined ? ` (${String(cid)})` : ''}`;
+  const text = typeof msg === 'string' ? msg : JSON.stringify(msg);
+  const extra = Object.keys(rest).length > 0 ? ` ${colour ? DIM : ''}${JSON.stringify(rest)}${colour ? RESET : ''}` : '';
+  return `${head}${where} ${text}${extra}\n`;
+}
+
 /** Writes through `process.stdout.write` / `process.stderr.write` at call time (synchronous for files, pipes, TTYs). */
 function sink(which: 'stdout' | 'stderr', format: LogFormat): DestinationStream {
   if (format === 'json') return { write: (line: string) => void process[which].write(line) };
-  const pretty = prettyFactory({
-    colorize: process[which].isTTY === true,
-    translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'context,cid',
-    messageFormat: '{if context}[{context}] {end}{if cid}({cid}) {end}{msg}',
-    singleLine: true,
-  });
-  return { write: (line: string) => void process[which].write(pretty(line)) };
+  const colour = process[which].isTTY === true;
+  return { write: (line: string) => void process[which].write(prettyLine(line, colour)) };
 }
 
 function createRoot(format: LogFormat): Logger<never, boolean> {
