@@ -78,7 +78,8 @@ module.exports = {
     },
     {
       name: 'storage-not-ingest-or-alarms',
-      comment: 'storage sits below ingest and alarms (docs/architecture.md module map); they use it, never the reverse.',
+      comment:
+        'storage sits below ingest and alarms (docs/architecture.md module map); they use it, never the reverse.',
       severity: 'error',
       from: { path: '^src/storage/' },
       to: { path: '^src/(ingest|alarms)/' },
@@ -88,7 +89,9 @@ module.exports = {
       comment:
         'Test helpers (src/**/testing/) are used by *.spec.ts, test/ and bench/ only, so they never ship in a server path.',
       severity: 'error',
-      from: { pathNot: ['\\.spec\\.ts$', '^test/', '^bench/', '^src/.*/testing/', '^simulators/.+\\.spec\\.ts$'] },
+      from: {
+        pathNot: ['\\.spec\\.ts$', '^test/', '^bench/', '^src/.*/testing/', '^simulators/.+\\.spec\\.ts$'],
+      },
       to: { path: '^src/.*/testing/' },
     },
     {
@@ -103,7 +106,7 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     // test/fixtures/dep-rules breaks every rule on purpose (test/lint/dep-rules.spec.ts cruises it on its own).
     exclude: { path: '^(dist|coverage|data|node_modules|test/fixtures)/' },
-    
+
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: {
@@ -116,4 +119,7 @@ module.exports = {
 };
 
 // Not a dependency-cruiser option (it would reject an unknown key): read by scripts/lint-deps.mjs.
-Object.defineProperty(module.exports, 'knownModuleCycleEdges', { value: knownModuleCycleEdges, enumerable: false });
+Object.defineProperty(module.exports, 'knownModuleCycleEdges', {
+  value: knownModuleCycleEdges,
+  enumerable: false,
+});

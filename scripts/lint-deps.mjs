@@ -15,7 +15,9 @@ const { values, positionals } = parseArgs({
 const configFile = resolve(values.config);
 const paths = positionals.length > 0 ? positionals : ['src', 'test', 'bench', 'simulators'];
 const require = createRequire(import.meta.url);
-const bin = fileURLToPath(new URL('../node_modules/dependency-cruiser/bin/dependency-cruise.mjs', import.meta.url));
+const bin = fileURLToPath(
+  new URL('../node_modules/dependency-cruiser/bin/dependency-cruise.mjs', import.meta.url),
+);
 
 let json;
 try {
@@ -90,7 +92,9 @@ const visit = (v) => {
 };
 for (const v of graph.keys()) if (!idx.has(v)) visit(v);
 for (const comp of components) {
-  const inside = [...edges].filter(([k]) => comp.includes(k.split(' -> ')[0]) && comp.includes(k.split(' -> ')[1]));
+  const inside = [...edges].filter(
+    ([k]) => comp.includes(k.split(' -> ')[0]) && comp.includes(k.split(' -> ')[1]),
+  );
   problems.push(
     `no-module-cycle: src/{${comp.join(',')}} import each other:\n` +
       inside.map(([k, pair]) => `    ${k}   e.g. ${pair}`).join('\n'),

@@ -6,7 +6,8 @@ const OPTIONS: Record<string, CliOption> = {
   mosquitto: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
-const parse = (argv: string[]) => parseCli(argv, OPTIONS, (m) => new RangeError(m), 'USAGE', { mosquitto: 'mosquitto' });
+const parse = (argv: string[]) =>
+  parseCli(argv, OPTIONS, (m) => new RangeError(m), 'USAGE', { mosquitto: 'mosquitto' });
 
 describe('parseCli (node:util parseArgs)', () => {
   it('should read --x v, --x=v, a value with one leading dash, and flags', () => {

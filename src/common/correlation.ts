@@ -19,7 +19,10 @@ export function currentCorrelationId(): string | undefined {
 }
 
 /** `fn` bound to `id`: for event-emitter callbacks, which run in the emitter's context, not the subscriber's. */
-export function bindCorrelationId<A extends unknown[], R>(id: string, fn: (...args: A) => R): (...args: A) => R {
+export function bindCorrelationId<A extends unknown[], R>(
+  id: string,
+  fn: (...args: A) => R,
+): (...args: A) => R {
   return (...args: A) => store.run(id, fn, ...args);
 }
 

@@ -5,8 +5,12 @@ import { JsonLogger } from './logger';
 function capture(fn: () => void): { out: string[]; err: string[] } {
   const out: string[] = [];
   const err: string[] = [];
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => out.push(String(c)) > 0);
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => err.push(String(c)) > 0);
+  const o = jest
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((c: string | Uint8Array) => out.push(String(c)) > 0);
+  const e = jest
+    .spyOn(process.stderr, 'write')
+    .mockImplementation((c: string | Uint8Array) => err.push(String(c)) > 0);
   try {
     fn();
   } finally {
@@ -22,12 +26,19 @@ describe('JsonLogger (pino)', () => {
   afterAll(() => JsonLogger.setLevel('error'));
 
   it('should write one JSON line with level, time, context, msg and then the fields, info to stdout', () => {
-    const { out, err } = capture(() => new JsonLogger('ingest').info('embedded MQTT broker listening', { url: 'mqtt://127.0.0.1:1' }));
+    const { out, err } = capture(() =>
+      new JsonLogger('ingest').info('embedded MQTT broker listening', { url: 'mqtt://127.0.0.1:1' }),
+    );
     expect(err).toEqual([]);
     expect(out).toHaveLength(1);
     expect(out[0]).toMatch(/\n$/);
     const line = JSON.parse(out[0]!) as Record<string, unknown>;
-    expect(line).toMatchObject({ level: 'info', context: 'ingest', msg: 'embedded MQTT broker listening', url: 'mqtt://127.0.0.1:1' });
+    expect(line).toMatchObject({
+      level: 'info',
+      context: 'ingest',
+      msg: 'embedded MQTT broker listening',
+      url: 'mqtt://127.0.0.1:1',
+    });
     expect(new Date(line.time as string).toISOString()).toBe(line.time);
     // log readers (tests, scripts) match `"msg","field"` in this order
     expect(out[0]).toContain('"embedded MQTT broker listening","url":"mqtt://127.0.0.1:1"');
@@ -67,7 +78,11 @@ describe('JsonLogger (pino)', () => {
     );
     const text = out.join('');
     expect(text).not.toMatch(/secret[1-4]/);
-    expect(JSON.parse(text)).toMatchObject({ token: '***', user: { password: '***', name: 'op' }, headers: { Authorization: '***' } });
+    expect(JSON.parse(text)).toMatchObject({
+      token: '***',
+      user: { password: '***', name: 'op' },
+      headers: { Authorization: '***' },
+    });
   });
 
   it('should add the correlation id of the current async context as cid, also after an await', async () => {
@@ -102,9 +117,15 @@ describe('JsonLogger (pino)', () => {
   it('should write human-readable lines when set to pretty (as on a terminal)', () => {
     JsonLogger.setFormat('pretty');
     try {
-      const { out } = capture(() => withCorrelationId('ws-1a2b', () => new JsonLogger('realtime').info('client joined', { ip: '10.0.0.1' })));
+      const { out } = capture(() =>
+        withCorrelationId('ws-1a2b', () =>
+          new JsonLogger('realtime').info('client joined', { ip: '10.0.0.1' }),
+        ),
+      );
       expect(out).toHaveLength(1);
-      expect(out[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  \[realtime\] \(ws-1a2b\) client joined {"ip":"10\.0\.0\.1"}\n$/);
+      expect(out[0]).toMatch(
+        /^\d\d:\d\d:\d\d\.\d{3} INFO  \[realtime\] \(ws-1a2b\) client joined {"ip":"10\.0\.0\.1"}\n$/,
+      );
       expect(() => JSON.parse(out[0]!)).toThrow();
     } finally {
       JsonLogger.setFormat('json');

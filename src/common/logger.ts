@@ -37,7 +37,12 @@ const NEST_CHATTER = new Set([
 /** Human-readable lines on a terminal, one JSON object per line otherwise (pipes, files, log collectors). */
 export type LogFormat = 'pretty' | 'json';
 
-const COLOURS: Record<string, string> = { debug: '\x1b[90m', info: '\x1b[32m', warn: '\x1b[33m', error: '\x1b[31m' };
+const COLOURS: Record<string, string> = {
+  debug: '\x1b[90m',
+  info: '\x1b[32m',
+  warn: '\x1b[33m',
+  error: '\x1b[31m',
+};
 const DIM = '\x1b[2m';
 const RESET = '\x1b[0m';
 
@@ -54,11 +59,14 @@ export function prettyLine(json: string, colour: boolean): string {
   }
   const { time, level, context, cid, msg, ...rest } = rec;
   const t = typeof time === 'string' ? time.slice(11, 23) : '';
-  const lvl = String(level ?? '').toUpperCase().padEnd(5);
+  const lvl = String(level ?? '')
+    .toUpperCase()
+    .padEnd(5);
   const head = colour ? `${DIM}${t}${RESET} ${COLOURS[String(level)] ?? ''}${lvl}${RESET}` : `${t} ${lvl}`;
   const where = `${context !== undefined ? ` [${String(context)}]` : ''}${cid !== undefined ? ` (${String(cid)})` : ''}`;
   const text = typeof msg === 'string' ? msg : JSON.stringify(msg);
-  const extra = Object.keys(rest).length > 0 ? ` ${colour ? DIM : ''}${JSON.stringify(rest)}${colour ? RESET : ''}` : '';
+  const extra =
+    Object.keys(rest).length > 0 ? ` ${colour ? DIM : ''}${JSON.stringify(rest)}${colour ? RESET : ''}` : '';
   return `${head}${where} ${text}${extra}\n`;
 }
 
@@ -78,7 +86,15 @@ function createRoot(format: LogFormat): Logger<never, boolean> {
       formatters: { level: (label) => ({ level: label }) },
       // Second line of defence after redact(): the usual secret paths in objects that reach pino some other way.
       redact: {
-        paths: ['token', 'password', 'authorization', '*.token', '*.password', '*.authorization', 'headers.authorization'],
+        paths: [
+          'token',
+          'password',
+          'authorization',
+          '*.token',
+          '*.password',
+          '*.authorization',
+          'headers.authorization',
+        ],
         censor: '***',
       },
     },

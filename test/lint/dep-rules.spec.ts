@@ -27,7 +27,9 @@ describe('dependency rules (scripts/lint-deps.mjs)', () => {
   it('should name each broken rule with the importing file and the import', () => {
     expect(violations).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^domain-no-framework: src\/plant\/domain\/level\.policy\.ts → .*node_modules\/@nestjs\/common\//),
+        expect.stringMatching(
+          /^domain-no-framework: src\/plant\/domain\/level\.policy\.ts → .*node_modules\/@nestjs\/common\//,
+        ),
         'domain-no-node-io: src/plant/domain/level.policy.ts → fs',
         'domain-no-io-module: src/plant/domain/level.policy.ts → src/storage/level.repository.ts',
         'storage-not-ingest-or-alarms: src/storage/level.repository.ts → src/ingest/intake.service.ts',
