@@ -37,7 +37,7 @@ export function parseCli(
     } else args.push(arg);
   }
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as CliValues;
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (err) {
     throw fail(cliMessage(err, usage));
   }

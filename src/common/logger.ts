@@ -58,12 +58,11 @@ export function prettyLine(json: string, colour: boolean): string {
     return json;
   }
   const { time, level, context, cid, msg, ...rest } = rec;
+  const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
   const t = typeof time === 'string' ? time.slice(11, 23) : '';
-  const lvl = String(level ?? '')
-    .toUpperCase()
-    .padEnd(5);
-  const head = colour ? `${DIM}${t}${RESET} ${COLOURS[String(level)] ?? ''}${lvl}${RESET}` : `${t} ${lvl}`;
-  const where = `${context !== undefined ? ` [${String(context)}]` : ''}${cid !== undefined ? ` (${String(cid)})` : ''}`;
+  const lvl = str(level).toUpperCase().padEnd(5);
+  const head = colour ? `${DIM}${t}${RESET} ${COLOURS[str(level)] ?? ''}${lvl}${RESET}` : `${t} ${lvl}`;
+  const where = `${context !== undefined ? ` [${str(context)}]` : ''}${cid !== undefined ? ` (${str(cid)})` : ''}`;
   const text = typeof msg === 'string' ? msg : JSON.stringify(msg);
   const extra =
     Object.keys(rest).length > 0 ? ` ${colour ? DIM : ''}${JSON.stringify(rest)}${colour ? RESET : ''}` : '';
