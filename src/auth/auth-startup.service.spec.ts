@@ -109,6 +109,12 @@ describe('AuthStartupService', () => {
       expect(printed[0]).not.toMatch(/hzw_/);
     });
 
+    it('should log where the console is, and print no banner, outside demo mode', async () => {
+      const svc = await held({ HAZWATCH_DEMO: false });
+      svc.releaseBanner(3000);
+      expect(printed).toEqual([]);
+    });
+
     it('should print the demo tokens after the banner when they are created after start-up ended', async () => {
       let unblock!: () => void;
       const slow = new Promise<void>((r) => (unblock = r));

@@ -70,7 +70,8 @@ export class AuthStartupService implements OnApplicationBootstrap {
   }
 
   /**
-   * End of start-up: prints the held demo-token block, or (tokens existed, or demo mode is off) where the console is.
+   * End of start-up: prints the held demo-token block or, when the tokens existed, where the console is (demo mode;
+   * outside it, one log line).
    * If the demo tokens are still being created (slow database), their block follows as soon as they exist.
    */
   releaseBanner(port: number): void {
@@ -81,6 +82,11 @@ export class AuthStartupService implements OnApplicationBootstrap {
       return;
     }
     const { base } = this.urls(port);
+    if (!this.config.env.HAZWATCH_DEMO) {
+      // production output stays one JSON object per line (log collectors)
+      this.log.info('console ready', { console: `${base}/`, apiDocs: `${base}/api/docs` });
+      return;
+    }
     const rule = '='.repeat(100);
     this.console.write(
       [
