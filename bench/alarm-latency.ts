@@ -6,7 +6,7 @@
 /** One probe publish the bench expects an alarm event for. `ts` is the reading's event time (epoch ms, unique). */
 export type ProbePublish = { kind: 'raised' | 'cleared'; ts: number; publishedAtMs: number };
 
-/** What the matcher needs of an `alarm` frame's data (CONTRACT §4 snapshot + event). */
+/** What the matcher needs of an `alarm` frame's data (docs/contract.md §4 snapshot + event). */
 export type AlarmFrameData = {
   event?: unknown;
   siteId?: unknown;
@@ -137,7 +137,7 @@ export function matchReceipts(publishes: readonly ProbePublish[], receipts: read
   };
 }
 
-/** p99 target of issue 5. */
+/** p99 target for MQTT publish → /ws alarm receipt (bench/README.md, step 7). */
 export const ALARM_P99_TARGET_MS = 50;
 
 const ms = (v: number | null): string => (v === null ? '–' : v.toFixed(1));

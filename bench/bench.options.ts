@@ -1,4 +1,5 @@
 /** Command-line options of `npm run bench -- [opts]` (pure parsing, unit-tested). */
+import { parseCli, type CliOption } from '../src/common/cli-args';
 
 export type BenchOptions = {
   /** Target messages/s per step (one message = one gas-detector reading = two rows). */
@@ -34,7 +35,7 @@ export type BenchOptions = {
   /** Run the server with its rule engine (default) or with every rule disabled through rules.yaml (baseline). */
   rules: boolean;
   serverEntry: string;
-  /** Alarm latency (issue 5): `also` after the throughput steps (default), `only` instead of them, `off`. */
+  /** Alarm latency (bench/README.md, step 7): `also` after the throughput steps (default), `only` instead of them, `off`. */
   alarm: { mode: 'also' | 'only' | 'off'; clients: number; background: number; seconds: number; intervalMs: number; abusive?: number };
 };
 
@@ -90,8 +91,41 @@ function posInt(flag: string, raw: string, max = 10_000_000): number {
   return Number(raw);
 }
 
-/** Parses argv (without node and script). Returns null when --help was asked for. */
+const OPTIONS = {
+  rates: { type: 'string' },
+  seconds: { type: 'string' },
+  devices: { type: 'string' },
+  sites: { type: 'string' },
+  publishers: { type: 'string' },
+  'mqtt-url': { type: 'string' },
+  mosquitto: { type: 'string' },
+  'database-url': { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  'start-timeout': { type: 'string' },
+  window: { type: 'string' },
+  out: { type: 'string' },
+  qos: { type: 'string' },
+  'mosquitto-conf': { type: 'string' },
+  'keep-rows': { type: 'boolean' },
+  'keep-tmp': { type: 'boolean' },
+  quick: { type: 'boolean' },
+  'no-rules': { type: 'boolean' },
+  server: { type: 'string' },
+  'alarm-latency': { type: 'boolean' },
+  'no-alarm-latency': { type: 'boolean' },
+  clients: { type: 'string' },
+  background: { type: 'string' },
+  'alarm-seconds': { type: 'string' },
+  'alarm-interval': { type: 'string' },
+  'abusive-clients': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Record<string, CliOption>;
+
+/** Parses argv (without node and script) with node:util parseArgs. Returns null when --help was asked for. */
 export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): BenchOptions | null {
+  // `--mosquitto` alone means the `mosquitto` on PATH
+  const values = parseCli(argv, OPTIONS, (m) => new BenchUsageError(m), BENCH_USAGE, { mosquitto: 'mosquitto' });
+  if (values === null) return null;
   const opts: BenchOptions = {
     rates: DEFAULT_RATES,
     seconds: 60,
@@ -113,120 +147,57 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     serverEntry: 'dist/src/main.js',
     alarm: { mode: 'also', clients: 100, background: 10_000, seconds: 30, intervalMs: 500 },
   };
-  const explicit = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') return null;
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new BenchUsageError(`${flag} needs a value`);
-      return v;
-    };
-    explicit.add(flag);
-    switch (flag) {
-      case '--rates':
-        opts.rates = value()
-          .split(',')
-          .map((s) => posInt('--rates', s));
-        break;
-      case '--seconds':
-        opts.seconds = posInt('--seconds', value(), 86_400);
-        break;
-      case '--devices':
-        opts.devices = posInt('--devices', value(), 100_000);
-        break;
-      case '--sites':
-        opts.sites = posInt('--sites', value(), 100);
-        break;
-      case '--publishers':
-        opts.publishers = posInt('--publishers', value(), 64);
-        break;
-      case '--mqtt-url': {
-        const v = value();
-        if (!/^mqtt:\/\/[^/]+$/.test(v)) throw new BenchUsageError(`--mqtt-url must be mqtt://host:port (plain TCP), got '${v}'`);
-        opts.mqttUrl = v;
-        break;
-      }
-      case '--mosquitto': {
-        const next = inline ?? argv[i + 1];
-        if (inline === undefined && next !== undefined && !next.startsWith('--')) i++;
-        opts.mosquitto = next !== undefined && !next.startsWith('--') ? next : 'mosquitto';
-        break;
-      }
-      case '--database-url': {
-        const v = value();
-        if (!/^postgres(ql)?:\/\/.+/.test(v)) throw new BenchUsageError(`--database-url must be postgres://…, got '${v}'`);
-        opts.databaseUrl = v;
-        break;
-      }
-      case '--drain-timeout':
-        opts.drainTimeoutS = posInt('--drain-timeout', value(), 3600);
-        break;
-      case '--start-timeout':
-        opts.startTimeoutS = posInt('--start-timeout', value(), 3600);
-        break;
-      case '--window':
-        opts.window = posInt('--window', value(), 60_000);
-        break;
-      case '--out':
-        opts.out = value();
-        break;
-      case '--qos': {
-        const v = value();
-        if (v !== '0' && v !== '1') throw new BenchUsageError(`--qos must be 0 or 1, got '${v}'`);
-        opts.qos = v === '0' ? 0 : 1;
-        break;
-      }
-      case '--mosquitto-conf': {
-        const v = value();
-        if (v !== 'repo' && v !== 'stock') throw new BenchUsageError(`--mosquitto-conf must be repo or stock, got '${v}'`);
-        opts.mosquittoConf = v;
-        break;
-      }
-      case '--keep-rows':
-        opts.keepRows = true;
-        break;
-      case '--keep-tmp':
-        opts.keepTmp = true;
-        break;
-      case '--quick':
-        opts.quick = true;
-        break;
-      case '--no-rules':
-        opts.rules = false;
-        break;
-      case '--server':
-        opts.serverEntry = value();
-        break;
-      case '--alarm-latency':
-        opts.alarm.mode = 'only';
-        break;
-      case '--no-alarm-latency':
-        opts.alarm.mode = 'off';
-        break;
-      case '--clients':
-        opts.alarm.clients = posInt('--clients', value(), 10_000);
-        break;
-      case '--background':
-        opts.alarm.background = posInt('--background', value());
-        break;
-      case '--alarm-seconds':
-        opts.alarm.seconds = posInt('--alarm-seconds', value(), 86_400);
-        break;
-      case '--alarm-interval':
-        opts.alarm.intervalMs = posInt('--alarm-interval', value(), 60_000);
-        break;
-      case '--abusive-clients':
-        opts.alarm.abusive = posInt('--abusive-clients', value(), 1_000);
-        break;
-      default:
-        throw new BenchUsageError(`unknown option '${arg}'\n\n${BENCH_USAGE}`);
-    }
+  const explicit = new Set(Object.keys(values).map((name) => `--${name}`));
+  const str = (name: keyof typeof OPTIONS): string | undefined => values[name] as string | undefined;
+  const int = (name: keyof typeof OPTIONS, max?: number): number | undefined => {
+    const raw = str(name);
+    return raw === undefined ? undefined : posInt(`--${name}`, raw, max);
+  };
+  const rates = str('rates');
+  if (rates !== undefined) opts.rates = rates.split(',').map((s) => posInt('--rates', s));
+  opts.seconds = int('seconds', 86_400) ?? opts.seconds;
+  opts.devices = int('devices', 100_000) ?? opts.devices;
+  opts.sites = int('sites', 100) ?? opts.sites;
+  opts.publishers = int('publishers', 64) ?? opts.publishers;
+  const mqttUrl = str('mqtt-url');
+  if (mqttUrl !== undefined) {
+    if (!/^mqtt:\/\/[^/]+$/.test(mqttUrl)) throw new BenchUsageError(`--mqtt-url must be mqtt://host:port (plain TCP), got '${mqttUrl}'`);
+    opts.mqttUrl = mqttUrl;
   }
+  const mosquitto = str('mosquitto');
+  if (mosquitto !== undefined) opts.mosquitto = mosquitto;
+  const databaseUrl = str('database-url');
+  if (databaseUrl !== undefined) {
+    if (!/^postgres(ql)?:\/\/.+/.test(databaseUrl)) throw new BenchUsageError(`--database-url must be postgres://…, got '${databaseUrl}'`);
+    opts.databaseUrl = databaseUrl;
+  }
+  opts.drainTimeoutS = int('drain-timeout', 3600) ?? opts.drainTimeoutS;
+  opts.startTimeoutS = int('start-timeout', 3600) ?? opts.startTimeoutS;
+  opts.window = int('window', 60_000) ?? opts.window;
+  opts.out = str('out') ?? opts.out;
+  const qos = str('qos');
+  if (qos !== undefined) {
+    if (qos !== '0' && qos !== '1') throw new BenchUsageError(`--qos must be 0 or 1, got '${qos}'`);
+    opts.qos = qos === '0' ? 0 : 1;
+  }
+  const conf = str('mosquitto-conf');
+  if (conf !== undefined) {
+    if (conf !== 'repo' && conf !== 'stock') throw new BenchUsageError(`--mosquitto-conf must be repo or stock, got '${conf}'`);
+    opts.mosquittoConf = conf;
+  }
+  if (values['keep-rows'] === true) opts.keepRows = true;
+  if (values['keep-tmp'] === true) opts.keepTmp = true;
+  if (values.quick === true) opts.quick = true;
+  if (values['no-rules'] === true) opts.rules = false;
+  opts.serverEntry = str('server') ?? opts.serverEntry;
+  if (values['alarm-latency'] === true) opts.alarm.mode = 'only';
+  if (values['no-alarm-latency'] === true) opts.alarm.mode = 'off';
+  opts.alarm.clients = int('clients', 10_000) ?? opts.alarm.clients;
+  opts.alarm.background = int('background') ?? opts.alarm.background;
+  opts.alarm.seconds = int('alarm-seconds', 86_400) ?? opts.alarm.seconds;
+  opts.alarm.intervalMs = int('alarm-interval', 60_000) ?? opts.alarm.intervalMs;
+  const abusive = int('abusive-clients', 1_000);
+  if (abusive !== undefined) opts.alarm.abusive = abusive;
   if (opts.quick) {
     if (!explicit.has('--rates')) opts.rates = [500];
     if (!explicit.has('--seconds')) opts.seconds = 5;

@@ -1,5 +1,5 @@
 /**
- * PlantSimulator: publishes the plant model's devices over MQTT (CONTRACT §2), one connection per device
+ * PlantSimulator: publishes the plant model's devices over MQTT (docs/contract.md §2), one connection per device
  * (each with its own last will) or one shared connection for bench-scale device counts. No Nest: the CLI
  * (simulators/main.ts) and the server (SIMULATE=true) both start it through `startSimulators`.
  */

@@ -34,7 +34,7 @@ const firstTime = (ticks: { t: number; r: TickResult }[] | undefined, pred: (r: 
 const conc = (r: TickResult): number => (r.action === 'publish' ? (r.payload.values.conc as number) : NaN);
 
 describe('scenario registry', () => {
-  it('should register every scenario named in issue 4 under its own name', () => {
+  it('should register every scenario in SCENARIO_NAMES under its own name', () => {
     expect(Object.keys(SCENARIOS).sort()).toEqual([...SCENARIO_NAMES].sort());
     for (const name of SCENARIO_NAMES) expect(SCENARIOS[name].name).toBe(name);
   });

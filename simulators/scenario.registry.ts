@@ -7,7 +7,7 @@ import { overfillScenario } from './scenarios/overfill.scenario';
 import { valveStuckScenario } from './scenarios/valve-stuck.scenario';
 import { SCENARIO_NAMES, ScenarioError, type Scenario, type ScenarioName } from './scenario.types';
 
-/** Every scenario by name (the names of issue 4). */
+/** Every scenario by name (one scenario per rule kind, named in SCENARIO_NAMES). */
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   'chlorine-leak': chlorineLeakScenario,
   overfill: overfillScenario,

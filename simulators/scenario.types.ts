@@ -1,5 +1,5 @@
 /**
- * Scenarios override simulated device values over time (issue 4: one scenario per rule kind). A scenario is
+ * Scenarios override simulated device values over time (one scenario per rule kind). A scenario is
  * pure: given a device, the model time since the simulator started and the normal (base) values, it says
  * what the device reports instead. The simulator applies it; nothing else changes.
  */

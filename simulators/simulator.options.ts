@@ -2,6 +2,7 @@
 import { SCENARIO_NAMES } from './scenario.types';
 import { isScenarioName } from './scenario.registry';
 import type { ConnectionMode } from './plant.simulator';
+import { parseCli, type CliOption } from '../src/common/cli-args';
 
 export type SimulatorCliOptions = {
   url: string;
@@ -58,8 +59,28 @@ function positive(flag: string, raw: string): number {
   return n;
 }
 
-/** Parses argv (without node and script). Returns null when --help was asked for. */
+const OPTIONS = {
+  url: { type: 'string' },
+  config: { type: 'string' },
+  rate: { type: 'string' },
+  devices: { type: 'string' },
+  duration: { type: 'string' },
+  seed: { type: 'string' },
+  scenario: { type: 'string' },
+  'scenario-start': { type: 'string' },
+  'scenario-speed': { type: 'string' },
+  connection: { type: 'string' },
+  qos: { type: 'string' },
+  'client-id-prefix': { type: 'string' },
+  credentials: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Record<string, CliOption>;
+
+/** Parses argv (without node and script) with node:util parseArgs. Returns null when --help was asked for. */
 export function parseSimulatorArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): SimulatorCliOptions | null {
+  const values = parseCli(argv, OPTIONS, (m) => new UsageError(m), SIMULATOR_USAGE);
+  if (values === null) return null;
+  const v = (name: keyof typeof OPTIONS): string | undefined => values[name] as string | undefined;
   const opts: SimulatorCliOptions = {
     url: env.MQTT_URL || 'mqtt://127.0.0.1:1883',
     configDir: env.CONFIG_DIR || './config',
@@ -70,88 +91,59 @@ export function parseSimulatorArgs(argv: readonly string[], env: Readonly<Record
     ...(env.MQTT_USERNAME ? { username: env.MQTT_USERNAME } : {}),
     ...(env.MQTT_PASSWORD ? { password: env.MQTT_PASSWORD } : {}),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') return null;
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (eq > 0 && arg.startsWith('--')) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--url': {
-        const v = value();
-        if (!/^(mqtts?|tcp|ssl|wss?):\/\/.+/.test(v)) throw new UsageError(`--url must be a URL like mqtt://host:1883, got '${v}'`);
-        opts.url = v;
-        break;
-      }
-      case '--config':
-        opts.configDir = value();
-        break;
-      case '--rate': {
-        const v = value();
-        if (v.endsWith('/s')) opts.messagesPerSecond = positive('--rate', v.slice(0, -2));
-        else opts.rate = positive('--rate', v);
-        break;
-      }
-      case '--devices': {
-        const v = value();
-        if (/^\d+$/.test(v)) opts.devices = positive('--devices', v);
-        else opts.devices = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-        break;
-      }
-      case '--duration':
-        opts.durationS = positive('--duration', value());
-        break;
-      case '--seed': {
-        const v = value();
-        if (!/^-?\d+$/.test(v)) throw new UsageError(`--seed must be an integer, got '${v}'`);
-        opts.seed = Number(v);
-        break;
-      }
-      case '--scenario': {
-        const v = value();
-        if (!isScenarioName(v)) throw new UsageError(`unknown scenario '${v}'; valid scenarios: ${SCENARIO_NAMES.join(', ')}`);
-        opts.scenario = v;
-        break;
-      }
-      case '--scenario-start': {
-        const v = value();
-        const n = Number(v);
-        if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--scenario-start must be a number of seconds >= 0, got '${v}'`);
-        opts.scenarioStartS = n;
-        break;
-      }
-      case '--scenario-speed':
-        opts.scenarioSpeed = positive('--scenario-speed', value());
-        break;
-      case '--connection': {
-        const v = value();
-        if (v !== 'per-device' && v !== 'shared') throw new UsageError(`--connection must be per-device or shared, got '${v}'`);
-        opts.connection = v;
-        break;
-      }
-      case '--qos': {
-        const v = value();
-        if (v !== '0' && v !== '1') throw new UsageError(`--qos must be 0 or 1, got '${v}'`);
-        opts.qos = v === '0' ? 0 : 1;
-        break;
-      }
-      case '--client-id-prefix': {
-        const v = value();
-        if (!/^[A-Za-z0-9_-]{1,32}$/.test(v)) throw new UsageError(`--client-id-prefix must match [A-Za-z0-9_-]{1,32}, got '${v}'`);
-        opts.clientIdPrefix = v;
-        break;
-      }
-      case '--credentials':
-        opts.credentialsFile = value();
-        break;
-      default:
-        throw new UsageError(`unknown option '${arg}'\n\n${SIMULATOR_USAGE}`);
-    }
+  const url = v('url');
+  if (url !== undefined) {
+    if (!/^(mqtts?|tcp|ssl|wss?):\/\/.+/.test(url)) throw new UsageError(`--url must be a URL like mqtt://host:1883, got '${url}'`);
+    opts.url = url;
   }
+  const config = v('config');
+  if (config !== undefined) opts.configDir = config;
+  const rate = v('rate');
+  if (rate !== undefined) {
+    if (rate.endsWith('/s')) opts.messagesPerSecond = positive('--rate', rate.slice(0, -2));
+    else opts.rate = positive('--rate', rate);
+  }
+  const devices = v('devices');
+  if (devices !== undefined) {
+    if (/^\d+$/.test(devices)) opts.devices = positive('--devices', devices);
+    else opts.devices = devices.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  }
+  const duration = v('duration');
+  if (duration !== undefined) opts.durationS = positive('--duration', duration);
+  const seed = v('seed');
+  if (seed !== undefined) {
+    if (!/^-?\d+$/.test(seed)) throw new UsageError(`--seed must be an integer, got '${seed}'`);
+    opts.seed = Number(seed);
+  }
+  const scenario = v('scenario');
+  if (scenario !== undefined) {
+    if (!isScenarioName(scenario)) throw new UsageError(`unknown scenario '${scenario}'; valid scenarios: ${SCENARIO_NAMES.join(', ')}`);
+    opts.scenario = scenario;
+  }
+  const scenarioStart = v('scenario-start');
+  if (scenarioStart !== undefined) {
+    const n = Number(scenarioStart);
+    if (scenarioStart.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--scenario-start must be a number of seconds >= 0, got '${scenarioStart}'`);
+    opts.scenarioStartS = n;
+  }
+  const speed = v('scenario-speed');
+  if (speed !== undefined) opts.scenarioSpeed = positive('--scenario-speed', speed);
+  const connection = v('connection');
+  if (connection !== undefined) {
+    if (connection !== 'per-device' && connection !== 'shared') throw new UsageError(`--connection must be per-device or shared, got '${connection}'`);
+    opts.connection = connection;
+  }
+  const qos = v('qos');
+  if (qos !== undefined) {
+    if (qos !== '0' && qos !== '1') throw new UsageError(`--qos must be 0 or 1, got '${qos}'`);
+    opts.qos = qos === '0' ? 0 : 1;
+  }
+  const prefix = v('client-id-prefix');
+  if (prefix !== undefined) {
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) throw new UsageError(`--client-id-prefix must match [A-Za-z0-9_-]{1,32}, got '${prefix}'`);
+    opts.clientIdPrefix = prefix;
+  }
+  const credentials = v('credentials');
+  if (credentials !== undefined) opts.credentialsFile = credentials;
   return opts;
 }

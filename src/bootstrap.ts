@@ -15,6 +15,8 @@ import { HazwatchMetrics } from './metrics/metrics.registry';
 import { installRxSafetyNet } from './common/rx-safety';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { jsonBodyMiddleware } from './common/json-body.middleware';
+import { requestIdMiddleware } from './common/request-id.middleware';
+import { AuthStartupService } from './auth/auth-startup.service';
 import { describeTrustProxy, parseTrustProxy, trustPredicate } from './common/domain/trust-proxy';
 
 type SimulatorsHandle = { stop(): Promise<void> };
@@ -33,12 +35,21 @@ async function startInProcessSimulators(config: AppConfig, url: string, security
   return handle;
 }
 
-export type RunningApp = { app: INestApplication; port: number; close(): Promise<void> };
+export type RunningApp = {
+  app: INestApplication;
+  port: number;
+  close(): Promise<void>;
+  /** Prints the demo tokens and the console URL (held back during start-up so they are the last lines of it). */
+  printBanner(): void;
+};
 
 export const API_VERSION = '0.1.0';
 
 /** Creates, documents and starts the app. Used by main.ts and by tests (with a manual clock if needed). */
-export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?: number } = {}): Promise<RunningApp> {
+export async function bootstrap(
+  config: AppConfig,
+  opts: { clock?: Clock; port?: number; holdBanner?: boolean } = {},
+): Promise<RunningApp> {
   JsonLogger.setLevel(config.env.LOG_LEVEL);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, opts.clock ?? systemClock), {
     logger: new JsonLogger('nest'),
@@ -49,6 +60,7 @@ export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?:
   const trustProxy = parseTrustProxy(config.env.TRUST_PROXY); // validated with the environment already
   app.set('trust proxy', trustPredicate(trustProxy));
   new JsonLogger('bootstrap').info('client addresses', { trustProxy: describeTrustProxy(trustProxy) });
+  app.use(requestIdMiddleware()); // first: everything after it logs with the request's correlation id
   app.use(jsonBodyMiddleware());
   app.useWebSocketAdapter(new WsAdapter(app));
   const metrics = app.get(HazwatchMetrics);
@@ -58,11 +70,13 @@ export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?:
   // Signals are handled in main.ts (ordered stop incl. simulators); tests call close() themselves.
   const doc = new DocumentBuilder()
     .setTitle('hazwatch')
-    .setDescription('Real-time monitoring and alarm management for major hazard sources (CONTRACT §3).')
+    .setDescription('Real-time monitoring and alarm management for major hazard sources (docs/contract.md §3).')
     .setVersion(API_VERSION)
     .addBearerAuth()
     .build();
   SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'api/docs/json' });
+  // main.ts prints the demo tokens last, after start-up; tests that call bootstrap() get them as before.
+  if (opts.holdBanner) app.get(AuthStartupService).holdBanner();
   await app.listen(opts.port ?? config.env.PORT, config.env.HOST);
   const server: Server = app.getHttpServer();
   const port = (server.address() as AddressInfo).port;
@@ -70,6 +84,7 @@ export async function bootstrap(config: AppConfig, opts: { clock?: Clock; port?:
   return {
     app,
     port,
+    printBanner: () => app.get(AuthStartupService).releaseBanner(port),
     close: async () => {
       await simulators?.stop();
       await app.close();

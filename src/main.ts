@@ -27,8 +27,10 @@ async function main(): Promise<void> {
   // Plant-model consistency warnings (docs/plant-model.md): logged once at start, with the numbers.
   logPlantWarnings(config.plant, (msg, fields) => log.warn(msg, fields));
   if (!quietDebugResult.installed) log.debug('mqtt-packet debug calls left as they are', { reason: quietDebugResult.reason });
-  const app = await bootstrap(config);
+  const app = await bootstrap(config, { holdBanner: true });
   log.info('hazwatch started', { url: `http://${config.env.HOST}:${app.port}/` });
+  app.printBanner(); // demo tokens and the console URL: the last thing start-up prints
+
   // Graceful stop: simulators, then MQTT intake, then the writer flushes (or spools), then the database closes.
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

@@ -969,7 +969,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Journals a record about an alarm that changes none of its state (event `note`, same seq, hash chain and events$ as
-   * every alarm event): used by other modules for the disposal closed loop (issue 7). The caller names the capability
+   * every alarm event): used by other modules for the disposal closed loop. The caller names the capability
    * that allows the record; the alarm must lie in the principal's jurisdiction. Resolves with the journalled event once
    * it is written (or after `actionCommitWaitMs`, when it stays queued like any event while the database is down).
    */

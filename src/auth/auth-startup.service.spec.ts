@@ -81,4 +81,59 @@ describe('AuthStartupService', () => {
     const svc = await start({});
     expect(svc.cliDatabaseUrl()).toBe('postgres://postgres:***@127.0.0.1:54329/hazwatch');
   });
+
+  describe('start-up banner held until the end of start-up (npm start)', () => {
+    const held = async (env: Record<string, unknown>) => {
+      const svc = new AuthStartupService(config(env), tokens, database, { write: (t) => printed.push(t) });
+      svc.holdBanner();
+      await svc.onApplicationBootstrap();
+      await svc.demoDone();
+      return svc;
+    };
+
+    it('should print the demo tokens only when released, with the port the server really listens on', async () => {
+      const svc = await held({ HAZWATCH_DEMO: true, PORT: 0 });
+      expect(printed).toEqual([]);
+      svc.releaseBanner(3391);
+      expect(printed).toHaveLength(1);
+      expect(printed[0]!.match(/hzw_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/g)).toHaveLength(4);
+      expect(printed[0]).toContain('Console:  http://127.0.0.1:3391/');
+    });
+
+    it('should print where the console is, and no token, when tokens already existed', async () => {
+      await tokens.create({ role: 'admin', scope: '', name: 'existing' });
+      const svc = await held({ HAZWATCH_DEMO: true });
+      svc.releaseBanner(3000);
+      expect(printed).toHaveLength(1);
+      expect(printed[0]).toContain('Console: http://127.0.0.1:3000/');
+      expect(printed[0]).not.toMatch(/hzw_/);
+    });
+
+    it('should log where the console is, and print no banner, outside demo mode', async () => {
+      const svc = await held({ HAZWATCH_DEMO: false });
+      svc.releaseBanner(3000);
+      expect(printed).toEqual([]);
+    });
+
+    it('should print the demo tokens after the banner when they are created after start-up ended', async () => {
+      let unblock!: () => void;
+      const slow = new Promise<void>((r) => (unblock = r));
+      const count = tokens.count.bind(tokens);
+      jest.spyOn(tokens, 'count').mockImplementationOnce(async () => {
+        await slow;
+        return count();
+      });
+      const svc = new AuthStartupService(config({ HAZWATCH_DEMO: true }), tokens, database, { write: (t) => printed.push(t) });
+      svc.holdBanner();
+      const boot = svc.onApplicationBootstrap(); // waits for the demo tokens (up to 15 s): released before they exist
+      svc.releaseBanner(3000);
+      expect(printed).toHaveLength(1);
+      expect(printed[0]).toContain('still being created');
+      unblock();
+      await boot;
+      await svc.demoDone();
+      expect(printed).toHaveLength(2);
+      expect(printed[1]!.match(/hzw_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/g)).toHaveLength(4);
+    });
+  });
 });

@@ -7,7 +7,7 @@ import { Database } from '../storage/database.service';
 import type { Role } from './principal';
 import { TokenService } from './token.service';
 
-/** The tokens demo mode creates when none exist (CONTRACT §6, brief item 7). */
+/** The tokens demo mode creates when none exist (docs/contract.md §6). */
 export const DEMO_TOKENS: ReadonlyArray<{ role: Role; scope: string; name: string }> = [
   { role: 'operator', scope: '', name: 'demo operator' },
   { role: 'supervisor', scope: '', name: 'demo supervisor' },
@@ -30,6 +30,11 @@ export type AuthConsole = { write(text: string): void };
 export class AuthStartupService implements OnApplicationBootstrap {
   private readonly log = new JsonLogger('auth');
   private demo: Promise<void> = Promise.resolve();
+  /** main.ts holds the demo block back until start-up has finished, so it is the last thing on screen. */
+  private held = false;
+  private heldBlock: ((port: number) => string) | undefined;
+  private released: number | undefined;
+  private demoPending = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -48,7 +53,8 @@ export class AuthStartupService implements OnApplicationBootstrap {
         usage: `DATABASE_URL="${cliUrl}" npm run token -- list`,
       });
     if (!this.config.env.HAZWATCH_DEMO) return;
-    this.demo = this.ensureDemoTokens(cliUrl);
+    this.demoPending = true;
+    this.demo = this.ensureDemoTokens(cliUrl).finally(() => (this.demoPending = false));
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, DEMO_WAIT_MS);
@@ -56,6 +62,44 @@ export class AuthStartupService implements OnApplicationBootstrap {
     });
     await Promise.race([this.demo, waited]);
     clearTimeout(timer);
+  }
+
+  /** Keep the demo-token block until releaseBanner() instead of printing it as soon as the tokens exist. */
+  holdBanner(): void {
+    this.held = true;
+  }
+
+  /**
+   * End of start-up: prints the held demo-token block or, when the tokens existed, where the console is (demo mode;
+   * outside it, one log line).
+   * If the demo tokens are still being created (slow database), their block follows as soon as they exist.
+   */
+  releaseBanner(port: number): void {
+    this.released = port;
+    if (this.heldBlock) {
+      this.console.write(this.heldBlock(port));
+      this.heldBlock = undefined;
+      return;
+    }
+    const { base } = this.urls(port);
+    if (!this.config.env.HAZWATCH_DEMO) {
+      // production output stays one JSON object per line (log collectors)
+      this.log.info('console ready', { console: `${base}/`, apiDocs: `${base}/api/docs` });
+      return;
+    }
+    const rule = '='.repeat(100);
+    this.console.write(
+      [
+        '',
+        rule,
+        `  hazwatch is running.  Console: ${base}/   API docs: ${base}/api/docs`,
+        this.demoPending
+          ? '  Demo tokens: still being created (slow database); they are printed here as soon as they exist.'
+          : '  Tokens: `npm run token -- list | create | revoke <id>` (tokens are printed only when created).',
+        rule,
+        '',
+      ].join('\n') + '\n',
+    );
   }
 
   /** Resolves when the demo-token step has finished (tests). */
@@ -89,7 +133,10 @@ export class AuthStartupService implements OnApplicationBootstrap {
         const { info, token } = await this.tokens.create(spec);
         created.push({ role: info.role, scope: info.scope, token, id: info.id });
       }
-      this.console.write(this.demoBlock(created, cliUrl));
+      const block = (port: number): string => this.demoBlock(created, cliUrl, port);
+      if (!this.held) this.console.write(block(this.config.env.PORT));
+      else if (this.released !== undefined) this.console.write(block(this.released));
+      else this.heldBlock = block;
     } catch (err) {
       this.log.error(
         'demo mode: could not create the demo api tokens; create one with `npm run token -- create`',
@@ -101,9 +148,9 @@ export class AuthStartupService implements OnApplicationBootstrap {
   private demoBlock(
     created: ReadonlyArray<{ role: Role; scope: string; token: string; id: string }>,
     cliUrl: string | undefined,
+    port: number,
   ): string {
-    const { HOST, PORT } = this.config.env;
-    const base = `http://${HOST === '0.0.0.0' ? '127.0.0.1' : HOST}:${PORT}`;
+    const { base } = this.urls(port);
     const rule = '='.repeat(100);
     const lines = [
       '',
@@ -121,5 +168,10 @@ export class AuthStartupService implements OnApplicationBootstrap {
       '',
     ];
     return lines.join('\n') + '\n';
+  }
+
+  private urls(port: number): { base: string } {
+    const { HOST } = this.config.env;
+    return { base: `http://${HOST === '0.0.0.0' ? '127.0.0.1' : HOST}:${port}` };
   }
 }

@@ -7,7 +7,7 @@ import { scopeCovers, sitePath, type Principal } from './principal';
 /**
  * Which sites a principal may see: admin all; everyone else the sites whose path `${jurisdiction}/${id}` lies under the
  * token's scope (segment-aware, `tianjin/bin` does not cover `tianjin/binhai/...`). Every endpoint, feed and WebSocket
- * subscription filters through this (issue 7).
+ * subscription filters through this.
  */
 @Injectable()
 export class ScopeService {

@@ -4,7 +4,7 @@ import { JsonLogger } from './logger';
 
 const log = new JsonLogger('http');
 
-/** Every error leaves as {statusCode, error, message} (CONTRACT §3); 5xx are logged, never leaked. */
+/** Every error leaves as {statusCode, error, message} (docs/contract.md §3); 5xx are logged, never leaked. */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { JsonPrescan, strictNumberReviver, UnsafeNumberError } from './domain/json-prescan';
 import { JsonLogger } from './logger';
@@ -123,8 +124,9 @@ export function jsonBodyMiddleware(opts: JsonBodyOptions = DEFAULT_JSON_BODY_OPT
       }
       next();
     };
-    req.on('data', onData);
-    req.on('end', onEnd);
+    // Stream events run in the socket's async context: bind them to the request's (its correlation id, for logs).
+    req.on('data', AsyncResource.bind(onData));
+    req.on('end', AsyncResource.bind(onEnd));
     req.on('error', () => {
       done = true; // client went away mid-body: nothing to answer
     });

@@ -1,7 +1,7 @@
 /** Shared, framework-free types. */
 
 export type Quality = 'good' | 'uncertain' | 'bad';
-/** Stored as smallint in telemetry.quality (public contract, CONTRACT §5). */
+/** Stored as smallint in telemetry.quality (public contract, docs/contract.md §5). */
 export const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
 
 export type ChannelValue = number | boolean | string;

@@ -17,7 +17,7 @@ const DEFAULT_SPAN: Record<string, [number, number]> = {
   wind_dir_deg: [0, 360],
 };
 
-/** Channels per device kind (CONTRACT §2). */
+/** Channels per device kind (docs/contract.md §2). */
 export const KIND_CHANNELS: Record<DeviceKind, readonly string[]> = {
   gas_detector: ['conc', 'fault'],
   tank: ['level_pct', 'temp_c', 'pressure_kpa'],

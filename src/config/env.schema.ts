@@ -29,7 +29,7 @@ class TrustProxyConstraint implements ValidatorConstraintInterface {
 }
 
 /**
- * Every environment variable hazwatch reads (CONTRACT §1). The config module is the only reader of
+ * Every environment variable hazwatch reads (docs/contract.md §1). The config module is the only reader of
  * process.env; a bad value stops start-up with the variable's name.
  */
 export class EnvSchema {

@@ -28,7 +28,7 @@ function baseUrl(req: Request): string {
 }
 
 /**
- * Regulator feeds (CONTRACT §3): an Atom index of CAP 1.2 messages, newest first and paged, and each CAP document.
+ * Regulator feeds (docs/contract.md §3): an Atom index of CAP 1.2 messages, newest first and paged, and each CAP document.
  * Both are scoped by the bearer token's jurisdiction; a message of a site outside it is "not found".
  */
 @ApiTags('feeds')

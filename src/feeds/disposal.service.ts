@@ -31,7 +31,7 @@ export type DispositionInput = { cause: string; actions: string; closedBy: strin
 const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
 /**
- * The disposal closed loop (issue 7): reportable alarms oblige the enterprise to file a disposal record by a deadline
+ * The disposal closed loop: reportable alarms oblige the enterprise to file a disposal record by a deadline
  * (overdue → an escalated alarm to the district, cleared when the record arrives); regulators accept or return
  * records; hidden-danger items go open → rectifying → verified → closed. Every step is journalled on the alarm
  * (`AlarmService.note`), which also puts it in the regulator feed as a CAP Update.

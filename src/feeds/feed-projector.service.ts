@@ -319,7 +319,7 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Reporting rule (issue 7): an alarm of a reportable priority (critical/high) on a major hazard source of the plant
+   * Reporting rule: an alarm of a reportable priority (critical/high) on a major hazard source of the plant
    * model. Conditions raised by hazwatch itself (ext:…, e.g. an overdue disposal) inform but oblige no record.
    */
   isReportable(e: Pick<AlarmEventDto, 'priority' | 'sourceId' | 'ruleId'>): boolean {

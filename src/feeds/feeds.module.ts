@@ -19,7 +19,7 @@ import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { TelemetryController } from './telemetry.controller';
 
 /**
- * Read side (sites, devices, telemetry) and the regulator feeds (issue 7): CAP 1.2 / Atom, webhooks, the disposal
+ * Read side (sites, devices, telemetry) and the regulator feeds: CAP 1.2 / Atom, webhooks, the disposal
  * closed loop and the regulator view. Needs the global Database, ScopeService, AlarmService and ExternalConditions.
  */
 @Module({

@@ -15,7 +15,7 @@ const GRADE_LEVEL = ['red', 'orange', 'yellow', 'blue'] as const;
 const SYSTEMS = ['esd', 'gas_detection', 'video', 'lightning'] as const;
 
 /**
- * One view for a regulator (issue 7): its enterprises with the jurisdiction path (city → district → park), the
+ * One view for a regulator: its enterprises with the jurisdiction path (city → district → park), the
  * four-colour level of each hazard source (filed and live), open alarms by priority, disposal obligations (overdue,
  * awaiting, awaiting review) and the four safety systems. The console builds the tree from `jurisdiction`.
  */

@@ -25,7 +25,7 @@ import { WebhookDispatcher } from './webhook-dispatcher.service';
 export type SubscriptionView = Subscription & { pending: number };
 
 /**
- * Webhook subscriptions of regulators (issue 7). A regulator manages subscriptions within its own jurisdiction; the
+ * Webhook subscriptions of regulators. A regulator manages subscriptions within its own jurisdiction; the
  * secret is generated here, returned once in the 201 answer, and never shown or logged again.
  */
 @ApiTags('subscriptions')

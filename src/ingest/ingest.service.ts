@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { BehaviorSubject, Subject, filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
 import { CLOCK, type Clock } from '../common/clock';
+import { withCorrelationId } from '../common/correlation';
 import { JsonLogger, maskUrl } from '../common/logger';
 import type { DeviceState, Reading } from '../common/types';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -249,7 +250,19 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       this.openHeldMark = -1;
     });
     client.on('error', (err) => this.log.error('MQTT client error', { err: err.message }));
-    client.on('message', (topic, payload) => this.handleMessage(topic, payload, this.clock.now()));
+    // One correlation id per writer batch (the batch whose commit acknowledges these messages): `mqtt-<batch seq>`.
+    client.on('message', (topic, payload) =>
+      withCorrelationId(this.batchCorrelationId(), () => this.handleMessage(topic, payload, this.clock.now())),
+    );
+  }
+
+  private batchCid = { mark: Number.NaN, id: '' };
+
+  /** The correlation id of the writer's open batch (cached: computed once per batch, not per message). */
+  private batchCorrelationId(): string {
+    const mark = this.writer.openBatchSeq();
+    if (mark !== this.batchCid.mark) this.batchCid = { mark, id: `mqtt-${mark}` };
+    return this.batchCid.id;
   }
 
   /** A QoS 1 message was held: seal the open batch once it holds MQTT_MAX_UNACKED of them. */

@@ -3,7 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { Public } from '../auth/auth.decorators';
 import { HazwatchMetrics } from './metrics.registry';
 
-/** Prometheus scrapes without a token (CONTRACT §3); it exposes counts only, never site or device ids. */
+/** Prometheus scrapes without a token (docs/contract.md §3); it exposes counts only, never site or device ids. */
 @Public()
 @ApiExcludeController()
 @Controller('metrics')

@@ -153,7 +153,7 @@ const DEFAULT_LADDER = (): LadderStepSchema[] =>
     { targets: ['main', 'duty_desk'], afterSeconds: 300 },
   ].map((s) => Object.assign(new LadderStepSchema(), s));
 
-/** Escalation policy; every figure defaults to DOMAIN.md §6. */
+/** Escalation policy; every figure defaults to docs/domain.md §6. */
 export class PolicySchema {
   @IsOptional() @IsArray() @IsIn(PRIORITIES, { each: true }) triggerPriorities: Priority[] = [
     'critical',

@@ -39,7 +39,7 @@ export function resolvePublicDir(): string {
   return dir;
 }
 
-/** GET / — the live operator console (CONTRACT §3). Public: the page asks for a token and sends it over /ws and HTTP. */
+/** GET / — the live operator console (docs/contract.md §3). Public: the page asks for a token and sends it over /ws and HTTP. */
 @ApiExcludeController()
 @Public()
 @Controller()

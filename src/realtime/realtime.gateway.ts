@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
 import type { Reading } from '../common/types';
+import { bindCorrelationId, currentCorrelationId, newCorrelationId, withCorrelationId } from '../common/correlation';
 import { JsonLogger } from '../common/logger';
 import { clientAddress, parseTrustProxy, trustPredicate } from '../common/domain/trust-proxy';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -59,7 +60,7 @@ export type DisconnectReason =
 export const REALTIME_SCHEDULER = Symbol('REALTIME_SCHEDULER');
 
 /**
- * The /ws gateway (CONTRACT §4). Authenticates before sending anything, indexes subscriptions by site and device,
+ * The /ws gateway (docs/contract.md §4). Authenticates before sending anything, indexes subscriptions by site and device,
  * scopes every push by the principal's jurisdiction, replays missed alarm events on `since` without gap or duplicate,
  * rate-limits telemetry per client and device, and disconnects slow clients instead of buffering without bound.
  * Feed callbacks do O(subscribers) work and never wait: ingest and the alarm writer are never blocked by a client.
@@ -157,6 +158,12 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
   }
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
+    // One correlation id per session: every log line of this client (auth, frames, close) carries it.
+    withCorrelationId(newCorrelationId('ws'), () => this.openSession(ws, req));
+  }
+
+  private openSession(ws: WebSocket, req: IncomingMessage): void {
+    const cid = currentCorrelationId() ?? newCorrelationId('ws');
     const session = new ClientSession(
       ws,
       clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trustProxy),
@@ -171,12 +178,16 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
     );
     this.sessions.add(session);
     this.metrics.wsClients.inc();
-    ws.on('close', () => this.release(session));
+    // Socket events run in the socket's context: bind them to the session's correlation id.
+    ws.on('close', bindCorrelationId(cid, () => this.release(session)));
     ws.on('pong', () => {
       session.alive = true;
     });
-    ws.on('message', (data: RawData, isBinary: boolean) =>
-      session.enqueue(() => this.onFrame(session, data, isBinary)),
+    ws.on(
+      'message',
+      bindCorrelationId(cid, (data: RawData, isBinary: boolean) =>
+        session.enqueue(() => this.onFrame(session, data, isBinary)),
+      ),
     );
 
     const header = req.headers.authorization;

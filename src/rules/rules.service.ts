@@ -133,7 +133,7 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Seeds conditions that were active before a restart (the alarm service's persisted active alarms, issue 5), so
+   * Seeds conditions that were active before a restart (the alarm service's persisted active alarms, docs/alarm-lifecycle.md), so
    * their rules resume from that state and emit a clear when the condition ends — otherwise such an alarm would stay
    * active forever. Running rule instances restart from the seeded store; seeded conditions that no current rule can
    * produce are cleared at once. (Added by the alarms helper.)

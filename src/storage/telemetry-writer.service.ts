@@ -236,6 +236,11 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     return this.openRows > 0 ? this.openSeq : this.openSeq - 1;
   }
 
+  /** Sequence number of the open batch (the one the next reading joins): ingest's per-batch correlation id. */
+  openBatchSeq(): number {
+    return this.openSeq;
+  }
+
   /** Every batch with sequence ≤ the returned number is durable. */
   durableMark(): number {
     return this.durableThrough;

@@ -253,27 +253,30 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
       anchors: { source: 'supplied', matched: 1, divergences: 0, badSignature: 0 },
     });
   });
-  it('should close the /ws session and refuse HTTP within 2 s of a CLI revocation', async () => {
+  it('should close the /ws session and refuse HTTP on a CLI revocation, pushed by the database notification', async () => {
     const out = await cli(
       ['create', '--role', 'operator', '--scope', '', '--name', 'matrix ws revoke'],
       dbUrl,
     );
     const token = /(hzw_[A-Za-z0-9_-]+)/.exec(out)![1]!;
+    const id = token.split('_')[1]!;
     const ws = await WsTestClient.connect(`${server.url.replace(/^http/, 'ws')}/ws`, {
       authorization: `Bearer ${token}`,
     });
     await ws.waitFor('hello');
     expect((await call('GET', '/api/auth/me', token)).status).toBe(200); // now cached by the server
-    const t0 = Date.now();
-    await cli(['revoke', token.split('_')[1]!], dbUrl);
-    expect(await ws.waitClosed(2_000)).toEqual({
+    await cli(['revoke', id], dbUrl);
+    // The waits below end long before the fallbacks could act (cached HTTP tokens are re-read after 30 s, /ws sessions
+    // re-checked every 60 s), so passing them means the revocation was pushed (LISTEN/NOTIFY), which the log confirms.
+    // How fast that path is belongs in the benchmark, not in a wall-clock assertion here.
+    expect(await ws.waitClosed(15_000)).toEqual({
       code: 4401,
       reason: expect.stringMatching(/token revoked/),
     });
     await pollUntil(async () => (await call('GET', '/api/auth/me', token)).status === 401, {
-      timeoutMs: 2_000,
+      timeoutMs: 15_000,
       what: 'HTTP refusing the revoked token',
     });
-    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(server.output()).toContain(`"api token revoked (notified): closing its sessions","id":"${id}"`);
   });
 });

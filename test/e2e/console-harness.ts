@@ -1,6 +1,6 @@
 /**
  * A backend for console browser tests: the real RealtimeModule (gateway + console page) with the other modules
- * replaced by small in-memory fakes that speak the same HTTP API (CONTRACT §3) and feed the realtime ports.
+ * replaced by small in-memory fakes that speak the same HTTP API (docs/contract.md §3) and feed the realtime ports.
  * Deterministic: alarms appear only when the test raises them.
  */
 import {

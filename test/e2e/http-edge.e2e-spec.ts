@@ -98,6 +98,42 @@ describe('HTTP edge: request bodies (real server)', () => {
   });
 });
 
+describe('HTTP edge: request ids (real server)', () => {
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    server = await startServer({ env: { SIMULATE: 'false' } });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("should echo the client's X-Request-Id and put it on the log lines of that request", async () => {
+    const res = await fetch(`${server.url}/api/auth/me`, {
+      headers: { authorization: 'Bearer hzw_000000000000_invalidinvalidinvalidinvalid', 'x-request-id': 'edge-req-1' },
+    });
+    await res.arrayBuffer();
+    expect(res.status).toBe(401);
+    expect(res.headers.get('x-request-id')).toBe('edge-req-1');
+    // the guard's warning, logged deep inside Nest after the body middleware, carries the request's id
+    const line = server
+      .output()
+      .split('\n')
+      .find((l) => l.includes('"cid":"edge-req-1"'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ level: 'warn', context: 'auth', cid: 'edge-req-1' });
+  });
+
+  it('should give a request without X-Request-Id a fresh UUID', async () => {
+    const a = await fetch(`${server.url}/health/live`);
+    const b = await fetch(`${server.url}/health/live`);
+    await Promise.all([a.arrayBuffer(), b.arrayBuffer()]);
+    expect(a.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(b.headers.get('x-request-id')).not.toBe(a.headers.get('x-request-id'));
+  });
+});
+
 describe('HTTP edge: behind a reverse proxy (TRUST_PROXY=1, real server)', () => {
   let server: ServerProcess;
 

@@ -9,7 +9,7 @@ import { WsTestClient } from './ws-test-client';
 
 export const CONFIG_DIR = join(__dirname, '..', '..', 'config');
 
-/** The alarm event fields the scenario tests look at (CONTRACT §4 snapshot + event type). */
+/** The alarm event fields the scenario tests look at (docs/contract.md §4 snapshot + event type). */
 export type AlarmEvent = {
   seq: number;
   event: string;

@@ -1,5 +1,5 @@
 /**
- * Every simulator scenario of issue 4, end to end: the real simulator code (`startSimulators`, as `npm run simulate --
+ * Every simulator scenario (one per rule kind), end to end: the real simulator code (`startSimulators`, as `npm run simulate --
  * --scenario X` runs it) publishes over MQTT into the real server (`node dist/src/main.js`: in-process broker, embedded
  * PostgreSQL, the demo plant and the rules of config/, real alarm service), and each test asserts the exact ordered
  * sequence of alarm events (`/ws` alarm frames: raised / cleared / suppressed …) that its scenario causes, then checks
@@ -346,22 +346,28 @@ describe('simulator scenarios end to end (MQTT → rules → alarms → /ws)', (
   it('should raise stale, then offline (suppressing stale), and clear both when a detector and a tank lose communication for a minute', async () => {
     const ev = await sequenceOf(CASES['comms-loss']);
     const until = Math.max(...ev.map(timeOf));
-    // (expected − 250 ms: the sample times themselves carry a few ms of timer jitter)
-    const within = (actual: number, expected: number, slackMs: number): void => {
-      expect(actual).toBeGreaterThanOrEqual(expected - 250);
-      expect(actual).toBeLessThanOrEqual(expected + slackMs);
-    };
-    // stale and offline run on arrival time (the server's clock), so allow for delivery and timer latency
+    // Stale and offline run on arrival time (the server's clock). Their exact delays (stale after max(3 × period,
+    // 10 s), offline 10 s after the last will) are asserted in virtual time in src/rules/domain/engine.spec.ts; here,
+    // on a wall clock that a loaded machine only ever makes late, each event is checked against its earliest
+    // possible time and against the outage it belongs to. (−250 ms: sample times carry a few ms of timer jitter.)
+    const notBefore = (actual: number, earliest: number): void => expect(actual).toBeGreaterThanOrEqual(earliest - 250);
     const gd = longestGap(await samples('wuqing-fine/me-gd-1', 'conc', until));
     const tank = longestGap(await samples('wuqing-fine/me-tk-1', 'level_pct', until));
-    within(gd.after - gd.before, 60_000, 4_000);
-    within(tank.after - tank.before, 60_000, 6_000);
-    within(at(ev, 'raised stale:me-gd-1 stale medium'), gd.before + 10_000, 1_000);
-    within(at(ev, 'raised offline:me-gd-1 offline medium'), gd.before + 2_000 + 10_000, 1_000); // dropped at its next sample
-    within(at(ev, 'raised stale:me-tk-1 stale medium'), tank.before + 15_000, 1_000);
-    within(at(ev, 'cleared offline:me-gd-1 offline medium'), gd.after, 1_500);
-    within(at(ev, 'cleared stale:me-gd-1 stale medium'), gd.after, 1_500);
-    within(at(ev, 'cleared stale:me-tk-1 stale medium'), tank.after, 1_500);
+    notBefore(gd.after - gd.before, 60_000);
+    notBefore(tank.after - tank.before, 60_000);
+    const staleGd = at(ev, 'raised stale:me-gd-1 stale medium');
+    const offlineGd = at(ev, 'raised offline:me-gd-1 offline medium');
+    const staleTank = at(ev, 'raised stale:me-tk-1 stale medium');
+    notBefore(staleGd, gd.before + 10_000);
+    notBefore(offlineGd, gd.before + 2_000 + 10_000); // dropped at its next sample, then the offline on-delay
+    notBefore(staleTank, tank.before + 15_000);
+    // raised during the outage, cleared by the first reading after it
+    expect(offlineGd).toBeGreaterThan(staleGd);
+    expect(offlineGd).toBeLessThan(gd.after);
+    expect(staleTank).toBeLessThan(tank.after);
+    notBefore(at(ev, 'cleared offline:me-gd-1 offline medium'), gd.after);
+    notBefore(at(ev, 'cleared stale:me-gd-1 stale medium'), gd.after);
+    notBefore(at(ev, 'cleared stale:me-tk-1 stale medium'), tank.after);
   }, 200_000);
 
   it('should raise a high system fault when the lightning warning system faults', async () => {

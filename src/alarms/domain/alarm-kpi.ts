@@ -1,5 +1,5 @@
 /**
- * Alarm-management KPIs (ISA-18.2 / EEMUA 191 public summaries, DOMAIN.md §5). Pure: raises from the journal and the
+ * Alarm-management KPIs (ISA-18.2 / EEMUA 191 public summaries, docs/domain.md §5). Pure: raises from the journal and the
  * current alarms go in, figures come out.
  *
  * - Rates use fixed 10-minute intervals aligned to `from` (the last one may be shorter).

@@ -1,5 +1,5 @@
 /**
- * The ISA-18.2 alarm state machine (DOMAIN.md §5). Pure: every input carries its own time, nothing is read from a clock.
+ * The ISA-18.2 alarm state machine (docs/domain.md §5). Pure: every input carries its own time, nothing is read from a clock.
  *
  * Base states follow the condition and operator actions: normal, unacknowledged, acknowledged, rtn_unacknowledged, latched.
  * Overlays hide an alarm while it is still evaluated: shelved (operator, time-limited), suppressed (design logic) and
@@ -404,7 +404,7 @@ export function dueForUnshelve(alarm: AlarmRecord, now: number): boolean {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** The public snapshot (CONTRACT §4). */
+/** The public snapshot (docs/contract.md §4). */
 export function toSnapshot(a: AlarmRecord): AlarmSnapshot {
   const s: AlarmSnapshot = {
     id: a.id,

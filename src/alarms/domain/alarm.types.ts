@@ -1,4 +1,4 @@
-/** Alarm model (ISA-18.2 / IEC 62682, DOMAIN.md §5). Pure types: no framework, no I/O. */
+/** Alarm model (ISA-18.2 / IEC 62682, docs/domain.md §5). Pure types: no framework, no I/O. */
 import type { ColourLevel, Priority } from '../../common/types';
 import type { ConditionValue } from './condition-change';
 
@@ -118,7 +118,7 @@ export const ALARM_EVENT_TYPES: readonly AlarmEventType[] = [
   'note',
 ];
 
-/** Public alarm snapshot (CONTRACT §4). Times are ISO-8601 UTC strings. */
+/** Public alarm snapshot (docs/contract.md §4). Times are ISO-8601 UTC strings. */
 export type AlarmSnapshot = {
   id: string;
   siteId: string;
@@ -139,7 +139,7 @@ export type AlarmSnapshot = {
   ackedBy?: string;
   clearedAt?: string;
   seq: number;
-  /** Extra (not in CONTRACT §4's minimum list, additive): shelve expiry, and the OOS/suppression reason. */
+  /** Extra (not in docs/contract.md §4's minimum list, additive): shelve expiry, and the OOS/suppression reason. */
   shelvedUntil?: string;
   shelvedBy?: string;
   suppressedBy?: string[];

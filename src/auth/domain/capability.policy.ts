@@ -2,7 +2,7 @@ import type { Principal, Role } from '../principal';
 
 /**
  * What a principal may do. Controllers and services ask `can(principal, 'alarm.ack')` instead of listing roles, so
- * the role model lives in this one table (CONTRACT §6). Scope (which sites) is checked separately by ScopeService.
+ * the role model lives in this one table (docs/contract.md §6). Scope (which sites) is checked separately by ScopeService.
  */
 export type Capability =
   /** Read sites, hazard sources, devices, telemetry, alarms, journal, KPIs, call-outs, feeds — within scope. */
@@ -12,7 +12,7 @@ export type Capability =
   | 'alarm.unshelve'
   | 'alarm.out-of-service'
   | 'alarm.reset'
-  /** File a disposal record for an alarm (the enterprise side of the closed loop, issue 7). */
+  /** File a disposal record for an alarm (the enterprise side of the closed loop, docs/domain.md §7). */
   | 'alarm.disposition'
   /** Accept or return a disposal record (the regulator side). */
   | 'disposition.review'

@@ -1,6 +1,6 @@
 /**
  * Atom (RFC 4287) index of CAP messages, newest first, each entry linking its CAP document (the OASIS CAP feed
- * practice). A page never exceeds `maxBytes` (900 KB ceiling, DOMAIN.md §7): entries that would overflow it move to
+ * practice). A page never exceeds `maxBytes` (900 KB ceiling, docs/domain.md §7): entries that would overflow it move to
  * the next page. Pure.
  */
 import { escapeXml } from './xml.util';

@@ -1,5 +1,5 @@
 /**
- * Builds the CAP 1.2 message for one alarm event (DOMAIN.md §7 table). Pure: everything it needs is passed in.
+ * Builds the CAP 1.2 message for one alarm event (docs/domain.md §7 table). Pure: everything it needs is passed in.
  */
 import type { AlarmEventDto } from '../../alarms/domain/alarm.types';
 import type { ColourLevel, Priority } from '../../common/types';

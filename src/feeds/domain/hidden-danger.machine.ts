@@ -1,6 +1,6 @@
 /**
  * Hidden-danger items (隐患) raised from alarms: open → rectifying → verified → closed. The enterprise rectifies and
- * verifies; only a regulator signs off (销号, DOMAIN.md §1), or sends a verified item back to rectification. Pure.
+ * verifies; only a regulator signs off (销号, docs/domain.md §1), or sends a verified item back to rectification. Pure.
  */
 import type { Capability } from '../../auth/domain/capability.policy';
 

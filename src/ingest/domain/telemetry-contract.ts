@@ -1,5 +1,5 @@
 /**
- * The device → hazwatch MQTT payload contract (CONTRACT §2). Shared by ingest and the simulators,
+ * The device → hazwatch MQTT payload contract (docs/contract.md §2). Shared by ingest and the simulators,
  * so both sides compile against one definition.
  */
 import type { ChannelValue, DeviceState, Quality } from '../../common/types';

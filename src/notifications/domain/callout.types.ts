@@ -1,4 +1,4 @@
-/** Call-out and duty-check model (DOMAIN.md §6). Pure types: no framework, no I/O. */
+/** Call-out and duty-check model (docs/domain.md §6). Pure types: no framework, no I/O. */
 import type { Priority } from '../../common/types';
 
 /** Who a call goes to: the enterprise control room, the three responsible persons (包保责任人), the district duty desk. */

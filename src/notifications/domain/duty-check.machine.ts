@@ -1,5 +1,5 @@
 /**
- * One duty check (值班值守抽查, DOMAIN.md §6): call the control room, the operator presses the confirm key within the
+ * One duty check (值班值守抽查, docs/domain.md §6): call the control room, the operator presses the confirm key within the
  * key timeout. A failure is retried once after 5 minutes; a second failure raises an alarm (to the district duty desk
  * and the 主要负责人 through the call-out ladder for duty-check alarms). Pure and persisted like the escalation machine.
  */

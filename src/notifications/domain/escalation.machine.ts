@@ -1,5 +1,5 @@
 /**
- * The escalation of one alarm call-out as a persisted state machine (DOMAIN.md §6). Pure: time is passed into every
+ * The escalation of one alarm call-out as a persisted state machine (docs/domain.md §6). Pure: time is passed into every
  * call, the roster is a pure function, and the machine returns effects (place a call, cancel one, acknowledge the
  * alarm) for the service to carry out. Its whole state is plain JSON, persisted after every change, so a restarted
  * server rebuilds it and never places a call twice for one attempt or step.

@@ -1,10 +1,10 @@
 /**
- * The /ws wire contract (CONTRACT §4): frames `{"event": "...", "data": {...}}`. Event names are public.
+ * The /ws wire contract (docs/contract.md §4): frames `{"event": "...", "data": {...}}`. Event names are public.
  * Pure types and a frame parser: no Nest, no ws.
  */
 import type { ChannelValue, ColourLevel, Priority } from '../../common/types';
 
-/** ISA-18.2 states of an alarm snapshot (DOMAIN.md §5). */
+/** ISA-18.2 states of an alarm snapshot (docs/domain.md §5). */
 export type AlarmState =
   | 'normal'
   | 'unacknowledged'
@@ -17,7 +17,7 @@ export type AlarmState =
 
 /**
  * An alarm event as pushed to clients: the full snapshot plus `seq` (monotonic across all alarm events).
- * Fields per CONTRACT §4. The alarm module may add fields (e.g. the event type); they pass through untouched.
+ * Fields per docs/contract.md §4. The alarm module may add fields (e.g. the event type); they pass through untouched.
  */
 export type AlarmEventDto = {
   readonly id: string;

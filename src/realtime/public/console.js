@@ -1,5 +1,5 @@
 // hazwatch live operator console. Plain ES modules, no build step, no third-party code.
-// Data: /ws (alarm, telemetry, hazard, status pushes; resume with `since`) and the HTTP API (CONTRACT §3).
+// Data: /ws (alarm, telemetry, hazard, status pushes; resume with `since`) and the HTTP API (docs/contract.md §3).
 import { applyLabels, getLang, setLang, t, tOr } from './i18n.js';
 import { renderTrend } from './chart.js';
 
@@ -725,7 +725,7 @@ function sourceBlock(site, src, inAlarm) {
   );
 }
 
-/** Regulator view (issue 7): the jurisdiction tree above the overview, with active alarm counts per node. */
+/** Regulator view: the jurisdiction tree above the overview, with active alarm counts per node. */
 function renderJurisdiction() {
   const box = $('jurisdiction');
   if (!isRegulatorView()) {
