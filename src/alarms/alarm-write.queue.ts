@@ -1,5 +1,5 @@
 import { JsonLogger } from '../common/logger';
-import { Backoff, type Scheduler, type TimerHandle } from '../storage/timer.port';
+import { Backoff, type Scheduler, type TimerHandle } from '../common/timer.port';
 import type { AlarmStore, AlarmWrite } from './alarm.store';
 
 export type WriteQueueOptions = {

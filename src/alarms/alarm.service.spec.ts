@@ -15,7 +15,7 @@ import { ChainVerifier } from './domain/journal-chain';
 import type { PendingSpool } from './alarm-pending.spool';
 import type { AlarmWrite } from './alarm.store';
 import { InMemoryAlarmStore } from './testing/in-memory-alarm.store';
-import { ManualScheduler, settle } from './testing/manual.scheduler';
+import { ManualScheduler, settle } from '../common/testing/manual.scheduler';
 
 const MIN = 60_000;
 const operator = makePrincipal('operator', 'tianjin/binhai', 'control room bohai');

@@ -24,7 +24,7 @@ import { alarmId } from './domain/alarm-id';
 import { DEFAULT_ALARM_SETTINGS } from './domain/alarm-settings';
 import type { ConditionChange } from './domain/condition-change';
 import { InMemoryAlarmStore } from './testing/in-memory-alarm.store';
-import { ManualScheduler, settle } from './testing/manual.scheduler';
+import { ManualScheduler, settle } from '../common/testing/manual.scheduler';
 
 const config = makeAlarmTestConfig();
 const GAS = makeCondition();

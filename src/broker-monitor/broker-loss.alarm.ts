@@ -1,6 +1,6 @@
 import type { Clock } from '../common/clock';
 import type { ConditionChange } from '../alarms/domain/condition-change';
-import type { Scheduler, TimerHandle } from '../storage/timer.port';
+import type { Scheduler, TimerHandle } from '../common/timer.port';
 
 /** Rule id of the critical alarm raised when the MQTT broker reports dropped messages. */
 export const BROKER_LOSS_RULE_ID = 'ext:broker-loss';

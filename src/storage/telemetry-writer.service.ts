@@ -7,7 +7,7 @@ import type { HazwatchMetrics } from '../metrics/metrics.registry';
 import { CopyRowEncoder, CopyTextBuffer } from './copy-row.encoder';
 import { isDataError, sqlState, type TelemetrySink } from './telemetry.sink';
 import type { SpoolSegment, TelemetrySpool } from './telemetry.spool';
-import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from './timer.port';
+import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
 
 /** A row the database refused as data (SQLSTATE 22/23), isolated from its batch; goes to the dead letters. */
 export type RejectedRow = {

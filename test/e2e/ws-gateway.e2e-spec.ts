@@ -64,6 +64,8 @@ function alarm(siteId: string, over: Partial<AlarmEventDto> = {}): AlarmEventDto
     message: 'chlorine level 2',
     raisedAt: '2026-11-24T10:00:00.000Z',
     seq,
+    event: 'raised',
+    at: '2026-11-24T10:00:00.000Z',
     ...over,
   };
 }

@@ -13,7 +13,7 @@ import { ManualClock } from '../../src/common/clock';
 import { JsonLogger } from '../../src/common/logger';
 import { HazwatchMetrics } from '../../src/metrics/metrics.registry';
 import { Database } from '../../src/storage/database.service';
-import { systemScheduler } from '../../src/storage/timer.port';
+import { systemScheduler } from '../../src/common/timer.port';
 import { makeAlarm, makeAlarmTestConfig, makeCondition, makePrincipal, T0 } from '../factories/alarm.factory';
 import { pollUntil } from '../setup/poll-until';
 import { TcpProxy } from '../setup/tcp-proxy';

@@ -3,7 +3,7 @@
  * Pure computation (node:crypto hashing only, no I/O).
  */
 import { createHash } from 'node:crypto';
-import type { ActorRole, AlarmEventType, AlarmSnapshot, AlarmState } from './alarm.types';
+import type { ActorRole, AlarmEventDto, AlarmEventType, AlarmSnapshot, AlarmState } from './alarm.types';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -28,6 +28,17 @@ export type JournalEntry = {
 };
 
 export type UnhashedEntry = Omit<JournalEntry, 'hash' | 'prevHash'>;
+
+/** A journal row as clients see it: the snapshot after the event, the event, when, and who/why where given. */
+export function toEventDto(e: JournalEntry): AlarmEventDto {
+  return {
+    ...e.snapshot,
+    event: e.event,
+    at: new Date(e.at).toISOString(),
+    ...(e.actorRole !== 'system' ? { actor: e.actor } : {}),
+    ...(e.comment !== null ? { comment: e.comment } : {}),
+  };
+}
 
 /** JSON with object keys sorted at every level; `undefined` members omitted (as JSON does). */
 export function canonicalJson(value: unknown): string {

@@ -1,5 +1,5 @@
 import type { Clock } from '../../common/clock';
-import type { Scheduler } from '../../storage/timer.port';
+import type { Scheduler } from '../../common/timer.port';
 import type { CalloutsConfig } from '../callouts.loader';
 import { FakeVoiceProvider } from './fake-voice.provider';
 import { SipVoiceProvider } from './sip-voice.provider';
