@@ -3,7 +3,7 @@
  * Pure types and a frame parser: no Nest, no ws.
  */
 import type { AlarmEventDto, AlarmState } from '../../alarms/domain/alarm.types';
-import type { ChannelValue, ColourLevel, Priority } from '../../common/types';
+import type { ChannelValue, ColourLevel } from '../../common/types';
 
 /**
  * The alarm wire types are defined once, in the alarm module (`src/alarms/domain/alarm.types.ts`): an alarm event as
