@@ -34,7 +34,7 @@ export function toPlantView(plant: PlantModel): PlantView {
  * `RulesConfig` are the same type, checked at compile time (`RulesSchemaMatchesConfig` in ./rules.schema.ts).
  */
 function toConfig(parsed: RulesFileSchema): RulesConfig {
-  const plain: RulesFileSchema = JSON.parse(JSON.stringify(instanceToPlain(parsed)));
+  const plain = JSON.parse(JSON.stringify(instanceToPlain(parsed))) as RulesFileSchema;
   return plain;
 }
 
