@@ -16,7 +16,7 @@ export function createVoiceProvider(
     const sip = config.voice.sip;
     if (!sip)
       throw new Error('voice.sip is required for the sip provider (checked when callouts.yaml loads)');
-    return new SipVoiceProvider(sip, dataDir, clock);
+    return new SipVoiceProvider(sip, dataDir, clock, { scheduler });
   }
   return new FakeVoiceProvider(
     config?.voice.fake ?? { callMs: 5_000, defaultOutcome: 'ANSWERED_NO_ACK', byNumber: new Map() },
