@@ -7,7 +7,7 @@ import { isLatching, type AlarmSettings } from '../domain/alarm-settings';
 import { dueForRealarm, dueForUnshelve, newAlarm } from '../domain/alarm-state.machine';
 import { SYSTEM_ACTOR, type AlarmRecord } from '../domain/alarm.types';
 import { cleanCondition, type CleanCondition } from '../domain/clean-condition';
-import type { ConditionChange } from '../domain/condition-change';
+import { conditionIdentity, type ConditionChange } from '../domain/condition-change';
 import type { FloodTracker } from '../domain/flood.tracker';
 import { isLinkCondition, isLinkConsequence, SITE_OFFLINE_CONDITION, siteLinkRuleId, SiteLinkSupervisor, type LinkAction, type LinkChange, type SiteVerdict } from '../domain/site-link';
 import { desiredSuppression, suppressionDiff } from '../domain/suppression';
@@ -172,11 +172,7 @@ export class AlarmConditionIntake {
       }
       alarm = newAlarm({
         id,
-        siteId: c.siteId,
-        sourceId: c.sourceId,
-        ruleId: c.ruleId,
-        ...(c.deviceId !== undefined ? { deviceId: c.deviceId } : {}),
-        condition: c.condition,
+        ...conditionIdentity(c),
         priority: c.priority,
         latching: isLatching(settings, c),
         at: c.ts,

@@ -6,7 +6,7 @@ import type { PendingSpool } from '../alarm-pending.spool';
 import type { AlarmStore, AlarmWrite } from '../alarm.store';
 import { isLatching, type AlarmSettings } from '../domain/alarm-settings';
 import type { AlarmRecord } from '../domain/alarm.types';
-import type { ConditionChange } from '../domain/condition-change';
+import { conditionIdentity, type ConditionChange } from '../domain/condition-change';
 import type { FloodTracker } from '../domain/flood.tracker';
 import { isExternalCondition } from '../external-conditions';
 import type { AlarmJournalWriter } from './alarm-journal.writer';
@@ -83,14 +83,7 @@ export class AlarmRecovery {
   private restoreSpooled(): void {
     const { spool, log, writer } = this.deps;
     if (!spool) return;
-    let writes;
-    try {
-      writes = spool.load();
-    } catch (err) {
-      const to = spool.quarantine(err instanceof Error ? err.message : String(err));
-      log.error('alarm spool unreadable; moved aside for manual recovery', { err, movedTo: to });
-      return;
-    }
+    const writes = this.loadSaved(spool, 'alarm spool unreadable; moved aside for manual recovery');
     if (writes.length === 0) return;
     const r = writer.adopt(writes, 'alarm spool', (why) => spool.quarantine(why));
     if (r === 'already') spool.clear();
@@ -108,14 +101,7 @@ export class AlarmRecovery {
   private replayWal(): void {
     const { wal, log, writer } = this.deps;
     if (!wal) return;
-    let writes: AlarmWrite[];
-    try {
-      writes = wal.load();
-    } catch (err) {
-      const to = wal.quarantine(err instanceof Error ? err.message : String(err));
-      log.error('alarm write-ahead log unreadable; moved aside for manual recovery (events in it may be missing from the journal)', { err, movedTo: to });
-      return;
-    }
+    const writes = this.loadSaved(wal, 'alarm write-ahead log unreadable; moved aside for manual recovery (events in it may be missing from the journal)');
     if (writes.length === 0) return;
     const walMax = writes[writes.length - 1]?.entry.seq ?? 0;
     const r = writer.adopt(writes, 'alarm write-ahead log', (why) => wal.quarantine(why));
@@ -124,6 +110,17 @@ export class AlarmRecovery {
       // Those seqs were announced: never hand them out again. The journal shows the gap (rows in the moved file).
       log.error('seq continues after the moved-aside write-ahead log so no announced seq is reused; the journal will show a gap there', { journalSeq: writer.seq, walMaxSeq: walMax });
       writer.reserveThrough(walMax);
+    }
+  }
+
+  /** The events saved in a file (write-ahead log, spool); an unreadable file is moved aside, loudly, and yields none. */
+  private loadSaved(source: { load(): AlarmWrite[]; quarantine(reason: string): string }, unreadable: string): AlarmWrite[] {
+    try {
+      return source.load();
+    } catch (err) {
+      const to = source.quarantine(err instanceof Error ? err.message : String(err));
+      this.deps.log.error(unreadable, { err, movedTo: to });
+      return [];
     }
   }
 
@@ -145,8 +142,7 @@ export class AlarmRecovery {
       // external conditions (ext:…, e.g. site_offline) belong to their producers: the rule engine would clear them
       if (!a.active || isExternalCondition(a)) continue;
       const limit = typeof a.limit === 'boolean' ? null : a.limit;
-      const base = { ruleId: a.ruleId, sourceId: a.sourceId, siteId: a.siteId, condition: a.condition, active: true, priority: a.priority, value: a.value, limit, ts: a.raisedAt, message: a.message };
-      active.push(a.deviceId !== undefined ? { ...base, deviceId: a.deviceId } : base);
+      active.push({ ...conditionIdentity(a), active: true, priority: a.priority, value: a.value, limit, ts: a.raisedAt, message: a.message });
     }
     if (!seedConditions) {
       if (active.length > 0) log.warn('no rule engine to seed: alarms active before the restart clear only when their condition is re-raised and cleared', { active: active.length });

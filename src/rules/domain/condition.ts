@@ -20,6 +20,12 @@ export type ConditionIdentity = {
   readonly condition: string;
 };
 
+/** Exactly the identity fields of a condition, alarm or snapshot (no `deviceId` key when it has none). */
+export function conditionIdentity(x: ConditionIdentity): ConditionIdentity {
+  const id = { ruleId: x.ruleId, sourceId: x.sourceId, siteId: x.siteId, condition: x.condition };
+  return x.deviceId !== undefined ? { ...id, deviceId: x.deviceId } : id;
+}
+
 export type ConditionChange = ConditionIdentity & {
   readonly active: boolean;
   readonly priority: Priority;
@@ -84,34 +90,7 @@ export class ConditionSlot {
     if (active === this.active && (!active || priority === this.priority)) return false;
     this.active = active;
     this.priority = priority;
-    const base = this.id;
-    const change: ConditionChange =
-      base.deviceId === undefined
-        ? {
-            ruleId: base.ruleId,
-            sourceId: base.sourceId,
-            siteId: base.siteId,
-            condition: base.condition,
-            active,
-            priority,
-            value,
-            limit,
-            ts,
-            message,
-          }
-        : {
-            ruleId: base.ruleId,
-            sourceId: base.sourceId,
-            siteId: base.siteId,
-            deviceId: base.deviceId,
-            condition: base.condition,
-            active,
-            priority,
-            value,
-            limit,
-            ts,
-            message,
-          };
+    const change: ConditionChange = { ...conditionIdentity(this.id), active, priority, value, limit, ts, message };
     emit(change);
     return true;
   }
