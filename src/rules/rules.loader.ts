@@ -30,8 +30,8 @@ export function toPlantView(plant: PlantModel): PlantView {
 }
 
 /**
- * Strips undefined optional keys so the plain config matches RulesConfig exactly. No cast: the schema class and
- * `RulesConfig` are the same type, checked at compile time (`RulesSchemaMatchesConfig` in ./rules.schema.ts).
+ * Strips undefined optional keys so the plain config matches RulesConfig exactly. No cast to RulesConfig: the schema
+ * class and `RulesConfig` are the same type, checked at compile time (`RulesSchemaMatchesConfig` in ./rules.schema.ts).
  */
 function toConfig(parsed: RulesFileSchema): RulesConfig {
   const plain = JSON.parse(JSON.stringify(instanceToPlain(parsed))) as RulesFileSchema;
