@@ -16,7 +16,7 @@ import type { ConditionChange } from './domain/condition-change';
 import { ChainVerifier, GENESIS_HASH, sealEntry } from './domain/journal-chain';
 import { InMemoryAlarmStore } from './testing/in-memory-alarm.store';
 import { InMemoryAlarmEventLog } from './testing/in-memory-event.log';
-import { ManualScheduler, settle } from './testing/manual.scheduler';
+import { ManualScheduler, settle } from '../common/testing/manual.scheduler';
 import { makeAlarm } from '../../test/factories/alarm.factory';
 
 /** Durable before announced, no seq reuse, `journalled` marking (docs/adr/0011-journal-before-announce.md). */

@@ -1,5 +1,5 @@
 import { JsonLogger } from '../common/logger';
-import { Backoff, type Scheduler, type TimerHandle } from '../storage/timer.port';
+import { Backoff, type Scheduler, type TimerHandle } from '../common/timer.port';
 import type { AlarmStore, AlarmWrite } from './alarm.store';
 
 export type WriteQueueOptions = {
@@ -11,9 +11,19 @@ export type WriteQueueOptions = {
   readonly warnAbove: number;
 };
 
-export const DEFAULT_WRITE_QUEUE_OPTIONS: WriteQueueOptions = Object.freeze({ maxBatch: 500, retryInitialMs: 250, retryMaxMs: 5_000, warnAbove: 10_000 });
+export const DEFAULT_WRITE_QUEUE_OPTIONS: WriteQueueOptions = Object.freeze({
+  maxBatch: 500,
+  retryInitialMs: 250,
+  retryMaxMs: 5_000,
+  warnAbove: 10_000,
+});
 
-export type WriteQueueState = { readonly pending: number; readonly degraded: boolean; readonly lastError?: string; readonly writtenSeq: number };
+export type WriteQueueState = {
+  readonly pending: number;
+  readonly degraded: boolean;
+  readonly lastError?: string;
+  readonly writtenSeq: number;
+};
 
 /**
  * Persists alarm events strictly in order, one batch (transaction) at a time. While the database fails, events stay in
@@ -45,7 +55,12 @@ export class AlarmWriteQueue {
   }
 
   state(): WriteQueueState {
-    return { pending: this.pending.length, degraded: this.degraded, writtenSeq: this.writtenSeq, ...(this.lastError ? { lastError: this.lastError } : {}) };
+    return {
+      pending: this.pending.length,
+      degraded: this.degraded,
+      writtenSeq: this.writtenSeq,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
   }
 
   /** Everything not yet committed, in order (for resume while the database is down). */
@@ -109,7 +124,11 @@ export class AlarmWriteQueue {
       this.pending.splice(0, batch.length);
       this.writtenSeq = batch[batch.length - 1]?.entry.seq ?? this.writtenSeq;
       this.backoff.reset();
-      if (this.degraded) this.log.warn('alarm journal writes recovered', { failures: this.failures, pending: this.pending.length });
+      if (this.degraded)
+        this.log.warn('alarm journal writes recovered', {
+          failures: this.failures,
+          pending: this.pending.length,
+        });
       this.degraded = false;
       this.failures = 0;
       this.lastError = undefined;
@@ -124,8 +143,18 @@ export class AlarmWriteQueue {
       this.failures += 1;
       this.lastError = err instanceof Error ? err.message : String(err);
       const delay = this.backoff.next();
-      const fields = { error: this.lastError, pending: this.pending.length, headSeq: batch[0]?.entry.seq, retryInMs: delay, failures: this.failures };
-      if (!this.degraded || this.pending.length > this.opts.warnAbove) this.log.error('alarm events cannot be written; holding them in memory in order and retrying', fields);
+      const fields = {
+        error: this.lastError,
+        pending: this.pending.length,
+        headSeq: batch[0]?.entry.seq,
+        retryInMs: delay,
+        failures: this.failures,
+      };
+      if (!this.degraded || this.pending.length > this.opts.warnAbove)
+        this.log.error(
+          'alarm events cannot be written; holding them in memory in order and retrying',
+          fields,
+        );
       this.degraded = true;
       if (!this.closed) {
         this.retry = this.scheduler.after(delay, () => {

@@ -24,7 +24,7 @@ import { alarmId } from './domain/alarm-id';
 import { DEFAULT_ALARM_SETTINGS } from './domain/alarm-settings';
 import type { ConditionChange } from './domain/condition-change';
 import { InMemoryAlarmStore } from './testing/in-memory-alarm.store';
-import { ManualScheduler, settle } from './testing/manual.scheduler';
+import { ManualScheduler, settle } from '../common/testing/manual.scheduler';
 
 const config = makeAlarmTestConfig();
 const GAS = makeCondition();
@@ -81,7 +81,15 @@ describe('alarms over HTTP (in-process app, real guard, in-memory store)', () =>
     await app.get(AlarmService).whenReady();
     conditions.next(GAS);
     conditions.next(WQ);
-    conditions.next(makeCondition({ ruleId: 'valve:cl-xv-1', deviceId: 'cl-xv-1', condition: 'trip', priority: 'high', ts: T0 }));
+    conditions.next(
+      makeCondition({
+        ruleId: 'valve:cl-xv-1',
+        deviceId: 'cl-xv-1',
+        condition: 'trip',
+        priority: 'high',
+        ts: T0,
+      }),
+    );
     await settle();
   });
 
@@ -97,13 +105,23 @@ describe('alarms over HTTP (in-process app, real guard, in-memory store)', () =>
     const res = await request(server).get('/api/alarms').set(auth('operator')).expect(200);
     const list = res.body as Array<Record<string, unknown>>;
     expect(list.map((a) => a.siteId)).toEqual(['bohai-chem', 'bohai-chem']);
-    expect(list.find((a) => a.id === GAS_ID)).toMatchObject({ state: 'unacknowledged', priority: 'high', level: 'orange', active: true, acked: false, seq: 1 });
+    expect(list.find((a) => a.id === GAS_ID)).toMatchObject({
+      state: 'unacknowledged',
+      priority: 'high',
+      level: 'orange',
+      active: true,
+      acked: false,
+      seq: 1,
+    });
     const wq = await request(server).get('/api/alarms').set(auth('wuqing')).expect(200);
     expect((wq.body as unknown[]).length).toBe(1);
   });
 
   it('should filter by state, site and priority and reject a bad filter naming the field', async () => {
-    const res = await request(server).get('/api/alarms?state=unacknowledged&site=bohai-chem&priority=high').set(auth('admin')).expect(200);
+    const res = await request(server)
+      .get('/api/alarms?state=unacknowledged&site=bohai-chem&priority=high')
+      .set(auth('admin'))
+      .expect(200);
     expect((res.body as unknown[]).length).toBe(2);
     const bad = await request(server).get('/api/alarms?state=angry').set(auth('admin')).expect(400);
     expect(JSON.stringify(bad.body)).toContain('state must be one of');
@@ -121,62 +139,151 @@ describe('alarms over HTTP (in-process app, real guard, in-memory store)', () =>
   });
 
   it('should acknowledge, journal who and why, and answer 409 on a second ack', async () => {
-    const res = await request(server).post(`/api/alarms/${GAS_ID}/ack`).set(auth('operator')).send({ comment: 'crew sent' }).expect(200);
+    const res = await request(server)
+      .post(`/api/alarms/${GAS_ID}/ack`)
+      .set(auth('operator'))
+      .send({ comment: 'crew sent' })
+      .expect(200);
     expect(res.body).toMatchObject({ id: GAS_ID, state: 'acknowledged', ackedBy: 'operator desk' });
-    const again = await request(server).post(`/api/alarms/${GAS_ID}/ack`).set(auth('operator')).send({}).expect(409);
-    expect(again.body).toEqual({ statusCode: 409, error: 'Conflict', message: `alarm ${GAS_ID} is acknowledged: already acknowledged` });
+    const again = await request(server)
+      .post(`/api/alarms/${GAS_ID}/ack`)
+      .set(auth('operator'))
+      .send({})
+      .expect(409);
+    expect(again.body).toEqual({
+      statusCode: 409,
+      error: 'Conflict',
+      message: `alarm ${GAS_ID} is acknowledged: already acknowledged`,
+    });
     await settle();
     const j = await request(server).get(`/api/alarms/${GAS_ID}/journal`).set(auth('operator')).expect(200);
-    expect((j.body as Array<Record<string, unknown>>).map((e) => e.event)).toEqual(['raised', 'acknowledged']);
-    expect((j.body as Array<Record<string, unknown>>)[1]).toMatchObject({ comment: 'crew sent', actor: expect.stringContaining('operator desk') });
+    expect((j.body as Array<Record<string, unknown>>).map((e) => e.event)).toEqual([
+      'raised',
+      'acknowledged',
+    ]);
+    expect((j.body as Array<Record<string, unknown>>)[1]).toMatchObject({
+      comment: 'crew sent',
+      actor: expect.stringContaining('operator desk'),
+    });
   });
 
   it('should reject a bad shelve body with 400 naming the field', async () => {
-    const r1 = await request(server).post(`/api/alarms/${GAS_ID}/shelve`).set(auth('operator')).send({ minutes: 721, reason: 'x' }).expect(400);
+    const r1 = await request(server)
+      .post(`/api/alarms/${GAS_ID}/shelve`)
+      .set(auth('operator'))
+      .send({ minutes: 721, reason: 'x' })
+      .expect(400);
     expect(JSON.stringify(r1.body)).toContain('minutes must not exceed 720');
-    const r2 = await request(server).post(`/api/alarms/${GAS_ID}/shelve`).set(auth('operator')).send({ minutes: 10, reason: '  ' }).expect(400);
+    const r2 = await request(server)
+      .post(`/api/alarms/${GAS_ID}/shelve`)
+      .set(auth('operator'))
+      .send({ minutes: 10, reason: '  ' })
+      .expect(400);
     expect(JSON.stringify(r2.body)).toContain('reason is required');
-    const r3 = await request(server).post(`/api/alarms/${GAS_ID}/shelve`).set(auth('operator')).send({ minutes: '10', reason: 'x' }).expect(400);
+    const r3 = await request(server)
+      .post(`/api/alarms/${GAS_ID}/shelve`)
+      .set(auth('operator'))
+      .send({ minutes: '10', reason: 'x' })
+      .expect(400);
     expect(JSON.stringify(r3.body)).toContain('minutes must be an integer');
-    const r4 = await request(server).post(`/api/alarms/${GAS_ID}/shelve`).set(auth('operator')).send({ minutes: 10, reason: 'x', extra: 1 }).expect(400);
+    const r4 = await request(server)
+      .post(`/api/alarms/${GAS_ID}/shelve`)
+      .set(auth('operator'))
+      .send({ minutes: 10, reason: 'x', extra: 1 })
+      .expect(400);
     expect(JSON.stringify(r4.body)).toContain('extra');
   });
 
   it('should shelve with a reason and let only a supervisor unshelve', async () => {
-    const res = await request(server).post(`/api/alarms/${GAS_ID}/shelve`).set(auth('operator')).send({ minutes: 30, reason: 'detector recalibration' }).expect(200);
-    expect(res.body).toMatchObject({ state: 'shelved', shelvedUntil: new Date(clock.now() + 30 * 60_000).toISOString() });
+    const res = await request(server)
+      .post(`/api/alarms/${GAS_ID}/shelve`)
+      .set(auth('operator'))
+      .send({ minutes: 30, reason: 'detector recalibration' })
+      .expect(200);
+    expect(res.body).toMatchObject({
+      state: 'shelved',
+      shelvedUntil: new Date(clock.now() + 30 * 60_000).toISOString(),
+    });
     await request(server).post(`/api/alarms/${GAS_ID}/unshelve`).set(auth('operator')).send({}).expect(403);
-    const un = await request(server).post(`/api/alarms/${GAS_ID}/unshelve`).set(auth('supervisor')).send({}).expect(200);
+    const un = await request(server)
+      .post(`/api/alarms/${GAS_ID}/unshelve`)
+      .set(auth('supervisor'))
+      .send({})
+      .expect(200);
     expect(un.body).toMatchObject({ state: 'unacknowledged' });
   });
 
   it('should take out of service with a reason and return to service (supervisor)', async () => {
-    await request(server).post(`/api/alarms/${GAS_ID}/out-of-service`).set(auth('supervisor')).send({}).expect(400);
-    await request(server).post(`/api/alarms/${GAS_ID}/out-of-service`).set(auth('operator')).send({ reason: 'x' }).expect(403);
-    await request(server).post(`/api/alarms/${GAS_ID}/out-of-service`).set(auth('supervisor')).send({ reason: 'detector replaced' }).expect(200);
-    await request(server).post(`/api/alarms/${GAS_ID}/out-of-service`).set(auth('supervisor')).send({ reason: 'again' }).expect(409);
-    const back = await request(server).post(`/api/alarms/${GAS_ID}/return-to-service`).set(auth('supervisor')).send({}).expect(200);
+    await request(server)
+      .post(`/api/alarms/${GAS_ID}/out-of-service`)
+      .set(auth('supervisor'))
+      .send({})
+      .expect(400);
+    await request(server)
+      .post(`/api/alarms/${GAS_ID}/out-of-service`)
+      .set(auth('operator'))
+      .send({ reason: 'x' })
+      .expect(403);
+    await request(server)
+      .post(`/api/alarms/${GAS_ID}/out-of-service`)
+      .set(auth('supervisor'))
+      .send({ reason: 'detector replaced' })
+      .expect(200);
+    await request(server)
+      .post(`/api/alarms/${GAS_ID}/out-of-service`)
+      .set(auth('supervisor'))
+      .send({ reason: 'again' })
+      .expect(409);
+    const back = await request(server)
+      .post(`/api/alarms/${GAS_ID}/return-to-service`)
+      .set(auth('supervisor'))
+      .send({})
+      .expect(200);
     expect(back.body).toMatchObject({ state: 'unacknowledged' });
   });
 
   it('should reset a latched alarm only after ack (409 before)', async () => {
-    const tripId = alarmId(makeCondition({ ruleId: 'valve:cl-xv-1', deviceId: 'cl-xv-1', condition: 'trip' }));
-    conditions.next(makeCondition({ ruleId: 'valve:cl-xv-1', deviceId: 'cl-xv-1', condition: 'trip', active: false, ts: T0 + 1 }));
-    const r = await request(server).post(`/api/alarms/${tripId}/reset`).set(auth('supervisor')).send({}).expect(409);
+    const tripId = alarmId(
+      makeCondition({ ruleId: 'valve:cl-xv-1', deviceId: 'cl-xv-1', condition: 'trip' }),
+    );
+    conditions.next(
+      makeCondition({
+        ruleId: 'valve:cl-xv-1',
+        deviceId: 'cl-xv-1',
+        condition: 'trip',
+        active: false,
+        ts: T0 + 1,
+      }),
+    );
+    const r = await request(server)
+      .post(`/api/alarms/${tripId}/reset`)
+      .set(auth('supervisor'))
+      .send({})
+      .expect(409);
     expect((r.body as { message: string }).message).toContain('acknowledge it before resetting');
     await request(server).post(`/api/alarms/${tripId}/ack`).set(auth('operator')).send({}).expect(200);
-    const ok = await request(server).post(`/api/alarms/${tripId}/reset`).set(auth('supervisor')).send({}).expect(200);
+    const ok = await request(server)
+      .post(`/api/alarms/${tripId}/reset`)
+      .set(auth('supervisor'))
+      .send({})
+      .expect(200);
     expect(ok.body).toMatchObject({ state: 'normal' });
   });
 
   it('should serve the journal in scope and verify the chain', async () => {
     await settle();
-    const j = await request(server).get(`/api/journal?from=${T0 - 1}&to=${T0 + 86_400_000}`).set(auth('wuqing')).expect(200);
+    const j = await request(server)
+      .get(`/api/journal?from=${T0 - 1}&to=${T0 + 86_400_000}`)
+      .set(auth('wuqing'))
+      .expect(200);
     expect((j.body as Array<{ siteId: string }>).every((e) => e.siteId === 'wuqing-gas')).toBe(true);
     expect((j.body as unknown[]).length).toBe(1);
     const v = await request(server).get('/api/journal/verify').set(auth('regulator')).expect(200);
     expect(v.body).toMatchObject({ ok: true, rowsChecked: store.rows.length });
-    await request(server).get('/api/journal?from=2026-11-25T00:00:00Z&to=2026-11-24T00:00:00Z').set(auth('admin')).expect(400);
+    await request(server)
+      .get('/api/journal?from=2026-11-25T00:00:00Z&to=2026-11-24T00:00:00Z')
+      .set(auth('admin'))
+      .expect(400);
     await request(server).get('/api/journal?limit=0').set(auth('admin')).expect(400);
   });
 
@@ -187,20 +294,47 @@ describe('alarms over HTTP (in-process app, real guard, in-memory store)', () =>
     expect(res.body).not.toHaveProperty('pendingWrites');
     const all = await request(server).get('/api/alarms/status').set(auth('admin')).expect(200);
     expect(all.body).toMatchObject({ pendingWrites: 0 });
-    expect((res.body as { floods: Array<{ siteId: string; flood: boolean }> }).floods).toEqual([expect.objectContaining({ siteId: 'bohai-chem', flood: false })]);
+    expect((res.body as { floods: Array<{ siteId: string; flood: boolean }> }).floods).toEqual([
+      expect.objectContaining({ siteId: 'bohai-chem', flood: false }),
+    ]);
   });
 
   it('should compute KPIs for the window', async () => {
-    const res = await request(server).get(`/api/kpi/alarms?from=${new Date(T0 - 60_000).toISOString()}&to=${new Date(T0 + 3_600_000).toISOString()}`).set(auth('admin')).expect(200);
-    expect(res.body).toMatchObject({ totalAlarms: 3, priorityDistribution: { targetPercent: { low: 80, medium: 15, high: 5 } } });
+    const res = await request(server)
+      .get(
+        `/api/kpi/alarms?from=${new Date(T0 - 60_000).toISOString()}&to=${new Date(T0 + 3_600_000).toISOString()}`,
+      )
+      .set(auth('admin'))
+      .expect(200);
+    expect(res.body).toMatchObject({
+      totalAlarms: 3,
+      priorityDistribution: { targetPercent: { low: 80, medium: 15, high: 5 } },
+    });
     await request(server).get('/api/kpi/alarms?from=yesterday').set(auth('admin')).expect(400);
   });
 
   it('should document every alarm route with its body schema in OpenAPI', () => {
     const doc = SwaggerModule.createDocument(app, new DocumentBuilder().build());
-    for (const path of ['/api/alarms', '/api/alarms/status', '/api/alarms/{id}', '/api/alarms/{id}/journal', '/api/alarms/{id}/ack', '/api/alarms/{id}/shelve', '/api/alarms/{id}/unshelve', '/api/alarms/{id}/out-of-service', '/api/alarms/{id}/return-to-service', '/api/alarms/{id}/reset', '/api/journal', '/api/journal/verify', '/api/kpi/alarms'])
+    for (const path of [
+      '/api/alarms',
+      '/api/alarms/status',
+      '/api/alarms/{id}',
+      '/api/alarms/{id}/journal',
+      '/api/alarms/{id}/ack',
+      '/api/alarms/{id}/shelve',
+      '/api/alarms/{id}/unshelve',
+      '/api/alarms/{id}/out-of-service',
+      '/api/alarms/{id}/return-to-service',
+      '/api/alarms/{id}/reset',
+      '/api/journal',
+      '/api/journal/verify',
+      '/api/kpi/alarms',
+    ])
       expect(Object.keys(doc.paths)).toContain(path);
-    const shelve = doc.components?.schemas?.ShelveBody as { required?: string[]; properties?: Record<string, { maximum?: number }> };
+    const shelve = doc.components?.schemas?.ShelveBody as {
+      required?: string[];
+      properties?: Record<string, { maximum?: number }>;
+    };
     expect(shelve.required).toEqual(expect.arrayContaining(['minutes', 'reason']));
     expect(shelve.properties?.minutes?.maximum).toBe(720);
   });

@@ -17,7 +17,7 @@ import { AlarmService } from './alarm.service';
 import type { AlarmEventDto } from './domain/alarm.types';
 import type { ConditionChange } from './domain/condition-change';
 import { InMemoryAlarmStore } from './testing/in-memory-alarm.store';
-import { ManualScheduler, settle } from './testing/manual.scheduler';
+import { ManualScheduler, settle } from '../common/testing/manual.scheduler';
 
 const plant = loadPlant(join(__dirname, '..', '..', 'config'));
 const SITE = 'bohai-chem';

@@ -1,6 +1,6 @@
 import { ManualClock } from '../common/clock';
 import type { ConditionChange } from '../alarms/domain/condition-change';
-import { ManualScheduler } from '../alarms/testing/manual.scheduler';
+import { ManualScheduler } from '../common/testing/manual.scheduler';
 import { BROKER_LOSS_CLEAR_MS, BROKER_LOSS_RULE_ID, BrokerLossAlarm } from './broker-loss.alarm';
 
 describe('BrokerLossAlarm', () => {

@@ -1,6 +1,6 @@
 import type { Clock } from '../common/clock';
 import type { ConditionChange } from '../alarms/domain/condition-change';
-import type { Scheduler } from '../storage/timer.port';
+import type { Scheduler } from '../common/timer.port';
 import { QuietClearAlarm } from './quiet-clear.alarm';
 
 /** Rule id of the critical alarm raised when the MQTT broker reports dropped messages. */

@@ -7,7 +7,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger, maskUrl } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
-import { systemScheduler } from '../storage/timer.port';
+import { systemScheduler } from '../common/timer.port';
 import { BROKER_LOSS_RULE_ID, BrokerLossAlarm } from './broker-loss.alarm';
 import { BrokerDropTracker, parseCounter } from './domain/broker-drops';
 

@@ -1,6 +1,6 @@
 import { ManualClock } from '../common/clock';
 import type { ConditionChange } from '../alarms/domain/condition-change';
-import { ManualScheduler } from '../alarms/testing/manual.scheduler';
+import { ManualScheduler } from '../common/testing/manual.scheduler';
 import { DeviceTracker } from '../ingest/domain/device-tracker';
 import { DATA_GAP_CHECK_MS, DATA_GAP_CLEAR_MS, DATA_GAP_RULE_ID, DataGapAlarm } from './data-gap.alarm';
 

@@ -1,6 +1,6 @@
 import type { Clock } from '../common/clock';
 import type { ConditionChange } from '../alarms/domain/condition-change';
-import type { Scheduler, TimerHandle } from '../storage/timer.port';
+import type { Scheduler, TimerHandle } from '../common/timer.port';
 import { QuietClearAlarm } from './quiet-clear.alarm';
 
 /** Rule id of the alarm raised when a site's devices' sequence numbers show messages that never arrived. */

@@ -5,7 +5,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { IngestService } from '../ingest/ingest.service';
-import { systemScheduler } from '../storage/timer.port';
+import { systemScheduler } from '../common/timer.port';
 import { DATA_GAP_RULE_ID, DataGapAlarm } from './data-gap.alarm';
 
 /**

@@ -1,7 +1,7 @@
 import type { Clock } from '../common/clock';
 import type { Priority } from '../common/types';
 import type { ConditionChange } from '../alarms/domain/condition-change';
-import type { Scheduler, TimerHandle } from '../storage/timer.port';
+import type { Scheduler, TimerHandle } from '../common/timer.port';
 
 /** What one kind of loss alarm raises: its rule id, condition, priority, and when it returns to normal. */
 export type QuietClearSpec = {

@@ -17,7 +17,7 @@ import { ScopeService } from '../auth/scope.service';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
-import { systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
+import { systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
 import { capTime } from './domain/cap-time';
 import { checkHiddenDangerMove, type HiddenDangerState } from './domain/hidden-danger.machine';
 import { FEED_SCHEDULER } from './feed-projector.service';

@@ -9,7 +9,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
-import { Backoff, systemScheduler, type Scheduler } from '../storage/timer.port';
+import { Backoff, systemScheduler, type Scheduler } from '../common/timer.port';
 import { buildCapAlert } from './domain/cap-message.builder';
 import { formatAnchor } from '../alarms/domain/journal-anchor';
 import { JournalAnchorService } from '../alarms/journal-anchor.service';

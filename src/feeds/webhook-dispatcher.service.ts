@@ -7,7 +7,7 @@ import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { JobGates } from '../cluster/job-gate';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
-import { systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
+import { systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
 import {
   WEBHOOK_HEADERS,
   isDelivered,

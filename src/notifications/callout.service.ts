@@ -2,12 +2,13 @@ import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit }
 import type { Subscription } from 'rxjs';
 import { AlarmService } from '../alarms/alarm.service';
 import { HIDDEN_STATES, type AlarmEventDto, type AlarmRecord } from '../alarms/domain/alarm.types';
+import { ANNOUNCING_EVENTS } from '../alarms/domain/announcing-events';
 import { sitePath, type Principal } from '../auth/principal';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
-import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
+import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
 import { createCallRunner, voiceRequest, type CallRunner } from './call.runner';
 import type { CalloutsConfig } from './callouts.loader';
 import { CALLOUT_STORE, type CalloutStore } from './callout.store';
@@ -29,16 +30,6 @@ import { VOICE_PORT, type VoiceCall, type VoicePort } from './voice/voice.port';
 
 /** Alarms raised longer ago than this get no call-out when found unannounced at start-up (e.g. an old database). */
 const RECOVERY_WINDOW_MS = 60 * 60_000;
-/** Events that may (re)start a call-out for an unacknowledged active alarm. */
-const START_EVENTS: ReadonlySet<AlarmEventDto['event']> = new Set([
-  'raised',
-  'updated',
-  'realarm',
-  'unshelved',
-  'shelve_expired',
-  'unsuppressed',
-  'returned_to_service',
-]);
 
 type Entry = {
   machine: EscalationMachine;
@@ -263,7 +254,7 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
         }
         return;
       }
-      if (START_EVENTS.has(e.event) && this.qualifies(e)) {
+      if (ANNOUNCING_EVENTS.has(e.event) && this.qualifies(e)) {
         this.startFor(e, e.event === 'raised' ? Date.parse(e.raisedAt) : Date.parse(e.at), e.seq);
       }
     } catch (err) {

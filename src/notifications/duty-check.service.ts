@@ -14,7 +14,7 @@ import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { JobGates } from '../cluster/job-gate';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
-import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../storage/timer.port';
+import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
 import { createCallRunner, voiceRequest, type CallRunner } from './call.runner';
 import type { CalloutsConfig } from './callouts.loader';
 import { CALLOUT_STORE, type CalloutStore } from './callout.store';

@@ -16,7 +16,7 @@ import {
 import { DEFAULT_ALARM_SETTINGS } from '../alarms/domain/alarm-settings';
 import { ExternalConditions } from '../alarms/external-conditions';
 import { InMemoryAlarmStore } from '../alarms/testing/in-memory-alarm.store';
-import { ManualScheduler } from '../alarms/testing/manual.scheduler';
+import { ManualScheduler } from '../common/testing/manual.scheduler';
 import { AUTH_FAILURE_LIMITS, AuthService } from '../auth/auth.service';
 import { BearerAuthGuard } from '../auth/bearer-auth.guard';
 import { ScopeService } from '../auth/scope.service';

@@ -4,7 +4,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { Database } from '../storage/database.service';
-import { systemScheduler } from '../storage/timer.port';
+import { systemScheduler } from '../common/timer.port';
 import { loadCallouts, type CalloutsConfig } from './callouts.loader';
 import { CalloutRepository } from './callout.repository';
 import { CalloutService } from './callout.service';

@@ -5,7 +5,7 @@ import { DEFAULT_ALARM_SETTINGS } from '../alarms/domain/alarm-settings';
 import type { ConditionChange } from '../alarms/domain/condition-change';
 import { ExternalConditions } from '../alarms/external-conditions';
 import { InMemoryAlarmStore } from '../alarms/testing/in-memory-alarm.store';
-import { ManualScheduler, settle } from '../alarms/testing/manual.scheduler';
+import { ManualScheduler, settle } from '../common/testing/manual.scheduler';
 import { ScopeService } from '../auth/scope.service';
 import { ManualClock } from '../common/clock';
 import { JsonLogger } from '../common/logger';

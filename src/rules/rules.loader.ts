@@ -29,9 +29,13 @@ export function toPlantView(plant: PlantModel): PlantView {
   return { sites };
 }
 
-/** Strips undefined optional keys so the plain config matches RulesConfig exactly. */
+/**
+ * Strips undefined optional keys so the plain config matches RulesConfig exactly. No cast to RulesConfig: the schema
+ * class and `RulesConfig` are the same type, checked at compile time (`RulesSchemaMatchesConfig` in ./rules.schema.ts).
+ */
 function toConfig(parsed: RulesFileSchema): RulesConfig {
-  return JSON.parse(JSON.stringify(instanceToPlain(parsed))) as RulesConfig;
+  const plain = JSON.parse(JSON.stringify(instanceToPlain(parsed))) as RulesFileSchema;
+  return plain;
 }
 
 export type LoadedRules = { rules: CompiledRules; file: string; fromFile: boolean };

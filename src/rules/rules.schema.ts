@@ -16,8 +16,24 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import type { Assert, Exactly } from '../common/type-assert';
 import type { Priority } from '../common/types';
 import type { CompareOp } from './domain/rule-spec';
+import type {
+  ChannelTermConfig,
+  CompositeConfig,
+  CompositeTermConfig,
+  ConditionRefConfig,
+  InterlockConfig,
+  LimitConfig,
+  LimitEntryConfig,
+  OverfillConfig,
+  RocConfig,
+  RulesConfig,
+  RulesSettings,
+  SafetySystemConfig,
+  VoteConfig,
+} from './domain/rules-config';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Condition keys and rule ids: letters, digits, _ - : . */
@@ -173,3 +189,24 @@ export class RulesFileSchema {
   composites?: CompositeSchema[];
   @IsOptional() @IsArray() @Matches(KEY, { each: true }) disable?: string[];
 }
+
+/**
+ * The schema above and `RulesConfig` (src/rules/domain/rules-config.ts, what the compiler reads) describe one shape:
+ * `tsc` fails on the line of the section that differs (a field added, renamed, made optional or retyped on one side
+ * only), so the two change together.
+ */
+export type RulesSchemaMatchesConfig = [
+  Assert<Exactly<SettingsSchema, Partial<RulesSettings>>>,
+  Assert<Exactly<LimitEntrySchema, LimitEntryConfig>>,
+  Assert<Exactly<LimitSchema, LimitConfig>>,
+  Assert<Exactly<RocSchema, RocConfig>>,
+  Assert<Exactly<OverfillSchema, OverfillConfig>>,
+  Assert<Exactly<SafetySystemSchema, SafetySystemConfig>>,
+  Assert<Exactly<ConditionRefSchema, ConditionRefConfig>>,
+  Assert<Exactly<VoteSchema, VoteConfig>>,
+  Assert<Exactly<InterlockSchema, InterlockConfig>>,
+  Assert<Exactly<ChannelTermSchema, ChannelTermConfig>>,
+  Assert<Exactly<CompositeTermSchema, CompositeTermConfig>>,
+  Assert<Exactly<CompositeSchema, CompositeConfig>>,
+  Assert<Exactly<RulesFileSchema, RulesConfig>>,
+];

@@ -3,7 +3,7 @@ import { Client, Pool, type PoolClient, type QueryConfig, type QueryResult, type
 import { JsonLogger, maskUrl } from '../common/logger';
 import type { HazwatchMetrics } from '../metrics/metrics.registry';
 import { runMigrations } from './migration.runner';
-import { Backoff } from './timer.port';
+import { Backoff } from '../common/timer.port';
 
 /** What a transaction callback gets: parameterised queries on the transaction's connection. */
 export type TxClient = {

@@ -6,44 +6,17 @@ import { JsonLogger } from '../common/logger';
 import type { Reading } from '../common/types';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { pollUntil } from '../../test/setup/poll-until';
-import { MERGE_FACTOR, TelemetryWriter, type RejectedRow, type TelemetryWriterOptions } from './telemetry-writer.service';
+import {
+  MERGE_FACTOR,
+  TelemetryWriter,
+  type RejectedRow,
+  type TelemetryWriterOptions,
+} from './telemetry-writer.service';
 import type { TelemetrySink } from './telemetry.sink';
 import { TelemetrySpool } from './telemetry.spool';
-import type { Scheduler, TimerHandle } from './timer.port';
+import { ManualScheduler, settle } from '../common/testing/manual.scheduler';
 
 const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
-
-/** Virtual timers driven by a ManualClock. */
-class ManualScheduler implements Scheduler {
-  private timers: Array<{ at: number; fn: () => void; cancelled: boolean }> = [];
-  constructor(private readonly clock: ManualClock) {}
-
-  after(ms: number, fn: () => void): TimerHandle {
-    const t = { at: this.clock.now() + ms, fn, cancelled: false };
-    this.timers.push(t);
-    return { cancel: () => (t.cancelled = true) };
-  }
-
-  pendingCount(): number {
-    return this.timers.filter((t) => !t.cancelled).length;
-  }
-
-  /** Moves time forward, firing due timers in order and letting promises settle in between. */
-  async advance(ms: number): Promise<void> {
-    const end = this.clock.now() + ms;
-    for (;;) {
-      this.timers = this.timers.filter((t) => !t.cancelled);
-      const due = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.timers.splice(this.timers.indexOf(due), 1);
-      this.clock.set(Math.max(this.clock.now(), due.at));
-      due.fn();
-      await settle();
-    }
-    this.clock.set(end);
-    await settle();
-  }
-}
 
 /** Captures log lines so tests can assert on them (and keep test output clean). */
 class RecordingLogger extends JsonLogger {
@@ -67,11 +40,6 @@ class RecordingLogger extends JsonLogger {
       fields: typeof fields === 'string' ? { trace: fields } : fields,
     });
   }
-}
-
-/** Lets pending promise callbacks and immediate I/O callbacks run (not a timing sleep). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 }
 
 type Gate = { resolve(): void; reject(err: unknown): void };
@@ -483,7 +451,7 @@ describe('TelemetryWriter', () => {
       w.enqueue(readings(30));
       await w.flush();
       expect(sink.committed).toHaveLength(30);
-      expect(scheduler.pendingCount()).toBe(0);
+      expect(scheduler.pending).toBe(0);
     });
   });
 

@@ -7,7 +7,7 @@ import type { HazwatchMetrics } from '../metrics/metrics.registry';
 import { CopyRowEncoder, CopyTextBuffer } from './copy-row.encoder';
 import { isDataError, sqlState, type TelemetrySink } from './telemetry.sink';
 import type { SpoolSegment, TelemetrySpool } from './telemetry.spool';
-import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from './timer.port';
+import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
 
 /** A row the database refused as data (SQLSTATE 22/23), isolated from its batch; goes to the dead letters. */
 export type RejectedRow = {
@@ -348,7 +348,13 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     if (this.openRows === 0) return;
     this.flushTimer?.cancel();
     this.flushTimer = undefined;
-    const b: Batch = { text: this.openText.take(), rows: this.openRows, oldest: this.openOldest, lag: this.openLag, seqs: [this.openSeq++] };
+    const b: Batch = {
+      text: this.openText.take(),
+      rows: this.openRows,
+      oldest: this.openOldest,
+      lag: this.openLag,
+      seqs: [this.openSeq++],
+    };
     this.openRows = 0;
     this.openOldest = Number.POSITIVE_INFINITY;
     this.openLag = [];

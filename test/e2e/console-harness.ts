@@ -143,8 +143,8 @@ export class FakeAlarmBackend implements AlarmFeed {
     return a;
   }
 
-  private write(a: AlarmEventDto & { event: string }): AlarmEventDto {
-    const ev = { ...a, seq: ++this.seq };
+  private write(a: Omit<AlarmEventDto, 'at'>): AlarmEventDto {
+    const ev: AlarmEventDto = { ...a, at: new Date().toISOString(), seq: ++this.seq };
     this.journal.push(ev);
     this.current.set(ev.id, ev);
     this.live.next(ev);

@@ -64,6 +64,8 @@ function alarm(siteId: string, over: Partial<AlarmEventDto> = {}): AlarmEventDto
     message: 'chlorine level 2',
     raisedAt: '2026-11-24T10:00:00.000Z',
     seq,
+    event: 'raised',
+    at: '2026-11-24T10:00:00.000Z',
     ...over,
   };
 }
@@ -652,13 +654,15 @@ describe('/ws gateway telemetry rate limit (injected scheduler, virtual time)', 
     await c.waitFor('telemetry', (d) => (d.values as Record<string, number>).conc === 4003);
     // The first frame goes out at once, then one every 250 ms (virtual: 250, 500, 750, 1000), each carrying the
     // latest value at its slot; nothing in between. (The virtual clock starts at 0 and moves as actions run.)
-    expect(c.of('telemetry').map((f) => [f.data.ts, (f.data.values as Record<string, number>).conc])).toEqual([
-      [1, 7],
-      [250, 1003],
-      [500, 2003],
-      [750, 3003],
-      [1000, 4003],
-    ]);
+    expect(c.of('telemetry').map((f) => [f.data.ts, (f.data.values as Record<string, number>).conc])).toEqual(
+      [
+        [1, 7],
+        [250, 1003],
+        [500, 2003],
+        [750, 3003],
+        [1000, 4003],
+      ],
+    );
   });
 });
 

@@ -13,11 +13,16 @@ import { ManualClock } from '../../src/common/clock';
 import { JsonLogger } from '../../src/common/logger';
 import { HazwatchMetrics } from '../../src/metrics/metrics.registry';
 import { Database } from '../../src/storage/database.service';
-import { systemScheduler } from '../../src/storage/timer.port';
+import { systemScheduler } from '../../src/common/timer.port';
 import { makeAlarm, makeAlarmTestConfig, makeCondition, makePrincipal, T0 } from '../factories/alarm.factory';
 import { pollUntil } from '../setup/poll-until';
 import { TcpProxy } from '../setup/tcp-proxy';
-import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb, prepareTestDatabase } from '../setup/test-db';
+import {
+  TEST_DATABASE_URL,
+  createScratchDatabase,
+  describeWithDb,
+  prepareTestDatabase,
+} from '../setup/test-db';
 
 const suite = describeWithDb('alarms.int-spec');
 
@@ -33,7 +38,14 @@ const FAST: Partial<AlarmServiceOptions> = {
   writeQueue: { maxBatch: 50, retryInitialMs: 50, retryMaxMs: 250, warnAbove: 100_000 },
 };
 
-function makeService(db: Database, opts: { clock?: ManualClock; settings?: Partial<AlarmSettings>; options?: Partial<AlarmServiceOptions> } = {}) {
+function makeService(
+  db: Database,
+  opts: {
+    clock?: ManualClock;
+    settings?: Partial<AlarmSettings>;
+    options?: Partial<AlarmServiceOptions>;
+  } = {},
+) {
   const conditions = new Subject<ConditionChange>();
   const events: AlarmEventDto[] = [];
   const service = new AlarmService(
@@ -76,8 +88,19 @@ suite('alarms on PostgreSQL (fresh scratch database per suite: the journal chain
     const a = makeService(db, { settings: { latch: [{ condition: 'trip' }] } });
     await a.service.whenReady();
     const gas = makeCondition({ value: 0.1 + 0.2, message: '氯气 二级报警 "Cl₂" \\ tab\there' });
-    const trip = makeCondition({ ruleId: 'valve:cl-xv-1', deviceId: 'cl-xv-1', condition: 'trip', value: 'closed', limit: 'closed' });
-    const nh3 = makeCondition({ sourceId: 'bhc-nh3', deviceId: 'nh-gd-1', value: 123456789.125, priority: 'critical' });
+    const trip = makeCondition({
+      ruleId: 'valve:cl-xv-1',
+      deviceId: 'cl-xv-1',
+      condition: 'trip',
+      value: 'closed',
+      limit: 'closed',
+    });
+    const nh3 = makeCondition({
+      sourceId: 'bhc-nh3',
+      deviceId: 'nh-gd-1',
+      value: 123456789.125,
+      priority: 'critical',
+    });
     a.conditions.next(gas);
     a.conditions.next(trip);
     a.conditions.next(nh3);
@@ -91,11 +114,18 @@ suite('alarms on PostgreSQL (fresh scratch database per suite: the journal chain
     const rows = await sql.query<{ n: string }>('SELECT count(*) AS n FROM alarm_journal');
     expect(Number(rows.rows[0]!.n)).toBe(seq);
 
-    const b = makeService(db, { settings: { latch: [{ condition: 'trip' }] }, clock: new ManualClock(T0 + 60_000) });
+    const b = makeService(db, {
+      settings: { latch: [{ condition: 'trip' }] },
+      clock: new ManualClock(T0 + 60_000),
+    });
     await b.service.whenReady();
     expect(b.service.records()).toEqual(before);
     expect(b.service.currentSeq()).toBe(seq);
-    expect(b.service.get(alarmId(gas), operator)).toMatchObject({ state: 'acknowledged', ackedBy: 'control room bohai', value: 0.1 + 0.2 });
+    expect(b.service.get(alarmId(gas), operator)).toMatchObject({
+      state: 'acknowledged',
+      ackedBy: 'control room bohai',
+      value: 0.1 + 0.2,
+    });
     expect(b.service.get(alarmId(trip), operator).state).toBe('latched');
     // the rule engine re-reports active conditions after a restart: nothing is raised again
     b.conditions.next(gas);
@@ -104,7 +134,9 @@ suite('alarms on PostgreSQL (fresh scratch database per suite: the journal chain
     // the chain continues across the restart and verifies (jsonb round trip of numbers and text included)
     b.conditions.next({ ...gas, active: false, ts: T0 + 61_000 });
     expect(b.events[0]?.seq).toBe(seq + 1);
-    await pollUntil(async () => (await b.service.verifyJournal()).rowsChecked === seq + 1, { what: 'journal row committed' });
+    await pollUntil(async () => (await b.service.verifyJournal()).rowsChecked === seq + 1, {
+      what: 'journal row committed',
+    });
     expect(await b.service.verifyJournal()).toEqual({ ok: true, rowsChecked: seq + 1, lastSeq: seq + 1 });
     const resumed = await b.service.eventsSince(0, admin);
     expect(resumed.map((e) => e.seq)).toEqual(Array.from({ length: seq + 1 }, (_, i) => i + 1));
@@ -112,7 +144,9 @@ suite('alarms on PostgreSQL (fresh scratch database per suite: the journal chain
   });
 
   it('should refuse UPDATE, DELETE and TRUNCATE on the journal', async () => {
-    await expect(sql.query(`UPDATE alarm_journal SET actor = 'x' WHERE seq = 1`)).rejects.toThrow(/append-only: UPDATE/);
+    await expect(sql.query(`UPDATE alarm_journal SET actor = 'x' WHERE seq = 1`)).rejects.toThrow(
+      /append-only: UPDATE/,
+    );
     await expect(sql.query(`DELETE FROM alarm_journal WHERE seq = 1`)).rejects.toThrow(/append-only: DELETE/);
     await expect(sql.query(`TRUNCATE alarm_journal`)).rejects.toThrow(/append-only: TRUNCATE/);
   });
@@ -136,7 +170,9 @@ suite('alarms on PostgreSQL (fresh scratch database per suite: the journal chain
     });
     await repo.persist([{ entry, alarm }]);
     await repo.persist([{ entry, alarm }]); // a retry after a lost COMMIT reply
-    const n = await sql.query<{ n: string }>('SELECT count(*) AS n FROM alarm_journal WHERE seq = $1', [entry.seq]);
+    const n = await sql.query<{ n: string }>('SELECT count(*) AS n FROM alarm_journal WHERE seq = $1', [
+      entry.seq,
+    ]);
     expect(n.rows[0]!.n).toBe('1');
     const forged = sealEntry(GENESIS_HASH, { ...entry, actor: 'someone else' });
     await expect(repo.persist([{ entry: forged, alarm }])).rejects.toBeInstanceOf(JournalConflictError);
@@ -155,19 +191,35 @@ suite('alarms on PostgreSQL (fresh scratch database per suite: the journal chain
       await s.service.whenReady();
       const startSeq = s.service.currentSeq();
       await proxy.cut();
-      for (let i = 0; i < 40; i++) s.conditions.next(makeCondition({ ruleId: `outage-${i}`, ts: OUTAGE_T + i }));
-      await s.service.ack(alarmId(makeCondition({ ruleId: 'outage-7' })), operator, 'acked during the outage');
+      for (let i = 0; i < 40; i++)
+        s.conditions.next(makeCondition({ ruleId: `outage-${i}`, ts: OUTAGE_T + i }));
+      await s.service.ack(
+        alarmId(makeCondition({ ruleId: 'outage-7' })),
+        operator,
+        'acked during the outage',
+      );
       // live events are not held back by storage
       expect(s.events.map((e) => e.seq)).toEqual(Array.from({ length: 41 }, (_, i) => startSeq + 1 + i));
       await pollUntil(() => s.service.storageDegraded(), { what: 'storage degraded', timeoutMs: 20_000 });
       expect(s.service.status().pendingWrites).toBe(41);
       // resume still works from memory while the database is down
-      expect((await s.service.eventsSince(startSeq + 39, operator)).map((e) => e.seq)).toEqual([startSeq + 40, startSeq + 41]);
+      expect((await s.service.eventsSince(startSeq + 39, operator)).map((e) => e.seq)).toEqual([
+        startSeq + 40,
+        startSeq + 41,
+      ]);
 
       await proxy.restore();
-      await pollUntil(() => !s.service.storageDegraded() && s.service.status().pendingWrites === 0, { what: 'pending alarm writes drained', timeoutMs: 30_000 });
-      const rows = await sql.query<{ seq: string; event: string }>('SELECT seq, event FROM alarm_journal WHERE seq > $1 ORDER BY seq', [startSeq]);
-      expect(rows.rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 41 }, (_, i) => startSeq + 1 + i));
+      await pollUntil(() => !s.service.storageDegraded() && s.service.status().pendingWrites === 0, {
+        what: 'pending alarm writes drained',
+        timeoutMs: 30_000,
+      });
+      const rows = await sql.query<{ seq: string; event: string }>(
+        'SELECT seq, event FROM alarm_journal WHERE seq > $1 ORDER BY seq',
+        [startSeq],
+      );
+      expect(rows.rows.map((r) => Number(r.seq))).toEqual(
+        Array.from({ length: 41 }, (_, i) => startSeq + 1 + i),
+      );
       expect(rows.rows.at(-1)!.event).toBe('acknowledged');
       expect((await s.service.verifyJournal()).ok).toBe(true);
     } finally {
@@ -183,12 +235,18 @@ suite('alarms on PostgreSQL (fresh scratch database per suite: the journal chain
     expect((await s.service.verifyJournal()).ok).toBe(true);
     await sql.query('ALTER TABLE alarm_journal DISABLE TRIGGER alarm_journal_no_update_delete');
     try {
-      await sql.query(`UPDATE alarm_journal SET snapshot = jsonb_set(snapshot, '{value}', '0') WHERE seq = 3`);
+      await sql.query(
+        `UPDATE alarm_journal SET snapshot = jsonb_set(snapshot, '{value}', '0') WHERE seq = 3`,
+      );
     } finally {
       await sql.query('ALTER TABLE alarm_journal ENABLE TRIGGER alarm_journal_no_update_delete');
     }
     const v = await s.service.verifyJournal(2);
-    expect(v).toEqual({ ok: false, rowsChecked: 2, firstBroken: { seq: 3, reason: expect.stringMatching(/modified/) } });
+    expect(v).toEqual({
+      ok: false,
+      rowsChecked: 2,
+      firstBroken: { seq: 3, reason: expect.stringMatching(/modified/) },
+    });
     await s.service.stop();
   });
 
@@ -203,6 +261,10 @@ suite('alarms on PostgreSQL (fresh scratch database per suite: the journal chain
     expect(window.every((e) => e.at === OUTAGE_T)).toBe(true);
     const raises = await repo.raises({ from: T0 - 1, to: T0 + 86_400_000 });
     expect(raises.every((r) => r.siteId === 'bohai-chem' && typeof r.priority === 'string')).toBe(true);
-    expect(raises.length).toBe(all.filter((e) => e.event === 'raised' && !['shelved', 'suppressed', 'out_of_service'].includes(e.toState)).length);
+    expect(raises.length).toBe(
+      all.filter(
+        (e) => e.event === 'raised' && !['shelved', 'suppressed', 'out_of_service'].includes(e.toState),
+      ).length,
+    );
   });
 });

@@ -24,7 +24,7 @@ import { JsonLogger } from '../../src/common/logger';
 import type { AppConfig } from '../../src/config/app-config';
 import { HazwatchMetrics } from '../../src/metrics/metrics.registry';
 import { Database } from '../../src/storage/database.service';
-import { systemScheduler } from '../../src/storage/timer.port';
+import { systemScheduler } from '../../src/common/timer.port';
 import { makeAlarmTestConfig, makeCondition, makePrincipal, T0 } from '../factories/alarm.factory';
 import { pollUntil } from '../setup/poll-until';
 import {

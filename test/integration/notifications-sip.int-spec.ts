@@ -30,7 +30,7 @@ import type { CalloutStore, CalloutView } from '../../src/notifications/callout.
 import { InMemoryCalloutStore } from '../../src/notifications/testing/in-memory-callout.store';
 import { SipVoiceProvider } from '../../src/notifications/voice/sip-voice.provider';
 import { RtpSession, parseRtp } from '../../src/notifications/voice/sip/rtp';
-import { systemScheduler } from '../../src/storage/timer.port';
+import { systemScheduler } from '../../src/common/timer.port';
 import { pollUntil } from '../setup/poll-until';
 import { prepareTestDatabase, TEST_DATABASE_URL, uniqueId } from '../setup/test-db';
 

@@ -10,7 +10,7 @@ import { AlarmService } from '../../src/alarms/alarm.service';
 import { DEFAULT_ALARM_SETTINGS } from '../../src/alarms/domain/alarm-settings';
 import type { ConditionChange } from '../../src/alarms/domain/condition-change';
 import { InMemoryAlarmStore } from '../../src/alarms/testing/in-memory-alarm.store';
-import { ManualScheduler, settle } from '../../src/alarms/testing/manual.scheduler';
+import { ManualScheduler, settle } from '../../src/common/testing/manual.scheduler';
 import { ScopeService } from '../../src/auth/scope.service';
 import { ManualClock } from '../../src/common/clock';
 import { JsonLogger } from '../../src/common/logger';

@@ -422,8 +422,8 @@ export function toSnapshot(a: AlarmRecord): AlarmSnapshot {
     message: a.message,
     raisedAt: iso(a.raisedAt),
     seq: a.seq,
+    ...(a.deviceId !== undefined ? { deviceId: a.deviceId } : {}),
   };
-  if (a.deviceId !== undefined) s.deviceId = a.deviceId;
   if (a.ackedAt !== undefined) s.ackedAt = iso(a.ackedAt);
   if (a.ackedBy !== undefined) s.ackedBy = a.ackedBy;
   if (a.clearedAt !== undefined) s.clearedAt = iso(a.clearedAt);

@@ -1,6 +1,6 @@
 /** Alarm model (ISA-18.2 / IEC 62682, docs/domain.md §5). Pure types: no framework, no I/O. */
 import type { ColourLevel, Priority } from '../../common/types';
-import type { ConditionValue } from './condition-change';
+import type { ConditionIdentity, ConditionValue } from './condition-change';
 
 export const ALARM_STATES = [
   'normal',
@@ -43,13 +43,8 @@ export type OutOfService = { readonly by: string; readonly reason: string; reado
  * The full current state of one alarm: the unit the state machine works on and the row the alarm table keeps.
  * One alarm per (ruleId, sourceId, deviceId, condition); it lives on across raise/clear cycles.
  */
-export type AlarmRecord = {
+export type AlarmRecord = ConditionIdentity & {
   readonly id: string;
-  readonly siteId: string;
-  readonly sourceId: string;
-  readonly ruleId: string;
-  readonly deviceId?: string;
-  readonly condition: string;
   readonly priority: Priority;
   readonly value: ConditionValue;
   readonly limit: ConditionValue;
@@ -119,13 +114,8 @@ export const ALARM_EVENT_TYPES: readonly AlarmEventType[] = [
 ];
 
 /** Public alarm snapshot (docs/contract.md §4). Times are ISO-8601 UTC strings. */
-export type AlarmSnapshot = {
+export type AlarmSnapshot = ConditionIdentity & {
   id: string;
-  siteId: string;
-  sourceId: string;
-  ruleId: string;
-  deviceId?: string;
-  condition: string;
   priority: Priority;
   level: ColourLevel;
   state: AlarmState;
@@ -155,4 +145,9 @@ export type AlarmEventDto = AlarmSnapshot & {
   at: string;
   actor?: string;
   comment?: string;
+  /**
+   * As announced live: false while the event is durable only in the server's write-ahead log, not yet in the journal
+   * table; a later `journalled` frame clears it (docs/adr/0011-journal-before-announce.md). Absent on journal reads.
+   */
+  journalled?: boolean;
 };

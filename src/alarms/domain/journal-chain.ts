@@ -3,7 +3,7 @@
  * Pure computation (node:crypto hashing only, no I/O).
  */
 import { createHash } from 'node:crypto';
-import type { ActorRole, AlarmEventType, AlarmSnapshot, AlarmState } from './alarm.types';
+import type { ActorRole, AlarmEventDto, AlarmEventType, AlarmSnapshot, AlarmState } from './alarm.types';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -29,13 +29,26 @@ export type JournalEntry = {
 
 export type UnhashedEntry = Omit<JournalEntry, 'hash' | 'prevHash'>;
 
+/** A journal row as clients see it: the snapshot after the event, the event, when, and who/why where given. */
+export function toEventDto(e: JournalEntry): AlarmEventDto {
+  return {
+    ...e.snapshot,
+    event: e.event,
+    at: new Date(e.at).toISOString(),
+    ...(e.actorRole !== 'system' ? { actor: e.actor } : {}),
+    ...(e.comment !== null ? { comment: e.comment } : {}),
+  };
+}
+
 /** JSON with object keys sorted at every level; `undefined` members omitted (as JSON does). */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`cannot canonicalise non-finite number ${value}`);
+    if (typeof value === 'number' && !Number.isFinite(value))
+      throw new Error(`cannot canonicalise non-finite number ${value}`);
     return JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (Array.isArray(value))
+    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
   const keys = Object.keys(value).sort();
   const parts: string[] = [];
   for (const k of keys) {
@@ -85,7 +98,9 @@ export class ChainVerifier {
   private prevSeq: number | null;
   private checked = 0;
 
-  constructor(anchor: { prevHash: string; prevSeq: number | null } = { prevHash: GENESIS_HASH, prevSeq: null }) {
+  constructor(
+    anchor: { prevHash: string; prevSeq: number | null } = { prevHash: GENESIS_HASH, prevSeq: null },
+  ) {
     this.prevHash = anchor.prevHash;
     this.prevSeq = anchor.prevSeq;
   }
@@ -105,9 +120,13 @@ export class ChainVerifier {
     if (this.prevSeq !== null && row.seq !== this.prevSeq + 1)
       return { seq: row.seq, reason: `seq jumps from ${this.prevSeq} to ${row.seq}: rows are missing` };
     if (row.prevHash !== this.prevHash)
-      return { seq: row.seq, reason: `prev_hash does not match the hash of the row before (${this.prevSeq ?? 'genesis'})` };
+      return {
+        seq: row.seq,
+        reason: `prev_hash does not match the hash of the row before (${this.prevSeq ?? 'genesis'})`,
+      };
     const expected = hashRow(row.prevHash, row);
-    if (expected !== row.hash) return { seq: row.seq, reason: 'hash does not match the row content: the row was modified' };
+    if (expected !== row.hash)
+      return { seq: row.seq, reason: 'hash does not match the row content: the row was modified' };
     this.prevHash = row.hash;
     this.prevSeq = row.seq;
     this.checked += 1;

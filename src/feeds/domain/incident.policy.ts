@@ -3,6 +3,7 @@
  * `Alert`; later changes are `Update`s and the clear is the `Cancel`, each referencing the Alert. Pure.
  */
 import { HIDDEN_STATES, type AlarmEventDto } from '../../alarms/domain/alarm.types';
+import { ANNOUNCING_EVENTS } from '../../alarms/domain/announcing-events';
 import { capTime } from './cap-time';
 import { capIdentifier, type IncidentRef } from './cap-message.builder';
 
@@ -16,16 +17,6 @@ export type FeedDecision =
   | { readonly msgType: 'Alert'; readonly incident: Incident }
   | { readonly msgType: 'Update' | 'Cancel'; readonly incident: Incident; readonly reference: IncidentRef };
 
-/** Events that, on an alarm that is active and shown with no open incident, start one (e.g. a shelf ended). */
-const LATE_ALERT_EVENTS: ReadonlySet<string> = new Set([
-  'raised',
-  'updated',
-  'realarm',
-  'unshelved',
-  'shelve_expired',
-  'unsuppressed',
-  'returned_to_service',
-]);
 /** After the Cancel, only these still reach the regulator (the closed loop of a finished incident). */
 const AFTER_CANCEL_EVENTS: ReadonlySet<string> = new Set(['acknowledged', 'reset', 'note']);
 
@@ -33,7 +24,7 @@ const shown = (e: AlarmEventDto): boolean => !HIDDEN_STATES.has(e.state);
 
 export function decideCapMessage(e: AlarmEventDto, current: Incident | undefined): FeedDecision | null {
   const startsIncident =
-    e.active && shown(e) && (e.event === 'raised' || (!current?.open && LATE_ALERT_EVENTS.has(e.event)));
+    e.active && shown(e) && (e.event === 'raised' || (!current?.open && ANNOUNCING_EVENTS.has(e.event))); // e.g. a shelf ended
   if (startsIncident) {
     return {
       msgType: 'Alert',

@@ -1,6 +1,6 @@
 import type { Clock } from '../../common/clock';
 import { JsonLogger } from '../../common/logger';
-import type { Scheduler } from '../../storage/timer.port';
+import type { Scheduler } from '../../common/timer.port';
 import type { FakeVoiceSettings } from '../callouts.loader';
 import type { CallOutcome } from '../domain/callout.types';
 import type { VoiceCall, VoiceCallRequest, VoiceCallResult, VoiceEvent, VoicePort } from './voice.port';

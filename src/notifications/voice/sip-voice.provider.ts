@@ -3,34 +3,34 @@
  * library). It places a call with INVITE (digest auth on 401/407), CANCELs on ring timeout, ACKs final responses,
  * plays the spoken prompt as G.711 μ-law RTP until a key or the key timeout, takes keys as RFC 4733 telephone events
  * (de-duplicated on the RTP timestamp) or SIP INFO (application/dtmf-relay), and hangs up with BYE.
+ *
+ * Cut in three (docs/architecture.md, "Inside notifications"): the transport (./sip/sip-transport.ts), the
+ * transaction timers on the injected Scheduler (./sip/sip-transaction.ts) and the dialog state and requests
+ * (./sip/sip-dialog.ts); this class is the user agent that drives them.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Clock } from '../../common/clock';
 import { JsonLogger } from '../../common/logger';
+import { systemScheduler, type Scheduler } from '../../common/timer.port';
 import type { SipVoiceSettings } from '../callouts.loader';
 import type { CallOutcome } from '../domain/callout.types';
 import { PromptAudio } from './sip/prompt-audio';
 import { RtpSession, parseSdpAnswer, sdpOffer } from './sip/rtp';
 import { digestAuthorization, parseChallenge } from './sip/sip-digest';
+import { SipCall, SipRequests, rid } from './sip/sip-dialog';
 import {
   buildResponse,
-  buildSip,
   cseqOf,
   header,
-  hostPortOf,
   parseSip,
   tagOf,
   uriOf,
   type SipRequest,
   type SipResponse,
 } from './sip/sip-message';
-import type { VoiceCall, VoiceCallRequest, VoiceCallResult, VoiceEvent, VoicePort } from './voice.port';
-
-const T1 = 500;
-const TIMER_B = 64 * T1;
-const USER_AGENT = 'hazwatch';
+import { CallTimers, T1, TIMER_B } from './sip/sip-transaction';
+import { UdpSipTransport, type SipDest, type SipTransport } from './sip/sip-transport';
+import type { VoiceCall, VoiceCallRequest, VoiceEvent, VoicePort } from './voice.port';
 
 /** SIP final response → call outcome (for calls that were never answered). */
 export function outcomeOfStatus(status: number): CallOutcome {
@@ -41,63 +41,43 @@ export function outcomeOfStatus(status: number): CallOutcome {
   return 'FAILED';
 }
 
-const rid = (n = 8): string => randomBytes(n).toString('hex');
-
-type Dest = { host: string; port: number };
-
-type CallState = 'inviting' | 'ringing' | 'canceling' | 'answered' | 'ending' | 'ended';
-
-class SipCall {
-  state: CallState = 'inviting';
-  readonly callId = `${rid(12)}@hazwatch`;
-  readonly fromTag = rid(6);
-  toTag: string | undefined;
-  cseq = 1;
-  branch = `z9hG4bK${rid(8)}`;
-  invite!: Buffer;
-  authTried = false;
-  remoteTarget: string | undefined;
-  digits = '';
-  answeredAt: number | undefined;
-  finalStatus: number | undefined;
-  finalReason: string | undefined;
-  canceledByUs = false;
-  rtp: RtpSession | undefined;
-  timers: NodeJS.Timeout[] = [];
-  retransmit: NodeJS.Timeout | undefined;
-  infoSeqs = new Set<number>();
-  /** Why a CANCEL waits for the first provisional response. */
-  pendingCancel: string | undefined;
-  wrongKey = false;
-  outcome: CallOutcome | undefined;
-  settle!: (r: VoiceCallResult) => void;
-  readonly result = new Promise<VoiceCallResult>((r) => (this.settle = r));
-
-  constructor(
-    readonly req: VoiceCallRequest,
-    readonly uri: string,
-    readonly dest: Dest,
-    readonly onEvent: (e: VoiceEvent) => void,
-  ) {}
-}
+/** What the user agent runs on; each defaults to the real thing (tests inject virtual time and a fake network). */
+export type SipVoiceDeps = {
+  readonly scheduler?: Scheduler;
+  readonly transport?: SipTransport;
+  readonly prompts?: Pick<PromptAudio, 'get'>;
+};
 
 export class SipVoiceProvider implements VoicePort {
   readonly name = 'sip';
   private readonly log = new JsonLogger('notifications.voice.sip');
-  private socket: Socket | undefined;
-  private localPort = 0;
   private readonly ready: Promise<void>;
   private readonly calls = new Map<string, SipCall>();
-  private readonly prompts: PromptAudio;
+  private readonly prompts: Pick<PromptAudio, 'get'>;
+  private readonly scheduler: Scheduler;
+  private readonly transport: SipTransport;
+  private readonly requests: SipRequests;
   private eventSeq = 0;
 
   constructor(
     private readonly settings: SipVoiceSettings,
     dataDir: string,
     private readonly clock: Clock,
+    deps: SipVoiceDeps = {},
   ) {
-    this.prompts = new PromptAudio(join(dataDir, 'prompts'), settings.voice, this.log);
-    this.ready = this.bind();
+    this.scheduler = deps.scheduler ?? systemScheduler;
+    this.prompts = deps.prompts ?? new PromptAudio(join(dataDir, 'prompts'), settings.voice, this.log);
+    this.transport =
+      deps.transport ?? new UdpSipTransport(settings.localAddress, settings.localPort, this.log);
+    this.requests = new SipRequests(settings, () => this.transport.port());
+    this.transport.onMessage((buf, from) => this.onMessage(buf, from));
+    this.ready = this.transport.ready.then(() =>
+      this.log.info('SIP user agent listening', {
+        address: settings.localAddress,
+        port: this.transport.port(),
+        proxy: settings.proxy,
+      }),
+    );
     // a failed bind is reported here once; every call placed afterwards ends FAILED with the reason
     this.ready.catch((err: unknown) =>
       this.log.error('SIP user agent cannot listen: every call will fail', {
@@ -111,43 +91,12 @@ export class SipVoiceProvider implements VoicePort {
   /** The UDP port the user agent listens on (after start). */
   async port(): Promise<number> {
     await this.ready;
-    return this.localPort;
-  }
-
-  private async bind(): Promise<void> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(this.settings.localPort, this.settings.localAddress, () => {
-        socket.removeListener('error', reject);
-        resolve();
-      });
-    });
-    socket.on('error', (err) => this.log.error('SIP socket error', { err }));
-    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-    this.socket = socket;
-    this.localPort = socket.address().port;
-    this.log.info('SIP user agent listening', {
-      address: this.settings.localAddress,
-      port: this.localPort,
-      proxy: this.settings.proxy,
-    });
-  }
-
-  private target(number: string): { uri: string; dest: Dest } {
-    if (/^sips?:/i.test(number)) {
-      const hp = hostPortOf(number);
-      if (!hp) throw new Error(`cannot route SIP URI ${number}`);
-      return { uri: number, dest: this.settings.proxy ?? hp };
-    }
-    const proxy = this.settings.proxy;
-    if (!proxy) throw new Error(`no SIP proxy configured to dial the phone number ${number}`);
-    return { uri: `sip:${number}@${proxy.host}${proxy.port !== 5060 ? `:${proxy.port}` : ''}`, dest: proxy };
+    return this.transport.port();
   }
 
   place(req: VoiceCallRequest, onEvent: (e: VoiceEvent) => void): VoiceCall {
-    const { uri, dest } = this.target(req.number);
-    const call = new SipCall(req, uri, dest, onEvent);
+    const { uri, dest } = this.requests.target(req.number);
+    const call = new SipCall(req, uri, dest, onEvent, new CallTimers(this.scheduler));
     this.calls.set(call.callId, call);
     void this.start(call).catch((err: unknown) =>
       this.finish(
@@ -174,10 +123,6 @@ export class SipVoiceProvider implements VoicePort {
     });
   }
 
-  private get contactHost(): string {
-    return `${this.settings.publicAddress}:${this.localPort}`;
-  }
-
   private async start(call: SipCall): Promise<void> {
     await this.ready;
     const { audio, synthesized } = await this.prompts.get(call.req.prompt.text);
@@ -187,19 +132,17 @@ export class SipVoiceProvider implements VoicePort {
       this.settings.rtpPortMax,
       (e) => this.onDigit(call, e.digit, 'rfc4733', `rtp:${e.rtpTimestamp}`),
     );
-    (call as { audio?: Buffer }).audio = audio;
+    call.audio = audio;
     if (!synthesized)
       this.event(call, 'prompt_fallback', { detail: 'speech synthesis unavailable: beeps played' });
     if (call.state === 'ended') return;
     this.sendInvite(call);
-    call.timers.push(
-      setTimeout(() => {
-        if (call.state === 'inviting' || call.state === 'ringing') {
-          call.outcome = 'NO_ANSWER';
-          this.sendCancel(call, `ring timeout ${call.req.ringTimeoutMs} ms`);
-        }
-      }, call.req.ringTimeoutMs),
-    );
+    call.timers.after(call.req.ringTimeoutMs, () => {
+      if (call.state === 'inviting' || call.state === 'ringing') {
+        call.outcome = 'NO_ANSWER';
+        this.sendCancel(call, `ring timeout ${call.req.ringTimeoutMs} ms`);
+      }
+    });
   }
 
   private sendInvite(call: SipCall, auth?: [string, string]): void {
@@ -208,89 +151,30 @@ export class SipVoiceProvider implements VoicePort {
       call.rtp?.port ?? 0,
       Math.floor(this.clock.now() / 1000),
     );
-    call.invite = buildSip(
-      `INVITE ${call.uri} SIP/2.0`,
-      [
-        ['Via', `SIP/2.0/UDP ${this.contactHost};branch=${call.branch};rport`],
-        ['Max-Forwards', '70'],
-        [
-          'From',
-          `"${this.settings.displayName}" <sip:${this.settings.fromUser}@${this.settings.publicAddress}>;tag=${call.fromTag}`,
-        ],
-        ['To', `<${call.uri}>`],
-        ['Call-ID', call.callId],
-        ['CSeq', `${call.cseq} INVITE`],
-        ['Contact', `<sip:${this.settings.fromUser}@${this.contactHost}>`],
-        ['Allow', 'INVITE, ACK, CANCEL, BYE, INFO, OPTIONS'],
-        ['User-Agent', USER_AGENT],
-        ...(auth ? [auth] : []),
-        ['Content-Type', 'application/sdp'],
-      ],
-      sdp,
-    );
+    call.invite = this.requests.invite(call, sdp, auth);
     this.send(call.invite, call.dest);
     this.event(call, 'invite_sent', {
       detail: `${call.uri} cseq ${call.cseq}${auth ? ' with credentials' : ''}`,
       key: `invite:${call.cseq}`,
     });
     // Timer A: retransmit until a provisional or final response; Timer B: give up
-    let interval = T1;
-    const started = Date.now();
-    const tick = (): void => {
-      if (call.state !== 'inviting' || call.retransmit === undefined) return;
-      if (Date.now() - started >= TIMER_B) {
-        this.finish(call, call.canceledByUs ? 'CANCELED' : 'UNREACHABLE', 'no response to INVITE (timer B)');
-        return;
-      }
-      this.send(call.invite, call.dest);
-      interval = Math.min(interval * 2, 4000);
-      call.retransmit = setTimeout(tick, interval);
-    };
-    clearTimeout(call.retransmit);
-    call.retransmit = setTimeout(tick, interval);
-  }
-
-  private send(buf: Buffer, dest: Dest): void {
-    this.socket?.send(buf, dest.port, dest.host);
-  }
-
-  /** ACK for a non-2xx final response: same branch as the INVITE (RFC 3261 §17.1.1.3). */
-  private ackNon2xx(call: SipCall, res: SipResponse): void {
-    this.send(
-      buildSip(`ACK ${call.uri} SIP/2.0`, [
-        ['Via', `SIP/2.0/UDP ${this.contactHost};branch=${call.branch};rport`],
-        ['Max-Forwards', '70'],
-        [
-          'From',
-          `"${this.settings.displayName}" <sip:${this.settings.fromUser}@${this.settings.publicAddress}>;tag=${call.fromTag}`,
-        ],
-        ['To', header(res, 'to') ?? `<${call.uri}>`],
-        ['Call-ID', call.callId],
-        ['CSeq', `${call.cseq} ACK`],
-      ]),
-      call.dest,
+    call.timers.startInvite(
+      () => {
+        if (call.state === 'inviting') this.send(call.invite, call.dest);
+      },
+      () => {
+        if (call.state === 'inviting')
+          this.finish(
+            call,
+            call.canceledByUs ? 'CANCELED' : 'UNREACHABLE',
+            'no response to INVITE (timer B)',
+          );
+      },
     );
   }
 
-  private inDialog(call: SipCall, method: string, cseq: number): Buffer {
-    const target = call.remoteTarget ?? call.uri;
-    return buildSip(`${method} ${target} SIP/2.0`, [
-      ['Via', `SIP/2.0/UDP ${this.contactHost};branch=z9hG4bK${rid(8)};rport`],
-      ['Max-Forwards', '70'],
-      [
-        'From',
-        `"${this.settings.displayName}" <sip:${this.settings.fromUser}@${this.settings.publicAddress}>;tag=${call.fromTag}`,
-      ],
-      ['To', `<${call.uri}>${call.toTag ? `;tag=${call.toTag}` : ''}`],
-      ['Call-ID', call.callId],
-      ['CSeq', `${cseq} ${method}`],
-      ['User-Agent', USER_AGENT],
-    ]);
-  }
-
-  private dialogDest(call: SipCall): Dest {
-    if (this.settings.proxy) return call.dest;
-    return (call.remoteTarget ? hostPortOf(call.remoteTarget) : undefined) ?? call.dest;
+  private send(buf: Buffer, dest: SipDest): void {
+    this.transport.send(buf, dest);
   }
 
   private sendCancel(call: SipCall, why: string): void {
@@ -301,26 +185,11 @@ export class SipVoiceProvider implements VoicePort {
       return;
     }
     call.state = 'canceling';
-    const cancel = buildSip(`CANCEL ${call.uri} SIP/2.0`, [
-      ['Via', `SIP/2.0/UDP ${this.contactHost};branch=${call.branch};rport`],
-      ['Max-Forwards', '70'],
-      [
-        'From',
-        `"${this.settings.displayName}" <sip:${this.settings.fromUser}@${this.settings.publicAddress}>;tag=${call.fromTag}`,
-      ],
-      ['To', `<${call.uri}>`],
-      ['Call-ID', call.callId],
-      ['CSeq', `${call.cseq} CANCEL`],
-      ['User-Agent', USER_AGENT],
-    ]);
-    this.send(cancel, call.dest);
+    this.send(this.requests.cancel(call), call.dest);
     this.event(call, 'cancel_sent', { detail: why, key: 'cancel' });
     // the peer answers 200 to CANCEL and 487 to the INVITE; give up waiting after 32 s
-    call.timers.push(
-      setTimeout(
-        () => this.finish(call, call.outcome ?? 'NO_ANSWER', `${why}; no 487 after CANCEL`),
-        TIMER_B,
-      ),
+    call.timers.after(TIMER_B, () =>
+      this.finish(call, call.outcome ?? 'NO_ANSWER', `${why}; no 487 after CANCEL`),
     );
   }
 
@@ -329,14 +198,15 @@ export class SipVoiceProvider implements VoicePort {
     call.state = 'ending';
     call.rtp?.stop();
     call.cseq += 1;
-    const bye = this.inDialog(call, 'BYE', call.cseq);
-    this.send(bye, this.dialogDest(call));
+    const bye = this.requests.inDialog(call, 'BYE', call.cseq);
+    this.send(bye, this.requests.dialogDest(call));
     this.event(call, 'bye_sent', { detail: why, key: 'bye' });
     // retransmit once, then finish whatever the peer says
-    call.timers.push(
-      setTimeout(() => call.state === 'ending' && this.send(bye, this.dialogDest(call)), 2 * T1),
+    call.timers.after(
+      2 * T1,
+      () => call.state === 'ending' && this.send(bye, this.requests.dialogDest(call)),
     );
-    call.timers.push(setTimeout(() => this.finishAnswered(call, `${why}; no answer to BYE`), 8 * T1));
+    call.timers.after(8 * T1, () => this.finishAnswered(call, `${why}; no answer to BYE`));
   }
 
   private hangUp(call: SipCall): void {
@@ -350,7 +220,7 @@ export class SipVoiceProvider implements VoicePort {
       this.finish(call, 'CANCELED', 'canceled by hazwatch');
   }
 
-  private onMessage(buf: Buffer, rinfo: RemoteInfo): void {
+  private onMessage(buf: Buffer, from: SipDest): void {
     let msg;
     try {
       msg = parseSip(buf);
@@ -361,18 +231,13 @@ export class SipVoiceProvider implements VoicePort {
     const call = this.calls.get(header(msg, 'call-id') ?? '');
     if (!call) {
       // OPTIONS keep-alives of a PBX or gateway are answered; anything else outside a call is refused
-      if (msg.kind === 'request' && msg.method === 'OPTIONS')
-        this.socket?.send(buildResponse(msg, 200, 'OK'), rinfo.port, rinfo.address);
+      if (msg.kind === 'request' && msg.method === 'OPTIONS') this.send(buildResponse(msg, 200, 'OK'), from);
       else if (msg.kind === 'request' && msg.method !== 'ACK')
-        this.socket?.send(
-          buildResponse(msg, 481, 'Call/Transaction Does Not Exist'),
-          rinfo.port,
-          rinfo.address,
-        );
+        this.send(buildResponse(msg, 481, 'Call/Transaction Does Not Exist'), from);
       return;
     }
     if (msg.kind === 'response') this.onResponse(call, msg);
-    else this.onRequest(call, msg, rinfo);
+    else this.onRequest(call, msg, from);
   }
 
   private onResponse(call: SipCall, res: SipResponse): void {
@@ -381,8 +246,7 @@ export class SipVoiceProvider implements VoicePort {
     if (cs.method === 'INVITE') {
       if (cs.seq !== call.cseq && !(res.status >= 200 && res.status < 300)) return;
       if (res.status < 200) {
-        clearTimeout(call.retransmit);
-        call.retransmit = undefined;
+        call.timers.stopInvite();
         if (call.state === 'inviting') call.state = 'ringing';
         this.event(call, res.status === 183 ? 'early_media' : res.status === 100 ? 'trying' : 'ringing', {
           sipCode: res.status,
@@ -393,13 +257,12 @@ export class SipVoiceProvider implements VoicePort {
           this.sendCancel(call, call.pendingCancel);
         return;
       }
-      clearTimeout(call.retransmit);
-      call.retransmit = undefined;
+      call.timers.stopInvite();
       if (res.status < 300) {
         this.on2xx(call, res);
         return;
       }
-      this.ackNon2xx(call, res);
+      this.send(this.requests.ackNon2xx(call, res), call.dest);
       if (call.state === 'ended') return;
       this.event(call, 'final_response', {
         sipCode: res.status,
@@ -451,12 +314,15 @@ export class SipVoiceProvider implements VoicePort {
     call.toTag = tagOf(header(res, 'to'));
     call.remoteTarget = uriOf(header(res, 'contact')) ?? call.uri;
     // ACK every 2xx (retransmissions included)
-    this.send(this.inDialog(call, 'ACK', cseqOf(res)?.seq ?? call.cseq), this.dialogDest(call));
+    this.send(
+      this.requests.inDialog(call, 'ACK', cseqOf(res)?.seq ?? call.cseq),
+      this.requests.dialogDest(call),
+    );
     if (call.state === 'ended' && call.answeredAt === undefined && call.toTag !== undefined) {
       // answered after we gave up on the call: do not leave the callee's line open
       call.answeredAt = this.clock.now();
       call.cseq += 1;
-      this.send(this.inDialog(call, 'BYE', call.cseq), this.dialogDest(call));
+      this.send(this.requests.inDialog(call, 'BYE', call.cseq), this.requests.dialogDest(call));
       this.log.warn('call answered after it was given up: hung up', { attemptId: call.req.attemptId });
       return;
     }
@@ -473,25 +339,21 @@ export class SipVoiceProvider implements VoicePort {
       return;
     }
     const sdp = parseSdpAnswer(res.body);
-    const audio = (call as { audio?: Buffer }).audio;
+    const audio = call.audio;
     if (sdp && audio && call.rtp) call.rtp.play(sdp, audio, call.req.promptRepeats);
     else
       this.event(call, 'no_media', {
         detail: 'no usable SDP answer: the prompt is not played, keys by SIP INFO only',
         key: 'no_media',
       });
-    call.timers.push(
-      setTimeout(
-        () => this.sendBye(call, `no confirm key within ${call.req.keyTimeoutMs} ms`),
-        call.req.keyTimeoutMs,
-      ),
+    call.timers.after(call.req.keyTimeoutMs, () =>
+      this.sendBye(call, `no confirm key within ${call.req.keyTimeoutMs} ms`),
     );
   }
 
-  private onRequest(call: SipCall, req: SipRequest, rinfo: RemoteInfo): void {
-    const reply = (status: number, reason: string): void => {
-      this.socket?.send(buildResponse(req, status, reason), rinfo.port, rinfo.address);
-    };
+  private onRequest(call: SipCall, req: SipRequest, from: SipDest): void {
+    const reply = (status: number, reason: string): void =>
+      this.send(buildResponse(req, status, reason), from);
     switch (req.method) {
       case 'BYE':
         reply(200, 'OK');
@@ -547,11 +409,10 @@ export class SipVoiceProvider implements VoicePort {
   private finish(call: SipCall, outcome: CallOutcome, detail: string, res?: SipResponse): void {
     if (call.state === 'ended') return;
     call.state = 'ended';
-    clearTimeout(call.retransmit);
-    for (const t of call.timers) clearTimeout(t);
+    call.timers.cancelAll();
     call.rtp?.close();
     // keep the call a little longer to ACK retransmitted responses, then forget it
-    setTimeout(() => this.calls.delete(call.callId), TIMER_B).unref();
+    this.scheduler.after(TIMER_B, () => this.calls.delete(call.callId));
     this.event(call, 'ended', { detail: `${outcome}: ${detail}`, key: 'ended' });
     const status = res?.status ?? call.finalStatus;
     const reason = res?.reason ?? call.finalReason;
@@ -570,6 +431,6 @@ export class SipVoiceProvider implements VoicePort {
   async close(): Promise<void> {
     await this.ready.catch(() => undefined);
     for (const call of this.calls.values()) this.hangUp(call);
-    this.socket?.close();
+    this.transport.close();
   }
 }

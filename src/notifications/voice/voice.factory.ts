@@ -1,5 +1,5 @@
 import type { Clock } from '../../common/clock';
-import type { Scheduler } from '../../storage/timer.port';
+import type { Scheduler } from '../../common/timer.port';
 import type { CalloutsConfig } from '../callouts.loader';
 import { FakeVoiceProvider } from './fake-voice.provider';
 import { SipVoiceProvider } from './sip-voice.provider';
@@ -16,7 +16,7 @@ export function createVoiceProvider(
     const sip = config.voice.sip;
     if (!sip)
       throw new Error('voice.sip is required for the sip provider (checked when callouts.yaml loads)');
-    return new SipVoiceProvider(sip, dataDir, clock);
+    return new SipVoiceProvider(sip, dataDir, clock, { scheduler });
   }
   return new FakeVoiceProvider(
     config?.voice.fake ?? { callMs: 5_000, defaultOutcome: 'ANSWERED_NO_ACK', byNumber: new Map() },

@@ -2,49 +2,15 @@
  * The /ws wire contract (docs/contract.md §4): frames `{"event": "...", "data": {...}}`. Event names are public.
  * Pure types and a frame parser: no Nest, no ws.
  */
-import type { ChannelValue, ColourLevel, Priority } from '../../common/types';
-
-/** ISA-18.2 states of an alarm snapshot (docs/domain.md §5). */
-export type AlarmState =
-  | 'normal'
-  | 'unacknowledged'
-  | 'acknowledged'
-  | 'rtn_unacknowledged'
-  | 'latched'
-  | 'shelved'
-  | 'suppressed'
-  | 'out_of_service';
+import type { AlarmEventDto, AlarmState } from '../../alarms/domain/alarm.types';
+import type { ChannelValue, ColourLevel } from '../../common/types';
 
 /**
- * An alarm event as pushed to clients: the full snapshot plus `seq` (monotonic across all alarm events).
- * Fields per docs/contract.md §4. The alarm module may add fields (e.g. the event type); they pass through untouched.
+ * The alarm wire types are defined once, in the alarm module (`src/alarms/domain/alarm.types.ts`): an alarm event as
+ * pushed to clients is the full snapshot plus `seq` (monotonic across all alarm events), the event type and, live,
+ * `journalled` (docs/contract.md §4).
  */
-export type AlarmEventDto = {
-  readonly id: string;
-  readonly siteId: string;
-  readonly sourceId: string;
-  readonly ruleId: string;
-  readonly deviceId?: string;
-  readonly condition: string;
-  readonly priority: Priority;
-  readonly level: ColourLevel;
-  readonly state: AlarmState;
-  readonly active: boolean;
-  readonly acked: boolean;
-  readonly value: unknown;
-  readonly limit: unknown;
-  readonly message: string;
-  readonly raisedAt: string | number;
-  readonly ackedAt?: string | number;
-  readonly ackedBy?: string;
-  readonly clearedAt?: string | number;
-  readonly seq: number;
-  /**
-   * False while the event is durable only in the server's write-ahead log, not yet in the journal table; a later
-   * `journalled` frame clears it (docs/adr/0011-journal-before-announce.md).
-   */
-  readonly journalled?: boolean;
-};
+export type { AlarmEventDto, AlarmState };
 
 /** Server → client `hello`, sent once right after successful authentication. */
 export type HelloDto = {

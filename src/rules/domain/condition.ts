@@ -4,16 +4,29 @@
  */
 import type { ChannelValue, Priority } from '../../common/types';
 
-export type ConditionChange = {
+/**
+ * The identity of one condition, and so of one alarm (the single definition: the alarm module's `AlarmKey`,
+ * `AlarmRecord` and `AlarmSnapshot` build on it).
+ */
+export type ConditionIdentity = {
   /** Stable rule id, e.g. `limit:cl-gd-1:conc`, `vote:cl-a1`, or the id of an explicit rule in rules.yaml. */
   readonly ruleId: string;
+  readonly siteId: string;
   /** Major hazard source the condition belongs to. */
   readonly sourceId: string;
-  readonly siteId: string;
   /** Absent for area-level conditions (votes, composites). */
   readonly deviceId?: string;
   /** Stable key: 'HH', 'gas_l2', 'stale', 'vote', 'shutoff_failed', ... */
   readonly condition: string;
+};
+
+/** Exactly the identity fields of a condition, alarm or snapshot (no `deviceId` key when it has none). */
+export function conditionIdentity(x: ConditionIdentity): ConditionIdentity {
+  const id = { ruleId: x.ruleId, sourceId: x.sourceId, siteId: x.siteId, condition: x.condition };
+  return x.deviceId !== undefined ? { ...id, deviceId: x.deviceId } : id;
+}
+
+export type ConditionChange = ConditionIdentity & {
   readonly active: boolean;
   readonly priority: Priority;
   /** The value that caused the change (a reading, a count, minutes to overfill, ...); null when none applies. */
@@ -29,7 +42,7 @@ export type ConditionChange = {
 
 /** Identity of one condition inside the engine (site-scoped, because rule ids are unique per site only). */
 export function conditionKey(
-  c: Pick<ConditionChange, 'siteId' | 'ruleId' | 'deviceId' | 'condition'>,
+  c: Pick<ConditionIdentity, 'siteId' | 'ruleId' | 'deviceId' | 'condition'>,
 ): string {
   return `${c.siteId}|${c.ruleId}|${c.deviceId ?? ''}|${c.condition}`;
 }
@@ -40,15 +53,6 @@ export type Emit = (change: ConditionChange) => void;
 export type SeedLookup = (key: string) => ConditionChange | undefined;
 
 export const NO_SEED: SeedLookup = () => undefined;
-
-/** Identity fields shared by every change of one condition. */
-export type ConditionIdentity = {
-  readonly ruleId: string;
-  readonly siteId: string;
-  readonly sourceId: string;
-  readonly deviceId?: string;
-  readonly condition: string;
-};
 
 /**
  * Holds the state of one condition and emits only real changes (activation, clear, or a priority change while
@@ -86,34 +90,15 @@ export class ConditionSlot {
     if (active === this.active && (!active || priority === this.priority)) return false;
     this.active = active;
     this.priority = priority;
-    const base = this.id;
-    const change: ConditionChange =
-      base.deviceId === undefined
-        ? {
-            ruleId: base.ruleId,
-            sourceId: base.sourceId,
-            siteId: base.siteId,
-            condition: base.condition,
-            active,
-            priority,
-            value,
-            limit,
-            ts,
-            message,
-          }
-        : {
-            ruleId: base.ruleId,
-            sourceId: base.sourceId,
-            siteId: base.siteId,
-            deviceId: base.deviceId,
-            condition: base.condition,
-            active,
-            priority,
-            value,
-            limit,
-            ts,
-            message,
-          };
+    const change: ConditionChange = {
+      ...conditionIdentity(this.id),
+      active,
+      priority,
+      value,
+      limit,
+      ts,
+      message,
+    };
     emit(change);
     return true;
   }

@@ -116,9 +116,16 @@ export type InterlockConfig = {
   priority?: Priority;
 };
 
+export type ChannelTermConfig = {
+  device: string;
+  channel: string;
+  op: CompareOp;
+  value: number | string | boolean;
+};
+
 export type CompositeTermConfig = {
   condition?: ConditionRefConfig;
-  channel?: { device: string; channel: string; op: CompareOp; value: number | string | boolean };
+  channel?: ChannelTermConfig;
 };
 
 export type CompositeConfig = {

@@ -1,7 +1,11 @@
-import type { ManualClock } from '../../common/clock';
-import type { Scheduler, TimerHandle } from '../../storage/timer.port';
+import type { ManualClock } from '../clock';
+import type { Scheduler, TimerHandle } from '../timer.port';
 
-/** Virtual time for unit tests: timers fire only when the test advances the clock. */
+/**
+ * The one virtual-time double of the `Scheduler` port (`src/common/timer.port.ts`) for unit tests: timers fire only
+ * when the test advances the clock, in time order (ties in the order they were set), with promise callbacks settled
+ * between timers so async continuations behave as on the real event loop.
+ */
 export class ManualScheduler implements Scheduler {
   private timers: Array<{ at: number; fn: () => void; id: number }> = [];
   private nextId = 0;
@@ -14,6 +18,7 @@ export class ManualScheduler implements Scheduler {
     return { cancel: () => (this.timers = this.timers.filter((x) => x !== t)) };
   }
 
+  /** Timers set and neither fired nor cancelled. */
   get pending(): number {
     return this.timers.length;
   }
@@ -35,7 +40,7 @@ export class ManualScheduler implements Scheduler {
   }
 }
 
-/** Lets pending promise continuations run (several microtask/macrotask turns). */
+/** Lets pending promise continuations and immediate I/O callbacks run (several macrotask turns; not a timing sleep). */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
 }
