@@ -6,9 +6,9 @@
  */
 import { connectAsync, type MqttClient } from 'mqtt';
 import { telemetryTopic } from '../../src/ingest/domain/telemetry-contract';
-import { validateCap } from '../../src/feeds/testing/cap-schema.validator';
-import { WebhookReceiver } from '../../src/feeds/testing/webhook-receiver';
-import { verifySignature } from '../../src/feeds/domain/webhook.policy';
+import { validateCap } from '../../src/regulator/testing/cap-schema.validator';
+import { WebhookReceiver } from '../../src/regulator/testing/webhook-receiver';
+import { verifySignature } from '../../src/regulator/domain/webhook.policy';
 import { pollUntil } from '../setup/poll-until';
 import { startServer, type ServerProcess } from '../setup/server-process';
 

@@ -8,9 +8,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonLogger } from '../../src/common/logger';
-import { verifySignature } from '../../src/feeds/domain/webhook.policy';
-import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/feeds/testing/feeds-app.harness';
-import { WebhookReceiver, type ReceivedRequest } from '../../src/feeds/testing/webhook-receiver';
+import { verifySignature } from '../../src/regulator/domain/webhook.policy';
+import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/regulator/testing/feeds-app.harness';
+import { WebhookReceiver, type ReceivedRequest } from '../../src/regulator/testing/webhook-receiver';
 import { pollUntil } from '../setup/poll-until';
 import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb } from '../setup/test-db';
 

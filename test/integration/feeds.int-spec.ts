@@ -4,8 +4,8 @@
  * and a Binhai regulator cannot read a Wuqing enterprise through any feed endpoint.
  */
 import { JsonLogger } from '../../src/common/logger';
-import { validateCap } from '../../src/feeds/testing/cap-schema.validator';
-import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/feeds/testing/feeds-app.harness';
+import { validateCap } from '../../src/regulator/testing/cap-schema.validator';
+import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/regulator/testing/feeds-app.harness';
 import { pollUntil } from '../setup/poll-until';
 import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb } from '../setup/test-db';
 

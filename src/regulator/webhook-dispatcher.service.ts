@@ -15,7 +15,7 @@ import {
   signPayload,
 } from './domain/webhook.policy';
 import { FEED_SCHEDULER, FeedProjector } from './feed-projector.service';
-import { FeedRepository, type DeliveryHead, type Subscription } from './feed.repository';
+import { SubscriptionRepository, type DeliveryHead, type Subscription } from './subscription.repository';
 import { FEED_SETTINGS, type FeedSettings } from './feeds-settings.loader';
 import { WEBHOOK_TRANSPORT, fetchTransport, type WebhookTransport } from './webhook.transport';
 
@@ -76,7 +76,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private readonly scheduler: Scheduler;
 
   constructor(
-    private readonly repo: FeedRepository,
+    private readonly repo: SubscriptionRepository,
     private readonly projector: FeedProjector,
     private readonly external: ExternalConditions,
     @Inject(APP_CONFIG) private readonly config: AppConfig,

@@ -18,7 +18,7 @@ import type { Principal } from '../auth/principal';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { scopeWithin } from './domain/webhook.policy';
-import { FeedRepository, type Subscription } from './feed.repository';
+import { SubscriptionRepository, type Subscription } from './subscription.repository';
 import { DeliveriesQuery, CreateSubscriptionBody } from './subscriptions.dto';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
 
@@ -35,7 +35,7 @@ export class SubscriptionsController {
   private readonly log = new JsonLogger('feeds.subscriptions');
 
   constructor(
-    private readonly repo: FeedRepository,
+    private readonly repo: SubscriptionRepository,
     private readonly dispatcher: WebhookDispatcher,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
