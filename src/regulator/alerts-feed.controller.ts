@@ -45,7 +45,7 @@ export class AlertsFeedController {
   @Get('alerts.atom')
   @Requires('plant.read')
   @Header('Content-Type', 'application/atom+xml; charset=utf-8')
-  @Header('Cache-Control', 'no-cache')
+  @Header('Cache-Control', 'private, no-store')
   @ApiProduces('application/atom+xml')
   @ApiOperation({
     summary:
@@ -110,7 +110,7 @@ export class AlertsFeedController {
   @Get('alerts/:file')
   @Requires('plant.read')
   @Header('Content-Type', 'application/cap+xml; charset=utf-8')
-  @Header('Cache-Control', 'public, max-age=86400, immutable')
+  @Header('Cache-Control', 'private, no-store')
   @ApiProduces('application/cap+xml')
   @ApiOperation({
     summary: 'One CAP 1.2 message, `/feeds/alerts/<identifier>.cap` (404 outside your jurisdiction)',

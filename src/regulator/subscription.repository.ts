@@ -65,7 +65,6 @@ export type DeliveryView = {
   readonly log: Array<{
     attempt: number;
     at: string;
-    durationMs: number;
     httpStatus: number | null;
     error: string | null;
   }>;
@@ -84,6 +83,12 @@ const CANCEL_PENDING = `UPDATE feed_delivery SET status = 'cancelled', next_atte
 const PAUSE_SUBSCRIPTION = `UPDATE feed_subscription SET status = 'paused', paused_at = $2, pause_reason = $3 WHERE id = $1 AND status = 'active'`;
 const RESUME_SUBSCRIPTION = `UPDATE feed_subscription SET status = 'active', paused_at = NULL, pause_reason = NULL, failing_since = NULL WHERE id = $1 AND status = 'paused'`;
 const RESCHEDULE_PENDING = `UPDATE feed_delivery SET next_attempt_at = $2 WHERE subscription_id = $1 AND status = 'pending'`;
+
+const GRANTED_TO = `SELECT subscription_id FROM feed_subscription_grant WHERE grantee_token_id = $1`;
+const INSERT_GRANT = `INSERT INTO feed_subscription_grant (subscription_id, grantee_token_id, granted_by, granted_at)
+VALUES ($1, $2, $3, $4) ON CONFLICT (subscription_id, grantee_token_id) DO NOTHING`;
+const DELETE_GRANT = `DELETE FROM feed_subscription_grant WHERE subscription_id = $1 AND grantee_token_id = $2`;
+const GRANTS_OF = `SELECT grantee_token_id, granted_by, granted_at FROM feed_subscription_grant WHERE subscription_id = $1 ORDER BY granted_at`;
 
 const DELIVERY_HEADS = `SELECT DISTINCT ON (d.subscription_id)
   d.id, d.ord, d.attempts, d.next_attempt_at,
@@ -105,7 +110,7 @@ WHERE id = $1 AND status = 'pending'`;
 const SUB_SUCCESS = `UPDATE feed_subscription SET failing_since = NULL WHERE id = $1`;
 const SUB_FAILURE = `UPDATE feed_subscription SET failing_since = COALESCE(failing_since, $2) WHERE id = $1 RETURNING failing_since`;
 const LIST_DELIVERIES = `SELECT d.id, d.message_id, m.msg_type, m.alarm_id, d.status, d.attempts, d.created_at, d.next_attempt_at, d.delivered_at, d.last_status, d.last_error, d.ord,
-  COALESCE((SELECT json_agg(json_build_object('attempt', a.attempt, 'at', a.at, 'durationMs', a.duration_ms, 'httpStatus', a.http_status, 'error', a.error) ORDER BY a.attempt)
+  COALESCE((SELECT json_agg(json_build_object('attempt', a.attempt, 'at', a.at, 'httpStatus', a.http_status, 'error', a.error) ORDER BY a.attempt)
     FROM feed_delivery_attempt a WHERE a.delivery_id = d.id), '[]') AS log
 FROM feed_delivery d JOIN feed_message m ON m.identifier = d.message_id
 WHERE d.subscription_id = $1 AND ($2::bigint IS NULL OR d.ord < $2)
@@ -212,6 +217,27 @@ export class SubscriptionRepository {
     });
   }
 
+  /** Ids of the subscriptions an admin let this token read. */
+  async grantedTo(tokenId: string): Promise<Set<string>> {
+    const r = await this.db.query<{ subscription_id: string }>(GRANTED_TO, [tokenId]);
+    return new Set(r.rows.map((x) => x.subscription_id));
+  }
+
+  async grant(subscriptionId: string, granteeTokenId: string, by: string, at: number): Promise<void> {
+    await this.db.query(INSERT_GRANT, [subscriptionId, granteeTokenId, by, date(at)]);
+  }
+
+  async revokeGrant(subscriptionId: string, granteeTokenId: string): Promise<boolean> {
+    return ((await this.db.query(DELETE_GRANT, [subscriptionId, granteeTokenId])).rowCount ?? 0) > 0;
+  }
+
+  async grants(subscriptionId: string): Promise<Array<{ tokenId: string; grantedBy: string; grantedAt: string }>> {
+    const r = await this.db.query<{ grantee_token_id: string; granted_by: string; granted_at: Date }>(GRANTS_OF, [
+      subscriptionId,
+    ]);
+    return r.rows.map((x) => ({ tokenId: x.grantee_token_id, grantedBy: x.granted_by, grantedAt: x.granted_at.toISOString() }));
+  }
+
   // dispatcher ---------------------------------------------------------------------------------------------------------
 
   /** The oldest pending delivery of every active subscription (order per subscription: nothing overtakes it). */
@@ -314,7 +340,6 @@ export class SubscriptionRepository {
       log: Array<{
         attempt: number;
         at: string;
-        durationMs: number;
         httpStatus: number | null;
         error: string | null;
       }>;

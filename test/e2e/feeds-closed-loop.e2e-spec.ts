@@ -20,7 +20,7 @@ describe('regulator closed loop end to end (real server)', () => {
 
   beforeAll(async () => {
     await receiver.start();
-    server = await startServer({ env: { SIMULATE: 'false' } });
+    server = await startServer({ env: { SIMULATE: 'false', HAZWATCH_WEBHOOK_ALLOW: '127.0.0.1/32' } });
     tokens = server.tokens();
     mqtt = await connectAsync(server.mqttUrl() as string, {
       ...server.mqttAuth(),
