@@ -124,7 +124,7 @@ export class SkippedCallDto {
   @ApiProperty() loop!: number;
   @ApiProperty() step!: number;
   @ApiProperty({ enum: CALLEE_ROLES }) role!: string;
-  @ApiProperty({ enum: ['quiet', 'no_contact'] }) reason!: string;
+  @ApiProperty({ enum: ['quiet', 'no_contact', 'not_graded'] }) reason!: string;
   @ApiProperty() at!: string;
 }
 
