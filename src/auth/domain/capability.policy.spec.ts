@@ -16,6 +16,7 @@ describe('capability table', () => {
     ['feed.subscribe', ['regulator', 'admin']],
     ['ingest.rejects.read', ['supervisor', 'admin']],
     ['token.manage', ['admin']],
+    ['duty-check.run', ['supervisor', 'regulator', 'admin']],
   ])('should grant %s to exactly %j', (capability, roles) => {
     expect(rolesWith(capability)).toEqual(roles);
     for (const role of ROLES) expect(can(as(role), capability)).toBe(roles.includes(role));
@@ -36,6 +37,7 @@ describe('capability table', () => {
         'feed.subscribe',
         'ingest.rejects.read',
         'token.manage',
+        'duty-check.run',
       ].sort(),
     );
   });

@@ -21,7 +21,9 @@ export type Capability =
   /** Dead letters (raw device payloads, may name unknown sites). */
   | 'ingest.rejects.read'
   /** Create, list and revoke API tokens. */
-  | 'token.manage';
+  | 'token.manage'
+  /** Start a duty check (值班值守抽查) of an enterprise in one's jurisdiction now (docs/regulator-workflows.md). */
+  | 'duty-check.run';
 
 export const CAPABILITIES: readonly Capability[] = [
   'plant.read',
@@ -35,6 +37,7 @@ export const CAPABILITIES: readonly Capability[] = [
   'feed.subscribe',
   'ingest.rejects.read',
   'token.manage',
+  'duty-check.run',
 ];
 
 const OPERATOR: readonly Capability[] = ['plant.read', 'alarm.ack', 'alarm.shelve', 'alarm.disposition'];
@@ -44,9 +47,13 @@ const SUPERVISOR: readonly Capability[] = [
   'alarm.out-of-service',
   'alarm.reset',
   'ingest.rejects.read',
+  'duty-check.run',
 ];
-/** Read-only toward alarm state; its only writes are reviews of disposal records and its own feed subscriptions. */
-const REGULATOR: readonly Capability[] = ['plant.read', 'disposition.review', 'feed.subscribe'];
+/**
+ * Read-only toward alarm state; its only writes are reviews of disposal records, its own feed subscriptions and duty
+ * checks of enterprises in its jurisdiction.
+ */
+const REGULATOR: readonly Capability[] = ['plant.read', 'disposition.review', 'feed.subscribe', 'duty-check.run'];
 
 export const ROLE_CAPABILITIES: Readonly<Record<Role, ReadonlySet<Capability>>> = Object.freeze({
   operator: new Set(OPERATOR),
