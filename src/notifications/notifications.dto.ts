@@ -150,7 +150,7 @@ export class CalloutDto {
 export class DutyCheckDto {
   @ApiProperty() id!: string;
   @ApiProperty() siteId!: string;
-  @ApiProperty({ enum: ['schedule', 'manual'] }) trigger!: string;
+  @ApiProperty({ enum: ['schedule', 'manual', 'video'] }) trigger!: string;
   @ApiProperty() scheduledAt!: string;
   @ApiProperty({ enum: ['running', 'done'] }) status!: string;
   @ApiPropertyOptional({ enum: DUTY_CHECK_RESULTS }) result?: string;

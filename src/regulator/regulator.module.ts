@@ -12,6 +12,10 @@ import { FEED_SQL } from './regulator-sql';
 import { SubscriptionRepository } from './subscription.repository';
 import { FEED_SETTINGS, loadFeedSettings, type FeedSettings } from './feeds-settings.loader';
 import { DisposalService } from './disposal.service';
+import { DutyWorkflowController } from './duty-workflow.controller';
+import { DutyWorkflowRepository } from './duty-workflow.repository';
+import { DutyWorkflowService } from './duty-workflow.service';
+import { NotificationsModule } from '../notifications/notifications.module';
 import { DispositionController } from './disposition.controller';
 import { SubscriptionsController } from './subscriptions.controller';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
@@ -22,11 +26,12 @@ import { WebhookDispatcher } from './webhook-dispatcher.service';
  * ExternalConditions.
  */
 @Module({
-  imports: [AlarmsModule],
+  imports: [AlarmsModule, NotificationsModule],
   controllers: [
     AlertsFeedController,
     SubscriptionsController,
     DispositionController,
+    DutyWorkflowController,
   ],
   providers: [
     { provide: FEED_SQL, useExisting: Database },
@@ -50,6 +55,8 @@ import { WebhookDispatcher } from './webhook-dispatcher.service';
     FeedProjector,
     WebhookDispatcher,
     DisposalService,
+    DutyWorkflowRepository,
+    DutyWorkflowService,
   ],
   exports: [FeedProjector, FeedMessageRepository, SubscriptionRepository, DisposalRepository, FEED_SETTINGS],
 })

@@ -6,6 +6,8 @@ const as = (role: Role) => ({ role });
 describe('capability table', () => {
   it.each<[Capability, Role[]]>([
     ['plant.read', ['operator', 'supervisor', 'regulator', 'admin']],
+    ['duty-event.report', ['admin', 'video']],
+    ['duty-feedback.file', ['operator', 'supervisor', 'admin']],
     ['alarm.ack', ['operator', 'supervisor', 'admin']],
     ['alarm.shelve', ['operator', 'supervisor', 'admin']],
     ['alarm.unshelve', ['supervisor', 'admin']],
@@ -38,6 +40,8 @@ describe('capability table', () => {
         'ingest.rejects.read',
         'token.manage',
         'duty-check.run',
+        'duty-event.report',
+        'duty-feedback.file',
       ].sort(),
     );
   });

@@ -23,7 +23,11 @@ export type Capability =
   /** Create, list and revoke API tokens. */
   | 'token.manage'
   /** Start a duty check (值班值守抽查) of an enterprise in one's jurisdiction now (docs/regulator-workflows.md). */
-  | 'duty-check.run';
+  | 'duty-check.run'
+  /** Report an operator-off-post event (video analytics) for an enterprise in scope; it starts a duty check. */
+  | 'duty-event.report'
+  /** File the enterprise's feedback after a missed duty check. */
+  | 'duty-feedback.file';
 
 export const CAPABILITIES: readonly Capability[] = [
   'plant.read',
@@ -38,9 +42,17 @@ export const CAPABILITIES: readonly Capability[] = [
   'ingest.rejects.read',
   'token.manage',
   'duty-check.run',
+  'duty-event.report',
+  'duty-feedback.file',
 ];
 
-const OPERATOR: readonly Capability[] = ['plant.read', 'alarm.ack', 'alarm.shelve', 'alarm.disposition'];
+const OPERATOR: readonly Capability[] = [
+  'plant.read',
+  'alarm.ack',
+  'alarm.shelve',
+  'alarm.disposition',
+  'duty-feedback.file',
+];
 const SUPERVISOR: readonly Capability[] = [
   ...OPERATOR,
   'alarm.unshelve',
@@ -60,6 +72,8 @@ export const ROLE_CAPABILITIES: Readonly<Record<Role, ReadonlySet<Capability>>> 
   supervisor: new Set(SUPERVISOR),
   regulator: new Set(REGULATOR),
   admin: new Set(CAPABILITIES),
+  // least privilege: no read access at all, only its own events (scoped to its enterprises by the token's scope)
+  video: new Set<Capability>(['duty-event.report']),
 });
 
 export function can(principal: Pick<Principal, 'role'>, capability: Capability): boolean {
