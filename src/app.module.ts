@@ -5,7 +5,8 @@ import { BrokerMonitorModule } from './broker-monitor/broker-monitor.module';
 import type { Clock } from './common/clock';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
-import { FeedsModule } from './feeds/feeds.module';
+import { PlantModule } from './plant/plant.module';
+import { RegulatorModule } from './regulator/regulator.module';
 import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -21,7 +22,7 @@ export class AppModule {
   static forRoot(config: AppConfig, clock: Clock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, FeedsModule, HealthModule, RealtimeModule.forRoot(), JournalAnchorModule, BrokerMonitorModule, ClusterModule],
+      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, PlantModule, RegulatorModule, HealthModule, RealtimeModule.forRoot(), JournalAnchorModule, BrokerMonitorModule, ClusterModule],
     };
   }
 }

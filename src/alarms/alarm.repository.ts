@@ -78,7 +78,7 @@ type JournalRow = {
   hash: string;
 };
 
-const ACTOR_ROLES: readonly string[] = ['operator', 'supervisor', 'regulator', 'admin', 'system'];
+const ACTOR_ROLES: readonly string[] = ['operator', 'supervisor', 'regulator', 'admin', 'video', 'system'];
 const PRIORITIES: readonly string[] = Object.keys(PRIORITY_LEVEL);
 
 function bad(what: string, detail: string): never {

@@ -10,7 +10,7 @@ import { ScopeService } from '../auth/scope.service';
 import { ManualClock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { loadPlant } from '../config/config.loader';
-import { decideCapMessage, type Incident } from '../feeds/domain/incident.policy';
+import { decideCapMessage, type Incident } from '../regulator/domain/incident.policy';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { toAlarmSettings, AlarmSettingsSchema } from './alarm-settings.loader';
 import { AlarmService } from './alarm.service';

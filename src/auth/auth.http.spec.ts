@@ -131,7 +131,7 @@ describe('auth over HTTP (in-process app, fake token store)', () => {
       name: 'Binhai ESB',
       role: 'regulator',
       scope: 'tianjin/binhai',
-      capabilities: ['plant.read', 'disposition.review', 'feed.subscribe'],
+      capabilities: ['plant.read', 'disposition.review', 'feed.subscribe', 'duty-check.run'],
       siteIds: ['bohai-chem'],
     });
   });

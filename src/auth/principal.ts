@@ -1,7 +1,8 @@
 /** Who is calling: resolved from a bearer token. Shared by HTTP guards, the WebSocket gateway and the journal. */
-export type Role = 'operator' | 'supervisor' | 'regulator' | 'admin';
+/** `video`: a video-analytics system that reports operator-off-post events for its enterprises, nothing else. */
+export type Role = 'operator' | 'supervisor' | 'regulator' | 'admin' | 'video';
 
-export const ROLES: readonly Role[] = ['operator', 'supervisor', 'regulator', 'admin'];
+export const ROLES: readonly Role[] = ['operator', 'supervisor', 'regulator', 'admin', 'video'];
 
 export type Principal = {
   readonly tokenId: string;

@@ -17,7 +17,7 @@ import { TokenService, TokenSpecError, type TokenInfo } from './token.service';
  */
 
 const USAGE = `Usage:
-  npm run token -- create --role <operator|supervisor|regulator|admin> --scope <jurisdiction path> --name <label>
+  npm run token -- create --role <operator|supervisor|regulator|admin|video> --scope <jurisdiction path> --name <label>
   npm run token -- list [--json]
   npm run token -- revoke <id>
 

@@ -3,6 +3,7 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { ValidatorConstraint, Validate, type ValidatorConstraintInterface } from 'class-validator';
 import { parseTrustProxy, TrustProxyError } from '../common/domain/trust-proxy';
+import { parseWebhookAllowList } from '../regulator/domain/webhook-target.policy';
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -10,6 +11,23 @@ const toNum = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
 const toBool = ({ value }: { value: unknown }): unknown =>
   value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+
+@ValidatorConstraint({ name: 'webhookAllow' })
+class WebhookAllowConstraint implements ValidatorConstraintInterface {
+  private problem = '';
+  validate(value: unknown): boolean {
+    try {
+      parseWebhookAllowList(typeof value === 'string' ? value : String(value));
+      return true;
+    } catch (err) {
+      this.problem = err instanceof Error ? err.message : String(err);
+      return false;
+    }
+  }
+  defaultMessage(): string {
+    return `${this.problem} (expected addresses/CIDRs such as 10.20.0.0/16,192.168.5.7)`;
+  }
+}
 
 @ValidatorConstraint({ name: 'trustProxy' })
 class TrustProxyConstraint implements ValidatorConstraintInterface {
@@ -124,6 +142,11 @@ export class EnvSchema {
   HAZWATCH_NODE_ID?: string;
   /** Cluster mode: lifetime of a site or job lease in the database; renewed every quarter, failover after at most ttl + a quarter. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(2000) @Max(120000) HAZWATCH_LEASE_TTL_MS: number = 10000;
+  /**
+   * Internal ranges an admin allows as webhook receivers (comma-separated CIDRs/addresses); by default loopback,
+   * link-local, private and other non-public addresses are refused (docs/regulator-workflows.md).
+   */
+  @IsOptional() @IsString() @Validate(WebhookAllowConstraint) HAZWATCH_WEBHOOK_ALLOW: string = '';
 }
 
 export const SECRET_ENV: ReadonlyArray<keyof EnvSchema> = ['MQTT_PASSWORD', 'DATABASE_URL', 'JOURNAL_ANCHOR_KEY', 'MQTT_CLIENT_ID_SECRET'];

@@ -4,7 +4,7 @@ import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { ScopeService } from '../auth/scope.service';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
-import { RejectsQuery } from '../feeds/feeds.dto';
+import { RejectsQuery } from '../plant/plant.dto';
 import { REJECT_REASONS } from './domain/decode';
 import { parseTopic } from './domain/telemetry-contract';
 

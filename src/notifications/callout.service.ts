@@ -23,7 +23,7 @@ import {
   type StopReason,
 } from './domain/escalation.machine';
 import { alarmPrompt } from './domain/prompt';
-import { isQuiet, localTime, resolveCallee } from './domain/roster';
+import { dutyDeskCalled, isQuiet, localTime, resolveCallee } from './domain/roster';
 import { CALLOUTS_CONFIG, NOTIFY_SCHEDULER } from './notifications.tokens';
 import { VOICE_FAILURE_RULE_ID, VoiceHealth } from './voice-health.service';
 import { VOICE_PORT, type VoiceCall, type VoicePort } from './voice/voice.port';
@@ -310,12 +310,14 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
     return entry;
   }
 
-  private resolverFor(s: Pick<CalloutSubject, 'siteId' | 'sourceId' | 'priority'>): CalleeResolver {
+  private resolverFor(s: Pick<CalloutSubject, 'siteId' | 'sourceId' | 'priority' | 'ruleId'>): CalleeResolver {
     return (role, at) => {
       const config = this.config;
       const contacts = config?.sites.get(s.siteId);
       if (!config || !contacts) return {};
       const t = localTime(at, config.timeZone);
+      if (role === 'duty_desk' && !dutyDeskCalled(config.policy.ruleLadders, s.ruleId, s.priority))
+        return { notGraded: true };
       if (isQuiet(config.policy.quiet, role, s.priority, t)) return { quiet: true };
       const callee = resolveCallee(contacts, role, s.sourceId, t);
       if (callee?.rosterGap)

@@ -124,4 +124,44 @@ describe('loadCallouts', () => {
     });
     expect(p.map((x) => x.path)).toEqual(['sites[0].sources[0].sourceId', 'voice.fake.byNumber.+861']);
   });
+
+  it('should schedule duty checks per jurisdiction, a site schedule and the longest path winning', () => {
+    const nangang = { ...site, siteId: 'nangang-petro' };
+    const wuqing = { ...site, siteId: 'wuqing-fine', dutyCheck: { cron: '5 5 * * *' } };
+    const c = loadCallouts(
+      withFile({
+        dutyCheck: { cron: '0 9 * * *' },
+        jurisdictionDutyChecks: [
+          { jurisdiction: 'tianjin', cron: '0 1 * * *' },
+          { jurisdiction: 'tianjin/binhai', cron: '0 2 * * *' },
+        ],
+        sites: [site, nangang, wuqing],
+      }),
+      plant,
+      true,
+    );
+    expect(c!.dutyChecks.get('bohai-chem')?.cron).toBe('0 2 * * *');
+    expect(c!.dutyChecks.get('nangang-petro')?.cron).toBe('0 2 * * *');
+    expect(c!.dutyChecks.get('wuqing-fine')?.cron).toBe('5 5 * * *');
+  });
+
+  it('should refuse a jurisdiction schedule with a bad cron, a duplicate path or no enterprise under it', () => {
+    expect(
+      problemsOf({
+        jurisdictionDutyChecks: [
+          { jurisdiction: 'tianjin/binhai', cron: 'every night' },
+          { jurisdiction: 'tianjin/binhai' },
+          { jurisdiction: 'hebei/cangzhou' },
+        ],
+        sites: [site],
+      }),
+    ).toEqual([
+      { path: 'jurisdictionDutyChecks[0].cron', reason: expect.any(String) },
+      { path: 'jurisdictionDutyChecks[1].jurisdiction', reason: "duplicate jurisdiction 'tianjin/binhai'" },
+      {
+        path: 'jurisdictionDutyChecks[2].jurisdiction',
+        reason: "no enterprise of sites[] lies under 'hebei/cangzhou' (plant.yaml jurisdictions)",
+      },
+    ]);
+  });
 });

@@ -1,4 +1,5 @@
 /** Loads config/callouts.yaml: the call policy, rosters, duty desks, duty-check schedule and voice provider. */
+import { scopeCovers, sitePath } from '../auth/principal';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
@@ -148,6 +149,26 @@ function check(f: CalloutsFileSchema, plant: PlantModel, demo: boolean): Problem
       if (c) problems.push({ path: `${p}.dutyCheck.cron`, reason: c });
     }
   });
+  const jurisdictions = new Set<string>();
+  f.jurisdictionDutyChecks.forEach((j, i) => {
+    const p = `jurisdictionDutyChecks[${i}]`;
+    if (jurisdictions.has(j.jurisdiction))
+      problems.push({ path: `${p}.jurisdiction`, reason: `duplicate jurisdiction '${j.jurisdiction}'` });
+    jurisdictions.add(j.jurisdiction);
+    const covered = f.sites.filter((s) => {
+      const site = plant.siteById.get(s.siteId);
+      return site !== undefined && scopeCovers(j.jurisdiction, sitePath(site));
+    });
+    if (covered.length === 0)
+      problems.push({
+        path: `${p}.jurisdiction`,
+        reason: `no enterprise of sites[] lies under '${j.jurisdiction}' (plant.yaml jurisdictions)`,
+      });
+    if (j.cron !== undefined) {
+      const c = cronProblem(j.cron, tz);
+      if (c) problems.push({ path: `${p}.cron`, reason: c });
+    }
+  });
   f.policy.ruleLadders.forEach((l, i) => {
     if (l.ruleIdPrefix === '')
       problems.push({ path: `policy.ruleLadders[${i}].ruleIdPrefix`, reason: 'must not be empty' });
@@ -254,10 +275,17 @@ export function toCalloutsConfig(
       sources: new Map((s.sources ?? []).map((src) => [src.sourceId, toRoster(src.responsible)])),
       ...(desk ? { dutyDesk: desk } : {}),
     });
+    const site = plant.siteById.get(s.siteId);
+    // precedence: the site's own schedule, then the longest jurisdiction path covering it, then the file's default
+    const area = site
+      ? f.jurisdictionDutyChecks
+          .filter((j) => scopeCovers(j.jurisdiction, sitePath(site)))
+          .sort((a, b) => b.jurisdiction.length - a.jurisdiction.length)[0]
+      : undefined;
     dutyChecks.set(s.siteId, {
       ...baseDuty,
-      enabled: s.dutyCheck?.enabled ?? baseDuty.enabled,
-      cron: s.dutyCheck?.cron ?? baseDuty.cron,
+      enabled: s.dutyCheck?.enabled ?? area?.enabled ?? baseDuty.enabled,
+      cron: s.dutyCheck?.cron ?? area?.cron ?? baseDuty.cron,
     });
   }
   const sip = f.voice.sip;

@@ -77,6 +77,14 @@ export class SiteDutyCheckSchema {
   @IsOptional() @IsString() cron?: string;
 }
 
+/** A duty-check schedule for every enterprise under a jurisdiction path (a site's own `dutyCheck` still wins). */
+export class JurisdictionDutyCheckSchema {
+  @Matches(/^[a-z0-9-]+(\/[a-z0-9-]+)*$/, { message: 'must be a jurisdiction path like tianjin/binhai' })
+  jurisdiction!: string;
+  @IsOptional() @IsBoolean() enabled?: boolean;
+  @IsOptional() @IsString() cron?: string;
+}
+
 export class SourceContactsSchema {
   @Matches(ID, { message: 'must be a hazard source id of this site' }) sourceId!: string;
   @ValidateNested() @Type(() => RosterSchema) responsible!: RosterSchema;
@@ -259,4 +267,10 @@ export class CalloutsFileSchema {
   @Type(() => DutyDeskSchema)
   dutyDesks: DutyDeskSchema[] = [];
   @IsArray() @ValidateNested({ each: true }) @Type(() => SiteCalloutSchema) sites!: SiteCalloutSchema[];
+  /** Duty-check schedules per jurisdiction (district, park): the longest matching path applies to a site. */
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => JurisdictionDutyCheckSchema)
+  jurisdictionDutyChecks: JurisdictionDutyCheckSchema[] = [];
 }

@@ -7,6 +7,7 @@ import {
   type OnModuleDestroy,
   type OnModuleInit,
 } from '@nestjs/common';
+import { Subject } from 'rxjs';
 import { AlarmService } from '../alarms/alarm.service';
 import { ExternalConditions } from '../alarms/external-conditions';
 import { CLOCK, type Clock } from '../common/clock';
@@ -37,6 +38,9 @@ import { VOICE_PORT, type VoicePort } from './voice/voice.port';
 export const DUTY_CHECK_RULE_ID = 'ext:duty-check';
 export const DUTY_CHECK_CONDITION = 'duty_check_missed';
 
+/** Longest delay a Node.js timer keeps (2^31−1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const RESULT_ZH: Record<DutyCheckResult, string> = {
   on_duty: '在岗',
   no_answer: '无人接听或未按键',
@@ -45,6 +49,16 @@ const RESULT_ZH: Record<DutyCheckResult, string> = {
 };
 
 type Entry = { machine: DutyCheckMachine; timer?: TimerHandle; saving: Promise<void> };
+
+/** A finished duty check, once its record is stored (the regulator's feedback obligation hangs on missed ones). */
+export type DutyCheckFinished = {
+  readonly id: string;
+  readonly siteId: string;
+  readonly trigger: DutyCheckTrigger;
+  readonly result: DutyCheckResult;
+  readonly missed: boolean;
+  readonly at: number;
+};
 
 /**
  * Duty checks (值班值守抽查): each configured site's control room is called on its cron schedule (Asia/Shanghai, with
@@ -57,6 +71,8 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new JsonLogger('notifications.duty-checks');
   private readonly running = new Map<string, Entry>();
   private readonly scheduleTimers = new Map<string, TimerHandle>();
+  /** Every finished check, after its record is saved. */
+  readonly finished$ = new Subject<DutyCheckFinished>();
   /** Next scheduled check per site (diagnostics, tests). */
   readonly nextRun = new Map<string, number>();
   private readonly runner: CallRunner | undefined;
@@ -164,10 +180,27 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
     const now = this.clock.now();
     const at = nextCronTime(policy.cron, policy.timeZone, now) + Math.floor(this.random() * policy.jitterMs);
     this.nextRun.set(siteId, at);
+    this.armAt(siteId, policy, at);
+  }
+
+  /**
+   * Timers hold at most 2^31−1 ms (about 24.8 days; a longer delay fires at once): a check further away (a yearly or
+   * monthly cron) is reached in steps.
+   */
+  private armAt(siteId: string, policy: DutyCheckPolicy, at: number): void {
+    if (this.closed) return;
+    const delay = Math.max(0, at - this.clock.now());
     this.scheduleTimers.get(siteId)?.cancel();
+    if (delay > MAX_TIMER_MS) {
+      this.scheduleTimers.set(
+        siteId,
+        this.scheduler.after(MAX_TIMER_MS, () => this.armAt(siteId, policy, at)),
+      );
+      return;
+    }
     this.scheduleTimers.set(
       siteId,
-      this.scheduler.after(Math.max(0, at - now), () => {
+      this.scheduler.after(delay, () => {
         try {
           // cluster: only the node holding the duty-check schedule lease places scheduled checks
           if (this.gates && !this.gates.isOpen('duty-checks'))
@@ -179,6 +212,12 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
         this.scheduleNext(siteId, policy);
       }),
     );
+  }
+
+  /** Id of the check of a site that is running now, if any. */
+  runningCheck(siteId: string): string | undefined {
+    const e = this.running.get(siteId);
+    return e?.machine.running ? e.machine.id : undefined;
   }
 
   /** Starts a duty check now (or at the scheduled time); a site runs one check at a time. */
@@ -236,7 +275,18 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
     const saved = entry.saving;
     for (const e of effects) {
       if (e.kind === 'place') void this.place(entry, e.attempt, saved);
-      else this.finished(entry, e.result, e.missed);
+      else {
+        this.finished(entry, e.result, e.missed);
+        const done: DutyCheckFinished = {
+          id: snapshot.id,
+          siteId: snapshot.siteId,
+          trigger: snapshot.trigger,
+          result: e.result,
+          missed: e.missed,
+          at: this.clock.now(),
+        };
+        void saved.then(() => this.finished$.next(done));
+      }
     }
     entry.timer?.cancel();
     entry.timer = undefined;

@@ -1,17 +1,30 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  ForbiddenException,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Post,
+  Query,
+} from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { CurrentPrincipal, Requires, Roles } from '../auth/auth.decorators';
+import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { ScopeService } from '../auth/scope.service';
+import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CALLOUT_STORE, type CalloutStore, type CalloutView, type DutyCheckView } from './callout.store';
 import type { DutyCheckState } from './domain/duty-check.machine';
@@ -46,6 +59,8 @@ export function monthRange(month: string): { from: number; to: number } {
 @ApiBearerAuth()
 @Controller('api')
 export class NotificationsController {
+  private readonly log = new JsonLogger('notifications.duty-checks');
+
   constructor(
     @Inject(CALLOUT_STORE) private readonly store: CalloutStore,
     private readonly scope: ScopeService,
@@ -134,15 +149,32 @@ export class NotificationsController {
 
   @Post('duty-checks/run')
   @HttpCode(201)
-  @Roles('supervisor')
-  @ApiOperation({ summary: 'Start a duty check of one enterprise now (supervisor, admin)' })
+  @Requires('duty-check.run')
+  @ApiOperation({
+    summary:
+      'Start a duty check of one enterprise now (supervisor, admin; a district or city regulator within its jurisdiction)',
+  })
   @ApiCreatedResponse({ description: 'the check as started (its call is being placed)' })
   @ApiNotFoundResponse({
     description: 'no such site in the caller’s jurisdiction, or no duty-check configuration for it',
   })
+  @ApiForbiddenResponse({ description: 'a regulator asked for an enterprise outside its jurisdiction' })
   @ApiConflictResponse({ description: 'a check of this site is already running' })
   run(@CurrentPrincipal() principal: Principal, @Body() body: RunDutyCheckBody): DutyCheckState {
-    this.scope.assertSite(principal, body.site);
-    return this.duty.run(body.site, 'manual');
+    if (principal.role === 'regulator') {
+      if (!this.app.plant.siteById.has(body.site)) throw new NotFoundException(`site '${body.site}' not found`);
+      if (!this.scope.canSeeSite(principal, body.site))
+        throw new ForbiddenException(
+          `site '${body.site}' lies outside your jurisdiction '${principal.scope}': regulators check enterprises of their own jurisdiction`,
+        );
+    } else this.scope.assertSite(principal, body.site);
+    const started = this.duty.run(body.site, 'manual');
+    this.log.info('duty check requested', {
+      id: started.id,
+      siteId: body.site,
+      by: principal.name,
+      role: principal.role,
+    });
+    return started;
   }
 }

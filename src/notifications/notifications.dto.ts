@@ -124,7 +124,7 @@ export class SkippedCallDto {
   @ApiProperty() loop!: number;
   @ApiProperty() step!: number;
   @ApiProperty({ enum: CALLEE_ROLES }) role!: string;
-  @ApiProperty({ enum: ['quiet', 'no_contact'] }) reason!: string;
+  @ApiProperty({ enum: ['quiet', 'no_contact', 'not_graded'] }) reason!: string;
   @ApiProperty() at!: string;
 }
 
@@ -150,7 +150,7 @@ export class CalloutDto {
 export class DutyCheckDto {
   @ApiProperty() id!: string;
   @ApiProperty() siteId!: string;
-  @ApiProperty({ enum: ['schedule', 'manual'] }) trigger!: string;
+  @ApiProperty({ enum: ['schedule', 'manual', 'video'] }) trigger!: string;
   @ApiProperty() scheduledAt!: string;
   @ApiProperty({ enum: ['running', 'done'] }) status!: string;
   @ApiPropertyOptional({ enum: DUTY_CHECK_RESULTS }) result?: string;

@@ -215,17 +215,24 @@ describe('call-out and duty-check HTTP API (in-process app, real guard, in-memor
     await request(server).get('/api/duty-checks/summary').set(auth('regulator')).expect(400);
   });
 
-  it('should let a supervisor or admin run a duty check in scope, and refuse an operator and a regulator', async () => {
+  it('should let a supervisor or admin run a duty check in scope, a regulator only in its jurisdiction, and refuse an operator', async () => {
     await request(server)
       .post('/api/duty-checks/run')
       .set(auth('operator'))
       .send({ site: 'bohai-chem' })
       .expect(403);
+    const outside = await request(server)
+      .post('/api/duty-checks/run')
+      .set(auth('regulator'))
+      .send({ site: 'wuqing-gas' })
+      .expect(403);
+    expect(outside.body.message).toContain('outside your jurisdiction');
     await request(server)
       .post('/api/duty-checks/run')
       .set(auth('regulator'))
-      .send({ site: 'bohai-chem' })
-      .expect(403);
+      .send({ site: 'no-such-site' })
+      .expect(404);
+
     await request(server)
       .post('/api/duty-checks/run')
       .set(auth('supervisor'))
@@ -242,6 +249,13 @@ describe('call-out and duty-check HTTP API (in-process app, real guard, in-memor
       .set(auth('admin'))
       .send({ site: 'bohai-chem' })
       .expect(409);
+    // inside its jurisdiction the regulator passes scope and reaches the running check
+    const byRegulator = await request(server)
+      .post('/api/duty-checks/run')
+      .set(auth('regulator'))
+      .send({ site: 'bohai-chem' })
+      .expect(409);
+    expect(byRegulator.body.message).toContain('already running');
     await request(server)
       .post('/api/duty-checks/run')
       .set(auth('admin'))

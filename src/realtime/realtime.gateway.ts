@@ -3,6 +3,7 @@ import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
+import { can } from '../auth/domain/capability.policy';
 import type { Reading } from '../common/types';
 import { bindCorrelationId, currentCorrelationId, newCorrelationId, withCorrelationId } from '../common/correlation';
 import { JsonLogger } from '../common/logger';
@@ -241,6 +242,9 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
     if (session.phase !== 'authenticating') return; // timed out or closed meanwhile
     if (principal === null)
       return this.failAuth(session, 'auth_failed', 'invalid, revoked or rate-limited token');
+    // a token that may not read the plant (a video-analytics token) gets no alarm stream
+    if (!can(principal, 'plant.read'))
+      return this.failAuth(session, 'auth_failed', `role '${principal.role}' may not read alarms`);
     if (session.authTimer) clearTimeout(session.authTimer);
     session.authTimer = null;
     session.principal = principal;

@@ -71,7 +71,9 @@ function configDir(): string {
           { ruleIdPrefix: 'ext:duty-check', ladder: [{ targets: ['duty_desk', 'main'], afterSeconds: 0 }] },
         ],
       },
-      dutyCheck: { cron: '*/5 * * * * *', retryAfterSeconds: 1, missedPriority: 'high' },
+      // the file's default is once a night; the Binhai district's own schedule (every 5 s) is what runs here
+      dutyCheck: { cron: '0 3 * * *', retryAfterSeconds: 1, missedPriority: 'high' },
+      jurisdictionDutyChecks: [{ jurisdiction: 'tianjin/binhai', cron: '*/5 * * * * *' }],
       dutyDesks: [
         { id: 'binhai-duty', name: '滨海新区应急管理局值班室', jurisdiction: 'tianjin/binhai', number: DESK },
       ],
@@ -209,6 +211,35 @@ describe('duty checks end to end (real server, fake voice, short real schedule)'
     );
     expect(done.result).toBe('on_duty');
     expect((await post('supervisor', 'nowhere')).status).toBe(404);
+  });
+
+  it('should let the district regulator start a check inside its jurisdiction and refuse one outside it', async () => {
+    const post = (site: string): Promise<Response> =>
+      fetch(`${server.url}/api/duty-checks/run`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${tokens.regulator}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ site }),
+      });
+    // the demo regulator token is tianjin/binhai; wuqing-fine lies in tianjin/wuqing
+    const outside = await post('wuqing-fine');
+    expect(outside.status).toBe(403);
+    expect(((await outside.json()) as { message: string }).message).toContain('outside your jurisdiction');
+    const started = await pollUntil(
+      async () => {
+        const res = await post('bohai-chem');
+        return res.status === 201 ? ((await res.json()) as { id: string; siteId: string; trigger: string }) : undefined; // 409 while a scheduled check runs
+      },
+      { timeoutMs: 10_000, intervalMs: 200, what: 'a regulator check accepted' },
+    );
+    expect(started).toMatchObject({ siteId: 'bohai-chem', trigger: 'manual' });
+    const done = await pollUntil(
+      async () =>
+        (await get<DutyCheck[]>('/api/duty-checks?site=bohai-chem', 'regulator')).body.find(
+          (c) => c.id === started.id && c.status === 'done',
+        ),
+      { timeoutMs: 10_000, what: 'the regulator check done' },
+    );
+    expect(done.result).toBe('on_duty');
   });
 
   it('should export the call-out metrics', async () => {

@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCapAlert } from '../../src/feeds/domain/cap-message.builder';
-import { renderCapXml } from '../../src/feeds/domain/cap-xml';
-import { validateCap } from '../../src/feeds/testing/cap-schema.validator';
+import { buildCapAlert } from '../../src/regulator/domain/cap-message.builder';
+import { renderCapXml } from '../../src/regulator/domain/cap-xml';
+import { validateCap } from '../../src/regulator/testing/cap-schema.validator';
 import {
   BOHAI_SITE,
   CAP_SETTINGS,
@@ -14,7 +14,7 @@ import {
   CL2_SOURCE,
   EVENT_T0,
   makeFeedEvent,
-} from '../../src/feeds/testing/feed-event.factory';
+} from '../../src/regulator/testing/feed-event.factory';
 
 const EXAMPLE = readFileSync(join(__dirname, '..', 'fixtures', 'cap', 'alert-amber-example.xml'), 'utf8');
 const ref = {

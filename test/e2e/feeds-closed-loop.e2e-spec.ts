@@ -6,9 +6,9 @@
  */
 import { connectAsync, type MqttClient } from 'mqtt';
 import { telemetryTopic } from '../../src/ingest/domain/telemetry-contract';
-import { validateCap } from '../../src/feeds/testing/cap-schema.validator';
-import { WebhookReceiver } from '../../src/feeds/testing/webhook-receiver';
-import { verifySignature } from '../../src/feeds/domain/webhook.policy';
+import { validateCap } from '../../src/regulator/testing/cap-schema.validator';
+import { WebhookReceiver } from '../../src/regulator/testing/webhook-receiver';
+import { verifySignature } from '../../src/regulator/domain/webhook.policy';
 import { pollUntil } from '../setup/poll-until';
 import { startServer, type ServerProcess } from '../setup/server-process';
 
@@ -20,7 +20,7 @@ describe('regulator closed loop end to end (real server)', () => {
 
   beforeAll(async () => {
     await receiver.start();
-    server = await startServer({ env: { SIMULATE: 'false' } });
+    server = await startServer({ env: { SIMULATE: 'false', HAZWATCH_WEBHOOK_ALLOW: '127.0.0.1/32' } });
     tokens = server.tokens();
     mqtt = await connectAsync(server.mqttUrl() as string, {
       ...server.mqttAuth(),
@@ -139,5 +139,36 @@ describe('regulator closed loop end to end (real server)', () => {
       obligation: { status: string; closedAt: number };
     };
     expect(history.obligation.status).toBe('accepted');
+  });
+
+  it('should serve the feeds private and uncached, keep subscriptions to their owner and refuse internal receivers', async () => {
+    const regulator = tokens.regulator as string;
+    for (const path of ['/feeds/alerts.atom']) {
+      const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${regulator}` } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('private, no-store');
+      const first = /<link[^>]*href="[^"]*\/feeds\/alerts\/([^"]+\.cap)"/.exec(await res.text())?.[1];
+      expect(first).toBeDefined();
+      const cap = await fetch(`${server.url}/feeds/alerts/${first}`, { headers: { authorization: `Bearer ${regulator}` } });
+      expect(cap.status).toBe(200);
+      expect(cap.headers.get('cache-control')).toBe('private, no-store');
+    }
+    for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://10.1.2.3/hook', 'http://[::1]:9/hook']) {
+      const r = await http('POST', '/api/subscriptions', regulator, { url, scope: 'tianjin/binhai', minPriority: 'high', format: 'json' });
+      expect({ url, status: r.status }).toEqual({ url, status: 400 });
+    }
+    const mine = await http('POST', '/api/subscriptions', regulator, {
+      url: receiver.url,
+      scope: 'tianjin/binhai',
+      minPriority: 'critical',
+      format: 'json',
+      name: 'Binhai ESB',
+    });
+    expect(mine.status).toBe(201);
+    const id = (mine.body as { id: string }).id;
+    // the supervisor of the plant is no regulator; an admin sees every subscription, the owner its own
+    expect((await http('GET', `/api/subscriptions/${id}`, tokens.supervisor as string)).status).toBe(403);
+    expect(((await http('GET', '/api/subscriptions', tokens.admin as string)).body as Array<{ id: string }>).map((x) => x.id)).toContain(id);
+    expect((await http('DELETE', `/api/subscriptions/${id}`, regulator)).status).toBe(204);
   });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { telemetryTopic } from '../../src/ingest/domain/telemetry-contract';
-import { feedsConfigDir } from '../../src/feeds/testing/feeds-app.harness';
+import { feedsConfigDir } from '../../src/regulator/testing/feeds-app.harness';
 import { pollUntil } from '../setup/poll-until';
 import { startServer, type ServerProcess } from '../setup/server-process';
 

@@ -5,7 +5,7 @@
  * sign-off; every endpoint is confined to the jurisdiction.
  */
 import { JsonLogger } from '../../src/common/logger';
-import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/feeds/testing/feeds-app.harness';
+import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/regulator/testing/feeds-app.harness';
 import { pollUntil } from '../setup/poll-until';
 import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb } from '../setup/test-db';
 

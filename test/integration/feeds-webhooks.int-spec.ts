@@ -8,9 +8,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonLogger } from '../../src/common/logger';
-import { verifySignature } from '../../src/feeds/domain/webhook.policy';
-import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/feeds/testing/feeds-app.harness';
-import { WebhookReceiver, type ReceivedRequest } from '../../src/feeds/testing/webhook-receiver';
+import { verifySignature } from '../../src/regulator/domain/webhook.policy';
+import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/regulator/testing/feeds-app.harness';
+import { WebhookReceiver, type ReceivedRequest } from '../../src/regulator/testing/webhook-receiver';
 import { pollUntil } from '../setup/poll-until';
 import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb } from '../setup/test-db';
 
@@ -130,6 +130,51 @@ suite('regulator webhooks (whole app, PostgreSQL, local receiver)', () => {
     expect(list.map((s) => s.id)).not.toContain(w.id);
     expect(JSON.stringify(list)).not.toContain('whsec_');
     expect((await app.http('DELETE', `/api/subscriptions/${w.id}`, wuqing)).status).toBe(204);
+  });
+
+  it('should keep a subscription to its owner: others read it only by an admin grant and never resume or delete it', async () => {
+    const city = await app.token('regulator', 'tianjin', 'Tianjin city');
+    const binhai2 = await app.token('regulator', 'tianjin/binhai', 'Binhai duty desk');
+    const sub = await subscribe(binhai, { scope: 'tianjin/binhai' });
+    for (const other of [city, binhai2]) {
+      expect((await app.http('GET', '/api/subscriptions', other)).body as Sub[]).not.toContainEqual(
+        expect.objectContaining({ id: sub.id }),
+      );
+      expect((await app.http('GET', `/api/subscriptions/${sub.id}`, other)).status).toBe(404);
+      expect((await app.http('DELETE', `/api/subscriptions/${sub.id}`, other)).status).toBe(404);
+    }
+    const cityTokenId = ((await app.http('GET', '/api/auth/me', city)).body as { tokenId?: string }).tokenId;
+    expect(cityTokenId).toBeDefined();
+    // only an admin grants
+    expect((await app.http('POST', `/api/subscriptions/${sub.id}/grants`, binhai, { tokenId: cityTokenId })).status).toBe(403);
+    expect((await app.http('POST', `/api/subscriptions/${sub.id}/grants`, admin, { tokenId: cityTokenId })).status).toBe(204);
+    expect(((await app.http('GET', '/api/subscriptions', city)).body as Sub[]).map((s) => s.id)).toContain(sub.id);
+    expect((await app.http('GET', `/api/subscriptions/${sub.id}/deliveries`, city)).status).toBe(200);
+    expect((await app.http('POST', `/api/subscriptions/${sub.id}/resume`, city)).status).toBe(403);
+    expect((await app.http('DELETE', `/api/subscriptions/${sub.id}`, city)).status).toBe(403);
+    expect((await app.http('DELETE', `/api/subscriptions/${sub.id}/grants/${cityTokenId}`, admin)).status).toBe(204);
+    expect((await app.http('GET', `/api/subscriptions/${sub.id}`, city)).status).toBe(404);
+    expect((await app.http('DELETE', `/api/subscriptions/${sub.id}`, binhai)).status).toBe(204);
+  });
+
+  it('should refuse webhook URLs to internal addresses and non-http schemes', async () => {
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data/',
+      'http://100.100.100.200/latest/meta-data/',
+      'http://10.0.0.5:8080/hook',
+      'http://[::1]/hook',
+      'http://[fd00::1]/hook',
+      'http://127.0.0.2/hook',
+      'file:///etc/passwd',
+    ]) {
+      const r = await app.http('POST', '/api/subscriptions', binhai, {
+        url,
+        scope: 'tianjin/binhai',
+        minPriority: 'high',
+        format: 'json',
+      });
+      expect({ url, status: r.status }).toEqual({ url, status: 400 });
+    }
   });
 
   it('should deliver a signed alert, retry after receiver 500s with the same delivery id, and keep order', async () => {
@@ -254,6 +299,7 @@ suite('regulator webhooks (whole app, PostgreSQL, local receiver)', () => {
       scope: 'tianjin/binhai/nangang',
       minPriority: 'low',
       format: 'cap',
+      name: '请忽略本报警 ignore this alarm',
     });
     receiver.status = 500;
     await pollUntil(
@@ -269,7 +315,11 @@ suite('regulator webhooks (whole app, PostgreSQL, local receiver)', () => {
       message: string;
       active: boolean;
     }>;
-    expect(alarms.find((a) => a.condition === 'webhook_failing' && a.active)?.message).toContain(sub.id);
+    const failing = alarms.find((a) => a.condition === 'webhook_failing' && a.active);
+    expect(failing?.message).toContain(sub.id);
+    // the regulator's free-text label never reaches an alarm that plant operators see
+    expect(failing?.message).not.toContain('ignore this alarm');
+    expect(failing?.message).not.toContain('请忽略');
     const failedBefore = of(sub).length;
     receiver.status = 200;
     const resumed = await app.http('POST', `/api/subscriptions/${sub.id}/resume`, binhai);

@@ -4,8 +4,8 @@
  * and a Binhai regulator cannot read a Wuqing enterprise through any feed endpoint.
  */
 import { JsonLogger } from '../../src/common/logger';
-import { validateCap } from '../../src/feeds/testing/cap-schema.validator';
-import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/feeds/testing/feeds-app.harness';
+import { validateCap } from '../../src/regulator/testing/cap-schema.validator';
+import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/regulator/testing/feeds-app.harness';
 import { pollUntil } from '../setup/poll-until';
 import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb } from '../setup/test-db';
 
@@ -44,6 +44,8 @@ suite('regulator feeds: Atom and CAP (whole app, PostgreSQL)', () => {
     const r = await app.http('GET', `/feeds/alerts.atom${q}`, token);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toContain('application/atom+xml');
+    // scoped to the token: no shared cache may keep it (docs/regulator-workflows.md)
+    expect(r.headers.get('cache-control')).toBe('private, no-store');
     return r.text;
   };
   const raise = async (siteId: string, deviceId: string, conc: number, token: string): Promise<string> =>
@@ -63,6 +65,7 @@ suite('regulator feeds: Atom and CAP (whole app, PostgreSQL)', () => {
     const cap = await app.http('GET', `/feeds/alerts/${id}.cap`, binhai);
     expect(cap.status).toBe(200);
     expect(cap.headers.get('content-type')).toContain('application/cap+xml');
+    expect(cap.headers.get('cache-control')).toBe('private, no-store');
     expect(cap.text).toContain('<msgType>Alert</msgType>');
     expect(cap.text).toContain('<status>Test</status>');
     expect(cap.text).toContain('<sender>hazwatch@feeds.test</sender>');

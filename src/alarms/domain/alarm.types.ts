@@ -27,7 +27,7 @@ export const HIDDEN_STATES: ReadonlySet<AlarmState> = new Set(['shelved', 'suppr
 export const isAlarmState = (s: string): s is AlarmState => (ALARM_STATES as readonly string[]).includes(s);
 
 /** Who did something. `system` is hazwatch itself (timers, design suppression). */
-export type ActorRole = 'operator' | 'supervisor' | 'regulator' | 'admin' | 'system';
+export type ActorRole = 'operator' | 'supervisor' | 'regulator' | 'admin' | 'video' | 'system';
 export type Actor = { readonly name: string; readonly role: ActorRole; readonly tokenId?: string };
 export const SYSTEM_ACTOR: Actor = Object.freeze({ name: 'hazwatch', role: 'system' });
 

@@ -6,6 +6,8 @@ const as = (role: Role) => ({ role });
 describe('capability table', () => {
   it.each<[Capability, Role[]]>([
     ['plant.read', ['operator', 'supervisor', 'regulator', 'admin']],
+    ['duty-event.report', ['admin', 'video']],
+    ['duty-feedback.file', ['operator', 'supervisor', 'admin']],
     ['alarm.ack', ['operator', 'supervisor', 'admin']],
     ['alarm.shelve', ['operator', 'supervisor', 'admin']],
     ['alarm.unshelve', ['supervisor', 'admin']],
@@ -16,6 +18,7 @@ describe('capability table', () => {
     ['feed.subscribe', ['regulator', 'admin']],
     ['ingest.rejects.read', ['supervisor', 'admin']],
     ['token.manage', ['admin']],
+    ['duty-check.run', ['supervisor', 'regulator', 'admin']],
   ])('should grant %s to exactly %j', (capability, roles) => {
     expect(rolesWith(capability)).toEqual(roles);
     for (const role of ROLES) expect(can(as(role), capability)).toBe(roles.includes(role));
@@ -36,6 +39,9 @@ describe('capability table', () => {
         'feed.subscribe',
         'ingest.rejects.read',
         'token.manage',
+        'duty-check.run',
+        'duty-event.report',
+        'duty-feedback.file',
       ].sort(),
     );
   });

@@ -8,7 +8,7 @@ import type { ResolvedCallee } from './roster';
 
 export const DUTY_CHECK_RESULTS = ['on_duty', 'no_answer', 'wrong_key', 'failed'] as const;
 export type DutyCheckResult = (typeof DUTY_CHECK_RESULTS)[number];
-export type DutyCheckTrigger = 'schedule' | 'manual';
+export type DutyCheckTrigger = 'schedule' | 'manual' | 'video';
 
 export type DutyAttempt = {
   readonly id: string;
@@ -57,7 +57,7 @@ export function dutyResultOf(outcome: CallOutcome): DutyCheckResult {
 }
 
 export const dutyCheckId = (siteId: string, scheduledAt: number, trigger: DutyCheckTrigger): string =>
-  `dc-${siteId}-${scheduledAt.toString(36)}${trigger === 'manual' ? '-m' : ''}`;
+  `dc-${siteId}-${scheduledAt.toString(36)}${trigger === 'manual' ? '-m' : trigger === 'video' ? '-v' : ''}`;
 
 export class DutyCheckMachine {
   private constructor(

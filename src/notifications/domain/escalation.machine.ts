@@ -49,7 +49,7 @@ export type SkippedCall = {
   readonly loop: number;
   readonly step: number;
   readonly role: CalleeRole;
-  readonly reason: 'quiet' | 'no_contact';
+  readonly reason: 'quiet' | 'no_contact' | 'not_graded';
   readonly at: number;
 };
 
@@ -81,7 +81,10 @@ export type CalloutEffect =
     };
 
 /** Who to call for a role at a time (on-call calendar, quiet rules); undefined = nobody configured. */
-export type CalleeResolver = (role: CalleeRole, at: number) => { callee?: ResolvedCallee; quiet?: boolean };
+export type CalleeResolver = (
+  role: CalleeRole,
+  at: number,
+) => { callee?: ResolvedCallee; quiet?: boolean; notGraded?: boolean };
 
 const MAX_STEPS_PER_TICK = 64;
 
@@ -277,8 +280,9 @@ export class EscalationMachine {
     const ladderStep = this.ladder[step];
     for (const role of ladderStep?.targets ?? []) {
       const r = this.resolve(role, now);
-      if (r.quiet || !r.callee) {
-        const skipped: SkippedCall = { loop, step, role, reason: r.quiet ? 'quiet' : 'no_contact', at: now };
+      if (r.quiet || r.notGraded || !r.callee) {
+        const reason = r.quiet ? 'quiet' : r.notGraded ? 'not_graded' : 'no_contact';
+        const skipped: SkippedCall = { loop, step, role, reason, at: now };
         s.skipped.push(skipped);
         effects.push({ kind: 'skipped', skipped });
         continue;

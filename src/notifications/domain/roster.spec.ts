@@ -1,5 +1,5 @@
 import type { OnCallWindow, Person, SiteContacts } from './callout.types';
-import { inWindow, isQuiet, localTime, resolveCallee } from './roster';
+import { dutyDeskCalled, inWindow, isQuiet, localTime, resolveCallee } from './roster';
 
 const TZ = 'Asia/Shanghai';
 /** Epoch ms of a local Tianjin time (UTC+8, no DST). */
@@ -87,5 +87,31 @@ describe('roster', () => {
     expect(isQuiet(rules, 'technical', 'critical', t)).toBe(false);
     expect(isQuiet(rules, 'operations', 'high', t)).toBe(false);
     expect(isQuiet(rules, 'technical', 'high', localTime(local('2026-11-24T08:00:00'), TZ))).toBe(false);
+  });
+
+  it('should hold the main responsible person whenever the technical manager is held, except for critical alarms', () => {
+    const rules = [
+      { fromMin: 23 * 60, toMin: 7 * 60, priorities: ['high' as const], targets: ['technical' as const] },
+    ];
+    const night = localTime(local('2026-11-24T02:00:00'), TZ);
+    const day = localTime(local('2026-11-24T10:00:00'), TZ);
+    expect(isQuiet(rules, 'main', 'high', night)).toBe(true);
+    expect(isQuiet(rules, 'main', 'critical', night)).toBe(false);
+    expect(isQuiet(rules, 'main', 'medium', night)).toBe(false);
+    expect(isQuiet(rules, 'main', 'high', day)).toBe(false);
+    // the hierarchy runs upward only: a rule for 主要负责人 does not hold the 技术负责人
+    const mainOnly = [{ ...rules[0]!, targets: ['main' as const] }];
+    expect(isQuiet(mainOnly, 'technical', 'high', night)).toBe(false);
+  });
+
+  it('should call the duty desk only for critical alarms and alarms graded for the regulator', () => {
+    const ladders = [
+      { ruleIdPrefix: 'ext:duty-check', ladder: [{ targets: ['duty_desk' as const, 'main' as const] }] },
+      { ruleIdPrefix: 'ext:plant-only', ladder: [{ targets: ['main' as const] }] },
+    ];
+    expect(dutyDeskCalled(ladders, 'gas-high', 'critical')).toBe(true);
+    expect(dutyDeskCalled(ladders, 'gas-high', 'high')).toBe(false);
+    expect(dutyDeskCalled(ladders, 'ext:duty-check', 'high')).toBe(true);
+    expect(dutyDeskCalled(ladders, 'ext:plant-only:x', 'high')).toBe(false);
   });
 });

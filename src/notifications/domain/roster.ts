@@ -84,7 +84,10 @@ export function onCallPerson(
   return first ? { person: first, rosterGap: true } : undefined;
 }
 
-/** Whether a quiet rule holds a call to `role` for an alarm of `priority` at `t`. Critical is never quiet. */
+/**
+ * Whether a quiet rule holds a call to `role` for an alarm of `priority` at `t`. Critical is never quiet. Quiet hours
+ * follow the hierarchy (docs/domain.md §6): when the 技术负责人 is held, the 主要负责人 above is held on the same terms.
+ */
 export function isQuiet(
   rules: readonly QuietRule[],
   role: CalleeRole,
@@ -92,14 +95,30 @@ export function isQuiet(
   t: LocalTime,
 ): boolean {
   if (priority === 'critical') return false;
+  const roles: readonly CalleeRole[] = role === 'main' ? ['main', 'technical'] : [role];
   return rules.some(
     (r) =>
-      r.targets.includes(role) &&
+      roles.some((x) => r.targets.includes(x)) &&
       (r.priorities as readonly Priority[]).includes(priority) &&
       (r.fromMin < r.toMin
         ? t.minutes >= r.fromMin && t.minutes < r.toMin
         : t.minutes >= r.fromMin || t.minutes < r.toMin),
   );
+}
+
+/**
+ * The district/park duty desk is called for critical alarms and for alarms graded for the regulator: those whose rule
+ * has its own ladder naming the desk (a missed duty check, an overdue feedback). Other alarms reach regulators through
+ * the feeds and webhooks only (docs/regulator-workflows.md).
+ */
+export function dutyDeskCalled(
+  ruleLadders: ReadonlyArray<{ readonly ruleIdPrefix: string; readonly ladder: ReadonlyArray<{ readonly targets: readonly CalleeRole[] }> }>,
+  ruleId: string,
+  priority: Priority,
+): boolean {
+  if (priority === 'critical') return true;
+  const own = ruleLadders.find((l) => ruleId.startsWith(l.ruleIdPrefix));
+  return own !== undefined && own.ladder.some((step) => step.targets.includes('duty_desk'));
 }
 
 export type ResolvedCallee = Callee & { readonly rosterGap?: boolean };

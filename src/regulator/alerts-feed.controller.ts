@@ -18,7 +18,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import { buildAtomFeed, type AtomEntry } from './domain/atom.builder';
 import { capTime } from './domain/cap-time';
 import { FEED_SETTINGS, type FeedSettings } from './feeds-settings.loader';
-import { FeedRepository } from './feed.repository';
+import { FeedMessageRepository } from './feed-message.repository';
 
 const CAP_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 
@@ -36,7 +36,7 @@ function baseUrl(req: Request): string {
 @Controller('feeds')
 export class AlertsFeedController {
   constructor(
-    private readonly repo: FeedRepository,
+    private readonly repo: FeedMessageRepository,
     private readonly scope: ScopeService,
     @Inject(FEED_SETTINGS) private readonly settings: FeedSettings,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -45,7 +45,7 @@ export class AlertsFeedController {
   @Get('alerts.atom')
   @Requires('plant.read')
   @Header('Content-Type', 'application/atom+xml; charset=utf-8')
-  @Header('Cache-Control', 'no-cache')
+  @Header('Cache-Control', 'private, no-store')
   @ApiProduces('application/atom+xml')
   @ApiOperation({
     summary:
@@ -110,7 +110,7 @@ export class AlertsFeedController {
   @Get('alerts/:file')
   @Requires('plant.read')
   @Header('Content-Type', 'application/cap+xml; charset=utf-8')
-  @Header('Cache-Control', 'public, max-age=86400, immutable')
+  @Header('Cache-Control', 'private, no-store')
   @ApiProduces('application/cap+xml')
   @ApiOperation({
     summary: 'One CAP 1.2 message, `/feeds/alerts/<identifier>.cap` (404 outside your jurisdiction)',

@@ -9,7 +9,7 @@ import { PRIORITY_LEVEL, type Priority } from '../common/types';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { IngestService } from '../ingest/ingest.service';
 import { RulesService } from '../rules/rules.service';
-import { FeedRepository } from './feed.repository';
+import { PlantReadRepository } from './plant-read.repository';
 
 const GRADE_LEVEL = ['red', 'orange', 'yellow', 'blue'] as const;
 const SYSTEMS = ['esd', 'gas_detection', 'video', 'lightning'] as const;
@@ -29,7 +29,7 @@ export class RegulatorViewController {
     private readonly alarms: AlarmService,
     private readonly rules: RulesService,
     private readonly ingest: IngestService,
-    private readonly repo: FeedRepository,
+    private readonly repo: PlantReadRepository,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 

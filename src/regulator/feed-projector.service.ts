@@ -17,12 +17,12 @@ import { renderCapXml } from './domain/cap-xml';
 import { decideCapMessage, type Incident } from './domain/incident.policy';
 import { subscriptionWants } from './domain/webhook.policy';
 import { FEED_SETTINGS, type FeedSettings } from './feeds-settings.loader';
+import type { NewObligation } from './disposal.repository';
 import {
-  FeedRepository,
-  type NewObligation,
+  FeedMessageRepository,
   type PlannedDelivery,
   type SubscriptionTarget,
-} from './feed.repository';
+} from './feed-message.repository';
 
 /** What the projector needs of the alarm module (AlarmService implements it). */
 export type FeedAlarmSource = {
@@ -84,7 +84,7 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @Inject(FEED_ALARM_SOURCE) private readonly alarms: FeedAlarmSource,
-    private readonly repo: FeedRepository,
+    private readonly repo: FeedMessageRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(FEED_SETTINGS) private readonly settings: FeedSettings,
     @Inject(CLOCK) private readonly clock: Clock,

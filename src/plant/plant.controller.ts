@@ -9,7 +9,7 @@ import type { DeviceInfo } from '../config/config.loader';
 import type { SiteSchema } from '../config/plant.schema';
 import { linkView } from '../ingest/domain/device-tracker';
 import { IngestService } from '../ingest/ingest.service';
-import { SiteFilterQuery } from './feeds.dto';
+import { SiteFilterQuery } from './plant.dto';
 
 /** Read side of the plant model with live device state. Everything is filtered by the caller's jurisdiction. */
 @ApiTags('plant')

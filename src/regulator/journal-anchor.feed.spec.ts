@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { formatAnchor, keyIdOf, signAnchor } from '../alarms/domain/journal-anchor';
 import { buildCapAlert } from './domain/cap-message.builder';
 import { renderCapXml } from './domain/cap-xml';
-import type { DeliveryHead } from './feed.repository';
+import type { DeliveryHead } from './subscription.repository';
 import { BOHAI_SITE, CAP_SETTINGS, CL2_SOURCE, makeFeedEvent } from './testing/feed-event.factory';
 import { webhookBody, type WebhookJsonBody } from './webhook-dispatcher.service';
 

@@ -47,6 +47,8 @@ export class FeedSettingsSchema {
   @IsIn(['critical', 'high', 'medium', 'low'], { each: true })
   reportablePriorities: Priority[] = ['critical', 'high'];
   @IsOptional() @IsNumber() @Min(0.01) @Max(600) overdueCheckSeconds: number = 5;
+  /** After a missed duty check the enterprise gives its feedback (反馈) within this many minutes. */
+  @IsOptional() @IsNumber() @Min(0.01) @Max(30 * 24 * 60) dutyFeedbackDeadlineMinutes: number = 24 * 60;
   @IsOptional() @IsInt() @Min(1) @Max(1000) atomPageSize: number = 50;
   @IsOptional() @IsInt() @Min(10_000) @Max(900_000) atomMaxBytes: number = 900_000;
   @IsOptional() @ValidateNested() @Type(() => WebhookSchema) webhook: WebhookSchema = new WebhookSchema();
@@ -59,6 +61,7 @@ export type FeedSettings = {
   readonly disposalDeadlineMs: number;
   readonly reportablePriorities: ReadonlySet<Priority>;
   readonly overdueCheckMs: number;
+  readonly dutyFeedbackDeadlineMs: number;
   readonly atomPageSize: number;
   readonly atomMaxBytes: number;
   readonly webhook: {
@@ -83,6 +86,7 @@ export function toFeedSettings(s: FeedSettingsSchema, simulate: boolean): FeedSe
     disposalDeadlineMs: Math.round(s.disposalDeadlineMinutes * 60_000),
     reportablePriorities: new Set(s.reportablePriorities),
     overdueCheckMs: Math.round(s.overdueCheckSeconds * 1000),
+    dutyFeedbackDeadlineMs: Math.round(s.dutyFeedbackDeadlineMinutes * 60_000),
     atomPageSize: s.atomPageSize,
     atomMaxBytes: s.atomMaxBytes,
     webhook: Object.freeze({

@@ -57,6 +57,8 @@ export async function startFeedsApp(opts: {
     HAZWATCH_DEMO: 'true',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
     PORT: '0',
+    // test receivers listen on loopback, which webhooks refuse unless an admin allows it
+    HAZWATCH_WEBHOOK_ALLOW: '127.0.0.1/32',
   });
   const running = await bootstrap(config, { port: 0 });
   const url = `http://127.0.0.1:${running.port}`;

@@ -21,7 +21,7 @@ import { systemScheduler, type Scheduler, type TimerHandle } from '../common/tim
 import { capTime } from './domain/cap-time';
 import { checkHiddenDangerMove, type HiddenDangerState } from './domain/hidden-danger.machine';
 import { FEED_SCHEDULER } from './feed-projector.service';
-import { FeedRepository, type Disposition, type HiddenDanger, type Obligation } from './feed.repository';
+import { DisposalRepository, type Disposition, type HiddenDanger, type Obligation } from './disposal.repository';
 import { FEED_SETTINGS, type FeedSettings } from './feeds-settings.loader';
 
 export const DISPOSAL_OVERDUE_RULE = 'ext:feeds:disposal-overdue:';
@@ -44,7 +44,7 @@ export class DisposalService implements OnModuleInit, OnModuleDestroy {
   private readonly scheduler: Scheduler;
 
   constructor(
-    private readonly repo: FeedRepository,
+    private readonly repo: DisposalRepository,
     private readonly alarms: AlarmService,
     private readonly external: ExternalConditions,
     private readonly scope: ScopeService,

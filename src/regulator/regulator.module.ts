@@ -3,34 +3,35 @@ import { AlarmsModule } from '../alarms/alarms.module';
 import { AlarmService } from '../alarms/alarm.service';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { IngestModule } from '../ingest/ingest.module';
 import { Database } from '../storage/database.service';
 import { AlertsFeedController } from './alerts-feed.controller';
 import { FEED_ALARM_SOURCE, FeedProjector } from './feed-projector.service';
-import { FEED_SQL, FeedRepository } from './feed.repository';
+import { DisposalRepository } from './disposal.repository';
+import { FeedMessageRepository } from './feed-message.repository';
+import { FEED_SQL } from './regulator-sql';
+import { SubscriptionRepository } from './subscription.repository';
 import { FEED_SETTINGS, loadFeedSettings, type FeedSettings } from './feeds-settings.loader';
-import { PlantController } from './plant.controller';
 import { DisposalService } from './disposal.service';
+import { DutyWorkflowController } from './duty-workflow.controller';
+import { DutyWorkflowRepository } from './duty-workflow.repository';
+import { DutyWorkflowService } from './duty-workflow.service';
+import { NotificationsModule } from '../notifications/notifications.module';
 import { DispositionController } from './disposition.controller';
-import { RegulatorViewController } from './regulator-view.controller';
-import { RulesModule } from '../rules/rules.module';
 import { SubscriptionsController } from './subscriptions.controller';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
-import { TelemetryController } from './telemetry.controller';
 
 /**
- * Read side (sites, devices, telemetry) and the regulator feeds: CAP 1.2 / Atom, webhooks, the disposal
- * closed loop and the regulator view. Needs the global Database, ScopeService, AlarmService and ExternalConditions.
+ * The regulator workflows (docs/regulator-workflows.md): CAP 1.2 / Atom feeds, webhook subscriptions and their outbox,
+ * the disposal closed loop and hidden dangers. Needs the global Database, ScopeService, AlarmService and
+ * ExternalConditions.
  */
 @Module({
-  imports: [IngestModule, AlarmsModule, RulesModule],
+  imports: [AlarmsModule, NotificationsModule],
   controllers: [
-    PlantController,
-    TelemetryController,
     AlertsFeedController,
     SubscriptionsController,
     DispositionController,
-    RegulatorViewController,
+    DutyWorkflowController,
   ],
   providers: [
     { provide: FEED_SQL, useExisting: Database },
@@ -48,11 +49,15 @@ import { TelemetryController } from './telemetry.controller';
       inject: [APP_CONFIG],
     },
     { provide: FEED_ALARM_SOURCE, useExisting: AlarmService },
-    FeedRepository,
+    FeedMessageRepository,
+    SubscriptionRepository,
+    DisposalRepository,
     FeedProjector,
     WebhookDispatcher,
     DisposalService,
+    DutyWorkflowRepository,
+    DutyWorkflowService,
   ],
-  exports: [FeedProjector, FeedRepository, FEED_SETTINGS],
+  exports: [FeedProjector, FeedMessageRepository, SubscriptionRepository, DisposalRepository, FEED_SETTINGS],
 })
-export class FeedsModule {}
+export class RegulatorModule {}

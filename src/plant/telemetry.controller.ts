@@ -7,7 +7,7 @@ import { ScopeService } from '../auth/scope.service';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { DeviceInfo } from '../config/config.loader';
 import { TelemetryQueryRepository } from '../storage/telemetry-query.repository';
-import { TelemetryQuery } from './feeds.dto';
+import { TelemetryQuery } from './plant.dto';
 import { checkRange, parseBucket, parseTime } from './time-range';
 
 const HOUR = 3600_000;

@@ -16,9 +16,17 @@ import {
   signPayload,
 } from './domain/webhook.policy';
 import { FEED_SCHEDULER, FeedProjector } from './feed-projector.service';
-import { FeedRepository, type DeliveryHead, type Subscription } from './feed.repository';
+import { SubscriptionRepository, type DeliveryHead, type Subscription } from './subscription.repository';
 import { FEED_SETTINGS, type FeedSettings } from './feeds-settings.loader';
-import { WEBHOOK_TRANSPORT, fetchTransport, type WebhookTransport } from './webhook.transport';
+import { parseWebhookAllowList } from './domain/webhook-target.policy';
+import {
+  WEBHOOK_TRANSPORT,
+  deliveryErrorClass,
+  guardedHttpTransport,
+  WEBHOOK_RESOLVER,
+  type Resolver,
+  type WebhookTransport,
+} from './webhook.transport';
 
 export const WEBHOOK_FAILING_RULE = 'ext:feeds:webhook-failing:';
 /** External alarms about feed health hang on this pseudo source (no hazard source is at fault). */
@@ -77,7 +85,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private readonly scheduler: Scheduler;
 
   constructor(
-    private readonly repo: FeedRepository,
+    private readonly repo: SubscriptionRepository,
     private readonly projector: FeedProjector,
     private readonly external: ExternalConditions,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -86,9 +94,11 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     private readonly metrics: HazwatchMetrics,
     @Optional() @Inject(WEBHOOK_TRANSPORT) transport?: WebhookTransport,
     @Optional() @Inject(FEED_SCHEDULER) scheduler?: Scheduler,
+    @Optional() @Inject(WEBHOOK_RESOLVER) resolver?: Resolver,
     @Optional() private readonly gates?: JobGates, // cluster hook (docs/adr/0016-cluster.md)
   ) {
-    this.transport = transport ?? fetchTransport;
+    this.transport =
+      transport ?? guardedHttpTransport(parseWebhookAllowList(config.env.HAZWATCH_WEBHOOK_ALLOW), resolver);
     this.scheduler = scheduler ?? systemScheduler;
   }
 
@@ -199,7 +209,8 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
         .status;
       if (!isDelivered(status)) error = `HTTP ${status}`;
     } catch (err) {
-      error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      error = deliveryErrorClass(err);
+      this.log.warn('webhook delivery attempt failed', { subscription: h.subscription.id, delivery: h.id, err });
     }
     const at = this.clock.now();
     const delivered = status !== null && isDelivered(status);
@@ -280,9 +291,10 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
       value: null,
       limit: null,
       ts: at,
+      // The regulator's own label (sub.name) is free text: it stays out of alarms that plant operators see.
       message: active
-        ? `监管推送暂停 regulator webhook '${sub.name}' (${sub.id}) paused: ${why}; admin action needed (POST /api/subscriptions/${sub.id}/resume)`
-        : `监管推送恢复 regulator webhook '${sub.name}' (${sub.id}) resumed`,
+        ? `监管推送暂停 regulator webhook ${sub.id} paused: ${why}; admin action needed (POST /api/subscriptions/${sub.id}/resume)`
+        : `监管推送恢复 regulator webhook ${sub.id} resumed`,
     });
   }
 
