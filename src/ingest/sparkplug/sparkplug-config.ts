@@ -137,3 +137,8 @@ export function loadSparkplugConfig(configDir: string, plant: Pick<PlantModel, '
   if (!existsSync(file)) return undefined;
   return parseSparkplugConfig(readYamlFile(file), plant, file);
 }
+
+/** Edge node → site, for the MQTT ACL (a site's credentials may act as its edge nodes). */
+export function sparkplugNodeSites(c: SparkplugConfig | undefined): ReadonlyMap<string, string> {
+  return new Map([...(c?.nodes.values() ?? [])].map((n) => [nodeKey(n.group, n.node), n.siteId]));
+}

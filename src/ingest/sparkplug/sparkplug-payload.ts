@@ -91,6 +91,9 @@ const DATATYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries
 export const dataTypeName = (t: number): string =>
   DATATYPE_NAMES[t] ?? (t >= 22 && t <= 34 ? 'Array' : `type ${t}`);
 
+/** The `long` package protobufjs depends on (present: protobufjs decodes 64-bit fields to it). */
+type LongStatic = { fromNumber(v: number, unsigned: boolean): { toUnsigned(): unknown } };
+
 const root = protobuf.parse(SCHEMA, { keepCase: true }).root;
 const PayloadType = root.lookupType('org.eclipse.tahu.protobuf.Payload');
 
@@ -185,7 +188,7 @@ function metricObject(m: MetricInput): Record<string, unknown> {
         break;
       case DataType.Int64:
         // two's complement in the uint64 field
-        o.long_value = protobuf.util.Long ? protobuf.util.Long.fromNumber(v as number, false).toUnsigned() : v;
+        o.long_value = (protobuf.util.Long as unknown as LongStatic).fromNumber(v as number, false).toUnsigned();
         break;
       case DataType.UInt64:
       case DataType.DateTime:
