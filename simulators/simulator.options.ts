@@ -21,6 +21,8 @@ export type SimulatorCliOptions = {
   password?: string;
   /** Per-site MQTT credentials file (`{"sites": {"<siteId>": {"username", "password"}}}`). */
   credentialsFile?: string;
+  /** Speak Sparkplug B as the edge nodes of `sparkplug.yaml` instead of the JSON contract (docs/sparkplug.md). */
+  sparkplug?: boolean;
 };
 
 export class UsageError extends Error {
@@ -49,6 +51,8 @@ export const SIMULATOR_USAGE = `Usage: npm run simulate -- [options]
   --credentials <file>    per-site MQTT credentials {"sites": {"<site>": {"username", "password"}}}
                           (default: $DATA_DIR/mqtt/demo-sites.credentials.json, written by the server in
                           demo mode, when it exists and MQTT_USERNAME is unset)
+  --sparkplug             publish as the Sparkplug B edge nodes mapped in <config>/sparkplug.yaml
+                          (NBIRTH/DBIRTH, DDATA by alias, answers rebirth NCMDs, NDEATH as last will)
   --help                  this text
 `;
 
@@ -148,6 +152,9 @@ export function parseSimulatorArgs(argv: readonly string[], env: Readonly<Record
       }
       case '--credentials':
         opts.credentialsFile = value();
+        break;
+      case '--sparkplug':
+        opts.sparkplug = true;
         break;
       default:
         throw new UsageError(`unknown option '${arg}'\n\n${SIMULATOR_USAGE}`);
