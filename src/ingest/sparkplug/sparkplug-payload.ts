@@ -184,7 +184,7 @@ function metricObject(m: MetricInput): Record<string, unknown> {
       case DataType.UInt8:
       case DataType.UInt16:
       case DataType.UInt32:
-        o.int_value = v as number;
+        o.int_value = v;
         break;
       case DataType.Int64:
         // two's complement in the uint64 field
@@ -192,21 +192,21 @@ function metricObject(m: MetricInput): Record<string, unknown> {
         break;
       case DataType.UInt64:
       case DataType.DateTime:
-        o.long_value = v as number;
+        o.long_value = v;
         break;
       case DataType.Float:
-        o.float_value = v as number;
+        o.float_value = v;
         break;
       case DataType.Double:
-        o.double_value = v as number;
+        o.double_value = v;
         break;
       case DataType.Boolean:
-        o.boolean_value = v as boolean;
+        o.boolean_value = v;
         break;
       case DataType.String:
       case DataType.Text:
       case DataType.UUID:
-        o.string_value = v as string;
+        o.string_value = v;
         break;
       default:
         throw new RangeError(`cannot encode a value of datatype ${dataTypeName(m.datatype)}`);
