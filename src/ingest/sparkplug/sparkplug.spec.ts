@@ -2,7 +2,11 @@ import { ConfigError } from '../../common/errors';
 import type { DeviceInfo } from '../../config/config.loader';
 import { deviceChannels } from '../../config/device-channels';
 import { DeviceTracker } from '../domain/device-tracker';
-import { parseSparkplugConfig, type SparkplugConfig } from './sparkplug-config';
+import { join } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { loadPlant } from '../../config/config.loader';
+import { loadSparkplugConfig, parseSparkplugConfig, type SparkplugConfig } from './sparkplug-config';
 import { DataType, decodePayload, encodePayload, u64, type MetricInput } from './sparkplug-payload';
 import { metricValue, opcQuality, SparkplugProcessor } from './sparkplug-processor';
 import { parseSparkplugTopic, type SparkplugTopic } from './sparkplug-topic';
@@ -114,6 +118,19 @@ describe('Sparkplug B', () => {
       const n = c.nodes.get('Plant1/gw-1')!;
       expect(n.devices.get('PLC1')!.metrics.get('Gas/Conc')!.channel).toBe('conc');
       expect(n.devices.get('')!.key).toBe('s1/xv-1');
+    });
+
+    it('loads the bundled config/sparkplug.yaml against the demo plant; a missing file turns Sparkplug off', () => {
+      const dir = join(__dirname, '..', '..', '..', 'config');
+      const c = loadSparkplugConfig(dir, loadPlant(dir))!;
+      expect(c.nodes.get('bohai-chem/cl-plc-gateway')!.devices.get('GD-1')!.key).toBe('bohai-chem/cl-gd-1');
+      expect(loadSparkplugConfig(mkdtempSync(join(tmpdir(), 'hzw-sp-none-')), loadPlant(dir))).toBeUndefined();
+    });
+
+    it('stops on a YAML syntax error with file and line', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hzw-sp-bad-'));
+      writeFileSync(join(dir, 'sparkplug.yaml'), 'nodes:\n  - group: [oops\n');
+      expect(() => loadSparkplugConfig(dir, plant())).toThrow(/sparkplug\.yaml[\s\S]*line/);
     });
 
     it('names file, path and reason of every problem', () => {
