@@ -34,6 +34,20 @@ import {
   SPARKPLUG_SUBSCRIPTIONS,
 } from './sparkplug/sparkplug-topic';
 
+/** The readings of one message as runs of one event time, in time order (usually one run: the array itself). */
+export function byTime(readings: Reading[]): Reading[][] {
+  const t = readings[0]!.ts;
+  if (readings.every((r) => r.ts === t)) return [readings];
+  const sorted = [...readings].sort((a, b) => a.ts - b.ts);
+  const runs: Reading[][] = [];
+  for (const r of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && last[0]!.ts === r.ts) last.push(r);
+    else runs.push([r]);
+  }
+  return runs;
+}
+
 /** Longest a graceful MQTT disconnect may take at shutdown before the client is ended by force. */
 const END_GRACE_MS = 5000;
 
@@ -433,7 +447,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     }
     for (const s of out.states) this.applyState(s.key, s.state, receivedAt);
     if (readings.length > 0) {
-      this.messages.next(readings);
+      // messages$ carries one event time per element: a Sparkplug message whose metrics carry their own times (store
+      // and forward, historical metrics) goes out as one element per time, in time order.
+      for (const group of byTime(readings)) this.messages.next(group);
       if (this.telemetry.observed)
         for (let i = 0; i < readings.length; i++) this.telemetry.next(readings[i]!);
     }
