@@ -95,16 +95,19 @@ describe('Sparkplug B ingest end to end', () => {
 
   it('asks for a rebirth on a seq gap and dead-letters an alias never announced', async () => {
     seq += 5; // five messages "lost"
-    await pub('DDATA', 'GD-1', [{ alias: 99, datatype: DataType.Float, value: 1 }, { alias: 11, datatype: DataType.Float, value: 0.3 }]);
+    const ts = Date.now();
+    const sent = encodePayload({ timestamp: ts, seq: seq & 0xff, metrics: [{ alias: 99, datatype: DataType.Float, value: 1 }, { alias: 11, datatype: DataType.Float, value: 0.3 }] });
+    await pub('DDATA', 'GD-1', [{ alias: 99, datatype: DataType.Float, value: 1 }, { alias: 11, datatype: DataType.Float, value: 0.3 }], ts);
     await pollUntil(() => (ncmds.some((c) => c.rebirth && c.topic === `spBv1.0/${G}/NCMD/${N}`) ? true : undefined), { timeoutMs: 10_000, what: 'rebirth NCMD' });
     const rejects = await pollUntil(
       async () => {
-        const body = await get<{ entries: Array<{ reason: string; topic: string; detail: string }> }>('/api/ingest/rejects?limit=100');
+        const body = await get<{ entries: Array<{ reason: string; topic: string; detail: string; payloadBase64?: string }> }>('/api/ingest/rejects?limit=100');
         return body.entries.find((e) => e.reason === 'sparkplug_unknown_alias');
       },
       { timeoutMs: 15_000, what: 'the unknown alias dead-lettered' },
     );
     expect(rejects.topic).toBe(`spBv1.0/${G}/DDATA/${N}/GD-1`);
+    expect(Buffer.from(rejects.payloadBase64!, 'base64').equals(sent)).toBe(true); // the protobuf bytes as received
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(Number(/^hazwatch_ingest_sparkplug_rebirth_requests_total\{cause="seq_gap"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
   });
