@@ -14,7 +14,7 @@ import { Client } from 'pg';
 import { stringify } from 'yaml';
 import { deviceChannels } from '../src/config/device-channels';
 import { DeviceTracker } from '../src/ingest/domain/device-tracker';
-import { parseSparkplugConfig } from '../src/ingest/sparkplug/sparkplug-config';
+import { parseSparkplugConfig } from '../src/config/sparkplug-config';
 import { DataType, decodePayload, encodePayload } from '../src/ingest/sparkplug/sparkplug-payload';
 import { SparkplugProcessor } from '../src/ingest/sparkplug/sparkplug-processor';
 import { parseSparkplugTopic, spTopic } from '../src/ingest/sparkplug/sparkplug-topic';

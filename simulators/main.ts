@@ -9,7 +9,7 @@ import { readSiteCredentials } from '../src/ingest/mqtt-auth/mqtt-provisioning';
 import { BrokerUnreachableError, startSimulators, type RunningSimulators } from './plant.simulator';
 import { ScenarioError } from './scenario.types';
 import { startSparkplugSimulator } from './sparkplug.simulator';
-import { loadSparkplugConfig, SPARKPLUG_FILE } from '../src/ingest/sparkplug/sparkplug-config';
+import { loadSparkplugConfig, SPARKPLUG_FILE } from '../src/config/sparkplug-config';
 import { parseSimulatorArgs, SIMULATOR_USAGE, UsageError } from './simulator.options';
 
 const STATS_EVERY_MS = 10_000;

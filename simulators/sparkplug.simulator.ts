@@ -11,7 +11,7 @@ import { systemClock, type Clock } from '../src/common/clock';
 import { JsonLogger, maskUrl } from '../src/common/logger';
 import type { ChannelValue, Quality } from '../src/common/types';
 import type { PlantModel } from '../src/config/config.loader';
-import type { SparkplugConfig, SparkplugDeviceMap, SparkplugNodeMap } from '../src/ingest/sparkplug/sparkplug-config';
+import type { SparkplugConfig, SparkplugDeviceMap, SparkplugNodeMap } from '../src/config/sparkplug-config';
 import { DataType, decodePayload, encodePayload, opt, type MetricInput } from '../src/ingest/sparkplug/sparkplug-payload';
 import { BDSEQ_METRIC, REBIRTH_METRIC, spTopic, ncmdTopic } from '../src/ingest/sparkplug/sparkplug-topic';
 import { deviceKey } from './device.model';

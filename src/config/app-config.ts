@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { EnvSchema } from './env.schema';
 import { loadEnv, loadPlant, type PlantModel } from './config.loader';
-import { loadSparkplugConfig, type SparkplugConfig } from '../ingest/sparkplug/sparkplug-config';
+import { loadSparkplugConfig, type SparkplugConfig } from './sparkplug-config';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 

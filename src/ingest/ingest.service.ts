@@ -158,6 +158,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
           (key) => this.registry.get(key)?.tracker,
         )
       : undefined;
+    if (this.sparkplug) for (const cause of ['seq_gap', 'no_birth', 'unknown_alias']) this.metrics.sparkplugRebirths.inc({ cause }, 0);
   }
 
   /** The broker URL in use (embedded or external). */

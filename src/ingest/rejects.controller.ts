@@ -8,7 +8,7 @@ import { RejectsQuery } from '../feeds/feeds.dto';
 import { REJECT_REASONS } from './domain/decode';
 import { parseTopic } from './domain/telemetry-contract';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { sparkplugNodeSites } from './sparkplug/sparkplug-config';
+import { sparkplugNodeSites } from '../config/sparkplug-config';
 import { isSparkplugTopic, parseSparkplugTopic } from './sparkplug/sparkplug-topic';
 
 /** Dead letters: rejected MQTT input with topic, reason and the first 1 KiB of payload (supervisor, admin). */

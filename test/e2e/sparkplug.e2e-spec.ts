@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { JsonLogger } from '../../src/common/logger';
 import { loadPlant } from '../../src/config/config.loader';
-import { loadSparkplugConfig } from '../../src/ingest/sparkplug/sparkplug-config';
+import { loadSparkplugConfig } from '../../src/config/sparkplug-config';
 import { DataType, decodePayload, encodePayload, opt, type MetricInput } from '../../src/ingest/sparkplug/sparkplug-payload';
 import { spTopic } from '../../src/ingest/sparkplug/sparkplug-topic';
 import { SparkplugSimulator } from '../../simulators/sparkplug.simulator';

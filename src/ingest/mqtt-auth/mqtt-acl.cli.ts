@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../../common/errors';
 import { JsonLogger } from '../../common/logger';
 import { loadPlant } from '../../config/config.loader';
-import { loadSparkplugConfig, sparkplugNodeSites, SPARKPLUG_FILE } from '../sparkplug/sparkplug-config';
+import { loadSparkplugConfig, sparkplugNodeSites, SPARKPLUG_FILE } from '../../config/sparkplug-config';
 import { renderMosquittoAcl } from './domain/mqtt-acl';
 import { ensureDemoSiteCredentials, ensureServerCredentials } from './mqtt-provisioning';
 import { mqttAuthPaths, MqttUserStore, type MqttUser } from './mqtt-user.store';

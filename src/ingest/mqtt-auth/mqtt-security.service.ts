@@ -22,7 +22,7 @@ import {
   type MqttCredentials,
 } from './mqtt-provisioning';
 import { mqttAuthPaths, MqttUserStore } from './mqtt-user.store';
-import { sparkplugNodeSites } from '../sparkplug/sparkplug-config';
+import { sparkplugNodeSites } from '../../config/sparkplug-config';
 
 /** What the server sends in CONNECT. */
 export type ServerMqttIdentity = {

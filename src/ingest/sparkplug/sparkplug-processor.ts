@@ -10,7 +10,7 @@ import type { DeviceState, Quality, Reading } from '../../common/types';
 import type { Reject } from '../domain/decode';
 import type { DeviceTracker } from '../domain/device-tracker';
 import { DataType, dataTypeName, decodePayload, opt, u64, type RawMetric, type RawPayload } from './sparkplug-payload';
-import { nodeKey, type MappedMetric, type SparkplugConfig, type SparkplugDeviceMap, type SparkplugNodeMap } from './sparkplug-config';
+import { nodeKey, type MappedMetric, type SparkplugConfig, type SparkplugDeviceMap, type SparkplugNodeMap } from '../../config/sparkplug-config';
 import { BDSEQ_METRIC, type SparkplugTopic } from './sparkplug-topic';
 
 /** BIRTH messages of big gateways carry hundreds of metrics: a larger limit than the JSON contract's 64 KiB. */
@@ -151,6 +151,11 @@ export function checkChannel(m: MappedMetric, value: number | boolean | string):
   }
 }
 
+/** The node's session and control metrics (bdSeq, `Node Control/*`, `Node Info/*`, `Properties/*`): never data. */
+function isSessionMetric(name: string | undefined): boolean {
+  return name === BDSEQ_METRIC || (name !== undefined && (name.startsWith('Node Control/') || name.startsWith('Node Info/') || name.startsWith('Properties/')));
+}
+
 function bdSeqOf(metrics: readonly RawMetric[]): number | undefined {
   const bd = metrics.find((m) => opt(m, 'name') === BDSEQ_METRIC);
   if (!bd) return undefined;
@@ -245,7 +250,7 @@ export class SparkplugProcessor {
     if (!dmap) {
       // The node's own metrics (bdSeq, Node Control/*) need no mapping; an unmapped device is unknown.
       if (topic.kind === 'node') {
-        out.unmapped = metrics.length;
+        for (const m of metrics) if (!isSessionMetric(opt(m, 'name'))) out.unmapped++;
         return out;
       }
       return refuse('unknown_device', `Sparkplug device ${topic.group}/${topic.node}/${topic.device} is not mapped in sparkplug.yaml`);
@@ -301,7 +306,7 @@ export class SparkplugProcessor {
       }
       const mapped = dmap.metrics.get(name);
       if (!mapped) {
-        out.unmapped++;
+        if (!isSessionMetric(name)) out.unmapped++;
         continue;
       }
       // A birth may announce a metric without a current value.

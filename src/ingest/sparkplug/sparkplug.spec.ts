@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { loadPlant } from '../../config/config.loader';
-import { loadSparkplugConfig, parseSparkplugConfig, type SparkplugConfig } from './sparkplug-config';
+import { loadSparkplugConfig, parseSparkplugConfig, type SparkplugConfig } from '../../config/sparkplug-config';
 import { DataType, decodePayload, encodePayload, u64, type MetricInput } from './sparkplug-payload';
 import { metricValue, opcQuality, SparkplugProcessor } from './sparkplug-processor';
 import { parseSparkplugTopic, type SparkplugTopic } from './sparkplug-topic';
@@ -186,6 +186,7 @@ describe('Sparkplug B', () => {
       expect(d.states).toEqual([{ key: 's1/gd-1', state: 'online' }]);
       expect(d.readings.map((r) => [r.channel, r.value])).toEqual([['conc', 0.5], ['fault', false]]);
       expect(d.unmapped).toBe(1);
+      expect(n.unmapped).toBe(0); // bdSeq and Node Control/* are session metrics, not unmapped data
       const x = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata(2, [{ alias: 1, datatype: DataType.Float, value: 3.5, quality: 64 }, { alias: 3, datatype: DataType.Int64, value: 13 }]), T0 + 1010);
       expect(x.rejects).toEqual([]);
       expect(x.rebirth).toBeUndefined();

@@ -5,9 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../../common/errors';
-import { readYamlFile, type DeviceInfo, type PlantModel, type Problem } from '../../config/config.loader';
-import type { ChannelSpec } from '../../config/device-channels';
+import { ConfigError } from '../common/errors';
+import { readYamlFile, type DeviceInfo, type PlantModel, type Problem } from './config.loader';
+import type { ChannelSpec } from './device-channels';
 
 export const SPARKPLUG_FILE = 'sparkplug.yaml';
 /** Default least time between two rebirth requests to one edge node. */
