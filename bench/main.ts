@@ -21,6 +21,7 @@ import { benchPlantYaml, benchRulesYaml, noRulesYaml, generateBenchPlant, makeRu
 import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchOptions } from './bench.options';
 import { bestZeroLossRate, formatTable, highestSustained, verdict, type StepResult } from './bench.report';
 import { measureDecodeCost } from './decode.microbench';
+import { runSparkplugBench } from './sparkplug.bench';
 import { LoadGenerator } from './load.generator';
 import { startMosquitto, type MosquittoHandle } from './mosquitto.process';
 import { clockTicksPerSecond, cpuCount, readMachineCpu, readProcCpu, readRss, readTree } from './proc.stats';
@@ -57,6 +58,8 @@ async function countRows(db: Client, plant: BenchPlant, fromTs: number, toTs: nu
 type Cleanup = () => Promise<void>;
 
 async function main(): Promise<number> {
+  // The Sparkplug B path has its own, smaller run (docs/sparkplug.md).
+  if (process.argv.includes('--sparkplug')) return runSparkplugBench(process.argv.slice(2));
   const opts = parseBenchArgs(process.argv.slice(2), process.env);
   if (!opts) {
     out(BENCH_USAGE);

@@ -8,6 +8,8 @@ import { loadPlant } from '../src/config/config.loader';
 import { readSiteCredentials } from '../src/ingest/mqtt-auth/mqtt-provisioning';
 import { BrokerUnreachableError, startSimulators, type RunningSimulators } from './plant.simulator';
 import { ScenarioError } from './scenario.types';
+import { startSparkplugSimulator } from './sparkplug.simulator';
+import { loadSparkplugConfig, SPARKPLUG_FILE } from '../src/config/sparkplug-config';
 import { parseSimulatorArgs, SIMULATOR_USAGE, UsageError } from './simulator.options';
 
 const STATS_EVERY_MS = 10_000;
@@ -27,6 +29,29 @@ async function main(): Promise<number> {
   if (credentialsFile !== undefined && !existsSync(credentialsFile)) throw new UsageError(`--credentials: no file ${credentialsFile}`);
   const siteCredentials = credentialsFile !== undefined ? readSiteCredentials(credentialsFile) : undefined;
   if (credentialsFile !== undefined) log.info('per-site MQTT credentials', { file: credentialsFile, sites: siteCredentials?.size });
+  if (opts.sparkplug) {
+    const sparkplug = loadSparkplugConfig(opts.configDir, plant);
+    if (!sparkplug) throw new UsageError(`--sparkplug: no ${SPARKPLUG_FILE} in ${opts.configDir}`);
+    if (opts.devices !== undefined || opts.connection !== 'per-device') throw new UsageError('--sparkplug simulates the edge nodes of sparkplug.yaml; --devices and --connection do not apply');
+    const sp = await startSparkplugSimulator({
+      url: opts.url,
+      plant,
+      sparkplug,
+      seed: opts.seed,
+      qos: opts.qos,
+      clientIdPrefix: opts.clientIdPrefix,
+      ...(opts.rate !== undefined ? { rate: opts.rate } : {}),
+      ...(opts.messagesPerSecond !== undefined ? { messagesPerSecond: opts.messagesPerSecond } : {}),
+      ...(opts.scenario !== undefined ? { scenario: opts.scenario } : {}),
+      ...(opts.scenarioStartS !== undefined ? { scenarioStartMs: opts.scenarioStartS * 1000 } : {}),
+      ...(opts.scenarioSpeed !== undefined ? { scenarioSpeed: opts.scenarioSpeed } : {}),
+      ...(opts.username !== undefined ? { username: opts.username } : {}),
+      ...(opts.password !== undefined ? { password: opts.password } : {}),
+      ...(siteCredentials !== undefined ? { siteCredentials } : {}),
+      logger: log,
+    });
+    return runUntilStopped(sp, opts.durationS, log);
+  }
   const sims: RunningSimulators = await startSimulators({
     url: opts.url,
     plant,
@@ -45,6 +70,11 @@ async function main(): Promise<number> {
     ...(siteCredentials !== undefined ? { siteCredentials } : {}),
     logger: log,
   });
+  return runUntilStopped(sims, opts.durationS, log);
+}
+
+/** Logs stats every STATS_EVERY_MS; stops on SIGINT/SIGTERM or after `durationS`. */
+function runUntilStopped(sims: Pick<RunningSimulators, 'stop' | 'stats'>, durationS: number | undefined, log: JsonLogger): Promise<number> {
   const statsTimer = setInterval(() => log.info('simulator stats', sims.stats()), STATS_EVERY_MS);
   return new Promise<number>((resolve) => {
     let done = false;
@@ -63,7 +93,7 @@ async function main(): Promise<number> {
     };
     process.once('SIGINT', () => finish('SIGINT'));
     process.once('SIGTERM', () => finish('SIGTERM'));
-    if (opts.durationS !== undefined) setTimeout(() => finish(`duration ${opts.durationS} s elapsed`), opts.durationS * 1000);
+    if (durationS !== undefined) setTimeout(() => finish(`duration ${durationS} s elapsed`), durationS * 1000);
   });
 }
 

@@ -69,4 +69,9 @@ describe('parseSimulatorArgs', () => {
   ])('should reject %j with a clear message', (argv, message) => {
     expect(() => parse(argv)).toThrow(message);
   });
+
+  it('should take --sparkplug as a flag', () => {
+    expect(parseSimulatorArgs(['--sparkplug', '--qos', '0'], {})).toMatchObject({ sparkplug: true, qos: 0 });
+    expect(parseSimulatorArgs([], {})!.sparkplug).toBeUndefined();
+  });
 });

@@ -22,6 +22,8 @@ export type SimulatorCliOptions = {
   password?: string;
   /** Per-site MQTT credentials file (`{"sites": {"<siteId>": {"username", "password"}}}`). */
   credentialsFile?: string;
+  /** Speak Sparkplug B as the edge nodes of `sparkplug.yaml` instead of the JSON contract (docs/sparkplug.md). */
+  sparkplug?: boolean;
 };
 
 export class UsageError extends Error {
@@ -50,6 +52,8 @@ export const SIMULATOR_USAGE = `Usage: npm run simulate -- [options]
   --credentials <file>    per-site MQTT credentials {"sites": {"<site>": {"username", "password"}}}
                           (default: $DATA_DIR/mqtt/demo-sites.credentials.json, written by the server in
                           demo mode, when it exists and MQTT_USERNAME is unset)
+  --sparkplug             publish as the Sparkplug B edge nodes mapped in <config>/sparkplug.yaml
+                          (NBIRTH/DBIRTH, DDATA by alias, answers rebirth NCMDs, NDEATH as last will)
   --help                  this text
 `;
 
@@ -73,6 +77,7 @@ const OPTIONS = {
   qos: { type: 'string' },
   'client-id-prefix': { type: 'string' },
   credentials: { type: 'string' },
+  sparkplug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Record<string, CliOption>;
 
@@ -145,5 +150,6 @@ export function parseSimulatorArgs(argv: readonly string[], env: Readonly<Record
   }
   const credentials = v('credentials');
   if (credentials !== undefined) opts.credentialsFile = credentials;
+  if (values.sparkplug === true) opts.sparkplug = true;
   return opts;
 }

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BehaviorSubject } from 'rxjs';
 import { ManualClock } from '../common/clock';
 import type { Reading } from '../common/types';
@@ -11,6 +13,7 @@ import { installRxSafetyNet } from '../common/rx-safety';
 import { pollUntil } from '../../test/setup/poll-until';
 import { IngestService, type DeviceStateEvent } from './ingest.service';
 import type { MqttSecurity } from './mqtt-auth/mqtt-security.service';
+import { DataType, decodePayload, encodePayload } from './sparkplug/sparkplug-payload';
 
 const NOW = Date.parse('2026-11-24T10:00:00Z');
 
@@ -113,5 +116,65 @@ describe('IngestService.handleMessage', () => {
     expect(dead).toEqual([]);
     await pollUntil(() => isolated.length === 1, { what: 'the consumer error to reach the safety net' });
     expect((isolated[0] as Error).message).toBe('bug in a consumer');
+  });
+});
+
+describe('IngestService Sparkplug B (docs/sparkplug.md)', () => {
+  function spSetup() {
+    const dir = makePlantConfigDir('s1');
+    writeFileSync(
+      join(dir, 'sparkplug.yaml'),
+      'nodes:\n  - group: G\n    node: gw\n    site: s1\n    devices:\n      - device: D1\n        as: gd-1\n        metrics: { Conc: conc, Fault: fault }\n',
+    );
+    const config = loadAppConfig({ CONFIG_DIR: dir, DATA_DIR: '/tmp/unused' });
+    const written: Reading[] = [];
+    const dead: DeadLetterInput[] = [];
+    const writer = { enqueue: (r: readonly Reading[]) => written.push(...r), pressure$: new BehaviorSubject(false), onDurable: () => undefined, ackMark: () => 0 } as unknown as TelemetryWriter;
+    const deadLetters = { record: (d: DeadLetterInput) => dead.push(d) } as unknown as DeadLetterRepository;
+    const deviceStateRepo = { loadAll: async () => [], upsertMany: async () => undefined } as unknown as DeviceStateRepository;
+    const svc = new IngestService(config, new ManualClock(NOW), new HazwatchMetrics(false), writer, deadLetters, deviceStateRepo, {} as MqttSecurity);
+    const published: Array<{ topic: string; payload: Buffer }> = [];
+    (svc as unknown as { client: unknown }).client = { publish: (topic: string, payload: Buffer) => published.push({ topic, payload }) };
+    const messages: Array<readonly Reading[]> = [];
+    const states: DeviceStateEvent[] = [];
+    svc.messages$.subscribe((m) => messages.push(m));
+    svc.deviceState$.subscribe((s) => states.push(s));
+    return { svc, written, dead, published, messages, states };
+  }
+  const birth = () => [
+    ['spBv1.0/G/NBIRTH/gw', encodePayload({ timestamp: NOW, seq: 0, metrics: [{ name: 'bdSeq', datatype: DataType.Int64, value: 1 }] })],
+    ['spBv1.0/G/DBIRTH/gw/D1', encodePayload({ timestamp: NOW, seq: 1, metrics: [{ name: 'Conc', alias: 1, datatype: DataType.Float, value: 0.25 }, { name: 'Fault', alias: 2, datatype: DataType.Boolean, value: false }] })],
+  ] as const;
+
+  it('should write readings, bring the device online and group messages$ by event time', () => {
+    const { svc, written, dead, messages, states } = spSetup();
+    for (const [t, p] of birth()) svc.handleMessage(t, p, NOW);
+    expect(states.map((s) => [s.deviceId, s.state])).toEqual([['gd-1', 'online']]);
+    // store and forward: one DDATA with three times of conc
+    const ts = [NOW - 3000, NOW - 1000, NOW - 2000];
+    svc.handleMessage('spBv1.0/G/DDATA/gw/D1', encodePayload({ timestamp: NOW - 1000, seq: 2, metrics: ts.map((t, i) => ({ alias: 1, datatype: DataType.Float, value: i + 1, timestamp: t })) }), NOW);
+    expect(dead).toEqual([]);
+    expect(written.slice(2).map((r) => [r.ts, r.value])).toEqual(ts.map((t, i) => [t, i + 1]));
+    expect(messages.slice(1).map((m) => m.map((r) => r.ts))).toEqual([[NOW - 3000], [NOW - 2000], [NOW - 1000]]);
+    // the birth's value (at NOW) is newer than the forwarded ones: late data does not overwrite it
+    expect(svc.registry.get('s1/gd-1')?.values.get('conc')?.value).toBe(0.25);
+  });
+
+  it('should publish a rebirth NCMD on a seq gap and dead-letter an unknown alias with the whole payload', () => {
+    const { svc, dead, published } = spSetup();
+    for (const [t, p] of birth()) svc.handleMessage(t, p, NOW);
+    const payload = encodePayload({ timestamp: NOW, seq: 9, metrics: [{ alias: 7, datatype: DataType.Float, value: 1 }] });
+    svc.handleMessage('spBv1.0/G/DDATA/gw/D1', payload, NOW);
+    expect(dead.map((d) => [d.topic, d.reason])).toEqual([['spBv1.0/G/DDATA/gw/D1', 'sparkplug_unknown_alias']]);
+    expect(dead[0]!.payload.equals(payload)).toBe(true);
+    expect(published.map((p) => p.topic)).toEqual(['spBv1.0/G/NCMD/gw']);
+    const cmd = decodePayload(published[0]!.payload).metrics![0]!;
+    expect([cmd.name, cmd.boolean_value]).toEqual(['Node Control/Rebirth', true]);
+  });
+
+  it('should leave JSON topics on the JSON path', () => {
+    const { svc, written } = spSetup();
+    svc.handleMessage(T, Buffer.from(gasMessage(NOW - 500, 1, 0.3)), NOW);
+    expect(written.map((r) => r.channel)).toEqual(['conc', 'fault']);
   });
 });

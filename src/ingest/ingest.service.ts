@@ -25,6 +25,29 @@ import { EmbeddedBroker } from './embedded-broker';
 import { installDeferredAcks, installKeepaliveGuard, type DeferredAcks } from './mqtt-client-hooks';
 import { MqttSecurity } from './mqtt-auth/mqtt-security.service';
 import { shareEventLoop, type TurnControl } from './socket-turns';
+import { DataType, encodePayload } from './sparkplug/sparkplug-payload';
+import { SparkplugProcessor, type RebirthRequest, type SparkplugOutcome } from './sparkplug/sparkplug-processor';
+import {
+  isSparkplugTopic,
+  ncmdTopic,
+  parseSparkplugTopic,
+  REBIRTH_METRIC,
+  SPARKPLUG_SUBSCRIPTIONS,
+} from './sparkplug/sparkplug-topic';
+
+/** The readings of one message as runs of one event time, in time order (usually one run: the array itself). */
+export function byTime(readings: Reading[]): Reading[][] {
+  const t = readings[0]!.ts;
+  if (readings.every((r) => r.ts === t)) return [readings];
+  const sorted = [...readings].sort((a, b) => a.ts - b.ts);
+  const runs: Reading[][] = [];
+  for (const r of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && last[0]!.ts === r.ts) last.push(r);
+    else runs.push([r]);
+  }
+  return runs;
+}
 
 /** Longest a graceful MQTT disconnect may take at shutdown before the client is ended by force. */
 const END_GRACE_MS = 5000;
@@ -93,6 +116,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly decodeCtx: DecodeContext;
   /** Per-message counts (see HazwatchMetrics.ingestTally). */
   private readonly tally: HazwatchMetrics['ingestTally'];
+  /** Sparkplug B host logic, when `sparkplug.yaml` maps edge nodes (docs/sparkplug.md). */
+  readonly sparkplug: SparkplugProcessor | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -127,6 +152,14 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     this.metrics.ingestMessages.inc({ result: 'accepted' }, 0);
     this.metrics.ingestMessages.inc({ result: 'rejected' }, 0);
     this.metrics.sources.unacked = () => this.unackedMessages();
+    this.sparkplug = config.sparkplug
+      ? new SparkplugProcessor(
+          config.sparkplug,
+          { maxSkewMs: this.maxSkewMs, futureToleranceMs: clockSettings.futureToleranceMs },
+          (key) => this.registry.get(key)?.tracker,
+        )
+      : undefined;
+    if (this.sparkplug) for (const cause of ['seq_gap', 'no_birth', 'unknown_alias']) this.metrics.sparkplugRebirths.inc({ cause }, 0);
   }
 
   /** The broker URL in use (embedded or external). */
@@ -235,7 +268,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
         url: maskUrl(this.brokerUrl),
         sessionPresent: connack.sessionPresent,
       });
-      client.subscribe([...SUBSCRIPTIONS], { qos: 1 }, (err) => {
+      const filters: string[] = [...SUBSCRIPTIONS];
+      if (this.sparkplug) filters.push(...SPARKPLUG_SUBSCRIPTIONS);
+      client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) this.log.error('MQTT subscribe failed', { err });
       });
       client.publish(serverStatusTopic(id.statusName), 'online', { qos: 1, retain: true });
@@ -284,6 +319,11 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly topics = new Map<string, TopicEntry>();
 
   private resolveTopic(topic: string, payload: Buffer, receivedAt: number): TopicEntry | undefined {
+    // Sparkplug topics are never cached here: the JSON hot path stays one Map hit.
+    if (this.sparkplug && isSparkplugTopic(topic)) {
+      this.handleSparkplug(topic, payload, receivedAt);
+      return undefined;
+    }
     const parsed = parseTopic(topic);
     if (!parsed) {
       this.rejectMessage(
@@ -375,6 +415,74 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
         receivedAt,
       );
     }
+  }
+
+  /**
+   * One Sparkplug B message (docs/sparkplug.md): decoded and mapped by the SparkplugProcessor; readings then take the
+   * JSON path's way (writer, registry, rule engine) synchronously, so the message's held PUBACK waits for their commit
+   * exactly like a JSON message's (docs/adr/0008-ack-after-commit.md).
+   */
+  private handleSparkplug(topic: string, payload: Buffer, receivedAt: number): void {
+    const sp = this.sparkplug!;
+    const t = parseSparkplugTopic(topic);
+    if (!t)
+      return this.rejectMessage(
+        topic,
+        payload,
+        'bad_topic',
+        'topic must be spBv1.0/{group}/{N|D}{BIRTH|DEATH|DATA}/{edge node}[/{device}] or spBv1.0/STATE/{host}',
+        receivedAt,
+      );
+    if (t.kind === 'state') {
+      // Another host application's state: nothing to ingest.
+      this.tally.accepted++;
+      return;
+    }
+    const out: SparkplugOutcome = sp.handle(t, payload, receivedAt);
+    for (const r of out.rejects) {
+      this.metrics.ingestRejected.inc({ reason: r.reason });
+      this.deadLetters.record({ topic, reason: r.reason, detail: r.detail, payload, receivedAt });
+    }
+    if (out.seqGap) this.metrics.sparkplugSeqGaps.inc();
+    if (out.unmapped > 0) this.metrics.sparkplugUnmapped.inc(out.unmapped);
+    if (out.rebirth) this.requestRebirth(out.rebirth);
+    if (out.refused) this.tally.rejected++;
+    else this.tally.accepted++;
+    const readings = out.readings;
+    const status = out.device ? this.registry.get(out.device.key) : undefined;
+    if (status?.tracker.changed) this.clockChanges.next(status.tracker.change());
+    if (readings.length > 0 && out.device) {
+      this.tally.readings += readings.length;
+      this.writer.enqueue(readings);
+      const state = status ? DeviceRegistry.applyReadings(status, readings, receivedAt) : undefined;
+      // DBIRTH's own `online` comes below; a device that sends data is online.
+      if (state !== 'online' && !out.states.some((s) => s.key === out.device!.key))
+        this.applyState(out.device.key, 'online', receivedAt);
+    }
+    for (const s of out.states) this.applyState(s.key, s.state, receivedAt);
+    if (readings.length > 0) {
+      // messages$ carries one event time per element: a Sparkplug message whose metrics carry their own times (store
+      // and forward, historical metrics) goes out as one element per time, in time order.
+      for (const group of byTime(readings)) this.messages.next(group);
+      if (this.telemetry.observed)
+        for (let i = 0; i < readings.length; i++) this.telemetry.next(readings[i]!);
+    }
+  }
+
+  /** NCMD `Node Control/Rebirth` = true (Sparkplug B §6.4.6: QoS 0, not retained). */
+  private requestRebirth(r: RebirthRequest): void {
+    const cause = r.reason.startsWith('seq')
+      ? 'seq_gap'
+      : r.reason.startsWith('unknown alias')
+        ? 'unknown_alias'
+        : 'no_birth';
+    this.metrics.sparkplugRebirths.inc({ cause });
+    this.log.warn('requesting Sparkplug rebirth', { node: `${r.group}/${r.node}`, reason: r.reason });
+    const payload = encodePayload({
+      timestamp: this.clock.now(),
+      metrics: [{ name: REBIRTH_METRIC, datatype: DataType.Boolean, value: true }],
+    });
+    this.client?.publish(ncmdTopic(r.group, r.node), payload, { qos: 0, retain: false });
   }
 
   private rejectMessage(

@@ -138,6 +138,11 @@ export class HazwatchMetrics {
   readonly mqttDenied = new Counter({ name: 'hazwatch_ingest_mqtt_denied_total', help: 'MQTT connections, publishes and subscriptions the embedded broker refused', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly mqttOversize = new Counter({ name: 'hazwatch_ingest_mqtt_oversize_packets_total', help: 'MQTT packets over MQTT_MAX_PACKET_BYTES (connection closed, packet not read)', registers: [this.registry] });
   readonly mqttSessionTakeover = new Gauge({ name: 'hazwatch_ingest_mqtt_session_takeover', help: '1 while another client is suspected of using the server MQTT client id', registers: [this.registry] });
+
+  // Sparkplug B ingest (docs/sparkplug.md)
+  readonly sparkplugRebirths = new Counter({ name: 'hazwatch_ingest_sparkplug_rebirth_requests_total', help: 'Rebirth requests (NCMD Node Control/Rebirth) sent to Sparkplug edge nodes, by cause', labelNames: ['cause'] as const, registers: [this.registry] });
+  readonly sparkplugSeqGaps = new Counter({ name: 'hazwatch_ingest_sparkplug_seq_gaps_total', help: 'Sparkplug messages whose seq was not the next of their edge node (or that came before its NBIRTH)', registers: [this.registry] });
+  readonly sparkplugUnmapped = new Counter({ name: 'hazwatch_ingest_sparkplug_unmapped_metrics_total', help: 'Sparkplug metrics of mapped nodes and devices that no channel is mapped to (not stored)', registers: [this.registry] });
   readonly mqttSessionTakeovers = new Counter({ name: 'hazwatch_ingest_mqtt_session_takeovers_total', help: 'Suspected takeovers of the server MQTT session', registers: [this.registry] });
 
   // cluster (docs/adr/0016-cluster.md): read at scrape time from the lease manager; all 0 on a single node

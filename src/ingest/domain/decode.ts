@@ -17,7 +17,11 @@ export type RejectReason =
   | 'unknown_channel'
   | 'wrong_type'
   | 'out_of_range'
-  | 'bad_state';
+  | 'bad_state'
+  | 'sparkplug_decode'
+  | 'sparkplug_unknown_alias'
+  | 'sparkplug_unsupported'
+  | 'sparkplug_null';
 
 /** Every reason, for metrics initialisation and docs. */
 export const REJECT_REASONS: readonly RejectReason[] = [
@@ -32,6 +36,11 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'wrong_type',
   'out_of_range',
   'bad_state',
+  // Sparkplug B (docs/sparkplug.md)
+  'sparkplug_decode',
+  'sparkplug_unknown_alias',
+  'sparkplug_unsupported',
+  'sparkplug_null',
 ];
 
 export const MAX_PAYLOAD_BYTES = 64 * 1024;

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../common/errors';
 import { JsonLogger } from '../../common/logger';
 import { loadPlant } from '../../config/config.loader';
+import { loadSparkplugConfig, sparkplugNodeSites, SPARKPLUG_FILE } from '../../config/sparkplug-config';
 import { renderMosquittoAcl } from './domain/mqtt-acl';
 import { ensureDemoSiteCredentials, ensureServerCredentials } from './mqtt-provisioning';
 import { mqttAuthPaths, MqttUserStore, type MqttUser } from './mqtt-user.store';
@@ -81,7 +82,10 @@ export async function runMqttAclCli(
     const acl = join(out, 'acl');
     writeFileSync(passwd, renderMosquittoPasswd(users), { mode: 0o600 });
     chmodSync(passwd, 0o600);
-    writeFileSync(acl, renderMosquittoAcl(users), { mode: 0o644 });
+    const configDir = resolve(env.CONFIG_DIR || './config');
+    // Sparkplug edge nodes act under their site's credentials (docs/sparkplug.md); only read when mapped.
+    const sparkplug = existsSync(join(configDir, SPARKPLUG_FILE)) ? loadSparkplugConfig(configDir, loadPlant(configDir)) : undefined;
+    writeFileSync(acl, renderMosquittoAcl(users, sparkplugNodeSites(sparkplug)), { mode: 0o644 });
     io.out(
       `wrote ${passwd} (${users.length} users) and ${acl}\nmosquitto.conf:\n  allow_anonymous false\n  password_file ${passwd}\n  acl_file ${acl}\n`,
     );

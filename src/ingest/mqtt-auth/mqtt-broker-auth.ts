@@ -1,4 +1,4 @@
-import { mayPublish, maySubscribe, type MqttPrincipal } from './domain/mqtt-acl';
+import { mayPublish, maySubscribe, type MqttPrincipal, type SparkplugNodeSites } from './domain/mqtt-acl';
 import { verifyScrypt } from './password-hash';
 import type { MqttUser, MqttUserStore } from './mqtt-user.store';
 
@@ -36,6 +36,8 @@ export class MqttBrokerAuth {
     /** Client ids only server credentials may use (the server's own; see MqttSecurity). */
     private readonly reservedClientIds: () => ReadonlySet<string>,
     private readonly now: () => number = Date.now,
+    /** Sparkplug B edge nodes → site (docs/sparkplug.md); empty when sparkplug.yaml is absent. */
+    private readonly sparkplugNodes: SparkplugNodeSites = new Map(),
   ) {
     this.reload(true);
   }
@@ -81,12 +83,12 @@ export class MqttBrokerAuth {
 
   mayPublish(username: string, topic: string): boolean {
     const p = this.principal(username);
-    return p !== undefined && mayPublish(p, topic);
+    return p !== undefined && mayPublish(p, topic, this.sparkplugNodes);
   }
 
   maySubscribe(username: string, filter: string): boolean {
     const p = this.principal(username);
-    return p !== undefined && maySubscribe(p, filter);
+    return p !== undefined && maySubscribe(p, filter, this.sparkplugNodes);
   }
 }
 

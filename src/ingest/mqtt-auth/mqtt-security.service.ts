@@ -22,6 +22,7 @@ import {
   type MqttCredentials,
 } from './mqtt-provisioning';
 import { mqttAuthPaths, MqttUserStore } from './mqtt-user.store';
+import { sparkplugNodeSites } from '../../config/sparkplug-config';
 
 /** What the server sends in CONNECT. */
 export type ServerMqttIdentity = {
@@ -131,7 +132,7 @@ export class MqttSecurity implements OnModuleInit, OnModuleDestroy {
     const id = this.identity();
     const reserved: ReadonlySet<string> = new Set([id.clientId, SERVER_CLIENT_ID_BASE]);
     return {
-      auth: new MqttBrokerAuth(this.store, () => reserved),
+      auth: new MqttBrokerAuth(this.store, () => reserved, Date.now, sparkplugNodeSites(this.config.sparkplug)),
       maxPacketBytes: this.config.env.MQTT_MAX_PACKET_BYTES,
       onDenied: (reason) => this.metrics.mqttDenied.inc({ reason }),
       onOversize: () => this.metrics.mqttOversize.inc(),

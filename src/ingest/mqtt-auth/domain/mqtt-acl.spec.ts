@@ -63,4 +63,37 @@ describe('MQTT ACL', () => {
       'topic readwrite hazwatch/v1/a/#',
     ]);
   });
+
+  describe('Sparkplug B (docs/sparkplug.md)', () => {
+    const nodes = new Map([['Plant1/gw-a', 'a'], ['Plant1/gw-b', 'b']]);
+
+    it('lets a site act as its own edge nodes only: births, deaths, data; commands and STATE to read', () => {
+      for (const t of ['spBv1.0/Plant1/NBIRTH/gw-a', 'spBv1.0/Plant1/NDEATH/gw-a', 'spBv1.0/Plant1/NDATA/gw-a', 'spBv1.0/Plant1/DBIRTH/gw-a/PLC1', 'spBv1.0/Plant1/DDATA/gw-a/PLC1', 'spBv1.0/Plant1/DDEATH/gw-a/PLC1'])
+        expect([t, mayPublish(siteA, t, nodes)]).toEqual([t, true]);
+      for (const t of ['spBv1.0/Plant1/NDATA/gw-b', 'spBv1.0/Plant1/NCMD/gw-a', 'spBv1.0/Plant1/DCMD/gw-a/PLC1', 'spBv1.0/Plant1/NDATA/gw-x', 'spBv1.0/STATE/hazwatch', 'spBv1.0/Plant1/DDATA/gw-a', 'spBv1.0/Plant2/NDATA/gw-a'])
+        expect([t, mayPublish(siteA, t, nodes)]).toEqual([t, false]);
+      expect(mayPublish(siteA, 'spBv1.0/Plant1/NDATA/gw-a')).toBe(false); // no mapping, no rights
+      for (const f of ['spBv1.0/Plant1/NCMD/gw-a', 'spBv1.0/Plant1/DCMD/gw-a/+', 'spBv1.0/STATE/+'])
+        expect([f, maySubscribe(siteA, f, nodes)]).toEqual([f, true]);
+      for (const f of ['spBv1.0/#', 'spBv1.0/Plant1/NCMD/+', 'spBv1.0/+/NCMD/gw-a', 'spBv1.0/Plant1/NDATA/gw-a', 'spBv1.0/Plant1/NCMD/gw-b', 'spBv1.0/STATE/#'])
+        expect([f, maySubscribe(siteA, f, nodes)]).toEqual([f, false]);
+    });
+
+    it('lets the server read every Sparkplug topic and send NCMD (rebirth), nothing else', () => {
+      expect(maySubscribe(server, 'spBv1.0/+/DDATA/+/+', nodes)).toBe(true);
+      expect(mayPublish(server, 'spBv1.0/Plant1/NCMD/gw-a', nodes)).toBe(true);
+      expect(mayPublish(server, 'spBv1.0/Plant1/NDATA/gw-a', nodes)).toBe(false);
+      expect(mayPublish(server, 'spBv1.0/Plant1/DCMD/gw-a/PLC1', nodes)).toBe(false);
+    });
+
+    it('renders the same rules for Mosquitto', () => {
+      const acl = renderMosquittoAcl([siteA, server], nodes);
+      expect(acl).toContain('topic write spBv1.0/Plant1/NDATA/gw-a\n');
+      expect(acl).toContain('topic write spBv1.0/Plant1/DDATA/gw-a/+\n');
+      expect(acl).toContain('topic read spBv1.0/Plant1/NCMD/gw-a\n');
+      expect(acl).not.toContain('gw-b');
+      expect(acl).toContain('topic write spBv1.0/+/NCMD/+\n');
+      expect(renderMosquittoAcl([siteA, server])).not.toContain('spBv1.0');
+    });
+  });
 });
