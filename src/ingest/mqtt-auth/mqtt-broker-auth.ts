@@ -1,4 +1,5 @@
 import { mayPublish, maySubscribe, type MqttPrincipal, type SparkplugNodeSites } from './domain/mqtt-acl';
+import { VerifiedCredentials } from './credential-cache';
 import { verifyScrypt } from './password-hash';
 import type { MqttUser, MqttUserStore } from './mqtt-user.store';
 
@@ -30,6 +31,7 @@ export class MqttBrokerAuth {
   private users = new Map<string, MqttUser>();
   private loadedVersion = -1;
   private lastCheck = 0;
+  private readonly verified: VerifiedCredentials;
 
   constructor(
     private readonly store: MqttUserStore,
@@ -39,6 +41,7 @@ export class MqttBrokerAuth {
     /** Sparkplug B edge nodes → site (docs/sparkplug.md); empty when sparkplug.yaml is absent. */
     private readonly sparkplugNodes: SparkplugNodeSites = new Map(),
   ) {
+    this.verified = new VerifiedCredentials(now);
     this.reload(true);
   }
 
@@ -60,7 +63,9 @@ export class MqttBrokerAuth {
       return { ok: false, reason: 'anonymous' };
     const user = this.users.get(username);
     // Hash even for an unknown user, so the answer time does not tell which usernames exist.
-    const ok = await verifyScrypt(password.toString('utf8'), user?.scrypt ?? DUMMY_HASH);
+    const pw = password.toString('utf8');
+    const stored = user?.scrypt ?? DUMMY_HASH;
+    const ok = await this.verified.check(username, pw, stored, () => verifyScrypt(pw, stored));
     if (!user || !ok) return { ok: false, reason: 'bad_credentials' };
     if (user.role !== 'server' && this.reservedClientIds().has(clientId))
       return { ok: false, reason: 'client_id_reserved' };
