@@ -17,7 +17,7 @@ import { DeviceTracker } from '../src/ingest/domain/device-tracker';
 import { parseSparkplugConfig } from '../src/config/sparkplug-config';
 import { DataType, decodePayload, encodePayload } from '../src/ingest/sparkplug/sparkplug-payload';
 import { SparkplugProcessor } from '../src/ingest/sparkplug/sparkplug-processor';
-import { parseSparkplugTopic, spTopic } from '../src/ingest/sparkplug/sparkplug-topic';
+import { parseSparkplugTopic, spTopic } from '../src/ingest/sparkplug/domain/sparkplug-topic';
 import type { DeviceInfo } from '../src/config/config.loader';
 import { benchPlantYaml, benchRulesYaml, generateBenchPlant, makeRunId } from './bench-plant';
 import { measureDecodeCost } from './decode.microbench';

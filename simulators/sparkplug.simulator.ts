@@ -13,7 +13,7 @@ import type { ChannelValue, Quality } from '../src/common/types';
 import type { PlantModel } from '../src/config/config.loader';
 import type { SparkplugConfig, SparkplugDeviceMap, SparkplugNodeMap } from '../src/config/sparkplug-config';
 import { DataType, decodePayload, encodePayload, opt, type MetricInput } from '../src/ingest/sparkplug/sparkplug-payload';
-import { BDSEQ_METRIC, REBIRTH_METRIC, spTopic, ncmdTopic } from '../src/ingest/sparkplug/sparkplug-topic';
+import { BDSEQ_METRIC, REBIRTH_METRIC, spTopic, ncmdTopic } from '../src/ingest/sparkplug/domain/sparkplug-topic';
 import { deviceKey } from './device.model';
 import { resolvePeriods, type RateOptions } from './publish-rate.util';
 import { getScenario } from './scenario.registry';

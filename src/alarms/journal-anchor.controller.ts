@@ -21,7 +21,7 @@ import {
 import { ArrayMaxSize, IsArray } from 'class-validator';
 import type { Request } from 'express';
 import { Public, Requires } from '../auth/auth.decorators';
-import { escapeXml } from '../regulator/domain/xml.util';
+import { escapeXml } from '../common/domain/xml.util';
 import { formatAnchor, parseAnchor, type JournalAnchor } from './domain/journal-anchor';
 import { JournalAnchorService, type AnchoredVerification } from './journal-anchor.service';
 

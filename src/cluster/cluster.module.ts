@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ClusterController } from './cluster.controller';
 import { ClusterService } from './cluster.service';
-import { JobGates } from './job-gate';
+import { JobGates } from '../common/job-gate';
 
 /**
  * Cluster groundwork (docs/adr/0016-cluster.md): node heartbeats and site/job leases in PostgreSQL, the singleton job

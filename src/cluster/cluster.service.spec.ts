@@ -2,7 +2,7 @@ import type { AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import type { Database } from '../storage/database.service';
 import { ClusterService } from './cluster.service';
-import { JobGates } from './job-gate';
+import { JobGates } from '../common/job-gate';
 import { pollUntil } from '../../test/setup/poll-until';
 
 const T = (s: number): Date => new Date(Date.UTC(2026, 11, 3, 8, 0, s));

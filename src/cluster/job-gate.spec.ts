@@ -2,7 +2,7 @@ import { ManualClock } from '../common/clock';
 import { RetentionService } from '../storage/retention.service';
 import { TelemetryPartitions } from '../storage/telemetry-partitions.service';
 import { jobKey } from './domain/lease-keys';
-import { JobGates } from './job-gate';
+import { JobGates } from '../common/job-gate';
 
 /** A database that records every statement and has no rows. */
 function recordingDb(): { sql: string[]; db: never } {

@@ -3,7 +3,7 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { ValidatorConstraint, Validate, type ValidatorConstraintInterface } from 'class-validator';
 import { parseTrustProxy, TrustProxyError } from '../common/domain/trust-proxy';
-import { parseWebhookAllowList } from '../regulator/domain/webhook-target.policy';
+import { parseAddressRanges } from '../common/domain/address-ranges';
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -17,7 +17,7 @@ class WebhookAllowConstraint implements ValidatorConstraintInterface {
   private problem = '';
   validate(value: unknown): boolean {
     try {
-      parseWebhookAllowList(typeof value === 'string' ? value : String(value));
+      parseAddressRanges(typeof value === 'string' ? value : String(value));
       return true;
     } catch (err) {
       this.problem = err instanceof Error ? err.message : String(err);

@@ -33,7 +33,7 @@ import {
   parseSparkplugTopic,
   REBIRTH_METRIC,
   SPARKPLUG_SUBSCRIPTIONS,
-} from './sparkplug/sparkplug-topic';
+} from './sparkplug/domain/sparkplug-topic';
 
 /** The readings of one message as runs of one event time, in time order (usually one run: the array itself). */
 export function byTime(readings: Reading[]): Reading[][] {

@@ -4,12 +4,12 @@ import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { ScopeService } from '../auth/scope.service';
 import { DeadLetterRepository } from '../storage/dead-letter.repository';
-import { RejectsQuery } from '../plant/plant.dto';
+import { RejectsQuery } from './rejects.dto';
 import { REJECT_REASONS } from './domain/decode';
 import { parseTopic } from './domain/telemetry-contract';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { sparkplugNodeSites } from '../config/sparkplug-config';
-import { isSparkplugTopic, parseSparkplugTopic } from './sparkplug/sparkplug-topic';
+import { isSparkplugTopic, parseSparkplugTopic } from './sparkplug/domain/sparkplug-topic';
 
 /** Dead letters: rejected MQTT input with topic, reason and the first 1 KiB of payload (supervisor, admin). */
 @ApiTags('ingest')

@@ -13,7 +13,7 @@ import { ExternalConditions } from '../alarms/external-conditions';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { JobGates } from '../cluster/job-gate';
+import { JobGates } from '../common/job-gate';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
 import { createCallRunner, voiceRequest, type CallRunner } from './call.runner';

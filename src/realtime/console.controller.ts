@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Public } from '../auth/auth.decorators';
-import { findProjectRoot } from './project-root.util';
+import { findProjectRoot } from '../common/project-root.util';
 
 /** The console's files: no build step, plain HTML + JS + CSS. Only these names are served. */
 const ASSETS: Readonly<Record<string, string>> = {

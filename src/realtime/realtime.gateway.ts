@@ -27,7 +27,7 @@ import { ReplayMerge, ReplayOverflowError } from './domain/replay.merge';
 import { planTelemetrySubscription } from './domain/scope.filter';
 import { SubscriptionIndex } from './domain/subscription.index';
 import { TelemetryCoalescer } from './domain/telemetry.coalescer';
-import { serverVersion } from './project-root.util';
+import { serverVersion } from '../common/project-root.util';
 import {
   ALARM_FEED,
   HAZARD_FEED,

@@ -5,7 +5,7 @@ import { scopeCovers, sitePath } from '../auth/principal';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { JobGates } from '../cluster/job-gate';
+import { JobGates } from '../common/job-gate';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
 import {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { JobGates } from '../cluster/job-gate';
+import { JobGates } from '../common/job-gate';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { createTelemetrySink } from './copy-worker.sink';
 import { Database } from './database.service';

@@ -11,7 +11,7 @@ import { JsonLogger } from '../../src/common/logger';
 import { loadPlant } from '../../src/config/config.loader';
 import { loadSparkplugConfig } from '../../src/config/sparkplug-config';
 import { DataType, decodePayload, encodePayload, opt, type MetricInput } from '../../src/ingest/sparkplug/sparkplug-payload';
-import { spTopic } from '../../src/ingest/sparkplug/sparkplug-topic';
+import { spTopic } from '../../src/ingest/sparkplug/domain/sparkplug-topic';
 import { SparkplugSimulator } from '../../simulators/sparkplug.simulator';
 import { pollUntil } from '../setup/poll-until';
 import { startServer, type ServerProcess } from '../setup/server-process';

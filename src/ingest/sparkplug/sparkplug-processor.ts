@@ -11,7 +11,7 @@ import type { Reject } from '../domain/decode';
 import type { DeviceTracker } from '../domain/device-tracker';
 import { DataType, dataTypeName, decodePayload, opt, u64, type RawMetric, type RawPayload } from './sparkplug-payload';
 import { nodeKey, type MappedMetric, type SparkplugConfig, type SparkplugDeviceMap, type SparkplugNodeMap } from '../../config/sparkplug-config';
-import { BDSEQ_METRIC, type SparkplugTopic } from './sparkplug-topic';
+import { BDSEQ_METRIC, type SparkplugTopic } from './domain/sparkplug-topic';
 
 /** BIRTH messages of big gateways carry hundreds of metrics: a larger limit than the JSON contract's 64 KiB. */
 export const MAX_SPARKPLUG_PAYLOAD_BYTES = 1024 * 1024;

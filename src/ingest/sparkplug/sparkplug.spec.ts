@@ -9,7 +9,7 @@ import { loadPlant } from '../../config/config.loader';
 import { loadSparkplugConfig, parseSparkplugConfig, type SparkplugConfig } from '../../config/sparkplug-config';
 import { DataType, decodePayload, encodePayload, u64, type MetricInput } from './sparkplug-payload';
 import { metricValue, opcQuality, SparkplugProcessor } from './sparkplug-processor';
-import { parseSparkplugTopic, type SparkplugTopic } from './sparkplug-topic';
+import { parseSparkplugTopic, type SparkplugTopic } from './domain/sparkplug-topic';
 
 const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
 

@@ -3,7 +3,7 @@
  * practice). A page never exceeds `maxBytes` (900 KB ceiling, docs/domain.md §7): entries that would overflow it move to
  * the next page. Pure.
  */
-import { escapeXml } from './xml.util';
+import { escapeXml } from '../../common/domain/xml.util';
 
 export type AtomEntry = {
   /** CAP identifier. */

@@ -1,7 +1,7 @@
 /** Serialises a CapAlert as CAP 1.2 XML, element order exactly as the OASIS schema's sequences. Pure. */
 import { CAP_NAMESPACE, type CapAlert, type CapArea, type CapInfo, type CapValuePair } from './cap.types';
 import { isCapTime } from './cap-time';
-import { element, escapeXml } from './xml.util';
+import { element, escapeXml } from '../../common/domain/xml.util';
 
 /** Identifier and sender may not contain spaces, commas or the XML-restricted `<` and `&` (CAP 1.2 §3.2.1). */
 const CAP_TOKEN = /^[^\s,<&]+$/;

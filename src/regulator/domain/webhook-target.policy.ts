@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { parseAddressRanges, type AddressRangeList } from '../../common/domain/address-ranges';
 
 /**
  * Where a webhook may be delivered (docs/regulator-workflows.md, "Webhook targets"). A receiver must be a public
@@ -7,7 +8,7 @@ import ipaddr from 'ipaddr.js';
  * 100.100.100.200), unspecified, multicast, reserved and translated/mapped IPv6 forms of these are refused, unless an
  * admin names the range in HAZWATCH_WEBHOOK_ALLOW (comma-separated CIDRs or addresses). Range checks use ipaddr.js.
  */
-export type WebhookAllowList = readonly (readonly [ipaddr.IPv4 | ipaddr.IPv6, number])[];
+export type WebhookAllowList = AddressRangeList;
 
 export class WebhookTargetError extends Error {
   override readonly name = 'WebhookTargetError';
@@ -15,20 +16,11 @@ export class WebhookTargetError extends Error {
 
 /** Parses HAZWATCH_WEBHOOK_ALLOW; throws with the bad entry. */
 export function parseWebhookAllowList(value: string | undefined): WebhookAllowList {
-  if (value === undefined || value.trim() === '') return [];
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((entry) => {
-      try {
-        if (entry.includes('/')) return ipaddr.parseCIDR(entry);
-        const a = ipaddr.parse(entry);
-        return [a, a.kind() === 'ipv4' ? 32 : 128] as const;
-      } catch {
-        throw new WebhookTargetError(`'${entry}' is not an IP address or CIDR range`);
-      }
-    });
+  try {
+    return parseAddressRanges(value);
+  } catch (err) {
+    throw new WebhookTargetError(err instanceof Error ? err.message : String(err));
+  }
 }
 
 /** IPv4-mapped and NAT64 forms are judged as the IPv4 address they carry. */

@@ -3,7 +3,7 @@
  * Mosquitto ACL renderer both use these rules, so the two brokers enforce the same contract.
  */
 import { ID_RE, TOPIC_ROOT } from '../../domain/telemetry-contract';
-import { SP_NAMESPACE } from '../../sparkplug/sparkplug-topic';
+import { SP_NAMESPACE } from '../../sparkplug/domain/sparkplug-topic';
 
 /** `server`: hazwatch itself (reads every site, owns `hazwatch/server/…`). `site`: a site's devices or its gateway. */
 export type MqttRole = 'server' | 'site';

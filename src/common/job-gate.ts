@@ -1,4 +1,11 @@
-import { jobKey, type SingletonJob } from './domain/lease-keys';
+import { jobKey, type SingletonJob } from './domain/singleton-jobs';
+
+export { SINGLETON_JOBS, jobKey, type SingletonJob } from './domain/singleton-jobs';
+
+/**
+ * Job gates live in common, not in cluster: storage, notifications and the regulator consult them, and cluster (which
+ * attaches its LeaseManager) sits above storage.
+ */
 
 /** Whatever tells whether this node holds a lease now (the LeaseManager). */
 export type LeaseHolder = { isOwned(key: string): boolean };
