@@ -14,13 +14,14 @@ import { RealtimeModule } from './realtime/realtime.module';
 import { RulesModule } from './rules/rules.module';
 import { StorageModule } from './storage/storage.module';
 import { JournalAnchorModule } from './alarms/journal-anchor.module';
+import { IncidentModule } from './incident/incident.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, clock: Clock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, FeedsModule, HealthModule, RealtimeModule.forRoot(), JournalAnchorModule, BrokerMonitorModule],
+      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, FeedsModule, HealthModule, RealtimeModule.forRoot(), JournalAnchorModule, BrokerMonitorModule, IncidentModule],
     };
   }
 }
