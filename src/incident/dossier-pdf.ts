@@ -42,7 +42,8 @@ class Writer {
     this.doc.moveDown(0.8);
   }
   heading(text: string): void {
-    this.ensure(40);
+    // a heading never stays alone at the foot of a page: keep room for it, a note and a table's first rows
+    this.ensure(90);
     this.doc.moveDown(0.4).font('bold').fontSize(12).fillColor('#000').text(text, MARGIN.left, this.doc.y, { width: this.width });
     const y = this.doc.y + 1;
     this.doc.moveTo(MARGIN.left, y).lineTo(MARGIN.left + this.width, y).lineWidth(1).strokeColor('#333').stroke();
@@ -135,7 +136,7 @@ function drawChart(doc: Doc, g: ChartGeometry): void {
   }
   for (const l of g.limits) {
     doc.moveTo(x, l.y).lineTo(x + w, l.y).lineWidth(0.9).dash(5, { space: 3 }).strokeColor('#d62728').stroke().undash();
-    doc.fillColor('#d62728').text(l.label, x, l.y - 10, { width: w - 2, align: 'right', lineBreak: false });
+    doc.fillColor('#d62728').text(l.label, x, l.y - 11, { width: w - 2, align: 'right', lineBreak: false });
   }
   for (const m of g.marks) {
     doc.moveTo(m.x, y).lineTo(m.x, y + h).lineWidth(0.9).strokeColor('#ff7f0e').stroke();
