@@ -24,14 +24,14 @@ h1 { font-size: 17pt; text-align: center; margin: 6mm 0 1mm; letter-spacing: 0.0
 .subtitle { text-align: center; color: #444; margin-bottom: 5mm; }
 h2 { font-size: 12.5pt; border-bottom: 1.5px solid #333; padding-bottom: 1mm; margin: 6mm 0 2mm; break-after: avoid; }
 table { width: 100%; border-collapse: collapse; table-layout: fixed; margin-bottom: 2mm; }
-th, td { border: 0.6pt solid #777; padding: 1.2mm 1.5mm; vertical-align: top; word-break: break-all; font-size: 9pt; }
+th, td { border: 0.6pt solid #777; padding: 1.2mm 1.5mm; vertical-align: top; overflow-wrap: anywhere; font-size: 9pt; }
 th { background: #eee; font-weight: 600; text-align: left; }
 thead { display: table-header-group; }
 tr { break-inside: avoid; }
 dl.fields { display: grid; grid-template-columns: 32mm 1fr; margin: 0; border-top: 0.6pt solid #777; }
 dl.fields dt, dl.fields dd { margin: 0; padding: 1.2mm 1.5mm; border-bottom: 0.6pt solid #777; }
 dl.fields dt { background: #f3f3f3; font-weight: 600; }
-dl.fields dd { word-break: break-all; }
+dl.fields dd { overflow-wrap: anywhere; }
 .note { color: #444; font-size: 9pt; margin: 0 0 2mm; }
 .empty { color: #555; font-style: italic; }
 figure { margin: 0 0 4mm; break-inside: avoid; }
