@@ -1,4 +1,5 @@
 import { readFileSync, existsSync } from 'node:fs';
+import { creditCodeProblem, filingCodeProblem } from '../cap/credit-code';
 import { join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
@@ -87,8 +88,12 @@ function checkPlant(plant: PlantSchema): Problem[] {
     const sp = `sites[${si}]`;
     if (siteIds.has(site.id)) problems.push({ path: `${sp}.id`, reason: `duplicate site id '${site.id}'` });
     siteIds.add(site.id);
+    const creditProblem = site.creditCode !== undefined ? creditCodeProblem(site.creditCode) : undefined;
+    if (creditProblem) problems.push({ path: `${sp}.creditCode`, reason: creditProblem });
     const localSources = new Map<string, HazardSourceSchema>();
     site.hazardSources.forEach((src, hi) => {
+      const filingProblem = src.filingCode !== undefined ? filingCodeProblem(src.filingCode) : undefined;
+      if (filingProblem) problems.push({ path: `${sp}.hazardSources[${hi}].filingCode`, reason: filingProblem });
       if (sourceIds.has(src.id)) problems.push({ path: `${sp}.hazardSources[${hi}].id`, reason: `duplicate hazard source id '${src.id}'` });
       sourceIds.add(src.id);
       localSources.set(src.id, src);

@@ -48,6 +48,8 @@ export class HazardSourceSchema {
   @Matches(ID_PATTERN) id!: string;
   @IsString() name!: string;
   @IsOptional() @IsString() nameEn?: string;
+  /** 重大危险源备案编号 (checked in config.loader: src/cap/credit-code.ts); sent in CAP parameters. */
+  @IsOptional() @IsString() filingCode?: string;
   @IsIn(['storage', 'production']) unitType!: 'storage' | 'production';
   /** People within 500 m of the unit boundary → α. */
   @IsInt() @Min(0) peopleWithin500m!: number;
@@ -170,6 +172,8 @@ export class SiteSchema {
   @IsString() name!: string;
   @IsOptional() @IsString() nameEn?: string;
   @Matches(JURISDICTION_PATTERN, { message: 'must be a path like tianjin/binhai/nangang' }) jurisdiction!: string;
+  /** 统一社会信用代码 (GB 32100-2015, check character verified in config.loader); sent in CAP parameters. */
+  @IsOptional() @IsString() creditCode?: string;
   @ValidateNested() @Type(() => LocationSchema) location!: LocationSchema;
   /** Enterprise flags: 两重点一重大 etc. */
   @IsOptional() @IsArray() @IsString({ each: true }) flags?: string[];

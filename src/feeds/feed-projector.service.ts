@@ -250,6 +250,8 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
               id: sourceInfo.id,
               name: sourceInfo.name,
               ...(sourceInfo.nameEn ? { nameEn: sourceInfo.nameEn } : {}),
+              substances: sourceInfo.substances.map((x) => x.substance),
+              ...(sourceInfo.filingCode !== undefined ? { filingCode: sourceInfo.filingCode } : {}),
             },
           }
         : {}),

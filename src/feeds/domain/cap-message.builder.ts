@@ -240,6 +240,8 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
     ...(e.deviceId !== undefined ? [{ valueName: 'hazwatch:deviceId', value: e.deviceId }] : []),
     { valueName: 'hazwatch:condition', value: e.condition },
     { valueName: 'hazwatch:conditionClass', value: assessed.cls },
+    // the rule's own text (may mix languages): carried as data, not in the Chinese-only prose
+    { valueName: 'hazwatch:message', value: e.message },
     { valueName: 'hazwatch:priority', value: e.priority },
     { valueName: 'hazwatch:level', value: e.level },
     { valueName: 'hazwatch:state', value: e.state },
