@@ -1,3 +1,4 @@
+import { checkJurisdictions, type JurisdictionInfo } from './admin-divisions';
 import { readFileSync, existsSync } from 'node:fs';
 import { creditCodeProblem, filingCodeProblem } from '../cap/credit-code';
 import { join, resolve } from 'node:path';
@@ -73,6 +74,8 @@ export type PlantModel = {
   /** Key `${siteId}/${deviceId}`. */
   readonly deviceByKey: ReadonlyMap<string, DeviceInfo>;
   readonly sourceById: ReadonlyMap<string, HazardSourceSchema & { readonly siteId: string }>;
+  /** Declared jurisdictions with official names and GB/T 2260 codes (empty when plant.yaml declares none). */
+  readonly jurisdictionByPath?: ReadonlyMap<string, JurisdictionInfo>;
   /** Consistency warnings found at load (file, path, reason with the numbers); logged at start. */
   readonly warnings: readonly Problem[];
   /** The file the model came from (for warnings). */
@@ -84,6 +87,7 @@ function checkPlant(plant: PlantSchema): Problem[] {
   const problems: Problem[] = [];
   const siteIds = new Set<string>();
   const sourceIds = new Set<string>();
+  problems.push(...checkJurisdictions(plant.jurisdictions, plant.sites).problems);
   plant.sites.forEach((site, si) => {
     const sp = `sites[${si}]`;
     if (siteIds.has(site.id)) problems.push({ path: `${sp}.id`, reason: `duplicate site id '${site.id}'` });
@@ -179,7 +183,8 @@ export function indexPlant(plant: PlantSchema): PlantModel {
       deviceByKey.set(`${site.id}/${d.id}`, Object.assign(d, { siteId: site.id, channels: deviceChannels(d) }));
     }
   }
-  return { sites: plant.sites, siteById, deviceByKey, sourceById, warnings: [] };
+  const jurisdictionByPath = checkJurisdictions(plant.jurisdictions, plant.sites).byPath;
+  return { sites: plant.sites, siteById, deviceByKey, sourceById, jurisdictionByPath, warnings: [] };
 }
 
 /** Logs the plant model's consistency warnings (once, at start), each with file, path and reason. Returns how many. */

@@ -183,6 +183,15 @@ export class SiteSchema {
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => CauseEffectSchema) causeAndEffect?: CauseEffectSchema[];
 }
 
+/** A jurisdiction level with its GB/T 2260 code (name from the data package) or, for a park, its name. */
+export class JurisdictionSchema {
+  @Matches(JURISDICTION_PATTERN, { message: 'must be a path like tianjin/binhai' }) path!: string;
+  @IsOptional() @Matches(/^\d{6}$/, { message: 'must be a 6-digit GB/T 2260 code like 120116' }) code?: string;
+  @IsOptional() @IsString() name?: string;
+}
+
 export class PlantSchema {
+  /** Official names and codes of the jurisdiction paths (src/config/admin-divisions.ts); optional. */
+  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => JurisdictionSchema) jurisdictions?: JurisdictionSchema[];
   @IsArray() @ArrayMinSize(1) @ValidateNested({ each: true }) @Type(() => SiteSchema) sites!: SiteSchema[];
 }
