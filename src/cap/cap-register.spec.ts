@@ -60,6 +60,18 @@ describe('CAP in the regulators’ register', () => {
     expect(wrong.infos[0]!.parameters.map((p) => p.valueName)).not.toContain('unifiedSocialCreditCode');
   });
 
+  it('should give the GB/T 2260 district code as a geocode and the official jurisdiction name', () => {
+    const a = buildCapAlert({
+      event: makeFeedEvent(),
+      msgType: 'Alert',
+      site: { ...SITE, jurisdictionName: '天津市滨海新区南港工业区', adminCode: '120116' },
+      source: SOURCE,
+      settings: CAP_SETTINGS,
+    });
+    expect(a.infos[0]?.areas[0]?.geocodes[0]).toEqual({ valueName: 'GB/T 2260', value: '120116' });
+    expect(a.restriction).toBe('仅限天津市滨海新区南港工业区及上级监管部门');
+  });
+
   it('should stay valid against the OASIS CAP 1.2 schema with both blocks', async () => {
     const xml = renderCapXml(build({ condition: 'gas_l2', priority: 'critical' }));
     expect(await validateCap(xml)).toEqual({ valid: true, errors: [] });

@@ -100,3 +100,13 @@ export function jurisdictionChain(
   const coded = [...chain].reverse().find((j) => j.code !== undefined);
   return { chain, ...(coded?.code !== undefined ? { adminCode: coded.code } : {}), name: chain.map((j) => j.name).join('') || path };
 }
+
+/** The fields a site payload or feed carries for its jurisdiction (empty when plant.yaml declares none). */
+export function jurisdictionView(
+  byPath: ReadonlyMap<string, JurisdictionInfo> | undefined,
+  path: string,
+): { jurisdictionName?: string; adminCode?: string; jurisdictionChain?: JurisdictionInfo[] } {
+  if (!byPath || byPath.size === 0) return {};
+  const c = jurisdictionChain(byPath, path);
+  return { jurisdictionName: c.name, ...(c.adminCode !== undefined ? { adminCode: c.adminCode } : {}), jurisdictionChain: c.chain };
+}

@@ -1,3 +1,4 @@
+import { jurisdictionView } from '../config/admin-divisions';
 import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { Subject, type Observable, type Subscription } from 'rxjs';
@@ -243,7 +244,7 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
       event: e,
       msgType: decision.msgType,
       ...(decision.msgType !== 'Alert' ? { incident: decision.reference } : {}),
-      site,
+      site: { ...site, ...jurisdictionView(this.config.plant.jurisdictionByPath, site.jurisdiction) },
       ...(sourceInfo
         ? {
             source: {

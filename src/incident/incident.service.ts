@@ -1,3 +1,4 @@
+import { jurisdictionView } from '../config/admin-divisions';
 /**
  * Assembles the incident dossier of one site and window from the alarm journal, the call-out and duty-check records,
  * the hidden-danger items, the call-out roster and the stored telemetry of the devices involved
@@ -67,6 +68,7 @@ export class IncidentService {
         name: site.name,
         ...(site.nameEn !== undefined ? { nameEn: site.nameEn } : {}),
         jurisdiction: site.jurisdiction,
+        ...jurisdictionView(this.config.plant.jurisdictionByPath, site.jurisdiction),
         location: site.location,
         hazardSources: site.hazardSources.map((h) => ({ id: h.id, name: h.name, filedGrade: String(h.filedGrade) })),
       },

@@ -89,6 +89,16 @@ describe('incident dossier end to end (real server)', () => {
     expect(bytes.toString('latin1')).toMatch(/\/BaseFont \/[A-Z]{6}\+NotoSansHans-Regular/);
   });
 
+  it('should name the jurisdiction officially in /api/sites (GB/T 2260 code and Chinese names)', async () => {
+    const res = await get('/api/sites/bohai-chem', tokens.regulator);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      jurisdiction: 'tianjin/binhai/lingang',
+      jurisdictionName: '天津市滨海新区临港经济区',
+      adminCode: '120116',
+    });
+  });
+
   it('should keep the dossier inside the caller’s jurisdiction', async () => {
     expect((await get(`/api/sites/wuqing-fine/incident${query()}`, tokens.regulator)).status).toBe(404);
     expect((await get(`/api/sites/wuqing-fine/incident${query()}`, tokens.operator)).status).toBe(200);

@@ -70,6 +70,8 @@ suite('regulator feeds: Atom and CAP (whole app, PostgreSQL)', () => {
     // the chlorine tank farm's toxic-dispersion consequence zone (src/config/substances.ts), not the 500 m ring
     expect(cap.text).toContain('<circle>38.972,117.768 3</circle>');
     expect(cap.text).toContain('<valueName>unifiedSocialCreditCode</valueName>');
+    expect(cap.text).toMatch(/<valueName>GB\/T 2260<\/valueName>\s*<value>120116<\/value>/);
+    expect(cap.text).toContain('<restriction>仅限天津市滨海新区临港经济区及上级监管部门</restriction>');
     expect(await validateCap(cap.text)).toEqual({ valid: true, errors: [] });
 
     // a Binhai-scoped document is "not found" for Wuqing (existence not revealed)

@@ -26,6 +26,9 @@ export type CapSite = {
   readonly location: { readonly lat: number; readonly lon: number };
   /** 统一社会信用代码 (GB 32100-2015), plant.yaml `creditCode`. */
   readonly creditCode?: string;
+  /** Official name of the jurisdiction path (天津市滨海新区临港经济区) and its GB/T 2260 district code. */
+  readonly jurisdictionName?: string;
+  readonly adminCode?: string;
 };
 export type CapSource = {
   readonly id: string;
@@ -269,6 +272,7 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
   const zoneKm = source?.substances !== undefined ? consequenceRadiusKm(source.substances, assessed.scenario) : undefined;
   const radiusKm = zoneKm ?? settings.areaRadiusKm;
   const geocodes: CapValuePair[] = [
+    ...(site.adminCode !== undefined ? [{ valueName: 'GB/T 2260', value: site.adminCode }] : []),
     { valueName: 'hazwatch:jurisdiction', value: site.jurisdiction },
     { valueName: 'hazwatch:site', value: site.id },
     { valueName: 'WGS84:point', value: `${lat},${lon}` },
@@ -338,7 +342,7 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
     msgType,
     source: 'hazwatch',
     scope: 'Restricted',
-    restriction: `仅限监管辖区 ${site.jurisdiction} 及上级监管部门`,
+    restriction: `仅限${site.jurisdictionName ?? `监管辖区 ${site.jurisdiction} `}及上级监管部门`,
     ...(msgType !== 'Alert' ? { note: `${e.event}${e.comment !== undefined ? `: ${e.comment}` : ''}` } : {}),
     ...(input.incident !== undefined
       ? { references: capReference(settings.sender, input.incident), incidents: input.incident.identifier }

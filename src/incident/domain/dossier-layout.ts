@@ -116,7 +116,7 @@ export function layoutDossier(d: Dossier, conditionZh: (condition: string) => st
     fields: [
       ['企业名称', `${d.site.name}${d.site.nameEn ? `（${d.site.nameEn}）` : ''}`],
       ['企业标识', d.site.id],
-      ['监管辖区', d.site.jurisdiction],
+      ['监管辖区', d.site.jurisdictionName ? `${d.site.jurisdictionName}${d.site.adminCode ? `（行政区划代码 ${d.site.adminCode}）` : ''}` : d.site.jurisdiction],
       ['位置（WGS 84）', `${d.site.location.lat}, ${d.site.location.lon}`],
       ['重大危险源', d.site.hazardSources.map((h) => `${h.name}（${h.filedGrade}）`).join('；') || '—'],
       ['报告时段', `${t(d.from)} 至 ${t(d.to)}（北京时间）`],

@@ -9,6 +9,9 @@ export type DossierSite = {
   readonly name: string;
   readonly nameEn?: string;
   readonly jurisdiction: string;
+  /** Official name (天津市滨海新区临港经济区) and GB/T 2260 code, when plant.yaml declares jurisdictions. */
+  readonly jurisdictionName?: string;
+  readonly adminCode?: string;
   readonly location: { readonly lat: number; readonly lon: number };
   readonly hazardSources: ReadonlyArray<{ readonly id: string; readonly name: string; readonly filedGrade: string }>;
 };
