@@ -158,7 +158,7 @@ describe('incident dossier HTTP API (in-process app, real guard, fake sources)',
       journalTruncated: false,
       findings: [{ id: 'hd-bohai-chem', alarmId: 'al-bohai-chem' }],
     });
-    expect(res.body.journal.map((e: DossierJournalEntry) => e.seq)).toEqual([7, 8]);
+    expect((res.body as { journal: DossierJournalEntry[] }).journal.map((e) => e.seq)).toEqual([7, 8]);
     // the roster at 18:22 China time: site-wide and the chlorine source's own operations person, the duty desk
     expect(res.body.onDuty).toEqual([
       { role: 'control_room', name: '中控室', number: 'sip:8001@pbx', rosterGap: false },
@@ -167,7 +167,7 @@ describe('incident dossier HTTP API (in-process app, real guard, fake sources)',
       { role: 'operations', sourceId: 'bhc-cl2', name: '孙浩', number: '+8613800001005', rosterGap: false },
       { role: 'duty_desk', name: '滨海新区应急管理局值班室', number: '+862225201110', rosterGap: false },
     ]);
-    const series = res.body.telemetry;
+    const series = (res.body as { telemetry: Array<{ points: Array<{ avg: number }> }> }).telemetry;
     expect(series).toHaveLength(1);
     expect(series[0]).toMatchObject({
       deviceId: 'cl-gd-1',
@@ -183,7 +183,7 @@ describe('incident dossier HTTP API (in-process app, real guard, fake sources)',
       ],
     });
     // oldest first, from the window widened around the incident
-    expect(series[0].points.map((p: { avg: number }) => p.avg)).toEqual([0.2, 2.4]);
+    expect(series[0]!.points.map((p) => p.avg)).toEqual([0.2, 2.4]);
     const q = telemetry.queries[telemetry.queries.length - 1]!;
     expect({ from: q.from, to: q.to }).toEqual(telemetryWindow(Date.parse(at(0)), Date.parse(at(60))));
     expect(q.bucketSeconds).toBe(20);

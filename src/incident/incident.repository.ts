@@ -53,7 +53,8 @@ type FindingRow = {
   history: Array<{ at: string; from: string | null; to: string; actor: string; comment: string | null }>;
 };
 
-const text = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+const text = (v: unknown): string =>
+  v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 const iso = (v: string | Date): string => new Date(v).toISOString();
 
 @Injectable()

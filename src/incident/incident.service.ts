@@ -129,7 +129,7 @@ export class IncidentService {
           deviceId: d.id,
           deviceName: d.name,
           channel,
-          ...(unitOf(d, channel) !== undefined ? { unit: unitOf(d, channel) as string } : {}),
+          ...(unitOf(d, channel) !== undefined ? { unit: unitOf(d, channel) } : {}),
           from: new Date(win.from).toISOString(),
           to: new Date(win.to).toISOString(),
           bucketSeconds,
