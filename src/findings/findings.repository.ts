@@ -28,8 +28,9 @@ VALUES ($1, (SELECT COALESCE(max(n), 0) + 1 FROM finding_event WHERE finding_id 
 const PLAN = `UPDATE finding SET plan_measures = COALESCE($2, plan_measures), plan_funds_cny = COALESCE($3, plan_funds_cny),
   plan_due = COALESCE($4, plan_due), plan_responsible = COALESCE($5, plan_responsible), plan_contingency = COALESCE($6, plan_contingency),
   updated_at = $7 WHERE id = $1 AND status IN ('open', 'rectifying')`;
-const MOVE = `UPDATE finding SET status = $3, updated_at = $4, closed_at = CASE WHEN $3 = 'closed' THEN $4 END,
-  closed_by = CASE WHEN $3 = 'closed' THEN $5 END WHERE id = $1 AND status = $2`;
+const MOVE = `UPDATE finding SET status = $3::text, updated_at = $4::timestamptz,
+  closed_at = CASE WHEN $3::text = 'closed' THEN $4::timestamptz END,
+  closed_by = CASE WHEN $3::text = 'closed' THEN $5::text END WHERE id = $1 AND status = $2`;
 const ESCALATE = `UPDATE finding SET escalated_at = $2 WHERE id = $1 AND escalated_at IS NULL`;
 const GET = `SELECT ${COLUMNS} FROM finding WHERE id = $1`;
 const LIST = `SELECT ${COLUMNS} FROM finding WHERE ($1::text[] IS NULL OR site_id = ANY($1)) AND ($2::text IS NULL OR grade = $2)

@@ -53,8 +53,12 @@ type FindingRow = {
   history: Array<{ at: string; from: string | null; to: string; actor: string; comment: string | null }>;
 };
 
-const text = (v: unknown): string =>
-  v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+function text(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
+}
 const iso = (v: string | Date): string => new Date(v).toISOString();
 
 @Injectable()
