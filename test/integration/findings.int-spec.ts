@@ -3,6 +3,7 @@
  * jurisdiction and grade, the 五落实 gate before rectification, the regulator's sign-off, and the overdue escalation
  * alarm raised at the deadline and cleared when the finding is signed off.
  */
+import { Client } from 'pg';
 import { JsonLogger } from '../../src/common/logger';
 import { feedsConfigDir, startFeedsApp, type FeedsApp } from '../../src/feeds/testing/feeds-app.harness';
 import { pollUntil } from '../setup/poll-until';
@@ -106,4 +107,52 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
     expect(grade.status).toBe(400);
     expect(JSON.stringify(grade.body)).toContain('grade must be major or general');
   });
+
+  it('should take one safety commitment per enterprise and day and list the month with the days missing', async () => {
+    const body = { committedBy: '张建国', riskLevel: 'general', unitsRunning: 3, unitsStopped: 1, hotWork: 1, confinedSpace: 0, statement: '今日各生产装置运行正常，特殊作业已落实安全措施，承诺安全生产。' };
+    const first = await app.http('POST', '/api/sites/bohai-chem/safety-commitments', operator, body);
+    expect(first.status).toBe(201);
+    const day = (first.body as { day: string }).day;
+    expect((await app.http('POST', '/api/sites/bohai-chem/safety-commitments', operator, body)).status).toBe(409);
+    expect((await app.http('POST', '/api/sites/bohai-chem/safety-commitments', binhai, body)).status).toBe(403);
+    const month = day.slice(0, 7);
+    const list = (await app.http('GET', `/api/safety-commitments?month=${month}`, binhai)).body as Array<{ siteId: string; missingDays: string[]; commitments: Array<{ day: string; committedBy: string }> }>;
+    const bohai = list.find((x) => x.siteId === 'bohai-chem')!;
+    expect(bohai.commitments).toEqual([expect.objectContaining({ day, committedBy: '张建国' })]);
+    expect(bohai.missingDays).not.toContain(day);
+    const nangang = list.find((x) => x.siteId === 'nangang-petro')!;
+    expect(nangang.missingDays).toContain(day);
+    expect(list.some((x) => x.siteId === 'wuqing-fine')).toBe(false);
+    expect((await app.http('GET', `/api/safety-commitments?month=${month}&site=bohai-chem`, wuqing)).status).toBe(404);
+    expect((await app.http('GET', '/api/safety-commitments?month=2026-13', binhai)).status).toBe(400);
+  });
+
+  it('should count duty checks and the responsible persons’ calls per month', async () => {
+    const db = new Client({ connectionString: scratch.url });
+    await db.connect();
+    const now = new Date();
+    try {
+      await db.query(
+        `INSERT INTO duty_check (id, site_id, trigger, scheduled_at, status, result, completed_at, state) VALUES ('dc-perf-1', 'bohai-chem', 'manual', $1, 'done', 'on_duty', $1, '{}')`,
+        [now],
+      );
+      for (const [id, answered, outcome] of [['ca-perf-1', now, 'ACKED'], ['ca-perf-2', null, 'NO_ANSWER']] as const)
+        await db.query(
+          `INSERT INTO call_attempt (id, duty_check_id, site_id, callee_role, callee_name, number, attempt_no, placed_at, answered_at, provider, outcome)
+           VALUES ($1, 'dc-perf-1', 'bohai-chem', 'main', '张建国', '+8613800001001', 1, $2, $3, 'fake', $4)`,
+          [id, now, answered, outcome],
+        );
+    } finally {
+      await db.end();
+    }
+    const month = new Date(now.getTime() + 8 * 3_600_000).toISOString().slice(0, 7);
+    const r = await app.http('GET', `/api/responsible-performance?month=${month}&site=bohai-chem`, binhai);
+    expect(r.status).toBe(200);
+    const [perf] = r.body as Array<{ dutyChecks: { done: number; onDuty: number }; persons: Array<{ role: string; name: string; callsPlaced: number; callsAnswered: number; callsConfirmed: number }> }>;
+    expect(perf!.dutyChecks.done).toBeGreaterThanOrEqual(1);
+    expect(perf!.dutyChecks.onDuty).toBeGreaterThanOrEqual(1);
+    expect(perf!.persons.find((x) => x.role === 'main' && x.name === '张建国')).toMatchObject({ callsPlaced: 2, callsAnswered: 1, callsConfirmed: 1 });
+    expect((await app.http('GET', `/api/responsible-performance?month=${month}&site=bohai-chem`, wuqing)).status).toBe(404);
+  });
 });
+
