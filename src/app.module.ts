@@ -16,13 +16,15 @@ import { RulesModule } from './rules/rules.module';
 import { StorageModule } from './storage/storage.module';
 import { JournalAnchorModule } from './alarms/journal-anchor.module';
 import { ClusterModule } from './cluster/cluster.module';
+import { IncidentModule } from './incident/incident.module';
+import { FindingsModule } from './findings/findings.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, clock: Clock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, PlantModule, RegulatorModule, HealthModule, RealtimeModule.forRoot(), JournalAnchorModule, BrokerMonitorModule, ClusterModule],
+      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, PlantModule, RegulatorModule, HealthModule, RealtimeModule.forRoot(), JournalAnchorModule, BrokerMonitorModule, ClusterModule, IncidentModule, FindingsModule],
     };
   }
 }

@@ -1,4 +1,6 @@
+import { checkJurisdictions, type JurisdictionInfo } from './admin-divisions';
 import { readFileSync, existsSync } from 'node:fs';
+import { creditCodeProblem, filingCodeProblem } from '../cap/credit-code';
 import { join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
@@ -72,6 +74,8 @@ export type PlantModel = {
   /** Key `${siteId}/${deviceId}`. */
   readonly deviceByKey: ReadonlyMap<string, DeviceInfo>;
   readonly sourceById: ReadonlyMap<string, HazardSourceSchema & { readonly siteId: string }>;
+  /** Declared jurisdictions with official names and GB/T 2260 codes (empty when plant.yaml declares none). */
+  readonly jurisdictionByPath?: ReadonlyMap<string, JurisdictionInfo>;
   /** Consistency warnings found at load (file, path, reason with the numbers); logged at start. */
   readonly warnings: readonly Problem[];
   /** The file the model came from (for warnings). */
@@ -83,12 +87,17 @@ function checkPlant(plant: PlantSchema): Problem[] {
   const problems: Problem[] = [];
   const siteIds = new Set<string>();
   const sourceIds = new Set<string>();
+  problems.push(...checkJurisdictions(plant.jurisdictions, plant.sites).problems);
   plant.sites.forEach((site, si) => {
     const sp = `sites[${si}]`;
     if (siteIds.has(site.id)) problems.push({ path: `${sp}.id`, reason: `duplicate site id '${site.id}'` });
     siteIds.add(site.id);
+    const creditProblem = site.creditCode !== undefined ? creditCodeProblem(site.creditCode) : undefined;
+    if (creditProblem) problems.push({ path: `${sp}.creditCode`, reason: creditProblem });
     const localSources = new Map<string, HazardSourceSchema>();
     site.hazardSources.forEach((src, hi) => {
+      const filingProblem = src.filingCode !== undefined ? filingCodeProblem(src.filingCode) : undefined;
+      if (filingProblem) problems.push({ path: `${sp}.hazardSources[${hi}].filingCode`, reason: filingProblem });
       if (sourceIds.has(src.id)) problems.push({ path: `${sp}.hazardSources[${hi}].id`, reason: `duplicate hazard source id '${src.id}'` });
       sourceIds.add(src.id);
       localSources.set(src.id, src);
@@ -174,7 +183,8 @@ export function indexPlant(plant: PlantSchema): PlantModel {
       deviceByKey.set(`${site.id}/${d.id}`, Object.assign(d, { siteId: site.id, channels: deviceChannels(d) }));
     }
   }
-  return { sites: plant.sites, siteById, deviceByKey, sourceById, warnings: [] };
+  const jurisdictionByPath = checkJurisdictions(plant.jurisdictions, plant.sites).byPath;
+  return { sites: plant.sites, siteById, deviceByKey, sourceById, jurisdictionByPath, warnings: [] };
 }
 
 /** Logs the plant model's consistency warnings (once, at start), each with file, path and reason. Returns how many. */

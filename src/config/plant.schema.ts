@@ -48,6 +48,8 @@ export class HazardSourceSchema {
   @Matches(ID_PATTERN) id!: string;
   @IsString() name!: string;
   @IsOptional() @IsString() nameEn?: string;
+  /** 重大危险源备案编号 (checked in config.loader: src/cap/credit-code.ts); sent in CAP parameters. */
+  @IsOptional() @IsString() filingCode?: string;
   @IsIn(['storage', 'production']) unitType!: 'storage' | 'production';
   /** People within 500 m of the unit boundary → α. */
   @IsInt() @Min(0) peopleWithin500m!: number;
@@ -170,6 +172,8 @@ export class SiteSchema {
   @IsString() name!: string;
   @IsOptional() @IsString() nameEn?: string;
   @Matches(JURISDICTION_PATTERN, { message: 'must be a path like tianjin/binhai/nangang' }) jurisdiction!: string;
+  /** 统一社会信用代码 (GB 32100-2015, check character verified in config.loader); sent in CAP parameters. */
+  @IsOptional() @IsString() creditCode?: string;
   @ValidateNested() @Type(() => LocationSchema) location!: LocationSchema;
   /** Enterprise flags: 两重点一重大 etc. */
   @IsOptional() @IsArray() @IsString({ each: true }) flags?: string[];
@@ -179,6 +183,15 @@ export class SiteSchema {
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => CauseEffectSchema) causeAndEffect?: CauseEffectSchema[];
 }
 
+/** A jurisdiction level with its GB/T 2260 code (name from the data package) or, for a park, its name. */
+export class JurisdictionSchema {
+  @Matches(JURISDICTION_PATTERN, { message: 'must be a path like tianjin/binhai' }) path!: string;
+  @IsOptional() @Matches(/^\d{6}$/, { message: 'must be a 6-digit GB/T 2260 code like 120116' }) code?: string;
+  @IsOptional() @IsString() name?: string;
+}
+
 export class PlantSchema {
+  /** Official names and codes of the jurisdiction paths (src/config/admin-divisions.ts); optional. */
+  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => JurisdictionSchema) jurisdictions?: JurisdictionSchema[];
   @IsArray() @ArrayMinSize(1) @ValidateNested({ each: true }) @Type(() => SiteSchema) sites!: SiteSchema[];
 }

@@ -189,3 +189,27 @@ export function toxicCeilings(s: SubstanceRef, unit: string, spanHi: number): Se
 export function fmt(x: number): string {
   return Number(x.toPrecision(3)).toString();
 }
+
+/** Accident scenarios a consequence zone is given for (docs/cap-profile.md). */
+export type ConsequenceScenario = 'toxic' | 'fire' | 'explosion';
+
+/**
+ * Default consequence-zone radius per substance and scenario, km: the zone a CAP `<area>` names for an alarm of a
+ * hazard source holding the substance (not the 500 m population ring of GB 18218's α). Planning defaults of the
+ * magnitude typical for a storage-tank release (toxic: to the AEGL-2/ERPG-2 distance; fire: thermal radiation
+ * 12.5 kW/m²; explosion: overpressure 0.1 bar); a site replaces them with the radii of its own filed consequence
+ * analysis. Only scenarios the substance can produce are listed.
+ */
+export const CONSEQUENCE_RADIUS_KM: Readonly<Record<string, Partial<Record<ConsequenceScenario, number>>>> = {
+  chlorine: { toxic: 3 },
+  ammonia: { toxic: 1.5, fire: 0.1, explosion: 0.3 },
+  benzene: { toxic: 0.5, fire: 0.2, explosion: 0.6 },
+  'vinyl chloride': { toxic: 0.8, fire: 0.3, explosion: 0.8 },
+  methanol: { toxic: 0.3, fire: 0.15, explosion: 0.4 },
+  'hydrogen peroxide': { toxic: 0.2 },
+  'hydrogen sulfide': { toxic: 2, fire: 0.1, explosion: 0.3 },
+  'carbon monoxide': { toxic: 1, fire: 0.1, explosion: 0.3 },
+  methane: { fire: 0.2, explosion: 0.5 },
+  propane: { fire: 0.3, explosion: 0.8 },
+  hydrogen: { fire: 0.15, explosion: 0.5 },
+};

@@ -49,7 +49,7 @@ import { VoiceHealth } from './voice-health.service';
     CalloutService,
     DutyCheckService,
   ],
-  exports: [CalloutService, DutyCheckService],
+  exports: [CalloutService, DutyCheckService, CALLOUT_STORE, CALLOUTS_CONFIG],
 })
 export class NotificationsModule implements OnApplicationShutdown {
   constructor(@Inject(VOICE_PORT) private readonly voice: VoicePort) {}

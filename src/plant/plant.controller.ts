@@ -8,6 +8,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { DeviceInfo } from '../config/config.loader';
 import type { SiteSchema } from '../config/plant.schema';
 import { linkView } from '../ingest/domain/device-tracker';
+import { jurisdictionView } from '../config/admin-divisions';
 import { IngestService } from '../ingest/ingest.service';
 import { SiteFilterQuery } from './plant.dto';
 
@@ -62,6 +63,8 @@ export class PlantController {
       name: s.name,
       nameEn: s.nameEn ?? null,
       jurisdiction: s.jurisdiction,
+      // official names and the GB/T 2260 code, so the console shows 天津市滨海新区临港经济区, not the slug path
+      ...jurisdictionView(this.config.plant.jurisdictionByPath, s.jurisdiction),
       location: s.location,
       flags: s.flags ?? [],
       hazardSources: s.hazardSources.map((h) => ({

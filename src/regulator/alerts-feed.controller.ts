@@ -1,3 +1,4 @@
+import { atomFilter, isPriority } from '../cap/atom-filter';
 import {
   BadRequestException,
   Controller,
@@ -57,12 +58,22 @@ export class AlertsFeedController {
     description: 'Page: entries with an alarm-event seq below this',
   })
   @ApiQuery({ name: 'limit', required: false, description: 'Entries per page (default 50, at most 500)' })
+  @ApiQuery({
+    name: 'minPriority',
+    required: false,
+    description: 'Lowest priority listed (default high: the regulator-graded alarms; site_offline is always listed)',
+  })
   async atom(
     @CurrentPrincipal() principal: Principal,
     @Req() req: Request,
     @Query('before') beforeQ?: string,
     @Query('limit') limitQ?: string,
+    @Query('minPriority') minPriorityQ?: string,
   ): Promise<string> {
+    if (minPriorityQ !== undefined && !isPriority(minPriorityQ))
+      throw new BadRequestException('minPriority must be one of critical, high, medium, low');
+    const filter = atomFilter(minPriorityQ);
+    const extra = minPriorityQ !== undefined ? `&minPriority=${minPriorityQ}` : '';
     const before = beforeQ === undefined ? undefined : /^\d{1,18}$/.test(beforeQ) ? Number(beforeQ) : NaN;
     if (Number.isNaN(before)) throw new BadRequestException('before must be an alarm-event seq');
     const limit =
@@ -74,6 +85,7 @@ export class AlertsFeedController {
       siteIds,
       ...(before !== undefined ? { before } : {}),
       limit: limit + 1,
+      filter,
     });
     const more = rows.length > limit;
     const base = baseUrl(req);
@@ -89,15 +101,15 @@ export class AlertsFeedController {
       capUrl: `${base}/feeds/alerts/${encodeURIComponent(m.identifier)}.cap`,
     }));
     const scopeLabel = principal.role === 'admin' || principal.scope === '' ? 'all' : principal.scope;
-    const self = `${base}/feeds/alerts.atom${before !== undefined ? `?before=${before}` : ''}`;
+    const self = `${base}/feeds/alerts.atom${before !== undefined ? `?before=${before}${extra}` : extra.replace('&', '?')}`;
     const first = entries[0];
     return buildAtomFeed(
       {
         selfUrl: self,
         nextUrl: (b) =>
-          `${base}/feeds/alerts.atom?before=${b}${limitQ !== undefined ? `&limit=${limit}` : ''}`,
+          `${base}/feeds/alerts.atom?before=${b}${limitQ !== undefined ? `&limit=${limit}` : ''}${extra}`,
         feedId: `urn:hazwatch:feeds:alerts:${scopeLabel}`,
-        title: `hazwatch 重大危险源预警 alerts — ${scopeLabel}`,
+        title: `hazwatch 重大危险源监测报警 alerts — ${scopeLabel}`,
         updated: first ? first.updated : capTime(this.clock.now()),
         author: this.settings.sender,
         more,

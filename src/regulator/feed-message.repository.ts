@@ -73,6 +73,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (incident) DO NOTHING`;
 const LIST_MESSAGES = `SELECT identifier, event_seq, alarm_id, site_id, source_id, msg_type, priority, event, incident, sent, headline
 FROM feed_message
 WHERE ($1::text[] IS NULL OR site_id = ANY($1)) AND ($2::bigint IS NULL OR event_seq < $2)
+  AND ($4::text[] IS NULL OR priority = ANY($4) OR event_json->>'condition' = ANY($5::text[]))
 ORDER BY event_seq DESC LIMIT $3`;
 const GET_MESSAGE = `SELECT identifier, site_id, xml FROM feed_message WHERE identifier = $1`;
 const MESSAGES_OF_ALARM = `SELECT identifier, event_seq, alarm_id, site_id, source_id, msg_type, priority, event, incident, sent, headline
@@ -212,8 +213,16 @@ export class FeedMessageRepository {
     siteIds: readonly string[] | undefined;
     before?: number;
     limit: number;
+    /** Only these priorities, plus messages of these conditions (src/cap/atom-filter.ts); absent: everything. */
+    filter?: { priorities: readonly string[]; conditions: readonly string[] };
   }): Promise<FeedMessageRow[]> {
-    const r = await this.db.query<MessageRow>(LIST_MESSAGES, [q.siteIds ?? null, q.before ?? null, q.limit]);
+    const r = await this.db.query<MessageRow>(LIST_MESSAGES, [
+      q.siteIds ?? null,
+      q.before ?? null,
+      q.limit,
+      q.filter ? [...q.filter.priorities] : null,
+      q.filter ? [...q.filter.conditions] : [],
+    ]);
     return r.rows.map(toMessage);
   }
 

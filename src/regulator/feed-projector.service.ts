@@ -1,3 +1,4 @@
+import { jurisdictionView } from '../config/admin-divisions';
 import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { Subject, type Observable, type Subscription } from 'rxjs';
@@ -243,13 +244,15 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
       event: e,
       msgType: decision.msgType,
       ...(decision.msgType !== 'Alert' ? { incident: decision.reference } : {}),
-      site,
+      site: { ...site, ...jurisdictionView(this.config.plant.jurisdictionByPath, site.jurisdiction) },
       ...(sourceInfo
         ? {
             source: {
               id: sourceInfo.id,
               name: sourceInfo.name,
               ...(sourceInfo.nameEn ? { nameEn: sourceInfo.nameEn } : {}),
+              substances: sourceInfo.substances.map((x) => x.substance),
+              ...(sourceInfo.filingCode !== undefined ? { filingCode: sourceInfo.filingCode } : {}),
             },
           }
         : {}),

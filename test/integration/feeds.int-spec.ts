@@ -70,7 +70,11 @@ suite('regulator feeds: Atom and CAP (whole app, PostgreSQL)', () => {
     expect(cap.text).toContain('<status>Test</status>');
     expect(cap.text).toContain('<sender>hazwatch@feeds.test</sender>');
     expect(cap.text).toMatch(/<sent>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00<\/sent>/);
-    expect(cap.text).toContain('<circle>38.972,117.768 0.5</circle>');
+    // the chlorine tank farm's toxic-dispersion consequence zone (src/config/substances.ts), not the 500 m ring
+    expect(cap.text).toContain('<circle>38.972,117.768 3</circle>');
+    expect(cap.text).toContain('<valueName>unifiedSocialCreditCode</valueName>');
+    expect(cap.text).toMatch(/<valueName>GB\/T 2260<\/valueName>\s*<value>120116<\/value>/);
+    expect(cap.text).toContain('<restriction>仅限天津市滨海新区临港经济区及上级监管部门</restriction>');
     expect(await validateCap(cap.text)).toEqual({ valid: true, errors: [] });
 
     // a Binhai-scoped document is "not found" for Wuqing (existence not revealed)
@@ -106,4 +110,23 @@ suite('regulator feeds: Atom and CAP (whole app, PostgreSQL)', () => {
     expect(next).toBeDefined();
     expect(entries(await atomOf(city, next!.replace('/feeds/alerts.atom', '')))).toEqual([all[1]]);
   });
+
+  it('should list only regulator-graded alarms by default and lower priorities on request', async () => {
+    // a level-1 chlorine reading on another detector: a medium-priority alarm, in the feed only on request
+    await pollUntil(
+      async () => {
+        await app.publishGas('bohai-chem', 'cl-gd-3', 1.5);
+        return /term="medium" label="priority"/.test(await atomOf(city, '?limit=500&minPriority=low'));
+      },
+      { timeoutMs: 30_000, intervalMs: 300, what: 'a medium-priority message in the minPriority=low feed' },
+    );
+    const byDefault = await atomOf(city, '?limit=500');
+    const priorities = [...byDefault.matchAll(/<category term="(\w+)" label="priority"\/>/g)].map((m) => m[1]);
+    expect(priorities.length).toBeGreaterThan(0);
+    expect(priorities.every((p) => p === 'high' || p === 'critical')).toBe(true);
+    const all = await atomOf(city, '?limit=1&minPriority=low');
+    expect(all).toMatch(/rel="next"[^>]*minPriority=low/);
+    expect((await app.http('GET', '/feeds/alerts.atom?minPriority=urgent', city)).status).toBe(400);
+  });
 });
+

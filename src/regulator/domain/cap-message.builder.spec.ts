@@ -6,7 +6,7 @@ import {
   EVENT_T0,
   makeFeedEvent,
 } from '../testing/feed-event.factory';
-import { buildCapAlert, capCategory, capCertainty, capUrgency } from './cap-message.builder';
+import { buildCapAlert, capCategories, capCertainty, capSeverity, capUrgency } from './cap-message.builder';
 
 const base = { site: BOHAI_SITE, source: CL2_SOURCE, settings: CAP_SETTINGS };
 const param = (a: ReturnType<typeof buildCapAlert>, name: string): string | undefined =>
@@ -38,7 +38,7 @@ describe('buildCapAlert', () => {
       severity: 'Extreme',
       certainty: 'Observed',
     });
-    expect(info.event).toContain('voted alarm');
+    expect(info.event).toContain('多点表决报警');
     expect(info.instruction).toContain('2026-11-24T19:00:00+08:00');
     expect(info.areas[0]).toMatchObject({ circles: ['38.762,117.512 0.5'] });
     expect(info.areas[0]?.geocodes).toContainEqual({
@@ -71,7 +71,7 @@ describe('buildCapAlert', () => {
     );
     expect(a.incidents).toBe(ref.identifier);
     expect(a.note).toContain('disposal filed');
-    expect(a.infos[0]?.description).toContain('cause X');
+    expect(a.infos[1]?.description).toContain('cause X');
   });
 
   it('should refuse an Update or Cancel without the Alert to reference', () => {
@@ -100,17 +100,23 @@ describe('CAP value mapping', () => {
     expect(capUrgency({ active: true, level: 'blue' }, 'Alert')).toBe('Expected');
     expect(capUrgency({ active: true, level: 'red' }, 'Cancel')).toBe('Past');
   });
-  it('should say Likely for instrument or data conditions and Observed for process alarms and votes', () => {
-    expect(capCertainty({ condition: 'vote', ruleId: 'vote:a1' })).toBe('Observed');
-    expect(capCertainty({ condition: 'gas_l2', ruleId: 'limit:x' })).toBe('Observed');
-    expect(capCertainty({ condition: 'stale', ruleId: 'stale:x' })).toBe('Likely');
-    expect(capCertainty({ condition: 'detector_fault', ruleId: 'x' })).toBe('Likely');
+  it('should take certainty from the condition class: agreeing detectors are seen, instrument trouble says nothing', () => {
+    expect(capCertainty({ condition: 'vote', priority: 'critical' })).toBe('Observed');
+    expect(capCertainty({ condition: 'gas_l2', priority: 'high' })).toBe('Likely');
+    expect(capCertainty({ condition: 'stale', priority: 'medium' })).toBe('Unknown');
+    expect(capCertainty({ condition: 'detector_fault', priority: 'high' })).toBe('Unknown');
   });
-  it('should call a combustible level-2 gas alarm Fire and a toxic one Safety', () => {
+  it('should not call a detector fault a Moderate threat, and call a level-2 toxic release one', () => {
+    expect(capSeverity({ condition: 'detector_fault', priority: 'critical' })).toBe('Minor');
+    expect(capSeverity({ condition: 'gas_l2', priority: 'high' })).toBe('Moderate');
+    expect(capSeverity({ condition: 'gas_l2', priority: 'critical' })).toBe('Severe');
+  });
+  it('should call a toxic release Safety and Env, a flammable leak Safety (not Fire), a fire Fire', () => {
+    expect(capCategories({ condition: 'gas_l2', priority: 'high' }, CL2_DETECTOR)).toEqual(['Safety', 'Env']);
     expect(
-      capCategory({ condition: 'gas_l2', ruleId: 'x' }, { ...CL2_DETECTOR, gasClass: 'combustible' }),
-    ).toBe('Fire');
-    expect(capCategory({ condition: 'gas_l2', ruleId: 'x' }, CL2_DETECTOR)).toBe('Safety');
-    expect(capCategory({ condition: 'HH', ruleId: 'x' })).toBe('Safety');
+      capCategories({ condition: 'gas_l2', priority: 'high' }, { ...CL2_DETECTOR, gas: 'methane', gasClass: 'combustible' }),
+    ).toEqual(['Safety']);
+    expect(capCategories({ condition: 'flame', priority: 'critical' })).toEqual(['Fire']);
+    expect(capCategories({ condition: 'HH', priority: 'high' })).toEqual(['Safety']);
   });
 });

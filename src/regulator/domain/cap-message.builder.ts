@@ -15,6 +15,8 @@ import type {
   CapValuePair,
 } from './cap.types';
 import { capTime } from './cap-time';
+import { assessCondition, consequenceRadiusKm, PRIORITY_ALARM_ZH, type HazardContext } from '../../cap/condition-class';
+import { creditCodeProblem } from '../../cap/credit-code';
 
 export type CapSite = {
   readonly id: string;
@@ -22,8 +24,21 @@ export type CapSite = {
   readonly nameEn?: string;
   readonly jurisdiction: string;
   readonly location: { readonly lat: number; readonly lon: number };
+  /** 统一社会信用代码 (GB 32100-2015), plant.yaml `creditCode`. */
+  readonly creditCode?: string;
+  /** Official name of the jurisdiction path (天津市滨海新区临港经济区) and its GB/T 2260 district code. */
+  readonly jurisdictionName?: string;
+  readonly adminCode?: string;
 };
-export type CapSource = { readonly id: string; readonly name: string; readonly nameEn?: string };
+export type CapSource = {
+  readonly id: string;
+  readonly name: string;
+  readonly nameEn?: string;
+  /** Substances held (names as in src/config/substances.ts): the consequence zone of the `<area>`. */
+  readonly substances?: readonly string[];
+  /** 重大危险源备案编号, plant.yaml `filingCode`. */
+  readonly filingCode?: string;
+};
 export type CapDevice = {
   readonly id: string;
   readonly name: string;
@@ -36,8 +51,10 @@ export type CapSettings = {
   /** `hazwatch@<domain>`. */
   readonly sender: string;
   readonly status: CapStatus;
-  /** Radius of the area circle around the site location, km (default 0.5: the 500 m of GB 18218's α). */
+  /** Radius of the area circle when the hazard source has no consequence zone (site-level alarms), km. */
   readonly areaRadiusKm: number;
+  /** Add an `en-US` info block after the Chinese one (default true). */
+  readonly englishInfo?: boolean;
 };
 
 /** The first message of an incident (the Alert), referenced by its Updates and its Cancel. */
@@ -58,6 +75,7 @@ export type CapBuildInput = {
   readonly journalAnchor?: string;
 };
 
+/** Colour level → severity: kept for readers of the old mapping; messages take severity from the condition class. */
 export const SEVERITY: Record<ColourLevel, CapSeverity> = {
   red: 'Extreme',
   orange: 'Severe',
@@ -96,9 +114,6 @@ const CONDITION_LABEL: Readonly<Record<string, { zh: string; en: string }>> = {
   webhook_failing: { zh: '监管推送失败', en: 'regulator webhook failing' },
 };
 
-/** Conditions about the instrument or the data rather than the process: the hazard itself is only Likely. */
-const DOUBTFUL = /stale|quality|uncertain|frozen|drift|offline|comm|fault|range|degraded/;
-
 export const capIdentifier = (siteId: string, alarmId: string, seq: number): string =>
   `hazwatch-${siteId}-${alarmId}-${seq}`;
 
@@ -110,12 +125,19 @@ export function conditionLabel(condition: string): { zh: string; en: string } {
   return CONDITION_LABEL[condition] ?? { zh: condition, en: condition.replace(/_/g, ' ') };
 }
 
-export function capCategory(e: Pick<AlarmEventDto, 'condition' | 'ruleId'>, device?: CapDevice): CapCategory {
-  if (/fire|flame|smoke/i.test(e.condition) || /fire/i.test(e.ruleId)) return 'Fire';
-  if (/offsite|env|boundary/i.test(e.condition) || /offsite|boundary/i.test(e.ruleId)) return 'Env';
-  if (device?.kind === 'gas_detector' && device.gasClass === 'combustible' && /gas_l2|vote/.test(e.condition))
-    return 'Fire';
-  return 'Safety';
+const contextOf = (device?: CapDevice, source?: CapSource): HazardContext => ({
+  ...(device?.gasClass === 'toxic' || device?.gasClass === 'combustible' ? { gasClass: device.gasClass } : {}),
+  ...(device?.gas !== undefined ? { gas: device.gas } : {}),
+  ...(source?.substances !== undefined ? { substances: source.substances } : {}),
+});
+
+/** Categories by what happened (docs/cap-profile.md): a toxic release Safety+Env, a flammable leak Safety, a fire Fire. */
+export function capCategories(
+  e: Pick<AlarmEventDto, 'condition' | 'priority'>,
+  device?: CapDevice,
+  source?: CapSource,
+): readonly CapCategory[] {
+  return assessCondition(e.condition, e.priority, contextOf(device, source)).categories;
 }
 
 export function capUrgency(
@@ -126,9 +148,12 @@ export function capUrgency(
   return e.level === 'red' || e.level === 'orange' ? 'Immediate' : 'Expected';
 }
 
-export function capCertainty(e: Pick<AlarmEventDto, 'condition' | 'ruleId'>): CapCertainty {
-  if (e.condition === 'vote' || e.ruleId.startsWith('vote:')) return 'Observed';
-  return DOUBTFUL.test(e.condition) ? 'Likely' : 'Observed';
+export function capCertainty(e: Pick<AlarmEventDto, 'condition' | 'priority'>): CapCertainty {
+  return assessCondition(e.condition, e.priority).certainty;
+}
+
+export function capSeverity(e: Pick<AlarmEventDto, 'condition' | 'priority'>): CapSeverity {
+  return assessCondition(e.condition, e.priority).severity;
 }
 
 function responseTypes(e: AlarmEventDto, msgType: CapBuildInput['msgType']): CapResponseType[] {
@@ -138,22 +163,69 @@ function responseTypes(e: AlarmEventDto, msgType: CapBuildInput['msgType']): Cap
   return ['Monitor'];
 }
 
-function instruction(e: AlarmEventDto, msgType: CapBuildInput['msgType'], dueAt: number | undefined): string {
-  const due =
-    dueAt !== undefined
-      ? ` 处置记录须于 ${capTime(dueAt)} 前报送 (disposal record due by ${capTime(dueAt)}).`
-      : '';
+type Lang = 'zh' | 'en';
+
+function instruction(e: AlarmEventDto, msgType: CapBuildInput['msgType'], dueAt: number | undefined, lang: Lang): string {
+  const dueText = dueAt === undefined ? '' : lang === 'zh' ? `处置记录须于 ${capTime(dueAt)} 前报送。` : ` Disposal record due by ${capTime(dueAt)}.`;
   if (msgType === 'Cancel' || !e.active)
-    return `报警已恢复，请企业核实原因并报送处置记录。Condition returned to normal: the enterprise confirms the cause and files its disposal record.${due}`;
+    return lang === 'zh'
+      ? `报警已恢复，请企业核实原因并报送处置记录。${dueText}`
+      : `Condition returned to normal: the enterprise confirms the cause and files its disposal record.${dueText}`;
   if (e.priority === 'critical')
-    return `企业立即启动应急预案，现场核实并处置，必要时疏散；园区、区应急管理部门跟踪督办。The enterprise activates its emergency plan at once, verifies and acts on site, evacuates if needed; park and district follow up.${due}`;
+    return lang === 'zh'
+      ? `企业立即启动应急预案，现场核实并处置，必要时疏散；园区、区应急管理部门跟踪督办。${dueText}`
+      : `The enterprise activates its emergency plan at once, verifies and acts on site, evacuates if needed; park and district follow up.${dueText}`;
   if (e.priority === 'high')
-    return `企业立即现场核实处置，监管部门跟踪。The enterprise verifies and acts on site at once; regulators follow up.${due}`;
-  return `企业核实并在值班记录中登记。The enterprise verifies and records it in the duty log.${due}`;
+    return lang === 'zh'
+      ? `企业立即现场核实处置，监管部门跟踪。${dueText}`
+      : `The enterprise verifies and acts on site at once; regulators follow up.${dueText}`;
+  return lang === 'zh' ? `企业核实并在值班记录中登记。${dueText}` : `The enterprise verifies and records it in the duty log.${dueText}`;
 }
 
 const str = (v: string | number | boolean | null | undefined): string =>
   v === null || v === undefined ? '' : String(v);
+
+const EVENT_ZH: Readonly<Record<string, string>> = {
+  raised: '报警产生',
+  updated: '报警更新',
+  cleared: '报警恢复',
+  acknowledged: '报警已确认',
+  reset: '报警复位',
+  shelved: '报警搁置',
+  unshelved: '解除搁置',
+  shelve_expired: '搁置到期',
+  suppressed: '报警抑制',
+  unsuppressed: '解除抑制',
+  out_of_service: '停用',
+  returned_to_service: '恢复投用',
+  realarm: '再次报警',
+  note: '处置记录',
+};
+const STATE_ZH: Readonly<Record<string, string>> = {
+  normal: '正常',
+  unacknowledged: '未确认',
+  acknowledged: '已确认',
+  rtn_unacknowledged: '已恢复未确认',
+  latched: '锁存',
+  shelved: '搁置',
+  suppressed: '抑制',
+  out_of_service: '停用',
+};
+const PRIORITY_EN: Readonly<Record<Priority, string>> = {
+  critical: 'critical alarm',
+  high: 'high-priority alarm',
+  medium: 'medium-priority alarm',
+  low: 'low-priority alarm',
+};
+
+/** Identification parameters of the enterprise and the hazard source (only valid codes are sent). */
+function registerParameters(site: CapSite, source: CapSource | undefined): CapValuePair[] {
+  const out: CapValuePair[] = [];
+  if (site.creditCode !== undefined && creditCodeProblem(site.creditCode) === undefined)
+    out.push({ valueName: 'unifiedSocialCreditCode', value: site.creditCode });
+  if (source?.filingCode !== undefined) out.push({ valueName: 'hazardSourceFilingCode', value: source.filingCode });
+  return out;
+}
 
 export function buildCapAlert(input: CapBuildInput): CapAlert {
   const { event: e, msgType, site, source, device, settings } = input;
@@ -162,14 +234,17 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
   const identifier = capIdentifier(site.id, e.id, e.seq);
   const sent = capTime(Date.parse(e.at));
   const label = conditionLabel(e.condition);
-  const subject = device?.gas ?? source?.nameEn ?? source?.name ?? e.sourceId;
-  const where = [site.name, source?.name, device?.name].filter((x): x is string => !!x).join(' / ');
+  const assessed = assessCondition(e.condition, e.priority, contextOf(device, source));
   const parameters: CapValuePair[] = [
+    ...registerParameters(site, source),
     { valueName: 'hazwatch:alarmId', value: e.id },
     { valueName: 'hazwatch:siteId', value: e.siteId },
     { valueName: 'hazwatch:sourceId', value: e.sourceId },
     ...(e.deviceId !== undefined ? [{ valueName: 'hazwatch:deviceId', value: e.deviceId }] : []),
     { valueName: 'hazwatch:condition', value: e.condition },
+    { valueName: 'hazwatch:conditionClass', value: assessed.cls },
+    // the rule's own text (may mix languages): carried as data, not in the Chinese-only prose
+    { valueName: 'hazwatch:message', value: e.message },
     { valueName: 'hazwatch:priority', value: e.priority },
     { valueName: 'hazwatch:level', value: e.level },
     { valueName: 'hazwatch:state', value: e.state },
@@ -193,12 +268,72 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
       ? [{ valueName: 'hazwatch:journalAnchor', value: input.journalAnchor }]
       : []),
   ];
-  const description = [
-    `${e.message}`,
-    `${where}. 值 value ${str(e.value) || '—'} / 限值 limit ${str(e.limit) || '—'}; 状态 state ${e.state}; 事件 event ${e.event}.`,
-    ...(e.comment !== undefined ? [`${e.comment}`] : []),
-  ].join('\n');
   const { lat, lon } = site.location;
+  const zoneKm = source?.substances !== undefined ? consequenceRadiusKm(source.substances, assessed.scenario) : undefined;
+  const radiusKm = zoneKm ?? settings.areaRadiusKm;
+  const geocodes: CapValuePair[] = [
+    ...(site.adminCode !== undefined ? [{ valueName: 'GB/T 2260', value: site.adminCode }] : []),
+    { valueName: 'hazwatch:jurisdiction', value: site.jurisdiction },
+    { valueName: 'hazwatch:site', value: site.id },
+    { valueName: 'WGS84:point', value: `${lat},${lon}` },
+  ];
+  const circle = `${lat},${lon} ${radiusKm}`;
+  const scenarioZh = { toxic: '有毒气体扩散', fire: '火灾热辐射', explosion: '爆炸超压' } as const;
+  const scenarioEn = { toxic: 'toxic dispersion', fire: 'fire radiation', explosion: 'explosion overpressure' } as const;
+
+  const whereZh = [site.name, source?.name, device?.name].filter((x): x is string => !!x).join(' / ');
+  const eventZh = `${whereZh ? `${source?.name ?? site.name} ` : ''}${label.zh}`;
+  const zhInfo = {
+    language: 'zh-CN',
+    categories: assessed.categories,
+    event: eventZh,
+    responseTypes: responseTypes(e, msgType),
+    urgency: capUrgency(e, msgType),
+    severity: assessed.severity,
+    certainty: assessed.certainty,
+    eventCodes: [{ valueName: 'hazwatch:condition', value: e.condition }],
+    senderName: `重大危险源监测报警系统 — ${site.name}`,
+    headline: `【${PRIORITY_ALARM_ZH[e.priority]}】${site.name} ${device?.name ?? source?.name ?? ''} ${label.zh}（${EVENT_ZH[e.event] ?? e.event}）`.replace(/\s+/g, ' ').slice(0, 160),
+    description: [
+      `${whereZh}：${label.zh}。`,
+      `测量值 ${str(e.value) || '—'}，限值 ${str(e.limit) || '—'}；报警状态 ${STATE_ZH[e.state] ?? e.state}；事件 ${EVENT_ZH[e.event] ?? e.event}。`,
+    ].join('\n'),
+    instruction: instruction(e, msgType, input.disposalDueAt, 'zh'),
+    parameters,
+    areas: [
+      {
+        areaDesc: zoneKm !== undefined && source
+          ? `${site.name} ${source.name} ${assessed.scenario ? scenarioZh[assessed.scenario] : '最大'}影响范围（半径 ${radiusKm} 公里）`
+          : `${site.name}（半径 ${radiusKm} 公里）`,
+        circles: [circle],
+        geocodes,
+      },
+    ],
+  };
+  const englishInfo = settings.englishInfo !== false;
+  const whereEn = [site.nameEn ?? site.id, source?.nameEn ?? source?.id, device?.id].filter((x): x is string => !!x).join(' / ');
+  const enInfo = {
+    ...zhInfo,
+    language: 'en-US',
+    event: `${device?.gas ?? source?.nameEn ?? e.sourceId} ${label.en}`,
+    senderName: `hazwatch major-hazard monitoring — ${site.nameEn ?? site.id}`,
+    headline: `[${PRIORITY_EN[e.priority]}] ${site.nameEn ?? site.id}: ${label.en} (${e.event})`.slice(0, 160),
+    description: [
+      `${whereEn}: ${label.en}.`,
+      `Value ${str(e.value) || '—'}, limit ${str(e.limit) || '—'}; state ${e.state}; event ${e.event}.`,
+      ...(e.comment !== undefined ? [e.comment] : []),
+    ].join('\n'),
+    instruction: instruction(e, msgType, input.disposalDueAt, 'en'),
+    areas: [
+      {
+        areaDesc: zoneKm !== undefined && source
+          ? `${site.nameEn ?? site.id} ${source.nameEn ?? source.id}: ${assessed.scenario ? scenarioEn[assessed.scenario] : 'worst-case'} consequence zone (radius ${radiusKm} km)`
+          : `${site.nameEn ?? site.id} (radius ${radiusKm} km)`,
+        circles: [circle],
+        geocodes,
+      },
+    ],
+  };
   return {
     identifier,
     sender: settings.sender,
@@ -207,51 +342,11 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
     msgType,
     source: 'hazwatch',
     scope: 'Restricted',
-    restriction: `监管辖区 jurisdiction ${site.jurisdiction}: 仅限该辖区及上级监管部门 regulators of this jurisdiction and above`,
+    restriction: `仅限${site.jurisdictionName ?? `监管辖区 ${site.jurisdiction} `}及上级监管部门`,
     ...(msgType !== 'Alert' ? { note: `${e.event}${e.comment !== undefined ? `: ${e.comment}` : ''}` } : {}),
     ...(input.incident !== undefined
       ? { references: capReference(settings.sender, input.incident), incidents: input.incident.identifier }
       : { incidents: identifier }),
-    infos: [
-      {
-        language: 'zh-CN',
-        categories: [capCategory(e, device)],
-        event: `${subject} ${label.en} ${label.zh}`,
-        responseTypes: responseTypes(e, msgType),
-        urgency: capUrgency(e, msgType),
-        severity: SEVERITY[e.level],
-        certainty: capCertainty(e),
-        eventCodes: [{ valueName: 'hazwatch:condition', value: e.condition }],
-        senderName: `hazwatch 重大危险源监测预警 — ${site.name}`,
-        headline: `[${priorityZh(e.priority)}] ${site.name}: ${e.message}`.slice(0, 160),
-        description,
-        instruction: instruction(e, msgType, input.disposalDueAt),
-        parameters,
-        areas: [
-          {
-            areaDesc: `${site.name}${site.nameEn ? ` (${site.nameEn})` : ''}${source ? ` ${source.name}` : ''} — ${site.jurisdiction}`,
-            circles: [`${lat},${lon} ${settings.areaRadiusKm}`],
-            geocodes: [
-              { valueName: 'hazwatch:jurisdiction', value: site.jurisdiction },
-              { valueName: 'hazwatch:site', value: site.id },
-              { valueName: 'WGS84:point', value: `${lat},${lon}` },
-            ],
-          },
-        ],
-      },
-    ],
+    infos: englishInfo ? [zhInfo, enInfo] : [zhInfo],
   };
-}
-
-function priorityZh(p: Priority): string {
-  switch (p) {
-    case 'critical':
-      return 'Ⅰ级 特别严重 critical';
-    case 'high':
-      return 'Ⅱ级 严重 high';
-    case 'medium':
-      return 'Ⅲ级 较重 medium';
-    case 'low':
-      return 'Ⅳ级 一般 low';
-  }
 }
