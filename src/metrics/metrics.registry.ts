@@ -73,6 +73,10 @@ export class HazwatchMetrics {
   readonly brokerDropped = new Counter({ name: 'hazwatch_broker_dropped_messages_total', help: 'Messages the external MQTT broker dropped, as seen by this server: the increases of Mosquitto $SYS/broker/publish/messages/dropped (each raises the critical ext:broker-loss alarm)', registers: [this.registry] });
   readonly brokerReportedDropped = new Gauge({ name: 'hazwatch_broker_reported_dropped_messages', help: "The broker's own drop counter as last read (since the broker started; goes down when it restarts)", registers: [this.registry] });
   readonly brokerMonitorUp = new Gauge({ name: 'hazwatch_broker_monitor_connected', help: '1 while the broker monitor is connected and reading the drop counter', registers: [this.registry] });
+  // TimescaleDB jobs (docs/adr/0016-timescale-path.md): read from timescaledb_information.job_stats every minute
+  readonly timescaleJobFailures = new Gauge({ name: 'hazwatch_timescale_job_failures', help: 'Failed runs of a TimescaleDB job as counted by the database (job_stats.total_failures), by job <proc_name>:<table>', labelNames: ['job'] as const, registers: [this.registry] });
+  readonly timescaleJobLastRunFailed = new Gauge({ name: 'hazwatch_timescale_job_last_run_failed', help: "1 while a TimescaleDB job's last run failed (job_stats.last_run_status), by job", labelNames: ['job'] as const, registers: [this.registry] });
+  readonly rollupRefreshes = new Counter({ name: 'hazwatch_storage_rollup_refreshes_total', help: 'Refreshes of telemetry_1m for late telemetry (older than its refresh policy window), by result', labelNames: ['result'] as const, registers: [this.registry] });
   readonly dbProbeFailures = new Counter({ name: 'hazwatch_storage_database_probe_failures_total', help: 'Liveness probes (SELECT 1) that got no answer in time or failed', registers: [this.registry] });
 
   // rules
