@@ -896,12 +896,22 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
       const page = await this.store.journal({ afterSeq: after, limit: pageSize });
       for (const row of page) {
         const broken = v.push(row);
-        if (broken) return { ok: false, rowsChecked: v.rowsChecked, firstBroken: broken };
+        if (broken) {
+          this.recordVerification(false);
+          return { ok: false, rowsChecked: v.rowsChecked, firstBroken: broken };
+        }
       }
       if (page.length < pageSize) break;
       after = page[page.length - 1]?.seq ?? after;
     }
+    this.recordVerification(true);
     return { ok: true, rowsChecked: v.rowsChecked, lastSeq: v.lastSeq };
+  }
+
+  /** The last verification's result for /metrics (hazwatch_journal_verify_ok; alert HazwatchJournalVerifyFailed). */
+  private recordVerification(ok: boolean): void {
+    this.metrics.journalVerifyOk.set(ok ? 1 : 0);
+    this.metrics.journalVerifyTime.set(this.clock.now() / 1000);
   }
 
   async kpis(from: number, to: number, principal: Principal): Promise<AlarmKpis> {

@@ -216,8 +216,8 @@ export class TimescalePolicies implements OnModuleInit, OnModuleDestroy {
         m.timescaleJobFailures.reset();
         m.timescaleJobLastRunFailed.reset();
         for (const j of jobs) {
-          m.timescaleJobFailures.set({ job: j.name }, j.totalFailures);
-          m.timescaleJobLastRunFailed.set({ job: j.name }, j.lastRunStatus === 'Failed' ? 1 : 0);
+          m.timescaleJobFailures.set({ timescale_job: j.name }, j.totalFailures);
+          m.timescaleJobLastRunFailed.set({ timescale_job: j.name }, j.lastRunStatus === 'Failed' ? 1 : 0);
         }
       }
     } catch (err) {

@@ -225,8 +225,8 @@ suite('TimescaleDB path (docs/adr/0016-timescale-path.md)', () => {
       for (const { job_id } of failed.rows) expect(status.detail).toContain(`(job ${job_id}) last run failed`);
       const text = await metrics.registry.metrics();
       const retentionFailed = failed.rows.some((r) => r.job_id === b['policy_retention:telemetry']!.jobId) ? 1 : 0;
-      expect(text).toContain(`hazwatch_timescale_job_last_run_failed{job="policy_retention:telemetry"} ${retentionFailed}`);
-      expect(text).toMatch(/hazwatch_timescale_job_failures\{job="policy_retention:telemetry"\} \d+/);
+      expect(text).toContain(`hazwatch_timescale_job_last_run_failed{timescale_job="policy_retention:telemetry"} ${retentionFailed}`);
+      expect(text).toMatch(/hazwatch_timescale_job_failures\{timescale_job="policy_retention:telemetry"\} \d+/);
     } finally {
       await db.close();
       await scratch.drop();
