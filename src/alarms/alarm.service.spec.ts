@@ -243,6 +243,8 @@ describe('AlarmService', () => {
         [2, 'note', 'unacknowledged', 'unacknowledged', 'operator'],
       ]);
       expect(await h.service.verifyJournal()).toEqual({ ok: true, rowsChecked: 2, lastSeq: 2 });
+      expect((await h.metrics.journalVerifyOk.get()).values[0]?.value).toBe(1);
+      expect((await h.metrics.journalVerifyTime.get()).values[0]?.value).toBe(h.clock.now() / 1000);
       // an ack after the note still works from the unchanged state
       expect((await h.service.ack(GAS_ID, operator)).state).toBe('acknowledged');
     });
@@ -602,6 +604,8 @@ describe('AlarmService', () => {
       const row = h.store.rows[3]!;
       h.store.rows[3] = { ...row, actor: 'someone' };
       expect(await h.service.verifyJournal(2)).toEqual({ ok: false, rowsChecked: 3, firstBroken: { seq: 4, reason: expect.stringMatching(/modified/) } });
+      // the failed verification is what /metrics shows (alert HazwatchJournalVerifyFailed)
+      expect((await h.metrics.journalVerifyOk.get()).values[0]?.value).toBe(0);
     });
 
     it('should compute KPIs over annunciated raises in scope', async () => {
