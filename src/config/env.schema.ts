@@ -107,7 +107,7 @@ export class EnvSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(168) TIMESCALE_CHUNK_HOURS: number = 24;
   /** TimescaleDB: chunks older than this many hours are compressed (and get the series order of compression). */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(8760) TIMESCALE_COMPRESS_AFTER_HOURS: number = 168;
-  /** Retention of the 1-minute rollup telemetry_1m, days (≥ TELEMETRY_RETENTION_DAYS is checked at start). */
+  /** Retention of the 1-minute rollup telemetry_1m, days (TimescaleDB; on plain PostgreSQL it is a view over telemetry). */
   @IsOptional() @Transform(toInt) @IsInt() @Min(30) @Max(36500) TELEMETRY_1M_RETENTION_DAYS: number = 730;
 
   /** Simulator settings used when SIMULATE=true. */

@@ -18,7 +18,7 @@ import { LateDataSink, RollupRefresher } from '../../src/storage/rollup-refresh'
 import { RetentionService } from '../../src/storage/retention.service';
 import { TelemetryPartitions } from '../../src/storage/telemetry-partitions.service';
 import { TimescalePolicies } from '../../src/storage/timescale-policies.service';
-import { createScratchDatabase, withDatabase } from '../setup/test-db';
+import { createScratchDatabase } from '../setup/test-db';
 
 /**
  * The TimescaleDB path (hypertable, continuous aggregate, time_bucket/last). Runs against
@@ -177,7 +177,7 @@ suite('TimescaleDB path (docs/adr/0016-timescale-path.md)', () => {
     const db = await Database.open({ url: scratch.url, probeIntervalMs: 0 });
     try {
       expect(db.timescale).toBe(true);
-      const idx = await db.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'telemetry' ORDER BY 1`);
+      const idx = await db.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'telemetry' ORDER BY 1`);
       expect(idx.rows.map((r) => r.indexname)).toEqual(['telemetry_reading_key', 'telemetry_time_idx']);
       const cagg = await db.query<{ compression_enabled: boolean }>(
         `SELECT compression_enabled FROM timescaledb_information.continuous_aggregates WHERE view_name = 'telemetry_1m'`,
@@ -392,4 +392,3 @@ if (!noPreloadUrl) console.warn('storage-timescale.int-spec: not-preloaded case 
     }
   });
 });
-void withDatabase;
