@@ -178,7 +178,7 @@ suite('TimescaleDB path (docs/adr/0016-timescale-path.md)', () => {
     try {
       expect(db.timescale).toBe(true);
       const idx = await db.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'telemetry' ORDER BY 1`);
-      expect(idx.rows.map((r) => r.indexname)).toEqual(['telemetry_reading_key', 'telemetry_time_idx']);
+      expect(idx.rows.map((r) => r.indexname)).toEqual(['telemetry_reading_key']);
       const cagg = await db.query<{ compression_enabled: boolean }>(
         `SELECT compression_enabled FROM timescaledb_information.continuous_aggregates WHERE view_name = 'telemetry_1m'`,
       );
