@@ -77,6 +77,7 @@ export class HazwatchMetrics {
   // TimescaleDB jobs (docs/adr/0016-timescale-path.md): read from timescaledb_information.job_stats every minute
   readonly timescaleJobFailures = new Gauge({ name: 'hazwatch_timescale_job_failures', help: 'Failed runs of a TimescaleDB job as counted by the database (job_stats.total_failures), by job <proc_name>:<table>', labelNames: ['timescale_job'] as const, registers: [this.registry] });
   readonly timescaleJobLastRunFailed = new Gauge({ name: 'hazwatch_timescale_job_last_run_failed', help: "1 while a TimescaleDB job's last run failed (job_stats.last_run_status), by job", labelNames: ['timescale_job'] as const, registers: [this.registry] });
+  readonly timescaleJobOverdue = new Gauge({ name: 'hazwatch_timescale_job_overdue', help: '1 while a scheduled TimescaleDB job has not started long after its next start (no free background worker), by job', labelNames: ['timescale_job'] as const, registers: [this.registry] });
   readonly rollupRefreshes = new Counter({ name: 'hazwatch_storage_rollup_refreshes_total', help: 'Refreshes of telemetry_1m for late telemetry (older than its refresh policy window), by result', labelNames: ['result'] as const, registers: [this.registry] });
   /** Per site, when its last reading reached the writer (epoch ms); set on the hot path as a plain Map write. */
   readonly siteLastReadingMs = new Map<string, number>();

@@ -9,7 +9,7 @@ class JobCatalogue {
   readonly log: string[] = [];
   chunkHours = 24;
   nextId = 1003;
-  stats: Array<{ job_id: number; proc_name: string; target: string; last_run_status: string | null; total_failures: number }> = [];
+  stats: Array<{ job_id: number; proc_name: string; target: string; last_run_status: string | null; total_failures: number; overdue: boolean }> = [];
   errors: Array<{ job_id: number; sqlerrcode: string; err_message: string }> = [];
   constructor(public jobs: Job[]) {}
 
@@ -54,7 +54,7 @@ class JobCatalogue {
       this.log.push(`add ${job_id} ${proc} ${String(p[0])}`);
       return rows([{ job_id }]);
     }
-    if (sql.includes('FROM timescaledb_information.job_stats')) return rows(this.stats);
+    if (sql.includes('LEFT JOIN timescaledb_information.job_stats')) return rows(this.stats);
     if (sql.includes('FROM timescaledb_information.job_errors')) return rows(this.errors);
     return Promise.reject(new Error(`unexpected statement ${sql}`));
   };
@@ -113,8 +113,8 @@ describe('TimescalePolicies', () => {
   it('should show failed jobs in the metrics and the health status, with their last error', async () => {
     const cat = migrated();
     cat.stats = [
-      { job_id: 1001, proc_name: 'policy_retention', target: 'telemetry', last_run_status: 'Failed', total_failures: 3 },
-      { job_id: 1000, proc_name: 'policy_refresh_continuous_aggregate', target: 'telemetry_1m', last_run_status: 'Success', total_failures: 0 },
+      { job_id: 1001, proc_name: 'policy_retention', target: 'telemetry', last_run_status: 'Failed', total_failures: 3, overdue: false },
+      { job_id: 1000, proc_name: 'policy_refresh_continuous_aggregate', target: 'telemetry_1m', last_run_status: 'Success', total_failures: 0, overdue: false },
     ];
     cat.errors = [{ job_id: 1001, sqlerrcode: '55P03', err_message: 'lock not available' }];
     const metrics = new HazwatchMetrics(false);
@@ -132,6 +132,17 @@ describe('TimescalePolicies', () => {
     cat.stats[0]!.last_run_status = 'Success';
     await svc.pollJobs();
     expect(svc.status()).toEqual({ ok: true, detail: '2 jobs, last runs ok' });
+
+    // a job that never gets a background worker has no failed run, only a next start long past
+    cat.stats[1] = { ...cat.stats[1]!, last_run_status: null, overdue: true };
+    await svc.pollJobs();
+    expect(svc.status()).toEqual({
+      ok: false,
+      detail: 'policy_refresh_continuous_aggregate:telemetry_1m (job 1000) overdue: not started (no free TimescaleDB background worker?)',
+    });
+    expect(await metrics.registry.metrics()).toContain(
+      'hazwatch_timescale_job_overdue{timescale_job="policy_refresh_continuous_aggregate:telemetry_1m"} 1',
+    );
   });
 
   it('should do nothing on the plain path', async () => {

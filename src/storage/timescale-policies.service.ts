@@ -35,19 +35,20 @@ const SET_CHUNK_INTERVAL = `SELECT set_chunk_time_interval('telemetry', $1::inte
 
 /**
  * Every job with its last run, named `<proc_name>:<table>` (the continuous aggregate by its view name, not its
- * materialization table).
+ * materialization table). `overdue`: a scheduled job whose next start lies well in the past — it is not being run at
+ * all (no free background worker, scheduler gone), which job_stats alone never shows as a failure.
  */
 const JOB_STATS = `
-  SELECT s.job_id, j.proc_name::text AS proc_name,
+  SELECT j.job_id, j.proc_name::text AS proc_name,
          coalesce(c.view_name::text, j.hypertable_name::text, '') AS target,
-         s.last_run_status::text AS last_run_status, s.total_failures::bigint AS total_failures,
-         s.last_run_started_at
-  FROM timescaledb_information.job_stats s
-  JOIN timescaledb_information.jobs j ON j.job_id = s.job_id
+         s.last_run_status::text AS last_run_status, coalesce(s.total_failures, 0)::bigint AS total_failures,
+         (j.scheduled AND j.next_start < now() - greatest(j.schedule_interval, INTERVAL '5 minutes')) AS overdue
+  FROM timescaledb_information.jobs j
+  LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id
   LEFT JOIN timescaledb_information.continuous_aggregates c
     ON c.materialization_hypertable_schema = j.hypertable_schema
    AND c.materialization_hypertable_name = j.hypertable_name
-  ORDER BY s.job_id`;
+  ORDER BY j.job_id`;
 
 /** The newest recorded error per job (job_errors: TimescaleDB 2.15+; readable by the job owner). */
 const JOB_ERRORS = `
@@ -64,6 +65,8 @@ export type JobStatus = {
   name: string;
   lastRunStatus: string | null;
   totalFailures: number;
+  /** Scheduled but not started long after its next start (no background worker for it). */
+  overdue: boolean;
   lastError?: string;
 };
 
@@ -183,6 +186,7 @@ export class TimescalePolicies implements OnModuleInit, OnModuleDestroy {
         target: string;
         last_run_status: string | null;
         total_failures: string | number | null;
+        overdue: boolean | null;
       }>(JOB_STATS);
       const errors = new Map<number, string>();
       try {
@@ -200,6 +204,7 @@ export class TimescalePolicies implements OnModuleInit, OnModuleDestroy {
           name: `${r.proc_name}:${r.target}`,
           lastRunStatus: r.last_run_status,
           totalFailures: Number(r.total_failures ?? 0),
+          overdue: r.overdue === true,
           ...(lastError !== undefined && r.last_run_status === 'Failed' ? { lastError } : {}),
         };
       });
@@ -215,9 +220,11 @@ export class TimescalePolicies implements OnModuleInit, OnModuleDestroy {
       if (m) {
         m.timescaleJobFailures.reset();
         m.timescaleJobLastRunFailed.reset();
+        m.timescaleJobOverdue.reset();
         for (const j of jobs) {
           m.timescaleJobFailures.set({ timescale_job: j.name }, j.totalFailures);
           m.timescaleJobLastRunFailed.set({ timescale_job: j.name }, j.lastRunStatus === 'Failed' ? 1 : 0);
+          m.timescaleJobOverdue.set({ timescale_job: j.name }, j.overdue ? 1 : 0);
         }
       }
     } catch (err) {
@@ -231,12 +238,16 @@ export class TimescalePolicies implements OnModuleInit, OnModuleDestroy {
   status(): { ok: boolean; detail: string } | undefined {
     if (!this.opts.db.timescale) return undefined;
     if (this.pollError !== undefined) return { ok: false, detail: `job stats not readable: ${this.pollError}` };
-    const failed = this.jobs.filter((j) => j.lastRunStatus === 'Failed');
-    if (failed.length === 0) return { ok: true, detail: `${this.jobs.length} jobs, last runs ok` };
+    const bad = this.jobs.filter((j) => j.lastRunStatus === 'Failed' || j.overdue);
+    if (bad.length === 0) return { ok: true, detail: `${this.jobs.length} jobs, last runs ok` };
     return {
       ok: false,
-      detail: failed
-        .map((j) => `${j.name} (job ${j.jobId}) last run failed${j.lastError ? `: ${j.lastError}` : ''}, ${j.totalFailures} failures`)
+      detail: bad
+        .map((j) =>
+          j.lastRunStatus === 'Failed'
+            ? `${j.name} (job ${j.jobId}) last run failed${j.lastError ? `: ${j.lastError}` : ''}, ${j.totalFailures} failures${j.overdue ? ', overdue' : ''}`
+            : `${j.name} (job ${j.jobId}) overdue: not started (no free TimescaleDB background worker?)`,
+        )
         .join('; '),
     };
   }
