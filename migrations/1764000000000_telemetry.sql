@@ -13,11 +13,13 @@ CREATE TABLE telemetry (
 
 CREATE INDEX telemetry_series_idx ON telemetry (site_id, device_id, channel, time DESC);
 
--- TimescaleDB when the extension is installable: hypertable, compression and retention policies.
+-- TimescaleDB when the server decided so before migrating (session setting hazwatch.timescale = 'on': installed,
+-- preloaded, and this role may create it; src/storage/timescale-detect.ts, docs/adr/0016-timescale-path.md):
+-- hypertable, compression and retention policies (aligned with the environment at start).
 -- Otherwise plain PostgreSQL: a BRIN index on time, and retention is RetentionService's job.
 DO $$
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
+  IF current_setting('hazwatch.timescale', true) = 'on' THEN
     CREATE EXTENSION IF NOT EXISTS timescaledb;
     PERFORM create_hypertable('telemetry', 'time', chunk_time_interval => INTERVAL '1 day');
     ALTER TABLE telemetry SET (

@@ -4,7 +4,9 @@
 -- Plain PostgreSQL: an ordinary view over telemetry.
 DO $$
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+  -- the telemetry path decided at start (docs/adr/0016-timescale-path.md), not "the extension exists": an extension
+  -- created later in a plain-path database does not make telemetry a hypertable
+  IF current_setting('hazwatch.timescale', true) = 'on' THEN
     -- WITH NO DATA: allowed inside a transaction; the refresh policy fills it.
     EXECUTE $cagg$
       CREATE MATERIALIZED VIEW telemetry_1m
@@ -33,8 +35,15 @@ $$;
 
 -- Down Migration
 DO $$
+DECLARE
+  is_cagg boolean := false;
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+  IF to_regclass('_timescaledb_catalog.continuous_agg') IS NOT NULL THEN
+    EXECUTE $q$SELECT EXISTS (SELECT 1 FROM _timescaledb_catalog.continuous_agg
+                              WHERE user_view_name = 'telemetry_1m' AND user_view_schema = current_schema())$q$
+      INTO is_cagg;
+  END IF;
+  IF is_cagg THEN
     EXECUTE 'DROP MATERIALIZED VIEW IF EXISTS telemetry_1m';
   ELSE
     DROP VIEW IF EXISTS telemetry_1m;

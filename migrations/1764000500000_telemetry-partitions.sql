@@ -15,7 +15,8 @@ DECLARE
   tomorrow_start timestamptz := (date_trunc('day', now() AT TIME ZONE 'UTC') + INTERVAL '1 day') AT TIME ZONE 'UTC';
   legacy_end timestamptz;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+  -- plain path (docs/adr/0016-timescale-path.md): the decision taken at start, not "the extension exists"
+  IF current_setting('hazwatch.timescale', true) IS DISTINCT FROM 'on' THEN
     legacy_end := CASE WHEN EXISTS (SELECT 1 FROM telemetry WHERE time >= today_start AND time < tomorrow_start)
                        THEN tomorrow_start ELSE today_start END;
     DROP VIEW IF EXISTS telemetry_1m;
@@ -68,8 +69,7 @@ $$;
 -- then the partitioned parent and its remaining partitions are dropped.
 DO $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
-     AND EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('telemetry') AND relkind = 'p') THEN
+  IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('telemetry') AND relkind = 'p') THEN
     DROP VIEW IF EXISTS telemetry_1m;
     ALTER TABLE telemetry RENAME TO telemetry_partitioned;
 

@@ -41,8 +41,28 @@ INSERT INTO telemetry_conflict (time, site_id, device_id, channel, seq, value, t
   WHERE (t.value, t.text_value, t.quality) IS DISTINCT FROM (d.value, d.text_value, d.quality);
 
 -- On plain PostgreSQL `telemetry` is partitioned (1764000500000): this builds the index on every partition, and a
--- daily partition attached later gets it at ATTACH. Under TimescaleDB it is created on every chunk.
-CREATE UNIQUE INDEX telemetry_reading_key ON telemetry (time, site_id, device_id, channel, (COALESCE(seq, -1)));
+-- daily partition attached later gets it at ATTACH. Under TimescaleDB it is created on every chunk; TimescaleDB (2.17)
+-- refuses an expression index on a hypertable with compression enabled ("operation not supported on hypertables that
+-- have compression enabled"), so compression is switched off around it: compressed chunks are decompressed first, the
+-- compression settings and policy are restored after (docs/adr/0016-timescale-path.md).
+DO $$
+BEGIN
+  IF current_setting('hazwatch.timescale', true) = 'on' THEN
+    PERFORM remove_compression_policy('telemetry', if_exists => true);
+    PERFORM decompress_chunk(c, true) FROM show_chunks('telemetry') c;
+    ALTER TABLE telemetry SET (timescaledb.compress = false);
+    CREATE UNIQUE INDEX telemetry_reading_key ON telemetry (time, site_id, device_id, channel, (COALESCE(seq, -1)));
+    ALTER TABLE telemetry SET (
+      timescaledb.compress,
+      timescaledb.compress_segmentby = 'site_id, device_id, channel',
+      timescaledb.compress_orderby = 'time DESC'
+    );
+    PERFORM add_compression_policy('telemetry', INTERVAL '7 days');
+  ELSE
+    CREATE UNIQUE INDEX telemetry_reading_key ON telemetry (time, site_id, device_id, channel, (COALESCE(seq, -1)));
+  END IF;
+END
+$$;
 
 -- Down Migration
 DROP INDEX IF EXISTS telemetry_reading_key;

@@ -81,6 +81,9 @@ describe('monitoring bundle (docker/prometheus, docker/grafana)', () => {
       'HazwatchWebhookBacklog',
       'HazwatchAlarmsPendingWrites',
       'HazwatchBrokerDroppedMessages',
+      'HazwatchSiteNoData',
+      'HazwatchJournalVerifyFailed',
+      'HazwatchTimescaleJobFailing',
     ]) {
       expect(names).toContain(a);
     }

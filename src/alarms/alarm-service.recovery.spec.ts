@@ -301,6 +301,8 @@ describe('AlarmService: outage, shutdown, restart and resume', () => {
         rowsChecked: 3,
         firstBroken: { seq: 4, reason: expect.stringMatching(/modified/) },
       });
+      // the failed verification is what /metrics shows (alert HazwatchJournalVerifyFailed)
+      expect((await h.metrics.journalVerifyOk.get()).values[0]?.value).toBe(0);
     });
 
     it('should compute KPIs over annunciated raises in scope', async () => {

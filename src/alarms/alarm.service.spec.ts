@@ -221,6 +221,8 @@ describe('AlarmService', () => {
         [2, 'note', 'unacknowledged', 'unacknowledged', 'operator'],
       ]);
       expect(await h.service.verifyJournal()).toEqual({ ok: true, rowsChecked: 2, lastSeq: 2 });
+      expect((await h.metrics.journalVerifyOk.get()).values[0]?.value).toBe(1);
+      expect((await h.metrics.journalVerifyTime.get()).values[0]?.value).toBe(h.clock.now() / 1000);
       // an ack after the note still works from the unchanged state
       expect((await h.service.ack(GAS_ID, operator)).state).toBe('acknowledged');
     });

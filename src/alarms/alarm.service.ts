@@ -155,6 +155,10 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
       clock,
       config,
       maxReplay: this.opts.maxReplay,
+      recordVerification: (ok) => {
+        metrics.journalVerifyOk.set(ok ? 1 : 0);
+        metrics.journalVerifyTime.set(clock.now() / 1000);
+      },
     });
     this.commands = new AlarmCommands({
       registry: this.registry,

@@ -1,8 +1,9 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { Database } from '../storage/database.service';
+import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { AlarmRepository } from './alarm.repository';
 import {
   AnchorChecker,
@@ -55,6 +56,7 @@ export class JournalAnchorService implements OnApplicationBootstrap, OnModuleDes
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly db: Database,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Optional() private readonly metrics?: HazwatchMetrics,
   ) {
     this.key = loadAnchorKey(config.env.JOURNAL_ANCHOR_KEY ?? '', config.dataDir);
     this.journal = new AlarmRepository(db);
@@ -160,8 +162,12 @@ export class JournalAnchorService implements OnApplicationBootstrap, OnModuleDes
       after = page[page.length - 1]?.seq ?? after;
     }
     const report = checker.finish();
+    const ok = firstBroken === undefined && report.divergences === 0;
+    // the last verification's result for /metrics (alert HazwatchJournalVerifyFailed)
+    this.metrics?.journalVerifyOk.set(ok ? 1 : 0);
+    this.metrics?.journalVerifyTime.set(this.clock.now() / 1000);
     return {
-      ok: firstBroken === undefined && report.divergences === 0,
+      ok,
       rowsChecked: chain.rowsChecked,
       lastSeq: chain.lastSeq,
       ...(firstBroken ? { firstBroken } : {}),

@@ -1,6 +1,6 @@
 import { checkJurisdictions, type JurisdictionInfo } from './admin-divisions';
 import { readFileSync, existsSync } from 'node:fs';
-import { creditCodeProblem, filingCodeProblem } from '../cap/credit-code';
+import { creditCodeProblem, filingCodeProblem } from '../common/domain/credit-code';
 import { join, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';

@@ -125,6 +125,14 @@ export class EnvSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60000) DB_PROBE_INTERVAL_MS: number = 2000;
   /** A probe without an answer within this time marks the database as hung. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60000) DB_PROBE_TIMEOUT_MS: number = 2000;
+  /** TimescaleDB use (docs/adr/0017-timescale-path.md): auto (where usable, else plain path + one warning), require, off. */
+  @IsOptional() @IsIn(['auto', 'require', 'off']) TIMESCALE: 'auto' | 'require' | 'off' = 'auto';
+  /** TimescaleDB chunk interval of telemetry, hours (new chunks only). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(168) TIMESCALE_CHUNK_HOURS: number = 24;
+  /** TimescaleDB: chunks older than this many hours are compressed (and get the series order of compression). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(8760) TIMESCALE_COMPRESS_AFTER_HOURS: number = 168;
+  /** Retention of the 1-minute rollup telemetry_1m, days (TimescaleDB; on plain PostgreSQL it is a view over telemetry). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(30) @Max(36500) TELEMETRY_1M_RETENTION_DAYS: number = 730;
 
   /** Simulator settings used when SIMULATE=true. */
   @IsOptional() @Transform(toNum) @IsNumber() @Min(0.01) @Max(1000) SIM_RATE: number = 1;

@@ -48,7 +48,7 @@ export class HazardSourceSchema {
   @Matches(ID_PATTERN) id!: string;
   @IsString() name!: string;
   @IsOptional() @IsString() nameEn?: string;
-  /** 重大危险源备案编号 (checked in config.loader: src/cap/credit-code.ts); sent in CAP parameters. */
+  /** 重大危险源备案编号 (checked in config.loader: src/common/domain/credit-code.ts); sent in CAP parameters. */
   @IsOptional() @IsString() filingCode?: string;
   @IsIn(['storage', 'production']) unitType!: 'storage' | 'production';
   /** People within 500 m of the unit boundary → α. */

@@ -1,4 +1,4 @@
-/** Findings storage (migrations/1764001600000_findings.sql). Parameterised SQL only. */
+/** Findings storage (migrations/1764001600300_findings.sql). Parameterised SQL only. */
 import { Inject, Injectable } from '@nestjs/common';
 import type { QueryResult, QueryResultRow } from 'pg';
 import type { Finding, FindingPlan, FindingStatus } from './domain/finding.policy';

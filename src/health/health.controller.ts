@@ -8,6 +8,7 @@ import { MqttSecurity } from '../ingest/mqtt-auth/mqtt-security.service';
 import { Database } from '../storage/database.service';
 import type { TakeoverState } from '../ingest/mqtt-auth/domain/session-takeover';
 import { TelemetryWriter } from '../storage/telemetry-writer.service';
+import { TimescalePolicies } from '../storage/timescale-policies.service';
 
 /** Writer lag above this makes the server not ready (readings are safe, but not yet stored). */
 export const MAX_WRITER_LAG_MS = 30_000;
@@ -30,6 +31,7 @@ export class HealthController {
     private readonly writer: TelemetryWriter,
     private readonly mqttSecurity: MqttSecurity,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly timescale: TimescalePolicies,
   ) {}
 
   @Public()
@@ -44,7 +46,11 @@ export class HealthController {
   @ApiOperation({ summary: 'Readiness: database, MQTT broker and telemetry writer lag' })
   @ApiOkResponse({ description: 'All checks pass' })
   @ApiServiceUnavailableResponse({ description: 'At least one check fails; body says which' })
-  ready(@Res({ passthrough: true }) res: Response): { status: 'ok' | 'degraded'; checks: Record<string, Check> } {
+  ready(@Res({ passthrough: true }) res: Response): {
+    status: 'ok' | 'degraded';
+    checks: Record<string, Check>;
+    warnings?: Record<string, Check>;
+  } {
     const lagMs = this.writer.lagMs(this.clock.now());
     const live = this.db.liveness();
     const checks: Record<string, Check> = {
@@ -62,6 +68,9 @@ export class HealthController {
     };
     const ok = Object.values(checks).every((c) => c.ok);
     res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
-    return { status: ok ? 'ok' : 'degraded', checks };
+    // TimescaleDB jobs (retention, compression, rollup refresh): shown, but a failed job does not make the server
+    // unready — it still stores and serves telemetry (docs/adr/0017-timescale-path.md)
+    const jobs = this.timescale.status();
+    return { status: ok ? 'ok' : 'degraded', checks, ...(jobs ? { warnings: { timescaleJobs: jobs } } : {}) };
   }
 }

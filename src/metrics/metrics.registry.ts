@@ -2,7 +2,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 /**
  * Every metric hazwatch exports, defined once (names: hazwatch_<subsystem>_<name>_<unit>).
- * Labels stay bounded: result, reason, priority, outcome — never device or site ids.
+ * Labels stay bounded: result, reason, priority, outcome — never device ids; site ids only on the per-site freshness
+ * gauge (sites are few and configured, docs/plant-model.md).
  */
 export class HazwatchMetrics {
   readonly registry = new Registry();
@@ -73,6 +74,17 @@ export class HazwatchMetrics {
   readonly brokerDropped = new Counter({ name: 'hazwatch_broker_dropped_messages_total', help: 'Messages the external MQTT broker dropped, as seen by this server: the increases of Mosquitto $SYS/broker/publish/messages/dropped (each raises the critical ext:broker-loss alarm)', registers: [this.registry] });
   readonly brokerReportedDropped = new Gauge({ name: 'hazwatch_broker_reported_dropped_messages', help: "The broker's own drop counter as last read (since the broker started; goes down when it restarts)", registers: [this.registry] });
   readonly brokerMonitorUp = new Gauge({ name: 'hazwatch_broker_monitor_connected', help: '1 while the broker monitor is connected and reading the drop counter', registers: [this.registry] });
+  // TimescaleDB jobs (docs/adr/0017-timescale-path.md): read from timescaledb_information.job_stats every minute
+  readonly timescaleJobFailures = new Gauge({ name: 'hazwatch_timescale_job_failures', help: 'Failed runs of a TimescaleDB job as counted by the database (job_stats.total_failures), by job <proc_name>:<table>', labelNames: ['timescale_job'] as const, registers: [this.registry] });
+  readonly timescaleJobLastRunFailed = new Gauge({ name: 'hazwatch_timescale_job_last_run_failed', help: "1 while a TimescaleDB job's last run failed (job_stats.last_run_status), by job", labelNames: ['timescale_job'] as const, registers: [this.registry] });
+  readonly timescaleJobOverdue = new Gauge({ name: 'hazwatch_timescale_job_overdue', help: '1 while a scheduled TimescaleDB job has not started long after its next start (no free background worker), by job', labelNames: ['timescale_job'] as const, registers: [this.registry] });
+  readonly rollupRefreshes = new Counter({ name: 'hazwatch_storage_rollup_refreshes_total', help: 'Refreshes of telemetry_1m for late telemetry (older than its refresh policy window), by result', labelNames: ['result'] as const, registers: [this.registry] });
+  /** Per site, when its last reading reached the writer (epoch ms); set on the hot path as a plain Map write. */
+  readonly siteLastReadingMs = new Map<string, number>();
+  readonly siteLastReading: Gauge<'site'> = new Gauge({ name: 'hazwatch_site_last_reading_timestamp_seconds', help: 'Unix time the last valid reading of a site was received (sites seen since start); alert on time() minus this', labelNames: ['site'] as const, registers: [this.registry], collect: (): void => { for (const [site, ms] of this.siteLastReadingMs) this.siteLastReading.set({ site }, ms / 1000); } });
+  // journal verification (GET/POST /api/journal/verify): the last result
+  readonly journalVerifyOk = new Gauge({ name: 'hazwatch_journal_verify_ok', help: '1 when the last journal verification (chain, and anchors where used) passed, 0 when it found a break or a divergence', registers: [this.registry] });
+  readonly journalVerifyTime = new Gauge({ name: 'hazwatch_journal_verify_timestamp_seconds', help: 'Unix time of the last journal verification', registers: [this.registry] });
   readonly dbProbeFailures = new Counter({ name: 'hazwatch_storage_database_probe_failures_total', help: 'Liveness probes (SELECT 1) that got no answer in time or failed', registers: [this.registry] });
 
   // rules

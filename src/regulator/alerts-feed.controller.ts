@@ -1,4 +1,4 @@
-import { atomFilter, isPriority } from '../cap/atom-filter';
+import { atomFilter, isPriority } from './domain/atom-filter';
 import {
   BadRequestException,
   Controller,

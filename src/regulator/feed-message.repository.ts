@@ -213,7 +213,7 @@ export class FeedMessageRepository {
     siteIds: readonly string[] | undefined;
     before?: number;
     limit: number;
-    /** Only these priorities, plus messages of these conditions (src/cap/atom-filter.ts); absent: everything. */
+    /** Only these priorities, plus messages of these conditions (src/regulator/domain/atom-filter.ts); absent: everything. */
     filter?: { priorities: readonly string[]; conditions: readonly string[] };
   }): Promise<FeedMessageRow[]> {
     const r = await this.db.query<MessageRow>(LIST_MESSAGES, [

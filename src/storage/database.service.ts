@@ -2,7 +2,14 @@ import type { OnApplicationShutdown } from '@nestjs/common';
 import { Client, Pool, type PoolClient, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
 import { JsonLogger, maskUrl } from '../common/logger';
 import type { HazwatchMetrics } from '../metrics/metrics.registry';
-import { runMigrations } from './migration.runner';
+import { migrate } from './migration.runner';
+import {
+  TimescaleRequiredError,
+  TimescaleStateError,
+  readTimescaleFacts,
+  type TimescaleDecision,
+  type TimescaleMode,
+} from './timescale-detect';
 import { Backoff } from '../common/timer.port';
 
 /** What a transaction callback gets: parameterised queries on the transaction's connection. */
@@ -41,6 +48,8 @@ export type DatabaseOptions = {
   /** Liveness probe period and timeout (DB_PROBE_INTERVAL_MS, DB_PROBE_TIMEOUT_MS); interval 0 disables the probe. */
   probeIntervalMs?: number;
   probeTimeoutMs?: number;
+  /** TIMESCALE: auto | require | off (docs/adr/0017-timescale-path.md). */
+  timescaleMode?: TimescaleMode;
 };
 
 export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
@@ -70,6 +79,7 @@ export function isQueryTimeout(err: unknown): boolean {
  * 53 (insufficient resources, e.g. too many connections).
  */
 export function isConnectionError(err: unknown): boolean {
+  if (err instanceof TimescaleRequiredError || err instanceof TimescaleStateError) return false;
   const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
   if (typeof code === 'string') return /^(08|57P|53)/.test(code) || /^E[A-Z]+$/.test(code);
   if (err instanceof AggregateError) return err.errors.some(isConnectionError);
@@ -86,8 +96,13 @@ export function isConnectionError(err: unknown): boolean {
 export class Database implements OnApplicationShutdown {
   /** The connection URL with the password masked (diagnostics only). */
   readonly connectionString: string;
-  /** True when the timescaledb extension is installed (after migrations). */
+  /**
+   * True when `telemetry` is a TimescaleDB hypertable (after migrations). Not "the extension exists": an extension
+   * created later in a plain-path database leaves partitions and row retention in charge.
+   */
   timescale = false;
+  /** The start-up decision and its reason (for /health and the log). */
+  timescaleDecision: TimescaleDecision | undefined;
 
   private readonly pool: Pool;
   private readonly log: JsonLogger;
@@ -167,19 +182,25 @@ export class Database implements OnApplicationShutdown {
   private async initialise(): Promise<void> {
     await this.pool.query('SELECT 1');
     if (this.opts.migrate !== false) {
-      const applied = await runMigrations({
+      const result = await migrate({
         databaseUrl: this.opts.url,
         direction: 'up',
         dir: this.opts.migrationsDir,
         log: this.log.child('storage.migrate'),
+        timescale: this.opts.timescaleMode ?? 'auto',
       });
-      if (applied.length > 0) this.log.info('database migrations applied', { applied });
+      this.timescaleDecision = result.timescale;
+      if (result.applied.length > 0) this.log.info('database migrations applied', { applied: result.applied });
     }
-    const ext = await this.pool.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`);
-    this.timescale = (ext.rowCount ?? 0) > 0;
+    const facts = await readTimescaleFacts(this.pool);
+    this.timescale = facts.hypertable;
     this.readyFlag = true;
     this.setLive(true);
-    this.log.info('database ready', { url: this.connectionString, timescale: this.timescale });
+    this.log.info('database ready', {
+      url: this.connectionString,
+      timescale: this.timescale,
+      ...(this.timescaleDecision ? { timescaleReason: this.timescaleDecision.reason } : {}),
+    });
     this.resolveReady();
   }
 

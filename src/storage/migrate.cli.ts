@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     process.exit(64);
   }
   const args = parseArgs(process.argv.slice(2));
-  const applied = await runMigrations({ databaseUrl: url, ...args });
+  const applied = await runMigrations({ databaseUrl: url, ...args, timescale: env.TIMESCALE });
   process.stdout.write(
     applied.length === 0
       ? `migrate ${args.direction}: nothing to do (${maskUrl(url)})\n`

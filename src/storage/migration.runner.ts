@@ -3,6 +3,14 @@ import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 import { runner } from 'node-pg-migrate';
 import { JsonLogger } from '../common/logger';
+import {
+  TIMESCALE_SETTING,
+  decideTimescale,
+  readTimescaleFacts,
+  type SqlClient,
+  type TimescaleDecision,
+  type TimescaleMode,
+} from './timescale-detect';
 
 /** node-pg-migrate's own advisory lock id; we take it *blocking* so concurrent starters wait instead of failing. */
 const MIGRATE_LOCK_ID = '7241865325823964';
@@ -16,7 +24,29 @@ export type MigrateOptions = {
   count?: number;
   dir?: string;
   log?: JsonLogger;
+  /** TIMESCALE (default auto): see decideTimescale / docs/adr/0017-timescale-path.md. */
+  timescale?: TimescaleMode;
 };
+
+export type MigrateResult = { applied: string[]; timescale: TimescaleDecision };
+
+/**
+ * Reads the catalogue, decides the telemetry path, logs it (one warning when TimescaleDB is installed but unusable)
+ * and sets `hazwatch.timescale` on this session for the migrations. Throws TimescaleRequiredError /
+ * TimescaleStateError where start-up must stop.
+ */
+export async function prepareTimescale(
+  client: SqlClient,
+  mode: TimescaleMode,
+  log: JsonLogger,
+): Promise<TimescaleDecision> {
+  const facts = await readTimescaleFacts(client);
+  const decision = decideTimescale(mode, facts);
+  if (decision.warning) log.warn(decision.warning, { timescale: mode });
+  else log.debug('telemetry back end decided', { timescale: mode, use: decision.use, reason: decision.reason });
+  await client.query(`SELECT set_config($1, $2, false)`, [TIMESCALE_SETTING, decision.use ? 'on' : 'off']);
+  return decision;
+}
 
 /** Finds `migrations/` next to package.json, from src/storage (ts) or dist/src/storage (js). */
 export function migrationsDir(from: string = __dirname): string {
@@ -35,6 +65,11 @@ export function migrationsDir(from: string = __dirname): string {
  * Returns the names applied.
  */
 export async function runMigrations(opts: MigrateOptions): Promise<string[]> {
+  return (await migrate(opts)).applied;
+}
+
+/** runMigrations, also returning the TimescaleDB decision taken under the migration lock. */
+export async function migrate(opts: MigrateOptions): Promise<MigrateResult> {
   const log = opts.log ?? new JsonLogger('storage.migrate');
   const client = new Client({ connectionString: opts.databaseUrl, connectionTimeoutMillis: 10_000 });
   client.on('error', (err) => log.warn('migration connection error', { err }));
@@ -43,6 +78,8 @@ export async function runMigrations(opts: MigrateOptions): Promise<string[]> {
     await client.query(`SET lock_timeout = '120s'`);
     await client.query(`SELECT pg_advisory_lock(${MIGRATE_LOCK_ID})`);
     try {
+      // under the lock: a concurrent starter sees the telemetry table the first one created
+      const timescale = await prepareTimescale(client, opts.timescale ?? 'auto', log);
       const applied = await runner({
         dbClient: client,
         dir: opts.dir ?? migrationsDir(),
@@ -61,7 +98,7 @@ export async function runMigrations(opts: MigrateOptions): Promise<string[]> {
           error: (m: string) => log.error(m),
         },
       });
-      return applied.map((m) => m.name);
+      return { applied: applied.map((m) => m.name), timescale };
     } finally {
       await client.query(`SELECT pg_advisory_unlock(${MIGRATE_LOCK_ID})`);
     }

@@ -31,11 +31,6 @@ const ROW_TABLES = `
     AND c.relkind = 'r'
   ORDER BY c.relname`;
 
-/** TimescaleDB: keep the retention policy in line with TELEMETRY_RETENTION_DAYS. */
-const TIMESCALE_POLICY = `
-  SELECT remove_retention_policy('telemetry', if_exists => true),
-         add_retention_policy('telemetry', make_interval(days => $1))`;
-
 export type RetentionOptions = {
   db: Pick<Database, 'query' | 'timescale' | 'whenReady'>;
   clock: Clock;
@@ -53,7 +48,8 @@ export type RetentionOptions = {
  * default partitions of the partitioned `telemetry` (or `telemetry` itself where it is not partitioned). Daily
  * partitions are never touched here: TelemetryPartitions drops each one whole once its day is past the cutoff
  * (rows of a daily partition thus stay up to one day longer than the cutoff, as with TimescaleDB chunks).
- * Under TimescaleDB the retention policy does it: this service only aligns the policy's interval once at start.
+ * Under TimescaleDB (`telemetry` is a hypertable) the retention policy does it, aligned by TimescalePolicies. An
+ * extension created later in a plain-path database does not make `telemetry` a hypertable: this keeps running.
  */
 export class RetentionService implements OnModuleInit, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
@@ -65,10 +61,7 @@ export class RetentionService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    void this.opts.db.whenReady().then(async () => {
-      if (this.opts.db.timescale) await this.alignTimescalePolicy();
-      else await this.runOnce();
-    });
+    void this.opts.db.whenReady().then(() => this.runOnce());
     this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs ?? HOUR_MS);
     this.timer.unref();
   }
@@ -112,16 +105,5 @@ export class RetentionService implements OnModuleInit, OnModuleDestroy {
       });
     }
     return total;
-  }
-
-  private async alignTimescalePolicy(): Promise<void> {
-    try {
-      await this.opts.db.query(TIMESCALE_POLICY, [this.opts.retentionDays]);
-      this.log.info('TimescaleDB retention policy set', { days: this.opts.retentionDays });
-    } catch (err) {
-      this.log.warn('could not set the TimescaleDB retention policy', {
-        error: err instanceof Error ? err.message : String(err),
-      });
-    }
   }
 }

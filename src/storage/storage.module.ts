@@ -11,6 +11,8 @@ import { DeadLetterRepository } from './dead-letter.repository';
 import { DeviceStateRepository } from './device-state.repository';
 import { startEmbeddedPostgres } from './embedded-postgres.launcher';
 import { RetentionService } from './retention.service';
+import { LateDataSink, RollupRefresher } from './rollup-refresh';
+import { TimescalePolicies } from './timescale-policies.service';
 import { TelemetryPartitions } from './telemetry-partitions.service';
 import { TelemetryQueryRepository } from './telemetry-query.repository';
 import { TelemetryWriter } from './telemetry-writer.service';
@@ -26,6 +28,7 @@ export async function createDatabase(config: AppConfig, metrics: HazwatchMetrics
     connectTimeoutMs: config.env.DB_CONNECT_TIMEOUT_MS,
     probeIntervalMs: config.env.DB_PROBE_INTERVAL_MS,
     probeTimeoutMs: config.env.DB_PROBE_TIMEOUT_MS,
+    timescaleMode: config.env.TIMESCALE,
   };
   if (url) return Database.open({ url, metrics, log, ...timeouts });
   const embedded = await startEmbeddedPostgres({
@@ -70,8 +73,13 @@ export function createTelemetryWriter(
   deadLetters: DeadLetterRepository,
 ): TelemetryWriter {
   const e = config.env;
+  // late rows (older than telemetry_1m's refresh window) trigger a refresh of that range (TimescaleDB only)
+  const refresher = new RollupRefresher({ db, clock, metrics });
   return new TelemetryWriter({
-    sink: createTelemetrySink(db, new JsonLogger('storage.writer'), telemetryOutcomeListener(metrics)),
+    sink: new LateDataSink(
+      createTelemetrySink(db, new JsonLogger('storage.writer'), telemetryOutcomeListener(metrics)),
+      refresher,
+    ),
     spool: new TelemetrySpool(join(config.dataDir, 'spool', 'telemetry'), e.SPOOL_MAX_BYTES),
     clock,
     metrics,
@@ -133,6 +141,19 @@ export function createTelemetryWriter(
       inject: [APP_CONFIG, Database, CLOCK, { token: JobGates, optional: true }],
     },
     {
+      provide: TimescalePolicies,
+      useFactory: (config: AppConfig, db: Database, metrics: HazwatchMetrics) =>
+        new TimescalePolicies({
+          db,
+          metrics,
+          retentionDays: config.env.TELEMETRY_RETENTION_DAYS,
+          rollupRetentionDays: config.env.TELEMETRY_1M_RETENTION_DAYS,
+          chunkHours: config.env.TIMESCALE_CHUNK_HOURS,
+          compressAfterHours: config.env.TIMESCALE_COMPRESS_AFTER_HOURS,
+        }),
+      inject: [APP_CONFIG, Database, HazwatchMetrics],
+    },
+    {
       provide: TelemetryPartitions,
       useFactory: (config: AppConfig, db: Database, clock: Clock, gates?: JobGates) =>
         new TelemetryPartitions({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS, gate: gates?.gate('partitions') }),
@@ -147,6 +168,7 @@ export function createTelemetryWriter(
     DeviceStateRepository,
     RetentionService,
     TelemetryPartitions,
+    TimescalePolicies,
   ],
 })
 export class StorageModule {}

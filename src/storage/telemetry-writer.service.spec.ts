@@ -170,6 +170,24 @@ describe('TelemetryWriter', () => {
       expect(await counter(metrics.rowsWritten)).toBe(30);
     });
 
+    it('should note per site when its last valid reading arrived (hazwatch_site_last_reading_timestamp_seconds)', async () => {
+      const w = makeWriter();
+      const base = readings(3);
+      w.enqueue([
+        { ...base[0]!, siteId: 'north', receivedAt: 1_000 },
+        { ...base[1]!, siteId: 'north', receivedAt: 1_000 },
+        { ...base[2]!, siteId: 'south', receivedAt: 2_000 },
+      ]);
+      w.enqueue([{ ...base[0]!, siteId: 'north', receivedAt: 5_000 }]);
+      // a reading that cannot be stored does not count as data from its site
+      w.enqueue([{ ...base[0]!, siteId: 'east', ts: Number.NaN, receivedAt: 6_000 }]);
+      const text = await metrics.registry.metrics();
+      expect(text).toContain('hazwatch_site_last_reading_timestamp_seconds{site="north"} 5');
+      expect(text).toContain('hazwatch_site_last_reading_timestamp_seconds{site="south"} 2');
+      expect(text).not.toContain('site="east"');
+      await scheduler.advance(100);
+    });
+
     it('should write a full batch at once without waiting for the flush timer when batchSize is reached', async () => {
       const w = makeWriter({ batchSize: 50 });
       w.enqueue(readings(120));

@@ -193,6 +193,8 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     const enc = this.encoder;
     // A message's lines go into the byte buffer in one write (a write per line cost more than the concatenation).
     let text = '';
+    // per-site freshness for /metrics (hazwatch_site_last_reading_timestamp_seconds): one Map write per site run
+    let lastSite: string | undefined;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
       const line = enc.encode(r);
@@ -204,6 +206,10 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
           payload: JSON.stringify(r),
         });
         continue;
+      }
+      if (r.siteId !== lastSite) {
+        lastSite = r.siteId;
+        this.metrics.siteLastReadingMs.set(r.siteId, r.receivedAt);
       }
       if (this.openRows === 0) {
         this.openOldest = r.receivedAt;

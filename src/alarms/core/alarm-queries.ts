@@ -65,6 +65,8 @@ export type AlarmQueriesDeps = {
   readonly clock: Clock;
   readonly config: AppConfig;
   readonly maxReplay: number;
+  /** The last verification's result for /metrics (hazwatch_journal_verify_ok; alert HazwatchJournalVerifyFailed). */
+  readonly recordVerification?: (ok: boolean) => void;
 };
 
 /** Reads of alarm state and the journal, each scoped to the principal's jurisdiction. Changes nothing. */
@@ -183,11 +185,15 @@ export class AlarmQueries {
       const page = await this.deps.store.journal({ afterSeq: after, limit: pageSize });
       for (const row of page) {
         const broken = v.push(row);
-        if (broken) return { ok: false, rowsChecked: v.rowsChecked, firstBroken: broken };
+        if (broken) {
+          this.deps.recordVerification?.(false);
+          return { ok: false, rowsChecked: v.rowsChecked, firstBroken: broken };
+        }
       }
       if (page.length < pageSize) break;
       after = page[page.length - 1]?.seq ?? after;
     }
+    this.deps.recordVerification?.(true);
     return { ok: true, rowsChecked: v.rowsChecked, lastSeq: v.lastSeq };
   }
 

@@ -2,7 +2,7 @@
  * The incident dossier (事故/事件报告材料, docs/incident-dossier.md): everything hazwatch recorded about one site in a
  * time window, bundled so the enterprise and its regulator can report within the hour. Pure data; times are ISO-8601.
  */
-import type { CalloutView, DutyCheckView } from '../../notifications/callout.store';
+import type { CalloutView, DutyCheckView } from '../../notifications/domain/callout-views';
 
 export type DossierSite = {
   readonly id: string;

@@ -15,8 +15,8 @@ import type {
   CapValuePair,
 } from './cap.types';
 import { capTime } from './cap-time';
-import { assessCondition, consequenceRadiusKm, PRIORITY_ALARM_ZH, type HazardContext } from '../../cap/condition-class';
-import { creditCodeProblem } from '../../cap/credit-code';
+import { assessCondition, consequenceRadiusKm, PRIORITY_ALARM_ZH, type HazardContext } from './condition-class';
+import { creditCodeProblem } from '../../common/domain/credit-code';
 
 export type CapSite = {
   readonly id: string;

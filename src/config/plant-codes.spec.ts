@@ -2,7 +2,7 @@ import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../common/errors';
-import { loadPlant } from '../config/config.loader';
+import { loadPlant } from './config.loader';
 
 const demoDir = join(__dirname, '..', '..', 'config');
 

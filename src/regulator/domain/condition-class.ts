@@ -4,9 +4,9 @@
  * an administrative matter), and from that the CAP severity, certainty and categories. A plant alarm is not a
  * government warning: the wording is 报警, never the 预警 grades. Pure.
  */
-import type { Priority } from '../common/types';
-import type { CapCategory, CapCertainty, CapSeverity } from '../regulator/domain/cap.types';
-import { CONSEQUENCE_RADIUS_KM, SUBSTANCES, type ConsequenceScenario } from '../config/substances';
+import type { Priority } from '../../common/types';
+import type { CapCategory, CapCertainty, CapSeverity } from './cap.types';
+import { CONSEQUENCE_RADIUS_KM, SUBSTANCES, type ConsequenceScenario } from '../../config/substances';
 
 export type ConditionClass = 'release' | 'fire' | 'process' | 'protection' | 'protection_degraded' | 'instrument' | 'link' | 'administrative';
 

@@ -1,9 +1,9 @@
-import { buildCapAlert } from '../regulator/domain/cap-message.builder';
-import { renderCapXml } from '../regulator/domain/cap-xml';
-import { validateCap } from '../regulator/testing/cap-schema.validator';
-import { BOHAI_SITE, CAP_SETTINGS, CL2_SOURCE, makeFeedEvent } from '../regulator/testing/feed-event.factory';
+import { buildCapAlert } from './cap-message.builder';
+import { renderCapXml } from './cap-xml';
+import { validateCap } from '../testing/cap-schema.validator';
+import { BOHAI_SITE, CAP_SETTINGS, CL2_SOURCE, makeFeedEvent } from '../testing/feed-event.factory';
 import { assessCondition, consequenceRadiusKm } from './condition-class';
-import { creditCodeCheck, creditCodeProblem, filingCodeProblem } from './credit-code';
+import { creditCodeCheck, creditCodeProblem, filingCodeProblem } from '../../common/domain/credit-code';
 
 const DETECTOR = { id: 'cl-gd-1', name: '氯气有毒气体探测器 GD-1', kind: 'gas_detector', gas: 'chlorine', gasClass: 'toxic' };
 const SOURCE = { ...CL2_SOURCE, substances: ['chlorine'], filingCode: '津滨危备2024-017' };

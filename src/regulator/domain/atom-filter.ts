@@ -2,7 +2,7 @@
  * Which CAP messages the Atom feed lists (docs/cap-profile.md): by default the regulator-graded alarms — priority high
  * and critical — and the loss of a whole site's data link (site_offline); lower priorities only on request. Pure.
  */
-import type { Priority } from '../common/types';
+import type { Priority } from '../../common/types';
 
 const ORDER: readonly Priority[] = ['critical', 'high', 'medium', 'low'];
 export const ATOM_DEFAULT_MIN_PRIORITY: Priority = 'high';
