@@ -162,7 +162,8 @@ export class PlantSimulator {
   /** Connects every link (announcing `online`) and starts publishing. Rejects when the broker cannot be reached in time. */
   async start(): Promise<void> {
     if (this.running) return;
-    const timeoutMs = this.opts.connectTimeoutMs ?? 10_000;
+    // Generous: every device connects at once, and on a loaded or small machine the broker's password checks queue up.
+    const timeoutMs = this.opts.connectTimeoutMs ?? 30_000;
     let lastError = '';
     const ups = this.links.map(
       (link) =>
@@ -176,6 +177,8 @@ export class PlantSimulator {
       await withTimeout(Promise.all(ups), timeoutMs, 'connect');
     } catch {
       const up = this.links.filter((l) => l.client?.connected).length;
+      // No reconnect may outlive a failed start (a late reconnect after a test's teardown crashed jest).
+      for (const l of this.links) if (l.client) l.client.options.reconnectPeriod = 0;
       await Promise.all(this.links.map((l) => (l.client ? l.client.endAsync(true) : Promise.resolve())));
       throw new BrokerUnreachableError(
         `simulators: cannot connect to the MQTT broker at ${maskUrl(this.opts.url)} within ${timeoutMs} ms (${up}/${this.links.length} connections up)${lastError ? `: ${lastError}` : ''}`,
