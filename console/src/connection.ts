@@ -62,8 +62,9 @@ export class Connection {
       json = null;
     }
     if (!res.ok) {
-      const msg = (json as { message?: unknown } | null)?.message ?? res.statusText;
-      throw new Error(`${res.status} ${Array.isArray(msg) ? msg.join('; ') : String(msg)}`);
+      const msg = (json as { message?: unknown } | null)?.message;
+      const text = Array.isArray(msg) ? msg.map(String).join('; ') : typeof msg === 'string' ? msg : res.statusText;
+      throw new Error(`${res.status} ${text}`);
     }
     return json as T;
   }
@@ -147,7 +148,7 @@ export class Connection {
         }
         return;
       case 'alarm':
-        if (this.store.applyAlarm(f.data as Alarm)) this.hooks.onRaised(f.data as Alarm);
+        if (this.store.applyAlarm(f.data)) this.hooks.onRaised(f.data);
         return;
       case 'telemetry':
         return this.store.applyTelemetry(f.data);

@@ -2,7 +2,7 @@
  * Labels of the console. Chinese is the default, English on switch (the choice is kept in localStorage).
  * Unknown keys show the key itself (visible, never blank).
  */
-/* eslint-disable @typescript-eslint/naming-convention */
+ 
 const zhBase: Record<string, string> = {
   title: 'hazwatch 重大危险源监测预警',
   subtitle: '中控室操作台',

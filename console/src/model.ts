@@ -89,7 +89,8 @@ export function alarmKind(a: Alarm): 'hidden' | 'normal' | 'fault' | 'alarm' {
 export const blinks = (a: Alarm): boolean => !a.acked && !HIDDEN_STATES.has(a.state) && a.state !== 'normal';
 
 export function compareAlarms(sort: SortKey, name: (a: Alarm) => string = (a) => a.sourceId) {
-  const byTime = (a: Alarm, b: Alarm): number => toMs(b.raisedAt) - toMs(a.raisedAt);
+  // newest raise first; alarms raised in the same millisecond: the later event first
+  const byTime = (a: Alarm, b: Alarm): number => toMs(b.raisedAt) - toMs(a.raisedAt) || b.seq - a.seq;
   const byPrio = (a: Alarm, b: Alarm): number => PRIORITY_RANK[b.priority] - PRIORITY_RANK[a.priority];
   switch (sort) {
     case 'priority':
@@ -256,7 +257,7 @@ export class Store {
       const flat: Record<string, unknown> = {};
       for (const [ch, v] of Object.entries(d.values ?? {})) {
         const boxed = v !== null && typeof v === 'object' && 'value' in v;
-        flat[ch] = boxed ? (v as { value: unknown }).value : v;
+        flat[ch] = boxed ? (v).value : v;
       }
       const liveNewer = prev.ts !== undefined && prev.ts > (toMs(d.lastSeen) || -Infinity);
       this.devices.set(key, {

@@ -39,7 +39,7 @@ export function fmtValue(v: unknown): string {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'number')
     return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
-  return String(v);
+  return typeof v === 'string' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
 }
 
 const label = (a: Alarm): string =>
@@ -123,7 +123,7 @@ function AlarmRow({ a, firstOutIds, focusNext }: { a: Alarm; firstOutIds: Set<st
             data-action="ack"
             onClick={(e) => {
               e.stopPropagation();
-              (e.currentTarget as HTMLButtonElement).disabled = true;
+              (e.currentTarget).disabled = true;
               void ack(a);
             }}
           >
@@ -234,14 +234,14 @@ export function AlarmsView() {
           placeholder={t('filter.text')}
           aria-label={t('filter.text')}
           value={f.text}
-          onInput={(e) => setFilter({ text: (e.currentTarget as HTMLInputElement).value })}
+          onInput={(e) => setFilter({ text: (e.currentTarget).value })}
         />
         <label class="sort">
           {t('sort.label')}{' '}
           <select
             id="alarm-sort"
             value={f.sort}
-            onChange={(e) => setFilter({ sort: (e.currentTarget as HTMLSelectElement).value as SortKey })}
+            onChange={(e) => setFilter({ sort: (e.currentTarget).value as SortKey })}
           >
             {(['priority', 'time', 'source'] as const).map((s) => (
               <option value={s}>{t(`sort.${s}`)}</option>

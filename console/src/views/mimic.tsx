@@ -150,7 +150,7 @@ export function MimicView() {
   const systems = (src?.requiredSystems ?? SYSTEMS).map((sys) => {
     const dev = devices.find((d) => d.kind === 'safety_system' && d.system === sys);
     const live = dev ? store.devices.get(`${dev.siteId}/${dev.id}`) : undefined;
-    const status = !dev ? 'missing' : !live ? 'unknown' : live.online === false ? 'offline' : String(live.values.status ?? 'unknown');
+    const status = !dev ? 'missing' : !live ? 'unknown' : live.online === false ? 'offline' : (typeof live.values.status === 'string' ? live.values.status : 'unknown');
     return { sys, status };
   });
   const width = Math.max(1100, 60 + tanks.length * 170 + 40);
@@ -168,7 +168,7 @@ export function MimicView() {
             id="mimic-site"
             value={siteId ?? ''}
             onChange={(e) => {
-              const s = (e.currentTarget as HTMLSelectElement).value;
+              const s = (e.currentTarget).value;
               pick(s, store.siteById.get(s)?.hazardSources[0]?.id ?? null);
             }}
           >

@@ -149,7 +149,7 @@ export function TrendsView() {
         </div>
         <label>
           {t('trend.addPen')}{' '}
-          <select id="pen-device" value={pickDevice} onChange={(e) => setPickDevice((e.currentTarget as HTMLSelectElement).value)}>
+          <select id="pen-device" value={pickDevice} onChange={(e) => setPickDevice((e.currentTarget).value)}>
             <option value="">—</option>
             {candidates.map(([key, d]) =>
               (NUMERIC[d.kind] ?? []).map((ch) => (
