@@ -219,7 +219,17 @@ function Nav() {
   );
 }
 
+function StorageBanner() {
+  useLive(['status']);
+  return (
+    <div id="banner-storage" class="banner banner-storage" role="alert" hidden={!store.storageDegraded}>
+      {t('storage.degraded')} <span id="storage-detail">{store.databaseReason}</span>
+    </div>
+  );
+}
+
 function Header() {
+  useLive(['alarms', 'status']);
   const p = conn.principal;
   return (
     <header class="top">
@@ -268,7 +278,8 @@ function Header() {
 }
 
 export function App() {
-  useLive();
+  // the shell follows the UI state only; the banner and each view follow their own store topics
+  useLive([]);
   useEffect(() => {
     document.documentElement.lang = ui.lang === 'zh' ? 'zh-CN' : 'en';
     const onKey = (e: KeyboardEvent): void => {
@@ -291,12 +302,18 @@ export function App() {
       void loadRegulator();
     }, 30_000);
     const fast = setInterval(() => conn.state === 'open' && void loadFloods(), 3_000);
+    // the one blink phase of the page (styles.css): unacknowledged alarms blink in step everywhere
+    const blink = setInterval(() => {
+      const root = document.documentElement;
+      root.dataset.blink = root.dataset.blink === 'on' ? 'off' : 'on';
+    }, 500);
     if (conn.token) conn.connect();
     else setUi({ conn: 'auth' });
     return () => {
       document.removeEventListener('keydown', onKey);
       clearInterval(slow);
       clearInterval(fast);
+      clearInterval(blink);
     };
   }, []);
   useEffect(() => {
@@ -313,9 +330,7 @@ export function App() {
   return (
     <div class="shell" data-view={ui.view}>
       <Header />
-      <div id="banner-storage" class="banner banner-storage" role="alert" hidden={!store.storageDegraded}>
-        {t('storage.degraded')} <span id="storage-detail">{store.databaseReason}</span>
-      </div>
+      <StorageBanner />
       <Nav />
       <main class="main">
         {ui.view === 'alarms' ? <AlarmsView /> : null}

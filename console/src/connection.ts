@@ -140,6 +140,8 @@ export class Connection {
         return;
       }
       case 'subscribed':
+        // the devices the server now streams (visible to anyone inspecting the page, and to the browser tests)
+        document.documentElement.dataset.telemetry = f.data.telemetry.join(' ');
         if (f.data.reset) {
           // the server's journal is not the one we followed: start over from its current state
           this.store.alarms.clear();
@@ -157,7 +159,7 @@ export class Connection {
       case 'status':
         this.store.storageDegraded = Boolean(f.data.storageDegraded);
         this.store.databaseReason = f.data.databaseReason ?? '';
-        return this.store.changed();
+        return this.store.changed('status');
       case 'journalled':
         return this.store.journalled(f.data.seq);
       case 'error':

@@ -181,7 +181,10 @@ export function siteLevel(site: SiteInfo, hazards: ReadonlyMap<string, Hazard>):
   return GRADE_LEVEL[best] ?? 'blue';
 }
 
-/** Tiny observable store: views subscribe and re-render at most once per animation frame. */
+/** What changed: views subscribe to the topics they draw (a telemetry burst never re-renders the alarm list). */
+export type Topic = 'alarms' | 'telemetry' | 'plant' | 'status';
+
+/** Tiny observable store: views subscribe by topic and re-render at most once per animation frame. */
 export class Store {
   readonly alarms = new Map<string, Alarm>();
   /** Newest alarm-event seq applied: the `since` of the next (re)subscribe. null until the first hello. */
@@ -198,16 +201,19 @@ export class Store {
   floods = new Map<string, number>();
   storageDegraded = false;
   databaseReason = '';
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Map<(topic: Topic) => void, ReadonlySet<Topic> | null>();
   private version = 0;
+  /** Bumped when names or the principal's plant change (rows showing names re-render then). */
+  plantRev = 0;
 
-  subscribe(fn: () => void): () => void {
-    this.listeners.add(fn);
+  /** `topics` absent: every change. */
+  subscribe(fn: (topic: Topic) => void, topics?: readonly Topic[]): () => void {
+    this.listeners.set(fn, topics ? new Set(topics) : null);
     return () => this.listeners.delete(fn);
   }
-  changed(): void {
+  changed(topic: Topic = 'alarms'): void {
     this.version++;
-    for (const fn of this.listeners) fn();
+    for (const [fn, topics] of this.listeners) if (!topics || topics.has(topic)) fn(topic);
   }
   get rev(): number {
     return this.version;
@@ -245,6 +251,7 @@ export class Store {
       this.siteById.set(s.id, s);
       for (const src of s.hazardSources ?? []) this.sourceById.set(src.id, { ...src, siteId: s.id });
     }
+    this.plantRev++;
     this.applyDevices(devices);
   }
 
@@ -267,7 +274,7 @@ export class Store {
         ...(prev.ts !== undefined ? { ts: prev.ts } : {}),
       });
     }
-    this.changed();
+    this.changed('plant');
   }
 
   applyTelemetry(f: TelemetryDto, keepMs = 3_600_000): void {
@@ -288,12 +295,12 @@ export class Store {
       while (drop < pts.length && (pts[drop]?.t ?? 0) < f.ts - keepMs) drop++;
       if (drop > 0) pts.splice(0, drop);
     }
-    this.changed();
+    this.changed('telemetry');
   }
 
   applyHazard(h: Hazard): void {
     this.hazards.set(h.sourceId, { ...this.hazards.get(h.sourceId), ...h });
-    this.changed();
+    this.changed('plant');
   }
 
   /** Sites with at least one alarm nobody acknowledged yet (their map marker blinks). */
@@ -314,6 +321,7 @@ export class Store {
     this.hazards.clear();
     this.live.clear();
     this.floods = new Map();
-    this.changed();
+    this.changed('plant');
+    this.changed('alarms');
   }
 }

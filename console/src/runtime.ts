@@ -10,6 +10,7 @@ import {
   type Hazard,
   type SiteInfo,
   Store,
+  type Topic,
 } from './model';
 
 export type ViewName = 'alarms' | 'map' | 'mimic' | 'trends' | 'kpi' | 'regulator';
@@ -114,20 +115,30 @@ export const conn = new Connection(store, {
   onError: (m) => toast(`${t('action.failed')}: ${m}`, true),
 });
 
-/** Re-renders the calling component when the store or the UI state changes, at most once per animation frame. */
-export function useLive(): number {
+/**
+ * Re-renders the calling component when the UI state or one of `topics` of the store changes: at most once per
+ * animation frame, or once per `minMs` (trends redraw at 1 Hz like an HMI trend, not at the telemetry rate).
+ */
+export function useLive(topics: readonly Topic[] = ['alarms', 'telemetry', 'plant', 'status'], minMs = 0): number {
   const [n, setN] = useState(0);
   const queued = useRef(false);
+  const last = useRef(0);
   useEffect(() => {
     const bump = (): void => {
       if (queued.current) return;
       queued.current = true;
-      requestAnimationFrame(() => {
-        queued.current = false;
-        setN((x) => x + 1);
-      });
+      const wait = Math.max(0, last.current + minMs - performance.now());
+      const run = (): void => {
+        requestAnimationFrame(() => {
+          queued.current = false;
+          last.current = performance.now();
+          setN((x) => x + 1);
+        });
+      };
+      if (wait > 0) setTimeout(run, wait);
+      else run();
     };
-    const off = store.subscribe(bump);
+    const off = store.subscribe(bump, topics);
     uiListeners.add(bump);
     return () => {
       off();
@@ -166,7 +177,7 @@ export async function loadHazards(): Promise<void> {
   try {
     for (const hz of asList<Hazard & { id?: string }>(await conn.api('/api/hazard-sources')))
       store.hazards.set(hz.sourceId ?? hz.id ?? '', hz);
-    store.changed();
+    store.changed('plant');
   } catch (err) {
     if (!(err instanceof AuthLost)) console.warn('hazard sources unavailable', err);
   }
@@ -182,7 +193,7 @@ export async function loadFloods(): Promise<void> {
     for (const f of s?.floods ?? []) if (f.flood) next.set(f.siteId, f.alarmsIn10Min);
     if ([...next].join() !== [...store.floods].join()) {
       store.floods = next;
-      store.changed();
+      store.changed('status');
     }
   } catch (err) {
     if (!(err instanceof AuthLost)) console.warn('alarm status unavailable', err);

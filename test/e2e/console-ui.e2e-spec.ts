@@ -250,6 +250,7 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
     await view('mimic');
     const tank = page.locator('g.tank[data-device="bohai-chem/cl-tk-1"]');
     await tank.waitFor();
+    await page.locator('html[data-telemetry~="bohai-chem/cl-tk-1"]').waitFor({ state: 'attached' });
     expect(await tank.locator('line.fill-limit').count()).toBe(1);
     expect(await tank.locator('.mark-hh').count()).toBe(1);
     const now = Date.now();
@@ -270,6 +271,7 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
     await page.locator('g.detector[data-device="bohai-chem/cl-gd-1"]').click();
     await page.locator('#trend-view .pen[data-pen="bohai-chem/cl-gd-1/conc"]').waitFor();
     await page.locator('#trend-chart canvas').waitFor();
+    await page.locator('html[data-telemetry~="bohai-chem/cl-gd-1"]').waitFor({ state: 'attached' });
     h.telemetry.next({ siteId: 'bohai-chem', deviceId: 'cl-gd-1', channel: 'conc', value: 1.23, ts: Date.now(), quality: 'good', receivedAt: Date.now() });
     await page.locator('.pen-value[data-channel="conc"]', { hasText: '1.23' }).waitFor();
     await page.click('button[data-range="7d"]');
@@ -294,6 +296,9 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
     const acked = h.alarms.raise({ priority: 'medium', sourceId: 'bhc-nh3', deviceId: 'nh-gd-1', message: '氨气一级报警' });
     h.alarms.ack(acked.id, 'shift lead');
     h.alarms.raise({ priority: 'low', condition: 'calibration_overdue', deviceId: 'cl-gd-3', message: '探测器标定逾期' });
+    // two pens on the trend: a detector and a tank; live values reach the mimic once it subscribed to them
+    await view('mimic');
+    await page.locator('html[data-telemetry~="bohai-chem/cl-tk-1"]').waitFor({ state: 'attached' });
     const now = Date.now();
     for (const [deviceId, channel, value] of [
       ['cl-tk-1', 'level_pct', 71.4],
@@ -304,8 +309,7 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
       ['cl-xv-1', 'position', 'closed'],
     ] as const)
       h.telemetry.next({ siteId: 'bohai-chem', deviceId, channel, value, ts: now, quality: 'good', receivedAt: now });
-    // two pens on the trend: a detector and a tank
-    await view('mimic');
+    await page.locator('g.tank[data-device="bohai-chem/cl-tk-1"][data-level="71.4"]').waitFor();
     await page.locator('g.detector[data-device="bohai-chem/cl-gd-1"]').click();
     await view('mimic');
     await page.locator('g.tank[data-device="bohai-chem/cl-tk-1"]').click();

@@ -1,5 +1,6 @@
 /** Alarm list: filter, sort, views for shelved / suppressed / out of service, first-out mark, ack and shelve. */
-import { useRef } from 'preact/hooks';
+import { Component } from 'preact';
+import { useCallback, useRef } from 'preact/hooks';
 import { named, t } from '../i18n';
 import {
   type Alarm,
@@ -47,6 +48,20 @@ const label = (a: Alarm): string =>
 
 const VIEWS: readonly AlarmView[] = ['active', 'shelved', 'suppressed', 'out_of_service'];
 const CHANNEL_OF: Record<string, string> = { gas_detector: 'conc', tank: 'level_pct' };
+
+type RowProps = { a: Alarm; firstOut: boolean; lang: string; plantRev: number; focusNext: (el: HTMLElement, d: number) => void };
+
+/** One row, re-rendered only when its alarm, its first-out mark, the language or the plant names change. */
+class MemoRow extends Component<RowProps> {
+  override shouldComponentUpdate(next: RowProps): boolean {
+    const p = this.props;
+    return p.a !== next.a || p.firstOut !== next.firstOut || p.lang !== next.lang || p.plantRev !== next.plantRev;
+  }
+  override render(): preact.JSX.Element {
+    const p = this.props;
+    return <AlarmRow a={p.a} firstOutIds={p.firstOut ? new Set([p.a.id]) : new Set()} focusNext={p.focusNext} />;
+  }
+}
 
 function AlarmRow({ a, firstOutIds, focusNext }: { a: Alarm; firstOutIds: Set<string>; focusNext: (el: HTMLElement, d: number) => void }) {
   const kind = alarmKind(a);
@@ -123,7 +138,6 @@ function AlarmRow({ a, firstOutIds, focusNext }: { a: Alarm; firstOutIds: Set<st
             data-action="ack"
             onClick={(e) => {
               e.stopPropagation();
-              (e.currentTarget).disabled = true;
               void ack(a);
             }}
           >
@@ -149,18 +163,21 @@ function AlarmRow({ a, firstOutIds, focusNext }: { a: Alarm; firstOutIds: Set<st
 }
 
 export function AlarmsView() {
-  useLive();
+  useLive(['alarms', 'plant', 'status']);
   const tbody = useRef<HTMLTableSectionElement>(null);
   const f = ui.filter;
   const rows = filterAlarms(store.alarms.values(), f, label);
   const counts = countAlarms(store.alarms.values());
   const fo = firstOut(store.alarms.values());
   const flooding = store.floods.size > 0 && f.view === 'active';
-  const focusNext = (el: HTMLElement, d: number): void => {
+  const focusNext = useCallback((el: HTMLElement, d: number): void => {
     const all = [...(tbody.current?.querySelectorAll<HTMLElement>('tr.alarm') ?? [])];
     const i = all.indexOf(el);
     all[Math.max(0, Math.min(all.length - 1, i + d))]?.focus();
-  };
+  }, []);
+  const row = (a: Alarm): preact.JSX.Element => (
+    <MemoRow key={a.id} a={a} firstOut={fo.has(a.id)} lang={ui.lang} plantRev={store.plantRev} focusNext={focusNext} />
+  );
   const setFilter = (patch: Partial<typeof f>): void => setUi({ filter: { ...f, ...patch } });
   const togglePrio = (p: Priority): void => {
     const next = new Set(f.priorities);
@@ -188,9 +205,9 @@ export function AlarmsView() {
           </td>
         </tr>,
       );
-      for (const a of list) body.push(<AlarmRow key={a.id} a={a} firstOutIds={fo} focusNext={focusNext} />);
+      for (const a of list) body.push(row(a));
     }
-  } else for (const a of rows) body.push(<AlarmRow key={a.id} a={a} firstOutIds={fo} focusNext={focusNext} />);
+  } else for (const a of rows) body.push(row(a));
 
   return (
     <section id="alarm-view" class="view panel" aria-labelledby="alarms-title">

@@ -17,7 +17,7 @@ const axis = {
 };
 
 export function KpiView() {
-  useLive();
+  useLive(['plant']);
   const [win, setWin] = useState<keyof typeof WINDOWS>('24h');
   const [kpi, setKpi] = useState<AlarmKpis | null>(null);
   const [error, setError] = useState('');

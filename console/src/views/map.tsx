@@ -118,7 +118,7 @@ export function SiteCard({ s, unacked }: { s: SiteInfo; unacked: boolean }) {
 }
 
 export function MapView() {
-  useLive();
+  useLive(['alarms', 'plant'], 250);
   const unacked = store.unackedSites();
   const focus = ui.siteId ? store.siteById.get(ui.siteId) : undefined;
   const sites = [...store.sites].sort((a, b) => LEVELS.indexOf(siteLevel(a, store.hazards)) - LEVELS.indexOf(siteLevel(b, store.hazards)));

@@ -129,7 +129,7 @@ function Valve({ d, x, y }: { d: DeviceInfo; x: number; y: number }) {
 }
 
 export function MimicView() {
-  useLive();
+  useLive(['alarms', 'telemetry', 'plant']);
   const siteId = ui.siteId ?? store.sites[0]?.id ?? null;
   const site = siteId ? store.siteById.get(siteId) : undefined;
   const sourceId = ui.sourceId && site?.hazardSources.some((s) => s.id === ui.sourceId) ? ui.sourceId : (site?.hazardSources[0]?.id ?? null);
@@ -153,7 +153,9 @@ export function MimicView() {
     const status = !dev ? 'missing' : !live ? 'unknown' : live.online === false ? 'offline' : (typeof live.values.status === 'string' ? live.values.status : 'unknown');
     return { sys, status };
   });
-  const width = Math.max(1100, 60 + tanks.length * 170 + 40);
+  // tanks and valves on the left, detectors and the four systems beside them: one compact schematic
+  const detX = Math.max(30 + tanks.length * 170 + 60, 30 + valves.length * 160 + 60, 420);
+  const width = detX + 360;
   const pick = (s: string, src2: string | null): void => {
     setUi({ siteId: s, sourceId: src2 });
     subscribeWanted();
@@ -215,17 +217,17 @@ export function MimicView() {
           {valves.map((d, i) => (
             <Valve d={d} x={80 + i * 160} y={450} />
           ))}
-          <text class="zone" x={width - 360} y="24">
+          <text class="zone" x={detX} y="24">
             {t('mimic.detectors')}
           </text>
           {detectors.map((d, i) => (
-            <Detector d={d} x={width - 360 + (i % 2) * 170} y={40 + Math.floor(i / 2) * 80} />
+            <Detector d={d} x={detX + (i % 2) * 170} y={40 + Math.floor(i / 2) * 80} />
           ))}
-          <text class="zone" x={width - 360} y="440">
+          <text class="zone" x={detX} y="440">
             {t('mimic.systems')}
           </text>
           {systems.map((s, i) => (
-            <g class={`system sys-${s.status}`} data-system={s.sys} data-status={s.status} transform={`translate(${width - 360 + (i % 2) * 170},${455 + Math.floor(i / 2) * 56})`}>
+            <g class={`system sys-${s.status}`} data-system={s.sys} data-status={s.status} transform={`translate(${detX + (i % 2) * 170},${455 + Math.floor(i / 2) * 56})`}>
               <rect x="0" y="0" width="160" height="46" rx="6" />
               <text x="10" y="19">
                 {t(`sys.${s.sys}`)}

@@ -98,7 +98,7 @@ function Enterprise({ e, online }: { e: RegulatorEnterprise; online: number | un
 type Node = { level: string; children: Map<string, Node>; enterprises: RegulatorEnterprise[] };
 
 export function RegulatorView() {
-  useLive();
+  useLive(['alarms', 'plant'], 500);
   const [online, setOnline] = useState<OnlineDay[]>([]);
   useEffect(() => {
     const day = new Date();

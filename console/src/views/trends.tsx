@@ -49,11 +49,11 @@ async function loadHistory(p: Pen, range: keyof typeof RANGES): Promise<void> {
     if (err instanceof AuthLost) return;
     history.set(k, { range, at: to, points: [], error: (err as Error).message });
   }
-  store.changed();
+  store.changed('telemetry');
 }
 
 export function TrendsView() {
-  useLive();
+  useLive(['alarms', 'telemetry', 'plant'], 1000);
   const [pickDevice, setPickDevice] = useState('');
   const range = ui.range;
   const [span] = RANGES[range];
