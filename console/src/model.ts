@@ -195,8 +195,10 @@ export class Store {
   readonly deviceByKey = new Map<string, DeviceInfo>();
   readonly devices = new Map<string, DeviceLive>();
   readonly hazards = new Map<string, Hazard>();
-  /** `site/device/channel` → live points of the last hour. */
+  /** `site/device/channel` → live points of the last hour, kept only for the channels on a trend (`trendKeys`). */
   readonly live = new Map<string, Array<{ t: number; v: number }>>();
+  /** `site/device/channel` of the trend pens; null keeps every channel (unit tests, small plants). */
+  trendKeys: ReadonlySet<string> | null = null;
   /** Sites the server reports in alarm flood (GET /api/alarms/status). */
   floods = new Map<string, number>();
   storageDegraded = false;
@@ -288,6 +290,7 @@ export class Store {
     for (const [ch, v] of Object.entries(f.values)) {
       if (typeof v !== 'number') continue;
       const lk = `${key}/${ch}`;
+      if (this.trendKeys && !this.trendKeys.has(lk)) continue;
       let pts = this.live.get(lk);
       if (!pts) this.live.set(lk, (pts = []));
       pts.push({ t: f.ts, v });

@@ -224,6 +224,9 @@ export function subscribeWanted(): void {
   if (ui.sourceId)
     for (const [key, d] of store.deviceByKey) if (d.sourceId === ui.sourceId && d.kind !== 'safety_system') keys.push(key);
   for (const p of ui.pens) keys.push(p.key);
+  // live points are kept for the pens only: memory stays flat however many devices stream
+  store.trendKeys = new Set(ui.pens.map((p) => `${p.key}/${p.channel}`));
+  for (const k of store.live.keys()) if (!store.trendKeys.has(k)) store.live.delete(k);
   conn.subscribeTelemetry(keys);
 }
 

@@ -2,8 +2,9 @@
  * 一张图: the jurisdiction's districts (bundled GeoJSON, no tile server) with every enterprise as a marker coloured by
  * its live four-colour risk, rippling while it has unacknowledged alarms; click to zoom into the enterprise.
  */
+import { useEffect, useRef } from 'preact/hooks';
 import { Chart, LEVEL_COLOUR } from '../chart';
-import { TIANJIN_MAP } from '../echarts';
+import { TIANJIN_MAP, type EChart } from '../echarts';
 import { getLang, named, t } from '../i18n';
 import { LEVELS, countAlarms, siteLevel, type SiteInfo } from '../model';
 import { openSite, setUi, sourceName, store, ui, useLive } from '../runtime';
@@ -50,29 +51,39 @@ export function JurisdictionMap(props: { sites: readonly SiteInfo[]; id: string 
         zlevel: 2,
       },
       {
+        // blinks with the page's blink phase (below): no per-frame ripple animation to paint
         id: 'unacked',
-        type: 'effectScatter',
+        type: 'scatter',
         coordinateSystem: 'geo',
-        symbolSize: 18,
-        rippleEffect: { brushType: 'stroke', scale: 3.5, period: 1.6 },
+        symbolSize: 20,
         data: all.filter((m) => unacked.has(m.siteId)).map((m) => ({ ...m, itemStyle: style(m) })),
         label: { show: true, position: 'right', formatter: '{b}', color: '#ffffff', fontSize: 13, fontWeight: 'bold' },
         zlevel: 3,
       },
     ],
   };
+  const chart = useRef<EChart | null>(null);
+  useEffect(() => {
+    // unacknowledged enterprises blink in step with the alarm list (html[data-blink], app.tsx)
+    const timer = setInterval(() => {
+      const on = document.documentElement.dataset.blink === 'on';
+      chart.current?.setOption({ series: [{ id: 'unacked', symbolSize: on ? 22 : 12, itemStyle: { opacity: on ? 1 : 0.35 } }] });
+    }, 500);
+    return () => clearInterval(timer);
+  }, []);
   return (
     <Chart
       id={props.id}
       class="map-chart"
       option={option}
       label={t('map.title')}
-      onReady={(c) =>
+      onReady={(c) => {
+        chart.current = c;
         c.on('click', (p) => {
           const d = p.data as Marker | undefined;
           if (d?.siteId) setUi({ siteId: d.siteId, sourceId: store.siteById.get(d.siteId)?.hazardSources[0]?.id ?? null });
-        })
-      }
+        });
+      }}
     />
   );
 }

@@ -205,7 +205,7 @@ export function TrendsView() {
         })}
       </ul>
       {ui.pens.length === 0 ? <p class="empty">{t('trend.empty')}</p> : null}
-      <Chart id="trend-chart" class="trend-chart" option={option} notMerge label={t('trend.title')} />
+      <Chart id="trend-chart" class="trend-chart" option={option} replace={['series', 'yAxis']} label={t('trend.title')} />
     </section>
   );
 }
