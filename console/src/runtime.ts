@@ -24,8 +24,10 @@ export type Ui = {
   conn: ConnState;
   tokenError: boolean;
   filter: AlarmFilter;
-  /** Enterprise the map is zoomed into / the mimic shows. */
+  /** Enterprise the mimic shows. */
   siteId: string | null;
+  /** Enterprise the map is zoomed into (null: the whole jurisdiction). */
+  mapSiteId: string | null;
   sourceId: string | null;
   pens: Pen[];
   range: '1h' | '8h' | '24h' | '7d';
@@ -81,6 +83,7 @@ export const ui: Ui = {
   tokenError: false,
   filter: { view: 'active', priorities: new Set(), text: '', sort: 'priority' },
   siteId: null,
+  mapSiteId: null,
   sourceId: null,
   pens: [],
   range: '1h',

@@ -109,10 +109,12 @@ describeIf('operator console end to end (real server, headless Chromium)', () =>
 
     // the hazard-source mimic shows the detector in alarm from live telemetry; clicking it opens its trend
     await page.click('#tab-mimic');
-    await page.locator('g.detector[data-device="bohai-chem/cl-gd-1"][data-alarm-level="l2"]').waitFor({ timeout: 30_000 });
+    const leaking = page.locator('g.detector[data-alarm-level="l2"], g.detector[data-alarm-level="l1"]').first();
+    await leaking.waitFor({ timeout: 30_000 });
+    const device = await leaking.getAttribute('data-device');
     await page.screenshot({ path: join(ARTIFACTS, 'console-mimic-live.png') });
-    await page.locator('g.detector[data-device="bohai-chem/cl-gd-1"]').click();
-    await page.locator('#trend-view .pen[data-pen="bohai-chem/cl-gd-1/conc"]').waitFor();
+    await leaking.click();
+    await page.locator(`#trend-view .pen[data-pen="${device}/conc"]`).waitFor();
     await page.locator('#trend-chart canvas').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'console.png') });
     expect(pageErrors).toEqual([]);

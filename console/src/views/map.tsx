@@ -25,7 +25,7 @@ export function markers(sites: readonly SiteInfo[]): Marker[] {
 export function JurisdictionMap(props: { sites: readonly SiteInfo[]; id: string }) {
   const unacked = store.unackedSites();
   const all = markers(props.sites);
-  const focus = ui.siteId ? store.siteById.get(ui.siteId) : undefined;
+  const focus = ui.mapSiteId ? store.siteById.get(ui.mapSiteId) : undefined;
   const style = (m: Marker) => ({ color: LEVEL_COLOUR[m.level], borderColor: '#fff', borderWidth: 1.5 });
   const option = {
     backgroundColor: 'transparent',
@@ -33,7 +33,7 @@ export function JurisdictionMap(props: { sites: readonly SiteInfo[]; id: string 
     geo: {
       map: TIANJIN_MAP,
       roam: true,
-      ...(focus?.location ? { center: [focus.location.lon, focus.location.lat], zoom: 5 } : { center: undefined, zoom: 1.15 }),
+      ...(focus?.location ? { center: [focus.location.lon, focus.location.lat], zoom: 3.5 } : { center: [117.35, 39.28], zoom: 1.15 }),
       label: { show: true, color: '#8797aa', fontSize: 11 },
       itemStyle: { areaColor: '#16212e', borderColor: '#3d5a78', borderWidth: 1 },
       emphasis: { itemStyle: { areaColor: '#1f3246' }, label: { color: '#e6edf5' } },
@@ -81,7 +81,7 @@ export function JurisdictionMap(props: { sites: readonly SiteInfo[]; id: string 
         chart.current = c;
         c.on('click', (p) => {
           const d = p.data as Marker | undefined;
-          if (d?.siteId) setUi({ siteId: d.siteId, sourceId: store.siteById.get(d.siteId)?.hazardSources[0]?.id ?? null });
+          if (d?.siteId) setUi({ mapSiteId: d.siteId });
         });
       }}
     />
@@ -109,12 +109,12 @@ export function SiteCard({ s, unacked }: { s: SiteInfo; unacked: boolean }) {
   const path = s.jurisdictionNames?.join(' / ') ?? s.jurisdiction;
   return (
     <li
-      class={`site level-${level} ${unacked ? 'blink-border' : ''} ${ui.siteId === s.id ? 'selected' : ''}`}
+      class={`site level-${level} ${unacked ? 'blink-border' : ''} ${ui.mapSiteId === s.id ? 'selected' : ''}`}
       data-site-id={s.id}
       data-level={level}
       data-unacked={unacked ? 'true' : 'false'}
     >
-      <button type="button" class="site-btn" onClick={() => setUi({ siteId: s.id })}>
+      <button type="button" class="site-btn" onClick={() => setUi({ mapSiteId: s.id })}>
         <span class={`grade grade-${level}`} aria-hidden="true" />
         <span class="site-text">
           <strong>{named(s)}</strong>
@@ -131,7 +131,7 @@ export function SiteCard({ s, unacked }: { s: SiteInfo; unacked: boolean }) {
 export function MapView() {
   useLive(['alarms', 'plant'], 250);
   const unacked = store.unackedSites();
-  const focus = ui.siteId ? store.siteById.get(ui.siteId) : undefined;
+  const focus = ui.mapSiteId ? store.siteById.get(ui.mapSiteId) : undefined;
   const sites = [...store.sites].sort((a, b) => LEVELS.indexOf(siteLevel(a, store.hazards)) - LEVELS.indexOf(siteLevel(b, store.hazards)));
   return (
     <section id="map-view" class="view map-layout">
@@ -140,7 +140,7 @@ export function MapView() {
           <h2>{t('map.title')}</h2>
           <Legend />
           {focus ? (
-            <button type="button" class="btn btn-ghost" id="map-back" onClick={() => setUi({ siteId: null })}>
+            <button type="button" class="btn btn-ghost" id="map-back" onClick={() => setUi({ mapSiteId: null })}>
               ← {t('map.back')}
             </button>
           ) : null}

@@ -95,14 +95,14 @@ function Detector({ d, x, y }: { d: DeviceInfo; x: number; y: number }) {
       onClick={() => addPen(`${d.siteId}/${d.id}`, 'conc')}
       onKeyDown={(e) => e.key === 'Enter' && addPen(`${d.siteId}/${d.id}`, 'conc')}
     >
-      <rect class="det-box" x="0" y="0" width="150" height="64" rx="6" />
+      <rect class="det-box" x="0" y="0" width="160" height="64" rx="6" />
       <text class="det-name" x="10" y="20">
-        {named(d).slice(-14)}
+        {named(d).slice(-13)}
       </text>
       <text class="det-value" x="10" y="50">
         {lvl === 'fault' ? t('sys.fault') : lvl === 'offline' ? t('sys.offline') : fmtValue(v)}
       </text>
-      <text class="det-unit" x="140" y="50" text-anchor="end">
+      <text class="det-unit" x="150" y="50" text-anchor="end">
         {d.unit ?? ''}
       </text>
     </g>
