@@ -29,6 +29,8 @@ export class Connection {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private alarmsRetry: ReturnType<typeof setTimeout> | undefined;
   private telemetry: string[] = [];
+  /** Re-sends of the telemetry list after an out-of-order `subscribed` (bounded; reset by each new list). */
+  private resent = 0;
 
   constructor(
     private readonly store: Store,
@@ -122,6 +124,7 @@ export class Connection {
     const next = [...new Set(keys)].slice(0, 500);
     if (next.join() === this.telemetry.join()) return;
     this.telemetry = next;
+    this.resent = 0;
     this.send('subscribe', { telemetry: next });
   }
 
@@ -134,7 +137,8 @@ export class Connection {
         const first = this.store.lastSeq === null;
         const since = first ? f.data.seq : (this.store.lastSeq as number);
         if (first) this.store.lastSeq = f.data.seq;
-        this.send('subscribe', { alarms: true, since, telemetry: this.telemetry });
+        // telemetry only when there is some: an empty list would replace a later subscription if the replay is slow
+        this.send('subscribe', { alarms: true, since, ...(this.telemetry.length ? { telemetry: this.telemetry } : {}) });
         if (first) void this.loadAlarms();
         this.hooks.onHello(first);
         return;
@@ -142,6 +146,14 @@ export class Connection {
       case 'subscribed':
         // the devices the server now streams (visible to anyone inspecting the page, and to the browser tests)
         document.documentElement.dataset.telemetry = f.data.telemetry.join(' ');
+        {
+          // subscribe answers may arrive out of order (one waits for its alarm replay): insist on the newest list
+          const answered = new Set([...f.data.telemetry, ...f.data.rejected.map((r) => r.entry)]);
+          if (this.telemetry.length > 0 && this.telemetry.some((k) => !answered.has(k)) && this.resent < 3) {
+            this.resent++;
+            this.send('subscribe', { telemetry: this.telemetry });
+          }
+        }
         if (f.data.reset) {
           // the server's journal is not the one we followed: start over from its current state
           this.store.alarms.clear();

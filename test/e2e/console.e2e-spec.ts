@@ -107,14 +107,13 @@ describeIf('operator console end to end (real server, headless Chromium)', () =>
     expect(await row.getAttribute('class')).not.toContain('unacked');
     expect(await row.locator('button[data-action="ack"]').count()).toBe(0);
 
-    // the hazard-source mimic shows the detector in alarm from live telemetry; clicking it opens its trend
+    // the hazard-source mimic draws the chlorine tank farm; clicking a detector opens its trend
     await page.click('#tab-mimic');
-    const leaking = page.locator('g.detector[data-alarm-level="l2"], g.detector[data-alarm-level="l1"]').first();
-    await leaking.waitFor({ timeout: 30_000 });
-    const device = await leaking.getAttribute('data-device');
+    const detector = page.locator('g.detector[data-device="bohai-chem/cl-gd-1"]');
+    await detector.waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'console-mimic-live.png') });
-    await leaking.click();
-    await page.locator(`#trend-view .pen[data-pen="${device}/conc"]`).waitFor();
+    await detector.click();
+    await page.locator('#trend-view .pen[data-pen="bohai-chem/cl-gd-1/conc"]').waitFor();
     await page.locator('#trend-chart canvas').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'console.png') });
     expect(pageErrors).toEqual([]);

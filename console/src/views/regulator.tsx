@@ -154,7 +154,7 @@ export function RegulatorView() {
   const days = [...new Set(online.map((r) => r.day))].sort();
   const onlineChart = {
     backgroundColor: 'transparent',
-    legend: { textStyle: { color: AXIS.text }, type: 'scroll' },
+    legend: { top: 0, left: 'center', textStyle: { color: AXIS.text }, type: 'scroll' },
     tooltip: { trigger: 'axis' },
     grid: { left: 50, right: 20, top: 40, bottom: 30 },
     xAxis: { type: 'category', data: days, axisLabel: { color: AXIS.text }, axisLine: { lineStyle: { color: AXIS.lineColor } } },
