@@ -143,9 +143,9 @@ async function main(): Promise<void> {
     await page.evaluate('new Promise((r) => setTimeout(r, 10000))');
     await cdp.send('HeapProfiler.collectGarbage');
     const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
-    const m = (await page.evaluate(
+    const m = await page.evaluate<{ max: number; over: number; n: number; laf: number }>(
       '(() => { const f = window.__bench.frames; return { max: Math.max(0, ...f), over: f.filter((x) => x > 50).length, n: f.length, laf: Math.max(0, ...window.__bench.long) }; })()',
-    )) as { max: number; over: number; n: number; laf: number };
+    );
     const s: Sample = { t: Math.round((Date.now() - started) / 1000), heapMB: heap.usedSize / 1048576, maxFrame: m.max, over50: m.over, frames: m.n, lafMax: m.laf };
     samples.push(s);
     console.log(
