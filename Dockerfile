@@ -14,7 +14,6 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/migrations ./migrations
 COPY --from=build /app/config ./config
 COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/src/realtime/public ./src/realtime/public
 USER node
 EXPOSE 3000
 CMD ["node", "--max-semi-space-size=64", "dist/src/main.js"]

@@ -10,7 +10,25 @@ import type { SiteSchema } from '../config/plant.schema';
 import { linkView } from '../ingest/domain/device-tracker';
 import { jurisdictionView } from '../config/admin-divisions';
 import { IngestService } from '../ingest/ingest.service';
+import { maxFillLevelPct } from '../rules/domain/tank-geometry';
 import { SiteFilterQuery } from './plant.dto';
+
+/**
+ * The level marks the console's mimic draws on a tank (docs/adr/0018-console-stack.md): the level holding the filling
+ * limit (where the rule engine puts HH), H 5 % of span below it, and the independent HH switch when fitted.
+ */
+function tankMarks(d: DeviceInfo): Record<string, number> {
+  const spec = d.channels.get('level_pct');
+  const [lo, hi] = spec?.type === 'number' ? spec.span : [0, 100];
+  const w = hi - lo;
+  const hh = Math.round((lo + (w * maxFillLevelPct(d)) / 100) * 10) / 10;
+  return {
+    maxFillPct: d.maxFillPct ?? 90,
+    levelHHPct: hh,
+    levelHPct: Math.round((hh - w * 0.05) * 10) / 10,
+    ...(d.levelSwitchHHPct !== undefined ? { levelSwitchHHPct: d.levelSwitchHHPct } : {}),
+  };
+}
 
 /** Read side of the plant model with live device state. Everything is filtered by the caller's jurisdiction. */
 @ApiTags('plant')
@@ -96,7 +114,7 @@ export class PlantController {
       area: d.area,
       periodS: d.periodS,
       ...(d.kind === 'gas_detector' ? { gas: d.gas, gasClass: d.gasClass, unit: d.unit, level1: d.level1, level2: d.level2 } : {}),
-      ...(d.kind === 'tank' ? { capacityM3: d.capacityM3, densityTPerM3: d.densityTPerM3, substance: d.substance } : {}),
+      ...(d.kind === 'tank' ? { capacityM3: d.capacityM3, densityTPerM3: d.densityTPerM3, substance: d.substance, ...tankMarks(d) } : {}),
       ...(d.kind === 'shutoff_valve' ? { travelTimeS: d.travelTimeS } : {}),
       ...(d.kind === 'safety_system' ? { system: d.system } : {}),
       ...(d.kind === 'analog' ? { unit: d.unit, limits: d.limits } : {}),

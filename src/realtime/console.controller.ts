@@ -3,48 +3,51 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { Public } from '../auth/auth.decorators';
 import { findProjectRoot } from '../common/project-root.util';
 
-/** The console's files: no build step, plain HTML + JS + CSS. Only these names are served. */
-const ASSETS: Readonly<Record<string, string>> = {
-  'console.js': 'text/javascript; charset=utf-8',
-  'console.css': 'text/css; charset=utf-8',
-  'i18n.js': 'text/javascript; charset=utf-8',
-  'chart.js': 'text/javascript; charset=utf-8',
+/** Content types of the files Vite writes into dist/console/assets (docs/adr/0018-console-stack.md). */
+const TYPES: Readonly<Record<string, string>> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.woff2': 'font/woff2',
+  '.png': 'image/png',
 };
+/** Hashed asset names only: no path separators, no dot-dot. */
+const ASSET_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 
+/**
+ * ECharts and Preact set element styles from script (CSSOM), never inline `<style>` from the network; 'unsafe-inline'
+ * for styles is still needed because ECharts' tooltip writes a style attribute. Scripts stay 'self' only.
+ */
 const CSP = [
   "default-src 'self'",
   "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
   "connect-src 'self' ws: wss:",
   "frame-ancestors 'none'",
 ].join('; ');
 
 /**
- * Where the console's files live: next to this file when a build copied them (dist/src/realtime/public), else the
- * source tree (src/realtime/public), which `npm start` also uses since `npm run build` (tsc) copies no assets.
+ * Where the built console lives: dist/console, written by `npm run build` (tsc + Vite, docs/adr/0018-console-stack.md).
+ * Found from the project root so the compiled server (dist/src/...) and ts tests (src/...) both see it.
  */
-export function resolvePublicDir(): string {
-  const candidates = [
-    join(__dirname, 'public'),
-    join(findProjectRoot(__dirname), 'src', 'realtime', 'public'),
-  ];
-  const dir = candidates.find((d) => existsSync(join(d, 'index.html')));
-  if (dir === undefined)
-    throw new Error(`operator console files not found (looked in ${candidates.join(', ')})`);
+export function resolveConsoleDir(): string {
+  const dir = join(findProjectRoot(__dirname), 'dist', 'console');
+  if (!existsSync(join(dir, 'index.html')))
+    throw new Error(`operator console not built: ${join(dir, 'index.html')} is missing (run npm run build)`);
   return dir;
 }
 
-/** GET / — the live operator console (docs/contract.md §3). Public: the page asks for a token and sends it over /ws and HTTP. */
+/** GET / — the live operator and regulator console (docs/contract.md §3). Public: the page asks for a token and sends it over /ws and HTTP. */
 @ApiExcludeController()
 @Public()
 @Controller()
 export class ConsoleController {
-  private readonly dir = resolvePublicDir();
+  private readonly dir = resolveConsoleDir();
 
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')
@@ -55,14 +58,15 @@ export class ConsoleController {
     return readFile(join(this.dir, 'index.html'), 'utf8');
   }
 
-  @Get('console/:asset')
+  @Get('console/assets/:asset')
   async asset(@Param('asset') asset: string, @Res() res: Response): Promise<void> {
-    const type = Object.hasOwn(ASSETS, asset) ? ASSETS[asset] : undefined;
-    if (type === undefined) throw new NotFoundException(`no console asset '${asset}'`);
-    const body = await readFile(join(this.dir, asset));
+    const type = ASSET_NAME.test(asset) && !asset.includes('..') ? TYPES[extname(asset)] : undefined;
+    const file = join(this.dir, 'assets', asset);
+    if (type === undefined || !existsSync(file)) throw new NotFoundException(`no console asset '${asset}'`);
     res.setHeader('Content-Type', type);
-    res.setHeader('Cache-Control', 'no-cache');
+    // names carry a content hash: cacheable for good
+    res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.send(body);
+    res.send(await readFile(file));
   }
 }

@@ -32,7 +32,9 @@ import { PRIORITY_LEVEL, type Priority, type Reading } from '../../src/common/ty
 import { APP_CONFIG, loadAppConfig, type AppConfig } from '../../src/config/app-config';
 import { ConfigModule } from '../../src/config/config.module';
 import { MetricsModule } from '../../src/metrics/metrics.module';
+import { FloodTracker } from '../../src/alarms/domain/flood.tracker';
 import type { AlarmEventDto, AlarmState, HazardDto } from '../../src/realtime/domain/client-events';
+import { maxFillLevelPct } from '../../src/rules/domain/tank-geometry';
 import { plantScope } from '../../src/realtime/realtime.adapters';
 import { RealtimeModule } from '../../src/realtime/realtime.module';
 import {
@@ -59,6 +61,8 @@ export class FakeAlarmBackend implements AlarmFeed {
   readonly events$ = this.live.asObservable();
   private seq = 0;
   private n = 0;
+  /** The server's flood indicator (GET /api/alarms/status), fed by raises like the real alarm service. */
+  readonly flood = new FloodTracker();
 
   constructor(private readonly config: AppConfig) {}
 
@@ -88,6 +92,7 @@ export class FakeAlarmBackend implements AlarmFeed {
     const deviceId = o.deviceId ?? 'cl-gd-1';
     const device = this.config.plant.deviceByKey.get(`${siteId}/${deviceId}`);
     const id = `al-${++this.n}`;
+    this.flood.record(siteId, Date.now());
     return this.write({
       id,
       siteId,
@@ -200,8 +205,46 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
           name: s.name,
           nameEn: s.nameEn,
           jurisdiction: s.jurisdiction,
+          location: s.location,
           hazardSources: s.hazardSources,
         }));
+    }
+
+    @Get('regulator/overview')
+    overview(@Headers('authorization') authz?: string): unknown {
+      const visible = scope.visibleSiteIds(principalOf(authz));
+      const levels = ['red', 'orange', 'yellow', 'blue'];
+      return {
+        enterprises: config.plant.sites
+          .filter((s) => visible.has(s.id))
+          .map((s, i) => ({
+            id: s.id,
+            name: s.name,
+            nameEn: s.nameEn,
+            jurisdiction: s.jurisdiction,
+            location: s.location,
+            disposals: { overdue: i === 0 ? 1 : 0, awaiting: i === 0 ? 2 : 0, awaitingReview: i === 1 ? 1 : 0 },
+            hazardSources: s.hazardSources.map((h, j) => ({
+              id: h.id,
+              name: h.name,
+              nameEn: h.nameEn,
+              filedGrade: h.filedGrade,
+              filedLevel: levels[h.filedGrade - 1],
+              liveLevel: levels[h.filedGrade - 1],
+              R: 120 - h.filedGrade * 25,
+              systems: { esd: 'ok', gas_detection: 'ok', video: 'ok', lightning: i === 0 && j === 0 ? 'fault' : 'ok' },
+            })),
+          })),
+      };
+    }
+
+    @Get('duty-checks/summary')
+    duty(@Headers('authorization') authz?: string): unknown {
+      const visible = [...scope.visibleSiteIds(principalOf(authz))];
+      return {
+        month: new Date().toISOString().slice(0, 7),
+        sites: visible.map((siteId, i) => ({ siteId, checks: 8, onDuty: 8 - i, noAnswer: i, wrongKey: 0, failed: 0, running: 0, onDutyRate: ((8 - i) / 8) * 100 })),
+      };
     }
 
     @Get('devices')
@@ -219,6 +262,13 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
           level1: d.level1,
           level2: d.level2,
           system: d.system,
+          ...(d.kind === 'tank'
+            ? {
+                maxFillPct: d.maxFillPct ?? 90,
+                levelHHPct: maxFillLevelPct(d),
+                levelHPct: Math.round((maxFillLevelPct(d) - 5) * 10) / 10,
+              }
+            : {}),
           state: 'online',
           lastSeen: new Date().toISOString(),
           values:
@@ -242,6 +292,70 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
           level: ['red', 'orange', 'yellow', 'blue'][s.filedGrade - 1],
           R: 120 - s.filedGrade * 25,
         }));
+    }
+
+    @Get('alarms/status')
+    status(@Headers('authorization') authz?: string): unknown {
+      const visible = scope.visibleSiteIds(principalOf(authz));
+      const floods = [...visible].map((siteId) => alarms.flood.status(siteId, Date.now())).filter((f) => f.flood);
+      return { ready: true, storageDegraded: storage.degraded, seq: alarms.currentSeq(), floods };
+    }
+
+    @Get('kpi/alarms')
+    kpis(@Headers('authorization') authz?: string): unknown {
+      const visible = [...scope.visibleSiteIds(principalOf(authz))];
+      const raised = [...alarms.current.values()];
+      const bySite = visible.map((siteId, i) => ({
+        siteId,
+        alarms: raised.filter((a) => a.siteId === siteId).length,
+        averagePer10Min: [0.6, 2.4, 0.3, 1.1][i % 4],
+        peakPer10Min: [4, 14, 2, 6][i % 4],
+        percentTimeInFlood: [0, 1.2, 0, 0.2][i % 4],
+        floods: [0, 2, 0, 1][i % 4],
+        averageWithinTarget: [true, false, true, false][i % 4],
+      }));
+      const top10 = raised.slice(0, 10).map((a, i) => ({
+        alarmId: a.id,
+        siteId: a.siteId,
+        sourceId: a.sourceId,
+        ruleId: a.ruleId,
+        deviceId: a.deviceId,
+        condition: a.condition,
+        count: 40 - i * 3,
+        percentOfLoad: 12 - i,
+      }));
+      return {
+        bySite,
+        aggregate: { label: 'all', sites: visible.length, alarms: raised.length, averagePer10Min: 1.1, peakPer10Min: 14, percentTimeInFlood: 0.4, comparableToOperatorTarget: false },
+        totalAlarms: raised.length,
+        averagePer10Min: 1.1,
+        peakPer10Min: 14,
+        percentTimeInFlood: 0.4,
+        top10,
+        chattering: top10.slice(0, 1).map((r) => ({ ...r, maxActivationsIn60s: 4 })),
+        stale: [],
+        priorityDistribution: {
+          counts: { critical: 2, high: 9, medium: 30, low: 59 },
+          percent: { critical: 2, high: 9, medium: 30, low: 59 },
+          targetPercent: { critical: 0, high: 5, medium: 15, low: 80 },
+        },
+        standing: raised.filter((a) => a.active).length,
+        shelved: 0,
+        targets: { averagePer10Min: 1, maxPer10Min: 10, percentTimeInFlood: 1, chattering: 0, staleAlarms: 5 },
+      };
+    }
+
+    @Get('kpi/online')
+    online(@Headers('authorization') authz?: string): unknown[] {
+      const visible = [...scope.visibleSiteIds(principalOf(authz))];
+      const out: unknown[] = [];
+      for (let d = 6; d >= 0; d--) {
+        const day = new Date(Date.now() - d * 86_400_000).toISOString().slice(0, 10);
+        visible.forEach((siteId, i) =>
+          out.push({ siteId, day, devices: 20, onlinePercent: Math.round((99.5 - ((d + i) % 4) * 1.7 - (i === 1 && d < 2 ? 6 : 0)) * 10) / 10, offlineDeviceHours: 1 }),
+        );
+      }
+      return out;
     }
 
     @Get('alarms')

@@ -54,7 +54,10 @@ describeIf('operator console end to end (real server, headless Chromium)', () =>
     await page.fill('#token-input', server.tokens().operator as string);
     await page.click('#token-submit');
     await page.locator('#conn[data-state="open"]').waitFor();
+    // the plant model is loaded once connected: the one-map lists the enterprises
+    await page.click('#tab-map');
     await page.locator('.site[data-site-id="bohai-chem"]').waitFor();
+    await page.click('#tab-alarms');
 
     // The simulated plant with a chlorine leak starting 5 s after the simulators connect.
     const root = join(__dirname, '..', '..');
@@ -104,9 +107,14 @@ describeIf('operator console end to end (real server, headless Chromium)', () =>
     expect(await row.getAttribute('class')).not.toContain('unacked');
     expect(await row.locator('button[data-action="ack"]').count()).toBe(0);
 
-    // select the detector to show its live values and trend
-    await page.locator('button.device[data-device="bohai-chem/cl-gd-1"]').click();
-    await page.locator('#detail svg.trend').waitFor();
+    // the hazard-source mimic draws the chlorine tank farm; clicking a detector opens its trend
+    await page.click('#tab-mimic');
+    const detector = page.locator('g.detector[data-device="bohai-chem/cl-gd-1"]');
+    await detector.waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'console-mimic-live.png') });
+    await detector.click();
+    await page.locator('#trend-view .pen[data-pen="bohai-chem/cl-gd-1/conc"]').waitFor();
+    await page.locator('#trend-chart canvas').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'console.png') });
     expect(pageErrors).toEqual([]);
   });

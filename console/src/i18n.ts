@@ -1,7 +1,9 @@
-// Labels of the operator console. Chinese is the default; English on switch. Keys are stable ids used in index.html
-// (data-i18n="key") and in console.js (t('key')).
-
-const zh = {
+/**
+ * Labels of the console. Chinese is the default, English on switch (the choice is kept in localStorage).
+ * Unknown keys show the key itself (visible, never blank).
+ */
+ 
+const zhBase: Record<string, string> = {
   title: 'hazwatch 重大危险源监测预警',
   subtitle: '中控室操作台',
   'conn.connecting': '连接中…',
@@ -141,7 +143,7 @@ const zh = {
   now: '刚刚',
 };
 
-const en = {
+const enBase: Record<string, string> = {
   title: 'hazwatch major hazard monitoring',
   subtitle: 'Control room console',
   'conn.connecting': 'Connecting…',
@@ -284,37 +286,192 @@ const en = {
   now: 'just now',
 };
 
-export const LABELS = { zh, en };
+const zhExtra: Record<string, string> = {
+  'nav.alarms': '报警',
+  'nav.map': '一张图',
+  'nav.mimic': '危险源',
+  'nav.trends': '趋势',
+  'nav.kpi': '报警绩效',
+  'nav.regulator': '监管',
+  'banner.unacked': '未确认',
+  'banner.active': '报警',
+  'banner.shelved': '搁置',
+  'banner.suppressed': '抑制',
+  'banner.oos': '停用',
+  'banner.flood': '报警泛滥',
+  'banner.drill': '演练',
+  'banner.drillText': '演练进行中：以下标注“演练”的报警来自演练场景，不是真实事件。',
+  'view.active': '当前报警',
+  'view.shelved': '已搁置',
+  'view.suppressed': '已抑制',
+  'view.out_of_service': '停用',
+  'filter.text': '筛选：企业、危险源、设备、内容',
+  'filter.all': '全部',
+  'filter.site': '企业',
+  'sort.label': '排序',
+  'sort.priority': '按优先级',
+  'sort.time': '按时间',
+  'sort.source': '按危险源',
+  'alarm.firstOut': '首出',
+  'alarm.drill': '演练',
+  'col.site': '企业',
+  'map.title': '辖区重大危险源一张图',
+  'map.legend': '四色风险',
+  'map.unacked': '有未确认报警',
+  'map.enterprises': '企业',
+  'map.openMimic': '查看危险源',
+  'map.back': '返回全辖区',
+  'level.red': '重大风险（红）',
+  'level.orange': '较大风险（橙）',
+  'level.yellow': '一般风险（黄）',
+  'level.blue': '低风险（蓝）',
+  'mimic.title': '危险源工艺画面',
+  'mimic.fill': '充装上限',
+  'mimic.R': 'R 值',
+  'mimic.grade': '实时等级',
+  'mimic.systems': '四个系统',
+  'mimic.tanks': '储罐',
+  'mimic.detectors': '气体探测器',
+  'mimic.valves': '紧急切断阀',
+  'mimic.pick': '选择企业与危险源',
+  'valve.open': '开',
+  'valve.closed': '关',
+  'valve.moving': '动作中',
+  'valve.fault': '故障',
+  'valve.unknown': '未知',
+  'trend.title': '趋势',
+  'trend.pens': '曲线',
+  'trend.range': '时间范围',
+  'trend.addPen': '添加曲线',
+  'trend.alarms': '报警',
+  'kpi.title': '报警管理绩效（EEMUA 191 / ISA-18.2）',
+  'kpi.ratePerSite': '每 10 分钟平均报警数（按企业）',
+  'kpi.target': '目标',
+  'kpi.peak': '峰值',
+  'kpi.flood': '泛滥时间占比',
+  'kpi.chattering': '振荡报警',
+  'kpi.stale': '陈旧报警',
+  'kpi.top10': '前 10 位高频报警',
+  'kpi.priorityDist': '优先级分布（目标 80/15/5）',
+  'kpi.none': '暂无数据',
+  'reg.map': '辖区一张图',
+  'reg.online': '在线率',
+  'reg.disposals': '处置',
+  'reg.open': '未完成',
+  'reg.dutyChecks': '值班抽查',
+  'reg.drill': '进入企业',
+  'common.loading': '加载中…',
+  'trend.empty': '在危险源画面点击储罐或探测器，或在报警列表中按 Enter，即可添加曲线。',
+  'kpi.rateAll': '每 10 分钟报警（全部企业汇总）',
+};
 
-let lang = localStorage.getItem('hazwatch.lang') === 'en' ? 'en' : 'zh';
+const enExtra: Record<string, string> = {
+  'nav.alarms': 'Alarms',
+  'nav.map': 'One map',
+  'nav.mimic': 'Hazard sources',
+  'nav.trends': 'Trends',
+  'nav.kpi': 'Alarm KPIs',
+  'nav.regulator': 'Regulator',
+  'banner.unacked': 'unacked',
+  'banner.active': 'alarms',
+  'banner.shelved': 'shelved',
+  'banner.suppressed': 'suppressed',
+  'banner.oos': 'out of service',
+  'banner.flood': 'Alarm flood',
+  'banner.drill': 'DRILL',
+  'banner.drillText': 'Drill in progress: alarms marked “drill” come from a drill scenario, not a real event.',
+  'view.active': 'Active',
+  'view.shelved': 'Shelved',
+  'view.suppressed': 'Suppressed',
+  'view.out_of_service': 'Out of service',
+  'filter.text': 'Filter: enterprise, source, device, message',
+  'filter.all': 'All',
+  'filter.site': 'Enterprise',
+  'sort.label': 'Sort',
+  'sort.priority': 'By priority',
+  'sort.time': 'By time',
+  'sort.source': 'By source',
+  'alarm.firstOut': 'first out',
+  'alarm.drill': 'drill',
+  'col.site': 'Enterprise',
+  'map.title': 'Jurisdiction one-map of major hazard sources',
+  'map.legend': 'Four-colour risk',
+  'map.unacked': 'unacknowledged alarms',
+  'map.enterprises': 'Enterprises',
+  'map.openMimic': 'Open hazard sources',
+  'map.back': 'Whole jurisdiction',
+  'level.red': 'Major risk (red)',
+  'level.orange': 'High risk (orange)',
+  'level.yellow': 'Moderate risk (yellow)',
+  'level.blue': 'Low risk (blue)',
+  'mimic.title': 'Hazard source mimic',
+  'mimic.fill': 'fill limit',
+  'mimic.R': 'R',
+  'mimic.grade': 'Live grade',
+  'mimic.systems': 'Four systems',
+  'mimic.tanks': 'Tanks',
+  'mimic.detectors': 'Gas detectors',
+  'mimic.valves': 'Shut-off valves',
+  'mimic.pick': 'Enterprise and hazard source',
+  'valve.open': 'open',
+  'valve.closed': 'closed',
+  'valve.moving': 'travelling',
+  'valve.fault': 'fault',
+  'valve.unknown': 'unknown',
+  'trend.title': 'Trends',
+  'trend.pens': 'Pens',
+  'trend.range': 'Range',
+  'trend.addPen': 'Add pen',
+  'trend.alarms': 'alarms',
+  'kpi.title': 'Alarm management KPIs (EEMUA 191 / ISA-18.2)',
+  'kpi.ratePerSite': 'Average alarms per 10 min by enterprise',
+  'kpi.target': 'target',
+  'kpi.peak': 'peak',
+  'kpi.flood': '% time in flood',
+  'kpi.chattering': 'Chattering alarms',
+  'kpi.stale': 'Stale alarms',
+  'kpi.top10': 'Top 10 bad actors',
+  'kpi.priorityDist': 'Priority distribution (target 80/15/5)',
+  'kpi.none': 'No data',
+  'reg.map': 'Jurisdiction map',
+  'reg.online': 'Online rate',
+  'reg.disposals': 'Disposals',
+  'reg.open': 'open',
+  'reg.dutyChecks': 'Duty checks',
+  'reg.drill': 'Open enterprise',
+  'common.loading': 'Loading…',
+  'trend.empty': 'Click a tank or detector on the hazard-source mimic, or press Enter on an alarm, to add a pen.',
+  'kpi.rateAll': 'Alarms per 10 min (all enterprises, aggregate)',
+};
 
-export function getLang() {
-  return lang;
+export type Lang = 'zh' | 'en';
+export const LABELS: Record<Lang, Record<string, string>> = {
+  zh: { ...zhBase, ...zhExtra },
+  en: { ...enBase, ...enExtra },
+};
+
+const storage = (): Storage | undefined => (typeof localStorage === 'undefined' ? undefined : localStorage);
+let lang: Lang = storage()?.getItem('hazwatch.lang') === 'en' ? 'en' : 'zh';
+
+export const getLang = (): Lang => lang;
+
+export function setLang(next: Lang): void {
+  lang = next;
+  storage()?.setItem('hazwatch.lang', lang);
+  if (typeof document !== 'undefined') document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 }
 
-export function setLang(next) {
-  lang = next === 'en' ? 'en' : 'zh';
-  localStorage.setItem('hazwatch.lang', lang);
-  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
-  applyLabels(document);
-}
-
-/** Label for key, with {name} placeholders filled from vars. Unknown keys show the key (visible, never blank). */
-export function t(key, vars) {
+/** Label for key with {name} placeholders filled from vars. */
+export function t(key: string, vars?: Record<string, string | number>): string {
   let s = LABELS[lang][key] ?? LABELS.zh[key] ?? key;
   if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, String(v));
   return s;
 }
 
 /** Label for key, or `fallback` when no language has one (raw device values, unknown channels). */
-export function tOr(key, fallback) {
-  return key in LABELS[lang] || key in LABELS.zh ? t(key) : fallback;
-}
+export const tOr = (key: string, fallback: string): string =>
+  key in LABELS[lang] || key in LABELS.zh ? t(key) : fallback;
 
-/** Fills every [data-i18n] element's text and [data-i18n-placeholder] placeholder under root. */
-export function applyLabels(root) {
-  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll('[data-i18n-placeholder]'))
-    el.placeholder = t(el.dataset.i18nPlaceholder);
-  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
-}
+/** The display name of anything with name / nameEn: English name under English when there is one. */
+export const named = (o: { name?: string; nameEn?: string | null; id?: string } | undefined | null): string =>
+  o ? (lang === 'en' && o.nameEn ? o.nameEn : (o.name ?? o.id ?? '')) : '';

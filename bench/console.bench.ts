@@ -1,0 +1,168 @@
+/**
+ * `npm run bench:console`: the built console (dist/console) in headless Chromium under load — 2,000 devices,
+ * 500 active alarms, 200 telemetry updates per second and an alarm event per second — with the server replaced by an
+ * in-page fake (/ws frames and HTTP answers), so only the browser's work is measured. It cycles through the alarm
+ * list, the mimic, the trends and the map, and prints the longest frame, frames over 50 ms and JS heap samples.
+ * Options: --seconds N (default 180), --chromium PATH (default /usr/bin/chromium). Prints figures; asserts nothing.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] !== undefined ? (process.argv[i + 1] as string) : fallback;
+};
+const SECONDS = Number(arg('seconds', '180'));
+const CHROMIUM = arg('chromium', '/usr/bin/chromium');
+const ROOT = join(__dirname, '..', '..');
+const DIST = join(ROOT, 'dist', 'console');
+const DEVICES = 2000;
+const ALARMS = 500;
+const RATE = 200;
+
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html' };
+
+/** The fake plant and server, as in-page script (runs before the console's own code). */
+function fakeServer(devices: number, alarms: number, rate: number): string {
+  return `(() => {
+  const SITES = 50, PER_SITE = ${devices} / SITES;
+  const sites = [], devs = [], hazards = [], alarmList = [];
+  const kinds = ['gas_detector', 'tank', 'shutoff_valve', 'gas_detector', 'gas_detector'];
+  for (let s = 0; s < SITES; s++) {
+    const id = 'site-' + s;
+    const sources = [0, 1].map((h) => ({ id: id + '-hs' + h, name: '危险源 ' + s + '-' + h, filedGrade: 1 + ((s + h) % 4) }));
+    sites.push({ id, name: '测试企业 ' + s, nameEn: 'Enterprise ' + s, jurisdiction: 'tianjin/binhai/p' + (s % 5),
+      location: { lat: 38.7 + (s % 10) * 0.12, lon: 116.9 + Math.floor(s / 10) * 0.25 }, hazardSources: sources });
+    for (const h of sources) hazards.push({ sourceId: h.id, siteId: id, grade: h.filedGrade, level: ['red','orange','yellow','blue'][h.filedGrade - 1], R: 120 - h.filedGrade * 25 });
+    for (let d = 0; d < PER_SITE; d++) {
+      const kind = kinds[d % kinds.length];
+      devs.push({ siteId: id, deviceId: 'd' + d, name: '设备 ' + d, kind, sourceId: sources[d % 2].id, unit: 'mg/m3', level1: 1, level2: 2,
+        levelHPct: 70, levelHHPct: 75, maxFillPct: 80, state: 'online', values: {} });
+    }
+  }
+  let seq = 0;
+  const now = Date.now();
+  for (let i = 0; i < ${alarms}; i++) {
+    const d = devs[(i * 7) % devs.length];
+    alarmList.push({ id: 'al-' + i, siteId: d.siteId, sourceId: d.sourceId, ruleId: 'r', deviceId: d.deviceId, condition: 'gas_l2',
+      priority: ['critical', 'high', 'medium', 'low'][i % 4], level: 'orange', state: i % 3 ? 'unacknowledged' : 'acknowledged',
+      active: true, acked: !(i % 3), value: 2.5, limit: 2, message: '报警 ' + i, raisedAt: new Date(now - i * 1000).toISOString(), seq: ++seq });
+  }
+  const json = (body) => new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } });
+  const realFetch = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const url = new URL(typeof input === 'string' ? input : input.url, location.href);
+    switch (url.pathname) {
+      case '/api/sites': return json(sites);
+      case '/api/devices': return json(devs);
+      case '/api/hazard-sources': return json(hazards);
+      case '/api/alarms': return json(alarmList);
+      case '/api/alarms/status': return json({ floods: [] });
+      case '/api/telemetry': return json({ points: [] });
+      default:
+        if (url.pathname.startsWith('/api/')) return new Response('{"message":"not in bench"}', { status: 404 });
+        return realFetch(input, init);
+    }
+  };
+  sessionStorage.setItem('hazwatch.token', 'bench');
+  class FakeSocket {
+    constructor() { this.readyState = 0; setTimeout(() => { this.readyState = 1; this.onopen && this.onopen(); }, 10); }
+    emit(event, data) { this.onmessage && this.onmessage({ data: JSON.stringify({ event, data }) }); }
+    send(raw) {
+      const f = JSON.parse(raw);
+      if (f.event === 'auth') { this.emit('hello', { seq, server: 'hazwatch', version: 'bench', principal: { name: 'bench', role: 'operator', scope: '' } }); this.emit('status', { storageDegraded: false }); this.start(); }
+      if (f.event === 'subscribe') this.emit('subscribed', { alarms: true, telemetry: f.data.telemetry || [], rejected: [], replayed: 0, reset: false });
+    }
+    start() {
+      if (this.timer) return;
+      let k = 0;
+      // ${rate} telemetry frames per second in ticks of 50 ms; one alarm event per second
+      this.timer = setInterval(() => {
+        for (let i = 0; i < ${rate} / 20; i++) {
+          const d = devs[(k++ * 13) % devs.length];
+          this.emit('telemetry', { siteId: d.siteId, deviceId: d.deviceId, ts: Date.now(), values: d.kind === 'tank' ? { level_pct: 50 + 20 * Math.sin(k / 50) } : d.kind === 'shutoff_valve' ? { position: k % 40 ? 'open' : 'moving' } : { conc: 1 + Math.sin(k / 30) } });
+        }
+      }, 50);
+      this.alarmTimer = setInterval(() => {
+        const a = alarmList[(k++ * 3) % alarmList.length];
+        const acked = !a.acked;
+        const next = { ...a, acked, state: acked ? 'acknowledged' : 'unacknowledged', seq: ++seq, event: acked ? 'acknowledged' : 'raised', raisedAt: acked ? a.raisedAt : new Date().toISOString() };
+        alarmList[alarmList.indexOf(a)] = next;
+        this.emit('alarm', next);
+      }, 1000);
+    }
+    close() { clearInterval(this.timer); clearInterval(this.alarmTimer); this.readyState = 3; }
+  }
+  FakeSocket.OPEN = 1;
+  window.WebSocket = FakeSocket;
+  // frame timing: every animation frame's duration, plus long-animation-frame entries when the browser has them
+  window.__bench = { frames: [], long: [] };
+  let last = performance.now();
+  const tick = (t) => { window.__bench.frames.push(t - last); last = t; requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+  try { new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__bench.long.push(e.duration); }).observe({ type: 'long-animation-frame', buffered: true }); } catch (e) {}
+})();`;
+}
+
+type Sample = { t: number; heapMB: number; maxFrame: number; over50: number; frames: number; lafMax: number };
+
+async function main(): Promise<void> {
+  if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST}/index.html missing: run npm run build first`);
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing (apt-get install chromium)`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--enable-precise-memory-info'] });
+  const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.route('http://bench.local/**', async (route) => {
+    const path = new URL(route.request().url()).pathname;
+    const file = path === '/' ? join(DIST, 'index.html') : join(DIST, path.replace(/^\/console\//, ''));
+    if (!existsSync(file)) return route.fulfill({ status: 404, body: 'not found' });
+    return route.fulfill({ status: 200, body: readFileSync(file), headers: { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' } });
+  });
+  await page.addInitScript(fakeServer(DEVICES, ALARMS, RATE));
+  await page.goto('http://bench.local/');
+  await page.locator('#conn[data-state="open"]').waitFor();
+  await page.locator('#alarm-rows tr.alarm').nth(ALARMS - 1).waitFor({ state: 'attached', timeout: 60_000 });
+  const cdp = await page.context().newCDPSession(page);
+  const views = ['alarms', 'mimic', 'trends', 'map'];
+  const samples: Sample[] = [];
+  const started = Date.now();
+  console.log(`console bench: ${DEVICES} devices, ${ALARMS} active alarms, ${RATE} telemetry updates/s, 1 alarm event/s, ${SECONDS} s`);
+  let v = 0;
+  while (Date.now() - started < SECONDS * 1000) {
+    const view = views[v++ % views.length] as string;
+    await page.click(`#tab-${view}`);
+    if (view === 'trends' && (await page.locator('.pen').count()) === 0) {
+      await page.selectOption('#pen-device', { index: 1 });
+      await page.click('#pen-add');
+    }
+    // discard the view switch itself (a one-off mount), then measure 10 s of steady updates
+    await page.evaluate('new Promise((r) => setTimeout(r, 1000))');
+    await page.evaluate('window.__bench.frames = []; window.__bench.long = []');
+    await page.evaluate('new Promise((r) => setTimeout(r, 10000))');
+    await cdp.send('HeapProfiler.collectGarbage');
+    const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
+    const m = await page.evaluate<{ max: number; over: number; n: number; laf: number }>(
+      '(() => { const f = window.__bench.frames; return { max: Math.max(0, ...f), over: f.filter((x) => x > 50).length, n: f.length, laf: Math.max(0, ...window.__bench.long) }; })()',
+    );
+    const s: Sample = { t: Math.round((Date.now() - started) / 1000), heapMB: heap.usedSize / 1048576, maxFrame: m.max, over50: m.over, frames: m.n, lafMax: m.laf };
+    samples.push(s);
+    console.log(
+      `  t=${String(s.t).padStart(4)} s  view=${view.padEnd(7)} frames=${s.frames}  longest frame=${s.maxFrame.toFixed(1)} ms  frames>50ms=${s.over50}  longest LoAF=${s.lafMax.toFixed(1)} ms  heap=${s.heapMB.toFixed(1)} MB`,
+    );
+  }
+  const first = samples.slice(0, 4);
+  const lastFour = samples.slice(-4);
+  const avg = (xs: Sample[]): number => xs.reduce((n, x) => n + x.heapMB, 0) / Math.max(1, xs.length);
+  console.log(
+    `summary: longest frame ${Math.max(...samples.map((s) => s.maxFrame)).toFixed(1)} ms, frames over 50 ms ${samples.reduce((n, s) => n + s.over50, 0)} of ${samples.reduce((n, s) => n + s.frames, 0)}, heap after GC first cycle ${avg(first).toFixed(1)} MB → last cycle ${avg(lastFour).toFixed(1)} MB, page errors ${errors.length}`,
+  );
+  if (errors.length) console.log(errors.slice(0, 5).join('\n'));
+  await browser.close();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
