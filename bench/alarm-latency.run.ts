@@ -10,7 +10,14 @@ import { systemClock } from '../src/common/clock';
 import { telemetryTopic } from '../src/ingest/domain/telemetry-contract';
 import { TokenRepository } from '../src/auth/token.repository';
 import { TokenService } from '../src/auth/token.service';
-import { matchReceipts, probeKey, publishKey, type AlarmLatencyResult, type ProbePublish, type Receipt } from './alarm-latency';
+import {
+  matchReceipts,
+  probeKey,
+  publishKey,
+  type AlarmLatencyResult,
+  type ProbePublish,
+  type Receipt,
+} from './alarm-latency';
 import { PROBE_CLEAR_VALUE, PROBE_CONDITION, PROBE_RAISE_VALUE, type BenchPlant } from './bench-plant';
 import type { LoadGenerator, LoadResult } from './load.generator';
 import { publishFrameSize, writePublishQos1 } from './mqtt-wire';
@@ -32,7 +39,10 @@ export type AlarmRunOptions = {
 
 export type AlarmPhaseReport = AlarmLatencyResult & {
   options: AlarmRunOptions;
-  background: Pick<LoadResult, 'targetRate' | 'achievedRate' | 'sent' | 'publishS' | 'ackWaitS' | 'publisherCpuPct' | 'blockedFraction'>;
+  background: Pick<
+    LoadResult,
+    'targetRate' | 'achievedRate' | 'sent' | 'publishS' | 'ackWaitS' | 'publisherCpuPct' | 'blockedFraction'
+  >;
   /** Event-loop delay of this (bench) process during the phase: receipt times include it. */
   benchLoopDelayP99Ms: number;
   benchLoopDelayMaxMs: number;
@@ -53,7 +63,14 @@ const TAIL_MS = 1000;
 const CONNECT_BATCH = 25;
 
 /** One /ws client: auth frame, subscribe to alarms, then every probe alarm frame becomes a receipt. */
-function connectClient(url: string, token: string, index: number, target: { siteId: string; deviceId: string; condition: string }, receipts: Receipt[], onClose: (code: number) => void): Promise<WebSocket> {
+function connectClient(
+  url: string,
+  token: string,
+  index: number,
+  target: { siteId: string; deviceId: string; condition: string },
+  receipts: Receipt[],
+  onClose: (code: number) => void,
+): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
     let ready = false;
@@ -68,7 +85,12 @@ function connectClient(url: string, token: string, index: number, target: { site
       if (frame.event === 'alarm') {
         const key = probeKey(frame.data, target);
         if (key !== null) receipts.push({ client: index, key, receivedAtMs: at });
-        else if (frame.data.siteId === target.siteId && frame.data.deviceId === target.deviceId) receipts.push({ client: index, key: `other|${String(frame.data.condition)}|${String(frame.data.event)}`, receivedAtMs: at });
+        else if (frame.data.siteId === target.siteId && frame.data.deviceId === target.deviceId)
+          receipts.push({
+            client: index,
+            key: `other|${String(frame.data.condition)}|${String(frame.data.event)}`,
+            receivedAtMs: at,
+          });
       } else if (frame.event === 'hello') {
         ws.send(JSON.stringify({ event: 'subscribe', data: { alarms: true } }));
       } else if (frame.event === 'subscribed' && !ready) {
@@ -97,7 +119,11 @@ async function createToken(server: ServerHandle, runId: string, cleanups: Cleanu
   pool.on('error', () => undefined);
   const service = new TokenService(new TokenRepository(pool), systemClock);
   try {
-    const { info, token } = await service.create({ role: 'operator', scope: '', name: `bench alarm latency ${runId}` });
+    const { info, token } = await service.create({
+      role: 'operator',
+      scope: '',
+      name: `bench alarm latency ${runId}`,
+    });
     if (!server.embeddedDatabase)
       cleanups.push(async () => {
         const p = new Pool({ connectionString: server.databaseUrl, max: 1 });
@@ -113,7 +139,17 @@ async function createToken(server: ServerHandle, runId: string, cleanups: Cleanu
   }
 }
 
-export async function runAlarmLatency(opts: AlarmRunOptions, server: ServerHandle, plant: BenchPlant, load: LoadGenerator, runId: string, cleanups: Cleanup[], log: Log, scrapeSample: (name: string) => Promise<number | undefined>, cpu: () => number): Promise<AlarmPhaseReport> {
+export async function runAlarmLatency(
+  opts: AlarmRunOptions,
+  server: ServerHandle,
+  plant: BenchPlant,
+  load: LoadGenerator,
+  runId: string,
+  cleanups: Cleanup[],
+  log: Log,
+  scrapeSample: (name: string) => Promise<number | undefined>,
+  cpu: () => number,
+): Promise<AlarmPhaseReport> {
   const target = { siteId: plant.probe.siteId, deviceId: plant.probe.deviceId, condition: PROBE_CONDITION };
   const token = await createToken(server, runId, cleanups);
 
@@ -128,11 +164,20 @@ export async function runAlarmLatency(opts: AlarmRunOptions, server: ServerHandl
   const t0 = Date.now();
   for (let i = 0; i < opts.clients; i += CONNECT_BATCH) {
     const batch = Array.from({ length: Math.min(CONNECT_BATCH, opts.clients - i) }, (_, k) =>
-      connectClient(wsUrl, token, i + k, target, receipts, (code) => (closes[String(code)] = (closes[String(code)] ?? 0) + 1)),
+      connectClient(
+        wsUrl,
+        token,
+        i + k,
+        target,
+        receipts,
+        (code) => (closes[String(code)] = (closes[String(code)] ?? 0) + 1),
+      ),
     );
     sockets.push(...(await Promise.all(batch)));
   }
-  log(`  ${opts.clients} WebSocket clients authenticated and subscribed to alarms in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  log(
+    `  ${opts.clients} WebSocket clients authenticated and subscribed to alarms in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   const serverWsClients = (await scrapeSample('hazwatch_ws_clients')) ?? null;
 
   // The probe: its own raw MQTT connection, one QoS 1 frame per publish, timed just before the socket write.
@@ -169,9 +214,13 @@ export async function runAlarmLatency(opts: AlarmRunOptions, server: ServerHandl
   const loop = monitorEventLoopDelay({ resolution: 5 });
   const cpu0 = cpu();
   const wall0 = performance.now();
-  log(`  background ${opts.background.toLocaleString('en-US')} msg/s for ${opts.seconds} s; probe every ${opts.intervalMs} ms after ${WARMUP_MS / 1000} s warm-up…`);
+  log(
+    `  background ${opts.background.toLocaleString('en-US')} msg/s for ${opts.seconds} s; probe every ${opts.intervalMs} ms after ${WARMUP_MS / 1000} s warm-up…`,
+  );
   const background = load.run(opts.background, opts.seconds);
-  const abuse = opts.abusive ? runAbusiveClients(server.httpUrl, token, opts.abusive, performance.now() + opts.seconds * 1000) : undefined;
+  const abuse = opts.abusive
+    ? runAbusiveClients(server.httpUrl, token, opts.abusive, performance.now() + opts.seconds * 1000)
+    : undefined;
   const probeFailure: { error: Error | null } = { error: null };
   const probing = new Promise<void>((resolve) => {
     const endAt = performance.now() + opts.seconds * 1000 - TAIL_MS;
@@ -206,13 +255,17 @@ export async function runAlarmLatency(opts: AlarmRunOptions, server: ServerHandl
   const expected = new Set(publishes.map(publishKey));
   const received = (): number => receipts.filter((r) => expected.has(r.key)).length;
   const want = publishes.length * opts.clients;
-  while (received() < want && performance.now() - lastPublishAt < opts.receiptTimeoutMs) await new Promise((r) => setTimeout(r, 50));
+  while (received() < want && performance.now() - lastPublishAt < opts.receiptTimeoutMs)
+    await new Promise((r) => setTimeout(r, 50));
   loop.disable();
   const wallS = (performance.now() - wall0) / 1000;
   const serverCpuPct = ((cpu() - cpu0) / wallS) * 100;
 
   const others = receipts.filter((r) => r.key.startsWith('other|'));
-  if (others.length > 0) log(`  note: ${others.length} other probe alarm frames (${[...new Set(others.map((o) => o.key))].join(', ')})`);
+  if (others.length > 0)
+    log(
+      `  note: ${others.length} other probe alarm frames (${[...new Set(others.map((o) => o.key))].join(', ')})`,
+    );
   const result = matchReceipts(
     publishes,
     receipts.filter((r) => !r.key.startsWith('other|')),
@@ -222,7 +275,15 @@ export async function runAlarmLatency(opts: AlarmRunOptions, server: ServerHandl
   return {
     ...result,
     options: opts,
-    background: { targetRate: bg.targetRate, achievedRate: bg.achievedRate, sent: bg.sent, publishS: bg.publishS, ackWaitS: bg.ackWaitS, publisherCpuPct: bg.publisherCpuPct, blockedFraction: bg.blockedFraction },
+    background: {
+      targetRate: bg.targetRate,
+      achievedRate: bg.achievedRate,
+      sent: bg.sent,
+      publishS: bg.publishS,
+      ackWaitS: bg.ackWaitS,
+      publisherCpuPct: bg.publisherCpuPct,
+      blockedFraction: bg.blockedFraction,
+    },
     benchLoopDelayP99Ms: loop.percentile(99) / 1e6,
     benchLoopDelayMaxMs: loop.max / 1e6,
     clientCloses: { ...closes },
@@ -242,15 +303,27 @@ const HOSTILE_BODIES: readonly string[] = [
 ];
 
 /** n clients in closed loops posting hostile bodies until `endAt`; resolves with the response counts by status. */
-async function runAbusiveClients(httpUrl: string, token: string, n: number, endAt: number): Promise<Record<string, number>> {
+async function runAbusiveClients(
+  httpUrl: string,
+  token: string,
+  n: number,
+  endAt: number,
+): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   const worker = async (w: number): Promise<void> => {
     for (let i = w; performance.now() < endAt; i++) {
       const body = HOSTILE_BODIES[i % HOSTILE_BODIES.length]!;
-      const path = i % 2 === 0 ? '/api/alarms/al-0000000000000000000000/ack' : '/api/alarms/al-0000000000000000000000/shelve';
+      const path =
+        i % 2 === 0
+          ? '/api/alarms/al-0000000000000000000000/ack'
+          : '/api/alarms/al-0000000000000000000000/shelve';
       let key: string;
       try {
-        const res = await fetch(`${httpUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+        const res = await fetch(`${httpUrl}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body,
+        });
         await res.arrayBuffer();
         key = String(res.status);
       } catch (err) {

@@ -1,4 +1,14 @@
-import { alarmVerdictOk, formatAlarmTable, matchReceipts, percentile, probeKey, publishKey, stats, type ProbePublish, type Receipt } from './alarm-latency';
+import {
+  alarmVerdictOk,
+  formatAlarmTable,
+  matchReceipts,
+  percentile,
+  probeKey,
+  publishKey,
+  stats,
+  type ProbePublish,
+  type Receipt,
+} from './alarm-latency';
 
 const target = { siteId: 'bench-r-probe', deviceId: 'probe-gd', condition: 'gas_l2' };
 const T = Date.UTC(2026, 0, 1, 8, 0, 0);
@@ -23,11 +33,19 @@ describe('percentile', () => {
 });
 
 describe('probeKey', () => {
-  const frame = (over: Record<string, unknown>) => ({ ...target, event: 'raised', raisedAt: new Date(T).toISOString(), seq: 7, ...over });
+  const frame = (over: Record<string, unknown>) => ({
+    ...target,
+    event: 'raised',
+    raisedAt: new Date(T).toISOString(),
+    seq: 7,
+    ...over,
+  });
 
   it('should key a raised event by its raisedAt and a cleared one by its clearedAt, as the publish is keyed', () => {
     expect(probeKey(frame({}), target)).toBe(publishKey({ kind: 'raised', ts: T }));
-    expect(probeKey(frame({ event: 'cleared', clearedAt: new Date(T + 500).toISOString() }), target)).toBe(publishKey({ kind: 'cleared', ts: T + 500 }));
+    expect(probeKey(frame({ event: 'cleared', clearedAt: new Date(T + 500).toISOString() }), target)).toBe(
+      publishKey({ kind: 'cleared', ts: T + 500 }),
+    );
   });
 
   it('should ignore other devices, sites, conditions and event types', () => {
@@ -44,11 +62,27 @@ describe('matchReceipts', () => {
     { kind: 'raised', ts: T, publishedAtMs: 1000 },
     { kind: 'cleared', ts: T + 500, publishedAtMs: 1500 },
   ];
-  const r = (client: number, p: ProbePublish, after: number): Receipt => ({ client, key: publishKey(p), receivedAtMs: p.publishedAtMs + after });
+  const r = (client: number, p: ProbePublish, after: number): Receipt => ({
+    client,
+    key: publishKey(p),
+    receivedAtMs: p.publishedAtMs + after,
+  });
 
   it('should compute one latency per (event, client) and the first/last client per event', () => {
-    const res = matchReceipts(pubs, [r(0, pubs[0]!, 3), r(1, pubs[0]!, 9), r(0, pubs[1]!, 2), r(1, pubs[1]!, 4)], 2);
-    expect(res).toMatchObject({ events: 2, clients: 2, expectedPairs: 4, receivedPairs: 4, missingPairs: 0, duplicatePairs: 0, unmatchedFrames: 0 });
+    const res = matchReceipts(
+      pubs,
+      [r(0, pubs[0]!, 3), r(1, pubs[0]!, 9), r(0, pubs[1]!, 2), r(1, pubs[1]!, 4)],
+      2,
+    );
+    expect(res).toMatchObject({
+      events: 2,
+      clients: 2,
+      expectedPairs: 4,
+      receivedPairs: 4,
+      missingPairs: 0,
+      duplicatePairs: 0,
+      unmatchedFrames: 0,
+    });
     expect(res.all).toMatchObject({ count: 4, p50Ms: 3, p99Ms: 9, maxMs: 9, minMs: 2 });
     expect(res.raised).toMatchObject({ count: 2, maxMs: 9 });
     expect(res.cleared).toMatchObject({ count: 2, maxMs: 4 });
@@ -58,7 +92,16 @@ describe('matchReceipts', () => {
   });
 
   it('should count missing pairs, ignore a duplicate receipt and count frames of no publish as unmatched', () => {
-    const res = matchReceipts(pubs, [r(0, pubs[0]!, 3), r(0, pubs[0]!, 50), r(1, pubs[0]!, 4), { client: 0, key: `raised|${T - 1000}`, receivedAtMs: 1 }], 2);
+    const res = matchReceipts(
+      pubs,
+      [
+        r(0, pubs[0]!, 3),
+        r(0, pubs[0]!, 50),
+        r(1, pubs[0]!, 4),
+        { client: 0, key: `raised|${T - 1000}`, receivedAtMs: 1 },
+      ],
+      2,
+    );
     expect(res).toMatchObject({ receivedPairs: 2, missingPairs: 2, duplicatePairs: 1, unmatchedFrames: 1 });
     expect(res.all.maxMs).toBe(4);
     expect(alarmVerdictOk(res)).toBe(false);
@@ -68,6 +111,8 @@ describe('matchReceipts', () => {
   it('should fail the verdict when p99 reaches the 50 ms target', () => {
     const slow = matchReceipts(pubs.slice(0, 1), [r(0, pubs[0]!, 50)], 1);
     expect(alarmVerdictOk(slow)).toBe(false);
-    expect(formatAlarmTable(slow, { targetRate: 10_000, achievedRate: 10_000 })).toContain('over target: p99 50.0 ms');
+    expect(formatAlarmTable(slow, { targetRate: 10_000, achievedRate: 10_000 })).toContain(
+      'over target: p99 50.0 ms',
+    );
   });
 });

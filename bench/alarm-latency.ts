@@ -25,7 +25,12 @@ export type ProbeTarget = { siteId: string; deviceId: string; condition: string 
  * makes unique per probe publish, so `raised|<ts>` / `cleared|<ts>` identifies the publish exactly.
  */
 export function probeKey(data: AlarmFrameData, target: ProbeTarget): string | null {
-  if (data.siteId !== target.siteId || data.deviceId !== target.deviceId || data.condition !== target.condition) return null;
+  if (
+    data.siteId !== target.siteId ||
+    data.deviceId !== target.deviceId ||
+    data.condition !== target.condition
+  )
+    return null;
   const kind = data.event === 'raised' || data.event === 'cleared' ? data.event : null;
   const at = kind === 'raised' ? data.raisedAt : kind === 'cleared' ? data.clearedAt : undefined;
   if (kind === null || typeof at !== 'string') return null;
@@ -46,7 +51,14 @@ export function percentile(sorted: readonly number[], p: number): number | null 
   return sorted[Math.min(sorted.length, rank) - 1]!;
 }
 
-export type LatencyStats = { count: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null; minMs: number | null; meanMs: number | null };
+export type LatencyStats = {
+  count: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  minMs: number | null;
+  meanMs: number | null;
+};
 
 export function stats(values: readonly number[]): LatencyStats {
   const sorted = [...values].sort((a, b) => a - b);
@@ -84,7 +96,11 @@ export type AlarmLatencyResult = {
 };
 
 /** Pairs every receipt with its publish: latency = receipt − publish, per (event, client), first receipt counted. */
-export function matchReceipts(publishes: readonly ProbePublish[], receipts: readonly Receipt[], clients: number): AlarmLatencyResult {
+export function matchReceipts(
+  publishes: readonly ProbePublish[],
+  receipts: readonly Receipt[],
+  clients: number,
+): AlarmLatencyResult {
   const byKey = new Map(publishes.map((p) => [publishKey(p), p]));
   const seen = new Map<string, number>(); // `${key}#${client}` → latency
   let duplicates = 0;
@@ -142,12 +158,30 @@ export const ALARM_P99_TARGET_MS = 50;
 
 const ms = (v: number | null): string => (v === null ? '–' : v.toFixed(1));
 
-export function formatAlarmTable(r: AlarmLatencyResult, background: { targetRate: number; achievedRate: number }): string {
+export function formatAlarmTable(
+  r: AlarmLatencyResult,
+  background: { targetRate: number; achievedRate: number },
+): string {
   const header = ['sample', 'pairs', 'p50 ms', 'p99 ms', 'max ms', 'min ms', 'mean ms'];
-  const row = (name: string, s: LatencyStats): string[] => [name, String(s.count), ms(s.p50Ms), ms(s.p99Ms), ms(s.maxMs), ms(s.minMs), ms(s.meanMs)];
-  const rows = [row('all (event, client) pairs', r.all), row('  raised', r.raised), row('  cleared', r.cleared), row('first client per event', r.firstClient), row('last client per event', r.lastClient)];
+  const row = (name: string, s: LatencyStats): string[] => [
+    name,
+    String(s.count),
+    ms(s.p50Ms),
+    ms(s.p99Ms),
+    ms(s.maxMs),
+    ms(s.minMs),
+    ms(s.meanMs),
+  ];
+  const rows = [
+    row('all (event, client) pairs', r.all),
+    row('  raised', r.raised),
+    row('  cleared', r.cleared),
+    row('first client per event', r.firstClient),
+    row('last client per event', r.lastClient),
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const p99 = r.all.p99Ms;
   const verdict =
     r.missingPairs > 0

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPlant } from '../src/config/config.loader';
 import { loadRules } from '../src/rules/rules.loader';
-import { benchPlantYaml, benchRulesYaml, noRulesYaml, generateBenchPlant, makeRunId, PROBE_CONDITION } from './bench-plant';
+import {
+  benchPlantYaml,
+  benchRulesYaml,
+  noRulesYaml,
+  generateBenchPlant,
+  makeRunId,
+  PROBE_CONDITION,
+} from './bench-plant';
 
 describe('generateBenchPlant', () => {
   it('should produce a plant the real config loader accepts, with every detector on a fresh site', () => {
@@ -13,9 +20,16 @@ describe('generateBenchPlant', () => {
       writeFileSync(join(dir, 'plant.yaml'), benchPlantYaml(plant));
       const model = loadPlant(dir);
       expect(model.deviceByKey.size).toBe(1001);
-      expect([...model.siteById.keys()]).toEqual(['bench-abc123-s0', 'bench-abc123-s1', 'bench-abc123-s2', 'bench-abc123-s3', 'bench-abc123-probe']);
+      expect([...model.siteById.keys()]).toEqual([
+        'bench-abc123-s0',
+        'bench-abc123-s1',
+        'bench-abc123-s2',
+        'bench-abc123-s3',
+        'bench-abc123-probe',
+      ]);
       expect(plant.siteIds).not.toContain(plant.probe.siteId);
-      for (const d of model.deviceByKey.values()) expect(d).toMatchObject({ kind: 'gas_detector', unit: '%LEL' });
+      for (const d of model.deviceByKey.values())
+        expect(d).toMatchObject({ kind: 'gas_detector', unit: '%LEL' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -37,13 +51,20 @@ describe('generateBenchPlant', () => {
       writeFileSync(join(dir, 'rules.yaml'), benchRulesYaml(plant));
       const { rules, fromFile } = loadRules(dir, loadPlant(dir));
       expect(fromFile).toBe(true);
-      const probeRules = JSON.stringify(rules.devices.get(plant.probe.siteId)?.get(plant.probe.deviceId), (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v));
+      const probeRules = JSON.stringify(
+        rules.devices.get(plant.probe.siteId)?.get(plant.probe.deviceId),
+        (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v),
+      );
       expect(probeRules).toContain(`"condition":"${PROBE_CONDITION}"`);
       expect(probeRules).not.toContain('"condition":"gas_l1"');
       expect(probeRules).toMatch(/"condition":"gas_l2"[^}]*"onDelayMs":0/);
       expect(probeRules).toMatch(/"condition":"gas_l2"[^}]*"offDelayMs":0/);
       const other = plant.devices[0]!;
-      expect(JSON.stringify(rules.devices.get(other.siteId)?.get(other.deviceId), (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v))).toMatch(/"condition":"gas_l2"[^}]*"onDelayMs":2000/);
+      expect(
+        JSON.stringify(rules.devices.get(other.siteId)?.get(other.deviceId), (_k, v: unknown) =>
+          v instanceof Map ? [...v.entries()] : v,
+        ),
+      ).toMatch(/"condition":"gas_l2"[^}]*"onDelayMs":2000/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -9,7 +9,13 @@ export type BenchDevice = { siteId: string; deviceId: string };
  * `probe` is the alarm-latency probe: one gas detector alone on a site of its own (`probeSiteId`, not in `siteIds`, so
  * the throughput steps' row counts never include it) and in an area of its own (no 2ooN vote).
  */
-export type BenchPlant = { runId: string; siteIds: string[]; devices: BenchDevice[]; probe: BenchDevice; document: Record<string, unknown> };
+export type BenchPlant = {
+  runId: string;
+  siteIds: string[];
+  devices: BenchDevice[];
+  probe: BenchDevice;
+  document: Record<string, unknown>;
+};
 
 /** Set points of every bench detector (%LEL); the probe crosses PROBE_LEVEL2 and clears below it minus the deadband. */
 export const BENCH_LEVEL1 = 20;
@@ -26,8 +32,10 @@ export function makeRunId(nowMs: number, random: () => number): string {
 }
 
 export function generateBenchPlant(runId: string, deviceCount: number, siteCount: number): BenchPlant {
-  if (!/^[a-z0-9]{1,40}$/.test(runId)) throw new RangeError(`run id must be 1-40 lower-case letters/digits, got '${runId}'`);
-  if (siteCount < 1 || deviceCount < siteCount) throw new RangeError(`need at least one device per site (devices ${deviceCount}, sites ${siteCount})`);
+  if (!/^[a-z0-9]{1,40}$/.test(runId))
+    throw new RangeError(`run id must be 1-40 lower-case letters/digits, got '${runId}'`);
+  if (siteCount < 1 || deviceCount < siteCount)
+    throw new RangeError(`need at least one device per site (devices ${deviceCount}, sites ${siteCount})`);
   const siteIds = Array.from({ length: siteCount }, (_, s) => `bench-${runId}-s${s}`);
   const devices: BenchDevice[] = [];
   const sites = siteIds.map((siteId, s) => {

@@ -36,7 +36,14 @@ export type BenchOptions = {
   rules: boolean;
   serverEntry: string;
   /** Alarm latency (bench/README.md, step 7): `also` after the throughput steps (default), `only` instead of them, `off`. */
-  alarm: { mode: 'also' | 'only' | 'off'; clients: number; background: number; seconds: number; intervalMs: number; abusive?: number };
+  alarm: {
+    mode: 'also' | 'only' | 'off';
+    clients: number;
+    background: number;
+    seconds: number;
+    intervalMs: number;
+    abusive?: number;
+  };
 };
 
 export class BenchUsageError extends Error {
@@ -87,7 +94,8 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
 `;
 
 function posInt(flag: string, raw: string, max = 10_000_000): number {
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1 || Number(raw) > max) throw new BenchUsageError(`${flag} must be an integer from 1 to ${max}, got '${raw}'`);
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1 || Number(raw) > max)
+    throw new BenchUsageError(`${flag} must be an integer from 1 to ${max}, got '${raw}'`);
   return Number(raw);
 }
 
@@ -122,9 +130,14 @@ const OPTIONS = {
 } as const satisfies Record<string, CliOption>;
 
 /** Parses argv (without node and script) with node:util parseArgs. Returns null when --help was asked for. */
-export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): BenchOptions | null {
+export function parseBenchArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): BenchOptions | null {
   // `--mosquitto` alone means the `mosquitto` on PATH
-  const values = parseCli(argv, OPTIONS, (m) => new BenchUsageError(m), BENCH_USAGE, { mosquitto: 'mosquitto' });
+  const values = parseCli(argv, OPTIONS, (m) => new BenchUsageError(m), BENCH_USAGE, {
+    mosquitto: 'mosquitto',
+  });
   if (values === null) return null;
   const opts: BenchOptions = {
     rates: DEFAULT_RATES,
@@ -161,14 +174,16 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
   opts.publishers = int('publishers', 64) ?? opts.publishers;
   const mqttUrl = str('mqtt-url');
   if (mqttUrl !== undefined) {
-    if (!/^mqtt:\/\/[^/]+$/.test(mqttUrl)) throw new BenchUsageError(`--mqtt-url must be mqtt://host:port (plain TCP), got '${mqttUrl}'`);
+    if (!/^mqtt:\/\/[^/]+$/.test(mqttUrl))
+      throw new BenchUsageError(`--mqtt-url must be mqtt://host:port (plain TCP), got '${mqttUrl}'`);
     opts.mqttUrl = mqttUrl;
   }
   const mosquitto = str('mosquitto');
   if (mosquitto !== undefined) opts.mosquitto = mosquitto;
   const databaseUrl = str('database-url');
   if (databaseUrl !== undefined) {
-    if (!/^postgres(ql)?:\/\/.+/.test(databaseUrl)) throw new BenchUsageError(`--database-url must be postgres://…, got '${databaseUrl}'`);
+    if (!/^postgres(ql)?:\/\/.+/.test(databaseUrl))
+      throw new BenchUsageError(`--database-url must be postgres://…, got '${databaseUrl}'`);
     opts.databaseUrl = databaseUrl;
   }
   opts.drainTimeoutS = int('drain-timeout', 3600) ?? opts.drainTimeoutS;
@@ -182,7 +197,8 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
   }
   const conf = str('mosquitto-conf');
   if (conf !== undefined) {
-    if (conf !== 'repo' && conf !== 'stock') throw new BenchUsageError(`--mosquitto-conf must be repo or stock, got '${conf}'`);
+    if (conf !== 'repo' && conf !== 'stock')
+      throw new BenchUsageError(`--mosquitto-conf must be repo or stock, got '${conf}'`);
     opts.mosquittoConf = conf;
   }
   if (values['keep-rows'] === true) opts.keepRows = true;
@@ -208,16 +224,27 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     if (!explicit.has('--alarm-seconds')) opts.alarm.seconds = 5;
   }
   if (!opts.rules) {
-    if (explicit.has('--alarm-latency')) throw new BenchUsageError('--alarm-latency needs the rules: it cannot run with --no-rules');
+    if (explicit.has('--alarm-latency'))
+      throw new BenchUsageError('--alarm-latency needs the rules: it cannot run with --no-rules');
     opts.alarm.mode = 'off';
   }
-  if (explicit.has('--alarm-latency') && explicit.has('--no-alarm-latency')) throw new BenchUsageError('--alarm-latency and --no-alarm-latency exclude each other');
-  if (opts.alarm.mode === 'only' && explicit.has('--seconds') && !explicit.has('--alarm-seconds')) opts.alarm.seconds = opts.seconds;
-  if (opts.alarm.mode !== 'off' && opts.alarm.seconds < 4) throw new BenchUsageError(`the alarm-latency phase needs at least 4 s (2 s warm-up, 1 s tail), got ${opts.alarm.seconds}`);
-  if (opts.mosquitto !== undefined && explicit.has('--mqtt-url')) throw new BenchUsageError('--mosquitto and --mqtt-url exclude each other');
+  if (explicit.has('--alarm-latency') && explicit.has('--no-alarm-latency'))
+    throw new BenchUsageError('--alarm-latency and --no-alarm-latency exclude each other');
+  if (opts.alarm.mode === 'only' && explicit.has('--seconds') && !explicit.has('--alarm-seconds'))
+    opts.alarm.seconds = opts.seconds;
+  if (opts.alarm.mode !== 'off' && opts.alarm.seconds < 4)
+    throw new BenchUsageError(
+      `the alarm-latency phase needs at least 4 s (2 s warm-up, 1 s tail), got ${opts.alarm.seconds}`,
+    );
+  if (opts.mosquitto !== undefined && explicit.has('--mqtt-url'))
+    throw new BenchUsageError('--mosquitto and --mqtt-url exclude each other');
   if (opts.mosquitto !== undefined) delete opts.mqttUrl;
-  if (opts.mqttUrl !== undefined && !/^mqtt:\/\/[^/]+$/.test(opts.mqttUrl)) throw new BenchUsageError(`MQTT_URL must be mqtt://host:port (plain TCP) for the bench publisher, got '${opts.mqttUrl}'`);
-  if (opts.sites > opts.devices) throw new BenchUsageError(`--sites (${opts.sites}) cannot exceed --devices (${opts.devices})`);
+  if (opts.mqttUrl !== undefined && !/^mqtt:\/\/[^/]+$/.test(opts.mqttUrl))
+    throw new BenchUsageError(
+      `MQTT_URL must be mqtt://host:port (plain TCP) for the bench publisher, got '${opts.mqttUrl}'`,
+    );
+  if (opts.sites > opts.devices)
+    throw new BenchUsageError(`--sites (${opts.sites}) cannot exceed --devices (${opts.devices})`);
   if (opts.publishers > opts.devices) opts.publishers = opts.devices;
   return opts;
 }

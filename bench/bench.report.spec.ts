@@ -1,4 +1,11 @@
-import { bestZeroLossRate, formatTable, highestSustained, maxDrainS, verdict, type StepResult } from './bench.report';
+import {
+  bestZeroLossRate,
+  formatTable,
+  highestSustained,
+  maxDrainS,
+  verdict,
+  type StepResult,
+} from './bench.report';
 
 const step = (over: Partial<StepResult>): StepResult => {
   const base = {
@@ -39,16 +46,24 @@ describe('verdict', () => {
   });
 
   it('should fail a step that lost rows, naming how many', () => {
-    expect(step({ storedRows: 1_199_990, lostRows: 10 })).toMatchObject({ sustained: false, verdict: 'LOSS: 10 rows missing' });
+    expect(step({ storedRows: 1_199_990, lostRows: 10 })).toMatchObject({
+      sustained: false,
+      verdict: 'LOSS: 10 rows missing',
+    });
   });
 
   it('should fail a step whose drain timed out', () => {
-    expect(step({ drainTimedOut: true, lostRows: 5 })).toMatchObject({ sustained: false, verdict: expect.stringMatching(/^drain timed out: 5 rows/) });
+    expect(step({ drainTimedOut: true, lostRows: 5 })).toMatchObject({
+      sustained: false,
+      verdict: expect.stringMatching(/^drain timed out: 5 rows/),
+    });
   });
 
   it('should fail a step when the publisher missed the target or the server fell behind', () => {
     expect(step({ achievedRate: 9_000 }).verdict).toMatch(/publisher reached only 9000/);
-    expect(step({ achievedRate: 9_000, publisherBlockedPct: 40 }).verdict).toMatch(/back-pressure: broker\/server took only 9000 msg\/s \(publisher blocked 40 %/);
+    expect(step({ achievedRate: 9_000, publisherBlockedPct: 40 }).verdict).toMatch(
+      /back-pressure: broker\/server took only 9000 msg\/s \(publisher blocked 40 %/,
+    );
     expect(step({ drainS: maxDrainS(60) + 0.1 }).verdict).toMatch(/server fell behind/);
   });
 
@@ -64,7 +79,9 @@ describe('verdict', () => {
 
 describe('highestSustained', () => {
   it('should pick the highest sustained target and ignore failed ones', () => {
-    const steps = [10_000, 50_000, 75_000].map((r) => step({ targetRate: r, achievedRate: r, lostRows: r === 75_000 ? 3 : 0 }));
+    const steps = [10_000, 50_000, 75_000].map((r) =>
+      step({ targetRate: r, achievedRate: r, lostRows: r === 75_000 ? 3 : 0 }),
+    );
     expect(highestSustained(steps)?.targetRate).toBe(50_000);
     expect(highestSustained([steps[2]!])).toBeNull();
   });
@@ -85,7 +102,10 @@ describe('bestZeroLossRate', () => {
 
 describe('formatTable', () => {
   it('should print one aligned line per step with the verdict last', () => {
-    const table = formatTable([step({}), step({ targetRate: 75_000, latencyP99Ms: 5000, latencyP99Overflow: true })]).split('\n');
+    const table = formatTable([
+      step({}),
+      step({ targetRate: 75_000, latencyP99Ms: 5000, latencyP99Overflow: true }),
+    ]).split('\n');
     expect(table).toHaveLength(4);
     expect(table[0]).toMatch(/^target msg\/s/);
     expect(table[2]).toMatch(/^\s+10,000\s+10,000\b.*\bok$/);

@@ -60,9 +60,24 @@ export function maxDrainS(seconds: number): number {
  * kept pace: after publishing stopped, its backlog drained within max(2 s, 5 % of the step).
  */
 export function verdict(
-  s: Pick<StepResult, 'lostRows' | 'duplicateRows' | 'drainTimedOut' | 'drainS' | 'seconds' | 'achievedRate' | 'targetRate' | 'rejectedMessages' | 'publisherBlockedPct'>,
+  s: Pick<
+    StepResult,
+    | 'lostRows'
+    | 'duplicateRows'
+    | 'drainTimedOut'
+    | 'drainS'
+    | 'seconds'
+    | 'achievedRate'
+    | 'targetRate'
+    | 'rejectedMessages'
+    | 'publisherBlockedPct'
+  >,
 ): { sustained: boolean; verdict: string } {
-  if (s.drainTimedOut) return { sustained: false, verdict: `drain timed out: ${s.lostRows} rows not stored (lost or still queued)` };
+  if (s.drainTimedOut)
+    return {
+      sustained: false,
+      verdict: `drain timed out: ${s.lostRows} rows not stored (lost or still queued)`,
+    };
   if (s.lostRows > 0) return { sustained: false, verdict: `LOSS: ${s.lostRows} rows missing` };
   if (s.rejectedMessages > 0) return { sustained: false, verdict: `${s.rejectedMessages} messages rejected` };
   if (s.achievedRate < SUSTAIN_FRACTION * s.targetRate)
@@ -73,24 +88,56 @@ export function verdict(
           ? `back-pressure: broker/server took only ${Math.round(s.achievedRate)} msg/s (publisher blocked ${Math.round(s.publisherBlockedPct)} % of the time)`
           : `publisher reached only ${Math.round(s.achievedRate)} msg/s`,
     };
-  if (s.drainS > maxDrainS(s.seconds)) return { sustained: false, verdict: `server fell behind (backlog took ${s.drainS.toFixed(1)} s to drain)` };
-  return { sustained: true, verdict: s.duplicateRows > 0 ? `ok (${s.duplicateRows} duplicate rows, QoS 1 redelivery)` : 'ok' };
+  if (s.drainS > maxDrainS(s.seconds))
+    return {
+      sustained: false,
+      verdict: `server fell behind (backlog took ${s.drainS.toFixed(1)} s to drain)`,
+    };
+  return {
+    sustained: true,
+    verdict: s.duplicateRows > 0 ? `ok (${s.duplicateRows} duplicate rows, QoS 1 redelivery)` : 'ok',
+  };
 }
 
 /** The step with the highest target that was sustained with zero loss. */
 export function highestSustained(steps: readonly StepResult[]): StepResult | null {
-  return steps.filter((s) => s.sustained).reduce<StepResult | null>((best, s) => (!best || s.targetRate > best.targetRate ? s : best), null);
+  return steps
+    .filter((s) => s.sustained)
+    .reduce<StepResult | null>((best, s) => (!best || s.targetRate > best.targetRate ? s : best), null);
 }
 
 /** The highest stored rate of any step with zero loss (sustained or not: a back-pressured step still shows capacity). */
 export function bestZeroLossRate(steps: readonly StepResult[]): StepResult | null {
-  return steps.filter((s) => s.lostRows === 0 && !s.drainTimedOut).reduce<StepResult | null>((best, s) => (!best || s.storedRate > best.storedRate ? s : best), null);
+  return steps
+    .filter((s) => s.lostRows === 0 && !s.drainTimedOut)
+    .reduce<StepResult | null>((best, s) => (!best || s.storedRate > best.storedRate ? s : best), null);
 }
 
-const fmt = (v: number | null, digits = 0): string => (v === null ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const fmt = (v: number | null, digits = 0): string =>
+  v === null
+    ? '–'
+    : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function formatTable(steps: readonly StepResult[]): string {
-  const header = ['target msg/s', 'sent msg/s', 'pub CPU%', 'pub blocked%', 'stored msg/s', 'rows/s', 'sent msgs', 'stored rows', 'lost', 'drain s', 'p50 ms', 'p99 ms', 'srv CPU%', 'srv RSS MB', 'srv+db CPU%', 'machine CPU%', 'verdict'];
+  const header = [
+    'target msg/s',
+    'sent msg/s',
+    'pub CPU%',
+    'pub blocked%',
+    'stored msg/s',
+    'rows/s',
+    'sent msgs',
+    'stored rows',
+    'lost',
+    'drain s',
+    'p50 ms',
+    'p99 ms',
+    'srv CPU%',
+    'srv RSS MB',
+    'srv+db CPU%',
+    'machine CPU%',
+    'verdict',
+  ];
   const rows = steps.map((s) => [
     fmt(s.targetRate),
     fmt(s.achievedRate),
@@ -111,6 +158,7 @@ export function formatTable(steps: readonly StepResult[]): string {
     s.verdict,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padStart(widths[i]!))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

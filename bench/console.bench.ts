@@ -108,9 +108,13 @@ function fakeServer(devices: number, alarms: number, rate: number): string {
 type Sample = { t: number; heapMB: number; maxFrame: number; over50: number; frames: number; lafMax: number };
 
 async function main(): Promise<void> {
-  if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST}/index.html missing: run npm run build first`);
+  if (!existsSync(join(DIST, 'index.html')))
+    throw new Error(`${DIST}/index.html missing: run npm run build first`);
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing (apt-get install chromium)`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--enable-precise-memory-info'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--enable-precise-memory-info'],
+  });
   const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -118,17 +122,26 @@ async function main(): Promise<void> {
     const path = new URL(route.request().url()).pathname;
     const file = path === '/' ? join(DIST, 'index.html') : join(DIST, path.replace(/^\/console\//, ''));
     if (!existsSync(file)) return route.fulfill({ status: 404, body: 'not found' });
-    return route.fulfill({ status: 200, body: readFileSync(file), headers: { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' } });
+    return route.fulfill({
+      status: 200,
+      body: readFileSync(file),
+      headers: { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' },
+    });
   });
   await page.addInitScript(fakeServer(DEVICES, ALARMS, RATE));
   await page.goto('http://bench.local/');
   await page.locator('#conn[data-state="open"]').waitFor();
-  await page.locator('#alarm-rows tr.alarm').nth(ALARMS - 1).waitFor({ state: 'attached', timeout: 60_000 });
+  await page
+    .locator('#alarm-rows tr.alarm')
+    .nth(ALARMS - 1)
+    .waitFor({ state: 'attached', timeout: 60_000 });
   const cdp = await page.context().newCDPSession(page);
   const views = ['alarms', 'mimic', 'trends', 'map'];
   const samples: Sample[] = [];
   const started = Date.now();
-  console.log(`console bench: ${DEVICES} devices, ${ALARMS} active alarms, ${RATE} telemetry updates/s, 1 alarm event/s, ${SECONDS} s`);
+  console.log(
+    `console bench: ${DEVICES} devices, ${ALARMS} active alarms, ${RATE} telemetry updates/s, 1 alarm event/s, ${SECONDS} s`,
+  );
   let v = 0;
   while (Date.now() - started < SECONDS * 1000) {
     const view = views[v++ % views.length] as string;
@@ -146,7 +159,14 @@ async function main(): Promise<void> {
     const m = await page.evaluate<{ max: number; over: number; n: number; laf: number }>(
       '(() => { const f = window.__bench.frames; return { max: Math.max(0, ...f), over: f.filter((x) => x > 50).length, n: f.length, laf: Math.max(0, ...window.__bench.long) }; })()',
     );
-    const s: Sample = { t: Math.round((Date.now() - started) / 1000), heapMB: heap.usedSize / 1048576, maxFrame: m.max, over50: m.over, frames: m.n, lafMax: m.laf };
+    const s: Sample = {
+      t: Math.round((Date.now() - started) / 1000),
+      heapMB: heap.usedSize / 1048576,
+      maxFrame: m.max,
+      over50: m.over,
+      frames: m.n,
+      lafMax: m.laf,
+    };
     samples.push(s);
     console.log(
       `  t=${String(s.t).padStart(4)} s  view=${view.padEnd(7)} frames=${s.frames}  longest frame=${s.maxFrame.toFixed(1)} ms  frames>50ms=${s.over50}  longest LoAF=${s.lafMax.toFixed(1)} ms  heap=${s.heapMB.toFixed(1)} MB`,

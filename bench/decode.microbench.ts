@@ -9,9 +9,18 @@ export type DecodeCost = { usPerMessage: number; messages: number };
 export function measureDecodeCost(messages = 300_000): DecodeCost {
   const channels = deviceChannels({ kind: 'gas_detector', ranges: { conc: [0, 100] } });
   const now = Date.now();
-  const payloads = Array.from({ length: 1024 }, (_, i) => Buffer.from(`{"ts":${now + i},"seq":${i},"values":{"conc":${(i % 97) / 10},"fault":false}}`));
+  const payloads = Array.from({ length: 1024 }, (_, i) =>
+    Buffer.from(`{"ts":${now + i},"seq":${i},"values":{"conc":${(i % 97) / 10},"fault":false}}`),
+  );
   // with the device's clock/seq tracker, as ingest decodes (docs/ingest-time-and-sequence.md)
-  const ctx = { siteId: 'bench-s0', deviceId: 'gd-0', channels, receivedAt: now + 2000, maxSkewMs: 300_000, tracker: new DeviceTracker('bench-s0', 'gd-0') };
+  const ctx = {
+    siteId: 'bench-s0',
+    deviceId: 'gd-0',
+    channels,
+    receivedAt: now + 2000,
+    maxSkewMs: 300_000,
+    tracker: new DeviceTracker('bench-s0', 'gd-0'),
+  };
   let readings = 0;
   const run = (n: number): void => {
     for (let i = 0; i < n; i++) readings += decodeTelemetry(payloads[i & 1023]!, ctx).readings.length;
@@ -21,6 +30,7 @@ export function measureDecodeCost(messages = 300_000): DecodeCost {
   const t0 = performance.now();
   run(messages);
   const ms = performance.now() - t0;
-  if (readings !== 2 * messages) throw new Error(`decode micro-benchmark: expected ${2 * messages} readings, got ${readings}`);
+  if (readings !== 2 * messages)
+    throw new Error(`decode micro-benchmark: expected ${2 * messages} readings, got ${readings}`);
   return { usPerMessage: (ms * 1000) / messages, messages };
 }

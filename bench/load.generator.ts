@@ -48,9 +48,20 @@ export class LoadGenerator {
 
   constructor(
     devices: readonly BenchDevice[],
-    private readonly opts: { host: string; port: number; connections: number; window: number; clientIdPrefix: string; seed: number; username?: string; password?: string; qos?: 0 | 1 },
+    private readonly opts: {
+      host: string;
+      port: number;
+      connections: number;
+      window: number;
+      clientIdPrefix: string;
+      seed: number;
+      username?: string;
+      password?: string;
+      qos?: 0 | 1;
+    },
   ) {
-    if (opts.window >= 60_000) throw new RangeError('window must stay below 60000 (packet ids must not wrap while in flight)');
+    if (opts.window >= 60_000)
+      throw new RangeError('window must stay below 60000 (packet ids must not wrap while in flight)');
     const channels = deviceChannels({ kind: 'gas_detector', ranges: { conc: [0, 100] } });
     this.lanes = Array.from({ length: opts.connections }, (_, i) => ({
       pub: new RawPublisher({
@@ -65,7 +76,20 @@ export class LoadGenerator {
       frameMax: 0,
     }));
     devices.forEach((d, i) => {
-      const sim: SimDevice = { siteId: d.siteId, id: d.deviceId, kind: 'gas_detector', area: 'a', sourceId: 's', periodS: 1, channels, level1: 20, level2: 40, gas: 'methane', gasClass: 'combustible', unit: '%LEL' };
+      const sim: SimDevice = {
+        siteId: d.siteId,
+        id: d.deviceId,
+        kind: 'gas_detector',
+        area: 'a',
+        sourceId: 's',
+        periodS: 1,
+        channels,
+        level1: 20,
+        level2: 40,
+        gas: 'methane',
+        gasClass: 'combustible',
+        unit: '%LEL',
+      };
       const model = createDeviceModel(sim, opts.seed);
       const values = Array.from({ length: RING }, (_, k) => String(model.sample(k * 1000).values.conc));
       const lane = this.lanes[i % this.lanes.length]!;
@@ -86,7 +110,10 @@ export class LoadGenerator {
   totals(): { sent: number; acked: number } {
     // QoS 0 has no acknowledgement: a message counts as accepted once written to the socket.
     const qos0 = this.opts.qos === 0;
-    return this.lanes.reduce((t, l) => ({ sent: t.sent + l.pub.sent, acked: t.acked + (qos0 ? l.pub.sent : l.pub.acked) }), { sent: 0, acked: 0 });
+    return this.lanes.reduce(
+      (t, l) => ({ sent: t.sent + l.pub.sent, acked: t.acked + (qos0 ? l.pub.sent : l.pub.acked) }),
+      { sent: 0, acked: 0 },
+    );
   }
 
   /** Publishes at `rate` messages/s for `seconds`, then waits (up to ackTimeoutMs) for every PUBACK. */
@@ -153,7 +180,9 @@ export class LoadGenerator {
               if (msgTs > lastTs) lastTs = msgTs;
               const payload = `{"ts":${msgTs},"seq":${slot.seq++},"values":{"conc":${slot.values[slot.next]!},"fault":false}}`;
               slot.next = slot.next + 1 === RING ? 0 : slot.next + 1;
-              o = qos0 ? writePublishQos0(buf, o, slot.topic, payload) : writePublishQos1(buf, o, slot.topic, pub.nextPacketId(), payload);
+              o = qos0
+                ? writePublishQos0(buf, o, slot.topic, payload)
+                : writePublishQos1(buf, o, slot.topic, pub.nextPacketId(), payload);
             }
             if (!pub.write(buf.subarray(0, o), n)) {
               waitingDrain = true;
@@ -196,7 +225,9 @@ export class LoadGenerator {
       if (failed) throw failed.pub.failure!;
       if (performance.now() > deadline) {
         const t = this.totals();
-        throw new Error(`bench publisher: ${t.sent - t.acked} messages not acknowledged by the broker within ${ackTimeoutMs} ms`);
+        throw new Error(
+          `bench publisher: ${t.sent - t.acked} messages not acknowledged by the broker within ${ackTimeoutMs} ms`,
+        );
       }
       await new Promise((r) => setTimeout(r, 5));
     }

@@ -17,7 +17,14 @@ import { loadPlant } from '../src/config/config.loader';
 import { loadRules } from '../src/rules/rules.loader';
 import { alarmVerdictOk, formatAlarmTable } from './alarm-latency';
 import { runAlarmLatency, type AlarmPhaseReport } from './alarm-latency.run';
-import { benchPlantYaml, benchRulesYaml, noRulesYaml, generateBenchPlant, makeRunId, type BenchPlant } from './bench-plant';
+import {
+  benchPlantYaml,
+  benchRulesYaml,
+  noRulesYaml,
+  generateBenchPlant,
+  makeRunId,
+  type BenchPlant,
+} from './bench-plant';
 import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchOptions } from './bench.options';
 import { bestZeroLossRate, formatTable, highestSustained, verdict, type StepResult } from './bench.report';
 import { measureDecodeCost } from './decode.microbench';
@@ -25,7 +32,14 @@ import { runSparkplugBench } from './sparkplug.bench';
 import { LoadGenerator } from './load.generator';
 import { startMosquitto, type MosquittoHandle } from './mosquitto.process';
 import { clockTicksPerSecond, cpuCount, readMachineCpu, readProcCpu, readRss, readTree } from './proc.stats';
-import { histogram, histogramDelta, parsePrometheus, quantile, sample, type Samples } from './prometheus.parse';
+import {
+  histogram,
+  histogramDelta,
+  parsePrometheus,
+  quantile,
+  sample,
+  type Samples,
+} from './prometheus.parse';
 import { ServerStartError, startServer, type ServerHandle } from './server.process';
 
 const ROWS_METRIC = 'hazwatch_storage_rows_written_total';
@@ -50,8 +64,18 @@ const COUNT_ROWS = `SELECT count(*)::bigint AS n FROM telemetry WHERE site_id = 
 /** Every bench message has a distinct (device, ts), so distinct (device, channel, time) counts readings stored at least once. */
 const COUNT_UNIQUE_ROWS = `SELECT count(DISTINCT (site_id, device_id, channel, time))::bigint AS n FROM telemetry WHERE site_id = ANY($1::text[]) AND time BETWEEN $2 AND $3`;
 
-async function countRows(db: Client, plant: BenchPlant, fromTs: number, toTs: number, unique = false): Promise<number> {
-  const r = await db.query<{ n: string }>(unique ? COUNT_UNIQUE_ROWS : COUNT_ROWS, [plant.siteIds, new Date(fromTs), new Date(toTs)]);
+async function countRows(
+  db: Client,
+  plant: BenchPlant,
+  fromTs: number,
+  toTs: number,
+  unique = false,
+): Promise<number> {
+  const r = await db.query<{ n: string }>(unique ? COUNT_UNIQUE_ROWS : COUNT_ROWS, [
+    plant.siteIds,
+    new Date(fromTs),
+    new Date(toTs),
+  ]);
   return Number(r.rows[0]?.n ?? 0);
 }
 
@@ -104,7 +128,9 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
 
   // 1. Decode cost, measured before anything else runs on the machine.
   const decode = measureDecodeCost();
-  out(`decodeTelemetry: ${decode.usPerMessage.toFixed(2)} µs/message (gas-detector payload, ${n0(decode.messages)} messages in-process)`);
+  out(
+    `decodeTelemetry: ${decode.usPerMessage.toFixed(2)} µs/message (gas-detector payload, ${n0(decode.messages)} messages in-process)`,
+  );
 
   // 2. A fresh CONFIG_DIR with the generated plant, validated before the server sees it; a fresh DATA_DIR.
   const work = mkdtempSync(join(tmpdir(), `hazwatch-bench-${runId}-`));
@@ -124,14 +150,21 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     const left = loadRules(configDir, loadPlant(configDir)).rules.ruleCount;
     if (left !== 0) throw new Error(`--no-rules: ${left} rules still enabled`);
   }
-  out(`rules: ${opts.rules ? `${n0(loadedRules.ruleCount)} rules active (the defaults for every device)` : 'every rule disabled (--no-rules baseline)'}`);
+  out(
+    `rules: ${opts.rules ? `${n0(loadedRules.ruleCount)} rules active (the defaults for every device)` : 'every rule disabled (--no-rules baseline)'}`,
+  );
 
   // 3. Broker: external, a private Mosquitto with the repo's settings, or the server's embedded Aedes.
   let mqttUrl = opts.mqttUrl;
   let brokerKind = mqttUrl ? 'external' : 'embedded Aedes (in the server process)';
   let mosquitto: MosquittoHandle | null = null;
   if (opts.mosquitto) {
-    mosquitto = await startMosquitto(opts.mosquitto, resolve('docker/mosquitto.conf'), work, opts.mosquittoConf);
+    mosquitto = await startMosquitto(
+      opts.mosquitto,
+      resolve('docker/mosquitto.conf'),
+      work,
+      opts.mosquittoConf,
+    );
     cleanups.push(() => mosquitto!.stop());
     mqttUrl = mosquitto.url;
     brokerKind = `private Mosquitto (${opts.mosquittoConf === 'stock' ? 'stock defaults' : mosquitto.settings.join('; ')})`;
@@ -140,7 +173,9 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   if (opts.mqttUrl) cleanups.push(() => forgetServerSession(opts.mqttUrl!, serverClientId));
 
   // 4. The server.
-  out(`starting the server (${opts.serverEntry}); broker: ${brokerKind}; database: ${opts.databaseUrl ? maskUrl(opts.databaseUrl) : 'embedded PostgreSQL'}…`);
+  out(
+    `starting the server (${opts.serverEntry}); broker: ${brokerKind}; database: ${opts.databaseUrl ? maskUrl(opts.databaseUrl) : 'embedded PostgreSQL'}…`,
+  );
   const t0 = Date.now();
   const server = await startServer({
     entry: opts.serverEntry,
@@ -152,7 +187,9 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
   });
   cleanups.push(() => server.stop());
-  out(`server ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${server.pid}, ${server.httpUrl}, MQTT ${server.mqttUrl})`);
+  out(
+    `server ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${server.pid}, ${server.httpUrl}, MQTT ${server.mqttUrl})`,
+  );
 
   const db = new Client({ connectionString: server.databaseUrl });
   db.on('error', (err) => process.stderr.write(`bench: database connection: ${err.message}\n`));
@@ -163,7 +200,9 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
       // The server first: it may still be writing a backlog, and rows written after the DELETE would stay behind.
       await server.stop();
       const r = await db.query('DELETE FROM telemetry WHERE site_id = ANY($1::text[])', [plant.siteIds]);
-      out(`deleted the run's ${n0(r.rowCount ?? 0)} bench rows from the external database (--keep-rows keeps them)`);
+      out(
+        `deleted the run's ${n0(r.rowCount ?? 0)} bench rows from the external database (--keep-rows keeps them)`,
+      );
     });
   }
 
@@ -189,7 +228,9 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   const hz = clockTicksPerSecond();
   for (const rate of runSteps ? opts.rates : []) {
     out('');
-    out(`step ${n0(rate)} msg/s (${n0(rate * ROWS_PER_MESSAGE)} rows/s) for ${opts.seconds} s (machine load average ${loadavg()[0]!.toFixed(2)})…`);
+    out(
+      `step ${n0(rate)} msg/s (${n0(rate * ROWS_PER_MESSAGE)} rows/s) for ${opts.seconds} s (machine load average ${loadavg()[0]!.toFixed(2)})…`,
+    );
     const load1 = loadavg()[0]!;
     const sysUrl = mosquitto?.url;
     const dropped0 = sysUrl ? await brokerDroppedCount(sysUrl) : null;
@@ -203,7 +244,10 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
       brokerDropWarnings: (mosquitto?.dropWarnings() ?? 0) - warn0,
       loadAvgBefore: load1,
     };
-    if (mosquitto) out(`  broker: ${step.brokerDropped === null ? 'dropped count not reported' : `${n0(step.brokerDropped)} messages dropped`} ($SYS/broker/publish/messages/dropped), ${step.brokerDropWarnings} "Outgoing messages are being dropped" log lines`);
+    if (mosquitto)
+      out(
+        `  broker: ${step.brokerDropped === null ? 'dropped count not reported' : `${n0(step.brokerDropped)} messages dropped`} ($SYS/broker/publish/messages/dropped), ${step.brokerDropWarnings} "Outgoing messages are being dropped" log lines`,
+      );
     steps.push(step);
     out(
       `  → sent ${n0(step.sent)} at ${n0(step.achievedRate)} msg/s; stored ${n0(step.storedRows)}/${n0(step.expectedRows)} rows (${step.countMethod}; lost ${n0(step.lostRows)}, duplicates ${n0(step.duplicateRows)}); server received ${n0(step.receivedMessages ?? NaN)} msgs${step.receivedMessages !== undefined && step.receivedMessages < step.sent ? ` (${n0(step.sent - step.receivedMessages)} acknowledged by the broker but not delivered to the server by the end of the drain)` : ''}; stored rate ${n0(step.storedRate)} msg/s; drain ${step.drainS.toFixed(1)} s; p50/p99 ${step.latencyP50Ms?.toFixed(1) ?? '–'}/${step.latencyP99Ms?.toFixed(1) ?? '–'} ms; server CPU ${n0(step.serverCpuPct)} %, RSS ${n0(step.serverRssMaxMb)} MB; ${n0(step.copies ?? NaN)} COPYs of ${n0(step.meanRowsPerCopy ?? NaN)} rows on average; ${step.verdict}`,
@@ -218,7 +262,9 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   let alarm: AlarmPhaseReport | null = null;
   if (alarmPhase) {
     out('');
-    out(`alarm latency: ${opts.alarm.clients} WebSocket clients, background ${n0(opts.alarm.background)} msg/s, ${opts.alarm.seconds} s (machine load average ${loadavg()[0]!.toFixed(2)})…`);
+    out(
+      `alarm latency: ${opts.alarm.clients} WebSocket clients, background ${n0(opts.alarm.background)} msg/s, ${opts.alarm.seconds} s (machine load average ${loadavg()[0]!.toFixed(2)})…`,
+    );
     alarm = await runAlarmLatency(
       { ...opts.alarm, abusive: 0, receiptTimeoutMs: 10_000 },
       server,
@@ -270,30 +316,45 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   }
   if (alarm) {
     out(formatAlarmTable(alarm, alarm.background));
-    out(`bench process event-loop delay during the phase (included in the receipt times): p99 ${alarm.benchLoopDelayP99Ms.toFixed(1)} ms, max ${alarm.benchLoopDelayMaxMs.toFixed(1)} ms`);
+    out(
+      `bench process event-loop delay during the phase (included in the receipt times): p99 ${alarm.benchLoopDelayP99Ms.toFixed(1)} ms, max ${alarm.benchLoopDelayMaxMs.toFixed(1)} ms`,
+    );
     out('');
   }
   if (runSteps)
     out(
-    best
-      ? `highest step sustained with zero loss: ${n0(best.targetRate)} msg/s target → ${n0(best.storedRate)} readings/s stored (${n0(best.rowsPerS)} rows/s) for ${opts.seconds} s`
-      : 'no step was sustained with zero loss',
-  );
+      best
+        ? `highest step sustained with zero loss: ${n0(best.targetRate)} msg/s target → ${n0(best.storedRate)} readings/s stored (${n0(best.rowsPerS)} rows/s) for ${opts.seconds} s`
+        : 'no step was sustained with zero loss',
+    );
   if (runSteps && capacity && capacity !== best)
-    out(`highest stored rate with zero loss in any step: ${n0(capacity.storedRate)} readings/s (${n0(capacity.rowsPerS)} rows/s) at the ${n0(capacity.targetRate)} msg/s step (${capacity.verdict})`);
+    out(
+      `highest stored rate with zero loss in any step: ${n0(capacity.storedRate)} readings/s (${n0(capacity.rowsPerS)} rows/s) at the ${n0(capacity.targetRate)} msg/s step (${capacity.verdict})`,
+    );
   out(`decode cost: ${decode.usPerMessage.toFixed(2)} µs/message`);
   const report = {
     runId,
     finishedAt: new Date().toISOString(),
-    machine: { cpus: cores, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, loadAvgAtStart: loadAvgAtStart },
+    machine: {
+      cpus: cores,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      loadAvgAtStart: loadAvgAtStart,
+    },
     options: { ...opts, databaseUrl: opts.databaseUrl ? maskUrl(opts.databaseUrl) : undefined },
     broker: { kind: brokerKind, url: maskUrl(server.mqttUrl) },
-    database: { kind: server.embeddedDatabase ? 'embedded PostgreSQL' : 'external PostgreSQL', url: maskUrl(server.databaseUrl) },
+    database: {
+      kind: server.embeddedDatabase ? 'embedded PostgreSQL' : 'external PostgreSQL',
+      url: maskUrl(server.databaseUrl),
+    },
     definitions: {
-      message: 'one gas-detector telemetry message {ts, seq, values: {conc, fault}} = one reading = two telemetry rows',
+      message:
+        'one gas-detector telemetry message {ts, seq, values: {conc, fault}} = one reading = two telemetry rows',
       storedRate: 'messages stored per second over publishing + drain (what the server sustained)',
-      sustained: 'zero rows lost, no rejects, publisher ≥ 95 % of target, backlog drained within max(2 s, 5 % of the step) after publishing stopped',
-      latency: 'hazwatch_ingest_commit_lag_seconds histogram delta over the step (message arrival → COPY commit), interpolated in buckets',
+      sustained:
+        'zero rows lost, no rejects, publisher ≥ 95 % of target, backlog drained within max(2 s, 5 % of the step) after publishing stopped',
+      latency:
+        'hazwatch_ingest_commit_lag_seconds histogram delta over the step (message arrival → COPY commit), interpolated in buckets',
       cpu: '% of one core; srv = the node server process, srv+db = with its child processes (embedded PostgreSQL)',
       alarmLatency:
         'probe detector (own site and area, level-2 limit with zero on/off delay, level 1 disabled) alternately published above (raise) and below (clear) its set point over its own raw MQTT QoS 1 connection; latency = receipt of the matching alarm event (raised/cleared, matched by raisedAt/clearedAt = the reading ts) at each WebSocket client − the moment before the PUBLISH frame was written, both on this process clock; percentiles nearest-rank over all (event, client) pairs',
@@ -301,17 +362,42 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     decodeUsPerMessage: decode.usPerMessage,
     steps,
     alarmLatency: alarm,
-    highestSustained: best ? { targetRate: best.targetRate, readingsPerS: best.storedRate, rowsPerS: best.rowsPerS, seconds: best.seconds } : null,
-    bestZeroLossStoredRate: capacity ? { targetRate: capacity.targetRate, readingsPerS: capacity.storedRate, rowsPerS: capacity.rowsPerS, verdict: capacity.verdict } : null,
+    highestSustained: best
+      ? {
+          targetRate: best.targetRate,
+          readingsPerS: best.storedRate,
+          rowsPerS: best.rowsPerS,
+          seconds: best.seconds,
+        }
+      : null,
+    bestZeroLossStoredRate: capacity
+      ? {
+          targetRate: capacity.targetRate,
+          readingsPerS: capacity.storedRate,
+          rowsPerS: capacity.rowsPerS,
+          verdict: capacity.verdict,
+        }
+      : null,
   };
   mkdirSync(dirname(resolve(opts.out)), { recursive: true });
   writeFileSync(resolve(opts.out), JSON.stringify(report, null, 2) + '\n');
   out(`JSON report: ${opts.out}`);
-  if (alarm && !alarmVerdictOk(alarm)) out(`alarm latency: ${alarm.missingPairs > 0 ? `${alarm.missingPairs} (event, client) pairs MISSING` : 'p99 over the 50 ms target'}`);
+  if (alarm && !alarmVerdictOk(alarm))
+    out(
+      `alarm latency: ${alarm.missingPairs > 0 ? `${alarm.missingPairs} (event, client) pairs MISSING` : 'p99 over the 50 ms target'}`,
+    );
   return steps.some((s) => s.lostRows > 0) || (alarm !== null && alarm.missingPairs > 0) ? 3 : 0;
 }
 
-async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, db: Client, plant: BenchPlant, load: LoadGenerator, hz: number): Promise<StepResult> {
+async function runStep(
+  rate: number,
+  opts: BenchOptions,
+  server: ServerHandle,
+  db: Client,
+  plant: BenchPlant,
+  load: LoadGenerator,
+  hz: number,
+): Promise<StepResult> {
   const before = await scrape(server);
   const rowsBefore = sample(before, ROWS_METRIC);
   const rejectedBefore = sample(before, 'hazwatch_ingest_messages_total', { result: 'rejected' }) ?? 0;
@@ -349,7 +435,9 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
           if (t % 10 === 0 || Date.now() - lastPrint > 10_000) {
             lastPrint = Date.now();
             const p = load.totals();
-            out(`  t=${Math.round((Date.now() - wall0) / 1000)}s published ${n0(p.sent - pub0.sent)} (acked ${n0(p.acked - pub0.acked)}), rows written ${n0(rowsNow - (rowsBefore ?? 0))}, writer queue ${q === undefined ? '–' : n0(q)}`);
+            out(
+              `  t=${Math.round((Date.now() - wall0) / 1000)}s published ${n0(p.sent - pub0.sent)} (acked ${n0(p.acked - pub0.acked)}), rows written ${n0(rowsNow - (rowsBefore ?? 0))}, writer queue ${q === undefined ? '–' : n0(q)}`,
+            );
           }
         },
         () => undefined,
@@ -378,7 +466,8 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
     // The drain ends where the confirming SQL count starts (its snapshot already holds every row), not where it
     // returns: counting millions of rows takes seconds and is not the server's backlog.
     for (;;) {
-      const written = rowsBefore !== undefined ? (sample(await scrape(server), ROWS_METRIC) ?? 0) - rowsBefore : Infinity;
+      const written =
+        rowsBefore !== undefined ? (sample(await scrape(server), ROWS_METRIC) ?? 0) - rowsBefore : Infinity;
       if (written >= expectedRows) {
         const checkStart = Date.now();
         stored = await countRows(db, plant, from, to);
@@ -386,7 +475,9 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
           unique = stored === expectedRows ? stored : await countRows(db, plant, from, to, true);
           if (unique >= expectedRows) {
             drainEnd = checkStart;
-            out(`  rows confirmed by SQL count (${((Date.now() - checkStart) / 1000).toFixed(1)} s of counting, not part of the drain)`);
+            out(
+              `  rows confirmed by SQL count (${((Date.now() - checkStart) / 1000).toFixed(1)} s of counting, not part of the drain)`,
+            );
             break;
           }
         }
@@ -395,7 +486,8 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
       // reading it received is written.
       if (opts.qos === 0 && rowsBefore !== undefined) {
         const s = await scrape(server);
-        const received = (sample(s, 'hazwatch_ingest_messages_total', { result: 'accepted' }) ?? 0) - acceptedBefore;
+        const received =
+          (sample(s, 'hazwatch_ingest_messages_total', { result: 'accepted' }) ?? 0) - acceptedBefore;
         if (received !== qos0Received) {
           qos0Received = received;
           qos0StableSince = Date.now();
@@ -471,7 +563,8 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
       maxQueueDepth: queueMax,
       copies: copies ?? 0,
       meanRowsPerCopy: copies ? copyRows! / copies : null,
-      rejectedMessages: (sample(after, 'hazwatch_ingest_messages_total', { result: 'rejected' }) ?? 0) - rejectedBefore,
+      rejectedMessages:
+        (sample(after, 'hazwatch_ingest_messages_total', { result: 'rejected' }) ?? 0) - rejectedBefore,
     };
     return { ...partial, ...verdict(partial) };
   } finally {
@@ -481,7 +574,12 @@ async function runStep(rate: number, opts: BenchOptions, server: ServerHandle, d
 
 /** Mosquitto's $SYS/broker/publish/messages/dropped (retained, refreshed every sys_interval), or null within 3 s. */
 async function brokerDroppedCount(url: string): Promise<number | null> {
-  const client = mqttConnect(url, { clientId: `hzbench-sys-${Date.now().toString(36)}`, clean: true, reconnectPeriod: 0, connectTimeout: 3000 });
+  const client = mqttConnect(url, {
+    clientId: `hzbench-sys-${Date.now().toString(36)}`,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: 3000,
+  });
   try {
     return await new Promise<number | null>((resolve) => {
       const t = setTimeout(() => resolve(null), 3000);

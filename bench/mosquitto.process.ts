@@ -20,12 +20,23 @@ export type MosquittoHandle = {
 /** The docker config minus what must differ here (listener, persistence, logging). */
 export function benchMosquittoConfig(dockerConf: string, port: number): { text: string; settings: string[] } {
   // Authentication is dropped too: the bench's private broker listens on 127.0.0.1 only and its publishers are anonymous.
-  const drop = /^(listener|persistence|persistence_location|autosave_interval|log_dest|log_type|persistent_client_expiration|allow_anonymous|password_file|acl_file|certfile|keyfile|cafile|require_certificate)\b/;
+  const drop =
+    /^(listener|persistence|persistence_location|autosave_interval|log_dest|log_type|persistent_client_expiration|allow_anonymous|password_file|acl_file|certfile|keyfile|cafile|require_certificate)\b/;
   const settings = dockerConf
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#') && !drop.test(l));
-  const text = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', ...settings, ''].join('\n');
+  const text = [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    'log_type notice',
+    ...settings,
+    '',
+  ].join('\n');
   return { text, settings };
 }
 
@@ -41,15 +52,25 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 /** `stock`: Mosquitto's defaults (no settings of ours; max_inflight_messages 20, max_queued_messages 1000). */
-export async function startMosquitto(binary: string, dockerConfPath: string, workDir: string, conf: 'repo' | 'stock' = 'repo'): Promise<MosquittoHandle> {
+export async function startMosquitto(
+  binary: string,
+  dockerConfPath: string,
+  workDir: string,
+  conf: 'repo' | 'stock' = 'repo',
+): Promise<MosquittoHandle> {
   const port = await freePort();
-  const { text, settings } = benchMosquittoConfig(conf === 'stock' ? 'allow_anonymous true\n' : readFileSync(dockerConfPath, 'utf8'), port);
+  const { text, settings } = benchMosquittoConfig(
+    conf === 'stock' ? 'allow_anonymous true\n' : readFileSync(dockerConfPath, 'utf8'),
+    port,
+  );
   const confFile = join(workDir, 'mosquitto.conf');
   writeFileSync(confFile, text);
   const child = spawn(binary, ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   // BENCH_MOSQUITTO_LOG=<file> keeps the broker's warnings and errors (e.g. "Outgoing messages are being dropped").
-  const logFile = process.env.BENCH_MOSQUITTO_LOG ? createWriteStream(process.env.BENCH_MOSQUITTO_LOG) : undefined;
+  const logFile = process.env.BENCH_MOSQUITTO_LOG
+    ? createWriteStream(process.env.BENCH_MOSQUITTO_LOG)
+    : undefined;
   let drops = 0;
   child.stderr.on('data', (c: Buffer) => {
     const s = c.toString();
@@ -58,12 +79,15 @@ export async function startMosquitto(binary: string, dockerConfPath: string, wor
     logFile?.write(c);
   });
   const state: { exited: string | null } = { exited: null };
-  const exit = new Promise<void>((resolve) => child.once('exit', (code, sig) => ((state.exited = String(code ?? sig)), resolve())));
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code, sig) => ((state.exited = String(code ?? sig)), resolve())),
+  );
   child.once('error', (err) => (state.exited = err.message));
   process.on('exit', () => child.kill('SIGKILL'));
   const deadline = Date.now() + 10_000;
   while (!(await portOpen(port))) {
-    if (state.exited !== null) throw new Error(`mosquitto (${binary}) exited (${state.exited}) at start: ${stderr}`);
+    if (state.exited !== null)
+      throw new Error(`mosquitto (${binary}) exited (${state.exited}) at start: ${stderr}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within 10 s: ${stderr}`);

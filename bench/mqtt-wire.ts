@@ -4,7 +4,14 @@
  * publisher the bottleneck on a 2-core machine; writing frames in bulk costs ~2 µs.
  */
 
-export const PACKET = { CONNECT: 1, CONNACK: 2, PUBLISH: 3, PUBACK: 4, PINGRESP: 13, DISCONNECT: 14 } as const;
+export const PACKET = {
+  CONNECT: 1,
+  CONNACK: 2,
+  PUBLISH: 3,
+  PUBACK: 4,
+  PINGRESP: 13,
+  DISCONNECT: 14,
+} as const;
 
 export function remainingLengthSize(n: number): number {
   return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
@@ -32,7 +39,13 @@ function str(s: string): Buffer {
   return out;
 }
 
-export type ConnectOptions = { clientId: string; clean: boolean; keepaliveS: number; username?: string; password?: string };
+export type ConnectOptions = {
+  clientId: string;
+  clean: boolean;
+  keepaliveS: number;
+  username?: string;
+  password?: string;
+};
 
 export function encodeConnect(o: ConnectOptions): Buffer {
   let flags = o.clean ? 0x02 : 0;
@@ -45,7 +58,18 @@ export function encodeConnect(o: ConnectOptions): Buffer {
     flags |= 0x40;
     payload.push(str(o.password));
   }
-  const variable = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, flags, (o.keepaliveS >> 8) & 0xff, o.keepaliveS & 0xff]);
+  const variable = Buffer.from([
+    0,
+    4,
+    0x4d,
+    0x51,
+    0x54,
+    0x54,
+    4,
+    flags,
+    (o.keepaliveS >> 8) & 0xff,
+    o.keepaliveS & 0xff,
+  ]);
   const body = Buffer.concat([variable, ...payload]);
   const out = Buffer.allocUnsafe(1 + remainingLengthSize(body.length) + body.length);
   out[0] = PACKET.CONNECT << 4;
@@ -66,7 +90,13 @@ export function publishFrameSize(topicLength: number, payloadLength: number): nu
  * Writes a QoS 1 PUBLISH frame at `offset` (topic pre-encoded, payload ASCII); returns the new offset.
  * The buffer must have publishFrameSize(...) bytes free.
  */
-export function writePublishQos1(buf: Buffer, offset: number, topic: Buffer, packetId: number, payload: string): number {
+export function writePublishQos1(
+  buf: Buffer,
+  offset: number,
+  topic: Buffer,
+  packetId: number,
+  payload: string,
+): number {
   const rl = 2 + topic.length + 2 + payload.length;
   buf[offset] = (PACKET.PUBLISH << 4) | 0x02;
   let o = writeRemainingLength(buf, offset + 1, rl);

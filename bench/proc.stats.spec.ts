@@ -2,7 +2,8 @@ import { parseMachineStat, parseProcStat, parseVmRss } from './proc.stats';
 
 describe('/proc parsing', () => {
   it('should read ppid, utime and stime when the command name holds spaces and parentheses', () => {
-    const line = '4242 (node (hazwatch) x) S 1 4242 4242 0 -1 4194304 100 0 0 0 1234 567 0 0 20 0 11 0 999 1000000 5000 18446744073709551615';
+    const line =
+      '4242 (node (hazwatch) x) S 1 4242 4242 0 -1 4194304 100 0 0 0 1234 567 0 0 20 0 11 0 999 1000000 5000 18446744073709551615';
     expect(parseProcStat(line)).toEqual({ pid: 4242, ppid: 1, utime: 1234, stime: 567 });
   });
 

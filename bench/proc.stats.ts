@@ -9,12 +9,16 @@ export type MachineCpu = { busy: number; total: number };
 export function parseProcStat(text: string): ProcCpu {
   const close = text.lastIndexOf(')');
   const pid = Number(text.slice(0, text.indexOf('(')).trim());
-  const f = text.slice(close + 2).trim().split(/\s+/);
+  const f = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   // f[0] is field 3 (state); ppid is field 4, utime 14, stime 15.
   const ppid = Number(f[1]);
   const utime = Number(f[11]);
   const stime = Number(f[12]);
-  if (![pid, ppid, utime, stime].every(Number.isFinite)) throw new Error(`unparseable /proc stat line: ${text.slice(0, 120)}`);
+  if (![pid, ppid, utime, stime].every(Number.isFinite))
+    throw new Error(`unparseable /proc stat line: ${text.slice(0, 120)}`);
   return { pid, ppid, utime, stime };
 }
 

@@ -44,17 +44,46 @@ describe('prometheus parsing', () => {
   });
 
   it('should flag a quantile that lies in the +Inf bucket', () => {
-    const h = { buckets: [[0.1, 10], [1, 10], [Infinity, 100]] as Array<[number, number]>, sum: 0, count: 100 };
+    const h = {
+      buckets: [
+        [0.1, 10],
+        [1, 10],
+        [Infinity, 100],
+      ] as Array<[number, number]>,
+      sum: 0,
+      count: 100,
+    };
     expect(quantile(h, 0.99)).toEqual({ value: 1, overflow: true });
   });
 
   it('should return null for an empty histogram', () => {
-    expect(quantile({ buckets: [[1, 0], [Infinity, 0]], sum: 0, count: 0 }, 0.5)).toBeNull();
+    expect(
+      quantile(
+        {
+          buckets: [
+            [1, 0],
+            [Infinity, 0],
+          ],
+          sum: 0,
+          count: 0,
+        },
+        0.5,
+      ),
+    ).toBeNull();
   });
 
   it('should subtract an earlier scrape bucket by bucket', () => {
     const after = histogram(s, 'hazwatch_ingest_commit_lag_seconds')!;
-    const before = { buckets: [[0.01, 100], [0.1, 100], [1, 100], [Infinity, 100]] as Array<[number, number]>, sum: 0.5, count: 100 };
+    const before = {
+      buckets: [
+        [0.01, 100],
+        [0.1, 100],
+        [1, 100],
+        [Infinity, 100],
+      ] as Array<[number, number]>,
+      sum: 0.5,
+      count: 100,
+    };
     expect(histogramDelta(before, after)).toEqual({
       buckets: [
         [0.01, 0],

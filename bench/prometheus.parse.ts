@@ -20,7 +20,11 @@ export function parsePrometheus(text: string): Samples {
 }
 
 /** A sample's value; a counter that was never exported reads as undefined, not 0. */
-export function sample(samples: Samples, name: string, labels: Record<string, string> = {}): number | undefined {
+export function sample(
+  samples: Samples,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const keys = Object.keys(labels);
   if (keys.length === 0) return samples.get(name);
   for (const [k, v] of samples) {

@@ -2,7 +2,14 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { DISCONNECT, encodeConnect, FrameReader, PACKET } from './mqtt-wire';
 
-export type RawPublisherOptions = { host: string; port: number; clientId: string; username?: string; password?: string; connectTimeoutMs?: number };
+export type RawPublisherOptions = {
+  host: string;
+  port: number;
+  clientId: string;
+  username?: string;
+  password?: string;
+  connectTimeoutMs?: number;
+};
 
 const CONNACK_CODES: Record<number, string> = {
   1: 'unacceptable protocol version',
@@ -32,7 +39,11 @@ export class RawPublisher {
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new Error(`bench publisher: no CONNACK from ${this.opts.host}:${this.opts.port} within ${this.opts.connectTimeoutMs ?? 10_000} ms`));
+        reject(
+          new Error(
+            `bench publisher: no CONNACK from ${this.opts.host}:${this.opts.port} within ${this.opts.connectTimeoutMs ?? 10_000} ms`,
+          ),
+        );
       }, this.opts.connectTimeoutMs ?? 10_000);
       let connected = false;
       socket.once('connect', () =>
@@ -56,7 +67,11 @@ export class RawPublisher {
             const code = f.body[1] ?? 255;
             if (code !== 0) {
               socket.destroy();
-              reject(new Error(`bench publisher: broker refused the connection: ${CONNACK_CODES[code] ?? `code ${code}`}`));
+              reject(
+                new Error(
+                  `bench publisher: broker refused the connection: ${CONNACK_CODES[code] ?? `code ${code}`}`,
+                ),
+              );
               return;
             }
             connected = true;
@@ -67,11 +82,18 @@ export class RawPublisher {
       socket.on('error', (err) => {
         if (!connected) {
           clearTimeout(timer);
-          reject(new Error(`bench publisher: cannot connect to ${this.opts.host}:${this.opts.port}: ${err.message}`));
+          reject(
+            new Error(
+              `bench publisher: cannot connect to ${this.opts.host}:${this.opts.port}: ${err.message}`,
+            ),
+          );
         } else this.failure ??= err;
       });
       socket.on('close', () => {
-        if (connected && !this.closing) this.failure ??= new Error(`bench publisher ${this.opts.clientId}: the broker closed the connection`);
+        if (connected && !this.closing)
+          this.failure ??= new Error(
+            `bench publisher ${this.opts.clientId}: the broker closed the connection`,
+          );
       });
     });
   }

@@ -89,12 +89,20 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
-  const publisherAuth = opts.mqttUrl ? undefined : { username: 'bench-gateway', password: generatePassword() };
+  const publisherAuth = opts.mqttUrl
+    ? undefined
+    : { username: 'bench-gateway', password: generatePassword() };
   if (publisherAuth) {
     const sites = loadPlant(opts.configDir).sites.map((s) => s.id);
-    await new MqttUserStore(mqttAuthPaths(opts.dataDir).users).add({ ...publisherAuth, role: 'site', sites }, { replace: true });
+    await new MqttUserStore(mqttAuthPaths(opts.dataDir).users).add(
+      { ...publisherAuth, role: 'site', sites },
+      { replace: true },
+    );
   }
-  if (!existsSync(opts.entry)) throw new ServerStartError(`server entry ${opts.entry} not found: run \`npm run build\` first (npm run bench does)`);
+  if (!existsSync(opts.entry))
+    throw new ServerStartError(
+      `server entry ${opts.entry} not found: run \`npm run build\` first (npm run bench does)`,
+    );
   const httpPort = await freePort();
   const mqttPort = opts.mqttUrl ? undefined : await freePort();
   const pgPort = opts.databaseUrl ? undefined : await freePort();
@@ -117,13 +125,19 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
   const tail = new Tail();
   // BENCH_SERVER_NODE_FLAGS adds node flags for the server only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
   const extra = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...extra, opts.entry], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...extra, opts.entry], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   live.add(child);
   // BENCH_SERVER_LOG=<file> keeps the server's whole output (the tail alone is printed on failure).
   const logFile = process.env.BENCH_SERVER_LOG ? createWriteStream(process.env.BENCH_SERVER_LOG) : undefined;
   child.stdout.on('data', (c: Buffer) => (tail.push(c), logFile?.write(c)));
   child.stderr.on('data', (c: Buffer) => (tail.push(c), logFile?.write(c)));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
   let exitStatus: number | string | null = null;
   void exited.then((s) => {
     exitStatus = s;
@@ -137,7 +151,10 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
       if (exitStatus !== null) return;
       killGroup(child, 'SIGTERM');
       let timer: NodeJS.Timeout | undefined;
-      const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 20_000)))]);
+      const done = await Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 20_000))),
+      ]);
       clearTimeout(timer);
       if (!done) {
         killGroup(child, 'SIGKILL');
@@ -151,7 +168,10 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
   const deadline = Date.now() + opts.startTimeoutMs;
   let lastStatus = 'no answer';
   for (;;) {
-    if (exitStatus !== null) throw new ServerStartError(`the server exited (${String(exitStatus)}) before it was ready. Its output ends with:\n${tail.value}`);
+    if (exitStatus !== null)
+      throw new ServerStartError(
+        `the server exited (${String(exitStatus)}) before it was ready. Its output ends with:\n${tail.value}`,
+      );
     try {
       const res = await fetch(`${httpUrl}/health/ready`, { signal: AbortSignal.timeout(2000) });
       if (res.ok) break;
@@ -161,7 +181,9 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new ServerStartError(`the server was not ready within ${opts.startTimeoutMs / 1000} s (last /health/ready: ${lastStatus}). Its output ends with:\n${tail.value}`);
+      throw new ServerStartError(
+        `the server was not ready within ${opts.startTimeoutMs / 1000} s (last /health/ready: ${lastStatus}). Its output ends with:\n${tail.value}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -26,15 +26,32 @@ import { startServer } from './server.process';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const n0 = (n: number): string => Math.round(n).toLocaleString('en-US');
-const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 export type SparkplugCost = { processorUs: number; protobufUs: number; messages: number };
 
 /** µs per DDATA of a gas detector (conc + fault by alias) through the SparkplugProcessor, and protobuf decode alone. */
 export function measureSparkplugCost(messages = 200_000): SparkplugCost {
-  const device = { id: 'gd-0', kind: 'gas_detector', siteId: 's', channels: deviceChannels({ kind: 'gas_detector', ranges: { conc: [0, 100] } }) } as unknown as DeviceInfo;
+  const device = {
+    id: 'gd-0',
+    kind: 'gas_detector',
+    siteId: 's',
+    channels: deviceChannels({ kind: 'gas_detector', ranges: { conc: [0, 100] } }),
+  } as unknown as DeviceInfo;
   const cfg = parseSparkplugConfig(
-    { nodes: [{ group: 'G', node: 'n', site: 's', devices: [{ device: 'd', as: 'gd-0', metrics: { Conc: 'conc', Fault: 'fault' } }] }] },
+    {
+      nodes: [
+        {
+          group: 'G',
+          node: 'n',
+          site: 's',
+          devices: [{ device: 'd', as: 'gd-0', metrics: { Conc: 'conc', Fault: 'fault' } }],
+        },
+      ],
+    },
     { siteById: new Map([['s', {}]]) as never, deviceByKey: new Map([['s/gd-0', device]]) },
     'bench',
   );
@@ -45,10 +62,36 @@ export function measureSparkplugCost(messages = 200_000): SparkplugCost {
   const db = parseSparkplugTopic('spBv1.0/G/DBIRTH/n/d')!;
   const dd = parseSparkplugTopic('spBv1.0/G/DDATA/n/d')!;
   if (nb.kind === 'state' || db.kind === 'state' || dd.kind === 'state') throw new Error('topic');
-  sp.handle(nb, encodePayload({ timestamp: now, seq: 0, metrics: [{ name: 'bdSeq', datatype: DataType.Int64, value: 0 }] }), now);
-  sp.handle(db, encodePayload({ timestamp: now, seq: 1, metrics: [{ name: 'Conc', alias: 1, datatype: DataType.Float, value: 0 }, { name: 'Fault', alias: 2, datatype: DataType.Boolean, value: false }] }), now);
+  sp.handle(
+    nb,
+    encodePayload({
+      timestamp: now,
+      seq: 0,
+      metrics: [{ name: 'bdSeq', datatype: DataType.Int64, value: 0 }],
+    }),
+    now,
+  );
+  sp.handle(
+    db,
+    encodePayload({
+      timestamp: now,
+      seq: 1,
+      metrics: [
+        { name: 'Conc', alias: 1, datatype: DataType.Float, value: 0 },
+        { name: 'Fault', alias: 2, datatype: DataType.Boolean, value: false },
+      ],
+    }),
+    now,
+  );
   const payloads = Array.from({ length: 256 }, (_, i) =>
-    encodePayload({ timestamp: now + i, seq: (i + 2) & 0xff, metrics: [{ alias: 1, datatype: DataType.Float, value: (i % 97) / 10, timestamp: now + i }, { alias: 2, datatype: DataType.Boolean, value: false, timestamp: now + i }] }),
+    encodePayload({
+      timestamp: now + i,
+      seq: (i + 2) & 0xff,
+      metrics: [
+        { alias: 1, datatype: DataType.Float, value: (i % 97) / 10, timestamp: now + i },
+        { alias: 2, datatype: DataType.Boolean, value: false, timestamp: now + i },
+      ],
+    }),
   );
   let readings = 0;
   const run = (n: number): void => {
@@ -59,7 +102,8 @@ export function measureSparkplugCost(messages = 200_000): SparkplugCost {
   let t0 = performance.now();
   run(messages);
   const processorUs = ((performance.now() - t0) * 1000) / messages;
-  if (readings !== 2 * messages) throw new Error(`sparkplug micro-benchmark: expected ${2 * messages} readings, got ${readings}`);
+  if (readings !== 2 * messages)
+    throw new Error(`sparkplug micro-benchmark: expected ${2 * messages} readings, got ${readings}`);
   let metrics = 0;
   for (let i = 0; i < 50_000; i++) metrics += decodePayload(payloads[i & 255]!).metrics!.length;
   t0 = performance.now();
@@ -82,12 +126,18 @@ export async function runSparkplugBench(argv: readonly string[]): Promise<number
   const seconds = arg(argv, '--seconds', 10);
   const deviceCount = arg(argv, '--devices', 200);
   const siteCount = arg(argv, '--sites', 2);
-  out(`hazwatch Sparkplug B bench — ${cpuCount()} CPU cores, load average ${load()} (shared machine: figures vary with it)`);
+  out(
+    `hazwatch Sparkplug B bench — ${cpuCount()} CPU cores, load average ${load()} (shared machine: figures vary with it)`,
+  );
   const json = measureDecodeCost(200_000);
-  out(`JSON decodeTelemetry:        ${json.usPerMessage.toFixed(2)} µs/message (gas detector, ${n0(json.messages)} messages)`);
+  out(
+    `JSON decodeTelemetry:        ${json.usPerMessage.toFixed(2)} µs/message (gas detector, ${n0(json.messages)} messages)`,
+  );
   const spc = measureSparkplugCost(200_000);
   out(`Sparkplug protobuf decode:   ${spc.protobufUs.toFixed(2)} µs/message (DDATA, 2 metrics by alias)`);
-  out(`Sparkplug processor (all):   ${spc.processorUs.toFixed(2)} µs/message (decode + aliases + seq + validation + clock tracker)`);
+  out(
+    `Sparkplug processor (all):   ${spc.processorUs.toFixed(2)} µs/message (decode + aliases + seq + validation + clock tracker)`,
+  );
 
   const runId = makeRunId(Date.now(), Math.random);
   const work = mkdtempSync(join(tmpdir(), `hazwatch-spbench-${runId}-`));
@@ -104,10 +154,18 @@ export async function runSparkplugBench(argv: readonly string[]): Promise<number
     group: 'bench',
     node: `${siteId}-gw`,
     site: siteId,
-    devices: plant.devices.filter((d) => d.siteId === siteId).map((d) => ({ device: d.deviceId, as: d.deviceId, metrics: { Conc: 'conc', Fault: 'fault' } })),
+    devices: plant.devices
+      .filter((d) => d.siteId === siteId)
+      .map((d) => ({ device: d.deviceId, as: d.deviceId, metrics: { Conc: 'conc', Fault: 'fault' } })),
   }));
   writeFileSync(join(configDir, 'sparkplug.yaml'), stringify({ nodes }));
-  const server = await startServer({ entry: resolve('dist/src/main.js'), configDir, dataDir, mqttClientId: `hazwatch-spbench-${runId}`, startTimeoutMs: 120_000 });
+  const server = await startServer({
+    entry: resolve('dist/src/main.js'),
+    configDir,
+    dataDir,
+    mqttClientId: `hazwatch-spbench-${runId}`,
+    startTimeoutMs: 120_000,
+  });
   const clients: MqttClient[] = [];
   const db = new Client({ connectionString: server.databaseUrl });
   try {
@@ -118,15 +176,34 @@ export async function runSparkplugBench(argv: readonly string[]): Promise<number
     let errors = 0;
     const seqs: number[] = [];
     for (const [k, n] of nodes.entries()) {
-      const c = await connectAsync(broker, { ...server.publisherAuth, clientId: `spbench-${runId}-${k}`, clean: true });
+      const c = await connectAsync(broker, {
+        ...server.publisherAuth,
+        clientId: `spbench-${runId}-${k}`,
+        clean: true,
+      });
       clients.push(c);
       seqs.push(0);
       const now = Date.now();
-      await c.publishAsync(spTopic('bench', 'NBIRTH', n.node), encodePayload({ timestamp: now, seq: seqs[k]!++, metrics: [{ name: 'bdSeq', datatype: DataType.Int64, value: 0 }] }), { qos: 1 });
+      await c.publishAsync(
+        spTopic('bench', 'NBIRTH', n.node),
+        encodePayload({
+          timestamp: now,
+          seq: seqs[k]!++,
+          metrics: [{ name: 'bdSeq', datatype: DataType.Int64, value: 0 }],
+        }),
+        { qos: 1 },
+      );
       for (const [j, d] of n.devices.entries())
         await c.publishAsync(
           spTopic('bench', 'DBIRTH', n.node, d.device),
-          encodePayload({ timestamp: now, seq: seqs[k]!++ & 0xff, metrics: [{ name: 'Conc', alias: 2 * j + 1, datatype: DataType.Float, value: 1 }, { name: 'Fault', alias: 2 * j + 2, datatype: DataType.Boolean, value: false }] }),
+          encodePayload({
+            timestamp: now,
+            seq: seqs[k]!++ & 0xff,
+            metrics: [
+              { name: 'Conc', alias: 2 * j + 1, datatype: DataType.Float, value: 1 },
+              { name: 'Fault', alias: 2 * j + 2, datatype: DataType.Boolean, value: false },
+            ],
+          }),
           { qos: 1 },
         );
     }
@@ -147,10 +224,19 @@ export async function runSparkplugBench(argv: readonly string[]): Promise<number
           const key = `${d.siteId}/${d.deviceId}`;
           const ts = Math.max(Date.now(), (lastTs.get(key) ?? 0) + 1);
           lastTs.set(key, ts);
-          const payload = encodePayload({ timestamp: ts, seq: seqs[k]! & 0xff, metrics: [{ alias: 2 * j + 1, datatype: DataType.Float, value: (i % 300) / 10, timestamp: ts }, { alias: 2 * j + 2, datatype: DataType.Boolean, value: false, timestamp: ts }] });
+          const payload = encodePayload({
+            timestamp: ts,
+            seq: seqs[k]! & 0xff,
+            metrics: [
+              { alias: 2 * j + 1, datatype: DataType.Float, value: (i % 300) / 10, timestamp: ts },
+              { alias: 2 * j + 2, datatype: DataType.Boolean, value: false, timestamp: ts },
+            ],
+          });
           seqs[k]!++;
           sent++;
-          clients[k]!.publish(spTopic('bench', 'DDATA', n.node, d.deviceId), payload, { qos: 1 }, (err) => (err ? errors++ : acked++));
+          clients[k]!.publish(spTopic('bench', 'DDATA', n.node, d.deviceId), payload, { qos: 1 }, (err) =>
+            err ? errors++ : acked++,
+          );
         }
         if (i >= total) return done();
         setTimeout(tick, 5);
@@ -159,7 +245,16 @@ export async function runSparkplugBench(argv: readonly string[]): Promise<number
     });
     const pubS = (performance.now() - start) / 1000;
     const expected = birthRows + 2 * total;
-    const countRows = async (): Promise<number> => Number(((await db.query('SELECT count(*)::bigint AS n FROM telemetry WHERE site_id = ANY($1::text[])', [plant.siteIds])).rows[0] as { n: string }).n);
+    const countRows = async (): Promise<number> =>
+      Number(
+        (
+          (
+            await db.query('SELECT count(*)::bigint AS n FROM telemetry WHERE site_id = ANY($1::text[])', [
+              plant.siteIds,
+            ])
+          ).rows[0] as { n: string }
+        ).n,
+      );
     let rows = 0;
     const deadline = performance.now() + 120_000;
     while (performance.now() < deadline) {
@@ -170,9 +265,15 @@ export async function runSparkplugBench(argv: readonly string[]): Promise<number
     const allS = (performance.now() - start) / 1000;
     const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
     const gaps = Number(/^hazwatch_ingest_sparkplug_seq_gaps_total (\d+)/m.exec(metrics)?.[1] ?? 0);
-    const rejected = Number(/^hazwatch_ingest_messages_total\{result="rejected"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
-    out(`end to end: ${n0(sent)} DDATA (${deviceCount} gas detectors on ${siteCount} edge nodes, QoS 1) offered at ${n0(rate)} msg/s over ${pubS.toFixed(1)} s`);
-    out(`  PUBACKed ${n0(acked)} (errors ${errors}); rows in SQL ${n0(rows)} of ${n0(expected)} expected (${n0(birthRows)} from DBIRTH); all stored ${allS.toFixed(1)} s after the first DDATA → ${n0(sent / allS)} msg/s, ${n0((rows - birthRows) / allS)} rows/s`);
+    const rejected = Number(
+      /^hazwatch_ingest_messages_total\{result="rejected"\} (\d+)/m.exec(metrics)?.[1] ?? 0,
+    );
+    out(
+      `end to end: ${n0(sent)} DDATA (${deviceCount} gas detectors on ${siteCount} edge nodes, QoS 1) offered at ${n0(rate)} msg/s over ${pubS.toFixed(1)} s`,
+    );
+    out(
+      `  PUBACKed ${n0(acked)} (errors ${errors}); rows in SQL ${n0(rows)} of ${n0(expected)} expected (${n0(birthRows)} from DBIRTH); all stored ${allS.toFixed(1)} s after the first DDATA → ${n0(sent / allS)} msg/s, ${n0((rows - birthRows) / allS)} rows/s`,
+    );
     out(`  seq gaps ${gaps}, rejected messages ${rejected}; load average now ${load()}`);
     return rows === expected && errors === 0 && gaps === 0 && rejected === 0 ? 0 : 1;
   } finally {

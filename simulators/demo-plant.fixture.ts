@@ -18,7 +18,11 @@ export function demoDevices(): SimDevice[] {
 }
 
 /** Runs a payload through the server's decoder exactly as ingest would (serialised to JSON first). */
-export function decodeAsIngest(device: SimDevice, payload: TelemetryPayload, receivedAt = Number(payload.ts)): DecodeResult {
+export function decodeAsIngest(
+  device: SimDevice,
+  payload: TelemetryPayload,
+  receivedAt = Number(payload.ts),
+): DecodeResult {
   return decodeTelemetry(Buffer.from(JSON.stringify(payload)), {
     siteId: device.siteId,
     deviceId: device.id,

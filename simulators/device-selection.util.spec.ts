@@ -15,7 +15,10 @@ describe('selectDevices', () => {
   });
 
   it('should pick devices by key or bare id when given a list', () => {
-    expect(selectDevices(plant, ['bohai-chem/cl-gd-2', 'bz-tk-1']).map(deviceKey)).toEqual(['bohai-chem/cl-gd-2', 'nangang-petro/bz-tk-1']);
+    expect(selectDevices(plant, ['bohai-chem/cl-gd-2', 'bz-tk-1']).map(deviceKey)).toEqual([
+      'bohai-chem/cl-gd-2',
+      'nangang-petro/bz-tk-1',
+    ]);
   });
 
   it('should throw naming the unknown device when the list has one', () => {

@@ -9,7 +9,8 @@ export function selectDevices(plant: PlantModel, selection?: number | readonly s
   const all = [...plant.deviceByKey.values()];
   if (selection === undefined) return all;
   if (typeof selection === 'number') {
-    if (!Number.isInteger(selection) || selection < 1) throw new RangeError(`--devices must be a positive integer or a list of device ids, got ${selection}`);
+    if (!Number.isInteger(selection) || selection < 1)
+      throw new RangeError(`--devices must be a positive integer or a list of device ids, got ${selection}`);
     return all.slice(0, selection);
   }
   const wanted = new Set(selection);

@@ -31,12 +31,15 @@ describe('createDeviceModel', () => {
   });
 
   it('should give different gas and tank values when the seed differs', () => {
-    for (const d of [...ofKind('gas_detector'), ...ofKind('tank')]) expect(run(d, 7, 60_000)).not.toEqual(run(d, 8, 60_000));
+    for (const d of [...ofKind('gas_detector'), ...ofKind('tank')])
+      expect(run(d, 7, 60_000)).not.toEqual(run(d, 8, 60_000));
   });
 
   it('should give two devices of the same kind different values when they share a seed', () => {
     const [a, b] = ofKind('gas_detector');
-    expect(run(a!, 7, 60_000).map((s) => s.values.conc)).not.toEqual(run(b!, 7, 60_000).map((s) => s.values.conc));
+    expect(run(a!, 7, 60_000).map((s) => s.values.conc)).not.toEqual(
+      run(b!, 7, 60_000).map((s) => s.values.conc),
+    );
   });
 
   it('should keep gas readings inside the span and below half of level 1 when run for 12 simulated hours', () => {
@@ -46,7 +49,8 @@ describe('createDeviceModel', () => {
       const top = Math.min(span[1], 0.5 * d.level1!);
       for (const s of run(d, 42, 12 * HOUR_MS)) {
         const conc = s.values.conc as number;
-        if (s.quality !== 'good' || s.values.fault !== false || conc < span[0] || conc > top) bad.push(`${d.id}: ${JSON.stringify(s)}`);
+        if (s.quality !== 'good' || s.values.fault !== false || conc < span[0] || conc > top)
+          bad.push(`${d.id}: ${JSON.stringify(s)}`);
       }
     }
     expect(bad).toEqual([]);
@@ -74,7 +78,8 @@ describe('createDeviceModel', () => {
         const top = normalMaxLevel(d) + 0.5;
         if (level < 19.5 || level > top) bad.push(`${d.id}.level_pct=${level} outside 19.5–${top}`);
         // the independent HH switch stays quiet in normal operation
-        if (s.values.level_switch_hh !== false) bad.push(`${d.id}.level_switch_hh=${String(s.values.level_switch_hh)}`);
+        if (s.values.level_switch_hh !== false)
+          bad.push(`${d.id}.level_switch_hh=${String(s.values.level_switch_hh)}`);
       }
     }
     expect(bad).toEqual([]);
@@ -117,7 +122,12 @@ describe('createDeviceModel', () => {
   it('should make a liquefied-gas tank pressure follow its temperature (vapour pressure)', () => {
     const chlorine = ofKind('tank').find((d) => d.substance === 'chlorine')!;
     // kPa gauge: absolute vapour pressure − 101.3
-    const errors = run(chlorine, 42, 24 * HOUR_MS).map((s) => Math.abs((s.values.pressure_kpa as number) - (680 * Math.exp(0.028 * ((s.values.temp_c as number) - 20)) - 101.3)));
+    const errors = run(chlorine, 42, 24 * HOUR_MS).map((s) =>
+      Math.abs(
+        (s.values.pressure_kpa as number) -
+          (680 * Math.exp(0.028 * ((s.values.temp_c as number) - 20)) - 101.3),
+      ),
+    );
     expect(Math.max(...errors)).toBeLessThan(15);
   });
 
@@ -147,12 +157,16 @@ describe('createDeviceModel', () => {
       expect(Math.min(...dirs)).toBeGreaterThanOrEqual(0);
       expect(Math.max(...dirs)).toBeLessThan(360);
     }
-    expect(ofKind('analog').length + ofKind('discrete').length + ofKind('weather').length).toBeGreaterThanOrEqual(3);
+    expect(
+      ofKind('analog').length + ofKind('discrete').length + ofKind('weather').length,
+    ).toBeGreaterThanOrEqual(3);
   });
 
   it('should report valves open on an open demand and safety systems ok in normal service', () => {
-    for (const d of ofKind('shutoff_valve')) for (const s of run(d, 1, 60_000)) expect(s.values).toEqual({ position: 'open', demand: 'open' });
-    for (const d of ofKind('safety_system')) for (const s of run(d, 1, 60_000)) expect(s.values).toEqual({ status: 'ok' });
+    for (const d of ofKind('shutoff_valve'))
+      for (const s of run(d, 1, 60_000)) expect(s.values).toEqual({ position: 'open', demand: 'open' });
+    for (const d of ofKind('safety_system'))
+      for (const s of run(d, 1, 60_000)) expect(s.values).toEqual({ status: 'ok' });
   });
 });
 

@@ -207,7 +207,11 @@ function tankModel(device: SimDevice, rng: Rng): DeviceModel {
       lastT = tMs;
       advance(dtS);
       wobble = ouStep(rng, wobble, 0, 0.3, 900, dtS);
-      const temp = ambient + 3 * Math.sin((2 * Math.PI * tMs) / DAY_MS + phase) + wobble + (mode === 'filling' ? 0.4 : 0);
+      const temp =
+        ambient +
+        3 * Math.sin((2 * Math.PI * tMs) / DAY_MS + phase) +
+        wobble +
+        (mode === 'filling' ? 0.4 : 0);
       // The blanket pressure follows filling / emptying with a 2-minute lag (no steps).
       const fillTarget = mode === 'filling' ? 0.4 : mode === 'emptying' ? -0.2 : 0;
       fillOffset = fillTarget + (fillOffset - fillTarget) * Math.exp(-dtS / 120);

@@ -20,19 +20,29 @@ async function main(): Promise<number> {
     process.stdout.write(SIMULATOR_USAGE);
     return 0;
   }
-  JsonLogger.setLevel(process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'warn' || process.env.LOG_LEVEL === 'error' ? process.env.LOG_LEVEL : 'info');
+  JsonLogger.setLevel(
+    process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'warn' || process.env.LOG_LEVEL === 'error'
+      ? process.env.LOG_LEVEL
+      : 'info',
+  );
   const log = new JsonLogger('simulator');
   const plant = loadPlant(opts.configDir);
   // Per-site credentials: --credentials, else the demo server's file when no single username was given.
   const demoFile = join(process.env.DATA_DIR || './data', 'mqtt', 'demo-sites.credentials.json');
-  const credentialsFile = opts.credentialsFile ?? (opts.username === undefined && existsSync(demoFile) ? demoFile : undefined);
-  if (credentialsFile !== undefined && !existsSync(credentialsFile)) throw new UsageError(`--credentials: no file ${credentialsFile}`);
+  const credentialsFile =
+    opts.credentialsFile ?? (opts.username === undefined && existsSync(demoFile) ? demoFile : undefined);
+  if (credentialsFile !== undefined && !existsSync(credentialsFile))
+    throw new UsageError(`--credentials: no file ${credentialsFile}`);
   const siteCredentials = credentialsFile !== undefined ? readSiteCredentials(credentialsFile) : undefined;
-  if (credentialsFile !== undefined) log.info('per-site MQTT credentials', { file: credentialsFile, sites: siteCredentials?.size });
+  if (credentialsFile !== undefined)
+    log.info('per-site MQTT credentials', { file: credentialsFile, sites: siteCredentials?.size });
   if (opts.sparkplug) {
     const sparkplug = loadSparkplugConfig(opts.configDir, plant);
     if (!sparkplug) throw new UsageError(`--sparkplug: no ${SPARKPLUG_FILE} in ${opts.configDir}`);
-    if (opts.devices !== undefined || opts.connection !== 'per-device') throw new UsageError('--sparkplug simulates the edge nodes of sparkplug.yaml; --devices and --connection do not apply');
+    if (opts.devices !== undefined || opts.connection !== 'per-device')
+      throw new UsageError(
+        '--sparkplug simulates the edge nodes of sparkplug.yaml; --devices and --connection do not apply',
+      );
     const sp = await startSparkplugSimulator({
       url: opts.url,
       plant,
@@ -74,7 +84,11 @@ async function main(): Promise<number> {
 }
 
 /** Logs stats every STATS_EVERY_MS; stops on SIGINT/SIGTERM or after `durationS`. */
-function runUntilStopped(sims: Pick<RunningSimulators, 'stop' | 'stats'>, durationS: number | undefined, log: JsonLogger): Promise<number> {
+function runUntilStopped(
+  sims: Pick<RunningSimulators, 'stop' | 'stats'>,
+  durationS: number | undefined,
+  log: JsonLogger,
+): Promise<number> {
   const statsTimer = setInterval(() => log.info('simulator stats', sims.stats()), STATS_EVERY_MS);
   return new Promise<number>((resolve) => {
     let done = false;
@@ -86,21 +100,30 @@ function runUntilStopped(sims: Pick<RunningSimulators, 'stop' | 'stats'>, durati
       sims.stop().then(
         () => resolve(0),
         (err: unknown) => {
-          log.error('simulators did not stop cleanly', { error: err instanceof Error ? err.message : String(err) });
+          log.error('simulators did not stop cleanly', {
+            error: err instanceof Error ? err.message : String(err),
+          });
           resolve(1);
         },
       );
     };
     process.once('SIGINT', () => finish('SIGINT'));
     process.once('SIGTERM', () => finish('SIGTERM'));
-    if (durationS !== undefined) setTimeout(() => finish(`duration ${durationS} s elapsed`), durationS * 1000);
+    if (durationS !== undefined)
+      setTimeout(() => finish(`duration ${durationS} s elapsed`), durationS * 1000);
   });
 }
 
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof ScenarioError || err instanceof ConfigError || err instanceof RangeError || err instanceof BrokerUnreachableError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof ScenarioError ||
+      err instanceof ConfigError ||
+      err instanceof RangeError ||
+      err instanceof BrokerUnreachableError
+    ) {
       process.stderr.write(`simulate: ${err.message}\n`);
       process.exit(2);
     }

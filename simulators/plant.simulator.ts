@@ -61,10 +61,28 @@ export class BrokerUnreachableError extends Error {
   }
 }
 
-export type SimulatorStats = { devices: number; connections: number; sent: number; publishErrors: number; offline: number };
+export type SimulatorStats = {
+  devices: number;
+  connections: number;
+  sent: number;
+  publishErrors: number;
+  offline: number;
+};
 
-type Link = { id: string; client: MqttClient | null; devices: DeviceSlot[]; credentials?: { readonly username: string; readonly password: string } | undefined };
-type DeviceSlot = { sim: SimulatedDevice; link: Link; offline: boolean; k: number; due: number; phaseMs: number };
+type Link = {
+  id: string;
+  client: MqttClient | null;
+  devices: DeviceSlot[];
+  credentials?: { readonly username: string; readonly password: string } | undefined;
+};
+type DeviceSlot = {
+  sim: SimulatedDevice;
+  link: Link;
+  offline: boolean;
+  k: number;
+  due: number;
+  phaseMs: number;
+};
 
 const STOP_TIMEOUT_MS = 5_000;
 /** Samples handled per timer callback before yielding to I/O. */
@@ -129,7 +147,12 @@ export class PlantSimulator {
       const k = creds ? siteId : '';
       let l = sharedBySite.get(k);
       if (!l) {
-        l = { id: creds ? `${prefix}-shared-${siteId}` : `${prefix}-shared`, client: null, devices: [], credentials: creds?.get(siteId) };
+        l = {
+          id: creds ? `${prefix}-shared-${siteId}` : `${prefix}-shared`,
+          client: null,
+          devices: [],
+          credentials: creds?.get(siteId),
+        };
         sharedBySite.set(k, l);
         this.links.push(l);
       }
@@ -139,11 +162,26 @@ export class PlantSimulator {
     this.slots = this.devices.map((d) => {
       const key = deviceKey(d);
       const periodMs = periods.get(key)!;
-      const link = this.mode === 'shared' ? sharedLink(d.siteId) : { id: `${prefix}-${d.siteId}-${d.id}`, client: null, devices: [], credentials: creds?.get(d.siteId) };
+      const link =
+        this.mode === 'shared'
+          ? sharedLink(d.siteId)
+          : {
+              id: `${prefix}-${d.siteId}-${d.id}`,
+              client: null,
+              devices: [],
+              credentials: creds?.get(d.siteId),
+            };
       if (this.mode !== 'shared') this.links.push(link);
       // A fixed phase per device (from its key) spreads publications over the period.
       const phaseMs = (hashSeed(seed, `phase:${key}`) / 2 ** 32) * periodMs;
-      const slot: DeviceSlot = { sim: new SimulatedDevice(d, periodMs, seed, this.scenario), link, offline: false, k: 0, due: 0, phaseMs };
+      const slot: DeviceSlot = {
+        sim: new SimulatedDevice(d, periodMs, seed, this.scenario),
+        link,
+        offline: false,
+        k: 0,
+        due: 0,
+        phaseMs,
+      };
       link.devices.push(slot);
       return slot;
     });
@@ -219,14 +257,24 @@ export class PlantSimulator {
         try {
           await withTimeout(
             Promise.all(
-              link.devices.filter((s) => !s.offline).map((s) => client.publishAsync(stateTopic(s.sim.device.siteId, s.sim.device.id), 'offline', { qos: 1, retain: true })),
+              link.devices
+                .filter((s) => !s.offline)
+                .map((s) =>
+                  client.publishAsync(stateTopic(s.sim.device.siteId, s.sim.device.id), 'offline', {
+                    qos: 1,
+                    retain: true,
+                  }),
+                ),
             ),
             STOP_TIMEOUT_MS,
             'offline announcement',
           );
           await withTimeout(client.endAsync(false), STOP_TIMEOUT_MS, 'disconnect');
         } catch (err) {
-          this.log.warn('simulator link did not close cleanly; forcing it', { link: link.id, error: (err as Error).message });
+          this.log.warn('simulator link did not close cleanly; forcing it', {
+            link: link.id,
+            error: (err as Error).message,
+          });
           await client.endAsync(true);
         }
       }),
@@ -251,7 +299,12 @@ export class PlantSimulator {
     // will for many devices, so it has none; its devices are marked offline explicitly on stop.
     if (this.mode === 'per-device' && link.devices.length <= 1) {
       const d = link.devices[0]!.sim.device;
-      options.will = { topic: stateTopic(d.siteId, d.id), payload: Buffer.from('offline'), qos: 1, retain: true };
+      options.will = {
+        topic: stateTopic(d.siteId, d.id),
+        payload: Buffer.from('offline'),
+        qos: 1,
+        retain: true,
+      };
     }
     const client = connect(this.opts.url, options);
     link.client = client;
@@ -276,7 +329,8 @@ export class PlantSimulator {
 
   private countError(err: Error): void {
     this.publishErrors++;
-    if (this.publishErrors <= 5 || this.publishErrors % 1000 === 0) this.log.warn('simulator publish failed', { error: err.message, publishErrors: this.publishErrors });
+    if (this.publishErrors <= 5 || this.publishErrors % 1000 === 0)
+      this.log.warn('simulator publish failed', { error: err.message, publishErrors: this.publishErrors });
   }
 
   private schedule(delayMs: number): void {
@@ -311,9 +365,14 @@ export class PlantSimulator {
     const d = slot.sim.device;
     const client = slot.link.client;
     if (!client) return;
-    client.publish(telemetryTopic(d.siteId, d.id), JSON.stringify(result.payload), { qos: this.qos }, (err) => {
-      if (err) this.countError(err);
-    });
+    client.publish(
+      telemetryTopic(d.siteId, d.id),
+      JSON.stringify(result.payload),
+      { qos: this.qos },
+      (err) => {
+        if (err) this.countError(err);
+      },
+    );
     this.sent++;
   }
 

@@ -46,7 +46,8 @@ describe('hashSeed', () => {
   it('should spread keys that differ in one character across the whole range', () => {
     const fractions = ['cl-gd-1', 'cl-gd-2', 'cl-gd-3', 'cl-gd-4'].map((k) => hashSeed(42, k) / 2 ** 32);
     for (let i = 0; i < fractions.length; i++)
-      for (let j = i + 1; j < fractions.length; j++) expect(Math.abs(fractions[i]! - fractions[j]!)).toBeGreaterThan(0.01);
+      for (let j = i + 1; j < fractions.length; j++)
+        expect(Math.abs(fractions[i]! - fractions[j]!)).toBeGreaterThan(0.01);
   });
 
   it('should change when the seed changes', () => {

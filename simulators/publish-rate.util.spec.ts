@@ -2,7 +2,8 @@ import { deviceKey } from './device.model';
 import { demoDevices } from './demo-plant.fixture';
 import { resolvePeriods } from './publish-rate.util';
 
-const totalRate = (periods: Map<string, number>): number => [...periods.values()].reduce((s, p) => s + 1000 / p, 0);
+const totalRate = (periods: Map<string, number>): number =>
+  [...periods.values()].reduce((s, p) => s + 1000 / p, 0);
 
 describe('resolvePeriods', () => {
   const devices = demoDevices();

@@ -24,11 +24,14 @@ export function resolvePeriods(devices: readonly SimDevice[], opts: RateOptions)
   }
   let multiplier = opts.rate ?? 1;
   if (opts.messagesPerSecond !== undefined) {
-    if (!(opts.messagesPerSecond > 0)) throw new RangeError(`messages/s must be > 0, got ${opts.messagesPerSecond}`);
+    if (!(opts.messagesPerSecond > 0))
+      throw new RangeError(`messages/s must be > 0, got ${opts.messagesPerSecond}`);
     const natural = devices.reduce((sum, d) => sum + 1 / d.periodS, 0);
     multiplier = natural > 0 ? opts.messagesPerSecond / natural : 1;
   }
-  if (!(multiplier > 0) || !Number.isFinite(multiplier)) throw new RangeError(`rate must be a positive number, got ${multiplier}`);
-  for (const d of devices) periods.set(deviceKey(d), Math.max(MIN_PERIOD_MS, (d.periodS * 1000) / multiplier));
+  if (!(multiplier > 0) || !Number.isFinite(multiplier))
+    throw new RangeError(`rate must be a positive number, got ${multiplier}`);
+  for (const d of devices)
+    periods.set(deviceKey(d), Math.max(MIN_PERIOD_MS, (d.periodS * 1000) / multiplier));
   return periods;
 }

@@ -14,7 +14,10 @@ function runScenario(
   startMs?: number,
   speed?: number,
 ): Map<string, { t: number; r: TickResult }[]> {
-  const run = getScenario(name).prepare(devices, { ...(startMs === undefined ? {} : { startMs }), ...(speed === undefined ? {} : { speed }) });
+  const run = getScenario(name).prepare(devices, {
+    ...(startMs === undefined ? {} : { startMs }),
+    ...(speed === undefined ? {} : { speed }),
+  });
   const out = new Map<string, { t: number; r: TickResult }[]>();
   for (const d of devices) {
     const sim = new SimulatedDevice(d, 1000, 42, run);
@@ -25,11 +28,17 @@ function runScenario(
   return out;
 }
 
-const valuesOf = (ticks: { t: number; r: TickResult }[] | undefined, channel: string): Array<[number, unknown]> =>
+const valuesOf = (
+  ticks: { t: number; r: TickResult }[] | undefined,
+  channel: string,
+): Array<[number, unknown]> =>
   (ticks ?? []).map(({ t, r }) => [t, r.action === 'publish' ? r.payload.values[channel] : r.action]);
 
 /** First model time at which the predicate holds. */
-const firstTime = (ticks: { t: number; r: TickResult }[] | undefined, pred: (r: TickResult) => boolean): number | undefined => ticks?.find((x) => pred(x.r))?.t;
+const firstTime = (
+  ticks: { t: number; r: TickResult }[] | undefined,
+  pred: (r: TickResult) => boolean,
+): number | undefined => ticks?.find((x) => pred(x.r))?.t;
 
 const conc = (r: TickResult): number => (r.action === 'publish' ? (r.payload.values.conc as number) : NaN);
 
@@ -41,7 +50,9 @@ describe('scenario registry', () => {
 
   it('should list every valid scenario when the name is unknown', () => {
     expect(() => getScenario('flood')).toThrow(ScenarioError);
-    expect(() => getScenario('flood')).toThrow(`unknown scenario 'flood'; valid scenarios: ${SCENARIO_NAMES.join(', ')}`);
+    expect(() => getScenario('flood')).toThrow(
+      `unknown scenario 'flood'; valid scenarios: ${SCENARIO_NAMES.join(', ')}`,
+    );
   });
 
   it.each(SCENARIO_NAMES)('should find its target devices in the demo plant: %s', (name) => {
@@ -57,13 +68,18 @@ describe('scenario registry', () => {
     const devices = demoDevices();
     for (const [key, ticks] of runScenario(name, 180_000, devices)) {
       const d = devices.find((x) => deviceKey(x) === key)!;
-      for (const { r } of ticks) if (r.action === 'publish') rejects.push(...decodeAsIngest(d, r.payload).rejects.map((x) => `${key}: ${x.reason} ${x.detail}`));
+      for (const { r } of ticks)
+        if (r.action === 'publish')
+          rejects.push(...decodeAsIngest(d, r.payload).rejects.map((x) => `${key}: ${x.reason} ${x.detail}`));
     }
     expect(rejects).toEqual([]);
   });
 
   it.each(SCENARIO_NAMES)('should refuse a speed that is not a positive number: %s', (name) => {
-    for (const speed of [0, -1, Number.NaN, Infinity]) expect(() => getScenario(name).prepare(demoDevices(), { speed })).toThrow(/speed must be a positive number/);
+    for (const speed of [0, -1, Number.NaN, Infinity])
+      expect(() => getScenario(name).prepare(demoDevices(), { speed })).toThrow(
+        /speed must be a positive number/,
+      );
   });
 
   it.each(SCENARIO_NAMES)('should behave exactly as without the option when the speed is 1: %s', (name) => {
@@ -94,10 +110,17 @@ describe('chlorine-leak', () => {
 
   it('should demand the area valves closed after the vote trips and close them only after twice their travel time', () => {
     const valve = run.get('bohai-chem/cl-xv-1');
-    const demandClosed = firstTime(valve, (r) => r.action === 'publish' && r.payload.values.demand === 'closed');
+    const demandClosed = firstTime(
+      valve,
+      (r) => r.action === 'publish' && r.payload.values.demand === 'closed',
+    );
     const closed = firstTime(valve, (r) => r.action === 'publish' && r.payload.values.position === 'closed');
     expect(demandClosed).toBe(31_000);
-    expect(valuesOf(valve, 'position').filter(([t]) => t >= 31_000 && t < 61_000).every(([, v]) => v === 'moving')).toBe(true);
+    expect(
+      valuesOf(valve, 'position')
+        .filter(([t]) => t >= 31_000 && t < 61_000)
+        .every(([, v]) => v === 'moving'),
+    ).toBe(true);
     expect(closed).toBe(61_000);
   });
 
@@ -108,12 +131,18 @@ describe('chlorine-leak', () => {
 
   it('should compress the leak but keep the valves closing in twice their travel time when the speed is 5', () => {
     const fast = runScenario('chlorine-leak', 60_000, demoDevices(), undefined, 5);
-    const crossed = ['cl-gd-1', 'cl-gd-2', 'cl-gd-3'].map((id) => firstTime(fast.get(`bohai-chem/${id}`), (r) => conc(r) >= 2));
+    const crossed = ['cl-gd-1', 'cl-gd-2', 'cl-gd-3'].map((id) =>
+      firstTime(fast.get(`bohai-chem/${id}`), (r) => conc(r) >= 2),
+    );
     expect(crossed).toEqual([13_000, 14_000, 15_000]);
     const valve = fast.get('bohai-chem/cl-xv-1');
     // close demand 21 s of leak time after the start = 4.2 s of model time; closed 2 × 15 s later
-    expect(firstTime(valve, (r) => r.action === 'publish' && r.payload.values.demand === 'closed')).toBe(15_000);
-    expect(firstTime(valve, (r) => r.action === 'publish' && r.payload.values.position === 'closed')).toBe(45_000);
+    expect(firstTime(valve, (r) => r.action === 'publish' && r.payload.values.demand === 'closed')).toBe(
+      15_000,
+    );
+    expect(firstTime(valve, (r) => r.action === 'publish' && r.payload.values.position === 'closed')).toBe(
+      45_000,
+    );
   });
 
   it('should start when told to when given a start time', () => {
@@ -143,8 +172,12 @@ describe('overfill', () => {
 describe('valve-stuck', () => {
   it('should report the first valve demanded closed and moving for ever after the start', () => {
     const valve = runScenario('valve-stuck', 300_000).get('bohai-chem/cl-xv-1')!;
-    const after = valve.filter((x) => x.t >= SCENARIO_START_MS).map((x) => (x.r.action === 'publish' ? x.r.payload.values : null));
-    expect(new Set(after.map((v) => JSON.stringify(v)))).toEqual(new Set([JSON.stringify({ position: 'moving', demand: 'closed' })]));
+    const after = valve
+      .filter((x) => x.t >= SCENARIO_START_MS)
+      .map((x) => (x.r.action === 'publish' ? x.r.payload.values : null));
+    expect(new Set(after.map((v) => JSON.stringify(v)))).toEqual(
+      new Set([JSON.stringify({ position: 'moving', demand: 'closed' })]),
+    );
   });
 });
 
@@ -160,7 +193,10 @@ describe('detector-drift', () => {
 describe('detector-fault', () => {
   it('should report fault, bad quality and a zero reading from the first detector', () => {
     const d = runScenario('detector-fault', 20_000).get('bohai-chem/cl-gd-1')!;
-    expect(d.at(-1)!.r).toMatchObject({ action: 'publish', payload: { values: { conc: 0, fault: true }, quality: 'bad' } });
+    expect(d.at(-1)!.r).toMatchObject({
+      action: 'publish',
+      payload: { values: { conc: 0, fault: true }, quality: 'bad' },
+    });
     expect(d[0]!.r).toMatchObject({ payload: { values: { fault: false }, quality: 'good' } });
   });
 });
@@ -171,7 +207,6 @@ describe('comms-loss', () => {
     expect(run.get('bohai-chem/cl-gd-1')!.filter((x) => x.r.action === 'offline')).toHaveLength(15);
     expect(run.get('bohai-chem/cl-tk-1')!.filter((x) => x.r.action === 'silent')).toHaveLength(15);
   });
-
 
   it('should take the first detector off the network and silence the first tank for 60 s, then bring both back', () => {
     const run = runScenario('comms-loss', 90_000);
@@ -191,7 +226,11 @@ describe('comms-loss', () => {
 describe('lightning-system-fault', () => {
   it('should report the first lightning system in fault and no other safety system', () => {
     const run = runScenario('lightning-system-fault', 20_000);
-    const faulty = [...run.entries()].filter(([, ticks]) => ticks.some((x) => x.r.action === 'publish' && x.r.payload.values.status === 'fault')).map(([k]) => k);
+    const faulty = [...run.entries()]
+      .filter(([, ticks]) =>
+        ticks.some((x) => x.r.action === 'publish' && x.r.payload.values.status === 'fault'),
+      )
+      .map(([k]) => k);
     expect(faulty).toEqual(['bohai-chem/cl-sys-lightning']);
   });
 });

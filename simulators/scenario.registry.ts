@@ -24,6 +24,7 @@ export function isScenarioName(name: string): name is ScenarioName {
 
 /** The scenario of that name, or a ScenarioError listing the valid names. */
 export function getScenario(name: string): Scenario {
-  if (!isScenarioName(name)) throw new ScenarioError(`unknown scenario '${name}'; valid scenarios: ${SCENARIO_NAMES.join(', ')}`);
+  if (!isScenarioName(name))
+    throw new ScenarioError(`unknown scenario '${name}'; valid scenarios: ${SCENARIO_NAMES.join(', ')}`);
   return SCENARIOS[name];
 }

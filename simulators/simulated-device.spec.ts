@@ -27,7 +27,9 @@ describe('SimulatedDevice', () => {
     const d = demoDevices()[0]!;
     const sim = new SimulatedDevice(d, 1000, 1);
     const out = [0, 1, 2].map((k) => sim.tick(k * 1000, WALL + k));
-    expect(out.map((r) => (r.action === 'publish' ? [r.payload.seq, r.payload.ts, r.payload.quality] : null))).toEqual([
+    expect(
+      out.map((r) => (r.action === 'publish' ? [r.payload.seq, r.payload.ts, r.payload.quality] : null)),
+    ).toEqual([
       [0, WALL, 'good'],
       [1, WALL + 1, 'good'],
       [2, WALL + 2, 'good'],
@@ -36,7 +38,10 @@ describe('SimulatedDevice', () => {
 
   it('should merge scenario values over the base values and use the scenario quality when one is active', () => {
     const d = demoDevices().find((x) => x.kind === 'gas_detector')!;
-    const scenario: ScenarioRun = { targets: [], override: (_d, t) => (t >= 2000 ? { values: { fault: true }, quality: 'bad' } : undefined) };
+    const scenario: ScenarioRun = {
+      targets: [],
+      override: (_d, t) => (t >= 2000 ? { values: { fault: true }, quality: 'bad' } : undefined),
+    };
     const sim = new SimulatedDevice(d, 1000, 1, scenario);
     const [a, , c] = [0, 1000, 2000].map((t) => sim.tick(t, WALL + t));
     expect(a).toMatchObject({ action: 'publish', payload: { values: { fault: false }, quality: 'good' } });
@@ -46,7 +51,10 @@ describe('SimulatedDevice', () => {
 
   it('should go silent or offline when the scenario says so, still counting samples in seq', () => {
     const d = demoDevices()[0]!;
-    const scenario: ScenarioRun = { targets: [], override: (_d, t) => (t === 1000 ? { silent: true } : t === 2000 ? { offline: true } : undefined) };
+    const scenario: ScenarioRun = {
+      targets: [],
+      override: (_d, t) => (t === 1000 ? { silent: true } : t === 2000 ? { offline: true } : undefined),
+    };
     const sim = new SimulatedDevice(d, 1000, 1, scenario);
     const out = [0, 1000, 2000, 3000].map((t) => sim.tick(t, WALL + t));
     expect(out.map((r) => r.action)).toEqual(['publish', 'silent', 'offline', 'publish']);

@@ -5,11 +5,25 @@ const parse = (argv: string[], env: Record<string, string> = {}) => parseSimulat
 
 describe('parseSimulatorArgs', () => {
   it('should default to local Mosquitto, ./config, seed 42, per-device connections when given nothing', () => {
-    expect(parse([])).toEqual({ url: 'mqtt://127.0.0.1:1883', configDir: './config', seed: 42, connection: 'per-device', qos: 1, clientIdPrefix: 'hzsim' });
+    expect(parse([])).toEqual({
+      url: 'mqtt://127.0.0.1:1883',
+      configDir: './config',
+      seed: 42,
+      connection: 'per-device',
+      qos: 1,
+      clientIdPrefix: 'hzsim',
+    });
   });
 
   it('should take the broker and config dir from the environment when set', () => {
-    expect(parse([], { MQTT_URL: 'mqtt://broker:1884', CONFIG_DIR: '/etc/hz', MQTT_USERNAME: 'u', MQTT_PASSWORD: 'p' })).toMatchObject({
+    expect(
+      parse([], {
+        MQTT_URL: 'mqtt://broker:1884',
+        CONFIG_DIR: '/etc/hz',
+        MQTT_USERNAME: 'u',
+        MQTT_PASSWORD: 'p',
+      }),
+    ).toMatchObject({
       url: 'mqtt://broker:1884',
       configDir: '/etc/hz',
       username: 'u',
@@ -24,7 +38,28 @@ describe('parseSimulatorArgs', () => {
 
   it('should read all the other options when given', () => {
     expect(
-      parse(['--url', 'mqtt://h:1', '--config', 'cfg', '--devices', '10', '--duration', '30', '--seed', '-7', '--scenario', 'overfill', '--scenario-start', '0', '--connection', 'shared', '--qos', '0', '--client-id-prefix', 'sim2']),
+      parse([
+        '--url',
+        'mqtt://h:1',
+        '--config',
+        'cfg',
+        '--devices',
+        '10',
+        '--duration',
+        '30',
+        '--seed',
+        '-7',
+        '--scenario',
+        'overfill',
+        '--scenario-start',
+        '0',
+        '--connection',
+        'shared',
+        '--qos',
+        '0',
+        '--client-id-prefix',
+        'sim2',
+      ]),
     ).toEqual({
       url: 'mqtt://h:1',
       configDir: 'cfg',
@@ -40,11 +75,16 @@ describe('parseSimulatorArgs', () => {
   });
 
   it('should read the scenario speed when given --scenario-speed', () => {
-    expect(parse(['--scenario', 'overfill', '--scenario-speed', '3'])).toMatchObject({ scenario: 'overfill', scenarioSpeed: 3 });
+    expect(parse(['--scenario', 'overfill', '--scenario-speed', '3'])).toMatchObject({
+      scenario: 'overfill',
+      scenarioSpeed: 3,
+    });
   });
 
   it('should split a device list when --devices is not a number', () => {
-    expect(parse(['--devices', 'cl-gd-1, bohai-chem/cl-gd-2'])).toMatchObject({ devices: ['cl-gd-1', 'bohai-chem/cl-gd-2'] });
+    expect(parse(['--devices', 'cl-gd-1, bohai-chem/cl-gd-2'])).toMatchObject({
+      devices: ['cl-gd-1', 'bohai-chem/cl-gd-2'],
+    });
   });
 
   it('should return null when asked for help', () => {
@@ -53,7 +93,9 @@ describe('parseSimulatorArgs', () => {
 
   it('should list every valid scenario when the scenario is unknown', () => {
     expect(() => parse(['--scenario', 'meteor'])).toThrow(UsageError);
-    expect(() => parse(['--scenario', 'meteor'])).toThrow(`unknown scenario 'meteor'; valid scenarios: ${SCENARIO_NAMES.join(', ')}`);
+    expect(() => parse(['--scenario', 'meteor'])).toThrow(
+      `unknown scenario 'meteor'; valid scenarios: ${SCENARIO_NAMES.join(', ')}`,
+    );
   });
 
   it.each([

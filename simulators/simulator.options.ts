@@ -59,7 +59,8 @@ export const SIMULATOR_USAGE = `Usage: npm run simulate -- [options]
 
 function positive(flag: string, raw: string): number {
   const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, got '${raw}'`);
+  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new UsageError(`${flag} must be a positive number, got '${raw}'`);
   return n;
 }
 
@@ -82,7 +83,10 @@ const OPTIONS = {
 } as const satisfies Record<string, CliOption>;
 
 /** Parses argv (without node and script) with node:util parseArgs. Returns null when --help was asked for. */
-export function parseSimulatorArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): SimulatorCliOptions | null {
+export function parseSimulatorArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): SimulatorCliOptions | null {
   const values = parseCli(argv, OPTIONS, (m) => new UsageError(m), SIMULATOR_USAGE);
   if (values === null) return null;
   const v = (name: keyof typeof OPTIONS): string | undefined => values[name] as string | undefined;
@@ -98,7 +102,8 @@ export function parseSimulatorArgs(argv: readonly string[], env: Readonly<Record
   };
   const url = v('url');
   if (url !== undefined) {
-    if (!/^(mqtts?|tcp|ssl|wss?):\/\/.+/.test(url)) throw new UsageError(`--url must be a URL like mqtt://host:1883, got '${url}'`);
+    if (!/^(mqtts?|tcp|ssl|wss?):\/\/.+/.test(url))
+      throw new UsageError(`--url must be a URL like mqtt://host:1883, got '${url}'`);
     opts.url = url;
   }
   const config = v('config');
@@ -111,7 +116,11 @@ export function parseSimulatorArgs(argv: readonly string[], env: Readonly<Record
   const devices = v('devices');
   if (devices !== undefined) {
     if (/^\d+$/.test(devices)) opts.devices = positive('--devices', devices);
-    else opts.devices = devices.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    else
+      opts.devices = devices
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
   }
   const duration = v('duration');
   if (duration !== undefined) opts.durationS = positive('--duration', duration);
@@ -122,20 +131,23 @@ export function parseSimulatorArgs(argv: readonly string[], env: Readonly<Record
   }
   const scenario = v('scenario');
   if (scenario !== undefined) {
-    if (!isScenarioName(scenario)) throw new UsageError(`unknown scenario '${scenario}'; valid scenarios: ${SCENARIO_NAMES.join(', ')}`);
+    if (!isScenarioName(scenario))
+      throw new UsageError(`unknown scenario '${scenario}'; valid scenarios: ${SCENARIO_NAMES.join(', ')}`);
     opts.scenario = scenario;
   }
   const scenarioStart = v('scenario-start');
   if (scenarioStart !== undefined) {
     const n = Number(scenarioStart);
-    if (scenarioStart.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--scenario-start must be a number of seconds >= 0, got '${scenarioStart}'`);
+    if (scenarioStart.trim() === '' || !Number.isFinite(n) || n < 0)
+      throw new UsageError(`--scenario-start must be a number of seconds >= 0, got '${scenarioStart}'`);
     opts.scenarioStartS = n;
   }
   const speed = v('scenario-speed');
   if (speed !== undefined) opts.scenarioSpeed = positive('--scenario-speed', speed);
   const connection = v('connection');
   if (connection !== undefined) {
-    if (connection !== 'per-device' && connection !== 'shared') throw new UsageError(`--connection must be per-device or shared, got '${connection}'`);
+    if (connection !== 'per-device' && connection !== 'shared')
+      throw new UsageError(`--connection must be per-device or shared, got '${connection}'`);
     opts.connection = connection;
   }
   const qos = v('qos');
@@ -145,7 +157,8 @@ export function parseSimulatorArgs(argv: readonly string[], env: Readonly<Record
   }
   const prefix = v('client-id-prefix');
   if (prefix !== undefined) {
-    if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) throw new UsageError(`--client-id-prefix must match [A-Za-z0-9_-]{1,32}, got '${prefix}'`);
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix))
+      throw new UsageError(`--client-id-prefix must match [A-Za-z0-9_-]{1,32}, got '${prefix}'`);
     opts.clientIdPrefix = prefix;
   }
   const credentials = v('credentials');

@@ -12,8 +12,19 @@ import { JsonLogger, maskUrl } from '../src/common/logger';
 import type { ChannelValue, Quality } from '../src/common/types';
 import type { PlantModel } from '../src/config/config.loader';
 import type { SparkplugConfig, SparkplugDeviceMap, SparkplugNodeMap } from '../src/config/sparkplug-config';
-import { DataType, decodePayload, encodePayload, opt, type MetricInput } from '../src/ingest/sparkplug/sparkplug-payload';
-import { BDSEQ_METRIC, REBIRTH_METRIC, spTopic, ncmdTopic } from '../src/ingest/sparkplug/domain/sparkplug-topic';
+import {
+  DataType,
+  decodePayload,
+  encodePayload,
+  opt,
+  type MetricInput,
+} from '../src/ingest/sparkplug/sparkplug-payload';
+import {
+  BDSEQ_METRIC,
+  REBIRTH_METRIC,
+  spTopic,
+  ncmdTopic,
+} from '../src/ingest/sparkplug/domain/sparkplug-topic';
 import { deviceKey } from './device.model';
 import { resolvePeriods, type RateOptions } from './publish-rate.util';
 import { getScenario } from './scenario.registry';
@@ -44,11 +55,29 @@ export type SparkplugSimulatorOptions = RateOptions & {
 const OPC_QUALITY: Record<Quality, number> = { good: 192, uncertain: 64, bad: 0 };
 
 type SimMetric = { readonly name: string; readonly alias: number; readonly channel: string };
-type SimDev = { readonly map: SparkplugDeviceMap; readonly sim: SimulatedDevice; readonly metrics: readonly SimMetric[]; last: Record<string, ChannelValue> | undefined; timer?: NodeJS.Timeout; readonly phaseMs: number };
-type SimNode = { readonly map: SparkplugNodeMap; readonly devices: SimDev[]; client: MqttClient | null; seq: number; bdSeq: number; born: boolean };
+type SimDev = {
+  readonly map: SparkplugDeviceMap;
+  readonly sim: SimulatedDevice;
+  readonly metrics: readonly SimMetric[];
+  last: Record<string, ChannelValue> | undefined;
+  timer?: NodeJS.Timeout;
+  readonly phaseMs: number;
+};
+type SimNode = {
+  readonly map: SparkplugNodeMap;
+  readonly devices: SimDev[];
+  client: MqttClient | null;
+  seq: number;
+  bdSeq: number;
+  born: boolean;
+};
 
 function datatypeOf(v: ChannelValue): number {
-  return typeof v === 'number' ? DataType.Double : typeof v === 'boolean' ? DataType.Boolean : DataType.String;
+  return typeof v === 'number'
+    ? DataType.Double
+    : typeof v === 'boolean'
+      ? DataType.Boolean
+      : DataType.String;
 }
 
 export class SparkplugSimulator {
@@ -82,7 +111,13 @@ export class SparkplugSimulator {
       const devs: SimDev[] = [...map.devices.values()].map((dm) => {
         const periodMs = periods.get(deviceKey(dm.device))!;
         const metrics = [...dm.metrics].map(([name, m]) => ({ name, alias: alias++, channel: m.channel }));
-        return { map: dm, sim: new SimulatedDevice(dm.device, periodMs, seed, this.scenario), metrics, last: undefined, phaseMs: (alias * 97) % periodMs };
+        return {
+          map: dm,
+          sim: new SimulatedDevice(dm.device, periodMs, seed, this.scenario),
+          metrics,
+          last: undefined,
+          phaseMs: (alias * 97) % periodMs,
+        };
       });
       this.nodes.push({ map, devices: devs, client: null, seq: 0, bdSeq: 0, born: false });
     }
@@ -90,7 +125,14 @@ export class SparkplugSimulator {
 
   stats(): SimulatorStats & { rebirthsAnswered: number } {
     const devices = this.nodes.reduce((n, x) => n + x.devices.length, 0);
-    return { devices, connections: this.nodes.filter((n) => n.client?.connected).length, sent: this.sent, publishErrors: this.publishErrors, offline: 0, rebirthsAnswered: this.rebirthsAnswered };
+    return {
+      devices,
+      connections: this.nodes.filter((n) => n.client?.connected).length,
+      sent: this.sent,
+      publishErrors: this.publishErrors,
+      offline: 0,
+      rebirthsAnswered: this.rebirthsAnswered,
+    };
   }
 
   async start(): Promise<void> {
@@ -109,7 +151,9 @@ export class SparkplugSimulator {
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
     if ((await Promise.race([Promise.all(ups), timer])) === 'timeout') {
       await this.stop();
-      throw new BrokerUnreachableError(`sparkplug simulator: cannot connect to ${maskUrl(this.opts.url)} within ${timeoutMs} ms${lastError ? `: ${lastError}` : ''}`);
+      throw new BrokerUnreachableError(
+        `sparkplug simulator: cannot connect to ${maskUrl(this.opts.url)} within ${timeoutMs} ms${lastError ? `: ${lastError}` : ''}`,
+      );
     }
     for (const n of this.nodes)
       for (const d of n.devices) {
@@ -120,7 +164,12 @@ export class SparkplugSimulator {
           d.timer = setInterval(tick, d.sim.periodMs);
         }, d.phaseMs);
       }
-    this.log.info('sparkplug simulator started', { url: maskUrl(this.opts.url), nodes: this.nodes.length, devices: this.stats().devices, ...(this.opts.scenario ? { scenario: this.opts.scenario } : {}) });
+    this.log.info('sparkplug simulator started', {
+      url: maskUrl(this.opts.url),
+      nodes: this.nodes.length,
+      devices: this.stats().devices,
+      ...(this.opts.scenario ? { scenario: this.opts.scenario } : {}),
+    });
   }
 
   async stop(): Promise<void> {
@@ -131,15 +180,24 @@ export class SparkplugSimulator {
         const c = n.client;
         if (!c) return;
         // A clean stop still says NDEATH (a DISCONNECT suppresses the will).
-        if (c.connected) await c.publishAsync(spTopic(n.map.group, 'NDEATH', n.map.node), this.ndeath(n.bdSeq), { qos: 1 }).catch(() => undefined);
+        if (c.connected)
+          await c
+            .publishAsync(spTopic(n.map.group, 'NDEATH', n.map.node), this.ndeath(n.bdSeq), { qos: 1 })
+            .catch(() => undefined);
         await c.endAsync(false).catch(() => c.endAsync(true));
       }),
     );
-    this.log.info('sparkplug simulator stopped', { sent: this.sent, rebirthsAnswered: this.rebirthsAnswered });
+    this.log.info('sparkplug simulator stopped', {
+      sent: this.sent,
+      rebirthsAnswered: this.rebirthsAnswered,
+    });
   }
 
   private ndeath(bdSeq: number): Buffer {
-    return encodePayload({ timestamp: this.clock.now(), metrics: [{ name: BDSEQ_METRIC, datatype: DataType.Int64, value: bdSeq }] });
+    return encodePayload({
+      timestamp: this.clock.now(),
+      metrics: [{ name: BDSEQ_METRIC, datatype: DataType.Int64, value: bdSeq }],
+    });
   }
 
   private open(n: SimNode): MqttClient {
@@ -152,7 +210,12 @@ export class SparkplugSimulator {
       clean: true,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
-      will: { topic: spTopic(n.map.group, 'NDEATH', n.map.node), payload: this.ndeath(willBdSeq), qos: 1, retain: false },
+      will: {
+        topic: spTopic(n.map.group, 'NDEATH', n.map.node),
+        payload: this.ndeath(willBdSeq),
+        qos: 1,
+        retain: false,
+      },
       ...(creds
         ? { username: creds.username, password: creds.password }
         : {
@@ -172,14 +235,21 @@ export class SparkplugSimulator {
       if (c.options.will) c.options.will.payload = this.ndeath(connectBdSeq);
     });
     c.on('message', (_topic, payload) => this.command(n, payload));
-    c.on('error', (e) => this.log.warn('sparkplug simulator MQTT error', { node: `${n.map.group}/${n.map.node}`, error: e.message }));
+    c.on('error', (e) =>
+      this.log.warn('sparkplug simulator MQTT error', {
+        node: `${n.map.group}/${n.map.node}`,
+        error: e.message,
+      }),
+    );
     return c;
   }
 
   private command(n: SimNode, payload: Buffer): void {
     try {
       const p = decodePayload(payload);
-      const rebirth = (opt(p, 'metrics') ?? []).some((m) => opt(m, 'name') === REBIRTH_METRIC && m.value === 'boolean_value' && m.boolean_value === true);
+      const rebirth = (opt(p, 'metrics') ?? []).some(
+        (m) => opt(m, 'name') === REBIRTH_METRIC && m.value === 'boolean_value' && m.boolean_value === true,
+      );
       if (!rebirth) return;
       this.rebirthsAnswered++;
       this.log.info('sparkplug rebirth requested', { node: `${n.map.group}/${n.map.node}` });
@@ -200,7 +270,14 @@ export class SparkplugSimulator {
     for (const m of d.metrics) {
       const v = d.last?.[m.channel];
       if (v === undefined) continue;
-      out.push({ ...(withNames ? { name: m.name } : {}), alias: m.alias, timestamp: ts, datatype: datatypeOf(v), value: v, quality: OPC_QUALITY[quality] });
+      out.push({
+        ...(withNames ? { name: m.name } : {}),
+        alias: m.alias,
+        timestamp: ts,
+        datatype: datatypeOf(v),
+        value: v,
+        quality: OPC_QUALITY[quality],
+      });
     }
     return out;
   }
@@ -217,10 +294,24 @@ export class SparkplugSimulator {
       { name: REBIRTH_METRIC, datatype: DataType.Boolean, value: false, timestamp: now },
       ...(own ? this.metricsOf(own, true, now, 'good') : []),
     ];
-    this.publish(c, spTopic(n.map.group, 'NBIRTH', n.map.node), encodePayload({ timestamp: now, seq: this.nextSeq(n), metrics: nmetrics }), 0);
+    this.publish(
+      c,
+      spTopic(n.map.group, 'NBIRTH', n.map.node),
+      encodePayload({ timestamp: now, seq: this.nextSeq(n), metrics: nmetrics }),
+      0,
+    );
     for (const d of n.devices) {
       if (d.map.spDevice === '') continue;
-      this.publish(c, spTopic(n.map.group, 'DBIRTH', n.map.node, d.map.spDevice), encodePayload({ timestamp: now, seq: this.nextSeq(n), metrics: this.metricsOf(d, true, now, 'good') }), 0);
+      this.publish(
+        c,
+        spTopic(n.map.group, 'DBIRTH', n.map.node, d.map.spDevice),
+        encodePayload({
+          timestamp: now,
+          seq: this.nextSeq(n),
+          metrics: this.metricsOf(d, true, now, 'good'),
+        }),
+        0,
+      );
     }
     n.born = true;
   }
@@ -243,14 +334,20 @@ export class SparkplugSimulator {
     });
     if (metrics.length === 0) return;
     const type = d.map.spDevice === '' ? 'NDATA' : 'DDATA';
-    this.publish(n.client, spTopic(n.map.group, type, n.map.node, d.map.spDevice || undefined), encodePayload({ timestamp: wall, seq: this.nextSeq(n), metrics }), this.qos);
+    this.publish(
+      n.client,
+      spTopic(n.map.group, type, n.map.node, d.map.spDevice || undefined),
+      encodePayload({ timestamp: wall, seq: this.nextSeq(n), metrics }),
+      this.qos,
+    );
   }
 
   private publish(c: MqttClient, topic: string, payload: Buffer, qos: 0 | 1): void {
     c.publish(topic, payload, { qos }, (err) => {
       if (err) {
         this.publishErrors++;
-        if (this.publishErrors <= 5) this.log.warn('sparkplug simulator publish failed', { topic, error: err.message });
+        if (this.publishErrors <= 5)
+          this.log.warn('sparkplug simulator publish failed', { topic, error: err.message });
       }
     });
     this.sent++;

@@ -24,7 +24,25 @@ export class AppModule {
   static forRoot(config: AppConfig, clock: Clock): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, clock), MetricsModule, StorageModule, AuthModule, IngestModule, RulesModule, AlarmsModule, NotificationsModule, PlantModule, RegulatorModule, HealthModule, RealtimeModule.forRoot(), JournalAnchorModule, BrokerMonitorModule, ClusterModule, IncidentModule, FindingsModule],
+      imports: [
+        ConfigModule.forRoot(config, clock),
+        MetricsModule,
+        StorageModule,
+        AuthModule,
+        IngestModule,
+        RulesModule,
+        AlarmsModule,
+        NotificationsModule,
+        PlantModule,
+        RegulatorModule,
+        HealthModule,
+        RealtimeModule.forRoot(),
+        JournalAnchorModule,
+        BrokerMonitorModule,
+        ClusterModule,
+        IncidentModule,
+        FindingsModule,
+      ],
     };
   }
 }

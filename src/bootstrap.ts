@@ -25,13 +25,26 @@ type SimulatorsHandle = { stop(): Promise<void> };
  * The bundled simulators live outside src/ (they are field hardware stand-ins, not server code); they are loaded only
  * when SIMULATE=true, from the same build output.
  */
-async function startInProcessSimulators(config: AppConfig, url: string, security: MqttSecurity): Promise<SimulatorsHandle> {
+async function startInProcessSimulators(
+  config: AppConfig,
+  url: string,
+  security: MqttSecurity,
+): Promise<SimulatorsHandle> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional, loaded only in simulate mode
   const sim = require('../simulators/plant.simulator') as typeof import('../simulators/plant.simulator');
   // Per-site credentials provisioned in demo mode (docs/adr/0009-mqtt-authentication.md).
   const siteCredentials = security.demoSiteCredentials();
-  const handle = await sim.startSimulators({ url, plant: config.plant, seed: config.env.SIM_SEED, rate: config.env.SIM_RATE, ...(siteCredentials ? { siteCredentials } : {}) });
-  new JsonLogger('bootstrap').info('simulators started in-process', { devices: config.plant.deviceByKey.size, url });
+  const handle = await sim.startSimulators({
+    url,
+    plant: config.plant,
+    seed: config.env.SIM_SEED,
+    rate: config.env.SIM_RATE,
+    ...(siteCredentials ? { siteCredentials } : {}),
+  });
+  new JsonLogger('bootstrap').info('simulators started in-process', {
+    devices: config.plant.deviceByKey.size,
+    url,
+  });
   return handle;
 }
 
@@ -51,12 +64,15 @@ export async function bootstrap(
   opts: { clock?: Clock; port?: number; holdBanner?: boolean } = {},
 ): Promise<RunningApp> {
   JsonLogger.setLevel(config.env.LOG_LEVEL);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, opts.clock ?? systemClock), {
-    logger: new JsonLogger('nest'),
-    bufferLogs: false,
-    // Bodies are read by jsonBodyMiddleware: per-route limits and a depth pre-scan before parsing (docs/threat-model.md).
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, opts.clock ?? systemClock),
+    {
+      logger: new JsonLogger('nest'),
+      bufferLogs: false,
+      // Bodies are read by jsonBodyMiddleware: per-route limits and a depth pre-scan before parsing (docs/threat-model.md).
+      bodyParser: false,
+    },
+  );
   const trustProxy = parseTrustProxy(config.env.TRUST_PROXY); // validated with the environment already
   app.set('trust proxy', trustPredicate(trustProxy));
   new JsonLogger('bootstrap').info('client addresses', { trustProxy: describeTrustProxy(trustProxy) });
@@ -70,17 +86,23 @@ export async function bootstrap(
   // Signals are handled in main.ts (ordered stop incl. simulators); tests call close() themselves.
   const doc = new DocumentBuilder()
     .setTitle('hazwatch')
-    .setDescription('Real-time monitoring and alarm management for major hazard sources (docs/contract.md §3).')
+    .setDescription(
+      'Real-time monitoring and alarm management for major hazard sources (docs/contract.md §3).',
+    )
     .setVersion(API_VERSION)
     .addBearerAuth()
     .build();
-  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'api/docs/json' });
+  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), {
+    jsonDocumentUrl: 'api/docs/json',
+  });
   // main.ts prints the demo tokens last, after start-up; tests that call bootstrap() get them as before.
   if (opts.holdBanner) app.get(AuthStartupService).holdBanner();
   await app.listen(opts.port ?? config.env.PORT, config.env.HOST);
   const server: Server = app.getHttpServer();
   const port = (server.address() as AddressInfo).port;
-  const simulators = config.env.SIMULATE ? await startInProcessSimulators(config, app.get(IngestService).mqttUrl, app.get(MqttSecurity)) : undefined;
+  const simulators = config.env.SIMULATE
+    ? await startInProcessSimulators(config, app.get(IngestService).mqttUrl, app.get(MqttSecurity))
+    : undefined;
   return {
     app,
     port,

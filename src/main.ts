@@ -26,7 +26,8 @@ async function main(): Promise<void> {
   JsonLogger.setLevel(config.env.LOG_LEVEL);
   // Plant-model consistency warnings (docs/plant-model.md): logged once at start, with the numbers.
   logPlantWarnings(config.plant, (msg, fields) => log.warn(msg, fields));
-  if (!quietDebugResult.installed) log.debug('mqtt-packet debug calls left as they are', { reason: quietDebugResult.reason });
+  if (!quietDebugResult.installed)
+    log.debug('mqtt-packet debug calls left as they are', { reason: quietDebugResult.reason });
   const app = await bootstrap(config, { holdBanner: true });
   log.info('hazwatch started', { url: `http://${config.env.HOST}:${app.port}/` });
   app.printBanner(); // demo tokens and the console URL: the last thing start-up prints
@@ -42,10 +43,13 @@ async function main(): Promise<void> {
     log.info('shutting down', { signal });
     const deadlineS = config.env.SHUTDOWN_TIMEOUT_S;
     setTimeout(() => {
-      log.error('graceful stop did not finish in time; exiting now. Nothing acknowledged is lost: unacknowledged MQTT messages are redelivered, alarm events are in the write-ahead log', {
-        signal,
-        timeoutS: deadlineS,
-      });
+      log.error(
+        'graceful stop did not finish in time; exiting now. Nothing acknowledged is lost: unacknowledged MQTT messages are redelivered, alarm events are in the write-ahead log',
+        {
+          signal,
+          timeoutS: deadlineS,
+        },
+      );
       process.exit(1);
     }, deadlineS * 1000).unref();
     app.close().then(
@@ -66,6 +70,8 @@ main().catch((err: unknown) => {
     process.stderr.write(`hazwatch: start-up stopped.\n${err.message}\n`);
     process.exit(78);
   }
-  process.stderr.write(`hazwatch: start-up failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `hazwatch: start-up failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -34,7 +34,12 @@ function Banner() {
   const drill = [...store.alarms.values()].some((a) => a.active && isDrill(a));
   const floodSites = [...store.floods.keys()];
   return (
-    <div id="alarm-banner" class={`alarm-banner ${c.unacked > 0 ? 'has-unacked' : ''}`} role="status" aria-live="polite">
+    <div
+      id="alarm-banner"
+      class={`alarm-banner ${c.unacked > 0 ? 'has-unacked' : ''}`}
+      role="status"
+      aria-live="polite"
+    >
       <div id="banner-counts" class="counts">
         {PRIORITIES.map((p) => (
           <button
@@ -42,7 +47,9 @@ function Banner() {
             class={`count-chip prio-${p} ${c.byPriority[p] > 0 ? 'nonzero' : ''}`}
             data-count={p}
             title={t(`priority.${p}`)}
-            onClick={() => setUi({ view: 'alarms', filter: { ...ui.filter, view: 'active', priorities: new Set([p]) } })}
+            onClick={() =>
+              setUi({ view: 'alarms', filter: { ...ui.filter, view: 'active', priorities: new Set([p]) } })
+            }
           >
             <span class="n">{c.byPriority[p]}</span>
             <span class="l">{t(`priority.${p}`)}</span>
@@ -110,7 +117,14 @@ function TokenDialog() {
           if (!token) return;
           annunciator.unlock();
           if (input.current) input.current.value = '';
-          setUi({ tokenError: false, regulatorOverview: null, duty: null, siteId: null, sourceId: null, pens: [] });
+          setUi({
+            tokenError: false,
+            regulatorOverview: null,
+            duty: null,
+            siteId: null,
+            sourceId: null,
+            pens: [],
+          });
           conn.signIn(token);
         }}
       >
@@ -148,7 +162,12 @@ function ShelveDialog() {
     } else if (!a && d.open) d.close();
   });
   return (
-    <dialog id="shelve-dialog" class="dialog" ref={dlg} onClose={() => ui.shelving && setUi({ shelving: null })}>
+    <dialog
+      id="shelve-dialog"
+      class="dialog"
+      ref={dlg}
+      onClose={() => ui.shelving && setUi({ shelving: null })}
+    >
       <form
         id="shelve-form"
         method="dialog"
@@ -173,7 +192,12 @@ function ShelveDialog() {
           {t('shelve.reason')} <input id="shelve-reason" ref={reason} type="text" maxLength={500} required />
         </label>
         <div class="dialog-actions">
-          <button type="button" id="shelve-cancel" class="btn btn-ghost" onClick={() => setUi({ shelving: null })}>
+          <button
+            type="button"
+            id="shelve-cancel"
+            class="btn btn-ghost"
+            onClick={() => setUi({ shelving: null })}
+          >
             {t('cancel')}
           </button>
           <button type="submit" class="btn btn-primary">
@@ -185,7 +209,14 @@ function ShelveDialog() {
   );
 }
 
-const VIEW_KEYS: Record<string, ViewName> = { '1': 'alarms', '2': 'map', '3': 'mimic', '4': 'trends', '5': 'kpi', '6': 'regulator' };
+const VIEW_KEYS: Record<string, ViewName> = {
+  '1': 'alarms',
+  '2': 'map',
+  '3': 'mimic',
+  '4': 'trends',
+  '5': 'kpi',
+  '6': 'regulator',
+};
 
 function Nav() {
   const tabs = VIEWS;
@@ -266,7 +297,12 @@ function Header() {
         >
           {annunciator.muted ? `🔇 ${t('unmute')}` : `🔔 ${t('mute')}`}
         </button>
-        <button id="lang" type="button" class="btn btn-ghost" onClick={() => setUi({ lang: ui.lang === 'zh' ? 'en' : 'zh' })}>
+        <button
+          id="lang"
+          type="button"
+          class="btn btn-ghost"
+          onClick={() => setUi({ lang: ui.lang === 'zh' ? 'en' : 'zh' })}
+        >
           {t('language')}
         </button>
         <button id="logout" type="button" class="btn btn-ghost" onClick={() => conn.signOut()}>

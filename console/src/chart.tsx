@@ -32,13 +32,18 @@ export function Chart(props: {
   }, []);
   useEffect(() => {
     // no animation: an HMI shows the state now, not a transition to it
-    chart.current?.setOption({ animation: false, ...(props.option as object) }, {
-      notMerge: props.notMerge ?? false,
-      lazyUpdate: true,
-      ...(props.replace ? { replaceMerge: props.replace } : {}),
-    });
+    chart.current?.setOption(
+      { animation: false, ...(props.option as object) },
+      {
+        notMerge: props.notMerge ?? false,
+        lazyUpdate: true,
+        ...(props.replace ? { replaceMerge: props.replace } : {}),
+      },
+    );
   });
-  return <div id={props.id} class={`chart ${props.class ?? ''}`} ref={el} role="img" aria-label={props.label} />;
+  return (
+    <div id={props.id} class={`chart ${props.class ?? ''}`} ref={el} role="img" aria-label={props.label} />
+  );
 }
 
 /** Colours of the four-colour risk scale and of alarm priorities (one palette for every view). */

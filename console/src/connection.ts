@@ -17,7 +17,7 @@ export const asList = <T>(body: unknown): T[] =>
   Array.isArray(body)
     ? (body as T[])
     : body && typeof body === 'object' && Array.isArray((body as { items?: unknown }).items)
-      ? ((body as { items: T[] }).items)
+      ? (body as { items: T[] }).items
       : [];
 
 export class Connection {
@@ -65,7 +65,11 @@ export class Connection {
     }
     if (!res.ok) {
       const msg = (json as { message?: unknown } | null)?.message;
-      const text = Array.isArray(msg) ? msg.map(String).join('; ') : typeof msg === 'string' ? msg : res.statusText;
+      const text = Array.isArray(msg)
+        ? msg.map(String).join('; ')
+        : typeof msg === 'string'
+          ? msg
+          : res.statusText;
       throw new Error(`${res.status} ${text}`);
     }
     return json as T;
@@ -138,7 +142,11 @@ export class Connection {
         const since = first ? f.data.seq : (this.store.lastSeq as number);
         if (first) this.store.lastSeq = f.data.seq;
         // telemetry only when there is some: an empty list would replace a later subscription if the replay is slow
-        this.send('subscribe', { alarms: true, since, ...(this.telemetry.length ? { telemetry: this.telemetry } : {}) });
+        this.send('subscribe', {
+          alarms: true,
+          since,
+          ...(this.telemetry.length ? { telemetry: this.telemetry } : {}),
+        });
         if (first) void this.loadAlarms();
         this.hooks.onHello(first);
         return;

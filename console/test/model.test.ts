@@ -137,8 +137,18 @@ describe('filterAlarms', () => {
   const all = [low, crit, highOld, highNew, shelved];
 
   it('sorts by priority then newest, or newest first', () => {
-    expect(filterAlarms(all, filter(), label).map((a) => a.id)).toEqual([crit.id, highNew.id, highOld.id, low.id]);
-    expect(filterAlarms(all, filter({ sort: 'time' }), label).map((a) => a.id)).toEqual([low.id, highNew.id, crit.id, highOld.id]);
+    expect(filterAlarms(all, filter(), label).map((a) => a.id)).toEqual([
+      crit.id,
+      highNew.id,
+      highOld.id,
+      low.id,
+    ]);
+    expect(filterAlarms(all, filter({ sort: 'time' }), label).map((a) => a.id)).toEqual([
+      low.id,
+      highNew.id,
+      crit.id,
+      highOld.id,
+    ]);
   });
 
   it('shows hidden states only in their own view', () => {
@@ -175,7 +185,9 @@ describe('siteLevel', () => {
   };
   it('is the worst level of the sources, live grade first, filed grade without live data', () => {
     expect(siteLevel(site, new Map())).toBe('yellow');
-    expect(siteLevel(site, new Map([['h2', { sourceId: 'h2', siteId: 's', grade: 1, level: 'red' as const }]]))).toBe('red');
+    expect(
+      siteLevel(site, new Map([['h2', { sourceId: 'h2', siteId: 's', grade: 1, level: 'red' as const }]])),
+    ).toBe('red');
   });
 });
 
@@ -184,6 +196,9 @@ describe('sort ties', () => {
     const at = '2026-12-03T10:00:00.000Z';
     const a = alarm({ raisedAt: at, seq: 1 });
     const b = alarm({ raisedAt: at, seq: 2, priority: 'low' });
-    expect(filterAlarms([a, b], filter({ sort: 'time' }), (x) => x.id).map((x) => x.id)).toEqual([b.id, a.id]);
+    expect(filterAlarms([a, b], filter({ sort: 'time' }), (x) => x.id).map((x) => x.id)).toEqual([
+      b.id,
+      a.id,
+    ]);
   });
 });

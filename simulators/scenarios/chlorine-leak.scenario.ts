@@ -17,7 +17,8 @@ const LATE_FACTOR = 2;
  */
 export const chlorineLeakScenario: Scenario = {
   name: 'chlorine-leak',
-  description: 'chlorine rises across a detector cluster (staggered, past level 2), the vote trips, the area valves close late',
+  description:
+    'chlorine rises across a detector cluster (staggered, past level 2), the vote trips, the area valves close late',
   prepare(devices, opts) {
     const timing = scenarioTiming('chlorine-leak', opts);
     const areas = new Map<string, SimDevice[]>();
@@ -27,9 +28,14 @@ export const chlorineLeakScenario: Scenario = {
       areas.set(area, [...(areas.get(area) ?? []), d]);
     }
     const cluster = [...areas.values()].find((list) => list.length >= 2);
-    if (!cluster) throw new ScenarioError(`scenario 'chlorine-leak' needs at least 2 chlorine gas detectors in one area among the simulated devices; there are none`);
+    if (!cluster)
+      throw new ScenarioError(
+        `scenario 'chlorine-leak' needs at least 2 chlorine gas detectors in one area among the simulated devices; there are none`,
+      );
     const first = cluster[0]!;
-    const valves = devices.filter((d) => d.kind === 'shutoff_valve' && d.siteId === first.siteId && d.area === first.area);
+    const valves = devices.filter(
+      (d) => d.kind === 'shutoff_valve' && d.siteId === first.siteId && d.area === first.area,
+    );
     const detectorIndex = new Map(cluster.map((d, i) => [deviceKey(d), i]));
     // Scenario time (ms since the leak began, × speed). The vote (2oo3, or 1oo2 with two detectors) trips when the
     // second detector reaches level 2.
@@ -50,10 +56,15 @@ export const chlorineLeakScenario: Scenario = {
           const level2 = level2Of(device, span);
           const rise = (level2 / RISE_TO_LEVEL2_S) * ((elapsed - reachedAt) / 1000);
           const baseConc = typeof base.conc === 'number' ? base.conc : span[0];
-          const conc = clamp(Math.max(baseConc, span[0] + rise), span[0], Math.min(span[1], span[0] + 2.5 * (level2 - span[0])));
+          const conc = clamp(
+            Math.max(baseConc, span[0] + rise),
+            span[0],
+            Math.min(span[1], span[0] + 2.5 * (level2 - span[0])),
+          );
           return { values: { conc: roundForSpan(conc, span) } };
         }
-        if (!valves.some((v) => v.siteId === device.siteId && v.id === device.id) || elapsed < demandAt) return undefined;
+        if (!valves.some((v) => v.siteId === device.siteId && v.id === device.id) || elapsed < demandAt)
+          return undefined;
         const closedMs = demandMs + LATE_FACTOR * (device.travelTimeS ?? 15) * 1000;
         return { values: { demand: 'closed', position: tMs < closedMs ? 'moving' : 'closed' } };
       },

@@ -11,7 +11,8 @@ export const COMMS_LOSS_MS = 60_000;
  */
 export const commsLossScenario: Scenario = {
   name: 'comms-loss',
-  description: 'for 60 s the first gas detector loses its connection (LWT offline) and the first tank goes silent (stale); both return',
+  description:
+    'for 60 s the first gas detector loses its connection (LWT offline) and the first tank goes silent (stale); both return',
   prepare(devices, opts) {
     const timing = scenarioTiming('comms-loss', opts);
     const detector = firstDevice('comms-loss', devices, 'gas_detector', 'a gas detector');

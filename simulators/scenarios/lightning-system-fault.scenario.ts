@@ -7,7 +7,13 @@ export const lightningSystemFaultScenario: Scenario = {
   description: 'the first lightning-warning safety system reports status fault',
   prepare(devices, opts) {
     const { startMs } = scenarioTiming('lightning-system-fault', opts);
-    const system = firstDevice('lightning-system-fault', devices, 'safety_system', "a safety system with system 'lightning'", (d) => d.system === 'lightning');
+    const system = firstDevice(
+      'lightning-system-fault',
+      devices,
+      'safety_system',
+      "a safety system with system 'lightning'",
+      (d) => d.system === 'lightning',
+    );
     return {
       targets: keys([system]),
       override(device, tMs) {

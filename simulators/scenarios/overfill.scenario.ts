@@ -20,7 +20,11 @@ export const overfillScenario: Scenario = {
         if (!sameDevice(device, tank) || elapsed < 0) return undefined;
         const span = numberSpan(device, 'level_pct');
         const baseLevel = typeof base.level_pct === 'number' ? base.level_pct : span[0];
-        const level = clamp(baseLevel + RATE_PCT_PER_S * (elapsed / 1000), span[0], Math.min(span[1], OVERFILL_PCT));
+        const level = clamp(
+          baseLevel + RATE_PCT_PER_S * (elapsed / 1000),
+          span[0],
+          Math.min(span[1], OVERFILL_PCT),
+        );
         const values: Record<string, number | boolean> = { level_pct: roundForSpan(level, span) };
         // The independent HH level switch sees the same liquid.
         if (device.levelSwitchHHPct !== undefined) values.level_switch_hh = level >= device.levelSwitchHHPct;

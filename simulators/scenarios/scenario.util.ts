@@ -3,9 +3,16 @@ import { deviceKey, type SimDevice } from '../device.model';
 import { SCENARIO_START_MS, ScenarioError, type ScenarioName, type ScenarioOptions } from '../scenario.types';
 
 /** The first simulated device (plant order) of a kind that matches, or a ScenarioError naming what is missing. */
-export function firstDevice(name: ScenarioName, devices: readonly SimDevice[], kind: DeviceKind, what: string, match: (d: SimDevice) => boolean = () => true): SimDevice {
+export function firstDevice(
+  name: ScenarioName,
+  devices: readonly SimDevice[],
+  kind: DeviceKind,
+  what: string,
+  match: (d: SimDevice) => boolean = () => true,
+): SimDevice {
   const found = devices.find((d) => d.kind === kind && match(d));
-  if (!found) throw new ScenarioError(`scenario '${name}' needs ${what} among the simulated devices; there is none`);
+  if (!found)
+    throw new ScenarioError(`scenario '${name}' needs ${what} among the simulated devices; there is none`);
   return found;
 }
 
@@ -30,7 +37,9 @@ export type ScenarioTiming = {
 export function scenarioTiming(name: ScenarioName, opts: ScenarioOptions | undefined): ScenarioTiming {
   const startMs = opts?.startMs ?? SCENARIO_START_MS;
   const speed = opts?.speed ?? 1;
-  if (!Number.isFinite(startMs) || startMs < 0) throw new ScenarioError(`scenario '${name}': start must be a time >= 0 ms, got ${startMs}`);
-  if (!Number.isFinite(speed) || speed <= 0) throw new ScenarioError(`scenario '${name}': speed must be a positive number, got ${speed}`);
+  if (!Number.isFinite(startMs) || startMs < 0)
+    throw new ScenarioError(`scenario '${name}': start must be a time >= 0 ms, got ${startMs}`);
+  if (!Number.isFinite(speed) || speed <= 0)
+    throw new ScenarioError(`scenario '${name}': speed must be a positive number, got ${speed}`);
   return { startMs, speed, elapsed: (tMs) => (tMs - startMs) * speed };
 }

@@ -10,7 +10,13 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import { HttpErrorFilter } from '../common/http-error.filter';
-import { AlarmForbiddenError, AlarmNotFoundError, AlarmQueryError, AlarmsNotReadyError, ReplayTooLargeError } from './alarm.errors';
+import {
+  AlarmForbiddenError,
+  AlarmNotFoundError,
+  AlarmQueryError,
+  AlarmsNotReadyError,
+  ReplayTooLargeError,
+} from './alarm.errors';
 import { AlarmTransitionError } from './domain/alarm-transition.error';
 
 /** Alarm-module errors → HTTP: illegal transition 409 (403/400 for role/input), out of scope 404, still loading 503. */

@@ -1,4 +1,14 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import type { AlarmWrite } from './alarm.store';
 import { journalFromRow, recordFromJson } from './alarm.repository';
@@ -58,13 +68,17 @@ export class FilePendingSpool implements PendingSpool {
 
   load(): AlarmWrite[] {
     if (!existsSync(this.location)) return [];
-    const lines = readFileSync(this.location, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = readFileSync(this.location, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     return lines.map((line, i) => {
       try {
         const o = JSON.parse(line) as { entry: unknown; alarm: unknown };
         return { entry: entryFromJson(o.entry), alarm: recordFromJson(o.alarm) };
       } catch (err) {
-        throw new Error(`${this.location} line ${i + 1}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(
+          `${this.location} line ${i + 1}: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
     });
   }

@@ -20,14 +20,35 @@ describe('loadAlarmSettings', () => {
     expect(file).toMatch(/alarms\.yaml$/);
     expect(settings.reAlarmMs).toBe(60 * 60_000);
     expect(settings.latch).toContainEqual({ condition: 'trip' });
-    expect(settings.suppression.map((s) => s.id)).toEqual(['device-offline', 'site-offline', 'area-maintenance']);
-    expect(settings.siteLink).toEqual({ offlineFraction: 0.8, restoreFraction: 0.5, minDevices: 3, holdMs: 20_000 });
+    expect(settings.suppression.map((s) => s.id)).toEqual([
+      'device-offline',
+      'site-offline',
+      'area-maintenance',
+    ]);
+    expect(settings.siteLink).toEqual({
+      offlineFraction: 0.8,
+      restoreFraction: 0.5,
+      minDevices: 3,
+      holdMs: 20_000,
+    });
   });
 
   it('should turn site link supervision on by default with its suppression rule, and off on request', () => {
     const on = loadAlarmSettings(dirWith('reAlarmMinutes: 0\n'), plant).settings;
-    expect(on.siteLink).toEqual({ offlineFraction: 0.8, restoreFraction: 0.5, minDevices: 3, holdMs: 20_000 });
-    expect(on.suppression).toEqual([{ id: 'site-offline', whileCondition: 'site_offline', scope: 'site', conditions: ['offline', 'stale', 'vote_degraded'] }]);
+    expect(on.siteLink).toEqual({
+      offlineFraction: 0.8,
+      restoreFraction: 0.5,
+      minDevices: 3,
+      holdMs: 20_000,
+    });
+    expect(on.suppression).toEqual([
+      {
+        id: 'site-offline',
+        whileCondition: 'site_offline',
+        scope: 'site',
+        conditions: ['offline', 'stale', 'vote_degraded'],
+      },
+    ]);
     const off = loadAlarmSettings(dirWith('siteLink: { enabled: false }\n'), plant).settings;
     expect(off.siteLink).toBeUndefined();
     expect(off.suppression).toEqual([]);
@@ -41,7 +62,9 @@ describe('loadAlarmSettings', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).problems).toEqual([{ path: 'siteLink.restorePercent', reason: 'must not exceed offlinePercent (60)' }]);
+    expect((err as ConfigError).problems).toEqual([
+      { path: 'siteLink.restorePercent', reason: 'must not exceed offlinePercent (60)' },
+    ]);
   });
 
   it('should fall back to defaults when the file is absent', () => {
@@ -69,7 +92,9 @@ describe('loadAlarmSettings', () => {
     const dir = dirWith(
       'suppression:\n  - { id: a, scope: device }\n  - { id: a, whileCondition: offline, scope: device }\nmaintenanceAreas: [ bohai-chem/nowhere ]\nlatch:\n  - {}\n',
     );
-    expect(() => loadAlarmSettings(dir, plant)).toThrow(/suppression\[0\]: needs a trigger[\s\S]*suppression\[1\]\.id: duplicate[\s\S]*maintenanceAreas\[0\]: unknown area/);
+    expect(() => loadAlarmSettings(dir, plant)).toThrow(
+      /suppression\[0\]: needs a trigger[\s\S]*suppression\[1\]\.id: duplicate[\s\S]*maintenanceAreas\[0\]: unknown area/,
+    );
     expect(() => loadAlarmSettings(dir, plant)).toThrow(/latch\[0\]: needs ruleId and\/or condition/);
   });
 

@@ -30,7 +30,9 @@ export class AlarmQueryError extends Error {
 /** A resume request reaching further back than the replay limit: the client must reload the alarm list instead. */
 export class ReplayTooLargeError extends Error {
   constructor(since: number, limit: number) {
-    super(`more than ${limit} alarm events since seq ${since}; reload the alarm list (GET /api/alarms) and resume from its seq`);
+    super(
+      `more than ${limit} alarm events since seq ${since}; reload the alarm list (GET /api/alarms) and resume from its seq`,
+    );
     this.name = 'ReplayTooLargeError';
   }
 }

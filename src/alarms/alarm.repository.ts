@@ -2,20 +2,32 @@ import type { QueryResult, QueryResultRow } from 'pg';
 import { PRIORITY_LEVEL, type Priority } from '../common/types';
 import type { TxClient } from '../storage/database.service';
 import type { AlarmStore, AlarmWrite, JournalQuery, LoadedAlarmState } from './alarm.store';
-import { ALARM_EVENT_TYPES, isAlarmState, type ActorRole, type AlarmEventType, type AlarmRecord, type AlarmSnapshot } from './domain/alarm.types';
+import {
+  ALARM_EVENT_TYPES,
+  isAlarmState,
+  type ActorRole,
+  type AlarmEventType,
+  type AlarmRecord,
+  type AlarmSnapshot,
+} from './domain/alarm.types';
 import type { KpiRaise } from './domain/alarm-kpi';
 import { GENESIS_HASH, type JournalEntry } from './domain/journal-chain';
 
 /** What the repository needs from storage's `Database`: parameterised queries and `withTransaction`. */
 export type AlarmSqlClient = {
-  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
   withTransaction<T>(fn: (tx: TxClient) => Promise<T>): Promise<T>;
 };
 
 /** A journal row already stored under this seq differs from the one being written: never overwrite, stop loudly. */
 export class JournalConflictError extends Error {
   constructor(readonly seq: number) {
-    super(`alarm_journal already holds a different row with seq ${seq}: another writer is using this database, or the journal was altered`);
+    super(
+      `alarm_journal already holds a different row with seq ${seq}: another writer is using this database, or the journal was altered`,
+    );
     this.name = 'JournalConflictError';
   }
 }
@@ -87,10 +99,13 @@ function bad(what: string, detail: string): never {
 
 /** Journal row → entry, checked at the boundary. */
 export function journalFromRow(r: JournalRow): JournalEntry {
-  if (!(ALARM_EVENT_TYPES as readonly string[]).includes(r.event)) bad('alarm_journal.event', `${r.event} (seq ${r.seq})`);
-  if (!isAlarmState(r.from_state) || !isAlarmState(r.to_state)) bad('alarm_journal state', `${r.from_state} → ${r.to_state} (seq ${r.seq})`);
+  if (!(ALARM_EVENT_TYPES as readonly string[]).includes(r.event))
+    bad('alarm_journal.event', `${r.event} (seq ${r.seq})`);
+  if (!isAlarmState(r.from_state) || !isAlarmState(r.to_state))
+    bad('alarm_journal state', `${r.from_state} → ${r.to_state} (seq ${r.seq})`);
   if (!ACTOR_ROLES.includes(r.actor_role)) bad('alarm_journal.actor_role', `${r.actor_role} (seq ${r.seq})`);
-  if (r.snapshot === null || typeof r.snapshot !== 'object') bad('alarm_journal.snapshot', `not an object (seq ${r.seq})`);
+  if (r.snapshot === null || typeof r.snapshot !== 'object')
+    bad('alarm_journal.snapshot', `not an object (seq ${r.seq})`);
   return {
     seq: Number(r.seq),
     at: r.at.getTime(),
@@ -117,9 +132,12 @@ export function recordFromJson(j: unknown): AlarmRecord {
   };
   ['id', 'siteId', 'sourceId', 'ruleId', 'condition', 'message'].forEach(str);
   if (!isAlarmState(String(r.state))) bad('alarm.record.state', `${String(r.state)} in ${String(r.id)}`);
-  if (!PRIORITIES.includes(String(r.priority))) bad('alarm.record.priority', `${String(r.priority)} in ${String(r.id)}`);
-  for (const k of ['active', 'acked', 'latching']) if (typeof r[k] !== 'boolean') bad('alarm.record', `${k} missing in ${String(r.id)}`);
-  for (const k of ['raisedAt', 'seq']) if (typeof r[k] !== 'number') bad('alarm.record', `${k} missing in ${String(r.id)}`);
+  if (!PRIORITIES.includes(String(r.priority)))
+    bad('alarm.record.priority', `${String(r.priority)} in ${String(r.id)}`);
+  for (const k of ['active', 'acked', 'latching'])
+    if (typeof r[k] !== 'boolean') bad('alarm.record', `${k} missing in ${String(r.id)}`);
+  for (const k of ['raisedAt', 'seq'])
+    if (typeof r[k] !== 'number') bad('alarm.record', `${k} missing in ${String(r.id)}`);
   if (!Array.isArray(r.suppressedBy)) bad('alarm.record', `suppressedBy missing in ${String(r.id)}`);
   return r as unknown as AlarmRecord;
 }
@@ -131,12 +149,18 @@ export class AlarmRepository implements AlarmStore {
   constructor(private readonly db: AlarmSqlClient) {}
 
   async loadState(): Promise<LoadedAlarmState> {
-    const [alarms, tail] = await Promise.all([this.db.query<{ record: unknown }>(SELECT_ALARMS), this.db.query<{ seq: string; hash: string }>(SELECT_TAIL)]);
+    const [alarms, tail] = await Promise.all([
+      this.db.query<{ record: unknown }>(SELECT_ALARMS),
+      this.db.query<{ seq: string; hash: string }>(SELECT_TAIL),
+    ]);
     const last = tail.rows[0];
     const lastSeq = last ? Number(last.seq) : 0;
     const records = alarms.rows.map((r) => recordFromJson(r.record));
     const ahead = records.find((a) => a.seq > lastSeq);
-    if (ahead) throw new Error(`alarm ${ahead.id} has seq ${ahead.seq} beyond the journal's last seq ${lastSeq}: alarm and alarm_journal disagree`);
+    if (ahead)
+      throw new Error(
+        `alarm ${ahead.id} has seq ${ahead.seq} beyond the journal's last seq ${lastSeq}: alarm and alarm_journal disagree`,
+      );
     return { alarms: records, lastSeq, lastHash: last ? last.hash : GENESIS_HASH };
   }
 
@@ -167,7 +191,9 @@ export class AlarmRepository implements AlarmStore {
         // A retry after a commit whose reply was lost: rows already there must be the very same rows.
         const fresh = new Set(inserted.rows.map((r) => Number(r.seq)));
         const existing = e.filter((x) => !fresh.has(x.seq));
-        const stored = await tx.query<{ seq: string; hash: string }>(SELECT_HASHES, [existing.map((x) => x.seq)]);
+        const stored = await tx.query<{ seq: string; hash: string }>(SELECT_HASHES, [
+          existing.map((x) => x.seq),
+        ]);
         const hashes = new Map(stored.rows.map((r) => [Number(r.seq), r.hash]));
         for (const x of existing) if (hashes.get(x.seq) !== x.hash) throw new JournalConflictError(x.seq);
       }

@@ -1,4 +1,16 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Inject, Optional, Param, Post, Query, UseFilters } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Optional,
+  Param,
+  Post,
+  Query,
+  UseFilters,
+} from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -40,18 +52,24 @@ const MAX_RANGE_DAYS = 400;
 export function parseTime(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const t = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(t)) throw new BadRequestException(`${name} must be an ISO-8601 time or epoch milliseconds`);
+  if (!Number.isFinite(t))
+    throw new BadRequestException(`${name} must be an ISO-8601 time or epoch milliseconds`);
   return t;
 }
 
-function range(from: string | undefined, to: string | undefined, now: number, defaultSpanMs: number): { from: number; to: number } {
+function range(
+  from: string | undefined,
+  to: string | undefined,
+  now: number,
+  defaultSpanMs: number,
+): { from: number; to: number } {
   const t = parseTime(to, 'to', now);
   const f = parseTime(from, 'from', t - defaultSpanMs);
   if (t <= f) throw new BadRequestException('from must be before to');
-  if (t - f > MAX_RANGE_DAYS * DAY) throw new BadRequestException(`the range may not exceed ${MAX_RANGE_DAYS} days`);
+  if (t - f > MAX_RANGE_DAYS * DAY)
+    throw new BadRequestException(`the range may not exceed ${MAX_RANGE_DAYS} days`);
   return { from: f, to: t };
 }
-
 
 @ApiTags('alarms')
 @ApiBearerAuth()
@@ -80,9 +98,14 @@ export class AlarmsController {
 
   @Get('status')
   @Requires('plant.read')
-  @ApiOperation({ summary: 'Alarm system status: storage degraded (banner), pending writes, current seq, flood indicator per site' })
+  @ApiOperation({
+    summary:
+      'Alarm system status: storage degraded (banner), pending writes, current seq, flood indicator per site',
+  })
   @ApiOkResponse({ type: AlarmStatusDto })
-  status(@CurrentPrincipal() principal: Principal): Omit<AlarmSystemStatus, 'pendingWrites'> & { pendingWrites?: number } {
+  status(
+    @CurrentPrincipal() principal: Principal,
+  ): Omit<AlarmSystemStatus, 'pendingWrites'> & { pendingWrites?: number } {
     const { pendingWrites, ...status } = this.alarms.status(principal);
     // pendingWrites counts every site's events: only principals who see every site get it (docs/threat-model.md)
     const unscoped = principal.role === 'admin' || principal.scope === '';
@@ -103,7 +126,11 @@ export class AlarmsController {
   @ApiOperation({ summary: 'Journal of one alarm (oldest first)' })
   @ApiOkResponse({ type: [AlarmEventResponseDto] })
   @ApiNotFoundResponse({ description: 'no such alarm in the caller’s jurisdiction' })
-  journal(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() q: AlarmJournalQuery): Promise<AlarmEventDto[]> {
+  journal(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Query() q: AlarmJournalQuery,
+  ): Promise<AlarmEventDto[]> {
     return this.alarms.alarmJournal(id, principal, q.limit ?? 1_000);
   }
 
@@ -112,20 +139,33 @@ export class AlarmsController {
   @Requires('alarm.ack')
   @ApiOperation({ summary: 'Acknowledge (journalled with who, when and the comment)' })
   @ApiOkResponse({ type: AlarmSnapshotDto })
-  @ApiConflictResponse({ description: 'the alarm’s state does not allow it (e.g. already acknowledged, shelved)' })
+  @ApiConflictResponse({
+    description: 'the alarm’s state does not allow it (e.g. already acknowledged, shelved)',
+  })
   @ApiBadRequestResponse({ description: 'invalid body' })
-  ack(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: AckBody): Promise<AlarmSnapshot> {
+  ack(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: AckBody,
+  ): Promise<AlarmSnapshot> {
     return this.alarms.ack(id, principal, body.comment);
   }
 
   @Post(':id/shelve')
   @HttpCode(200)
   @Requires('alarm.shelve')
-  @ApiOperation({ summary: 'Shelve for 1–720 minutes with a reason; unshelved automatically when the time is up. Operators cannot shelve critical alarms.' })
+  @ApiOperation({
+    summary:
+      'Shelve for 1–720 minutes with a reason; unshelved automatically when the time is up. Operators cannot shelve critical alarms.',
+  })
   @ApiOkResponse({ type: AlarmSnapshotDto })
   @ApiConflictResponse({ description: 'the alarm’s state does not allow it' })
   @ApiBadRequestResponse({ description: 'minutes or reason missing or out of range' })
-  shelve(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: ShelveBody): Promise<AlarmSnapshot> {
+  shelve(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: ShelveBody,
+  ): Promise<AlarmSnapshot> {
     return this.alarms.shelve(id, principal, body.minutes, body.reason);
   }
 
@@ -135,7 +175,11 @@ export class AlarmsController {
   @ApiOperation({ summary: 'Return a shelved alarm to the alarm list (supervisor)' })
   @ApiOkResponse({ type: AlarmSnapshotDto })
   @ApiConflictResponse({ description: 'not shelved' })
-  unshelve(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: CommentBody): Promise<AlarmSnapshot> {
+  unshelve(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: CommentBody,
+  ): Promise<AlarmSnapshot> {
     return this.alarms.unshelve(id, principal, body.comment);
   }
 
@@ -145,7 +189,11 @@ export class AlarmsController {
   @ApiOperation({ summary: 'Take out of service for maintenance (supervisor; reason required)' })
   @ApiOkResponse({ type: AlarmSnapshotDto })
   @ApiConflictResponse({ description: 'already out of service' })
-  outOfService(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: ReasonBody): Promise<AlarmSnapshot> {
+  outOfService(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: ReasonBody,
+  ): Promise<AlarmSnapshot> {
     return this.alarms.setOutOfService(id, principal, body.reason);
   }
 
@@ -155,7 +203,11 @@ export class AlarmsController {
   @ApiOperation({ summary: 'Return to service (supervisor)' })
   @ApiOkResponse({ type: AlarmSnapshotDto })
   @ApiConflictResponse({ description: 'not out of service' })
-  returnToService(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: CommentBody): Promise<AlarmSnapshot> {
+  returnToService(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: CommentBody,
+  ): Promise<AlarmSnapshot> {
     return this.alarms.returnToService(id, principal, body.comment);
   }
 
@@ -165,7 +217,11 @@ export class AlarmsController {
   @ApiOperation({ summary: 'Reset a latched, acknowledged alarm to normal (supervisor)' })
   @ApiOkResponse({ type: AlarmSnapshotDto })
   @ApiConflictResponse({ description: 'not latched, or not acknowledged yet' })
-  reset(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: CommentBody): Promise<AlarmSnapshot> {
+  reset(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body() body: CommentBody,
+  ): Promise<AlarmSnapshot> {
     return this.alarms.reset(id, principal, body.comment);
   }
 }
@@ -184,16 +240,24 @@ export class JournalController {
 
   @Get()
   @Requires('plant.read')
-  @ApiOperation({ summary: 'Alarm and event journal (append-only, oldest first) in the caller’s jurisdiction' })
+  @ApiOperation({
+    summary: 'Alarm and event journal (append-only, oldest first) in the caller’s jurisdiction',
+  })
   @ApiOkResponse({ type: [AlarmEventResponseDto] })
   list(@CurrentPrincipal() principal: Principal, @Query() q: JournalQueryDto): Promise<AlarmEventDto[]> {
     const { from, to } = range(q.from, q.to, this.clock.now(), DAY);
-    return this.alarms.journal({ from, to, limit: q.limit ?? 1_000, ...(q.afterSeq !== undefined ? { afterSeq: q.afterSeq } : {}) }, principal);
+    return this.alarms.journal(
+      { from, to, limit: q.limit ?? 1_000, ...(q.afterSeq !== undefined ? { afterSeq: q.afterSeq } : {}) },
+      principal,
+    );
   }
 
   @Get('verify')
   @Requires('plant.read')
-  @ApiOperation({ summary: 'Walks the whole hash chain (sha256(prev_hash || canonical row)) and reports the first broken row' })
+  @ApiOperation({
+    summary:
+      'Walks the whole hash chain (sha256(prev_hash || canonical row)) and reports the first broken row',
+  })
   @ApiOkResponse({ type: JournalVerifyDto })
   verify(): Promise<JournalVerification | AnchoredVerification> {
     // Stored anchors catch a careless rewrite only; POST /api/journal/verify with your own copies for evidence.

@@ -9,7 +9,8 @@ const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
 const TIME_RE = /^(\d{10,16}|\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?)$/;
 const TIME_MSG = 'must be an ISO-8601 time with zone (2026-11-24T10:00:00Z) or epoch milliseconds';
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
-const toInt = ({ value }: { value: unknown }): unknown => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value);
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
 const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -43,7 +44,9 @@ export class AlarmListQuery {
 }
 
 export class JournalQueryDto {
-  @ApiPropertyOptional({ description: 'Recorded at or after (ISO-8601 or epoch ms); default 24 h before `to`' })
+  @ApiPropertyOptional({
+    description: 'Recorded at or after (ISO-8601 or epoch ms); default 24 h before `to`',
+  })
   @IsOptional()
   @Matches(TIME_RE, { message: `from ${TIME_MSG}` })
   from?: string;
@@ -103,7 +106,12 @@ export class AckBody {
 }
 
 export class ShelveBody {
-  @ApiProperty({ description: `Minutes to shelve (1–${MAX_SHELVE_MINUTES})`, minimum: 1, maximum: MAX_SHELVE_MINUTES, example: 30 })
+  @ApiProperty({
+    description: `Minutes to shelve (1–${MAX_SHELVE_MINUTES})`,
+    minimum: 1,
+    maximum: MAX_SHELVE_MINUTES,
+    example: 30,
+  })
   @IsInt({ message: 'minutes must be an integer' })
   @Min(1, { message: 'minutes must be at least 1' })
   @Max(MAX_SHELVE_MINUTES, { message: `minutes must not exceed ${MAX_SHELVE_MINUTES} (12 h)` })
@@ -143,8 +151,20 @@ export class AlarmSnapshotDto {
   @ApiProperty({ enum: ALARM_STATES }) state!: AlarmState;
   @ApiProperty() active!: boolean;
   @ApiProperty() acked!: boolean;
-  @ApiProperty({ description: 'number, boolean, string or null', nullable: true, oneOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }], example: 2.4 }) value!: unknown;
-  @ApiProperty({ description: 'number, string or null', nullable: true, oneOf: [{ type: 'number' }, { type: 'string' }], example: 2 }) limit!: unknown;
+  @ApiProperty({
+    description: 'number, boolean, string or null',
+    nullable: true,
+    oneOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }],
+    example: 2.4,
+  })
+  value!: unknown;
+  @ApiProperty({
+    description: 'number, string or null',
+    nullable: true,
+    oneOf: [{ type: 'number' }, { type: 'string' }],
+    example: 2,
+  })
+  limit!: unknown;
   @ApiProperty() message!: string;
   @ApiProperty({ format: 'date-time' }) raisedAt!: string;
   @ApiPropertyOptional({ format: 'date-time' }) ackedAt?: string;
@@ -172,17 +192,28 @@ export class FloodStatusDto {
 
 export class AlarmStatusDto {
   @ApiProperty({ description: 'alarm state rebuilt from the database' }) ready!: boolean;
-  @ApiProperty({ description: 'alarm events cannot be written: held in memory, shown as a banner' }) storageDegraded!: boolean;
-  @ApiPropertyOptional({ description: 'alarm events waiting to be written, all sites: only for principals who see every site' }) pendingWrites?: number;
+  @ApiProperty({ description: 'alarm events cannot be written: held in memory, shown as a banner' })
+  storageDegraded!: boolean;
+  @ApiPropertyOptional({
+    description: 'alarm events waiting to be written, all sites: only for principals who see every site',
+  })
+  pendingWrites?: number;
   @ApiProperty({ description: 'current alarm-event seq' }) seq!: number;
   @ApiPropertyOptional() lastError?: string;
-  @ApiProperty({ type: [FloodStatusDto], description: 'visible sites with alarms raised in the last 10 minutes' }) floods!: FloodStatusDto[];
+  @ApiProperty({
+    type: [FloodStatusDto],
+    description: 'visible sites with alarms raised in the last 10 minutes',
+  })
+  floods!: FloodStatusDto[];
 }
 
 export class JournalVerifyDto {
   @ApiProperty() ok!: boolean;
   @ApiProperty() rowsChecked!: number;
   @ApiPropertyOptional({ nullable: true }) lastSeq?: number | null;
-  @ApiPropertyOptional({ description: 'first row whose hash, link or seq does not check out', example: { seq: 42, reason: 'hash does not match the row content: the row was modified' } })
+  @ApiPropertyOptional({
+    description: 'first row whose hash, link or seq does not check out',
+    example: { seq: 42, reason: 'hash does not match the row content: the row was modified' },
+  })
   firstBroken?: { seq: number; reason: string };
 }

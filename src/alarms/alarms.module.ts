@@ -32,13 +32,17 @@ import type { AlarmSettings } from './domain/alarm-settings';
     ExternalConditions,
     {
       provide: ALARM_CONDITIONS,
-      useFactory: (rules: RulesService, external: ExternalConditions) => merge(rules.conditions$, external.conditions$),
+      useFactory: (rules: RulesService, external: ExternalConditions) =>
+        merge(rules.conditions$, external.conditions$),
       inject: [RulesService, ExternalConditions],
     },
     {
       provide: ALARM_CONDITION_SEED,
       // The rule engine is seeded only with its own conditions (it would clear what it cannot produce).
-      useFactory: (rules: RulesService): ConditionSeed => (active) => rules.seedActive(active.filter((c) => !isExternalCondition(c))),
+      useFactory:
+        (rules: RulesService): ConditionSeed =>
+        (active) =>
+          rules.seedActive(active.filter((c) => !isExternalCondition(c))),
       inject: [RulesService],
     },
     {
@@ -55,8 +59,17 @@ import type { AlarmSettings } from './domain/alarm-settings';
       },
       inject: [APP_CONFIG],
     },
-    { provide: ALARM_EVENT_LOG, useFactory: (config: AppConfig) => new FileAlarmEventLog(join(config.dataDir, 'alarms', 'events.wal')), inject: [APP_CONFIG] },
-    { provide: ALARM_PENDING_SPOOL, useFactory: (config: AppConfig) => new FilePendingSpool(join(config.dataDir, 'alarms', 'pending.jsonl')), inject: [APP_CONFIG] },
+    {
+      provide: ALARM_EVENT_LOG,
+      useFactory: (config: AppConfig) => new FileAlarmEventLog(join(config.dataDir, 'alarms', 'events.wal')),
+      inject: [APP_CONFIG],
+    },
+    {
+      provide: ALARM_PENDING_SPOOL,
+      useFactory: (config: AppConfig) =>
+        new FilePendingSpool(join(config.dataDir, 'alarms', 'pending.jsonl')),
+      inject: [APP_CONFIG],
+    },
     AlarmService,
     MqttSessionAlarm,
   ],

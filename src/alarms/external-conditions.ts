@@ -5,7 +5,8 @@ import type { ConditionChange } from './domain/condition-change';
 /** Rule ids of conditions raised outside the rule engine start with this (e.g. `ext:duty-check:<site>`). */
 export const EXTERNAL_RULE_PREFIX = 'ext:';
 
-export const isExternalCondition = (c: Pick<ConditionChange, 'ruleId'>): boolean => c.ruleId.startsWith(EXTERNAL_RULE_PREFIX);
+export const isExternalCondition = (c: Pick<ConditionChange, 'ruleId'>): boolean =>
+  c.ruleId.startsWith(EXTERNAL_RULE_PREFIX);
 
 /**
  * Conditions that other modules raise and clear themselves — a missed duty check, an overdue disposal record, a
@@ -19,7 +20,10 @@ export class ExternalConditions {
   readonly conditions$: Observable<ConditionChange> = this.subject.asObservable();
 
   emit(change: ConditionChange): void {
-    if (!isExternalCondition(change)) throw new Error(`external condition ruleId must start with '${EXTERNAL_RULE_PREFIX}': ${change.ruleId}`);
+    if (!isExternalCondition(change))
+      throw new Error(
+        `external condition ruleId must start with '${EXTERNAL_RULE_PREFIX}': ${change.ruleId}`,
+      );
     this.subject.next(change);
   }
 }

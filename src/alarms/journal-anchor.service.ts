@@ -1,4 +1,10 @@
-import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';

@@ -123,7 +123,9 @@ describe('AuthStartupService', () => {
         await slow;
         return count();
       });
-      const svc = new AuthStartupService(config({ HAZWATCH_DEMO: true }), tokens, database, { write: (t) => printed.push(t) });
+      const svc = new AuthStartupService(config({ HAZWATCH_DEMO: true }), tokens, database, {
+        write: (t) => printed.push(t),
+      });
       svc.holdBanner();
       const boot = svc.onApplicationBootstrap(); // waits for the demo tokens (up to 15 s): released before they exist
       svc.releaseBanner(3000);

@@ -23,17 +23,57 @@ function fakeDb(): { db: Database; sql: string[] } {
       if (text.includes('FROM cluster_node'))
         return {
           rows: [
-            { node_id: 'n1', started_at: T(0), heartbeat_at: T(20), expires_at: T(30), draining: false, version: '0.1.0', alive: true },
-            { node_id: 'n2', started_at: T(1), heartbeat_at: T(2), expires_at: T(12), draining: true, version: '0.1.0', alive: false },
+            {
+              node_id: 'n1',
+              started_at: T(0),
+              heartbeat_at: T(20),
+              expires_at: T(30),
+              draining: false,
+              version: '0.1.0',
+              alive: true,
+            },
+            {
+              node_id: 'n2',
+              started_at: T(1),
+              heartbeat_at: T(2),
+              expires_at: T(12),
+              draining: true,
+              version: '0.1.0',
+              alive: false,
+            },
           ],
         };
       if (text.includes('FROM site_lease'))
         return {
           rows: [
-            { site_id: 'bohai-chem', owner: 'n1', epoch: '3', acquired_at: T(5), renewed_at: T(20), expires_at: T(30), valid: true },
-            { site_id: 'job:retention', owner: 'n1', epoch: '7', acquired_at: T(6), renewed_at: T(20), expires_at: T(30), valid: true },
+            {
+              site_id: 'bohai-chem',
+              owner: 'n1',
+              epoch: '3',
+              acquired_at: T(5),
+              renewed_at: T(20),
+              expires_at: T(30),
+              valid: true,
+            },
+            {
+              site_id: 'job:retention',
+              owner: 'n1',
+              epoch: '7',
+              acquired_at: T(6),
+              renewed_at: T(20),
+              expires_at: T(30),
+              valid: true,
+            },
             // released by the draining node, not yet taken: unowned
-            { site_id: 'wuqing-fine', owner: null, epoch: '2', acquired_at: T(1), renewed_at: T(2), expires_at: T(12), valid: false },
+            {
+              site_id: 'wuqing-fine',
+              owner: null,
+              epoch: '2',
+              acquired_at: T(1),
+              renewed_at: T(2),
+              expires_at: T(12),
+              valid: false,
+            },
           ],
         };
       throw new Error(`unexpected SQL: ${text}`);
@@ -50,7 +90,13 @@ describe('ClusterService', () => {
     s.onApplicationBootstrap();
     expect(s.clustered).toBe(false);
     expect(gates.isOpen('webhooks')).toBe(true);
-    expect(await s.status()).toEqual({ mode: 'single', nodeId: null, leaseTtlMs: null, nodes: [], unowned: [] });
+    expect(await s.status()).toEqual({
+      mode: 'single',
+      nodeId: null,
+      leaseTtlMs: null,
+      nodes: [],
+      unowned: [],
+    });
     await s.beforeApplicationShutdown();
     expect(sql).toEqual([]);
   });
@@ -65,8 +111,12 @@ describe('ClusterService', () => {
     expect(st.leaseTtlMs).toBe(10_000);
     const n1 = st.nodes.find((n) => n.nodeId === 'n1')!;
     expect(n1.alive).toBe(true);
-    expect(n1.sites).toEqual([{ siteId: 'bohai-chem', epoch: 3, since: T(5).toISOString(), expiresAt: T(30).toISOString() }]);
-    expect(n1.jobs).toEqual([{ job: 'retention', epoch: 7, since: T(6).toISOString(), expiresAt: T(30).toISOString() }]);
+    expect(n1.sites).toEqual([
+      { siteId: 'bohai-chem', epoch: 3, since: T(5).toISOString(), expiresAt: T(30).toISOString() },
+    ]);
+    expect(n1.jobs).toEqual([
+      { job: 'retention', epoch: 7, since: T(6).toISOString(), expiresAt: T(30).toISOString() },
+    ]);
     const n2 = st.nodes.find((n) => n.nodeId === 'n2')!;
     expect(n2).toMatchObject({ alive: false, draining: true, sites: [], jobs: [] });
     expect(st.unowned).toEqual([
@@ -85,7 +135,9 @@ describe('ClusterService', () => {
         sql.push(text);
         if (text.includes('INSERT INTO cluster_node')) return { rows: [{ node_id: 'n1' }] };
         if (text.includes('INSERT INTO site_lease'))
-          return { rows: (params[1] as string[]).map((k) => ({ site_id: k, epoch: '1', acquired_at: T(0) })) };
+          return {
+            rows: (params[1] as string[]).map((k) => ({ site_id: k, epoch: '1', acquired_at: T(0) })),
+          };
         if (text.includes('UPDATE site_lease AS l SET renewed_at'))
           return { rows: (params[1] as string[]).map((k) => ({ site_id: k })) };
         return { rows: [], rowCount: 0 };

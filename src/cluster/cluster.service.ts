@@ -1,4 +1,10 @@
-import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { EMPTY, type Observable, type Subscription } from 'rxjs';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -13,7 +19,13 @@ import { LeaseManager, type OwnershipChange } from './lease-manager';
 import { PgLeaseStore } from './lease.store';
 import { monotonicClock, systemLeaseTimer } from './system-timer';
 
-export type ClusterLeaseView = { key: string; epoch: number; since: string; renewedAt: string; expiresAt: string };
+export type ClusterLeaseView = {
+  key: string;
+  epoch: number;
+  since: string;
+  renewedAt: string;
+  expiresAt: string;
+};
 export type ClusterNodeView = {
   nodeId: string;
   alive: boolean;

@@ -2,7 +2,10 @@ import type { QueryResult, QueryResultRow } from 'pg';
 
 /** A transaction's queries (the `TxClient` of src/storage/database.service.ts satisfies it). */
 export type FenceTx = {
-  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
 };
 export type FenceDb = { withTransaction<T>(fn: (tx: FenceTx) => Promise<T>): Promise<T> };
 

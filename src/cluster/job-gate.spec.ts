@@ -48,7 +48,12 @@ describe('JobGates', () => {
     gates.attach({ isOwned: (k) => owned.has(k) });
     const clock = new ManualClock(Date.UTC(2026, 11, 3));
     const r = recordingDb();
-    const retention = new RetentionService({ db: r.db, clock, retentionDays: 90, gate: gates.gate('retention') });
+    const retention = new RetentionService({
+      db: r.db,
+      clock,
+      retentionDays: 90,
+      gate: gates.gate('retention'),
+    });
     const partitions = new TelemetryPartitions({
       db: r.db,
       clock,

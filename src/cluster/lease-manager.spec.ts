@@ -176,7 +176,16 @@ describe('LeaseManager with a node id already in use', () => {
     const timer = new ManualTimer(clock);
     const store = new MemoryLeaseStore(clock);
     const make = (): LeaseManager =>
-      new LeaseManager({ nodeId: 'dup', store: store.forNode('dup'), keys: () => KEYS, ttlMs: TTL, renewEveryMs: RENEW, marginMs: MARGIN, clock, timer });
+      new LeaseManager({
+        nodeId: 'dup',
+        store: store.forNode('dup'),
+        keys: () => KEYS,
+        ttlMs: TTL,
+        renewEveryMs: RENEW,
+        marginMs: MARGIN,
+        clock,
+        timer,
+      });
     const first = make();
     first.start();
     await timer.advance(RENEW);

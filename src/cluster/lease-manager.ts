@@ -21,7 +21,13 @@ export type OwnershipReason =
   | 'stopped';
 
 /** One change of this node's ownership. `at` is the manager's (monotonic) clock. */
-export type OwnershipChange = { key: string; owned: boolean; epoch: number; reason: OwnershipReason; at: number };
+export type OwnershipChange = {
+  key: string;
+  owned: boolean;
+  epoch: number;
+  reason: OwnershipReason;
+  at: number;
+};
 
 export type OwnedLease = { key: string; epoch: number; since: number; acquiredAt: Date; validUntil: number };
 
@@ -145,7 +151,10 @@ export class LeaseManager {
       try {
         await this.opts.store.retire(this.opts.nodeId, this.incarnation);
         await this.opts.store.release(this.opts.nodeId, give);
-        this.log.info('cluster node stopped: leases released', { node: this.opts.nodeId, released: give.length });
+        this.log.info('cluster node stopped: leases released', {
+          node: this.opts.nodeId,
+          released: give.length,
+        });
       } catch (err) {
         this.log.warn('could not release the leases at stop; they expire by themselves', {
           node: this.opts.nodeId,

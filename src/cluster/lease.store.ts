@@ -2,7 +2,10 @@ import type { QueryResult, QueryResultRow } from 'pg';
 
 /** Parameterised SQL (the `Database` of src/storage satisfies it). */
 export type SqlPort = {
-  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
 };
 
 export type HeldLease = { key: string; epoch: number };
@@ -110,7 +113,12 @@ export class PgLeaseStore implements LeaseStore {
   constructor(private readonly db: SqlPort) {}
 
   async heartbeat(nodeId: string, incarnation: string, ttlMs: number, version: string): Promise<string[]> {
-    const r = await this.db.query<{ node_id: string }>(HEARTBEAT, [nodeId, incarnation, Math.round(ttlMs), version]);
+    const r = await this.db.query<{ node_id: string }>(HEARTBEAT, [
+      nodeId,
+      incarnation,
+      Math.round(ttlMs),
+      version,
+    ]);
     return r.rows.map((x) => x.node_id).sort();
   }
 
@@ -146,11 +154,18 @@ export class PgLeaseStore implements LeaseStore {
 
   async leases(keys: readonly string[]): Promise<LeaseRow[]> {
     if (keys.length === 0) return [];
-    const r = await this.db.query<{ site_id: string; owner: string | null; epoch: string; expired_for_ms: number }>(
-      LEASES,
-      [[...keys]],
-    );
-    return r.rows.map((x) => ({ key: x.site_id, owner: x.owner, epoch: Number(x.epoch), expiredForMs: x.expired_for_ms }));
+    const r = await this.db.query<{
+      site_id: string;
+      owner: string | null;
+      epoch: string;
+      expired_for_ms: number;
+    }>(LEASES, [[...keys]]);
+    return r.rows.map((x) => ({
+      key: x.site_id,
+      owner: x.owner,
+      epoch: Number(x.epoch),
+      expiredForMs: x.expired_for_ms,
+    }));
   }
 
   /** For GET /api/cluster: every node row. */

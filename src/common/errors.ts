@@ -4,7 +4,9 @@ export class ConfigError extends Error {
     readonly file: string,
     readonly problems: ReadonlyArray<{ path: string; reason: string }>,
   ) {
-    super(`Invalid configuration in ${file}:\n` + problems.map((p) => `  - ${p.path}: ${p.reason}`).join('\n'));
+    super(
+      `Invalid configuration in ${file}:\n` + problems.map((p) => `  - ${p.path}: ${p.reason}`).join('\n'),
+    );
     this.name = 'ConfigError';
   }
 }

@@ -12,8 +12,12 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const body = exception.getResponse();
-      const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? exception.message);
-      const error = typeof body === 'object' && body !== null && 'error' in body ? String((body).error) : exception.name.replace(/Exception$/, '');
+      const message =
+        typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? exception.message);
+      const error =
+        typeof body === 'object' && body !== null && 'error' in body
+          ? String(body.error)
+          : exception.name.replace(/Exception$/, '');
       res.status(status).json({ statusCode: status, error, message });
       return;
     }
@@ -21,12 +25,22 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (client !== undefined) {
       // The client's fault, not the server's: a clean 4xx, one warn line, no stack.
       const req = host.switchToHttp().getRequest<Request>();
-      log.warn('request refused', { method: req.method, path: req.path, ip: req.ip, status: client.status, reason: client.message });
-      res.status(client.status).json({ statusCode: client.status, error: client.error, message: client.message });
+      log.warn('request refused', {
+        method: req.method,
+        path: req.path,
+        ip: req.ip,
+        status: client.status,
+        reason: client.message,
+      });
+      res
+        .status(client.status)
+        .json({ statusCode: client.status, error: client.error, message: client.message });
       return;
     }
     log.error('unhandled error', { err: exception });
-    res.status(HttpStatus.INTERNAL_SERVER_ERROR).json({ statusCode: 500, error: 'Internal Server Error', message: 'internal error' });
+    res
+      .status(HttpStatus.INTERNAL_SERVER_ERROR)
+      .json({ statusCode: 500, error: 'Internal Server Error', message: 'internal error' });
   }
 }
 
@@ -53,8 +67,15 @@ const STATUS_TEXT: Record<number, string> = {
  */
 export function clientError(err: unknown): { status: number; error: string; message: string } | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown; code?: unknown; message?: unknown };
-  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  const e = err as {
+    status?: unknown;
+    statusCode?: unknown;
+    expose?: unknown;
+    code?: unknown;
+    message?: unknown;
+  };
+  const status =
+    typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
   if (status !== undefined && status >= 400 && status < 500 && e.expose === true) {
     const message = typeof e.message === 'string' ? e.message : 'bad request';
     return { status, error: STATUS_TEXT[status] ?? 'Bad Request', message };

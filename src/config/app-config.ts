@@ -19,5 +19,11 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = loadEnv(env);
   const configDir = resolve(e.CONFIG_DIR);
   const plant = loadPlant(configDir);
-  return Object.freeze({ env: e, configDir, dataDir: resolve(e.DATA_DIR), plant, sparkplug: loadSparkplugConfig(configDir, plant) });
+  return Object.freeze({
+    env: e,
+    configDir,
+    dataDir: resolve(e.DATA_DIR),
+    plant,
+    sparkplug: loadSparkplugConfig(configDir, plant),
+  });
 }

@@ -12,7 +12,10 @@ function tmpConfig(yaml: string): string {
   return dir;
 }
 
-function problemsOf(fn: () => unknown): { file: string; problems: ReadonlyArray<{ path: string; reason: string }> } {
+function problemsOf(fn: () => unknown): {
+  file: string;
+  problems: ReadonlyArray<{ path: string; reason: string }>;
+} {
   try {
     fn();
   } catch (err) {
@@ -25,7 +28,15 @@ function problemsOf(fn: () => unknown): { file: string; problems: ReadonlyArray<
 describe('loadEnv', () => {
   it('should apply CONTRACT defaults when nothing is set', () => {
     const env = loadEnv({});
-    expect(env).toMatchObject({ PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', CONFIG_DIR: './config', SIMULATE: false, LOG_LEVEL: 'info', INGEST_MAX_SKEW_S: 300 });
+    expect(env).toMatchObject({
+      PORT: 3000,
+      HOST: '127.0.0.1',
+      DATA_DIR: './data',
+      CONFIG_DIR: './config',
+      SIMULATE: false,
+      LOG_LEVEL: 'info',
+      INGEST_MAX_SKEW_S: 300,
+    });
     expect(env.MQTT_URL).toBeUndefined();
     expect(env.DATABASE_URL).toBeUndefined();
   });
@@ -60,15 +71,27 @@ describe('loadPlant', () => {
     expect(plant.sourceById.size).toBeGreaterThanOrEqual(5);
     expect(plant.deviceByKey.size).toBeGreaterThanOrEqual(60);
     const substances = [...plant.sourceById.values()].flatMap((s) => s.substances.map((x) => x.substance));
-    expect(substances).toEqual(expect.arrayContaining(['chlorine', 'ammonia', 'benzene', 'vinyl chloride', 'hydrogen peroxide']));
+    expect(substances).toEqual(
+      expect.arrayContaining(['chlorine', 'ammonia', 'benzene', 'vinyl chloride', 'hydrogen peroxide']),
+    );
     const kinds = new Set([...plant.deviceByKey.values()].map((d) => d.kind));
-    expect([...kinds].sort()).toEqual(['analog', 'discrete', 'gas_detector', 'safety_system', 'shutoff_valve', 'tank', 'weather']);
+    expect([...kinds].sort()).toEqual([
+      'analog',
+      'discrete',
+      'gas_detector',
+      'safety_system',
+      'shutoff_valve',
+      'tank',
+      'weather',
+    ]);
     // The corrected demo is consistent with its own numbers: no warning at start.
     expect(plant.warnings).toEqual([]);
   });
 
   it('should name file, path and reason for a schema error', () => {
-    const dir = tmpConfig(`sites:\n  - id: s1\n    name: S\n    jurisdiction: Tianjin Binhai\n    location: { lat: 200, lon: 0 }\n    hazardSources: []\n    devices: []\n`);
+    const dir = tmpConfig(
+      `sites:\n  - id: s1\n    name: S\n    jurisdiction: Tianjin Binhai\n    location: { lat: 200, lon: 0 }\n    hazardSources: []\n    devices: []\n`,
+    );
     const err = problemsOf(() => loadPlant(dir));
     expect(err.file).toBe(join(dir, 'plant.yaml'));
     expect(err.problems).toEqual(
@@ -105,8 +128,12 @@ describe('loadPlant', () => {
   });
 
   it('should reject an unknown key', () => {
-    const dir = tmpConfig(`sites:\n  - { id: s1, name: S, jurisdiction: tianjin/binhai, location: { lat: 39, lon: 117 }, colour: red, hazardSources: [], devices: [] }\n`);
-    expect(problemsOf(() => loadPlant(dir)).problems).toEqual([{ path: 'sites[0].colour', reason: 'property colour should not exist' }]);
+    const dir = tmpConfig(
+      `sites:\n  - { id: s1, name: S, jurisdiction: tianjin/binhai, location: { lat: 39, lon: 117 }, colour: red, hazardSources: [], devices: [] }\n`,
+    );
+    expect(problemsOf(() => loadPlant(dir)).problems).toEqual([
+      { path: 'sites[0].colour', reason: 'property colour should not exist' },
+    ]);
   });
 
   it('should report a YAML syntax error with its line', () => {

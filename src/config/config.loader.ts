@@ -18,7 +18,8 @@ export function flattenErrors(errors: ValidationError[], prefix = ''): Problem[]
   const out: Problem[] = [];
   for (const e of errors) {
     const isIndex = /^\d+$/.test(e.property);
-    const path = prefix === '' ? e.property : isIndex ? `${prefix}[${e.property}]` : `${prefix}.${e.property}`;
+    const path =
+      prefix === '' ? e.property : isIndex ? `${prefix}[${e.property}]` : `${prefix}.${e.property}`;
     for (const reason of Object.values(e.constraints ?? {})) out.push({ path, reason });
     if (e.children?.length) out.push(...flattenErrors(e.children, path));
   }
@@ -30,7 +31,11 @@ export function validateInto<T extends object>(cls: new () => T, plain: unknown,
     throw new ConfigError(file, [{ path: '(root)', reason: 'must be a mapping/object' }]);
   }
   const inst = plainToInstance(cls, plain, { exposeDefaultValues: true });
-  const errors = validateSync(inst, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true });
+  const errors = validateSync(inst, {
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    forbidUnknownValues: true,
+  });
   if (errors.length) throw new ConfigError(file, flattenErrors(errors));
   return inst;
 }
@@ -42,7 +47,14 @@ export function loadEnv(env: NodeJS.ProcessEnv): Readonly<EnvSchema> {
     if (v !== undefined && v !== '') plain[key] = v;
   }
   // Declared-but-undefined optional keys are not enumerable on a fresh instance; add them explicitly.
-  for (const key of ['MQTT_URL', 'MQTT_PORT', 'MQTT_USERNAME', 'MQTT_PASSWORD', 'DATABASE_URL', 'EMBEDDED_PG_PORT']) {
+  for (const key of [
+    'MQTT_URL',
+    'MQTT_PORT',
+    'MQTT_USERNAME',
+    'MQTT_PASSWORD',
+    'DATABASE_URL',
+    'EMBEDDED_PG_PORT',
+  ]) {
     const v = env[key];
     if (v !== undefined && v !== '') plain[key] = v;
   }
@@ -60,13 +72,21 @@ export function readYamlFile(file: string): unknown {
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const pos = err.linePos?.[0];
-      throw new ConfigError(file, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '(document)', reason: err.message.split('\n')[0] ?? 'YAML syntax error' }]);
+      throw new ConfigError(file, [
+        {
+          path: pos ? `line ${pos.line}, column ${pos.col}` : '(document)',
+          reason: err.message.split('\n')[0] ?? 'YAML syntax error',
+        },
+      ]);
     }
     throw err;
   }
 }
 
-export type DeviceInfo = DeviceSchema & { readonly siteId: string; readonly channels: ReadonlyMap<string, ChannelSpec> };
+export type DeviceInfo = DeviceSchema & {
+  readonly siteId: string;
+  readonly channels: ReadonlyMap<string, ChannelSpec>;
+};
 
 export type PlantModel = {
   readonly sites: readonly SiteSchema[];
@@ -97,8 +117,13 @@ function checkPlant(plant: PlantSchema): Problem[] {
     const localSources = new Map<string, HazardSourceSchema>();
     site.hazardSources.forEach((src, hi) => {
       const filingProblem = src.filingCode !== undefined ? filingCodeProblem(src.filingCode) : undefined;
-      if (filingProblem) problems.push({ path: `${sp}.hazardSources[${hi}].filingCode`, reason: filingProblem });
-      if (sourceIds.has(src.id)) problems.push({ path: `${sp}.hazardSources[${hi}].id`, reason: `duplicate hazard source id '${src.id}'` });
+      if (filingProblem)
+        problems.push({ path: `${sp}.hazardSources[${hi}].filingCode`, reason: filingProblem });
+      if (sourceIds.has(src.id))
+        problems.push({
+          path: `${sp}.hazardSources[${hi}].id`,
+          reason: `duplicate hazard source id '${src.id}'`,
+        });
       sourceIds.add(src.id);
       localSources.set(src.id, src);
     });
@@ -106,12 +131,18 @@ function checkPlant(plant: PlantSchema): Problem[] {
     site.devices.forEach((d, di) => {
       const dp = `${sp}.devices[${di}]`;
       const need = (field: keyof DeviceSchema, why: string): void => {
-        if (d[field] === undefined) problems.push({ path: `${dp}.${String(field)}`, reason: `required for ${why}` });
+        if (d[field] === undefined)
+          problems.push({ path: `${dp}.${String(field)}`, reason: `required for ${why}` });
       };
-      if (deviceIds.has(d.id)) problems.push({ path: `${dp}.id`, reason: `duplicate device id '${d.id}' in site '${site.id}'` });
+      if (deviceIds.has(d.id))
+        problems.push({ path: `${dp}.id`, reason: `duplicate device id '${d.id}' in site '${site.id}'` });
       deviceIds.add(d.id);
       const src = localSources.get(d.sourceId);
-      if (!src) problems.push({ path: `${dp}.sourceId`, reason: `unknown hazard source '${d.sourceId}' in site '${site.id}'` });
+      if (!src)
+        problems.push({
+          path: `${dp}.sourceId`,
+          reason: `unknown hazard source '${d.sourceId}' in site '${site.id}'`,
+        });
       switch (d.kind) {
         case 'gas_detector':
           need('gas', 'a gas_detector');
@@ -120,12 +151,23 @@ function checkPlant(plant: PlantSchema): Problem[] {
           need('level1', 'a gas_detector');
           need('level2', 'a gas_detector');
           if (d.unit !== undefined && !['%LEL', 'ppm', 'mg/m3'].includes(d.unit))
-            problems.push({ path: `${dp}.unit`, reason: `must be one of %LEL, ppm, mg/m3 for a gas_detector (got '${d.unit}')` });
+            problems.push({
+              path: `${dp}.unit`,
+              reason: `must be one of %LEL, ppm, mg/m3 for a gas_detector (got '${d.unit}')`,
+            });
           if (d.level1 !== undefined && d.level2 !== undefined && d.level2 <= d.level1)
             problems.push({ path: `${dp}.level2`, reason: 'must be above level1' });
           if (d.gasClass === 'combustible' && d.unit === '%LEL') {
-            if (d.level1 !== undefined && d.level1 > 25) problems.push({ path: `${dp}.level1`, reason: 'combustible level 1 must be ≤ 25 %LEL (GB/T 50493-2019)' });
-            if (d.level2 !== undefined && d.level2 > 50) problems.push({ path: `${dp}.level2`, reason: 'combustible level 2 must be ≤ 50 %LEL (GB/T 50493-2019)' });
+            if (d.level1 !== undefined && d.level1 > 25)
+              problems.push({
+                path: `${dp}.level1`,
+                reason: 'combustible level 1 must be ≤ 25 %LEL (GB/T 50493-2019)',
+              });
+            if (d.level2 !== undefined && d.level2 > 50)
+              problems.push({
+                path: `${dp}.level2`,
+                reason: 'combustible level 2 must be ≤ 50 %LEL (GB/T 50493-2019)',
+              });
           }
           break;
         case 'analog':
@@ -139,7 +181,10 @@ function checkPlant(plant: PlantSchema): Problem[] {
           need('densityTPerM3', 'a tank');
           need('substance', 'a tank');
           if (src && d.substance && !src.substances.some((s) => s.substance === d.substance))
-            problems.push({ path: `${dp}.substance`, reason: `'${d.substance}' is not a substance of hazard source '${src.id}'` });
+            problems.push({
+              path: `${dp}.substance`,
+              reason: `'${d.substance}' is not a substance of hazard source '${src.id}'`,
+            });
           break;
         case 'shutoff_valve':
           need('travelTimeS', 'a shutoff_valve');
@@ -153,7 +198,13 @@ function checkPlant(plant: PlantSchema): Problem[] {
         }
       }
       for (const [ch, range] of Object.entries(d.ranges ?? {})) {
-        if (!Array.isArray(range) || range.length !== 2 || typeof range[0] !== 'number' || typeof range[1] !== 'number' || range[0] >= range[1])
+        if (
+          !Array.isArray(range) ||
+          range.length !== 2 ||
+          typeof range[0] !== 'number' ||
+          typeof range[1] !== 'number' ||
+          range[0] >= range[1]
+        )
           problems.push({ path: `${dp}.ranges.${ch}`, reason: 'must be [lo, hi] with lo < hi' });
       }
     });
@@ -163,7 +214,8 @@ function checkPlant(plant: PlantSchema): Problem[] {
 
 export function loadPlant(configDir: string): PlantModel {
   const file = resolve(join(configDir, 'plant.yaml'));
-  if (!existsSync(file)) throw new ConfigError(file, [{ path: '(file)', reason: 'not found (CONFIG_DIR must hold plant.yaml)' }]);
+  if (!existsSync(file))
+    throw new ConfigError(file, [{ path: '(file)', reason: 'not found (CONFIG_DIR must hold plant.yaml)' }]);
   const plant = validateInto(PlantSchema, readYamlFile(file), file);
   const problems = checkPlant(plant);
   const consistency = checkConsistency(plant);
@@ -180,7 +232,10 @@ export function indexPlant(plant: PlantSchema): PlantModel {
     siteById.set(site.id, site);
     for (const src of site.hazardSources) sourceById.set(src.id, Object.assign(src, { siteId: site.id }));
     for (const d of site.devices) {
-      deviceByKey.set(`${site.id}/${d.id}`, Object.assign(d, { siteId: site.id, channels: deviceChannels(d) }));
+      deviceByKey.set(
+        `${site.id}/${d.id}`,
+        Object.assign(d, { siteId: site.id, channels: deviceChannels(d) }),
+      );
     }
   }
   const jurisdictionByPath = checkJurisdictions(plant.jurisdictions, plant.sites).byPath;
@@ -192,6 +247,7 @@ export function logPlantWarnings(
   plant: Pick<PlantModel, 'warnings' | 'file'>,
   warn: (msg: string, fields: Record<string, unknown>) => void,
 ): number {
-  for (const w of plant.warnings) warn('plant model inconsistency', { file: plant.file, path: w.path, reason: w.reason });
+  for (const w of plant.warnings)
+    warn('plant model inconsistency', { file: plant.file, path: w.path, reason: w.reason });
   return plant.warnings.length;
 }

@@ -3,7 +3,11 @@ import type { DeviceSchema } from './plant.schema';
 
 /** What a channel may carry. Numeric channels have an instrument span and wider physical limits. */
 export type ChannelSpec =
-  | { readonly type: 'number'; readonly span: readonly [number, number]; readonly physical: readonly [number, number] }
+  | {
+      readonly type: 'number';
+      readonly span: readonly [number, number];
+      readonly physical: readonly [number, number];
+    }
   | { readonly type: 'boolean' }
   | { readonly type: 'enum'; readonly values: ReadonlySet<string> };
 

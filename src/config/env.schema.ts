@@ -54,7 +54,8 @@ export class EnvSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT: number = 3000;
   @IsOptional() @IsString() HOST: string = '127.0.0.1';
 
-  @IsOptional() @Matches(/^(mqtts?|tcp|ssl|wss?):\/\/.+/, { message: 'must be a URL like mqtt://host:1883' })
+  @IsOptional()
+  @Matches(/^(mqtts?|tcp|ssl|wss?):\/\/.+/, { message: 'must be a URL like mqtt://host:1883' })
   MQTT_URL?: string;
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) MQTT_PORT?: number;
   /**
@@ -69,11 +70,14 @@ export class EnvSchema {
   /** QoS 1 messages held (unacknowledged) in the writer's open batch before it is sealed and committed early. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000000) MQTT_MAX_UNACKED: number = 5000;
   /** Secret the server's client id is derived from; unset → generated once into DATA_DIR/mqtt/client-id.secret. */
-  @IsOptional() @Matches(/^.{16,}$/, { message: 'must have at least 16 characters' }) MQTT_CLIENT_ID_SECRET?: string;
+  @IsOptional()
+  @Matches(/^.{16,}$/, { message: 'must have at least 16 characters' })
+  MQTT_CLIENT_ID_SECRET?: string;
   /** Largest MQTT packet the embedded broker accepts (bytes); a larger one closes the sender's connection. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(268435455) MQTT_MAX_PACKET_BYTES: number = 262144;
 
-  @IsOptional() @Matches(/^postgres(ql)?:\/\/.+/, { message: 'must be a URL like postgres://user@host:5432/db' })
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'must be a URL like postgres://user@host:5432/db' })
   DATABASE_URL?: string;
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535) EMBEDDED_PG_PORT?: number;
 
@@ -82,7 +86,8 @@ export class EnvSchema {
   @IsOptional() @Transform(toBool) @IsBoolean() SIMULATE: boolean = false;
   /** Set by `npm start`: demo mode creates first tokens and prints them once. */
   @IsOptional() @Transform(toBool) @IsBoolean() HAZWATCH_DEMO: boolean = false;
-  @IsOptional() @IsIn(['debug', 'info', 'warn', 'error']) LOG_LEVEL: 'debug' | 'info' | 'warn' | 'error' = 'info';
+  @IsOptional() @IsIn(['debug', 'info', 'warn', 'error']) LOG_LEVEL: 'debug' | 'info' | 'warn' | 'error' =
+    'info';
   /**
    * A graceful stop (SIGTERM/SIGINT) that has not finished by then (a hung database, a broker that never answers) ends
    * with exit code 1 and a loud log line. Safe by design: unacknowledged MQTT messages are redelivered and alarm events
@@ -146,7 +151,8 @@ export class EnvSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(86400) JOURNAL_ANCHOR_INTERVAL_S: number = 300;
 
   /** Cluster mode (docs/adr/0016-cluster.md): this node's id, distinct per node; unset → single node, no cluster tables used. */
-  @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1–64 characters of A-Z a-z 0-9 _ -' })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1–64 characters of A-Z a-z 0-9 _ -' })
   HAZWATCH_NODE_ID?: string;
   /** Cluster mode: lifetime of a site or job lease in the database; renewed every quarter, failover after at most ttl + a quarter. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(2000) @Max(120000) HAZWATCH_LEASE_TTL_MS: number = 10000;
@@ -157,4 +163,9 @@ export class EnvSchema {
   @IsOptional() @IsString() @Validate(WebhookAllowConstraint) HAZWATCH_WEBHOOK_ALLOW: string = '';
 }
 
-export const SECRET_ENV: ReadonlyArray<keyof EnvSchema> = ['MQTT_PASSWORD', 'DATABASE_URL', 'JOURNAL_ANCHOR_KEY', 'MQTT_CLIENT_ID_SECRET'];
+export const SECRET_ENV: ReadonlyArray<keyof EnvSchema> = [
+  'MQTT_PASSWORD',
+  'DATABASE_URL',
+  'JOURNAL_ANCHOR_KEY',
+  'MQTT_CLIENT_ID_SECRET',
+];

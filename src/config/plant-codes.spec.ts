@@ -31,7 +31,10 @@ describe('plant.yaml identification codes', () => {
     expect(c.problems).toEqual(
       expect.arrayContaining([
         { path: 'sites[0].creditCode', reason: 'check character is 8, expected 9 (GB 32100-2015)' },
-        { path: 'sites[0].hazardSources[1].filingCode', reason: 'must not contain spaces, control characters or < > & " \'' },
+        {
+          path: 'sites[0].hazardSources[1].filingCode',
+          reason: 'must not contain spaces, control characters or < > & " \'',
+        },
       ]),
     );
   });

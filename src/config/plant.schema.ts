@@ -55,10 +55,15 @@ export class HazardSourceSchema {
   @IsInt() @Min(0) peopleWithin500m!: number;
   /** The officially filed grade (1 highest … 4). The live R is an indicator, never a silent re-grade. */
   @IsInt() @Min(1) @Max(4) filedGrade!: number;
-  @IsArray() @ArrayMinSize(1) @ValidateNested({ each: true }) @Type(() => SubstanceSchema)
+  @IsArray()
+  @ArrayMinSize(1)
+  @ValidateNested({ each: true })
+  @Type(() => SubstanceSchema)
   substances!: SubstanceSchema[];
   /** Safety systems required for this source ("four systems"; small depots: three). */
-  @IsOptional() @IsArray() @IsIn(['esd', 'gas_detection', 'video', 'lightning'], { each: true })
+  @IsOptional()
+  @IsArray()
+  @IsIn(['esd', 'gas_detection', 'video', 'lightning'], { each: true })
   requiredSystems?: Array<'esd' | 'gas_detection' | 'video' | 'lightning'>;
 }
 
@@ -112,7 +117,9 @@ export class DeviceSchema {
   /** Filling limit, % of the tank volume (the regulatory filling ratio); default 90. Level HH must not exceed the level holding it. */
   @IsOptional() @IsNumber() @Min(1) @Max(100) maxFillPct?: number;
   /** Shape for level → volume; default vertical_cylinder. */
-  @IsOptional() @IsIn(['vertical_cylinder', 'horizontal_cylinder', 'sphere', 'strapping']) geometry?: TankGeometryKind;
+  @IsOptional()
+  @IsIn(['vertical_cylinder', 'horizontal_cylinder', 'sphere', 'strapping'])
+  geometry?: TankGeometryKind;
   /** geometry strapping: [level %, volume m³] points from level 0 to 100, strictly increasing. */
   @IsOptional() @IsArray() strapping?: Array<[number, number]>;
   @IsOptional() @IsIn(['atmospheric', 'pressurised', 'refrigerated']) tankType?: TankType;
@@ -160,7 +167,8 @@ export class CauseSchema {
 /** One row of the cause-and-effect matrix: the cause closes these valves; hazwatch supervises that they do. */
 export class CauseEffectSchema {
   /** Rule id of the generated interlock supervision (letters, digits, _ - : .). */
-  @Matches(RULE_ID_PATTERN, { message: 'must be a rule id like hh-trip:cl-tk-1 (letters, digits, _ - : .)' }) id!: string;
+  @Matches(RULE_ID_PATTERN, { message: 'must be a rule id like hh-trip:cl-tk-1 (letters, digits, _ - : .)' })
+  id!: string;
   @ValidateNested() @Type(() => CauseSchema) cause!: CauseSchema;
   @IsArray() @ArrayMinSize(1) @Matches(ID_PATTERN, { each: true }) close!: string[];
   /** Deadline for every valve to report closed; default its travel time + interlockMarginS. */
@@ -171,27 +179,45 @@ export class SiteSchema {
   @Matches(ID_PATTERN) id!: string;
   @IsString() name!: string;
   @IsOptional() @IsString() nameEn?: string;
-  @Matches(JURISDICTION_PATTERN, { message: 'must be a path like tianjin/binhai/nangang' }) jurisdiction!: string;
+  @Matches(JURISDICTION_PATTERN, { message: 'must be a path like tianjin/binhai/nangang' })
+  jurisdiction!: string;
   /** 统一社会信用代码 (GB 32100-2015, check character verified in config.loader); sent in CAP parameters. */
   @IsOptional() @IsString() creditCode?: string;
   @ValidateNested() @Type(() => LocationSchema) location!: LocationSchema;
   /** Enterprise flags: 两重点一重大 etc. */
   @IsOptional() @IsArray() @IsString({ each: true }) flags?: string[];
-  @IsArray() @ValidateNested({ each: true }) @Type(() => HazardSourceSchema) hazardSources!: HazardSourceSchema[];
-  @IsArray() @ArrayMaxSize(10000) @ValidateNested({ each: true }) @Type(() => DeviceSchema) devices!: DeviceSchema[];
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => HazardSourceSchema)
+  hazardSources!: HazardSourceSchema[];
+  @IsArray()
+  @ArrayMaxSize(10000)
+  @ValidateNested({ each: true })
+  @Type(() => DeviceSchema)
+  devices!: DeviceSchema[];
   /** Trips of the site's SIS/ESD that hazwatch supervises (interlock supervision is generated only from these). */
-  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => CauseEffectSchema) causeAndEffect?: CauseEffectSchema[];
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => CauseEffectSchema)
+  causeAndEffect?: CauseEffectSchema[];
 }
 
 /** A jurisdiction level with its GB/T 2260 code (name from the data package) or, for a park, its name. */
 export class JurisdictionSchema {
   @Matches(JURISDICTION_PATTERN, { message: 'must be a path like tianjin/binhai' }) path!: string;
-  @IsOptional() @Matches(/^\d{6}$/, { message: 'must be a 6-digit GB/T 2260 code like 120116' }) code?: string;
+  @IsOptional()
+  @Matches(/^\d{6}$/, { message: 'must be a 6-digit GB/T 2260 code like 120116' })
+  code?: string;
   @IsOptional() @IsString() name?: string;
 }
 
 export class PlantSchema {
   /** Official names and codes of the jurisdiction paths (src/config/admin-divisions.ts); optional. */
-  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => JurisdictionSchema) jurisdictions?: JurisdictionSchema[];
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => JurisdictionSchema)
+  jurisdictions?: JurisdictionSchema[];
   @IsArray() @ArrayMinSize(1) @ValidateNested({ each: true }) @Type(() => SiteSchema) sites!: SiteSchema[];
 }

@@ -2,7 +2,18 @@
  * The enterprise's daily safety commitment (安全承诺) and the three responsible persons' performance record
  * (包保责任人履职: duty checks done, calls answered), per month in China time (docs/findings.md). Parameterised SQL.
  */
-import { BadRequestException, Body, ConflictException, Controller, Get, Inject, Injectable, Param, Post, Query } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  ConflictException,
+  Controller,
+  Get,
+  Inject,
+  Injectable,
+  Param,
+  Post,
+  Query,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, IsString, Matches, MaxLength, Min, MinLength } from 'class-validator';
 import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
@@ -26,8 +37,14 @@ export function cstMonth(month: string): { from: number; to: number; days: strin
 }
 
 export class CommitmentBody {
-  @ApiProperty({ description: '主要负责人 who commits' }) @IsString() @MinLength(2) @MaxLength(64) committedBy!: string;
-  @ApiProperty({ enum: RISK_LEVELS, description: '低 / 一般 / 较大 / 重大' }) @IsIn(RISK_LEVELS, { message: `riskLevel must be one of ${RISK_LEVELS.join(', ')}` }) riskLevel!: string;
+  @ApiProperty({ description: '主要负责人 who commits' })
+  @IsString()
+  @MinLength(2)
+  @MaxLength(64)
+  committedBy!: string;
+  @ApiProperty({ enum: RISK_LEVELS, description: '低 / 一般 / 较大 / 重大' })
+  @IsIn(RISK_LEVELS, { message: `riskLevel must be one of ${RISK_LEVELS.join(', ')}` })
+  riskLevel!: string;
   @ApiProperty() @IsInt() @Min(0) unitsRunning!: number;
   @ApiProperty() @IsInt() @Min(0) unitsStopped!: number;
   @ApiProperty({ description: '动火作业 count' }) @IsInt() @Min(0) hotWork!: number;
@@ -39,7 +56,19 @@ export class MonthQuery {
   @ApiPropertyOptional() @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,64}$/) site?: string;
 }
 
-type CommitmentRow = { site_id: string; day: string; committed_by: string; risk_level: string; units_running: number; units_stopped: number; hot_work: number; confined_space: number; statement: string; recorded_by: string; recorded_at: Date };
+type CommitmentRow = {
+  site_id: string;
+  day: string;
+  committed_by: string;
+  risk_level: string;
+  units_running: number;
+  units_stopped: number;
+  hot_work: number;
+  confined_space: number;
+  statement: string;
+  recorded_by: string;
+  recorded_at: Date;
+};
 
 @Injectable()
 export class DutyRecordsRepository {
@@ -49,7 +78,19 @@ export class DutyRecordsRepository {
     const r = await this.sql.query(
       `INSERT INTO safety_commitment (site_id, day, committed_by, risk_level, units_running, units_stopped, hot_work, confined_space, statement, recorded_by, recorded_at)
        VALUES ($1, $2::date, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (site_id, day) DO NOTHING`,
-      [siteId, day, b.committedBy, b.riskLevel, b.unitsRunning, b.unitsStopped, b.hotWork, b.confinedSpace, b.statement, by, new Date(at)],
+      [
+        siteId,
+        day,
+        b.committedBy,
+        b.riskLevel,
+        b.unitsRunning,
+        b.unitsStopped,
+        b.hotWork,
+        b.confinedSpace,
+        b.statement,
+        by,
+        new Date(at),
+      ],
     );
     return r.rowCount === 1;
   }
@@ -64,8 +105,28 @@ export class DutyRecordsRepository {
   }
 
   /** Calls to the responsible persons per person: placed, answered, confirmed with the key. */
-  async calls(siteIds: readonly string[], from: number, to: number): Promise<Array<{ site_id: string; callee_role: string; callee_name: string; placed: number; answered: number; acked: number }>> {
-    const r = await this.sql.query<{ site_id: string; callee_role: string; callee_name: string; placed: number; answered: number; acked: number }>(
+  async calls(
+    siteIds: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<
+    Array<{
+      site_id: string;
+      callee_role: string;
+      callee_name: string;
+      placed: number;
+      answered: number;
+      acked: number;
+    }>
+  > {
+    const r = await this.sql.query<{
+      site_id: string;
+      callee_role: string;
+      callee_name: string;
+      placed: number;
+      answered: number;
+      acked: number;
+    }>(
       `SELECT site_id, callee_role, callee_name, count(*)::int AS placed, count(answered_at)::int AS answered,
               count(*) FILTER (WHERE outcome = 'ACKED')::int AS acked
        FROM call_attempt WHERE site_id = ANY($1) AND placed_at >= $2 AND placed_at < $3 AND callee_role IN ('main', 'technical', 'operations')
@@ -75,7 +136,11 @@ export class DutyRecordsRepository {
     return r.rows;
   }
 
-  async dutyChecks(siteIds: readonly string[], from: number, to: number): Promise<Array<{ site_id: string; done: number; on_duty: number }>> {
+  async dutyChecks(
+    siteIds: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<Array<{ site_id: string; done: number; on_duty: number }>> {
     const r = await this.sql.query<{ site_id: string; done: number; on_duty: number }>(
       `SELECT site_id, count(*) FILTER (WHERE status = 'done')::int AS done, count(*) FILTER (WHERE result = 'on_duty')::int AS on_duty
        FROM duty_check WHERE site_id = ANY($1) AND scheduled_at >= $2 AND scheduled_at < $3 GROUP BY site_id ORDER BY site_id`,
@@ -97,18 +162,27 @@ export class DutyRecordsController {
 
   @Post('sites/:id/safety-commitments')
   @Requires('alarm.disposition')
-  @ApiOperation({ summary: "Today's safety commitment (安全承诺) of the enterprise, once per day (China time)" })
-  async commit(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() b: CommitmentBody): Promise<{ siteId: string; day: string }> {
+  @ApiOperation({
+    summary: "Today's safety commitment (安全承诺) of the enterprise, once per day (China time)",
+  })
+  async commit(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() b: CommitmentBody,
+  ): Promise<{ siteId: string; day: string }> {
     this.scope.assertSite(p, id);
     const now = this.clock.now();
     const day = localClock(now).slice(0, 10);
-    if (!(await this.repo.commit(id, day, b, p.name, now))) throw new ConflictException(`the safety commitment of ${id} for ${day} is already made`);
+    if (!(await this.repo.commit(id, day, b, p.name, now)))
+      throw new ConflictException(`the safety commitment of ${id} for ${day} is already made`);
     return { siteId: id, day };
   }
 
   @Get('safety-commitments')
   @Requires('plant.read')
-  @ApiOperation({ summary: 'Safety commitments of a month per enterprise in your jurisdiction, with the days missing' })
+  @ApiOperation({
+    summary: 'Safety commitments of a month per enterprise in your jurisdiction, with the days missing',
+  })
   async commitments(@CurrentPrincipal() p: Principal, @Query() q: MonthQuery): Promise<unknown[]> {
     const sites = this.sites(p, q.site);
     const { days } = cstMonth(q.month);
@@ -139,11 +213,17 @@ export class DutyRecordsController {
 
   @Get('responsible-performance')
   @Requires('plant.read')
-  @ApiOperation({ summary: '包保责任人履职 per month: duty checks done and answered, calls to each responsible person placed, answered and confirmed' })
+  @ApiOperation({
+    summary:
+      '包保责任人履职 per month: duty checks done and answered, calls to each responsible person placed, answered and confirmed',
+  })
   async performance(@CurrentPrincipal() p: Principal, @Query() q: MonthQuery): Promise<unknown[]> {
     const sites = this.sites(p, q.site);
     const { from, to } = cstMonth(q.month);
-    const [calls, checks] = await Promise.all([this.repo.calls(sites, from, to), this.repo.dutyChecks(sites, from, to)]);
+    const [calls, checks] = await Promise.all([
+      this.repo.calls(sites, from, to),
+      this.repo.dutyChecks(sites, from, to),
+    ]);
     return sites.map((siteId) => {
       const c = checks.find((x) => x.site_id === siteId);
       return {
@@ -152,7 +232,13 @@ export class DutyRecordsController {
         dutyChecks: { done: c?.done ?? 0, onDuty: c?.on_duty ?? 0 },
         persons: calls
           .filter((x) => x.site_id === siteId)
-          .map((x) => ({ role: x.callee_role, name: x.callee_name, callsPlaced: x.placed, callsAnswered: x.answered, callsConfirmed: x.acked })),
+          .map((x) => ({
+            role: x.callee_role,
+            name: x.callee_name,
+            callsPlaced: x.placed,
+            callsAnswered: x.answered,
+            callsConfirmed: x.acked,
+          })),
       };
     });
   }

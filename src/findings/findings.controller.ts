@@ -14,14 +14,19 @@ export class FindingsController {
 
   @Get()
   @Requires('plant.read')
-  @ApiOperation({ summary: 'Findings (隐患) in your jurisdiction, filtered by site, grade (major/general) and status' })
+  @ApiOperation({
+    summary: 'Findings (隐患) in your jurisdiction, filtered by site, grade (major/general) and status',
+  })
   list(@CurrentPrincipal() p: Principal, @Query() q: FindingListQuery): Promise<FindingView[]> {
     return this.findings.list(p, q);
   }
 
   @Post()
   @Requires('plant.read')
-  @ApiOperation({ summary: 'Record a finding: from an alarm, an inspection, an enterprise self-check or a public report (operators of the site, regulators of its jurisdiction)' })
+  @ApiOperation({
+    summary:
+      'Record a finding: from an alarm, an inspection, an enterprise self-check or a public report (operators of the site, regulators of its jurisdiction)',
+  })
   create(@CurrentPrincipal() p: Principal, @Body() b: CreateFindingBody): Promise<FindingView> {
     return this.findings.create(p, b);
   }
@@ -36,16 +41,29 @@ export class FindingsController {
   @Post(':id/plan')
   @HttpCode(200)
   @Requires('alarm.disposition')
-  @ApiOperation({ summary: 'Fill the 五落实 plan (measures, funds, time, responsible person, contingency plan)' })
-  plan(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() b: FindingPlanBody): Promise<FindingView> {
+  @ApiOperation({
+    summary: 'Fill the 五落实 plan (measures, funds, time, responsible person, contingency plan)',
+  })
+  plan(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() b: FindingPlanBody,
+  ): Promise<FindingView> {
     return this.findings.plan(p, id, b);
   }
 
   @Post(':id/transition')
   @HttpCode(200)
   @Requires('plant.read')
-  @ApiOperation({ summary: 'open → rectifying (plan complete) → verified (enterprise); verified → closed 销号 or back to rectifying (regulator only)' })
-  transition(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() b: FindingTransitionBody): Promise<FindingView> {
+  @ApiOperation({
+    summary:
+      'open → rectifying (plan complete) → verified (enterprise); verified → closed 销号 or back to rectifying (regulator only)',
+  })
+  transition(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() b: FindingTransitionBody,
+  ): Promise<FindingView> {
     return this.findings.transition(p, id, b.to as FindingStatus, b.comment);
   }
 }

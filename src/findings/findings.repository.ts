@@ -5,7 +5,10 @@ import type { Finding, FindingPlan, FindingStatus } from './domain/finding.polic
 
 export const FINDINGS_SQL = Symbol('FINDINGS_SQL');
 export type FindingsSql = {
-  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
 };
 
 export type FindingEvent = {
@@ -98,19 +101,46 @@ export class FindingsRepository {
   constructor(@Inject(FINDINGS_SQL) private readonly sql: FindingsSql) {}
 
   async create(f: Omit<Finding, 'status' | 'plan' | 'updatedAt'>, actor: Actor): Promise<void> {
-    await this.sql.query(INSERT, [f.id, f.siteId, f.sourceId ?? null, f.alarmId ?? null, f.origin, f.grade, f.title, f.description, new Date(f.deadline), f.reportedBy, new Date(f.createdAt)]);
+    await this.sql.query(INSERT, [
+      f.id,
+      f.siteId,
+      f.sourceId ?? null,
+      f.alarmId ?? null,
+      f.origin,
+      f.grade,
+      f.title,
+      f.description,
+      new Date(f.deadline),
+      f.reportedBy,
+      new Date(f.createdAt),
+    ]);
     await this.event(f.id, f.createdAt, 'created', undefined, 'open', actor, undefined);
   }
 
   async plan(id: string, p: FindingPlan, at: number, actor: Actor): Promise<boolean> {
-    const r = await this.sql.query(PLAN, [id, p.measures ?? null, p.fundsCny ?? null, p.due !== undefined ? new Date(p.due) : null, p.responsible ?? null, p.contingency ?? null, new Date(at)]);
+    const r = await this.sql.query(PLAN, [
+      id,
+      p.measures ?? null,
+      p.fundsCny ?? null,
+      p.due !== undefined ? new Date(p.due) : null,
+      p.responsible ?? null,
+      p.contingency ?? null,
+      new Date(at),
+    ]);
     if (r.rowCount !== 1) return false;
     await this.event(id, at, 'plan', undefined, undefined, actor, JSON.stringify(p));
     return true;
   }
 
   /** Compare-and-set on the status; false when it changed meanwhile. */
-  async move(id: string, from: FindingStatus, to: FindingStatus, at: number, actor: Actor, comment?: string): Promise<boolean> {
+  async move(
+    id: string,
+    from: FindingStatus,
+    to: FindingStatus,
+    at: number,
+    actor: Actor,
+    comment?: string,
+  ): Promise<boolean> {
     const r = await this.sql.query(MOVE, [id, from, to, new Date(at), actor.name]);
     if (r.rowCount !== 1) return false;
     await this.event(id, at, 'transition', from, to, actor, comment);
@@ -120,7 +150,15 @@ export class FindingsRepository {
   async escalated(id: string, at: number): Promise<boolean> {
     const r = await this.sql.query(ESCALATE, [id, new Date(at)]);
     if (r.rowCount !== 1) return false;
-    await this.event(id, at, 'escalated', undefined, undefined, { name: 'hazwatch', role: 'system' }, 'deadline passed');
+    await this.event(
+      id,
+      at,
+      'escalated',
+      undefined,
+      undefined,
+      { name: 'hazwatch', role: 'system' },
+      'deadline passed',
+    );
     return true;
   }
 
@@ -129,8 +167,18 @@ export class FindingsRepository {
     return r.rows[0] ? toFinding(r.rows[0]) : undefined;
   }
 
-  async list(q: { siteIds: readonly string[] | undefined; grade?: string; status?: string; limit: number }): Promise<Finding[]> {
-    const r = await this.sql.query<Row>(LIST, [q.siteIds ? [...q.siteIds] : null, q.grade ?? null, q.status ?? null, q.limit]);
+  async list(q: {
+    siteIds: readonly string[] | undefined;
+    grade?: string;
+    status?: string;
+    limit: number;
+  }): Promise<Finding[]> {
+    const r = await this.sql.query<Row>(LIST, [
+      q.siteIds ? [...q.siteIds] : null,
+      q.grade ?? null,
+      q.status ?? null,
+      q.limit,
+    ]);
     return r.rows.map(toFinding);
   }
 
@@ -139,7 +187,16 @@ export class FindingsRepository {
   }
 
   async events(id: string): Promise<FindingEvent[]> {
-    const r = await this.sql.query<{ n: number; at: Date; kind: FindingEvent['kind']; from_status: string | null; to_status: string | null; actor: string; actor_role: string; comment: string | null }>(EVENTS, [id]);
+    const r = await this.sql.query<{
+      n: number;
+      at: Date;
+      kind: FindingEvent['kind'];
+      from_status: string | null;
+      to_status: string | null;
+      actor: string;
+      actor_role: string;
+      comment: string | null;
+    }>(EVENTS, [id]);
     return r.rows.map((e) => ({
       n: e.n,
       at: e.at.toISOString(),
@@ -152,7 +209,24 @@ export class FindingsRepository {
     }));
   }
 
-  private async event(id: string, at: number, kind: FindingEvent['kind'], from: string | undefined, to: string | undefined, actor: Actor, comment: string | undefined): Promise<void> {
-    await this.sql.query(EVENT, [id, new Date(at), kind, from ?? null, to ?? null, actor.name, actor.role, comment ?? null]);
+  private async event(
+    id: string,
+    at: number,
+    kind: FindingEvent['kind'],
+    from: string | undefined,
+    to: string | undefined,
+    actor: Actor,
+    comment: string | undefined,
+  ): Promise<void> {
+    await this.sql.query(EVENT, [
+      id,
+      new Date(at),
+      kind,
+      from ?? null,
+      to ?? null,
+      actor.name,
+      actor.role,
+      comment ?? null,
+    ]);
   }
 }

@@ -3,7 +3,16 @@
  * regulator's sign-off, and escalation when overdue: an external-condition alarm `finding_overdue` (high; critical for
  * a major finding) on the deadline, cleared when the finding is verified or closed.
  */
-import { BadRequestException, ConflictException, ForbiddenException, Inject, Injectable, NotFoundException, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  BadRequestException,
+  ConflictException,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  NotFoundException,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { ExternalConditions } from '../alarms/external-conditions';
 import { can } from '../auth/domain/capability.policy';
@@ -13,14 +22,27 @@ import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Scheduler, TimerHandle } from '../common/timer.port';
-import { checkFindingMove, FINDING_OVERDUE_RULE, GRADE_ZH, isOverdue, type Finding, type FindingGrade, type FindingOrigin, type FindingPlan, type FindingStatus } from './domain/finding.policy';
+import {
+  checkFindingMove,
+  FINDING_OVERDUE_RULE,
+  GRADE_ZH,
+  isOverdue,
+  type Finding,
+  type FindingGrade,
+  type FindingOrigin,
+  type FindingPlan,
+  type FindingStatus,
+} from './domain/finding.policy';
 import type { CreateFindingBody, FindingPlanBody } from './findings.dto';
 import { FindingsRepository, type FindingEvent } from './findings.repository';
 
 export const FINDINGS_SCHEDULER = Symbol('FINDINGS_SCHEDULER');
 const MAX_TIMER_MS = 2_147_000_000;
 
-export type FindingView = Omit<Finding, 'deadline' | 'createdAt' | 'updatedAt' | 'escalatedAt' | 'closedAt' | 'plan'> & {
+export type FindingView = Omit<
+  Finding,
+  'deadline' | 'createdAt' | 'updatedAt' | 'escalatedAt' | 'closedAt' | 'plan'
+> & {
   deadline: string;
   createdAt: string;
   updatedAt: string;
@@ -63,7 +85,8 @@ export class FindingsService implements OnApplicationBootstrap, OnApplicationShu
     const site = this.scope.assertSite(principal, b.siteId);
     if (!can(principal, 'alarm.disposition') && !can(principal, 'disposition.review'))
       throw new ForbiddenException(`role '${principal.role}' may not record findings`);
-    if (b.origin === 'alarm' && b.alarmId === undefined) throw new BadRequestException('alarmId is required when origin is alarm');
+    if (b.origin === 'alarm' && b.alarmId === undefined)
+      throw new BadRequestException('alarmId is required when origin is alarm');
     if (b.sourceId !== undefined && !site.hazardSources.some((h) => h.id === b.sourceId))
       throw new BadRequestException(`sourceId '${b.sourceId}' is not a hazard source of ${site.id}`);
     const now = this.clock.now();
@@ -98,16 +121,23 @@ export class FindingsService implements OnApplicationBootstrap, OnApplicationShu
       ...(b.responsible !== undefined ? { responsible: b.responsible } : {}),
       ...(b.contingency !== undefined ? { contingency: b.contingency } : {}),
     };
-    if (Object.keys(p).length === 0) throw new BadRequestException('give at least one of measures, fundsCny, due, responsible, contingency');
+    if (Object.keys(p).length === 0)
+      throw new BadRequestException('give at least one of measures, fundsCny, due, responsible, contingency');
     if (!(await this.repo.plan(f.id, p, this.clock.now(), principal)))
       throw new ConflictException(`the plan of a ${f.status} finding cannot change`);
     return this.get(principal, id);
   }
 
-  async transition(principal: Principal, id: string, to: FindingStatus, comment?: string): Promise<FindingView> {
+  async transition(
+    principal: Principal,
+    id: string,
+    to: FindingStatus,
+    comment?: string,
+  ): Promise<FindingView> {
     const f = await this.visible(principal, id);
     const move = checkFindingMove(f, to, (c) => can(principal, c));
-    if (!move.ok) throw move.status === 403 ? new ForbiddenException(move.reason) : new ConflictException(move.reason);
+    if (!move.ok)
+      throw move.status === 403 ? new ForbiddenException(move.reason) : new ConflictException(move.reason);
     const at = this.clock.now();
     if (!(await this.repo.move(f.id, f.status, to, at, principal, comment)))
       throw new ConflictException(`finding ${f.id} changed meanwhile; reload it`);
@@ -121,16 +151,25 @@ export class FindingsService implements OnApplicationBootstrap, OnApplicationShu
     return this.view(f, await this.repo.events(f.id));
   }
 
-  async list(principal: Principal, q: { site?: string; grade?: string; status?: string }): Promise<FindingView[]> {
+  async list(
+    principal: Principal,
+    q: { site?: string; grade?: string; status?: string },
+  ): Promise<FindingView[]> {
     if (q.site !== undefined) this.scope.assertSite(principal, q.site);
     const siteIds = q.site !== undefined ? [q.site] : this.scope.siteFilter(principal);
-    const rows = await this.repo.list({ siteIds, ...(q.grade ? { grade: q.grade } : {}), ...(q.status ? { status: q.status } : {}), limit: 1000 });
+    const rows = await this.repo.list({
+      siteIds,
+      ...(q.grade ? { grade: q.grade } : {}),
+      ...(q.status ? { status: q.status } : {}),
+      limit: 1000,
+    });
     return rows.map((f) => this.view(f));
   }
 
   private async visible(principal: Principal, id: string): Promise<Finding> {
     const f = await this.repo.get(id);
-    if (!f || !this.scope.canSeeSite(principal, f.siteId)) throw new NotFoundException(`finding '${id}' not found`);
+    if (!f || !this.scope.canSeeSite(principal, f.siteId))
+      throw new NotFoundException(`finding '${id}' not found`);
     return f;
   }
 
@@ -147,10 +186,16 @@ export class FindingsService implements OnApplicationBootstrap, OnApplicationShu
       void this.escalate(f);
       return;
     }
-    this.timers.set(f.id, this.scheduler.after(Math.min(wait, MAX_TIMER_MS), () => {
-      this.timers.delete(f.id);
-      void this.repo.get(f.id).then((cur) => cur && this.arm(cur)).catch((err: unknown) => this.log.error('finding deadline check failed', { id: f.id, err }));
-    }));
+    this.timers.set(
+      f.id,
+      this.scheduler.after(Math.min(wait, MAX_TIMER_MS), () => {
+        this.timers.delete(f.id);
+        void this.repo
+          .get(f.id)
+          .then((cur) => cur && this.arm(cur))
+          .catch((err: unknown) => this.log.error('finding deadline check failed', { id: f.id, err }));
+      }),
+    );
   }
 
   private async escalate(f: Finding): Promise<void> {

@@ -19,7 +19,10 @@ type Check = { ok: boolean; detail?: string };
 function mqttSessionCheck(s: TakeoverState): Check {
   if (!s.suspected) return { ok: true };
   const since = s.since !== null ? new Date(s.since).toISOString() : '?';
-  return { ok: false, detail: `CRITICAL: MQTT session takeover suspected since ${since} (${s.reason}, ${s.closes} broker-side disconnects): another client uses the server client id and receives its messages` };
+  return {
+    ok: false,
+    detail: `CRITICAL: MQTT session takeover suspected since ${since} (${s.reason}, ${s.closes} broker-side disconnects): another client uses the server client id and receives its messages`,
+  };
 }
 
 @ApiTags('health')
@@ -57,14 +60,27 @@ export class HealthController {
       // from the liveness probe (SELECT 1 every DB_PROBE_INTERVAL_MS, DB_PROBE_TIMEOUT_MS to answer): a hung database shows within seconds
       database: live.up
         ? { ok: true }
-        : { ok: false, detail: `${live.reason ?? 'database not answering'} (since ${new Date(live.sinceMs).toISOString()}); readings are held in memory/spool, alarm events in the write-ahead log` },
+        : {
+            ok: false,
+            detail: `${live.reason ?? 'database not answering'} (since ${new Date(live.sinceMs).toISOString()}); readings are held in memory/spool, alarm events in the write-ahead log`,
+          },
       mqtt: this.ingest.isConnected()
-        ? { ok: true, detail: `unacked ${this.ingest.unackedMessages()}${this.writer.pressure$.value ? ', not reading: writer full' : ''}` }
+        ? {
+            ok: true,
+            detail: `unacked ${this.ingest.unackedMessages()}${this.writer.pressure$.value ? ', not reading: writer full' : ''}`,
+          }
         : { ok: false, detail: 'not connected to the MQTT broker' },
       mqttSession: mqttSessionCheck(this.mqttSecurity.takeoverState()),
-      writer: lagMs <= MAX_WRITER_LAG_MS
-        ? { ok: true, detail: `lag ${lagMs} ms, queue ${this.writer.queueDepth()}, spool ${this.writer.spoolBytes()} B` }
-        : { ok: false, detail: `lag ${lagMs} ms > ${MAX_WRITER_LAG_MS} ms, queue ${this.writer.queueDepth()}, spool ${this.writer.spoolBytes()} B` },
+      writer:
+        lagMs <= MAX_WRITER_LAG_MS
+          ? {
+              ok: true,
+              detail: `lag ${lagMs} ms, queue ${this.writer.queueDepth()}, spool ${this.writer.spoolBytes()} B`,
+            }
+          : {
+              ok: false,
+              detail: `lag ${lagMs} ms > ${MAX_WRITER_LAG_MS} ms, queue ${this.writer.queueDepth()}, spool ${this.writer.spoolBytes()} B`,
+            },
     };
     const ok = Object.values(checks).every((c) => c.ok);
     res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);

@@ -37,20 +37,43 @@ class Writer {
     if (this.doc.y + h > this.bottom) this.doc.addPage();
   }
   title(title: string, subtitle: string): void {
-    this.doc.font('bold').fontSize(16).fillColor('#000').text(title, MARGIN.left, this.doc.y, { width: this.width, align: 'center' });
-    this.doc.moveDown(0.2).font('regular').fontSize(10).fillColor('#444').text(subtitle, { width: this.width, align: 'center' });
+    this.doc
+      .font('bold')
+      .fontSize(16)
+      .fillColor('#000')
+      .text(title, MARGIN.left, this.doc.y, { width: this.width, align: 'center' });
+    this.doc
+      .moveDown(0.2)
+      .font('regular')
+      .fontSize(10)
+      .fillColor('#444')
+      .text(subtitle, { width: this.width, align: 'center' });
     this.doc.moveDown(0.8);
   }
   heading(text: string): void {
     // a heading never stays alone at the foot of a page: keep room for it, a note and a table's first rows
     this.ensure(90);
-    this.doc.moveDown(0.4).font('bold').fontSize(12).fillColor('#000').text(text, MARGIN.left, this.doc.y, { width: this.width });
+    this.doc
+      .moveDown(0.4)
+      .font('bold')
+      .fontSize(12)
+      .fillColor('#000')
+      .text(text, MARGIN.left, this.doc.y, { width: this.width });
     const y = this.doc.y + 1;
-    this.doc.moveTo(MARGIN.left, y).lineTo(MARGIN.left + this.width, y).lineWidth(1).strokeColor('#333').stroke();
+    this.doc
+      .moveTo(MARGIN.left, y)
+      .lineTo(MARGIN.left + this.width, y)
+      .lineWidth(1)
+      .strokeColor('#333')
+      .stroke();
     this.doc.y = y + 4;
   }
   note(text: string): void {
-    this.doc.font('regular').fontSize(8.5).fillColor('#444').text(text, MARGIN.left, this.doc.y, { width: this.width });
+    this.doc
+      .font('regular')
+      .fontSize(8.5)
+      .fillColor('#444')
+      .text(text, MARGIN.left, this.doc.y, { width: this.width });
     this.doc.moveDown(0.3);
   }
   /** One table; the header row repeats on every page the table runs onto. */
@@ -63,7 +86,12 @@ class Writer {
     const widths = t.columns.map((c) => (c.width / total) * this.width);
     const rowHeight = (cells: readonly string[], font: string): number => {
       this.doc.font(font).fontSize(FS);
-      return Math.max(...cells.map((c, i) => this.doc.heightOfString(c || ' ', { width: (widths[i] ?? 20) - 2 * PAD }))) + 2 * PAD;
+      return (
+        Math.max(
+          ...cells.map((c, i) => this.doc.heightOfString(c || ' ', { width: (widths[i] ?? 20) - 2 * PAD })),
+        ) +
+        2 * PAD
+      );
     };
     const drawRow = (cells: readonly string[], font: string, fill?: string): void => {
       const h = rowHeight(cells, font);
@@ -73,7 +101,11 @@ class Writer {
         const w = widths[i] ?? 20;
         if (fill) this.doc.rect(x, y, w, h).fillColor(fill).fill();
         this.doc.rect(x, y, w, h).lineWidth(0.5).strokeColor('#777').stroke();
-        this.doc.font(font).fontSize(FS).fillColor('#111').text(c, x + PAD, y + PAD, { width: w - 2 * PAD });
+        this.doc
+          .font(font)
+          .fontSize(FS)
+          .fillColor('#111')
+          .text(c, x + PAD, y + PAD, { width: w - 2 * PAD });
         x += w;
       });
       this.doc.y = y + h;
@@ -93,13 +125,24 @@ class Writer {
     this.doc.moveDown(0.4);
   }
   fields(rows: ReadonlyArray<readonly [string, string]>): void {
-    this.table({ columns: [{ label: '项目', width: 22 }, { label: '内容', width: 78 }], rows: rows.map(([k, v]) => [k, v]), empty: '' });
+    this.table({
+      columns: [
+        { label: '项目', width: 22 },
+        { label: '内容', width: 78 },
+      ],
+      rows: rows.map(([k, v]) => [k, v]),
+      empty: '',
+    });
   }
   chart(c: DocChart): void {
     const g = c.geometry;
     const scale = this.width / g.width;
     this.ensure(g.height * scale + 24);
-    this.doc.font('bold').fontSize(9).fillColor('#000').text(c.title, MARGIN.left, this.doc.y, { width: this.width });
+    this.doc
+      .font('bold')
+      .fontSize(9)
+      .fillColor('#000')
+      .text(c.title, MARGIN.left, this.doc.y, { width: this.width });
     const top = this.doc.y + 2;
     this.doc.save().translate(MARGIN.left, top).scale(scale);
     drawChart(this.doc, g);
@@ -114,12 +157,24 @@ function drawChart(doc: Doc, g: ChartGeometry): void {
   doc.rect(x, y, w, h).lineWidth(0.8).strokeColor('#999').stroke();
   doc.font('regular').fontSize(8);
   for (const t of g.yTicks) {
-    doc.moveTo(x, t.y).lineTo(x + w, t.y).lineWidth(0.6).strokeColor('#e3e3e3').stroke();
+    doc
+      .moveTo(x, t.y)
+      .lineTo(x + w, t.y)
+      .lineWidth(0.6)
+      .strokeColor('#e3e3e3')
+      .stroke();
     doc.fillColor('#333').text(t.label, 0, t.y - 5, { width: x - 4, align: 'right', lineBreak: false });
   }
   for (const t of g.xTicks) {
-    doc.moveTo(t.x, y + h).lineTo(t.x, y + h + 4).lineWidth(0.6).strokeColor('#666').stroke();
-    doc.fillColor('#333').text(t.label, t.x - 30, y + h + 6, { width: 60, align: 'center', lineBreak: false });
+    doc
+      .moveTo(t.x, y + h)
+      .lineTo(t.x, y + h + 4)
+      .lineWidth(0.6)
+      .strokeColor('#666')
+      .stroke();
+    doc
+      .fillColor('#333')
+      .text(t.label, t.x - 30, y + h + 6, { width: 60, align: 'center', lineBreak: false });
   }
   for (const b of g.bands) {
     b.forEach(([px, py], i) => (i === 0 ? doc.moveTo(px, py) : doc.lineTo(px, py)));
@@ -135,14 +190,34 @@ function drawChart(doc: Doc, g: ChartGeometry): void {
     doc.lineWidth(1.3).strokeColor('#08519c').stroke();
   }
   for (const l of g.limits) {
-    doc.moveTo(x, l.y).lineTo(x + w, l.y).lineWidth(0.9).dash(5, { space: 3 }).strokeColor('#d62728').stroke().undash();
+    doc
+      .moveTo(x, l.y)
+      .lineTo(x + w, l.y)
+      .lineWidth(0.9)
+      .dash(5, { space: 3 })
+      .strokeColor('#d62728')
+      .stroke()
+      .undash();
     doc.fillColor('#d62728').text(l.label, x, l.y - 11, { width: w - 2, align: 'right', lineBreak: false });
   }
   for (const m of g.marks) {
-    doc.moveTo(m.x, y).lineTo(m.x, y + h).lineWidth(0.9).strokeColor('#ff7f0e').stroke();
-    doc.fillColor('#c65f00').fontSize(7).text(m.label, m.x + 2, y + 2, { lineBreak: false }).fontSize(8);
+    doc
+      .moveTo(m.x, y)
+      .lineTo(m.x, y + h)
+      .lineWidth(0.9)
+      .strokeColor('#ff7f0e')
+      .stroke();
+    doc
+      .fillColor('#c65f00')
+      .fontSize(7)
+      .text(m.label, m.x + 2, y + 2, { lineBreak: false })
+      .fontSize(8);
   }
-  if (g.empty) doc.fillColor('#666').fontSize(10).text('该时段无数据', x, y + h / 2 - 6, { width: w, align: 'center' });
+  if (g.empty)
+    doc
+      .fillColor('#666')
+      .fontSize(10)
+      .text('该时段无数据', x, y + h / 2 - 6, { width: w, align: 'center' });
 }
 
 /** Renders the document; resolves with the PDF bytes. `createdAt` fixes the PDF's dates (reproducible output). */
@@ -152,7 +227,13 @@ export function renderDossierPdf(d: DossierDoc, createdAt: Date): Promise<Buffer
     size: 'A4',
     margins: MARGIN,
     bufferPages: true,
-    info: { Title: `${d.title} ${d.subtitle}`, Author: 'hazwatch', Creator: 'hazwatch', CreationDate: createdAt, ModDate: createdAt },
+    info: {
+      Title: `${d.title} ${d.subtitle}`,
+      Author: 'hazwatch',
+      Creator: 'hazwatch',
+      CreationDate: createdAt,
+      ModDate: createdAt,
+    },
     lang: 'zh-CN',
     displayTitle: true,
   });
@@ -172,7 +253,8 @@ export function renderDossierPdf(d: DossierDoc, createdAt: Date): Promise<Buffer
     if (s.fields) w.fields(s.fields);
     for (const t of s.tables) w.table(t);
     for (const c of s.charts) w.chart(c);
-    if (s.fields === undefined && s.tables.length === 0 && s.charts.length === 0) w.note('该时段无相关设备数据。');
+    if (s.fields === undefined && s.tables.length === 0 && s.charts.length === 0)
+      w.note('该时段无相关设备数据。');
   }
   w.note(d.footer);
   const range = doc.bufferedPageRange();

@@ -59,7 +59,10 @@ export class IncidentController {
     const stamp = localClock(from).slice(0, 16).replace(/[-: ]/g, '');
     if (format === 'html') {
       res.setHeader('Content-Type', 'text/html; charset=utf-8');
-      res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+      res.setHeader(
+        'Content-Security-Policy',
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+      );
       res.send(renderDossierHtml(doc));
       return;
     }

@@ -32,7 +32,14 @@ const calloutsConfig = toCalloutsConfig(
     CalloutsFileSchema,
     {
       voice: { provider: 'fake' },
-      dutyDesks: [{ id: 'bh', name: '滨海新区应急管理局值班室', jurisdiction: 'tianjin/binhai', number: '+862225201110' }],
+      dutyDesks: [
+        {
+          id: 'bh',
+          name: '滨海新区应急管理局值班室',
+          jurisdiction: 'tianjin/binhai',
+          number: '+862225201110',
+        },
+      ],
       sites: [
         {
           siteId: 'bohai-chem',
@@ -40,9 +47,20 @@ const calloutsConfig = toCalloutsConfig(
           responsible: {
             main: [{ name: '张建国', number: '+8613800001001' }],
             // day shift only: 18:22 China time is outside it → roster gap, the holder is shown
-            operations: [{ name: '王强', number: '+8613800001003', onCall: [{ days: ['mon'], from: '08:00', to: '09:00' }] }],
+            operations: [
+              {
+                name: '王强',
+                number: '+8613800001003',
+                onCall: [{ days: ['mon'], from: '08:00', to: '09:00' }],
+              },
+            ],
           },
-          sources: [{ sourceId: 'bhc-cl2', responsible: { operations: [{ name: '孙浩', number: '+8613800001005' }] } }],
+          sources: [
+            {
+              sourceId: 'bhc-cl2',
+              responsible: { operations: [{ name: '孙浩', number: '+8613800001005' }] },
+            },
+          ],
         },
       ],
     },
@@ -82,8 +100,21 @@ class FakeSource implements DossierSource {
       return t >= from && t < to;
     });
   }
-  async findings(siteId: string, _from: number, _to: number, alarmIds: readonly string[]): Promise<DossierFinding[]> {
-    return alarmIds.map((a) => ({ id: `hd-${siteId}`, alarmId: a, title: '法兰泄漏', status: 'open', createdAt: at(40), updatedAt: at(40), history: [] }));
+  async findings(
+    siteId: string,
+    _from: number,
+    _to: number,
+    alarmIds: readonly string[],
+  ): Promise<DossierFinding[]> {
+    return alarmIds.map((a) => ({
+      id: `hd-${siteId}`,
+      alarmId: a,
+      title: '法兰泄漏',
+      status: 'open',
+      createdAt: at(40),
+      updatedAt: at(40),
+      history: [],
+    }));
   }
 }
 class FakeTelemetry {
@@ -146,7 +177,11 @@ describe('incident dossier HTTP API (in-process app, real guard, fake sources)',
   });
 
   it('should bundle journal, findings, on-duty roster and telemetry of the involved device as JSON', async () => {
-    const res = await request(server).get('/api/sites/bohai-chem/incident').query(window).set(auth('regulator')).expect(200);
+    const res = await request(server)
+      .get('/api/sites/bohai-chem/incident')
+      .query(window)
+      .set(auth('regulator'))
+      .expect(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.body).toMatchObject({
       site: { id: 'bohai-chem', jurisdiction: 'tianjin/binhai/nangang' },
@@ -191,11 +226,19 @@ describe('incident dossier HTTP API (in-process app, real guard, fake sources)',
 
   it('should default to the hour before now', async () => {
     await request(server).get('/api/sites/bohai-chem/incident').set(auth('operator')).expect(200);
-    expect(source.calls[source.calls.length - 1]).toEqual({ siteId: 'bohai-chem', from: T0 + 5 * 60_000, to: T0 + 65 * 60_000 });
+    expect(source.calls[source.calls.length - 1]).toEqual({
+      siteId: 'bohai-chem',
+      from: T0 + 5 * 60_000,
+      to: T0 + 65 * 60_000,
+    });
   });
 
   it('should serve printable Chinese HTML', async () => {
-    const res = await request(server).get('/api/sites/bohai-chem/incident').query({ ...window, format: 'html' }).set(auth('operator')).expect(200);
+    const res = await request(server)
+      .get('/api/sites/bohai-chem/incident')
+      .query({ ...window, format: 'html' })
+      .set(auth('operator'))
+      .expect(200);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(res.headers['content-security-policy']).toContain("default-src 'none'");
     expect(res.text).toContain('<html lang="zh-CN">');
@@ -216,7 +259,9 @@ describe('incident dossier HTTP API (in-process app, real guard, fake sources)',
       })
       .expect(200);
     expect(res.headers['content-type']).toBe('application/pdf');
-    expect(res.headers['content-disposition']).toBe('attachment; filename="incident-bohai-chem-202611241800.pdf"');
+    expect(res.headers['content-disposition']).toBe(
+      'attachment; filename="incident-bohai-chem-202611241800.pdf"',
+    );
     const body = res.body as Buffer;
     expect(body.subarray(0, 5).toString('latin1')).toBe('%PDF-');
     expect(body.toString('latin1')).toMatch(/NotoSansHans-Regular/);
@@ -231,13 +276,29 @@ describe('incident dossier HTTP API (in-process app, real guard, fake sources)',
 
   it('should refuse a missing token, a bad format and a bad window with a clear message', async () => {
     await request(server).get('/api/sites/bohai-chem/incident').expect(401);
-    const fmt = await request(server).get('/api/sites/bohai-chem/incident').query({ format: 'docx' }).set(auth('regulator')).expect(400);
+    const fmt = await request(server)
+      .get('/api/sites/bohai-chem/incident')
+      .query({ format: 'docx' })
+      .set(auth('regulator'))
+      .expect(400);
     expect(JSON.stringify(fmt.body)).toContain('format must be one of json, html, pdf');
-    const order = await request(server).get('/api/sites/bohai-chem/incident').query({ from: at(60), to: at(0) }).set(auth('regulator')).expect(400);
+    const order = await request(server)
+      .get('/api/sites/bohai-chem/incident')
+      .query({ from: at(60), to: at(0) })
+      .set(auth('regulator'))
+      .expect(400);
     expect(JSON.stringify(order.body)).toContain('from must be before to');
-    const long = await request(server).get('/api/sites/bohai-chem/incident').query({ from: at(-8 * 1440), to: at(0) }).set(auth('regulator')).expect(400);
+    const long = await request(server)
+      .get('/api/sites/bohai-chem/incident')
+      .query({ from: at(-8 * 1440), to: at(0) })
+      .set(auth('regulator'))
+      .expect(400);
     expect(JSON.stringify(long.body)).toContain('may not exceed 7 days');
-    const bad = await request(server).get('/api/sites/bohai-chem/incident').query({ from: 'yesterday' }).set(auth('regulator')).expect(400);
+    const bad = await request(server)
+      .get('/api/sites/bohai-chem/incident')
+      .query({ from: 'yesterday' })
+      .set(auth('regulator'))
+      .expect(400);
     expect(JSON.stringify(bad.body)).toContain('from must be an ISO-8601 time');
   });
 });

@@ -8,7 +8,10 @@ import type { DossierFinding, DossierJournalEntry } from './domain/dossier.types
 
 export const INCIDENT_SQL = Symbol('INCIDENT_SQL');
 export type IncidentSql = {
-  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
 };
 
 /** The data sources of a dossier (a port, so the HTTP API test can run without PostgreSQL). */
@@ -91,8 +94,18 @@ export class IncidentRepository implements DossierSource {
     });
   }
 
-  async findings(siteId: string, from: number, to: number, alarmIds: readonly string[]): Promise<DossierFinding[]> {
-    const r = await this.sql.query<FindingRow>(FINDINGS, [siteId, new Date(from), new Date(to), [...alarmIds]]);
+  async findings(
+    siteId: string,
+    from: number,
+    to: number,
+    alarmIds: readonly string[],
+  ): Promise<DossierFinding[]> {
+    const r = await this.sql.query<FindingRow>(FINDINGS, [
+      siteId,
+      new Date(from),
+      new Date(to),
+      [...alarmIds],
+    ]);
     return r.rows.map((row) => ({
       id: row.id,
       ...(row.alarm_id !== null ? { alarmId: row.alarm_id } : {}),

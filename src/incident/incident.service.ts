@@ -61,7 +61,10 @@ export class IncidentService {
     ]);
     const firstRaise = journal.find((e) => e.event === 'raised' || e.event === 'realarm');
     const incidentStart = firstRaise ? Date.parse(firstRaise.at) : from;
-    const byTime = <T>(key: (x: T) => string) => (a: T, b: T) => Date.parse(key(a)) - Date.parse(key(b));
+    const byTime =
+      <T>(key: (x: T) => string) =>
+      (a: T, b: T) =>
+        Date.parse(key(a)) - Date.parse(key(b));
     return {
       site: {
         id: site.id,
@@ -70,7 +73,11 @@ export class IncidentService {
         jurisdiction: site.jurisdiction,
         ...jurisdictionView(this.config.plant.jurisdictionByPath, site.jurisdiction),
         location: site.location,
-        hazardSources: site.hazardSources.map((h) => ({ id: h.id, name: h.name, filedGrade: String(h.filedGrade) })),
+        hazardSources: site.hazardSources.map((h) => ({
+          id: h.id,
+          name: h.name,
+          filedGrade: String(h.filedGrade),
+        })),
       },
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
@@ -98,17 +105,29 @@ export class IncidentService {
       if (!c) return;
       const dup = out.some((o) => o.role === role && o.name === c.name && o.number === c.number);
       if (dup) return;
-      out.push({ role, ...(sourceId !== undefined ? { sourceId } : {}), name: c.name, number: c.number, rosterGap: c.rosterGap === true });
+      out.push({
+        role,
+        ...(sourceId !== undefined ? { sourceId } : {}),
+        name: c.name,
+        number: c.number,
+        rosterGap: c.rosterGap === true,
+      });
     };
     add('control_room');
     for (const role of ['main', 'technical', 'operations'] as const) add(role);
     for (const sourceId of new Set(journal.map((e) => e.sourceId)))
-      if (contacts.sources.has(sourceId)) for (const role of ['main', 'technical', 'operations'] as const) add(role, sourceId);
+      if (contacts.sources.has(sourceId))
+        for (const role of ['main', 'technical', 'operations'] as const) add(role, sourceId);
     add('duty_desk');
     return out;
   }
 
-  private async series(siteId: string, from: number, to: number, journal: readonly DossierJournalEntry[]): Promise<DossierSeries[]> {
+  private async series(
+    siteId: string,
+    from: number,
+    to: number,
+    journal: readonly DossierJournalEntry[],
+  ): Promise<DossierSeries[]> {
     const win = telemetryWindow(from, to);
     const bucketSeconds = Math.max(1, Math.ceil((win.to - win.from) / 1000 / CHART_BUCKETS));
     const deviceIds = [...new Set(journal.flatMap((e) => (e.deviceId !== undefined ? [e.deviceId] : [])))];
@@ -118,9 +137,19 @@ export class IncidentService {
       .slice(0, MAX_DEVICES);
     const out: DossierSeries[] = [];
     for (const d of devices) {
-      const channels = [...d.channels].filter(([, spec]) => spec.type === 'number').map(([ch]) => ch).slice(0, MAX_CHANNELS);
+      const channels = [...d.channels]
+        .filter(([, spec]) => spec.type === 'number')
+        .map(([ch]) => ch)
+        .slice(0, MAX_CHANNELS);
       if (channels.length === 0) continue;
-      const buckets = await this.telemetry.bucketed({ siteId, deviceId: d.id, from: win.from, to: win.to, bucketSeconds, limit: 100_000 });
+      const buckets = await this.telemetry.bucketed({
+        siteId,
+        deviceId: d.id,
+        from: win.from,
+        to: win.to,
+        bucketSeconds,
+        limit: 100_000,
+      });
       const marks = journal
         .filter((e) => e.deviceId === d.id && MARKED_EVENTS.has(e.event))
         .map((e) => ({ at: e.at, label: EVENT_ZH[e.event] ?? e.event }));
@@ -135,7 +164,12 @@ export class IncidentService {
           bucketSeconds,
           points: buckets
             .filter((b) => b.channel === channel)
-            .map((b) => ({ t: b.bucket.toISOString(), min: Number(b.min), avg: Number(b.avg), max: Number(b.max) }))
+            .map((b) => ({
+              t: b.bucket.toISOString(),
+              min: Number(b.min),
+              avg: Number(b.avg),
+              max: Number(b.max),
+            }))
             .reverse(),
           limits: limitsOf(d, channel),
           marks,

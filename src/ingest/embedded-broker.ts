@@ -6,7 +6,9 @@ import type { MqttBrokerAuth, MqttDenyReason } from './mqtt-auth/mqtt-broker-aut
 
 export class PortInUseError extends Error {
   constructor(readonly port: number) {
-    super(`MQTT_PORT ${port} is already in use (another broker?). Unset MQTT_PORT to let hazwatch pick a free port, or set MQTT_URL to use that broker.`);
+    super(
+      `MQTT_PORT ${port} is already in use (another broker?). Unset MQTT_PORT to let hazwatch pick a free port, or set MQTT_URL to use that broker.`,
+    );
   }
 }
 
@@ -35,7 +37,10 @@ export type EmbeddedBrokerSecurity = {
   readonly auth: MqttBrokerAuth;
   /** Largest MQTT packet (remaining length) accepted; a larger one closes the client's connection before it is read. */
   readonly maxPacketBytes: number;
-  readonly onDenied?: (reason: MqttDenyReason, detail: { clientId: string; username?: string; topic?: string; remote?: string }) => void;
+  readonly onDenied?: (
+    reason: MqttDenyReason,
+    detail: { clientId: string; username?: string; topic?: string; remote?: string },
+  ) => void;
   readonly onOversize?: (detail: { clientId: string | null; bytes: number; remote?: string }) => void;
 };
 
@@ -49,7 +54,8 @@ const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 const SERVER_UNAVAILABLE = 3;
 
-const authError = (message: string, returnCode: number): Error & { returnCode: number } => Object.assign(new Error(message), { returnCode });
+const authError = (message: string, returnCode: number): Error & { returnCode: number } =>
+  Object.assign(new Error(message), { returnCode });
 
 /**
  * Refuses a packet larger than `max` as soon as its fixed header is read: mqtt-packet would otherwise buffer the whole
@@ -57,13 +63,16 @@ const authError = (message: string, returnCode: number): Error & { returnCode: n
  */
 function limitPacketSize(client: ClientInternals, max: number, onOversize: (bytes: number) => void): void {
   const parser = client._parser;
-  if (!parser || typeof parser._parseLength !== 'function') throw new Error('aedes client has no mqtt-packet parser to bound (aedes version changed?)');
+  if (!parser || typeof parser._parseLength !== 'function')
+    throw new Error('aedes client has no mqtt-packet parser to bound (aedes version changed?)');
   const parseLength = parser._parseLength.bind(parser);
   parser._parseLength = () => {
     const done = parseLength();
     if (done && parser.packet.length > max) {
       onOversize(parser.packet.length);
-      parser._emitError(new Error(`packet of ${parser.packet.length} bytes exceeds the limit of ${max} bytes`));
+      parser._emitError(
+        new Error(`packet of ${parser.packet.length} bytes exceeds the limit of ${max} bytes`),
+      );
       return false;
     }
     return done;
@@ -88,7 +97,11 @@ export class EmbeddedBroker {
     return `mqtt://${this.host}:${this.port}`;
   }
 
-  static async start(opts: { port?: number; host?: string; security: EmbeddedBrokerSecurity }): Promise<EmbeddedBroker> {
+  static async start(opts: {
+    port?: number;
+    host?: string;
+    security: EmbeddedBrokerSecurity;
+  }): Promise<EmbeddedBroker> {
     const host = opts.host ?? '127.0.0.1';
     const sec = opts.security;
     const log = new JsonLogger('embedded-broker');
@@ -96,9 +109,17 @@ export class EmbeddedBroker {
     const usernames = new WeakMap<Client, string>();
     const remote = (c: Client | null): string | undefined => {
       const conn: unknown = c?.conn;
-      return conn && typeof conn === 'object' && 'remoteAddress' in conn && typeof conn.remoteAddress === 'string' ? conn.remoteAddress : undefined;
+      return conn &&
+        typeof conn === 'object' &&
+        'remoteAddress' in conn &&
+        typeof conn.remoteAddress === 'string'
+        ? conn.remoteAddress
+        : undefined;
     };
-    const denied = (reason: MqttDenyReason, detail: { clientId: string; username?: string; topic?: string; remote?: string }): void => {
+    const denied = (
+      reason: MqttDenyReason,
+      detail: { clientId: string; username?: string; topic?: string; remote?: string },
+    ): void => {
       log.warn('MQTT client refused', { reason, ...detail });
       sec.onDenied?.(reason, detail);
     };
@@ -112,12 +133,23 @@ export class EmbeddedBroker {
               usernames.set(client, r.principal.username);
               return done(null, true);
             }
-            denied(r.reason, { clientId: client.id, ...(username ? { username } : {}), ...(remote(client) ? { remote: remote(client) } : {}) });
-            const code = r.reason === 'client_id_reserved' ? IDENTIFIER_REJECTED : r.reason === 'anonymous' ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD;
+            denied(r.reason, {
+              clientId: client.id,
+              ...(username ? { username } : {}),
+              ...(remote(client) ? { remote: remote(client) } : {}),
+            });
+            const code =
+              r.reason === 'client_id_reserved'
+                ? IDENTIFIER_REJECTED
+                : r.reason === 'anonymous'
+                  ? NOT_AUTHORIZED
+                  : BAD_USERNAME_OR_PASSWORD;
             done(authError(`refused: ${r.reason}`, code), false);
           },
           (err: unknown) => {
-            log.error('MQTT authentication failed internally (user store unreadable?)', { err: (err as Error).message });
+            log.error('MQTT authentication failed internally (user store unreadable?)', {
+              err: (err as Error).message,
+            });
             done(authError('server unavailable', SERVER_UNAVAILABLE), false);
           },
         );
@@ -125,21 +157,40 @@ export class EmbeddedBroker {
       authorizePublish: (client, packet, callback) => {
         const username = client ? usernames.get(client) : undefined;
         if (username !== undefined && sec.auth.mayPublish(username, packet.topic)) return callback(null);
-        denied('publish_denied', { clientId: client?.id ?? '(none)', ...(username ? { username } : {}), topic: packet.topic, ...(remote(client) ? { remote: remote(client) } : {}) });
+        denied('publish_denied', {
+          clientId: client?.id ?? '(none)',
+          ...(username ? { username } : {}),
+          topic: packet.topic,
+          ...(remote(client) ? { remote: remote(client) } : {}),
+        });
         callback(new Error(`not authorised to publish to ${packet.topic}`));
       },
       authorizeSubscribe: (client, sub, callback) => {
         const username = usernames.get(client);
         if (username !== undefined && sec.auth.maySubscribe(username, sub.topic)) return callback(null, sub);
-        denied('subscribe_denied', { clientId: client.id, ...(username ? { username } : {}), topic: sub.topic, ...(remote(client) ? { remote: remote(client) } : {}) });
+        denied('subscribe_denied', {
+          clientId: client.id,
+          ...(username ? { username } : {}),
+          topic: sub.topic,
+          ...(remote(client) ? { remote: remote(client) } : {}),
+        });
         callback(null, null); // SUBACK 0x80 for this filter
       },
     });
     const server = createServer((socket) => {
       const client = aedes.handle(socket) as ClientInternals;
       limitPacketSize(client, sec.maxPacketBytes, (bytes) => {
-        log.warn('MQTT packet over the size limit: connection closed', { clientId: client.id, bytes, limit: sec.maxPacketBytes, remote: socket.remoteAddress });
-        sec.onOversize?.({ clientId: client.id, bytes, ...(socket.remoteAddress ? { remote: socket.remoteAddress } : {}) });
+        log.warn('MQTT packet over the size limit: connection closed', {
+          clientId: client.id,
+          bytes,
+          limit: sec.maxPacketBytes,
+          remote: socket.remoteAddress,
+        });
+        sec.onOversize?.({
+          clientId: client.id,
+          bytes,
+          ...(socket.remoteAddress ? { remote: socket.remoteAddress } : {}),
+        });
       });
     });
     let port: number;
@@ -149,10 +200,17 @@ export class EmbeddedBroker {
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       if (opts.port !== undefined) throw new PortInUseError(opts.port);
       port = await listen(server, 0, host);
-      log.warn('port 1883 is taken (another MQTT broker is running there); the embedded broker listens on a free port instead', { port });
+      log.warn(
+        'port 1883 is taken (another MQTT broker is running there); the embedded broker listens on a free port instead',
+        { port },
+      );
     }
     const broker = new EmbeddedBroker(aedes, server, port, host);
-    broker.log.info('embedded MQTT broker listening', { url: broker.url, maxPacketBytes: sec.maxPacketBytes, auth: 'required' });
+    broker.log.info('embedded MQTT broker listening', {
+      url: broker.url,
+      maxPacketBytes: sec.maxPacketBytes,
+      auth: 'required',
+    });
     return broker;
   }
 

@@ -21,17 +21,35 @@ function setup() {
   const config = loadAppConfig({ CONFIG_DIR: makePlantConfigDir('s1'), DATA_DIR: '/tmp/unused' });
   const written: Reading[] = [];
   const dead: DeadLetterInput[] = [];
-  const writer = { enqueue: (r: readonly Reading[]) => written.push(...r), pressure$: new BehaviorSubject(false), onDurable: () => undefined, ackMark: () => 0 } as unknown as TelemetryWriter;
+  const writer = {
+    enqueue: (r: readonly Reading[]) => written.push(...r),
+    pressure$: new BehaviorSubject(false),
+    onDurable: () => undefined,
+    ackMark: () => 0,
+  } as unknown as TelemetryWriter;
   const deadLetters = { record: (d: DeadLetterInput) => dead.push(d) } as unknown as DeadLetterRepository;
-  const deviceStateRepo = { loadAll: async () => [], upsertMany: async () => undefined } as unknown as DeviceStateRepository;
+  const deviceStateRepo = {
+    loadAll: async () => [],
+    upsertMany: async () => undefined,
+  } as unknown as DeviceStateRepository;
   const metrics = new HazwatchMetrics(false);
-  const svc = new IngestService(config, new ManualClock(NOW), metrics, writer, deadLetters, deviceStateRepo, {} as MqttSecurity);
+  const svc = new IngestService(
+    config,
+    new ManualClock(NOW),
+    metrics,
+    writer,
+    deadLetters,
+    deviceStateRepo,
+    {} as MqttSecurity,
+  );
   const telemetry: Reading[] = [];
   const states: DeviceStateEvent[] = [];
   svc.telemetry$.subscribe((r) => telemetry.push(r));
   svc.deviceState$.subscribe((s) => states.push(s));
   const counter = async (name: string, labels: Record<string, string>) =>
-    (await metrics.registry.getSingleMetric(name)?.get())?.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0;
+    (await metrics.registry.getSingleMetric(name)?.get())?.values.find((v) =>
+      Object.entries(labels).every(([k, x]) => v.labels[k] === x),
+    )?.value ?? 0;
   return { svc, written, dead, telemetry, states, counter };
 }
 
@@ -41,9 +59,16 @@ describe('IngestService.handleMessage', () => {
   it('should hand valid readings to the writer, telemetry$ and the latest-value registry', async () => {
     const { svc, written, telemetry, counter } = setup();
     svc.handleMessage(T, Buffer.from(gasMessage(NOW - 500, 1, 0.3)), NOW);
-    expect(written.map((r) => [r.channel, r.value])).toEqual([['conc', 0.3], ['fault', false]]);
+    expect(written.map((r) => [r.channel, r.value])).toEqual([
+      ['conc', 0.3],
+      ['fault', false],
+    ]);
     expect(telemetry).toEqual(written);
-    expect(svc.registry.get('s1/gd-1')?.values.get('conc')).toEqual({ value: 0.3, ts: NOW - 500, quality: 'good' });
+    expect(svc.registry.get('s1/gd-1')?.values.get('conc')).toEqual({
+      value: 0.3,
+      ts: NOW - 500,
+      quality: 'good',
+    });
     expect(await counter('hazwatch_ingest_messages_total', { result: 'accepted' })).toBe(1);
   });
 
@@ -92,7 +117,12 @@ describe('IngestService.handleMessage', () => {
 
   it('should not lose one good message in a flood of 10k malformed ones', () => {
     const { svc, written, dead } = setup();
-    const garbage = [Buffer.from('{"ts":'), Buffer.from('[]'), Buffer.from(JSON.stringify({ ts: 'soon', values: { conc: 1 } })), Buffer.from(JSON.stringify({ ts: NOW, values: { conc: 1e9 } }))];
+    const garbage = [
+      Buffer.from('{"ts":'),
+      Buffer.from('[]'),
+      Buffer.from(JSON.stringify({ ts: 'soon', values: { conc: 1 } })),
+      Buffer.from(JSON.stringify({ ts: NOW, values: { conc: 1e9 } })),
+    ];
     let good = 0;
     for (let i = 0; i < 10_000; i++) {
       svc.handleMessage(T, garbage[i % garbage.length] as Buffer, NOW);
@@ -129,22 +159,58 @@ describe('IngestService Sparkplug B (docs/sparkplug.md)', () => {
     const config = loadAppConfig({ CONFIG_DIR: dir, DATA_DIR: '/tmp/unused' });
     const written: Reading[] = [];
     const dead: DeadLetterInput[] = [];
-    const writer = { enqueue: (r: readonly Reading[]) => written.push(...r), pressure$: new BehaviorSubject(false), onDurable: () => undefined, ackMark: () => 0 } as unknown as TelemetryWriter;
+    const writer = {
+      enqueue: (r: readonly Reading[]) => written.push(...r),
+      pressure$: new BehaviorSubject(false),
+      onDurable: () => undefined,
+      ackMark: () => 0,
+    } as unknown as TelemetryWriter;
     const deadLetters = { record: (d: DeadLetterInput) => dead.push(d) } as unknown as DeadLetterRepository;
-    const deviceStateRepo = { loadAll: async () => [], upsertMany: async () => undefined } as unknown as DeviceStateRepository;
-    const svc = new IngestService(config, new ManualClock(NOW), new HazwatchMetrics(false), writer, deadLetters, deviceStateRepo, {} as MqttSecurity);
+    const deviceStateRepo = {
+      loadAll: async () => [],
+      upsertMany: async () => undefined,
+    } as unknown as DeviceStateRepository;
+    const svc = new IngestService(
+      config,
+      new ManualClock(NOW),
+      new HazwatchMetrics(false),
+      writer,
+      deadLetters,
+      deviceStateRepo,
+      {} as MqttSecurity,
+    );
     const published: Array<{ topic: string; payload: Buffer }> = [];
-    (svc as unknown as { client: unknown }).client = { publish: (topic: string, payload: Buffer) => published.push({ topic, payload }) };
+    (svc as unknown as { client: unknown }).client = {
+      publish: (topic: string, payload: Buffer) => published.push({ topic, payload }),
+    };
     const messages: Array<readonly Reading[]> = [];
     const states: DeviceStateEvent[] = [];
     svc.messages$.subscribe((m) => messages.push(m));
     svc.deviceState$.subscribe((s) => states.push(s));
     return { svc, written, dead, published, messages, states };
   }
-  const birth = () => [
-    ['spBv1.0/G/NBIRTH/gw', encodePayload({ timestamp: NOW, seq: 0, metrics: [{ name: 'bdSeq', datatype: DataType.Int64, value: 1 }] })],
-    ['spBv1.0/G/DBIRTH/gw/D1', encodePayload({ timestamp: NOW, seq: 1, metrics: [{ name: 'Conc', alias: 1, datatype: DataType.Float, value: 0.25 }, { name: 'Fault', alias: 2, datatype: DataType.Boolean, value: false }] })],
-  ] as const;
+  const birth = () =>
+    [
+      [
+        'spBv1.0/G/NBIRTH/gw',
+        encodePayload({
+          timestamp: NOW,
+          seq: 0,
+          metrics: [{ name: 'bdSeq', datatype: DataType.Int64, value: 1 }],
+        }),
+      ],
+      [
+        'spBv1.0/G/DBIRTH/gw/D1',
+        encodePayload({
+          timestamp: NOW,
+          seq: 1,
+          metrics: [
+            { name: 'Conc', alias: 1, datatype: DataType.Float, value: 0.25 },
+            { name: 'Fault', alias: 2, datatype: DataType.Boolean, value: false },
+          ],
+        }),
+      ],
+    ] as const;
 
   it('should write readings, bring the device online and group messages$ by event time', () => {
     const { svc, written, dead, messages, states } = spSetup();
@@ -152,10 +218,22 @@ describe('IngestService Sparkplug B (docs/sparkplug.md)', () => {
     expect(states.map((s) => [s.deviceId, s.state])).toEqual([['gd-1', 'online']]);
     // store and forward: one DDATA with three times of conc
     const ts = [NOW - 3000, NOW - 1000, NOW - 2000];
-    svc.handleMessage('spBv1.0/G/DDATA/gw/D1', encodePayload({ timestamp: NOW - 1000, seq: 2, metrics: ts.map((t, i) => ({ alias: 1, datatype: DataType.Float, value: i + 1, timestamp: t })) }), NOW);
+    svc.handleMessage(
+      'spBv1.0/G/DDATA/gw/D1',
+      encodePayload({
+        timestamp: NOW - 1000,
+        seq: 2,
+        metrics: ts.map((t, i) => ({ alias: 1, datatype: DataType.Float, value: i + 1, timestamp: t })),
+      }),
+      NOW,
+    );
     expect(dead).toEqual([]);
     expect(written.slice(2).map((r) => [r.ts, r.value])).toEqual(ts.map((t, i) => [t, i + 1]));
-    expect(messages.slice(1).map((m) => m.map((r) => r.ts))).toEqual([[NOW - 3000], [NOW - 2000], [NOW - 1000]]);
+    expect(messages.slice(1).map((m) => m.map((r) => r.ts))).toEqual([
+      [NOW - 3000],
+      [NOW - 2000],
+      [NOW - 1000],
+    ]);
     // the birth's value (at NOW) is newer than the forwarded ones: late data does not overwrite it
     expect(svc.registry.get('s1/gd-1')?.values.get('conc')?.value).toBe(0.25);
   });
@@ -163,9 +241,15 @@ describe('IngestService Sparkplug B (docs/sparkplug.md)', () => {
   it('should publish a rebirth NCMD on a seq gap and dead-letter an unknown alias with the whole payload', () => {
     const { svc, dead, published } = spSetup();
     for (const [t, p] of birth()) svc.handleMessage(t, p, NOW);
-    const payload = encodePayload({ timestamp: NOW, seq: 9, metrics: [{ alias: 7, datatype: DataType.Float, value: 1 }] });
+    const payload = encodePayload({
+      timestamp: NOW,
+      seq: 9,
+      metrics: [{ alias: 7, datatype: DataType.Float, value: 1 }],
+    });
     svc.handleMessage('spBv1.0/G/DDATA/gw/D1', payload, NOW);
-    expect(dead.map((d) => [d.topic, d.reason])).toEqual([['spBv1.0/G/DDATA/gw/D1', 'sparkplug_unknown_alias']]);
+    expect(dead.map((d) => [d.topic, d.reason])).toEqual([
+      ['spBv1.0/G/DDATA/gw/D1', 'sparkplug_unknown_alias'],
+    ]);
     expect(dead[0]!.payload.equals(payload)).toBe(true);
     expect(published.map((p) => p.topic)).toEqual(['spBv1.0/G/NCMD/gw']);
     const cmd = decodePayload(published[0]!.payload).metrics![0]!;

@@ -26,7 +26,11 @@ import { installDeferredAcks, installKeepaliveGuard, type DeferredAcks } from '.
 import { MqttSecurity } from './mqtt-auth/mqtt-security.service';
 import { shareEventLoop, type TurnControl } from './socket-turns';
 import { DataType, encodePayload } from './sparkplug/sparkplug-payload';
-import { SparkplugProcessor, type RebirthRequest, type SparkplugOutcome } from './sparkplug/sparkplug-processor';
+import {
+  SparkplugProcessor,
+  type RebirthRequest,
+  type SparkplugOutcome,
+} from './sparkplug/sparkplug-processor';
 import {
   isSparkplugTopic,
   ncmdTopic,
@@ -159,7 +163,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
           (key) => this.registry.get(key)?.tracker,
         )
       : undefined;
-    if (this.sparkplug) for (const cause of ['seq_gap', 'no_birth', 'unknown_alias']) this.metrics.sparkplugRebirths.inc({ cause }, 0);
+    if (this.sparkplug)
+      for (const cause of ['seq_gap', 'no_birth', 'unknown_alias'])
+        this.metrics.sparkplugRebirths.inc({ cause }, 0);
   }
 
   /** The broker URL in use (embedded or external). */
@@ -287,7 +293,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     client.on('error', (err) => this.log.error('MQTT client error', { err: err.message }));
     // One correlation id per writer batch (the batch whose commit acknowledges these messages): `mqtt-<batch seq>`.
     client.on('message', (topic, payload) =>
-      withCorrelationId(this.batchCorrelationId(), () => this.handleMessage(topic, payload, this.clock.now())),
+      withCorrelationId(this.batchCorrelationId(), () =>
+        this.handleMessage(topic, payload, this.clock.now()),
+      ),
     );
   }
 

@@ -39,13 +39,20 @@ export class RejectsController {
   @Requires('ingest.rejects.read')
   @ApiOperation({ summary: `Dead-letter entries, newest first. Reasons: ${REJECT_REASONS.join(', ')}` })
   async list(@CurrentPrincipal() principal: Principal, @Query() q: RejectsQuery): Promise<unknown> {
-    const rows = await this.deadLetters.list({ limit: q.limit ?? 100, ...(q.reason ? { reason: q.reason } : {}), ...(q.before ? { beforeId: Number(q.before) } : {}) });
+    const rows = await this.deadLetters.list({
+      limit: q.limit ?? 100,
+      ...(q.reason ? { reason: q.reason } : {}),
+      ...(q.before ? { beforeId: Number(q.before) } : {}),
+    });
     // A scoped principal sees only dead letters whose topic names one of its sites (payloads can be sensitive).
     const visible = this.scope.siteFilter(principal);
-    const entries = visible === undefined ? rows : rows.filter((r) => {
-      const site = this.siteOf(r.topic);
-      return site !== undefined && visible.includes(site);
-    });
+    const entries =
+      visible === undefined
+        ? rows
+        : rows.filter((r) => {
+            const site = this.siteOf(r.topic);
+            return site !== undefined && visible.includes(site);
+          });
     // Sparkplug payloads are protobuf: also given as base64 (`payload` stays the UTF-8 reading, as for JSON).
     return {
       reasons: REJECT_REASONS,

@@ -16,7 +16,9 @@ export class RejectsQuery {
 
   @ApiPropertyOptional({ minimum: 1, maximum: 1000 })
   @IsOptional()
-  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value))
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
+  )
   @IsInt({ message: 'limit must be an integer' })
   @Min(1)
   @Max(1000)

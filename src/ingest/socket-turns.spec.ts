@@ -24,10 +24,27 @@ function harness(budgetBytes: number) {
   let yields = 0;
   let turns = 0;
   let quiet = 0;
-  const control = shareEventLoop(sock, { budgetBytes, defer: (fn) => deferred.push(fn), onYield: () => yields++, onTurn: () => turns++, onQuiet: () => quiet++ });
+  const control = shareEventLoop(sock, {
+    budgetBytes,
+    defer: (fn) => deferred.push(fn),
+    onYield: () => yields++,
+    onTurn: () => turns++,
+    onQuiet: () => quiet++,
+  });
   const data = (n: number) => sock.emit('data', Buffer.alloc(n));
   const endTurn = () => deferred.splice(0).forEach((fn) => fn());
-  return { sock, calls, data, endTurn, yields: () => yields, turns: () => turns, quiet: () => quiet, control, deferred, isPaused: () => paused };
+  return {
+    sock,
+    calls,
+    data,
+    endTurn,
+    yields: () => yields,
+    turns: () => turns,
+    quiet: () => quiet,
+    control,
+    deferred,
+    isPaused: () => paused,
+  };
 }
 
 describe('shareEventLoop', () => {
@@ -125,7 +142,10 @@ describe('shareEventLoop', () => {
   it('holds a piped stream for real: a destination that drains does not resume it (the pipe is taken down)', async () => {
     const src = new PassThrough();
     let got = 0;
-    const dest = new Writable({ highWaterMark: 16, write: (c: Buffer, _e, cb) => ((got += c.length), setImmediate(cb)) });
+    const dest = new Writable({
+      highWaterMark: 16,
+      write: (c: Buffer, _e, cb) => ((got += c.length), setImmediate(cb)),
+    });
     src.pipe(dest);
     const control = shareEventLoop(src, { budgetBytes: 1 << 20 });
     for (let i = 0; i < 20; i++) src.write(Buffer.alloc(100)); // the destination backs up: the pipe awaits its drain

@@ -310,7 +310,9 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
     return entry;
   }
 
-  private resolverFor(s: Pick<CalloutSubject, 'siteId' | 'sourceId' | 'priority' | 'ruleId'>): CalleeResolver {
+  private resolverFor(
+    s: Pick<CalloutSubject, 'siteId' | 'sourceId' | 'priority' | 'ruleId'>,
+  ): CalleeResolver {
     return (role, at) => {
       const config = this.config;
       const contacts = config?.sites.get(s.siteId);

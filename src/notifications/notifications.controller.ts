@@ -162,7 +162,8 @@ export class NotificationsController {
   @ApiConflictResponse({ description: 'a check of this site is already running' })
   run(@CurrentPrincipal() principal: Principal, @Body() body: RunDutyCheckBody): DutyCheckState {
     if (principal.role === 'regulator') {
-      if (!this.app.plant.siteById.has(body.site)) throw new NotFoundException(`site '${body.site}' not found`);
+      if (!this.app.plant.siteById.has(body.site))
+        throw new NotFoundException(`site '${body.site}' not found`);
       if (!this.scope.canSeeSite(principal, body.site))
         throw new ForbiddenException(
           `site '${body.site}' lies outside your jurisdiction '${principal.scope}': regulators check enterprises of their own jurisdiction`,

@@ -51,18 +51,28 @@ export class PlantController {
 
   @Get('sites/:id')
   @Requires('plant.read')
-  @ApiOperation({ summary: 'One enterprise with its hazard sources and devices (404 outside your jurisdiction)' })
+  @ApiOperation({
+    summary: 'One enterprise with its hazard sources and devices (404 outside your jurisdiction)',
+  })
   site(@CurrentPrincipal() principal: Principal, @Param('id') id: string): unknown {
     const site = this.config.plant.siteById.get(id);
     if (!site || !this.scope.canSeeSite(principal, id)) throw new NotFoundException(`site '${id}' not found`);
-    return { ...this.siteSummary(site), devices: site.devices.map((d) => this.deviceView(this.config.plant.deviceByKey.get(`${site.id}/${d.id}`))) };
+    return {
+      ...this.siteSummary(site),
+      devices: site.devices.map((d) =>
+        this.deviceView(this.config.plant.deviceByKey.get(`${site.id}/${d.id}`)),
+      ),
+    };
   }
 
   @Get('devices')
   @Requires('plant.read')
   @ApiOperation({ summary: 'Devices with online state, last values and last seen; filter by site' })
   devices(@CurrentPrincipal() principal: Principal, @Query() q: SiteFilterQuery): unknown[] {
-    if (q.site !== undefined && (!this.config.plant.siteById.has(q.site) || !this.scope.canSeeSite(principal, q.site)))
+    if (
+      q.site !== undefined &&
+      (!this.config.plant.siteById.has(q.site) || !this.scope.canSeeSite(principal, q.site))
+    )
       throw new NotFoundException(`site '${q.site}' not found`);
     const visible = this.scope.visibleSiteIds(principal);
     const out: unknown[] = [];
@@ -104,7 +114,8 @@ export class PlantController {
     if (!d) return {};
     const status = this.ingest.registry.get(`${d.siteId}/${d.id}`);
     const values: Record<string, unknown> = {};
-    for (const [ch, v] of status?.values ?? []) values[ch] = { value: v.value, ts: new Date(v.ts).toISOString(), quality: v.quality };
+    for (const [ch, v] of status?.values ?? [])
+      values[ch] = { value: v.value, ts: new Date(v.ts).toISOString(), quality: v.quality };
     return {
       siteId: d.siteId,
       deviceId: d.id,
@@ -113,13 +124,24 @@ export class PlantController {
       sourceId: d.sourceId,
       area: d.area,
       periodS: d.periodS,
-      ...(d.kind === 'gas_detector' ? { gas: d.gas, gasClass: d.gasClass, unit: d.unit, level1: d.level1, level2: d.level2 } : {}),
-      ...(d.kind === 'tank' ? { capacityM3: d.capacityM3, densityTPerM3: d.densityTPerM3, substance: d.substance, ...tankMarks(d) } : {}),
+      ...(d.kind === 'gas_detector'
+        ? { gas: d.gas, gasClass: d.gasClass, unit: d.unit, level1: d.level1, level2: d.level2 }
+        : {}),
+      ...(d.kind === 'tank'
+        ? {
+            capacityM3: d.capacityM3,
+            densityTPerM3: d.densityTPerM3,
+            substance: d.substance,
+            ...tankMarks(d),
+          }
+        : {}),
       ...(d.kind === 'shutoff_valve' ? { travelTimeS: d.travelTimeS } : {}),
       ...(d.kind === 'safety_system' ? { system: d.system } : {}),
       ...(d.kind === 'analog' ? { unit: d.unit, limits: d.limits } : {}),
       ...(d.kind === 'discrete' ? { alarmWhen: d.alarmWhen ?? true, priority: d.priority ?? 'high' } : {}),
-      ranges: Object.fromEntries([...d.channels].flatMap(([ch, spec]) => (spec.type === 'number' ? [[ch, spec.span]] : []))),
+      ranges: Object.fromEntries(
+        [...d.channels].flatMap(([ch, spec]) => (spec.type === 'number' ? [[ch, spec.span]] : [])),
+      ),
       state: status?.state ?? 'unknown',
       stateChangedAt: status?.stateChangedAt ? new Date(status.stateChangedAt).toISOString() : null,
       lastSeen: status?.lastSeen ? new Date(status.lastSeen).toISOString() : null,

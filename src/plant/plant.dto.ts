@@ -2,7 +2,8 @@ import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
 
-export const TIME_RE = /^(\d{10,16}|\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?)$/;
+export const TIME_RE =
+  /^(\d{10,16}|\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?)$/;
 const TIME_MSG = 'must be an ISO-8601 time with zone (2026-11-24T10:00:00Z) or epoch milliseconds';
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -14,7 +15,10 @@ export class SiteFilterQuery {
 }
 
 export class TelemetryQuery {
-  @ApiProperty({ description: 'Device as siteId/deviceId (or a device id that is unique across sites)', example: 'bohai-chem/cl-gd-1' })
+  @ApiProperty({
+    description: 'Device as siteId/deviceId (or a device id that is unique across sites)',
+    example: 'bohai-chem/cl-gd-1',
+  })
   @Matches(/^([A-Za-z0-9_-]{1,64}\/)?[A-Za-z0-9_-]{1,64}$/, { message: 'device must be siteId/deviceId' })
   device!: string;
 
@@ -33,17 +37,20 @@ export class TelemetryQuery {
   @Matches(TIME_RE, { message: `to ${TIME_MSG}` })
   to?: string;
 
-  @ApiPropertyOptional({ description: 'Bucket width (30s, 1m, 15m, 1h, 1d) for min/max/avg/last; raw rows when omitted' })
+  @ApiPropertyOptional({
+    description: 'Bucket width (30s, 1m, 15m, 1h, 1d) for min/max/avg/last; raw rows when omitted',
+  })
   @IsOptional()
   @Matches(/^(raw|\d+(s|m|h|d)?)$/, { message: 'bucket must be like 30s, 1m, 1h, 1d or raw' })
   bucket?: string;
 
   @ApiPropertyOptional({ description: 'Maximum raw rows (default 10000)', minimum: 1, maximum: 100000 })
   @IsOptional()
-  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value))
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
+  )
   @IsInt({ message: 'limit must be an integer' })
   @Min(1)
   @Max(100000)
   limit?: number;
 }
-

@@ -28,21 +28,40 @@ export class TelemetryController {
   @ApiOperation({ summary: 'Stored history of one device: raw rows, or min/max/avg/last per bucket' })
   async history(@CurrentPrincipal() principal: Principal, @Query() q: TelemetryQuery): Promise<unknown> {
     const device = this.resolveDevice(q.device);
-    if (!this.scope.canSeeSite(principal, device.siteId)) throw new NotFoundException(`device '${q.device}' not found`);
+    if (!this.scope.canSeeSite(principal, device.siteId))
+      throw new NotFoundException(`device '${q.device}' not found`);
     if (q.channel !== undefined && !device.channels.has(q.channel))
-      throw new BadRequestException(`channel must be one of ${[...device.channels.keys()].join(', ')} for this device`);
+      throw new BadRequestException(
+        `channel must be one of ${[...device.channels.keys()].join(', ')} for this device`,
+      );
     const to = parseTime(q.to, 'to', this.clock.now());
     const from = parseTime(q.from, 'from', to - HOUR);
     checkRange(from, to);
     const bucketSeconds = parseBucket(q.bucket);
-    const base = { siteId: device.siteId, deviceId: device.id, ...(q.channel !== undefined ? { channel: q.channel } : {}), from, to };
-    const head = { siteId: device.siteId, deviceId: device.id, channel: q.channel ?? null, from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+    const base = {
+      siteId: device.siteId,
+      deviceId: device.id,
+      ...(q.channel !== undefined ? { channel: q.channel } : {}),
+      from,
+      to,
+    };
+    const head = {
+      siteId: device.siteId,
+      deviceId: device.id,
+      channel: q.channel ?? null,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+    };
     if (bucketSeconds === undefined) {
       const limit = q.limit ?? 10000;
       const points = await this.repo.raw({ ...base, limit });
       return { ...head, bucket: null, truncated: points.length >= limit, points };
     }
-    return { ...head, bucket: bucketSeconds, points: await this.repo.bucketed({ ...base, bucketSeconds, limit: 100000 }) };
+    return {
+      ...head,
+      bucket: bucketSeconds,
+      points: await this.repo.bucketed({ ...base, bucketSeconds, limit: 100000 }),
+    };
   }
 
   private resolveDevice(ref: string): DeviceInfo {
@@ -54,7 +73,8 @@ export class TelemetryController {
     }
     const matches = [...plant.deviceByKey.values()].filter((d) => d.id === ref);
     if (matches.length === 0) throw new NotFoundException(`device '${ref}' not found`);
-    if (matches.length > 1) throw new BadRequestException(`device '${ref}' exists in several sites; use siteId/deviceId`);
+    if (matches.length > 1)
+      throw new BadRequestException(`device '${ref}' exists in several sites; use siteId/deviceId`);
     return matches[0] as DeviceInfo;
   }
 }

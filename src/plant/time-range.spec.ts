@@ -8,7 +8,9 @@ describe('time-range', () => {
     expect(parseTime(undefined, 'from', 5)).toBe(5);
   });
   it('should name the parameter when a time is bad', () => {
-    expect(() => parseTime('soon', 'to', 0)).toThrow(new BadRequestException('to must be an ISO-8601 time or epoch milliseconds'));
+    expect(() => parseTime('soon', 'to', 0)).toThrow(
+      new BadRequestException('to must be an ISO-8601 time or epoch milliseconds'),
+    );
   });
   it('should parse bucket sizes', () => {
     expect(parseBucket('1m')).toBe(60);

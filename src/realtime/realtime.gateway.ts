@@ -5,7 +5,12 @@ import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 
 import type { RawData, WebSocket } from 'ws';
 import { can } from '../auth/domain/capability.policy';
 import type { Reading } from '../common/types';
-import { bindCorrelationId, currentCorrelationId, newCorrelationId, withCorrelationId } from '../common/correlation';
+import {
+  bindCorrelationId,
+  currentCorrelationId,
+  newCorrelationId,
+  withCorrelationId,
+} from '../common/correlation';
 import { JsonLogger } from '../common/logger';
 import { clientAddress, parseTrustProxy, trustPredicate } from '../common/domain/trust-proxy';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -180,7 +185,10 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
     this.sessions.add(session);
     this.metrics.wsClients.inc();
     // Socket events run in the socket's context: bind them to the session's correlation id.
-    ws.on('close', bindCorrelationId(cid, () => this.release(session)));
+    ws.on(
+      'close',
+      bindCorrelationId(cid, () => this.release(session)),
+    );
     ws.on('pong', () => {
       session.alive = true;
     });

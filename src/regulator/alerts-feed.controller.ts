@@ -61,7 +61,8 @@ export class AlertsFeedController {
   @ApiQuery({
     name: 'minPriority',
     required: false,
-    description: 'Lowest priority listed (default high: the regulator-graded alarms; site_offline is always listed)',
+    description:
+      'Lowest priority listed (default high: the regulator-graded alarms; site_offline is always listed)',
   })
   async atom(
     @CurrentPrincipal() principal: Principal,

@@ -21,7 +21,12 @@ import { systemScheduler, type Scheduler, type TimerHandle } from '../common/tim
 import { capTime } from './domain/cap-time';
 import { checkHiddenDangerMove, type HiddenDangerState } from './domain/hidden-danger.machine';
 import { FEED_SCHEDULER } from './feed-projector.service';
-import { DisposalRepository, type Disposition, type HiddenDanger, type Obligation } from './disposal.repository';
+import {
+  DisposalRepository,
+  type Disposition,
+  type HiddenDanger,
+  type Obligation,
+} from './disposal.repository';
 import { FEED_SETTINGS, type FeedSettings } from './feeds-settings.loader';
 
 export const DISPOSAL_OVERDUE_RULE = 'ext:feeds:disposal-overdue:';

@@ -1,4 +1,14 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiConflictResponse,
@@ -34,9 +44,13 @@ export class DutyWorkflowController {
     summary:
       'Report an operator-off-post (离岗) event with its evidence (video-analytics token): starts a duty check of that control room now',
   })
-  @ApiCreatedResponse({ description: 'recorded; `dutyCheckId` is the check started (or the one already running)' })
+  @ApiCreatedResponse({
+    description: 'recorded; `dutyCheckId` is the check started (or the one already running)',
+  })
   @ApiOkResponse({ description: 'this event id was reported before: the first record, unchanged' })
-  @ApiNotFoundResponse({ description: 'no such enterprise in the token’s scope, or no duty-check configuration for it' })
+  @ApiNotFoundResponse({
+    description: 'no such enterprise in the token’s scope, or no duty-check configuration for it',
+  })
   @ApiConflictResponse({ description: 'the event id was used before with another site or camera' })
   async offPost(
     @CurrentPrincipal() p: Principal,
@@ -66,9 +80,14 @@ export class DutyWorkflowController {
 
   @Get('duty-feedback')
   @Requires('plant.read')
-  @ApiOperation({ summary: 'Feedback obligations (反馈) of missed duty checks in your jurisdiction, newest first' })
+  @ApiOperation({
+    summary: 'Feedback obligations (反馈) of missed duty checks in your jurisdiction, newest first',
+  })
   feedbacks(@CurrentPrincipal() p: Principal, @Query() q: FeedbackListQuery): Promise<DutyFeedback[]> {
-    return this.duty.feedbacks(p, { ...(q.status !== undefined ? { status: q.status } : {}), limit: q.limit ?? 100 });
+    return this.duty.feedbacks(p, {
+      ...(q.status !== undefined ? { status: q.status } : {}),
+      limit: q.limit ?? 100,
+    });
   }
 
   @Get('duty-feedback/:id')
@@ -81,9 +100,15 @@ export class DutyWorkflowController {
   @Post('duty-feedback/:id')
   @HttpCode(200)
   @Requires('duty-feedback.file')
-  @ApiOperation({ summary: 'The enterprise’s feedback: who was on duty, why the check was missed, what was done' })
+  @ApiOperation({
+    summary: 'The enterprise’s feedback: who was on duty, why the check was missed, what was done',
+  })
   @ApiConflictResponse({ description: 'not awaiting an answer (already filed or accepted)' })
-  file(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() b: FeedbackBody): Promise<DutyFeedback> {
+  file(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() b: FeedbackBody,
+  ): Promise<DutyFeedback> {
     return this.duty.file(p, id, b);
   }
 

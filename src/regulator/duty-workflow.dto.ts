@@ -1,6 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUrl, Length, Matches, Max, Min } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Length,
+  Matches,
+  Max,
+  Min,
+} from 'class-validator';
 import type { FeedbackStatus } from './duty-workflow.repository';
 
 const toInt = ({ value }: { value: unknown }): unknown =>
@@ -8,7 +19,8 @@ const toInt = ({ value }: { value: unknown }): unknown =>
 
 export class OffPostEventBody {
   @ApiProperty({
-    description: 'The video system’s own id of the event; a retry with the same id is answered from the first record',
+    description:
+      'The video system’s own id of the event; a retry with the same id is answered from the first record',
     example: 'vid-2026-12-03-000123',
   })
   @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'eventId must be 1–128 letters, digits, . _ : -' })
@@ -22,7 +34,9 @@ export class OffPostEventBody {
   @IsIn(['off_post'])
   kind!: 'off_post';
 
-  @ApiPropertyOptional({ description: 'When the camera saw it (ISO 8601 with offset); default: when received' })
+  @ApiPropertyOptional({
+    description: 'When the camera saw it (ISO 8601 with offset); default: when received',
+  })
   @IsOptional()
   @IsISO8601({ strict: true })
   occurredAt?: string;
@@ -68,12 +82,18 @@ export class FeedbackBody {
   @Length(1, 200)
   who!: string;
 
-  @ApiProperty({ description: 'Why the duty check was missed', example: '交接班时电话转接错误 call forwarded wrongly at shift change' })
+  @ApiProperty({
+    description: 'Why the duty check was missed',
+    example: '交接班时电话转接错误 call forwarded wrongly at shift change',
+  })
   @IsString()
   @Length(1, 4000)
   why!: string;
 
-  @ApiProperty({ description: 'What was done about it', example: '恢复直线电话并复测 line restored and tested' })
+  @ApiProperty({
+    description: 'What was done about it',
+    example: '恢复直线电话并复测 line restored and tested',
+  })
   @IsString()
   @Length(1, 4000)
   actions!: string;

@@ -226,7 +226,14 @@ export class DutyWorkflowRepository {
     by: string;
     at: number;
   }): Promise<DutyFeedback | undefined> {
-    const r = await this.db.query<FeedbackRow>(FILE_FEEDBACK, [f.id, f.who, f.why, f.actions, f.by, date(f.at)]);
+    const r = await this.db.query<FeedbackRow>(FILE_FEEDBACK, [
+      f.id,
+      f.who,
+      f.why,
+      f.actions,
+      f.by,
+      date(f.at),
+    ]);
     return r.rows[0] ? toFeedback(r.rows[0]) : undefined;
   }
 

@@ -162,7 +162,10 @@ export class DutyWorkflowService implements OnModuleInit, OnModuleDestroy {
           dueAt: new Date(opened.dueAt).toISOString(),
         });
     } catch (err) {
-      this.log.error('could not open the feedback obligation of a missed duty check', { dutyCheckId: f.id, err });
+      this.log.error('could not open the feedback obligation of a missed duty check', {
+        dutyCheckId: f.id,
+        err,
+      });
     }
   }
 

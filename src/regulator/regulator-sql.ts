@@ -12,5 +12,6 @@ export type FeedSql = {
 export const FEED_SQL = Symbol('FEED_SQL');
 
 export const ms = (d: Date | string | null): number | null => (d === null ? null : new Date(d).getTime());
-export const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
+export const iso = (d: Date | string | null): string | null =>
+  d === null ? null : new Date(d).toISOString();
 export const date = (t: number): Date => new Date(t);

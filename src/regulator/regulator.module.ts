@@ -27,12 +27,7 @@ import { WebhookDispatcher } from './webhook-dispatcher.service';
  */
 @Module({
   imports: [AlarmsModule, NotificationsModule],
-  controllers: [
-    AlertsFeedController,
-    SubscriptionsController,
-    DispositionController,
-    DutyWorkflowController,
-  ],
+  controllers: [AlertsFeedController, SubscriptionsController, DispositionController, DutyWorkflowController],
   providers: [
     { provide: FEED_SQL, useExisting: Database },
     {

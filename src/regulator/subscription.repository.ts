@@ -231,11 +231,18 @@ export class SubscriptionRepository {
     return ((await this.db.query(DELETE_GRANT, [subscriptionId, granteeTokenId])).rowCount ?? 0) > 0;
   }
 
-  async grants(subscriptionId: string): Promise<Array<{ tokenId: string; grantedBy: string; grantedAt: string }>> {
-    const r = await this.db.query<{ grantee_token_id: string; granted_by: string; granted_at: Date }>(GRANTS_OF, [
-      subscriptionId,
-    ]);
-    return r.rows.map((x) => ({ tokenId: x.grantee_token_id, grantedBy: x.granted_by, grantedAt: x.granted_at.toISOString() }));
+  async grants(
+    subscriptionId: string,
+  ): Promise<Array<{ tokenId: string; grantedBy: string; grantedAt: string }>> {
+    const r = await this.db.query<{ grantee_token_id: string; granted_by: string; granted_at: Date }>(
+      GRANTS_OF,
+      [subscriptionId],
+    );
+    return r.rows.map((x) => ({
+      tokenId: x.grantee_token_id,
+      grantedBy: x.granted_by,
+      grantedAt: x.granted_at.toISOString(),
+    }));
   }
 
   // dispatcher ---------------------------------------------------------------------------------------------------------

@@ -74,7 +74,8 @@ export class SubscriptionsController {
   private async readable(p: Principal, id: string): Promise<Subscription> {
     const s = await this.repo.subscription(id);
     if (s && this.owns(p, s)) return s;
-    if (s && scopeWithin(s.scope, this.ownScope(p)) && (await this.repo.grantedTo(p.tokenId)).has(s.id)) return s;
+    if (s && scopeWithin(s.scope, this.ownScope(p)) && (await this.repo.grantedTo(p.tokenId)).has(s.id))
+      return s;
     throw new NotFoundException(`subscription '${id}' not found`);
   }
 
@@ -82,7 +83,9 @@ export class SubscriptionsController {
   private async owned(p: Principal, id: string): Promise<Subscription> {
     const s = await this.readable(p, id);
     if (!this.owns(p, s))
-      throw new ForbiddenException(`subscription '${id}' belongs to another regulator: only its owner or an admin may change it`);
+      throw new ForbiddenException(
+        `subscription '${id}' belongs to another regulator: only its owner or an admin may change it`,
+      );
     return s;
   }
 
@@ -228,7 +231,11 @@ export class SubscriptionsController {
     summary:
       'Let another token (e.g. the city regulator) list and read this subscription and its delivery log; never resume or delete it (admin)',
   })
-  async grant(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() b: GrantBody): Promise<void> {
+  async grant(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() b: GrantBody,
+  ): Promise<void> {
     if (!(await this.repo.subscription(id))) throw new NotFoundException(`subscription '${id}' not found`);
     await this.repo.grant(id, b.tokenId, p.name, this.clock.now());
     this.log.info('webhook subscription read access granted', { id, tokenId: b.tokenId, by: p.name });

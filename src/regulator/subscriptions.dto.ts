@@ -62,7 +62,9 @@ export class DeliveriesQuery {
 }
 
 export class GrantBody {
-  @ApiProperty({ description: 'Id of the token that may read the subscription (see `npm run token -- list`)' })
+  @ApiProperty({
+    description: 'Id of the token that may read the subscription (see `npm run token -- list`)',
+  })
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'tokenId must be a token id' })
   tokenId!: string;
 }

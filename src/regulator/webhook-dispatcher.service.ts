@@ -210,7 +210,11 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
       if (!isDelivered(status)) error = `HTTP ${status}`;
     } catch (err) {
       error = deliveryErrorClass(err);
-      this.log.warn('webhook delivery attempt failed', { subscription: h.subscription.id, delivery: h.id, err });
+      this.log.warn('webhook delivery attempt failed', {
+        subscription: h.subscription.id,
+        delivery: h.id,
+        err,
+      });
     }
     const at = this.clock.now();
     const delivered = status !== null && isDelivered(status);

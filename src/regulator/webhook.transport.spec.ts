@@ -47,8 +47,8 @@ describe('guarded webhook transport', () => {
     const err = await t.post('http://127.0.0.1:1/hook', {}, '{}', 5000).catch((e: unknown) => e);
     expect(String((err as Error).message)).toContain('127.0.0.1:1');
     expect(deliveryErrorClass(err)).toBe('connection failed');
-    expect(deliveryErrorClass(Object.assign(new Error('getaddrinfo ENOTFOUND x.internal'), { code: 'ENOTFOUND' }))).toBe(
-      'host name does not resolve',
-    );
+    expect(
+      deliveryErrorClass(Object.assign(new Error('getaddrinfo ENOTFOUND x.internal'), { code: 'ENOTFOUND' })),
+    ).toBe('host name does not resolve');
   });
 });

@@ -38,7 +38,10 @@ export const systemResolver: Resolver = (host) =>
  * `lookup` hands it over, so no second resolution can differ). Redirects are not followed (a 3xx is a failure: the
  * receiver must give its real URL); the response body is drained and never read.
  */
-export function guardedHttpTransport(allow: WebhookAllowList, resolve: Resolver = systemResolver): WebhookTransport {
+export function guardedHttpTransport(
+  allow: WebhookAllowList,
+  resolve: Resolver = systemResolver,
+): WebhookTransport {
   return {
     async post(url, headers, body, timeoutMs) {
       const { host, literal } = checkWebhookUrl(url, allow);
@@ -53,7 +56,8 @@ export function guardedHttpTransport(allow: WebhookAllowList, resolve: Resolver 
         address = all[0] as LookupAddress;
       }
       const pinned: LookupFunction = (_hostname, options, callback) => {
-        if ((options as { all?: boolean }).all) (callback as (e: null, a: LookupAddress[]) => void)(null, [address]);
+        if ((options as { all?: boolean }).all)
+          (callback as (e: null, a: LookupAddress[]) => void)(null, [address]);
         else callback(null, address.address, address.family);
       };
       const u = new URL(url);

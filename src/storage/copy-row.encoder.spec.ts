@@ -142,7 +142,10 @@ describe('CopyRowEncoder', () => {
 describe('CopyTextBuffer', () => {
   it('should give back exactly the UTF-8 bytes of the lines appended since the last take, growing as needed', () => {
     const b = new CopyTextBuffer(16); // starts at 1 KiB: 300 lines force growth
-    const lines = Array.from({ length: 300 }, (_, i) => `2026-11-26 00:00:00.000+00\tsite\t氯气-${i}\tconc\t${i / 7}\t\\N\t0\n`);
+    const lines = Array.from(
+      { length: 300 },
+      (_, i) => `2026-11-26 00:00:00.000+00\tsite\t氯气-${i}\tconc\t${i / 7}\t\\N\t0\n`,
+    );
     for (const l of lines) b.append(l);
     const first = b.take();
     expect(first.toString('utf8')).toBe(lines.join(''));

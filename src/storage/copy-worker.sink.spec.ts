@@ -42,7 +42,9 @@ describe('WorkerTelemetrySink', () => {
     const sink = new WorkerTelemetrySink(target(), log, { file });
     await expect(sink.copy('a\tb\n', 1)).resolves.toBeUndefined();
     await expect(sink.copy(Buffer.from('c\td\n'), 1)).resolves.toBeUndefined();
-    await expect(Promise.all([sink.copy('1\n', 1), sink.copy('2\n', 1), sink.copy('3\n', 1)])).resolves.toHaveLength(3);
+    await expect(
+      Promise.all([sink.copy('1\n', 1), sink.copy('2\n', 1), sink.copy('3\n', 1)]),
+    ).resolves.toHaveLength(3);
     await sink.close();
   });
 

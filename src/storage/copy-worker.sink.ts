@@ -4,10 +4,19 @@ import { Worker } from 'node:worker_threads';
 import type { JsonLogger } from '../common/logger';
 import type { CopyReply, CopyRequest, CopyWorkerData } from './copy.worker';
 import { DatabaseUnavailableError } from './database.service';
-import { PgTelemetrySink, type ClientSource, type CopyOutcomeListener, type TelemetrySink } from './telemetry.sink';
+import {
+  PgTelemetrySink,
+  type ClientSource,
+  type CopyOutcomeListener,
+  type TelemetrySink,
+} from './telemetry.sink';
 
 /** What the sink needs of the Database: readiness (fail fast while it is not migrated) and where to connect. */
-export type CopyTarget = ClientSource & { readonly ready: boolean; lastErrorMessage(): string | undefined; readonly url: string };
+export type CopyTarget = ClientSource & {
+  readonly ready: boolean;
+  lastErrorMessage(): string | undefined;
+  readonly url: string;
+};
 
 /** The compiled worker next to this module (dist/); absent when running from TypeScript sources (jest). */
 export const COPY_WORKER_FILE = join(__dirname, 'copy.worker.js');
@@ -44,7 +53,12 @@ export class WorkerTelemetrySink implements TelemetrySink {
   constructor(
     private readonly target: CopyTarget,
     private readonly log: JsonLogger,
-    private readonly opts: { timeoutMs?: number; poolMax?: number; file?: string; onOutcome?: CopyOutcomeListener } = {},
+    private readonly opts: {
+      timeoutMs?: number;
+      poolMax?: number;
+      file?: string;
+      onOutcome?: CopyOutcomeListener;
+    } = {},
   ) {}
 
   async copy(chunk: string | Buffer, rows: number): Promise<void> {
@@ -74,7 +88,11 @@ export class WorkerTelemetrySink implements TelemetrySink {
   }
 
   private start(): Worker {
-    const data: CopyWorkerData = { url: this.target.url, timeoutMs: this.opts.timeoutMs ?? 30_000, poolMax: this.opts.poolMax ?? 2 };
+    const data: CopyWorkerData = {
+      url: this.target.url,
+      timeoutMs: this.opts.timeoutMs ?? 30_000,
+      poolMax: this.opts.poolMax ?? 2,
+    };
     const w = new Worker(this.opts.file ?? COPY_WORKER_FILE, { workerData: data });
     this.worker = w;
     w.on('message', (reply: CopyReply) => {
@@ -84,14 +102,17 @@ export class WorkerTelemetrySink implements TelemetrySink {
       if (reply.ok) {
         if (reply.outcome) this.opts.onOutcome?.(reply.outcome);
         p.resolve();
-      }
-      else p.reject(new CopyWorkerError(reply.error.message, reply.error.name, reply.error.code));
+      } else p.reject(new CopyWorkerError(reply.error.message, reply.error.name, reply.error.code));
     });
     w.on('error', (err) => this.log.error('telemetry COPY worker failed', { err }));
     w.on('exit', (code) => {
       if (this.worker === w) this.worker = undefined;
       if (this.pending.size === 0) return;
-      if (!this.closed) this.log.error('telemetry COPY worker exited with batches in flight; they will be retried', { code, batches: this.pending.size });
+      if (!this.closed)
+        this.log.error('telemetry COPY worker exited with batches in flight; they will be retried', {
+          code,
+          batches: this.pending.size,
+        });
       const err = new Error(`telemetry COPY worker exited (code ${code})`);
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
@@ -101,8 +122,15 @@ export class WorkerTelemetrySink implements TelemetrySink {
 }
 
 /** The worker sink when the compiled worker exists (built server), else COPY on the main thread (TypeScript sources). */
-export function createTelemetrySink(target: CopyTarget, log: JsonLogger, onOutcome?: CopyOutcomeListener): TelemetrySink {
-  if (existsSync(COPY_WORKER_FILE)) return new WorkerTelemetrySink(target, log, onOutcome ? { onOutcome } : {});
-  log.info('compiled COPY worker not found: telemetry COPY runs on the main thread', { file: COPY_WORKER_FILE });
+export function createTelemetrySink(
+  target: CopyTarget,
+  log: JsonLogger,
+  onOutcome?: CopyOutcomeListener,
+): TelemetrySink {
+  if (existsSync(COPY_WORKER_FILE))
+    return new WorkerTelemetrySink(target, log, onOutcome ? { onOutcome } : {});
+  log.info('compiled COPY worker not found: telemetry COPY runs on the main thread', {
+    file: COPY_WORKER_FILE,
+  });
   return new PgTelemetrySink(target, undefined, onOutcome);
 }

@@ -11,7 +11,11 @@ import { PgTelemetrySink, type CopyOutcome } from './telemetry.sink';
 export type CopyRequest = { readonly id: number; readonly chunk: Uint8Array | string; readonly rows: number };
 export type CopyReply =
   | { readonly id: number; readonly ok: true; readonly outcome?: CopyOutcome }
-  | { readonly id: number; readonly ok: false; readonly error: { message: string; name: string; code?: string } };
+  | {
+      readonly id: number;
+      readonly ok: false;
+      readonly error: { message: string; name: string; code?: string };
+    };
 export type CopyWorkerData = { readonly url: string; readonly timeoutMs: number; readonly poolMax: number };
 
 function serialise(err: unknown): { message: string; name: string; code?: string } {
@@ -41,10 +45,17 @@ if (parentPort) {
       void pool.end().finally(() => port.close());
       return;
     }
-    const chunk = typeof msg.chunk === 'string' ? msg.chunk : Buffer.from(msg.chunk.buffer, msg.chunk.byteOffset, msg.chunk.byteLength);
+    const chunk =
+      typeof msg.chunk === 'string'
+        ? msg.chunk
+        : Buffer.from(msg.chunk.buffer, msg.chunk.byteOffset, msg.chunk.byteLength);
     sink.write(chunk, msg.rows).then(
-      (outcome) => port.postMessage((outcome ? { id: msg.id, ok: true, outcome } : { id: msg.id, ok: true }) satisfies CopyReply),
-      (err: unknown) => port.postMessage({ id: msg.id, ok: false, error: serialise(err) } satisfies CopyReply),
+      (outcome) =>
+        port.postMessage(
+          (outcome ? { id: msg.id, ok: true, outcome } : { id: msg.id, ok: true }) satisfies CopyReply,
+        ),
+      (err: unknown) =>
+        port.postMessage({ id: msg.id, ok: false, error: serialise(err) } satisfies CopyReply),
     );
   });
 }

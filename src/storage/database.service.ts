@@ -190,7 +190,8 @@ export class Database implements OnApplicationShutdown {
         timescale: this.opts.timescaleMode ?? 'auto',
       });
       this.timescaleDecision = result.timescale;
-      if (result.applied.length > 0) this.log.info('database migrations applied', { applied: result.applied });
+      if (result.applied.length > 0)
+        this.log.info('database migrations applied', { applied: result.applied });
     }
     const facts = await readTimescaleFacts(this.pool);
     this.timescale = facts.hypertable;

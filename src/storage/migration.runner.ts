@@ -43,7 +43,8 @@ export async function prepareTimescale(
   const facts = await readTimescaleFacts(client);
   const decision = decideTimescale(mode, facts);
   if (decision.warning) log.warn(decision.warning, { timescale: mode });
-  else log.debug('telemetry back end decided', { timescale: mode, use: decision.use, reason: decision.reason });
+  else
+    log.debug('telemetry back end decided', { timescale: mode, use: decision.use, reason: decision.reason });
   await client.query(`SELECT set_config($1, $2, false)`, [TIMESCALE_SETTING, decision.use ? 'on' : 'off']);
   return decision;
 }

@@ -19,7 +19,8 @@ function lender(fail: () => boolean = () => false) {
     acquire: (): Promise<PoolClient> =>
       Promise.resolve({
         query: (text: string, params: [Date, Date]) => {
-          if (!text.includes('refresh_continuous_aggregate')) return Promise.reject(new Error(`unexpected ${text}`));
+          if (!text.includes('refresh_continuous_aggregate'))
+            return Promise.reject(new Error(`unexpected ${text}`));
           if (fail()) return Promise.reject(new Error('could not refresh'));
           calls.push(params);
           return Promise.resolve({ rows: [] });
@@ -34,7 +35,16 @@ function copyLines(times: number[]): string {
   const enc = new CopyRowEncoder();
   return times
     .map((ts, i) => {
-      const line = enc.encode({ siteId: 's', deviceId: 'd', channel: 'c', ts, value: i, quality: 'good', receivedAt: NOW, seq: i });
+      const line = enc.encode({
+        siteId: 's',
+        deviceId: 'd',
+        channel: 'c',
+        ts,
+        value: i,
+        quality: 'good',
+        receivedAt: NOW,
+        seq: i,
+      });
       if (typeof line !== 'string') throw new Error(line.error);
       return line;
     })
@@ -47,7 +57,10 @@ describe('late telemetry and telemetry_1m', () => {
   it('should find the range of lines older than the limit in encoder output, as text and as bytes', () => {
     const text = copyLines([NOW - 10 * 60_000, NOW - 5 * H, NOW - 3 * H - 1, NOW - 26 * H + 7]);
     expect(lateRange(text, NOW - 2 * H)).toEqual({ min: NOW - 26 * H + 7, max: NOW - 3 * H - 1 });
-    expect(lateRange(Buffer.from(text, 'utf8'), NOW - 2 * H)).toEqual({ min: NOW - 26 * H + 7, max: NOW - 3 * H - 1 });
+    expect(lateRange(Buffer.from(text, 'utf8'), NOW - 2 * H)).toEqual({
+      min: NOW - 26 * H + 7,
+      max: NOW - 3 * H - 1,
+    });
     expect(lateRange(copyLines([NOW, NOW - 60_000]), NOW - 2 * H)).toBeUndefined();
     expect(formatCopyTime(Date.UTC(2026, 0, 2, 3, 4, 5, 6))).toBe('2026-01-02 03:04:05.006+00');
   });
@@ -66,9 +79,9 @@ describe('late telemetry and telemetry_1m', () => {
     expect(calls).toEqual([[new Date(NOW - 9 * H), new Date(NOW - 4 * H)]]);
     expect(released()).toBe(1);
     expect(r.pendingRange()).toBeUndefined();
-    expect((await metrics.registry.getSingleMetric('hazwatch_storage_rollup_refreshes_total')!.get()).values).toEqual([
-      expect.objectContaining({ labels: { result: 'ok' }, value: 1 }),
-    ]);
+    expect(
+      (await metrics.registry.getSingleMetric('hazwatch_storage_rollup_refreshes_total')!.get()).values,
+    ).toEqual([expect.objectContaining({ labels: { result: 'ok' }, value: 1 })]);
     await scheduler.advance(60_000);
     expect(calls).toHaveLength(1);
   });

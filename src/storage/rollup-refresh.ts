@@ -24,7 +24,10 @@ const TIME_WIDTH = 26;
  * compared with the limit byte by byte in place (usually a dozen bytes decide): no Date, no substring per row on the
  * hot path. A line whose first field is not that wide is ignored.
  */
-export function lateRange(chunk: string | Buffer, beforeMs: number): { min: number; max: number } | undefined {
+export function lateRange(
+  chunk: string | Buffer,
+  beforeMs: number,
+): { min: number; max: number } | undefined {
   const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
   const limit = Buffer.from(formatCopyTime(beforeMs), 'latin1');
   let min = -1;
@@ -145,10 +148,10 @@ export class RollupRefresher {
     try {
       client = await this.opts.db.acquire();
       // CALL: outside a transaction block (a pooled connection in autocommit)
-      await client.query(`CALL refresh_continuous_aggregate('telemetry_1m', $1::timestamptz, $2::timestamptz)`, [
-        new Date(from),
-        new Date(to),
-      ]);
+      await client.query(
+        `CALL refresh_continuous_aggregate('telemetry_1m', $1::timestamptz, $2::timestamptz)`,
+        [new Date(from), new Date(to)],
+      );
       this.opts.metrics?.rollupRefreshes.inc({ result: 'ok' });
       this.log.info('telemetry_1m refreshed for late telemetry', {
         from: new Date(from).toISOString(),

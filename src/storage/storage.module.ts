@@ -136,7 +136,12 @@ export function createTelemetryWriter(
     {
       provide: RetentionService,
       useFactory: (config: AppConfig, db: Database, clock: Clock, gates?: JobGates) =>
-        new RetentionService({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS, gate: gates?.gate('retention') }),
+        new RetentionService({
+          db,
+          clock,
+          retentionDays: config.env.TELEMETRY_RETENTION_DAYS,
+          gate: gates?.gate('retention'),
+        }),
       // cluster hook: JobGates (docs/adr/0016-cluster.md); absent (a test module without ClusterModule) → always runs
       inject: [APP_CONFIG, Database, CLOCK, { token: JobGates, optional: true }],
     },
@@ -156,7 +161,12 @@ export function createTelemetryWriter(
     {
       provide: TelemetryPartitions,
       useFactory: (config: AppConfig, db: Database, clock: Clock, gates?: JobGates) =>
-        new TelemetryPartitions({ db, clock, retentionDays: config.env.TELEMETRY_RETENTION_DAYS, gate: gates?.gate('partitions') }),
+        new TelemetryPartitions({
+          db,
+          clock,
+          retentionDays: config.env.TELEMETRY_RETENTION_DAYS,
+          gate: gates?.gate('partitions'),
+        }),
       inject: [APP_CONFIG, Database, CLOCK, { token: JobGates, optional: true }], // cluster hook (docs/adr/0016-cluster.md)
     },
   ],

@@ -23,7 +23,14 @@ function recorder(timescale: boolean, answers: Map<string, TelemetryBucket[]> = 
   return { db, calls };
 }
 
-const b = (bucket: number, n: number, min: number, max: number, avg: number, last: number): TelemetryBucket => ({
+const b = (
+  bucket: number,
+  n: number,
+  min: number,
+  max: number,
+  avg: number,
+  last: number,
+): TelemetryBucket => ({
   bucket: new Date(bucket),
   channel: 'c',
   min,

@@ -85,7 +85,10 @@ export const ROLLUP_MIN_RANGE_MS = 86_400_000;
 const MINUTE_MS = 60_000;
 
 /** Merges bucket lists of consecutive time segments (oldest segment first); newest first, like the queries. */
-export function mergeBuckets(segments: ReadonlyArray<readonly TelemetryBucket[]>, limit: number): TelemetryBucket[] {
+export function mergeBuckets(
+  segments: ReadonlyArray<readonly TelemetryBucket[]>,
+  limit: number,
+): TelemetryBucket[] {
   const byKey = new Map<string, TelemetryBucket>();
   for (const seg of segments)
     for (const b of seg) {
@@ -107,7 +110,11 @@ export function mergeBuckets(segments: ReadonlyArray<readonly TelemetryBucket[]>
       });
     }
   return [...byKey.values()]
-    .sort((a, b) => b.bucket.getTime() - a.bucket.getTime() || (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0))
+    .sort(
+      (a, b) =>
+        b.bucket.getTime() - a.bucket.getTime() ||
+        (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0),
+    )
     .slice(0, limit);
 }
 

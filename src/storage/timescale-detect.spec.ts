@@ -30,7 +30,8 @@ class CatalogueDouble implements SqlClient {
     if (text === FACTS_SQL) return Promise.resolve({ rows: [this.facts as R] });
     if (text === HYPERTABLE_SQL) {
       // the real catalogue schema exists only with the extension: the query would fail without it
-      if (this.facts.created_version === null) return Promise.reject(new Error('schema "_timescaledb_catalog" does not exist'));
+      if (this.facts.created_version === null)
+        return Promise.reject(new Error('schema "_timescaledb_catalog" does not exist'));
       return Promise.resolve({ rows: [{ hypertable: this.hypertable } as R] });
     }
     if (text.startsWith('SELECT set_config')) return Promise.resolve({ rows: [] });
@@ -55,7 +56,9 @@ describe('TimescaleDB detection', () => {
   it('should use TimescaleDB on a fresh database where it is installed, preloaded and creatable', () => {
     expect(decideTimescale('auto', fresh())).toMatchObject({ use: true });
     expect(decideTimescale('require', fresh())).toMatchObject({ use: true });
-    expect(decideTimescale('auto', fresh({ canCreate: false, createdVersion: '2.17.2' }))).toMatchObject({ use: true });
+    expect(decideTimescale('auto', fresh({ canCreate: false, createdVersion: '2.17.2' }))).toMatchObject({
+      use: true,
+    });
   });
 
   it('should fall back with one warning naming shared_preload_libraries when the package is installed but not preloaded', () => {
@@ -91,7 +94,9 @@ describe('TimescaleDB detection', () => {
     const d = decideTimescale('auto', fresh({ telemetryExists: true, createdVersion: '2.17.2' }));
     expect(d.use).toBe(false);
     expect(d.reason).toMatch(/created later/);
-    expect(() => decideTimescale('require', fresh({ telemetryExists: true }))).toThrow(/plain PostgreSQL path/);
+    expect(() => decideTimescale('require', fresh({ telemetryExists: true }))).toThrow(
+      /plain PostgreSQL path/,
+    );
   });
 
   it('should keep a hypertable on TimescaleDB, and stop clearly when it cannot be served', () => {
@@ -160,13 +165,25 @@ describe('TimescaleDB detection', () => {
 
     it('an established hypertable: "on"; the extension created later over a plain telemetry: "off"', async () => {
       const ht = new CatalogueDouble(
-        { available: true, created_version: '2.17.2', preloaded: true, can_create: false, telemetry_exists: true },
+        {
+          available: true,
+          created_version: '2.17.2',
+          preloaded: true,
+          can_create: false,
+          telemetry_exists: true,
+        },
         true,
       );
       expect((await prepareTimescale(ht, 'auto', log)).use).toBe(true);
       expect(ht.setting()).toEqual(['hazwatch.timescale', 'on']);
       const later = new CatalogueDouble(
-        { available: true, created_version: '2.17.2', preloaded: true, can_create: true, telemetry_exists: true },
+        {
+          available: true,
+          created_version: '2.17.2',
+          preloaded: true,
+          can_create: true,
+          telemetry_exists: true,
+        },
         false,
       );
       expect(await readTimescaleFacts(later)).toMatchObject({ hypertable: false, createdVersion: '2.17.2' });

@@ -157,7 +157,8 @@ export function decideTimescale(mode: TimescaleMode, f: TimescaleFacts): Timesca
   }
   if (mode === 'off') return { use: false, reason: 'TIMESCALE=off' };
   const why = blockers(f);
-  if (why.length === 0) return { use: true, reason: 'TimescaleDB is installed, preloaded and may be created' };
+  if (why.length === 0)
+    return { use: true, reason: 'TimescaleDB is installed, preloaded and may be created' };
   if (mode === 'require') throw new TimescaleRequiredError(why.join('; '));
   if (!f.available) return { use: false, reason: 'TimescaleDB is not installed: plain PostgreSQL path' };
   return {

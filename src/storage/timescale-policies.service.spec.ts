@@ -9,7 +9,14 @@ class JobCatalogue {
   readonly log: string[] = [];
   chunkHours = 24;
   nextId = 1003;
-  stats: Array<{ job_id: number; proc_name: string; target: string; last_run_status: string | null; total_failures: number; overdue: boolean }> = [];
+  stats: Array<{
+    job_id: number;
+    proc_name: string;
+    target: string;
+    last_run_status: string | null;
+    total_failures: number;
+    overdue: boolean;
+  }> = [];
   errors: Array<{ job_id: number; sqlerrcode: string; err_message: string }> = [];
   constructor(public jobs: Job[]) {}
 
@@ -31,13 +38,21 @@ class JobCatalogue {
     }
     if (sql.includes('current_schema() AS s')) return rows([{ s: 'public' }]);
     if (sql.includes('materialization_hypertable_schema::text, materialization_hypertable_name'))
-      return rows([{ schema: p[1] === 'telemetry' ? 'public' : '_timescaledb_internal', name: p[1] === 'telemetry' ? 'telemetry' : '_materialized_hypertable_2' }]);
+      return rows([
+        {
+          schema: p[1] === 'telemetry' ? 'public' : '_timescaledb_internal',
+          name: p[1] === 'telemetry' ? 'telemetry' : '_materialized_hypertable_2',
+        },
+      ]);
     if (sql.includes('(config->>$4)::interval = $5::interval')) {
       const table = p[2] === 'telemetry' ? 'telemetry' : 'telemetry_1m';
       return rows(
         this.jobs
           .filter((j) => j.proc === p[0] && j.table === table)
-          .map((j) => ({ job_id: j.job_id, same: JobCatalogue.hours(j.config[p[3] as string]!) === JobCatalogue.hours(p[4] as string) })),
+          .map((j) => ({
+            job_id: j.job_id,
+            same: JobCatalogue.hours(j.config[p[3] as string]!) === JobCatalogue.hours(p[4] as string),
+          })),
       );
     }
     if (sql.includes('alter_job(')) {
@@ -85,7 +100,10 @@ describe('TimescalePolicies', () => {
       ['telemetry_1m', 'policy_compression', 1003, 'added'],
       ['telemetry_1m', 'policy_retention', 1004, 'added'],
     ]);
-    expect(cat.log).toEqual(['add 1003 policy_compression telemetry_1m', 'add 1004 policy_retention telemetry_1m']);
+    expect(cat.log).toEqual([
+      'add 1003 policy_compression telemetry_1m',
+      'add 1004 policy_retention telemetry_1m',
+    ]);
     // the next start: nothing changes
     cat.log.length = 0;
     expect((await service(cat).align()).every((o) => o.action === 'kept')).toBe(true);
@@ -113,8 +131,22 @@ describe('TimescalePolicies', () => {
   it('should show failed jobs in the metrics and the health status, with their last error', async () => {
     const cat = migrated();
     cat.stats = [
-      { job_id: 1001, proc_name: 'policy_retention', target: 'telemetry', last_run_status: 'Failed', total_failures: 3, overdue: false },
-      { job_id: 1000, proc_name: 'policy_refresh_continuous_aggregate', target: 'telemetry_1m', last_run_status: 'Success', total_failures: 0, overdue: false },
+      {
+        job_id: 1001,
+        proc_name: 'policy_retention',
+        target: 'telemetry',
+        last_run_status: 'Failed',
+        total_failures: 3,
+        overdue: false,
+      },
+      {
+        job_id: 1000,
+        proc_name: 'policy_refresh_continuous_aggregate',
+        target: 'telemetry_1m',
+        last_run_status: 'Success',
+        total_failures: 0,
+        overdue: false,
+      },
     ];
     cat.errors = [{ job_id: 1001, sqlerrcode: '55P03', err_message: 'lock not available' }];
     const metrics = new HazwatchMetrics(false);
@@ -125,8 +157,12 @@ describe('TimescalePolicies', () => {
       detail: 'policy_retention:telemetry (job 1001) last run failed: 55P03 lock not available, 3 failures',
     });
     const text = await metrics.registry.metrics();
-    expect(text).toContain('hazwatch_timescale_job_last_run_failed{timescale_job="policy_retention:telemetry"} 1');
-    expect(text).toContain('hazwatch_timescale_job_last_run_failed{timescale_job="policy_refresh_continuous_aggregate:telemetry_1m"} 0');
+    expect(text).toContain(
+      'hazwatch_timescale_job_last_run_failed{timescale_job="policy_retention:telemetry"} 1',
+    );
+    expect(text).toContain(
+      'hazwatch_timescale_job_last_run_failed{timescale_job="policy_refresh_continuous_aggregate:telemetry_1m"} 0',
+    );
     expect(text).toContain('hazwatch_timescale_job_failures{timescale_job="policy_retention:telemetry"} 3');
 
     cat.stats[0]!.last_run_status = 'Success';
@@ -138,7 +174,8 @@ describe('TimescalePolicies', () => {
     await svc.pollJobs();
     expect(svc.status()).toEqual({
       ok: false,
-      detail: 'policy_refresh_continuous_aggregate:telemetry_1m (job 1000) overdue: not started (no free TimescaleDB background worker?)',
+      detail:
+        'policy_refresh_continuous_aggregate:telemetry_1m (job 1000) overdue: not started (no free TimescaleDB background worker?)',
     });
     expect(await metrics.registry.metrics()).toContain(
       'hazwatch_timescale_job_overdue{timescale_job="policy_refresh_continuous_aggregate:telemetry_1m"} 1',

@@ -58,7 +58,12 @@ const JOB_ERRORS = `
 
 export type PolicyKind = 'policy_retention' | 'policy_compression';
 
-export type PolicyOutcome = { table: string; kind: PolicyKind; jobId: number; action: 'kept' | 'altered' | 'added' };
+export type PolicyOutcome = {
+  table: string;
+  kind: PolicyKind;
+  jobId: number;
+  action: 'kept' | 'altered' | 'added';
+};
 
 export type JobStatus = {
   jobId: number;
@@ -132,7 +137,9 @@ export class TimescalePolicies implements OnModuleInit, OnModuleDestroy {
       const r = await o.db.query<{ same: boolean }>(CHUNK_INTERVAL, [`${o.chunkHours} hours`]);
       if (r.rows[0] && !r.rows[0].same) {
         await o.db.query(SET_CHUNK_INTERVAL, [`${o.chunkHours} hours`]);
-        this.log.info('TimescaleDB chunk interval of telemetry changed (applies to new chunks)', { hours: o.chunkHours });
+        this.log.info('TimescaleDB chunk interval of telemetry changed (applies to new chunks)', {
+          hours: o.chunkHours,
+        });
       }
     } catch (err) {
       this.log.warn('could not set the TimescaleDB chunk interval', { error: errorText(err) });
@@ -149,7 +156,12 @@ export class TimescalePolicies implements OnModuleInit, OnModuleDestroy {
       try {
         out.push(await this.ensurePolicy(table, kind, key, interval));
       } catch (err) {
-        this.log.warn('could not align a TimescaleDB policy', { table, policy: kind, interval, error: errorText(err) });
+        this.log.warn('could not align a TimescaleDB policy', {
+          table,
+          policy: kind,
+          interval,
+          error: errorText(err),
+        });
       }
     }
     const changed = out.filter((p) => p.action !== 'kept');
@@ -157,22 +169,33 @@ export class TimescalePolicies implements OnModuleInit, OnModuleDestroy {
     return out;
   }
 
-  private async ensurePolicy(table: string, kind: PolicyKind, key: string, interval: string): Promise<PolicyOutcome> {
+  private async ensurePolicy(
+    table: string,
+    kind: PolicyKind,
+    key: string,
+    interval: string,
+  ): Promise<PolicyOutcome> {
     const db = this.opts.db;
     const schema = (await db.query<{ s: string }>(`SELECT current_schema() AS s`)).rows[0]!.s;
     const target = (await db.query<{ schema: string; name: string }>(TARGET, [schema, table])).rows[0];
     if (!target) throw new Error(`${table} is not a hypertable or continuous aggregate`);
-    const jobs = await db.query<{ job_id: number; same: boolean }>(FIND_JOB, [kind, target.schema, target.name, key, interval]);
+    const jobs = await db.query<{ job_id: number; same: boolean }>(FIND_JOB, [
+      kind,
+      target.schema,
+      target.name,
+      key,
+      interval,
+    ]);
     const job = jobs.rows[0];
     if (job) {
       if (job.same) return { table, kind, jobId: job.job_id, action: 'kept' };
       await db.query(ALTER_JOB, [job.job_id, key, interval]);
       return { table, kind, jobId: job.job_id, action: 'altered' };
     }
-    const added = await db.query<{ job_id: number }>(kind === 'policy_retention' ? ADD_RETENTION : ADD_COMPRESSION, [
-      table,
-      interval,
-    ]);
+    const added = await db.query<{ job_id: number }>(
+      kind === 'policy_retention' ? ADD_RETENTION : ADD_COMPRESSION,
+      [table, interval],
+    );
     return { table, kind, jobId: added.rows[0]!.job_id, action: 'added' };
   }
 
@@ -190,10 +213,13 @@ export class TimescalePolicies implements OnModuleInit, OnModuleDestroy {
       }>(JOB_STATS);
       const errors = new Map<number, string>();
       try {
-        const e = await this.opts.db.query<{ job_id: number; sqlerrcode: string | null; err_message: string | null }>(
-          JOB_ERRORS,
-        );
-        for (const row of e.rows) errors.set(row.job_id, `${row.sqlerrcode ?? ''} ${row.err_message ?? ''}`.trim());
+        const e = await this.opts.db.query<{
+          job_id: number;
+          sqlerrcode: string | null;
+          err_message: string | null;
+        }>(JOB_ERRORS);
+        for (const row of e.rows)
+          errors.set(row.job_id, `${row.sqlerrcode ?? ''} ${row.err_message ?? ''}`.trim());
       } catch (err) {
         this.log.debug('TimescaleDB job_errors not readable', { error: errorText(err) });
       }
@@ -212,7 +238,12 @@ export class TimescalePolicies implements OnModuleInit, OnModuleDestroy {
       for (const j of jobs) {
         const prev = before.get(j.jobId);
         if (j.lastRunStatus === 'Failed' && (prev === undefined || prev.totalFailures < j.totalFailures))
-          this.log.error('TimescaleDB job failed', { job: j.name, jobId: j.jobId, failures: j.totalFailures, error: j.lastError ?? null });
+          this.log.error('TimescaleDB job failed', {
+            job: j.name,
+            jobId: j.jobId,
+            failures: j.totalFailures,
+            error: j.lastError ?? null,
+          });
       }
       this.jobs = jobs;
       this.pollError = undefined;
@@ -237,7 +268,8 @@ export class TimescalePolicies implements OnModuleInit, OnModuleDestroy {
   /** For /health: undefined on the plain path; else ok unless a job's last run failed or stats are unreadable. */
   status(): { ok: boolean; detail: string } | undefined {
     if (!this.opts.db.timescale) return undefined;
-    if (this.pollError !== undefined) return { ok: false, detail: `job stats not readable: ${this.pollError}` };
+    if (this.pollError !== undefined)
+      return { ok: false, detail: `job stats not readable: ${this.pollError}` };
     const bad = this.jobs.filter((j) => j.lastRunStatus === 'Failed' || j.overdue);
     if (bad.length === 0) return { ok: true, detail: `${this.jobs.length} jobs, last runs ok` };
     return {

@@ -97,7 +97,11 @@ describe('authorisation matrix from the OpenAPI document (real server)', () => {
     doc = (await (await fetch(`${server.url}/api/docs/json`)).json()) as OpenApi;
 
     // a Wuqing alarm: the out-of-scope id for a Binhai regulator
-    mqtt = await connectAsync(server.mqttUrl() as string, { ...server.mqttAuth(), clientId: 'matrix-e2e', clean: true });
+    mqtt = await connectAsync(server.mqttUrl() as string, {
+      ...server.mqttAuth(),
+      clientId: 'matrix-e2e',
+      clean: true,
+    });
     wuqingAlarmId = await pollUntil(
       async () => {
         await mqtt.publishAsync(

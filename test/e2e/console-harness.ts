@@ -223,7 +223,11 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
             nameEn: s.nameEn,
             jurisdiction: s.jurisdiction,
             location: s.location,
-            disposals: { overdue: i === 0 ? 1 : 0, awaiting: i === 0 ? 2 : 0, awaitingReview: i === 1 ? 1 : 0 },
+            disposals: {
+              overdue: i === 0 ? 1 : 0,
+              awaiting: i === 0 ? 2 : 0,
+              awaitingReview: i === 1 ? 1 : 0,
+            },
             hazardSources: s.hazardSources.map((h, j) => ({
               id: h.id,
               name: h.name,
@@ -232,7 +236,12 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
               filedLevel: levels[h.filedGrade - 1],
               liveLevel: levels[h.filedGrade - 1],
               R: 120 - h.filedGrade * 25,
-              systems: { esd: 'ok', gas_detection: 'ok', video: 'ok', lightning: i === 0 && j === 0 ? 'fault' : 'ok' },
+              systems: {
+                esd: 'ok',
+                gas_detection: 'ok',
+                video: 'ok',
+                lightning: i === 0 && j === 0 ? 'fault' : 'ok',
+              },
             })),
           })),
       };
@@ -243,7 +252,16 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
       const visible = [...scope.visibleSiteIds(principalOf(authz))];
       return {
         month: new Date().toISOString().slice(0, 7),
-        sites: visible.map((siteId, i) => ({ siteId, checks: 8, onDuty: 8 - i, noAnswer: i, wrongKey: 0, failed: 0, running: 0, onDutyRate: ((8 - i) / 8) * 100 })),
+        sites: visible.map((siteId, i) => ({
+          siteId,
+          checks: 8,
+          onDuty: 8 - i,
+          noAnswer: i,
+          wrongKey: 0,
+          failed: 0,
+          running: 0,
+          onDutyRate: ((8 - i) / 8) * 100,
+        })),
       };
     }
 
@@ -297,7 +315,9 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
     @Get('alarms/status')
     status(@Headers('authorization') authz?: string): unknown {
       const visible = scope.visibleSiteIds(principalOf(authz));
-      const floods = [...visible].map((siteId) => alarms.flood.status(siteId, Date.now())).filter((f) => f.flood);
+      const floods = [...visible]
+        .map((siteId) => alarms.flood.status(siteId, Date.now()))
+        .filter((f) => f.flood);
       return { ready: true, storageDegraded: storage.degraded, seq: alarms.currentSeq(), floods };
     }
 
@@ -326,7 +346,15 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
       }));
       return {
         bySite,
-        aggregate: { label: 'all', sites: visible.length, alarms: raised.length, averagePer10Min: 1.1, peakPer10Min: 14, percentTimeInFlood: 0.4, comparableToOperatorTarget: false },
+        aggregate: {
+          label: 'all',
+          sites: visible.length,
+          alarms: raised.length,
+          averagePer10Min: 1.1,
+          peakPer10Min: 14,
+          percentTimeInFlood: 0.4,
+          comparableToOperatorTarget: false,
+        },
         totalAlarms: raised.length,
         averagePer10Min: 1.1,
         peakPer10Min: 14,
@@ -341,7 +369,13 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
         },
         standing: raised.filter((a) => a.active).length,
         shelved: 0,
-        targets: { averagePer10Min: 1, maxPer10Min: 10, percentTimeInFlood: 1, chattering: 0, staleAlarms: 5 },
+        targets: {
+          averagePer10Min: 1,
+          maxPer10Min: 10,
+          percentTimeInFlood: 1,
+          chattering: 0,
+          staleAlarms: 5,
+        },
       };
     }
 
@@ -352,7 +386,13 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
       for (let d = 6; d >= 0; d--) {
         const day = new Date(Date.now() - d * 86_400_000).toISOString().slice(0, 10);
         visible.forEach((siteId, i) =>
-          out.push({ siteId, day, devices: 20, onlinePercent: Math.round((99.5 - ((d + i) % 4) * 1.7 - (i === 1 && d < 2 ? 6 : 0)) * 10) / 10, offlineDeviceHours: 1 }),
+          out.push({
+            siteId,
+            day,
+            devices: 20,
+            onlinePercent: Math.round((99.5 - ((d + i) % 4) * 1.7 - (i === 1 && d < 2 ? 6 : 0)) * 10) / 10,
+            offlineDeviceHours: 1,
+          }),
         );
       }
       return out;

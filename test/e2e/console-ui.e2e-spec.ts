@@ -61,7 +61,8 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
     await page.locator(`#tab-${name}[aria-selected="true"]`).waitFor();
   };
   const row = (id: string): Locator => page.locator(`#alarm-rows tr.alarm[data-alarm-id="${id}"]`);
-  const classes = async (l: Locator): Promise<string[]> => ((await l.getAttribute('class')) ?? '').split(/\s+/);
+  const classes = async (l: Locator): Promise<string[]> =>
+    ((await l.getAttribute('class')) ?? '').split(/\s+/);
   const attrs = async (l: Locator, name: string): Promise<Array<string | null>> => {
     const out: Array<string | null> = [];
     for (const one of await l.all()) out.push(await one.getAttribute(name));
@@ -107,7 +108,11 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
 
   it('should sort by priority then newest, sort by time on request, and filter by priority and text', async () => {
     await signIn();
-    const low = h.alarms.raise({ priority: 'low', condition: 'calibration_overdue', message: 'calibration overdue' });
+    const low = h.alarms.raise({
+      priority: 'low',
+      condition: 'calibration_overdue',
+      message: 'calibration overdue',
+    });
     const high1 = h.alarms.raise({ priority: 'high' });
     const crit = h.alarms.raise({ priority: 'critical' });
     const high2 = h.alarms.raise({ priority: 'high', deviceId: 'cl-gd-2', message: 'second detector' });
@@ -123,7 +128,9 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
     await page.locator(`#alarm-rows tr.alarm:first-child[data-alarm-id="${high2.id}"]`).waitFor();
     await page.click('button[data-prio-filter="high"]');
     await page.locator('#alarm-rows tr.alarm').nth(2).waitFor({ state: 'detached' });
-    expect((await attrs(page.locator('#alarm-rows tr.alarm'), 'data-priority')).every((p) => p === 'high')).toBe(true);
+    expect(
+      (await attrs(page.locator('#alarm-rows tr.alarm'), 'data-priority')).every((p) => p === 'high'),
+    ).toBe(true);
     await page.fill('#alarm-filter', 'second');
     await page.locator('#alarm-rows tr.alarm').nth(1).waitFor({ state: 'detached' });
     expect(await attrs(page.locator('#alarm-rows tr.alarm'), 'data-alarm-id')).toEqual([high2.id]);
@@ -164,8 +171,10 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
   it('should show the server-reported flood and group by hazard source, hiding nothing', async () => {
     await signIn();
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push(h.alarms.raise({ priority: 'medium', sourceId: 'bhc-cl2', deviceId: 'cl-gd-1' }).id);
-    for (let i = 0; i < 5; i++) ids.push(h.alarms.raise({ priority: 'medium', sourceId: 'bhc-nh3', deviceId: 'nh-gd-1' }).id);
+    for (let i = 0; i < 6; i++)
+      ids.push(h.alarms.raise({ priority: 'medium', sourceId: 'bhc-cl2', deviceId: 'cl-gd-1' }).id);
+    for (let i = 0; i < 5; i++)
+      ids.push(h.alarms.raise({ priority: 'medium', sourceId: 'bhc-nh3', deviceId: 'nh-gd-1' }).id);
     await row(ids.at(-1) as string).waitFor();
     await page.locator('#banner-flood').waitFor({ state: 'visible' });
     expect(await page.locator('#flood-detail').textContent()).toContain('天津渤海化工有限公司');
@@ -219,17 +228,24 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
     await page.locator('#alarms-title [data-i18n="alarms.title"]', { hasText: 'Alarms' }).waitFor();
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
     expect(await page.locator('#alarm-rows td.state').first().textContent()).toBe('Unacknowledged');
-    expect(await page.locator('#alarm-rows td.site-name').first().textContent()).toBe('Bohai Chemical Co., Ltd.');
+    expect(await page.locator('#alarm-rows td.site-name').first().textContent()).toBe(
+      'Bohai Chemical Co., Ltd.',
+    );
   });
 
   it('should give a binhai regulator the regulator view, no wuqing enterprise and no Ack button', async () => {
     await signIn('reg-token');
     await page.locator('#regulator-view #jurisdiction').waitFor();
     await page.locator('#jurisdiction .reg-enterprise').nth(1).waitFor();
-    expect(await attrs(page.locator('#jurisdiction .reg-enterprise'), 'data-site-id')).toEqual(['bohai-chem', 'nangang-petro']);
+    expect(await attrs(page.locator('#jurisdiction .reg-enterprise'), 'data-site-id')).toEqual([
+      'bohai-chem',
+      'nangang-petro',
+    ]);
     const wq = h.alarms.raise({ siteId: 'wuqing-fine', sourceId: 'wqf-h2o2', deviceId: 'hp-gd-1' });
     const bh = h.alarms.raise({ siteId: 'bohai-chem' });
-    await page.locator('#jurisdiction .reg-enterprise[data-site-id="bohai-chem"] .prio-badge.prio-high').waitFor();
+    await page
+      .locator('#jurisdiction .reg-enterprise[data-site-id="bohai-chem"] .prio-badge.prio-high')
+      .waitFor();
     await view('alarms');
     await row(bh.id).waitFor();
     expect(await row(wq.id).count()).toBe(0);
@@ -255,7 +271,15 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
     expect(await tank.locator('.mark-hh').count()).toBe(1);
     const now = Date.now();
     const push = (deviceId: string, channel: string, value: number | string): void =>
-      h.telemetry.next({ siteId: 'bohai-chem', deviceId, channel, value, ts: now, quality: 'good', receivedAt: now });
+      h.telemetry.next({
+        siteId: 'bohai-chem',
+        deviceId,
+        channel,
+        value,
+        ts: now,
+        quality: 'good',
+        receivedAt: now,
+      });
     push('cl-tk-1', 'level_pct', 78.2);
     push('cl-gd-1', 'conc', 2.6);
     push('cl-xv-1', 'position', 'moving');
@@ -272,7 +296,15 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
     await page.locator('#trend-view .pen[data-pen="bohai-chem/cl-gd-1/conc"]').waitFor();
     await page.locator('#trend-chart canvas').waitFor();
     await page.locator('html[data-telemetry~="bohai-chem/cl-gd-1"]').waitFor({ state: 'attached' });
-    h.telemetry.next({ siteId: 'bohai-chem', deviceId: 'cl-gd-1', channel: 'conc', value: 1.23, ts: Date.now(), quality: 'good', receivedAt: Date.now() });
+    h.telemetry.next({
+      siteId: 'bohai-chem',
+      deviceId: 'cl-gd-1',
+      channel: 'conc',
+      value: 1.23,
+      ts: Date.now(),
+      quality: 'good',
+      receivedAt: Date.now(),
+    });
     await page.locator('.pen-value[data-channel="conc"]', { hasText: '1.23' }).waitFor();
     await page.click('button[data-range="7d"]');
     await page.locator('button[data-range="7d"][aria-pressed="true"]').waitFor();
@@ -293,9 +325,19 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
     await signIn();
     h.alarms.raise({ priority: 'critical', message: '氯气二级报警（表决）' });
     h.alarms.raise({ priority: 'high', deviceId: 'cl-gd-2', message: '氯气一级报警' });
-    const acked = h.alarms.raise({ priority: 'medium', sourceId: 'bhc-nh3', deviceId: 'nh-gd-1', message: '氨气一级报警' });
+    const acked = h.alarms.raise({
+      priority: 'medium',
+      sourceId: 'bhc-nh3',
+      deviceId: 'nh-gd-1',
+      message: '氨气一级报警',
+    });
     h.alarms.ack(acked.id, 'shift lead');
-    h.alarms.raise({ priority: 'low', condition: 'calibration_overdue', deviceId: 'cl-gd-3', message: '探测器标定逾期' });
+    h.alarms.raise({
+      priority: 'low',
+      condition: 'calibration_overdue',
+      deviceId: 'cl-gd-3',
+      message: '探测器标定逾期',
+    });
     // two pens on the trend: a detector and a tank; live values reach the mimic once it subscribed to them
     await view('mimic');
     await page.locator('html[data-telemetry~="bohai-chem/cl-tk-1"]').waitFor({ state: 'attached' });
@@ -308,7 +350,15 @@ describeIf('operator console (headless Chromium, in-memory backend)', () => {
       ['cl-gd-3', 'conc', 0.1],
       ['cl-xv-1', 'position', 'closed'],
     ] as const)
-      h.telemetry.next({ siteId: 'bohai-chem', deviceId, channel, value, ts: now, quality: 'good', receivedAt: now });
+      h.telemetry.next({
+        siteId: 'bohai-chem',
+        deviceId,
+        channel,
+        value,
+        ts: now,
+        quality: 'good',
+        receivedAt: now,
+      });
     await page.locator('g.tank[data-device="bohai-chem/cl-tk-1"][data-level="71.4"]').waitFor();
     await page.locator('g.detector[data-device="bohai-chem/cl-gd-1"]').click();
     await view('mimic');

@@ -227,7 +227,9 @@ describe('duty checks end to end (real server, fake voice, short real schedule)'
     const started = await pollUntil(
       async () => {
         const res = await post('bohai-chem');
-        return res.status === 201 ? ((await res.json()) as { id: string; siteId: string; trigger: string }) : undefined; // 409 while a scheduled check runs
+        return res.status === 201
+          ? ((await res.json()) as { id: string; siteId: string; trigger: string })
+          : undefined; // 409 while a scheduled check runs
       },
       { timeoutMs: 10_000, intervalMs: 200, what: 'a regulator check accepted' },
     );

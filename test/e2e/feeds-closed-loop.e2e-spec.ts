@@ -149,12 +149,23 @@ describe('regulator closed loop end to end (real server)', () => {
       expect(res.headers.get('cache-control')).toBe('private, no-store');
       const first = /<link[^>]*href="[^"]*\/feeds\/alerts\/([^"]+\.cap)"/.exec(await res.text())?.[1];
       expect(first).toBeDefined();
-      const cap = await fetch(`${server.url}/feeds/alerts/${first}`, { headers: { authorization: `Bearer ${regulator}` } });
+      const cap = await fetch(`${server.url}/feeds/alerts/${first}`, {
+        headers: { authorization: `Bearer ${regulator}` },
+      });
       expect(cap.status).toBe(200);
       expect(cap.headers.get('cache-control')).toBe('private, no-store');
     }
-    for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://10.1.2.3/hook', 'http://[::1]:9/hook']) {
-      const r = await http('POST', '/api/subscriptions', regulator, { url, scope: 'tianjin/binhai', minPriority: 'high', format: 'json' });
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data/',
+      'http://10.1.2.3/hook',
+      'http://[::1]:9/hook',
+    ]) {
+      const r = await http('POST', '/api/subscriptions', regulator, {
+        url,
+        scope: 'tianjin/binhai',
+        minPriority: 'high',
+        format: 'json',
+      });
       expect({ url, status: r.status }).toEqual({ url, status: 400 });
     }
     const mine = await http('POST', '/api/subscriptions', regulator, {
@@ -168,7 +179,11 @@ describe('regulator closed loop end to end (real server)', () => {
     const id = (mine.body as { id: string }).id;
     // the supervisor of the plant is no regulator; an admin sees every subscription, the owner its own
     expect((await http('GET', `/api/subscriptions/${id}`, tokens.supervisor as string)).status).toBe(403);
-    expect(((await http('GET', '/api/subscriptions', tokens.admin as string)).body as Array<{ id: string }>).map((x) => x.id)).toContain(id);
+    expect(
+      ((await http('GET', '/api/subscriptions', tokens.admin as string)).body as Array<{ id: string }>).map(
+        (x) => x.id,
+      ),
+    ).toContain(id);
     expect((await http('DELETE', `/api/subscriptions/${id}`, regulator)).status).toBe(204);
   });
 });

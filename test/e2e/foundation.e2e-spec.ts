@@ -3,7 +3,12 @@ import { telemetryTopic } from '../../src/ingest/domain/telemetry-contract';
 import { pollUntil } from '../setup/poll-until';
 import { startServer, type ServerProcess } from '../setup/server-process';
 
-type Device = { siteId: string; deviceId: string; state: string; values: Record<string, { value: unknown; ts: string }> };
+type Device = {
+  siteId: string;
+  deviceId: string;
+  state: string;
+  values: Record<string, { value: unknown; ts: string }>;
+};
 
 /**
  * What a new user does after `npm install && npm start`: embedded PostgreSQL, in-process broker, simulators; live values
@@ -43,7 +48,9 @@ describe('foundation end to end (embedded PostgreSQL + in-process broker + simul
     // stored history
     const hist = await pollUntil(
       async () => {
-        const { body } = await get<{ points: unknown[] }>('/api/telemetry?device=bohai-chem/cl-gd-1&channel=conc');
+        const { body } = await get<{ points: unknown[] }>(
+          '/api/telemetry?device=bohai-chem/cl-gd-1&channel=conc',
+        );
         return body.points.length >= 2 ? body : undefined;
       },
       { timeoutMs: 10_000, what: 'stored history for cl-gd-1' },
@@ -69,9 +76,18 @@ describe('foundation end to end (embedded PostgreSQL + in-process broker + simul
     if (!server) throw new Error('server not started');
     const mqttUrl = server.mqttUrl();
     expect(mqttUrl).toBeDefined();
-    const client = await connectAsync(mqttUrl as string, { ...server.mqttAuth(), clientId: 'e2e-flood', clean: true });
+    const client = await connectAsync(mqttUrl as string, {
+      ...server.mqttAuth(),
+      clientId: 'e2e-flood',
+      clean: true,
+    });
     const topic = telemetryTopic('bohai-chem', 'cl-gd-3');
-    const bad = ['{"ts":', '[]', JSON.stringify({ ts: Date.now(), values: { conc: 1e9 } }), JSON.stringify({ ts: 'later', values: { conc: 1 } })];
+    const bad = [
+      '{"ts":',
+      '[]',
+      JSON.stringify({ ts: Date.now(), values: { conc: 1e9 } }),
+      JSON.stringify({ ts: 'later', values: { conc: 1 } }),
+    ];
     const marker = 7.77;
     // One good reading after every 100 bad ones, each with its own time (older than the simulator's, still in range).
     const t0 = Date.now() - 60_000;
@@ -82,7 +98,11 @@ describe('foundation end to end (embedded PostgreSQL + in-process broker + simul
       if (i % 100 === 99) {
         const ts = t0 + goodTimes.length * 10;
         goodTimes.push(ts);
-        sends.push(client.publishAsync(topic, JSON.stringify({ ts, values: { conc: marker, fault: false } }), { qos: 1 }));
+        sends.push(
+          client.publishAsync(topic, JSON.stringify({ ts, values: { conc: marker, fault: false } }), {
+            qos: 1,
+          }),
+        );
       }
     }
     await Promise.all(sends);
@@ -91,12 +111,17 @@ describe('foundation end to end (embedded PostgreSQL + in-process broker + simul
 
     const rejects = await pollUntil(
       async () => {
-        const { body } = await get<{ entries: Array<{ reason: string; topic: string }> }>('/api/ingest/rejects?limit=1000', supervisorToken);
+        const { body } = await get<{ entries: Array<{ reason: string; topic: string }> }>(
+          '/api/ingest/rejects?limit=1000',
+          supervisorToken,
+        );
         return body.entries.length >= 1000 ? body.entries : undefined;
       },
       { timeoutMs: 15_000, what: 'dead letters stored' },
     );
-    expect(new Set(rejects.map((r) => r.reason))).toEqual(new Set(['invalid_json', 'invalid_schema', 'out_of_range', 'bad_timestamp']));
+    expect(new Set(rejects.map((r) => r.reason))).toEqual(
+      new Set(['invalid_json', 'invalid_schema', 'out_of_range', 'bad_timestamp']),
+    );
     const from = new Date(t0 - 1).toISOString();
     const to = new Date(t0 + 1000).toISOString();
     const stored = await pollUntil(

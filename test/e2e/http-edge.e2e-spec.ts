@@ -111,7 +111,10 @@ describe('HTTP edge: request ids (real server)', () => {
 
   it("should echo the client's X-Request-Id and put it on the log lines of that request", async () => {
     const res = await fetch(`${server.url}/api/auth/me`, {
-      headers: { authorization: 'Bearer hzw_000000000000_invalidinvalidinvalidinvalid', 'x-request-id': 'edge-req-1' },
+      headers: {
+        authorization: 'Bearer hzw_000000000000_invalidinvalidinvalidinvalid',
+        'x-request-id': 'edge-req-1',
+      },
     });
     await res.arrayBuffer();
     expect(res.status).toBe(401);
@@ -129,7 +132,9 @@ describe('HTTP edge: request ids (real server)', () => {
     const a = await fetch(`${server.url}/health/live`);
     const b = await fetch(`${server.url}/health/live`);
     await Promise.all([a.arrayBuffer(), b.arrayBuffer()]);
-    expect(a.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(a.headers.get('x-request-id')).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
     expect(b.headers.get('x-request-id')).not.toBe(a.headers.get('x-request-id'));
   });
 });

@@ -12,10 +12,22 @@ import { startServer, type ServerProcess } from '../setup/server-process';
 
 type Dossier = {
   site: { id: string; name: string };
-  journal: Array<{ seq: number; event: string; alarmId: string; deviceId?: string; condition: string; hash: string }>;
+  journal: Array<{
+    seq: number;
+    event: string;
+    alarmId: string;
+    deviceId?: string;
+    condition: string;
+    hash: string;
+  }>;
   callouts: Array<{ alarmId: string; attempts: Array<{ calleeRole: string; outcome?: string }> }>;
   onDuty: Array<{ role: string; name: string }>;
-  telemetry: Array<{ deviceId: string; channel: string; points: Array<{ max: number }>; limits: Array<{ value: number }> }>;
+  telemetry: Array<{
+    deviceId: string;
+    channel: string;
+    points: Array<{ max: number }>;
+    limits: Array<{ value: number }>;
+  }>;
 };
 
 describe('incident dossier end to end (real server)', () => {
@@ -27,7 +39,11 @@ describe('incident dossier end to end (real server)', () => {
   beforeAll(async () => {
     server = await startServer({ env: { SIMULATE: 'false' } });
     tokens = server.tokens();
-    mqtt = await connectAsync(server.mqttUrl() as string, { ...server.mqttAuth(), clientId: 'incident-e2e', clean: true });
+    mqtt = await connectAsync(server.mqttUrl() as string, {
+      ...server.mqttAuth(),
+      clientId: 'incident-e2e',
+      clean: true,
+    });
   });
   afterAll(async () => {
     await mqtt?.endAsync();
@@ -35,13 +51,19 @@ describe('incident dossier end to end (real server)', () => {
   });
 
   const get = (path: string, token: string | undefined): Promise<Response> =>
-    fetch(`${server.url}${path}`, { headers: token !== undefined ? { authorization: `Bearer ${token}` } : {} });
+    fetch(`${server.url}${path}`, {
+      headers: token !== undefined ? { authorization: `Bearer ${token}` } : {},
+    });
   const query = (format?: string): string =>
     `?from=${new Date(start).toISOString()}&to=${new Date(Date.now() + 60_000).toISOString()}${format ? `&format=${format}` : ''}`;
 
   it('should bundle the alarm, its call-out and the detector telemetry, and export HTML and PDF', async () => {
     const publish = (conc: number): Promise<unknown> =>
-      mqtt.publishAsync(telemetryTopic('bohai-chem', 'cl-gd-1'), JSON.stringify({ ts: Date.now(), values: { conc, fault: false } }), { qos: 1 });
+      mqtt.publishAsync(
+        telemetryTopic('bohai-chem', 'cl-gd-1'),
+        JSON.stringify({ ts: Date.now(), values: { conc, fault: false } }),
+        { qos: 1 },
+      );
     await publish(0.2);
     let last = '';
     const dossier = await pollUntil(
@@ -50,15 +72,23 @@ describe('incident dossier end to end (real server)', () => {
         const res = await get(`/api/sites/bohai-chem/incident${query()}`, tokens.regulator);
         if (res.status !== 200) throw new Error(`dossier answered ${res.status}: ${await res.text()}`);
         const d = (await res.json()) as Dossier;
-        const raised = d.journal.find((e) => e.event === 'raised' && e.deviceId === 'cl-gd-1' && e.condition === 'gas_l2');
+        const raised = d.journal.find(
+          (e) => e.event === 'raised' && e.deviceId === 'cl-gd-1' && e.condition === 'gas_l2',
+        );
         // the level-2 alarm's call-out is recorded (high priority may wait its start delay); the 2oo3 vote's
         // critical call-out rings the control room at once
-        const called = d.callouts.some((c) => c.alarmId === raised?.alarmId) && d.callouts.some((c) => c.attempts.length > 0);
+        const called =
+          d.callouts.some((c) => c.alarmId === raised?.alarmId) &&
+          d.callouts.some((c) => c.attempts.length > 0);
         const charted = d.telemetry.some((s) => s.deviceId === 'cl-gd-1' && s.points.some((p) => p.max >= 3));
         last = `journal ${JSON.stringify(d.journal.filter((e) => e.deviceId === 'cl-gd-1').map((e) => [e.event, e.alarmId, e.condition]))}, callouts ${JSON.stringify(d.callouts.map((c) => [c.alarmId, c.attempts.length]))}, charted ${charted}`;
         return raised && called && charted ? d : undefined;
       },
-      { timeoutMs: 45_000, intervalMs: 500, what: 'a dossier with the chlorine alarm, its call-out and the telemetry' },
+      {
+        timeoutMs: 45_000,
+        intervalMs: 500,
+        what: 'a dossier with the chlorine alarm, its call-out and the telemetry',
+      },
     ).catch((err: Error) => {
       throw new Error(`${err.message}; last dossier: ${last}`);
     });
@@ -66,9 +96,13 @@ describe('incident dossier end to end (real server)', () => {
     const seqs = dossier.journal.map((e) => e.seq);
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
     expect(dossier.journal.every((e) => /^[0-9a-f]{64}$/.test(e.hash))).toBe(true);
-    const alarmId = dossier.journal.find((e) => e.event === 'raised' && e.deviceId === 'cl-gd-1' && e.condition === 'gas_l2')!.alarmId;
+    const alarmId = dossier.journal.find(
+      (e) => e.event === 'raised' && e.deviceId === 'cl-gd-1' && e.condition === 'gas_l2',
+    )!.alarmId;
     expect(dossier.callouts.map((c) => c.alarmId)).toContain(alarmId);
-    expect(dossier.callouts.find((c) => c.attempts.length > 0)?.attempts[0]).toMatchObject({ calleeRole: 'control_room' });
+    expect(dossier.callouts.find((c) => c.attempts.length > 0)?.attempts[0]).toMatchObject({
+      calleeRole: 'control_room',
+    });
     expect(dossier.onDuty.map((p) => p.role)).toEqual(expect.arrayContaining(['control_room', 'main']));
     const conc = dossier.telemetry.find((s) => s.deviceId === 'cl-gd-1' && s.channel === 'conc')!;
     expect(conc.limits.length).toBeGreaterThan(0);

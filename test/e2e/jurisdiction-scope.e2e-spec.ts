@@ -34,12 +34,20 @@ describe('jurisdiction scope across every surface (real server)', () => {
     const tokens = server.tokens();
     op = tokens.operator as string;
     reg = tokens.regulator as string;
-    mqtt = await connectAsync(server.mqttUrl() as string, { ...server.mqttAuth(), clientId: 'scope-e2e', clean: true });
+    mqtt = await connectAsync(server.mqttUrl() as string, {
+      ...server.mqttAuth(),
+      clientId: 'scope-e2e',
+      clean: true,
+    });
     // hydrogen peroxide detector in Wuqing: level 2 is 3 mg/m3; hold 5 mg/m3 past the on-delay
     const started = Date.now();
     wuqingAlarm = await pollUntil(
       async () => {
-        await mqtt.publishAsync(telemetryTopic('wuqing-fine', 'hp-gd-1'), JSON.stringify({ ts: Date.now(), values: { conc: 5, fault: false } }), { qos: 1 });
+        await mqtt.publishAsync(
+          telemetryTopic('wuqing-fine', 'hp-gd-1'),
+          JSON.stringify({ ts: Date.now(), values: { conc: 5, fault: false } }),
+          { qos: 1 },
+        );
         const list = await json<Alarm[] | { alarms: Alarm[] }>('/api/alarms?site=wuqing-fine', op);
         const alarms = Array.isArray(list) ? list : list.alarms;
         return alarms.find((a) => a.siteId === 'wuqing-fine');
@@ -49,7 +57,11 @@ describe('jurisdiction scope across every surface (real server)', () => {
     // and one in Binhai, which the regulator must see
     await pollUntil(
       async () => {
-        await mqtt.publishAsync(telemetryTopic('bohai-chem', 'nh-gd-1'), JSON.stringify({ ts: Date.now(), values: { conc: 60, fault: false } }), { qos: 1 });
+        await mqtt.publishAsync(
+          telemetryTopic('bohai-chem', 'nh-gd-1'),
+          JSON.stringify({ ts: Date.now(), values: { conc: 60, fault: false } }),
+          { qos: 1 },
+        );
         const list = await json<Alarm[] | { alarms: Alarm[] }>('/api/alarms?site=bohai-chem', op);
         return (Array.isArray(list) ? list : list.alarms).length > 0;
       },
@@ -64,7 +76,13 @@ describe('jurisdiction scope across every surface (real server)', () => {
   });
 
   it('should hide the Wuqing enterprise, its devices and history from REST (404, never 403)', async () => {
-    for (const path of ['/api/sites/wuqing-fine', '/api/devices?site=wuqing-fine', '/api/telemetry?device=wuqing-fine/hp-gd-1', `/api/alarms/${wuqingAlarm.id}`, `/api/alarms/${wuqingAlarm.id}/journal`]) {
+    for (const path of [
+      '/api/sites/wuqing-fine',
+      '/api/devices?site=wuqing-fine',
+      '/api/telemetry?device=wuqing-fine/hp-gd-1',
+      `/api/alarms/${wuqingAlarm.id}`,
+      `/api/alarms/${wuqingAlarm.id}/journal`,
+    ]) {
       expect({ path, status: (await get(path, op)).status }).toEqual({ path, status: 200 });
       expect({ path, status: (await get(path, reg)).status }).toEqual({ path, status: 404 });
     }
@@ -85,17 +103,22 @@ describe('jurisdiction scope across every surface (real server)', () => {
     expect(opKpi.text).toContain('wuqing-fine');
     expect(regKpi.status).toBe(200);
     expect(regKpi.text).not.toContain('wuqing-fine');
-    expect((JSON.parse(regKpi.text) as { totalAlarms: number }).totalAlarms).toBeLessThan((JSON.parse(opKpi.text) as { totalAlarms: number }).totalAlarms);
+    expect((JSON.parse(regKpi.text) as { totalAlarms: number }).totalAlarms).toBeLessThan(
+      (JSON.parse(opKpi.text) as { totalAlarms: number }).totalAlarms,
+    );
     const journalPath = `/api/journal?from=${from}&to=${to}`;
     expect((await get(journalPath, op)).text).toContain('wuqing-fine');
     expect((await get(journalPath, reg)).text).not.toContain('wuqing-fine');
   });
 
   it('should leave Wuqing out of the Atom feed and refuse its CAP documents', async () => {
-    const opFeed = await pollUntil(async () => {
-      const r = await get('/feeds/alerts.atom', op);
-      return r.text.includes('wuqing-fine') ? r.text : undefined;
-    }, { timeoutMs: 15_000, what: 'the Wuqing alert in the operator feed' });
+    const opFeed = await pollUntil(
+      async () => {
+        const r = await get('/feeds/alerts.atom', op);
+        return r.text.includes('wuqing-fine') ? r.text : undefined;
+      },
+      { timeoutMs: 15_000, what: 'the Wuqing alert in the operator feed' },
+    );
     const capLink = /href="[^"]*\/feeds\/alerts\/([^"]*wuqing-fine[^"]*)\.cap"/.exec(opFeed)?.[1];
     expect(capLink).toBeDefined();
     expect((await get(`/feeds/alerts/${capLink}.cap`, op)).status).toBe(200);
@@ -121,10 +144,22 @@ describe('jurisdiction scope across every surface (real server)', () => {
     c.send('subscribe', { alarms: true, since: 0, telemetry: ['wuqing-fine/hp-gd-1', 'bohai-chem/nh-gd-1'] });
     const sub = await pollUntil(() => c.of('subscribed')[0], { what: 'subscribed' });
     expect(JSON.stringify(sub.data)).toContain('wuqing-fine/hp-gd-1'); // listed as rejected
-    await mqtt.publishAsync(telemetryTopic('wuqing-fine', 'hp-gd-1'), JSON.stringify({ ts: Date.now(), values: { conc: 0.1, fault: false } }), { qos: 1 });
-    await mqtt.publishAsync(telemetryTopic('bohai-chem', 'nh-gd-1'), JSON.stringify({ ts: Date.now(), values: { conc: 1, fault: false } }), { qos: 1 });
-    await pollUntil(() => c.of('telemetry').some((f) => JSON.stringify(f.data).includes('nh-gd-1')), { what: 'Binhai telemetry frame' });
-    await pollUntil(() => c.of('alarm').some((f) => JSON.stringify(f.data).includes('bohai-chem')), { what: 'replayed Binhai alarm' });
+    await mqtt.publishAsync(
+      telemetryTopic('wuqing-fine', 'hp-gd-1'),
+      JSON.stringify({ ts: Date.now(), values: { conc: 0.1, fault: false } }),
+      { qos: 1 },
+    );
+    await mqtt.publishAsync(
+      telemetryTopic('bohai-chem', 'nh-gd-1'),
+      JSON.stringify({ ts: Date.now(), values: { conc: 1, fault: false } }),
+      { qos: 1 },
+    );
+    await pollUntil(() => c.of('telemetry').some((f) => JSON.stringify(f.data).includes('nh-gd-1')), {
+      what: 'Binhai telemetry frame',
+    });
+    await pollUntil(() => c.of('alarm').some((f) => JSON.stringify(f.data).includes('bohai-chem')), {
+      what: 'replayed Binhai alarm',
+    });
     const everything = JSON.stringify([...c.of('alarm'), ...c.of('telemetry')]);
     expect(everything).not.toContain('wuqing-fine');
   });

@@ -39,7 +39,14 @@ function configDir(): string {
         ],
       },
       dutyCheck: { enabled: false },
-      dutyDesks: [{ id: 'wuqing-duty', name: '武清区应急管理局值班室', jurisdiction: 'tianjin/wuqing', number: '+862229341110' }],
+      dutyDesks: [
+        {
+          id: 'wuqing-duty',
+          name: '武清区应急管理局值班室',
+          jurisdiction: 'tianjin/wuqing',
+          number: '+862229341110',
+        },
+      ],
       sites: [
         {
           siteId: 'wuqing-fine',
@@ -63,7 +70,11 @@ describe('quiet hours follow the hierarchy (real server, fake voice)', () => {
   beforeAll(async () => {
     server = await startServer({ env: { SIMULATE: 'false', CONFIG_DIR: configDir() } });
     tokens = server.tokens();
-    mqtt = await connectAsync(server.mqttUrl() as string, { ...server.mqttAuth(), clientId: 'quiet-e2e', clean: true });
+    mqtt = await connectAsync(server.mqttUrl() as string, {
+      ...server.mqttAuth(),
+      clientId: 'quiet-e2e',
+      clean: true,
+    });
   });
   afterAll(async () => {
     await mqtt?.endAsync();

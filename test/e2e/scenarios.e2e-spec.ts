@@ -350,7 +350,8 @@ describe('simulator scenarios end to end (MQTT → rules → alarms → /ws)', (
     // 10 s), offline 10 s after the last will) are asserted in virtual time in src/rules/domain/engine.spec.ts; here,
     // on a wall clock that a loaded machine only ever makes late, each event is checked against its earliest
     // possible time and against the outage it belongs to. (−250 ms: sample times carry a few ms of timer jitter.)
-    const notBefore = (actual: number, earliest: number): void => expect(actual).toBeGreaterThanOrEqual(earliest - 250);
+    const notBefore = (actual: number, earliest: number): void =>
+      expect(actual).toBeGreaterThanOrEqual(earliest - 250);
     const gd = longestGap(await samples('wuqing-fine/me-gd-1', 'conc', until));
     const tank = longestGap(await samples('wuqing-fine/me-tk-1', 'level_pct', until));
     notBefore(gd.after - gd.before, 60_000);

@@ -12,14 +12,18 @@ const ROOT = resolve(__dirname, '..', '..');
 const BENCH = join(ROOT, 'dist', 'bench', 'main.js');
 const SERVER = join(ROOT, 'dist', 'src', 'main.js');
 const built = existsSync(BENCH) && existsSync(SERVER);
-if (!built) console.warn(`simulator-bench e2e skipped: ${BENCH} or ${SERVER} missing — run \`npm run build\` (npm test does it first)`);
+if (!built)
+  console.warn(
+    `simulator-bench e2e skipped: ${BENCH} or ${SERVER} missing — run \`npm run build\` (npm test does it first)`,
+  );
 
 type Run = { code: number | null; stdout: string; stderr: string };
 
 function runBench(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((done) => {
     const childEnv: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !['MQTT_URL', 'DATABASE_URL'].includes(k)) childEnv[k] = v;
+    for (const [k, v] of Object.entries(process.env))
+      if (v !== undefined && !['MQTT_URL', 'DATABASE_URL'].includes(k)) childEnv[k] = v;
     const child = spawn(process.execPath, [BENCH, ...args], { cwd: ROOT, env: { ...childEnv, ...env } });
     let stdout = '';
     let stderr = '';
@@ -38,7 +42,17 @@ function runBench(args: string[], env: Record<string, string> = {}): Promise<Run
 
   it('should store every published reading and report the step when run in quick mode on the embedded services', async () => {
     const out = join(dir, 'quick.json');
-    const run = await runBench(['--quick', '--devices', '20', '--seconds', '3', '--rates', '300', '--out', out]);
+    const run = await runBench([
+      '--quick',
+      '--devices',
+      '20',
+      '--seconds',
+      '3',
+      '--rates',
+      '300',
+      '--out',
+      out,
+    ]);
     expect(run.stderr).not.toMatch(/bench: /);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/decodeTelemetry: [\d.]+ µs\/message/);
@@ -58,7 +72,10 @@ function runBench(args: string[], env: Record<string, string> = {}): Promise<Run
 
   it('should fail with the tail of the server output when the server dies at start', async () => {
     const fake = join(dir, 'dying-server.js');
-    writeFileSync(fake, "process.stderr.write('hazwatch: start-up stopped.\\nInvalid configuration in plant.yaml: boom\\n'); process.exit(78);\n");
+    writeFileSync(
+      fake,
+      "process.stderr.write('hazwatch: start-up stopped.\\nInvalid configuration in plant.yaml: boom\\n'); process.exit(78);\n",
+    );
     const run = await runBench(['--quick', '--server', fake, '--out', join(dir, 'never.json')]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('the server exited (78) before it was ready');
@@ -80,7 +97,8 @@ function runBench(args: string[], env: Record<string, string> = {}): Promise<Run
 });
 
 const TEST_DB = process.env.TEST_DATABASE_URL;
-if (built && !TEST_DB) console.warn('simulator-bench e2e against PostgreSQL skipped: TEST_DATABASE_URL is unset');
+if (built && !TEST_DB)
+  console.warn('simulator-bench e2e against PostgreSQL skipped: TEST_DATABASE_URL is unset');
 
 (built && TEST_DB ? describe : describe.skip)('npm run bench (quick) against an external PostgreSQL', () => {
   let dir: string;
@@ -96,23 +114,58 @@ if (built && !TEST_DB) console.warn('simulator-bench e2e against PostgreSQL skip
   });
 
   const leftover = async (runId: string): Promise<number> =>
-    Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM telemetry WHERE site_id LIKE $1`, [`bench-${runId}-%`])).rows[0]!.n);
+    Number(
+      (
+        await db.query<{ n: string }>(`SELECT count(*) AS n FROM telemetry WHERE site_id LIKE $1`, [
+          `bench-${runId}-%`,
+        ])
+      ).rows[0]!.n,
+    );
 
   it('should count every row with SQL and leave none of its rows behind when done', async () => {
     const out = join(dir, 'db.json');
-    const run = await runBench(['--quick', '--no-alarm-latency', '--devices', '20', '--seconds', '3', '--rates', '300', '--database-url', TEST_DB!, '--out', out]);
+    const run = await runBench([
+      '--quick',
+      '--no-alarm-latency',
+      '--devices',
+      '20',
+      '--seconds',
+      '3',
+      '--rates',
+      '300',
+      '--database-url',
+      TEST_DB!,
+      '--out',
+      out,
+    ]);
     expect(run.code).toBe(0);
     const report = JSON.parse(readFileSync(out, 'utf8'));
     expect(report.database.kind).toBe('external PostgreSQL');
     expect(report.steps[0].storedRows).toBe(2 * report.steps[0].sent);
     expect(report.steps[0].lostRows).toBe(0);
-    expect(run.stdout).toContain(`deleted the run's ${(2 * report.steps[0].sent).toLocaleString('en-US')} bench rows`);
+    expect(run.stdout).toContain(
+      `deleted the run's ${(2 * report.steps[0].sent).toLocaleString('en-US')} bench rows`,
+    );
     expect(await leftover(report.runId)).toBe(0);
   });
 
   it('should keep its rows when given --keep-rows', async () => {
     const out = join(dir, 'keep.json');
-    const run = await runBench(['--quick', '--no-alarm-latency', '--devices', '20', '--seconds', '2', '--rates', '200', '--database-url', TEST_DB!, '--keep-rows', '--out', out]);
+    const run = await runBench([
+      '--quick',
+      '--no-alarm-latency',
+      '--devices',
+      '20',
+      '--seconds',
+      '2',
+      '--rates',
+      '200',
+      '--database-url',
+      TEST_DB!,
+      '--keep-rows',
+      '--out',
+      out,
+    ]);
     expect(run.code).toBe(0);
     const report = JSON.parse(readFileSync(out, 'utf8'));
     try {

@@ -65,7 +65,14 @@ const gd = (id: string, sourceId: string, area: string) => ({
   level1: 1,
   level2: 2,
 });
-const source = (id: string) => ({ id, name: id, unitType: 'storage' as const, peopleWithin500m: 10, filedGrade: 2, substances: [] });
+const source = (id: string) => ({
+  id,
+  name: id,
+  unitType: 'storage' as const,
+  peopleWithin500m: 10,
+  filedGrade: 2,
+  substances: [],
+});
 
 /** Two enterprises in two districts (binhai, wuqing): enough for scope tests. Sites can be renamed for isolation. */
 export function makeAlarmTestConfig(sites: { binhai?: string; wuqing?: string } = {}): AppConfig {
@@ -79,7 +86,11 @@ export function makeAlarmTestConfig(sites: { binhai?: string; wuqing?: string } 
         jurisdiction: 'tianjin/binhai/nangang',
         location: { lat: 38.7, lon: 117.5 },
         hazardSources: [source('bhc-cl2'), source('bhc-nh3')],
-        devices: [gd('cl-gd-1', 'bhc-cl2', 'cl-a1'), gd('cl-gd-2', 'bhc-cl2', 'cl-a1'), gd('nh-gd-1', 'bhc-nh3', 'nh-a1')],
+        devices: [
+          gd('cl-gd-1', 'bhc-cl2', 'cl-a1'),
+          gd('cl-gd-2', 'bhc-cl2', 'cl-a1'),
+          gd('nh-gd-1', 'bhc-nh3', 'nh-a1'),
+        ],
       },
       {
         id: wq,
@@ -91,7 +102,12 @@ export function makeAlarmTestConfig(sites: { binhai?: string; wuqing?: string } 
       },
     ],
   } as unknown as PlantSchema;
-  return { env: {} as AppConfig['env'], configDir: '/nonexistent', dataDir: '/nonexistent', plant: indexPlant(plant) };
+  return {
+    env: {} as AppConfig['env'],
+    configDir: '/nonexistent',
+    dataDir: '/nonexistent',
+    plant: indexPlant(plant),
+  };
 }
 
 export function makePrincipal(role: Role, scope = '', name = `${role} token`): Principal {

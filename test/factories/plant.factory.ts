@@ -7,7 +7,10 @@ import { stringify } from 'yaml';
  * A small, valid plant model for one fresh site (gas detectors + a tank), written to a temporary CONFIG_DIR.
  * Tests use fresh site ids instead of truncating tables.
  */
-export function makePlantConfigDir(siteId: string, opts: { gasDetectors?: number; jurisdiction?: string } = {}): string {
+export function makePlantConfigDir(
+  siteId: string,
+  opts: { gasDetectors?: number; jurisdiction?: string } = {},
+): string {
   const n = opts.gasDetectors ?? 3;
   const plant = {
     sites: [
@@ -42,7 +45,16 @@ export function makePlantConfigDir(siteId: string, opts: { gasDetectors?: number
             level2: 2,
             ranges: { conc: [0, 20] },
           })),
-          { id: 'tk-1', kind: 'tank', name: 'TK-1', sourceId: `${siteId}-src`, area: 'a1', capacityM3: 30, densityTPerM3: 1.47, substance: 'chlorine' },
+          {
+            id: 'tk-1',
+            kind: 'tank',
+            name: 'TK-1',
+            sourceId: `${siteId}-src`,
+            area: 'a1',
+            capacityM3: 30,
+            densityTPerM3: 1.47,
+            substance: 'chlorine',
+          },
         ],
       },
     ],
@@ -52,4 +64,5 @@ export function makePlantConfigDir(siteId: string, opts: { gasDetectors?: number
   return dir;
 }
 
-export const gasMessage = (ts: number, seq: number, conc = 0.2): string => JSON.stringify({ ts, seq, values: { conc, fault: false } });
+export const gasMessage = (ts: number, seq: number, conc = 0.2): string =>
+  JSON.stringify({ ts, seq, values: { conc, fault: false } });

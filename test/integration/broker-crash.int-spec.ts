@@ -133,7 +133,11 @@ suite('broker kill -9 with messages queued for the offline server (private Mosqu
                   [SITE],
                 )
               ).rows[0],
-            { timeoutMs: 20_000, intervalMs: 250, what: 'the ext:data-gap alarm of the site in the database' },
+            {
+              timeoutMs: 20_000,
+              intervalMs: 250,
+              what: 'the ext:data-gap alarm of the site in the database',
+            },
           )
         : undefined;
     const lost = reportFault(

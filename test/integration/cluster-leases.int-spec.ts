@@ -8,7 +8,12 @@ import { monotonicClock, systemLeaseTimer } from '../../src/cluster/system-timer
 import { Database } from '../../src/storage/database.service';
 import { pollUntil } from '../setup/poll-until';
 import { TcpProxy } from '../setup/tcp-proxy';
-import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb, prepareTestDatabase } from '../setup/test-db';
+import {
+  TEST_DATABASE_URL,
+  createScratchDatabase,
+  describeWithDb,
+  prepareTestDatabase,
+} from '../setup/test-db';
 
 const suite = describeWithDb('cluster-leases.int-spec');
 
@@ -71,12 +76,19 @@ suite('cluster leases on PostgreSQL (3 nodes)', () => {
   };
 
   const live = (): LeaseManager[] => [...nodes.values()].map((n) => n.manager).filter((m) => m.running);
-  const owners = (key: string): string[] => live().filter((m) => m.isOwned(key)).map((m) => m.nodeId);
-  const dbOwners = async (): Promise<Map<string, { owner: string | null; epoch: number; valid: boolean }>> => {
+  const owners = (key: string): string[] =>
+    live()
+      .filter((m) => m.isOwned(key))
+      .map((m) => m.nodeId);
+  const dbOwners = async (): Promise<
+    Map<string, { owner: string | null; epoch: number; valid: boolean }>
+  > => {
     const r = await direct.query<{ site_id: string; owner: string | null; epoch: string; valid: boolean }>(
       `SELECT site_id, owner, epoch, (owner IS NOT NULL AND expires_at > now()) AS valid FROM site_lease`,
     );
-    return new Map(r.rows.map((x) => [x.site_id, { owner: x.owner, epoch: Number(x.epoch), valid: x.valid }]));
+    return new Map(
+      r.rows.map((x) => [x.site_id, { owner: x.owner, epoch: Number(x.epoch), valid: x.valid }]),
+    );
   };
   /** Every key owned by exactly one live node, its fair-share winner, as the database also says. */
   const settled = async (): Promise<boolean> => {
@@ -85,7 +97,10 @@ suite('cluster leases on PostgreSQL (3 nodes)', () => {
     return KEYS.every((k) => {
       const o = owners(k);
       return (
-        o.length === 1 && o[0] === rendezvousOwner(k, ids) && db.get(k)?.valid === true && db.get(k)?.owner === o[0]
+        o.length === 1 &&
+        o[0] === rendezvousOwner(k, ids) &&
+        db.get(k)?.valid === true &&
+        db.get(k)?.owner === o[0]
       );
     });
   };
@@ -193,7 +208,11 @@ suite('cluster leases on PostgreSQL (3 nodes)', () => {
     const stale = { siteId: site.key, nodeId: 'n3', epoch: site.epoch };
     await expect(
       fencedWrite(direct, stale, (tx) =>
-        tx.query(`INSERT INTO fence_probe VALUES ($1, $2, $3, 'stale')`, [stale.siteId, stale.nodeId, stale.epoch]),
+        tx.query(`INSERT INTO fence_probe VALUES ($1, $2, $3, 'stale')`, [
+          stale.siteId,
+          stale.nodeId,
+          stale.epoch,
+        ]),
       ),
     ).rejects.toBeInstanceOf(FencedError);
     // the new owner's write with the current epoch goes through
@@ -201,7 +220,9 @@ suite('cluster leases on PostgreSQL (3 nodes)', () => {
     await fencedWrite(direct, { siteId: site.key, nodeId: now.owner!, epoch: now.epoch }, (tx) =>
       tx.query(`INSERT INTO fence_probe VALUES ($1, $2, $3, 'current')`, [site.key, now.owner, now.epoch]),
     );
-    const written = await direct.query<{ note: string }>(`SELECT note FROM fence_probe WHERE site_id = $1`, [site.key]);
+    const written = await direct.query<{ note: string }>(`SELECT note FROM fence_probe WHERE site_id = $1`, [
+      site.key,
+    ]);
     expect(written.rows.map((r) => r.note)).toEqual(['current']);
 
     // healed: the node rejoins and every key is again owned exactly once
@@ -219,11 +240,18 @@ suite('cluster leases on PostgreSQL (3 nodes)', () => {
       const attempt = await direct
         .withTransaction(async (other) => {
           await other.query(`SELECT set_config('lock_timeout', '300ms', true)`);
-          await other.query(`UPDATE site_lease SET owner = 'intruder', epoch = epoch + 1 WHERE site_id = $1`, [key]);
+          await other.query(
+            `UPDATE site_lease SET owner = 'intruder', epoch = epoch + 1 WHERE site_id = $1`,
+            [key],
+          );
           return 'taken';
         })
         .catch((err: { code?: string }) => err.code);
-      await tx.query(`INSERT INTO fence_probe VALUES ($1, $2, $3, 'during')`, [key, token.nodeId, token.epoch]);
+      await tx.query(`INSERT INTO fence_probe VALUES ($1, $2, $3, 'during')`, [
+        key,
+        token.nodeId,
+        token.epoch,
+      ]);
       return attempt;
     });
     expect(takeover).toBe('55P03'); // lock_not_available: blocked by the fenced write's FOR SHARE lock
@@ -246,7 +274,10 @@ suite('cluster leases on PostgreSQL (3 nodes)', () => {
     });
     twin.start();
     try {
-      await pollUntil(() => twin.stats.renewFailures >= 2, { timeoutMs: 10_000, what: 'two refused rounds of the twin' });
+      await pollUntil(() => twin.stats.renewFailures >= 2, {
+        timeoutMs: 10_000,
+        what: 'two refused rounds of the twin',
+      });
       expect(twin.owned()).toEqual([]);
       expect(original.owned().map((l) => `${l.key}@${l.epoch}`)).toEqual(before);
     } finally {

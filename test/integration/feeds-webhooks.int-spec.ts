@@ -146,13 +146,22 @@ suite('regulator webhooks (whole app, PostgreSQL, local receiver)', () => {
     const cityTokenId = ((await app.http('GET', '/api/auth/me', city)).body as { tokenId?: string }).tokenId;
     expect(cityTokenId).toBeDefined();
     // only an admin grants
-    expect((await app.http('POST', `/api/subscriptions/${sub.id}/grants`, binhai, { tokenId: cityTokenId })).status).toBe(403);
-    expect((await app.http('POST', `/api/subscriptions/${sub.id}/grants`, admin, { tokenId: cityTokenId })).status).toBe(204);
-    expect(((await app.http('GET', '/api/subscriptions', city)).body as Sub[]).map((s) => s.id)).toContain(sub.id);
+    expect(
+      (await app.http('POST', `/api/subscriptions/${sub.id}/grants`, binhai, { tokenId: cityTokenId }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await app.http('POST', `/api/subscriptions/${sub.id}/grants`, admin, { tokenId: cityTokenId })).status,
+    ).toBe(204);
+    expect(((await app.http('GET', '/api/subscriptions', city)).body as Sub[]).map((s) => s.id)).toContain(
+      sub.id,
+    );
     expect((await app.http('GET', `/api/subscriptions/${sub.id}/deliveries`, city)).status).toBe(200);
     expect((await app.http('POST', `/api/subscriptions/${sub.id}/resume`, city)).status).toBe(403);
     expect((await app.http('DELETE', `/api/subscriptions/${sub.id}`, city)).status).toBe(403);
-    expect((await app.http('DELETE', `/api/subscriptions/${sub.id}/grants/${cityTokenId}`, admin)).status).toBe(204);
+    expect(
+      (await app.http('DELETE', `/api/subscriptions/${sub.id}/grants/${cityTokenId}`, admin)).status,
+    ).toBe(204);
     expect((await app.http('GET', `/api/subscriptions/${sub.id}`, city)).status).toBe(404);
     expect((await app.http('DELETE', `/api/subscriptions/${sub.id}`, binhai)).status).toBe(204);
   });

@@ -121,7 +121,9 @@ suite('regulator feeds: Atom and CAP (whole app, PostgreSQL)', () => {
       { timeoutMs: 30_000, intervalMs: 300, what: 'a medium-priority message in the minPriority=low feed' },
     );
     const byDefault = await atomOf(city, '?limit=500');
-    const priorities = [...byDefault.matchAll(/<category term="(\w+)" label="priority"\/>/g)].map((m) => m[1]);
+    const priorities = [...byDefault.matchAll(/<category term="(\w+)" label="priority"\/>/g)].map(
+      (m) => m[1],
+    );
     expect(priorities.length).toBeGreaterThan(0);
     expect(priorities.every((p) => p === 'high' || p === 'critical')).toBe(true);
     const all = await atomOf(city, '?limit=1&minPriority=low');
@@ -129,4 +131,3 @@ suite('regulator feeds: Atom and CAP (whole app, PostgreSQL)', () => {
     expect((await app.http('GET', '/feeds/alerts.atom?minPriority=urgent', city)).status).toBe(400);
   });
 });
-

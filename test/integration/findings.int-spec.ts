@@ -11,7 +11,14 @@ import { TEST_DATABASE_URL, createScratchDatabase, describeWithDb } from '../set
 
 const suite = describeWithDb('findings.int-spec');
 
-type FindingView = { id: string; status: string; grade: string; overdue: boolean; escalatedAt?: string; history?: Array<{ kind: string; to?: string; actor: string }> };
+type FindingView = {
+  id: string;
+  status: string;
+  grade: string;
+  overdue: boolean;
+  escalatedAt?: string;
+  history?: Array<{ kind: string; to?: string; actor: string }>;
+};
 type Alarm = { ruleId: string; condition: string; priority: string; active: boolean };
 
 suite('findings workflow (whole app, PostgreSQL)', () => {
@@ -24,7 +31,10 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
   beforeAll(async () => {
     JsonLogger.setLevel('error');
     scratch = await createScratchDatabase(TEST_DATABASE_URL!, 'findings');
-    app = await startFeedsApp({ databaseUrl: scratch.url, configDir: feedsConfigDir('sender: hazwatch@findings.test\n') });
+    app = await startFeedsApp({
+      databaseUrl: scratch.url,
+      configDir: feedsConfigDir('sender: hazwatch@findings.test\n'),
+    });
     operator = await app.token('operator', 'tianjin/binhai/lingang/bohai-chem', 'bohai control room');
     binhai = await app.token('regulator', 'tianjin/binhai', 'Binhai ESB');
     wuqing = await app.token('regulator', 'tianjin/wuqing', 'Wuqing ESB');
@@ -54,9 +64,17 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
     expect(f).toMatchObject({ status: 'open', grade: 'major', overdue: false });
 
     // scoped lists: Binhai sees it by grade, Wuqing sees nothing of it
-    expect(((await app.http('GET', '/api/findings?grade=major&status=open', binhai)).body as FindingView[]).map((x) => x.id)).toContain(f.id);
-    expect(((await app.http('GET', '/api/findings?grade=general', binhai)).body as FindingView[]).map((x) => x.id)).not.toContain(f.id);
-    expect(((await app.http('GET', '/api/findings', wuqing)).body as FindingView[]).map((x) => x.id)).not.toContain(f.id);
+    expect(
+      ((await app.http('GET', '/api/findings?grade=major&status=open', binhai)).body as FindingView[]).map(
+        (x) => x.id,
+      ),
+    ).toContain(f.id);
+    expect(
+      ((await app.http('GET', '/api/findings?grade=general', binhai)).body as FindingView[]).map((x) => x.id),
+    ).not.toContain(f.id);
+    expect(
+      ((await app.http('GET', '/api/findings', wuqing)).body as FindingView[]).map((x) => x.id),
+    ).not.toContain(f.id);
     expect((await app.http('GET', `/api/findings/${f.id}`, wuqing)).status).toBe(404);
 
     // the deadline passes: a critical external-condition alarm for the finding
@@ -78,16 +96,32 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
       contingency: '液氯泄漏现场处置方案',
     });
     expect(plan.status).toBe(200);
-    expect((await app.http('POST', `/api/findings/${f.id}/transition`, operator, { to: 'rectifying' })).status).toBe(200);
-    expect((await app.http('POST', `/api/findings/${f.id}/transition`, operator, { to: 'verified' })).status).toBe(200);
+    expect(
+      (await app.http('POST', `/api/findings/${f.id}/transition`, operator, { to: 'rectifying' })).status,
+    ).toBe(200);
+    expect(
+      (await app.http('POST', `/api/findings/${f.id}/transition`, operator, { to: 'verified' })).status,
+    ).toBe(200);
     // only a regulator signs off
-    expect((await app.http('POST', `/api/findings/${f.id}/transition`, operator, { to: 'closed' })).status).toBe(403);
-    const closed = await app.http('POST', `/api/findings/${f.id}/transition`, binhai, { to: 'closed', comment: '同意销号' });
+    expect(
+      (await app.http('POST', `/api/findings/${f.id}/transition`, operator, { to: 'closed' })).status,
+    ).toBe(403);
+    const closed = await app.http('POST', `/api/findings/${f.id}/transition`, binhai, {
+      to: 'closed',
+      comment: '同意销号',
+    });
     expect(closed.status).toBe(200);
     const done = closed.body as FindingView;
     expect(done.status).toBe('closed');
     expect(done.escalatedAt).toBeDefined();
-    expect(done.history?.map((h) => h.kind)).toEqual(['created', 'escalated', 'plan', 'transition', 'transition', 'transition']);
+    expect(done.history?.map((h) => h.kind)).toEqual([
+      'created',
+      'escalated',
+      'plan',
+      'transition',
+      'transition',
+      'transition',
+    ]);
     await pollUntil(
       async () => !(await alarms()).some((a) => a.ruleId === `ext:finding-overdue:${f.id}` && a.active),
       { timeoutMs: 10_000, intervalMs: 250, what: 'the finding_overdue alarm to clear' },
@@ -95,35 +129,77 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
   });
 
   it('should refuse bad input with clear messages', async () => {
-    const past = await app.http('POST', '/api/findings', operator, { siteId: 'bohai-chem', origin: 'self_check', grade: 'general', title: '巡检', deadline: '2020-01-01T00:00:00Z' });
+    const past = await app.http('POST', '/api/findings', operator, {
+      siteId: 'bohai-chem',
+      origin: 'self_check',
+      grade: 'general',
+      title: '巡检',
+      deadline: '2020-01-01T00:00:00Z',
+    });
     expect(past.status).toBe(400);
     expect(JSON.stringify(past.body)).toContain('deadline must be in the future');
-    const noAlarm = await app.http('POST', '/api/findings', operator, { siteId: 'bohai-chem', origin: 'alarm', grade: 'general', title: '报警引出', deadline: new Date(Date.now() + 86_400_000).toISOString() });
+    const noAlarm = await app.http('POST', '/api/findings', operator, {
+      siteId: 'bohai-chem',
+      origin: 'alarm',
+      grade: 'general',
+      title: '报警引出',
+      deadline: new Date(Date.now() + 86_400_000).toISOString(),
+    });
     expect(noAlarm.status).toBe(400);
     expect(JSON.stringify(noAlarm.body)).toContain('alarmId is required');
-    const other = await app.http('POST', '/api/findings', operator, { siteId: 'wuqing-fine', origin: 'self_check', grade: 'general', title: '自查', deadline: new Date(Date.now() + 86_400_000).toISOString() });
+    const other = await app.http('POST', '/api/findings', operator, {
+      siteId: 'wuqing-fine',
+      origin: 'self_check',
+      grade: 'general',
+      title: '自查',
+      deadline: new Date(Date.now() + 86_400_000).toISOString(),
+    });
     expect(other.status).toBe(404);
-    const grade = await app.http('POST', '/api/findings', operator, { siteId: 'bohai-chem', origin: 'self_check', grade: '重大', title: '自查', deadline: new Date(Date.now() + 86_400_000).toISOString() });
+    const grade = await app.http('POST', '/api/findings', operator, {
+      siteId: 'bohai-chem',
+      origin: 'self_check',
+      grade: '重大',
+      title: '自查',
+      deadline: new Date(Date.now() + 86_400_000).toISOString(),
+    });
     expect(grade.status).toBe(400);
     expect(JSON.stringify(grade.body)).toContain('grade must be major or general');
   });
 
   it('should take one safety commitment per enterprise and day and list the month with the days missing', async () => {
-    const body = { committedBy: '张建国', riskLevel: 'general', unitsRunning: 3, unitsStopped: 1, hotWork: 1, confinedSpace: 0, statement: '今日各生产装置运行正常，特殊作业已落实安全措施，承诺安全生产。' };
+    const body = {
+      committedBy: '张建国',
+      riskLevel: 'general',
+      unitsRunning: 3,
+      unitsStopped: 1,
+      hotWork: 1,
+      confinedSpace: 0,
+      statement: '今日各生产装置运行正常，特殊作业已落实安全措施，承诺安全生产。',
+    };
     const first = await app.http('POST', '/api/sites/bohai-chem/safety-commitments', operator, body);
     expect(first.status).toBe(201);
     const day = (first.body as { day: string }).day;
-    expect((await app.http('POST', '/api/sites/bohai-chem/safety-commitments', operator, body)).status).toBe(409);
-    expect((await app.http('POST', '/api/sites/bohai-chem/safety-commitments', binhai, body)).status).toBe(403);
+    expect((await app.http('POST', '/api/sites/bohai-chem/safety-commitments', operator, body)).status).toBe(
+      409,
+    );
+    expect((await app.http('POST', '/api/sites/bohai-chem/safety-commitments', binhai, body)).status).toBe(
+      403,
+    );
     const month = day.slice(0, 7);
-    const list = (await app.http('GET', `/api/safety-commitments?month=${month}`, binhai)).body as Array<{ siteId: string; missingDays: string[]; commitments: Array<{ day: string; committedBy: string }> }>;
+    const list = (await app.http('GET', `/api/safety-commitments?month=${month}`, binhai)).body as Array<{
+      siteId: string;
+      missingDays: string[];
+      commitments: Array<{ day: string; committedBy: string }>;
+    }>;
     const bohai = list.find((x) => x.siteId === 'bohai-chem')!;
     expect(bohai.commitments).toEqual([expect.objectContaining({ day, committedBy: '张建国' })]);
     expect(bohai.missingDays).not.toContain(day);
     const nangang = list.find((x) => x.siteId === 'nangang-petro')!;
     expect(nangang.missingDays).toContain(day);
     expect(list.some((x) => x.siteId === 'wuqing-fine')).toBe(false);
-    expect((await app.http('GET', `/api/safety-commitments?month=${month}&site=bohai-chem`, wuqing)).status).toBe(404);
+    expect(
+      (await app.http('GET', `/api/safety-commitments?month=${month}&site=bohai-chem`, wuqing)).status,
+    ).toBe(404);
     expect((await app.http('GET', '/api/safety-commitments?month=2026-13', binhai)).status).toBe(400);
   });
 
@@ -136,7 +212,10 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
         `INSERT INTO duty_check (id, site_id, trigger, scheduled_at, status, result, completed_at, state) VALUES ('dc-perf-1', 'bohai-chem', 'manual', $1, 'done', 'on_duty', $1, '{}')`,
         [now],
       );
-      for (const [id, answered, outcome] of [['ca-perf-1', now, 'ACKED'], ['ca-perf-2', null, 'NO_ANSWER']] as const)
+      for (const [id, answered, outcome] of [
+        ['ca-perf-1', now, 'ACKED'],
+        ['ca-perf-2', null, 'NO_ANSWER'],
+      ] as const)
         await db.query(
           `INSERT INTO call_attempt (id, duty_check_id, site_id, callee_role, callee_name, number, attempt_no, placed_at, answered_at, provider, outcome)
            VALUES ($1, 'dc-perf-1', 'bohai-chem', 'main', '张建国', '+8613800001001', 1, $2, $3, 'fake', $4)`,
@@ -148,11 +227,25 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
     const month = new Date(now.getTime() + 8 * 3_600_000).toISOString().slice(0, 7);
     const r = await app.http('GET', `/api/responsible-performance?month=${month}&site=bohai-chem`, binhai);
     expect(r.status).toBe(200);
-    const [perf] = r.body as Array<{ dutyChecks: { done: number; onDuty: number }; persons: Array<{ role: string; name: string; callsPlaced: number; callsAnswered: number; callsConfirmed: number }> }>;
+    const [perf] = r.body as Array<{
+      dutyChecks: { done: number; onDuty: number };
+      persons: Array<{
+        role: string;
+        name: string;
+        callsPlaced: number;
+        callsAnswered: number;
+        callsConfirmed: number;
+      }>;
+    }>;
     expect(perf!.dutyChecks.done).toBeGreaterThanOrEqual(1);
     expect(perf!.dutyChecks.onDuty).toBeGreaterThanOrEqual(1);
-    expect(perf!.persons.find((x) => x.role === 'main' && x.name === '张建国')).toMatchObject({ callsPlaced: 2, callsAnswered: 1, callsConfirmed: 1 });
-    expect((await app.http('GET', `/api/responsible-performance?month=${month}&site=bohai-chem`, wuqing)).status).toBe(404);
+    expect(perf!.persons.find((x) => x.role === 'main' && x.name === '张建国')).toMatchObject({
+      callsPlaced: 2,
+      callsAnswered: 1,
+      callsConfirmed: 1,
+    });
+    expect(
+      (await app.http('GET', `/api/responsible-performance?month=${month}&site=bohai-chem`, wuqing)).status,
+    ).toBe(404);
   });
 });
-

@@ -10,7 +10,10 @@ import { prepareTestDatabase, uniqueId } from '../setup/test-db';
 const DB = process.env.TEST_DATABASE_URL;
 const MQTT = process.env.TEST_MQTT_URL;
 const run = DB && MQTT ? describe : describe.skip;
-if (!DB || !MQTT) console.warn('ingest-restart.int-spec: skipped — needs TEST_DATABASE_URL and TEST_MQTT_URL (local PostgreSQL and Mosquitto)');
+if (!DB || !MQTT)
+  console.warn(
+    'ingest-restart.int-spec: skipped — needs TEST_DATABASE_URL and TEST_MQTT_URL (local PostgreSQL and Mosquitto)',
+  );
 
 /**
  * A restart of the server loses no QoS 1 message: the persistent session (fixed client id, clean=false) makes Mosquitto
@@ -39,12 +42,21 @@ run('ingest across a server restart (Mosquitto + PostgreSQL)', () => {
     );
 
   const stored = async (): Promise<number> =>
-    Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM telemetry WHERE site_id = $1', [siteId])).rows[0]?.n);
+    Number(
+      (await db.query<{ n: string }>('SELECT count(*) AS n FROM telemetry WHERE site_id = $1', [siteId]))
+        .rows[0]?.n,
+    );
 
   const publishBatch = async (from: number, count: number): Promise<void> => {
     const now = Date.now();
     await Promise.all(
-      Array.from({ length: count }, (_, i) => device.publishAsync(telemetryTopic(siteId, `gd-${(i % 3) + 1}`), gasMessage(now - 60_000 + from + i, from + i), { qos: 1 })),
+      Array.from({ length: count }, (_, i) =>
+        device.publishAsync(
+          telemetryTopic(siteId, `gd-${(i % 3) + 1}`),
+          gasMessage(now - 60_000 + from + i, from + i),
+          { qos: 1 },
+        ),
+      ),
     );
   };
 
@@ -66,7 +78,10 @@ run('ingest across a server restart (Mosquitto + PostgreSQL)', () => {
   it('should store every message published before, during and after a restart exactly once', async () => {
     app = await start();
     await publishBatch(0, 300);
-    await pollUntil(async () => (await stored()) === 600, { timeoutMs: 20_000, what: '600 rows before the restart' });
+    await pollUntil(async () => (await stored()) === 600, {
+      timeoutMs: 20_000,
+      what: '600 rows before the restart',
+    });
 
     await app.close();
     app = undefined;
@@ -74,7 +89,10 @@ run('ingest across a server restart (Mosquitto + PostgreSQL)', () => {
 
     app = await start();
     await publishBatch(800, 200);
-    await pollUntil(async () => (await stored()) >= 2000, { timeoutMs: 30_000, what: '2000 rows after the restart' });
+    await pollUntil(async () => (await stored()) >= 2000, {
+      timeoutMs: 30_000,
+      what: '2000 rows after the restart',
+    });
     expect(await stored()).toBe(2000);
   });
 });

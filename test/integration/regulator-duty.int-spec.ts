@@ -17,8 +17,21 @@ const suite = describeWithDb('regulator-duty.int-spec');
 
 const NANGANG_ROOM = 'sip:8002@192.0.2.1';
 
-type DutyEvent = { eventId: string; siteId: string; dutyCheckId: string | null; outcome: string; duplicate: boolean };
-type Feedback = { id: string; dutyCheckId: string; siteId: string; status: string; returned: number; overdueAt: number | null };
+type DutyEvent = {
+  eventId: string;
+  siteId: string;
+  dutyCheckId: string | null;
+  outcome: string;
+  duplicate: boolean;
+};
+type Feedback = {
+  id: string;
+  dutyCheckId: string;
+  siteId: string;
+  status: string;
+  returned: number;
+  overdueAt: number | null;
+};
 type Alarm = { siteId: string; condition: string; active: boolean; ruleId: string };
 type DutyCheck = { id: string; trigger: string; status: string; result?: string };
 
@@ -38,7 +51,10 @@ suite('regulator duty workflows (whole app, PostgreSQL)', () => {
     writeFileSync(
       join(configDir, 'callouts.yaml'),
       stringify({
-        voice: { provider: 'fake', fake: { callSeconds: 1, default: 'ACKED', byNumber: { [NANGANG_ROOM]: ['NO_ANSWER'] } } },
+        voice: {
+          provider: 'fake',
+          fake: { callSeconds: 1, default: 'ACKED', byNumber: { [NANGANG_ROOM]: ['NO_ANSWER'] } },
+        },
         // scheduled checks far away: only the video event starts one here
         dutyCheck: { cron: '0 3 1 1 *', jitterMinutes: 0, retryAfterSeconds: 1 },
         sites: [
@@ -74,12 +90,19 @@ suite('regulator duty workflows (whole app, PostgreSQL)', () => {
     const first = await offPost(video, { eventId: 'vid-000123', site: 'nangang-petro' });
     expect(first.status).toBe(201);
     const ev = first.body as DutyEvent;
-    expect(ev).toMatchObject({ eventId: 'vid-000123', siteId: 'nangang-petro', outcome: 'started', duplicate: false });
+    expect(ev).toMatchObject({
+      eventId: 'vid-000123',
+      siteId: 'nangang-petro',
+      outcome: 'started',
+      duplicate: false,
+    });
     expect(ev.dutyCheckId).toMatch(/^dc-nangang-petro-.*-v$/);
     const again = await offPost(video, { eventId: 'vid-000123', site: 'nangang-petro' });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ dutyCheckId: ev.dutyCheckId, duplicate: true });
-    expect((await offPost(video, { eventId: 'vid-000123', site: 'nangang-petro', cameraId: 'other' })).status).toBe(409);
+    expect(
+      (await offPost(video, { eventId: 'vid-000123', site: 'nangang-petro', cameraId: 'other' })).status,
+    ).toBe(409);
     // least privilege: nothing outside its enterprise, nothing to read
     expect((await offPost(video, { eventId: 'vid-000124', site: 'bohai-chem' })).status).toBe(404);
     expect((await app.http('GET', '/api/alarms', video)).status).toBe(403);
@@ -99,7 +122,9 @@ suite('regulator duty workflows (whole app, PostgreSQL)', () => {
   it('should open a feedback obligation for a missed check, escalate it when overdue, and track it to closure', async () => {
     const fb = await pollUntil(
       async () =>
-        ((await app.http('GET', '/api/duty-feedback', binhai)).body as Feedback[]).find((f) => f.siteId === 'nangang-petro'),
+        ((await app.http('GET', '/api/duty-feedback', binhai)).body as Feedback[]).find(
+          (f) => f.siteId === 'nangang-petro',
+        ),
       { timeoutMs: 30_000, intervalMs: 250, what: 'the feedback obligation of the missed check' },
     );
     expect(fb.status).toBe('awaiting');
@@ -114,7 +139,8 @@ suite('regulator duty workflows (whole app, PostgreSQL)', () => {
     expect(overdueAlarm.siteId).toBe('nangang-petro');
     // the regulator does not answer for the enterprise
     expect(
-      (await app.http('POST', `/api/duty-feedback/${fb.id}`, binhai, { who: 'x', why: 'y', actions: 'z' })).status,
+      (await app.http('POST', `/api/duty-feedback/${fb.id}`, binhai, { who: 'x', why: 'y', actions: 'z' }))
+        .status,
     ).toBe(403);
     const filed = await app.http('POST', `/api/duty-feedback/${fb.id}`, operator, {
       who: '郑军 班长',
@@ -130,7 +156,9 @@ suite('regulator duty workflows (whole app, PostgreSQL)', () => {
         ),
       { timeoutMs: 10_000, what: 'the overdue alarm cleared by the filing' },
     );
-    expect((await app.http('POST', `/api/duty-feedback/${fb.id}/review`, binhai, { decision: 'return' })).status).toBe(400);
+    expect(
+      (await app.http('POST', `/api/duty-feedback/${fb.id}/review`, binhai, { decision: 'return' })).status,
+    ).toBe(400);
     const returned = await app.http('POST', `/api/duty-feedback/${fb.id}/review`, binhai, {
       decision: 'return',
       comment: '请附通话记录',
@@ -141,8 +169,13 @@ suite('regulator duty workflows (whole app, PostgreSQL)', () => {
       why: '交接班时电话转接错误（附通话记录）',
       actions: '恢复直线电话并复测',
     });
-    const accepted = await app.http('POST', `/api/duty-feedback/${fb.id}/review`, binhai, { decision: 'accept' });
+    const accepted = await app.http('POST', `/api/duty-feedback/${fb.id}/review`, binhai, {
+      decision: 'accept',
+    });
     expect(accepted.body).toMatchObject({ status: 'accepted', reviewedBy: 'Binhai ESB' });
-    expect((await app.http('POST', `/api/duty-feedback/${fb.id}`, operator, { who: 'a', why: 'b', actions: 'c' })).status).toBe(409);
+    expect(
+      (await app.http('POST', `/api/duty-feedback/${fb.id}`, operator, { who: 'a', why: 'b', actions: 'c' }))
+        .status,
+    ).toBe(409);
   });
 });

@@ -27,7 +27,10 @@ const WORKER_FILE = join(__dirname, '../../dist/src/storage/copy.worker.js');
 
 const sinks: Array<[string, (db: Database) => TelemetrySink]> = [
   ['COPY on the main thread', (db) => new PgTelemetrySink(db, 5_000)],
-  ['COPY in the worker thread', (db) => new WorkerTelemetrySink(db, new JsonLogger('test'), { timeoutMs: 5_000, file: WORKER_FILE })],
+  [
+    'COPY in the worker thread',
+    (db) => new WorkerTelemetrySink(db, new JsonLogger('test'), { timeoutMs: 5_000, file: WORKER_FILE }),
+  ],
 ];
 
 suite.each(sinks)('telemetry writer across a database outage (TCP proxy cut), %s', (_name, makeSink) => {

@@ -45,7 +45,8 @@ function timescaleAvailable(u: string): boolean {
 
 let reason: string | undefined;
 if (!url) reason = 'set TEST_TIMESCALE_URL or TEST_DATABASE_URL';
-else if (!timescaleAvailable(url)) reason = 'the timescaledb extension is not installed and preloaded on that server';
+else if (!timescaleAvailable(url))
+  reason = 'the timescaledb extension is not installed and preloaded on that server';
 if (reason) console.warn(`storage-timescale.int-spec: skipped — ${reason}`);
 const suite = reason ? describe.skip : describe;
 
@@ -145,7 +146,11 @@ suite('storage on TimescaleDB', () => {
 const MIN = 60_000;
 const floorMin = (t: number): number => Math.floor(t / MIN) * MIN;
 
-function writerFor(db: Database, dir: string, sink = new PgTelemetrySink(db) as ConstructorParameters<typeof TelemetryWriter>[0]['sink']): TelemetryWriter {
+function writerFor(
+  db: Database,
+  dir: string,
+  sink = new PgTelemetrySink(db) as ConstructorParameters<typeof TelemetryWriter>[0]['sink'],
+): TelemetryWriter {
   const w = new TelemetryWriter({
     sink,
     spool: new TelemetrySpool(join(dir, `spool-${Math.random().toString(36).slice(2)}`), 10_000_000),
@@ -177,14 +182,22 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
     const db = await Database.open({ url: scratch.url, probeIntervalMs: 0 });
     try {
       expect(db.timescale).toBe(true);
-      const idx = await db.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'telemetry' ORDER BY 1`);
+      const idx = await db.query<{ indexname: string }>(
+        `SELECT indexname FROM pg_indexes WHERE tablename = 'telemetry' ORDER BY 1`,
+      );
       expect(idx.rows.map((r) => r.indexname)).toEqual(['telemetry_reading_key']);
       const cagg = await db.query<{ compression_enabled: boolean }>(
         `SELECT compression_enabled FROM timescaledb_information.continuous_aggregates WHERE view_name = 'telemetry_1m'`,
       );
       expect(cagg.rows).toEqual([{ compression_enabled: true }]);
 
-      const base = { db, retentionDays: 90, rollupRetentionDays: 730, chunkHours: 24, compressAfterHours: 168 };
+      const base = {
+        db,
+        retentionDays: 90,
+        rollupRetentionDays: 730,
+        chunkHours: 24,
+        compressAfterHours: 168,
+      };
       const first = await new TimescalePolicies(base).align();
       const byName = (ps: typeof first) => Object.fromEntries(ps.map((p) => [`${p.kind}:${p.table}`, p]));
       const a = byName(first);
@@ -196,8 +209,14 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
       const metrics = new HazwatchMetrics(false);
       const again = new TimescalePolicies({ ...base, metrics, retentionDays: 120, chunkHours: 12 });
       const b = byName(await again.align());
-      expect(b['policy_retention:telemetry']).toEqual({ ...a['policy_retention:telemetry'], action: 'altered' });
-      expect(b['policy_retention:telemetry_1m']).toEqual({ ...a['policy_retention:telemetry_1m'], action: 'kept' });
+      expect(b['policy_retention:telemetry']).toEqual({
+        ...a['policy_retention:telemetry'],
+        action: 'altered',
+      });
+      expect(b['policy_retention:telemetry_1m']).toEqual({
+        ...a['policy_retention:telemetry_1m'],
+        action: 'kept',
+      });
       const cfg = await db.query<{ same: boolean }>(
         `SELECT (config->>'drop_after')::interval = INTERVAL '120 days' AS same FROM timescaledb_information.jobs WHERE job_id = $1`,
         [b['policy_retention:telemetry']!.jobId],
@@ -212,15 +231,23 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
       // TimescaleDB's background workers fail every job with "cannot drop portal ... while it is being set up")
       // poll until the scheduler has run the rollup's refresh job once (it starts a minute-interval job at once)
       const refreshJob = async (): Promise<boolean> =>
-        (await db.query(`SELECT 1 FROM timescaledb_information.job_stats s JOIN timescaledb_information.jobs j USING (job_id)
-                         WHERE j.proc_name = 'policy_refresh_continuous_aggregate'`)).rowCount === 1;
+        (
+          await db.query(`SELECT 1 FROM timescaledb_information.job_stats s JOIN timescaledb_information.jobs j USING (job_id)
+                         WHERE j.proc_name = 'policy_refresh_continuous_aggregate'`)
+        ).rowCount === 1;
       for (let i = 0; i < 600 && !(await refreshJob()); i++) await new Promise((r) => setTimeout(r, 100));
       const jobs = await again.pollJobs();
       expect(jobs.map((j) => j.name)).toContain('policy_refresh_continuous_aggregate:telemetry_1m');
-      const listed = await db.query<{ job_id: number }>(`SELECT job_id FROM timescaledb_information.jobs ORDER BY job_id`);
+      const listed = await db.query<{ job_id: number }>(
+        `SELECT job_id FROM timescaledb_information.jobs ORDER BY job_id`,
+      );
       expect(jobs.map((j) => j.jobId)).toEqual(listed.rows.map((r) => r.job_id));
       expect(jobs.map((j) => j.name)).toEqual(
-        expect.arrayContaining(['policy_retention:telemetry', 'policy_compression:telemetry', 'policy_retention:telemetry_1m']),
+        expect.arrayContaining([
+          'policy_retention:telemetry',
+          'policy_compression:telemetry',
+          'policy_retention:telemetry_1m',
+        ]),
       );
       const stats = await db.query<{ job_id: number; failed: boolean }>(
         `SELECT job_id, last_run_status = 'Failed' AS failed FROM timescaledb_information.job_stats ORDER BY job_id`,
@@ -250,7 +277,9 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
       const live = writerFor(db, dir);
       live.enqueue([reading(floorMin(now) - 10 * MIN, 1)]);
       await live.close();
-      await db.query(`CALL refresh_continuous_aggregate('telemetry_1m', NULL, $1::timestamptz)`, [new Date(floorMin(now) - MIN)]);
+      await db.query(`CALL refresh_continuous_aggregate('telemetry_1m', NULL, $1::timestamptz)`, [
+        new Date(floorMin(now) - MIN),
+      ]);
 
       const scheduler = new ManualScheduler(new ManualClock(0));
       const refresher = new RollupRefresher({ db, clock: systemClock, scheduler, debounceMs: 30_000 });
@@ -260,7 +289,10 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
       await w.flush();
       const view = (): Promise<unknown[]> =>
         db
-          .query(`SELECT bucket, "min", "max", n::int AS n FROM telemetry_1m WHERE bucket < $1 ORDER BY bucket`, [new Date(now - 3_600_000)])
+          .query(
+            `SELECT bucket, "min", "max", n::int AS n FROM telemetry_1m WHERE bucket < $1 ORDER BY bucket`,
+            [new Date(now - 3_600_000)],
+          )
           .then((r) => r.rows);
       expect(await view()).toEqual([]);
       expect(refresher.pendingRange()).toEqual({ min: lateAt + 1000, max: lateAt + MIN + 5 });
@@ -284,12 +316,22 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
     try {
       const start = floorMin(Date.now()) - 3 * 86_400_000;
       const rs: Reading[] = [];
-      for (let i = 0; i < 3 * 24 * 12; i++) rs.push(reading(start + i * 5 * MIN + (i % 7) * 1000, (i * 37) % 101));
+      for (let i = 0; i < 3 * 24 * 12; i++)
+        rs.push(reading(start + i * 5 * MIN + (i % 7) * 1000, (i * 37) % 101));
       const w = writerFor(db, dir);
       w.enqueue(rs);
       await w.close();
-      await db.query(`CALL refresh_continuous_aggregate('telemetry_1m', NULL, $1::timestamptz)`, [new Date(floorMin(Date.now()) - MIN)]);
-      const q = { siteId: 's', deviceId: 'd', from: start + 17_000, to: start + 2 * 86_400_000 + 2 * 3_600_000 - 23_000, limit: 1000, bucketSeconds: 3600 };
+      await db.query(`CALL refresh_continuous_aggregate('telemetry_1m', NULL, $1::timestamptz)`, [
+        new Date(floorMin(Date.now()) - MIN),
+      ]);
+      const q = {
+        siteId: 's',
+        deviceId: 'd',
+        from: start + 17_000,
+        to: start + 2 * 86_400_000 + 2 * 3_600_000 - 23_000,
+        limit: 1000,
+        bucketSeconds: 3600,
+      };
       const rollup = new TelemetryQueryRepository(db);
       expect(rollup.useRollup(q)).toBe(true);
       const round = (bs: Awaited<ReturnType<TelemetryQueryRepository['bucketed']>>) =>
@@ -317,13 +359,15 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
       const u = new URL(scratch.url);
       u.username = role;
       u.password = '';
-      await expect(Database.open({ url: u.toString(), probeIntervalMs: 0, timescaleMode: 'require' })).rejects.toThrow(
-        /TIMESCALE=require: .*GRANT CREATE ON DATABASE/,
-      );
+      await expect(
+        Database.open({ url: u.toString(), probeIntervalMs: 0, timescaleMode: 'require' }),
+      ).rejects.toThrow(/TIMESCALE=require: .*GRANT CREATE ON DATABASE/);
       const db = await Database.open({ url: u.toString(), probeIntervalMs: 0 });
       try {
         expect(db.timescale).toBe(false);
-        const warnings = warn.mock.calls.filter((c) => /TimescaleDB is installed but not used/.test(String(c[0])));
+        const warnings = warn.mock.calls.filter((c) =>
+          /TimescaleDB is installed but not used/.test(String(c[0])),
+        );
         expect(warnings).toHaveLength(1);
         const kind = await db.query(`SELECT relkind::text AS k FROM pg_class WHERE relname = 'telemetry'`);
         expect(kind.rows).toEqual([{ k: 'p' }]);
@@ -363,9 +407,9 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
       } finally {
         await db.close();
       }
-      await expect(Database.open({ url: scratch.url, probeIntervalMs: 0, timescaleMode: 'require' })).rejects.toThrow(
-        /TIMESCALE=require: telemetry was created on the plain PostgreSQL path/,
-      );
+      await expect(
+        Database.open({ url: scratch.url, probeIntervalMs: 0, timescaleMode: 'require' }),
+      ).rejects.toThrow(/TIMESCALE=require: telemetry was created on the plain PostgreSQL path/);
     } finally {
       await scratch.drop();
     }
@@ -374,16 +418,17 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
 
 /** A server with the package installed but not preloaded (TEST_TIMESCALE_NOPRELOAD_URL); skipped without one. */
 const noPreloadUrl = process.env.TEST_TIMESCALE_NOPRELOAD_URL;
-if (!noPreloadUrl) console.warn('storage-timescale.int-spec: not-preloaded case skipped — set TEST_TIMESCALE_NOPRELOAD_URL');
+if (!noPreloadUrl)
+  console.warn('storage-timescale.int-spec: not-preloaded case skipped — set TEST_TIMESCALE_NOPRELOAD_URL');
 (noPreloadUrl ? describe : describe.skip)('TimescaleDB installed but not preloaded', () => {
   it('should start on the plain path with a warning naming shared_preload_libraries, and stop under TIMESCALE=require', async () => {
     JsonLogger.setLevel('error');
     const scratch = await createScratchDatabase(noPreloadUrl!, 'storage_tsdb_nopre');
     const warn = jest.spyOn(JsonLogger.prototype, 'warn');
     try {
-      await expect(Database.open({ url: scratch.url, probeIntervalMs: 0, timescaleMode: 'require' })).rejects.toThrow(
-        /TIMESCALE=require: .*shared_preload_libraries/,
-      );
+      await expect(
+        Database.open({ url: scratch.url, probeIntervalMs: 0, timescaleMode: 'require' }),
+      ).rejects.toThrow(/TIMESCALE=require: .*shared_preload_libraries/);
       const db = await Database.open({ url: scratch.url, probeIntervalMs: 0 });
       try {
         expect(db.timescale).toBe(false);

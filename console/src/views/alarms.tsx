@@ -49,21 +49,39 @@ const label = (a: Alarm): string =>
 const VIEWS: readonly AlarmView[] = ['active', 'shelved', 'suppressed', 'out_of_service'];
 const CHANNEL_OF: Record<string, string> = { gas_detector: 'conc', tank: 'level_pct' };
 
-type RowProps = { a: Alarm; firstOut: boolean; lang: string; plantRev: number; focusNext: (el: HTMLElement, d: number) => void };
+type RowProps = {
+  a: Alarm;
+  firstOut: boolean;
+  lang: string;
+  plantRev: number;
+  focusNext: (el: HTMLElement, d: number) => void;
+};
 
 /** One row, re-rendered only when its alarm, its first-out mark, the language or the plant names change. */
 class MemoRow extends Component<RowProps> {
   override shouldComponentUpdate(next: RowProps): boolean {
     const p = this.props;
-    return p.a !== next.a || p.firstOut !== next.firstOut || p.lang !== next.lang || p.plantRev !== next.plantRev;
+    return (
+      p.a !== next.a || p.firstOut !== next.firstOut || p.lang !== next.lang || p.plantRev !== next.plantRev
+    );
   }
   override render(): preact.JSX.Element {
     const p = this.props;
-    return <AlarmRow a={p.a} firstOutIds={p.firstOut ? new Set([p.a.id]) : new Set()} focusNext={p.focusNext} />;
+    return (
+      <AlarmRow a={p.a} firstOutIds={p.firstOut ? new Set([p.a.id]) : new Set()} focusNext={p.focusNext} />
+    );
   }
 }
 
-function AlarmRow({ a, firstOutIds, focusNext }: { a: Alarm; firstOutIds: Set<string>; focusNext: (el: HTMLElement, d: number) => void }) {
+function AlarmRow({
+  a,
+  firstOutIds,
+  focusNext,
+}: {
+  a: Alarm;
+  firstOutIds: Set<string>;
+  focusNext: (el: HTMLElement, d: number) => void;
+}) {
   const kind = alarmKind(a);
   const device = a.deviceId ? store.deviceByKey.get(`${a.siteId}/${a.deviceId}`) : undefined;
   const mayShelve =
@@ -115,7 +133,9 @@ function AlarmRow({ a, firstOutIds, focusNext }: { a: Alarm; firstOutIds: Set<st
       </td>
       <td class="msg">
         {firstOutIds.has(a.id) ? <span class="tag tag-first-out">{t('alarm.firstOut')}</span> : null}
-        {a.drill || /演练|drill/i.test(a.message) ? <span class="tag tag-drill">{t('alarm.drill')}</span> : null}
+        {a.drill || /演练|drill/i.test(a.message) ? (
+          <span class="tag tag-drill">{t('alarm.drill')}</span>
+        ) : null}
         {a.message || a.condition}
       </td>
       <td class="value">
@@ -176,7 +196,14 @@ export function AlarmsView() {
     all[Math.max(0, Math.min(all.length - 1, i + d))]?.focus();
   }, []);
   const row = (a: Alarm): preact.JSX.Element => (
-    <MemoRow key={a.id} a={a} firstOut={fo.has(a.id)} lang={ui.lang} plantRev={store.plantRev} focusNext={focusNext} />
+    <MemoRow
+      key={a.id}
+      a={a}
+      firstOut={fo.has(a.id)}
+      lang={ui.lang}
+      plantRev={store.plantRev}
+      focusNext={focusNext}
+    />
   );
   const setFilter = (patch: Partial<typeof f>): void => setUi({ filter: { ...f, ...patch } });
   const togglePrio = (p: Priority): void => {
@@ -251,14 +278,14 @@ export function AlarmsView() {
           placeholder={t('filter.text')}
           aria-label={t('filter.text')}
           value={f.text}
-          onInput={(e) => setFilter({ text: (e.currentTarget).value })}
+          onInput={(e) => setFilter({ text: e.currentTarget.value })}
         />
         <label class="sort">
           {t('sort.label')}{' '}
           <select
             id="alarm-sort"
             value={f.sort}
-            onChange={(e) => setFilter({ sort: (e.currentTarget).value as SortKey })}
+            onChange={(e) => setFilter({ sort: e.currentTarget.value as SortKey })}
           >
             {(['priority', 'time', 'source'] as const).map((s) => (
               <option value={s}>{t(`sort.${s}`)}</option>

@@ -44,11 +44,24 @@ export function KpiView() {
       {
         type: 'bar',
         name: t('kpi.ratePerSite'),
-        data: sites.map((s) => ({ value: s.averagePer10Min, itemStyle: { color: s.averageWithinTarget ? '#4caf50' : '#e5322d' } })),
+        data: sites.map((s) => ({
+          value: s.averagePer10Min,
+          itemStyle: { color: s.averageWithinTarget ? '#4caf50' : '#e5322d' },
+        })),
         label: { show: true, position: 'right', color: '#e6edf5' },
-        markLine: { symbol: 'none', data: [{ xAxis: target, name: t('kpi.target') }], label: { formatter: `${t('kpi.target')} {c}`, color: '#ffcc80' }, lineStyle: { color: '#ff9800', type: 'dashed' } },
+        markLine: {
+          symbol: 'none',
+          data: [{ xAxis: target, name: t('kpi.target') }],
+          label: { formatter: `${t('kpi.target')} {c}`, color: '#ffcc80' },
+          lineStyle: { color: '#ff9800', type: 'dashed' },
+        },
       },
-      { type: 'bar', name: t('kpi.peak'), data: sites.map((s) => s.peakPer10Min), itemStyle: { color: '#5c6b7d' } },
+      {
+        type: 'bar',
+        name: t('kpi.peak'),
+        data: sites.map((s) => s.peakPer10Min),
+        itemStyle: { color: '#5c6b7d' },
+      },
     ],
   };
   const top = kpi?.top10 ?? [];
@@ -63,7 +76,20 @@ export function KpiView() {
       data: top.map((r) => `${sourceName(r.sourceId)} · ${deviceName(r.siteId, r.deviceId)} ${r.condition}`),
       ...axis,
     },
-    series: [{ type: 'bar', data: top.map((r) => r.count), itemStyle: { color: '#f5822a' }, label: { show: true, position: 'right', color: '#e6edf5', formatter: (p: { dataIndex: number }) => `${top[p.dataIndex]?.count ?? ''} (${top[p.dataIndex]?.percentOfLoad ?? 0} %)` } }],
+    series: [
+      {
+        type: 'bar',
+        data: top.map((r) => r.count),
+        itemStyle: { color: '#f5822a' },
+        label: {
+          show: true,
+          position: 'right',
+          color: '#e6edf5',
+          formatter: (p: { dataIndex: number }) =>
+            `${top[p.dataIndex]?.count ?? ''} (${top[p.dataIndex]?.percentOfLoad ?? 0} %)`,
+        },
+      },
+    ],
   };
   const dist = kpi?.priorityDistribution;
   const distChart = {
@@ -74,8 +100,21 @@ export function KpiView() {
     xAxis: { type: 'category', data: PRIORITIES.map((p) => t(`priority.${p}`)), ...axis },
     yAxis: { type: 'value', max: 100, ...axis },
     series: [
-      { type: 'bar', name: '%', data: PRIORITIES.map((p) => ({ value: dist?.percent[p] ?? 0, itemStyle: { color: PRIORITY_COLOUR[p] } })) },
-      { type: 'line', name: t('kpi.target'), data: PRIORITIES.map((p) => dist?.targetPercent[p] ?? 0), lineStyle: { type: 'dashed', color: '#ffcc80' }, itemStyle: { color: '#ffcc80' } },
+      {
+        type: 'bar',
+        name: '%',
+        data: PRIORITIES.map((p) => ({
+          value: dist?.percent[p] ?? 0,
+          itemStyle: { color: PRIORITY_COLOUR[p] },
+        })),
+      },
+      {
+        type: 'line',
+        name: t('kpi.target'),
+        data: PRIORITIES.map((p) => dist?.targetPercent[p] ?? 0),
+        lineStyle: { type: 'dashed', color: '#ffcc80' },
+        itemStyle: { color: '#ffcc80' },
+      },
     ],
   };
   const tile = (id: string, label: string, value: number | string, target?: number, over?: boolean) => (
@@ -95,7 +134,13 @@ export function KpiView() {
         <h2>{t('kpi.title')}</h2>
         <div class="seg">
           {(Object.keys(WINDOWS) as Array<keyof typeof WINDOWS>).map((w) => (
-            <button type="button" class={`seg-btn ${w === win ? 'on' : ''}`} aria-pressed={w === win} data-window={w} onClick={() => setWin(w)}>
+            <button
+              type="button"
+              class={`seg-btn ${w === win ? 'on' : ''}`}
+              aria-pressed={w === win}
+              data-window={w}
+              onClick={() => setWin(w)}
+            >
               {w}
             </button>
           ))}
@@ -105,10 +150,32 @@ export function KpiView() {
       {kpi ? (
         <div class="tiles">
           {tile('average', t('kpi.rateAll'), kpi.aggregate.averagePer10Min)}
-          {tile('flood', t('kpi.flood'), `${kpi.percentTimeInFlood} %`, kpi.targets.percentTimeInFlood, kpi.percentTimeInFlood > kpi.targets.percentTimeInFlood)}
-          {tile('floods', t('flood.on'), sites.reduce((n, s) => n + s.floods, 0))}
-          {tile('chattering', t('kpi.chattering'), kpi.chattering.length, kpi.targets.chattering, kpi.chattering.length > kpi.targets.chattering)}
-          {tile('stale', t('kpi.stale'), kpi.stale.length, kpi.targets.staleAlarms, kpi.stale.length > kpi.targets.staleAlarms)}
+          {tile(
+            'flood',
+            t('kpi.flood'),
+            `${kpi.percentTimeInFlood} %`,
+            kpi.targets.percentTimeInFlood,
+            kpi.percentTimeInFlood > kpi.targets.percentTimeInFlood,
+          )}
+          {tile(
+            'floods',
+            t('flood.on'),
+            sites.reduce((n, s) => n + s.floods, 0),
+          )}
+          {tile(
+            'chattering',
+            t('kpi.chattering'),
+            kpi.chattering.length,
+            kpi.targets.chattering,
+            kpi.chattering.length > kpi.targets.chattering,
+          )}
+          {tile(
+            'stale',
+            t('kpi.stale'),
+            kpi.stale.length,
+            kpi.targets.staleAlarms,
+            kpi.stale.length > kpi.targets.staleAlarms,
+          )}
           {tile('standing', t('banner.active'), kpi.standing)}
         </div>
       ) : (
@@ -125,14 +192,19 @@ export function KpiView() {
         </div>
         <div class="panel wide">
           <h3>{t('kpi.top10')}</h3>
-          {top.length ? <Chart id="kpi-top" class="kpi-chart" option={topChart} label={t('kpi.top10')} /> : <p class="empty">{t('kpi.none')}</p>}
+          {top.length ? (
+            <Chart id="kpi-top" class="kpi-chart" option={topChart} label={t('kpi.top10')} />
+          ) : (
+            <p class="empty">{t('kpi.none')}</p>
+          )}
         </div>
         <div class="panel">
           <h3>{t('kpi.chattering')}</h3>
           <ul class="kpi-list" id="kpi-chattering">
             {(kpi?.chattering ?? []).map((c) => (
               <li>
-                {sourceName(c.sourceId)} · {deviceName(c.siteId, c.deviceId)} {c.condition} — {c.maxActivationsIn60s}/60 s
+                {sourceName(c.sourceId)} · {deviceName(c.siteId, c.deviceId)} {c.condition} —{' '}
+                {c.maxActivationsIn60s}/60 s
               </li>
             ))}
             {kpi && kpi.chattering.length === 0 ? <li class="muted">{t('kpi.none')}</li> : null}
@@ -143,7 +215,8 @@ export function KpiView() {
           <ul class="kpi-list" id="kpi-stale">
             {(kpi?.stale ?? []).map((c) => (
               <li>
-                {sourceName(c.sourceId)} · {deviceName(c.siteId, c.deviceId)} {c.condition} — {c.hoursActive} h
+                {sourceName(c.sourceId)} · {deviceName(c.siteId, c.deviceId)} {c.condition} — {c.hoursActive}{' '}
+                h
               </li>
             ))}
             {kpi && kpi.stale.length === 0 ? <li class="muted">{t('kpi.none')}</li> : null}

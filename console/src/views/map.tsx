@@ -29,11 +29,18 @@ export function JurisdictionMap(props: { sites: readonly SiteInfo[]; id: string 
   const style = (m: Marker) => ({ color: LEVEL_COLOUR[m.level], borderColor: '#fff', borderWidth: 1.5 });
   const option = {
     backgroundColor: 'transparent',
-    tooltip: { trigger: 'item', backgroundColor: '#111923', borderColor: '#3a4656', textStyle: { color: '#e6edf5' } },
+    tooltip: {
+      trigger: 'item',
+      backgroundColor: '#111923',
+      borderColor: '#3a4656',
+      textStyle: { color: '#e6edf5' },
+    },
     geo: {
       map: TIANJIN_MAP,
       roam: true,
-      ...(focus?.location ? { center: [focus.location.lon, focus.location.lat], zoom: 3.5 } : { center: [117.35, 39.28], zoom: 1.15 }),
+      ...(focus?.location
+        ? { center: [focus.location.lon, focus.location.lat], zoom: 3.5 }
+        : { center: [117.35, 39.28], zoom: 1.15 }),
       label: { show: true, color: '#8797aa', fontSize: 11 },
       itemStyle: { areaColor: '#16212e', borderColor: '#3d5a78', borderWidth: 1 },
       emphasis: { itemStyle: { areaColor: '#1f3246' }, label: { color: '#e6edf5' } },
@@ -57,7 +64,14 @@ export function JurisdictionMap(props: { sites: readonly SiteInfo[]; id: string 
         coordinateSystem: 'geo',
         symbolSize: 20,
         data: all.filter((m) => unacked.has(m.siteId)).map((m) => ({ ...m, itemStyle: style(m) })),
-        label: { show: true, position: 'right', formatter: '{b}', color: '#ffffff', fontSize: 13, fontWeight: 'bold' },
+        label: {
+          show: true,
+          position: 'right',
+          formatter: '{b}',
+          color: '#ffffff',
+          fontSize: 13,
+          fontWeight: 'bold',
+        },
         zlevel: 3,
       },
     ],
@@ -67,7 +81,9 @@ export function JurisdictionMap(props: { sites: readonly SiteInfo[]; id: string 
     // unacknowledged enterprises blink in step with the alarm list (html[data-blink], app.tsx)
     const timer = setInterval(() => {
       const on = document.documentElement.dataset.blink === 'on';
-      chart.current?.setOption({ series: [{ id: 'unacked', symbolSize: on ? 22 : 12, itemStyle: { opacity: on ? 1 : 0.35 } }] });
+      chart.current?.setOption({
+        series: [{ id: 'unacked', symbolSize: on ? 22 : 12, itemStyle: { opacity: on ? 1 : 0.35 } }],
+      });
     }, 500);
     return () => clearInterval(timer);
   }, []);
@@ -132,7 +148,9 @@ export function MapView() {
   useLive(['alarms', 'plant'], 250);
   const unacked = store.unackedSites();
   const focus = ui.mapSiteId ? store.siteById.get(ui.mapSiteId) : undefined;
-  const sites = [...store.sites].sort((a, b) => LEVELS.indexOf(siteLevel(a, store.hazards)) - LEVELS.indexOf(siteLevel(b, store.hazards)));
+  const sites = [...store.sites].sort(
+    (a, b) => LEVELS.indexOf(siteLevel(a, store.hazards)) - LEVELS.indexOf(siteLevel(b, store.hazards)),
+  );
   return (
     <section id="map-view" class="view map-layout">
       <div class="panel map-panel">
@@ -140,7 +158,12 @@ export function MapView() {
           <h2>{t('map.title')}</h2>
           <Legend />
           {focus ? (
-            <button type="button" class="btn btn-ghost" id="map-back" onClick={() => setUi({ mapSiteId: null })}>
+            <button
+              type="button"
+              class="btn btn-ghost"
+              id="map-back"
+              onClick={() => setUi({ mapSiteId: null })}
+            >
               ← {t('map.back')}
             </button>
           ) : null}
@@ -155,7 +178,8 @@ export function MapView() {
             <ul class="sources">
               {focus.hazardSources.map((src) => {
                 const hz = store.hazards.get(src.id);
-                const level = hz?.level ?? (['red', 'orange', 'yellow', 'blue'][(src.filedGrade ?? 4) - 1] as string);
+                const level =
+                  hz?.level ?? (['red', 'orange', 'yellow', 'blue'][(src.filedGrade ?? 4) - 1] as string);
                 return (
                   <li class="source-row" data-source-id={src.id}>
                     <span class={`grade grade-${level}`} />

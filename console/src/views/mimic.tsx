@@ -12,7 +12,10 @@ import { fmtValue } from './alarms';
 
 const SYSTEMS = ['esd', 'gas_detection', 'video', 'lightning'];
 
-export function detectorLevel(d: DeviceInfo, live: DeviceLive | undefined): 'l2' | 'l1' | 'fault' | 'offline' | 'ok' | 'unknown' {
+export function detectorLevel(
+  d: DeviceInfo,
+  live: DeviceLive | undefined,
+): 'l2' | 'l1' | 'fault' | 'offline' | 'ok' | 'unknown' {
   if (!live) return 'unknown';
   if (live.online === false) return 'offline';
   if (live.values.fault === true) return 'fault';
@@ -36,7 +39,14 @@ function Tank({ d, x, alarm }: { d: DeviceInfo; x: number; alarm: boolean }) {
     { pct: d.levelHPct, cls: 'mark-h', label: 'H' },
   ];
   const fill = d.levelHHPct;
-  const state = level === undefined ? 'unknown' : d.levelHHPct !== undefined && level >= d.levelHHPct ? 'hh' : d.levelHPct !== undefined && level >= d.levelHPct ? 'h' : 'ok';
+  const state =
+    level === undefined
+      ? 'unknown'
+      : d.levelHHPct !== undefined && level >= d.levelHHPct
+        ? 'hh'
+        : d.levelHPct !== undefined && level >= d.levelHPct
+          ? 'h'
+          : 'ok';
   return (
     <g
       class={`tank tank-${state} ${alarm ? 'in-alarm' : ''}`}
@@ -56,9 +66,7 @@ function Tank({ d, x, alarm }: { d: DeviceInfo; x: number; alarm: boolean }) {
       {level !== undefined ? (
         <rect class="level-bar" x="24" y={y(level)} width="72" height={top + H - y(level) - 2} rx="4" />
       ) : null}
-      {fill !== undefined ? (
-        <line class="fill-limit" x1="10" x2="110" y1={y(fill)} y2={y(fill)} />
-      ) : null}
+      {fill !== undefined ? <line class="fill-limit" x1="10" x2="110" y1={y(fill)} y2={y(fill)} /> : null}
       {marks.map((m) =>
         m.pct !== undefined ? (
           <g class={m.cls}>
@@ -73,7 +81,12 @@ function Tank({ d, x, alarm }: { d: DeviceInfo; x: number; alarm: boolean }) {
         {level !== undefined ? `${level.toFixed(1)} %` : '—'}
       </text>
       <text class="sub" x="60" y={top + H + 44} text-anchor="middle">
-        {[num(live?.values.temp_c) !== undefined ? `${fmtValue(live?.values.temp_c)} °C` : '', num(live?.values.pressure_kpa) !== undefined ? `${fmtValue(live?.values.pressure_kpa)} kPa` : ''].filter(Boolean).join(' · ')}
+        {[
+          num(live?.values.temp_c) !== undefined ? `${fmtValue(live?.values.temp_c)} °C` : '',
+          num(live?.values.pressure_kpa) !== undefined ? `${fmtValue(live?.values.pressure_kpa)} kPa` : '',
+        ]
+          .filter(Boolean)
+          .join(' · ')}
       </text>
     </g>
   );
@@ -113,7 +126,12 @@ function Valve({ d, x, y }: { d: DeviceInfo; x: number; y: number }) {
   const live = store.devices.get(`${d.siteId}/${d.id}`);
   const pos = typeof live?.values.position === 'string' ? live.values.position : 'unknown';
   return (
-    <g class={`valve valve-${pos}`} data-device={`${d.siteId}/${d.id}`} data-position={pos} transform={`translate(${x},${y})`}>
+    <g
+      class={`valve valve-${pos}`}
+      data-device={`${d.siteId}/${d.id}`}
+      data-position={pos}
+      transform={`translate(${x},${y})`}
+    >
       <line class="pipe" x1="-40" x2="100" y1="20" y2="20" />
       <path class="body" d="M10 5 L50 35 L50 5 L10 35 Z" />
       <line class="stem" x1="30" x2="30" y1="20" y2="-2" />
@@ -132,7 +150,10 @@ export function MimicView() {
   useLive(['alarms', 'telemetry', 'plant']);
   const siteId = ui.siteId ?? store.sites[0]?.id ?? null;
   const site = siteId ? store.siteById.get(siteId) : undefined;
-  const sourceId = ui.sourceId && site?.hazardSources.some((s) => s.id === ui.sourceId) ? ui.sourceId : (site?.hazardSources[0]?.id ?? null);
+  const sourceId =
+    ui.sourceId && site?.hazardSources.some((s) => s.id === ui.sourceId)
+      ? ui.sourceId
+      : (site?.hazardSources[0]?.id ?? null);
   const src = sourceId ? store.sourceById.get(sourceId) : undefined;
   useEffect(() => {
     // the source on screen is the one whose devices the console subscribes to
@@ -140,17 +161,29 @@ export function MimicView() {
     subscribeWanted();
   }, [siteId, sourceId]);
   const hz = sourceId ? store.hazards.get(sourceId) : undefined;
-  const devices = [...store.deviceByKey.values()].filter((d) => d.siteId === siteId && d.sourceId === sourceId);
+  const devices = [...store.deviceByKey.values()].filter(
+    (d) => d.siteId === siteId && d.sourceId === sourceId,
+  );
   const tanks = devices.filter((d) => d.kind === 'tank');
   const detectors = devices.filter((d) => d.kind === 'gas_detector');
   const valves = devices.filter((d) => d.kind === 'shutoff_valve');
-  const inAlarm = new Set([...store.alarms.values()].filter((a) => a.active && a.deviceId).map((a) => `${a.siteId}/${a.deviceId}`));
+  const inAlarm = new Set(
+    [...store.alarms.values()].filter((a) => a.active && a.deviceId).map((a) => `${a.siteId}/${a.deviceId}`),
+  );
   const grade = hz?.grade ?? src?.filedGrade;
   const level = hz?.level ?? (grade ? GRADE_LEVEL[grade] : undefined) ?? 'unknown';
   const systems = (src?.requiredSystems ?? SYSTEMS).map((sys) => {
     const dev = devices.find((d) => d.kind === 'safety_system' && d.system === sys);
     const live = dev ? store.devices.get(`${dev.siteId}/${dev.id}`) : undefined;
-    const status = !dev ? 'missing' : !live ? 'unknown' : live.online === false ? 'offline' : (typeof live.values.status === 'string' ? live.values.status : 'unknown');
+    const status = !dev
+      ? 'missing'
+      : !live
+        ? 'unknown'
+        : live.online === false
+          ? 'offline'
+          : typeof live.values.status === 'string'
+            ? live.values.status
+            : 'unknown';
     return { sys, status };
   });
   // tanks and valves on the left, detectors and the four systems beside them: one compact schematic
@@ -170,7 +203,7 @@ export function MimicView() {
             id="mimic-site"
             value={siteId ?? ''}
             onChange={(e) => {
-              const s = (e.currentTarget).value;
+              const s = e.currentTarget.value;
               pick(s, store.siteById.get(s)?.hazardSources[0]?.id ?? null);
             }}
           >
@@ -181,7 +214,14 @@ export function MimicView() {
         </label>
         <div class="seg" role="tablist">
           {(site?.hazardSources ?? []).map((s) => (
-            <button type="button" role="tab" aria-selected={s.id === sourceId} class={`seg-btn ${s.id === sourceId ? 'on' : ''}`} data-source-id={s.id} onClick={() => siteId && pick(siteId, s.id)}>
+            <button
+              type="button"
+              role="tab"
+              aria-selected={s.id === sourceId}
+              class={`seg-btn ${s.id === sourceId ? 'on' : ''}`}
+              data-source-id={s.id}
+              onClick={() => siteId && pick(siteId, s.id)}
+            >
               {named(s)}
             </button>
           ))}
@@ -192,7 +232,10 @@ export function MimicView() {
             {t('mimic.R')} <strong>{typeof hz?.R === 'number' ? hz.R.toFixed(1) : '—'}</strong>
           </span>
           <span>
-            {t('mimic.grade')} <strong style={{ color: LEVEL_COLOUR[level] }}>{grade ? t('plant.grade', { g: grade }) : '—'}</strong>
+            {t('mimic.grade')}{' '}
+            <strong style={{ color: LEVEL_COLOUR[level] }}>
+              {grade ? t('plant.grade', { g: grade }) : '—'}
+            </strong>
           </span>
           {src?.filedGrade ? (
             <span class="muted">
@@ -202,7 +245,13 @@ export function MimicView() {
         </div>
       </div>
       <div class="mimic-wrap">
-        <svg class="mimic" viewBox={`0 0 ${width} 620`} preserveAspectRatio="xMidYMin meet" role="img" aria-label={named(src)}>
+        <svg
+          class="mimic"
+          viewBox={`0 0 ${width} 620`}
+          preserveAspectRatio="xMidYMin meet"
+          role="img"
+          aria-label={named(src)}
+        >
           <text class="zone" x="20" y="24">
             {t('mimic.tanks')}
           </text>
@@ -210,7 +259,12 @@ export function MimicView() {
             <Tank d={d} x={30 + i * 170} alarm={inAlarm.has(`${d.siteId}/${d.id}`)} />
           ))}
           {/* header pipe from the tanks to the valve row */}
-          {tanks.length > 0 ? <path class="pipe" d={`M ${90} 360 L ${90} 395 L ${Math.max(200, 30 + (tanks.length - 1) * 170 + 60)} 395`} /> : null}
+          {tanks.length > 0 ? (
+            <path
+              class="pipe"
+              d={`M ${90} 360 L ${90} 395 L ${Math.max(200, 30 + (tanks.length - 1) * 170 + 60)} 395`}
+            />
+          ) : null}
           <text class="zone" x="20" y="420">
             {t('mimic.valves')}
           </text>
@@ -227,7 +281,12 @@ export function MimicView() {
             {t('mimic.systems')}
           </text>
           {systems.map((s, i) => (
-            <g class={`system sys-${s.status}`} data-system={s.sys} data-status={s.status} transform={`translate(${detX + (i % 2) * 170},${455 + Math.floor(i / 2) * 56})`}>
+            <g
+              class={`system sys-${s.status}`}
+              data-system={s.sys}
+              data-status={s.status}
+              transform={`translate(${detX + (i % 2) * 170},${455 + Math.floor(i / 2) * 56})`}
+            >
               <rect x="0" y="0" width="160" height="46" rx="6" />
               <text x="10" y="19">
                 {t(`sys.${s.sys}`)}

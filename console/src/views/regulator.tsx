@@ -61,7 +61,10 @@ function Enterprise({ e, online }: { e: RegulatorEnterprise; online: number | un
               {t('reg.review')} {e.disposals.awaitingReview}
             </span>
           ) : null}
-          <span class={`reg-online ${online !== undefined && online < 95 ? 'low' : ''}`} data-online={online ?? ''}>
+          <span
+            class={`reg-online ${online !== undefined && online < 95 ? 'low' : ''}`}
+            data-online={online ?? ''}
+          >
             {t('reg.online')} {online !== undefined ? `${online.toFixed(1)} %` : '—'}
           </span>
         </span>
@@ -72,7 +75,10 @@ function Enterprise({ e, online }: { e: RegulatorEnterprise; online: number | un
       <ul class="reg-sources">
         {e.hazardSources.map((src) => (
           <li class="reg-source" data-source-id={src.id} data-level={src.filedLevel}>
-            <span class={`grade grade-${src.filedLevel}`} title={`${t('plant.filed')} ${t('plant.grade', { g: src.filedGrade })}`} />
+            <span
+              class={`grade grade-${src.filedLevel}`}
+              title={`${t('plant.filed')} ${t('plant.grade', { g: src.filedGrade })}`}
+            />
             <span class="reg-source-name">{named(src)}</span>
             <span class="reg-live">
               {src.liveLevel ? <span class={`grade grade-small grade-${src.liveLevel}`} /> : null}
@@ -109,16 +115,26 @@ export function RegulatorView() {
       .catch((err: unknown) => !(err instanceof AuthLost) && console.warn('online rate unavailable', err));
   }, []);
   const ov = ui.regulatorOverview;
-  const enterprises = ov?.enterprises ?? store.sites.map((s) => ({ id: s.id, name: s.name, nameEn: s.nameEn ?? null, jurisdiction: s.jurisdiction, hazardSources: [] }));
+  const enterprises =
+    ov?.enterprises ??
+    store.sites.map((s) => ({
+      id: s.id,
+      name: s.name,
+      nameEn: s.nameEn ?? null,
+      jurisdiction: s.jurisdiction,
+      hazardSources: [],
+    }));
   const latest = new Map<string, number>();
-  for (const r of [...online].sort((a, b) => a.day.localeCompare(b.day))) latest.set(r.siteId, r.onlinePercent);
+  for (const r of [...online].sort((a, b) => a.day.localeCompare(b.day)))
+    latest.set(r.siteId, r.onlinePercent);
   const tree = new Map<string, Node>();
   for (const e of enterprises) {
     let node = tree;
     const segs = e.jurisdiction.split('/').filter(Boolean);
     segs.forEach((seg, i) => {
       let next = node.get(seg);
-      if (!next) node.set(seg, (next = { level: LEVEL_OF[i] ?? 'area', children: new Map(), enterprises: [] }));
+      if (!next)
+        node.set(seg, (next = { level: LEVEL_OF[i] ?? 'area', children: new Map(), enterprises: [] }));
       if (i === segs.length - 1) next.enterprises.push(e);
       node = next.children;
     });
@@ -153,13 +169,30 @@ export function RegulatorView() {
     legend: { top: 0, left: 'center', textStyle: { color: AXIS.text }, type: 'scroll' },
     tooltip: { trigger: 'axis' },
     grid: { left: 50, right: 20, top: 40, bottom: 30 },
-    xAxis: { type: 'category', data: days, axisLabel: { color: AXIS.text }, axisLine: { lineStyle: { color: AXIS.lineColor } } },
-    yAxis: { type: 'value', min: (v: { min: number }) => Math.max(0, Math.floor(v.min - 5)), max: 100, axisLabel: { color: AXIS.text, formatter: '{value} %' }, splitLine: { lineStyle: { color: AXIS.split } } },
+    xAxis: {
+      type: 'category',
+      data: days,
+      axisLabel: { color: AXIS.text },
+      axisLine: { lineStyle: { color: AXIS.lineColor } },
+    },
+    yAxis: {
+      type: 'value',
+      min: (v: { min: number }) => Math.max(0, Math.floor(v.min - 5)),
+      max: 100,
+      axisLabel: { color: AXIS.text, formatter: '{value} %' },
+      splitLine: { lineStyle: { color: AXIS.split } },
+    },
     series: [...new Set(online.map((r) => r.siteId))].map((siteId) => ({
       type: 'line',
       name: named(store.siteById.get(siteId)) || siteId,
       data: days.map((d) => online.find((r) => r.siteId === siteId && r.day === d)?.onlinePercent ?? null),
-      markLine: { symbol: 'none', silent: true, data: [{ yAxis: 95 }], lineStyle: { color: '#ff9800', type: 'dashed' }, label: { color: '#ffcc80' } },
+      markLine: {
+        symbol: 'none',
+        silent: true,
+        data: [{ yAxis: 95 }],
+        lineStyle: { color: '#ff9800', type: 'dashed' },
+        label: { color: '#ffcc80' },
+      },
     })),
   };
   return (

@@ -9,18 +9,37 @@ import { named, t, tOr } from '../i18n';
 import { toMs, type DeviceInfo } from '../model';
 import { addPen, conn, setUi, store, subscribeWanted, ui, useLive, type Pen } from '../runtime';
 
-const RANGES = { '1h': [3_600_000, '1m'], '8h': [8 * 3_600_000, '2m'], '24h': [86_400_000, '5m'], '7d': [7 * 86_400_000, '30m'] } as const;
-const NUMERIC: Record<string, readonly string[]> = { gas_detector: ['conc'], tank: ['level_pct', 'temp_c', 'pressure_kpa'], analog: ['value'], weather: ['wind_speed_ms'] };
-const UNITS: Record<string, string> = { level_pct: '%', temp_c: '°C', pressure_kpa: 'kPa', wind_speed_ms: 'm/s' };
+const RANGES = {
+  '1h': [3_600_000, '1m'],
+  '8h': [8 * 3_600_000, '2m'],
+  '24h': [86_400_000, '5m'],
+  '7d': [7 * 86_400_000, '30m'],
+} as const;
+const NUMERIC: Record<string, readonly string[]> = {
+  gas_detector: ['conc'],
+  tank: ['level_pct', 'temp_c', 'pressure_kpa'],
+  analog: ['value'],
+  weather: ['wind_speed_ms'],
+};
+const UNITS: Record<string, string> = {
+  level_pct: '%',
+  temp_c: '°C',
+  pressure_kpa: 'kPa',
+  wind_speed_ms: 'm/s',
+};
 const PEN_COLOURS = ['#4fc3f7', '#ffb74d', '#81c784', '#ba68c8', '#e57373', '#fff176'];
 
 type Point = [number, number];
 const history = new Map<string, { range: string; at: number; points: Point[]; error?: string }>();
 
-export const unitOf = (d: DeviceInfo | undefined, channel: string): string => (channel === 'conc' ? (d?.unit ?? '') : (UNITS[channel] ?? ''));
+export const unitOf = (d: DeviceInfo | undefined, channel: string): string =>
+  channel === 'conc' ? (d?.unit ?? '') : (UNITS[channel] ?? '');
 
 /** Set points drawn on a pen: detector alarm levels, tank H / HH and filling limit. */
-export function setPoints(d: DeviceInfo | undefined, channel: string): Array<{ name: string; value: number }> {
+export function setPoints(
+  d: DeviceInfo | undefined,
+  channel: string,
+): Array<{ name: string; value: number }> {
   if (!d) return [];
   const out: Array<{ name: string; value: number }> = [];
   if (d.kind === 'gas_detector' && channel === 'conc') {
@@ -38,7 +57,13 @@ async function loadHistory(p: Pen, range: keyof typeof RANGES): Promise<void> {
   const k = `${p.key}/${p.channel}`;
   const [span, bucket] = RANGES[range];
   const to = Date.now();
-  const q = new URLSearchParams({ device: p.key, channel: p.channel, from: new Date(to - span).toISOString(), to: new Date(to).toISOString(), bucket });
+  const q = new URLSearchParams({
+    device: p.key,
+    channel: p.channel,
+    from: new Date(to - span).toISOString(),
+    to: new Date(to).toISOString(),
+    bucket,
+  });
   try {
     const body = await conn.api<{ points?: unknown[] }>(`/api/telemetry?${q.toString()}`);
     const points = asList<Record<string, unknown>>(body?.points ?? body)
@@ -70,7 +95,9 @@ export function TrendsView() {
     const d = store.deviceByKey.get(p.key);
     const h = history.get(`${p.key}/${p.channel}`);
     const lastHist = h?.points.at(-1)?.[0] ?? -Infinity;
-    const live = (store.live.get(`${p.key}/${p.channel}`) ?? []).filter((x) => x.t > lastHist).map((x): Point => [x.t, x.v]);
+    const live = (store.live.get(`${p.key}/${p.channel}`) ?? [])
+      .filter((x) => x.t > lastHist)
+      .map((x): Point => [x.t, x.v]);
     const alarms = [...store.alarms.values()].filter((a) => `${a.siteId}/${a.deviceId}` === p.key);
     const colour = PEN_COLOURS[i % PEN_COLOURS.length] as string;
     return {
@@ -96,7 +123,11 @@ export function TrendsView() {
         label: { formatter: '!', color: '#fff' },
         data: alarms
           .filter((a) => toMs(a.raisedAt) >= now - span)
-          .map((a) => ({ coord: [toMs(a.raisedAt), typeof a.value === 'number' ? a.value : 0], itemStyle: { color: PRIORITY_COLOUR[a.priority] }, name: a.message })),
+          .map((a) => ({
+            coord: [toMs(a.raisedAt), typeof a.value === 'number' ? a.value : 0],
+            itemStyle: { color: PRIORITY_COLOUR[a.priority] },
+            name: a.message,
+          })),
       },
     };
   });
@@ -107,7 +138,9 @@ export function TrendsView() {
       const d = store.deviceByKey.get(p.key);
       if (unitOf(d, p.channel) !== u) return;
       for (const s of setPoints(d, p.channel)) top = Math.max(top, s.value);
-      for (const a of store.alarms.values()) if (`${a.siteId}/${a.deviceId}` === p.key && typeof a.value === 'number') top = Math.max(top, a.value);
+      for (const a of store.alarms.values())
+        if (`${a.siteId}/${a.deviceId}` === p.key && typeof a.value === 'number')
+          top = Math.max(top, a.value);
     });
     return top;
   });
@@ -115,14 +148,29 @@ export function TrendsView() {
     backgroundColor: 'transparent',
     animation: false,
     legend: { top: 4, textStyle: { color: AXIS.text } },
-    tooltip: { trigger: 'axis', backgroundColor: '#111923', borderColor: '#3a4656', textStyle: { color: '#e6edf5' } },
+    tooltip: {
+      trigger: 'axis',
+      backgroundColor: '#111923',
+      borderColor: '#3a4656',
+      textStyle: { color: '#e6edf5' },
+    },
     grid: { left: 60, right: 60, top: 40, bottom: 70 },
-    xAxis: { type: 'time', min: now - span, max: now, axisLine: { lineStyle: { color: AXIS.lineColor } }, axisLabel: { color: AXIS.text }, splitLine: { show: true, lineStyle: { color: AXIS.split } } },
+    xAxis: {
+      type: 'time',
+      min: now - span,
+      max: now,
+      axisLine: { lineStyle: { color: AXIS.lineColor } },
+      axisLabel: { color: AXIS.text },
+      splitLine: { show: true, lineStyle: { color: AXIS.split } },
+    },
     yAxis: (units.length ? units : ['']).map((u, i) => ({
       type: 'value',
       name: u,
       scale: true,
-      max: (v: { max: number }) => { const c = ceiling[i] ?? -Infinity; return c > v.max ? Math.ceil(c * 1.1 * 10) / 10 : undefined; },
+      max: (v: { max: number }) => {
+        const c = ceiling[i] ?? -Infinity;
+        return c > v.max ? Math.ceil(c * 1.1 * 10) / 10 : undefined;
+      },
       position: i === 0 ? 'left' : 'right',
       nameTextStyle: { color: AXIS.text },
       axisLabel: { color: AXIS.text },
@@ -131,7 +179,14 @@ export function TrendsView() {
     })),
     dataZoom: [
       { type: 'inside', xAxisIndex: 0 },
-      { type: 'slider', xAxisIndex: 0, height: 22, bottom: 16, textStyle: { color: AXIS.text }, borderColor: AXIS.lineColor },
+      {
+        type: 'slider',
+        xAxisIndex: 0,
+        height: 22,
+        bottom: 16,
+        textStyle: { color: AXIS.text },
+        borderColor: AXIS.lineColor,
+      },
     ],
     series,
   };
@@ -142,14 +197,20 @@ export function TrendsView() {
         <h2>{t('trend.title')}</h2>
         <div class="seg" role="group" aria-label={t('trend.range')}>
           {(Object.keys(RANGES) as Array<keyof typeof RANGES>).map((r) => (
-            <button type="button" class={`seg-btn ${range === r ? 'on' : ''}`} aria-pressed={range === r} data-range={r} onClick={() => setUi({ range: r })}>
+            <button
+              type="button"
+              class={`seg-btn ${range === r ? 'on' : ''}`}
+              aria-pressed={range === r}
+              data-range={r}
+              onClick={() => setUi({ range: r })}
+            >
               {r}
             </button>
           ))}
         </div>
         <label>
           {t('trend.addPen')}{' '}
-          <select id="pen-device" value={pickDevice} onChange={(e) => setPickDevice((e.currentTarget).value)}>
+          <select id="pen-device" value={pickDevice} onChange={(e) => setPickDevice(e.currentTarget.value)}>
             <option value="">—</option>
             {candidates.map(([key, d]) =>
               (NUMERIC[d.kind] ?? []).map((ch) => (
@@ -205,7 +266,13 @@ export function TrendsView() {
         })}
       </ul>
       {ui.pens.length === 0 ? <p class="empty">{t('trend.empty')}</p> : null}
-      <Chart id="trend-chart" class="trend-chart" option={option} replace={['series', 'yAxis']} label={t('trend.title')} />
+      <Chart
+        id="trend-chart"
+        class="trend-chart"
+        option={option}
+        replace={['series', 'yAxis']}
+        label={t('trend.title')}
+      />
     </section>
   );
 }

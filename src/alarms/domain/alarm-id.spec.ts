@@ -2,7 +2,9 @@ import { alarmId } from './alarm-id';
 
 describe('alarmId', () => {
   it('should give the same id for the same key', () => {
-    expect(alarmId({ ruleId: 'r', sourceId: 's', deviceId: 'd', condition: 'HH' })).toBe(alarmId({ condition: 'HH', deviceId: 'd', sourceId: 's', ruleId: 'r' }));
+    expect(alarmId({ ruleId: 'r', sourceId: 's', deviceId: 'd', condition: 'HH' })).toBe(
+      alarmId({ condition: 'HH', deviceId: 'd', sourceId: 's', ruleId: 'r' }),
+    );
   });
 
   it('should give different ids when any part differs, including a missing device', () => {

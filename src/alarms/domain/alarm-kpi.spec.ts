@@ -18,11 +18,20 @@ const kpis = (raises: KpiRaise[], hours = 1, current = [makeAlarm({ active: fals
 
 describe('alarm KPIs', () => {
   it('should count raises per fixed 10-minute interval aligned to from', () => {
-    expect(intervalCounts([{ at: T0 }, { at: T0 + 9 * MIN }, { at: T0 + 10 * MIN }, { at: T0 + 60 * MIN }], T0, T0 + 60 * MIN)).toEqual([2, 1, 0, 0, 0, 0]);
+    expect(
+      intervalCounts(
+        [{ at: T0 }, { at: T0 + 9 * MIN }, { at: T0 + 10 * MIN }, { at: T0 + 60 * MIN }],
+        T0,
+        T0 + 60 * MIN,
+      ),
+    ).toEqual([2, 1, 0, 0, 0, 0]);
   });
 
   it('should compute average and peak per 10 minutes', () => {
-    const raises = [...Array.from({ length: 7 }, (_, i) => raise(T0 + 20 * MIN + i * 1000, { alarmId: `x${i}` })), raise(T0 + 50 * MIN)];
+    const raises = [
+      ...Array.from({ length: 7 }, (_, i) => raise(T0 + 20 * MIN + i * 1000, { alarmId: `x${i}` })),
+      raise(T0 + 50 * MIN),
+    ];
     const k = kpis(raises);
     expect(k.totalAlarms).toBe(8);
     expect(k.averagePer10Min).toBeCloseTo(8 / 6, 2);
@@ -40,9 +49,14 @@ describe('alarm KPIs', () => {
 
   it('should report the percentage of time in flood per site and overall', () => {
     // site s1: 11 raises in interval 0, 5 in interval 1 (flood continues), 0 after → 2 of 6 intervals
-    const s1 = [...Array.from({ length: 11 }, (_, i) => raise(T0 + i * 1000, { alarmId: `f${i}` })), ...Array.from({ length: 5 }, (_, i) => raise(T0 + 10 * MIN + i * 1000, { alarmId: `g${i}` }))];
+    const s1 = [
+      ...Array.from({ length: 11 }, (_, i) => raise(T0 + i * 1000, { alarmId: `f${i}` })),
+      ...Array.from({ length: 5 }, (_, i) => raise(T0 + 10 * MIN + i * 1000, { alarmId: `g${i}` })),
+    ];
     // site s2: a flood in interval 4 only
-    const s2 = Array.from({ length: 12 }, (_, i) => raise(T0 + 40 * MIN + i * 1000, { siteId: 's2', alarmId: `h${i}` }));
+    const s2 = Array.from({ length: 12 }, (_, i) =>
+      raise(T0 + 40 * MIN + i * 1000, { siteId: 's2', alarmId: `h${i}` }),
+    );
     const k = kpis([...s1, ...s2]);
     expect(k.bySite).toEqual([
       expect.objectContaining({ siteId: 's1', percentTimeInFlood: 33.33, floods: 1, peakPer10Min: 11 }),
@@ -54,14 +68,21 @@ describe('alarm KPIs', () => {
   it('should judge each site, not the aggregate, against the per-operator target and label the all-sites rate as an aggregate', () => {
     // three sites with 5 raises each in 1 h: each 0.83 per 10 min (within ~1 per 10 min per operator position);
     // the all-sites rate 2.5 per 10 min is an aggregate of three control rooms, not an operator load
-    const raises = ['s1', 's2', 's3'].flatMap((siteId) => Array.from({ length: 5 }, (_, i) => raise(T0 + i * 10 * MIN, { siteId, alarmId: `${siteId}-${i}` })));
+    const raises = ['s1', 's2', 's3'].flatMap((siteId) =>
+      Array.from({ length: 5 }, (_, i) => raise(T0 + i * 10 * MIN, { siteId, alarmId: `${siteId}-${i}` })),
+    );
     const k = kpis(raises);
     expect(k.bySite.map((x) => [x.siteId, x.averagePer10Min, x.averageWithinTarget])).toEqual([
       ['s1', 0.83, true],
       ['s2', 0.83, true],
       ['s3', 0.83, true],
     ]);
-    expect(k.aggregate).toMatchObject({ sites: 3, alarms: 15, averagePer10Min: 2.5, comparableToOperatorTarget: false });
+    expect(k.aggregate).toMatchObject({
+      sites: 3,
+      alarms: 15,
+      averagePer10Min: 2.5,
+      comparableToOperatorTarget: false,
+    });
     expect(k.aggregate.label).toContain('aggregate');
     expect(k.targetsApplyTo).toContain('each site');
     expect(Object.keys(k).indexOf('bySite')).toBeLessThan(Object.keys(k).indexOf('averagePer10Min'));
@@ -74,13 +95,21 @@ describe('alarm KPIs', () => {
   });
 
   it('should list an alarm as chattering at 3 activations within 60 s but not 2', () => {
-    const k = kpis([raise(T0, { alarmId: 'chat' }), raise(T0 + 20_000, { alarmId: 'chat' }), raise(T0 + 50_000, { alarmId: 'chat' }), raise(T0, { alarmId: 'calm' }), raise(T0 + 30_000, { alarmId: 'calm' })]);
+    const k = kpis([
+      raise(T0, { alarmId: 'chat' }),
+      raise(T0 + 20_000, { alarmId: 'chat' }),
+      raise(T0 + 50_000, { alarmId: 'chat' }),
+      raise(T0, { alarmId: 'calm' }),
+      raise(T0 + 30_000, { alarmId: 'calm' }),
+    ]);
     expect(k.chattering).toEqual([expect.objectContaining({ alarmId: 'chat', maxActivationsIn60s: 3 })]);
   });
 
   it('should rank the top 10 most frequent alarms with their share of the load', () => {
     const raises: KpiRaise[] = [];
-    for (let a = 0; a < 12; a++) for (let i = 0; i <= a; i++) raises.push(raise(T0 + a * MIN + i * 2 * MIN, { alarmId: `a${String(a).padStart(2, '0')}` }));
+    for (let a = 0; a < 12; a++)
+      for (let i = 0; i <= a; i++)
+        raises.push(raise(T0 + a * MIN + i * 2 * MIN, { alarmId: `a${String(a).padStart(2, '0')}` }));
     const k = kpis(raises, 2);
     expect(k.top10).toHaveLength(10);
     expect(k.top10[0]).toMatchObject({ alarmId: 'a11', count: 12 });
@@ -114,6 +143,8 @@ describe('alarm KPIs', () => {
   });
 
   it('should refuse an empty or inverted window', () => {
-    expect(() => computeAlarmKpis({ from: T0, to: T0, raises: [], current: [], now: T0 })).toThrow(RangeError);
+    expect(() => computeAlarmKpis({ from: T0, to: T0, raises: [], current: [], now: T0 })).toThrow(
+      RangeError,
+    );
   });
 });

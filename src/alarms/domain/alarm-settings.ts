@@ -31,9 +31,17 @@ export type AlarmSettings = {
   readonly siteLink?: SiteLinkSettings;
 };
 
-export const DEFAULT_ALARM_SETTINGS: AlarmSettings = Object.freeze({ reAlarmMs: 0, latch: [], suppression: [], maintenanceAreas: [] });
+export const DEFAULT_ALARM_SETTINGS: AlarmSettings = Object.freeze({
+  reAlarmMs: 0,
+  latch: [],
+  suppression: [],
+  maintenanceAreas: [],
+});
 
 export const matches = (m: AlarmMatcher, a: { ruleId: string; condition: string }): boolean =>
-  (m.ruleId === undefined || m.ruleId === a.ruleId) && (m.condition === undefined || m.condition === a.condition) && (m.ruleId !== undefined || m.condition !== undefined);
+  (m.ruleId === undefined || m.ruleId === a.ruleId) &&
+  (m.condition === undefined || m.condition === a.condition) &&
+  (m.ruleId !== undefined || m.condition !== undefined);
 
-export const isLatching = (settings: AlarmSettings, a: { ruleId: string; condition: string }): boolean => settings.latch.some((m) => matches(m, a));
+export const isLatching = (settings: AlarmSettings, a: { ruleId: string; condition: string }): boolean =>
+  settings.latch.some((m) => matches(m, a));

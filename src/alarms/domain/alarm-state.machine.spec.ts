@@ -22,17 +22,38 @@ const supervisor: Actor = { name: 'shift supervisor', role: 'supervisor' };
 const FIXTURES: Record<AlarmState, AlarmRecord> = {
   normal: makeAlarm({ state: 'normal', active: false, acked: true, clearedAt: T0 }),
   unacknowledged: makeAlarm({ state: 'unacknowledged', active: true, acked: false }),
-  acknowledged: makeAlarm({ state: 'acknowledged', active: true, acked: true, ackedAt: T0, ackedBy: 'control room' }),
+  acknowledged: makeAlarm({
+    state: 'acknowledged',
+    active: true,
+    acked: true,
+    ackedAt: T0,
+    ackedBy: 'control room',
+  }),
   rtn_unacknowledged: makeAlarm({ state: 'rtn_unacknowledged', active: false, acked: false, clearedAt: T0 }),
   latched: makeAlarm({ state: 'latched', active: false, acked: false, latching: true, clearedAt: T0 }),
-  shelved: makeAlarm({ state: 'shelved', active: true, shelf: { until: T0 + 10 * MIN, by: 'control room', reason: 'chattering', at: T0 } }),
+  shelved: makeAlarm({
+    state: 'shelved',
+    active: true,
+    shelf: { until: T0 + 10 * MIN, by: 'control room', reason: 'chattering', at: T0 },
+  }),
   suppressed: makeAlarm({ state: 'suppressed', active: true, suppressedBy: ['offline'] }),
-  out_of_service: makeAlarm({ state: 'out_of_service', active: true, outOfService: { by: 'shift supervisor', reason: 'calibration', at: T0 } }),
+  out_of_service: makeAlarm({
+    state: 'out_of_service',
+    active: true,
+    outOfService: { by: 'shift supervisor', reason: 'calibration', at: T0 },
+  }),
 };
 
 const at = T0 + MIN;
 const COMMANDS: Record<AlarmCommandKind, AlarmCommand> = {
-  activate: { kind: 'activate', at, priority: 'critical', value: 3.1, limit: 2, message: 'chlorine level 2 (voted)' },
+  activate: {
+    kind: 'activate',
+    at,
+    priority: 'critical',
+    value: 3.1,
+    limit: 2,
+    message: 'chlorine level 2 (voted)',
+  },
   clear: { kind: 'clear', at, value: 0.2 },
   ack: { kind: 'ack', at, actor: operator, comment: 'seen' },
   reset: { kind: 'reset', at, actor: supervisor },
@@ -178,7 +199,9 @@ const rejected = (r: TransitionResult): Extract<TransitionResult, { ok: false }>
 
 describe('alarm state machine', () => {
   describe('exhaustive transition table', () => {
-    const cases = ALARM_STATES.flatMap((state) => ALARM_COMMAND_KINDS.map((kind) => [state, kind, TABLE[state][kind]] as const));
+    const cases = ALARM_STATES.flatMap((state) =>
+      ALARM_COMMAND_KINDS.map((kind) => [state, kind, TABLE[state][kind]] as const),
+    );
 
     it('should cover every state and every command', () => {
       expect(cases).toHaveLength(ALARM_STATES.length * ALARM_COMMAND_KINDS.length);
@@ -209,13 +232,29 @@ describe('alarm state machine', () => {
   describe('condition tracking', () => {
     it('should record raise time, value and priority when a normal alarm activates', () => {
       const r = ok(applyAlarmCommand(FIXTURES.normal, COMMANDS.activate));
-      expect(r.alarm).toMatchObject({ active: true, acked: false, raisedAt: at, priority: 'critical', value: 3.1, message: 'chlorine level 2 (voted)' });
+      expect(r.alarm).toMatchObject({
+        active: true,
+        acked: false,
+        raisedAt: at,
+        priority: 'critical',
+        value: 3.1,
+        message: 'chlorine level 2 (voted)',
+      });
       expect(r.alarm.clearedAt).toBeUndefined();
     });
 
     it('should produce no event when an active alarm is activated again with the same priority, limit and message', () => {
       const a = FIXTURES.unacknowledged;
-      const r = ok(applyAlarmCommand(a, { kind: 'activate', at, priority: a.priority, value: 9, limit: a.limit, message: a.message }));
+      const r = ok(
+        applyAlarmCommand(a, {
+          kind: 'activate',
+          at,
+          priority: a.priority,
+          value: 9,
+          limit: a.limit,
+          message: a.message,
+        }),
+      );
       expect(r.event).toBeNull();
       expect(r.alarm.value).toBe(a.value);
     });
@@ -228,22 +267,36 @@ describe('alarm state machine', () => {
 
     it('should keep an acknowledged alarm acknowledged when only its message changes', () => {
       const r = ok(
-        applyAlarmCommand(FIXTURES.acknowledged, { kind: 'activate', at, priority: FIXTURES.acknowledged.priority, value: 3.1, limit: 2, message: 'reworded' }),
+        applyAlarmCommand(FIXTURES.acknowledged, {
+          kind: 'activate',
+          at,
+          priority: FIXTURES.acknowledged.priority,
+          value: 3.1,
+          limit: 2,
+          message: 'reworded',
+        }),
       );
       expect(r.alarm).toMatchObject({ state: 'acknowledged', acked: true });
       expect(r.event).toBe('updated');
     });
 
-    it.each(['shelved', 'suppressed', 'out_of_service'] as const)('should track the condition underneath when %s', (state) => {
-      const cleared = ok(applyAlarmCommand(FIXTURES[state], COMMANDS.clear));
-      expect(cleared.alarm).toMatchObject({ state, active: false, clearedAt: at });
-      const raised = ok(applyAlarmCommand(cleared.alarm, { ...COMMANDS.activate, at: at + 1000 }));
-      expect(raised.event).toBe('raised');
-      expect(raised.alarm).toMatchObject({ state, active: true, raisedAt: at + 1000 });
-    });
+    it.each(['shelved', 'suppressed', 'out_of_service'] as const)(
+      'should track the condition underneath when %s',
+      (state) => {
+        const cleared = ok(applyAlarmCommand(FIXTURES[state], COMMANDS.clear));
+        expect(cleared.alarm).toMatchObject({ state, active: false, clearedAt: at });
+        const raised = ok(applyAlarmCommand(cleared.alarm, { ...COMMANDS.activate, at: at + 1000 }));
+        expect(raised.event).toBe('raised');
+        expect(raised.alarm).toMatchObject({ state, active: true, raisedAt: at + 1000 });
+      },
+    );
 
     it('should reject a clear of an overlaid alarm whose condition is already clear', () => {
-      const shelvedClear = makeAlarm({ state: 'shelved', active: false, shelf: { until: T0 + MIN, by: 'x', reason: 'y', at: T0 } });
+      const shelvedClear = makeAlarm({
+        state: 'shelved',
+        active: false,
+        shelf: { until: T0 + MIN, by: 'x', reason: 'y', at: T0 },
+      });
       expect(rejected(applyAlarmCommand(shelvedClear, COMMANDS.clear)).error.code).toBe('not_active');
     });
   });
@@ -257,7 +310,12 @@ describe('alarm state machine', () => {
     });
 
     it('should latch an acknowledged latching alarm on clear and keep the ack', () => {
-      const r = ok(applyAlarmCommand(makeAlarm({ ...latching, state: 'acknowledged', acked: true, ackedAt: T0, ackedBy: 'x' }), COMMANDS.clear));
+      const r = ok(
+        applyAlarmCommand(
+          makeAlarm({ ...latching, state: 'acknowledged', acked: true, ackedAt: T0, ackedBy: 'x' }),
+          COMMANDS.clear,
+        ),
+      );
       expect(r.alarm).toMatchObject({ state: 'latched', acked: true, ackedBy: 'x' });
     });
 
@@ -274,7 +332,12 @@ describe('alarm state machine', () => {
   describe('shelving', () => {
     it('should set the shelf end from the minutes and keep the reason', () => {
       const r = ok(applyAlarmCommand(FIXTURES.unacknowledged, COMMANDS.shelve));
-      expect(r.alarm.shelf).toEqual({ until: at + 30 * MIN, by: 'control room', reason: 'sensor being replaced', at });
+      expect(r.alarm.shelf).toEqual({
+        until: at + 30 * MIN,
+        by: 'control room',
+        reason: 'sensor being replaced',
+        at,
+      });
     });
 
     it('should forbid operators to shelve a critical alarm', () => {
@@ -284,34 +347,75 @@ describe('alarm state machine', () => {
     });
 
     it('should let a supervisor shelve a critical alarm', () => {
-      const r = ok(applyAlarmCommand(makeAlarm({ priority: 'critical' }), { kind: 'shelve', at, actor: supervisor, minutes: 30, reason: 'sensor being replaced' }));
+      const r = ok(
+        applyAlarmCommand(makeAlarm({ priority: 'critical' }), {
+          kind: 'shelve',
+          at,
+          actor: supervisor,
+          minutes: 30,
+          reason: 'sensor being replaced',
+        }),
+      );
       expect(r.alarm.state).toBe('shelved');
     });
 
     it.each([0, -5, 721, 1.5, Number.NaN])('should reject %p minutes', (minutes) => {
-      const r = rejected(applyAlarmCommand(FIXTURES.unacknowledged, { kind: 'shelve', at, actor: operator, minutes, reason: 'x' }));
+      const r = rejected(
+        applyAlarmCommand(FIXTURES.unacknowledged, {
+          kind: 'shelve',
+          at,
+          actor: operator,
+          minutes,
+          reason: 'x',
+        }),
+      );
       expect(r.error.code).toBe('invalid_shelve');
       expect(r.error.kind).toBe('invalid');
     });
 
     it('should accept the 720-minute maximum', () => {
-      const r = ok(applyAlarmCommand(FIXTURES.unacknowledged, { kind: 'shelve', at, actor: operator, minutes: 720, reason: 'x' }));
+      const r = ok(
+        applyAlarmCommand(FIXTURES.unacknowledged, {
+          kind: 'shelve',
+          at,
+          actor: operator,
+          minutes: 720,
+          reason: 'x',
+        }),
+      );
       expect(r.alarm.shelf?.until).toBe(at + 720 * MIN);
     });
 
     it('should require a non-blank reason', () => {
-      const r = rejected(applyAlarmCommand(FIXTURES.unacknowledged, { kind: 'shelve', at, actor: operator, minutes: 5, reason: '   ' }));
+      const r = rejected(
+        applyAlarmCommand(FIXTURES.unacknowledged, {
+          kind: 'shelve',
+          at,
+          actor: operator,
+          minutes: 5,
+          reason: '   ',
+        }),
+      );
       expect(r.error.code).toBe('reason_required');
     });
 
     it('should not expire a shelf before its end', () => {
-      const r = rejected(applyAlarmCommand(FIXTURES.shelved, { kind: 'shelve_expire', at: T0 + 10 * MIN - 1 }));
+      const r = rejected(
+        applyAlarmCommand(FIXTURES.shelved, { kind: 'shelve_expire', at: T0 + 10 * MIN - 1 }),
+      );
       expect(r.error.code).toBe('shelve_not_expired');
-      expect(ok(applyAlarmCommand(FIXTURES.shelved, { kind: 'shelve_expire', at: T0 + 10 * MIN })).alarm.state).toBe('unacknowledged');
+      expect(
+        ok(applyAlarmCommand(FIXTURES.shelved, { kind: 'shelve_expire', at: T0 + 10 * MIN })).alarm.state,
+      ).toBe('unacknowledged');
     });
 
     it('should return to normal when unshelved while the condition is clear', () => {
-      const clear = makeAlarm({ state: 'shelved', active: false, acked: false, shelf: { until: T0 + MIN, by: 'x', reason: 'y', at: T0 } });
+      const clear = makeAlarm({
+        state: 'shelved',
+        active: false,
+        acked: false,
+        shelf: { until: T0 + MIN, by: 'x', reason: 'y', at: T0 },
+      });
       const r = ok(applyAlarmCommand(clear, COMMANDS.unshelve));
       expect(r.alarm).toMatchObject({ state: 'normal', acked: true });
       expect(r.alarm.shelf).toBeUndefined();
@@ -351,15 +455,21 @@ describe('alarm state machine', () => {
     });
 
     it('should stay suppressed while another suppression rule still holds', () => {
-      let a = ok(applyAlarmCommand(FIXTURES.suppressed, { kind: 'suppress', at, ruleId: 'maintenance' })).alarm;
+      let a = ok(
+        applyAlarmCommand(FIXTURES.suppressed, { kind: 'suppress', at, ruleId: 'maintenance' }),
+      ).alarm;
       expect(a.suppressedBy).toEqual(['maintenance', 'offline']);
       a = ok(applyAlarmCommand(a, { kind: 'unsuppress', at, ruleId: 'offline' })).alarm;
       expect(a.state).toBe('suppressed');
-      expect(rejected(applyAlarmCommand(a, { kind: 'suppress', at, ruleId: 'maintenance' })).error.code).toBe('already_suppressed');
+      expect(rejected(applyAlarmCommand(a, { kind: 'suppress', at, ruleId: 'maintenance' })).error.code).toBe(
+        'already_suppressed',
+      );
     });
 
     it('should require a reason to take an alarm out of service', () => {
-      const r = rejected(applyAlarmCommand(FIXTURES.unacknowledged, { kind: 'oos_set', at, actor: supervisor, reason: '' }));
+      const r = rejected(
+        applyAlarmCommand(FIXTURES.unacknowledged, { kind: 'oos_set', at, actor: supervisor, reason: '' }),
+      );
       expect(r.error.code).toBe('reason_required');
     });
   });
@@ -393,13 +503,41 @@ describe('alarm state machine', () => {
     it('should carry exactly the contract fields with ISO times', () => {
       const s = toSnapshot(FIXTURES.acknowledged);
       expect(Object.keys(s).sort()).toEqual(
-        ['id', 'siteId', 'sourceId', 'ruleId', 'deviceId', 'condition', 'priority', 'level', 'state', 'active', 'acked', 'value', 'limit', 'message', 'raisedAt', 'ackedAt', 'ackedBy', 'seq'].sort(),
+        [
+          'id',
+          'siteId',
+          'sourceId',
+          'ruleId',
+          'deviceId',
+          'condition',
+          'priority',
+          'level',
+          'state',
+          'active',
+          'acked',
+          'value',
+          'limit',
+          'message',
+          'raisedAt',
+          'ackedAt',
+          'ackedBy',
+          'seq',
+        ].sort(),
       );
       expect(s.raisedAt).toBe('2026-11-24T10:00:00.000Z');
     });
 
     it('should start a new alarm normal, clear and acknowledged', () => {
-      const a = newAlarm({ id: 'x', siteId: 's', sourceId: 'src', ruleId: 'r', condition: 'c', priority: 'low', latching: false, at: T0 });
+      const a = newAlarm({
+        id: 'x',
+        siteId: 's',
+        sourceId: 'src',
+        ruleId: 'r',
+        condition: 'c',
+        priority: 'low',
+        latching: false,
+        at: T0,
+      });
       expect(a).toMatchObject({ state: 'normal', active: false, acked: true, seq: 0, suppressedBy: [] });
       expect('deviceId' in a).toBe(false);
     });

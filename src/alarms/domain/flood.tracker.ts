@@ -7,7 +7,11 @@ export const FLOOD_WINDOW_MS = 10 * 60_000;
 export const FLOOD_START_ABOVE = 10;
 export const FLOOD_END_BELOW = 5;
 
-export type FloodStatus = { readonly siteId: string; readonly alarmsIn10Min: number; readonly flood: boolean };
+export type FloodStatus = {
+  readonly siteId: string;
+  readonly alarmsIn10Min: number;
+  readonly flood: boolean;
+};
 
 export class FloodTracker {
   private readonly raises = new Map<string, number[]>();
@@ -52,7 +56,8 @@ export class FloodTracker {
   /** Re-evaluates every site at `now`; returns the sites whose flood state changed. */
   tick(now: number): string[] {
     const changed: string[] = [];
-    for (const siteId of new Set([...this.raises.keys(), ...this.flooding])) if (this.update(siteId, now)) changed.push(siteId);
+    for (const siteId of new Set([...this.raises.keys(), ...this.flooding]))
+      if (this.update(siteId, now)) changed.push(siteId);
     return changed;
   }
 

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { makeAlarm, T0 } from '../../../test/factories/alarm.factory';
 import { toSnapshot } from './alarm-state.machine';
-import { canonicalJson, canonicalRow, ChainVerifier, GENESIS_HASH, sealEntry, type JournalEntry, type UnhashedEntry } from './journal-chain';
+import {
+  canonicalJson,
+  canonicalRow,
+  ChainVerifier,
+  GENESIS_HASH,
+  sealEntry,
+  type JournalEntry,
+  type UnhashedEntry,
+} from './journal-chain';
 
 const entry = (seq: number, over: Partial<UnhashedEntry> = {}): UnhashedEntry => ({
   seq,
@@ -40,7 +48,9 @@ const verify = (rows: JournalEntry[]): ReturnType<ChainVerifier['push']> => {
 
 describe('journal hash chain', () => {
   it('should produce the same canonical JSON whatever the key order', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, 'x', null], c: true } })).toBe(canonicalJson({ a: { c: true, d: [1, 'x', null] }, b: 1 }));
+    expect(canonicalJson({ b: 1, a: { d: [1, 'x', null], c: true } })).toBe(
+      canonicalJson({ a: { c: true, d: [1, 'x', null] }, b: 1 }),
+    );
     expect(canonicalJson({ b: 1, a: undefined })).toBe('{"b":1}');
   });
 
@@ -50,7 +60,9 @@ describe('journal hash chain', () => {
 
   it('should hash sha256(prev_hash || canonical row)', () => {
     const e = sealEntry(GENESIS_HASH, entry(1));
-    const expected = createHash('sha256').update(GENESIS_HASH + canonicalRow(e)).digest('hex');
+    const expected = createHash('sha256')
+      .update(GENESIS_HASH + canonicalRow(e))
+      .digest('hex');
     expect(e.hash).toBe(expected);
     expect(e.prevHash).toBe(GENESIS_HASH);
   });

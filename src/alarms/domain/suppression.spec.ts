@@ -26,7 +26,13 @@ describe('design suppression', () => {
   });
 
   it('should not suppress when the offline condition is clear or on another device', () => {
-    const offClear = makeAlarm({ id: 'off', deviceId: 'cl-gd-1', condition: 'offline', active: false, state: 'normal' });
+    const offClear = makeAlarm({
+      id: 'off',
+      deviceId: 'cl-gd-1',
+      condition: 'offline',
+      active: false,
+      state: 'normal',
+    });
     const offOther = makeAlarm({ id: 'off2', deviceId: 'cl-gd-2', condition: 'offline', active: true });
     expect(desiredSuppression(gas, settings, ctx([gas, offClear, offOther]))).toEqual([]);
   });
@@ -53,7 +59,13 @@ describe('design suppression', () => {
   });
 
   it('should not cross sites', () => {
-    const offline = makeAlarm({ id: 'off', siteId: 'other-site', deviceId: 'cl-gd-1', condition: 'offline', active: true });
+    const offline = makeAlarm({
+      id: 'off',
+      siteId: 'other-site',
+      deviceId: 'cl-gd-1',
+      condition: 'offline',
+      active: true,
+    });
     expect(desiredSuppression(gas, settings, ctx([gas, offline]))).toEqual([]);
   });
 
@@ -62,7 +74,10 @@ describe('design suppression', () => {
   });
 
   it('should latch only alarms matched by a latch entry', () => {
-    const s: AlarmSettings = { ...DEFAULT_ALARM_SETTINGS, latch: [{ condition: 'over_range' }, { ruleId: 'esd', condition: 'trip' }, {}] };
+    const s: AlarmSettings = {
+      ...DEFAULT_ALARM_SETTINGS,
+      latch: [{ condition: 'over_range' }, { ruleId: 'esd', condition: 'trip' }, {}],
+    };
     expect(isLatching(s, { ruleId: 'x', condition: 'over_range' })).toBe(true);
     expect(isLatching(s, { ruleId: 'esd', condition: 'trip' })).toBe(true);
     expect(isLatching(s, { ruleId: 'other', condition: 'trip' })).toBe(false);

@@ -40,14 +40,19 @@ function triggered(rule: SuppressionRule, a: Target, ctx: SuppressionContext): b
   }
   if (rule.whileCondition !== undefined) {
     for (const t of ctx.siteAlarms) {
-      if (t.id !== a.id && t.active && t.condition === rule.whileCondition && inScope(rule, a, t, ctx)) return true;
+      if (t.id !== a.id && t.active && t.condition === rule.whileCondition && inScope(rule, a, t, ctx))
+        return true;
     }
   }
   return false;
 }
 
 /** Sorted ids of the rules that should suppress `alarm` now. */
-export function desiredSuppression(alarm: Target, settings: AlarmSettings, ctx: SuppressionContext): string[] {
+export function desiredSuppression(
+  alarm: Target,
+  settings: AlarmSettings,
+  ctx: SuppressionContext,
+): string[] {
   return settings.suppression
     .filter((r) => applies(r, alarm) && triggered(r, alarm, ctx))
     .map((r) => r.id)
@@ -55,6 +60,12 @@ export function desiredSuppression(alarm: Target, settings: AlarmSettings, ctx: 
 }
 
 /** What to change so the alarm carries exactly the desired suppressions. */
-export function suppressionDiff(current: readonly string[], desired: readonly string[]): { add: string[]; remove: string[] } {
-  return { add: desired.filter((d) => !current.includes(d)), remove: current.filter((c) => !desired.includes(c)) };
+export function suppressionDiff(
+  current: readonly string[],
+  desired: readonly string[],
+): { add: string[]; remove: string[] } {
+  return {
+    add: desired.filter((d) => !current.includes(d)),
+    remove: current.filter((c) => !desired.includes(c)),
+  };
 }

@@ -43,7 +43,11 @@ export class InMemoryAlarmStore implements AlarmStore {
     if (this.gate) await this.gate;
     this.check();
     const last = this.rows[this.rows.length - 1];
-    return { alarms: [...this.alarms.values()].map((a) => structuredClone(a)), lastSeq: last?.seq ?? 0, lastHash: last?.hash ?? GENESIS_HASH };
+    return {
+      alarms: [...this.alarms.values()].map((a) => structuredClone(a)),
+      lastSeq: last?.seq ?? 0,
+      lastHash: last?.hash ?? GENESIS_HASH,
+    };
   }
 
   /** A database that stops answering: persist calls neither resolve nor reject until `unhang()`. */
@@ -99,7 +103,9 @@ export class InMemoryAlarmStore implements AlarmStore {
     this.check();
     return this.rows
       .filter((r) => r.event === 'raised' && !['shelved', 'suppressed', 'out_of_service'].includes(r.toState))
-      .filter((r) => r.at >= q.from && r.at < q.to && (q.siteIds === undefined || q.siteIds.includes(r.siteId)))
+      .filter(
+        (r) => r.at >= q.from && r.at < q.to && (q.siteIds === undefined || q.siteIds.includes(r.siteId)),
+      )
       .map((r) => ({
         alarmId: r.alarmId,
         siteId: r.siteId,

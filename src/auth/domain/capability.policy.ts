@@ -65,7 +65,12 @@ const SUPERVISOR: readonly Capability[] = [
  * Read-only toward alarm state; its only writes are reviews of disposal records, its own feed subscriptions and duty
  * checks of enterprises in its jurisdiction.
  */
-const REGULATOR: readonly Capability[] = ['plant.read', 'disposition.review', 'feed.subscribe', 'duty-check.run'];
+const REGULATOR: readonly Capability[] = [
+  'plant.read',
+  'disposition.review',
+  'feed.subscribe',
+  'duty-check.run',
+];
 
 export const ROLE_CAPABILITIES: Readonly<Record<Role, ReadonlySet<Capability>>> = Object.freeze({
   operator: new Set(OPERATOR),

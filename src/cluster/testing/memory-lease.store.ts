@@ -67,7 +67,8 @@ export class MemoryLeaseStore {
         await gate();
         for (const h of held) {
           const r = this.rows.get(h.key);
-          if (r && r.owner === id && r.epoch === h.epoch) Object.assign(r, { owner: null, expiresAt: this.dbClock.now() });
+          if (r && r.owner === id && r.epoch === h.epoch)
+            Object.assign(r, { owner: null, expiresAt: this.dbClock.now() });
         }
       },
       leases: async (keys): Promise<LeaseRow[]> => {
@@ -75,7 +76,9 @@ export class MemoryLeaseStore {
         const now = this.dbClock.now();
         return keys.flatMap((k) => {
           const r = this.rows.get(k);
-          return r ? [{ key: k, owner: r.owner, epoch: r.epoch, expiredForMs: Math.max(0, now - r.expiresAt) }] : [];
+          return r
+            ? [{ key: k, owner: r.owner, epoch: r.epoch, expiredForMs: Math.max(0, now - r.expiresAt) }]
+            : [];
         });
       },
     };

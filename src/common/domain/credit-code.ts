@@ -19,7 +19,8 @@ export function creditCodeCheck(first17: string): string {
 export function creditCodeProblem(code: string): string | undefined {
   if (!/^[0-9A-HJ-NPQRTUWXY]{18}$/.test(code))
     return 'must be 18 characters of 0-9 and A-Z without I, O, S, V, Z (GB 32100-2015)';
-  if (!/^\d{6}$/.test(code.slice(2, 8))) return 'characters 3–8 must be the GB/T 2260 administrative code (6 digits)';
+  if (!/^\d{6}$/.test(code.slice(2, 8)))
+    return 'characters 3–8 must be the GB/T 2260 administrative code (6 digits)';
   const want = creditCodeCheck(code.slice(0, 17));
   if (code[17] !== want) return `check character is ${code[17]}, expected ${want} (GB 32100-2015)`;
   return undefined;
@@ -28,6 +29,7 @@ export function creditCodeProblem(code: string): string | undefined {
 /** 重大危险源备案编号: issued by the district authority in its own format; printable, no spaces, ≤ 40 characters. */
 export function filingCodeProblem(code: string): string | undefined {
   if (code.length < 4 || code.length > 40) return 'must be 4 to 40 characters';
-  if (/[\s<>&"']/.test(code) || [...code].some((c) => c.charCodeAt(0) < 32)) return 'must not contain spaces, control characters or < > & " \'';
+  if (/[\s<>&"']/.test(code) || [...code].some((c) => c.charCodeAt(0) < 32))
+    return 'must not contain spaces, control characters or < > & " \'';
   return undefined;
 }

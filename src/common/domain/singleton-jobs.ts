@@ -5,4 +5,3 @@ export type SingletonJob = (typeof SINGLETON_JOBS)[number];
 export function jobKey(job: SingletonJob): string {
   return `job:${job}`;
 }
-

@@ -3,7 +3,13 @@ import { checkFindingMove, isOverdue, missingPlan, type Finding } from './findin
 
 const regulator = (c: Capability): boolean => c === 'disposition.review' || c === 'plant.read';
 const operator = (c: Capability): boolean => c === 'alarm.disposition' || c === 'plant.read';
-const full = { measures: '更换法兰垫片', fundsCny: 20000, due: 1, responsible: '李明', contingency: '氯气泄漏专项预案' };
+const full = {
+  measures: '更换法兰垫片',
+  fundsCny: 20000,
+  due: 1,
+  responsible: '李明',
+  contingency: '氯气泄漏专项预案',
+};
 const f = (o: Partial<Finding> = {}): Pick<Finding, 'status' | 'grade' | 'plan' | 'deadline'> => ({
   status: 'open',
   grade: 'major',
@@ -27,9 +33,17 @@ describe('finding policy', () => {
     expect(checkFindingMove(f({ plan: full }), 'rectifying', operator)).toEqual({ ok: true });
   });
   it('should let only a regulator sign off', () => {
-    expect(checkFindingMove(f({ status: 'verified', plan: full }), 'closed', operator)).toMatchObject({ ok: false, status: 403 });
-    expect(checkFindingMove(f({ status: 'verified', plan: full }), 'closed', regulator)).toEqual({ ok: true });
-    expect(checkFindingMove(f({ status: 'open' }), 'closed', regulator)).toMatchObject({ ok: false, status: 409 });
+    expect(checkFindingMove(f({ status: 'verified', plan: full }), 'closed', operator)).toMatchObject({
+      ok: false,
+      status: 403,
+    });
+    expect(checkFindingMove(f({ status: 'verified', plan: full }), 'closed', regulator)).toEqual({
+      ok: true,
+    });
+    expect(checkFindingMove(f({ status: 'open' }), 'closed', regulator)).toMatchObject({
+      ok: false,
+      status: 409,
+    });
   });
   it('should be overdue only while not rectified and verified at the deadline', () => {
     expect(isOverdue(f({ status: 'rectifying' }), 999)).toBe(false);

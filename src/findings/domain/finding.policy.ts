@@ -4,7 +4,11 @@
  * rectifies and verifies, only a regulator signs off (销号). Pure.
  */
 import type { Capability } from '../../auth/domain/capability.policy';
-import { checkHiddenDangerMove, type HiddenDangerMove, type HiddenDangerState } from '../../regulator/domain/hidden-danger.machine';
+import {
+  checkHiddenDangerMove,
+  type HiddenDangerMove,
+  type HiddenDangerState,
+} from '../../regulator/domain/hidden-danger.machine';
 
 export const FINDING_ORIGINS = ['alarm', 'inspection', 'self_check', 'public_report'] as const;
 export type FindingOrigin = (typeof FINDING_ORIGINS)[number];
@@ -12,7 +16,10 @@ export const FINDING_GRADES = ['major', 'general'] as const;
 export type FindingGrade = (typeof FINDING_GRADES)[number];
 export type FindingStatus = HiddenDangerState;
 export const FINDING_STATUSES: readonly FindingStatus[] = ['open', 'rectifying', 'verified', 'closed'];
-export const GRADE_ZH: Readonly<Record<FindingGrade, string>> = { major: '重大事故隐患', general: '一般事故隐患' };
+export const GRADE_ZH: Readonly<Record<FindingGrade, string>> = {
+  major: '重大事故隐患',
+  general: '一般事故隐患',
+};
 
 /** 五落实: 措施、资金、时限、责任人、预案. */
 export type FindingPlan = {
@@ -53,7 +60,10 @@ const PLAN_FIELDS_ZH: ReadonlyArray<[keyof FindingPlan, string]> = [
 
 /** The 五落实 fields still missing (a major finding needs all five before rectification starts; a general one measures and responsible). */
 export function missingPlan(f: Pick<Finding, 'grade' | 'plan'>): string[] {
-  const needed = f.grade === 'major' ? PLAN_FIELDS_ZH : PLAN_FIELDS_ZH.filter(([k]) => k === 'measures' || k === 'responsible');
+  const needed =
+    f.grade === 'major'
+      ? PLAN_FIELDS_ZH
+      : PLAN_FIELDS_ZH.filter(([k]) => k === 'measures' || k === 'responsible');
   return needed.filter(([k]) => f.plan[k] === undefined || f.plan[k] === '').map(([, zh]) => zh);
 }
 
@@ -67,7 +77,11 @@ export function checkFindingMove(
   if (to === 'rectifying') {
     const missing = missingPlan(f);
     if (missing.length > 0)
-      return { ok: false, status: 409, reason: `${GRADE_ZH[f.grade]}整改前须落实：${missing.join('、')} (五落实 incomplete)` };
+      return {
+        ok: false,
+        status: 409,
+        reason: `${GRADE_ZH[f.grade]}整改前须落实：${missing.join('、')} (五落实 incomplete)`,
+      };
   }
   return { ok: true };
 }

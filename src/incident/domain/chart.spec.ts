@@ -41,7 +41,17 @@ describe('chartGeometry', () => {
   it('should label time ticks in China time', () => {
     const g = chartGeometry(makeSeries());
     // window 17:50–19:10 CST, 10-minute ticks
-    expect(g.xTicks.map((t) => t.label)).toEqual(['17:50', '18:00', '18:10', '18:20', '18:30', '18:40', '18:50', '19:00', '19:10']);
+    expect(g.xTicks.map((t) => t.label)).toEqual([
+      '17:50',
+      '18:00',
+      '18:10',
+      '18:20',
+      '18:30',
+      '18:40',
+      '18:50',
+      '19:00',
+      '19:10',
+    ]);
   });
 
   it('should say so when there is no data', () => {

@@ -33,12 +33,15 @@ function niceStep(span: number, count: number): number {
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
 }
 
-const fmtNum = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString());
+const fmtNum = (v: number): string =>
+  Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString();
 
 export function chartGeometry(s: DossierSeries, timeZone = 'Asia/Shanghai'): ChartGeometry {
   const t0 = Date.parse(s.from);
   const t1 = Date.parse(s.to);
-  const values = [...s.points.flatMap((p) => [p.min, p.max]), ...s.limits.map((l) => l.value)].filter(Number.isFinite);
+  const values = [...s.points.flatMap((p) => [p.min, p.max]), ...s.limits.map((l) => l.value)].filter(
+    Number.isFinite,
+  );
   let lo = values.length ? Math.min(...values) : 0;
   let hi = values.length ? Math.max(...values) : 1;
   if (hi === lo) {
@@ -74,9 +77,10 @@ export function chartGeometry(s: DossierSeries, timeZone = 'Asia/Shanghai'): Cha
   const yTicks: Array<{ y: number; label: string }> = [];
   for (let v = lo; v <= hi + step / 1e6; v += step) yTicks.push({ y: r(y(v)), label: fmtNum(v) });
   const span = t1 - t0;
-  const tickMs = [60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3, 10800e3, 21600e3, 43200e3, 86400e3].find(
-    (m) => span / m <= 8,
-  ) ?? 86400e3 * Math.ceil(span / 86400e3 / 8);
+  const tickMs =
+    [60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3, 10800e3, 21600e3, 43200e3, 86400e3].find(
+      (m) => span / m <= 8,
+    ) ?? 86400e3 * Math.ceil(span / 86400e3 / 8);
   const xTicks: Array<{ x: number; label: string }> = [];
   // ticks on round local minutes: Asia/Shanghai has no DST, so aligning on the zone offset is exact there
   const offset = Date.parse(`${localClock(t0, timeZone).replace(' ', 'T')}Z`) - Math.floor(t0 / 1000) * 1000;
@@ -101,7 +105,8 @@ export function chartGeometry(s: DossierSeries, timeZone = 'Asia/Shanghai'): Cha
 
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const path = (pts: readonly Pt[]): string => pts.map(([a, b], i) => `${i === 0 ? 'M' : 'L'}${a} ${b}`).join(' ');
+const path = (pts: readonly Pt[]): string =>
+  pts.map(([a, b], i) => `${i === 0 ? 'M' : 'L'}${a} ${b}`).join(' ');
 
 /** Inline SVG (no script, no external reference) of a chart, with a title for screen readers. */
 export function chartSvg(g: ChartGeometry, title: string): string {
@@ -121,7 +126,8 @@ export function chartSvg(g: ChartGeometry, title: string): string {
       `<line x1="${t.x}" x2="${t.x}" y1="${y + h}" y2="${y + h + 4}" stroke="#666" stroke-width="0.6"/>`,
       `<text x="${t.x}" y="${y + h + 15}" font-size="9" text-anchor="middle" fill="#333">${esc(t.label)}</text>`,
     );
-  for (const b of g.bands) parts.push(`<path d="${path(b)} Z" fill="#9ecae1" fill-opacity="0.45" stroke="none"/>`);
+  for (const b of g.bands)
+    parts.push(`<path d="${path(b)} Z" fill="#9ecae1" fill-opacity="0.45" stroke="none"/>`);
   for (const l of g.lines)
     parts.push(
       l.length === 1

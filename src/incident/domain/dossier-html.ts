@@ -54,7 +54,9 @@ function sectionHtml(s: DocSection): string {
   const parts = [`<section>`, `<h2>${cell(s.title)}</h2>`];
   if (s.note) parts.push(`<p class="note">${cell(s.note)}</p>`);
   if (s.fields)
-    parts.push(`<dl class="fields">${s.fields.map(([k, v]) => `<dt>${cell(k)}</dt><dd>${cell(v)}</dd>`).join('')}</dl>`);
+    parts.push(
+      `<dl class="fields">${s.fields.map(([k, v]) => `<dt>${cell(k)}</dt><dd>${cell(v)}</dd>`).join('')}</dl>`,
+    );
   for (const t of s.tables) parts.push(tableHtml(t));
   for (const c of s.charts)
     parts.push(`<figure><figcaption>${cell(c.title)}</figcaption>${chartSvg(c.geometry, c.title)}</figure>`);

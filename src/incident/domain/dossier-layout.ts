@@ -104,7 +104,11 @@ const TRIGGER_ZH: Readonly<Record<string, string>> = { schedule: '定时抽查',
 const zh = (table: Readonly<Record<string, string>>, key: string | undefined): string =>
   key === undefined ? '—' : (table[key] ?? key);
 
-export function layoutDossier(d: Dossier, conditionZh: (condition: string) => string, timeZone = 'Asia/Shanghai'): DossierDoc {
+export function layoutDossier(
+  d: Dossier,
+  conditionZh: (condition: string) => string,
+  timeZone = 'Asia/Shanghai',
+): DossierDoc {
   const t = (iso: string | undefined): string => localOf(iso, timeZone);
   const alarms = new Map<string, (typeof d.journal)[number]>();
   for (const e of d.journal) if (!alarms.has(e.alarmId)) alarms.set(e.alarmId, e);
@@ -116,7 +120,12 @@ export function layoutDossier(d: Dossier, conditionZh: (condition: string) => st
     fields: [
       ['企业名称', `${d.site.name}${d.site.nameEn ? `（${d.site.nameEn}）` : ''}`],
       ['企业标识', d.site.id],
-      ['监管辖区', d.site.jurisdictionName ? `${d.site.jurisdictionName}${d.site.adminCode ? `（行政区划代码 ${d.site.adminCode}）` : ''}` : d.site.jurisdiction],
+      [
+        '监管辖区',
+        d.site.jurisdictionName
+          ? `${d.site.jurisdictionName}${d.site.adminCode ? `（行政区划代码 ${d.site.adminCode}）` : ''}`
+          : d.site.jurisdiction,
+      ],
       ['位置（WGS 84）', `${d.site.location.lat}, ${d.site.location.lon}`],
       ['重大危险源', d.site.hazardSources.map((h) => `${h.name}（${h.filedGrade}）`).join('；') || '—'],
       ['报告时段', `${t(d.from)} 至 ${t(d.to)}（北京时间）`],
@@ -212,7 +221,10 @@ export function layoutDossier(d: Dossier, conditionZh: (condition: string) => st
           zh(TRIGGER_ZH, c.trigger),
           c.status === 'running' ? '进行中' : zh(DUTY_RESULT_ZH, c.result),
           c.attempts
-            .map((a) => `${t(a.placedAt).slice(11)} ${zh(ROLE_ZH, a.calleeRole)} ${a.calleeName} ${a.number} ${zh(OUTCOME_ZH, a.outcome)} ${a.digits || '—'}`)
+            .map(
+              (a) =>
+                `${t(a.placedAt).slice(11)} ${zh(ROLE_ZH, a.calleeRole)} ${a.calleeName} ${a.number} ${zh(OUTCOME_ZH, a.outcome)} ${a.digits || '—'}`,
+            )
             .join('\n') || '—',
           c.alarmRaised ? '已触发报警' : '—',
         ]),
@@ -237,7 +249,10 @@ export function layoutDossier(d: Dossier, conditionZh: (condition: string) => st
           `${f.title}${f.alarmId ? `\n来自报警 ${f.alarmId}` : ''}`,
           zh(FINDING_STATUS_ZH, f.status),
           f.history
-            .map((h) => `${t(h.at)} ${zh(FINDING_STATUS_ZH, h.to)} ${h.actor}${h.comment ? `：${h.comment}` : ''}`)
+            .map(
+              (h) =>
+                `${t(h.at)} ${zh(FINDING_STATUS_ZH, h.to)} ${h.actor}${h.comment ? `：${h.comment}` : ''}`,
+            )
             .join('\n') || '—',
         ]),
         empty: '该时段无相关隐患。',

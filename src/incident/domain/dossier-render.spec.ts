@@ -8,7 +8,15 @@ describe('layoutDossier', () => {
   const doc = layoutDossier(makeDossier(), zhOf);
 
   it('should have the seven sections in reporting order', () => {
-    expect(doc.sections.map((s) => s.title.slice(0, 2))).toEqual(['一、', '二、', '三、', '四、', '五、', '六、', '七、']);
+    expect(doc.sections.map((s) => s.title.slice(0, 2))).toEqual([
+      '一、',
+      '二、',
+      '三、',
+      '四、',
+      '五、',
+      '六、',
+      '七、',
+    ]);
   });
 
   it('should show times in China time and summarise the counts', () => {
@@ -47,8 +55,16 @@ describe('layoutDossier', () => {
   });
 
   it('should flag a roster gap', () => {
-    const d = makeDossier({ onDuty: [{ role: 'operations', name: '王强', number: '+86138', rosterGap: true }] });
-    expect(layoutDossier(d, zhOf).sections[5]!.tables[0]!.rows[0]).toEqual(['操作负责人', '全厂', '王强', '+86138', '排班空缺（取首位）']);
+    const d = makeDossier({
+      onDuty: [{ role: 'operations', name: '王强', number: '+86138', rosterGap: true }],
+    });
+    expect(layoutDossier(d, zhOf).sections[5]!.tables[0]!.rows[0]).toEqual([
+      '操作负责人',
+      '全厂',
+      '王强',
+      '+86138',
+      '排班空缺（取首位）',
+    ]);
   });
 });
 

@@ -13,7 +13,11 @@ export type DossierSite = {
   readonly jurisdictionName?: string;
   readonly adminCode?: string;
   readonly location: { readonly lat: number; readonly lon: number };
-  readonly hazardSources: ReadonlyArray<{ readonly id: string; readonly name: string; readonly filedGrade: string }>;
+  readonly hazardSources: ReadonlyArray<{
+    readonly id: string;
+    readonly name: string;
+    readonly filedGrade: string;
+  }>;
 };
 
 /** One alarm-journal row (append-only, hash-chained) with the alarm snapshot fields a reader needs. */
@@ -73,7 +77,12 @@ export type DossierSeries = {
   readonly from: string;
   readonly to: string;
   readonly bucketSeconds: number;
-  readonly points: ReadonlyArray<{ readonly t: string; readonly min: number; readonly avg: number; readonly max: number }>;
+  readonly points: ReadonlyArray<{
+    readonly t: string;
+    readonly min: number;
+    readonly avg: number;
+    readonly max: number;
+  }>;
   /** Set points drawn as horizontal lines (gas level 1/2, analog limits). */
   readonly limits: ReadonlyArray<{ readonly label: string; readonly value: number }>;
   /** Alarm events of this device in the window (vertical marks). */

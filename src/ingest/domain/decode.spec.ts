@@ -1,5 +1,12 @@
 import { deviceChannels } from '../../config/device-channels';
-import { decodeState, decodeTelemetry, MAX_PAYLOAD_BYTES, parseTimestamp, REJECT_REASONS, type DecodeContext } from './decode';
+import {
+  decodeState,
+  decodeTelemetry,
+  MAX_PAYLOAD_BYTES,
+  parseTimestamp,
+  REJECT_REASONS,
+  type DecodeContext,
+} from './decode';
 import { parseTopic } from './telemetry-contract';
 
 const NOW = Date.parse('2026-11-24T10:00:00.000Z');
@@ -10,14 +17,27 @@ const gas: DecodeContext = {
   receivedAt: NOW,
   maxSkewMs: 300_000,
 };
-const valve: DecodeContext = { ...gas, deviceId: 'cl-xv-1', channels: deviceChannels({ kind: 'shutoff_valve' }) };
+const valve: DecodeContext = {
+  ...gas,
+  deviceId: 'cl-xv-1',
+  channels: deviceChannels({ kind: 'shutoff_valve' }),
+};
 
-const decode = (body: unknown, ctx = gas) => decodeTelemetry(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), ctx);
+const decode = (body: unknown, ctx = gas) =>
+  decodeTelemetry(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), ctx);
 
 describe('parseTopic', () => {
   it('should parse telemetry and state topics', () => {
-    expect(parseTopic('hazwatch/v1/bohai-chem/cl-gd-1/telemetry')).toEqual({ kind: 'telemetry', siteId: 'bohai-chem', deviceId: 'cl-gd-1' });
-    expect(parseTopic('hazwatch/v1/s_1/D-2/state')).toEqual({ kind: 'state', siteId: 's_1', deviceId: 'D-2' });
+    expect(parseTopic('hazwatch/v1/bohai-chem/cl-gd-1/telemetry')).toEqual({
+      kind: 'telemetry',
+      siteId: 'bohai-chem',
+      deviceId: 'cl-gd-1',
+    });
+    expect(parseTopic('hazwatch/v1/s_1/D-2/state')).toEqual({
+      kind: 'state',
+      siteId: 's_1',
+      deviceId: 'D-2',
+    });
   });
 
   it.each([
@@ -38,8 +58,26 @@ describe('decodeTelemetry', () => {
     expect(r.rejects).toEqual([]);
     expect(r.seq).toBe(42);
     expect(r.readings).toEqual([
-      { siteId: 'bohai-chem', deviceId: 'cl-gd-1', channel: 'conc', ts: NOW - 1000, value: 0.4, quality: 'good', receivedAt: NOW, seq: 42 },
-      { siteId: 'bohai-chem', deviceId: 'cl-gd-1', channel: 'fault', ts: NOW - 1000, value: false, quality: 'good', receivedAt: NOW, seq: 42 },
+      {
+        siteId: 'bohai-chem',
+        deviceId: 'cl-gd-1',
+        channel: 'conc',
+        ts: NOW - 1000,
+        value: 0.4,
+        quality: 'good',
+        receivedAt: NOW,
+        seq: 42,
+      },
+      {
+        siteId: 'bohai-chem',
+        deviceId: 'cl-gd-1',
+        channel: 'fault',
+        ts: NOW - 1000,
+        value: false,
+        quality: 'good',
+        receivedAt: NOW,
+        seq: 42,
+      },
     ]);
   });
 
@@ -57,7 +95,11 @@ describe('decodeTelemetry', () => {
   });
 
   it('should accept valve enums', () => {
-    expect(decode({ ts: NOW, values: { position: 'moving', demand: 'closed' } }, valve).readings.map((x) => x.value)).toEqual(['moving', 'closed']);
+    expect(
+      decode({ ts: NOW, values: { position: 'moving', demand: 'closed' } }, valve).readings.map(
+        (x) => x.value,
+      ),
+    ).toEqual(['moving', 'closed']);
   });
 
   // One test per reject reason.
@@ -88,12 +130,15 @@ describe('decodeTelemetry', () => {
     expect(r.readings).toEqual([]);
   });
 
-  it.each([['a word', 'yesterday'], ['a date without zone', '2026-11-24T10:00:00'], ['seconds since 1970', 1732400000], ['NaN-ish', 'NaN'], ['a boolean', true]])(
-    'should reject bad_timestamp for %s',
-    (_name, ts) => {
-      expect(decode({ ts, values: { conc: 1 } }).rejects[0]?.reason).toBe('bad_timestamp');
-    },
-  );
+  it.each([
+    ['a word', 'yesterday'],
+    ['a date without zone', '2026-11-24T10:00:00'],
+    ['seconds since 1970', 1732400000],
+    ['NaN-ish', 'NaN'],
+    ['a boolean', true],
+  ])('should reject bad_timestamp for %s', (_name, ts) => {
+    expect(decode({ ts, values: { conc: 1 } }).rejects[0]?.reason).toBe('bad_timestamp');
+  });
 
   it('should reject future_timestamp beyond the allowed skew, and accept within it', () => {
     expect(decode({ ts: NOW + 301_000, values: { conc: 1 } }).rejects[0]?.reason).toBe('future_timestamp');

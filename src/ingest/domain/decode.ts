@@ -98,24 +98,29 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
   } catch (err) {
     return rejectAll('invalid_json', (err as Error).message);
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return rejectAll('invalid_schema', 'payload must be a JSON object');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    return rejectAll('invalid_schema', 'payload must be a JSON object');
   const msg = body as Record<string, unknown>;
   const values = msg.values;
-  if (values === null || typeof values !== 'object' || Array.isArray(values)) return rejectAll('invalid_schema', '"values" must be an object');
+  if (values === null || typeof values !== 'object' || Array.isArray(values))
+    return rejectAll('invalid_schema', '"values" must be an object');
   let quality: Quality = 'good';
   if (msg.quality !== undefined) {
-    if (typeof msg.quality !== 'string' || !QUALITIES.has(msg.quality)) return rejectAll('invalid_schema', '"quality" must be good, uncertain or bad');
+    if (typeof msg.quality !== 'string' || !QUALITIES.has(msg.quality))
+      return rejectAll('invalid_schema', '"quality" must be good, uncertain or bad');
     quality = msg.quality as Quality;
   }
   let seq: number | undefined;
   if (msg.seq !== undefined) {
-    if (typeof msg.seq !== 'number' || !Number.isSafeInteger(msg.seq) || msg.seq < 0) return rejectAll('invalid_schema', '"seq" must be a non-negative integer');
+    if (typeof msg.seq !== 'number' || !Number.isSafeInteger(msg.seq) || msg.seq < 0)
+      return rejectAll('invalid_schema', '"seq" must be a non-negative integer');
     seq = msg.seq;
   }
   if (msg.ts === undefined) return rejectAll('invalid_schema', '"ts" is required');
   const ts = parseTimestamp(msg.ts);
   if (ts === null) return rejectAll('bad_timestamp', `unparseable ts ${JSON.stringify(msg.ts).slice(0, 64)}`);
-  if (ts - ctx.receivedAt > ctx.maxSkewMs) return rejectAll('future_timestamp', `ts is ${Math.round((ts - ctx.receivedAt) / 1000)} s in the future`);
+  if (ts - ctx.receivedAt > ctx.maxSkewMs)
+    return rejectAll('future_timestamp', `ts is ${Math.round((ts - ctx.receivedAt) / 1000)} s in the future`);
   const at = ctx.tracker ? ctx.tracker.observe(ts, seq ?? -1, ctx.receivedAt) : ts;
 
   const readings: Reading[] = [];
@@ -138,7 +143,10 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
           continue;
         }
         if (value < spec.physical[0] || value > spec.physical[1]) {
-          (rejects ??= []).push({ reason: 'out_of_range', detail: `${channel}=${value} outside physical limits [${spec.physical[0]}, ${spec.physical[1]}]` });
+          (rejects ??= []).push({
+            reason: 'out_of_range',
+            detail: `${channel}=${value} outside physical limits [${spec.physical[0]}, ${spec.physical[1]}]`,
+          });
           continue;
         }
         break;
@@ -150,19 +158,35 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
         break;
       case 'enum':
         if (typeof value !== 'string' || !spec.values.has(value)) {
-          (rejects ??= []).push({ reason: 'wrong_type', detail: `${channel} must be one of ${[...spec.values].join('|')}` });
+          (rejects ??= []).push({
+            reason: 'wrong_type',
+            detail: `${channel} must be one of ${[...spec.values].join('|')}`,
+          });
           continue;
         }
         break;
     }
-    readings.push({ siteId: ctx.siteId, deviceId: ctx.deviceId, channel, ts: at, value: value, quality, receivedAt: ctx.receivedAt, seq });
+    readings.push({
+      siteId: ctx.siteId,
+      deviceId: ctx.deviceId,
+      channel,
+      ts: at,
+      value: value,
+      quality,
+      receivedAt: ctx.receivedAt,
+      seq,
+    });
   }
   if (count === 0) return rejectAll('invalid_schema', '"values" is empty');
-  return seq === undefined ? { readings, rejects: rejects ?? NO_REJECTS } : { readings, rejects: rejects ?? NO_REJECTS, seq };
+  return seq === undefined
+    ? { readings, rejects: rejects ?? NO_REJECTS }
+    : { readings, rejects: rejects ?? NO_REJECTS, seq };
 }
 
 /** Decodes a retained `state` payload: "online" / "offline", bare or JSON-quoted. */
 export function decodeState(payload: Buffer | string): DeviceState | null {
-  const s = (typeof payload === 'string' ? payload : payload.toString('utf8')).trim().replace(/^"(.*)"$/, '$1');
+  const s = (typeof payload === 'string' ? payload : payload.toString('utf8'))
+    .trim()
+    .replace(/^"(.*)"$/, '$1');
   return s === 'online' || s === 'offline' ? s : null;
 }

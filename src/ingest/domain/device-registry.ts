@@ -1,5 +1,11 @@
 import type { ChannelValue, DeviceState, Quality, Reading } from '../../common/types';
-import { DEFAULT_CLOCK_SETTINGS, DeviceTracker, newLinkTotals, type ClockSettings, type LinkTotals } from './device-tracker';
+import {
+  DEFAULT_CLOCK_SETTINGS,
+  DeviceTracker,
+  newLinkTotals,
+  type ClockSettings,
+  type LinkTotals,
+} from './device-tracker';
 
 export type LatestValue = { value: ChannelValue; ts: number; quality: Quality };
 
@@ -15,7 +21,13 @@ export type DeviceStatus = {
   readonly tracker: DeviceTracker;
 };
 
-export type StateChange = { siteId: string; deviceId: string; state: DeviceState; ts: number; previous: DeviceState | 'unknown' };
+export type StateChange = {
+  siteId: string;
+  deviceId: string;
+  state: DeviceState;
+  ts: number;
+  previous: DeviceState | 'unknown';
+};
 
 /**
  * Latest value and online state per configured device, updated in place on the hot path (no per-reading allocation once a
@@ -33,7 +45,15 @@ export class DeviceRegistry {
     for (const key of keys) {
       const [siteId = '', deviceId = ''] = key.split('/');
       const tracker = new DeviceTracker(siteId, deviceId, clock, totals);
-      this.devices.set(key, { siteId, deviceId, state: 'unknown', stateChangedAt: null, lastSeen: null, values: new Map(), tracker });
+      this.devices.set(key, {
+        siteId,
+        deviceId,
+        state: 'unknown',
+        stateChangedAt: null,
+        lastSeen: null,
+        values: new Map(),
+        tracker,
+      });
     }
   }
 
@@ -49,7 +69,11 @@ export class DeviceRegistry {
    * Applies readings to a device's status (from `get`; ingest holds it per topic): a reading older than the held value
    * (late data) does not overwrite it. Returns the device's online state, so the caller needs no second lookup.
    */
-  static applyReadings(d: DeviceStatus, readings: readonly Reading[], receivedAt: number): DeviceState | 'unknown' {
+  static applyReadings(
+    d: DeviceStatus,
+    readings: readonly Reading[],
+    receivedAt: number,
+  ): DeviceState | 'unknown' {
     d.lastSeen = receivedAt;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;

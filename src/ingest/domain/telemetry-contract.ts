@@ -15,8 +15,10 @@ export type TelemetryPayload = {
   quality?: Quality;
 };
 
-export const telemetryTopic = (siteId: string, deviceId: string): string => `${TOPIC_ROOT}/${siteId}/${deviceId}/telemetry`;
-export const stateTopic = (siteId: string, deviceId: string): string => `${TOPIC_ROOT}/${siteId}/${deviceId}/state`;
+export const telemetryTopic = (siteId: string, deviceId: string): string =>
+  `${TOPIC_ROOT}/${siteId}/${deviceId}/telemetry`;
+export const stateTopic = (siteId: string, deviceId: string): string =>
+  `${TOPIC_ROOT}/${siteId}/${deviceId}/state`;
 /** Subscriptions the server makes. */
 export const SUBSCRIPTIONS = [`${TOPIC_ROOT}/+/+/telemetry`, `${TOPIC_ROOT}/+/+/state`] as const;
 

@@ -14,7 +14,8 @@ describe('VerifiedCredentials', () => {
 
   it('should verify a password once and trust the same (user, password, hash) until the TTL passes', async () => {
     const { cache, calls, verifier, advance } = setup();
-    for (let i = 0; i < 3; i++) expect(await cache.check('site-a', 'pw', 'H1', verifier('pw', 'pw'))).toBe(true);
+    for (let i = 0; i < 3; i++)
+      expect(await cache.check('site-a', 'pw', 'H1', verifier('pw', 'pw'))).toBe(true);
     expect(calls).toEqual(['pw']);
     advance(60_000);
     expect(await cache.check('site-a', 'pw', 'H1', verifier('pw', 'pw'))).toBe(true);
@@ -23,7 +24,8 @@ describe('VerifiedCredentials', () => {
 
   it('should never remember a failure: every wrong password pays the full check', async () => {
     const { cache, calls, verifier } = setup();
-    for (let i = 0; i < 3; i++) expect(await cache.check('site-a', 'guess', 'H1', verifier('pw', 'guess'))).toBe(false);
+    for (let i = 0; i < 3; i++)
+      expect(await cache.check('site-a', 'guess', 'H1', verifier('pw', 'guess'))).toBe(false);
     expect(calls).toHaveLength(3);
     expect(cache.size).toBe(0);
   });

@@ -27,7 +27,12 @@ export class VerifiedCredentials {
   ) {}
 
   /** Whether `password` matches `storedHash`, using `verify` (the slow check) only when not known already. */
-  async check(username: string, password: string, storedHash: string, verify: () => Promise<boolean>): Promise<boolean> {
+  async check(
+    username: string,
+    password: string,
+    storedHash: string,
+    verify: () => Promise<boolean>,
+  ): Promise<boolean> {
     const id = `${username}\u0000${createHmac('sha256', this.key).update(password).digest('base64')}\u0000${storedHash}`;
     const known = this.verified.get(id);
     if (known && this.now() - known.at < this.ttlMs) return true;

@@ -84,7 +84,9 @@ export async function runMqttAclCli(
     chmodSync(passwd, 0o600);
     const configDir = resolve(env.CONFIG_DIR || './config');
     // Sparkplug edge nodes act under their site's credentials (docs/sparkplug.md); only read when mapped.
-    const sparkplug = existsSync(join(configDir, SPARKPLUG_FILE)) ? loadSparkplugConfig(configDir, loadPlant(configDir)) : undefined;
+    const sparkplug = existsSync(join(configDir, SPARKPLUG_FILE))
+      ? loadSparkplugConfig(configDir, loadPlant(configDir))
+      : undefined;
     writeFileSync(acl, renderMosquittoAcl(users, sparkplugNodeSites(sparkplug)), { mode: 0o644 });
     io.out(
       `wrote ${passwd} (${users.length} users) and ${acl}\nmosquitto.conf:\n  allow_anonymous false\n  password_file ${passwd}\n  acl_file ${acl}\n`,

@@ -132,7 +132,12 @@ export class MqttSecurity implements OnModuleInit, OnModuleDestroy {
     const id = this.identity();
     const reserved: ReadonlySet<string> = new Set([id.clientId, SERVER_CLIENT_ID_BASE]);
     return {
-      auth: new MqttBrokerAuth(this.store, () => reserved, Date.now, sparkplugNodeSites(this.config.sparkplug)),
+      auth: new MqttBrokerAuth(
+        this.store,
+        () => reserved,
+        Date.now,
+        sparkplugNodeSites(this.config.sparkplug),
+      ),
       maxPacketBytes: this.config.env.MQTT_MAX_PACKET_BYTES,
       onDenied: (reason) => this.metrics.mqttDenied.inc({ reason }),
       onOversize: () => this.metrics.mqttOversize.inc(),

@@ -78,15 +78,13 @@ export async function runMqttUserCli(
   try {
     switch (command) {
       case 'list': {
-        const users = store
-          .list()
-          .map((u) => ({
-            username: u.username,
-            role: u.role,
-            sites: u.sites,
-            createdAt: u.createdAt,
-            ...(u.demo ? { demo: true } : {}),
-          }));
+        const users = store.list().map((u) => ({
+          username: u.username,
+          role: u.role,
+          sites: u.sites,
+          createdAt: u.createdAt,
+          ...(u.demo ? { demo: true } : {}),
+        }));
         if (values.json) io.out(JSON.stringify(users, null, 2) + '\n');
         else if (users.length === 0) io.out(`no MQTT users in ${store.path}\n`);
         else

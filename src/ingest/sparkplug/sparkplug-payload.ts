@@ -87,7 +87,9 @@ export const DataType = {
   PropertySetList: 21,
 } as const;
 
-const DATATYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(DataType).map(([k, v]) => [v, k]));
+const DATATYPE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(DataType).map(([k, v]) => [v, k]),
+);
 export const dataTypeName = (t: number): string =>
   DATATYPE_NAMES[t] ?? (t >= 22 && t <= 34 ? 'Array' : `type ${t}`);
 
@@ -133,7 +135,13 @@ export type RawMetric = {
   value?: string;
 };
 
-export type RawPayload = { timestamp?: U64; metrics?: RawMetric[]; seq?: U64; uuid?: string; body?: Uint8Array };
+export type RawPayload = {
+  timestamp?: U64;
+  metrics?: RawMetric[];
+  seq?: U64;
+  uuid?: string;
+  body?: Uint8Array;
+};
 
 export const u64 = (v: U64 | undefined): number | undefined =>
   v === undefined || v === null ? undefined : typeof v === 'number' ? v : v.toNumber();
@@ -171,7 +179,8 @@ function metricObject(m: MetricInput): Record<string, unknown> {
   if (m.alias !== undefined) o.alias = m.alias;
   if (m.timestamp !== undefined) o.timestamp = m.timestamp;
   if (m.isHistorical) o.is_historical = true;
-  if (m.quality !== undefined) o.properties = { keys: ['Quality'], values: [{ type: DataType.Int32, int_value: m.quality }] };
+  if (m.quality !== undefined)
+    o.properties = { keys: ['Quality'], values: [{ type: DataType.Int32, int_value: m.quality }] };
   const v = m.value;
   if (v === null) o.is_null = true;
   else if (v !== undefined) {
@@ -188,7 +197,9 @@ function metricObject(m: MetricInput): Record<string, unknown> {
         break;
       case DataType.Int64:
         // two's complement in the uint64 field
-        o.long_value = (protobuf.util.Long as unknown as LongStatic).fromNumber(v as number, false).toUnsigned();
+        o.long_value = (protobuf.util.Long as unknown as LongStatic)
+          .fromNumber(v as number, false)
+          .toUnsigned();
         break;
       case DataType.UInt64:
       case DataType.DateTime:
@@ -216,7 +227,11 @@ function metricObject(m: MetricInput): Record<string, unknown> {
 }
 
 /** Encodes a Sparkplug B payload (simulators, tests, bench). */
-export function encodePayload(p: { timestamp?: number; seq?: number; metrics: readonly MetricInput[] }): Buffer {
+export function encodePayload(p: {
+  timestamp?: number;
+  seq?: number;
+  metrics: readonly MetricInput[];
+}): Buffer {
   const obj: Record<string, unknown> = { metrics: p.metrics.map(metricObject) };
   if (p.timestamp !== undefined) obj.timestamp = p.timestamp;
   if (p.seq !== undefined) obj.seq = p.seq;

@@ -9,8 +9,22 @@
 import type { DeviceState, Quality, Reading } from '../../common/types';
 import type { Reject } from '../domain/decode';
 import type { DeviceTracker } from '../domain/device-tracker';
-import { DataType, dataTypeName, decodePayload, opt, u64, type RawMetric, type RawPayload } from './sparkplug-payload';
-import { nodeKey, type MappedMetric, type SparkplugConfig, type SparkplugDeviceMap, type SparkplugNodeMap } from '../../config/sparkplug-config';
+import {
+  DataType,
+  dataTypeName,
+  decodePayload,
+  opt,
+  u64,
+  type RawMetric,
+  type RawPayload,
+} from './sparkplug-payload';
+import {
+  nodeKey,
+  type MappedMetric,
+  type SparkplugConfig,
+  type SparkplugDeviceMap,
+  type SparkplugNodeMap,
+} from '../../config/sparkplug-config';
 import { BDSEQ_METRIC, type SparkplugTopic } from './domain/sparkplug-topic';
 
 /** BIRTH messages of big gateways carry hundreds of metrics: a larger limit than the JSON contract's 64 KiB. */
@@ -86,7 +100,10 @@ type Extracted = { ok: true; value: number | boolean | string } | { ok: false; r
 
 const unsupported = (name: string, what: string): Extracted => ({
   ok: false,
-  reject: { reason: 'sparkplug_unsupported', detail: `metric '${name.slice(0, 64)}': ${what} is not supported` },
+  reject: {
+    reason: 'sparkplug_unsupported',
+    detail: `metric '${name.slice(0, 64)}': ${what} is not supported`,
+  },
 });
 
 /** The metric's value as a JS value, by its datatype (signed integers are carried two's complement in uint32/uint64). */
@@ -96,10 +113,17 @@ export function metricValue(m: RawMetric, datatype: number, name: string): Extra
   if (which === 'dataset_value' || datatype === DataType.DataSet) return unsupported(name, 'DataSet');
   if (which === 'template_value' || datatype === DataType.Template) return unsupported(name, 'Template');
   if (which === 'extension_value') return unsupported(name, 'an extension value');
-  if (opt(m, 'is_null')) return { ok: false, reject: { reason: 'sparkplug_null', detail: `metric '${name.slice(0, 64)}' is null (no value)` } };
+  if (opt(m, 'is_null'))
+    return {
+      ok: false,
+      reject: { reason: 'sparkplug_null', detail: `metric '${name.slice(0, 64)}' is null (no value)` },
+    };
   const bad = (): Extracted => ({
     ok: false,
-    reject: { reason: 'sparkplug_decode', detail: `metric '${name.slice(0, 64)}' of datatype ${dataTypeName(datatype)} carries no matching value` },
+    reject: {
+      reason: 'sparkplug_decode',
+      detail: `metric '${name.slice(0, 64)}' of datatype ${dataTypeName(datatype)} carries no matching value`,
+    },
   });
   switch (datatype) {
     case DataType.Int8:
@@ -117,8 +141,14 @@ export function metricValue(m: RawMetric, datatype: number, name: string): Extra
       if (which !== 'long_value') return bad();
       const l = m.long_value!;
       if (typeof l === 'number') return { ok: true, value: l };
-      const long = l as unknown as { toSigned(): { toNumber(): number }; toUnsigned(): { toNumber(): number } };
-      return { ok: true, value: (datatype === DataType.Int64 ? long.toSigned() : long.toUnsigned()).toNumber() };
+      const long = l as unknown as {
+        toSigned(): { toNumber(): number };
+        toUnsigned(): { toNumber(): number };
+      };
+      return {
+        ok: true,
+        value: (datatype === DataType.Int64 ? long.toSigned() : long.toUnsigned()).toNumber(),
+      };
     }
     case DataType.Float:
       return which !== 'float_value' ? bad() : { ok: true, value: m.float_value! };
@@ -140,20 +170,30 @@ export function checkChannel(m: MappedMetric, value: number | boolean | string):
   const ch = m.channel;
   switch (spec.type) {
     case 'number':
-      if (typeof value !== 'number' || !Number.isFinite(value)) return { reason: 'wrong_type', detail: `${ch} must be a finite number` };
+      if (typeof value !== 'number' || !Number.isFinite(value))
+        return { reason: 'wrong_type', detail: `${ch} must be a finite number` };
       if (value < spec.physical[0] || value > spec.physical[1])
-        return { reason: 'out_of_range', detail: `${ch}=${value} outside physical limits [${spec.physical[0]}, ${spec.physical[1]}]` };
+        return {
+          reason: 'out_of_range',
+          detail: `${ch}=${value} outside physical limits [${spec.physical[0]}, ${spec.physical[1]}]`,
+        };
       return null;
     case 'boolean':
       return typeof value === 'boolean' ? null : { reason: 'wrong_type', detail: `${ch} must be a boolean` };
     case 'enum':
-      return typeof value === 'string' && spec.values.has(value) ? null : { reason: 'wrong_type', detail: `${ch} must be one of ${[...spec.values].join('|')}` };
+      return typeof value === 'string' && spec.values.has(value)
+        ? null
+        : { reason: 'wrong_type', detail: `${ch} must be one of ${[...spec.values].join('|')}` };
   }
 }
 
 /** The node's session and control metrics (bdSeq, `Node Control/*`, `Node Info/*`, `Properties/*`): never data. */
 function isSessionMetric(name: string | undefined): boolean {
-  return name === BDSEQ_METRIC || (name !== undefined && (name.startsWith('Node Control/') || name.startsWith('Node Info/') || name.startsWith('Properties/')));
+  return (
+    name === BDSEQ_METRIC ||
+    (name !== undefined &&
+      (name.startsWith('Node Control/') || name.startsWith('Node Info/') || name.startsWith('Properties/')))
+  );
 }
 
 function bdSeqOf(metrics: readonly RawMetric[]): number | undefined {
@@ -172,7 +212,17 @@ export class SparkplugProcessor {
     private readonly trackerOf: (key: string) => DeviceTracker | undefined,
   ) {
     for (const [key, map] of config.nodes)
-      this.sessions.set(key, { map, born: false, bdSeq: -1, lastSeq: -1, aliases: new Map(), bornDevices: new Set(), lastRebirthAt: Number.NEGATIVE_INFINITY, rebirths: 0, seqGaps: 0 });
+      this.sessions.set(key, {
+        map,
+        born: false,
+        bdSeq: -1,
+        lastSeq: -1,
+        aliases: new Map(),
+        bornDevices: new Set(),
+        lastRebirthAt: Number.NEGATIVE_INFINITY,
+        rebirths: 0,
+        seqGaps: 0,
+      });
   }
 
   session(group: string, node: string): NodeSession | undefined {
@@ -180,18 +230,36 @@ export class SparkplugProcessor {
   }
 
   /** Handles one message of a node or device topic. Never throws. */
-  handle(topic: Extract<SparkplugTopic, { kind: 'node' | 'device' }>, payload: Uint8Array, receivedAt: number): SparkplugOutcome {
-    const out: SparkplugOutcome = { readings: [], device: undefined, rejects: [], states: [], rebirth: undefined, unmapped: 0, refused: false, seqGap: false };
+  handle(
+    topic: Extract<SparkplugTopic, { kind: 'node' | 'device' }>,
+    payload: Uint8Array,
+    receivedAt: number,
+  ): SparkplugOutcome {
+    const out: SparkplugOutcome = {
+      readings: [],
+      device: undefined,
+      rejects: [],
+      states: [],
+      rebirth: undefined,
+      unmapped: 0,
+      refused: false,
+      seqGap: false,
+    };
     const refuse = (reason: Reject['reason'], detail: string): SparkplugOutcome => {
       out.rejects.push({ reason, detail });
       out.refused = true;
       return out;
     };
     const s = this.sessions.get(nodeKey(topic.group, topic.node));
-    if (!s) return refuse('unknown_device', `Sparkplug edge node ${topic.group}/${topic.node} is not mapped in sparkplug.yaml`);
+    if (!s)
+      return refuse(
+        'unknown_device',
+        `Sparkplug edge node ${topic.group}/${topic.node} is not mapped in sparkplug.yaml`,
+      );
     if (topic.type === 'NCMD' || topic.type === 'DCMD') return out; // commands to the node: not ours to ingest
     const dmap = s.map.devices.get(topic.device);
-    if (payload.length > MAX_SPARKPLUG_PAYLOAD_BYTES) return refuse('payload_too_large', `${payload.length} bytes > ${MAX_SPARKPLUG_PAYLOAD_BYTES}`);
+    if (payload.length > MAX_SPARKPLUG_PAYLOAD_BYTES)
+      return refuse('payload_too_large', `${payload.length} bytes > ${MAX_SPARKPLUG_PAYLOAD_BYTES}`);
     let p: RawPayload;
     try {
       p = decodePayload(payload);
@@ -253,7 +321,10 @@ export class SparkplugProcessor {
         for (const m of metrics) if (!isSessionMetric(opt(m, 'name'))) out.unmapped++;
         return out;
       }
-      return refuse('unknown_device', `Sparkplug device ${topic.group}/${topic.node}/${topic.device} is not mapped in sparkplug.yaml`);
+      return refuse(
+        'unknown_device',
+        `Sparkplug device ${topic.group}/${topic.node}/${topic.device} is not mapped in sparkplug.yaml`,
+      );
     }
     out.device = dmap;
     if (topic.type === 'DDEATH') {
@@ -261,7 +332,8 @@ export class SparkplugProcessor {
       out.states.push({ key: dmap.key, state: 'offline' });
       return out;
     }
-    if (topic.type === 'NBIRTH' || topic.type === 'DBIRTH') out.states.push({ key: dmap.key, state: 'online' });
+    if (topic.type === 'NBIRTH' || topic.type === 'DBIRTH')
+      out.states.push({ key: dmap.key, state: 'online' });
     this.readings(topic, p, metrics, s, dmap, receivedAt, out);
     return out;
   }
@@ -278,12 +350,19 @@ export class SparkplugProcessor {
     const payloadTs = u64(opt(p, 'timestamp'));
     const firstTs = payloadTs ?? (metrics.length ? u64(opt(metrics[0]!, 'timestamp')) : undefined);
     if (firstTs === undefined || !(firstTs >= MIN_TS)) {
-      if (metrics.length) out.rejects.push({ reason: 'bad_timestamp', detail: `payload timestamp ${String(firstTs)} missing or before 2000` });
+      if (metrics.length)
+        out.rejects.push({
+          reason: 'bad_timestamp',
+          detail: `payload timestamp ${String(firstTs)} missing or before 2000`,
+        });
       out.refused = metrics.length > 0;
       return;
     }
     if (firstTs - receivedAt > this.settings.maxSkewMs) {
-      out.rejects.push({ reason: 'future_timestamp', detail: `timestamp is ${Math.round((firstTs - receivedAt) / 1000)} s in the future` });
+      out.rejects.push({
+        reason: 'future_timestamp',
+        detail: `timestamp is ${Math.round((firstTs - receivedAt) / 1000)} s in the future`,
+      });
       out.refused = true;
       return;
     }
@@ -298,7 +377,13 @@ export class SparkplugProcessor {
         const a = u64(opt(m, 'alias'));
         const t = a === undefined ? undefined : s.aliases.get(a);
         if (!t || t.spDevice !== topic.device) {
-          out.rejects.push({ reason: 'sparkplug_unknown_alias', detail: a === undefined ? 'metric with neither name nor alias' : `alias ${a} was not announced in a birth of ${topic.group}/${topic.node}${topic.device ? `/${topic.device}` : ''}` });
+          out.rejects.push({
+            reason: 'sparkplug_unknown_alias',
+            detail:
+              a === undefined
+                ? 'metric with neither name nor alias'
+                : `alias ${a} was not announced in a birth of ${topic.group}/${topic.node}${topic.device ? `/${topic.device}` : ''}`,
+          });
           this.askRebirth(s, out, receivedAt, `unknown alias ${String(a)}`);
           continue;
         }
@@ -327,17 +412,31 @@ export class SparkplugProcessor {
         const mt = u64(opt(m, 'timestamp'));
         if (mt !== undefined && mt !== firstTs) {
           if (!(mt >= MIN_TS)) {
-            out.rejects.push({ reason: 'bad_timestamp', detail: `metric '${name.slice(0, 64)}' timestamp ${mt} before 2000` });
+            out.rejects.push({
+              reason: 'bad_timestamp',
+              detail: `metric '${name.slice(0, 64)}' timestamp ${mt} before 2000`,
+            });
             continue;
           }
           if (mt - receivedAt > this.settings.maxSkewMs) {
-            out.rejects.push({ reason: 'future_timestamp', detail: `metric '${name.slice(0, 64)}' is ${Math.round((mt - receivedAt) / 1000)} s in the future` });
+            out.rejects.push({
+              reason: 'future_timestamp',
+              detail: `metric '${name.slice(0, 64)}' is ${Math.round((mt - receivedAt) / 1000)} s in the future`,
+            });
             continue;
           }
           ts = mt - receivedAt > this.settings.futureToleranceMs ? receivedAt : mt;
         }
       }
-      out.readings.push({ siteId: dmap.siteId, deviceId: dmap.deviceId, channel: mapped.channel, ts, value: v.value, quality: qualityOf(m), receivedAt });
+      out.readings.push({
+        siteId: dmap.siteId,
+        deviceId: dmap.deviceId,
+        channel: mapped.channel,
+        ts,
+        value: v.value,
+        quality: qualityOf(m),
+        receivedAt,
+      });
     }
     if (out.readings.length === 0 && out.rejects.length > 0) out.refused = true;
   }

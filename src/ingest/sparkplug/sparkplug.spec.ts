@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { loadPlant } from '../../config/config.loader';
-import { loadSparkplugConfig, parseSparkplugConfig, type SparkplugConfig } from '../../config/sparkplug-config';
+import {
+  loadSparkplugConfig,
+  parseSparkplugConfig,
+  type SparkplugConfig,
+} from '../../config/sparkplug-config';
 import { DataType, decodePayload, encodePayload, u64, type MetricInput } from './sparkplug-payload';
 import { metricValue, opcQuality, SparkplugProcessor } from './sparkplug-processor';
 import { parseSparkplugTopic, type SparkplugTopic } from './domain/sparkplug-topic';
@@ -16,7 +20,11 @@ const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
 function plant() {
   const dev = (id: string, kind: DeviceInfo['kind'], ranges?: Record<string, [number, number]>): DeviceInfo =>
     ({ id, kind, siteId: 's1', ranges, channels: deviceChannels({ kind, ranges }) }) as unknown as DeviceInfo;
-  const devices = [dev('gd-1', 'gas_detector', { conc: [0, 20] }), dev('gd-2', 'gas_detector', { conc: [0, 20] }), dev('xv-1', 'shutoff_valve')];
+  const devices = [
+    dev('gd-1', 'gas_detector', { conc: [0, 20] }),
+    dev('gd-2', 'gas_detector', { conc: [0, 20] }),
+    dev('xv-1', 'shutoff_valve'),
+  ];
   return {
     siteById: new Map([['s1', { id: 's1' }]]) as never,
     deviceByKey: new Map(devices.map((d) => [`s1/${d.id}`, d])),
@@ -68,13 +76,26 @@ const dbirth1 = (seq: number) =>
       { name: 'Diag/Uptime', alias: 3, datatype: DataType.Int64, value: 12 },
     ],
   });
-const ddata = (seq: number, metrics: MetricInput[], ts = T0 + 1000) => encodePayload({ timestamp: ts, seq, metrics });
+const ddata = (seq: number, metrics: MetricInput[], ts = T0 + 1000) =>
+  encodePayload({ timestamp: ts, seq, metrics });
 
 describe('Sparkplug B', () => {
   describe('topics', () => {
     it('parses node, device and STATE topics and refuses anything else', () => {
-      expect(parseSparkplugTopic('spBv1.0/G/NDATA/n1')).toEqual({ kind: 'node', type: 'NDATA', group: 'G', node: 'n1', device: '' });
-      expect(parseSparkplugTopic('spBv1.0/G/DDATA/n1/d1')).toEqual({ kind: 'device', type: 'DDATA', group: 'G', node: 'n1', device: 'd1' });
+      expect(parseSparkplugTopic('spBv1.0/G/NDATA/n1')).toEqual({
+        kind: 'node',
+        type: 'NDATA',
+        group: 'G',
+        node: 'n1',
+        device: '',
+      });
+      expect(parseSparkplugTopic('spBv1.0/G/DDATA/n1/d1')).toEqual({
+        kind: 'device',
+        type: 'DDATA',
+        group: 'G',
+        node: 'n1',
+        device: 'd1',
+      });
       expect(parseSparkplugTopic('spBv1.0/STATE/host-a')).toEqual({ kind: 'state', hostId: 'host-a' });
       expect(parseSparkplugTopic('spBv1.0/G/DDATA/n1')).toBeNull();
       expect(parseSparkplugTopic('spBv1.0/G/NDATA/n1/d1')).toBeNull();
@@ -107,7 +128,13 @@ describe('Sparkplug B', () => {
     });
 
     it('maps the OPC quality word', () => {
-      expect([opcQuality(192), opcQuality(216), opcQuality(64), opcQuality(0), opcQuality(24)]).toEqual(['good', 'good', 'uncertain', 'bad', 'bad']);
+      expect([opcQuality(192), opcQuality(216), opcQuality(64), opcQuality(0), opcQuality(24)]).toEqual([
+        'good',
+        'good',
+        'uncertain',
+        'bad',
+        'bad',
+      ]);
     });
   });
 
@@ -124,7 +151,9 @@ describe('Sparkplug B', () => {
       const dir = join(__dirname, '..', '..', '..', 'config');
       const c = loadSparkplugConfig(dir, loadPlant(dir))!;
       expect(c.nodes.get('bohai-chem/cl-plc-gateway')!.devices.get('GD-1')!.key).toBe('bohai-chem/cl-gd-1');
-      expect(loadSparkplugConfig(mkdtempSync(join(tmpdir(), 'hzw-sp-none-')), loadPlant(dir))).toBeUndefined();
+      expect(
+        loadSparkplugConfig(mkdtempSync(join(tmpdir(), 'hzw-sp-none-')), loadPlant(dir)),
+      ).toBeUndefined();
     });
 
     it('stops on a YAML syntax error with file and line', () => {
@@ -139,7 +168,11 @@ describe('Sparkplug B', () => {
       bad.nodes.push({ group: 'P/1', node: 'gw-2', site: 'nowhere', devices: [] });
       (bad.nodes[0]!.devices as Record<string, unknown>[])[0]!.metrics = { 'Gas/Conc': 'level_pct' };
       (bad.nodes[0]!.devices as Record<string, unknown>[])[1]!.as = 'gd-9';
-      (bad.nodes[0]!.devices as Record<string, unknown>[]).push({ device: 'PLC3', as: 'gd-1', metrics: { a: 'conc' } });
+      (bad.nodes[0]!.devices as Record<string, unknown>[]).push({
+        device: 'PLC3',
+        as: 'gd-1',
+        metrics: { a: 'conc' },
+      });
       let err: ConfigError | undefined;
       try {
         parseSparkplugConfig(bad, plant(), '/cfg/sparkplug.yaml');
@@ -169,8 +202,12 @@ describe('Sparkplug B', () => {
     let trackers: Map<string, DeviceTracker>;
     let sp: SparkplugProcessor;
     beforeEach(() => {
-      trackers = new Map(['s1/gd-1', 's1/gd-2', 's1/xv-1'].map((k) => [k, new DeviceTracker('s1', k.split('/')[1]!)]));
-      sp = new SparkplugProcessor(cfg(), { maxSkewMs: 300_000, futureToleranceMs: 5000 }, (k) => trackers.get(k));
+      trackers = new Map(
+        ['s1/gd-1', 's1/gd-2', 's1/xv-1'].map((k) => [k, new DeviceTracker('s1', k.split('/')[1]!)]),
+      );
+      sp = new SparkplugProcessor(cfg(), { maxSkewMs: 300_000, futureToleranceMs: 5000 }, (k) =>
+        trackers.get(k),
+      );
     });
     const born = () => {
       sp.handle(topic('spBv1.0/Plant1/NBIRTH/gw-1'), nbirth(0), T0);
@@ -184,26 +221,59 @@ describe('Sparkplug B', () => {
       expect(sp.session('Plant1', 'gw-1')!.bdSeq).toBe(7);
       const d = sp.handle(topic('spBv1.0/Plant1/DBIRTH/gw-1/PLC1'), dbirth1(1), T0 + 10);
       expect(d.states).toEqual([{ key: 's1/gd-1', state: 'online' }]);
-      expect(d.readings.map((r) => [r.channel, r.value])).toEqual([['conc', 0.5], ['fault', false]]);
+      expect(d.readings.map((r) => [r.channel, r.value])).toEqual([
+        ['conc', 0.5],
+        ['fault', false],
+      ]);
       expect(d.unmapped).toBe(1);
       expect(n.unmapped).toBe(0); // bdSeq and Node Control/* are session metrics, not unmapped data
-      const x = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata(2, [{ alias: 1, datatype: DataType.Float, value: 3.5, quality: 64 }, { alias: 3, datatype: DataType.Int64, value: 13 }]), T0 + 1010);
+      const x = sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+        ddata(2, [
+          { alias: 1, datatype: DataType.Float, value: 3.5, quality: 64 },
+          { alias: 3, datatype: DataType.Int64, value: 13 },
+        ]),
+        T0 + 1010,
+      );
       expect(x.rejects).toEqual([]);
       expect(x.rebirth).toBeUndefined();
-      expect(x.readings).toEqual([{ siteId: 's1', deviceId: 'gd-1', channel: 'conc', ts: T0 + 1000, value: 3.5, quality: 'uncertain', receivedAt: T0 + 1010 }]);
+      expect(x.readings).toEqual([
+        {
+          siteId: 's1',
+          deviceId: 'gd-1',
+          channel: 'conc',
+          ts: T0 + 1000,
+          value: 3.5,
+          quality: 'uncertain',
+          receivedAt: T0 + 1010,
+        },
+      ]);
     });
 
     it('an alias never announced is a dead letter and asks for a rebirth; good metrics of the message survive', () => {
       born();
-      const x = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata(2, [{ alias: 99, datatype: DataType.Float, value: 1 }, { alias: 2, datatype: DataType.Boolean, value: true }]), T0 + 1000);
-      expect(x.rejects).toEqual([{ reason: 'sparkplug_unknown_alias', detail: expect.stringContaining('alias 99') }]);
+      const x = sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+        ddata(2, [
+          { alias: 99, datatype: DataType.Float, value: 1 },
+          { alias: 2, datatype: DataType.Boolean, value: true },
+        ]),
+        T0 + 1000,
+      );
+      expect(x.rejects).toEqual([
+        { reason: 'sparkplug_unknown_alias', detail: expect.stringContaining('alias 99') },
+      ]);
       expect(x.readings.map((r) => [r.channel, r.value])).toEqual([['fault', true]]);
       expect(x.rebirth).toEqual({ group: 'Plant1', node: 'gw-1', reason: 'unknown alias 99' });
     });
 
     it('an alias of another device of the node is not this device’s', () => {
       born();
-      const x = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC2'), ddata(2, [{ alias: 1, datatype: DataType.Float, value: 1 }]), T0 + 1000);
+      const x = sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC2'),
+        ddata(2, [{ alias: 1, datatype: DataType.Float, value: 1 }]),
+        T0 + 1000,
+      );
       expect(x.rejects.map((r) => r.reason)).toEqual(['sparkplug_unknown_alias']);
       expect(x.refused).toBe(true);
     });
@@ -213,30 +283,61 @@ describe('Sparkplug B', () => {
       let seq = 1;
       for (let i = 0; i < 300; i++) {
         seq = (seq + 1) & 0xff;
-        const x = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata(seq, [{ alias: 1, datatype: DataType.Float, value: 1 }], T0 + i), T0 + i);
+        const x = sp.handle(
+          topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+          ddata(seq, [{ alias: 1, datatype: DataType.Float, value: 1 }], T0 + i),
+          T0 + i,
+        );
         expect(x.rebirth).toBeUndefined();
       }
-      const gap = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata((seq + 3) & 0xff, [{ alias: 1, datatype: DataType.Float, value: 2 }]), T0 + 1000);
+      const gap = sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+        ddata((seq + 3) & 0xff, [{ alias: 1, datatype: DataType.Float, value: 2 }]),
+        T0 + 1000,
+      );
       expect(gap.seqGap).toBe(true);
       expect(gap.rebirth?.reason).toMatch(/^seq \d+ where \d+ was due$/);
       expect(gap.readings).toHaveLength(1); // the data of a message after a gap is still good
-      const again = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata((seq + 9) & 0xff, [{ alias: 1, datatype: DataType.Float, value: 2 }]), T0 + 2000);
+      const again = sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+        ddata((seq + 9) & 0xff, [{ alias: 1, datatype: DataType.Float, value: 2 }]),
+        T0 + 2000,
+      );
       expect(again.seqGap).toBe(true);
       expect(again.rebirth).toBeUndefined();
-      const later = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata((seq + 20) & 0xff, [{ alias: 1, datatype: DataType.Float, value: 2 }]), T0 + 1000 + 5000);
+      const later = sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+        ddata((seq + 20) & 0xff, [{ alias: 1, datatype: DataType.Float, value: 2 }]),
+        T0 + 1000 + 5000,
+      );
       expect(later.rebirth).toBeDefined();
       expect(sp.session('Plant1', 'gw-1')!.seqGaps).toBe(3);
     });
 
     it('a redelivered message (same seq) is not a gap', () => {
       born();
-      sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata(2, [{ alias: 1, datatype: DataType.Float, value: 1 }]), T0);
-      const dup = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata(2, [{ alias: 1, datatype: DataType.Float, value: 1 }]), T0);
+      sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+        ddata(2, [{ alias: 1, datatype: DataType.Float, value: 1 }]),
+        T0,
+      );
+      const dup = sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+        ddata(2, [{ alias: 1, datatype: DataType.Float, value: 1 }]),
+        T0,
+      );
       expect(dup.seqGap).toBe(false);
     });
 
     it('data before any birth (server restarted mid-session) asks for a rebirth; named metrics are still used', () => {
-      const x = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata(40, [{ name: 'Gas/Conc', datatype: DataType.Float, value: 1.5 }, { alias: 1, datatype: DataType.Float, value: 1 }]), T0 + 1000);
+      const x = sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+        ddata(40, [
+          { name: 'Gas/Conc', datatype: DataType.Float, value: 1.5 },
+          { alias: 1, datatype: DataType.Float, value: 1 },
+        ]),
+        T0 + 1000,
+      );
       expect(x.rebirth?.reason).toBe('DDATA before any NBIRTH of this session');
       expect(x.readings.map((r) => r.value)).toEqual([1.5]);
       expect(x.rejects.map((r) => r.reason)).toEqual(['sparkplug_unknown_alias']);
@@ -244,11 +345,25 @@ describe('Sparkplug B', () => {
 
     it('DDEATH takes the device offline; NDEATH of the session takes all its devices offline; a stale NDEATH is ignored', () => {
       born();
-      expect(sp.handle(topic('spBv1.0/Plant1/DDEATH/gw-1/PLC1'), encodePayload({ timestamp: T0, seq: 2, metrics: [] }), T0).states).toEqual([{ key: 's1/gd-1', state: 'offline' }]);
-      const stale = sp.handle(topic('spBv1.0/Plant1/NDEATH/gw-1'), encodePayload({ metrics: [{ name: 'bdSeq', datatype: DataType.Int64, value: 6 }] }), T0);
+      expect(
+        sp.handle(
+          topic('spBv1.0/Plant1/DDEATH/gw-1/PLC1'),
+          encodePayload({ timestamp: T0, seq: 2, metrics: [] }),
+          T0,
+        ).states,
+      ).toEqual([{ key: 's1/gd-1', state: 'offline' }]);
+      const stale = sp.handle(
+        topic('spBv1.0/Plant1/NDEATH/gw-1'),
+        encodePayload({ metrics: [{ name: 'bdSeq', datatype: DataType.Int64, value: 6 }] }),
+        T0,
+      );
       expect(stale.states).toEqual([]);
       expect(sp.session('Plant1', 'gw-1')!.born).toBe(true);
-      const death = sp.handle(topic('spBv1.0/Plant1/NDEATH/gw-1'), encodePayload({ metrics: [{ name: 'bdSeq', datatype: DataType.Int64, value: 7 }] }), T0);
+      const death = sp.handle(
+        topic('spBv1.0/Plant1/NDEATH/gw-1'),
+        encodePayload({ metrics: [{ name: 'bdSeq', datatype: DataType.Int64, value: 7 }] }),
+        T0,
+      );
       expect(death.states.map((s) => s.key).sort()).toEqual(['s1/gd-1', 's1/gd-2', 's1/xv-1']);
       expect(death.states.every((s) => s.state === 'offline')).toBe(true);
       const s = sp.session('Plant1', 'gw-1')!;
@@ -270,12 +385,19 @@ describe('Sparkplug B', () => {
         ]),
         T0 + 1000,
       );
-      expect(x.rejects.map((r) => r.reason)).toEqual(['sparkplug_unsupported', 'sparkplug_null', 'wrong_type', 'out_of_range']);
+      expect(x.rejects.map((r) => r.reason)).toEqual([
+        'sparkplug_unsupported',
+        'sparkplug_null',
+        'wrong_type',
+        'out_of_range',
+      ]);
       expect(x.readings.map((r) => r.value)).toEqual([2]);
     });
 
     it('unmapped nodes and devices are unknown devices', () => {
-      expect(sp.handle(topic('spBv1.0/Plant1/NBIRTH/gw-9'), nbirth(0), T0).rejects[0]!.reason).toBe('unknown_device');
+      expect(sp.handle(topic('spBv1.0/Plant1/NBIRTH/gw-9'), nbirth(0), T0).rejects[0]!.reason).toBe(
+        'unknown_device',
+      );
       born();
       const x = sp.handle(topic('spBv1.0/Plant1/DBIRTH/gw-1/PLC7'), dbirth1(2), T0);
       expect([x.refused, x.rejects[0]!.reason]).toEqual([true, 'unknown_device']);
@@ -284,13 +406,33 @@ describe('Sparkplug B', () => {
     it('metric times go through the device clock tracker: a clock far ahead is timed at arrival and flagged', () => {
       born();
       const arrival = T0 + 1000;
-      const x = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata(2, [{ alias: 1, datatype: DataType.Float, value: 1, timestamp: arrival + 60_000 }], arrival + 60_000), arrival);
+      const x = sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+        ddata(
+          2,
+          [{ alias: 1, datatype: DataType.Float, value: 1, timestamp: arrival + 60_000 }],
+          arrival + 60_000,
+        ),
+        arrival,
+      );
       expect(x.readings[0]!.ts).toBe(arrival);
       expect(trackers.get('s1/gd-1')!.clock).toBe('ahead');
-      const far = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata(3, [{ alias: 1, datatype: DataType.Float, value: 1 }], arrival + 3_600_000), arrival);
+      const far = sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+        ddata(3, [{ alias: 1, datatype: DataType.Float, value: 1 }], arrival + 3_600_000),
+        arrival,
+      );
       expect(far.rejects.map((r) => r.reason)).toEqual(['future_timestamp']);
       // historical metric with its own older time keeps it
-      const hist = sp.handle(topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'), ddata(4, [{ alias: 1, datatype: DataType.Float, value: 1, timestamp: arrival - 30_000, isHistorical: true }], arrival), arrival);
+      const hist = sp.handle(
+        topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
+        ddata(
+          4,
+          [{ alias: 1, datatype: DataType.Float, value: 1, timestamp: arrival - 30_000, isHistorical: true }],
+          arrival,
+        ),
+        arrival,
+      );
       expect(hist.readings[0]!.ts).toBe(arrival - 30_000);
     });
   });

@@ -112,7 +112,10 @@ export function isQuiet(
  * the feeds and webhooks only (docs/regulator-workflows.md).
  */
 export function dutyDeskCalled(
-  ruleLadders: ReadonlyArray<{ readonly ruleIdPrefix: string; readonly ladder: ReadonlyArray<{ readonly targets: readonly CalleeRole[] }> }>,
+  ruleLadders: ReadonlyArray<{
+    readonly ruleIdPrefix: string;
+    readonly ladder: ReadonlyArray<{ readonly targets: readonly CalleeRole[] }>;
+  }>,
   ruleId: string,
   priority: Priority,
 ): boolean {

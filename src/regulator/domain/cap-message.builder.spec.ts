@@ -114,7 +114,10 @@ describe('CAP value mapping', () => {
   it('should call a toxic release Safety and Env, a flammable leak Safety (not Fire), a fire Fire', () => {
     expect(capCategories({ condition: 'gas_l2', priority: 'high' }, CL2_DETECTOR)).toEqual(['Safety', 'Env']);
     expect(
-      capCategories({ condition: 'gas_l2', priority: 'high' }, { ...CL2_DETECTOR, gas: 'methane', gasClass: 'combustible' }),
+      capCategories(
+        { condition: 'gas_l2', priority: 'high' },
+        { ...CL2_DETECTOR, gas: 'methane', gasClass: 'combustible' },
+      ),
     ).toEqual(['Safety']);
     expect(capCategories({ condition: 'flame', priority: 'critical' })).toEqual(['Fire']);
     expect(capCategories({ condition: 'HH', priority: 'high' })).toEqual(['Safety']);

@@ -15,7 +15,12 @@ import type {
   CapValuePair,
 } from './cap.types';
 import { capTime } from './cap-time';
-import { assessCondition, consequenceRadiusKm, PRIORITY_ALARM_ZH, type HazardContext } from './condition-class';
+import {
+  assessCondition,
+  consequenceRadiusKm,
+  PRIORITY_ALARM_ZH,
+  type HazardContext,
+} from './condition-class';
 import { creditCodeProblem } from '../../common/domain/credit-code';
 
 export type CapSite = {
@@ -126,7 +131,9 @@ export function conditionLabel(condition: string): { zh: string; en: string } {
 }
 
 const contextOf = (device?: CapDevice, source?: CapSource): HazardContext => ({
-  ...(device?.gasClass === 'toxic' || device?.gasClass === 'combustible' ? { gasClass: device.gasClass } : {}),
+  ...(device?.gasClass === 'toxic' || device?.gasClass === 'combustible'
+    ? { gasClass: device.gasClass }
+    : {}),
   ...(device?.gas !== undefined ? { gas: device.gas } : {}),
   ...(source?.substances !== undefined ? { substances: source.substances } : {}),
 });
@@ -165,8 +172,18 @@ function responseTypes(e: AlarmEventDto, msgType: CapBuildInput['msgType']): Cap
 
 type Lang = 'zh' | 'en';
 
-function instruction(e: AlarmEventDto, msgType: CapBuildInput['msgType'], dueAt: number | undefined, lang: Lang): string {
-  const dueText = dueAt === undefined ? '' : lang === 'zh' ? `处置记录须于 ${capTime(dueAt)} 前报送。` : ` Disposal record due by ${capTime(dueAt)}.`;
+function instruction(
+  e: AlarmEventDto,
+  msgType: CapBuildInput['msgType'],
+  dueAt: number | undefined,
+  lang: Lang,
+): string {
+  const dueText =
+    dueAt === undefined
+      ? ''
+      : lang === 'zh'
+        ? `处置记录须于 ${capTime(dueAt)} 前报送。`
+        : ` Disposal record due by ${capTime(dueAt)}.`;
   if (msgType === 'Cancel' || !e.active)
     return lang === 'zh'
       ? `报警已恢复，请企业核实原因并报送处置记录。${dueText}`
@@ -179,7 +196,9 @@ function instruction(e: AlarmEventDto, msgType: CapBuildInput['msgType'], dueAt:
     return lang === 'zh'
       ? `企业立即现场核实处置，监管部门跟踪。${dueText}`
       : `The enterprise verifies and acts on site at once; regulators follow up.${dueText}`;
-  return lang === 'zh' ? `企业核实并在值班记录中登记。${dueText}` : `The enterprise verifies and records it in the duty log.${dueText}`;
+  return lang === 'zh'
+    ? `企业核实并在值班记录中登记。${dueText}`
+    : `The enterprise verifies and records it in the duty log.${dueText}`;
 }
 
 const str = (v: string | number | boolean | null | undefined): string =>
@@ -223,7 +242,8 @@ function registerParameters(site: CapSite, source: CapSource | undefined): CapVa
   const out: CapValuePair[] = [];
   if (site.creditCode !== undefined && creditCodeProblem(site.creditCode) === undefined)
     out.push({ valueName: 'unifiedSocialCreditCode', value: site.creditCode });
-  if (source?.filingCode !== undefined) out.push({ valueName: 'hazardSourceFilingCode', value: source.filingCode });
+  if (source?.filingCode !== undefined)
+    out.push({ valueName: 'hazardSourceFilingCode', value: source.filingCode });
   return out;
 }
 
@@ -269,7 +289,8 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
       : []),
   ];
   const { lat, lon } = site.location;
-  const zoneKm = source?.substances !== undefined ? consequenceRadiusKm(source.substances, assessed.scenario) : undefined;
+  const zoneKm =
+    source?.substances !== undefined ? consequenceRadiusKm(source.substances, assessed.scenario) : undefined;
   const radiusKm = zoneKm ?? settings.areaRadiusKm;
   const geocodes: CapValuePair[] = [
     ...(site.adminCode !== undefined ? [{ valueName: 'GB/T 2260', value: site.adminCode }] : []),
@@ -279,7 +300,11 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
   ];
   const circle = `${lat},${lon} ${radiusKm}`;
   const scenarioZh = { toxic: '有毒气体扩散', fire: '火灾热辐射', explosion: '爆炸超压' } as const;
-  const scenarioEn = { toxic: 'toxic dispersion', fire: 'fire radiation', explosion: 'explosion overpressure' } as const;
+  const scenarioEn = {
+    toxic: 'toxic dispersion',
+    fire: 'fire radiation',
+    explosion: 'explosion overpressure',
+  } as const;
 
   const whereZh = [site.name, source?.name, device?.name].filter((x): x is string => !!x).join(' / ');
   const eventZh = `${whereZh ? `${source?.name ?? site.name} ` : ''}${label.zh}`;
@@ -293,7 +318,10 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
     certainty: assessed.certainty,
     eventCodes: [{ valueName: 'hazwatch:condition', value: e.condition }],
     senderName: `重大危险源监测报警系统 — ${site.name}`,
-    headline: `【${PRIORITY_ALARM_ZH[e.priority]}】${site.name} ${device?.name ?? source?.name ?? ''} ${label.zh}（${EVENT_ZH[e.event] ?? e.event}）`.replace(/\s+/g, ' ').slice(0, 160),
+    headline:
+      `【${PRIORITY_ALARM_ZH[e.priority]}】${site.name} ${device?.name ?? source?.name ?? ''} ${label.zh}（${EVENT_ZH[e.event] ?? e.event}）`
+        .replace(/\s+/g, ' ')
+        .slice(0, 160),
     description: [
       `${whereZh}：${label.zh}。`,
       `测量值 ${str(e.value) || '—'}，限值 ${str(e.limit) || '—'}；报警状态 ${STATE_ZH[e.state] ?? e.state}；事件 ${EVENT_ZH[e.event] ?? e.event}。`,
@@ -302,22 +330,28 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
     parameters,
     areas: [
       {
-        areaDesc: zoneKm !== undefined && source
-          ? `${site.name} ${source.name} ${assessed.scenario ? scenarioZh[assessed.scenario] : '最大'}影响范围（半径 ${radiusKm} 公里）`
-          : `${site.name}（半径 ${radiusKm} 公里）`,
+        areaDesc:
+          zoneKm !== undefined && source
+            ? `${site.name} ${source.name} ${assessed.scenario ? scenarioZh[assessed.scenario] : '最大'}影响范围（半径 ${radiusKm} 公里）`
+            : `${site.name}（半径 ${radiusKm} 公里）`,
         circles: [circle],
         geocodes,
       },
     ],
   };
   const englishInfo = settings.englishInfo !== false;
-  const whereEn = [site.nameEn ?? site.id, source?.nameEn ?? source?.id, device?.id].filter((x): x is string => !!x).join(' / ');
+  const whereEn = [site.nameEn ?? site.id, source?.nameEn ?? source?.id, device?.id]
+    .filter((x): x is string => !!x)
+    .join(' / ');
   const enInfo = {
     ...zhInfo,
     language: 'en-US',
     event: `${device?.gas ?? source?.nameEn ?? e.sourceId} ${label.en}`,
     senderName: `hazwatch major-hazard monitoring — ${site.nameEn ?? site.id}`,
-    headline: `[${PRIORITY_EN[e.priority]}] ${site.nameEn ?? site.id}: ${label.en} (${e.event})`.slice(0, 160),
+    headline: `[${PRIORITY_EN[e.priority]}] ${site.nameEn ?? site.id}: ${label.en} (${e.event})`.slice(
+      0,
+      160,
+    ),
     description: [
       `${whereEn}: ${label.en}.`,
       `Value ${str(e.value) || '—'}, limit ${str(e.limit) || '—'}; state ${e.state}; event ${e.event}.`,
@@ -326,9 +360,10 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
     instruction: instruction(e, msgType, input.disposalDueAt, 'en'),
     areas: [
       {
-        areaDesc: zoneKm !== undefined && source
-          ? `${site.nameEn ?? site.id} ${source.nameEn ?? source.id}: ${assessed.scenario ? scenarioEn[assessed.scenario] : 'worst-case'} consequence zone (radius ${radiusKm} km)`
-          : `${site.nameEn ?? site.id} (radius ${radiusKm} km)`,
+        areaDesc:
+          zoneKm !== undefined && source
+            ? `${site.nameEn ?? site.id} ${source.nameEn ?? source.id}: ${assessed.scenario ? scenarioEn[assessed.scenario] : 'worst-case'} consequence zone (radius ${radiusKm} km)`
+            : `${site.nameEn ?? site.id} (radius ${radiusKm} km)`,
         circles: [circle],
         geocodes,
       },

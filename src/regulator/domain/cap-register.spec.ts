@@ -5,15 +5,29 @@ import { BOHAI_SITE, CAP_SETTINGS, CL2_SOURCE, makeFeedEvent } from '../testing/
 import { assessCondition, consequenceRadiusKm } from './condition-class';
 import { creditCodeCheck, creditCodeProblem, filingCodeProblem } from '../../common/domain/credit-code';
 
-const DETECTOR = { id: 'cl-gd-1', name: '氯气有毒气体探测器 GD-1', kind: 'gas_detector', gas: 'chlorine', gasClass: 'toxic' };
+const DETECTOR = {
+  id: 'cl-gd-1',
+  name: '氯气有毒气体探测器 GD-1',
+  kind: 'gas_detector',
+  gas: 'chlorine',
+  gasClass: 'toxic',
+};
 const SOURCE = { ...CL2_SOURCE, substances: ['chlorine'], filingCode: '津滨危备2024-017' };
 const CODE = `91120116MA05${'K3L7'}7`;
 const VALID_CODE = CODE.slice(0, 17) + creditCodeCheck(CODE.slice(0, 17));
 const SITE = { ...BOHAI_SITE, creditCode: VALID_CODE };
-const ENGLISH_WORDS = /\b(alarm|level|value|limit|state|event|enterprise|voted|regulators?|jurisdiction|disposal)\b/i;
+const ENGLISH_WORDS =
+  /\b(alarm|level|value|limit|state|event|enterprise|voted|regulators?|jurisdiction|disposal)\b/i;
 
 const build = (over: Parameters<typeof makeFeedEvent>[0] = {}, settings = CAP_SETTINGS) =>
-  buildCapAlert({ event: makeFeedEvent(over), msgType: 'Alert', site: SITE, source: SOURCE, device: DETECTOR, settings });
+  buildCapAlert({
+    event: makeFeedEvent(over),
+    msgType: 'Alert',
+    site: SITE,
+    source: SOURCE,
+    device: DETECTOR,
+    settings,
+  });
 
 describe('CAP in the regulators’ register', () => {
   it('should write the zh-CN block in Chinese only, in alarm wording, then an en-US block', () => {
@@ -21,23 +35,39 @@ describe('CAP in the regulators’ register', () => {
     const [zh, en] = a.infos;
     expect(zh?.language).toBe('zh-CN');
     expect(en?.language).toBe('en-US');
-    for (const text of [zh?.event, zh?.headline, zh?.description, zh?.instruction, zh?.senderName, zh?.areas[0]?.areaDesc, a.restriction]) {
+    for (const text of [
+      zh?.event,
+      zh?.headline,
+      zh?.description,
+      zh?.instruction,
+      zh?.senderName,
+      zh?.areas[0]?.areaDesc,
+      a.restriction,
+    ]) {
       expect(text).toBeDefined();
       expect(text).not.toMatch(ENGLISH_WORDS);
       expect(text).not.toMatch(/预警|特别严重|Ⅰ级|Ⅱ级/);
     }
-    expect(zh?.headline).toBe('【高优先级报警】天津渤海化工有限公司 氯气有毒气体探测器 GD-1 二级报警（报警产生）');
+    expect(zh?.headline).toBe(
+      '【高优先级报警】天津渤海化工有限公司 氯气有毒气体探测器 GD-1 二级报警（报警产生）',
+    );
     expect(en?.headline).toBe('[high-priority alarm] Bohai Chemical Co., Ltd.: level-2 alarm (raised)');
     expect(en?.event).toBe('chlorine level-2 alarm');
   });
 
   it('should leave the en-US block out when switched off', () => {
-    expect(build({}, { ...CAP_SETTINGS, englishInfo: false }).infos.map((i) => i.language)).toEqual(['zh-CN']);
+    expect(build({}, { ...CAP_SETTINGS, englishInfo: false }).infos.map((i) => i.language)).toEqual([
+      'zh-CN',
+    ]);
   });
 
   it('should grade a level-2 toxic release Moderate and a detector fault Minor/Unknown', () => {
     const release = build({ condition: 'gas_l2', priority: 'high', level: 'orange' }).infos[0]!;
-    expect(release).toMatchObject({ severity: 'Moderate', certainty: 'Likely', categories: ['Safety', 'Env'] });
+    expect(release).toMatchObject({
+      severity: 'Moderate',
+      certainty: 'Likely',
+      categories: ['Safety', 'Env'],
+    });
     const fault = build({ condition: 'detector_fault', priority: 'high', level: 'orange' }).infos[0]!;
     expect(fault).toMatchObject({ severity: 'Minor', certainty: 'Unknown', categories: ['Safety'] });
   });
@@ -47,7 +77,13 @@ describe('CAP in the regulators’ register', () => {
     expect(zh.areas[0]?.circles).toEqual(['38.762,117.512 3']);
     expect(zh.areas[0]?.areaDesc).toBe('天津渤海化工有限公司 液氯储罐区 有毒气体扩散影响范围（半径 3 公里）');
     // without substances the configured radius stays the fallback
-    const bare = buildCapAlert({ event: makeFeedEvent(), msgType: 'Alert', site: SITE, source: CL2_SOURCE, settings: CAP_SETTINGS });
+    const bare = buildCapAlert({
+      event: makeFeedEvent(),
+      msgType: 'Alert',
+      site: SITE,
+      source: CL2_SOURCE,
+      settings: CAP_SETTINGS,
+    });
     expect(bare.infos[0]?.areas[0]?.circles).toEqual(['38.762,117.512 0.5']);
   });
 
@@ -56,7 +92,13 @@ describe('CAP in the regulators’ register', () => {
     expect(params).toContainEqual({ valueName: 'unifiedSocialCreditCode', value: VALID_CODE });
     expect(params).toContainEqual({ valueName: 'hazardSourceFilingCode', value: '津滨危备2024-017' });
     const badCheck = VALID_CODE.slice(0, 17) + (VALID_CODE.endsWith('0') ? '1' : '0');
-    const wrong = buildCapAlert({ event: makeFeedEvent(), msgType: 'Alert', site: { ...SITE, creditCode: badCheck }, source: SOURCE, settings: CAP_SETTINGS });
+    const wrong = buildCapAlert({
+      event: makeFeedEvent(),
+      msgType: 'Alert',
+      site: { ...SITE, creditCode: badCheck },
+      source: SOURCE,
+      settings: CAP_SETTINGS,
+    });
     expect(wrong.infos[0]!.parameters.map((p) => p.valueName)).not.toContain('unifiedSocialCreditCode');
   });
 
@@ -84,10 +126,16 @@ describe('condition classes', () => {
     expect(assessCondition('vote', 'critical').severity).toBe('Extreme');
     expect(assessCondition('HH', 'critical').severity).toBe('Severe');
     expect(assessCondition('stale', 'critical').severity).toBe('Minor');
-    expect(assessCondition('site_offline', 'critical')).toMatchObject({ cls: 'link', severity: 'Minor', certainty: 'Unknown' });
+    expect(assessCondition('site_offline', 'critical')).toMatchObject({
+      cls: 'link',
+      severity: 'Minor',
+      certainty: 'Unknown',
+    });
   });
   it('should use the explosion zone for a flammable release and the worst case without a scenario', () => {
-    expect(assessCondition('gas_l2', 'high', { gasClass: 'combustible', gas: 'methane' }).scenario).toBe('explosion');
+    expect(assessCondition('gas_l2', 'high', { gasClass: 'combustible', gas: 'methane' }).scenario).toBe(
+      'explosion',
+    );
     expect(consequenceRadiusKm(['methanol', 'benzene'], 'explosion')).toBe(0.6);
     expect(consequenceRadiusKm(['ammonia'], undefined)).toBe(1.5);
     expect(consequenceRadiusKm(['unobtainium'], 'toxic')).toBeUndefined();

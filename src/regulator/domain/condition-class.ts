@@ -8,9 +8,21 @@ import type { Priority } from '../../common/types';
 import type { CapCategory, CapCertainty, CapSeverity } from './cap.types';
 import { CONSEQUENCE_RADIUS_KM, SUBSTANCES, type ConsequenceScenario } from '../../config/substances';
 
-export type ConditionClass = 'release' | 'fire' | 'process' | 'protection' | 'protection_degraded' | 'instrument' | 'link' | 'administrative';
+export type ConditionClass =
+  | 'release'
+  | 'fire'
+  | 'process'
+  | 'protection'
+  | 'protection_degraded'
+  | 'instrument'
+  | 'link'
+  | 'administrative';
 
-type ClassRow = { readonly cls: ConditionClass; readonly severity: CapSeverity; readonly certainty: CapCertainty };
+type ClassRow = {
+  readonly cls: ConditionClass;
+  readonly severity: CapSeverity;
+  readonly certainty: CapCertainty;
+};
 
 const TABLE: Readonly<Record<string, ClassRow>> = {
   // a single detector over its level: the gas is probably there; two agreeing detectors or a valve still open: seen
@@ -72,17 +84,29 @@ export type ConditionAssessment = {
 };
 
 function toxicRelease(ctx: HazardContext): boolean {
-  if (ctx.gasClass !== undefined) return ctx.gasClass === 'toxic' || SUBSTANCES[ctx.gas ?? '']?.toxic === true;
+  if (ctx.gasClass !== undefined)
+    return ctx.gasClass === 'toxic' || SUBSTANCES[ctx.gas ?? '']?.toxic === true;
   return (ctx.substances ?? []).some((s) => SUBSTANCES[s]?.toxic === true);
 }
 
 /** Class, severity, certainty and categories of a condition; `priority` critical raises a hazard one severity step. */
-export function assessCondition(condition: string, priority: Priority, ctx: HazardContext = {}): ConditionAssessment {
-  const row = TABLE[condition] ?? (/fire|flame/.test(condition) ? TABLE.fire : undefined) ?? { cls: 'process', severity: 'Minor', certainty: 'Possible' };
-  const hazard = row.cls === 'release' || row.cls === 'fire' || row.cls === 'process' || row.cls === 'protection';
+export function assessCondition(
+  condition: string,
+  priority: Priority,
+  ctx: HazardContext = {},
+): ConditionAssessment {
+  const row = TABLE[condition] ??
+    (/fire|flame/.test(condition) ? TABLE.fire : undefined) ?? {
+      cls: 'process',
+      severity: 'Minor',
+      certainty: 'Possible',
+    };
+  const hazard =
+    row.cls === 'release' || row.cls === 'fire' || row.cls === 'process' || row.cls === 'protection';
   const bump = hazard && priority === 'critical' ? 1 : 0;
   const severity = SEVERITY_ORDER[Math.min(SEVERITY_ORDER.indexOf(row.severity) + bump, 3)] ?? row.severity;
-  if (row.cls === 'fire') return { cls: row.cls, severity, certainty: row.certainty, categories: ['Fire'], scenario: 'fire' };
+  if (row.cls === 'fire')
+    return { cls: row.cls, severity, certainty: row.certainty, categories: ['Fire'], scenario: 'fire' };
   if (row.cls === 'release') {
     // a toxic cloud is a public-safety and an environmental matter; a flammable leak is not (yet) a fire
     const toxic = toxicRelease(ctx);
@@ -97,7 +121,10 @@ export function assessCondition(condition: string, priority: Priority, ctx: Haza
  * Radius of the consequence zone, km: the largest radius of the scenario over the source's substances; without a
  * scenario, the largest of any. Undefined when no substance has one (the caller then falls back to its setting).
  */
-export function consequenceRadiusKm(substances: readonly string[], scenario: ConsequenceScenario | undefined): number | undefined {
+export function consequenceRadiusKm(
+  substances: readonly string[],
+  scenario: ConsequenceScenario | undefined,
+): number | undefined {
   let best: number | undefined;
   for (const s of substances) {
     const zones = CONSEQUENCE_RADIUS_KM[s];

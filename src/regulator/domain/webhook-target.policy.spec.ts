@@ -44,7 +44,9 @@ describe('webhook target policy', () => {
   });
 
   it('should name the bad entry of the allow list', () => {
-    expect(() => parseWebhookAllowList('10.0.0.0/8,intranet')).toThrow("'intranet' is not an IP address or CIDR range");
+    expect(() => parseWebhookAllowList('10.0.0.0/8,intranet')).toThrow(
+      "'intranet' is not an IP address or CIDR range",
+    );
     expect(() => parseWebhookAllowList('10.0.0.0/40')).toThrow(WebhookTargetError);
   });
 

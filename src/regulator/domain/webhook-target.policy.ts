@@ -60,7 +60,9 @@ export function checkWebhookUrl(url: string, allow: WebhookAllowList): { host: s
     throw new WebhookTargetError('url must be an absolute http(s) URL');
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw new WebhookTargetError(`scheme '${u.protocol.replace(/:$/, '')}' is not allowed (http or https only)`);
+    throw new WebhookTargetError(
+      `scheme '${u.protocol.replace(/:$/, '')}' is not allowed (http or https only)`,
+    );
   if (u.username !== '' || u.password !== '')
     throw new WebhookTargetError('url must not carry credentials (the payload is signed instead)');
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');

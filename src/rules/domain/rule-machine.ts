@@ -72,7 +72,11 @@ export function runMachines<I, O = ConditionChange>(
   }
   if (keys.size > 0 && !keyOf) throw new Error('runMachines: entries have keys but no keyOf was given');
   const byKey = new Map<string, number[]>();
-  for (const key of keys) byKey.set(key, entries.flatMap((e, k) => (e.key === undefined || e.key === key ? [k] : [])));
+  for (const key of keys)
+    byKey.set(
+      key,
+      entries.flatMap((e, k) => (e.key === undefined || e.key === key ? [k] : [])),
+    );
   return (source) =>
     new Observable<O>((subscriber) => {
       const machines: RuleMachine<I, O>[] = entries.map((e) => e.create());

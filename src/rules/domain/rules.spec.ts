@@ -328,8 +328,13 @@ describe('stale rule', () => {
     ]);
   });
   it('should keep devices of the same id on different sites apart when their readings alternate', () => {
-    const twoSites: StaleRule[] = ['s1', 's2'].map((siteId) => ({ ...rules[0]!, ruleId: `stale:${siteId}:a`, siteId }));
-    const r = (t: number, siteId: string): Reading => makeReading({ siteId, deviceId: 'a', ts: t, receivedAt: t });
+    const twoSites: StaleRule[] = ['s1', 's2'].map((siteId) => ({
+      ...rules[0]!,
+      ruleId: `stale:${siteId}:a`,
+      siteId,
+    }));
+    const r = (t: number, siteId: string): Reading =>
+      makeReading({ siteId, deviceId: 'a', ts: t, receivedAt: t });
     const m = createStaleMachine(twoSites, 0);
     const out: string[] = [];
     const emit = (c: ConditionChange): void => void out.push(`${c.siteId}:${short(c)}`);
@@ -638,27 +643,29 @@ describe('runMachines (one device group)', () => {
     const seen: string[] = [];
     const fired: string[] = [];
     // A machine that records its inputs and asks to be advanced `after` ms after each one.
-    const recorder =
-      (name: string, after: number) =>
-      (): RuleMachine<In, string> => {
-        let due = Infinity;
-        return {
-          input: (i, at) => {
-            seen.push(`${name}<${i.ch}@${at}`);
-            due = at + after;
-          },
-          advance: (at, emit) => {
-            fired.push(`${name}@${at}`);
-            emit(`${name}@${at}`);
-            due = Infinity;
-          },
-          nextDue: () => due,
-        };
+    const recorder = (name: string, after: number) => (): RuleMachine<In, string> => {
+      let due = Infinity;
+      return {
+        input: (i, at) => {
+          seen.push(`${name}<${i.ch}@${at}`);
+          due = at + after;
+        },
+        advance: (at, emit) => {
+          fired.push(`${name}@${at}`);
+          emit(`${name}@${at}`);
+          due = Infinity;
+        },
+        nextDue: () => due,
       };
+    };
     const ts = sched();
     const out: string[] = [];
     ts.run(({ hot, flush }) => {
-      hot('a 9ms b 49ms c', { a: { ts: 0, ch: 'conc' }, b: { ts: 10, ch: 'fault' }, c: { ts: 60, ch: 'other' } })
+      hot('a 9ms b 49ms c', {
+        a: { ts: 0, ch: 'conc' },
+        b: { ts: 10, ch: 'fault' },
+        c: { ts: 60, ch: 'other' },
+      })
         .pipe(
           runMachines<In, string>(
             [
@@ -672,13 +679,30 @@ describe('runMachines (one device group)', () => {
         .subscribe((o) => out.push(o));
       flush();
     });
-    expect(seen).toEqual(['conc<conc@0', 'device<conc@0', 'fault<fault@10', 'device<fault@10', 'device<other@60']);
+    expect(seen).toEqual([
+      'conc<conc@0',
+      'device<conc@0',
+      'fault<fault@10',
+      'device<fault@10',
+      'device<other@60',
+    ]);
     // fault's deadline (10 + 30) comes first although conc's (0 + 100) was armed earlier; device's moves with each input.
     expect(fired).toEqual(['fault@40', 'conc@100', 'device@1060']);
     expect(out).toEqual(fired);
   });
 
   it('should refuse keyed machines without a keyOf', () => {
-    expect(() => runMachines([{ id: 'x', key: 'conc', create: () => ({ input: () => undefined, advance: () => undefined, nextDue: () => Infinity }) }], { scheduler: sched() })).toThrow(/keyOf/);
+    expect(() =>
+      runMachines(
+        [
+          {
+            id: 'x',
+            key: 'conc',
+            create: () => ({ input: () => undefined, advance: () => undefined, nextDue: () => Infinity }),
+          },
+        ],
+        { scheduler: sched() },
+      ),
+    ).toThrow(/keyOf/);
   });
 });

@@ -65,17 +65,42 @@ describe('MQTT ACL', () => {
   });
 
   describe('Sparkplug B (docs/sparkplug.md)', () => {
-    const nodes = new Map([['Plant1/gw-a', 'a'], ['Plant1/gw-b', 'b']]);
+    const nodes = new Map([
+      ['Plant1/gw-a', 'a'],
+      ['Plant1/gw-b', 'b'],
+    ]);
 
     it('lets a site act as its own edge nodes only: births, deaths, data; commands and STATE to read', () => {
-      for (const t of ['spBv1.0/Plant1/NBIRTH/gw-a', 'spBv1.0/Plant1/NDEATH/gw-a', 'spBv1.0/Plant1/NDATA/gw-a', 'spBv1.0/Plant1/DBIRTH/gw-a/PLC1', 'spBv1.0/Plant1/DDATA/gw-a/PLC1', 'spBv1.0/Plant1/DDEATH/gw-a/PLC1'])
+      for (const t of [
+        'spBv1.0/Plant1/NBIRTH/gw-a',
+        'spBv1.0/Plant1/NDEATH/gw-a',
+        'spBv1.0/Plant1/NDATA/gw-a',
+        'spBv1.0/Plant1/DBIRTH/gw-a/PLC1',
+        'spBv1.0/Plant1/DDATA/gw-a/PLC1',
+        'spBv1.0/Plant1/DDEATH/gw-a/PLC1',
+      ])
         expect([t, mayPublish(siteA, t, nodes)]).toEqual([t, true]);
-      for (const t of ['spBv1.0/Plant1/NDATA/gw-b', 'spBv1.0/Plant1/NCMD/gw-a', 'spBv1.0/Plant1/DCMD/gw-a/PLC1', 'spBv1.0/Plant1/NDATA/gw-x', 'spBv1.0/STATE/hazwatch', 'spBv1.0/Plant1/DDATA/gw-a', 'spBv1.0/Plant2/NDATA/gw-a'])
+      for (const t of [
+        'spBv1.0/Plant1/NDATA/gw-b',
+        'spBv1.0/Plant1/NCMD/gw-a',
+        'spBv1.0/Plant1/DCMD/gw-a/PLC1',
+        'spBv1.0/Plant1/NDATA/gw-x',
+        'spBv1.0/STATE/hazwatch',
+        'spBv1.0/Plant1/DDATA/gw-a',
+        'spBv1.0/Plant2/NDATA/gw-a',
+      ])
         expect([t, mayPublish(siteA, t, nodes)]).toEqual([t, false]);
       expect(mayPublish(siteA, 'spBv1.0/Plant1/NDATA/gw-a')).toBe(false); // no mapping, no rights
       for (const f of ['spBv1.0/Plant1/NCMD/gw-a', 'spBv1.0/Plant1/DCMD/gw-a/+', 'spBv1.0/STATE/+'])
         expect([f, maySubscribe(siteA, f, nodes)]).toEqual([f, true]);
-      for (const f of ['spBv1.0/#', 'spBv1.0/Plant1/NCMD/+', 'spBv1.0/+/NCMD/gw-a', 'spBv1.0/Plant1/NDATA/gw-a', 'spBv1.0/Plant1/NCMD/gw-b', 'spBv1.0/STATE/#'])
+      for (const f of [
+        'spBv1.0/#',
+        'spBv1.0/Plant1/NCMD/+',
+        'spBv1.0/+/NCMD/gw-a',
+        'spBv1.0/Plant1/NDATA/gw-a',
+        'spBv1.0/Plant1/NCMD/gw-b',
+        'spBv1.0/STATE/#',
+      ])
         expect([f, maySubscribe(siteA, f, nodes)]).toEqual([f, false]);
     });
 

@@ -2,15 +2,28 @@
 
 export const SP_NAMESPACE = 'spBv1.0';
 
-export type SparkplugMessageType = 'NBIRTH' | 'NDEATH' | 'NDATA' | 'DBIRTH' | 'DDEATH' | 'DDATA' | 'NCMD' | 'DCMD';
+export type SparkplugMessageType =
+  'NBIRTH' | 'NDEATH' | 'NDATA' | 'DBIRTH' | 'DDEATH' | 'DDATA' | 'NCMD' | 'DCMD';
 
 const NODE_TYPES: ReadonlySet<string> = new Set(['NBIRTH', 'NDEATH', 'NDATA', 'NCMD']);
 const DEVICE_TYPES: ReadonlySet<string> = new Set(['DBIRTH', 'DDEATH', 'DDATA', 'DCMD']);
 
 export type SparkplugTopic =
   | { readonly kind: 'state'; readonly hostId: string }
-  | { readonly kind: 'node'; readonly type: SparkplugMessageType; readonly group: string; readonly node: string; readonly device: '' }
-  | { readonly kind: 'device'; readonly type: SparkplugMessageType; readonly group: string; readonly node: string; readonly device: string };
+  | {
+      readonly kind: 'node';
+      readonly type: SparkplugMessageType;
+      readonly group: string;
+      readonly node: string;
+      readonly device: '';
+    }
+  | {
+      readonly kind: 'device';
+      readonly type: SparkplugMessageType;
+      readonly group: string;
+      readonly node: string;
+      readonly device: string;
+    };
 
 /** Subscriptions of the host (hazwatch never subscribes to commands: its own NCMDs would come back). */
 export const SPARKPLUG_SUBSCRIPTIONS = [
@@ -29,11 +42,14 @@ export const isSparkplugTopic = (topic: string): boolean => topic.startsWith(`${
 export function parseSparkplugTopic(topic: string): SparkplugTopic | null {
   const parts = topic.split('/');
   if (parts[0] !== SP_NAMESPACE) return null;
-  if (parts.length === 3 && parts[1] === 'STATE') return parts[2] ? { kind: 'state', hostId: parts[2] } : null;
+  if (parts.length === 3 && parts[1] === 'STATE')
+    return parts[2] ? { kind: 'state', hostId: parts[2] } : null;
   if (parts.some((p) => p.length === 0)) return null;
   const [, group, type, node, device] = parts as [string, string, string, string, string | undefined];
-  if (parts.length === 4 && NODE_TYPES.has(type)) return { kind: 'node', type: type as SparkplugMessageType, group, node, device: '' };
-  if (parts.length === 5 && DEVICE_TYPES.has(type)) return { kind: 'device', type: type as SparkplugMessageType, group, node, device: device! };
+  if (parts.length === 4 && NODE_TYPES.has(type))
+    return { kind: 'node', type: type as SparkplugMessageType, group, node, device: '' };
+  if (parts.length === 5 && DEVICE_TYPES.has(type))
+    return { kind: 'device', type: type as SparkplugMessageType, group, node, device: device! };
   return null;
 }
 
