@@ -76,7 +76,13 @@ describeIf('operator console end to end (real server, headless Chromium)', () =>
       ],
       {
         cwd: root,
-        env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' },
+        // the embedded broker refuses anonymous clients: the simulator publishes as the test gateway of every site
+        env: {
+          PATH: process.env.PATH ?? '',
+          LOG_LEVEL: 'warn',
+          MQTT_USERNAME: server.mqttAuth().username,
+          MQTT_PASSWORD: server.mqttAuth().password,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -111,6 +117,12 @@ describeIf('operator console end to end (real server, headless Chromium)', () =>
     await page.click('#tab-mimic');
     const detector = page.locator('g.detector[data-device="bohai-chem/cl-gd-1"]');
     await detector.waitFor();
+    // live values reach the schematic over /ws: the detector shows a number (the simulator publishes every few seconds)
+    await pollUntil(async () => /\d/.test((await detector.locator('text.det-value').textContent()) ?? ''), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: 'a live value on the cl-gd-1 detector of the mimic',
+    });
     await page.screenshot({ path: join(ARTIFACTS, 'console-mimic-live.png') });
     await detector.click();
     await page.locator('#trend-view .pen[data-pen="bohai-chem/cl-gd-1/conc"]').waitFor();
