@@ -101,7 +101,8 @@ module.exports = {
   options: {
     doNotFollow: { path: 'node_modules' },
     // test/fixtures/dep-rules breaks every rule on purpose (test/lint/dep-rules.spec.ts cruises it on its own).
-    exclude: { path: '^(dist|coverage|data|node_modules|test/fixtures)/' },
+    // node_modules is not excluded (that would hide framework imports from the rules): it is only not followed.
+    exclude: { path: '^(dist|coverage|data|test/fixtures)/' },
 
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
