@@ -5,14 +5,18 @@ import { DeviceTracker } from '../ingest/domain/device-tracker';
 import { DATA_GAP_CHECK_MS, DATA_GAP_CLEAR_MS, DATA_GAP_RULE_ID, DataGapAlarm } from './data-gap.alarm';
 
 describe('DataGapAlarm', () => {
-  function setup(initiallyActive: string[] = []) {
+  function setup(initiallyActive: string[] = [], silentGapMs = Number.POSITIVE_INFINITY) {
     const clock = new ManualClock(1_000_000);
     const scheduler = new ManualScheduler(clock);
     const emitted: ConditionChange[] = [];
     const active = new Set(initiallyActive);
     const devices = ['s1/gd-1', 's1/gd-2', 's2/gd-1'].map((k) => {
       const [siteId = '', deviceId = ''] = k.split('/');
-      return { siteId, deviceId, tracker: new DeviceTracker(siteId, deviceId) };
+      return {
+        siteId,
+        deviceId,
+        tracker: new DeviceTracker(siteId, deviceId, undefined, undefined, silentGapMs),
+      };
     });
     const send = (i: number, seq: number) => devices[i]!.tracker.observe(clock.now(), seq, clock.now());
     const alarm = new DataGapAlarm({
@@ -54,6 +58,19 @@ describe('DataGapAlarm', () => {
     ]);
     expect(emitted[0]!.message).toContain('数据缺失');
     expect(emitted[0]!.message).toContain('gd-1 缺 6');
+  });
+
+  it('should not raise for a gap after the device was silent for its stale window (annunciated as stale/offline)', async () => {
+    const { emitted, scheduler, clock, alarm, send } = setup([], 15_000);
+    alarm.start();
+    send(0, 1);
+    clock.advance(60_000); // the device is silent for a minute (comms loss): stale/offline alarms cover it
+    send(0, 13); // it kept sampling meanwhile: 2..12 never arrived
+    await scheduler.advance(DATA_GAP_CHECK_MS);
+    expect(emitted).toHaveLength(0);
+    send(0, 15); // a gap while it talks: alarmed
+    await scheduler.advance(DATA_GAP_CHECK_MS);
+    expect(emitted.map((c) => [c.siteId, c.active, c.value])).toEqual([['s1', true, 1]]);
   });
 
   it('should not count duplicates, redeliveries or device restarts as gaps', async () => {

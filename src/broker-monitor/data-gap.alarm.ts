@@ -17,7 +17,11 @@ const NAMED_DEVICES = 5;
 export type SequencedDevice = {
   readonly siteId: string;
   readonly deviceId: string;
-  readonly tracker: { readonly seqGaps: number; readonly seqMissing: number };
+  readonly tracker: {
+    readonly seqGaps: number;
+    readonly seqMissing: number;
+    readonly seqMissingAfterSilence: number;
+  };
 };
 
 export type DataGapAlarmDeps = {
@@ -81,7 +85,8 @@ export class DataGapAlarm {
   check(): void {
     const bySite = new Map<string, { missing: number; devices: Array<[string, number]> }>();
     for (const d of this.deps.devices()) {
-      const missing = d.tracker.seqMissing;
+      // gaps that followed a silence are already annunciated as stale/offline (the link alarms): not again here
+      const missing = d.tracker.seqMissing - d.tracker.seqMissingAfterSilence;
       if (missing === 0) continue;
       const key = `${d.siteId}/${d.deviceId}`;
       const before = this.seen.get(key) ?? 0;

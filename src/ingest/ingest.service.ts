@@ -72,6 +72,9 @@ type TopicEntry = {
 
 export type DeviceStateEvent = { siteId: string; deviceId: string; state: DeviceState; ts: number };
 
+/** Sample periods of silence after which a device is stale (the rules' default staleAfterPeriods). */
+const STALE_PERIODS = 3;
+
 /** Where the server's own availability is announced (retained, with a last will). Outside the device topic tree. */
 export const serverStatusTopic = (clientId: string): string => `hazwatch/server/${clientId}/status`;
 
@@ -142,6 +145,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       config.plant.deviceByKey.keys(),
       clockSettings,
       metrics.ingestLinkTotals,
+      // a gap after the device was silent for its stale window (3 sample periods) is annunciated as stale/offline
+      (key) => STALE_PERIODS * (config.plant.deviceByKey.get(key)?.periodS ?? 5) * 1000,
     );
     this.maxSkewMs = config.env.INGEST_MAX_SKEW_S * 1000;
     this.decodeCtx = {

@@ -41,10 +41,12 @@ export class DeviceRegistry {
     clock: ClockSettings = DEFAULT_CLOCK_SETTINGS,
     /** Fleet-wide clock and sequence counts (the metrics read them). */
     readonly totals: LinkTotals = newLinkTotals(),
+    /** Per device key: the arrival silence after which a seq gap is already annunciated as stale/offline (ms). */
+    silentGapMs: (key: string) => number = () => Number.POSITIVE_INFINITY,
   ) {
     for (const key of keys) {
       const [siteId = '', deviceId = ''] = key.split('/');
-      const tracker = new DeviceTracker(siteId, deviceId, clock, totals);
+      const tracker = new DeviceTracker(siteId, deviceId, clock, totals, silentGapMs(key));
       this.devices.set(key, {
         siteId,
         deviceId,

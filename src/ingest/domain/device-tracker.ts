@@ -90,12 +90,21 @@ export class DeviceTracker {
   seqMissing = 0;
   seqRestarts = 0;
   seqDuplicates = 0;
+  /**
+   * Of `seqMissing`, the messages missing in gaps that followed a silence longer than `silentGapMs` (arrival time): the
+   * device was already stale or offline for hazwatch, and that loss is annunciated by the link alarms, not again as a
+   * data gap (docs/ingest-time-and-sequence.md).
+   */
+  seqMissingAfterSilence = 0;
+  private lastArrival = NaN;
 
   constructor(
     readonly siteId: string,
     readonly deviceId: string,
     private readonly settings: ClockSettings = DEFAULT_CLOCK_SETTINGS,
     private readonly totals: LinkTotals = newLinkTotals(),
+    /** Arrival silence after which a gap counts as already annunciated (the device's stale window); ∞: never. */
+    private readonly silentGapMs = Number.POSITIVE_INFINITY,
   ) {}
 
   /**
@@ -104,7 +113,9 @@ export class DeviceTracker {
    */
   observe(ts: number, seq: number, receivedAt: number): number {
     const contiguous = seq >= 0 && this.lastSeq >= 0 && seq === this.lastSeq + 1;
-    if (seq >= 0) this.observeSeq(seq);
+    const silent = receivedAt - this.lastArrival > this.silentGapMs;
+    this.lastArrival = receivedAt;
+    if (seq >= 0) this.observeSeq(seq, silent);
     const s = this.settings;
     const offset = ts - receivedAt;
     const stepBack = contiguous && this.lastDeviceTs - ts > s.behindMs;
@@ -176,7 +187,7 @@ export class DeviceTracker {
     this.changed = true;
   }
 
-  private observeSeq(seq: number): void {
+  private observeSeq(seq: number, silent: boolean): void {
     const last = this.lastSeq;
     if (last < 0) {
       this.lastSeq = seq;
@@ -188,6 +199,7 @@ export class DeviceTracker {
     } else if (d > 1 && d <= SEQ_MAX_GAP) {
       this.seqGaps++;
       this.seqMissing += d - 1;
+      if (silent) this.seqMissingAfterSilence += d - 1;
       this.totals.seqGaps++;
       this.totals.seqMissing += d - 1;
       this.lastSeq = seq;
