@@ -11,7 +11,7 @@ module.exports = {
     '<rootDir>/test/**/*.spec.ts',
     '<rootDir>/test/e2e/**/*.e2e-spec.ts',
   ],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/test/fixtures/'],
   setupFiles: ['<rootDir>/test/setup/env.setup.ts'],
   testTimeout: 120000,
 };
