@@ -3,7 +3,7 @@ import { ManualClock } from '../common/clock';
 import { SINGLETON_JOBS, jobKey } from './domain/lease-keys';
 import { LeaseManager, type OwnershipChange } from './lease-manager';
 import { MemoryLeaseStore } from './testing/memory-lease.store';
-import { ManualTimer } from './testing/manual-timer';
+import { ManualScheduler } from '../common/testing/manual.scheduler';
 
 const TTL = 10_000;
 const RENEW = 2_500;
@@ -14,7 +14,7 @@ const KEYS = [...SITES, ...SINGLETON_JOBS.map(jobKey)];
 describe('LeaseManager (virtual time)', () => {
   beforeAll(() => JsonLogger.setLevel('error'));
   let clock: ManualClock;
-  let timer: ManualTimer;
+  let timer: ManualScheduler;
   let store: MemoryLeaseStore;
   let events: Array<OwnershipChange & { node: string }>;
 
@@ -37,7 +37,7 @@ describe('LeaseManager (virtual time)', () => {
 
   beforeEach(() => {
     clock = new ManualClock(1_000_000);
-    timer = new ManualTimer(clock);
+    timer = new ManualScheduler(clock);
     store = new MemoryLeaseStore(clock);
     events = [];
   });
@@ -173,7 +173,7 @@ describe('LeaseManager with a node id already in use', () => {
   it('a second process with the same node id holds nothing while the first is alive, and takes over once it is gone', async () => {
     JsonLogger.setLevel('error');
     const clock = new ManualClock(5_000_000);
-    const timer = new ManualTimer(clock);
+    const timer = new ManualScheduler(clock);
     const store = new MemoryLeaseStore(clock);
     const make = (): LeaseManager =>
       new LeaseManager({

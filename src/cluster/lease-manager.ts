@@ -4,9 +4,11 @@ import type { Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { fairShare } from './domain/rendezvous';
 import type { HeldLease, LeaseStore } from './lease.store';
+import type { Scheduler } from '../common/timer.port';
 
 /** A cancellable one-shot timer source (same shape as the Scheduler port of the writer), injected for virtual time. */
-export type LeaseTimer = { after(ms: number, fn: () => void): { cancel(): void } };
+/** The lease rounds' timers: the common timer port (virtual in specs: `ManualScheduler`). */
+export type LeaseTimer = Scheduler;
 
 export type OwnershipReason =
   /** taken in the database (epoch + 1) */
