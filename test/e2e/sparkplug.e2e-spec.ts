@@ -239,15 +239,25 @@ describe('Sparkplug B ingest end to end', () => {
       );
       expect(Object.keys(tank.values).sort()).toEqual(['level_pct', 'pressure_kpa', 'temp_c']);
       // A stray DDATA with a wrong seq on the simulator's node: the server asks for a rebirth, the simulator answers.
-      await edge.publishAsync(
-        spTopic(G, 'DDATA', N, 'TK-1'),
-        encodePayload({ timestamp: Date.now(), seq: 77, metrics: [] }),
-        { qos: 1 },
+      // Rebirth requests are rate-limited per node (rebirthIntervalS, 1 s here): one requested a moment earlier (e.g.
+      // while the simulator's births were being processed) swallows the next, so the stray DDATA is repeated until a
+      // request goes out and is answered.
+      let lastStray = 0;
+      await pollUntil(
+        async () => {
+          if (sim.rebirthsAnswered >= 1) return true;
+          if (Date.now() - lastStray >= 1_500) {
+            lastStray = Date.now();
+            await edge.publishAsync(
+              spTopic(G, 'DDATA', N, 'TK-1'),
+              encodePayload({ timestamp: Date.now(), seq: 77, metrics: [] }),
+              { qos: 1 },
+            );
+          }
+          return undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 100, what: 'the simulator answering a rebirth' },
       );
-      await pollUntil(() => (sim.rebirthsAnswered >= 1 ? true : undefined), {
-        timeoutMs: 15_000,
-        what: 'the simulator answering a rebirth',
-      });
       const hist = await pollUntil(
         async () => {
           const body = await get<{ points: unknown[] }>(
