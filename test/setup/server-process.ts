@@ -84,16 +84,19 @@ export async function startServer(
       }),
       exited.then((code) => Promise.reject(new Error(`server exited with ${code} before it was ready`))),
     ]);
-    // /health/ready can answer before start-up has finished (in-process simulators still connecting); the demo
-    // tokens are printed at the very end, after "hazwatch started".
-    await Promise.race([
-      pollUntil(async () => out.includes('hazwatch started'), {
-        timeoutMs: opts.readyTimeoutMs ?? 90_000,
-        intervalMs: 100,
-        what: 'the end of start-up ("hazwatch started")',
-      }),
-      exited.then((code) => Promise.reject(new Error(`server exited with ${code} during start-up`))),
-    ]);
+    // /health/ready can answer before start-up has finished (in-process simulators still connecting). In demo mode
+    // the block with the console URL (and the demo tokens, when created) is printed at the very end, whatever
+    // LOG_LEVEL says; outside demo mode there is nothing to wait for.
+    const demo = (opts.env?.HAZWATCH_DEMO ?? 'true') !== 'false';
+    if (demo)
+      await Promise.race([
+        pollUntil(async () => /Console: +http/.test(out), {
+          timeoutMs: opts.readyTimeoutMs ?? 90_000,
+          intervalMs: 100,
+          what: 'the end of start-up (the console URL block)',
+        }),
+        exited.then((code) => Promise.reject(new Error(`server exited with ${code} during start-up`))),
+      ]);
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`${(err as Error).message}\n--- server output (tail) ---\n${out.slice(-4000)}`);
