@@ -55,8 +55,22 @@ async function freeUdpPort(): Promise<number> {
 
 type Peer = { port: number; exit: Promise<{ code: number | null; output: string }> };
 
-/** Runs one SIPp UAS for one call; resolves with its exit status (0 = scenario completed). */
+/**
+ * Runs one SIPp UAS for one call; resolves with its exit status (0 = scenario completed). The readiness probe binds the
+ * same port to see whether SIPp holds it, so it can win the race and make SIPp exit at start: then try a fresh port.
+ */
 async function sipp(scenario: string): Promise<Peer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sippOnce(scenario);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof Error) || !err.message.includes('sipp exited before listening'))
+        throw err;
+    }
+  }
+}
+
+async function sippOnce(scenario: string): Promise<Peer> {
   const port = await freeUdpPort();
   const media = 20000 + 2 * Math.floor(Math.random() * 4000);
   const child = spawn(
