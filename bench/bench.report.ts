@@ -38,6 +38,10 @@ export type StepResult = {
   serverRssMaxMb: number;
   serverTreeRssMaxMb: number;
   machineCpuPct: number;
+  /** The private Mosquitto's CPU (null when the broker is not a child of the bench). */
+  brokerCpuPct?: number | null;
+  /** The external PostgreSQL's process tree (null when it is not on this machine; embedded: see serverTreeCpuPct). */
+  dbCpuPct?: number | null;
   maxQueueDepth: number | null;
   /** COPY batches committed during the step, and their mean size in rows (hazwatch_storage_batch_size_rows). */
   copies?: number;
@@ -135,6 +139,8 @@ export function formatTable(steps: readonly StepResult[]): string {
     'srv CPU%',
     'srv RSS MB',
     'srv+db CPU%',
+    'broker CPU%',
+    'ext db CPU%',
     'machine CPU%',
     'verdict',
   ];
@@ -154,6 +160,8 @@ export function formatTable(steps: readonly StepResult[]): string {
     fmt(s.serverCpuPct),
     fmt(s.serverRssMaxMb),
     fmt(s.serverTreeCpuPct),
+    fmt(s.brokerCpuPct ?? null),
+    fmt(s.dbCpuPct ?? null),
     fmt(s.machineCpuPct),
     s.verdict,
   ]);

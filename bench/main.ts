@@ -226,6 +226,9 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
   // 6. Steps.
   const steps: StepResult[] = [];
   const hz = clockTicksPerSecond();
+  // A local external PostgreSQL's CPU is counted from its postmaster's process tree (every backend, the WAL writer,
+  // the checkpointer); the embedded one is a child of the server and counted in srv+db already.
+  const externalDbPid = opts.databaseUrl ? await postmasterPid(db) : null;
   for (const rate of runSteps ? opts.rates : []) {
     out('');
     out(
@@ -235,7 +238,10 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
     const sysUrl = mosquitto?.url;
     const dropped0 = sysUrl ? await brokerDroppedCount(sysUrl) : null;
     const warn0 = mosquitto?.dropWarnings() ?? 0;
-    const ran = await runStep(rate, opts, server, db, plant, load, hz);
+    const ran = await runStep(rate, opts, server, db, plant, load, hz, {
+      brokerPid: mosquitto?.pid ?? null,
+      dbRootPid: externalDbPid,
+    });
     const dropped1 = sysUrl ? await brokerDroppedCount(sysUrl) : null;
     const step = {
       ...ran,
@@ -355,7 +361,7 @@ async function runBench(opts: BenchOptions, cleanups: Cleanup[]): Promise<number
         'zero rows lost, no rejects, publisher ≥ 95 % of target, backlog drained within max(2 s, 5 % of the step) after publishing stopped',
       latency:
         'hazwatch_ingest_commit_lag_seconds histogram delta over the step (message arrival → COPY commit), interpolated in buckets',
-      cpu: '% of one core; srv = the node server process, srv+db = with its child processes (embedded PostgreSQL)',
+      cpu: "% of one core; srv = the node server process, srv+db = with its child processes (embedded PostgreSQL); broker = the private Mosquitto; ext db = the local external PostgreSQL's whole process tree (every client's backends: meaningful on an otherwise idle machine)",
       alarmLatency:
         'probe detector (own site and area, level-2 limit with zero on/off delay, level 1 disabled) alternately published above (raise) and below (clear) its set point over its own raw MQTT QoS 1 connection; latency = receipt of the matching alarm event (raised/cleared, matched by raisedAt/clearedAt = the reading ts) at each WebSocket client − the moment before the PUBLISH frame was written, both on this process clock; percentiles nearest-rank over all (event, client) pairs',
     },
@@ -397,6 +403,7 @@ async function runStep(
   plant: BenchPlant,
   load: LoadGenerator,
   hz: number,
+  others: { brokerPid: number | null; dbRootPid: number | null },
 ): Promise<StepResult> {
   const before = await scrape(server);
   const rowsBefore = sample(before, ROWS_METRIC);
@@ -405,6 +412,7 @@ async function runStep(
   const cpu0 = readProcCpu(server.pid);
   const tree0 = readTree(server.pid);
   const machine0 = readMachineCpu();
+  const others0 = otherTicks(others);
   const wall0 = Date.now();
   let rssMax = readRss(server.pid);
   let treeRssMax = tree0.rss;
@@ -517,7 +525,11 @@ async function runStep(
     const cpu1 = readProcCpu(server.pid);
     const tree1 = readTree(server.pid);
     const machine1 = readMachineCpu();
+    const others1 = otherTicks(others);
     const wallS = (Date.now() - wall0) / 1000;
+    // A process tree shrinks when its members end (another client's backend closing): no figure rather than a wrong one.
+    const pctOf = (a: number | null, b: number | null): number | null =>
+      a === null || b === null || b < a ? null : ((b - a) / hz / wallS) * 100;
 
     const lagAfter = histogram(after, LAG_METRIC);
     const lag = lagAfter ? histogramDelta(histogram(before, LAG_METRIC), lagAfter) : null;
@@ -560,6 +572,8 @@ async function runStep(
       serverRssMaxMb: rssMax / 1024 / 1024,
       serverTreeRssMaxMb: treeRssMax / 1024 / 1024,
       machineCpuPct: ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100,
+      brokerCpuPct: pctOf(others0.broker, others1.broker),
+      dbCpuPct: pctOf(others0.db, others1.db),
       maxQueueDepth: queueMax,
       copies: copies ?? 0,
       meanRowsPerCopy: copies ? copyRows! / copies : null,
@@ -569,6 +583,41 @@ async function runStep(
     return { ...partial, ...verdict(partial) };
   } finally {
     clearInterval(sampler);
+  }
+}
+
+/** CPU ticks of the private broker and of the external database's process tree, where they run on this machine. */
+function otherTicks(o: { brokerPid: number | null; dbRootPid: number | null }): {
+  broker: number | null;
+  db: number | null;
+} {
+  const ticksOf = (read: () => number): number | null => {
+    try {
+      return read();
+    } catch {
+      return null; // gone, or not ours to read
+    }
+  };
+  return {
+    broker:
+      o.brokerPid === null
+        ? null
+        : ticksOf(() => {
+            const c = readProcCpu(o.brokerPid!);
+            return c.utime + c.stime;
+          }),
+    db: o.dbRootPid === null ? null : ticksOf(() => readTree(o.dbRootPid!).ticks),
+  };
+}
+
+/** The postmaster of the database the bench talks to, when it runs on this machine (the parent of our backend). */
+async function postmasterPid(db: Client): Promise<number | null> {
+  try {
+    const r = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const parent = readProcCpu(r.rows[0]!.pid).ppid;
+    return parent > 1 ? parent : null;
+  } catch {
+    return null; // a remote database: its CPU is not visible here
   }
 }
 
