@@ -13,5 +13,7 @@ module.exports = {
   ],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/test/fixtures/'],
   setupFiles: ['<rootDir>/test/setup/env.setup.ts'],
+  // per-suite durations for the CI summary when CI_TIMINGS_DIR is set (docs/testing.md)
+  reporters: ['default', ['<rootDir>/scripts/jest-timings-reporter.mjs', { run: 'unit-e2e' }]],
   testTimeout: 120000,
 };
