@@ -1,8 +1,8 @@
 /**
  * Jest reporter that records how long each suite and each of its tests took, for the end-of-CI summary
  * (scripts/ci-timings.mjs, docs/testing.md "Where CI time goes"). It writes nothing unless CI_TIMINGS_DIR names a
- * directory; then it appends one JSON line per suite to `<CI_TIMINGS_DIR>/jest-<run>.jsonl` (`run` is the reporter
- * option set in the jest config) and one line with the run's wall time when the run ends.
+ * directory; then it appends one JSON line per suite to `<CI_TIMINGS_DIR>/jest-<run>.jsonl` (`run` is CI_TIMINGS_RUN, else the
+ * reporter option set in the jest config) and one line with the run's wall time when the run ends.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -11,7 +11,7 @@ export default class TimingsReporter {
   constructor(globalConfig, options = {}) {
     const dir = process.env.CI_TIMINGS_DIR;
     this.rootDir = globalConfig.rootDir;
-    this.run = options.run ?? 'jest';
+    this.run = process.env.CI_TIMINGS_RUN || options.run || 'jest';
     this.file = dir ? join(dir, `jest-${this.run}.jsonl`) : undefined;
     if (dir) mkdirSync(dir, { recursive: true });
     this.started = Date.now();
