@@ -1,4 +1,6 @@
 /** Unit + e2e tests that need no external service (npm test). Real-service suites: jest.int.config.js. */
+const { availableParallelism } = require('node:os');
+
 module.exports = {
   rootDir: '.',
   testEnvironment: 'node',
@@ -15,5 +17,9 @@ module.exports = {
   setupFiles: ['<rootDir>/test/setup/env.setup.ts'],
   // per-suite durations for the CI summary when CI_TIMINGS_DIR is set (docs/testing.md)
   reporters: ['default', ['<rootDir>/scripts/jest-timings-reporter.mjs', { run: 'unit-e2e' }]],
+  // At least two workers, also on a 2-core machine (jest's default there is one, i.e. every suite in turn): the e2e
+  // suites mostly wait on their server processes and real clocks, so a second worker overlaps that waiting with work
+  // (docs/testing.md "Where CI time goes").
+  maxWorkers: Math.max(2, availableParallelism() - 1),
   testTimeout: 120000,
 };
