@@ -6,7 +6,8 @@
  *    scratch database each, private TCP proxies and private Mosquittos on free ports, unique MQTT client ids — and
  *    much of their time is waiting on real clocks (outages, keep-alives, restarts), which another suite can use.
  * 2. Then, one at a time and alone on the machine, the suites listed in SERIAL below: they load the machine on
- *    purpose or measure against a deadline that a neighbour's CPU use would eat into.
+ *    purpose, need a throughput within a time limit, or measure against a deadline that a neighbour's CPU use would
+ *    eat into.
  *
  * Both groups always run, so one failure does not hide another; the exit code is non-zero when either failed.
  * With arguments (`npm run test:int -- test/integration/x.int-spec.ts`, or any jest options) it runs just those, one at
@@ -25,6 +26,10 @@ const SERIAL = [
   'test/integration/ingest-keepalive\\.int-spec\\.ts',
   // creates a finding due 1.5 s after the test's own clock reading: the POST must arrive within that
   'test/integration/findings\\.int-spec\\.ts',
+  // writes as many readings as it can during a 30 s outage, then must commit all of them within 60 s
+  'test/integration/storage-outage\\.int-spec\\.ts',
+  // a 1000 msg/s QoS 1 stream through repeated kill -9 and restarts of the server, inside the test's time limit
+  'test/integration/ingest-ack\\.int-spec\\.ts',
   // three server processes, thousands of messages per second, failover timed
   'test/integration/cluster\\.int-spec\\.ts',
 ];
