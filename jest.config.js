@@ -19,7 +19,7 @@ module.exports = {
   reporters: ['default', ['<rootDir>/scripts/jest-timings-reporter.mjs', { run: 'unit-e2e' }]],
   // At least two workers, also on a 2-core machine (jest's default there is one, i.e. every suite in turn): the e2e
   // suites mostly wait on their server processes and real clocks, so a second worker overlaps that waiting with work
-  // (docs/testing.md "Where CI time goes").
-  maxWorkers: Math.max(2, availableParallelism() - 1),
+  // (docs/testing.md "Where CI time goes"). JEST_MAX_WORKERS overrides it (a number or a share such as "50%").
+  maxWorkers: process.env.JEST_MAX_WORKERS || Math.max(2, availableParallelism() - 1),
   testTimeout: 120000,
 };
