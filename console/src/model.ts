@@ -310,7 +310,14 @@ export class Store {
     this.changed('plant');
   }
 
-  applyTelemetry(f: TelemetryDto, keepMs = 3_600_000): void {
+  /** Applies frames that arrived since the last animation frame, then tells the views once. */
+  applyTelemetryBatch(frames: readonly TelemetryDto[], keepMs = 3_600_000): void {
+    if (frames.length === 0) return;
+    for (const f of frames) this.applyTelemetry(f, keepMs, false);
+    this.changed('telemetry');
+  }
+
+  applyTelemetry(f: TelemetryDto, keepMs = 3_600_000, announce = true): void {
     const key = `${f.siteId}/${f.deviceId}`;
     const d = this.devices.get(key) ?? { online: true, values: {} };
     d.values = { ...d.values, ...f.values };
@@ -329,7 +336,7 @@ export class Store {
       while (drop < pts.length && (pts[drop]?.t ?? 0) < f.ts - keepMs) drop++;
       if (drop > 0) pts.splice(0, drop);
     }
-    this.changed('telemetry');
+    if (announce) this.changed('telemetry');
   }
 
   applyHazard(h: Hazard): void {

@@ -95,6 +95,25 @@ describe('telemetry', () => {
     expect(s.devices.get('a/d')?.values).toEqual({ conc: 3, fault: false });
     expect(s.live.has('a/d/fault')).toBe(false);
   });
+
+  it('applies a batch of frames in order and tells the views once', () => {
+    const s = new Store();
+    const topics: string[] = [];
+    s.subscribe((t) => topics.push(t));
+    s.applyTelemetryBatch([
+      { siteId: 'a', deviceId: 'd', ts: 1000, values: { conc: 1 } },
+      { siteId: 'a', deviceId: 'e', ts: 1000, values: { level_pct: 40 } },
+      { siteId: 'a', deviceId: 'd', ts: 2000, values: { conc: 2 } },
+    ]);
+    expect(topics).toEqual(['telemetry']);
+    expect(s.devices.get('a/d')).toMatchObject({ values: { conc: 2 }, lastSeen: 2000, online: true });
+    expect(s.live.get('a/d/conc')).toEqual([
+      { t: 1000, v: 1 },
+      { t: 2000, v: 2 },
+    ]);
+    s.applyTelemetryBatch([]);
+    expect(topics).toHaveLength(1);
+  });
 });
 
 describe('counts, blink and kind', () => {
