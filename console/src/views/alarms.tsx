@@ -208,7 +208,7 @@ function items(rows: readonly Alarm[], grouped: boolean): Item[] {
 /** Scroll position and row height of the windowed table, re-rendered at most once per animation frame on scroll. */
 function useScrollWindow(wrap: { current: HTMLDivElement | null }) {
   const [, setTick] = useState(0);
-  const geometry = useRef({ top: 0, viewH: 800, rowH: 31, headH: 30 });
+  const geometry = useRef({ top: 0, viewH: 800, rowH: 34, headH: 30 });
   const queued = useRef(false);
   const onScroll = useCallback((): void => {
     if (queued.current) return;
@@ -217,15 +217,20 @@ function useScrollWindow(wrap: { current: HTMLDivElement | null }) {
       queued.current = false;
       const el = wrap.current;
       if (!el) return;
-      geometry.current = { ...geometry.current, top: el.scrollTop, viewH: el.clientHeight };
+      const g = geometry.current;
+      if (el.scrollTop === g.top && el.clientHeight === g.viewH) return;
+      geometry.current = { ...g, top: el.scrollTop, viewH: el.clientHeight };
       setTick((x) => x + 1);
     });
   }, []);
+  const measured = useRef(false);
   useLayoutEffect(() => {
-    // measure a real row once rows exist (font and zoom decide the height), and the view after a resize
+    // measure a real row once, when the list is first windowed (font and zoom decide the height; styles.css makes
+    // every windowed row the same height): measuring on every render could flip between two heights for ever
     const el = wrap.current;
     if (!el) return;
-    const row = el.querySelector<HTMLElement>('tr.alarm');
+    const row = measured.current ? null : el.querySelector<HTMLElement>('table.windowed tr.alarm');
+    if (row) measured.current = true;
     const head = el.querySelector<HTMLElement>('thead');
     const g = geometry.current;
     const rowH = row ? row.getBoundingClientRect().height : g.rowH;
