@@ -7,6 +7,7 @@ import {
   annunciator,
   conn,
   isRegulator,
+  loadDevices,
   loadFloods,
   loadHazards,
   loadRegulator,
@@ -338,6 +339,11 @@ export function App() {
       void loadRegulator();
     }, 30_000);
     const fast = setInterval(() => conn.state === 'open' && void loadFloods(), 3_000);
+    // device online / last seen (the server's view, incl. devices that went silent) for the mimic and the 在线率
+    const devices = setInterval(
+      () => conn.state === 'open' && store.sites.length > 0 && void loadDevices(),
+      15_000,
+    );
     // the one blink phase of the page (styles.css): unacknowledged alarms blink in step everywhere
     const blink = setInterval(() => {
       const root = document.documentElement;
@@ -349,6 +355,7 @@ export function App() {
       document.removeEventListener('keydown', onKey);
       clearInterval(slow);
       clearInterval(fast);
+      clearInterval(devices);
       clearInterval(blink);
     };
   }, []);

@@ -344,6 +344,24 @@ export class Store {
     this.changed('plant');
   }
 
+  /**
+   * Devices online now (the server's state from GET /api/devices, refreshed periodically, and live telemetry) and
+   * the newest reading, for one site or all: the live 在线率 beside the daily online-rate KPI.
+   */
+  onlineNow(siteId?: string): { online: number; total: number; lastSeen: number | undefined } {
+    let online = 0;
+    let total = 0;
+    let lastSeen: number | undefined;
+    for (const [key, d] of this.devices) {
+      if (siteId !== undefined && !key.startsWith(`${siteId}/`)) continue;
+      total++;
+      if (d.online) online++;
+      if (d.lastSeen !== undefined && (lastSeen === undefined || d.lastSeen > lastSeen))
+        lastSeen = d.lastSeen;
+    }
+    return { online, total, lastSeen };
+  }
+
   /** Sites with at least one alarm nobody acknowledged yet (their map marker blinks). */
   unackedSites(): Set<string> {
     const out = new Set<string>();
