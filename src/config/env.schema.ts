@@ -1,7 +1,12 @@
 import 'reflect-metadata';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { ValidatorConstraint, Validate, type ValidatorConstraintInterface } from 'class-validator';
+import {
+  ValidateIf,
+  ValidatorConstraint,
+  Validate,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
 import { parseTrustProxy, TrustProxyError } from '../common/domain/trust-proxy';
 import { parseAddressRanges } from '../common/domain/address-ranges';
 import { parseTileUrl } from '../common/domain/tile-url';
@@ -189,6 +194,19 @@ export class EnvSchema {
   @IsString()
   @Matches(/^[^<>]{0,200}$/, { message: 'at most 200 characters, no < or >' })
   CONSOLE_TILE_ATTRIBUTION: string = '';
+  /**
+   * Demo drill (演练, docs/adr/0024-demo-drill.md; only with HAZWATCH_DEMO and SIMULATE): the simulated plant plays a
+   * chlorine leak then an overfill, first this many seconds after start (0: no drill), then every
+   * DEMO_DRILL_EVERY_S (0: once; else at least 300, longer than the drill).
+   */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(86400) DEMO_DRILL_FIRST_S: number = 180;
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @ValidateIf((o: { DEMO_DRILL_EVERY_S?: unknown }) => o.DEMO_DRILL_EVERY_S !== 0)
+  @Min(300)
+  @Max(604800)
+  DEMO_DRILL_EVERY_S: number = 1800;
 }
 
 export const SECRET_ENV: ReadonlyArray<keyof EnvSchema> = [
