@@ -31,4 +31,17 @@ describe('ConsoleController: optional map tiles', () => {
     );
     expect(html.indexOf('hazwatch-tiles')).toBeLessThan(html.indexOf('</head>'));
   });
+
+  it('in demo mode with the simulated plant, the page carries the drill schedule (off otherwise)', async () => {
+    const demo = { HAZWATCH_DEMO: true, SIMULATE: true, DEMO_DRILL_FIRST_S: 180, DEMO_DRILL_EVERY_S: 1800 };
+    const meta = /<meta name="hazwatch-drill" content="([^"]+)"/.exec((await page(demo)).html);
+    const schedule = JSON.parse((meta?.[1] ?? '{}').replace(/&quot;/g, '"')) as Record<string, unknown>;
+    expect(schedule).toMatchObject({ firstMs: 180_000, everyMs: 1_800_000 });
+    expect((schedule.phases as { scenario: string }[]).map((p) => p.scenario)).toEqual([
+      'chlorine-leak',
+      'overfill',
+    ]);
+    expect((await page({ ...demo, SIMULATE: false })).html).not.toContain('hazwatch-drill');
+    expect((await page({ ...demo, DEMO_DRILL_FIRST_S: 0 })).html).not.toContain('hazwatch-drill');
+  });
 });

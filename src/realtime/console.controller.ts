@@ -8,6 +8,7 @@ import { Public } from '../auth/auth.decorators';
 import { findProjectRoot } from '../common/project-root.util';
 import { parseTileUrl, type TileUrl } from '../common/domain/tile-url';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { demoDrillSchedule } from '../config/demo-drill';
 
 /** Content types of the files Vite writes into dist/console/assets (docs/adr/0018-console-stack.md). */
 const TYPES: Readonly<Record<string, string>> = {
@@ -59,12 +60,24 @@ export class ConsoleController {
   private readonly tiles: TileUrl | null;
   private readonly attribution: string;
   private readonly csp: string;
+  /** `<meta>` tags the console reads at start: tile server, demo drill schedule (none: ''). */
+  private readonly metas: string;
 
   constructor(@Optional() @Inject(APP_CONFIG) config?: AppConfig) {
     // validated at start-up by the env schema; parsed again here for the CSP origin
     this.tiles = parseTileUrl(config?.env.CONSOLE_TILE_URL ?? '');
     this.attribution = config?.env.CONSOLE_TILE_ATTRIBUTION ?? '';
     this.csp = consolePolicy(this.tiles);
+    const drill = config ? demoDrillSchedule(config.env) : null;
+    this.metas = [
+      this.tiles
+        ? `<meta name="hazwatch-tiles" content="${attr(this.tiles.template)}" data-attribution="${attr(this.attribution)}" />`
+        : '',
+      // the demo drill schedule (docs/adr/0024-demo-drill.md): the console announces drills and labels their alarms
+      drill ? `<meta name="hazwatch-drill" content="${attr(JSON.stringify(drill))}" />` : '',
+    ]
+      .filter(Boolean)
+      .join('\n    ');
   }
 
   @Get()
@@ -74,10 +87,8 @@ export class ConsoleController {
   async index(@Res({ passthrough: true }) res: Response): Promise<string> {
     res.setHeader('Content-Security-Policy', this.csp);
     const html = await readFile(join(this.dir, 'index.html'), 'utf8');
-    if (!this.tiles) return html;
-    // the console reads the tile template from this meta tag (console/src/views/tiles.ts); no inline script
-    const meta = `<meta name="hazwatch-tiles" content="${attr(this.tiles.template)}" data-attribution="${attr(this.attribution)}" />`;
-    return html.replace('</head>', `    ${meta}\n  </head>`);
+    // the console reads these (console/src/tiles.ts, console/src/drill.ts); no inline script
+    return this.metas ? html.replace('</head>', `    ${this.metas}\n  </head>`) : html;
   }
 
   @Get('console/assets/:asset')

@@ -28,6 +28,7 @@ import {
   ui,
   useLive,
 } from '../runtime';
+import { isDrillAlarm } from '../drill';
 import { WINDOW_FROM, rowWindow, scrollToRow } from '../windowing';
 
 const pad = (n: number): string => String(n).padStart(2, '0');
@@ -134,9 +135,7 @@ function AlarmRow({
       </td>
       <td class="msg">
         {firstOutIds.has(a.id) ? <span class="tag tag-first-out">{t('alarm.firstOut')}</span> : null}
-        {a.drill || /演练|drill/i.test(a.message) ? (
-          <span class="tag tag-drill">{t('alarm.drill')}</span>
-        ) : null}
+        {isDrillAlarm(a) ? <span class="tag tag-drill">{t('alarm.drill')}</span> : null}
         {a.message || a.condition}
       </td>
       <td class="value">
