@@ -90,7 +90,7 @@ export const tileSrc = (template: string, t: Pick<Tile, 'z' | 'x' | 'y'>): strin
  */
 export function drawTiles(layer: HTMLElement, template: string, tiles: readonly Tile[]): void {
   const keep = new Map<string, HTMLImageElement>();
-  for (const img of Array.from(layer.querySelectorAll<HTMLImageElement>('img.tile')))
+  for (const img of Array.from(layer.querySelectorAll<HTMLImageElement>('img.map-tile')))
     keep.set(img.dataset.src ?? '', img);
   const used = new Set<string>();
   for (const t of tiles) {
@@ -99,7 +99,7 @@ export function drawTiles(layer: HTMLElement, template: string, tiles: readonly 
     let img = keep.get(src);
     if (!img) {
       img = document.createElement('img');
-      img.className = 'tile';
+      img.className = 'map-tile';
       img.alt = '';
       img.decoding = 'async';
       img.dataset.src = src;
