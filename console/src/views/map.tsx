@@ -48,7 +48,7 @@ export function JurisdictionMap(props: { sites: readonly SiteInfo[]; id: string 
         roam: true,
         ...(focus?.location
           ? { center: [focus.location.lon, focus.location.lat], zoom: 3.5 }
-          : { center: [117.35, 39.28], zoom: 1.15 }),
+          : { center: [117.35, 39.28], zoom: 1 }),
         label: { show: true, color: TILES ? '#c9d6e4' : '#8797aa', fontSize: 11 },
         // over tiles: Web Mercator like the tiles, and a see-through fill so the tiles show under the outlines
         ...(TILES ? { projection: MERCATOR } : {}),
