@@ -3,7 +3,9 @@
  * 500 active alarms, 200 telemetry updates per second and an alarm event per second — with the server replaced by an
  * in-page fake (/ws frames and HTTP answers), so only the browser's work is measured. It cycles through the alarm
  * list, the mimic, the trends and the map, and prints the longest frame, frames over 50 ms and JS heap samples.
- * Options: --seconds N (default 180), --chromium PATH (default /usr/bin/chromium). Prints figures; asserts nothing.
+ * Options: --seconds N (default 180), --chromium PATH (default /usr/bin/chromium), --trace FILE (a Chromium
+ * performance trace of the first measured cycle, the alarm list, for the DevTools Performance panel).
+ * Prints figures; asserts nothing.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
@@ -15,6 +17,7 @@ const arg = (name: string, fallback: string): string => {
 };
 const SECONDS = Number(arg('seconds', '180'));
 const CHROMIUM = arg('chromium', '/usr/bin/chromium');
+const TRACE = arg('trace', '');
 const ROOT = join(__dirname, '..', '..');
 const DIST = join(ROOT, 'dist', 'console');
 const DEVICES = 2000;
@@ -131,10 +134,8 @@ async function main(): Promise<void> {
   await page.addInitScript(fakeServer(DEVICES, ALARMS, RATE));
   await page.goto('http://bench.local/');
   await page.locator('#conn[data-state="open"]').waitFor();
-  await page
-    .locator('#alarm-rows tr.alarm')
-    .nth(ALARMS - 1)
-    .waitFor({ state: 'attached', timeout: 60_000 });
+  // the list is windowed (console/src/windowing.ts): all 500 alarms are in the list, ~40 rows in the DOM
+  await page.locator(`#alarm-table[data-rows="${ALARMS}"]`).waitFor({ state: 'attached', timeout: 60_000 });
   const cdp = await page.context().newCDPSession(page);
   const views = ['alarms', 'mimic', 'trends', 'map'];
   const samples: Sample[] = [];
@@ -153,7 +154,17 @@ async function main(): Promise<void> {
     // discard the view switch itself (a one-off mount), then measure 10 s of steady updates
     await page.evaluate('new Promise((r) => setTimeout(r, 1000))');
     await page.evaluate('window.__bench.frames = []; window.__bench.long = []');
-    await page.evaluate('new Promise((r) => setTimeout(r, 10000))');
+    const tracing = TRACE !== '' && v === 1;
+    if (tracing) await browser.startTracing(page, { path: TRACE, screenshots: false });
+    if (view === 'alarms') {
+      // an operator scrolling through the list while it updates
+      for (let i = 0; i < 10; i++) {
+        await page.mouse.move(800, 500);
+        await page.mouse.wheel(0, i < 5 ? 900 : -900);
+        await page.evaluate('new Promise((r) => setTimeout(r, 1000))');
+      }
+    } else await page.evaluate('new Promise((r) => setTimeout(r, 10000))');
+    if (tracing) await browser.stopTracing();
     await cdp.send('HeapProfiler.collectGarbage');
     const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
     const m = await page.evaluate<{ max: number; over: number; n: number; laf: number }>(

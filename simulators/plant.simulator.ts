@@ -14,7 +14,9 @@ import { MinHeap } from './min-heap.util';
 import { hashSeed } from './prng.util';
 import { resolvePeriods, type RateOptions } from './publish-rate.util';
 import { getScenario } from './scenario.registry';
-import type { ScenarioRun } from './scenario.types';
+import { prepareDrill } from './scenarios/drill.scenario';
+import type { DrillSchedule } from '../src/common/domain/drill-schedule';
+import { ScenarioError, type ScenarioRun } from './scenario.types';
 import { SimulatedDevice } from './simulated-device';
 
 export type ConnectionMode = 'per-device' | 'shared';
@@ -34,6 +36,8 @@ export type SimulatorOptions = RateOptions & {
   scenarioStartMs?: number;
   /** The scenario's own process runs this many times faster (see ScenarioOptions.speed). Default 1. */
   scenarioSpeed?: number;
+  /** The demo drill (docs/adr/0024-demo-drill.md): its phases at their wall-clock times; ignored with `scenario`. */
+  drill?: DrillSchedule;
   /** Default 'per-device'. */
   connection?: ConnectionMode;
   /** Telemetry QoS. Default 1. */
@@ -122,6 +126,24 @@ export class PlantSimulator {
   private publishErrors = 0;
   private readonly warnedLinks = new Set<string>();
 
+  /** The demo drill, or none (with a warning) when the simulated devices cannot play it. */
+  private drill(schedule: DrillSchedule): ScenarioRun | undefined {
+    try {
+      const run = prepareDrill(this.devices, schedule, this.clock.now());
+      this.log.info('demo drill scheduled', {
+        firstAt: new Date(schedule.anchorMs + schedule.firstMs).toISOString(),
+        everyS: schedule.everyMs / 1000,
+        phases: schedule.phases.map((p) => p.scenario),
+        targets: run.targets,
+      });
+      return run;
+    } catch (err) {
+      if (!(err instanceof ScenarioError)) throw err;
+      this.log.warn('demo drill off: the simulated plant cannot play it', { reason: err.message });
+      return undefined;
+    }
+  }
+
   /** Validates options, selects devices and builds the models; connects nothing yet. */
   constructor(private readonly opts: SimulatorOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -138,7 +160,9 @@ export class PlantSimulator {
             ...(opts.scenarioStartMs !== undefined ? { startMs: opts.scenarioStartMs } : {}),
             ...(opts.scenarioSpeed !== undefined ? { speed: opts.scenarioSpeed } : {}),
           })
-        : undefined;
+        : opts.drill
+          ? this.drill(opts.drill)
+          : undefined;
     const prefix = opts.clientIdPrefix ?? 'hzsim';
     const creds = opts.siteCredentials;
     // Shared mode: one connection for all devices, or one per site when each site has its own credentials.

@@ -2,6 +2,8 @@
  * Seeded pseudo-random numbers for the simulators: mulberry32 (32-bit state, fast, good enough for
  * sensor noise). The same seed always gives the same sequence; never use Math.random in simulators.
  */
+import { mulberry32 } from '../src/common/prng';
+
 export type Rng = {
   /** Uniform in [0, 1). */
   next(): number;
@@ -13,16 +15,7 @@ export type Rng = {
   chance(p: number): boolean;
 };
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** FNV-1a 32-bit hash of a string, mixed with a seed: gives each device its own independent stream. */
 export function hashSeed(seed: number, key: string): number {

@@ -1,3 +1,4 @@
+import { demoDrillSchedule } from './config/demo-drill';
 import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
@@ -34,7 +35,9 @@ async function startInProcessSimulators(
   const sim = require('../simulators/plant.simulator') as typeof import('../simulators/plant.simulator');
   // Per-site credentials provisioned in demo mode (docs/adr/0009-mqtt-authentication.md).
   const siteCredentials = security.demoSiteCredentials();
+  const drill = demoDrillSchedule(config.env);
   const handle = await sim.startSimulators({
+    ...(drill ? { drill } : {}),
     url,
     plant: config.plant,
     seed: config.env.SIM_SEED,

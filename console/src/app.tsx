@@ -1,12 +1,16 @@
 /** The console shell: alarm banner (always visible), navigation, dialogs, and the active view. */
 import { useEffect, useRef } from 'preact/hooks';
 import { t } from './i18n';
-import { PRIORITIES, blinks, compareAlarms, countAlarms, type Alarm } from './model';
+import { DRILL, drillNow, isDrillAlarm, nextDrill } from './drill';
+import { PRIORITIES, blinks, compareAlarms, countAlarms } from './model';
+
+const clock = (ms: number): string => new Date(ms).toTimeString().slice(0, 5);
 import {
   VIEWS,
   annunciator,
   conn,
   isRegulator,
+  loadDevices,
   loadFloods,
   loadHazards,
   loadRegulator,
@@ -26,12 +30,13 @@ import { MimicView } from './views/mimic';
 import { RegulatorView } from './views/regulator';
 import { TrendsView } from './views/trends';
 
-const isDrill = (a: Alarm): boolean => a.drill === true || /演练|drill/i.test(a.message ?? '');
-
 function Banner() {
   const c = countAlarms(store.alarms.values());
   const worst = [...store.alarms.values()].filter(blinks).sort(compareAlarms('priority'))[0];
-  const drill = [...store.alarms.values()].some((a) => a.active && isDrill(a));
+  // a drill is announced while it runs (demo schedule) and while alarms it raised are still active
+  const running = drillNow();
+  const next = nextDrill();
+  const drill = running !== null || [...store.alarms.values()].some((a) => a.active && isDrillAlarm(a));
   const floodSites = [...store.floods.keys()];
   return (
     <div
@@ -88,9 +93,23 @@ function Banner() {
           {floodSites.map((s) => `${siteName(s)} (${store.floods.get(s) ?? 0}/10 min)`).join(' · ')}
         </span>
       </div>
-      <div id="banner-drill" class="flag flag-drill" hidden={!drill} title={t('banner.drillText')}>
-        {t('banner.drill')}
+      <div
+        id="banner-drill"
+        class="flag flag-drill"
+        hidden={!drill}
+        title={t('banner.drillText')}
+        data-phase={running?.phase.scenario ?? ''}
+      >
+        <strong>{t('banner.drill')}</strong>
+        {running
+          ? ` · ${t(`drill.${running.phase.scenario}`)} · ${t('drill.until', { time: clock(running.endMs) })}`
+          : ''}
       </div>
+      {!drill && next !== null && next - Date.now() < 15 * 60_000 ? (
+        <div id="banner-next-drill" class="flag flag-next-drill">
+          {t('drill.next', { time: clock(next) })}
+        </div>
+      ) : null}
     </div>
   );
 }
@@ -338,6 +357,13 @@ export function App() {
       void loadRegulator();
     }, 30_000);
     const fast = setInterval(() => conn.state === 'open' && void loadFloods(), 3_000);
+    // device online / last seen (the server's view, incl. devices that went silent) for the mimic and the 在线率
+    const devices = setInterval(
+      () => conn.state === 'open' && store.sites.length > 0 && void loadDevices(),
+      15_000,
+    );
+    // the drill banner follows the clock (the demo schedule), not only alarm events
+    const drillTick = DRILL ? setInterval(() => store.changed('status'), 10_000) : undefined;
     // the one blink phase of the page (styles.css): unacknowledged alarms blink in step everywhere
     const blink = setInterval(() => {
       const root = document.documentElement;
@@ -349,6 +375,8 @@ export function App() {
       document.removeEventListener('keydown', onKey);
       clearInterval(slow);
       clearInterval(fast);
+      clearInterval(devices);
+      clearInterval(drillTick);
       clearInterval(blink);
     };
   }, []);

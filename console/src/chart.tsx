@@ -31,6 +31,7 @@ export function Chart(props: {
     };
   }, []);
   useEffect(() => {
+    // only when the option object changed: views memoise it (useMemo), so an unrelated re-render draws nothing
     // no animation: an HMI shows the state now, not a transition to it
     chart.current?.setOption(
       { animation: false, ...(props.option as object) },
@@ -40,7 +41,7 @@ export function Chart(props: {
         ...(props.replace ? { replaceMerge: props.replace } : {}),
       },
     );
-  });
+  }, [props.option]);
   return (
     <div id={props.id} class={`chart ${props.class ?? ''}`} ref={el} role="img" aria-label={props.label} />
   );

@@ -2,7 +2,7 @@
  * HTTP (CONTRACT §3) and /ws (src/realtime/PROTOCOL.md) for the console: bearer token from the sign-in dialog, auth
  * frame, backoff reconnect and `since` resume so no alarm event is lost across a drop.
  */
-import type { ClientEventMap, HelloDto } from '../../src/realtime/domain/client-events';
+import type { ClientEventMap, HelloDto, TelemetryDto } from '../../src/realtime/domain/client-events';
 import type { Alarm, Store } from './model';
 
 export const TOKEN_KEY = 'hazwatch.token';
@@ -31,6 +31,9 @@ export class Connection {
   private telemetry: string[] = [];
   /** Re-sends of the telemetry list after an out-of-order `subscribed` (bounded; reset by each new list). */
   private resent = 0;
+  /** Telemetry frames not yet applied: applied together once per animation frame (or 100 ms in a hidden tab). */
+  private pendingTelemetry: TelemetryDto[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -173,7 +176,7 @@ export class Connection {
         if (this.store.applyAlarm(f.data)) this.hooks.onRaised(f.data);
         return;
       case 'telemetry':
-        return this.store.applyTelemetry(f.data);
+        return this.queueTelemetry(f.data);
       case 'hazard':
         return this.store.applyHazard(f.data);
       case 'status':
@@ -186,6 +189,24 @@ export class Connection {
         if (f.data.code === 'bad_frame') this.hooks.onError(f.data.message);
         return;
     }
+  }
+
+  /**
+   * Telemetry is applied in batches, once per animation frame: 200 frames a second cost one store update and one
+   * render per frame, not 200. A hidden tab gets no animation frames, so a timer flushes too (the queue stays short).
+   */
+  private queueTelemetry(t: TelemetryDto): void {
+    this.pendingTelemetry.push(t);
+    if (this.pendingTelemetry.length > 1) return;
+    const flush = (): void => {
+      clearTimeout(this.flushTimer);
+      const batch = this.pendingTelemetry;
+      if (batch.length === 0) return;
+      this.pendingTelemetry = [];
+      this.store.applyTelemetryBatch(batch);
+    };
+    requestAnimationFrame(flush);
+    this.flushTimer = setTimeout(flush, 100);
   }
 
   /**

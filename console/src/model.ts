@@ -310,7 +310,14 @@ export class Store {
     this.changed('plant');
   }
 
-  applyTelemetry(f: TelemetryDto, keepMs = 3_600_000): void {
+  /** Applies frames that arrived since the last animation frame, then tells the views once. */
+  applyTelemetryBatch(frames: readonly TelemetryDto[], keepMs = 3_600_000): void {
+    if (frames.length === 0) return;
+    for (const f of frames) this.applyTelemetry(f, keepMs, false);
+    this.changed('telemetry');
+  }
+
+  applyTelemetry(f: TelemetryDto, keepMs = 3_600_000, announce = true): void {
     const key = `${f.siteId}/${f.deviceId}`;
     const d = this.devices.get(key) ?? { online: true, values: {} };
     d.values = { ...d.values, ...f.values };
@@ -329,12 +336,30 @@ export class Store {
       while (drop < pts.length && (pts[drop]?.t ?? 0) < f.ts - keepMs) drop++;
       if (drop > 0) pts.splice(0, drop);
     }
-    this.changed('telemetry');
+    if (announce) this.changed('telemetry');
   }
 
   applyHazard(h: Hazard): void {
     this.hazards.set(h.sourceId, { ...this.hazards.get(h.sourceId), ...h });
     this.changed('plant');
+  }
+
+  /**
+   * Devices online now (the server's state from GET /api/devices, refreshed periodically, and live telemetry) and
+   * the newest reading, for one site or all: the live 在线率 beside the daily online-rate KPI.
+   */
+  onlineNow(siteId?: string): { online: number; total: number; lastSeen: number | undefined } {
+    let online = 0;
+    let total = 0;
+    let lastSeen: number | undefined;
+    for (const [key, d] of this.devices) {
+      if (siteId !== undefined && !key.startsWith(`${siteId}/`)) continue;
+      total++;
+      if (d.online) online++;
+      if (d.lastSeen !== undefined && (lastSeen === undefined || d.lastSeen > lastSeen))
+        lastSeen = d.lastSeen;
+    }
+    return { online, total, lastSeen };
   }
 
   /** Sites with at least one alarm nobody acknowledged yet (their map marker blinks). */

@@ -179,6 +179,15 @@ export async function loadPlant(): Promise<void> {
   }
 }
 
+/** Online state and last-seen of every device (the server decides offline: last will, staleness). */
+export async function loadDevices(): Promise<void> {
+  try {
+    store.applyDevices(asList<DeviceInfo>(await conn.api<unknown>('/api/devices')));
+  } catch (err) {
+    if (!(err instanceof AuthLost)) console.warn('device states unavailable', err);
+  }
+}
+
 export async function loadHazards(): Promise<void> {
   try {
     for (const hz of asList<Hazard & { id?: string }>(await conn.api('/api/hazard-sources')))

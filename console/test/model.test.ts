@@ -95,6 +95,49 @@ describe('telemetry', () => {
     expect(s.devices.get('a/d')?.values).toEqual({ conc: 3, fault: false });
     expect(s.live.has('a/d/fault')).toBe(false);
   });
+
+  it('applies a batch of frames in order and tells the views once', () => {
+    const s = new Store();
+    const topics: string[] = [];
+    s.subscribe((t) => topics.push(t));
+    s.applyTelemetryBatch([
+      { siteId: 'a', deviceId: 'd', ts: 1000, values: { conc: 1 } },
+      { siteId: 'a', deviceId: 'e', ts: 1000, values: { level_pct: 40 } },
+      { siteId: 'a', deviceId: 'd', ts: 2000, values: { conc: 2 } },
+    ]);
+    expect(topics).toEqual(['telemetry']);
+    expect(s.devices.get('a/d')).toMatchObject({ values: { conc: 2 }, lastSeen: 2000, online: true });
+    expect(s.live.get('a/d/conc')).toEqual([
+      { t: 1000, v: 1 },
+      { t: 2000, v: 2 },
+    ]);
+    s.applyTelemetryBatch([]);
+    expect(topics).toHaveLength(1);
+  });
+
+  it('counts devices online now per site and overall, from the server state and live frames', () => {
+    const s = new Store();
+    const dev = (siteId: string, id: string, state: string, lastSeen: string) =>
+      ({ siteId, id, name: id, kind: 'gas_detector', state, lastSeen }) as const;
+    s.applyDevices([
+      dev('a', 'd1', 'online', '2026-01-01T00:00:00Z'),
+      dev('a', 'd2', 'offline', '2026-01-01T00:00:05Z'),
+      dev('b', 'd1', 'offline', '2026-01-01T00:00:01Z'),
+    ]);
+    expect(s.onlineNow('a')).toEqual({ online: 1, total: 2, lastSeen: Date.parse('2026-01-01T00:00:05Z') });
+    expect(s.onlineNow()).toMatchObject({ online: 1, total: 3 });
+    // a frame from an offline device: it is back
+    s.applyTelemetry({
+      siteId: 'b',
+      deviceId: 'd1',
+      ts: Date.parse('2026-01-01T00:01:00Z'),
+      values: { conc: 0 },
+    });
+    expect(s.onlineNow()).toEqual({ online: 2, total: 3, lastSeen: Date.parse('2026-01-01T00:01:00Z') });
+    // the server's refresh later says it went silent again
+    s.applyDevices([dev('b', 'd1', 'offline', '2026-01-01T00:01:00Z')]);
+    expect(s.onlineNow('b')).toMatchObject({ online: 0, total: 1 });
+  });
 });
 
 describe('counts, blink and kind', () => {

@@ -1,9 +1,15 @@
 import 'reflect-metadata';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { ValidatorConstraint, Validate, type ValidatorConstraintInterface } from 'class-validator';
+import {
+  ValidateIf,
+  ValidatorConstraint,
+  Validate,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
 import { parseTrustProxy, TrustProxyError } from '../common/domain/trust-proxy';
 import { parseAddressRanges } from '../common/domain/address-ranges';
+import { parseTileUrl } from '../common/domain/tile-url';
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -26,6 +32,23 @@ class WebhookAllowConstraint implements ValidatorConstraintInterface {
   }
   defaultMessage(): string {
     return `${this.problem} (expected addresses/CIDRs such as 10.20.0.0/16,192.168.5.7)`;
+  }
+}
+
+@ValidatorConstraint({ name: 'tileUrl' })
+class TileUrlConstraint implements ValidatorConstraintInterface {
+  private problem = '';
+  validate(value: unknown): boolean {
+    try {
+      parseTileUrl(typeof value === 'string' ? value : String(value));
+      return true;
+    } catch (err) {
+      this.problem = err instanceof Error ? err.message : String(err);
+      return false;
+    }
+  }
+  defaultMessage(): string {
+    return `${this.problem} (expected an http(s) URL template such as https://tiles.example.cn/{z}/{x}/{y}.png)`;
   }
 }
 
@@ -161,6 +184,29 @@ export class EnvSchema {
    * link-local, private and other non-public addresses are refused (docs/regulator-workflows.md).
    */
   @IsOptional() @IsString() @Validate(WebhookAllowConstraint) HAZWATCH_WEBHOOK_ALLOW: string = '';
+  /**
+   * Optional map tiles under the console's one-map ({z}/{x}/{y} template, Web Mercator); unset → the bundled district
+   * outlines alone. Only this origin is added to the console's CSP; tiles that fail to load leave the outlines.
+   */
+  @IsOptional() @IsString() @Validate(TileUrlConstraint) CONSOLE_TILE_URL: string = '';
+  /** Attribution shown under the map when CONSOLE_TILE_URL is set (the tile provider's terms usually require one). */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[^<>]{0,200}$/, { message: 'at most 200 characters, no < or >' })
+  CONSOLE_TILE_ATTRIBUTION: string = '';
+  /**
+   * Demo drill (演练, docs/adr/0024-demo-drill.md; only with HAZWATCH_DEMO and SIMULATE): the simulated plant plays a
+   * chlorine leak then an overfill, first this many seconds after start (0: no drill), then every
+   * DEMO_DRILL_EVERY_S (0: once; else at least 300, longer than the drill).
+   */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(86400) DEMO_DRILL_FIRST_S: number = 180;
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @ValidateIf((o: { DEMO_DRILL_EVERY_S?: unknown }) => o.DEMO_DRILL_EVERY_S !== 0)
+  @Min(300)
+  @Max(604800)
+  DEMO_DRILL_EVERY_S: number = 1800;
 }
 
 export const SECRET_ENV: ReadonlyArray<keyof EnvSchema> = [

@@ -152,6 +152,7 @@ export function voiceRequest(
   attempt: { readonly id: string; readonly callee: { readonly number: string; readonly name: string } },
   prompt: VoicePrompt,
   policy: Pick<VoiceCallRequest, 'ringTimeoutMs' | 'keyTimeoutMs' | 'confirmKey' | 'promptRepeats'>,
+  purpose: NonNullable<VoiceCallRequest['purpose']> = 'callout',
 ): VoiceCallRequest {
   return {
     attemptId: attempt.id,
@@ -162,5 +163,6 @@ export function voiceRequest(
     keyTimeoutMs: policy.keyTimeoutMs,
     confirmKey: policy.confirmKey,
     promptRepeats: policy.promptRepeats,
+    purpose,
   };
 }

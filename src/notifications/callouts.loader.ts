@@ -30,6 +30,8 @@ export type FakeVoiceSettings = {
   readonly callMs: number;
   readonly defaultOutcome: CallOutcome;
   readonly byNumber: ReadonlyMap<string, readonly CallOutcome[]>;
+  /** Duty-check calls: the confirm key with this probability (seeded dice), else NO_ANSWER; absent: as any call. */
+  readonly dutyChecks?: { readonly answerRate: number; readonly seed: number };
 };
 export type SipVoiceSettings = {
   readonly proxy?: { host: string; port: number };
@@ -296,6 +298,14 @@ export function toCalloutsConfig(
       callMs: f.voice.fake.callSeconds * 1000,
       defaultOutcome: f.voice.fake.default,
       byNumber: new Map(Object.entries(f.voice.fake.byNumber).map(([k, v]) => [k, [...v]])),
+      ...(f.voice.fake.dutyChecks
+        ? {
+            dutyChecks: {
+              answerRate: f.voice.fake.dutyChecks.answerRate,
+              seed: f.voice.fake.dutyChecks.seed,
+            },
+          }
+        : {}),
     },
     ...(sip
       ? {

@@ -6,6 +6,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsNumber,
   IsObject,
   IsOptional,
   IsString,
@@ -219,12 +220,24 @@ export class DutyCheckSchema {
   @IsOptional() @IsIn(PRIORITIES) missedPriority: Priority = 'high';
 }
 
+/** How the fake phone answers duty-check calls: the confirm key with probability answerRate, else no answer. */
+export class FakeDutyCheckAnswersSchema {
+  @IsNumber() @Min(0) @Max(1) answerRate!: number;
+  /** Seed of the dice, so a demo run is reproducible. */
+  @IsOptional() @IsInt() @Min(0) seed: number = 1;
+}
+
 export class FakeVoiceSchema {
   /** Seconds from placing a fake call to its outcome. */
   @IsOptional() @IsInt() @Min(0) @Max(600) callSeconds: number = 5;
   @IsOptional() @IsIn(CALL_OUTCOMES) default: CallOutcome = 'ANSWERED_NO_ACK';
   /** number → outcomes in order (the last one repeats). */
   @IsOptional() @IsObject() byNumber: Record<string, CallOutcome[]> = {};
+  /** Demo control rooms that answer duty checks (absent: duty-check calls follow byNumber / default like any call). */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => FakeDutyCheckAnswersSchema)
+  dutyChecks?: FakeDutyCheckAnswersSchema;
 }
 
 export class SipVoiceSchema {

@@ -359,7 +359,7 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
         provider: runner.provider,
         promptVersion: prompt.version,
       },
-      voiceRequest(a, prompt, policy),
+      voiceRequest(a, prompt, policy, 'duty_check'),
       () => undefined,
     );
     this.log.info('duty check call ended', {

@@ -1,4 +1,4 @@
-import { Controller, Get, Header, NotFoundException, Param, Res } from '@nestjs/common';
+import { Controller, Get, Header, Inject, NotFoundException, Optional, Param, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { existsSync } from 'node:fs';
@@ -6,6 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { Public } from '../auth/auth.decorators';
 import { findProjectRoot } from '../common/project-root.util';
+import { parseTileUrl, type TileUrl } from '../common/domain/tile-url';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { demoDrillSchedule } from '../config/demo-drill';
 
 /** Content types of the files Vite writes into dist/console/assets (docs/adr/0018-console-stack.md). */
 const TYPES: Readonly<Record<string, string>> = {
@@ -22,14 +25,20 @@ const ASSET_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
  * ECharts and Preact set element styles from script (CSSOM), never inline `<style>` from the network; 'unsafe-inline'
  * for styles is still needed because ECharts' tooltip writes a style attribute. Scripts stay 'self' only.
  */
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "connect-src 'self' ws: wss:",
-  "frame-ancestors 'none'",
-].join('; ');
+function consolePolicy(tiles: TileUrl | null): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    // the customer's tile server (CONSOLE_TILE_URL), when set, is the only other origin images may come from
+    `img-src 'self' data: blob:${tiles ? ` ${tiles.origin}` : ''}`,
+    "connect-src 'self' ws: wss:",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+const attr = (v: string): string =>
+  v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /**
  * Where the built console lives: dist/console, written by `npm run build` (tsc + Vite, docs/adr/0018-console-stack.md).
@@ -48,14 +57,38 @@ export function resolveConsoleDir(): string {
 @Controller()
 export class ConsoleController {
   private readonly dir = resolveConsoleDir();
+  private readonly tiles: TileUrl | null;
+  private readonly attribution: string;
+  private readonly csp: string;
+  /** `<meta>` tags the console reads at start: tile server, demo drill schedule (none: ''). */
+  private readonly metas: string;
+
+  constructor(@Optional() @Inject(APP_CONFIG) config?: AppConfig) {
+    // validated at start-up by the env schema; parsed again here for the CSP origin
+    this.tiles = parseTileUrl(config?.env.CONSOLE_TILE_URL ?? '');
+    this.attribution = config?.env.CONSOLE_TILE_ATTRIBUTION ?? '';
+    this.csp = consolePolicy(this.tiles);
+    const drill = config ? demoDrillSchedule(config.env) : null;
+    this.metas = [
+      this.tiles
+        ? `<meta name="hazwatch-tiles" content="${attr(this.tiles.template)}" data-attribution="${attr(this.attribution)}" />`
+        : '',
+      // the demo drill schedule (docs/adr/0024-demo-drill.md): the console announces drills and labels their alarms
+      drill ? `<meta name="hazwatch-drill" content="${attr(JSON.stringify(drill))}" />` : '',
+    ]
+      .filter(Boolean)
+      .join('\n    ');
+  }
 
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-cache')
-  @Header('Content-Security-Policy', CSP)
   @Header('X-Content-Type-Options', 'nosniff')
-  async index(): Promise<string> {
-    return readFile(join(this.dir, 'index.html'), 'utf8');
+  async index(@Res({ passthrough: true }) res: Response): Promise<string> {
+    res.setHeader('Content-Security-Policy', this.csp);
+    const html = await readFile(join(this.dir, 'index.html'), 'utf8');
+    // the console reads these (console/src/tiles.ts, console/src/drill.ts); no inline script
+    return this.metas ? html.replace('</head>', `    ${this.metas}\n  </head>`) : html;
   }
 
   @Get('console/assets/:asset')

@@ -1,6 +1,6 @@
 /** Alarm list: filter, sort, views for shelved / suppressed / out of service, first-out mark, ack and shelve. */
 import { Component } from 'preact';
-import { useCallback, useRef } from 'preact/hooks';
+import { useCallback, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { named, t } from '../i18n';
 import {
   type Alarm,
@@ -28,6 +28,8 @@ import {
   ui,
   useLive,
 } from '../runtime';
+import { isDrillAlarm } from '../drill';
+import { WINDOW_FROM, rowWindow, scrollToRow } from '../windowing';
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 export function fmtTime(v: string | number | undefined): string {
@@ -133,9 +135,7 @@ function AlarmRow({
       </td>
       <td class="msg">
         {firstOutIds.has(a.id) ? <span class="tag tag-first-out">{t('alarm.firstOut')}</span> : null}
-        {a.drill || /演练|drill/i.test(a.message) ? (
-          <span class="tag tag-drill">{t('alarm.drill')}</span>
-        ) : null}
+        {isDrillAlarm(a) ? <span class="tag tag-drill">{t('alarm.drill')}</span> : null}
         {a.message || a.condition}
       </td>
       <td class="value">
@@ -182,29 +182,104 @@ function AlarmRow({
   );
 }
 
+type Item = { readonly group: string; readonly n: number } | { readonly a: Alarm };
+
+/**
+ * The rows of the table in order: alarms, or — in a server-reported flood, sorted by priority — alarms grouped by
+ * hazard source, groups ordered by their most urgent alarm (nothing hidden).
+ */
+function items(rows: readonly Alarm[], grouped: boolean): Item[] {
+  if (!grouped) return rows.map((a) => ({ a }));
+  const groups = new Map<string, Alarm[]>();
+  for (const a of rows) {
+    const g = groups.get(a.sourceId);
+    if (g) g.push(a);
+    else groups.set(a.sourceId, [a]);
+  }
+  const out: Item[] = [];
+  for (const [sourceId, list] of groups) {
+    out.push({ group: sourceId, n: list.length });
+    for (const a of list) out.push({ a });
+  }
+  return out;
+}
+
+/** Scroll position and row height of the windowed table, re-rendered at most once per animation frame on scroll. */
+function useScrollWindow(wrap: { current: HTMLDivElement | null }) {
+  const [, setTick] = useState(0);
+  const geometry = useRef({ top: 0, viewH: 800, rowH: 34, headH: 30 });
+  const queued = useRef(false);
+  const onScroll = useCallback((): void => {
+    if (queued.current) return;
+    queued.current = true;
+    requestAnimationFrame(() => {
+      queued.current = false;
+      const el = wrap.current;
+      if (!el) return;
+      const g = geometry.current;
+      if (el.scrollTop === g.top && el.clientHeight === g.viewH) return;
+      geometry.current = { ...g, top: el.scrollTop, viewH: el.clientHeight };
+      setTick((x) => x + 1);
+    });
+  }, []);
+  const measured = useRef(false);
+  useLayoutEffect(() => {
+    // measure a real row once, when the list is first windowed (font and zoom decide the height; styles.css makes
+    // every windowed row the same height): measuring on every render could flip between two heights for ever
+    const el = wrap.current;
+    if (!el) return;
+    const row = measured.current ? null : el.querySelector<HTMLElement>('table.windowed tr.alarm');
+    if (row) measured.current = true;
+    const head = el.querySelector<HTMLElement>('thead');
+    const g = geometry.current;
+    const rowH = row ? row.getBoundingClientRect().height : g.rowH;
+    const next = {
+      top: el.scrollTop,
+      viewH: el.clientHeight || g.viewH,
+      rowH: rowH > 0 ? rowH : g.rowH,
+      headH: head?.getBoundingClientRect().height ?? g.headH,
+    };
+    if (Math.abs(next.rowH - g.rowH) > 0.5 || next.viewH !== g.viewH) {
+      geometry.current = next;
+      setTick((x) => x + 1);
+    }
+  });
+  return { geometry, onScroll };
+}
+
 export function AlarmsView() {
   useLive(['alarms', 'plant', 'status']);
   const tbody = useRef<HTMLTableSectionElement>(null);
+  const wrap = useRef<HTMLDivElement>(null);
+  const { geometry, onScroll } = useScrollWindow(wrap);
   const f = ui.filter;
   const rows = filterAlarms(store.alarms.values(), f, label);
   const counts = countAlarms(store.alarms.values());
   const fo = firstOut(store.alarms.values());
   const flooding = store.floods.size > 0 && f.view === 'active';
+  const list = items(rows, flooding && f.sort === 'priority');
+  const g = geometry.current;
+  const win = rowWindow(list.length, g.top, g.viewH - g.headH, g.rowH);
+  const listRef = useRef(list);
+  listRef.current = list;
+  /** Arrow keys move the focus through the whole list, scrolling rows that are not in the DOM yet into it. */
   const focusNext = useCallback((el: HTMLElement, d: number): void => {
-    const all = [...(tbody.current?.querySelectorAll<HTMLElement>('tr.alarm') ?? [])];
-    const i = all.indexOf(el);
-    all[Math.max(0, Math.min(all.length - 1, i + d))]?.focus();
+    const all = listRef.current;
+    const i = all.findIndex((x) => 'a' in x && x.a.id === el.dataset.alarmId);
+    let j = i + d;
+    while (j >= 0 && j < all.length && !('a' in (all[j] as Item))) j += d;
+    const target = all[j];
+    if (!target || !('a' in target)) return;
+    const sel = `tr.alarm[data-alarm-id="${CSS.escape(target.a.id)}"]`;
+    const box = wrap.current;
+    const geo = geometry.current;
+    if (box) box.scrollTop = scrollToRow(j, box.scrollTop, box.clientHeight, geo.rowH, geo.headH);
+    const now = tbody.current?.querySelector<HTMLElement>(sel);
+    if (now) return now.focus();
+    geometry.current = { ...geo, top: box?.scrollTop ?? geo.top };
+    requestAnimationFrame(() => tbody.current?.querySelector<HTMLElement>(sel)?.focus());
+    onScroll();
   }, []);
-  const row = (a: Alarm): preact.JSX.Element => (
-    <MemoRow
-      key={a.id}
-      a={a}
-      firstOut={fo.has(a.id)}
-      lang={ui.lang}
-      plantRev={store.plantRev}
-      focusNext={focusNext}
-    />
-  );
   const setFilter = (patch: Partial<typeof f>): void => setUi({ filter: { ...f, ...patch } });
   const togglePrio = (p: Priority): void => {
     const next = new Set(f.priorities);
@@ -220,21 +295,36 @@ export function AlarmsView() {
   };
 
   const body: preact.JSX.Element[] = [];
-  if (flooding && f.sort === 'priority') {
-    // flood (server-reported): group by hazard source, groups ordered by their most urgent alarm; nothing hidden
-    const groups = new Map<string, Alarm[]>();
-    for (const a of rows) groups.set(a.sourceId, [...(groups.get(a.sourceId) ?? []), a]);
-    for (const [sourceId, list] of groups) {
+  if (win.padTop > 0)
+    body.push(<tr class="spacer" key="pad-top" aria-hidden="true" style={{ height: `${win.padTop}px` }} />);
+  for (let i = win.start; i < win.end; i++) {
+    const item = list[i] as Item;
+    if ('a' in item)
       body.push(
-        <tr class="group" key={`g-${sourceId}`}>
+        <MemoRow
+          key={item.a.id}
+          a={item.a}
+          firstOut={fo.has(item.a.id)}
+          lang={ui.lang}
+          plantRev={store.plantRev}
+          focusNext={focusNext}
+        />,
+      );
+    else
+      body.push(
+        <tr class="group" key={`g-${item.group}`}>
           <td colSpan={8}>
-            {sourceName(sourceId)} · {t('alarms.count', { n: list.length })}
+            {sourceName(item.group)} · {t('alarms.count', { n: item.n })}
           </td>
         </tr>,
       );
-      for (const a of list) body.push(row(a));
-    }
-  } else for (const a of rows) body.push(row(a));
+  }
+  if (win.padBottom > 0)
+    body.push(
+      <tr class="spacer" key="pad-bottom" aria-hidden="true" style={{ height: `${win.padBottom}px` }} />,
+    );
+  // windowed rows are one line high, so every row has the measured height
+  const windowed = list.length > WINDOW_FROM;
 
   return (
     <section id="alarm-view" class="view panel" aria-labelledby="alarms-title">
@@ -293,8 +383,13 @@ export function AlarmsView() {
           </select>
         </label>
       </div>
-      <div class="table-wrap">
-        <table class="alarms" id="alarm-table">
+      <div class="table-wrap" ref={wrap} onScroll={onScroll}>
+        <table
+          class={`alarms ${windowed ? 'windowed' : ''}`}
+          id="alarm-table"
+          aria-rowcount={list.length + 1}
+          data-rows={list.length}
+        >
           <thead>
             <tr>
               <th>{t('col.priority')}</th>

@@ -2,12 +2,16 @@
  * 一张图: the jurisdiction's districts (bundled GeoJSON, no tile server) with every enterprise as a marker coloured by
  * its live four-colour risk, rippling while it has unacknowledged alarms; click to zoom into the enterprise.
  */
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useMemo, useRef } from 'preact/hooks';
 import { Chart, LEVEL_COLOUR } from '../chart';
 import { TIANJIN_MAP, type EChart } from '../echarts';
 import { getLang, named, t } from '../i18n';
 import { LEVELS, countAlarms, jurisdictionLabel, siteLevel, type SiteInfo } from '../model';
 import { openSite, setUi, sourceName, store, ui, useLive } from '../runtime';
+import { MERCATOR, drawTiles, tileConfig, tilesFor } from '../tiles';
+
+/** The customer's tile server, when the page was served with one (CONSOLE_TILE_URL); null: outlines alone. */
+const TILES = tileConfig();
 
 type Marker = { name: string; value: [number, number, number]; siteId: string; level: string };
 
@@ -26,56 +30,67 @@ export function JurisdictionMap(props: { sites: readonly SiteInfo[]; id: string 
   const unacked = store.unackedSites();
   const all = markers(props.sites);
   const focus = ui.mapSiteId ? store.siteById.get(ui.mapSiteId) : undefined;
-  const style = (m: Marker) => ({ color: LEVEL_COLOUR[m.level], borderColor: '#fff', borderWidth: 1.5 });
-  const option = {
-    backgroundColor: 'transparent',
-    tooltip: {
-      trigger: 'item',
-      backgroundColor: '#111923',
-      borderColor: '#3a4656',
-      textStyle: { color: '#e6edf5' },
-    },
-    geo: {
-      map: TIANJIN_MAP,
-      roam: true,
-      ...(focus?.location
-        ? { center: [focus.location.lon, focus.location.lat], zoom: 3.5 }
-        : { center: [117.35, 39.28], zoom: 1.15 }),
-      label: { show: true, color: '#8797aa', fontSize: 11 },
-      itemStyle: { areaColor: '#16212e', borderColor: '#3d5a78', borderWidth: 1 },
-      emphasis: { itemStyle: { areaColor: '#1f3246' }, label: { color: '#e6edf5' } },
-      select: { disabled: true },
-    },
-    series: [
-      {
-        id: 'steady',
-        type: 'scatter',
-        coordinateSystem: 'geo',
-        symbolSize: 14,
-        data: all.filter((m) => !unacked.has(m.siteId)).map((m) => ({ ...m, itemStyle: style(m) })),
-        label: { show: true, position: 'right', formatter: '{b}', color: '#dbe4ee', fontSize: 12 },
-        tooltip: { formatter: (p: { name: string }) => p.name },
-        zlevel: 2,
+  // the map is redrawn only when what it shows changed (a marker's level or blink, the focus, the names), never
+  // because an alarm event or a telemetry frame re-rendered the view
+  const shown = `${focus?.id ?? ''}|${all.map((m) => `${m.siteId}:${m.level}:${m.name}:${unacked.has(m.siteId) ? 1 : 0}`).join(',')}`;
+  const option = useMemo(() => {
+    const style = (m: Marker) => ({ color: LEVEL_COLOUR[m.level], borderColor: '#fff', borderWidth: 1.5 });
+    return {
+      backgroundColor: 'transparent',
+      tooltip: {
+        trigger: 'item',
+        backgroundColor: '#111923',
+        borderColor: '#3a4656',
+        textStyle: { color: '#e6edf5' },
       },
-      {
-        // blinks with the page's blink phase (below): no per-frame ripple animation to paint
-        id: 'unacked',
-        type: 'scatter',
-        coordinateSystem: 'geo',
-        symbolSize: 20,
-        data: all.filter((m) => unacked.has(m.siteId)).map((m) => ({ ...m, itemStyle: style(m) })),
-        label: {
-          show: true,
-          position: 'right',
-          formatter: '{b}',
-          color: '#ffffff',
-          fontSize: 13,
-          fontWeight: 'bold',
+      geo: {
+        map: TIANJIN_MAP,
+        roam: true,
+        ...(focus?.location
+          ? { center: [focus.location.lon, focus.location.lat], zoom: 3.5 }
+          : { center: [117.35, 39.28], zoom: 1 }),
+        label: { show: true, color: TILES ? '#c9d6e4' : '#8797aa', fontSize: 11 },
+        // over tiles: Web Mercator like the tiles, and a see-through fill so the tiles show under the outlines
+        ...(TILES ? { projection: MERCATOR } : {}),
+        itemStyle: {
+          areaColor: TILES ? 'rgba(22, 33, 46, 0.25)' : '#16212e',
+          borderColor: '#3d5a78',
+          borderWidth: 1,
         },
-        zlevel: 3,
+        emphasis: { itemStyle: { areaColor: '#1f3246' }, label: { color: '#e6edf5' } },
+        select: { disabled: true },
       },
-    ],
-  };
+      series: [
+        {
+          id: 'steady',
+          type: 'scatter',
+          coordinateSystem: 'geo',
+          symbolSize: 14,
+          data: all.filter((m) => !unacked.has(m.siteId)).map((m) => ({ ...m, itemStyle: style(m) })),
+          label: { show: true, position: 'right', formatter: '{b}', color: '#dbe4ee', fontSize: 12 },
+          tooltip: { formatter: (p: { name: string }) => p.name },
+          zlevel: 2,
+        },
+        {
+          // blinks with the page's blink phase (below): no per-frame ripple animation to paint
+          id: 'unacked',
+          type: 'scatter',
+          coordinateSystem: 'geo',
+          symbolSize: 20,
+          data: all.filter((m) => unacked.has(m.siteId)).map((m) => ({ ...m, itemStyle: style(m) })),
+          label: {
+            show: true,
+            position: 'right',
+            formatter: '{b}',
+            color: '#ffffff',
+            fontSize: 13,
+            fontWeight: 'bold',
+          },
+          zlevel: 3,
+        },
+      ],
+    };
+  }, [shown]);
   const chart = useRef<EChart | null>(null);
   useEffect(() => {
     // unacknowledged enterprises blink in step with the alarm list (html[data-blink], app.tsx)
@@ -87,20 +102,44 @@ export function JurisdictionMap(props: { sites: readonly SiteInfo[]; id: string 
     }, 500);
     return () => clearInterval(timer);
   }, []);
+  const layer = useRef<HTMLDivElement>(null);
   return (
-    <Chart
-      id={props.id}
-      class="map-chart"
-      option={option}
-      label={t('map.title')}
-      onReady={(c) => {
-        chart.current = c;
-        c.on('click', (p) => {
-          const d = p.data as Marker | undefined;
-          if (d?.siteId) setUi({ mapSiteId: d.siteId });
-        });
-      }}
-    />
+    <div class={`map-stack map-chart ${TILES ? 'with-tiles' : ''}`}>
+      {TILES ? <div class="tiles" ref={layer} aria-hidden="true" /> : null}
+      <Chart
+        id={props.id}
+        class="map-canvas"
+        option={option}
+        label={t('map.title')}
+        onReady={(c) => {
+          chart.current = c;
+          c.on('click', (p) => {
+            const d = p.data as Marker | undefined;
+            if (d?.siteId) setUi({ mapSiteId: d.siteId });
+          });
+          if (TILES) {
+            // the tiles follow the geo view after every draw (setOption, pan, zoom, resize)
+            const follow = (): void => {
+              const el = layer.current;
+              if (!el) return;
+              const w = c.getWidth();
+              const h = c.getHeight();
+              const tl = c.convertFromPixel({ geoIndex: 0 }, [0, 0]) as number[] | undefined;
+              const br = c.convertFromPixel({ geoIndex: 0 }, [w, h]) as number[] | undefined;
+              if (!tl || !br) return;
+              drawTiles(
+                el,
+                TILES.template,
+                tilesFor([tl[0] ?? 0, tl[1] ?? 0], [br[0] ?? 0, br[1] ?? 0], w, h),
+              );
+            };
+            c.on('georoam', follow);
+            c.on('finished', follow);
+          }
+        }}
+      />
+      {TILES?.attribution ? <div class="tile-attribution">{TILES.attribution}</div> : null}
+    </div>
   );
 }
 

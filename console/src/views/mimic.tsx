@@ -6,7 +6,7 @@
 import { LEVEL_COLOUR } from '../chart';
 import { named, t, tOr } from '../i18n';
 import { GRADE_LEVEL, type DeviceInfo, type DeviceLive } from '../model';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useMemo } from 'preact/hooks';
 import { addPen, setUi, store, subscribeWanted, ui, useLive } from '../runtime';
 import { fmtValue } from './alarms';
 
@@ -147,7 +147,8 @@ function Valve({ d, x, y }: { d: DeviceInfo; x: number; y: number }) {
 }
 
 export function MimicView() {
-  useLive(['alarms', 'telemetry', 'plant']);
+  // 4 redraws a second at most: a busy plant's telemetry (hundreds of frames a second) never redraws per frame
+  useLive(['alarms', 'telemetry', 'plant'], 250);
   const siteId = ui.siteId ?? store.sites[0]?.id ?? null;
   const site = siteId ? store.siteById.get(siteId) : undefined;
   const sourceId =
@@ -161,15 +162,16 @@ export function MimicView() {
     subscribeWanted();
   }, [siteId, sourceId]);
   const hz = sourceId ? store.hazards.get(sourceId) : undefined;
-  const devices = [...store.deviceByKey.values()].filter(
-    (d) => d.siteId === siteId && d.sourceId === sourceId,
+  const devices = useMemo(
+    () => [...store.deviceByKey.values()].filter((d) => d.siteId === siteId && d.sourceId === sourceId),
+    [siteId, sourceId, store.plantRev, store.deviceByKey.size],
   );
   const tanks = devices.filter((d) => d.kind === 'tank');
   const detectors = devices.filter((d) => d.kind === 'gas_detector');
   const valves = devices.filter((d) => d.kind === 'shutoff_valve');
-  const inAlarm = new Set(
-    [...store.alarms.values()].filter((a) => a.active && a.deviceId).map((a) => `${a.siteId}/${a.deviceId}`),
-  );
+  const inAlarm = new Set<string>();
+  for (const a of store.alarms.values())
+    if (a.active && a.deviceId && a.siteId === siteId) inAlarm.add(`${a.siteId}/${a.deviceId}`);
   const grade = hz?.grade ?? src?.filedGrade;
   const level = hz?.level ?? (grade ? GRADE_LEVEL[grade] : undefined) ?? 'unknown';
   const systems = (src?.requiredSystems ?? SYSTEMS).map((sys) => {

@@ -9,6 +9,7 @@ import { AuthLost, asList } from '../connection';
 import { named, t, tOr } from '../i18n';
 import { PRIORITIES, jurisdictionLevelName, type Priority } from '../model';
 import { conn, openSite, store, ui, useLive, type RegulatorEnterprise } from '../runtime';
+import { fmtTime } from './alarms';
 import { JurisdictionMap } from './map';
 
 type OnlineDay = { siteId: string; day: string; onlinePercent: number; devices: number };
@@ -30,6 +31,7 @@ function dutyText(siteId: string): string {
 
 function Enterprise({ e, online }: { e: RegulatorEnterprise; online: number | undefined }) {
   const n = liveCounts(e.id);
+  const live = store.onlineNow(e.id);
   const overdue = e.disposals?.overdue ?? 0;
   return (
     <li class={`reg-enterprise ${overdue ? 'has-overdue' : ''}`} data-site-id={e.id}>
@@ -66,6 +68,9 @@ function Enterprise({ e, online }: { e: RegulatorEnterprise; online: number | un
             data-online={online ?? ''}
           >
             {t('reg.online')} {online !== undefined ? `${online.toFixed(1)} %` : '—'}
+          </span>
+          <span class="reg-online-now" data-online-now={`${live.online}/${live.total}`}>
+            {t('reg.devicesOnline', { online: live.online, total: live.total })}
           </span>
         </span>
         <button type="button" class="btn btn-small" data-drill={e.id} onClick={() => openSite(e.id)}>
@@ -105,15 +110,23 @@ type Node = { level: string; children: Map<string, Node>; enterprises: Regulator
 
 export function RegulatorView() {
   useLive(['alarms', 'plant'], 500);
+  useLive(['telemetry'], 5000);
   const [online, setOnline] = useState<OnlineDay[]>([]);
   useEffect(() => {
-    const day = new Date();
-    day.setHours(0, 0, 0, 0);
-    conn
-      .api<unknown>(`/api/kpi/online?from=${new Date(day.getTime() - 6 * 86_400_000).toISOString()}`)
-      .then((b) => setOnline(asList<OnlineDay>(b)))
-      .catch((err: unknown) => !(err instanceof AuthLost) && console.warn('online rate unavailable', err));
+    // the daily online rate of the last 7 days, refreshed every minute while the view is open (today's is partial)
+    const load = (): void => {
+      const day = new Date();
+      day.setHours(0, 0, 0, 0);
+      conn
+        .api<unknown>(`/api/kpi/online?from=${new Date(day.getTime() - 6 * 86_400_000).toISOString()}`)
+        .then((b) => setOnline(asList<OnlineDay>(b)))
+        .catch((err: unknown) => !(err instanceof AuthLost) && console.warn('online rate unavailable', err));
+    };
+    load();
+    const timer = setInterval(() => conn.state === 'open' && load(), 60_000);
+    return () => clearInterval(timer);
   }, []);
+  const now = store.onlineNow();
   const ov = ui.regulatorOverview;
   const enterprises =
     ov?.enterprises ??
@@ -202,7 +215,22 @@ export function RegulatorView() {
           <h2>{t('reg.map')}</h2>
         </div>
         <JurisdictionMap sites={store.sites} id="reg-map-chart" />
-        <h3>{t('reg.online')}</h3>
+        <h3>
+          {t('reg.online')}{' '}
+          <span
+            id="online-now"
+            class={`online-now ${now.total > 0 && now.online < now.total ? 'low' : ''}`}
+            data-online={now.online}
+            data-total={now.total}
+          >
+            {t('reg.onlineNow', {
+              online: now.online,
+              total: now.total,
+              pct: now.total ? ((100 * now.online) / now.total).toFixed(1) : '—',
+            })}
+            {now.lastSeen ? ` · ${t('reg.lastSeen')} ${fmtTime(now.lastSeen)}` : ''}
+          </span>
+        </h3>
         <Chart id="online-chart" class="online-chart" option={onlineChart} notMerge label={t('reg.online')} />
       </div>
       <div class="panel reg-list">

@@ -1,4 +1,5 @@
 import type { Clock } from '../../common/clock';
+import { mulberry32 } from '../../common/prng';
 import { JsonLogger } from '../../common/logger';
 import type { Scheduler } from '../../common/timer.port';
 import type { FakeVoiceSettings } from '../callouts.loader';
@@ -20,7 +21,10 @@ const SIP_CODE: Record<CallOutcome, number | undefined> = {
 
 /**
  * Scripted phone for unit tests and `npm start` demo mode: each number answers with its scripted outcomes in order
- * (the last one repeats), or the default, `callMs` after the call is placed. Every call is logged.
+ * (the last one repeats), or the default, `callMs` after the call is placed. With `dutyChecks` set, a duty-check call
+ * is answered with the confirm key with probability `answerRate` (seeded dice; otherwise NO_ANSWER), so the demo's
+ * duty-check panel shows on-duty control rooms and the odd missed check. Run-time scripts (`script()`) still win.
+ * Every call is logged.
  */
 export class FakeVoiceProvider implements VoicePort {
   readonly name = 'fake';
@@ -28,6 +32,9 @@ export class FakeVoiceProvider implements VoicePort {
   private readonly calls = new Map<string, number>();
   private readonly scripts: Map<string, readonly CallOutcome[]>;
   private seq = 0;
+  private readonly dice: () => number;
+  /** Numbers scripted at run time (tests): their script applies to duty checks too. */
+  private readonly scriptedAtRunTime = new Set<string>();
   /** Every request placed (tests). */
   readonly placed: VoiceCallRequest[] = [];
 
@@ -37,15 +44,21 @@ export class FakeVoiceProvider implements VoicePort {
     private readonly scheduler: Scheduler,
   ) {
     this.scripts = new Map(settings.byNumber);
+    this.dice = mulberry32(settings.dutyChecks?.seed ?? 1);
   }
 
   /** Sets the script of a number at run time (tests). */
   script(number: string, outcomes: CallOutcome[]): void {
     this.scripts.set(number, outcomes);
     this.calls.set(number, 0);
+    this.scriptedAtRunTime.add(number);
   }
 
-  private next(number: string): CallOutcome {
+  private next(req: VoiceCallRequest): CallOutcome {
+    const duty = this.settings.dutyChecks;
+    if (duty && req.purpose === 'duty_check' && !this.scriptedAtRunTime.has(req.number))
+      return this.dice() < duty.answerRate ? 'ACKED' : 'NO_ANSWER';
+    const number = req.number;
     const script = this.scripts.get(number);
     if (!script || script.length === 0) return this.settings.defaultOutcome;
     const n = this.calls.get(number) ?? 0;
@@ -56,7 +69,7 @@ export class FakeVoiceProvider implements VoicePort {
   place(req: VoiceCallRequest, onEvent: (e: VoiceEvent) => void): VoiceCall {
     this.placed.push(req);
     const callId = `fake-${++this.seq}`;
-    const outcome = this.next(req.number);
+    const outcome = this.next(req);
     const placedAt = this.clock.now();
     this.log.info('fake call placed (no phone is dialled)', {
       attemptId: req.attemptId,

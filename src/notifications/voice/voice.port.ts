@@ -21,6 +21,8 @@ export type VoiceCallRequest = {
   readonly keyTimeoutMs: number;
   readonly confirmKey: string;
   readonly promptRepeats: number;
+  /** What the call is for (absent: an alarm call-out); the demo phone answers duty checks differently. */
+  readonly purpose?: 'callout' | 'duty_check';
 };
 
 /** Something the provider saw (a SIP response, a key, a hang-up). `key` makes callbacks idempotent per attempt. */
