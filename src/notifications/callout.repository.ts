@@ -32,8 +32,8 @@ ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, result = EXCLUDED.resul
 
 const INSERT_ATTEMPT = `
 INSERT INTO call_attempt (id, callout_id, duty_check_id, alarm_id, site_id, callee_role, callee_name, number, loop, step, attempt_no,
-  placed_at, provider, prompt_version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+  placed_at, provider, prompt_version, finding_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (id) DO NOTHING`;
 
 const ANSWER_ATTEMPT = `UPDATE call_attempt SET answered_at = coalesce(answered_at, $2) WHERE id = $1`;
@@ -159,6 +159,7 @@ export class CalloutRepository implements CalloutStore {
       new Date(a.placedAt),
       a.provider,
       a.promptVersion ?? null,
+      a.findingId ?? null,
     ]);
   }
 
