@@ -9,7 +9,6 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
-  NotFoundException,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
@@ -23,6 +22,7 @@ import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Scheduler } from '../common/timer.port';
 import { DeadlineWatch } from '../common/deadline-watch';
+import { loadScoped } from '../regulator/scoped-load';
 import { AlarmService } from '../alarms/alarm.service';
 import { MainPersonNotifier } from '../notifications/main-person.notifier';
 import {
@@ -220,10 +220,7 @@ export class FindingsService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async visible(principal: Principal, id: string): Promise<Finding> {
-    const f = await this.repo.get(id);
-    if (!f || !this.scope.canSeeSite(principal, f.siteId))
-      throw new NotFoundException(`finding '${id}' not found`);
-    return f;
+    return loadScoped(this.scope, principal, 'finding', id, (x) => this.repo.get(x));
   }
 
   /** Calls the 主要负责人 in the background; the outcome goes into the finding's history. */

@@ -3,7 +3,6 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
-  NotFoundException,
   Optional,
   type OnModuleDestroy,
   type OnModuleInit,
@@ -20,6 +19,7 @@ import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { systemScheduler, type Scheduler } from '../common/timer.port';
 import { DeadlineWatch } from '../common/deadline-watch';
 import { capTime } from './domain/cap-time';
+import { loadScoped } from './scoped-load';
 import { checkHiddenDangerMove, type HiddenDangerState } from './domain/hidden-danger.machine';
 import { FEED_SCHEDULER } from './feed-projector.service';
 import {
@@ -246,9 +246,7 @@ export class DisposalService implements OnModuleInit, OnModuleDestroy {
     to: HiddenDangerState,
     comment?: string,
   ): Promise<HiddenDanger> {
-    const h = await this.repo.hiddenDanger(id);
-    if (!h || !this.scope.canSeeSite(p, h.siteId))
-      throw new NotFoundException(`hidden-danger item '${id}' not found`);
+    const h = await loadScoped(this.scope, p, 'hidden-danger item', id, (x) => this.repo.hiddenDanger(x));
     const check = checkHiddenDangerMove(h.status, to, (c) => can(p, c));
     if (!check.ok)
       throw check.status === 403 ? new ForbiddenException(check.reason) : new ConflictException(check.reason);

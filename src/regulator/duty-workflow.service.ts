@@ -2,7 +2,6 @@ import {
   ConflictException,
   Inject,
   Injectable,
-  NotFoundException,
   Optional,
   type OnModuleDestroy,
   type OnModuleInit,
@@ -19,6 +18,7 @@ import { DutyCheckService, type DutyCheckFinished } from '../notifications/duty-
 import { systemScheduler, type Scheduler } from '../common/timer.port';
 import { DeadlineWatch } from '../common/deadline-watch';
 import { capTime } from './domain/cap-time';
+import { loadScoped } from './scoped-load';
 import {
   DutyWorkflowRepository,
   type DutyEvent,
@@ -182,9 +182,7 @@ export class DutyWorkflowService implements OnModuleInit, OnModuleDestroy {
   }
 
   async feedback(p: Principal, id: string): Promise<DutyFeedback> {
-    const f = await this.repo.feedback(id);
-    if (!f || !this.scope.canSeeSite(p, f.siteId)) throw new NotFoundException(`feedback '${id}' not found`);
-    return f;
+    return loadScoped(this.scope, p, 'feedback', id, (x) => this.repo.feedback(x));
   }
 
   /** The enterprise's answer: who was on post, why the check was missed, what was done. */

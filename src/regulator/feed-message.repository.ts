@@ -91,7 +91,7 @@ const GET_MESSAGE = `SELECT identifier, site_id, xml, national_identifier, natio
 WHERE identifier = $1 OR national_identifier = $1`;
 const NATIONAL_OF = `SELECT national_identifier FROM feed_message WHERE identifier = $1`;
 const LAST_NATIONAL = `SELECT national_identifier FROM feed_message
-WHERE national_identifier LIKE $1 || '\_%' ORDER BY national_identifier DESC LIMIT 1`;
+WHERE national_identifier LIKE $1 || '\\_%' ORDER BY national_identifier DESC LIMIT 1`;
 const MESSAGES_OF_ALARM = `SELECT identifier, event_seq, alarm_id, site_id, source_id, msg_type, priority, event, incident, sent, headline
 FROM feed_message WHERE alarm_id = $1 ORDER BY event_seq`;
 

@@ -87,10 +87,9 @@ export class NationalSerial {
 }
 
 function stampToSecond(stamp: string): number {
-  const [y, mo, d, h, mi, s] = [0, 4, 6, 8, 10, 12].map((i, k) =>
-    Number(stamp.slice(i, k === 0 ? 4 : i + 2)),
-  );
-  return Date.UTC(y!, mo! - 1, d!, h!, mi!, s!) / 1000 - CST_OFFSET_MINUTES * 60;
+  const part = (i: number, n: number): number => Number(stamp.slice(i, i + n));
+  const utc = Date.UTC(part(0, 4), part(4, 2) - 1, part(6, 2), part(8, 2), part(10, 2), part(12, 2));
+  return utc / 1000 - CST_OFFSET_MINUTES * 60;
 }
 
 export type NationalInput = {
