@@ -256,6 +256,9 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
               ...(sourceInfo.nameEn ? { nameEn: sourceInfo.nameEn } : {}),
               substances: sourceInfo.substances.map((x) => x.substance),
               ...(sourceInfo.filingCode !== undefined ? { filingCode: sourceInfo.filingCode } : {}),
+              ...(sourceInfo.consequenceRadiiKm !== undefined
+                ? { consequenceRadiiKm: { ...sourceInfo.consequenceRadiiKm } }
+                : {}),
             },
           }
         : {}),
