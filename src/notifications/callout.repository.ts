@@ -242,7 +242,8 @@ export class CalloutRepository implements CalloutStore {
       `SELECT id, state, started_at, ended_at, acked_by FROM callout
        WHERE ($1::text IS NULL OR alarm_id = $1) AND ($2::text IS NULL OR site_id = $2) AND ($3::text[] IS NULL OR site_id = ANY($3))
          AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM call_attempt a WHERE a.callout_id = callout.id AND a.outcome = $4))
-         AND ($5::timestamptz IS NULL OR started_at >= $5) AND ($6::timestamptz IS NULL OR started_at < $6)
+         AND ($5::timestamptz IS NULL OR started_at >= $5 OR ($8::boolean AND (ended_at IS NULL OR ended_at >= $5)))
+         AND ($6::timestamptz IS NULL OR started_at < $6)
        ORDER BY started_at DESC, id LIMIT $7`,
       [
         f.alarmId ?? null,
@@ -252,6 +253,7 @@ export class CalloutRepository implements CalloutStore {
         ts(f.from),
         ts(f.to),
         f.limit,
+        f.overlapping === true,
       ],
     );
     const attempts = await this.attemptsBy(

@@ -54,6 +54,8 @@ export type CalloutFilter = {
   outcome?: CallOutcome;
   from?: number;
   to?: number;
+  /** With `from`: also call-outs started earlier that were still running at `from` (not ended, or ended after it). */
+  overlapping?: boolean;
   limit: number;
 };
 export type DutyCheckFilter = {
