@@ -175,7 +175,7 @@ describe('findings end to end (real server)', () => {
           siteId: 'wuqing-fine',
           origin: 'inspection',
           grade: 'general',
-          title: 'x',
+          title: '安全标识缺失',
           deadline: new Date(Date.now() + 86_400_000).toISOString(),
         })
       ).status,
