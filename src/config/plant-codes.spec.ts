@@ -38,4 +38,27 @@ describe('plant.yaml identification codes', () => {
       ]),
     );
   });
+
+  /** The demo plant with filed radii on the chlorine tank farm (bhc-cl2), in a directory of its own. */
+  const withRadii = (radii: string): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'hazwatch-radii-'));
+    const yaml = readFileSync(join(demoDir, 'plant.yaml'), 'utf8').replace(
+      'filingCode: 津滨危备2024-017',
+      `filingCode: 津滨危备2024-017\n        consequenceRadiiKm: ${radii}`,
+    );
+    writeFileSync(join(dir, 'plant.yaml'), yaml);
+    return dir;
+  };
+
+  it('should stop start-up naming the path of a consequence radius out of range', () => {
+    expect(() => loadPlant(withRadii('{ toxic: -1 }'))).toThrow(
+      /sites\[0\]\.hazardSources\[0\]\.consequenceRadiiKm\.toxic/,
+    );
+  });
+
+  it('should load filed consequence radii of a hazard source', () => {
+    expect(loadPlant(withRadii('{ toxic: 4.2 }')).sourceById.get('bhc-cl2')?.consequenceRadiiKm).toEqual({
+      toxic: 4.2,
+    });
+  });
 });

@@ -44,6 +44,16 @@ export class SubstanceSchema {
   @IsOptional() @IsNumber() @Min(0) fixedQ?: number;
 }
 
+/**
+ * Radii of the source's filed consequence analysis, km (docs/cap-profile.md, "Area"): each replaces the per-substance
+ * planning default of its scenario for this source.
+ */
+export class ConsequenceRadiiSchema {
+  @IsOptional() @IsNumber() @Min(0.01) @Max(50) toxic?: number;
+  @IsOptional() @IsNumber() @Min(0.01) @Max(50) fire?: number;
+  @IsOptional() @IsNumber() @Min(0.01) @Max(50) explosion?: number;
+}
+
 export class HazardSourceSchema {
   @Matches(ID_PATTERN) id!: string;
   @IsString() name!: string;
@@ -65,6 +75,11 @@ export class HazardSourceSchema {
   @IsArray()
   @IsIn(['esd', 'gas_detection', 'video', 'lightning'], { each: true })
   requiredSystems?: Array<'esd' | 'gas_detection' | 'video' | 'lightning'>;
+  /** Filed consequence radii (km) overriding the per-substance defaults of src/config/substances.ts. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ConsequenceRadiiSchema)
+  consequenceRadiiKm?: ConsequenceRadiiSchema;
 }
 
 export type GasClass = 'combustible' | 'toxic';

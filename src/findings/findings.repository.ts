@@ -14,7 +14,7 @@ export type FindingsSql = {
 export type FindingEvent = {
   readonly n: number;
   readonly at: string;
-  readonly kind: 'created' | 'plan' | 'transition' | 'escalated';
+  readonly kind: 'created' | 'plan' | 'transition' | 'escalated' | 'notified';
   readonly from?: string;
   readonly to?: string;
   readonly actor: string;
@@ -38,7 +38,8 @@ const ESCALATE = `UPDATE finding SET escalated_at = $2 WHERE id = $1 AND escalat
 const GET = `SELECT ${COLUMNS} FROM finding WHERE id = $1`;
 const LIST = `SELECT ${COLUMNS} FROM finding WHERE ($1::text[] IS NULL OR site_id = ANY($1)) AND ($2::text IS NULL OR grade = $2)
   AND ($3::text IS NULL OR status = $3) ORDER BY created_at DESC, id LIMIT $4`;
-const OPEN = `SELECT ${COLUMNS} FROM finding WHERE status IN ('open', 'rectifying')`;
+const DUE = `SELECT ${COLUMNS} FROM finding WHERE status IN ('open', 'rectifying') AND deadline <= $1 AND escalated_at IS NULL`;
+const ESCALATED_OPEN = `SELECT ${COLUMNS} FROM finding WHERE status IN ('open', 'rectifying') AND escalated_at IS NOT NULL`;
 const EVENTS = `SELECT n, at, kind, from_status, to_status, actor, actor_role, comment FROM finding_event WHERE finding_id = $1 ORDER BY n`;
 
 type Row = {
@@ -182,8 +183,19 @@ export class FindingsRepository {
     return r.rows.map(toFinding);
   }
 
-  async open(): Promise<Finding[]> {
-    return (await this.sql.query<Row>(OPEN)).rows.map(toFinding);
+  /** Open or rectifying past the deadline, escalation not yet recorded. */
+  async due(now: number): Promise<Finding[]> {
+    return (await this.sql.query<Row>(DUE, [new Date(now)])).rows.map(toFinding);
+  }
+
+  /** Escalated and still not rectified: their overdue alarm stays raised. */
+  async escalatedOpen(): Promise<Finding[]> {
+    return (await this.sql.query<Row>(ESCALATED_OPEN)).rows.map(toFinding);
+  }
+
+  /** Records a notice to the 主要负责人 and its outcome in the history. */
+  async notified(id: string, at: number, comment: string): Promise<void> {
+    await this.event(id, at, 'notified', undefined, undefined, { name: 'hazwatch', role: 'system' }, comment);
   }
 
   async events(id: string): Promise<FindingEvent[]> {

@@ -9,7 +9,6 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
-  NotFoundException,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
@@ -21,7 +20,11 @@ import { ScopeService } from '../auth/scope.service';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import type { Scheduler, TimerHandle } from '../common/timer.port';
+import type { Scheduler } from '../common/timer.port';
+import { DeadlineWatch } from '../common/deadline-watch';
+import { loadScoped } from '../regulator/scoped-load';
+import { AlarmService } from '../alarms/alarm.service';
+import { MainPersonNotifier } from '../notifications/main-person.notifier';
 import {
   checkFindingMove,
   FINDING_OVERDUE_RULE,
@@ -37,7 +40,8 @@ import type { CreateFindingBody, FindingPlanBody } from './findings.dto';
 import { FindingsRepository, type FindingEvent } from './findings.repository';
 
 export const FINDINGS_SCHEDULER = Symbol('FINDINGS_SCHEDULER');
-const MAX_TIMER_MS = 2_147_000_000;
+/** How often deadlines are checked, ms (feeds.yaml `overdueCheckSeconds`). */
+export const FINDINGS_CHECK_MS = Symbol('FINDINGS_CHECK_MS');
 
 export type FindingView = Omit<
   Finding,
@@ -53,32 +57,79 @@ export type FindingView = Omit<
   history?: FindingEvent[];
 };
 
+/** `2026-12-03 18:00` in China Standard Time. */
+const chinaTime = (t: number): string =>
+  new Date(t + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+
 @Injectable()
 export class FindingsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new JsonLogger('findings');
-  private readonly timers = new Map<string, TimerHandle>();
+  private readonly watch: DeadlineWatch<Finding>;
+  /** Notices under way (tests and shutdown wait for them). */
+  private readonly notices = new Set<Promise<void>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(FINDINGS_SCHEDULER) private readonly scheduler: Scheduler,
+    @Inject(FINDINGS_SCHEDULER) scheduler: Scheduler,
+    @Inject(FINDINGS_CHECK_MS) checkMs: number,
     private readonly repo: FindingsRepository,
     private readonly scope: ScopeService,
     private readonly external: ExternalConditions,
-  ) {}
+    private readonly alarms: AlarmService,
+    private readonly notifier: MainPersonNotifier,
+  ) {
+    this.watch = new DeadlineWatch<Finding>({
+      scheduler,
+      clock,
+      log: this.log,
+      everyMs: checkMs,
+      what: 'finding',
+      due: (now) => this.repo.due(now),
+      claim: (f, now) => this.repo.escalated(f.id, now),
+      emit: (f, active) => {
+        this.emitOverdue(f, active);
+        if (active) this.notifyMain(f, 'overdue');
+      },
+      describe: (f) => ({ id: f.id, siteId: f.siteId, deadline: new Date(f.deadline).toISOString() }),
+    });
+  }
 
-  /** Re-arms the deadline of every open finding; those already overdue escalate now. */
+  /** Starts the deadline watch; escalated findings still open hold their alarm, stale overdue alarms clear. */
   async onApplicationBootstrap(): Promise<void> {
+    this.watch.start();
     try {
-      for (const f of await this.repo.open()) this.arm(f);
+      await this.alarms.whenReady();
+      const overdue = await this.repo.escalatedOpen();
+      this.watch.reconcile({
+        overdue,
+        keyOf: (f) => f.id,
+        rulePrefix: FINDING_OVERDUE_RULE,
+        alarms: this.alarms.records(),
+        clearStale: (id, a) =>
+          this.emitOverdue(
+            { id, siteId: a.siteId, sourceId: a.sourceId, grade: 'general', title: '', deadline: 0 },
+            false,
+          ),
+      });
     } catch (err) {
-      this.log.error('could not read open findings; overdue escalation starts with the next change', { err });
+      this.log.error('could not reconcile finding-overdue alarms at start', { err });
     }
   }
 
-  onApplicationShutdown(): void {
-    for (const t of this.timers.values()) t.cancel();
-    this.timers.clear();
+  async onApplicationShutdown(): Promise<void> {
+    this.watch.stop();
+    await Promise.allSettled([...this.notices]);
+  }
+
+  /** One deadline pass now (tests; the watch runs it every `overdueCheckSeconds`). */
+  checkOverdue(): Promise<number> {
+    return this.watch.check();
+  }
+
+  /** Resolves when every notice to a 主要负责人 started so far has ended. */
+  async noticesSettled(): Promise<void> {
+    await Promise.allSettled([...this.notices]);
   }
 
   async create(principal: Principal, b: CreateFindingBody): Promise<FindingView> {
@@ -107,7 +158,7 @@ export class FindingsService implements OnApplicationBootstrap, OnApplicationShu
     };
     await this.repo.create(f, principal);
     const stored = (await this.repo.get(f.id)) as Finding;
-    this.arm(stored);
+    this.notifyMain(stored, 'recorded');
     return this.view(stored, await this.repo.events(f.id));
   }
 
@@ -142,7 +193,9 @@ export class FindingsService implements OnApplicationBootstrap, OnApplicationShu
     if (!(await this.repo.move(f.id, f.status, to, at, principal, comment)))
       throw new ConflictException(`finding ${f.id} changed meanwhile; reload it`);
     const moved = (await this.repo.get(f.id)) as Finding;
-    this.arm(moved);
+    // verified or signed off: the overdue alarm clears; returned for rectification past the deadline: raised again
+    if (moved.escalatedAt !== undefined)
+      this.emitOverdue(moved, moved.status === 'open' || moved.status === 'rectifying');
     return this.view(moved, await this.repo.events(f.id));
   }
 
@@ -167,48 +220,41 @@ export class FindingsService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async visible(principal: Principal, id: string): Promise<Finding> {
-    const f = await this.repo.get(id);
-    if (!f || !this.scope.canSeeSite(principal, f.siteId))
-      throw new NotFoundException(`finding '${id}' not found`);
-    return f;
+    return loadScoped(this.scope, principal, 'finding', id, (x) => this.repo.get(x));
   }
 
-  /** Timer at the deadline of an open finding; a finding that is no longer open clears its overdue alarm. */
-  private arm(f: Finding): void {
-    this.timers.get(f.id)?.cancel();
-    this.timers.delete(f.id);
-    if (f.status !== 'open' && f.status !== 'rectifying') {
-      if (f.escalatedAt !== undefined) this.emit(f, false);
-      return;
-    }
-    const wait = f.deadline - this.clock.now();
-    if (wait <= 0) {
-      void this.escalate(f);
-      return;
-    }
-    this.timers.set(
-      f.id,
-      this.scheduler.after(Math.min(wait, MAX_TIMER_MS), () => {
-        this.timers.delete(f.id);
-        void this.repo
-          .get(f.id)
-          .then((cur) => cur && this.arm(cur))
-          .catch((err: unknown) => this.log.error('finding deadline check failed', { id: f.id, err }));
-      }),
-    );
+  /** Calls the 主要负责人 in the background; the outcome goes into the finding's history. */
+  private notifyMain(f: Finding, kind: 'recorded' | 'overdue'): void {
+    const site = this.config.plant.siteById.get(f.siteId);
+    const p = this.notifier
+      .notify({
+        findingId: f.id,
+        siteId: f.siteId,
+        siteName: site?.name ?? f.siteId,
+        ...(f.sourceId !== undefined ? { sourceId: f.sourceId } : {}),
+        kind,
+        grade: GRADE_ZH[f.grade],
+        title: f.title,
+        deadline: chinaTime(f.deadline),
+      })
+      .then((r) =>
+        this.repo.notified(
+          f.id,
+          this.clock.now(),
+          r.called
+            ? `主要负责人 ${r.calleeName} ${kind === 'recorded' ? '登记通知' : '逾期通知'}: ${r.outcome} (${r.attempts} 次呼叫${r.rosterGap ? '，值班表空档' : ''})`
+            : `主要负责人未通知 (${kind}): ${r.reason}`,
+        ),
+      )
+      .catch((err: unknown) => this.log.error('could not record the notice of a finding', { id: f.id, err }))
+      .finally(() => this.notices.delete(p));
+    this.notices.add(p);
   }
 
-  private async escalate(f: Finding): Promise<void> {
-    if (!isOverdue(f, this.clock.now())) return;
-    try {
-      await this.repo.escalated(f.id, this.clock.now());
-    } catch (err) {
-      this.log.error('could not record the escalation of a finding (alarm raised anyway)', { id: f.id, err });
-    }
-    this.emit(f, true);
-  }
-
-  private emit(f: Finding, active: boolean): void {
+  private emitOverdue(
+    f: Pick<Finding, 'id' | 'siteId' | 'sourceId' | 'grade' | 'title' | 'deadline'>,
+    active: boolean,
+  ): void {
     const site = this.config.plant.siteById.get(f.siteId);
     const now = this.clock.now();
     this.external.emit({

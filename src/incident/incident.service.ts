@@ -54,7 +54,7 @@ export class IncidentService {
     const journal = rows.slice(0, MAX_JOURNAL);
     const alarmIds = [...new Set(journal.map((e) => e.alarmId))];
     const [callouts, dutyChecks, findings, telemetry] = await Promise.all([
-      this.callouts ? this.callouts.listCallouts({ siteId, from, to, limit: 500 }) : [],
+      this.callouts ? this.callouts.listCallouts({ siteId, from, to, overlapping: true, limit: 500 }) : [],
       this.callouts ? this.callouts.listDutyChecks({ siteId, from, to, limit: 500 }) : [],
       this.source.findings(siteId, from, to, alarmIds),
       this.series(siteId, from, to, journal),

@@ -32,8 +32,8 @@ ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, result = EXCLUDED.resul
 
 const INSERT_ATTEMPT = `
 INSERT INTO call_attempt (id, callout_id, duty_check_id, alarm_id, site_id, callee_role, callee_name, number, loop, step, attempt_no,
-  placed_at, provider, prompt_version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+  placed_at, provider, prompt_version, finding_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (id) DO NOTHING`;
 
 const ANSWER_ATTEMPT = `UPDATE call_attempt SET answered_at = coalesce(answered_at, $2) WHERE id = $1`;
@@ -159,6 +159,7 @@ export class CalloutRepository implements CalloutStore {
       new Date(a.placedAt),
       a.provider,
       a.promptVersion ?? null,
+      a.findingId ?? null,
     ]);
   }
 
@@ -241,7 +242,8 @@ export class CalloutRepository implements CalloutStore {
       `SELECT id, state, started_at, ended_at, acked_by FROM callout
        WHERE ($1::text IS NULL OR alarm_id = $1) AND ($2::text IS NULL OR site_id = $2) AND ($3::text[] IS NULL OR site_id = ANY($3))
          AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM call_attempt a WHERE a.callout_id = callout.id AND a.outcome = $4))
-         AND ($5::timestamptz IS NULL OR started_at >= $5) AND ($6::timestamptz IS NULL OR started_at < $6)
+         AND ($5::timestamptz IS NULL OR started_at >= $5 OR ($8::boolean AND (ended_at IS NULL OR ended_at >= $5)))
+         AND ($6::timestamptz IS NULL OR started_at < $6)
        ORDER BY started_at DESC, id LIMIT $7`,
       [
         f.alarmId ?? null,
@@ -251,6 +253,7 @@ export class CalloutRepository implements CalloutStore {
         ts(f.from),
         ts(f.to),
         f.limit,
+        f.overlapping === true,
       ],
     );
     const attempts = await this.attemptsBy(

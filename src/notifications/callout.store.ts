@@ -9,6 +9,8 @@ export type AttemptRow = {
   readonly id: string;
   readonly calloutId?: string;
   readonly dutyCheckId?: string;
+  /** A notice to the 主要负责人 about a finding (docs/findings.md); exactly one of calloutId, dutyCheckId, findingId. */
+  readonly findingId?: string;
   readonly alarmId?: string;
   readonly siteId: string;
   readonly calleeRole: CalleeRole;
@@ -52,6 +54,8 @@ export type CalloutFilter = {
   outcome?: CallOutcome;
   from?: number;
   to?: number;
+  /** With `from`: also call-outs started earlier that were still running at `from` (not ended, or ended after it). */
+  overlapping?: boolean;
   limit: number;
 };
 export type DutyCheckFilter = {

@@ -10,6 +10,7 @@ import { CalloutRepository } from './callout.repository';
 import { CalloutService } from './callout.service';
 import { CALLOUT_STORE } from './callout.store';
 import { DutyCheckService } from './duty-check.service';
+import { MainPersonNotifier } from './main-person.notifier';
 import { NotificationsController } from './notifications.controller';
 import { CALLOUTS_CONFIG, NOTIFY_SCHEDULER } from './notifications.tokens';
 import { createVoiceProvider } from './voice/voice.factory';
@@ -48,8 +49,9 @@ import { VoiceHealth } from './voice-health.service';
     VoiceHealth,
     CalloutService,
     DutyCheckService,
+    MainPersonNotifier,
   ],
-  exports: [CalloutService, DutyCheckService, CALLOUT_STORE, CALLOUTS_CONFIG],
+  exports: [CalloutService, DutyCheckService, CALLOUT_STORE, CALLOUTS_CONFIG, MainPersonNotifier],
 })
 export class NotificationsModule implements OnApplicationShutdown {
   constructor(@Inject(VOICE_PORT) private readonly voice: VoicePort) {}

@@ -3,7 +3,6 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
-  NotFoundException,
   Optional,
   type OnModuleDestroy,
   type OnModuleInit,
@@ -17,8 +16,10 @@ import { ScopeService } from '../auth/scope.service';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
-import { systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
+import { systemScheduler, type Scheduler } from '../common/timer.port';
+import { DeadlineWatch } from '../common/deadline-watch';
 import { capTime } from './domain/cap-time';
+import { loadScoped } from './scoped-load';
 import { checkHiddenDangerMove, type HiddenDangerState } from './domain/hidden-danger.machine';
 import { FEED_SCHEDULER } from './feed-projector.service';
 import {
@@ -44,9 +45,7 @@ const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 @Injectable()
 export class DisposalService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new JsonLogger('feeds.disposal');
-  private timer: TimerHandle | undefined;
-  private closed = false;
-  private readonly scheduler: Scheduler;
+  private readonly watch: DeadlineWatch<Obligation>;
 
   constructor(
     private readonly repo: DisposalRepository,
@@ -58,46 +57,32 @@ export class DisposalService implements OnModuleInit, OnModuleDestroy {
     private readonly metrics: HazwatchMetrics,
     @Optional() @Inject(FEED_SCHEDULER) scheduler?: Scheduler,
   ) {
-    this.scheduler = scheduler ?? systemScheduler;
+    this.watch = new DeadlineWatch<Obligation>({
+      scheduler: scheduler ?? systemScheduler,
+      clock,
+      log: this.log,
+      everyMs: settings.overdueCheckMs,
+      what: 'disposal record (escalated to the district)',
+      due: (now) => this.repo.dueObligations(now),
+      claim: (o, now) => this.repo.markOverdue(o.incident, now),
+      emit: (o, active, now) => this.emitOverdue(o, active, now),
+      describe: (o) => ({ alarmId: o.alarmId, siteId: o.siteId, dueAt: new Date(o.dueAt).toISOString() }),
+      afterPass: async () => this.metrics.disposalsOverdue.set((await this.repo.overdueAwaiting()).length),
+    });
   }
 
   onModuleInit(): void {
     void this.reconcile();
-    this.schedule();
+    this.watch.start();
   }
 
   onModuleDestroy(): void {
-    this.closed = true;
-    this.timer?.cancel();
-  }
-
-  private schedule(): void {
-    if (this.closed) return;
-    this.timer = this.scheduler.after(this.settings.overdueCheckMs, () => {
-      void this.checkOverdue().finally(() => this.schedule());
-    });
+    this.watch.stop();
   }
 
   /** Escalates every obligation whose deadline passed without a record. Public for tests. */
-  async checkOverdue(): Promise<number> {
-    try {
-      const now = this.clock.now();
-      const due = await this.repo.dueObligations(now);
-      for (const o of due) {
-        if (!(await this.repo.markOverdue(o.incident, now))) continue;
-        this.log.warn('disposal record overdue: escalated to the district', {
-          alarmId: o.alarmId,
-          siteId: o.siteId,
-          dueAt: new Date(o.dueAt).toISOString(),
-        });
-        this.emitOverdue(o, true, now);
-      }
-      this.metrics.disposalsOverdue.set((await this.repo.overdueAwaiting()).length);
-      return due.length;
-    } catch (err) {
-      this.log.error('overdue disposal check failed; retried at the next check', { err });
-      return 0;
-    }
+  checkOverdue(): Promise<number> {
+    return this.watch.check();
   }
 
   private emitOverdue(
@@ -126,19 +111,14 @@ export class DisposalService implements OnModuleInit, OnModuleDestroy {
     try {
       await this.alarms.whenReady();
       const overdue = await this.repo.overdueAwaiting();
-      const now = this.clock.now();
-      const keep = new Set(overdue.map((o) => o.alarmId));
-      for (const o of overdue) this.emitOverdue(o, true, now);
-      for (const a of this.alarms.records()) {
-        if (!a.active || !a.ruleId.startsWith(DISPOSAL_OVERDUE_RULE)) continue;
-        const original = a.ruleId.slice(DISPOSAL_OVERDUE_RULE.length);
-        if (!keep.has(original))
-          this.emitOverdue(
-            { alarmId: original, siteId: a.siteId, sourceId: a.sourceId, dueAt: now },
-            false,
-            now,
-          );
-      }
+      this.watch.reconcile({
+        overdue,
+        keyOf: (o) => o.alarmId,
+        rulePrefix: DISPOSAL_OVERDUE_RULE,
+        alarms: this.alarms.records(),
+        clearStale: (alarmId, a, now) =>
+          this.emitOverdue({ alarmId, siteId: a.siteId, sourceId: a.sourceId, dueAt: now }, false, now),
+      });
       this.metrics.disposalsOverdue.set(overdue.length);
     } catch (err) {
       this.log.warn('could not reconcile overdue-disposal alarms at start', { err });
@@ -266,9 +246,7 @@ export class DisposalService implements OnModuleInit, OnModuleDestroy {
     to: HiddenDangerState,
     comment?: string,
   ): Promise<HiddenDanger> {
-    const h = await this.repo.hiddenDanger(id);
-    if (!h || !this.scope.canSeeSite(p, h.siteId))
-      throw new NotFoundException(`hidden-danger item '${id}' not found`);
+    const h = await loadScoped(this.scope, p, 'hidden-danger item', id, (x) => this.repo.hiddenDanger(x));
     const check = checkHiddenDangerMove(h.status, to, (c) => can(p, c));
     if (!check.ok)
       throw check.status === 403 ? new ForbiddenException(check.reason) : new ConflictException(check.reason);

@@ -1,19 +1,10 @@
-import {
-  BadRequestException,
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  Post,
-  Query,
-  UseFilters,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, UseFilters } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AlarmErrorFilter } from '../alarms/alarm-error.filter';
 import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { DisposalService } from './disposal.service';
+import { reviewDecision } from './scoped-load';
 import {
   DispositionBody,
   HiddenDangerBody,
@@ -50,9 +41,8 @@ export class DispositionController {
   @Requires('disposition.review')
   @ApiOperation({ summary: 'Accept or return the pending disposal record of an alarm (regulator)' })
   review(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() b: ReviewBody): Promise<unknown> {
-    if (b.decision === 'return' && !b.comment?.trim())
-      throw new BadRequestException('returning a disposal record needs a comment');
-    return this.disposal.review(id, p, b.decision, b.comment ?? '');
+    const r = reviewDecision(b, 'a disposal record');
+    return this.disposal.review(id, p, r.accept ? 'accept' : 'return', r.comment);
   }
 
   @Get('alarms/:id/disposition')

@@ -30,6 +30,7 @@ import {
   OffPostEventBody,
 } from './duty-workflow.dto';
 import { DutyWorkflowService } from './duty-workflow.service';
+import { reviewDecision } from './scoped-load';
 
 /** Duty events from video analytics and the feedback loop of missed duty checks (docs/regulator-workflows.md). */
 @ApiTags('regulator')
@@ -122,9 +123,6 @@ export class DutyWorkflowController {
     @Param('id') id: string,
     @Body() b: FeedbackReviewBody,
   ): Promise<DutyFeedback> {
-    const comment = (b.comment ?? '').trim();
-    if (b.decision === 'return' && comment === '')
-      throw new BadRequestException('returning feedback needs a comment saying what is missing');
-    return this.duty.review(p, id, { accept: b.decision === 'accept', comment });
+    return this.duty.review(p, id, reviewDecision(b, 'feedback'));
   }
 }

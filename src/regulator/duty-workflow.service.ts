@@ -2,7 +2,6 @@ import {
   ConflictException,
   Inject,
   Injectable,
-  NotFoundException,
   Optional,
   type OnModuleDestroy,
   type OnModuleInit,
@@ -16,8 +15,10 @@ import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { DutyCheckService, type DutyCheckFinished } from '../notifications/duty-check.service';
-import { systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
+import { systemScheduler, type Scheduler } from '../common/timer.port';
+import { DeadlineWatch } from '../common/deadline-watch';
 import { capTime } from './domain/cap-time';
+import { loadScoped } from './scoped-load';
 import {
   DutyWorkflowRepository,
   type DutyEvent,
@@ -50,10 +51,8 @@ export type OffPostEvent = {
 @Injectable()
 export class DutyWorkflowService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new JsonLogger('regulator.duty');
-  private readonly scheduler: Scheduler;
-  private timer: TimerHandle | undefined;
+  private readonly watch: DeadlineWatch<DutyFeedback>;
   private finished$: Subscription | undefined;
-  private closed = false;
 
   constructor(
     private readonly repo: DutyWorkflowRepository,
@@ -66,19 +65,28 @@ export class DutyWorkflowService implements OnModuleInit, OnModuleDestroy {
     @Inject(CLOCK) private readonly clock: Clock,
     @Optional() @Inject(FEED_SCHEDULER) scheduler?: Scheduler,
   ) {
-    this.scheduler = scheduler ?? systemScheduler;
+    this.watch = new DeadlineWatch<DutyFeedback>({
+      scheduler: scheduler ?? systemScheduler,
+      clock,
+      log: this.log,
+      everyMs: settings.overdueCheckMs,
+      what: 'duty check feedback',
+      due: (now) => this.repo.dueFeedback(now),
+      claim: (f, now) => this.repo.markOverdue(f.id, now),
+      emit: (f, active, now) => this.emitOverdue(f, active, now),
+      describe: (f) => ({ id: f.id, siteId: f.siteId, dueAt: new Date(f.dueAt).toISOString() }),
+    });
   }
 
   onModuleInit(): void {
     this.finished$ = this.duty.finished$.subscribe((f) => void this.onFinished(f));
     void this.reconcile();
-    this.schedule();
+    this.watch.start();
   }
 
   onModuleDestroy(): void {
-    this.closed = true;
     this.finished$?.unsubscribe();
-    this.timer?.cancel();
+    this.watch.stop();
   }
 
   // video events --------------------------------------------------------------------------------------------------------
@@ -174,9 +182,7 @@ export class DutyWorkflowService implements OnModuleInit, OnModuleDestroy {
   }
 
   async feedback(p: Principal, id: string): Promise<DutyFeedback> {
-    const f = await this.repo.feedback(id);
-    if (!f || !this.scope.canSeeSite(p, f.siteId)) throw new NotFoundException(`feedback '${id}' not found`);
-    return f;
+    return loadScoped(this.scope, p, 'feedback', id, (x) => this.repo.feedback(x));
   }
 
   /** The enterprise's answer: who was on post, why the check was missed, what was done. */
@@ -213,32 +219,9 @@ export class DutyWorkflowService implements OnModuleInit, OnModuleDestroy {
 
   // deadline -------------------------------------------------------------------------------------------------------------
 
-  private schedule(): void {
-    if (this.closed) return;
-    this.timer = this.scheduler.after(this.settings.overdueCheckMs, () => {
-      void this.checkOverdue().finally(() => this.schedule());
-    });
-  }
-
   /** Escalates every obligation past its deadline without an answer. Public for tests. */
-  async checkOverdue(): Promise<number> {
-    try {
-      const now = this.clock.now();
-      const due = await this.repo.dueFeedback(now);
-      for (const f of due) {
-        if (!(await this.repo.markOverdue(f.id, now))) continue;
-        this.log.warn('duty check feedback overdue: escalated', {
-          id: f.id,
-          siteId: f.siteId,
-          dueAt: new Date(f.dueAt).toISOString(),
-        });
-        this.emitOverdue(f, true, now);
-      }
-      return due.length;
-    } catch (err) {
-      this.log.error('overdue feedback check failed; retried at the next check', { err });
-      return 0;
-    }
+  checkOverdue(): Promise<number> {
+    return this.watch.check();
   }
 
   private emitOverdue(f: Pick<DutyFeedback, 'id' | 'siteId' | 'dueAt'>, active: boolean, at: number): void {
@@ -263,15 +246,13 @@ export class DutyWorkflowService implements OnModuleInit, OnModuleDestroy {
   private async reconcile(): Promise<void> {
     try {
       await this.alarms.whenReady();
-      const overdue = await this.repo.overdueFeedback();
-      const now = this.clock.now();
-      const keep = new Set(overdue.map((f) => f.id));
-      for (const f of overdue) this.emitOverdue(f, true, now);
-      for (const a of this.alarms.records()) {
-        if (!a.active || !a.ruleId.startsWith(FEEDBACK_OVERDUE_RULE)) continue;
-        const id = a.ruleId.slice(FEEDBACK_OVERDUE_RULE.length);
-        if (!keep.has(id)) this.emitOverdue({ id, siteId: a.siteId, dueAt: now }, false, now);
-      }
+      this.watch.reconcile({
+        overdue: await this.repo.overdueFeedback(),
+        keyOf: (f) => f.id,
+        rulePrefix: FEEDBACK_OVERDUE_RULE,
+        alarms: this.alarms.records(),
+        clearStale: (id, a, now) => this.emitOverdue({ id, siteId: a.siteId, dueAt: now }, false, now),
+      });
     } catch (err) {
       this.log.warn('could not reconcile overdue feedback alarms at start', { err });
     }

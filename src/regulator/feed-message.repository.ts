@@ -18,6 +18,14 @@ export type FeedMessageRow = {
   readonly incident: string;
   readonly sent: string;
   readonly headline: string;
+  readonly nationalIdentifier?: string;
+};
+
+export type CapDocument = {
+  readonly identifier: string;
+  readonly siteId: string;
+  readonly xml: string;
+  readonly national?: { readonly identifier: string; readonly xml: string };
 };
 
 export type NewMessage = {
@@ -28,6 +36,8 @@ export type NewMessage = {
   readonly sentMs: number;
   readonly headline: string;
   readonly xml: string;
+  /** The national-profile rendering (docs/cap-profile.md), when that profile is configured. */
+  readonly national?: { readonly identifier: string; readonly xml: string };
 };
 
 export type SubscriptionTarget = {
@@ -59,8 +69,9 @@ ON CONFLICT (name) DO UPDATE SET last_seq = GREATEST(feed_cursor.last_seq, EXCLU
 const SELECT_INCIDENTS = `SELECT DISTINCT ON (alarm_id) alarm_id, site_id, incident, incident_sent, incident_open
 FROM feed_message ORDER BY alarm_id, event_seq DESC`;
 const INSERT_MESSAGE = `INSERT INTO feed_message
-  (identifier, event_seq, alarm_id, site_id, source_id, msg_type, priority, event, incident, incident_sent, incident_open, sent, headline, xml, event_json)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+  (identifier, event_seq, alarm_id, site_id, source_id, msg_type, priority, event, incident, incident_sent, incident_open, sent, headline, xml, event_json,
+   national_identifier, national_xml)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (identifier) DO NOTHING`;
 const INSERT_DELIVERIES = `INSERT INTO feed_delivery (id, subscription_id, message_id, next_attempt_at)
 SELECT d.id, d.sub, $3, d.due FROM unnest($1::text[], $2::text[], $4::timestamptz[]) AS d(id, sub, due)
@@ -70,12 +81,17 @@ const SUBSCRIPTION_TARGETS = `SELECT id, scope, min_priority, status FROM feed_s
 const INSERT_OBLIGATION = `INSERT INTO disposal_obligation (incident, alarm_id, site_id, source_id, priority, raised_at, due_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (incident) DO NOTHING`;
 
-const LIST_MESSAGES = `SELECT identifier, event_seq, alarm_id, site_id, source_id, msg_type, priority, event, incident, sent, headline
+const LIST_MESSAGES = `SELECT identifier, event_seq, alarm_id, site_id, source_id, msg_type, priority, event, incident, sent, headline,
+  national_identifier
 FROM feed_message
 WHERE ($1::text[] IS NULL OR site_id = ANY($1)) AND ($2::bigint IS NULL OR event_seq < $2)
   AND ($4::text[] IS NULL OR priority = ANY($4) OR event_json->>'condition' = ANY($5::text[]))
 ORDER BY event_seq DESC LIMIT $3`;
-const GET_MESSAGE = `SELECT identifier, site_id, xml FROM feed_message WHERE identifier = $1`;
+const GET_MESSAGE = `SELECT identifier, site_id, xml, national_identifier, national_xml FROM feed_message
+WHERE identifier = $1 OR national_identifier = $1`;
+const NATIONAL_OF = `SELECT national_identifier FROM feed_message WHERE identifier = $1`;
+const LAST_NATIONAL = `SELECT national_identifier FROM feed_message
+WHERE national_identifier LIKE $1 || '\\_%' ORDER BY national_identifier DESC LIMIT 1`;
 const MESSAGES_OF_ALARM = `SELECT identifier, event_seq, alarm_id, site_id, source_id, msg_type, priority, event, incident, sent, headline
 FROM feed_message WHERE alarm_id = $1 ORDER BY event_seq`;
 
@@ -94,6 +110,7 @@ type MessageRow = {
   incident: string;
   sent: Date;
   headline: string;
+  national_identifier?: string | null;
 };
 const toMessage = (r: MessageRow): FeedMessageRow => ({
   identifier: r.identifier,
@@ -107,6 +124,7 @@ const toMessage = (r: MessageRow): FeedMessageRow => ({
   incident: r.incident,
   sent: r.sent.toISOString(),
   headline: r.headline,
+  ...(r.national_identifier ? { nationalIdentifier: r.national_identifier } : {}),
 });
 
 /**
@@ -164,6 +182,8 @@ export class FeedMessageRepository {
           m.headline,
           m.xml,
           JSON.stringify(e),
+          m.national?.identifier ?? null,
+          m.national?.xml ?? null,
         ]);
         const subs = p.deliveries
           ? (
@@ -230,9 +250,36 @@ export class FeedMessageRepository {
     return (await this.db.query<MessageRow>(MESSAGES_OF_ALARM, [alarmId])).rows.map(toMessage);
   }
 
-  async capDocument(identifier: string): Promise<{ siteId: string; xml: string } | undefined> {
-    const r = await this.db.query<{ site_id: string; xml: string }>(GET_MESSAGE, [identifier]);
+  /** By either identifier; `national` when the message has a national-profile rendering. */
+  async capDocument(identifier: string): Promise<CapDocument | undefined> {
+    const r = await this.db.query<{
+      identifier: string;
+      site_id: string;
+      xml: string;
+      national_identifier: string | null;
+      national_xml: string | null;
+    }>(GET_MESSAGE, [identifier]);
     const row = r.rows[0];
-    return row ? { siteId: row.site_id, xml: row.xml } : undefined;
+    if (!row) return undefined;
+    return {
+      identifier: row.identifier,
+      siteId: row.site_id,
+      xml: row.xml,
+      ...(row.national_identifier !== null && row.national_xml !== null
+        ? { national: { identifier: row.national_identifier, xml: row.national_xml } }
+        : {}),
+    };
+  }
+
+  /** National identifier of a stored message (the incident's Alert, for references). */
+  async nationalIdentifierOf(identifier: string): Promise<string | undefined> {
+    const r = await this.db.query<{ national_identifier: string | null }>(NATIONAL_OF, [identifier]);
+    return r.rows[0]?.national_identifier ?? undefined;
+  }
+
+  /** The highest national identifier stored for a unit code (seeds the serial after a restart). */
+  async lastNationalIdentifier(senderCode: string): Promise<string | undefined> {
+    const r = await this.db.query<{ national_identifier: string }>(LAST_NATIONAL, [senderCode]);
+    return r.rows[0]?.national_identifier;
   }
 }

@@ -15,6 +15,7 @@ import { buildCapAlert } from './domain/cap-message.builder';
 import { formatAnchor } from '../alarms/domain/journal-anchor';
 import { JournalAnchorService } from '../alarms/journal-anchor.service';
 import { renderCapXml } from './domain/cap-xml';
+import { NationalFeed } from './national-feed';
 import { decideCapMessage, type Incident } from './domain/incident.policy';
 import { subscriptionWants } from './domain/webhook.policy';
 import { FEED_SETTINGS, type FeedSettings } from './feeds-settings.loader';
@@ -79,6 +80,7 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
   private readonly projectedSubject = new Subject<ProjectedMessage>();
   private readonly scheduler: Scheduler;
   private idleResolvers: Array<() => void> = [];
+  private readonly national: NationalFeed | undefined;
 
   /** Every message stored (after its transaction committed). */
   readonly projected$: Observable<ProjectedMessage> = this.projectedSubject.asObservable();
@@ -95,6 +97,7 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
     @Optional() private readonly anchors?: JournalAnchorService,
   ) {
     this.scheduler = scheduler ?? systemScheduler;
+    this.national = settings.nationalProfile ? new NationalFeed(settings.nationalProfile, repo) : undefined;
   }
 
   onModuleInit(): void {
@@ -253,6 +256,9 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
               ...(sourceInfo.nameEn ? { nameEn: sourceInfo.nameEn } : {}),
               substances: sourceInfo.substances.map((x) => x.substance),
               ...(sourceInfo.filingCode !== undefined ? { filingCode: sourceInfo.filingCode } : {}),
+              ...(sourceInfo.consequenceRadiiKm !== undefined
+                ? { consequenceRadiiKm: { ...sourceInfo.consequenceRadiiKm } }
+                : {}),
             },
           }
         : {}),
@@ -275,6 +281,11 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
       ...(dueAt !== undefined ? { disposalDueAt: dueAt } : {}),
     });
     const xml = renderCapXml(cap);
+    const national = await this.national?.render(
+      cap,
+      jurisdictionView(this.config.plant.jurisdictionByPath, site.jurisdiction).adminCode,
+      at,
+    );
     const path = sitePath(site);
     const now = this.clock.now();
     const obligation: NewObligation | undefined =
@@ -303,6 +314,7 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
         sentMs: at,
         headline: cap.infos[0]?.headline ?? e.message,
         xml,
+        ...(national ? { national } : {}),
       },
       deliveries,
       ...(obligation ? { obligation } : {}),

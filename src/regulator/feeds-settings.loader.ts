@@ -17,6 +17,9 @@ import type { Priority } from '../common/types';
 import type { AppConfig } from '../config/app-config';
 import { readYamlFile, validateInto } from '../config/config.loader';
 import type { CapStatus } from './domain/cap.types';
+import type { NationalProfileSettings } from './domain/cap-national.profile';
+import { jurisdictionView } from '../config/admin-divisions';
+import { ConfigError } from '../common/errors';
 
 class WebhookSchema {
   /** First retry delay after a failed delivery; doubles per attempt up to backoffMaxSeconds. */
@@ -29,6 +32,20 @@ class WebhookSchema {
   @IsOptional() @IsNumber() @Min(0.01) @Max(60) pollSeconds: number = 1;
   /** Receivers should refuse signatures older than this (documented; used by the verification helper). */
   @IsOptional() @IsInt() @Min(10) @Max(3600) replayWindowSeconds: number = 300;
+}
+
+/** `nationalProfile`: the unit-code parts of the GB/T 35965.1 profile (docs/cap-profile.md, "National profile"). */
+class NationalProfileSchema {
+  @Matches(/^\d{3}$/, { message: 'must be the 3-digit industry code (GB/T 4657) the platform assigned' })
+  industryCode!: string;
+  @IsOptional() @Matches(/^\d{3}$/, { message: 'must be 3 digits' }) unitCode: string = '000';
+  @IsOptional() @Matches(/^\d{2}$/, { message: 'must be 2 digits' }) extensionCode: string = '00';
+  @IsOptional()
+  @Matches(/^[0-9A-Za-z.-]{1,20}$/, { message: 'must be 1-20 letters, digits, dots or dashes' })
+  eventTypeCode?: string;
+  @IsOptional()
+  @Matches(/^[^<&]{1,100}$/, { message: 'must be 1-100 characters without < or &' })
+  senderName?: string;
 }
 
 /** config/feeds.yaml (optional: every field has a default). */
@@ -52,6 +69,11 @@ export class FeedSettingsSchema {
   @IsOptional() @IsInt() @Min(1) @Max(1000) atomPageSize: number = 50;
   @IsOptional() @IsInt() @Min(10_000) @Max(900_000) atomMaxBytes: number = 900_000;
   @IsOptional() @ValidateNested() @Type(() => WebhookSchema) webhook: WebhookSchema = new WebhookSchema();
+  /** Absent: only the OASIS profile is produced. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => NationalProfileSchema)
+  nationalProfile?: NationalProfileSchema;
 }
 
 export type FeedSettings = {
@@ -72,6 +94,7 @@ export type FeedSettings = {
     readonly pollMs: number;
     readonly replayWindowS: number;
   };
+  readonly nationalProfile?: NationalProfileSettings;
 };
 
 export const FEED_SETTINGS = Symbol('FEED_SETTINGS');
@@ -97,11 +120,26 @@ export function toFeedSettings(s: FeedSettingsSchema, simulate: boolean): FeedSe
       pollMs: Math.round(w.pollSeconds * 1000),
       replayWindowS: w.replayWindowSeconds,
     }),
+    ...(s.nationalProfile
+      ? {
+          nationalProfile: Object.freeze({
+            industryCode: s.nationalProfile.industryCode,
+            unitCode: s.nationalProfile.unitCode,
+            extensionCode: s.nationalProfile.extensionCode,
+            ...(s.nationalProfile.eventTypeCode !== undefined
+              ? { eventTypeCode: s.nationalProfile.eventTypeCode }
+              : {}),
+            ...(s.nationalProfile.senderName !== undefined
+              ? { senderName: s.nationalProfile.senderName }
+              : {}),
+          }),
+        }
+      : {}),
   });
 }
 
 /** Reads CONFIG_DIR/feeds.yaml (absent → defaults); a bad value stops start-up naming file, path and reason. */
-export function loadFeedSettings(config: Pick<AppConfig, 'configDir' | 'env'>): {
+export function loadFeedSettings(config: Pick<AppConfig, 'configDir' | 'env' | 'plant'>): {
   settings: FeedSettings;
   file: string | undefined;
 } {
@@ -109,5 +147,18 @@ export function loadFeedSettings(config: Pick<AppConfig, 'configDir' | 'env'>): 
   if (!existsSync(file))
     return { settings: toFeedSettings(new FeedSettingsSchema(), config.env.SIMULATE), file: undefined };
   const raw = readYamlFile(file) ?? {};
-  return { settings: toFeedSettings(validateInto(FeedSettingsSchema, raw, file), config.env.SIMULATE), file };
+  const settings = toFeedSettings(validateInto(FeedSettingsSchema, raw, file), config.env.SIMULATE);
+  if (settings.nationalProfile) checkNationalSites(config.plant, file);
+  return { settings, file };
+}
+
+/** The national unit code starts with the site's district code: every site needs one (plant.yaml `jurisdictions`). */
+function checkNationalSites(plant: AppConfig['plant'], file: string): void {
+  const problems = plant.sites
+    .filter((s) => jurisdictionView(plant.jurisdictionByPath, s.jurisdiction).adminCode === undefined)
+    .map((s) => ({
+      path: 'nationalProfile',
+      reason: `site '${s.id}' (jurisdiction ${s.jurisdiction}) has no GB/T 2260 district code: declare its levels under plant.yaml jurisdictions`,
+    }));
+  if (problems.length > 0) throw new ConfigError(file, problems);
 }

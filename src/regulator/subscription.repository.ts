@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AlarmEventDto } from '../alarms/domain/alarm.types';
 import type { Priority } from '../common/types';
 import type { SubscriptionFormat, SubscriptionStatus } from './domain/webhook.policy';
+import type { CapProfile } from './domain/cap-national.profile';
 import { FEED_SQL, date, iso, ms, type FeedSql } from './regulator-sql';
 
 export type Subscription = {
@@ -11,6 +12,8 @@ export type Subscription = {
   readonly scope: string;
   readonly minPriority: Priority;
   readonly format: SubscriptionFormat;
+  /** CAP profile of the documents (docs/cap-profile.md): `oasis` or `cn-national`. */
+  readonly profile: CapProfile;
   readonly ownerTokenId: string;
   readonly ownerName: string;
   readonly ownerScope: string;
@@ -34,6 +37,8 @@ export type DeliveryHead = {
     readonly event: AlarmEventDto;
     readonly incident: string;
     readonly sent: string;
+    /** The national-profile twin (docs/cap-profile.md), when one was rendered. */
+    readonly national?: { readonly identifier: string; readonly xml: string };
   };
 };
 
@@ -73,9 +78,9 @@ export type DeliveryView = {
 // ---------------------------------------------------------------------------------------------------------------------
 // SQL (parameterised constants)
 
-const SUB_COLUMNS = `id, name, url, scope, min_priority, format, owner_token_id, owner_name, owner_scope, status, created_at, failing_since, paused_at, pause_reason`;
-const INSERT_SUBSCRIPTION = `INSERT INTO feed_subscription (id, name, url, scope, min_priority, format, secret, owner_token_id, owner_name, owner_scope, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${SUB_COLUMNS}`;
+const SUB_COLUMNS = `id, name, url, scope, min_priority, format, profile, owner_token_id, owner_name, owner_scope, status, created_at, failing_since, paused_at, pause_reason`;
+const INSERT_SUBSCRIPTION = `INSERT INTO feed_subscription (id, name, url, scope, min_priority, format, secret, owner_token_id, owner_name, owner_scope, created_at, profile)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ${SUB_COLUMNS}`;
 const LIST_SUBSCRIPTIONS = `SELECT ${SUB_COLUMNS} FROM feed_subscription WHERE status <> 'deleted' ORDER BY created_at, id`;
 const GET_SUBSCRIPTION = `SELECT ${SUB_COLUMNS} FROM feed_subscription WHERE id = $1 AND status <> 'deleted'`;
 const DELETE_SUBSCRIPTION = `UPDATE feed_subscription SET status = 'deleted', deleted_at = $2 WHERE id = $1 AND status <> 'deleted'`;
@@ -92,10 +97,11 @@ const GRANTS_OF = `SELECT grantee_token_id, granted_by, granted_at FROM feed_sub
 
 const DELIVERY_HEADS = `SELECT DISTINCT ON (d.subscription_id)
   d.id, d.ord, d.attempts, d.next_attempt_at,
-  s.id AS s_id, s.name AS s_name, s.url AS s_url, s.scope AS s_scope, s.min_priority AS s_min_priority, s.format AS s_format, s.secret AS s_secret,
+  s.id AS s_id, s.name AS s_name, s.url AS s_url, s.scope AS s_scope, s.min_priority AS s_min_priority, s.format AS s_format, s.profile AS s_profile, s.secret AS s_secret,
   s.owner_token_id AS s_owner_token_id, s.owner_name AS s_owner_name, s.owner_scope AS s_owner_scope, s.status AS s_status,
   s.created_at AS s_created_at, s.failing_since AS s_failing_since, s.paused_at AS s_paused_at, s.pause_reason AS s_pause_reason,
-  m.identifier AS m_identifier, m.msg_type AS m_msg_type, m.xml AS m_xml, m.event_json AS m_event, m.incident AS m_incident, m.sent AS m_sent
+  m.identifier AS m_identifier, m.msg_type AS m_msg_type, m.xml AS m_xml, m.event_json AS m_event, m.incident AS m_incident, m.sent AS m_sent,
+  m.national_identifier AS m_national_identifier, m.national_xml AS m_national_xml
 FROM feed_delivery d
 JOIN feed_subscription s ON s.id = d.subscription_id
 JOIN feed_message m ON m.identifier = d.message_id
@@ -127,6 +133,7 @@ type SubRow = {
   scope: string;
   min_priority: Priority;
   format: SubscriptionFormat;
+  profile: CapProfile;
   owner_token_id: string;
   owner_name: string;
   owner_scope: string;
@@ -143,6 +150,7 @@ const toSubscription = (r: SubRow): Subscription => ({
   scope: r.scope,
   minPriority: r.min_priority,
   format: r.format,
+  profile: r.profile,
   ownerTokenId: r.owner_token_id,
   ownerName: r.owner_name,
   ownerScope: r.owner_scope,
@@ -175,6 +183,7 @@ export class SubscriptionRepository {
       s.ownerName,
       s.ownerScope,
       date(s.createdAt),
+      s.profile,
     ]);
     return toSubscription(r.rows[0] as SubRow);
   }
@@ -261,6 +270,8 @@ export class SubscriptionRepository {
       m_event: AlarmEventDto;
       m_incident: string;
       m_sent: Date;
+      m_national_identifier: string | null;
+      m_national_xml: string | null;
     } & { [K in keyof SubRow as `s_${K & string}`]: SubRow[K] };
     const r = await this.db.query<Row>(DELIVERY_HEADS);
     return r.rows.map((x) => ({
@@ -276,6 +287,7 @@ export class SubscriptionRepository {
           scope: x.s_scope,
           min_priority: x.s_min_priority,
           format: x.s_format,
+          profile: x.s_profile,
           owner_token_id: x.s_owner_token_id,
           owner_name: x.s_owner_name,
           owner_scope: x.s_owner_scope,
@@ -294,6 +306,9 @@ export class SubscriptionRepository {
         event: x.m_event,
         incident: x.m_incident,
         sent: x.m_sent.toISOString(),
+        ...(x.m_national_identifier !== null && x.m_national_xml !== null
+          ? { national: { identifier: x.m_national_identifier, xml: x.m_national_xml } }
+          : {}),
       },
     }));
   }

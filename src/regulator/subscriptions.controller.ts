@@ -28,6 +28,8 @@ import {
   type WebhookAllowList,
 } from './domain/webhook-target.policy';
 import { scopeWithin } from './domain/webhook.policy';
+import { NATIONAL_PROFILE } from './domain/cap-national.profile';
+import { FEED_SETTINGS, type FeedSettings } from './feeds-settings.loader';
 import { SubscriptionRepository, type Subscription } from './subscription.repository';
 import { DeliveriesQuery, CreateSubscriptionBody, GrantBody } from './subscriptions.dto';
 import { WEBHOOK_RESOLVER, systemResolver, type Resolver } from './webhook.transport';
@@ -56,6 +58,7 @@ export class SubscriptionsController {
     private readonly dispatcher: WebhookDispatcher,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(FEED_SETTINGS) private readonly settings: FeedSettings,
     @Optional() @Inject(WEBHOOK_RESOLVER) resolve?: Resolver,
   ) {
     this.allow = parseWebhookAllowList(config.env.HAZWATCH_WEBHOOK_ALLOW);
@@ -118,6 +121,10 @@ export class SubscriptionsController {
     if (!scopeWithin(b.scope, this.ownScope(p)))
       throw new ForbiddenException(`scope '${b.scope}' lies outside your jurisdiction '${p.scope}'`);
     await this.checkUrl(b.url);
+    if (b.profile === NATIONAL_PROFILE && this.settings.nationalProfile === undefined)
+      throw new BadRequestException(
+        'profile cn-national needs the national profile configured (feeds.yaml nationalProfile)',
+      );
     const secret = 'whsec_' + randomBytes(32).toString('base64url');
     const sub = await this.repo.createSubscription({
       id: 'sub-' + randomBytes(6).toString('hex'),
@@ -126,6 +133,7 @@ export class SubscriptionsController {
       scope: b.scope,
       minPriority: b.minPriority,
       format: b.format,
+      profile: b.profile ?? 'oasis',
       ownerTokenId: p.tokenId,
       ownerName: p.name,
       ownerScope: p.scope,
@@ -137,6 +145,7 @@ export class SubscriptionsController {
       scope: sub.scope,
       minPriority: sub.minPriority,
       format: sub.format,
+      profile: sub.profile,
       by: p.name,
     });
     return { ...sub, secret };

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
+import { CAP_PROFILES, type CapProfile } from './domain/cap-national.profile';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Length, Matches, Max, Min } from 'class-validator';
 import type { Priority } from '../common/types';
 
@@ -36,6 +37,15 @@ export class CreateSubscriptionBody {
   })
   @IsIn(['json', 'cap'])
   format!: 'json' | 'cap';
+
+  @ApiPropertyOptional({
+    enum: CAP_PROFILES,
+    description:
+      'CAP profile (docs/cap-profile.md): oasis (default) or cn-national (GB/T 35965.1 identifiers; needs feeds.yaml nationalProfile)',
+  })
+  @IsOptional()
+  @IsIn(CAP_PROFILES)
+  profile?: CapProfile;
 
   @ApiPropertyOptional({ description: 'Label (default: the token’s name)' })
   @IsOptional()

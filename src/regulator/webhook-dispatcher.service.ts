@@ -27,6 +27,8 @@ import {
   type Resolver,
   type WebhookTransport,
 } from './webhook.transport';
+import { NATIONAL_PROFILE } from './domain/cap-national.profile';
+import { placeNames, type PlaceNames } from './place-names';
 
 export const WEBHOOK_FAILING_RULE = 'ext:feeds:webhook-failing:';
 /** External alarms about feed health hang on this pseudo source (no hazard source is at fault). */
@@ -36,27 +38,43 @@ export const FEED_SOURCE_ID = 'regulator-feed';
 export type WebhookJsonBody = {
   deliveryId: string;
   subscriptionId: string;
+  /** CAP identifier in the subscription's profile (a GB/T 35965.1 identifier for `cn-national`). */
   identifier: string;
+  /** The OASIS-profile identifier, when `identifier` is the national one. */
+  oasisIdentifier?: string;
   msgType: string;
   sent: string;
   incident: string;
   cap: string;
+  /** Enterprise, hazard source and jurisdiction by name (the alarm carries the ids). */
+  place?: PlaceNames;
   alarm: unknown;
   /** Signed alarm-journal chain head carried by the CAP message (docs/adr/0015-journal-anchors.md); keep it. */
   journalAnchor?: string;
 };
 
-export function webhookBody(h: DeliveryHead, capUrl: string): { body: string; contentType: string } {
+/**
+ * A `cn-national` subscription gets the national twin of each message; a message projected before that profile was
+ * configured has none and goes out in the OASIS profile (never held back).
+ */
+export function webhookBody(
+  h: DeliveryHead,
+  capUrl: string,
+  place?: PlaceNames,
+): { body: string; contentType: string } {
+  const national = h.subscription.profile === NATIONAL_PROFILE ? h.message.national : undefined;
   if (h.subscription.format === 'cap')
-    return { body: h.message.xml, contentType: 'application/cap+xml; charset=utf-8' };
+    return { body: national?.xml ?? h.message.xml, contentType: 'application/cap+xml; charset=utf-8' };
   const b: WebhookJsonBody = {
     deliveryId: h.id,
     subscriptionId: h.subscription.id,
-    identifier: h.message.identifier,
+    identifier: national?.identifier ?? h.message.identifier,
+    ...(national ? { oasisIdentifier: h.message.identifier } : {}),
     msgType: h.message.msgType,
     sent: h.message.sent,
     incident: h.message.incident,
     cap: capUrl,
+    ...(place ? { place } : {}),
     alarm: h.message.event,
   };
   const anchor = /<valueName>hazwatch:journalAnchor<\/valueName>\s*<value>([^<]+)<\/value>/.exec(
@@ -188,9 +206,11 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private async send(h: DeliveryHead): Promise<void> {
     const attempt = h.attempts + 1;
     const started = this.clock.now();
+    const national = h.subscription.profile === NATIONAL_PROFILE ? h.message.national : undefined;
     const { body, contentType } = webhookBody(
       h,
-      `/feeds/alerts/${encodeURIComponent(h.message.identifier)}.cap`,
+      `/feeds/alerts/${encodeURIComponent(national?.identifier ?? h.message.identifier)}.cap`,
+      placeNames(this.config.plant, h.message.event.siteId, h.message.event.sourceId),
     );
     const ts = Math.floor(started / 1000);
     const headers: Record<string, string> = {

@@ -17,7 +17,7 @@ type FindingView = {
   grade: string;
   overdue: boolean;
   escalatedAt?: string;
-  history?: Array<{ kind: string; to?: string; actor: string }>;
+  history?: Array<{ kind: string; to?: string; actor: string; comment?: string }>;
 };
 type Alarm = { ruleId: string; condition: string; priority: string; active: boolean };
 
@@ -114,7 +114,7 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
     const done = closed.body as FindingView;
     expect(done.status).toBe('closed');
     expect(done.escalatedAt).toBeDefined();
-    expect(done.history?.map((h) => h.kind)).toEqual([
+    expect(done.history?.map((h) => h.kind).filter((k) => k !== 'notified')).toEqual([
       'created',
       'escalated',
       'plan',
@@ -122,6 +122,22 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
       'transition',
       'transition',
     ]);
+    // the 主要负责人 (张建国 in config/callouts.yaml) was called when it was recorded and when it became overdue
+    const notices = await pollUntil(
+      async () => {
+        const h =
+          ((await app.http('GET', `/api/findings/${f.id}`, binhai)).body as FindingView).history ?? [];
+        const n = h.filter((x) => x.kind === 'notified');
+        return n.length === 2 ? n : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250, what: 'two notices to the 主要负责人' },
+    );
+    expect(notices.map((n) => n.comment)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^主要负责人 张建国 登记通知: [A-Z_]+ \(\d 次呼叫/),
+        expect.stringMatching(/^主要负责人 张建国 逾期通知: [A-Z_]+ \(\d 次呼叫/),
+      ]),
+    );
     await pollUntil(
       async () => !(await alarms()).some((a) => a.ruleId === `ext:finding-overdue:${f.id}` && a.active),
       { timeoutMs: 10_000, intervalMs: 250, what: 'the finding_overdue alarm to clear' },
@@ -204,9 +220,32 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
   });
 
   it('should count duty checks and the responsible persons’ calls per month', async () => {
+    const now = new Date();
+    const month = new Date(now.getTime() + 8 * 3_600_000).toISOString().slice(0, 7);
+    type Person = {
+      role: string;
+      name: string;
+      callsPlaced: number;
+      callsAnswered: number;
+      callsConfirmed: number;
+    };
+    const zhang = async (): Promise<Person> => {
+      const r = await app.http('GET', `/api/responsible-performance?month=${month}&site=bohai-chem`, binhai);
+      const [p] = r.body as Array<{ persons: Person[] }>;
+      return (
+        p?.persons.find((x) => x.role === 'main' && x.name === '张建国') ?? {
+          role: 'main',
+          name: '张建国',
+          callsPlaced: 0,
+          callsAnswered: 0,
+          callsConfirmed: 0,
+        }
+      );
+    };
+    // the finding notices of the first test count too (they were calls to him); take them as the baseline
+    const before = await zhang();
     const db = new Client({ connectionString: scratch.url });
     await db.connect();
-    const now = new Date();
     try {
       await db.query(
         `INSERT INTO duty_check (id, site_id, trigger, scheduled_at, status, result, completed_at, state) VALUES ('dc-perf-1', 'bohai-chem', 'manual', $1, 'done', 'on_duty', $1, '{}')`,
@@ -224,7 +263,6 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
     } finally {
       await db.end();
     }
-    const month = new Date(now.getTime() + 8 * 3_600_000).toISOString().slice(0, 7);
     const r = await app.http('GET', `/api/responsible-performance?month=${month}&site=bohai-chem`, binhai);
     expect(r.status).toBe(200);
     const [perf] = r.body as Array<{
@@ -240,9 +278,9 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
     expect(perf!.dutyChecks.done).toBeGreaterThanOrEqual(1);
     expect(perf!.dutyChecks.onDuty).toBeGreaterThanOrEqual(1);
     expect(perf!.persons.find((x) => x.role === 'main' && x.name === '张建国')).toMatchObject({
-      callsPlaced: 2,
-      callsAnswered: 1,
-      callsConfirmed: 1,
+      callsPlaced: before.callsPlaced + 2,
+      callsAnswered: before.callsAnswered + 1,
+      callsConfirmed: before.callsConfirmed + 1,
     });
     expect(
       (await app.http('GET', `/api/responsible-performance?month=${month}&site=bohai-chem`, wuqing)).status,

@@ -138,6 +138,33 @@ describeDb('call-out records on PostgreSQL', () => {
     expect(await repo.listCallouts({ siteIds: ['elsewhere'], limit: 5 })).toEqual([]);
   });
 
+  it('should list call-outs still running at the start of a window when asked (the incident dossier)', async () => {
+    const site = uniqueId('site');
+    const t0 = Date.now() - 3_600_000;
+    const start = (alarmId: string, raisedAt: number): EscalationMachine =>
+      EscalationMachine.start(
+        { alarmId, siteId: site, sourceId: 'src', ruleId: 'r', priority: 'critical', message: 'm', raisedAt },
+        policy().policy,
+        (role) => ({ callee: { role, name: 'room', number: 'sip:8001@pbx' } }),
+      );
+    const running = start(`al-${uniqueId('run')}`, t0);
+    running.tick(t0);
+    await repo.saveCallout(running.state);
+    const inside = start(`al-${uniqueId('in')}`, t0 + 30 * 60_000);
+    inside.tick(t0 + 30 * 60_000);
+    await repo.saveCallout(inside.state);
+    const window = { siteId: site, from: t0 + 20 * 60_000, to: t0 + 40 * 60_000, limit: 10 };
+    expect((await repo.listCallouts(window)).map((c) => c.id)).toEqual([inside.id]);
+    expect((await repo.listCallouts({ ...window, overlapping: true })).map((c) => c.id).sort()).toEqual(
+      [inside.id, running.id].sort(),
+    );
+    // a window after both started: only those not yet ended
+    expect(
+      (await repo.listCallouts({ ...window, from: t0 + 50 * 60_000, to: Date.now(), overlapping: true }))
+        .length,
+    ).toBe(2);
+  });
+
   it('should refuse an attempt row that belongs to neither a call-out nor a duty check', async () => {
     await expect(
       repo.insertAttempt({

@@ -31,6 +31,25 @@ export function alarmPrompt(input: {
   return { text, version: version(text) };
 }
 
+/** A notice to the enterprise's 主要负责人 about a finding (隐患): recorded, or overdue. */
+export function findingPrompt(input: {
+  siteName: string;
+  kind: 'recorded' | 'overdue';
+  grade: string;
+  title: string;
+  deadline: string;
+  confirmKey: string;
+}): { text: string; version: string } {
+  const what =
+    input.kind === 'recorded'
+      ? `新登记${input.grade}：${input.title}，整改期限${input.deadline}`
+      : `${input.grade}逾期未整改：${input.title}，整改期限${input.deadline}已过`;
+  const text = clean(
+    `隐患排查治理通知。${input.siteName}主要负责人：${what}。请组织落实整改。确认收到请按${input.confirmKey}键。`,
+  );
+  return { text, version: version(text) };
+}
+
 export function dutyCheckPrompt(input: { siteName: string; confirmKey: string }): {
   text: string;
   version: string;

@@ -43,6 +43,8 @@ export type CapSource = {
   readonly substances?: readonly string[];
   /** 重大危险源备案编号, plant.yaml `filingCode`. */
   readonly filingCode?: string;
+  /** Filed consequence radii, km (plant.yaml `consequenceRadiiKm`): replace the per-substance defaults. */
+  readonly consequenceRadiiKm?: Partial<Record<'toxic' | 'fire' | 'explosion', number>>;
 };
 export type CapDevice = {
   readonly id: string;
@@ -290,7 +292,9 @@ export function buildCapAlert(input: CapBuildInput): CapAlert {
   ];
   const { lat, lon } = site.location;
   const zoneKm =
-    source?.substances !== undefined ? consequenceRadiusKm(source.substances, assessed.scenario) : undefined;
+    source?.substances !== undefined || source?.consequenceRadiiKm !== undefined
+      ? consequenceRadiusKm(source.substances ?? [], assessed.scenario, source.consequenceRadiiKm)
+      : undefined;
   const radiusKm = zoneKm ?? settings.areaRadiusKm;
   const geocodes: CapValuePair[] = [
     ...(site.adminCode !== undefined ? [{ valueName: 'GB/T 2260', value: site.adminCode }] : []),

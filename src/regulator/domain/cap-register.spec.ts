@@ -140,6 +140,31 @@ describe('condition classes', () => {
     expect(consequenceRadiusKm(['ammonia'], undefined)).toBe(1.5);
     expect(consequenceRadiusKm(['unobtainium'], 'toxic')).toBeUndefined();
   });
+  it('should take a hazard source’s filed radii over the per-substance defaults', () => {
+    expect(consequenceRadiusKm(['chlorine'], 'toxic', { toxic: 4.2 })).toBe(4.2);
+    // a scenario not filed keeps the default
+    expect(consequenceRadiusKm(['ammonia'], 'fire', { toxic: 2 })).toBe(0.1);
+    // worst case: the filed radius replaces its scenario's default, then the largest wins
+    expect(consequenceRadiusKm(['ammonia'], undefined, { toxic: 0.2 })).toBe(0.3);
+    expect(consequenceRadiusKm([], undefined, { fire: 0.7 })).toBe(0.7);
+    const a = build({ condition: 'gas_l2', ruleId: 'gas:cl-gd-1', priority: 'high', deviceId: 'cl-gd-1' });
+    const filed = buildCapAlert({
+      event: makeFeedEvent({
+        condition: 'gas_l2',
+        ruleId: 'gas:cl-gd-1',
+        priority: 'high',
+        deviceId: 'cl-gd-1',
+      }),
+      msgType: 'Alert',
+      site: SITE,
+      source: { ...SOURCE, consequenceRadiiKm: { toxic: 4.2 } },
+      device: DETECTOR,
+      settings: CAP_SETTINGS,
+    });
+    expect(a.infos[0]?.areas[0]?.circles).toEqual(['38.762,117.512 3']);
+    expect(filed.infos[0]?.areas[0]?.circles).toEqual(['38.762,117.512 4.2']);
+    expect(filed.infos[0]?.areas[0]?.areaDesc).toContain('半径 4.2 公里');
+  });
 });
 
 describe('identification codes', () => {

@@ -74,6 +74,7 @@ export function renderCapXml(a: CapAlert): string {
   if (a.source !== undefined) out += element(i, 'source', a.source);
   out += element(i, 'scope', a.scope);
   if (a.restriction !== undefined) out += element(i, 'restriction', a.restriction);
+  for (const c of a.codes ?? []) out += element(i, 'code', c);
   if (a.note !== undefined) out += element(i, 'note', a.note);
   if (a.references !== undefined) out += element(i, 'references', a.references);
   if (a.incidents !== undefined) out += element(i, 'incidents', a.incidents);

@@ -62,6 +62,8 @@ export type CapAlert = {
   readonly scope: CapScope;
   /** Required when scope is Restricted. */
   readonly restriction?: string;
+  /** `<code>` elements: special handling codes, e.g. the national profile's standard (cap-national.profile.ts). */
+  readonly codes?: readonly string[];
   readonly note?: string;
   /** Space-separated `sender,identifier,sent` triples of the messages this one refers to. */
   readonly references?: string;

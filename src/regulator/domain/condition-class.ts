@@ -124,14 +124,21 @@ export function assessCondition(
 export function consequenceRadiusKm(
   substances: readonly string[],
   scenario: ConsequenceScenario | undefined,
+  /** The source's filed radii (plant.yaml `consequenceRadiiKm`): a scenario given there replaces the defaults. */
+  filed?: Partial<Record<ConsequenceScenario, number>>,
 ): number | undefined {
+  const radius = (zones: Partial<Record<ConsequenceScenario, number>>): number | undefined =>
+    scenario !== undefined ? zones[scenario] : Math.max(...Object.values(zones));
+  if (scenario !== undefined && filed?.[scenario] !== undefined) return filed[scenario];
   let best: number | undefined;
   for (const s of substances) {
     const zones = CONSEQUENCE_RADIUS_KM[s];
     if (!zones) continue;
-    const r = scenario !== undefined ? zones[scenario] : Math.max(...Object.values(zones));
+    // without a scenario: the worst case, where a filed radius replaces its scenario's default
+    const r = radius(scenario === undefined && filed ? { ...zones, ...filed } : zones);
     if (r !== undefined && Number.isFinite(r) && (best === undefined || r > best)) best = r;
   }
+  if (scenario === undefined && filed && best === undefined) best = radius(filed);
   return best;
 }
 
