@@ -295,7 +295,8 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
     const db = await Database.open({ url: scratch.url, probeIntervalMs: 0 });
     const dir = mkdtempSync(join(tmpdir(), 'hazwatch-tsdb-long-'));
     try {
-      const start = floorMin(Date.now()) - 3 * 86_400_000;
+      // half past an hour: the query below then spans 51 hour buckets whatever the minute the test runs at
+      const start = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 86_400_000 + 30 * MIN;
       const rs: Reading[] = [];
       for (let i = 0; i < 3 * 24 * 12; i++)
         rs.push(reading(start + i * 5 * MIN + (i % 7) * 1000, (i * 37) % 101));
