@@ -62,6 +62,46 @@ describe('loadEnv', () => {
   });
 });
 
+describe('loadEnv: relations between variables', () => {
+  it('should stop when the 1-minute roll-up would be dropped before the raw telemetry, naming both variables', () => {
+    const err = problemsOf(() =>
+      loadEnv({ TELEMETRY_RETENTION_DAYS: '400', TELEMETRY_1M_RETENTION_DAYS: '365' }),
+    );
+    expect(err.file).toBe('environment');
+    expect(err.problems).toEqual([
+      {
+        path: 'TELEMETRY_1M_RETENTION_DAYS',
+        reason: expect.stringMatching(/is 365 days, shorter than TELEMETRY_RETENTION_DAYS \(400\)/),
+      },
+    ]);
+  });
+
+  it('should catch a raw retention raised past the roll-up default (730 days)', () => {
+    const err = problemsOf(() => loadEnv({ TELEMETRY_RETENTION_DAYS: '1000' }));
+    expect(err.problems[0]).toMatchObject({ path: 'TELEMETRY_1M_RETENTION_DAYS' });
+    expect(err.problems[0]!.reason).toContain('≥ 1000');
+  });
+
+  it('should accept equal retentions and the defaults', () => {
+    const env = loadEnv({ TELEMETRY_RETENTION_DAYS: '365', TELEMETRY_1M_RETENTION_DAYS: '365' });
+    expect([env.TELEMETRY_RETENTION_DAYS, env.TELEMETRY_1M_RETENTION_DAYS]).toEqual([365, 365]);
+    expect(loadEnv({}).TELEMETRY_1M_RETENTION_DAYS).toBeGreaterThanOrEqual(
+      loadEnv({}).TELEMETRY_RETENTION_DAYS,
+    );
+  });
+
+  it('should report a variable that is invalid alone without also checking the pair', () => {
+    const err = problemsOf(() =>
+      loadEnv({ TELEMETRY_RETENTION_DAYS: '10', TELEMETRY_1M_RETENTION_DAYS: '5' }),
+    );
+    expect(err.problems.map((p) => p.path).sort()).toEqual([
+      'TELEMETRY_1M_RETENTION_DAYS',
+      'TELEMETRY_RETENTION_DAYS',
+    ]);
+    expect(err.problems.every((p) => !p.reason.includes('shorter than'))).toBe(true);
+  });
+});
+
 describe('loadPlant', () => {
   it('should load the demo plant: ≥3 enterprises in 2 districts, ≥5 hazard sources, ≥60 devices', () => {
     const plant = loadPlant(demoDir);

@@ -61,7 +61,27 @@ export function loadEnv(env: NodeJS.ProcessEnv): Readonly<EnvSchema> {
   const inst = plainToInstance(EnvSchema, plain, { exposeDefaultValues: true });
   const errors = validateSync(inst, { whitelist: true });
   if (errors.length) throw new ConfigError('environment', flattenErrors(errors));
+  const problems = checkEnvRelations(inst);
+  if (problems.length) throw new ConfigError('environment', problems);
   return Object.freeze(inst);
+}
+
+/**
+ * Relations between variables that each validate alone. `telemetry_1m` is the long-term record of `telemetry`
+ * (docs/adr/0017-timescale-path.md): a roll-up dropped before the raw rows it summarises would leave months where
+ * only raw data exists and long-range queries, which read the roll-up, return nothing.
+ */
+export function checkEnvRelations(env: Readonly<EnvSchema>): Problem[] {
+  const problems: Problem[] = [];
+  if (env.TELEMETRY_1M_RETENTION_DAYS < env.TELEMETRY_RETENTION_DAYS)
+    problems.push({
+      path: 'TELEMETRY_1M_RETENTION_DAYS',
+      reason:
+        `is ${env.TELEMETRY_1M_RETENTION_DAYS} days, shorter than TELEMETRY_RETENTION_DAYS (${env.TELEMETRY_RETENTION_DAYS}): ` +
+        'the 1-minute roll-up must be kept at least as long as the raw telemetry it summarises; ' +
+        `raise TELEMETRY_1M_RETENTION_DAYS to ≥ ${env.TELEMETRY_RETENTION_DAYS} or lower TELEMETRY_RETENTION_DAYS`,
+    });
+  return problems;
 }
 
 /** Reads a YAML (or JSON) document; a syntax error names file, line and column. */

@@ -12,6 +12,8 @@ import type { ChannelSpec } from './device-channels';
 export const SPARKPLUG_FILE = 'sparkplug.yaml';
 /** Default least time between two rebirth requests to one edge node. */
 export const DEFAULT_REBIRTH_INTERVAL_S = 10;
+/** Default Sparkplug host id under which hazwatch publishes its STATE (docs/sparkplug.md "Primary host STATE"). */
+export const DEFAULT_HOST_ID = 'hazwatch';
 
 /** A Sparkplug id (group, edge node, device): a single topic level (specification §4.1.1: no `/`, `+`, `#`). */
 const SP_ID_RE = /^[^/+#\s]{1,128}$/;
@@ -42,6 +44,8 @@ export type SparkplugNodeMap = {
 export type SparkplugConfig = {
   readonly file: string;
   readonly rebirthIntervalMs: number;
+  /** hazwatch's Sparkplug host id: it publishes `spBv1.0/STATE/{hostId}`; undefined when `publishState: false`. */
+  readonly hostId: string | undefined;
   /** By `${group}/${node}`. */
   readonly nodes: ReadonlyMap<string, SparkplugNodeMap>;
 };
@@ -63,8 +67,9 @@ export function parseSparkplugConfig(
   if (!isObj(raw))
     throw new ConfigError(file, [{ path: '(root)', reason: 'must be a mapping with `nodes`' }]);
   for (const k of Object.keys(raw))
-    if (k !== 'nodes' && k !== 'rebirthIntervalS')
-      problems.push({ path: k, reason: 'unknown key (allowed: nodes, rebirthIntervalS)' });
+    if (!TOP_KEYS.includes(k))
+      problems.push({ path: k, reason: `unknown key (allowed: ${TOP_KEYS.join(', ')})` });
+  const hostId = parseHostState(raw, problems);
   if (raw.rebirthIntervalS !== undefined) {
     const v = raw.rebirthIntervalS;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > 3600)
@@ -178,7 +183,22 @@ export function parseSparkplugConfig(
       nodes.set(key, { group: n.group as string, node: n.node as string, siteId: siteId as string, devices });
   });
   if (problems.length) throw new ConfigError(file, problems);
-  return { file, rebirthIntervalMs, nodes };
+  return { file, rebirthIntervalMs, hostId, nodes };
+}
+
+const TOP_KEYS = ['nodes', 'rebirthIntervalS', 'hostId', 'publishState'];
+
+/** `hostId` (default "hazwatch") and `publishState` (default true): the host id whose STATE hazwatch publishes. */
+function parseHostState(raw: Record<string, unknown>, problems: Problem[]): string | undefined {
+  const hostId = raw.hostId ?? DEFAULT_HOST_ID;
+  if (typeof hostId !== 'string' || !SP_ID_RE.test(hostId))
+    problems.push({
+      path: 'hostId',
+      reason: 'must be a Sparkplug host id: 1–128 characters, no "/", "+", "#" or blanks',
+    });
+  const publish = raw.publishState ?? true;
+  if (typeof publish !== 'boolean') problems.push({ path: 'publishState', reason: 'must be true or false' });
+  return publish === false || typeof hostId !== 'string' ? undefined : hostId;
 }
 
 /** Loads `CONFIG_DIR/sparkplug.yaml` when present (else undefined: Sparkplug ingest off). */

@@ -2,9 +2,10 @@ import { Module } from '@nestjs/common';
 import { IngestService } from './ingest.service';
 import { MqttSecurity } from './mqtt-auth/mqtt-security.service';
 import { RejectsController } from './rejects.controller';
+import { SparkplugHostStateService } from './sparkplug/host-state.service';
 
 @Module({
-  providers: [IngestService, MqttSecurity],
+  providers: [IngestService, MqttSecurity, SparkplugHostStateService],
   controllers: [RejectsController],
   exports: [IngestService, MqttSecurity],
 })

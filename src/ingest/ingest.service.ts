@@ -104,6 +104,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   /** Device clock health changes (ahead / behind / ok), for the rule engine's clock_fault (docs/ingest-time-and-sequence.md). */
   readonly clock$: Observable<ClockChange> = this.clockChanges.asObservable();
   readonly connected$: Observable<boolean> = this.connected.asObservable();
+  private readonly subscribed = new BehaviorSubject<boolean>(false);
+  /** True once the current connection's subscriptions are granted, false when it closes (Sparkplug host STATE). */
+  readonly subscribed$: Observable<boolean> = this.subscribed.asObservable();
 
   private client?: MqttClient;
   private broker?: EmbeddedBroker;
@@ -281,8 +284,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       });
       const filters: string[] = [...SUBSCRIPTIONS];
       if (this.sparkplug) filters.push(...SPARKPLUG_SUBSCRIPTIONS);
-      client.subscribe(filters, { qos: 1 }, (err) => {
+      client.subscribe(filters, { qos: 1 }, (err, granted) => {
         if (err) this.log.error('MQTT subscribe failed', { err });
+        else if (client.connected) this.subscribed.next(!granted?.some((g) => g.qos === 128));
       });
       client.publish(serverStatusTopic(id.statusName), 'online', { qos: 1, retain: true });
     });
@@ -290,6 +294,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       if (this.connected.value)
         this.log.warn('MQTT connection closed; reconnecting', { url: maskUrl(this.brokerUrl) });
       this.connected.next(false);
+      this.subscribed.next(false);
       this.metrics.mqttConnected.set(0);
       // The broker redelivers every unacknowledged message on the resumed session; ids may be reused.
       this.acks?.reset();

@@ -412,6 +412,11 @@ export class HazwatchMetrics {
     help: 'Sparkplug messages whose seq was not the next of their edge node (or that came before its NBIRTH)',
     registers: [this.registry],
   });
+  readonly sparkplugHostOnline = new Gauge({
+    name: 'hazwatch_ingest_sparkplug_host_online',
+    help: 'Sparkplug primary host STATE: 1 while our retained online STATE is acknowledged by the broker',
+    registers: [this.registry],
+  });
   readonly sparkplugUnmapped = new Counter({
     name: 'hazwatch_ingest_sparkplug_unmapped_metrics_total',
     help: 'Sparkplug metrics of mapped nodes and devices that no channel is mapped to (not stored)',

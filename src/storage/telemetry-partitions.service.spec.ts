@@ -63,11 +63,18 @@ function fakeDb(opts: { timescale?: boolean; failOn?: RegExp; listFails?: boolea
 const NOW = Date.UTC(2040, 2, 10, 12);
 
 describe('TelemetryPartitions (unit, fake database)', () => {
-  it('should do nothing at all under TimescaleDB', async () => {
+  it('should only index closed chunks under TimescaleDB: no partition created, moved or dropped', async () => {
     const { db, statements } = fakeDb({ timescale: true });
     const svc = new TelemetryPartitions({ db, clock: new ManualClock(NOW), retentionDays: 90 });
-    await expect(svc.runOnce()).resolves.toMatchObject({ skipped: 'timescale', created: [] });
-    expect(statements).toEqual([]);
+    await expect(svc.runOnce()).resolves.toEqual({
+      created: [],
+      movedFromDefault: 0,
+      indexed: [],
+      dropped: [],
+      failed: [],
+    });
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/FROM timescaledb_information\.chunks/);
   });
 
   it('should create today..+2 in one transaction each: create, move from default, attach', async () => {

@@ -14,6 +14,7 @@ import {
   type DailyPartition,
   type ExistingPartition,
 } from './telemetry-partitions';
+import { LIST_TELEMETRY_CHUNKS, planChunkIndexes, type TelemetryChunkRow } from './timescale-chunk-indexes';
 
 const TEN_MINUTES_MS = 600_000;
 
@@ -48,8 +49,8 @@ type PartitionRow = {
 export type PartitionStep = 'list' | 'plan' | 'create' | 'index' | 'drop';
 
 export type PartitionRoundResult = {
-  /** Why nothing was done: TimescaleDB (its chunks do this), or `telemetry` is not partitioned. */
-  skipped?: 'timescale' | 'not-partitioned' | 'other-node';
+  /** Why nothing was done: `telemetry` is not partitioned, or another cluster node owns the job. */
+  skipped?: 'not-partitioned' | 'other-node';
   created: string[];
   /** Rows moved out of DEFAULT into a partition created this round. */
   movedFromDefault: number;
@@ -59,7 +60,8 @@ export type PartitionRoundResult = {
 };
 
 export type TelemetryPartitionsOptions = {
-  db: Pick<Database, 'query' | 'withTransaction' | 'timescale' | 'whenReady'>;
+  db: Pick<Database, 'query' | 'withTransaction' | 'timescale' | 'whenReady'> &
+    Partial<Pick<Database, 'acquire'>>;
   clock: Clock;
   /** TELEMETRY_RETENTION_DAYS: daily partitions whose whole day is older are dropped. */
   retentionDays: number;
@@ -90,7 +92,8 @@ function errorText(err: unknown): string {
  *   and default partitions stay RetentionService's job).
  * Runs after the database is ready and every 10 minutes (unref'd). Every failure is logged with the partition and
  * SQL error and retried next round; a round never throws. A missing partition loses nothing: rows go to DEFAULT.
- * Under TimescaleDB it does nothing (hypertable chunks, compression and retention policies cover it).
+ * Under TimescaleDB, chunks and the compression and retention policies cover creating and dropping; it only builds the
+ * series btree of closed, uncompressed chunks (docs/adr/0022-timescale-chunk-series-index.md), the same way.
  */
 export class TelemetryPartitions implements OnModuleInit, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
@@ -140,9 +143,9 @@ export class TelemetryPartitions implements OnModuleInit, OnModuleDestroy {
   }
 
   private async round(result: PartitionRoundResult): Promise<PartitionRoundResult> {
-    if (this.opts.db.timescale) return { ...result, skipped: 'timescale' };
     if (this.stopped) return result;
     if (this.opts.gate && !this.opts.gate()) return { ...result, skipped: 'other-node' }; // cluster: not this node's job
+    if (this.opts.db.timescale) return this.indexClosedChunks(result);
 
     let existing: ExistingPartition[];
     try {
@@ -204,25 +207,59 @@ export class TelemetryPartitions implements OnModuleInit, OnModuleDestroy {
 
     for (const p of plan.index) {
       if (this.stopped) return result;
-      await this.step(result, p.name, 'index', async () => {
-        if (p.dropInvalidFirst) {
-          this.log.warn('rebuilding an invalid series index (an earlier build was interrupted)', {
-            partition: p.name,
-            index: seriesIndexName(p),
-          });
-          await this.opts.db.query(dropSeriesIndexSql(p));
-        }
-        const started = Date.now();
-        await this.opts.db.query(createSeriesIndexSql(p));
-        result.indexed.push(p.name);
-        this.log.info('built the series index of a closed telemetry partition', {
-          partition: p.name,
-          index: seriesIndexName(p),
-          ms: Date.now() - started,
-        });
+      await this.buildSeriesIndex(result, {
+        partition: p.name,
+        index: seriesIndexName(p),
+        create: createSeriesIndexSql(p),
+        ...(p.dropInvalidFirst ? { dropInvalid: dropSeriesIndexSql(p) } : {}),
       });
     }
     return result;
+  }
+
+  /** TimescaleDB: the series btree of every closed, uncompressed chunk that lacks a valid one, newest first. */
+  private async indexClosedChunks(result: PartitionRoundResult): Promise<PartitionRoundResult> {
+    let rows: TelemetryChunkRow[];
+    try {
+      rows = (await this.opts.db.query<TelemetryChunkRow>(LIST_TELEMETRY_CHUNKS)).rows;
+    } catch (err) {
+      this.fail(result, TELEMETRY_PARENT, 'list', err);
+      return result;
+    }
+    for (const t of planChunkIndexes(rows, this.opts.clock.now())) {
+      if (this.stopped) return result;
+      await this.buildSeriesIndex(result, {
+        partition: t.chunk,
+        index: t.index,
+        create: t.create,
+        dropInvalid: t.dropInvalid,
+      });
+    }
+    return result;
+  }
+
+  /** CREATE INDEX CONCURRENTLY of one closed partition or chunk (an invalid leftover dropped first). */
+  private async buildSeriesIndex(
+    result: PartitionRoundResult,
+    t: { partition: string; index: string; create: string; dropInvalid?: string | undefined },
+  ): Promise<void> {
+    await this.step(result, t.partition, 'index', async () => {
+      if (t.dropInvalid) {
+        this.log.warn('rebuilding an invalid series index (an earlier build was interrupted)', {
+          partition: t.partition,
+          index: t.index,
+        });
+        await this.longDdl(t.dropInvalid);
+      }
+      const started = Date.now();
+      await this.longDdl(t.create);
+      result.indexed.push(t.partition);
+      this.log.info('built the series index of a closed telemetry partition', {
+        partition: t.partition,
+        index: t.index,
+        ms: Date.now() - started,
+      });
+    });
   }
 
   /** Creates, fills from DEFAULT and attaches one daily partition in one transaction; true when it exists after. */
@@ -277,6 +314,26 @@ export class TelemetryPartitions implements OnModuleInit, OnModuleDestroy {
       step,
       error,
     });
+  }
+
+  /**
+   * An index build takes minutes on a day of telemetry: on a pooled connection of its own, without the ordinary
+   * DB_QUERY_TIMEOUT_MS (a client-side timeout would drop the connection, abort the build and leave an invalid index
+   * to rebuild next round, for ever).
+   */
+  private async longDdl(sql: string): Promise<void> {
+    if (!this.opts.db.acquire) {
+      await this.opts.db.query(sql);
+      return;
+    }
+    const client = await this.opts.db.acquire();
+    try {
+      await client.query(sql);
+      client.release();
+    } catch (err) {
+      client.release(err instanceof Error ? err : true);
+      throw err;
+    }
   }
 
   private lockTimeoutMs(): number {

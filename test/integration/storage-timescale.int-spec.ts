@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { RetentionService } from '../../src/storage/retention.service';
 import { TelemetryPartitions } from '../../src/storage/telemetry-partitions.service';
 import { TimescalePolicies } from '../../src/storage/timescale-policies.service';
 import { createScratchDatabase } from '../setup/test-db';
+import { timescaleSkipReason } from '../setup/timescale';
 
 /**
  * The TimescaleDB path (hypertable, continuous aggregate, time_bucket/last). Runs against
@@ -27,26 +27,7 @@ import { createScratchDatabase } from '../setup/test-db';
  */
 const url = process.env.TEST_TIMESCALE_URL ?? process.env.TEST_DATABASE_URL;
 
-/** Synchronous probe so the suite can be skipped (describe cannot wait for a query): installed and preloaded. */
-function timescaleAvailable(u: string): boolean {
-  const script = `
-    const { Client } = require('pg');
-    const c = new Client({ connectionString: process.argv[1] });
-    c.connect().then(() => c.query("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb' AND EXISTS (SELECT 1 FROM pg_settings WHERE name = 'timescaledb.bgw_launcher_poll_time')"))
-      .then((r) => { process.stdout.write(r.rowCount > 0 ? 'yes' : 'no'); return c.end(); })
-      .catch(() => { process.stdout.write('error'); process.exit(0); });`;
-  const r = spawnSync(process.execPath, ['-e', script, u], {
-    cwd: join(__dirname, '../..'),
-    encoding: 'utf8',
-    timeout: 15_000,
-  });
-  return r.stdout === 'yes';
-}
-
-let reason: string | undefined;
-if (!url) reason = 'set TEST_TIMESCALE_URL or TEST_DATABASE_URL';
-else if (!timescaleAvailable(url))
-  reason = 'the timescaledb extension is not installed and preloaded on that server';
+const reason = timescaleSkipReason(url);
 if (reason) console.warn(`storage-timescale.int-spec: skipped — ${reason}`);
 const suite = reason ? describe.skip : describe;
 
@@ -314,7 +295,8 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
     const db = await Database.open({ url: scratch.url, probeIntervalMs: 0 });
     const dir = mkdtempSync(join(tmpdir(), 'hazwatch-tsdb-long-'));
     try {
-      const start = floorMin(Date.now()) - 3 * 86_400_000;
+      // half past an hour: the query below then spans 51 hour buckets whatever the minute the test runs at
+      const start = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 86_400_000 + 30 * MIN;
       const rs: Reading[] = [];
       for (let i = 0; i < 3 * 24 * 12; i++)
         rs.push(reading(start + i * 5 * MIN + (i % 7) * 1000, (i * 37) % 101));

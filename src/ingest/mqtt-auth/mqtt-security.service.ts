@@ -23,6 +23,7 @@ import {
 } from './mqtt-provisioning';
 import { mqttAuthPaths, MqttUserStore } from './mqtt-user.store';
 import { sparkplugNodeSites } from '../../config/sparkplug-config';
+import { hostStateClientId } from '../sparkplug/host-state';
 
 /** What the server sends in CONNECT. */
 export type ServerMqttIdentity = {
@@ -130,7 +131,12 @@ export class MqttSecurity implements OnModuleInit, OnModuleDestroy {
   /** Authentication, authorisation and packet limit of the embedded broker. */
   brokerSecurity(): EmbeddedBrokerSecurity {
     const id = this.identity();
-    const reserved: ReadonlySet<string> = new Set([id.clientId, SERVER_CLIENT_ID_BASE]);
+    // The STATE connection's id too: a site taking it over would publish our will (offline) to every edge node.
+    const reserved: ReadonlySet<string> = new Set([
+      id.clientId,
+      SERVER_CLIENT_ID_BASE,
+      hostStateClientId(id.clientId),
+    ]);
     return {
       auth: new MqttBrokerAuth(
         this.store,

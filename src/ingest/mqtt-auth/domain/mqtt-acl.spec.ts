@@ -104,9 +104,12 @@ describe('MQTT ACL', () => {
         expect([f, maySubscribe(siteA, f, nodes)]).toEqual([f, false]);
     });
 
-    it('lets the server read every Sparkplug topic and send NCMD (rebirth), nothing else', () => {
+    it('lets the server read every Sparkplug topic and send NCMD (rebirth) and its STATE, nothing else', () => {
       expect(maySubscribe(server, 'spBv1.0/+/DDATA/+/+', nodes)).toBe(true);
       expect(mayPublish(server, 'spBv1.0/Plant1/NCMD/gw-a', nodes)).toBe(true);
+      expect(mayPublish(server, 'spBv1.0/STATE/hazwatch', nodes)).toBe(true);
+      expect(mayPublish(server, 'spBv1.0/STATE/hazwatch/x', nodes)).toBe(false);
+      expect(mayPublish(server, 'spBv1.0/STATE/+', nodes)).toBe(false);
       expect(mayPublish(server, 'spBv1.0/Plant1/NDATA/gw-a', nodes)).toBe(false);
       expect(mayPublish(server, 'spBv1.0/Plant1/DCMD/gw-a/PLC1', nodes)).toBe(false);
     });
@@ -118,6 +121,8 @@ describe('MQTT ACL', () => {
       expect(acl).toContain('topic read spBv1.0/Plant1/NCMD/gw-a\n');
       expect(acl).not.toContain('gw-b');
       expect(acl).toContain('topic write spBv1.0/+/NCMD/+\n');
+      expect(acl).toContain('topic write spBv1.0/STATE/+\n');
+      expect(acl.split('user site-a')[1]).not.toContain('topic write spBv1.0/STATE');
       expect(renderMosquittoAcl([siteA, server])).not.toContain('spBv1.0');
     });
   });

@@ -36,6 +36,10 @@ const NO_NODES: SparkplugNodeSites = new Map();
 const SP_NODE_PUBLISH = new Set(['NBIRTH', 'NDEATH', 'NDATA']);
 const SP_DEVICE_PUBLISH = new Set(['DBIRTH', 'DDEATH', 'DDATA']);
 
+const SP_SERVER_NCMD_RE = /^spBv1\.0\/[^/]+\/NCMD\/[^/]+$/;
+/** Host application STATE (docs/sparkplug.md "Primary host STATE"); never a site's: edge nodes only read it. */
+const SP_SERVER_STATE_RE = /^spBv1\.0\/STATE\/[^/]+$/;
+
 /** The site of a Sparkplug topic's edge node when `parts` are `spBv1.0/{group}/{type}/{node}[/…]` of a mapped node. */
 function siteOfSparkplug(parts: readonly string[], nodes: SparkplugNodeSites): string | undefined {
   if (parts.length < 4 || parts[0] !== SP_NAMESPACE) return undefined;
@@ -83,10 +87,11 @@ function siteOfTopic(topic: string): string | null {
 export function mayPublish(p: MqttPrincipal, topic: string, nodes: SparkplugNodeSites = NO_NODES): boolean {
   if (topic.length === 0 || hasWildcard(topic) || topic.includes('\u0000')) return false;
   const sparkplug = topic.startsWith(`${SP_NAMESPACE}/`);
-  // The server (a Sparkplug host application) sends rebirth requests: NCMD to any edge node.
+  // The server (a Sparkplug host application) sends rebirth requests, NCMD to any edge node, and its own STATE.
   if (p.role === 'server')
     return (
-      topic.startsWith(`${SERVER_TOPIC_ROOT}/`) || (sparkplug && /^spBv1\.0\/[^/]+\/NCMD\/[^/]+$/.test(topic))
+      topic.startsWith(`${SERVER_TOPIC_ROOT}/`) ||
+      (sparkplug && (SP_SERVER_NCMD_RE.test(topic) || SP_SERVER_STATE_RE.test(topic)))
     );
   if (sparkplug) return sitePublishesSparkplug(p, topic, nodes);
   const site = siteOfTopic(topic);
@@ -124,7 +129,12 @@ export function renderMosquittoAcl(
     lines.push(`user ${u.username}`);
     if (u.role === 'server') {
       lines.push(`topic read ${TOPIC_ROOT}/#`, `topic readwrite ${SERVER_TOPIC_ROOT}/#`);
-      if (nodes.size > 0) lines.push(`topic read ${SP_NAMESPACE}/#`, `topic write ${SP_NAMESPACE}/+/NCMD/+`);
+      if (nodes.size > 0)
+        lines.push(
+          `topic read ${SP_NAMESPACE}/#`,
+          `topic write ${SP_NAMESPACE}/+/NCMD/+`,
+          `topic write ${SP_NAMESPACE}/STATE/+`,
+        );
     } else {
       for (const site of u.sites) lines.push(`topic readwrite ${TOPIC_ROOT}/${site}/#`);
       for (const [key, site] of [...nodes].sort(([a], [b]) => a.localeCompare(b))) {

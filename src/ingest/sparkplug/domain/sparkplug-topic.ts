@@ -53,6 +53,8 @@ export function parseSparkplugTopic(topic: string): SparkplugTopic | null {
   return null;
 }
 
+/** Where a host application announces itself (Sparkplug 3.0: retained JSON `{online, timestamp}`). */
+export const hostStateTopic = (hostId: string): string => `${SP_NAMESPACE}/STATE/${hostId}`;
 export const ncmdTopic = (group: string, node: string): string => `${SP_NAMESPACE}/${group}/NCMD/${node}`;
 export const spTopic = (group: string, type: SparkplugMessageType, node: string, device?: string): string =>
   `${SP_NAMESPACE}/${group}/${type}/${node}${device ? `/${device}` : ''}`;

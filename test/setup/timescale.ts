@@ -1,0 +1,26 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+/** Synchronous probe so a suite can be skipped (describe cannot wait for a query): installed and preloaded. */
+function timescaleAvailable(u: string): boolean {
+  const script = `
+    const { Client } = require('pg');
+    const c = new Client({ connectionString: process.argv[1] });
+    c.connect().then(() => c.query("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb' AND EXISTS (SELECT 1 FROM pg_settings WHERE name = 'timescaledb.bgw_launcher_poll_time')"))
+      .then((r) => { process.stdout.write(r.rowCount > 0 ? 'yes' : 'no'); return c.end(); })
+      .catch(() => { process.stdout.write('error'); process.exit(0); });`;
+  const r = spawnSync(process.execPath, ['-e', script, u], {
+    cwd: join(__dirname, '../..'),
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
+  return r.stdout === 'yes';
+}
+
+/** Why a TimescaleDB suite cannot run against `url` (TEST_TIMESCALE_URL, else TEST_DATABASE_URL), or undefined. */
+export function timescaleSkipReason(url: string | undefined): string | undefined {
+  if (!url) return 'set TEST_TIMESCALE_URL or TEST_DATABASE_URL';
+  if (!timescaleAvailable(url))
+    return 'the timescaledb extension is not installed and preloaded on that server';
+  return undefined;
+}
