@@ -94,6 +94,13 @@ export function webhookBody(
 export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private readonly log = new JsonLogger('feeds.webhooks');
   private readonly inFlight = new Set<string>();
+  /**
+   * Per subscription, the number of the last settled send (`settled` counts them). A pass whose outbox read began
+   * before a send of that subscription settled may hold the head as it was before the attempt was recorded: it must not
+   * send it again (that was a double delivery of one id under load).
+   */
+  private readonly settledAt = new Map<string, number>();
+  private settled = 0;
   private timer: TimerHandle | undefined;
   private running = false;
   private again = false;
@@ -159,11 +166,16 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     this.running = true;
     let nextIn = this.settings.webhook.pollMs;
     try {
+      const readFrom = this.settled;
       const heads = await this.repo.deliveryHeads();
       const now = this.clock.now();
       const sends: Array<Promise<void>> = [];
       for (const h of heads) {
         if (this.inFlight.has(h.subscription.id)) continue;
+        if ((this.settledAt.get(h.subscription.id) ?? 0) > readFrom) {
+          this.again = true; // read again: this head may be stale
+          continue;
+        }
         if (h.nextAttemptAt > now) {
           nextIn = Math.min(nextIn, h.nextAttemptAt - now);
           continue;
@@ -179,6 +191,7 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
               }),
             )
             .finally(() => {
+              this.settledAt.set(h.subscription.id, ++this.settled);
               this.inFlight.delete(h.subscription.id);
               this.wake();
             }),
