@@ -189,7 +189,9 @@ async function main(): Promise<void> {
       }
       console.log(`round ${round + 1} (load ${load}): ${line.join(', ')}`);
     }
-    console.log(`\nms per COPY of ${args.rows} rows into a table of ${args.preload}+ rows (${args.rounds} rounds):`);
+    console.log(
+      `\nms per COPY of ${args.rows} rows into a table of ${args.preload}+ rows (${args.rounds} rounds):`,
+    );
     console.log('variant             format   median     min     max');
     for (const [key, ms] of Object.entries(results)) {
       const [v, f] = key.split(' ');

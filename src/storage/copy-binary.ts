@@ -37,7 +37,7 @@ const TWO32 = 4_294_967_296;
  * True when a chunk holds binary tuples rather than COPY text. A text line starts with its timestamp (a digit); a
  * tuple starts with its int16 field count, whose first byte is 0.
  */
-export function isBinaryChunk(chunk: string | Buffer): chunk is Buffer {
+export function isBinaryChunk(chunk: string | Buffer): boolean {
   return typeof chunk !== 'string' && chunk.length > 0 && chunk[0] === 0;
 }
 
