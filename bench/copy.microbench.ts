@@ -11,6 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -120,12 +121,50 @@ function encodeCpuMs(readings: readonly Reading[], encode: (r: readonly Reading[
   return median(runs);
 }
 
-async function copy(client: Client, table: string, body: Buffer, binary: boolean): Promise<number> {
+type CopyCost = { wallMs: number; backendCpuMs: number | undefined; walBytes: number };
+
+/**
+ * CPU time (user + system, ms) of a local PostgreSQL backend from /proc: far less sensitive to other work on the
+ * machine than wall time (10 ms resolution). Undefined when the server is not on this machine.
+ */
+function backendCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return undefined;
+  }
+}
+
+async function walLsn(client: Client): Promise<bigint> {
+  const r = await client.query<{ b: string }>(
+    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS b`,
+  );
+  return BigInt(r.rows[0]!.b.split('.')[0]!);
+}
+
+async function copy(
+  client: Client,
+  pid: number,
+  table: string,
+  body: Buffer,
+  binary: boolean,
+): Promise<CopyCost> {
   const sql = `COPY ${table} (${TELEMETRY_COLUMNS}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`;
   const parts = binary ? [BINARY_HEADER, body, BINARY_TRAILER] : [body];
+  const wal0 = await walLsn(client);
+  const cpu0 = backendCpuMs(pid);
   const t0 = performance.now();
   await pipeline(Readable.from(parts), client.query(copyFrom(sql)));
-  return performance.now() - t0;
+  const wallMs = performance.now() - t0;
+  const cpu1 = backendCpuMs(pid);
+  const walBytes = Number((await walLsn(client)) - wal0);
+  return {
+    wallMs,
+    backendCpuMs: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0,
+    walBytes,
+  };
 }
 
 function median(xs: number[]): number {
@@ -170,7 +209,8 @@ async function main(): Promise<void> {
       );
       await client.query(`VACUUM ANALYZE t_${v}`);
     }
-    const results: Record<string, number[]> = {};
+    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const results: Record<string, CopyCost[]> = {};
     const spanMs = (args.rows / 2000) * 20 + 1000;
     for (let round = 0; round < args.rounds; round++) {
       const load = loadavg()[0]!.toFixed(1);
@@ -181,26 +221,29 @@ async function main(): Promise<void> {
         const readings = benchReadings(args.rows, t0 + (round * 2 + f) * spanMs);
         const body = binary ? encodeBinary(readings) : encodeText(readings);
         for (const v of order) {
-          const ms = await copy(client, `t_${v}`, body, binary);
+          const cost = await copy(client, pid, `t_${v}`, body, binary);
           const key = `${v} ${binary ? 'binary' : 'text'}`;
-          (results[key] ??= []).push(ms);
-          line.push(`${key} ${ms.toFixed(0)}`);
+          (results[key] ??= []).push(cost);
+          line.push(`${key} ${cost.wallMs.toFixed(0)}/${cost.backendCpuMs ?? '–'}`);
         }
       }
-      console.log(`round ${round + 1} (load ${load}): ${line.join(', ')}`);
+      console.log(`round ${round + 1} (load ${load}), wall/backend CPU ms: ${line.join(', ')}`);
     }
     console.log(
       `\nms per COPY of ${args.rows} rows into a table of ${args.preload}+ rows (${args.rounds} rounds):`,
     );
-    console.log('variant             format   median     min     max');
-    for (const [key, ms] of Object.entries(results)) {
+    console.log('variant      format   wall median   min   max | backend CPU median   min | WAL MB median');
+    const col = (x: number | undefined, w: number): string =>
+      (x === undefined ? '–' : x.toFixed(0)).padStart(w);
+    for (const [key, costs] of Object.entries(results)) {
       const [v, f] = key.split(' ');
+      const wall = costs.map((c) => c.wallMs);
+      const cpu = costs.map((c) => c.backendCpuMs).filter((c): c is number => c !== undefined);
+      const wal = costs.map((c) => c.walBytes / 1e6);
       console.log(
-        `${v!.padEnd(19)} ${f!.padEnd(7)} ${median(ms).toFixed(0).padStart(7)} ${Math.min(...ms)
-          .toFixed(0)
-          .padStart(7)} ${Math.max(...ms)
-          .toFixed(0)
-          .padStart(7)}`,
+        `${v!.padEnd(12)} ${f!.padEnd(7)} ${col(median(wall), 12)} ${col(Math.min(...wall), 5)} ` +
+          `${col(Math.max(...wall), 5)} | ${col(cpu.length ? median(cpu) : undefined, 18)} ` +
+          `${col(cpu.length ? Math.min(...cpu) : undefined, 5)} | ${median(wal).toFixed(1).padStart(13)}`,
       );
     }
     for (const v of args.variants) {
