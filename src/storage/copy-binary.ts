@@ -79,7 +79,7 @@ function textBytes(s: string): Buffer {
 }
 
 function escapeNul(s: string): string {
-  return s.includes('\u0000') ? s.replace(/\u0000/g, '\uFFFD') : s;
+  return s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s;
 }
 
 /** Stores int32 `v` big-endian at `at`; returns the offset after it. */
