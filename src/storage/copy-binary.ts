@@ -17,7 +17,14 @@
  * and of each channel are cached, because consecutive rows usually come from the same message.
  */
 import { QUALITY_CODE, type Reading } from '../common/types';
-import { escapeCopyText, MAX_TS, MIN_TS, TELEMETRY_COLUMNS, TimestampFormatter } from './copy-row.encoder';
+import {
+  ByteBatchBuffer,
+  escapeCopyText,
+  MAX_TS,
+  MIN_TS,
+  TELEMETRY_COLUMNS,
+  TimestampFormatter,
+} from './copy-row.encoder';
 
 /** Fields per tuple, in TELEMETRY_COLUMNS order. */
 export const BINARY_FIELDS = 8;
@@ -41,37 +48,8 @@ export function isBinaryChunk(chunk: string | Buffer): boolean {
   return typeof chunk !== 'string' && chunk.length > 0 && chunk[0] === 0;
 }
 
-/** A growable byte buffer the encoder writes into; `take` hands the bytes out and starts again. */
-export class CopyBinaryBuffer {
-  buf: Buffer;
-  len = 0;
-
-  constructor(initialBytes = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(Math.max(1024, initialBytes));
-  }
-
-  get byteLength(): number {
-    return this.len;
-  }
-
-  /** Makes room for `n` more bytes. */
-  ensure(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.len);
-    this.buf = next;
-  }
-
-  /** The bytes written since the last take, as a Buffer of their own (a copy); the buffer starts empty again. */
-  take(): Buffer {
-    const out = Buffer.allocUnsafeSlow(this.len);
-    this.buf.copy(out, 0, 0, this.len);
-    this.len = 0;
-    return out;
-  }
-}
+/** The buffer the binary encoder writes into. */
+export class CopyBinaryBuffer extends ByteBatchBuffer {}
 
 /** PostgreSQL text cannot hold NUL; the text encoder stores U+FFFD instead, and so does this one. */
 function textBytes(s: string): Buffer {
