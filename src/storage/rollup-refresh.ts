@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import type { HazwatchMetrics } from '../metrics/metrics.registry';
+import { isBinaryChunk, tupleTimes } from './copy-binary';
 import type { TelemetrySink } from './telemetry.sink';
 import { systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
 
@@ -28,6 +29,7 @@ export function lateRange(
   chunk: string | Buffer,
   beforeMs: number,
 ): { min: number; max: number } | undefined {
+  if (isBinaryChunk(chunk)) return lateRangeBinary(chunk as Buffer, beforeMs);
   const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
   const limit = Buffer.from(formatCopyTime(beforeMs), 'latin1');
   let min = -1;
@@ -45,6 +47,18 @@ export function lateRange(
   }
   if (min < 0 || max < 0) return undefined;
   return { min: parseCopyTime(buf, min), max: parseCopyTime(buf, max) };
+}
+
+/** lateRange of binary tuples: their time is an integer (µs since 2000), read in place. */
+function lateRangeBinary(buf: Buffer, beforeMs: number): { min: number; max: number } | undefined {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const t of tupleTimes(buf)) {
+    if (t >= beforeMs) continue;
+    if (t < min) min = t;
+    if (t > max) max = t;
+  }
+  return min <= max ? { min, max } : undefined;
 }
 
 /** a[ai .. ai+26) < b[bi .. bi+26), as bytes. */

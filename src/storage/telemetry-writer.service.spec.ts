@@ -12,6 +12,7 @@ import {
   type RejectedRow,
   type TelemetryWriterOptions,
 } from './telemetry-writer.service';
+import { chunkText } from './copy-chunk';
 import type { TelemetrySink } from './telemetry.sink';
 import { TelemetrySpool } from './telemetry.spool';
 import { ManualScheduler, settle } from '../common/testing/manual.scheduler';
@@ -63,7 +64,7 @@ class FakeSink implements TelemetrySink {
       if (this.hold) await new Promise<void>((resolve, reject) => this.gates.push({ resolve, reject }));
       if (this.down)
         throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
-      const lines = chunk.toString().split('\n').slice(0, -1);
+      const lines = chunkText(chunk).split('\n').slice(0, -1);
       expect(lines).toHaveLength(rows);
       if (this.rejectLine && lines.some(this.rejectLine)) {
         throw Object.assign(new Error('invalid input syntax for type double precision'), { code: '22P02' });

@@ -4,7 +4,8 @@ import type { Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
 import type { Reading } from '../common/types';
 import type { HazwatchMetrics } from '../metrics/metrics.registry';
-import { CopyRowEncoder, CopyTextBuffer } from './copy-row.encoder';
+import { BinaryRowEncoder, CopyBinaryBuffer } from './copy-binary';
+import { chunkBytes, chunkRows, chunkText, halves, joinChunks, sameForm, type Chunk } from './copy-chunk';
 import { isDataError, sqlState, type TelemetrySink } from './telemetry.sink';
 import type { SpoolSegment, TelemetrySpool } from './telemetry.spool';
 import { Backoff, systemScheduler, type Scheduler, type TimerHandle } from '../common/timer.port';
@@ -14,7 +15,7 @@ export type RejectedRow = {
   readonly siteId?: string;
   readonly deviceId?: string;
   readonly detail: string;
-  /** The COPY line (or a JSON rendering of the reading when it could not be encoded). */
+  /** The row as a COPY text line (or a JSON rendering of the reading when it could not be encoded). */
   readonly payload: string;
 };
 
@@ -37,10 +38,10 @@ export type TelemetryWriterOptions = {
 };
 
 /**
- * A sealed batch: COPY text plus what the metrics need. `lag` is run-length encoded [receivedAt, count, ...]. `seqs` are
+ * A sealed batch: its rows (binary tuples; COPY text when it came from an old spool segment) plus what the metrics need. `lag` is run-length encoded [receivedAt, count, ...]. `seqs` are
  * the sequence numbers of the sealed batches it holds (several once merged): durability is reported per sequence.
  */
-type Batch = { text: string | Buffer; rows: number; oldest: number; lag: number[]; seqs: number[] };
+type Batch = { text: Chunk; rows: number; oldest: number; lag: number[]; seqs: number[] };
 
 /** A backlog is written in COPYs of up to this many batches (see takePending). */
 export const MERGE_FACTOR = 5;
@@ -48,7 +49,7 @@ export const MERGE_FACTOR = 5;
 /** Thrown when a transient failure interrupts isolation of bad rows: `remaining` still needs writing. */
 class PartialWriteError extends Error {
   constructor(
-    readonly remaining: string,
+    readonly remaining: Chunk,
     override readonly cause: unknown,
   ) {
     super(`write interrupted: ${errorMessage(cause)}`);
@@ -57,33 +58,6 @@ class PartialWriteError extends Error {
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function countLines(text: string | Buffer): number {
-  let n = 0;
-  if (typeof text === 'string') {
-    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
-  } else {
-    for (let i = text.indexOf(0x0a); i >= 0; i = text.indexOf(0x0a, i + 1)) n++;
-  }
-  return n;
-}
-
-/** One chunk of COPY text from several (bytes, or a string when every part is one). */
-function joinChunks(parts: ReadonlyArray<string | Buffer>): string | Buffer {
-  if (parts.every((p) => typeof p === 'string')) return parts.join('');
-  return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
-}
-
-/** Splits COPY text of `rows` (>= 2) lines into two halves at a line boundary. */
-function halves(text: string, rows: number): Array<{ text: string; rows: number }> {
-  const half = Math.floor(rows / 2);
-  let idx = -1;
-  for (let k = half; k > 0; k--) idx = text.indexOf('\n', idx + 1);
-  return [
-    { text: text.slice(0, idx + 1), rows: half },
-    { text: text.slice(idx + 1), rows: rows - half },
-  ];
 }
 
 /**
@@ -113,10 +87,10 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
   private readonly queueMax: number;
   private readonly backoff: Backoff;
   private readonly onReject: (row: RejectedRow) => void;
-  private readonly encoder = new CopyRowEncoder();
+  private readonly encoder = new BinaryRowEncoder();
 
   // open batch
-  private readonly openText: CopyTextBuffer;
+  private readonly openText: CopyBinaryBuffer;
   private openRows = 0;
   private openOldest = Number.POSITIVE_INFINITY;
   private openLag: number[] = [];
@@ -162,7 +136,7 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     this.backoff = new Backoff(opts.retryInitialMs ?? 250, opts.retryMaxMs ?? 10_000);
     this.onReject = opts.onReject ?? (() => undefined);
     // ~100 bytes per row: one batch fits without growing.
-    this.openText = new CopyTextBuffer(Math.min(this.batchSize, 100_000) * 100);
+    this.openText = new CopyBinaryBuffer(Math.min(this.batchSize, 100_000) * 100);
     this.metrics.sources.lagSeconds = () => this.lagMs(this.clock.now()) / 1000;
   }
 
@@ -191,18 +165,16 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
   /** Never blocks, never drops: appends to the open batch (sealed at batchSize rows or after flushMs). */
   enqueue(readings: readonly Reading[]): void {
     const enc = this.encoder;
-    // A message's lines go into the byte buffer in one write (a write per line cost more than the concatenation).
-    let text = '';
     // per-site freshness for /metrics (hazwatch_site_last_reading_timestamp_seconds): one Map write per site run
     let lastSite: string | undefined;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
-      const line = enc.encode(r);
-      if (typeof line !== 'string') {
+      const error = enc.encode(r, this.openText);
+      if (error !== undefined) {
         this.reject({
           siteId: r.siteId,
           deviceId: r.deviceId,
-          detail: `not storable: ${line.error}`,
+          detail: `not storable: ${error}`,
           payload: JSON.stringify(r),
         });
         continue;
@@ -217,19 +189,13 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
       } else if (r.receivedAt < this.openOldest) {
         this.openOldest = r.receivedAt;
       }
-      text += line;
       this.openRows++;
       const lag = this.openLag;
       const n = lag.length;
       if (n > 0 && lag[n - 2] === r.receivedAt) lag[n - 1]!++;
       else lag.push(r.receivedAt, 1);
-      if (this.openRows >= this.batchSize) {
-        this.openText.append(text);
-        text = '';
-        this.seal();
-      }
+      if (this.openRows >= this.batchSize) this.seal();
     }
-    if (text !== '') this.openText.append(text);
     if (this.stopped) this.seal();
     // The queue-depth gauge follows seals and commits (updateGauges), not every message.
   }
@@ -407,13 +373,15 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     const first = this.pending.shift()!;
     this.pendingRows -= first.rows;
     const limit = this.batchSize * MERGE_FACTOR;
-    if (this.pending.length === 0 || first.rows + this.pending[0]!.rows > limit) return first;
+    const fits = (b: Batch | undefined): boolean =>
+      b !== undefined && rows + b.rows <= limit && sameForm(first.text, b.text);
     const texts = [first.text];
     let lag = first.lag;
     let seqs = first.seqs;
     let rows = first.rows;
     let oldest = first.oldest;
-    while (this.pending.length > 0 && rows + this.pending[0]!.rows <= limit) {
+    if (!fits(this.pending[0])) return first;
+    while (fits(this.pending[0])) {
       const b = this.pending.shift()!;
       this.pendingRows -= b.rows;
       texts.push(b.text);
@@ -435,7 +403,7 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
       this.markDurable(b.seqs);
     } catch (err) {
       const remaining = err instanceof PartialWriteError ? err.remaining : b.text;
-      const rest: Batch = remaining === b.text ? b : { ...b, text: remaining, rows: countLines(remaining) };
+      const rest: Batch = remaining === b.text ? b : { ...b, text: remaining, rows: chunkRows(remaining) };
       this.failed(err instanceof PartialWriteError ? err.cause : err, rest.rows);
       if (!this.trySpool(rest)) {
         this.pending.unshift(rest);
@@ -524,14 +492,14 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
       this.log.error('could not read a telemetry spool segment; will retry', { path: seg.path, err });
       return false;
     }
-    const rows = countLines(buf);
+    const rows = chunkRows(buf);
     const t0 = performance.now();
     try {
       await this.copyIsolating(buf, rows);
     } catch (err) {
       if (err instanceof PartialWriteError) {
         try {
-          this.spool.replace(seg, Buffer.from(err.remaining, 'utf8'));
+          this.spool.replace(seg, chunkBytes(err.remaining));
         } catch (ioErr) {
           // Keeping the original segment means re-sending rows that were committed: duplicates, not loss.
           this.log.error('could not rewrite a partly written spool segment; rows may be written twice', {
@@ -570,7 +538,7 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
    * are rejected (to `onReject`). A transient error during bisection throws PartialWriteError carrying
    * exactly the rows not yet committed.
    */
-  private async copyIsolating(chunk: string | Buffer, rows: number): Promise<void> {
+  private async copyIsolating(chunk: Chunk, rows: number): Promise<void> {
     let firstErr: unknown;
     try {
       await this.sink.copy(chunk, rows);
@@ -584,19 +552,18 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
         error: errorMessage(err),
       });
     }
-    const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
     if (rows <= 1) {
-      this.rejectLine(text, firstErr);
+      this.rejectLine(chunk, firstErr);
       return;
     }
-    const work = halves(text, rows);
+    const work = halves(chunk, rows);
     while (work.length > 0) {
       const part = work[0]!;
       try {
         await this.sink.copy(part.text, part.rows);
         work.shift();
       } catch (err) {
-        if (!isDataError(err)) throw new PartialWriteError(work.map((w) => w.text).join(''), err);
+        if (!isDataError(err)) throw new PartialWriteError(joinChunks(work.map((w) => w.text)), err);
         work.shift();
         if (part.rows <= 1) this.rejectLine(part.text, err);
         else work.unshift(...halves(part.text, part.rows));
@@ -604,7 +571,8 @@ export class TelemetryWriter implements OnModuleInit, BeforeApplicationShutdown 
     }
   }
 
-  private rejectLine(line: string, err: unknown): void {
+  private rejectLine(row: Chunk, err: unknown): void {
+    const line = chunkText(row);
     const fields = line.split('\t');
     this.reject({
       siteId: fields[1],

@@ -2,10 +2,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { copyColumnsOf } from './copy-row.encoder';
+import { BINARY_HEADER, BINARY_TRAILER, isBinaryChunk } from './copy-binary';
+import { chunkRows } from './copy-chunk';
+import { copyColumnsOf, TELEMETRY_COLUMNS } from './copy-row.encoder';
 
 /**
- * Port for the writer's database side: one COPY of a chunk of COPY-text lines, committed atomically
+ * Port for the writer's database side: one COPY of a chunk — binary tuples without header and trailer (the live
+ * lane, src/storage/copy-binary.ts) or COPY-text lines (spool segments of older versions) — committed atomically
  * (COPY outside a transaction block is its own transaction). Unit tests fake it.
  *
  * Idempotent (docs/adr/0014-idempotent-telemetry.md): a reading whose key is already stored is not stored again, so
@@ -101,34 +104,28 @@ export class PgTelemetrySink implements TelemetrySink {
     private readonly onOutcome: CopyOutcomeListener = () => undefined,
   ) {}
 
-  async copy(chunk: string | Buffer, rows = countRows(chunk)): Promise<void> {
+  async copy(chunk: string | Buffer, rows = chunkRows(chunk)): Promise<void> {
     await this.write(chunk, rows);
   }
 
   /** Like copy, and says what happened (undefined: the plain COPY stored every row). */
-  async write(chunk: string | Buffer, rows = countRows(chunk)): Promise<CopyOutcome | undefined> {
-    const body = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    const columns = copyColumnsOf(body);
+  async write(chunk: string | Buffer, rows = chunkRows(chunk)): Promise<CopyOutcome | undefined> {
+    const body = copyBody(chunk);
     try {
-      await this.withClient((client) => this.copyInto(client, 'telemetry', columns, body));
+      await this.withClient((client) => this.copyInto(client, 'telemetry', body));
       return undefined;
     } catch (err) {
       if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
     }
-    const outcome = await this.withClient((client) => this.dedupWrite(client, columns, body, rows));
+    const outcome = await this.withClient((client) => this.dedupWrite(client, body, rows));
     this.onOutcome(outcome);
     return outcome;
   }
 
-  private async dedupWrite(
-    client: PoolClient,
-    columns: string,
-    body: Buffer,
-    rows: number,
-  ): Promise<CopyOutcome> {
+  private async dedupWrite(client: PoolClient, body: CopyBody, rows: number): Promise<CopyOutcome> {
     await client.query('BEGIN');
     await client.query(DEDUP_SQL.stage);
-    await this.copyInto(client, STAGE, columns, body);
+    await this.copyInto(client, STAGE, body);
     const ins = await client.query<{ n: number }>(DEDUP_SQL.insert);
     const inserted = ins.rows[0]?.n ?? 0;
     let conflicts = 0;
@@ -140,9 +137,9 @@ export class PgTelemetrySink implements TelemetrySink {
     return { rows, inserted, duplicates: rows - inserted, conflicts };
   }
 
-  private async copyInto(client: PoolClient, table: string, columns: string, body: Buffer): Promise<void> {
-    const stream = client.query(copyFrom(`COPY ${table} (${columns}) FROM STDIN`));
-    await pipeline(Readable.from([body]), stream);
+  private async copyInto(client: PoolClient, table: string, body: CopyBody): Promise<void> {
+    const stream = client.query(copyFrom(`COPY ${table} (${body.columns}) FROM STDIN${body.options}`));
+    await pipeline(Readable.from(body.parts), stream);
   }
 
   /**
@@ -175,12 +172,16 @@ export class PgTelemetrySink implements TelemetrySink {
   }
 }
 
-function countRows(chunk: string | Buffer): number {
-  let n = 0;
-  if (typeof chunk === 'string') {
-    for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', i + 1)) n++;
-  } else {
-    for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) n++;
-  }
-  return n;
+/** What goes on the wire for one chunk: the column list, the format option and the bytes (binary gets its framing). */
+type CopyBody = { readonly columns: string; readonly options: string; readonly parts: readonly Buffer[] };
+
+export function copyBody(chunk: string | Buffer): CopyBody {
+  if (isBinaryChunk(chunk))
+    return {
+      columns: TELEMETRY_COLUMNS,
+      options: ' (FORMAT binary)',
+      parts: [BINARY_HEADER, chunk as Buffer, BINARY_TRAILER],
+    };
+  const text = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+  return { columns: copyColumnsOf(text), options: '', parts: [text] };
 }

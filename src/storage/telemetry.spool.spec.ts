@@ -1,6 +1,7 @@
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BinaryRowEncoder, CopyBinaryBuffer, countTuples } from './copy-binary';
 import { TelemetrySpool } from './telemetry.spool';
 
 describe('TelemetrySpool', () => {
@@ -69,5 +70,66 @@ describe('TelemetrySpool', () => {
     spool.append('x1\n', 700);
     spool.append('x2\n', 300);
     expect(spool.oldestReceivedAt()).toBe(300);
+  });
+
+  describe('formats (text segments of older versions, binary segments of this one)', () => {
+    const tuples = (n: number, from = 0): Buffer => {
+      const enc = new BinaryRowEncoder();
+      const out = new CopyBinaryBuffer(256);
+      for (let i = 0; i < n; i++)
+        enc.encode(
+          {
+            siteId: 's',
+            deviceId: 'd',
+            channel: 'conc',
+            ts: 1_000 + from + i,
+            value: i,
+            quality: 'good',
+            receivedAt: 0,
+          },
+          out,
+        );
+      return out.take();
+    };
+
+    it('should keep each format in segments of its own, named by format, and hand them out in order', async () => {
+      const spool = new TelemetrySpool(dir, 1_000_000);
+      spool.append('2026-11-24 10:00:00.000+00\ts\td\tconc\t1\t\\N\t0\n', 1); // e.g. a text remainder
+      spool.append(tuples(2), 2); // the format changes: a new segment
+      spool.append(tuples(1, 2), 3); // same format: same segment
+      spool.close();
+      expect(readdirSync(dir).map((n) => n.replace(/^seg-\d+-/, ''))).toEqual(['1.copy', '2.bcopy']);
+      const again = new TelemetrySpool(dir, 1_000_000);
+      const first = again.oldest()!;
+      expect(first.format).toBe('text');
+      again.remove(first);
+      const second = again.oldest()!;
+      expect(second.format).toBe('binary');
+      expect(countTuples(await again.read(second))).toBe(3);
+    });
+
+    it('should cut a partial last tuple of a binary segment when reopened (crash during append)', async () => {
+      const a = new TelemetrySpool(dir, 1_000_000);
+      a.append(tuples(3), 5000);
+      a.close();
+      const [name] = readdirSync(dir);
+      appendFileSync(join(dir, name!), tuples(1, 3).subarray(0, 20));
+      const b = new TelemetrySpool(dir, 1_000_000);
+      expect(b.bytes()).toBe(tuples(3).length);
+      expect((await b.read(b.oldest()!)).equals(tuples(3))).toBe(true);
+      expect(readdirSync(dir)).toEqual([name]);
+    });
+
+    it('should keep bytes that are no tuple in a .damaged file, never replayed, and replay the tuples before them', async () => {
+      const a = new TelemetrySpool(dir, 1_000_000);
+      a.append(tuples(2), 5000);
+      a.close();
+      const [name] = readdirSync(dir);
+      appendFileSync(join(dir, name!), Buffer.from([0, 3, 1, 2, 3, 4, 5]));
+      const b = new TelemetrySpool(dir, 1_000_000);
+      expect(b.segmentCount()).toBe(1);
+      expect(countTuples(await b.read(b.oldest()!))).toBe(2);
+      expect(readFileSync(join(dir, `${name!}.damaged`))).toEqual(Buffer.from([0, 3, 1, 2, 3, 4, 5]));
+    });
   });
 });

@@ -10,31 +10,43 @@ import {
   writeSync,
   ftruncateSync,
   readSync,
+  readFileSync,
+  writeFileSync,
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isBinaryChunk, tupleEnd, tupleOffsets } from './copy-binary';
 
-/** One spool file: COPY text lines of one or more batches, appended in arrival order. */
+/**
+ * On-disk format of a segment, told by the file name's extension (docs/adr/0023-binary-copy-and-series-key.md):
+ * `.copy` COPY text lines (every version before binary COPY; 7 or 8 fields per line), `.bcopy` binary COPY tuples
+ * without header and trailer. A version that knows only `.copy` leaves `.bcopy` files alone (never deletes them).
+ */
+export type SpoolFormat = 'text' | 'binary';
+const EXTENSION: Record<SpoolFormat, string> = { text: 'copy', binary: 'bcopy' };
+
+/** One spool file: the rows of one or more batches, appended in arrival order, all in one format. */
 export type SpoolSegment = {
   readonly seq: number;
+  readonly format: SpoolFormat;
   readonly path: string;
   /** Earliest arrival time (epoch ms) of any reading in the segment; part of the file name, survives restarts. */
   readonly oldestReceivedAt: number;
   bytes: number;
 };
 
-const SEGMENT_RE = /^seg-(\d{12})-(\d{1,16})\.copy$/;
+const SEGMENT_RE = /^seg-(\d{12})-(\d{1,16})\.(copy|bcopy)$/;
 
-function segmentName(seq: number, oldest: number): string {
-  return `seg-${String(seq).padStart(12, '0')}-${Math.max(0, Math.floor(oldest))}.copy`;
+function segmentName(seq: number, oldest: number, format: SpoolFormat): string {
+  return `seg-${String(seq).padStart(12, '0')}-${Math.max(0, Math.floor(oldest))}.${EXTENSION[format]}`;
 }
 
 /**
- * Append-only, size-bounded disk spool of COPY text for the telemetry writer.
+ * Append-only, size-bounded disk spool of telemetry rows (binary COPY tuples; COPY text in segments of older versions).
  *
  * - `append` writes synchronously to the open segment (one write per batch, so a crash can only leave a
- *   partial *last* line, which start-up repair cuts off); segments rotate at `segmentMaxBytes` and are
- *   fsync'd on rotate and on close.
+ *   partial *last* row, which start-up repair cuts off); segments rotate at `segmentMaxBytes`, and whenever the
+ *   format of what is appended changes, and are fsync'd on rotate and on close.
  * - Closed segments are handed out oldest-first for replay and deleted only after their COPY committed.
  */
 export class TelemetrySpool {
@@ -53,13 +65,14 @@ export class TelemetrySpool {
       const m = SEGMENT_RE.exec(name);
       if (!m) continue;
       const seq = Number(m[1]);
+      const format: SpoolFormat = m[3] === 'bcopy' ? 'binary' : 'text';
       const path = join(dir, name);
-      const bytes = repairTail(path);
+      const bytes = format === 'binary' ? repairBinaryTail(path) : repairTail(path);
       if (bytes === 0) {
         unlinkSync(path);
         continue;
       }
-      this.closed.push({ seq, path, oldestReceivedAt: Number(m[2]), bytes });
+      this.closed.push({ seq, format, path, oldestReceivedAt: Number(m[2]), bytes });
       this.total += bytes;
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
     }
@@ -95,20 +108,25 @@ export class TelemetrySpool {
   }
 
   /**
-   * Appends COPY text (whole lines). Returns false, writing nothing, when it would exceed `maxBytes`
+   * Appends whole rows (binary tuples or COPY text lines). Returns false, writing nothing, when it would exceed `maxBytes`
    * (unless `force`, used at shutdown where exceeding the bound beats losing data). Throws on I/O errors.
    */
   append(chunk: string | Buffer, oldestReceivedAt: number, force = false): boolean {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     if (buf.length === 0) return true;
     if (!force && !this.hasRoom(buf.length)) return false;
-    if (this.open && this.open.bytes > 0 && this.open.bytes + buf.length > this.segmentMaxBytes)
+    const format: SpoolFormat = isBinaryChunk(buf) ? 'binary' : 'text';
+    if (
+      this.open &&
+      (this.open.format !== format ||
+        (this.open.bytes > 0 && this.open.bytes + buf.length > this.segmentMaxBytes))
+    )
       this.rotate();
     if (!this.open) {
       const seq = this.nextSeq++;
-      const path = join(this.dir, segmentName(seq, oldestReceivedAt));
+      const path = join(this.dir, segmentName(seq, oldestReceivedAt, format));
       const fd = openSync(path, 'a', 0o600);
-      this.open = { seq, path, oldestReceivedAt, bytes: 0, fd };
+      this.open = { seq, format, path, oldestReceivedAt, bytes: 0, fd };
     }
     let off = 0;
     while (off < buf.length) off += writeSync(this.open.fd, buf, off, buf.length - off);
@@ -139,7 +157,13 @@ export class TelemetrySpool {
       unlinkSync(o.path);
       return;
     }
-    this.closed.push({ seq: o.seq, path: o.path, oldestReceivedAt: o.oldestReceivedAt, bytes: o.bytes });
+    this.closed.push({
+      seq: o.seq,
+      format: o.format,
+      path: o.path,
+      oldestReceivedAt: o.oldestReceivedAt,
+      bytes: o.bytes,
+    });
   }
 
   /** Oldest closed segment; rotates the open one first when there is no closed segment. */
@@ -215,4 +239,25 @@ function repairTail(path: string): number {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Binary segment: cuts a partial last tuple (crash during append) and returns the resulting size. Bytes that are not a
+ * tuple of this table (damage, not a crash) cannot be replayed: they are moved to `<segment>.damaged`, kept for a
+ * person to look at, and the tuples before them replay.
+ */
+function repairBinaryTail(path: string): number {
+  const buf = readFileSync(path);
+  const { end } = tupleOffsets(buf);
+  if (end === buf.length) return end;
+  const partial = tupleEnd(buf, end) === -1;
+  if (!partial) writeFileSync(`${path}.damaged`, buf.subarray(end), { mode: 0o600 });
+  const fd = openSync(path, 'r+');
+  try {
+    ftruncateSync(fd, end);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return end;
 }
