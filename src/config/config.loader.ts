@@ -61,7 +61,31 @@ export function loadEnv(env: NodeJS.ProcessEnv): Readonly<EnvSchema> {
   const inst = plainToInstance(EnvSchema, plain, { exposeDefaultValues: true });
   const errors = validateSync(inst, { whitelist: true });
   if (errors.length) throw new ConfigError('environment', flattenErrors(errors));
+  const cluster = clusterEnvProblems(inst);
+  if (cluster.length) throw new ConfigError('environment', cluster);
   return Object.freeze(inst);
+}
+
+/**
+ * Cluster nodes (HAZWATCH_NODE_ID) share one external broker and one client-id base, so that a site's persistent MQTT
+ * session (`<base>-s-<site>`) follows its owner from node to node (docs/adr/0016-cluster.md).
+ */
+function clusterEnvProblems(env: EnvSchema): Problem[] {
+  if (!env.HAZWATCH_NODE_ID) return [];
+  const problems: Problem[] = [];
+  if (!env.MQTT_URL)
+    problems.push({
+      path: 'MQTT_URL',
+      reason:
+        'required with HAZWATCH_NODE_ID: cluster nodes share one external broker (the embedded one is per process)',
+    });
+  if (!env.MQTT_CLIENT_ID && !env.MQTT_CLIENT_ID_SECRET)
+    problems.push({
+      path: 'MQTT_CLIENT_ID_SECRET',
+      reason:
+        "required with HAZWATCH_NODE_ID (or MQTT_CLIENT_ID): every node must derive the same client ids so a site's MQTT session moves with its owner",
+    });
+  return problems;
 }
 
 /** Reads a YAML (or JSON) document; a syntax error names file, line and column. */

@@ -14,6 +14,8 @@ export const TELEMETRY_FEED = Symbol('TELEMETRY_FEED');
 export const HAZARD_FEED = Symbol('HAZARD_FEED');
 export const STORAGE_STATUS = Symbol('STORAGE_STATUS');
 export const REALTIME_OPTIONS = Symbol('REALTIME_OPTIONS');
+/** The alarms module's journal tail (JournalTailPort in journal-fanout.ts); bound in cluster mode only. */
+export const JOURNAL_TAIL = Symbol('JOURNAL_TAIL');
 
 export type WsAuthenticator = {
   /** The principal for a bearer token, or null (missing, invalid, revoked, rate-limited). */
@@ -41,6 +43,11 @@ export type AlarmFeed = {
   currentSeq(): number;
   /** Every alarm event with seq > since that the principal may see, in seq order (from the journal). */
   eventsSince(since: number, principal: Principal): Promise<readonly AlarmEventDto[]>;
+  /**
+   * Cluster feeds only: reads what is final in the journal now and returns the new current seq, so a client resuming
+   * from a seq another node already pushed is not taken for one from another journal.
+   */
+  refresh?(): Promise<number>;
 };
 
 /**
