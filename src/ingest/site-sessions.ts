@@ -118,10 +118,14 @@ export class SiteSessions {
 
   private release(siteId: string, reason: string): Promise<void> {
     this.wanted.set(siteId, false);
-    // Stop reading at once: nothing more of this site is taken in while the close waits in the chain.
-    this.links.get(siteId)?.stopIntake();
+    // Stop reading at once: nothing more of this site is taken in while the close waits in the chain. A link whose
+    // intake stopped is closed even if the site is owned again meanwhile (a new one opens after it).
+    const stopped = this.links.get(siteId);
+    stopped?.stopIntake();
     return this.enqueue(siteId, async () => {
-      if (this.wanted.get(siteId) === false) await this.close(siteId, reason, true);
+      const current = this.links.get(siteId);
+      if (current && (current === stopped || this.wanted.get(siteId) === false))
+        await this.close(siteId, reason, true);
     });
   }
 
@@ -133,7 +137,8 @@ export class SiteSessions {
     const left = link.unacked;
     this.links.delete(siteId);
     await link.end();
-    if (!this.stopped) this.opts.display.subscribe(displayFilters(siteId));
+    if (!this.stopped && this.wanted.get(siteId) !== true)
+      this.opts.display.subscribe(displayFilters(siteId));
     this.log.info('site session closed', { site: siteId, reason, leftToBroker: left });
   }
 
