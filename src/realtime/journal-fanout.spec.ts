@@ -37,7 +37,7 @@ describe('JournalFanout', () => {
       this.queries.push(text);
       return undefined;
     }
-    on(event: string, fn: (a?: never) => void) {
+    on(event: string, fn: (arg: never) => void) {
       (this.handlers[event] ??= []).push(fn as (a?: unknown) => void);
       return this;
     }
