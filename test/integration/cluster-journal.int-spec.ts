@@ -1,0 +1,163 @@
+import { Client } from 'pg';
+import { JsonLogger } from '../../src/common/logger';
+import { FencedError } from '../../src/cluster/fence';
+import { AlarmRepository } from '../../src/alarms/alarm.repository';
+import type { AlarmWrite } from '../../src/alarms/alarm.store';
+import { JOURNAL_NOTIFY_CHANNEL, JournalTail } from '../../src/alarms/core/journal-tail';
+import { toSnapshot } from '../../src/alarms/domain/alarm-state.machine';
+import { GENESIS_HASH, sealEntry } from '../../src/alarms/domain/journal-chain';
+import { JournalVerifier } from '../../src/alarms/domain/journal-verifier';
+import { SiteJournalRepository } from '../../src/alarms/site-journal.repository';
+import { Database } from '../../src/storage/database.service';
+import { makeAlarm, T0 } from '../factories/alarm.factory';
+import { pollUntil } from '../setup/poll-until';
+import {
+  TEST_DATABASE_URL,
+  createScratchDatabase,
+  describeWithDb,
+  prepareTestDatabase,
+} from '../setup/test-db';
+
+const suite = describeWithDb('cluster-journal.int-spec');
+
+/** Events of one writer, sealed on its local chain (as its write-ahead log holds them). */
+function localEvents(siteId: string, count: number, startSeq = 1): AlarmWrite[] {
+  let prev = GENESIS_HASH;
+  return Array.from({ length: count }, (_, i) => {
+    const seq = startSeq + i;
+    const alarm = makeAlarm({ siteId, seq, sourceId: `${siteId}-src-${seq}` });
+    const entry = sealEntry(prev, {
+      seq,
+      at: T0 + seq,
+      alarmId: alarm.id,
+      siteId,
+      event: 'raised',
+      fromState: 'normal',
+      toState: 'unacknowledged',
+      actor: 'hazwatch',
+      actorRole: 'system',
+      comment: null,
+      snapshot: toSnapshot(alarm),
+    });
+    prev = entry.hash;
+    return { entry, alarm };
+  });
+}
+
+/**
+ * The journal for several writers (docs/adr/0016-cluster.md): a single node's global chain, then cluster nodes writing
+ * per-site chains under their lease epochs, a stale epoch refused, a replay deduplicated, the tail in seq order.
+ */
+suite('cluster journal on PostgreSQL', () => {
+  let scratch: { url: string; drop(): Promise<void> };
+  let db: Database;
+
+  const lease = (site: string, owner: string, epoch: number): Promise<unknown> =>
+    db.query(
+      `INSERT INTO site_lease (site_id, owner, epoch, acquired_at, renewed_at, expires_at)
+       VALUES ($1, $2, $3, now(), now(), now() + interval '1 hour')
+       ON CONFLICT (site_id) DO UPDATE SET owner = $2, epoch = $3, expires_at = now() + interval '1 hour'`,
+      [site, owner, epoch],
+    );
+  const verifyAll = async (): Promise<JournalVerifier> => {
+    const v = new JournalVerifier();
+    const rows = await new AlarmRepository(db).journal({ limit: 10_000 });
+    for (const r of rows) expect(v.push(r)).toBeNull();
+    return v;
+  };
+
+  beforeAll(async () => {
+    JsonLogger.setLevel('error');
+    scratch = await createScratchDatabase(TEST_DATABASE_URL!, 'cljournal');
+    await prepareTestDatabase(scratch.url);
+    db = await Database.open({ url: scratch.url, migrate: false, probeIntervalMs: 0 });
+  });
+
+  afterAll(async () => {
+    await db?.close();
+    await scratch?.drop();
+  });
+
+  it('continues a single node’s global chain with per-site chains whose rows carry epoch and node', async () => {
+    await new AlarmRepository(db).persist(localEvents('s-legacy', 3));
+    await lease('s-a', 'node-a', 1);
+    await lease('s-b', 'node-b', 1);
+    const sites = new SiteJournalRepository(db);
+    const [a, b] = await Promise.all([
+      sites.write({ siteId: 's-a', nodeId: 'node-a', epoch: 1 }, localEvents('s-a', 4)),
+      sites.write({ siteId: 's-b', nodeId: 'node-b', epoch: 1 }, localEvents('s-b', 4)),
+    ]);
+    const seqs = [...a, ...b].map((r) => r.row.seq);
+    expect(new Set(seqs).size).toBe(8);
+    expect(Math.min(...seqs)).toBeGreaterThan(3);
+    expect(a.map((r) => r.row.site?.siteSeq)).toEqual([1, 2, 3, 4]);
+    expect(a.every((r) => r.row.site?.nodeId === 'node-a' && r.row.site.epoch === 1)).toBe(true);
+    // the snapshot (what clients see as the event's seq) carries the global seq
+    expect(a.every((r) => r.row.snapshot.seq === r.row.seq)).toBe(true);
+    const v = await verifyAll();
+    expect(v.rowsChecked).toBe(11);
+    expect([...v.siteHeads.keys()].sort()).toEqual(['s-a', 's-b']);
+    // the alarm table holds the global seq of the alarm's last event
+    const stored = await db.query<{ seq: string }>(`SELECT seq FROM alarm WHERE id = $1`, [
+      a[3]!.row.alarmId,
+    ]);
+    expect(Number(stored.rows[0]!.seq)).toBe(a[3]!.row.seq);
+  });
+
+  it('refuses a stale epoch’s write (nothing written); the next owner journals the same events once', async () => {
+    const events = localEvents('s-a', 2, 100);
+    await lease('s-a', 'node-b', 2); // node-b took s-a
+    const before = await db.query<{ n: string }>(`SELECT count(*) AS n FROM alarm_journal`);
+    const sites = new SiteJournalRepository(db);
+    await expect(sites.write({ siteId: 's-a', nodeId: 'node-a', epoch: 1 }, events)).rejects.toBeInstanceOf(
+      FencedError,
+    );
+    const after = await db.query<{ n: string }>(`SELECT count(*) AS n FROM alarm_journal`);
+    expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+    // the events stayed with the old owner (its write-ahead log); the next owner replays them
+    const first = await sites.write({ siteId: 's-a', nodeId: 'node-b', epoch: 2 }, events);
+    expect(first.map((r) => [r.duplicate, r.row.site?.siteSeq, r.row.site?.epoch])).toEqual([
+      [false, 5, 2],
+      [false, 6, 2],
+    ]);
+    const again = await sites.write({ siteId: 's-a', nodeId: 'node-b', epoch: 2 }, events);
+    expect(again.map((r) => [r.duplicate, r.row.seq])).toEqual(first.map((r) => [true, r.row.seq]));
+    await verifyAll();
+  });
+
+  it('tails the journal in seq order up to the watermark, and notifies on every write', async () => {
+    const listener = new Client({ connectionString: scratch.url });
+    await listener.connect();
+    const notified: string[] = [];
+    listener.on('notification', (n) => {
+      if (n.channel === JOURNAL_NOTIFY_CHANNEL && n.payload) notified.push(n.payload);
+    });
+    await listener.query(`LISTEN ${JOURNAL_NOTIFY_CHANNEL}`);
+    try {
+      const written = await new SiteJournalRepository(db).write(
+        { siteId: 's-b', nodeId: 'node-b', epoch: 1 },
+        localEvents('s-b', 3, 200),
+      );
+      const last = written[written.length - 1]!.row.seq;
+      await pollUntil(() => notified.includes(String(last)), {
+        timeoutMs: 5_000,
+        what: 'journal notification',
+      });
+
+      const tail = new JournalTail(db);
+      const all = await tail.readAfter(0, 1_000);
+      const seqs = all.events.map((e) => e.seq);
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+      expect(all.watermark).toBe(last);
+      expect(all.events[all.events.length - 1]).toMatchObject({ seq: last, siteId: 's-b', event: 'raised' });
+      expect(all.events[0]).not.toHaveProperty('journalled');
+
+      const page = await tail.readAfter(seqs[2]!, 2);
+      expect(page.events.map((e) => e.seq)).toEqual(seqs.slice(3, 5));
+      expect(page.watermark).toBe(seqs[4]);
+      expect(await tail.readAfter(last, 10)).toEqual({ events: [], watermark: last });
+    } finally {
+      await listener.end();
+    }
+  });
+});
