@@ -14,13 +14,13 @@ import { Database } from '../storage/database.service';
 import { alarmFeedFrom, storageStatusFrom } from './realtime.adapters';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
-import { JournalFanout, type JournalTailPort } from './journal-fanout';
+import { JournalTail } from '../alarms/core/journal-tail';
+import { JournalFanout } from './journal-fanout';
 import { REALTIME_SCHEDULER, RealtimeGateway, defaultScheduler } from './realtime.gateway';
 import {
   ALARM_FEED,
   DEFAULT_REALTIME_OPTIONS,
   HAZARD_FEED,
-  JOURNAL_TAIL,
   REALTIME_OPTIONS,
   STORAGE_STATUS,
   TELEMETRY_FEED,
@@ -83,21 +83,13 @@ export class RealtimeModule {
             db: Database,
             scheduler: SchedulerLike,
             metrics: HazwatchMetrics,
-            tail?: JournalTailPort,
           ): AlarmFeed => {
-            if (!config.env.HAZWATCH_NODE_ID || !tail) return alarmFeedFrom(alarms);
-            const fanout = new JournalFanout(tail, () => db.acquire(), scheduler);
+            if (!config.env.HAZWATCH_NODE_ID) return alarmFeedFrom(alarms);
+            const fanout = new JournalFanout(new JournalTail(db), () => db.acquire(), scheduler);
             metrics.clusterSources.wsJournalSeq = () => fanout.currentSeq();
             return fanout;
           },
-          inject: [
-            AlarmService,
-            APP_CONFIG,
-            Database,
-            REALTIME_SCHEDULER,
-            HazwatchMetrics,
-            { token: JOURNAL_TAIL, optional: true },
-          ],
+          inject: [AlarmService, APP_CONFIG, Database, REALTIME_SCHEDULER, HazwatchMetrics],
         },
         p.telemetry ?? { provide: TELEMETRY_FEED, useExisting: IngestService },
         p.hazards ?? { provide: HAZARD_FEED, useExisting: RulesService },

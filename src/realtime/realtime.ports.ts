@@ -14,8 +14,6 @@ export const TELEMETRY_FEED = Symbol('TELEMETRY_FEED');
 export const HAZARD_FEED = Symbol('HAZARD_FEED');
 export const STORAGE_STATUS = Symbol('STORAGE_STATUS');
 export const REALTIME_OPTIONS = Symbol('REALTIME_OPTIONS');
-/** The alarms module's journal tail (JournalTailPort in journal-fanout.ts); bound in cluster mode only. */
-export const JOURNAL_TAIL = Symbol('JOURNAL_TAIL');
 
 export type WsAuthenticator = {
   /** The principal for a bearer token, or null (missing, invalid, revoked, rate-limited). */
