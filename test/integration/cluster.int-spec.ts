@@ -111,12 +111,26 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
   };
   const sitesOf = (s: Status, node: string): string[] =>
     s.nodes.find((n) => n.nodeId === node && n.alive)?.sites.map((x) => x.siteId) ?? [];
+  /** Ms from `since` until every one of `sites` is held by another live node (asked of n2, which stays up). */
+  const movedAway = async (from: string, sites: readonly string[], since: number): Promise<number> => {
+    await pollUntil(
+      async () => {
+        const s = await api<Status>('n2', '/api/cluster');
+        const held = new Set(
+          s.nodes.filter((n) => n.alive && n.nodeId !== from).flatMap((n) => n.sites.map((x) => x.siteId)),
+        );
+        return sites.every((x) => held.has(x));
+      },
+      { timeoutMs: 20_000, intervalMs: 100, what: `${from}'s sites held by the other nodes` },
+    );
+    return Date.now() - since;
+  };
 
   it('shares the sites, survives a SIGKILL mid-stream and a restart, and loses nothing', async () => {
     // 1. every node holds a share of the sites
     await pollUntil(
       async () => {
-        const s = await api<Status>('n1', '/api/cluster');
+        const s = await api<Status>('n2', '/api/cluster');
         return s.unowned.filter((k) => allSites.includes(k)).length === 0 &&
           ['n1', 'n2', 'n3'].every((n) => sitesOf(s, n).length > 0)
           ? s
@@ -187,7 +201,7 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
         }
       })();
 
-    const before = await api<Status>('n1', '/api/cluster');
+    const before = await api<Status>('n2', '/api/cluster');
     const victimSites = sitesOf(before, 'n3');
     let killAt = 0;
     let failoverMs = 0;
@@ -202,6 +216,7 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
     await delay(8_000);
     killAt = Date.now();
     await nodes.get('n3')!.stop('SIGKILL');
+    const ownedAgain = movedAway('n3', victimSites, killAt);
     // failover: every site of the victim owned again AND processing (a reading stamped after the kill is stored)
     await pollUntil(
       async () => {
@@ -214,18 +229,33 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
       { timeoutMs: 20_000, intervalMs: 100, what: 'the killed node’s sites processing on the survivors' },
     );
     failoverMs = Date.now() - killAt;
-    await delay(Math.max(0, t0 + 16_000 - Date.now()));
-    await start('n3', false);
+    const ownedAgainMs = await ownedAgain;
+    await delay(Math.max(0, t0 + 14_000 - Date.now()));
+    // the victim comes back (its start overlaps the graceful stop below)
+    const restarted = start('n3', false);
+    // SIGTERM n1 under load: stop intake → flush → release; the others hold its sites within the handover budget
+    await delay(Math.max(0, t0 + 18_000 - Date.now()));
+    const n1Sites = sitesOf(await api<Status>('n2', '/api/cluster'), 'n1');
+    const termAt = Date.now();
+    const handedOver = movedAway('n1', n1Sites, termAt);
+    const exit = await nodes.get('n1')!.stop('SIGTERM');
+    const stopMs = Date.now() - termAt;
+    const handoverMs = await handedOver;
+    await restarted;
     const result = await running;
     await waves;
     await ex.endAsync();
     await load.close();
     // eslint-disable-next-line no-console
     console.log(
-      `cluster proof: SIGKILL → the victim's ${victimSites.length} sites processing again after ${failoverMs} ms; ` +
-        `load ${Math.round(result.achievedRate)} msg/s, ${result.sent} sent, ${result.acked} acked`,
+      `cluster proof: SIGKILL → the victim's ${victimSites.length} sites owned again after ${ownedAgainMs} ms, ` +
+        `processing after ${failoverMs} ms; SIGTERM → ${n1Sites.length} sites held by the others after ${handoverMs} ms ` +
+        `(process exited after ${stopMs} ms, code ${exit}); ` +
+        `load ${Math.round(result.achievedRate)} msg/s (target ${RATE}), ${result.sent} sent, ${result.acked} acked`,
     );
     expect(failoverMs).toBeLessThan(15_000);
+    expect(handoverMs).toBeLessThan(5_000);
+    expect(exit).toBe(0);
     expect(result.acked).toBe(result.sent);
 
     // 4. every valid reading stored exactly once (2 rows per message: conc + fault; duplicates absorbed by the key)
@@ -266,7 +296,7 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
         HAVING count(*) > 1`,
     );
     expect(dup.rows).toEqual([]);
-    const verify = await api<{ ok: boolean }>('n1', '/api/journal/verify');
+    const verify = await api<{ ok: boolean }>('n2', '/api/journal/verify');
     expect(verify.ok).toBe(true);
 
     // 6. the WebSocket client on n2 saw every journal row after its hello, once, in seq order
