@@ -8,6 +8,7 @@ import {
 import type { MqttClient } from 'mqtt';
 import { BehaviorSubject, Subject, filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
 import { CLOCK, type Clock } from '../common/clock';
+import { ConfigError } from '../common/errors';
 import { withCorrelationId } from '../common/correlation';
 import { JsonLogger, maskUrl } from '../common/logger';
 import type { DeviceState, Reading } from '../common/types';
@@ -191,6 +192,15 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.sparkplug && this.cluster?.manager)
+      // Sparkplug topics are per edge node, not per site: its intake cannot follow site ownership yet. Refuse rather
+      // than drop it (docs/adr/0016-cluster.md, "Per-site MQTT sessions").
+      throw new ConfigError('environment', [
+        {
+          path: 'HAZWATCH_NODE_ID',
+          reason: 'Sparkplug B intake (sparkplug.yaml) runs on a single node only; unset HAZWATCH_NODE_ID or remove sparkplug.yaml',
+        },
+      ]);
     await this.restoreDeviceStates();
     const env = this.config.env;
     if (env.MQTT_URL) {
@@ -269,7 +279,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     };
     const status = this.statusTopic();
     const filters: string[] = clustered ? [] : [...SUBSCRIPTIONS];
-    if (this.sparkplug) filters.push(...SPARKPLUG_SUBSCRIPTIONS);
+    if (this.sparkplug && !clustered) filters.push(...SPARKPLUG_SUBSCRIPTIONS);
     const main = new IntakeLink(
       {
         ...common,
