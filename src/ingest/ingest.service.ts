@@ -198,7 +198,8 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       throw new ConfigError('environment', [
         {
           path: 'HAZWATCH_NODE_ID',
-          reason: 'Sparkplug B intake (sparkplug.yaml) runs on a single node only; unset HAZWATCH_NODE_ID or remove sparkplug.yaml',
+          reason:
+            'Sparkplug B intake (sparkplug.yaml) runs on a single node only; unset HAZWATCH_NODE_ID or remove sparkplug.yaml',
         },
       ]);
     await this.restoreDeviceStates();

@@ -54,7 +54,10 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
   });
 
   const start = async (id: string, demo: boolean): Promise<ServerProcess> => {
-    const s = await startServer({ env: { ...nodeEnv(id), HAZWATCH_DEMO: String(demo) } });
+    const s = await startServer({
+      env: { ...nodeEnv(id), HAZWATCH_DEMO: String(demo) },
+      readyTimeoutMs: 200_000,
+    });
     nodes.set(id, s);
     return s;
   };
@@ -84,11 +87,10 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
       });
     writeFileSync(join(configDir, 'plant.yaml'), stringify(doc));
     pg = new Client({ connectionString: db.url });
-    // the first node migrates the fresh database and creates the demo tokens; the others join
-    await start('n1', true);
+    // all three start together (migrations queue on their advisory lock); n1 creates and prints the demo tokens
+    await Promise.all([start('n1', true), start('n2', false), start('n3', false)]);
     await pg.connect();
-    await Promise.all([start('n2', false), start('n3', false)]);
-  }, 150_000);
+  }, 240_000);
 
   afterAll(async () => {
     await Promise.all([...nodes.values()].map((n) => n.stop('SIGKILL').catch(() => undefined)));
