@@ -93,6 +93,9 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
   }, 240_000);
 
   afterAll(async () => {
+    // CLUSTER_INT_LOGS=<dir> keeps every node's output for a post-mortem
+    const keep = process.env.CLUSTER_INT_LOGS;
+    if (keep) for (const [id, n] of nodes) writeFileSync(join(keep, `cluster-int-${id}.log`), n.output());
     await Promise.all([...nodes.values()].map((n) => n.stop('SIGKILL').catch(() => undefined)));
     await pg?.end().catch(() => undefined);
     await broker?.stop().catch(() => undefined);
