@@ -313,7 +313,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     this.sessions = new SiteSessions({
       sites: this.config.plant.sites.map((s) => s.id),
       ownership: {
-        ownership$: this.cluster!.ownership$,
+        ownership$: this.cluster.ownership$,
         ownedKeys: () => this.cluster!.manager?.owned().map((l) => l.key) ?? [],
       },
       open: (siteId) =>
