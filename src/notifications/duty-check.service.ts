@@ -125,9 +125,12 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
     const config = this.config;
     if (!config) return;
     await this.alarms.whenReady();
+    // cluster: running checks are resumed by the node holding the duty-check lease only (docs/adr/0016-cluster.md)
+    const gated = this.gates !== undefined && this.gates.clustered;
+    if (gated) void this.resumeWhenGateOpens();
     const backoff = new Backoff(500, 15_000);
     for (;;) {
-      if (this.closed) return;
+      if (this.closed || gated) break;
       try {
         const now = this.clock.now();
         for (const persisted of await this.store.runningDutyChecks()) this.resume(persisted, now);
@@ -146,6 +149,32 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
       sites: [...this.nextRun].map(([s, t]) => ({ siteId: s, next: new Date(t).toISOString() })),
     });
     this.started();
+  }
+
+  /**
+   * Cluster: waits (polling every second) until this node holds the duty-check lease, then resumes the checks the
+   * database says are running, once per process; a node that never gets the lease never resumes them.
+   */
+  private async resumeWhenGateOpens(): Promise<void> {
+    while (!this.closed && !this.gates?.isOpen('duty-checks'))
+      await new Promise<void>((r) => this.scheduler.after(1_000, r));
+    const backoff = new Backoff(500, 15_000);
+    while (!this.closed && this.gates?.isOpen('duty-checks')) {
+      try {
+        const now = this.clock.now();
+        for (const persisted of await this.store.runningDutyChecks())
+          if (!this.running.get(persisted.siteId)?.machine.running) this.resume(persisted, now);
+        this.log.info('running duty checks resumed by this node (it holds the duty-check lease)');
+        return;
+      } catch (err) {
+        const delay = backoff.next();
+        this.log.error('cannot load running duty checks from the database; retrying', {
+          err,
+          retryInMs: delay,
+        });
+        await new Promise<void>((r) => this.scheduler.after(delay, r));
+      }
+    }
   }
 
   private resume(persisted: DutyCheckState, now: number): void {
