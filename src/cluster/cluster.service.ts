@@ -18,6 +18,8 @@ import { JobGates } from '../common/job-gate';
 import { LeaseManager, type OwnershipChange } from './lease-manager';
 import { openLeaseConnection, type LeaseConnection } from './lease-connection';
 import { PgLeaseStore } from './lease.store';
+import { SingleNodeOwnership, type SiteOwnership } from '../common/site-ownership';
+import { LeaseSiteOwnership } from './site-ownership';
 import { monotonicClock, systemLeaseTimer } from './system-timer';
 
 export type ClusterLeaseView = {
@@ -61,6 +63,8 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
   /** The lease rounds' own connection (absent on a single node, and with the embedded database). */
   private readonly leaseConnection: LeaseConnection | undefined;
   readonly manager: LeaseManager | undefined;
+  /** Which sites this node processes (every site on a single node). */
+  readonly siteOwnership: SiteOwnership = new SingleNodeOwnership();
   private kick: Subscription | undefined;
 
   constructor(
@@ -90,6 +94,7 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
       timer: systemLeaseTimer,
       version: serverVersion(),
     });
+    this.siteOwnership = new LeaseSiteOwnership(this.manager);
   }
 
   get clustered(): boolean {

@@ -6,8 +6,8 @@ import type { SqlPort } from './lease.store';
 export type LeaseConnection = { readonly sql: SqlPort; close(): Promise<void> };
 
 /**
- * A connection of the LeaseManager's own, outside the server's main pool (docs/adr/0016-cluster.md, "Lease rounds on
- * their own connection"): a pool saturated by API, telemetry or alarm work must not delay renewals until a healthy
+ * A connection of the LeaseManager's own, outside the server's main pool (docs/adr/0016-cluster.md, "What runs
+ * today"): a pool saturated by API, telemetry or alarm work must not delay renewals until a healthy
  * node self-fences. One connection (rounds are sequential), reconnected on demand; a statement that takes longer than
  * one round (ttl/4) is abandoned and the next round tries again, so a hung connection costs at most the self-fence the
  * node would reach anyway.
