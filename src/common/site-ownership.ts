@@ -57,10 +57,10 @@ export class SingleNodeOwnership extends SiteOwnership {
   readonly clustered = false;
   readonly nodeId = undefined;
   readonly ownership$: Observable<SiteOwnershipChange> = EMPTY;
-  owns(): boolean {
+  owns(_siteId: string): boolean {
     return true;
   }
-  epochOf(): number | undefined {
+  epochOf(_siteId: string): number | undefined {
     return undefined;
   }
 }
