@@ -8,12 +8,11 @@ import { monotonicClock, systemLeaseTimer } from '../../src/cluster/system-timer
 import { AlarmRepository } from '../../src/alarms/alarm.repository';
 import type { AlarmWrite } from '../../src/alarms/alarm.store';
 import { JOURNAL_NOTIFY_CHANNEL, JournalTail } from '../../src/alarms/core/journal-tail';
-import { toSnapshot } from '../../src/alarms/domain/alarm-state.machine';
-import { GENESIS_HASH, sealEntry } from '../../src/alarms/domain/journal-chain';
+import { GENESIS_HASH } from '../../src/alarms/domain/journal-chain';
 import { JournalVerifier } from '../../src/alarms/domain/journal-verifier';
 import { SiteJournalRepository } from '../../src/alarms/site-journal.repository';
 import { Database } from '../../src/storage/database.service';
-import { makeAlarm, T0 } from '../factories/alarm.factory';
+import { makeAlarm, raisedEntry } from '../factories/alarm.factory';
 import { pollUntil } from '../setup/poll-until';
 import {
   TEST_DATABASE_URL,
@@ -30,19 +29,7 @@ function localEvents(siteId: string, count: number, startSeq = 1): AlarmWrite[] 
   return Array.from({ length: count }, (_, i) => {
     const seq = startSeq + i;
     const alarm = makeAlarm({ siteId, seq, sourceId: `${siteId}-src-${seq}` });
-    const entry = sealEntry(prev, {
-      seq,
-      at: T0 + seq,
-      alarmId: alarm.id,
-      siteId,
-      event: 'raised',
-      fromState: 'normal',
-      toState: 'unacknowledged',
-      actor: 'hazwatch',
-      actorRole: 'system',
-      comment: null,
-      snapshot: toSnapshot(alarm),
-    });
+    const entry = raisedEntry(alarm, seq, prev);
     prev = entry.hash;
     return { entry, alarm };
   });
