@@ -126,24 +126,8 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
     if (!config) return;
     await this.alarms.whenReady();
     // cluster: running checks are resumed by the node holding the duty-check lease only (docs/adr/0016-cluster.md)
-    const gated = this.gates !== undefined && this.gates.clustered;
-    if (gated) void this.resumeWhenGateOpens();
-    const backoff = new Backoff(500, 15_000);
-    for (;;) {
-      if (this.closed || gated) break;
-      try {
-        const now = this.clock.now();
-        for (const persisted of await this.store.runningDutyChecks()) this.resume(persisted, now);
-        break;
-      } catch (err) {
-        const delay = backoff.next();
-        this.log.error('cannot load running duty checks from the database; retrying', {
-          err,
-          retryInMs: delay,
-        });
-        await new Promise<void>((r) => this.scheduler.after(delay, r));
-      }
-    }
+    if (this.gates?.clustered) void this.resumeWhenGateOpens();
+    else await this.resumeRunning(() => true);
     for (const [siteId, policy] of config.dutyChecks) if (policy.enabled) this.scheduleNext(siteId, policy);
     this.log.info('duty checks scheduled', {
       sites: [...this.nextRun].map(([s, t]) => ({ siteId: s, next: new Date(t).toISOString() })),
@@ -156,16 +140,21 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
    * database says are running, once per process; a node that never gets the lease never resumes them.
    */
   private async resumeWhenGateOpens(): Promise<void> {
-    while (!this.closed && !this.gates?.isOpen('duty-checks'))
-      await new Promise<void>((r) => this.scheduler.after(1_000, r));
+    const open = (): boolean => this.gates?.isOpen('duty-checks') ?? true;
+    while (!this.closed && !open()) await new Promise<void>((r) => this.scheduler.after(1_000, r));
+    if (await this.resumeRunning(open))
+      this.log.info('running duty checks resumed by this node (it holds the duty-check lease)');
+  }
+
+  /** Resumes the checks the database says are running (retrying while it cannot be read and `wanted` holds). */
+  private async resumeRunning(wanted: () => boolean): Promise<boolean> {
     const backoff = new Backoff(500, 15_000);
-    while (!this.closed && this.gates?.isOpen('duty-checks')) {
+    while (!this.closed && wanted()) {
       try {
         const now = this.clock.now();
         for (const persisted of await this.store.runningDutyChecks())
           if (!this.running.get(persisted.siteId)?.machine.running) this.resume(persisted, now);
-        this.log.info('running duty checks resumed by this node (it holds the duty-check lease)');
-        return;
+        return true;
       } catch (err) {
         const delay = backoff.next();
         this.log.error('cannot load running duty checks from the database; retrying', {
@@ -175,6 +164,7 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
         await new Promise<void>((r) => this.scheduler.after(delay, r));
       }
     }
+    return false;
   }
 
   private resume(persisted: DutyCheckState, now: number): void {
