@@ -10,6 +10,7 @@ import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { Database } from '../storage/database.service';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
+import { JobGates } from '../common/job-gate';
 import { AlarmRepository } from './alarm.repository';
 import {
   AnchorChecker,
@@ -74,6 +75,7 @@ export class JournalAnchorService implements OnApplicationBootstrap, OnModuleDes
     private readonly db: Database,
     @Inject(CLOCK) private readonly clock: Clock,
     @Optional() private readonly metrics?: HazwatchMetrics,
+    @Optional() private readonly gates?: JobGates, // cluster hook (docs/adr/0016-cluster.md)
   ) {
     this.key = loadAnchorKey(config.env.JOURNAL_ANCHOR_KEY ?? '', config.dataDir);
     this.journal = new AlarmRepository(db);
@@ -147,6 +149,7 @@ export class JournalAnchorService implements OnApplicationBootstrap, OnModuleDes
   }
 
   private async publishIfMoved(reason: AnchorReason): Promise<void> {
+    if (this.gates && !this.gates.isOpen('anchors')) return; // cluster: the node holding job:anchors signs
     try {
       const head = await this.head();
       if (this.lastPublished?.seq === head.seq && this.lastPublished.hash === head.hash) return;

@@ -1,6 +1,13 @@
 import { fencedWrite, type FenceDb, type FenceToken, type FenceTx } from '../cluster/fence';
 import type { AlarmWrite } from './alarm.store';
-import { NOTIFY_JOURNAL, journalColumns, upsertAlarms } from './alarm.repository';
+import {
+  JOURNAL_COLUMNS,
+  NOTIFY_JOURNAL,
+  journalColumns,
+  journalFromRow,
+  upsertAlarms,
+  type JournalRow,
+} from './alarm.repository';
 import type { AlarmRecord } from './domain/alarm.types';
 import { GENESIS_HASH, sealEntry, type JournalEntry } from './domain/journal-chain';
 
@@ -11,7 +18,7 @@ import { GENESIS_HASH, sealEntry, type JournalEntry } from './domain/journal-cha
  */
 export const JOURNAL_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('hazwatch_journal'))`;
 
-const SELECT_ORIGINS = `SELECT origin_hash, seq FROM alarm_journal WHERE origin_hash = ANY($1::text[])`;
+const SELECT_ORIGINS = `SELECT origin_hash, ${JOURNAL_COLUMNS} FROM alarm_journal WHERE origin_hash = ANY($1::text[])`;
 const SELECT_SITE_HEAD = `
 SELECT site_seq, hash FROM alarm_journal WHERE site_id = $1 AND site_seq IS NOT NULL ORDER BY site_seq DESC LIMIT 1`;
 const NEXT_SEQS = `SELECT nextval('alarm_journal_seq') AS seq FROM generate_series(1, $1::int)`;
@@ -65,18 +72,16 @@ export class SiteJournalRepository {
     batch: readonly AlarmWrite[],
   ): Promise<SiteJournalRow[]> {
     await tx.query(JOURNAL_LOCK_SQL);
-    const known = await tx.query<{ origin_hash: string; seq: string }>(SELECT_ORIGINS, [
+    const known = await tx.query<JournalRow & { origin_hash: string }>(SELECT_ORIGINS, [
       batch.map((w) => w.entry.hash),
     ]);
-    const done = new Map(known.rows.map((r) => [r.origin_hash, Number(r.seq)]));
+    const done = new Map(known.rows.map((r) => [r.origin_hash, journalFromRow(r)]));
     const fresh = batch.filter((w) => !done.has(w.entry.hash));
-    const out: SiteJournalRow[] = batch
-      .filter((w) => done.has(w.entry.hash))
-      .map((w) => ({
-        origin: w.entry,
-        row: { ...w.entry, seq: done.get(w.entry.hash) ?? 0 },
-        duplicate: true,
-      }));
+    const out: SiteJournalRow[] = [];
+    for (const w of batch) {
+      const row = done.get(w.entry.hash);
+      if (row) out.push({ origin: w.entry, row, duplicate: true });
+    }
     if (fresh.length === 0) return out;
     await tx.query(CATCH_UP_SEQ);
     const [head, seqs] = await Promise.all([

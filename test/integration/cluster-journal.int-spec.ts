@@ -1,15 +1,18 @@
 import { Client } from 'pg';
 import { JsonLogger } from '../../src/common/logger';
 import { FencedError } from '../../src/cluster/fence';
+import { LeaseManager } from '../../src/cluster/lease-manager';
+import { PgLeaseStore } from '../../src/cluster/lease.store';
+import { LeaseSiteOwnership } from '../../src/cluster/site-ownership';
+import { monotonicClock, systemLeaseTimer } from '../../src/cluster/system-timer';
 import { AlarmRepository } from '../../src/alarms/alarm.repository';
 import type { AlarmWrite } from '../../src/alarms/alarm.store';
 import { JOURNAL_NOTIFY_CHANNEL, JournalTail } from '../../src/alarms/core/journal-tail';
-import { toSnapshot } from '../../src/alarms/domain/alarm-state.machine';
-import { GENESIS_HASH, sealEntry } from '../../src/alarms/domain/journal-chain';
+import { GENESIS_HASH } from '../../src/alarms/domain/journal-chain';
 import { JournalVerifier } from '../../src/alarms/domain/journal-verifier';
 import { SiteJournalRepository } from '../../src/alarms/site-journal.repository';
 import { Database } from '../../src/storage/database.service';
-import { makeAlarm, T0 } from '../factories/alarm.factory';
+import { makeAlarm, raisedEntry } from '../factories/alarm.factory';
 import { pollUntil } from '../setup/poll-until';
 import {
   TEST_DATABASE_URL,
@@ -26,22 +29,18 @@ function localEvents(siteId: string, count: number, startSeq = 1): AlarmWrite[] 
   return Array.from({ length: count }, (_, i) => {
     const seq = startSeq + i;
     const alarm = makeAlarm({ siteId, seq, sourceId: `${siteId}-src-${seq}` });
-    const entry = sealEntry(prev, {
-      seq,
-      at: T0 + seq,
-      alarmId: alarm.id,
-      siteId,
-      event: 'raised',
-      fromState: 'normal',
-      toState: 'unacknowledged',
-      actor: 'hazwatch',
-      actorRole: 'system',
-      comment: null,
-      snapshot: toSnapshot(alarm),
-    });
+    const entry = raisedEntry(alarm, seq, prev);
     prev = entry.hash;
     return { entry, alarm };
   });
+}
+
+/** The events as their writer sealed them (origin), from what the journal returned. */
+function localEventsFrom(rows: readonly { origin: AlarmWrite['entry'] }[]): AlarmWrite[] {
+  return rows.map((r) => ({
+    entry: r.origin,
+    alarm: makeAlarm({ siteId: r.origin.siteId, seq: r.origin.seq }),
+  }));
 }
 
 /**
@@ -123,6 +122,57 @@ suite('cluster journal on PostgreSQL', () => {
     const again = await sites.write({ siteId: 's-a', nodeId: 'node-b', epoch: 2 }, events);
     expect(again.map((r) => [r.duplicate, r.row.seq])).toEqual(first.map((r) => [true, r.row.seq]));
     await verifyAll();
+  });
+
+  it('two nodes with real leases: the killed owner’s late write is refused, the next owner continues the chain', async () => {
+    const node = (id: string): { m: LeaseManager; o: LeaseSiteOwnership } => {
+      const m = new LeaseManager({
+        nodeId: id,
+        store: new PgLeaseStore(db),
+        keys: () => ['s-take'],
+        ttlMs: 3_000,
+        renewEveryMs: 500,
+        marginMs: 600,
+        clock: monotonicClock,
+        timer: systemLeaseTimer,
+      });
+      return { m, o: new LeaseSiteOwnership(m) };
+    };
+    const a = node('node-a');
+    a.m.start();
+    await pollUntil(() => a.o.owns('s-take'), { timeoutMs: 10_000, what: 'node-a owns s-take' });
+    const tokenA = a.o.tokenFor('s-take')!;
+    const sites = new SiteJournalRepository(db);
+    const raisedByA = await sites.write(tokenA, localEvents('s-take', 2, 300));
+    const b = node('node-b');
+    b.m.start();
+    try {
+      a.m.halt(); // killed: no release, its lease expires in the database
+      await pollUntil(() => b.o.owns('s-take'), { timeoutMs: 15_000, what: 'node-b takes s-take' });
+      const tokenB = b.o.tokenFor('s-take')!;
+      expect(tokenB.epoch).toBeGreaterThan(tokenA.epoch);
+      // node-a, paused rather than dead, wakes up and writes what was in its write-ahead log: refused
+      const unjournalled = localEvents('s-take', 1, 302);
+      await expect(sites.write(tokenA, unjournalled)).rejects.toBeInstanceOf(FencedError);
+      // node-b replays node-a's write-ahead log: what was journalled already is recognised, the rest written once
+      const replay = await sites.write(tokenB, [...localEventsFrom(raisedByA), ...unjournalled]);
+      expect(replay.map((r) => [r.duplicate, r.row.site?.siteSeq, r.row.site?.nodeId])).toEqual([
+        [true, 1, 'node-a'],
+        [true, 2, 'node-a'],
+        [false, 3, 'node-b'],
+      ]);
+      const rows = await new AlarmRepository(db).journal({ siteIds: ['s-take'], limit: 100 });
+      expect(rows.map((r) => r.site?.siteSeq)).toEqual([1, 2, 3]);
+      expect(new Set((await new AlarmRepository(db).journal({ limit: 10_000 })).map((r) => r.seq)).size).toBe(
+        (await db.query<{ n: string }>(`SELECT count(*) AS n FROM alarm_journal`)).rows.map((r) =>
+          Number(r.n),
+        )[0],
+      );
+      await verifyAll();
+    } finally {
+      a.m.halt();
+      b.m.halt();
+    }
   });
 
   it('tails the journal in seq order up to the watermark, and notifies on every write', async () => {

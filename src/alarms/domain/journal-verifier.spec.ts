@@ -1,25 +1,11 @@
-import { makeAlarm, T0 } from '../../../test/factories/alarm.factory';
-import { toSnapshot } from './alarm-state.machine';
-import { GENESIS_HASH, sealEntry, type JournalEntry } from './journal-chain';
+import { makeAlarm, raisedEntry } from '../../../test/factories/alarm.factory';
+import { GENESIS_HASH, type JournalEntry } from './journal-chain';
 import { JournalVerifier, journalHeadHash } from './journal-verifier';
 
 /** A row of the global chain (site undefined) or of a site's chain. */
 function row(seq: number, prev: string, siteId: string, siteSeq?: number, epoch = 1): JournalEntry {
-  const alarm = makeAlarm({ siteId, seq });
-  return sealEntry(prev, {
-    seq,
-    at: T0 + seq,
-    alarmId: alarm.id,
-    siteId,
-    event: 'raised',
-    fromState: 'normal',
-    toState: 'unacknowledged',
-    actor: 'hazwatch',
-    actorRole: 'system',
-    comment: null,
-    snapshot: toSnapshot(alarm),
-    ...(siteSeq !== undefined ? { site: { siteSeq, epoch, nodeId: 'n1' } } : {}),
-  });
+  const site = siteSeq !== undefined ? { siteSeq, epoch, nodeId: 'n1' } : undefined;
+  return raisedEntry(makeAlarm({ siteId, seq }), seq, prev, site);
 }
 
 /** Global rows 1–2, then sites a and b interleaved (seqs 3–7, with a rolled-back seq 5), then a global row 8. */
