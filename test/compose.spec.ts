@@ -24,9 +24,11 @@ const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as
 describe('docker-compose.yml', () => {
   it('should define TimescaleDB, Mosquitto, the server and the simulators', () => {
     expect(Object.keys(compose.services).sort()).toEqual([
+      'cluster-proxy',
       'demo-tokens',
       'grafana',
       'hazwatch',
+      'hazwatch-b',
       'mosquitto',
       'mqtt-init',
       'prometheus',
@@ -122,11 +124,12 @@ describe('docker-compose.yml secrets and demo profile', () => {
     expect(compose.services.hazwatch?.environment?.DATABASE_URL).toMatch(
       /:\$\{POSTGRES_PASSWORD:\?[^}]+\}@timescaledb/,
     );
-    // no literal credentials: every password-like value is an interpolation
+    // no literal credentials: every password-like value is an interpolation, required (:?) or, for a setting only the
+    // cluster profile needs, empty by default (:-} = unset; never a literal default)
     for (const [name, svc] of Object.entries(compose.services))
       for (const [key, value] of Object.entries(svc.environment ?? {})) {
         if (/PASSWORD|SECRET|TOKEN|KEY/.test(key))
-          expect(`${name}.${key}=${value}`).toMatch(/=\$\{[A-Z_]+:\?/);
+          expect(`${name}.${key}=${value}`).toMatch(/=\$\{[A-Z_]+:(\?|-\}$)/);
         if (key === 'DATABASE_URL') expect(value).toMatch(/:\$\{[A-Z_]+:\?[^}]+\}@/);
       }
     expect(text).not.toMatch(/POSTGRES_PASSWORD:\s*hazwatch/);
@@ -162,5 +165,47 @@ describe('docker-compose.yml secrets and demo profile', () => {
     expect(compose.services.simulators?.profiles).toEqual(['demo']);
     expect(compose.services['demo-tokens']?.profiles).toEqual(['demo']);
     expect(compose.services.timescaledb?.ports).toEqual(['127.0.0.1:5432:5432']);
+  });
+});
+
+describe('docker-compose.yml cluster profile (docs/adr/0016-cluster.md)', () => {
+  const a = compose.services.hazwatch!;
+  const b = compose.services['hazwatch-b']!;
+  const proxy = compose.services['cluster-proxy']!;
+
+  it('should add a second node and the load balancer only in the cluster profile', () => {
+    expect(b.profiles).toEqual(['cluster']);
+    expect(proxy.profiles).toEqual(['cluster']);
+    expect(a.profiles).toBeUndefined();
+    expect(proxy.image).toMatch(/^haproxy:/);
+    expect(proxy.ports).toEqual(['8080:8080']);
+  });
+
+  it('should point both nodes at the same database and broker, with distinct node ids and one client-id secret', () => {
+    expect(b.environment?.DATABASE_URL).toBe(a.environment?.DATABASE_URL);
+    expect(b.environment?.MQTT_URL).toBe(a.environment?.MQTT_URL);
+    expect(a.environment?.HAZWATCH_NODE_ID).toBe('${HAZWATCH_NODE_ID:-}');
+    expect(b.environment?.HAZWATCH_NODE_ID).toBe('b');
+    expect(b.environment?.MQTT_CLIENT_ID_SECRET).toBe(a.environment?.MQTT_CLIENT_ID_SECRET);
+    const known = new Set(Object.keys(new EnvSchema()));
+    for (const key of Object.keys(b.environment ?? {}))
+      expect([...known, 'MQTT_URL', 'DATABASE_URL']).toContain(key);
+  });
+
+  it('should give node b a DATA_DIR of its own (its own spool) and start it after node a is healthy', () => {
+    expect(b.volumes).toContain('hazwatchdata-b:/data');
+    expect(b.volumes).toContain('hazwatchdata:/shared:ro');
+    expect(b.depends_on?.hazwatch).toEqual({ condition: 'service_healthy' });
+    expect(b.healthcheck?.test).toBeDefined();
+  });
+
+  it('should balance over both nodes by their readiness, passing WebSocket upgrades with a long tunnel timeout', () => {
+    expect(proxy.volumes).toContain('./docker/haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro');
+    const cfg = readFileSync(join(root, 'docker', 'haproxy', 'haproxy.cfg'), 'utf8');
+    expect(cfg).toMatch(/^\s*mode http$/m);
+    expect(cfg).toMatch(/^\s*option httpchk GET \/health\/ready$/m);
+    expect(cfg).toMatch(/^\s*server a hazwatch:3000 check$/m);
+    expect(cfg).toMatch(/^\s*server b hazwatch-b:3000 check$/m);
+    expect(Number(/^\s*timeout tunnel (\d+)h$/m.exec(cfg)?.[1])).toBeGreaterThanOrEqual(1);
   });
 });

@@ -52,10 +52,23 @@ ON CONFLICT (id) DO UPDATE SET
 WHERE alarm.seq < EXCLUDED.seq`;
 
 const SELECT_ALARMS = `SELECT record FROM alarm ORDER BY id`;
-const SELECT_TAIL = `SELECT seq, hash FROM alarm_journal ORDER BY seq DESC LIMIT 1`;
+/**
+ * The global chain's last row, and the journal's highest seq (higher when cluster nodes wrote site-chain rows since:
+ * a single node continues the seqs after them and its chain after its own last row).
+ */
+const SELECT_TAIL = `
+SELECT (SELECT max(seq) FROM alarm_journal) AS seq,
+       (SELECT hash FROM alarm_journal WHERE site_seq IS NULL ORDER BY seq DESC LIMIT 1) AS hash`;
+
+/** Wakes the nodes tailing the journal (JournalTail); the payload is the highest seq written. */
+export const NOTIFY_JOURNAL = `SELECT pg_notify('hazwatch_journal', $1::text)`;
+
+/** The columns journalFromRow reads. */
+export const JOURNAL_COLUMNS =
+  'seq, at, alarm_id, site_id, event, from_state, to_state, actor, actor_role, comment, snapshot, prev_hash, hash, site_seq, epoch, node_id';
 
 const SELECT_JOURNAL = `
-SELECT seq, at, alarm_id, site_id, event, from_state, to_state, actor, actor_role, comment, snapshot, prev_hash, hash
+SELECT ${JOURNAL_COLUMNS}
 FROM alarm_journal
 WHERE ($1::bigint IS NULL OR seq > $1)
   AND ($2::timestamptz IS NULL OR at >= $2)
@@ -74,7 +87,7 @@ WHERE event = 'raised' AND to_state NOT IN ('shelved', 'suppressed', 'out_of_ser
   AND at >= $1 AND at < $2 AND ($3::text[] IS NULL OR site_id = ANY($3))
 ORDER BY seq`;
 
-type JournalRow = {
+export type JournalRow = {
   seq: string;
   at: Date;
   alarm_id: string;
@@ -88,6 +101,10 @@ type JournalRow = {
   snapshot: AlarmSnapshot;
   prev_hash: string;
   hash: string;
+  /** Cluster rows only (absent in the legacy spool file's rows). */
+  site_seq?: string | null;
+  epoch?: string | null;
+  node_id?: string | null;
 };
 
 const ACTOR_ROLES: readonly string[] = ['operator', 'supervisor', 'regulator', 'admin', 'video', 'system'];
@@ -120,6 +137,9 @@ export function journalFromRow(r: JournalRow): JournalEntry {
     snapshot: r.snapshot,
     prevHash: r.prev_hash,
     hash: r.hash,
+    ...(r.site_seq != null && r.epoch != null && r.node_id != null
+      ? { site: { siteSeq: Number(r.site_seq), epoch: Number(r.epoch), nodeId: r.node_id } }
+      : {}),
   };
 }
 
@@ -144,6 +164,44 @@ export function recordFromJson(j: unknown): AlarmRecord {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** The 13 column arrays of a journal insert (unnest), in INSERT_JOURNAL's column order. */
+export function journalColumns(e: readonly JournalEntry[]): unknown[] {
+  return [
+    e.map((x) => x.seq),
+    e.map((x) => iso(x.at)),
+    e.map((x) => x.alarmId),
+    e.map((x) => x.siteId),
+    e.map((x) => x.event),
+    e.map((x) => x.fromState),
+    e.map((x) => x.toState),
+    e.map((x) => x.actor),
+    e.map((x) => x.actorRole),
+    e.map((x) => x.comment),
+    e.map((x) => JSON.stringify(x.snapshot)),
+    e.map((x) => x.prevHash),
+    e.map((x) => x.hash),
+  ];
+}
+
+/** Stores the alarms' current state (a row only moves forward: a lower seq never overwrites a higher one). */
+export async function upsertAlarms(tx: Pick<TxClient, 'query'>, a: readonly AlarmRecord[]): Promise<void> {
+  await tx.query(UPSERT_ALARMS, [
+    a.map((x) => x.id),
+    a.map((x) => x.siteId),
+    a.map((x) => x.sourceId),
+    a.map((x) => x.ruleId),
+    a.map((x) => x.deviceId ?? null),
+    a.map((x) => x.condition),
+    a.map((x) => x.priority),
+    a.map((x) => x.state),
+    a.map((x) => x.active),
+    a.map((x) => x.acked),
+    a.map((x) => iso(x.raisedAt)),
+    a.map((x) => x.seq),
+    a.map((x) => JSON.stringify(x)),
+  ]);
+}
+
 /** Raw SQL over storage's Database (parameterised constants; transactions only through withTransaction). */
 export class AlarmRepository implements AlarmStore {
   constructor(private readonly db: AlarmSqlClient) {}
@@ -151,17 +209,17 @@ export class AlarmRepository implements AlarmStore {
   async loadState(): Promise<LoadedAlarmState> {
     const [alarms, tail] = await Promise.all([
       this.db.query<{ record: unknown }>(SELECT_ALARMS),
-      this.db.query<{ seq: string; hash: string }>(SELECT_TAIL),
+      this.db.query<{ seq: string | null; hash: string | null }>(SELECT_TAIL),
     ]);
     const last = tail.rows[0];
-    const lastSeq = last ? Number(last.seq) : 0;
+    const lastSeq = last?.seq ? Number(last.seq) : 0;
     const records = alarms.rows.map((r) => recordFromJson(r.record));
     const ahead = records.find((a) => a.seq > lastSeq);
     if (ahead)
       throw new Error(
         `alarm ${ahead.id} has seq ${ahead.seq} beyond the journal's last seq ${lastSeq}: alarm and alarm_journal disagree`,
       );
-    return { alarms: records, lastSeq, lastHash: last ? last.hash : GENESIS_HASH };
+    return { alarms: records, lastSeq, lastHash: last?.hash ?? GENESIS_HASH };
   }
 
   async persist(batch: readonly AlarmWrite[]): Promise<void> {
@@ -172,21 +230,7 @@ export class AlarmRepository implements AlarmStore {
     for (const w of batch) latest.set(w.alarm.id, w.alarm);
     const a = [...latest.values()];
     await this.db.withTransaction(async (tx) => {
-      const inserted = await tx.query<{ seq: string }>(INSERT_JOURNAL, [
-        e.map((x) => x.seq),
-        e.map((x) => iso(x.at)),
-        e.map((x) => x.alarmId),
-        e.map((x) => x.siteId),
-        e.map((x) => x.event),
-        e.map((x) => x.fromState),
-        e.map((x) => x.toState),
-        e.map((x) => x.actor),
-        e.map((x) => x.actorRole),
-        e.map((x) => x.comment),
-        e.map((x) => JSON.stringify(x.snapshot)),
-        e.map((x) => x.prevHash),
-        e.map((x) => x.hash),
-      ]);
+      const inserted = await tx.query<{ seq: string }>(INSERT_JOURNAL, journalColumns(e));
       if (inserted.rows.length !== e.length) {
         // A retry after a commit whose reply was lost: rows already there must be the very same rows.
         const fresh = new Set(inserted.rows.map((r) => Number(r.seq)));
@@ -197,21 +241,8 @@ export class AlarmRepository implements AlarmStore {
         const hashes = new Map(stored.rows.map((r) => [Number(r.seq), r.hash]));
         for (const x of existing) if (hashes.get(x.seq) !== x.hash) throw new JournalConflictError(x.seq);
       }
-      await tx.query(UPSERT_ALARMS, [
-        a.map((x) => x.id),
-        a.map((x) => x.siteId),
-        a.map((x) => x.sourceId),
-        a.map((x) => x.ruleId),
-        a.map((x) => x.deviceId ?? null),
-        a.map((x) => x.condition),
-        a.map((x) => x.priority),
-        a.map((x) => x.state),
-        a.map((x) => x.active),
-        a.map((x) => x.acked),
-        a.map((x) => iso(x.raisedAt)),
-        a.map((x) => x.seq),
-        a.map((x) => JSON.stringify(x)),
-      ]);
+      await upsertAlarms(tx, a);
+      await tx.query(NOTIFY_JOURNAL, [e[e.length - 1]?.seq ?? 0]);
     });
   }
 

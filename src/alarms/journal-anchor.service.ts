@@ -10,6 +10,7 @@ import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { Database } from '../storage/database.service';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
+import { JobGates } from '../common/job-gate';
 import { AlarmRepository } from './alarm.repository';
 import {
   AnchorChecker,
@@ -18,7 +19,8 @@ import {
   type AnchorReport,
   type JournalAnchor,
 } from './domain/journal-anchor';
-import { ChainVerifier, GENESIS_HASH, type ChainBreak } from './domain/journal-chain';
+import { GENESIS_HASH, type ChainBreak } from './domain/journal-chain';
+import { JournalVerifier, journalHeadHash, type SiteChainHead } from './domain/journal-verifier';
 import { loadAnchorKey, type AnchorKey } from './journal-anchor.key';
 
 export type AnchorReason = 'interval' | 'alarm' | 'start';
@@ -38,7 +40,17 @@ export type AnchoredVerification = {
   } & AnchorReport;
 };
 
-const SELECT_HEAD = 'SELECT seq, hash FROM alarm_journal ORDER BY seq DESC LIMIT 1';
+/**
+ * In one snapshot: the journal's highest seq, the global chain's last row and every site chain's last row
+ * (docs/adr/0016-cluster.md): the head an anchor signs.
+ */
+const SELECT_HEADS = `
+SELECT NULL AS site_id, seq, NULL::bigint AS site_seq, hash, (SELECT max(seq) FROM alarm_journal) AS top
+  FROM (SELECT seq, hash FROM alarm_journal WHERE site_seq IS NULL ORDER BY seq DESC LIMIT 1) g
+UNION ALL
+SELECT site_id, seq, site_seq, hash, NULL FROM (
+  SELECT DISTINCT ON (site_id) site_id, seq, site_seq, hash FROM alarm_journal
+  WHERE site_seq IS NOT NULL ORDER BY site_id, site_seq DESC) s`;
 const INSERT_ANCHOR =
   'INSERT INTO journal_anchor (seq, hash, signed_at, key_id, signature, reason) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING';
 const SELECT_ANCHORS =
@@ -63,6 +75,7 @@ export class JournalAnchorService implements OnApplicationBootstrap, OnModuleDes
     private readonly db: Database,
     @Inject(CLOCK) private readonly clock: Clock,
     @Optional() private readonly metrics?: HazwatchMetrics,
+    @Optional() private readonly gates?: JobGates, // cluster hook (docs/adr/0016-cluster.md)
   ) {
     this.key = loadAnchorKey(config.env.JOURNAL_ANCHOR_KEY ?? '', config.dataDir);
     this.journal = new AlarmRepository(db);
@@ -84,11 +97,28 @@ export class JournalAnchorService implements OnApplicationBootstrap, OnModuleDes
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** The newest committed chain head (seq 0 and the genesis hash for an empty journal). */
+  /**
+   * The newest committed head (seq 0 and the genesis hash for an empty journal): the global chain's last hash while
+   * no cluster node has written, else the digest of every chain's head (journalHeadHash) at the highest seq.
+   */
   async head(): Promise<{ seq: number; hash: string }> {
-    const res = await this.db.query<{ seq: string; hash: string }>(SELECT_HEAD);
-    const row = res.rows[0];
-    return row ? { seq: Number(row.seq), hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
+    const res = await this.db.query<{
+      site_id: string | null;
+      seq: string;
+      site_seq: string | null;
+      hash: string;
+      top: string | null;
+    }>(SELECT_HEADS);
+    let global: { seq: number; hash: string } | null = null;
+    const sites = new Map<string, SiteChainHead>();
+    let top = 0;
+    for (const r of res.rows) {
+      top = Math.max(top, Number(r.seq), r.top === null ? 0 : Number(r.top));
+      if (r.site_id === null) global = { seq: Number(r.seq), hash: r.hash };
+      else sites.set(r.site_id, { siteSeq: Number(r.site_seq), hash: r.hash });
+    }
+    if (top === 0) return { seq: 0, hash: GENESIS_HASH };
+    return { seq: top, hash: journalHeadHash(global, sites) };
   }
 
   /** Signs the current head, stores the copy and returns it. */
@@ -119,6 +149,7 @@ export class JournalAnchorService implements OnApplicationBootstrap, OnModuleDes
   }
 
   private async publishIfMoved(reason: AnchorReason): Promise<void> {
+    if (this.gates && !this.gates.isOpen('anchors')) return; // cluster: the node holding job:anchors signs
     try {
       const head = await this.head();
       if (this.lastPublished?.seq === head.seq && this.lastPublished.hash === head.hash) return;
@@ -155,14 +186,15 @@ export class JournalAnchorService implements OnApplicationBootstrap, OnModuleDes
     const candidates = supplied ?? (await this.recent(10_000));
     const valid = candidates.filter((a) => anchorSignatureValid(this.key.publicKey, this.key.keyId, a));
     const checker = new AnchorChecker(valid);
-    const chain = new ChainVerifier();
+    const chain = new JournalVerifier();
     let firstBroken: ChainBreak | undefined;
     let after = 0;
     for (;;) {
       const page = await this.journal.journal({ afterSeq: after, limit: pageSize });
       for (const row of page) {
-        checker.push(row);
-        if (firstBroken === undefined) firstBroken = chain.push(row) ?? undefined;
+        const broken = chain.push(row);
+        if (firstBroken === undefined && broken) firstBroken = broken;
+        checker.push({ seq: row.seq, hash: () => chain.headHash() });
       }
       if (page.length < pageSize) break;
       after = page[page.length - 1]?.seq ?? after;

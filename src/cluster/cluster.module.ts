@@ -3,10 +3,11 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ClusterController } from './cluster.controller';
 import { ClusterService } from './cluster.service';
 import { JobGates } from '../common/job-gate';
+import { SiteOwnership } from './site-ownership';
 
 /**
  * Cluster groundwork (docs/adr/0016-cluster.md): node heartbeats and site/job leases in PostgreSQL, the singleton job
- * gates, GET /api/cluster. Global so that the storage, feeds and notifications jobs can consult `JobGates`.
+ * gates, the SiteOwnership port, GET /api/cluster. Global so that the storage, feeds and notifications jobs can consult `JobGates`.
  */
 @Global()
 @Module({
@@ -18,7 +19,9 @@ import { JobGates } from '../common/job-gate';
       inject: [APP_CONFIG],
     },
     ClusterService,
+    // the port ingest, rules, alarms and call-outs consult (docs/adr/0016-cluster.md)
+    { provide: SiteOwnership, useFactory: (c: ClusterService) => c.siteOwnership, inject: [ClusterService] },
   ],
-  exports: [JobGates, ClusterService],
+  exports: [JobGates, ClusterService, SiteOwnership],
 })
 export class ClusterModule {}

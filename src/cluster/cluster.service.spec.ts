@@ -120,6 +120,7 @@ describe('ClusterService', () => {
     const n2 = st.nodes.find((n) => n.nodeId === 'n2')!;
     expect(n2).toMatchObject({ alive: false, draining: true, sites: [], jobs: [] });
     expect(st.unowned).toEqual([
+      'job:anchors',
       'job:duty-checks',
       'job:partitions',
       'job:webhooks',
@@ -156,7 +157,7 @@ describe('ClusterService', () => {
     expect(gates.isOpen('duty-checks')).toBe(true);
     const scrape = await metrics.registry.metrics();
     expect(scrape).toMatch(/^hazwatch_cluster_sites_owned 3$/m);
-    expect(scrape).toMatch(/^hazwatch_cluster_jobs_owned 4$/m);
+    expect(scrape).toMatch(/^hazwatch_cluster_jobs_owned 5$/m);
     expect(scrape).toMatch(/^hazwatch_cluster_nodes_alive 1$/m);
     await s.beforeApplicationShutdown();
     expect(gates.isOpen('partitions')).toBe(false);

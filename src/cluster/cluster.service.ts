@@ -16,7 +16,10 @@ import { TelemetryPartitions } from '../storage/telemetry-partitions.service';
 import { SINGLETON_JOBS, isJobKey, jobKey } from './domain/lease-keys';
 import { JobGates } from '../common/job-gate';
 import { LeaseManager, type OwnershipChange } from './lease-manager';
+import { openLeaseConnection, type LeaseConnection } from './lease-connection';
 import { PgLeaseStore } from './lease.store';
+import { SingleNodeOwnership, type SiteOwnership } from '../common/site-ownership';
+import { LeaseSiteOwnership } from './site-ownership';
 import { monotonicClock, systemLeaseTimer } from './system-timer';
 
 export type ClusterLeaseView = {
@@ -55,8 +58,13 @@ export type ClusterStatus = {
 @Injectable()
 export class ClusterService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new JsonLogger('cluster');
+  /** The status API's reads (main pool). */
   private readonly store: PgLeaseStore | undefined;
+  /** The lease rounds' own connection (absent on a single node, and with the embedded database). */
+  private readonly leaseConnection: LeaseConnection | undefined;
   readonly manager: LeaseManager | undefined;
+  /** Which sites this node processes (every site on a single node). */
+  readonly siteOwnership: SiteOwnership = new SingleNodeOwnership();
   private kick: Subscription | undefined;
 
   constructor(
@@ -70,16 +78,23 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
     const nodeId = config.env.HAZWATCH_NODE_ID;
     if (!nodeId) return;
     this.store = new PgLeaseStore(db);
+    const url = config.env.DATABASE_URL;
+    if (url) this.leaseConnection = openLeaseConnection(url, config.env.HAZWATCH_LEASE_TTL_MS, this.log);
+    else
+      this.log.warn(
+        'cluster mode without DATABASE_URL: lease rounds share the main pool (an embedded database cannot be shared by nodes anyway)',
+      );
     const keys = [...config.plant.sites.map((s) => s.id), ...SINGLETON_JOBS.map(jobKey)];
     this.manager = new LeaseManager({
       nodeId,
-      store: this.store,
+      store: this.leaseConnection ? new PgLeaseStore(this.leaseConnection.sql) : this.store,
       keys: () => keys,
       ttlMs: config.env.HAZWATCH_LEASE_TTL_MS,
       clock: monotonicClock,
       timer: systemLeaseTimer,
       version: serverVersion(),
     });
+    this.siteOwnership = new LeaseSiteOwnership(this.manager);
   }
 
   get clustered(): boolean {
@@ -122,7 +137,13 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
     if (!this.manager) return;
     this.kick?.unsubscribe();
     this.gates.detach();
-    await this.manager.stop();
+    try {
+      await this.manager.stop();
+    } finally {
+      await this.leaseConnection
+        ?.close()
+        .catch((err: unknown) => this.log.warn('closing the lease connection failed', { err }));
+    }
   }
 
   async status(): Promise<ClusterStatus> {

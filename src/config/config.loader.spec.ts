@@ -60,6 +60,17 @@ describe('loadEnv', () => {
     expect(err.problems).toEqual([{ path: 'TRUST_PROXY', reason: expect.stringMatching(/hop count/) }]);
     expect(loadEnv({ TRUST_PROXY: '10.0.0.0/8,::1' }).TRUST_PROXY).toBe('10.0.0.0/8,::1');
   });
+
+  it('should stop a cluster node without a shared broker and client-id base, naming both variables', () => {
+    const err = problemsOf(() => loadEnv({ HAZWATCH_NODE_ID: 'n1' }));
+    expect(err.file).toBe('environment');
+    expect(err.problems.map((p) => p.path)).toEqual(['MQTT_URL', 'MQTT_CLIENT_ID_SECRET']);
+    const ok = { HAZWATCH_NODE_ID: 'n1', MQTT_URL: 'mqtt://broker:1883' };
+    expect(loadEnv({ ...ok, MQTT_CLIENT_ID_SECRET: 'a-shared-secret-of-16+' }).HAZWATCH_NODE_ID).toBe('n1');
+    expect(loadEnv({ ...ok, MQTT_CLIENT_ID: 'hazwatch-plant' }).HAZWATCH_NODE_ID).toBe('n1');
+    // a single node needs neither
+    expect(loadEnv({}).HAZWATCH_NODE_ID).toBeUndefined();
+  });
 });
 
 describe('loadEnv: relations between variables', () => {

@@ -61,7 +61,7 @@ export function loadEnv(env: NodeJS.ProcessEnv): Readonly<EnvSchema> {
   const inst = plainToInstance(EnvSchema, plain, { exposeDefaultValues: true });
   const errors = validateSync(inst, { whitelist: true });
   if (errors.length) throw new ConfigError('environment', flattenErrors(errors));
-  const problems = checkEnvRelations(inst);
+  const problems = [...checkEnvRelations(inst), ...clusterEnvProblems(inst)];
   if (problems.length) throw new ConfigError('environment', problems);
   return Object.freeze(inst);
 }
@@ -80,6 +80,28 @@ export function checkEnvRelations(env: Readonly<EnvSchema>): Problem[] {
         `is ${env.TELEMETRY_1M_RETENTION_DAYS} days, shorter than TELEMETRY_RETENTION_DAYS (${env.TELEMETRY_RETENTION_DAYS}): ` +
         'the 1-minute roll-up must be kept at least as long as the raw telemetry it summarises; ' +
         `raise TELEMETRY_1M_RETENTION_DAYS to ≥ ${env.TELEMETRY_RETENTION_DAYS} or lower TELEMETRY_RETENTION_DAYS`,
+    });
+  return problems;
+}
+
+/**
+ * Cluster nodes (HAZWATCH_NODE_ID) share one external broker and one client-id base, so that a site's persistent MQTT
+ * session (`<base>-s-<site>`) follows its owner from node to node (docs/adr/0016-cluster.md).
+ */
+function clusterEnvProblems(env: EnvSchema): Problem[] {
+  if (!env.HAZWATCH_NODE_ID) return [];
+  const problems: Problem[] = [];
+  if (!env.MQTT_URL)
+    problems.push({
+      path: 'MQTT_URL',
+      reason:
+        'required with HAZWATCH_NODE_ID: cluster nodes share one external broker (the embedded one is per process)',
+    });
+  if (!env.MQTT_CLIENT_ID && !env.MQTT_CLIENT_ID_SECRET)
+    problems.push({
+      path: 'MQTT_CLIENT_ID_SECRET',
+      reason:
+        "required with HAZWATCH_NODE_ID (or MQTT_CLIENT_ID): every node must derive the same client ids so a site's MQTT session moves with its owner",
     });
   return problems;
 }

@@ -1,7 +1,14 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import type { MqttClient } from 'mqtt';
 import { BehaviorSubject, Subject, filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
 import { CLOCK, type Clock } from '../common/clock';
+import { ConfigError } from '../common/errors';
 import { withCorrelationId } from '../common/correlation';
 import { JsonLogger, maskUrl } from '../common/logger';
 import type { DeviceState, Reading } from '../common/types';
@@ -22,9 +29,10 @@ import { DeviceRegistry, type DeviceStatus } from './domain/device-registry';
 import type { ClockChange } from './domain/device-tracker';
 import { parseTopic, SUBSCRIPTIONS } from './domain/telemetry-contract';
 import { EmbeddedBroker } from './embedded-broker';
-import { installDeferredAcks, installKeepaliveGuard, type DeferredAcks } from './mqtt-client-hooks';
+import { endClient, IntakeLink, type IntakeHost } from './intake-link';
 import { MqttSecurity } from './mqtt-auth/mqtt-security.service';
-import { shareEventLoop, type TurnControl } from './socket-turns';
+import { siteClientId, siteFilters, SiteSessions } from './site-sessions';
+import { ClusterService } from '../cluster/cluster.service';
 import { DataType, encodePayload } from './sparkplug/sparkplug-payload';
 import {
   SparkplugProcessor,
@@ -53,11 +61,10 @@ export function byTime(readings: Reading[]): Reading[][] {
   return runs;
 }
 
-/** Longest a graceful MQTT disconnect may take at shutdown before the client is ended by force. */
-const END_GRACE_MS = 5000;
-
-/** `DEBUG=mqttjs*` turns mqtt.js's own logging back on. */
-const MQTT_DEBUG = /\bmqttjs/.test(process.env.DEBUG ?? '');
+/** Longest the writer may take to commit what a stopping intake took in before its sessions close anyway. */
+const FLUSH_BOUND_MS = 3000;
+/** The same at shutdown of the main link (a single node's only session). */
+const SHUTDOWN_FLUSH_MS = 5000;
 
 /** A valid topic of a configured device, resolved once (the hot path then does one Map lookup per message). */
 type TopicEntry = {
@@ -108,17 +115,18 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   /** True once the current connection's subscriptions are granted, false when it closes (Sparkplug host STATE). */
   readonly subscribed$: Observable<boolean> = this.subscribed.asObservable();
 
-  private client?: MqttClient;
+  /** Single node: the one QoS 1 session for every site. Cluster node: the clean QoS 0 display link + server status. */
+  private main?: IntakeLink;
+  /** Cluster node: the QoS 1 sessions of the sites it owns (docs/adr/0016-cluster.md). */
+  private sessions?: SiteSessions;
+  /** Where Sparkplug rebirth requests go out (the main link's client). */
+  private client?: Pick<MqttClient, 'publish'>;
   private broker?: EmbeddedBroker;
   private brokerUrl = '';
   private readonly subs: Subscription[] = [];
   private pendingStateRows = new Map<string, DeviceStateRow>();
   private stateFlushTimer?: NodeJS.Timeout;
   private paused = false;
-  /** Held PUBACKs of the current connection (docs/adr/0008-ack-after-commit.md). */
-  private acks?: DeferredAcks;
-  /** The socket of the current connection (hold = back-pressure by not reading). */
-  private turns?: TurnControl;
   /** Messages held in the writer's open batch (sealed at MQTT_MAX_UNACKED). */
   private openHeld = 0;
   private openHeldMark = -1;
@@ -137,6 +145,7 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly deadLetters: DeadLetterRepository,
     private readonly deviceStateRepo: DeviceStateRepository,
     private readonly security: MqttSecurity,
+    @Optional() private readonly cluster?: ClusterService,
   ) {
     const env = config.env;
     const clockSettings = {
@@ -186,6 +195,16 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.sparkplug && this.cluster?.manager)
+      // Sparkplug topics are per edge node, not per site: its intake cannot follow site ownership yet. Refuse rather
+      // than drop it (docs/adr/0016-cluster.md, "Per-site MQTT sessions").
+      throw new ConfigError('environment', [
+        {
+          path: 'HAZWATCH_NODE_ID',
+          reason:
+            'Sparkplug B intake (sparkplug.yaml) runs on a single node only; unset HAZWATCH_NODE_ID or remove sparkplug.yaml',
+        },
+      ]);
     await this.restoreDeviceStates();
     const env = this.config.env;
     if (env.MQTT_URL) {
@@ -207,12 +226,14 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
               : 'writer drained: resuming MQTT intake',
           );
         this.paused = p;
-        this.turns?.hold(p);
+        for (const l of this.links()) l.hold(p);
         this.metrics.ingestPaused.set(p ? 1 : 0);
       }),
     );
     // Held PUBACKs go out, in receipt order, as the writer reports batches committed or fsynced to the spool.
-    this.writer.onDurable((through) => this.acks?.ledger.release(through));
+    this.writer.onDurable((through) => {
+      for (const l of this.links()) l.release(through);
+    });
     this.connectClient();
     this.stateFlushTimer = setInterval(() => void this.flushDeviceStates(), 5000);
     this.stateFlushTimer.unref();
@@ -228,85 +249,151 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
       });
   }
 
+  /** Every open MQTT link of this node (the main link first). */
+  private *links(): Iterable<IntakeLink> {
+    if (this.main) yield this.main;
+    if (this.sessions) yield* this.sessions.all() as Iterable<IntakeLink>;
+  }
+
+  private linkHost(onMessage: (topic: string, payload: Buffer) => void): IntakeHost {
+    return {
+      ackMark: () => this.writer.ackMark(),
+      onHeld: () => this.onHeld(),
+      // Intake went quiet with acknowledgements waiting: commit now rather than after WRITER_FLUSH_MS.
+      onQuiet: () => this.writer.sealWhenIdle(),
+      paused: () => this.paused,
+      onYield: () => this.metrics.ingestYields.inc(),
+      // One correlation id per writer batch (the batch whose commit acknowledges these messages): `mqtt-<batch seq>`.
+      message: (topic, payload) =>
+        withCorrelationId(this.batchCorrelationId(), () => onMessage(topic, payload)),
+    };
+  }
+
   private connectClient(): void {
     const env = this.config.env;
     // Credentials and an unguessable client id: docs/adr/0009-mqtt-authentication.md.
     const id = this.security.identity();
-    const opts: IClientOptions = {
-      clientId: id.clientId,
-      clean: false,
-      protocolVersion: 4,
-      keepalive: env.MQTT_KEEPALIVE_S,
-      reconnectPeriod: 1000,
-      connectTimeout: 10_000,
-      resubscribe: true,
-      will: {
-        topic: serverStatusTopic(id.statusName),
-        payload: Buffer.from('offline'),
-        qos: 1,
-        retain: true,
-      },
-      ...(id.credentials ? { username: id.credentials.username, password: id.credentials.password } : {}),
-      // mqtt.js logs ~20 debug lines per message; the disabled \`debug\` calls alone cost ~3 % of server CPU at 30k msg/s.
-      ...(MQTT_DEBUG ? {} : { log: () => undefined }),
+    const clustered = this.cluster?.manager !== undefined;
+    const nodeId = env.HAZWATCH_NODE_ID;
+    const common = {
+      url: this.brokerUrl,
+      keepaliveS: env.MQTT_KEEPALIVE_S,
+      turnBytes: env.INGEST_TURN_BYTES,
+      ...(id.credentials ? { credentials: id.credentials } : {}),
     };
-    const client = connect(this.brokerUrl, opts);
-    this.client = client;
-    // Both throw when mqtt.js's internals are not what they rely on: start-up fails rather than acking early.
-    const keepalive = installKeepaliveGuard(client, {
-      now: () => Date.now(),
-      deliberatelyPaused: () => this.turns?.held ?? false,
-    });
-    this.acks = installDeferredAcks(
-      client,
-      () => this.writer.ackMark(),
-      () => this.onHeld(),
-    );
-    this.security.watchSession(client);
-    client.on('connect', (connack) => {
-      // mqtt.js replaces the stream on every reconnect: hook the new one.
-      this.turns = shareEventLoop(client.stream, {
-        budgetBytes: env.INGEST_TURN_BYTES,
-        onYield: () => this.metrics.ingestYields.inc(),
-        // Data from the broker proves it alive to the client's own keep-alive timeout (PINGREQs still go out on time).
-        onTurn: keepalive.onData,
-        // Intake went quiet with acknowledgements waiting: commit now rather than after WRITER_FLUSH_MS.
-        onQuiet: () => {
-          if (this.acks && this.acks.ledger.unacked > 0) this.writer.sealWhenIdle();
-        },
-      });
-      this.turns.hold(this.paused);
-      this.connected.next(true);
-      this.metrics.mqttConnected.set(1);
-      this.log.info('connected to MQTT broker', {
-        url: maskUrl(this.brokerUrl),
-        sessionPresent: connack.sessionPresent,
-      });
-      const filters: string[] = [...SUBSCRIPTIONS];
-      if (this.sparkplug) filters.push(...SPARKPLUG_SUBSCRIPTIONS);
-      client.subscribe(filters, { qos: 1 }, (err, granted) => {
-        if (err) this.log.error('MQTT subscribe failed', { err });
-        else if (client.connected) this.subscribed.next(!granted?.some((g) => g.qos === 128));
-      });
-      client.publish(serverStatusTopic(id.statusName), 'online', { qos: 1, retain: true });
-    });
-    client.on('close', () => {
-      if (this.connected.value)
-        this.log.warn('MQTT connection closed; reconnecting', { url: maskUrl(this.brokerUrl) });
-      this.connected.next(false);
-      this.subscribed.next(false);
-      this.metrics.mqttConnected.set(0);
-      // The broker redelivers every unacknowledged message on the resumed session; ids may be reused.
-      this.acks?.reset();
-      this.openHeldMark = -1;
-    });
-    client.on('error', (err) => this.log.error('MQTT client error', { err: err.message }));
-    // One correlation id per writer batch (the batch whose commit acknowledges these messages): `mqtt-<batch seq>`.
-    client.on('message', (topic, payload) =>
-      withCorrelationId(this.batchCorrelationId(), () =>
-        this.handleMessage(topic, payload, this.clock.now()),
+    const status = this.statusTopic();
+    const filters: string[] = clustered ? [] : [...SUBSCRIPTIONS];
+    if (this.sparkplug && !clustered) filters.push(...SPARKPLUG_SUBSCRIPTIONS);
+    const main = new IntakeLink(
+      {
+        ...common,
+        // A cluster node's own link is clean and QoS 0: display-only telemetry of sites it does not own.
+        clientId: clustered ? `${id.clientId}-n-${nodeId}` : id.clientId,
+        clean: clustered,
+        qos: clustered ? 0 : 1,
+        filters,
+        will: { topic: status, payload: 'offline' },
+        onConnectPublish: { topic: status, payload: 'online' },
+        onSubscribed: (granted) => this.subscribed.next(granted),
+        label: clustered ? `node ${nodeId}` : 'server',
+      },
+      this.linkHost(
+        clustered
+          ? (topic, payload) => this.displayMessage(topic, payload, this.clock.now())
+          : (topic, payload) => this.handleMessage(topic, payload, this.clock.now()),
       ),
     );
+    this.main = main;
+    this.client = main.client;
+    if (!clustered) this.security.watchSession(main.client);
+    main.onConnectionChange((up) => {
+      if (!up) this.subscribed.next(false);
+      this.connected.next(up);
+      this.metrics.mqttConnected.set(up ? 1 : 0);
+    });
+    if (!clustered) return;
+    const sessionHost = this.linkHost((topic, payload) =>
+      this.handleMessage(topic, payload, this.clock.now()),
+    );
+    this.sessions = new SiteSessions({
+      sites: this.config.plant.sites.map((s) => s.id),
+      ownership: {
+        ownership$: this.cluster.ownership$,
+        ownedKeys: () => this.cluster!.manager?.owned().map((l) => l.key) ?? [],
+      },
+      open: (siteId) =>
+        new IntakeLink(
+          {
+            ...common,
+            clientId: siteClientId(id.clientId, siteId),
+            clean: false,
+            qos: 1,
+            filters: siteFilters(siteId),
+            label: `site ${siteId}`,
+          },
+          sessionHost,
+        ),
+      display: main,
+      flush: () => this.boundedFlush(),
+    });
+    this.sessions.start();
+    this.metrics.clusterSources.mqttSessions = () => this.sessions?.ownedSites().length ?? 0;
+  }
+
+  /** This node's retained status topic: one per cluster node, the server's own on a single node. */
+  private statusTopic(): string {
+    const name = this.security.identity().statusName;
+    return serverStatusTopic(this.cluster?.manager ? `${name}-${this.config.env.HAZWATCH_NODE_ID}` : name);
+  }
+
+  /** Commits (or spools) what the writer holds; gives up after `boundMs` (the broker then redelivers). */
+  private async boundedFlush(boundMs = FLUSH_BOUND_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.writer.flush(),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, boundMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Sites whose QoS 1 session is open on this node (cluster mode; undefined on a single node). */
+  ownedSites(): string[] | undefined {
+    return this.sessions?.ownedSites();
+  }
+
+  private readonly displayCtx: DecodeContext = {
+    siteId: '',
+    deviceId: '',
+    channels: new Map(),
+    receivedAt: 0,
+    maxSkewMs: 0,
+  };
+
+  /**
+   * A telemetry message of a site this node does not own, from the display link (QoS 0): decoded for `/ws` frames only.
+   * Nothing is stored, counted, dead-lettered or evaluated here: the site's owner does that with its QoS 1 session.
+   */
+  displayMessage(topic: string, payload: Buffer, receivedAt: number): void {
+    if (!this.telemetry.observed) return;
+    const parsed = parseTopic(topic);
+    if (!parsed || parsed.kind !== 'telemetry' || this.sessions?.owns(parsed.siteId)) return;
+    const device = this.config.plant.deviceByKey.get(`${parsed.siteId}/${parsed.deviceId}`);
+    if (!device) return;
+    const ctx = this.displayCtx;
+    ctx.siteId = parsed.siteId;
+    ctx.deviceId = parsed.deviceId;
+    ctx.channels = device.channels;
+    ctx.receivedAt = receivedAt;
+    ctx.maxSkewMs = this.maxSkewMs;
+    try {
+      const readings = decodeTelemetry(payload, ctx).readings;
+      for (let i = 0; i < readings.length; i++) this.telemetry.next(readings[i]!);
+    } catch (err) {
+      this.log.warn('display frame dropped', { topic, err: (err as Error).message });
+    }
   }
 
   private batchCid = { mark: Number.NaN, id: '' };
@@ -330,7 +417,9 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** QoS 1 messages received and not yet acknowledged (their readings are not yet durable). */
   unackedMessages(): number {
-    return this.acks?.ledger.unacked ?? 0;
+    let n = 0;
+    for (const l of this.links()) n += l.unacked;
+    return n;
   }
 
   /** Topic → device, filled on first sight; only valid topics of configured devices, so bounded by the plant. */
@@ -574,29 +663,13 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  /**
-   * Ends the MQTT client without ever hanging shutdown: connected, it announces 'offline' and ends gracefully (the
-   * broker's PUBACKs let end() finish) but is forced after END_GRACE_MS; not connected (broker down or unreachable),
-   * there is nothing to flush — the broker already published our last will — so it is forced at once.
-   */
+  /** Ends the MQTT client without ever hanging shutdown (see endClient), announcing 'offline' when connected. */
   static async disconnect(
     c: Pick<MqttClient, 'publish' | 'end'>,
     connected: boolean,
     statusTopic: string,
   ): Promise<void> {
-    if (!connected) {
-      await new Promise<void>((resolve) => c.end(true, {}, () => resolve()));
-      return;
-    }
-    c.publish(statusTopic, 'offline', { qos: 1, retain: true });
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => c.end(true, {}, () => resolve()), END_GRACE_MS);
-      timer.unref();
-      c.end(false, {}, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await endClient(c, connected, { topic: statusTopic, payload: 'offline' });
   }
 
   /** onModuleDestroy runs before every beforeApplicationShutdown: intake stops before the writer's final flush. */
@@ -605,17 +678,15 @@ export class IngestService implements OnApplicationBootstrap, OnModuleDestroy {
     for (const s of this.subs) s.unsubscribe();
     // Stop reading, let the writer commit (or spool) what we hold so its PUBACKs go out, then disconnect. Whatever is
     // still unacknowledged then is redelivered by the broker after the restart (duplicates, never a loss).
-    if (this.client) {
-      const c = this.client;
-      this.turns?.hold(true);
-      await Promise.race([this.writer.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
-      // Read again so the broker's PUBACK of 'offline' (and of anything in flight) lets end() finish.
-      this.turns?.hold(false);
-      await IngestService.disconnect(
-        c,
-        this.connected.value,
-        serverStatusTopic(this.security.identity().statusName),
-      );
+    // Cluster node: the handover order of docs/adr/0016-cluster.md starts here: every owned site's session stops reading,
+    // the writer commits what they took in (their PUBACKs go out), the sessions close; the leases are released after
+    // (ClusterService.beforeApplicationShutdown), so the next owner resumes from the broker session.
+    if (this.sessions) await this.sessions.stop();
+    if (this.main) {
+      const m = this.main;
+      m.hold(true);
+      await this.boundedFlush(SHUTDOWN_FLUSH_MS);
+      await m.end({ topic: this.statusTopic(), payload: 'offline' });
     }
     await this.flushDeviceStates();
     if (this.broker) await this.broker.stop();

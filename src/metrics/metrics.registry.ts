@@ -435,6 +435,8 @@ export class HazwatchMetrics {
     jobsOwned: (): number => 0,
     renewFailures: (): number => 0,
     selfFences: (): number => 0,
+    mqttSessions: (): number => 0,
+    wsJournalSeq: (): number => 0,
   };
   readonly clusterNodesAlive: Gauge = new Gauge({
     name: 'hazwatch_cluster_nodes_alive',
@@ -465,6 +467,18 @@ export class HazwatchMetrics {
     help: 'Leases this node gave up since start because it could not renew them before expiry minus the safety margin',
     registers: [this.registry],
     collect: (): void => this.clusterSelfFences.set(this.clusterSources.selfFences()),
+  });
+  readonly clusterMqttSessions: Gauge = new Gauge({
+    name: 'hazwatch_cluster_mqtt_sessions',
+    help: 'Per-site persistent MQTT sessions this node holds open (one per owned site)',
+    registers: [this.registry],
+    collect: (): void => this.clusterMqttSessions.set(this.clusterSources.mqttSessions()),
+  });
+  readonly clusterWsJournalSeq: Gauge = new Gauge({
+    name: 'hazwatch_cluster_ws_journal_seq',
+    help: 'Journal seq up to which this node has pushed alarm events to its /ws clients (compare across nodes for lag)',
+    registers: [this.registry],
+    collect: (): void => this.clusterWsJournalSeq.set(this.clusterSources.wsJournalSeq()),
   });
 
   /** Moves the hot-path tallies into their counters (idempotent; also called by `collect`). */

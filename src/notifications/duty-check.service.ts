@@ -125,13 +125,36 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
     const config = this.config;
     if (!config) return;
     await this.alarms.whenReady();
+    // cluster: running checks are resumed by the node holding the duty-check lease only (docs/adr/0016-cluster.md)
+    if (this.gates?.clustered) void this.resumeWhenGateOpens();
+    else await this.resumeRunning(() => true);
+    for (const [siteId, policy] of config.dutyChecks) if (policy.enabled) this.scheduleNext(siteId, policy);
+    this.log.info('duty checks scheduled', {
+      sites: [...this.nextRun].map(([s, t]) => ({ siteId: s, next: new Date(t).toISOString() })),
+    });
+    this.started();
+  }
+
+  /**
+   * Cluster: waits (polling every second) until this node holds the duty-check lease, then resumes the checks the
+   * database says are running, once per process; a node that never gets the lease never resumes them.
+   */
+  private async resumeWhenGateOpens(): Promise<void> {
+    const open = (): boolean => this.gates?.isOpen('duty-checks') ?? true;
+    while (!this.closed && !open()) await new Promise<void>((r) => this.scheduler.after(1_000, r));
+    if (await this.resumeRunning(open))
+      this.log.info('running duty checks resumed by this node (it holds the duty-check lease)');
+  }
+
+  /** Resumes the checks the database says are running (retrying while it cannot be read and `wanted` holds). */
+  private async resumeRunning(wanted: () => boolean): Promise<boolean> {
     const backoff = new Backoff(500, 15_000);
-    for (;;) {
-      if (this.closed) return;
+    while (!this.closed && wanted()) {
       try {
         const now = this.clock.now();
-        for (const persisted of await this.store.runningDutyChecks()) this.resume(persisted, now);
-        break;
+        for (const persisted of await this.store.runningDutyChecks())
+          if (!this.running.get(persisted.siteId)?.machine.running) this.resume(persisted, now);
+        return true;
       } catch (err) {
         const delay = backoff.next();
         this.log.error('cannot load running duty checks from the database; retrying', {
@@ -141,11 +164,7 @@ export class DutyCheckService implements OnModuleInit, OnModuleDestroy {
         await new Promise<void>((r) => this.scheduler.after(delay, r));
       }
     }
-    for (const [siteId, policy] of config.dutyChecks) if (policy.enabled) this.scheduleNext(siteId, policy);
-    this.log.info('duty checks scheduled', {
-      sites: [...this.nextRun].map(([s, t]) => ({ siteId: s, next: new Date(t).toISOString() })),
-    });
-    this.started();
+    return false;
   }
 
   private resume(persisted: DutyCheckState, now: number): void {

@@ -8,6 +8,7 @@ import { InMemoryAlarmStore } from '../alarms/testing/in-memory-alarm.store';
 import { ManualScheduler, settle } from '../common/testing/manual.scheduler';
 import { ScopeService } from '../auth/scope.service';
 import { ManualClock } from '../common/clock';
+import { JobGates } from '../common/job-gate';
 import { JsonLogger } from '../common/logger';
 import { validateInto } from '../config/config.loader';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
@@ -55,6 +56,7 @@ async function boot(
   store = new InMemoryCalloutStore(),
   alarmStore = new InMemoryAlarmStore(),
   clock = new ManualClock(T0),
+  gates?: JobGates,
 ) {
   const scheduler = new ManualScheduler(clock);
   const app = makeAlarmTestConfig();
@@ -99,6 +101,8 @@ async function boot(
     metrics,
     scheduler,
     () => 0,
+    undefined,
+    gates,
   );
   duty.onModuleInit();
   await duty.whenStarted();
@@ -319,6 +323,27 @@ describe('CalloutService and DutyCheckService (fake voice, in-memory stores, vir
     await w.scheduler.advance(5 * MIN + 10_000); // 主要负责人 answers: the network works again
     expect(w.alarms.records().find((a) => a.ruleId === VOICE_FAILURE_RULE_ID)?.active).toBe(false);
     await w.stop();
+  });
+
+  it('cluster: only the node holding the duty-check lease resumes a running check at start', async () => {
+    const store = new InMemoryCalloutStore();
+    const alarmStore = new InMemoryAlarmStore();
+    const clock = new ManualClock(T0);
+    const w = await boot(store, alarmStore, clock);
+    const id = w.duty.run('bohai-chem', 'manual').id;
+    await w.scheduler.advance(1_000);
+    await w.stop();
+    const held = new Set<string>();
+    const gates = new JobGates(true);
+    gates.attach({ isOwned: (k) => held.has(k) });
+    const w2 = await boot(store, alarmStore, clock, gates);
+    await w2.scheduler.advance(5_000);
+    expect(w2.duty.runningCheck('bohai-chem')).toBeUndefined(); // another node may be resuming it
+    held.add('job:duty-checks');
+    await w2.scheduler.advance(1_000);
+    await settle();
+    expect(w2.duty.runningCheck('bohai-chem')).toBe(id);
+    await w2.stop();
   });
 
   it('should refuse a second duty check of a site while one runs', async () => {

@@ -304,8 +304,14 @@ export class RealtimeGateway implements OnGatewayConnection<WebSocket>, OnModule
       this.index.setAlarms(session, false);
       session.merge = null;
     } else if (cmd.alarms === true && !this.index.hasAlarms(session)) {
-      const current = this.alarms.currentSeq();
       const since = cmd.since;
+      let current = this.alarms.currentSeq();
+      // Cluster: the client may resume from a seq another node already pushed; catch up before calling it a reset.
+      if (since !== undefined && since > current && this.alarms.refresh) {
+        current = await this.alarms.refresh();
+        // The session closed, or another subscribe of it took alarms meanwhile.
+        if (session.phase !== 'open' || this.index.hasAlarms(session)) return;
+      }
       if (since === undefined || since >= current) {
         // Nothing to replay. A `since` ahead of the server means another journal: the client must reload.
         reset = since !== undefined && since > current;

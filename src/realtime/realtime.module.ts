@@ -12,6 +12,10 @@ import { RulesModule } from '../rules/rules.module';
 import { RulesService } from '../rules/rules.service';
 import { Database } from '../storage/database.service';
 import { alarmFeedFrom, storageStatusFrom } from './realtime.adapters';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { HazwatchMetrics } from '../metrics/metrics.registry';
+import { JournalTail } from '../alarms/core/journal-tail';
+import { JournalFanout } from './journal-fanout';
 import { REALTIME_SCHEDULER, RealtimeGateway, defaultScheduler } from './realtime.gateway';
 import {
   ALARM_FEED,
@@ -72,8 +76,20 @@ export class RealtimeModule {
         p.scope ?? { provide: WS_SCOPE, useExisting: ScopeService },
         p.alarms ?? {
           provide: ALARM_FEED,
-          useFactory: (alarms: AlarmService): AlarmFeed => alarmFeedFrom(alarms),
-          inject: [AlarmService],
+          // Cluster node: alarm events come from the journal, the same on every node (docs/adr/0016-cluster.md).
+          useFactory: (
+            alarms: AlarmService,
+            config: AppConfig,
+            db: Database,
+            scheduler: SchedulerLike,
+            metrics: HazwatchMetrics,
+          ): AlarmFeed => {
+            if (!config.env.HAZWATCH_NODE_ID) return alarmFeedFrom(alarms);
+            const fanout = new JournalFanout(new JournalTail(db), () => db.acquire(), scheduler);
+            metrics.clusterSources.wsJournalSeq = () => fanout.currentSeq();
+            return fanout;
+          },
+          inject: [AlarmService, APP_CONFIG, Database, REALTIME_SCHEDULER, HazwatchMetrics],
         },
         p.telemetry ?? { provide: TELEMETRY_FEED, useExisting: IngestService },
         p.hazards ?? { provide: HAZARD_FEED, useExisting: RulesService },

@@ -41,6 +41,11 @@ export type AlarmFeed = {
   currentSeq(): number;
   /** Every alarm event with seq > since that the principal may see, in seq order (from the journal). */
   eventsSince(since: number, principal: Principal): Promise<readonly AlarmEventDto[]>;
+  /**
+   * Cluster feeds only: reads what is final in the journal now and returns the new current seq, so a client resuming
+   * from a seq another node already pushed is not taken for one from another journal.
+   */
+  refresh?(): Promise<number>;
 };
 
 /**

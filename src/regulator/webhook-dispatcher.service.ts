@@ -105,6 +105,8 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   private running = false;
   private again = false;
   private closed = false;
+  /** Cluster: reconcile the failing alarms once this node holds the webhooks lease again. */
+  private reconcileWhenOpen = false;
   private wake$: RxSubscription | undefined;
   private readonly transport: WebhookTransport;
   private readonly scheduler: Scheduler;
@@ -131,7 +133,9 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
     this.wake$ = this.projector.projected$.subscribe((m) => {
       if (m.deliveries > 0) this.wake();
     });
-    void this.reconcileAlarms();
+    // cluster: the node that takes the webhooks lease reconciles (in tick), not every node at start
+    if (!this.gates || this.gates.isOpen('webhooks')) void this.reconcileAlarms();
+    else this.reconcileWhenOpen = true;
     this.schedule(0);
   }
 
@@ -156,8 +160,13 @@ export class WebhookDispatcher implements OnModuleInit, OnModuleDestroy {
   async tick(): Promise<void> {
     if (this.closed) return;
     if (this.gates && !this.gates.isOpen('webhooks')) {
+      this.reconcileWhenOpen = true;
       this.schedule(this.settings.webhook.pollMs); // cluster: another node dispatches; look again later
       return;
+    }
+    if (this.reconcileWhenOpen) {
+      this.reconcileWhenOpen = false;
+      await this.reconcileAlarms();
     }
     if (this.running) {
       this.again = true;

@@ -4,6 +4,8 @@ import { indexPlant } from '../../src/config/config.loader';
 import type { PlantSchema } from '../../src/config/plant.schema';
 import type { AlarmRecord } from '../../src/alarms/domain/alarm.types';
 import type { ConditionChange } from '../../src/alarms/domain/condition-change';
+import { toSnapshot } from '../../src/alarms/domain/alarm-state.machine';
+import { sealEntry, type JournalEntry, type SiteChainLink } from '../../src/alarms/domain/journal-chain';
 
 export const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
 
@@ -32,6 +34,29 @@ export function makeAlarm(overrides: Partial<AlarmRecord> = {}): AlarmRecord {
     suppressedBy: [],
     ...overrides,
   };
+}
+
+/** The `raised` journal entry of an alarm at `seq`, sealed onto `prev` (with a site-chain link for a cluster row). */
+export function raisedEntry(
+  alarm: AlarmRecord,
+  seq: number,
+  prev: string,
+  site?: SiteChainLink,
+): JournalEntry {
+  return sealEntry(prev, {
+    seq,
+    at: T0 + seq,
+    alarmId: alarm.id,
+    siteId: alarm.siteId,
+    event: 'raised',
+    fromState: 'normal',
+    toState: 'unacknowledged',
+    actor: 'hazwatch',
+    actorRole: 'system',
+    comment: null,
+    snapshot: toSnapshot(alarm),
+    ...(site ? { site } : {}),
+  });
 }
 
 /** A condition change from the rule engine; defaults to chlorine level 2 becoming active at T0. */

@@ -14,7 +14,8 @@ import { computeAlarmKpis, type AlarmKpis } from '../domain/alarm-kpi';
 import { toSnapshot } from '../domain/alarm-state.machine';
 import type { AlarmEventDto, AlarmRecord } from '../domain/alarm.types';
 import type { FloodStatus, FloodTracker } from '../domain/flood.tracker';
-import { ChainVerifier, toEventDto } from '../domain/journal-chain';
+import { toEventDto } from '../domain/journal-chain';
+import { JournalVerifier } from '../domain/journal-verifier';
 import { onlineRates, type LinkEvent, type OnlineDay, type OpenLinkAlarm } from '../domain/online-rate';
 import { isLinkCondition } from '../domain/site-link';
 import type { AlarmJournalWriter } from './alarm-journal.writer';
@@ -177,9 +178,9 @@ export class AlarmQueries {
     return this.journal({ alarmId: id, limit }, principal);
   }
 
-  /** Walks the whole chain in seq order and reports the first broken row. */
+  /** Walks the whole journal in seq order (global chain and every site's chain) and reports the first broken row. */
   async verifyJournal(pageSize = 5_000): Promise<JournalVerification> {
-    const v = new ChainVerifier();
+    const v = new JournalVerifier();
     let after = 0;
     for (;;) {
       const page = await this.deps.store.journal({ afterSeq: after, limit: pageSize });

@@ -5,7 +5,6 @@
  * regulators hold. Pure: signing and checking with node:crypto keys handed in; no I/O.
  */
 import { createHash, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
-import type { JournalEntry } from './journal-chain';
 
 export const ANCHOR_VERSION = 'hazwatch-journal-anchor/v1';
 
@@ -93,19 +92,21 @@ export class AnchorChecker {
     }
   }
 
-  push(row: Pick<JournalEntry, 'seq' | 'hash'>): void {
+  /** `hash`: the journal's head after this row, computed only when an anchor names this seq. */
+  push(row: { readonly seq: number; readonly hash: string | (() => string) }): void {
     this.lastSeqSeen = row.seq;
     const list = this.bySeq.get(row.seq);
     if (!list) return;
+    const hash = typeof row.hash === 'string' ? row.hash : row.hash();
     for (const a of list) {
-      if (a.hash === row.hash) {
+      if (a.hash === hash) {
         this.matchedCount += 1;
         this.lastMatched = row.seq;
       } else
         this.divergences.push({
           seq: a.seq,
           anchoredHash: a.hash,
-          journalHash: row.hash,
+          journalHash: hash,
           anchorSignedAt: a.at,
         });
     }

@@ -25,7 +25,15 @@ export type JournalEntry = {
   readonly snapshot: AlarmSnapshot;
   readonly prevHash: string;
   readonly hash: string;
+  /**
+   * A cluster node's row (docs/adr/0016-cluster.md): its place on its site's own chain (prevHash/hash then link the
+   * site's rows in siteSeq order), and the lease epoch and node it was written under. Absent on the global chain of a
+   * single node, whose rows link in seq order.
+   */
+  readonly site?: SiteChainLink;
 };
+
+export type SiteChainLink = { readonly siteSeq: number; readonly epoch: number; readonly nodeId: string };
 
 export type UnhashedEntry = Omit<JournalEntry, 'hash' | 'prevHash'>;
 
@@ -74,6 +82,8 @@ export function canonicalRow(e: Omit<JournalEntry, 'hash'>): string {
     comment: e.comment,
     snapshot: e.snapshot,
     prevHash: e.prevHash,
+    // absent (so left out, and old rows hash as before) on the global chain
+    site: e.site,
   });
 }
 
@@ -98,6 +108,9 @@ export class ChainVerifier {
   private prevSeq: number | null;
   private checked = 0;
 
+  /** Set once a cluster has written to the journal: the global chain's rows then skip the seqs of site rows. */
+  seqGapsAllowed = false;
+
   constructor(
     anchor: { prevHash: string; prevSeq: number | null } = { prevHash: GENESIS_HASH, prevSeq: null },
   ) {
@@ -117,7 +130,10 @@ export class ChainVerifier {
 
   /** Returns the break at this row, or null when it links correctly. */
   push(row: JournalEntry): ChainBreak | null {
-    if (this.prevSeq !== null && row.seq !== this.prevSeq + 1)
+    if (
+      this.prevSeq !== null &&
+      (this.seqGapsAllowed ? row.seq <= this.prevSeq : row.seq !== this.prevSeq + 1)
+    )
       return { seq: row.seq, reason: `seq jumps from ${this.prevSeq} to ${row.seq}: rows are missing` };
     if (row.prevHash !== this.prevHash)
       return {
