@@ -109,7 +109,8 @@ describeIf('operator console end to end (real server, headless Chromium)', () =>
     await row.locator('button[data-action="ack"]').click();
     await page
       .locator(`#alarm-rows tr.alarm[data-alarm-id="${id}"][data-state="acknowledged"]`)
-      .waitFor({ timeout: 10_000 });
+      // the ack is journalled (fsync, then the database) before it is announced back: slow on a loaded CI box
+      .waitFor({ timeout: 30_000 });
     expect(await row.getAttribute('class')).not.toContain('unacked');
     expect(await row.locator('button[data-action="ack"]').count()).toBe(0);
 

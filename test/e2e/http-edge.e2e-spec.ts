@@ -3,6 +3,7 @@
  * nested JSON, NUL characters, unsafe integers and oversized bodies are refused with a clean 400/413 and the usual
  * error shape — also without a token — and leave no stack trace in the log.
  */
+import { pollUntil } from '../setup/poll-until';
 import { startServer, type ServerProcess } from '../setup/server-process';
 
 type ErrorBody = { statusCode: number; error: string; message: unknown };
@@ -120,12 +121,17 @@ describe('HTTP edge: request ids (real server)', () => {
     expect(res.status).toBe(401);
     expect(res.headers.get('x-request-id')).toBe('edge-req-1');
     // the guard's warning, logged deep inside Nest after the body middleware, carries the request's id
-    const line = server
-      .output()
-      .split('\n')
-      .find((l) => l.includes('"cid":"edge-req-1"'));
+    // (the server's stdout reaches this process after the response may have: wait for the line, don't race it)
+    const line = await pollUntil(
+      () =>
+        server
+          .output()
+          .split('\n')
+          .find((l) => l.includes('"cid":"edge-req-1"')),
+      { timeoutMs: 10_000, what: "the auth warning's log line with the request id" },
+    );
     expect(line).toBeDefined();
-    expect(JSON.parse(line!)).toMatchObject({ level: 'warn', context: 'auth', cid: 'edge-req-1' });
+    expect(JSON.parse(line)).toMatchObject({ level: 'warn', context: 'auth', cid: 'edge-req-1' });
   });
 
   it('should give a request without X-Request-Id a fresh UUID', async () => {
