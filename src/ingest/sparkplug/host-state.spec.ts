@@ -137,6 +137,8 @@ describe('SparkplugHostState (embedded broker)', () => {
     state = newState();
     state.dataPath(true);
     await pollUntil(() => state.online, { what: 'STATE online acknowledged' });
+    // acknowledged by the broker is not yet delivered to the watching edge node: wait for it there
+    await pollUntil(() => last()?.online === true, { what: 'STATE online at the edge node' });
     expect(last()).toEqual({ online: true, timestamp: clock.now(), retain: false });
     expect(announced).toEqual([true]);
     const t1 = clock.now();
@@ -153,6 +155,7 @@ describe('SparkplugHostState (embedded broker)', () => {
     expect(opened).toHaveLength(1);
     await scheduler.advance(1);
     await pollUntil(() => state.online, { what: 'STATE online again' });
+    await pollUntil(() => last()?.online === true, { what: 'STATE online again at the edge node' });
     const t2 = last()!.timestamp;
     expect(last()).toMatchObject({ online: true, retain: false });
     expect(t2).toBeGreaterThan(t1);
