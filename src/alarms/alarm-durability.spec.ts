@@ -17,7 +17,7 @@ import { ChainVerifier, GENESIS_HASH, sealEntry } from './domain/journal-chain';
 import { InMemoryAlarmStore } from './testing/in-memory-alarm.store';
 import { InMemoryAlarmEventLog } from './testing/in-memory-event.log';
 import { ManualScheduler, settle } from '../common/testing/manual.scheduler';
-import { makeAlarm } from '../../test/factories/alarm.factory';
+import { makeAlarm, raisedEntry } from '../../test/factories/alarm.factory';
 
 /** Durable before announced, no seq reuse, `journalled` marking (docs/adr/0011-journal-before-announce.md). */
 
@@ -239,19 +239,7 @@ describe('FileAlarmEventLog', () => {
   const dir = (): string => mkdtempSync(join(tmpdir(), 'hazwatch-alarm-wal-'));
   const write = (seq: number, prev: string): AlarmWrite => {
     const alarm = makeAlarm({ seq, message: 'ünï\u0000"q"' });
-    const entry = sealEntry(prev, {
-      seq,
-      at: T0 + seq,
-      alarmId: alarm.id,
-      siteId: alarm.siteId,
-      event: 'raised',
-      fromState: 'normal',
-      toState: 'unacknowledged',
-      actor: 'hazwatch',
-      actorRole: 'system',
-      comment: null,
-      snapshot: toSnapshot(alarm),
-    });
+    const entry = raisedEntry(alarm, seq, prev);
     return { entry, alarm };
   };
   const chain = (n: number): AlarmWrite[] => {

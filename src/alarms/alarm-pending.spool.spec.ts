@@ -1,27 +1,14 @@
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeAlarm, T0 } from '../../test/factories/alarm.factory';
+import { makeAlarm, raisedEntry } from '../../test/factories/alarm.factory';
 import { FilePendingSpool } from './alarm-pending.spool';
 import type { AlarmWrite } from './alarm.store';
-import { toSnapshot } from './domain/alarm-state.machine';
-import { GENESIS_HASH, sealEntry } from './domain/journal-chain';
+import { GENESIS_HASH } from './domain/journal-chain';
 
 const write = (seq: number, prev = GENESIS_HASH): AlarmWrite => {
   const alarm = makeAlarm({ seq, value: 'ünï\tcode\n"quoted"', message: '氯气' });
-  const entry = sealEntry(prev, {
-    seq,
-    at: T0 + seq,
-    alarmId: alarm.id,
-    siteId: alarm.siteId,
-    event: 'raised',
-    fromState: 'normal',
-    toState: 'unacknowledged',
-    actor: 'hazwatch',
-    actorRole: 'system',
-    comment: null,
-    snapshot: toSnapshot(alarm),
-  });
+  const entry = raisedEntry(alarm, seq, prev);
   return { entry, alarm };
 };
 
