@@ -1,5 +1,5 @@
 /**
- * Issue 7: a Binhai regulator token cannot read a Wuqing enterprise anywhere — REST, KPIs, journal, feeds (Atom, CAP),
+ * Jurisdiction scope: a Binhai regulator token cannot read a Wuqing enterprise anywhere — REST, KPIs, journal, feeds (Atom, CAP),
  * call-out and duty-check records, and the WebSocket. A Wuqing gas alarm is raised over MQTT on the real server and
  * every surface is checked against the operator's view (which must see it, so each check could fail).
  */
