@@ -43,6 +43,8 @@ export const DEFAULT_LISTENER_OPTIONS: ListenerOptions = { retryInitialMs: 500, 
 export class TokenRevocationListener implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new JsonLogger('auth');
   private conn: ListenConnection | undefined;
+  /** Gives `conn` back once (see attempt()). */
+  private dispose: (() => void) | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private delayMs: number;
   private stopped = false;
@@ -82,12 +84,12 @@ export class TokenRevocationListener implements OnApplicationBootstrap, OnModule
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const conn = this.conn;
+    const dispose = this.dispose;
     this.conn = undefined;
-    if (conn) {
-      conn.removeAllListeners('notification');
-      conn.removeAllListeners('end');
+    this.dispose = undefined;
+    if (conn && dispose) {
       await conn.query(`UNLISTEN ${TOKEN_REVOKED_CHANNEL}`).catch(() => undefined);
-      conn.release(true);
+      dispose();
     }
   }
 
@@ -99,13 +101,22 @@ export class TokenRevocationListener implements OnApplicationBootstrap, OnModule
     } catch (err) {
       return this.retry(err);
     }
+    // A connection is given back exactly once, whichever comes first: stop(), the connection's own 'end' or 'error'
+    // (both may fire, and release() itself ends the client, which emits 'end'), or a stop() that raced the LISTEN.
     let lost = false;
-    const onLost = (err?: Error): void => {
+    const dispose = (err?: Error): void => {
       if (lost) return;
       lost = true;
-      if (this.conn === conn) this.conn = undefined;
+      if (this.conn === conn) {
+        this.conn = undefined;
+        this.dispose = undefined;
+      }
       conn.removeAllListeners('notification');
       conn.release(err ?? true);
+    };
+    const onLost = (err?: Error): void => {
+      if (lost) return;
+      dispose(err);
       if (this.stopped) return;
       this.tokens.setListening(false);
       this.retry(err ?? new Error('connection ended'));
@@ -123,10 +134,11 @@ export class TokenRevocationListener implements OnApplicationBootstrap, OnModule
       return onLost(err instanceof Error ? err : new Error(String(err)));
     }
     if (this.stopped || lost) {
-      if (!lost) conn.release(true);
+      dispose();
       return;
     }
     this.conn = conn;
+    this.dispose = dispose;
     this.delayMs = this.opts.retryInitialMs;
     this.tokens.setListening(true);
     this.log.info('listening for token revocations', { channel: TOKEN_REVOKED_CHANNEL });
