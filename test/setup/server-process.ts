@@ -77,6 +77,9 @@ export async function startServer(
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, so a start-up failure can kill the server with its embedded PostgreSQL (a child of
+    // the server) instead of leaving that database running on a free port after the test.
+    detached: true,
   });
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
@@ -108,7 +111,7 @@ export async function startServer(
         exited.then((code) => Promise.reject(new Error(`server exited with ${code} during start-up`))),
       ]);
   } catch (err) {
-    child.kill('SIGKILL');
+    killGroup(child);
     throw new Error(`${(err as Error).message}\n--- server output (tail) ---\n${out.slice(-4000)}`);
   }
   return {
@@ -132,4 +135,13 @@ export async function startServer(
       return exited;
     },
   };
+}
+
+/** SIGKILL to the server's whole process group (the server and its embedded PostgreSQL). */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
 }
