@@ -11,6 +11,7 @@ import { TelemetryWriter } from '../../src/storage/telemetry-writer.service';
 import { WorkerTelemetrySink } from '../../src/storage/copy-worker.sink';
 import { PgTelemetrySink, type TelemetrySink } from '../../src/storage/telemetry.sink';
 import { TelemetrySpool } from '../../src/storage/telemetry.spool';
+import { reportFault } from '../setup/fault-report';
 import { pollUntil } from '../setup/poll-until';
 import { TcpProxy } from '../setup/tcp-proxy';
 import { TEST_DATABASE_URL, describeWithDb, prepareTestDatabase, uniqueId } from '../setup/test-db';
@@ -152,6 +153,12 @@ suite.each(sinks)('telemetry writer across a database outage (TCP proxy cut), %s
       },
     );
     const final = await count();
+    const lost = reportFault('database-refuse (TCP cut while readings arrive; spool, then replay)', {
+      sent,
+      stored: final.distinct,
+      duplicated: final.n - final.distinct,
+    });
+    expect(lost).toBe(0);
     expect(final).toEqual({ n: sent, distinct: sent, min: 0, max: sent - 1 });
     expect(writer.lagMs(Date.now())).toBe(0);
     expect(writer.isDatabaseFailing()).toBe(false);
