@@ -13,8 +13,9 @@
  * With arguments (`npm run test:int -- test/integration/x.int-spec.ts`, or any jest options) it runs just those, one at
  * a time, as `jest --config jest.int.config.js --runInBand` always did.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { FaultCollector, faultTable } from './fault-table.mjs';
 
 /** Suites that run alone, each with the reason. Paths are matched as regular expressions against the suite path. */
 const SERIAL = [
@@ -38,24 +39,47 @@ const require = createRequire(import.meta.url);
 const jestBin = require.resolve('jest/bin/jest');
 const base = ['--config', 'jest.int.config.js', '--forceExit'];
 
+// Every FAULT line of the run, printed together at the end (scripts/fault-table.mjs, docs/testing.md).
+const faults = new FaultCollector();
+
+/** Runs jest with its output passed through as it comes (and scanned for FAULT lines); resolves to its exit code. */
 function jest(args, run = 'int') {
   console.log(`\n> jest ${args.join(' ')}`);
   const env = { ...process.env, CI_TIMINGS_RUN: run };
-  const r = spawnSync(process.execPath, [jestBin, ...base, ...args], { stdio: 'inherit', env });
-  if (r.error) throw r.error;
-  return r.status ?? 1;
+  if (process.stdout.isTTY && env.FORCE_COLOR === undefined) env.FORCE_COLOR = '1'; // piped, jest would drop colours
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [jestBin, ...base, ...args], {
+      stdio: ['inherit', 'pipe', 'pipe'],
+      env,
+    });
+    child.stdout.on('data', (c) => (process.stdout.write(c), faults.push('out', c)));
+    child.stderr.on('data', (c) => (process.stderr.write(c), faults.push('err', c)));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+/** Prints the fault table; with `checkCoverage`, a fault of the promise without a line makes the run fail. */
+function finish(code, checkCoverage) {
+  faults.end();
+  const { text, missing } = faultTable(faults.faults, checkCoverage);
+  console.log(text);
+  process.exit(code !== 0 ? code : missing.length > 0 ? 1 : 0);
 }
 
 const extra = process.argv.slice(2);
-if (extra.length > 0) process.exit(jest(['--runInBand', ...extra]));
+if (extra.length > 0) finish(await jest(['--runInBand', ...extra]), false);
 
 const workers = Number(process.env.INT_MAX_WORKERS ?? '2');
 if (!Number.isInteger(workers) || workers < 1) {
   console.error(`INT_MAX_WORKERS must be a whole number ≥ 1, got "${process.env.INT_MAX_WORKERS}"`);
   process.exit(2);
 }
-const parallel = jest([`--maxWorkers=${workers}`, '--testPathIgnorePatterns', ...SERIAL], 'int-parallel');
-const serial = jest(['--runInBand', '--passWithNoTests', ...SERIAL], 'int-serial');
+const parallel = await jest(
+  [`--maxWorkers=${workers}`, '--testPathIgnorePatterns', ...SERIAL],
+  'int-parallel',
+);
+const serial = await jest(['--runInBand', '--passWithNoTests', ...SERIAL], 'int-serial');
 if (parallel !== 0 || serial !== 0)
   console.error(`test:int: parallel group exited with ${parallel}, serial group with ${serial}`);
-process.exit(parallel !== 0 ? parallel : serial);
+finish(parallel !== 0 ? parallel : serial, true);

@@ -19,6 +19,12 @@ export type Reading = {
   readonly receivedAt: number;
   /** The message's `seq` when the device sent one: part of the reading's storage key (docs/adr/0014-idempotent-telemetry.md). */
   readonly seq?: number | undefined;
+  /**
+   * The device's own time (epoch ms) when ingest re-timed the reading to its arrival because the device clock is wrong
+   * (docs/ingest-time-and-sequence.md); absent otherwise. A redelivery repeats it where `ts` differs, so storage keys
+   * re-timed readings by it (docs/adr/0027-retimed-readings-key.md).
+   */
+  readonly sourceTs?: number | undefined;
 };
 
 export type DeviceKind =

@@ -4,6 +4,7 @@ import {
   CopyBinaryBuffer,
   countTuples,
   isBinaryChunk,
+  partitionRetimed,
   readPgTimestampMs,
   splitTuples,
   tupleEnd,
@@ -114,7 +115,61 @@ describe('binary chunks', () => {
       end: tupleOffsets(buf).starts[2],
     });
     expect(tupleEnd(cut, tupleOffsets(buf).starts[2]!)).toBe(-1);
-    expect(tupleEnd(Buffer.from([0, 9, 0, 0]), 0)).toBe(-2);
-    expect(countTuples(Buffer.concat([buf, Buffer.from([0, 9])]))).toBe(3);
+    expect(tupleEnd(Buffer.from([0, 7, 0, 0]), 0)).toBe(-2);
+    expect(tupleEnd(Buffer.from([0, 10, 0, 0]), 0)).toBe(-2);
+    expect(countTuples(Buffer.concat([buf, Buffer.from([0, 7])]))).toBe(3);
+  });
+});
+
+describe('re-timed readings (docs/adr/0027-retimed-readings-key.md)', () => {
+  const SOURCE = Date.UTC(2026, 10, 24, 10, 1, 0, 456);
+
+  it('should write a 9th field, source_time, only for a reading that carries sourceTs', () => {
+    const plain = encode([reading({ seq: 3 })]);
+    const retimed = encode([reading({ seq: 3, sourceTs: SOURCE })]);
+    expect(plain.readInt16BE(0)).toBe(8);
+    expect(retimed.readInt16BE(0)).toBe(9);
+    expect(retimed.length).toBe(plain.length + 12);
+    expect(retimed.subarray(2, plain.length).equals(plain.subarray(2))).toBe(true); // the 8 fields are the same
+    expect(retimed.readInt32BE(plain.length)).toBe(8);
+    expect(readPgTimestampMs(retimed, plain.length + 4)).toBe(SOURCE);
+    expect(tupleEnd(retimed, 0)).toBe(retimed.length);
+    // Dead letters show the stored columns, as the text encoder writes them.
+    expect(tuplesToText(retimed)).toBe(tuplesToText(plain));
+  });
+
+  it('should refuse a source time out of range, and write nothing', () => {
+    const out = new CopyBinaryBuffer(1024);
+    expect(new BinaryRowEncoder().encode(reading({ sourceTs: MAX_TS + 1 }), out)).toMatch(/source timestamp/);
+    expect(new BinaryRowEncoder().encode(reading({ sourceTs: 1.5 }), out)).toMatch(/source timestamp/);
+    expect(out.len).toBe(0);
+  });
+
+  it('should count, split and time mixed chunks, and sort their tuples by kind in order', () => {
+    const rs = [
+      reading({ seq: 1 }),
+      reading({ seq: 2, sourceTs: SOURCE }),
+      reading({ seq: 3, sourceTs: SOURCE + 1 }),
+      reading({ seq: 4 }),
+      reading({ seq: 5, sourceTs: SOURCE + 2 }),
+    ];
+    const buf = encode(rs);
+    expect(countTuples(buf)).toBe(5);
+    expect([...tupleTimes(buf)]).toEqual(rs.map((r) => r.ts));
+    const [a, b] = splitTuples(buf, 5);
+    expect(Buffer.concat([a!.text, b!.text]).equals(buf)).toBe(true);
+    expect([countTuples(a!.text), countTuples(b!.text)]).toEqual([2, 3]);
+
+    const p = partitionRetimed(buf);
+    expect([p.plainRows, p.retimedRows]).toEqual([2, 3]);
+    expect(p.plain.equals(encode([rs[0]!, rs[3]!]))).toBe(true);
+    expect(p.retimed.equals(encode([rs[1]!, rs[2]!, rs[4]!]))).toBe(true);
+  });
+
+  it('should hand a chunk without re-timed tuples back as it is (no copy)', () => {
+    const buf = encode(MIXED);
+    const p = partitionRetimed(buf);
+    expect(p.plain).toBe(buf);
+    expect([p.plainRows, p.retimedRows, p.retimed.length]).toEqual([MIXED.length, 0, 0]);
   });
 });

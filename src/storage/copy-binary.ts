@@ -11,6 +11,12 @@
  *   text_value  int32 n, n bytes UTF-8          or int32 -1
  *   quality     int32 2, int16
  *   seq         int32 8, int64                  or int32 -1
+ *   source_time int32 8, int64 µs               only in a re-timed reading's tuple (9 fields, below)
+ *
+ * A reading that ingest re-timed to its arrival (`Reading.sourceTs`, docs/adr/0027-retimed-readings-key.md) is a tuple
+ * of 9 fields: the 8 above plus the device's own time. The sink writes such tuples through `telemetry_retimed`, the
+ * key a redelivery repeats; they travel with the others through merge, split, bisection and the spool, so a replayed
+ * segment stays idempotent for them too. `telemetry` itself never sees the 9th field.
  *
  * Hot path (100k+ rows/s): the encoder writes straight into one reused buffer; per row there is no object, no string
  * concatenation and no BigInt (64-bit integers are written as two 32-bit halves). The bytes of the last site/device
@@ -28,6 +34,8 @@ import {
 
 /** Fields per tuple, in TELEMETRY_COLUMNS order. */
 export const BINARY_FIELDS = 8;
+/** Fields of a re-timed reading's tuple: TELEMETRY_COLUMNS plus source_time. */
+export const RETIMED_FIELDS = 9;
 /** `PGCOPY\n\377\r\n\0`, flags 0, header extension length 0. */
 export const BINARY_HEADER = Buffer.from([
   0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -127,6 +135,9 @@ export class BinaryRowEncoder {
     const v = r.value;
     const vt = typeof v;
     if (vt !== 'number' && vt !== 'boolean' && vt !== 'string') return `unsupported value type: ${vt}`;
+    const src = r.sourceTs;
+    if (src !== undefined && !(Number.isInteger(src) && src >= MIN_TS && src <= MAX_TS))
+      return `source timestamp out of range: ${String(src)}`;
     if (r.siteId !== this.lastSite || r.deviceId !== this.lastDevice) {
       const s = textBytes(r.siteId);
       const d = textBytes(r.deviceId);
@@ -143,12 +154,13 @@ export class BinaryRowEncoder {
     const text = vt === 'string' ? textBytes(v as string) : undefined;
     const prefix = this.lastPrefix;
     // 2 count + 12 time + prefix + 4+channel + 12 value + 4(+n) text + 6 quality + 12 seq
-    out.ensure(52 + prefix.length + ch.length + (text?.length ?? 0));
+    // + 12 source_time when re-timed
+    out.ensure(64 + prefix.length + ch.length + (text?.length ?? 0));
     const b = out.buf;
     let at = out.len;
     // Byte stores rather than Buffer#write*/copy: those are calls with range checks, ~2× the cost of the whole row.
     b[at] = 0;
-    b[at + 1] = BINARY_FIELDS;
+    b[at + 1] = src === undefined ? BINARY_FIELDS : RETIMED_FIELDS;
     at = int32(b, at + 2, 8);
     writePgTimestamp(b, t, at);
     at = bytes(b, at + 8, prefix);
@@ -170,6 +182,11 @@ export class BinaryRowEncoder {
     } else {
       at = int32(b, at, 8);
       writeInt64(b, seq, at);
+      at += 8;
+    }
+    if (src !== undefined) {
+      at = int32(b, at, 8);
+      writePgTimestamp(b, src, at);
       at += 8;
     }
     out.len = at;
@@ -194,7 +211,7 @@ export class BinaryRowEncoder {
 export function tupleEnd(buf: Buffer, at: number): number {
   if (at + 2 > buf.length) return -1;
   const fields = buf.readInt16BE(at);
-  if (fields !== BINARY_FIELDS) return -2;
+  if (fields !== BINARY_FIELDS && fields !== RETIMED_FIELDS) return -2;
   let p = at + 2;
   for (let f = 0; f < fields; f++) {
     if (p + 4 > buf.length) return -1;
@@ -230,6 +247,47 @@ export function countTuples(buf: Buffer): number {
     at = e;
   }
   return n;
+}
+
+/** True when the tuple starting at `at` is a re-timed reading's (it carries source_time). */
+export function isRetimedTuple(buf: Buffer, at: number): boolean {
+  return buf[at] === 0 && buf[at + 1] === RETIMED_FIELDS;
+}
+
+/**
+ * A chunk's tuples sorted by kind, order kept within each: the plain ones (a COPY straight into telemetry) and the
+ * re-timed ones (through telemetry_retimed). Without a re-timed tuple — every chunk in normal operation — the chunk
+ * itself comes back as `plain`, with no copy.
+ */
+export function partitionRetimed(buf: Buffer): {
+  plain: Buffer;
+  plainRows: number;
+  retimed: Buffer;
+  retimedRows: number;
+} {
+  const plainParts: Buffer[] = [];
+  const retimedParts: Buffer[] = [];
+  let plainRows = 0;
+  let retimedRows = 0;
+  let runStart = 0;
+  let runRetimed = false;
+  let at = 0;
+  while (at < buf.length) {
+    const e = tupleEnd(buf, at);
+    if (e < 0) break;
+    const r = isRetimedTuple(buf, at);
+    if (r !== runRetimed && at > runStart) {
+      (runRetimed ? retimedParts : plainParts).push(buf.subarray(runStart, at));
+      runStart = at;
+    }
+    runRetimed = r;
+    if (r) retimedRows++;
+    else plainRows++;
+    at = e;
+  }
+  if (retimedRows === 0) return { plain: buf, plainRows, retimed: Buffer.alloc(0), retimedRows };
+  if (at > runStart) (runRetimed ? retimedParts : plainParts).push(buf.subarray(runStart, at));
+  return { plain: Buffer.concat(plainParts), plainRows, retimed: Buffer.concat(retimedParts), retimedRows };
 }
 
 /** Splits a chunk of `rows` (>= 2) tuples into two halves at a tuple boundary. */

@@ -180,9 +180,12 @@ export class ByteBatchBuffer {
     this.buf = next;
   }
 
-  /** The bytes written since the last take, as a Buffer of their own (a copy); the buffer starts empty again. */
+  /**
+   * The bytes written since the last take, as a Buffer of their own (a copy); the buffer starts empty again. The copy
+   * lives in a SharedArrayBuffer: it reaches the COPY worker thread without being serialised (copy-worker.sink.ts).
+   */
   take(): Buffer {
-    const out = Buffer.allocUnsafeSlow(this.len);
+    const out = Buffer.from(new SharedArrayBuffer(this.len));
     this.buf.copy(out, 0, 0, this.len);
     this.len = 0;
     return out;

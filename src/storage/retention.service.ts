@@ -24,6 +24,16 @@ const DELETE_CHUNK: Readonly<Record<RowTable, string>> = {
   telemetry_p_default: deleteChunk('telemetry_p_default'),
 };
 
+/**
+ * Keys of re-timed readings (docs/adr/0027-retimed-readings-key.md), pruned by the time their reading was stored at, a
+ * day after the cutoff: daily partitions (and TimescaleDB chunks) hold their rows up to a day past it, and a key must
+ * not go before its row (a redelivery would then be stored again).
+ */
+const PRUNE_RETIMED = `
+  DELETE FROM telemetry_retimed WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM telemetry_retimed WHERE time < $1 LIMIT $2
+  ))`;
+
 /** Which of those exist as plain tables (relkind r): `telemetry` itself before partitioning, else the partitions. */
 const ROW_TABLES = `
   SELECT c.relname AS name FROM pg_class c
@@ -77,10 +87,37 @@ export class RetentionService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async deleteExpired(): Promise<number> {
-    if (this.opts.db.timescale) return 0;
     if (this.opts.gate && !this.opts.gate()) return 0; // cluster: another node runs retention
     const cutoff = new Date(this.opts.clock.now() - this.opts.retentionDays * DAY_MS);
     const chunk = this.opts.chunkRows ?? 10_000;
+    const total = this.opts.db.timescale ? 0 : await this.deleteRows(cutoff, chunk);
+    await this.pruneRetimed(new Date(cutoff.getTime() - DAY_MS), chunk);
+    return total;
+  }
+
+  /** Under TimescaleDB too: its retention policy covers telemetry, not this table. */
+  private async pruneRetimed(before: Date, chunk: number): Promise<void> {
+    let total = 0;
+    try {
+      for (;;) {
+        const n = (await this.opts.db.query(PRUNE_RETIMED, [before, chunk])).rowCount ?? 0;
+        total += n;
+        if (n < chunk) break;
+      }
+      if (total > 0)
+        this.log.info('telemetry retention pruned re-timed reading keys', {
+          rows: total,
+          before: before.toISOString(),
+        });
+    } catch (err) {
+      this.log.warn('pruning telemetry_retimed failed; will retry next hour', {
+        deleted: total,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  private async deleteRows(cutoff: Date, chunk: number): Promise<number> {
     let total = 0;
     let table: RowTable | undefined;
     try {

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { BINARY_HEADER, BINARY_TRAILER, isBinaryChunk } from './copy-binary';
+import { BINARY_HEADER, BINARY_TRAILER, isBinaryChunk, partitionRetimed } from './copy-binary';
 import { chunkRows } from './copy-chunk';
 import { copyColumnsOf, TELEMETRY_COLUMNS } from './copy-row.encoder';
 
@@ -76,7 +76,8 @@ const ALL_COLUMNS = 'time, site_id, device_id, channel, value, text_value, quali
 
 /** The de-duplicating write, after the plain COPY met a stored key (exported for tests and docs). */
 export const DEDUP_SQL = {
-  stage: `CREATE TEMP TABLE ${STAGE} (LIKE telemetry INCLUDING DEFAULTS) ON COMMIT DROP`,
+  // source_time: set only on re-timed readings' rows (RETIMED_SQL); NULL for the others.
+  stage: `CREATE TEMP TABLE ${STAGE} (LIKE telemetry INCLUDING DEFAULTS, source_time timestamptz) ON COMMIT DROP`,
   insert:
     `WITH ins AS (INSERT INTO telemetry (${ALL_COLUMNS}) SELECT ${ALL_COLUMNS} FROM ${STAGE} ` +
     `ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*)::int AS n FROM ins`,
@@ -87,6 +88,28 @@ export const DEDUP_SQL = {
     `WHERE NOT EXISTS (SELECT 1 FROM telemetry_conflict c WHERE ${KEY_MATCH('c', 'd')} AND ${SAME_VALUE('c', 'd')}) RETURNING 1) ` +
     `SELECT (SELECT count(*) FROM diff)::int AS conflicts, (SELECT count(*) FROM rec)::int AS recorded`,
 } as const;
+
+/**
+ * Re-timed readings (docs/adr/0027-retimed-readings-key.md): their `time` is their arrival, which a redelivery does not
+ * repeat, so their key is the device's own time in `telemetry_retimed`. Staged with source_time set, each claims its
+ * key there first; the staged rows whose claim did not succeed (a redelivery: the key is stored, with the time of the
+ * first copy) are removed from the stage before the stage goes into telemetry. A key claimed twice within one chunk
+ * keeps one row: the claim's `time` names which.
+ */
+export const RETIMED_SQL = {
+  claim:
+    `WITH claimed AS (INSERT INTO telemetry_retimed (site_id, device_id, channel, source_time, seq_key, time) ` +
+    `SELECT DISTINCT ON (site_id, device_id, channel, source_time, COALESCE(seq, -1)) ` +
+    `site_id, device_id, channel, source_time, COALESCE(seq, -1), time FROM ${STAGE} WHERE source_time IS NOT NULL ` +
+    `ORDER BY site_id, device_id, channel, source_time, COALESCE(seq, -1), time ` +
+    `ON CONFLICT DO NOTHING RETURNING site_id, device_id, channel, source_time, seq_key, time) ` +
+    `DELETE FROM ${STAGE} s WHERE s.source_time IS NOT NULL AND NOT EXISTS (SELECT 1 FROM claimed k WHERE ` +
+    `k.site_id = s.site_id AND k.device_id = s.device_id AND k.channel = s.channel AND ` +
+    `k.source_time = s.source_time AND k.seq_key = COALESCE(s.seq, -1) AND k.time = s.time)`,
+} as const;
+
+/** Columns of a re-timed reading's binary tuple (copy-binary.ts, RETIMED_FIELDS). */
+const RETIMED_COLUMNS = `${TELEMETRY_COLUMNS}, source_time`;
 
 /**
  * COPY FROM STDIN through pg-copy-streams on a pooled connection, with a client-side timeout.
@@ -110,6 +133,10 @@ export class PgTelemetrySink implements TelemetrySink {
 
   /** Like copy, and says what happened (undefined: the plain COPY stored every row). */
   async write(chunk: string | Buffer, rows = chunkRows(chunk)): Promise<CopyOutcome | undefined> {
+    if (isBinaryChunk(chunk)) {
+      const parts = partitionRetimed(chunk as Buffer);
+      if (parts.retimedRows > 0) return this.writeWithRetimed(parts);
+    }
     const body = copyBody(chunk);
     try {
       await this.withClient((client) => this.copyInto(client, 'telemetry', body));
@@ -118,6 +145,51 @@ export class PgTelemetrySink implements TelemetrySink {
       if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
     }
     const outcome = await this.withClient((client) => this.dedupWrite(client, body, rows));
+    this.onOutcome(outcome);
+    return outcome;
+  }
+
+  /**
+   * A chunk holding re-timed readings, in one transaction: the plain tuples by a plain COPY into telemetry (as every
+   * other chunk), the re-timed ones through the stage and their key in telemetry_retimed. When the plain COPY meets a
+   * stored key (23505), the whole chunk goes through the stage instead, as in dedupWrite. No trigger on telemetry: its
+   * COPY stays batched for the plain rows.
+   */
+  private async writeWithRetimed(
+    parts: ReturnType<typeof partitionRetimed>,
+  ): Promise<CopyOutcome | undefined> {
+    const rows = parts.plainRows + parts.retimedRows;
+    const plain = parts.plainRows > 0 ? copyBody(parts.plain) : undefined;
+    const retimed: CopyBody = {
+      columns: RETIMED_COLUMNS,
+      options: ' (FORMAT binary)',
+      parts: [BINARY_HEADER, parts.retimed, BINARY_TRAILER],
+    };
+    const run = async (client: PoolClient, stagePlain: boolean): Promise<CopyOutcome> => {
+      await client.query('BEGIN');
+      if (plain && !stagePlain) await this.copyInto(client, 'telemetry', plain);
+      await client.query(DEDUP_SQL.stage);
+      if (plain && stagePlain) await this.copyInto(client, STAGE, plain);
+      await this.copyInto(client, STAGE, retimed);
+      await client.query(RETIMED_SQL.claim);
+      const ins = await client.query<{ n: number }>(DEDUP_SQL.insert);
+      const inserted = (ins.rows[0]?.n ?? 0) + (stagePlain ? 0 : parts.plainRows);
+      let conflicts = 0;
+      if (inserted < rows) {
+        const c = await client.query<{ conflicts: number }>(DEDUP_SQL.conflicts);
+        conflicts = c.rows[0]?.conflicts ?? 0;
+      }
+      await client.query('COMMIT');
+      return { rows, inserted, duplicates: rows - inserted, conflicts };
+    };
+    let outcome: CopyOutcome;
+    try {
+      outcome = await this.withClient((client) => run(client, false));
+    } catch (err) {
+      if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
+      outcome = await this.withClient((client) => run(client, true));
+    }
+    if (outcome.duplicates === 0) return undefined; // like the plain path: only a write that met stored keys reports
     this.onOutcome(outcome);
     return outcome;
   }

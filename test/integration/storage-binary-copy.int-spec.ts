@@ -15,6 +15,7 @@ import { Database } from '../../src/storage/database.service';
 import { TelemetryWriter, type RejectedRow } from '../../src/storage/telemetry-writer.service';
 import { copyBody, PgTelemetrySink, type CopyOutcome } from '../../src/storage/telemetry.sink';
 import { TelemetrySpool } from '../../src/storage/telemetry.spool';
+import { reportFault } from '../setup/fault-report';
 import {
   TEST_DATABASE_URL,
   createScratchDatabase,
@@ -246,6 +247,12 @@ suite('bisection of binary batches (real PostgreSQL, a scratch database with a C
       const r = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM telemetry WHERE site_id = $1', [
         site,
       ]);
+      const lost = reportFault(
+        'poison rows in a binary batch (2 of 100 refused by the database)',
+        { sent: 98, stored: r.rows[0]!.n, duplicated: 0 },
+        `the 98 valid rows stored, ${rejected.length} refused rows dead-lettered`,
+      );
+      expect(lost).toBe(0);
       expect(r.rows[0]!.n).toBe(98);
     } finally {
       c.release();

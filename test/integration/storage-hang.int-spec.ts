@@ -3,6 +3,7 @@ import { JsonLogger } from '../../src/common/logger';
 import { HazwatchMetrics } from '../../src/metrics/metrics.registry';
 import { Database, isConnectionError } from '../../src/storage/database.service';
 import { DeadLetterRepository } from '../../src/storage/dead-letter.repository';
+import { reportFault } from '../setup/fault-report';
 import { pollUntil } from '../setup/poll-until';
 import { TcpProxy } from '../setup/tcp-proxy';
 import { TEST_DATABASE_URL, describeWithDb, prepareTestDatabase, uniqueId } from '../setup/test-db';
@@ -133,6 +134,12 @@ suite('dead letters on the real database', () => {
         [topic],
       )
     ).rows;
+    const lost = reportFault(
+      'NUL and invalid UTF-8 inputs (dead letters: 3 poison, then 5 good)',
+      { sent: 8, stored: rows.length, duplicated: 0 },
+      'every input kept in ingest_reject',
+    );
+    expect(lost).toBe(0);
     expect(rows).toHaveLength(8);
     expect(rows[0]?.payload).toEqual(Buffer.from([0]));
     expect(rows[0]?.detail).toContain('\\u0000');

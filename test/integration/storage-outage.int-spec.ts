@@ -11,6 +11,7 @@ import { TelemetryWriter } from '../../src/storage/telemetry-writer.service';
 import { WorkerTelemetrySink } from '../../src/storage/copy-worker.sink';
 import { PgTelemetrySink, type TelemetrySink } from '../../src/storage/telemetry.sink';
 import { TelemetrySpool } from '../../src/storage/telemetry.spool';
+import { reportFault } from '../setup/fault-report';
 import { pollUntil } from '../setup/poll-until';
 import { TcpProxy } from '../setup/tcp-proxy';
 import { TEST_DATABASE_URL, describeWithDb, prepareTestDatabase, uniqueId } from '../setup/test-db';
@@ -33,7 +34,7 @@ const sinks: Array<[string, (db: Database) => TelemetrySink]> = [
   ],
 ];
 
-suite.each(sinks)('telemetry writer across a database outage (TCP proxy cut), %s', (_name, makeSink) => {
+suite.each(sinks)('telemetry writer across a database outage (TCP proxy cut), %s', (sinkName, makeSink) => {
   const url = TEST_DATABASE_URL!;
   let proxy: TcpProxy;
   let db: Database;
@@ -127,6 +128,8 @@ suite.each(sinks)('telemetry writer across a database outage (TCP proxy cut), %s
           writer.spoolBytes() > 0 &&
           (await counterValue(metrics.writeErrors)) >= 3 &&
           sent >= 10_000 &&
+          // the liveness probe (every 2 s) has seen the cut: the outage lasts at least until then
+          !(await db.isUp()) &&
           Date.now() - cutAt >= OUTAGE_MS,
         { what: 'readings spooled during the outage', timeoutMs: OUTAGE_MS + 30_000 },
       );
@@ -152,6 +155,15 @@ suite.each(sinks)('telemetry writer across a database outage (TCP proxy cut), %s
       },
     );
     const final = await count();
+    const lost = reportFault(
+      `database-refuse (TCP cut while readings arrive; spool, then replay; ${sinkName})`,
+      {
+        sent,
+        stored: final.distinct,
+        duplicated: final.n - final.distinct,
+      },
+    );
+    expect(lost).toBe(0);
     expect(final).toEqual({ n: sent, distinct: sent, min: 0, max: sent - 1 });
     expect(writer.lagMs(Date.now())).toBe(0);
     expect(writer.isDatabaseFailing()).toBe(false);

@@ -7,6 +7,7 @@ import {
   REJECT_REASONS,
   type DecodeContext,
 } from './decode';
+import { DeviceTracker } from './device-tracker';
 import { parseTopic } from './telemetry-contract';
 
 const NOW = Date.parse('2026-11-24T10:00:00.000Z');
@@ -25,6 +26,22 @@ const valve: DecodeContext = {
 
 const decode = (body: unknown, ctx = gas) =>
   decodeTelemetry(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), ctx);
+
+describe('decodeTelemetry: re-timed readings keep the device time (docs/adr/0027-retimed-readings-key.md)', () => {
+  it('should set sourceTs to the sent ts only when the tracker re-times the message to its arrival', () => {
+    const tracker = new DeviceTracker('bohai-chem', 'cl-gd-1');
+    const ahead = decode({ ts: NOW + 60_000, seq: 1, values: { conc: 1 } }, { ...gas, tracker });
+    expect(ahead.readings.map((r) => [r.ts, r.sourceTs])).toEqual([[NOW, NOW + 60_000]]);
+    // a redelivery a second later: another ts, the same sourceTs
+    const again = decode(
+      { ts: NOW + 60_000, seq: 1, values: { conc: 1 } },
+      { ...gas, receivedAt: NOW + 1000, tracker },
+    );
+    expect(again.readings.map((r) => [r.ts, r.sourceTs])).toEqual([[NOW + 1000, NOW + 60_000]]);
+    const right = decode({ ts: NOW - 10, seq: 2, values: { conc: 1 } }, { ...gas, tracker });
+    expect(right.readings.map((r) => [r.ts, r.sourceTs])).toEqual([[NOW - 10, undefined]]);
+  });
+});
 
 describe('parseTopic', () => {
   it('should parse telemetry and state topics', () => {

@@ -166,6 +166,7 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
         }
         break;
     }
+    // One object shape for both (the rule engine's call sites stay monomorphic); sourceTs is set only when re-timed.
     readings.push({
       siteId: ctx.siteId,
       deviceId: ctx.deviceId,
@@ -175,6 +176,7 @@ export function decodeTelemetry(payload: Buffer | string, ctx: DecodeContext): D
       quality,
       receivedAt: ctx.receivedAt,
       seq,
+      sourceTs: at === ts ? undefined : ts,
     });
   }
   if (count === 0) return rejectAll('invalid_schema', '"values" is empty');

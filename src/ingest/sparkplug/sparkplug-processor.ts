@@ -408,6 +408,12 @@ export class SparkplugProcessor {
         continue;
       }
       let ts = at;
+      // The metric's own time when it is re-timed: what a redelivery repeats (docs/adr/0027-retimed-readings-key.md).
+      let sourceTs: number | undefined;
+      if (retimed) {
+        const own = u64(opt(m, 'timestamp'));
+        sourceTs = own !== undefined && own >= MIN_TS ? own : firstTs;
+      }
       if (!retimed) {
         const mt = u64(opt(m, 'timestamp'));
         if (mt !== undefined && mt !== firstTs) {
@@ -425,7 +431,10 @@ export class SparkplugProcessor {
             });
             continue;
           }
-          ts = mt - receivedAt > this.settings.futureToleranceMs ? receivedAt : mt;
+          if (mt - receivedAt > this.settings.futureToleranceMs) {
+            ts = receivedAt;
+            sourceTs = mt;
+          } else ts = mt;
         }
       }
       out.readings.push({
@@ -436,6 +445,7 @@ export class SparkplugProcessor {
         value: v.value,
         quality: qualityOf(m),
         receivedAt,
+        sourceTs,
       });
     }
     if (out.readings.length === 0 && out.rejects.length > 0) out.refused = true;

@@ -416,6 +416,8 @@ describe('Sparkplug B', () => {
         arrival,
       );
       expect(x.readings[0]!.ts).toBe(arrival);
+      // the metric's own time is its storage key across redeliveries (docs/adr/0027-retimed-readings-key.md)
+      expect(x.readings[0]!.sourceTs).toBe(arrival + 60_000);
       expect(trackers.get('s1/gd-1')!.clock).toBe('ahead');
       const far = sp.handle(
         topic('spBv1.0/Plant1/DDATA/gw-1/PLC1'),
@@ -434,6 +436,7 @@ describe('Sparkplug B', () => {
         arrival,
       );
       expect(hist.readings[0]!.ts).toBe(arrival - 30_000);
+      expect(hist.readings[0]!.sourceTs).toBeUndefined();
     });
   });
 });
