@@ -27,6 +27,9 @@ const preloadedReason = timescaleSkipReason(preloadedUrl);
 if (preloadedReason)
   console.warn(`storage-timescale-startup.int-spec: role-without-CREATE case skipped — ${preloadedReason}`);
 
+/** Two server starts (one to readiness, up to 90 s on a loaded machine) and a migration run per case. */
+const STARTS_TIMEOUT_MS = 360_000;
+
 const baseEnv = (databaseUrl: string, dataDir: string): Record<string, string> => ({
   DATABASE_URL: databaseUrl,
   DATA_DIR: dataDir,
@@ -120,6 +123,7 @@ describe('server start-up where TimescaleDB is installed but unusable', () => {
         await scratch.drop();
       }
     },
+    STARTS_TIMEOUT_MS,
   );
 
   (preloadedReason ? it.skip : it)(
@@ -146,5 +150,6 @@ describe('server start-up where TimescaleDB is installed but unusable', () => {
         await c.end();
       }
     },
+    STARTS_TIMEOUT_MS,
   );
 });
