@@ -1,7 +1,8 @@
 /**
  * Sparkplug B end to end (docs/sparkplug.md): a raw edge node and the Sparkplug simulator → the real server (embedded
  * broker, embedded PostgreSQL) → rows stored and read back through the telemetry API → a gas alarm raised from the
- * excursion; rebirth requested on a seq gap and answered by the simulator; unknown aliases dead-lettered.
+ * excursion, and from the Sparkplug simulator's chlorine-leak scenario; rebirth requested on a seq gap and answered by
+ * the simulator; unknown aliases dead-lettered.
  */
 import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -268,6 +269,52 @@ describe('Sparkplug B ingest end to end', () => {
         { timeoutMs: 15_000, what: 'simulated tank levels stored' },
       );
       expect(hist.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it("raises the gas alarm from the Sparkplug simulator's chlorine leak, with the excursion stored", async () => {
+    const plant = loadPlant(configDir);
+    const startedAt = Date.now();
+    // The leak from the simulator's first sample, five times faster: GD-2 (second in the cluster) passes level 2
+    // (2 mg/m3) about 4 s after the start and the server's 2 s on-delay raises gas_l2 on cl-gd-2.
+    const sim = new SparkplugSimulator({
+      url: server.mqttUrl()!,
+      plant,
+      sparkplug: loadSparkplugConfig(configDir, plant)!,
+      seed: 9,
+      clientIdPrefix: 'e2e-leak',
+      scenario: 'chlorine-leak',
+      scenarioStartMs: 0,
+      scenarioSpeed: 5,
+      ...server.mqttAuth(),
+      logger: quiet,
+    });
+    await sim.start();
+    try {
+      const alarm = await pollUntil(
+        async () =>
+          (await get<Alarm[]>('/api/alarms?site=bohai-chem')).find(
+            (a) => a.deviceId === 'cl-gd-2' && a.condition === 'gas_l2' && a.active,
+          ),
+        { timeoutMs: 30_000, what: 'gas_l2 on cl-gd-2 from the simulated leak' },
+      );
+      expect(alarm.value).toBeGreaterThan(2);
+      const from = new Date(startedAt - 1000).toISOString();
+      // the reading that raised the alarm reaches SQL (the writer commits in batches, possibly after the alarm), and so
+      // does the rise before it
+      const stored = await pollUntil(
+        async () => {
+          const to = new Date(Date.now() + 1000).toISOString();
+          const body = await get<{ points: Array<{ time: string; value: number }> }>(
+            `/api/telemetry?device=bohai-chem/cl-gd-2&channel=conc&from=${from}&to=${to}`,
+          );
+          return body.points.some((p) => Math.abs(p.value - alarm.value) < 1e-6) ? body.points : undefined;
+        },
+        { timeoutMs: 15_000, what: 'the reading that raised gas_l2 on cl-gd-2 stored' },
+      );
+      expect(stored.some((p) => p.value < 2)).toBe(true);
     } finally {
       await sim.stop();
     }

@@ -18,7 +18,7 @@ import { RetentionService } from '../../src/storage/retention.service';
 import { TelemetryPartitions } from '../../src/storage/telemetry-partitions.service';
 import { TimescalePolicies } from '../../src/storage/timescale-policies.service';
 import { createScratchDatabase } from '../setup/test-db';
-import { timescaleSkipReason } from '../setup/timescale';
+import { timescaleNoPreloadServer, timescaleSkipReason } from '../setup/timescale';
 
 /**
  * The TimescaleDB path (hypertable, continuous aggregate, time_bucket/last). Runs against
@@ -398,10 +398,14 @@ suite('TimescaleDB path (docs/adr/0017-timescale-path.md)', () => {
   });
 });
 
-/** A server with the package installed but not preloaded (TEST_TIMESCALE_NOPRELOAD_URL); skipped without one. */
-const noPreloadUrl = process.env.TEST_TIMESCALE_NOPRELOAD_URL;
+/**
+ * A server with the package installed but not preloaded (TEST_TIMESCALE_NOPRELOAD_URL, else TEST_DATABASE_URL when it is
+ * one); skipped without one.
+ */
+const noPreload = timescaleNoPreloadServer();
+const noPreloadUrl = noPreload.url;
 if (!noPreloadUrl)
-  console.warn('storage-timescale.int-spec: not-preloaded case skipped — set TEST_TIMESCALE_NOPRELOAD_URL');
+  console.warn(`storage-timescale.int-spec: not-preloaded case skipped — ${noPreload.reason}`);
 (noPreloadUrl ? describe : describe.skip)('TimescaleDB installed but not preloaded', () => {
   it('should start on the plain path with a warning naming shared_preload_libraries, and stop under TIMESCALE=require', async () => {
     JsonLogger.setLevel('error');
