@@ -329,9 +329,9 @@ export function layoutDossier(
     tables: [
       {
         columns: [
-          { label: '编号', width: 18 },
-          { label: '隐患', width: 30 },
-          { label: '状态', width: 12 },
+          { label: '编号', width: 21 },
+          { label: '隐患', width: 29 },
+          { label: '状态', width: 10 },
           { label: '记录', width: 40 },
         ],
         rows: d.findings.map((f) => [
