@@ -368,6 +368,7 @@ const zhExtra: Record<string, string> = {
   'reg.open': '未完成',
   'reg.dutyChecks': '值班抽查',
   'reg.drill': '进入企业',
+  'reg.dossier': '事件报告材料（近 1 小时 PDF）',
   'common.loading': '加载中…',
   'trend.empty': '在危险源画面点击储罐或探测器，或在报警列表中按 Enter，即可添加曲线。',
   'kpi.rateAll': '每 10 分钟报警（全部企业汇总）',
@@ -455,6 +456,7 @@ const enExtra: Record<string, string> = {
   'reg.open': 'open',
   'reg.dutyChecks': 'Duty checks',
   'reg.drill': 'Open enterprise',
+  'reg.dossier': 'Incident dossier (last hour, PDF)',
   'common.loading': 'Loading…',
   'trend.empty':
     'Click a tank or detector on the hazard-source mimic, or press Enter on an alarm, to add a pen.',

@@ -3,7 +3,13 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import type { FindingStatus } from './domain/finding.policy';
-import { CreateFindingBody, FindingListQuery, FindingPlanBody, FindingTransitionBody } from './findings.dto';
+import {
+  ConvertHiddenDangerBody,
+  CreateFindingBody,
+  FindingListQuery,
+  FindingPlanBody,
+  FindingTransitionBody,
+} from './findings.dto';
 import { FindingsService, type FindingView } from './findings.service';
 
 @ApiTags('findings')
@@ -65,5 +71,27 @@ export class FindingsController {
     @Body() b: FindingTransitionBody,
   ): Promise<FindingView> {
     return this.findings.transition(p, id, b.to as FindingStatus, b.comment);
+  }
+}
+
+/** Converting a hidden-danger item of the disposal loop into a finding (docs/findings.md). */
+@ApiTags('findings')
+@ApiBearerAuth()
+@Controller('api/hidden-dangers')
+export class HiddenDangerConversionController {
+  constructor(private readonly findings: FindingsService) {}
+
+  @Post(':id/convert')
+  @Requires('plant.read')
+  @ApiOperation({
+    summary:
+      'Convert a hidden-danger item (open or rectifying) into a finding; grade and deadline are set in the request (the item has none)',
+  })
+  convert(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() b: ConvertHiddenDangerBody,
+  ): Promise<FindingView> {
+    return this.findings.convert(p, id, b);
   }
 }

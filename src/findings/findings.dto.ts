@@ -84,3 +84,44 @@ export class FindingListQuery {
   @IsIn(FINDING_STATUSES, { message: `status must be one of ${FINDING_STATUSES.join(', ')}` })
   status?: string;
 }
+
+/**
+ * Converting a hidden-danger item of the disposal loop into a finding. The item has no deadline and none is invented:
+ * the caller sets it (docs/findings.md, "Converting a hidden-danger item").
+ */
+export class ConvertHiddenDangerBody {
+  @ApiProperty({ enum: FINDING_GRADES, description: 'major 重大 / general 一般' })
+  @IsIn(FINDING_GRADES, { message: 'grade must be major or general' })
+  grade!: string;
+  @ApiProperty({
+    description:
+      'Rectification deadline, ISO-8601 with zone, in the future. Required: the item has none and hazwatch does not invent one',
+  })
+  @IsISO8601(
+    { strict: true },
+    {
+      message:
+        'deadline (ISO-8601) is required: a hidden-danger item has no deadline and the conversion does not invent one',
+    },
+  )
+  deadline!: string;
+  @ApiPropertyOptional({
+    enum: FINDING_ORIGINS,
+    description: 'Default alarm for an item raised from an alarm; required otherwise',
+  })
+  @IsOptional()
+  @IsIn(FINDING_ORIGINS, { message: `origin must be one of ${FINDING_ORIGINS.join(', ')}` })
+  origin?: string;
+  @ApiPropertyOptional({ description: "Default: the item's title" })
+  @IsOptional()
+  @IsString()
+  @MinLength(2)
+  @MaxLength(200)
+  title?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4000) description?: string;
+  @ApiPropertyOptional({ description: 'Why it is converted; kept in both histories' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(2000)
+  comment?: string;
+}

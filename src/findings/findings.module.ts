@@ -3,7 +3,7 @@ import { AlarmsModule } from '../alarms/alarms.module';
 import { Database } from '../storage/database.service';
 import { systemScheduler } from '../common/timer.port';
 import { DutyRecordsController, DutyRecordsRepository } from './duty-records';
-import { FindingsController } from './findings.controller';
+import { FindingsController, HiddenDangerConversionController } from './findings.controller';
 import { FINDINGS_SQL, FindingsRepository } from './findings.repository';
 import { FINDINGS_CHECK_MS, FINDINGS_SCHEDULER, FindingsService } from './findings.service';
 import { NotificationsModule } from '../notifications/notifications.module';
@@ -13,7 +13,7 @@ import { loadFeedSettings } from '../regulator/feeds-settings.loader';
 /** Findings (隐患) workflow (docs/findings.md). Needs the global Database and ScopeService, AlarmsModule and NotificationsModule (the 主要负责人 notice). */
 @Module({
   imports: [AlarmsModule, NotificationsModule],
-  controllers: [FindingsController, DutyRecordsController],
+  controllers: [FindingsController, HiddenDangerConversionController, DutyRecordsController],
   providers: [
     { provide: FINDINGS_SQL, useExisting: Database },
     { provide: FINDINGS_SCHEDULER, useValue: systemScheduler },

@@ -1,6 +1,7 @@
 /** Findings storage (migrations/1764001600300_findings.sql). Parameterised SQL only. */
 import { Inject, Injectable } from '@nestjs/common';
 import type { QueryResult, QueryResultRow } from 'pg';
+import type { TxClient } from '../storage/database.service';
 import type { Finding, FindingPlan, FindingStatus } from './domain/finding.policy';
 
 export const FINDINGS_SQL = Symbol('FINDINGS_SQL');
@@ -9,6 +10,7 @@ export type FindingsSql = {
     text: string,
     params?: readonly unknown[],
   ): Promise<QueryResult<R>>;
+  withTransaction<T>(fn: (tx: TxClient) => Promise<T>): Promise<T>;
 };
 
 export type FindingEvent = {
@@ -23,9 +25,16 @@ export type FindingEvent = {
 };
 
 const COLUMNS = `id, site_id, source_id, alarm_id, origin, grade, title, description, status, deadline, plan_measures, plan_funds_cny,
-  plan_due, plan_responsible, plan_contingency, reported_by, created_at, updated_at, escalated_at, closed_at, closed_by`;
+  plan_due, plan_responsible, plan_contingency, reported_by, created_at, updated_at, escalated_at, closed_at, closed_by, hidden_danger_id`;
 const INSERT = `INSERT INTO finding (id, site_id, source_id, alarm_id, origin, grade, title, description, status, deadline, reported_by, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $11)`;
+const INSERT_CONVERTED = `INSERT INTO finding (id, site_id, source_id, alarm_id, origin, grade, title, description, status, deadline, reported_by, created_at, updated_at, hidden_danger_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $11, $12)`;
+/** Compare-and-set: the item is still unconverted and in the state the caller checked. */
+const HD_LINK = `UPDATE hidden_danger SET finding_id = $2, updated_at = $3 WHERE id = $1 AND finding_id IS NULL AND status = $4`;
+const HD_EVENT = `INSERT INTO hidden_danger_event (danger_id, n, at, from_status, to_status, actor, actor_role, comment)
+VALUES ($1, (SELECT COALESCE(max(n), 0) + 1 FROM hidden_danger_event WHERE danger_id = $1), $2, $3, $3, $4, $5, $6)`;
+const HD_GET = `SELECT id, alarm_id, site_id, source_id, title, status, finding_id FROM hidden_danger WHERE id = $1`;
 const EVENT = `INSERT INTO finding_event (finding_id, n, at, kind, from_status, to_status, actor, actor_role, comment)
 VALUES ($1, (SELECT COALESCE(max(n), 0) + 1 FROM finding_event WHERE finding_id = $1), $2, $3, $4, $5, $6, $7, $8)`;
 const PLAN = `UPDATE finding SET plan_measures = COALESCE($2, plan_measures), plan_funds_cny = COALESCE($3, plan_funds_cny),
@@ -64,6 +73,7 @@ type Row = {
   escalated_at: Date | null;
   closed_at: Date | null;
   closed_by: string | null;
+  hidden_danger_id: string | null;
 };
 
 function toFinding(r: Row): Finding {
@@ -92,8 +102,20 @@ function toFinding(r: Row): Finding {
     ...(r.escalated_at !== null ? { escalatedAt: r.escalated_at.getTime() } : {}),
     ...(r.closed_at !== null ? { closedAt: r.closed_at.getTime() } : {}),
     ...(r.closed_by !== null ? { closedBy: r.closed_by } : {}),
+    ...(r.hidden_danger_id !== null ? { hiddenDangerId: r.hidden_danger_id } : {}),
   };
 }
+
+/** What a conversion needs of a hidden-danger item of the disposal loop. */
+export type HiddenDangerItem = {
+  readonly id: string;
+  readonly alarmId?: string;
+  readonly siteId: string;
+  readonly sourceId?: string;
+  readonly title: string;
+  readonly status: FindingStatus;
+  readonly findingId?: string;
+};
 
 export type Actor = { readonly name: string; readonly role: string };
 
@@ -116,6 +138,62 @@ export class FindingsRepository {
       new Date(f.createdAt),
     ]);
     await this.event(f.id, f.createdAt, 'created', undefined, 'open', actor, undefined);
+  }
+
+  /**
+   * Records a finding converted from a hidden-danger item, links both and writes both histories, in one transaction.
+   * False when the item was converted or moved meanwhile (nothing is written then).
+   */
+  async createConverted(
+    f: Omit<Finding, 'status' | 'plan' | 'updatedAt'> & { readonly hiddenDangerId: string },
+    item: { readonly status: string },
+    actor: Actor,
+    notes: { readonly finding: string; readonly item: string },
+  ): Promise<boolean> {
+    const stale = new Error('hidden-danger item changed meanwhile');
+    try {
+      return await this.sql.withTransaction(async (tx) => {
+        await tx.query(INSERT_CONVERTED, [
+          f.id,
+          f.siteId,
+          f.sourceId ?? null,
+          f.alarmId ?? null,
+          f.origin,
+          f.grade,
+          f.title,
+          f.description,
+          new Date(f.deadline),
+          f.reportedBy,
+          new Date(f.createdAt),
+          f.hiddenDangerId,
+        ]);
+        const linked = await tx.query(HD_LINK, [f.hiddenDangerId, f.id, new Date(f.createdAt), item.status]);
+        if (linked.rowCount !== 1) throw stale; // rolls the finding back
+        await tx.query(EVENT, [
+          f.id,
+          new Date(f.createdAt),
+          'created',
+          null,
+          'open',
+          actor.name,
+          actor.role,
+          notes.finding,
+        ]);
+        await tx.query(HD_EVENT, [
+          f.hiddenDangerId,
+          new Date(f.createdAt),
+          item.status,
+          actor.name,
+          actor.role,
+          notes.item,
+        ]);
+        return true;
+      });
+    } catch (err) {
+      // converted meanwhile: our CAS lost, or a concurrent conversion holds the unique index on hidden_danger_id
+      if (err === stale || (err as { code?: string }).code === '23505') return false;
+      throw err;
+    }
   }
 
   async plan(id: string, p: FindingPlan, at: number, actor: Actor): Promise<boolean> {
@@ -161,6 +239,29 @@ export class FindingsRepository {
       'deadline passed',
     );
     return true;
+  }
+
+  async hiddenDanger(id: string): Promise<HiddenDangerItem | undefined> {
+    const r = await this.sql.query<{
+      id: string;
+      alarm_id: string | null;
+      site_id: string;
+      source_id: string | null;
+      title: string;
+      status: FindingStatus;
+      finding_id: string | null;
+    }>(HD_GET, [id]);
+    const row = r.rows[0];
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      ...(row.alarm_id !== null ? { alarmId: row.alarm_id } : {}),
+      siteId: row.site_id,
+      ...(row.source_id !== null ? { sourceId: row.source_id } : {}),
+      title: row.title,
+      status: row.status,
+      ...(row.finding_id !== null ? { findingId: row.finding_id } : {}),
+    };
   }
 
   async get(id: string): Promise<Finding | undefined> {

@@ -36,7 +36,7 @@ import {
   type FindingPlan,
   type FindingStatus,
 } from './domain/finding.policy';
-import type { CreateFindingBody, FindingPlanBody } from './findings.dto';
+import type { ConvertHiddenDangerBody, CreateFindingBody, FindingPlanBody } from './findings.dto';
 import { FindingsRepository, type FindingEvent } from './findings.repository';
 
 export const FINDINGS_SCHEDULER = Symbol('FINDINGS_SCHEDULER');
@@ -60,6 +60,13 @@ export type FindingView = Omit<
 /** `2026-12-03 18:00` in China Standard Time. */
 const chinaTime = (t: number): string =>
   new Date(t + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+
+const ITEM_STATUS_ZH: Readonly<Record<FindingStatus, string>> = {
+  open: '待整改',
+  rectifying: '整改中',
+  verified: '已验收待销号',
+  closed: '已销号',
+};
 
 @Injectable()
 export class FindingsService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -157,6 +164,75 @@ export class FindingsService implements OnApplicationBootstrap, OnApplicationShu
       createdAt: now,
     };
     await this.repo.create(f, principal);
+    const stored = (await this.repo.get(f.id)) as Finding;
+    this.notifyMain(stored, 'recorded');
+    return this.view(stored, await this.repo.events(f.id));
+  }
+
+  /**
+   * Converts a hidden-danger item of the disposal loop into a finding (docs/findings.md). The caller sets grade and
+   * deadline (the item has neither; none is invented). The finding starts open: its 五落实 plan gates rectification as
+   * for any finding, whatever the item's state was. Items awaiting or past the regulator's sign-off are refused.
+   */
+  async convert(principal: Principal, itemId: string, b: ConvertHiddenDangerBody): Promise<FindingView> {
+    const item = await loadScoped(this.scope, principal, 'hidden-danger item', itemId, (x) =>
+      this.repo.hiddenDanger(x),
+    );
+    if (!can(principal, 'alarm.disposition') && !can(principal, 'disposition.review'))
+      throw new ForbiddenException(`role '${principal.role}' may not record findings`);
+    if (item.findingId !== undefined)
+      throw new ConflictException(
+        `hidden-danger item ${item.id} was already converted into finding ${item.findingId}`,
+      );
+    if (item.status === 'closed')
+      throw new ConflictException(
+        `hidden-danger item ${item.id} was signed off (销号); there is nothing to convert`,
+      );
+    if (item.status === 'verified')
+      throw new ConflictException(
+        `hidden-danger item ${item.id} awaits the regulator's sign-off; sign it off, or return it for rectification and then convert it`,
+      );
+    const origin = (b.origin ?? (item.alarmId !== undefined ? 'alarm' : undefined)) as
+      FindingOrigin | undefined;
+    if (origin === undefined)
+      throw new BadRequestException(
+        `origin is required: hidden-danger item ${item.id} was not raised from an alarm`,
+      );
+    if (origin === 'alarm' && item.alarmId === undefined)
+      throw new BadRequestException(`origin alarm needs an item raised from an alarm; ${item.id} was not`);
+    const title = b.title ?? item.title;
+    if (title.length > 200)
+      throw new BadRequestException(
+        `the item's title is longer than 200 characters; give the finding a shorter title`,
+      );
+    const now = this.clock.now();
+    const deadline = Date.parse(b.deadline);
+    if (!(deadline > now)) throw new BadRequestException('deadline must be in the future');
+    const f = {
+      id: `fd-${randomBytes(8).toString('hex')}`,
+      siteId: item.siteId,
+      ...(item.sourceId !== undefined ? { sourceId: item.sourceId } : {}),
+      ...(origin === 'alarm' && item.alarmId !== undefined ? { alarmId: item.alarmId } : {}),
+      origin,
+      grade: b.grade as FindingGrade,
+      title,
+      description: b.description ?? '',
+      deadline,
+      reportedBy: principal.name,
+      createdAt: now,
+      hiddenDangerId: item.id,
+    };
+    const why = b.comment !== undefined && b.comment.trim() !== '' ? `：${b.comment.trim()}` : '';
+    const converted = await this.repo.createConverted(f, item, principal, {
+      finding: `由隐患 ${item.id}（${ITEM_STATUS_ZH[item.status]}）转入 converted from hidden-danger item${why}`,
+      item: `转为隐患 ${f.id}，${GRADE_ZH[f.grade]}，整改期限 ${chinaTime(deadline)} converted into finding${why}`,
+    });
+    if (!converted) throw new ConflictException(`hidden-danger item ${item.id} changed meanwhile; reload it`);
+    this.log.info('hidden-danger item converted into a finding', {
+      item: item.id,
+      finding: f.id,
+      by: principal.name,
+    });
     const stored = (await this.repo.get(f.id)) as Finding;
     this.notifyMain(stored, 'recorded');
     return this.view(stored, await this.repo.events(f.id));

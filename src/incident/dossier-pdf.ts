@@ -207,11 +207,10 @@ function drawChart(doc: Doc, g: ChartGeometry): void {
       .lineWidth(0.9)
       .strokeColor('#ff7f0e')
       .stroke();
-    doc
-      .fillColor('#c65f00')
-      .fontSize(7)
-      .text(m.label, m.x + 2, y + 2, { lineBreak: false })
-      .fontSize(8);
+    if (m.label === '') continue;
+    doc.fillColor('#c65f00').fontSize(7);
+    const at = m.left ? m.x - 2 - doc.widthOfString(m.label) : m.x + 2;
+    doc.text(m.label, at, y + 2 + m.row * 10, { lineBreak: false }).fontSize(8);
   }
   if (g.empty)
     doc

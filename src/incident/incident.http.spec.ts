@@ -21,7 +21,7 @@ import { CALLOUT_STORE } from '../notifications/callout.store';
 import { CALLOUTS_CONFIG } from '../notifications/notifications.tokens';
 import { InMemoryCalloutStore } from '../notifications/testing/in-memory-callout.store';
 import type { BucketedQuery, TelemetryBucket } from '../storage/telemetry-query.repository';
-import type { DossierFinding, DossierJournalEntry } from './domain/dossier.types';
+import type { DossierDisposal, DossierFinding, DossierJournalEntry } from './domain/dossier.types';
 import { IncidentController } from './incident.controller';
 import { DOSSIER_SOURCE, type DossierSource } from './incident.repository';
 import { DOSSIER_TELEMETRY, IncidentService, telemetryWindow } from './incident.service';
@@ -116,6 +116,31 @@ class FakeSource implements DossierSource {
       history: [],
     }));
   }
+  readonly disposalCalls: Array<{ siteId: string; alarmIds: readonly string[] }> = [];
+  async disposals(
+    siteId: string,
+    _from: number,
+    _to: number,
+    alarmIds: readonly string[],
+  ): Promise<DossierDisposal[]> {
+    this.disposalCalls.push({ siteId, alarmIds });
+    return alarmIds.map((a) => ({
+      alarmId: a,
+      obligation: { status: 'filed', raisedAt: at(22), dueAt: at(52), returned: 0 },
+      records: [
+        {
+          id: `dsp-${siteId}`,
+          filedAt: at(30),
+          filedBy: '李明',
+          cause: '法兰垫片老化',
+          actions: '更换垫片',
+          closedBy: '王强',
+          attachments: [],
+          status: 'filed',
+        },
+      ],
+    }));
+  }
 }
 class FakeTelemetry {
   readonly queries: BucketedQuery[] = [];
@@ -192,7 +217,16 @@ describe('incident dossier HTTP API (in-process app, real guard, fake sources)',
       incidentStart: at(22),
       journalTruncated: false,
       findings: [{ id: 'hd-bohai-chem', alarmId: 'al-bohai-chem' }],
+      disposals: [
+        {
+          alarmId: 'al-bohai-chem',
+          obligation: { status: 'filed', dueAt: at(52) },
+          records: [{ id: 'dsp-bohai-chem', cause: '法兰垫片老化', filedBy: '李明', status: 'filed' }],
+        },
+      ],
     });
+    // the disposal records are asked for the alarms the window's journal names
+    expect(source.disposalCalls.at(-1)).toEqual({ siteId: 'bohai-chem', alarmIds: ['al-bohai-chem'] });
     expect((res.body as { journal: DossierJournalEntry[] }).journal.map((e) => e.seq)).toEqual([7, 8]);
     // the roster at 18:22 China time: site-wide and the chlorine source's own operations person, the duty desk
     expect(res.body.onDuty).toEqual([
@@ -243,6 +277,8 @@ describe('incident dossier HTTP API (in-process app, real guard, fake sources)',
     expect(res.headers['content-security-policy']).toContain("default-src 'none'");
     expect(res.text).toContain('<html lang="zh-CN">');
     expect(res.text).toContain('孙浩');
+    expect(res.text).toContain('五、报警处置记录');
+    expect(res.text).toContain('原因：法兰垫片老化<br>措施：更换垫片<br>处置人：王强');
     expect(res.text).toContain('<svg ');
   });
 

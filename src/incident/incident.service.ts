@@ -1,7 +1,7 @@
 import { jurisdictionView } from '../config/admin-divisions';
 /**
  * Assembles the incident dossier of one site and window from the alarm journal, the call-out and duty-check records,
- * the hidden-danger items, the call-out roster and the stored telemetry of the devices involved
+ * the disposal records, the hidden dangers (items and findings), the call-out roster and the stored telemetry of the devices involved
  * (docs/incident-dossier.md). Read-only.
  */
 import { Inject, Injectable, Optional } from '@nestjs/common';
@@ -53,10 +53,11 @@ export class IncidentService {
     const rows = await this.source.journal(siteId, from, to, MAX_JOURNAL + 1);
     const journal = rows.slice(0, MAX_JOURNAL);
     const alarmIds = [...new Set(journal.map((e) => e.alarmId))];
-    const [callouts, dutyChecks, findings, telemetry] = await Promise.all([
+    const [callouts, dutyChecks, findings, disposals, telemetry] = await Promise.all([
       this.callouts ? this.callouts.listCallouts({ siteId, from, to, overlapping: true, limit: 500 }) : [],
       this.callouts ? this.callouts.listDutyChecks({ siteId, from, to, limit: 500 }) : [],
       this.source.findings(siteId, from, to, alarmIds),
+      this.source.disposals(siteId, from, to, alarmIds),
       this.series(siteId, from, to, journal),
     ]);
     const firstRaise = journal.find((e) => e.event === 'raised' || e.event === 'realarm');
@@ -88,6 +89,7 @@ export class IncidentService {
       journalTruncated: rows.length > MAX_JOURNAL,
       callouts: [...callouts].sort(byTime((c) => c.startedAt)),
       dutyChecks: [...dutyChecks].sort(byTime((c) => c.scheduledAt)),
+      disposals,
       findings,
       onDuty: this.onDuty(siteId, incidentStart, journal),
       telemetry,

@@ -47,6 +47,8 @@ export type HiddenDanger = {
   readonly sourceId: string | null;
   readonly title: string;
   readonly status: HiddenDangerStatus;
+  /** Set when the item was converted into a finding (docs/findings.md); it then no longer moves. */
+  readonly findingId: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly history: Array<{
@@ -87,8 +89,8 @@ WHERE id = $1 AND status = 'filed' RETURNING ${DISPOSITION_COLUMNS}`;
 const HD_INSERT = `INSERT INTO hidden_danger (id, alarm_id, site_id, source_id, title, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $6)`;
 const HD_EVENT = `INSERT INTO hidden_danger_event (danger_id, n, at, from_status, to_status, actor, actor_role, comment)
 VALUES ($1, (SELECT COALESCE(max(n), 0) + 1 FROM hidden_danger_event WHERE danger_id = $1), $2, $3, $4, $5, $6, $7)`;
-const HD_MOVE = `UPDATE hidden_danger SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2`;
-const HD_SELECT = `SELECT h.id, h.alarm_id, h.site_id, h.source_id, h.title, h.status, h.created_at, h.updated_at,
+const HD_MOVE = `UPDATE hidden_danger SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2 AND finding_id IS NULL`;
+const HD_SELECT = `SELECT h.id, h.alarm_id, h.site_id, h.source_id, h.title, h.status, h.finding_id, h.created_at, h.updated_at,
   COALESCE((SELECT json_agg(json_build_object('n', e.n, 'at', e.at, 'from', e.from_status, 'to', e.to_status, 'actor', e.actor, 'actorRole', e.actor_role, 'comment', e.comment) ORDER BY e.n)
     FROM hidden_danger_event e WHERE e.danger_id = h.id), '[]') AS history
 FROM hidden_danger h`;
@@ -172,6 +174,7 @@ type HdRow = {
   source_id: string | null;
   title: string;
   status: HiddenDangerStatus;
+  finding_id: string | null;
   created_at: Date;
   updated_at: Date;
   history: Array<{
@@ -191,6 +194,7 @@ const toHiddenDanger = (r: HdRow): HiddenDanger => ({
   sourceId: r.source_id,
   title: r.title,
   status: r.status,
+  findingId: r.finding_id,
   createdAt: r.created_at.getTime(),
   updatedAt: r.updated_at.getTime(),
   history: r.history.map((h) => ({ ...h, at: new Date(h.at).getTime() })),

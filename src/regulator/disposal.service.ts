@@ -247,6 +247,10 @@ export class DisposalService implements OnModuleInit, OnModuleDestroy {
     comment?: string,
   ): Promise<HiddenDanger> {
     const h = await loadScoped(this.scope, p, 'hidden-danger item', id, (x) => this.repo.hiddenDanger(x));
+    if (h.findingId !== null)
+      throw new ConflictException(
+        `hidden-danger item ${id} was converted into finding ${h.findingId}; continue its work there (/api/findings/${h.findingId})`,
+      );
     const check = checkHiddenDangerMove(h.status, to, (c) => can(p, c));
     if (!check.ok)
       throw check.status === 403 ? new ForbiddenException(check.reason) : new ConflictException(check.reason);

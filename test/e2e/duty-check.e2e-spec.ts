@@ -5,9 +5,11 @@
  * `ext:duty-check` alarm, whose call-out goes to the Binhai duty desk and the 主要负责人. Also: HTTP filters, scope,
  * the monthly summary, and who may trigger a check.
  */
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { pollUntil } from '../setup/poll-until';
 import { startServer, type ServerProcess } from '../setup/server-process';
@@ -242,6 +244,98 @@ describe('duty checks end to end (real server, fake voice, short real schedule)'
       { timeoutMs: 10_000, what: 'the regulator check done' },
     );
     expect(done.result).toBe('on_duty');
+  });
+
+  it('should take an authenticated off-post event from video analytics, start a check at once, and track the feedback of a missed one to closure', async () => {
+    // a video token, created with the token CLI against the server's embedded database, as an operator of the site does
+    const dbLine = /"databaseUrl":"postgres:\/\/postgres:[^@]*@([^"/]+)\/hazwatch"/.exec(server.output());
+    expect(dbLine).not.toBeNull();
+    const password = readFileSync(join(server.dataDir, 'pg.password'), 'utf8').trim();
+    // asynchronously: a blocked event loop would leave fetch a pooled keep-alive socket the server already closed
+    const { stdout: created } = await promisify(execFile)(
+      process.execPath,
+      [
+        join(__dirname, '..', '..', 'dist', 'src', 'auth', 'token.cli.js'),
+        'create',
+        '--role',
+        'video',
+        '--scope',
+        'tianjin/binhai/nangang/nangang-petro',
+        '--name',
+        'video AI nangang',
+      ],
+      {
+        env: {
+          ...process.env,
+          DATABASE_URL: `postgres://postgres:${encodeURIComponent(password)}@${dbLine![1]}/hazwatch`,
+        },
+        encoding: 'utf8',
+      },
+    );
+    const video = /hzw_[A-Za-z0-9_-]+/.exec(created)![0];
+    const send = async (path: string, token: string | undefined, body: unknown) => {
+      const res = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token ?? ''}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const event = {
+      eventId: `vid-e2e-${Date.now()}`,
+      site: 'nangang-petro',
+      kind: 'off_post',
+      cameraId: 'npc-cr-cam-02',
+      snapshotUrl: 'https://video.example/snap/000123.jpg',
+    };
+    const first = await send('/api/duty-events', video, event);
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({
+      siteId: 'nangang-petro',
+      reportedBy: 'video AI nangang',
+      duplicate: false,
+    });
+    expect(typeof first.body.dutyCheckId).toBe('string');
+    const again = await send('/api/duty-events', video, event);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ duplicate: true, dutyCheckId: first.body.dutyCheckId });
+    // least privilege: another enterprise is refused, and the token reads nothing
+    expect(
+      (await send('/api/duty-events', video, { ...event, eventId: `${event.eventId}-b`, site: 'bohai-chem' }))
+        .status,
+    ).toBe(404);
+    expect(
+      (await fetch(`${server.url}/api/alarms`, { headers: { Authorization: `Bearer ${video}` } })).status,
+    ).toBe(403);
+    // the check it started (or joined) is listed with the event
+    const events = (
+      await get<Array<{ eventId: string; dutyCheckId: string }>>('/api/duty-events', 'regulator')
+    ).body;
+    expect(events.find((e) => e.eventId === event.eventId)?.dutyCheckId).toBe(first.body.dutyCheckId);
+
+    // nangang's control room never answers: a missed check opens a feedback obligation, filed and accepted
+    const fb = await pollUntil(
+      async () =>
+        (
+          await get<Array<{ id: string; siteId: string; status: string }>>(
+            '/api/duty-feedback?status=awaiting',
+            'regulator',
+          )
+        ).body.find((f) => f.siteId === 'nangang-petro'),
+      { timeoutMs: 30_000, intervalMs: 250, what: 'the feedback obligation of a missed check' },
+    );
+    const filed = await send(`/api/duty-feedback/${fb.id}`, tokens.operator, {
+      who: '王强（值班长）',
+      why: '中控室电话转接错误',
+      actions: '已恢复直线电话并复测',
+    });
+    expect(filed.status).toBe(200);
+    expect(filed.body).toMatchObject({ status: 'filed' });
+    const accepted = await send(`/api/duty-feedback/${fb.id}/review`, tokens.regulator, {
+      decision: 'accept',
+    });
+    expect(accepted.status).toBe(200);
+    expect(accepted.body).toMatchObject({ status: 'accepted' });
   });
 
   it('should export the call-out metrics', async () => {

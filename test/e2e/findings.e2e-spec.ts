@@ -8,6 +8,8 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
+import { telemetryTopic } from '../../src/ingest/domain/telemetry-contract';
 import { pollUntil } from '../setup/poll-until';
 import { startServer, type ServerProcess } from '../setup/server-process';
 
@@ -165,6 +167,77 @@ describe('findings end to end (real server)', () => {
     expect(notices.map((n) => n.comment ?? '').join('\n')).toMatch(
       /张建国 登记通知[\s\S]*张建国 逾期通知|张建国 逾期通知[\s\S]*张建国 登记通知/,
     );
+  });
+
+  it('should convert a hidden-danger item raised from an alarm into a finding with the deadline the regulator sets', async () => {
+    const reg = tokens.regulator;
+    const op = tokens.operator;
+    const mqtt = await connectAsync(server.mqttUrl() as string, {
+      ...server.mqttAuth(),
+      clientId: 'findings-e2e-convert',
+      clean: true,
+    });
+    let alarmId: string;
+    try {
+      alarmId = await pollUntil(
+        async () => {
+          await mqtt.publishAsync(
+            telemetryTopic('bohai-chem', 'nh-gd-1'),
+            JSON.stringify({ ts: Date.now(), values: { conc: 60, fault: false } }),
+            { qos: 1 },
+          );
+          const list = (await call('GET', '/api/alarms?site=bohai-chem', op)).body as Array<{
+            id: string;
+            deviceId?: string;
+            condition: string;
+          }>;
+          return list.find((a) => a.deviceId === 'nh-gd-1' && a.condition === 'gas_l2')?.id;
+        },
+        { timeoutMs: 30_000, intervalMs: 300, what: 'the ammonia level-2 alarm' },
+      );
+    } finally {
+      await mqtt.endAsync();
+    }
+    const raised = await call('POST', `/api/alarms/${alarmId}/hidden-dangers`, op, {
+      title: '氨罐区可燃气体探测器安装位置不当',
+    });
+    expect(raised.status).toBe(201);
+    const hd = (raised.body as { id: string }).id;
+
+    const missing = await call('POST', `/api/hidden-dangers/${hd}/convert`, reg, { grade: 'major' });
+    expect(missing.status).toBe(400);
+    expect(JSON.stringify(missing.body)).toContain('does not invent one');
+    const deadline = new Date(Date.now() + 7 * 86_400_000).toISOString();
+    const converted = await call('POST', `/api/hidden-dangers/${hd}/convert`, reg, {
+      grade: 'major',
+      deadline,
+    });
+    expect(converted.status).toBe(201);
+    expect(converted.body).toMatchObject({
+      status: 'open',
+      grade: 'major',
+      origin: 'alarm',
+      alarmId,
+      hiddenDangerId: hd,
+      deadline,
+      overdue: false,
+    });
+    const f = converted.body as Finding;
+    expect(ids((await call('GET', '/api/findings?grade=major&status=open', reg)).body)).toContain(f.id);
+    expect(
+      (await call('POST', `/api/hidden-dangers/${hd}/transition`, op, { to: 'rectifying' })).status,
+    ).toBe(409);
+    expect(
+      (
+        (await call('GET', '/api/hidden-dangers?site=bohai-chem', reg)).body as Array<{
+          id: string;
+          findingId: string | null;
+        }>
+      ).find((x) => x.id === hd)?.findingId,
+    ).toBe(f.id);
+    expect(
+      (await call('POST', `/api/hidden-dangers/${hd}/convert`, reg, { grade: 'major', deadline })).status,
+    ).toBe(409);
   });
 
   it('should refuse unauthenticated and unscoped requests', async () => {

@@ -2,7 +2,7 @@
  * The incident dossier on the real server (`node dist/src/main.js`: embedded PostgreSQL, in-process broker, real
  * rules, alarms, call-outs with the demo fake voice provider): a chlorine reading over the level-2 set point raises
  * an alarm and a call-out; the dossier of bohai-chem then carries the journal rows, the call-out with its attempts,
- * the on-duty roster and the detector's telemetry, as JSON, printable HTML and PDF, for the operator and the Binhai
+ * the on-duty roster, the detector's telemetry, the disposal record and the hidden danger converted into a finding, as JSON, printable HTML and PDF, for the operator and the Binhai
  * regulator, and not for a site outside the regulator's jurisdiction.
  */
 import { connectAsync, type MqttClient } from 'mqtt';
@@ -22,6 +22,19 @@ type Dossier = {
   }>;
   callouts: Array<{ alarmId: string; attempts: Array<{ calleeRole: string; outcome?: string }> }>;
   onDuty: Array<{ role: string; name: string }>;
+  disposals: Array<{
+    alarmId: string;
+    obligation?: { status: string };
+    records: Array<{ id: string; cause: string; status: string }>;
+  }>;
+  findings: Array<{
+    id: string;
+    kind: string;
+    grade?: string;
+    hiddenDangerId?: string;
+    findingId?: string;
+    history: Array<{ to?: string; event?: string }>;
+  }>;
   telemetry: Array<{
     deviceId: string;
     channel: string;
@@ -107,12 +120,58 @@ describe('incident dossier end to end (real server)', () => {
     const conc = dossier.telemetry.find((s) => s.deviceId === 'cl-gd-1' && s.channel === 'conc')!;
     expect(conc.limits.length).toBeGreaterThan(0);
 
+    // the enterprise files its disposal record and raises a hidden danger that the regulator converts into a finding:
+    // all three appear in the dossier
+    const send = async (
+      path: string,
+      token: string | undefined,
+      body: unknown,
+    ): Promise<Record<string, unknown>> => {
+      const r = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token ?? ''}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const b = (await r.json()) as Record<string, unknown>;
+      if (r.status !== 201) throw new Error(`${path} answered ${r.status}: ${JSON.stringify(b)}`);
+      return b;
+    };
+    const filed = (await send(`/api/alarms/${alarmId}/disposition`, tokens.operator, {
+      cause: '氯气管线法兰垫片老化泄漏',
+      actions: '关闭进料阀，更换垫片，现场检测合格',
+      closedBy: '王强',
+    })) as { disposition: { id: string } };
+    const hd = (await send(`/api/alarms/${alarmId}/hidden-dangers`, tokens.operator, {
+      title: '液氯管线法兰垫片未按期更换',
+    })) as { id: string };
+    const fd = (await send(`/api/hidden-dangers/${hd.id}/convert`, tokens.regulator, {
+      grade: 'major',
+      deadline: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+    })) as { id: string };
+    const after = (await (
+      await get(`/api/sites/bohai-chem/incident${query()}`, tokens.regulator)
+    ).json()) as Dossier;
+    expect(after.disposals.find((x) => x.alarmId === alarmId)).toMatchObject({
+      records: [{ id: filed.disposition.id, cause: '氯气管线法兰垫片老化泄漏', status: 'filed' }],
+    });
+    expect(after.findings.find((f) => f.id === hd.id)).toMatchObject({
+      kind: 'hidden_danger',
+      findingId: fd.id,
+    });
+    expect(after.findings.find((f) => f.id === fd.id)).toMatchObject({
+      kind: 'finding',
+      grade: 'major',
+      hiddenDangerId: hd.id,
+    });
+
     const html = await get(`/api/sites/bohai-chem/incident${query('html')}`, tokens.operator);
     expect(html.status).toBe(200);
     expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const page = await html.text();
     expect(page).toContain(dossier.site.name);
     expect(page).toContain(alarmId);
+    expect(page).toContain('原因：氯气管线法兰垫片老化泄漏');
+    expect(page).toContain(`由 ${hd.id} 转入`);
     expect(page).toContain('<svg ');
 
     const pdf = await get(`/api/sites/bohai-chem/incident${query('pdf')}`, tokens.regulator);

@@ -182,6 +182,138 @@ suite('findings workflow (whole app, PostgreSQL)', () => {
     expect(JSON.stringify(grade.body)).toContain('grade must be major or general');
   });
 
+  it('should convert a hidden-danger item into a finding only with a deadline the caller sets', async () => {
+    const gas = await pollUntil(
+      async () => {
+        await app.publishGas('bohai-chem', 'nh-gd-1', 60);
+        return (
+          (await app.http('GET', '/api/alarms?site=bohai-chem', operator)).body as Array<{
+            id: string;
+            deviceId?: string;
+            condition: string;
+          }>
+        ).find((a) => a.deviceId === 'nh-gd-1' && a.condition === 'gas_l2');
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'the ammonia level-2 alarm' },
+    );
+    const raise = async (title: string): Promise<string> => {
+      const r = await app.http('POST', `/api/alarms/${gas.id}/hidden-dangers`, operator, { title });
+      expect(r.status).toBe(201);
+      return (r.body as { id: string }).id;
+    };
+    const move = (id: string, token: string, to: string) =>
+      app.http('POST', `/api/hidden-dangers/${id}/transition`, token, { to });
+    const convert = (id: string, token: string, body: Record<string, unknown>) =>
+      app.http('POST', `/api/hidden-dangers/${id}/convert`, token, body);
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+
+    const hd = await raise('氨罐区可燃气体探测器安装位置不当');
+    expect((await move(hd, operator, 'rectifying')).status).toBe(200);
+
+    // no deadline is invented: the conversion needs one, in the future, and a grade
+    const noDeadline = await convert(hd, binhai, { grade: 'general' });
+    expect(noDeadline.status).toBe(400);
+    expect(JSON.stringify(noDeadline.body)).toContain('a hidden-danger item has no deadline');
+    const past = await convert(hd, binhai, { grade: 'general', deadline: '2020-01-01T00:00:00Z' });
+    expect(past.status).toBe(400);
+    expect(JSON.stringify(past.body)).toContain('deadline must be in the future');
+    expect((await convert(hd, binhai, { deadline: tomorrow })).status).toBe(400);
+    // outside the jurisdiction it does not exist
+    expect((await convert(hd, wuqing, { grade: 'general', deadline: tomorrow })).status).toBe(404);
+    expect((await convert('hd-nosuchitem', binhai, { grade: 'general', deadline: tomorrow })).status).toBe(
+      404,
+    );
+
+    const converted = await convert(hd, binhai, {
+      grade: 'major',
+      deadline: tomorrow,
+      comment: '监管检查认定为重大事故隐患',
+    });
+    expect(converted.status).toBe(201);
+    const f = converted.body as FindingView & {
+      origin: string;
+      alarmId?: string;
+      hiddenDangerId?: string;
+      deadline: string;
+      title: string;
+    };
+    expect(f).toMatchObject({
+      status: 'open',
+      grade: 'major',
+      origin: 'alarm',
+      alarmId: gas.id,
+      hiddenDangerId: hd,
+      title: '氨罐区可燃气体探测器安装位置不当',
+      deadline: tomorrow,
+      overdue: false,
+    });
+    expect(f.escalatedAt).toBeUndefined();
+    expect(f.history?.[0]).toMatchObject({ kind: 'created', to: 'open', actor: 'Binhai ESB' });
+    expect(f.history?.[0]?.comment).toContain(`由隐患 ${hd}（整改中）转入`);
+    expect(f.history?.[0]?.comment).toContain('监管检查认定为重大事故隐患');
+
+    // the item names its finding, records the conversion and no longer moves; a second conversion is refused
+    const items = (await app.http('GET', `/api/hidden-dangers?site=bohai-chem`, binhai)).body as Array<{
+      id: string;
+      status: string;
+      findingId: string | null;
+      history: Array<{ from: string | null; to: string; comment: string | null }>;
+    }>;
+    const item = items.find((x) => x.id === hd)!;
+    expect(item).toMatchObject({ status: 'rectifying', findingId: f.id });
+    expect(item.history.at(-1)).toMatchObject({ from: 'rectifying', to: 'rectifying' });
+    expect(item.history.at(-1)?.comment).toContain(`转为隐患 ${f.id}，重大事故隐患，整改期限`);
+    const again = await convert(hd, binhai, { grade: 'general', deadline: tomorrow });
+    expect(again.status).toBe(409);
+    expect(JSON.stringify(again.body)).toContain(`already converted into finding ${f.id}`);
+    const stuck = await move(hd, operator, 'verified');
+    expect(stuck.status).toBe(409);
+    expect(JSON.stringify(stuck.body)).toContain(`converted into finding ${f.id}`);
+
+    // the finding's own rules apply from here: 五落实 before rectification, listed with the findings
+    const early = await app.http('POST', `/api/findings/${f.id}/transition`, operator, { to: 'rectifying' });
+    expect(early.status).toBe(409);
+    expect(JSON.stringify(early.body)).toContain('五落实');
+    expect(
+      ((await app.http('GET', '/api/findings?grade=major&status=open', binhai)).body as FindingView[]).map(
+        (x) => x.id,
+      ),
+    ).toContain(f.id);
+
+    // an item awaiting or past the regulator's sign-off is not converted
+    const verified = await raise('消防通道堆放杂物');
+    for (const to of ['rectifying', 'verified'])
+      expect((await move(verified, operator, to)).status).toBe(200);
+    const awaiting = await convert(verified, binhai, { grade: 'general', deadline: tomorrow });
+    expect(awaiting.status).toBe(409);
+    expect(JSON.stringify(awaiting.body)).toContain("awaits the regulator's sign-off");
+    expect((await move(verified, binhai, 'closed')).status).toBe(200);
+    const closed = await convert(verified, binhai, { grade: 'general', deadline: tomorrow });
+    expect(closed.status).toBe(409);
+    expect(JSON.stringify(closed.body)).toContain('signed off');
+
+    // the enterprise may convert its own open item as well; an item with an alarm takes origin alarm by default
+    const own = await raise('装卸区静电接地夹损坏');
+    const mine = await convert(own, operator, { grade: 'general', deadline: tomorrow, origin: 'self_check' });
+    expect(mine.status).toBe(201);
+    expect(mine.body).toMatchObject({
+      origin: 'self_check',
+      hiddenDangerId: own,
+      reportedBy: 'bohai control room',
+    });
+    expect((mine.body as { alarmId?: string }).alarmId).toBeUndefined();
+
+    // both were recorded findings: the 主要负责人 is called for each (waited for, so the counts of the next test hold)
+    for (const id of [f.id, (mine.body as FindingView).id])
+      await pollUntil(
+        async () =>
+          (((await app.http('GET', `/api/findings/${id}`, binhai)).body as FindingView).history ?? []).some(
+            (h) => h.kind === 'notified',
+          ),
+        { timeoutMs: 60_000, intervalMs: 250, what: 'the notice of a converted finding' },
+      );
+  });
+
   it('should take one safety commitment per enterprise and day and list the month with the days missing', async () => {
     const body = {
       committedBy: '张建国',

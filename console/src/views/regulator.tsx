@@ -8,12 +8,24 @@ import { AXIS, Chart } from '../chart';
 import { AuthLost, asList } from '../connection';
 import { named, t, tOr } from '../i18n';
 import { PRIORITIES, jurisdictionLevelName, type Priority } from '../model';
-import { conn, openSite, store, ui, useLive, type RegulatorEnterprise } from '../runtime';
+import { conn, openSite, store, toast, ui, useLive, type RegulatorEnterprise } from '../runtime';
 import { fmtTime } from './alarms';
 import { JurisdictionMap } from './map';
 
 type OnlineDay = { siteId: string; day: string; onlinePercent: number; devices: number };
 const LEVEL_OF = ['city', 'district', 'park'];
+
+/** The enterprise's incident dossier of the last hour as PDF (docs/incident-dossier.md); the token goes in the header. */
+async function openDossier(siteId: string): Promise<void> {
+  const res = await fetch(`/api/sites/${encodeURIComponent(siteId)}/incident?format=pdf`, {
+    headers: { Authorization: `Bearer ${conn.token ?? ''}` },
+  });
+  if (!res.ok) {
+    toast(`${t('reg.dossier')}: HTTP ${res.status}`, true);
+    return;
+  }
+  window.open(URL.createObjectURL(await res.blob()), '_blank', 'noopener');
+}
 
 function liveCounts(siteId: string): Record<Priority, number> {
   const n: Record<Priority, number> = { critical: 0, high: 0, medium: 0, low: 0 };
@@ -75,6 +87,14 @@ function Enterprise({ e, online }: { e: RegulatorEnterprise; online: number | un
         </span>
         <button type="button" class="btn btn-small" data-drill={e.id} onClick={() => openSite(e.id)}>
           {t('reg.drill')} →
+        </button>
+        <button
+          type="button"
+          class="btn btn-small"
+          data-dossier={e.id}
+          onClick={() => void openDossier(e.id).catch((err: Error) => toast(err.message, true))}
+        >
+          {t('reg.dossier')}
         </button>
       </div>
       <ul class="reg-sources">

@@ -48,6 +48,8 @@ export type Finding = {
   readonly escalatedAt?: number;
   readonly closedAt?: number;
   readonly closedBy?: string;
+  /** The hidden-danger item of the disposal loop this finding was converted from. */
+  readonly hiddenDangerId?: string;
 };
 
 const PLAN_FIELDS_ZH: ReadonlyArray<[keyof FindingPlan, string]> = [

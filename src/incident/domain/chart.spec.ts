@@ -1,5 +1,5 @@
 import { makeSeries } from '../testing/dossier.factory';
-import { chartGeometry, chartSvg } from './chart';
+import { chartGeometry, chartSvg, MARK_ROWS } from './chart';
 
 describe('chartGeometry', () => {
   it('should scale points into the plot, highest value at the top and time left to right', () => {
@@ -29,6 +29,36 @@ describe('chartGeometry', () => {
     const g = chartGeometry({ ...s, points: s.points.filter((_, i) => i < 10 || i > 14) });
     expect(g.lines).toHaveLength(2);
     expect(g.lines.map((l) => l.length)).toEqual([10, 25]);
+  });
+
+  it('should stack labels of marks that would overlap and draw a repeated mark once', () => {
+    const s = makeSeries();
+    const at = s.marks[0]!.at;
+    const g = chartGeometry({
+      ...s,
+      marks: [
+        { at, label: '报警产生' },
+        { at, label: '报警产生' },
+        { at, label: '报警确认' },
+        { at, label: '报警恢复' },
+        { at: s.to, label: '报警恢复' },
+      ],
+    });
+    expect(g.marks.map((m) => [m.label, m.row, m.left])).toEqual([
+      ['报警产生', 0, false],
+      ['报警确认', 1, false],
+      ['报警恢复', 2, false],
+      // at the right edge the label goes left of its line
+      ['报警恢复', 0, true],
+    ]);
+    const crowded = chartGeometry({
+      ...s,
+      marks: Array.from({ length: MARK_ROWS + 1 }, (_, i) => ({ at, label: `事件${i}` })),
+    });
+    expect(crowded.marks.map((m) => m.label)).toEqual([
+      ...Array.from({ length: MARK_ROWS }, (_, i) => `事件${i}`),
+      '',
+    ]);
   });
 
   it('should place event marks in time and drop those outside the window', () => {

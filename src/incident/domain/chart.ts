@@ -15,7 +15,17 @@ export type ChartGeometry = {
   /** min…max band per run, as closed polygons. */
   readonly bands: ReadonlyArray<readonly Pt[]>;
   readonly limits: ReadonlyArray<{ readonly y: number; readonly label: string }>;
-  readonly marks: ReadonlyArray<{ readonly x: number; readonly label: string }>;
+  /**
+   * Event marks; `row` stacks labels that would overlap (0 = top), `left` puts a label left of its line near the right
+   * edge. A label that finds no free row is left out (its line stays); marks with the same label at the same place
+   * are drawn once.
+   */
+  readonly marks: ReadonlyArray<{
+    readonly x: number;
+    readonly label: string;
+    readonly row: number;
+    readonly left: boolean;
+  }>;
   readonly yTicks: ReadonlyArray<{ readonly y: number; readonly label: string }>;
   readonly xTicks: ReadonlyArray<{ readonly x: number; readonly label: string }>;
   /** True when the series has no point in the window (the chart then says so). */
@@ -93,14 +103,40 @@ export function chartGeometry(s: DossierSeries, timeZone = 'Asia/Shanghai'): Cha
     lines,
     bands,
     limits: s.limits.map((l) => ({ y: r(y(l.value)), label: `${l.label} ${fmtNum(l.value)}` })),
-    marks: s.marks
-      .map((m) => ({ t: Date.parse(m.at), label: m.label }))
-      .filter((m) => m.t >= t0 && m.t <= t1)
-      .map((m) => ({ x: r(x(m.t)), label: m.label })),
+    marks: placeMarks(
+      s.marks
+        .map((m) => ({ t: Date.parse(m.at), label: m.label }))
+        .filter((m) => m.t >= t0 && m.t <= t1)
+        .map((m) => ({ x: r(x(m.t)), label: m.label })),
+    ),
     yTicks,
     xTicks,
     empty: s.points.length === 0,
   };
+}
+
+/** Label rows of event marks at most (the plot is ~136 units high; rows are 10 apart). */
+export const MARK_ROWS = 4;
+/** Estimated width of a mark label at font size 8: CJK characters are square, others about half. */
+const labelWidth = (label: string): number =>
+  [...label].reduce((n, ch) => n + (ch.charCodeAt(0) > 0x2e80 ? 8 : 4.5), 0) + 4;
+
+function placeMarks(marks: ReadonlyArray<{ x: number; label: string }>): ChartGeometry['marks'] {
+  const right = PLOT.x + PLOT.w;
+  const sorted = [...marks].sort((a, b) => a.x - b.x);
+  const unique = sorted.filter(
+    (m, i) => !sorted.slice(0, i).some((o) => o.label === m.label && Math.abs(o.x - m.x) < 2),
+  );
+  const rowEnd: number[] = Array.from({ length: MARK_ROWS }, () => -Infinity);
+  return unique.map((m) => {
+    const wd = labelWidth(m.label);
+    const left = m.x + 2 + wd > right;
+    const from = left ? m.x - 2 - wd : m.x + 2;
+    const row = rowEnd.findIndex((end) => end <= from);
+    if (row === -1) return { x: m.x, label: '', row: 0, left };
+    rowEnd[row] = from + wd;
+    return { x: m.x, label: m.label, row, left };
+  });
 }
 
 const esc = (s: string): string =>
@@ -139,11 +175,13 @@ export function chartSvg(g: ChartGeometry, title: string): string {
       `<line x1="${x}" x2="${x + w}" y1="${l.y}" y2="${l.y}" stroke="#d62728" stroke-width="0.9" stroke-dasharray="5 3"/>`,
       `<text x="${x + w - 2}" y="${l.y - 2}" font-size="9" text-anchor="end" fill="#d62728">${esc(l.label)}</text>`,
     );
-  for (const m of g.marks)
-    parts.push(
-      `<line x1="${m.x}" x2="${m.x}" y1="${y}" y2="${y + h}" stroke="#ff7f0e" stroke-width="0.9"/>`,
-      `<text x="${m.x + 2}" y="${y + 9}" font-size="8" fill="#c65f00">${esc(m.label)}</text>`,
-    );
+  for (const m of g.marks) {
+    parts.push(`<line x1="${m.x}" x2="${m.x}" y1="${y}" y2="${y + h}" stroke="#ff7f0e" stroke-width="0.9"/>`);
+    if (m.label !== '')
+      parts.push(
+        `<text x="${m.left ? m.x - 2 : m.x + 2}" y="${y + 9 + m.row * 10}" font-size="8"${m.left ? ' text-anchor="end"' : ''} fill="#c65f00">${esc(m.label)}</text>`,
+      );
+  }
   if (g.empty)
     parts.push(
       `<text x="${x + w / 2}" y="${y + h / 2}" font-size="11" text-anchor="middle" fill="#666">该时段无数据</text>`,

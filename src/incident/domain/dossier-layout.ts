@@ -98,8 +98,57 @@ const FINDING_STATUS_ZH: Readonly<Record<string, string>> = {
   verified: '已验收待销号',
   closed: '已销号',
 };
+const FINDING_EVENT_ZH: Readonly<Record<string, string>> = {
+  plan: '登记五落实',
+  escalated: '逾期升级',
+  notified: '通知主要负责人',
+};
+const FINDING_KIND_ZH: Readonly<Record<string, string>> = {
+  hidden_danger: '报警处置隐患项',
+  finding: '隐患排查治理',
+};
+const GRADE_ZH: Readonly<Record<string, string>> = { major: '重大事故隐患', general: '一般事故隐患' };
+const ORIGIN_ZH: Readonly<Record<string, string>> = {
+  alarm: '报警引出',
+  inspection: '监管检查',
+  self_check: '企业自查',
+  public_report: '群众举报',
+};
+const OBLIGATION_ZH: Readonly<Record<string, string>> = {
+  awaiting: '待报送处置记录',
+  filed: '已报送待审核',
+  accepted: '审核通过（闭环）',
+};
+const DISPOSITION_STATUS_ZH: Readonly<Record<string, string>> = {
+  filed: '待审核',
+  accepted: '审核通过',
+  returned: '退回补充',
+};
 const ROLE_ZH: Readonly<Record<string, string>> = { ...ROLE_LABEL_ZH, duty_desk: '区值班室' };
-const TRIGGER_ZH: Readonly<Record<string, string>> = { schedule: '定时抽查', manual: '人工抽查' };
+const TRIGGER_ZH: Readonly<Record<string, string>> = {
+  schedule: '定时抽查',
+  manual: '人工抽查',
+  video: '视频离岗触发',
+};
+
+/** A finding's 五落实 plan event (stored as the JSON of the fields given) in words; anything else as it is. */
+function planText(comment: string, t: (iso: string) => string): string {
+  let p: unknown;
+  try {
+    p = JSON.parse(comment);
+  } catch {
+    return comment;
+  }
+  if (typeof p !== 'object' || p === null) return comment;
+  const v = p as Record<string, unknown>;
+  const parts: string[] = [];
+  if (typeof v.measures === 'string') parts.push(`措施 ${v.measures}`);
+  if (typeof v.fundsCny === 'number') parts.push(`资金 ${v.fundsCny} 元`);
+  if (typeof v.due === 'number') parts.push(`时限 ${t(new Date(v.due).toISOString())}`);
+  if (typeof v.responsible === 'string') parts.push(`责任人 ${v.responsible}`);
+  if (typeof v.contingency === 'string') parts.push(`预案 ${v.contingency}`);
+  return parts.length > 0 ? parts.join('；') : comment;
+}
 
 const zh = (table: Readonly<Record<string, string>>, key: string | undefined): string =>
   key === undefined ? '—' : (table[key] ?? key);
@@ -114,6 +163,8 @@ export function layoutDossier(
   for (const e of d.journal) if (!alarms.has(e.alarmId)) alarms.set(e.alarmId, e);
   const last = d.journal[d.journal.length - 1];
   const attempts = d.callouts.reduce((n, c) => n + c.attempts.length, 0);
+  const disposals = d.disposals;
+  const records = disposals.reduce((n, x) => n + x.records.length, 0);
 
   const basics: DocSection = {
     title: '一、基本情况',
@@ -132,7 +183,7 @@ export function layoutDossier(
       ['事件起始', t(d.incidentStart)],
       [
         '概要',
-        `报警 ${alarms.size} 个，报警日志 ${d.journal.length} 条${d.journalTruncated ? '（已截断，请缩小时段）' : ''}；报警呼叫 ${d.callouts.length} 次（拨打 ${attempts} 通）；值班抽查 ${d.dutyChecks.length} 次；隐患 ${d.findings.length} 项`,
+        `报警 ${alarms.size} 个，报警日志 ${d.journal.length} 条${d.journalTruncated ? '（已截断，请缩小时段）' : ''}；报警呼叫 ${d.callouts.length} 次（拨打 ${attempts} 通）；值班抽查 ${d.dutyChecks.length} 次；处置记录 ${records} 份；隐患 ${d.findings.length} 项`,
       ],
       ['日志链末条哈希', last ? `#${last.seq} ${last.hash}` : '—'],
       ['生成时间', `${t(d.generatedAt)}（${d.generatedBy}）`],
@@ -234,24 +285,72 @@ export function layoutDossier(
     charts: [],
   };
 
-  const findings: DocSection = {
-    title: '五、隐患',
+  const disposal: DocSection = {
+    title: '五、报警处置记录',
     tables: [
       {
         columns: [
-          { label: '编号', width: 18 },
-          { label: '隐患', width: 30 },
-          { label: '状态', width: 12 },
+          { label: '报警 / 报送义务', width: 24 },
+          { label: '报送', width: 16 },
+          { label: '原因 / 处置措施 / 处置人', width: 38 },
+          { label: '审核', width: 22 },
+        ],
+        rows: disposals.flatMap((x) => {
+          const a = alarms.get(x.alarmId);
+          const o = x.obligation;
+          const head = [
+            `报警 ${x.alarmId}`,
+            ...(a ? [`${a.deviceId ?? a.sourceId} ${conditionZh(a.condition)}`] : []),
+            ...(o
+              ? [
+                  zh(OBLIGATION_ZH, o.status),
+                  `报送期限 ${t(o.dueAt)}`,
+                  ...(o.overdueAt ? [`逾期未报，${t(o.overdueAt)} 已升级至区县`] : []),
+                  ...(o.returned > 0 ? [`退回 ${o.returned} 次`] : []),
+                ]
+              : []),
+          ].join('\n');
+          if (x.records.length === 0) return [[head, '—', '未报送处置记录', '—']];
+          return x.records.map((r, i) => [
+            i === 0 ? head : '〃',
+            `${t(r.filedAt)}\n${r.filedBy}\n${r.id}`,
+            `原因：${r.cause}\n措施：${r.actions}\n处置人：${r.closedBy}${r.attachments.length ? `\n附件：${r.attachments.join('、')}` : ''}`,
+            `${zh(DISPOSITION_STATUS_ZH, r.status)}${r.reviewedBy ? `\n${r.reviewedBy}` : ''}${r.reviewedAt ? ` ${t(r.reviewedAt)}` : ''}${r.reviewComment ? `\n${r.reviewComment}` : ''}`,
+          ]);
+        }),
+        empty: '该时段无处置记录。',
+      },
+    ],
+    charts: [],
+  };
+
+  const findings: DocSection = {
+    title: '六、隐患',
+    tables: [
+      {
+        columns: [
+          { label: '编号', width: 21 },
+          { label: '隐患', width: 29 },
+          { label: '状态', width: 10 },
           { label: '记录', width: 40 },
         ],
         rows: d.findings.map((f) => [
-          f.id,
-          `${f.title}${f.alarmId ? `\n来自报警 ${f.alarmId}` : ''}`,
+          `${f.id}${f.kind ? `\n${zh(FINDING_KIND_ZH, f.kind)}` : ''}`,
+          [
+            f.title,
+            ...(f.grade
+              ? [`${zh(GRADE_ZH, f.grade)}${f.origin ? `（${zh(ORIGIN_ZH, f.origin)}）` : ''}`]
+              : []),
+            ...(f.deadline ? [`整改期限 ${t(f.deadline)}`] : []),
+            ...(f.alarmId ? [`来自报警 ${f.alarmId}`] : []),
+            ...(f.hiddenDangerId ? [`由 ${f.hiddenDangerId} 转入`] : []),
+            ...(f.findingId ? [`已转为 ${f.findingId}`] : []),
+          ].join('\n'),
           zh(FINDING_STATUS_ZH, f.status),
           f.history
             .map(
               (h) =>
-                `${t(h.at)} ${zh(FINDING_STATUS_ZH, h.to)} ${h.actor}${h.comment ? `：${h.comment}` : ''}`,
+                `${t(h.at)} ${h.to !== undefined ? zh(FINDING_STATUS_ZH, h.to) : zh(FINDING_EVENT_ZH, h.event)} ${h.actor}${h.comment ? `：${h.event === 'plan' ? planText(h.comment, t) : h.comment}` : ''}`,
             )
             .join('\n') || '—',
         ]),
@@ -262,7 +361,7 @@ export function layoutDossier(
   };
 
   const onDuty: DocSection = {
-    title: '六、事件起始时的包保责任人与值班',
+    title: '七、事件起始时的包保责任人与值班',
     note: `按呼叫排班读取 ${t(d.incidentStart)} 的在班人员。`,
     tables: [
       {
@@ -287,7 +386,7 @@ export function layoutDossier(
   };
 
   const charts: DocSection = {
-    title: '七、相关设备监测曲线',
+    title: '八、相关设备监测曲线',
     note: '蓝线为时段均值，浅蓝带为最小—最大值，红虚线为报警设定值，橙线为报警事件。',
     tables: [],
     charts: d.telemetry.map((s) => ({
@@ -299,7 +398,7 @@ export function layoutDossier(
   return {
     title: '重大危险源报警事件报告材料',
     subtitle: `${d.site.name} · ${t(d.from)} 至 ${t(d.to)}`,
-    sections: [basics, journal, callouts, duty, findings, onDuty, charts],
-    footer: `hazwatch 生成于 ${t(d.generatedAt)}，数据来自报警日志、呼叫记录、值班抽查、隐患记录与监测数据库；报警日志可经 /api/journal/verify 校验。`,
+    sections: [basics, journal, callouts, duty, disposal, findings, onDuty, charts],
+    footer: `hazwatch 生成于 ${t(d.generatedAt)}，数据来自报警日志、呼叫记录、值班抽查、处置记录、隐患记录与监测数据库；报警日志可经 /api/journal/verify 校验。`,
   };
 }

@@ -1,4 +1,4 @@
-import { makeDossier } from '../testing/dossier.factory';
+import { DOSSIER_T0, makeDossier } from '../testing/dossier.factory';
 import { renderDossierHtml } from './dossier-html';
 import { layoutDossier } from './dossier-layout';
 
@@ -7,16 +7,65 @@ const zhOf = (c: string): string => (c === 'gas_l2' ? '二级报警' : c);
 describe('layoutDossier', () => {
   const doc = layoutDossier(makeDossier(), zhOf);
 
-  it('should have the seven sections in reporting order', () => {
-    expect(doc.sections.map((s) => s.title.slice(0, 2))).toEqual([
-      '一、',
-      '二、',
-      '三、',
-      '四、',
-      '五、',
-      '六、',
-      '七、',
+  it('should have the eight sections in reporting order', () => {
+    expect(doc.sections.map((s) => s.title)).toEqual([
+      '一、基本情况',
+      '二、报警记录（报警日志，只增不改，哈希链）',
+      '三、报警电话呼叫（逐次拨打与按键）',
+      '四、值班值守抽查',
+      '五、报警处置记录',
+      '六、隐患',
+      '七、事件起始时的包保责任人与值班',
+      '八、相关设备监测曲线',
     ]);
+  });
+
+  it('should show each disposal record with its obligation, overdue escalation and review state', () => {
+    expect(doc.sections[4]!.tables[0]!.rows).toEqual([
+      [
+        '报警 al-0123\ncl-gd-1 二级报警\n已报送待审核\n报送期限 2026-11-24 18:52:00\n逾期未报，2026-11-24 18:52:00 已升级至区县',
+        '2026-11-24 18:55:00\n李明\ndsp-1',
+        '原因：法兰垫片老化泄漏\n措施：关闭进料阀，更换垫片，现场检测合格\n处置人：王强\n附件：现场照片1.jpg',
+        '待审核',
+      ],
+    ]);
+    const none = layoutDossier(
+      makeDossier({ disposals: [{ alarmId: 'al-9', records: [] }], journal: [] }),
+      zhOf,
+    );
+    expect(none.sections[4]!.tables[0]!.rows).toEqual([['报警 al-9', '—', '未报送处置记录', '—']]);
+    expect(new Map(doc.sections[0]!.fields).get('概要')).toContain('处置记录 1 份');
+  });
+
+  it('should show findings with grade, deadline and conversion, and a converted item pointing at its finding', () => {
+    const rows = doc.sections[5]!.tables[0]!.rows;
+    expect(rows[0]![0]).toBe('hd-1\n报警处置隐患项');
+    expect(rows[0]![1]).toContain('已转为 fd-1');
+    expect(rows[1]![0]).toBe('fd-1\n隐患排查治理');
+    expect(rows[1]![1]).toBe(
+      '液氯储罐区法兰泄漏\n重大事故隐患（报警引出）\n整改期限 2026-12-01 18:00:00\n来自报警 al-0123\n由 hd-1 转入',
+    );
+    expect(rows[1]![3]).toBe(
+      '2026-11-24 18:45:00 待整改 滨海新区应急管理局：由隐患 hd-1（待整改）转入\n2026-11-24 18:50:00 登记五落实 李明：措施 更换全部法兰垫片；资金 8000 元；责任人 李明',
+    );
+  });
+
+  it('should name a duty check started by video analytics', () => {
+    const d = makeDossier({
+      dutyChecks: [
+        {
+          id: 'dc-v',
+          siteId: 'bohai-chem',
+          trigger: 'video',
+          scheduledAt: new Date(DOSSIER_T0).toISOString(),
+          status: 'done',
+          result: 'on_duty',
+          alarmRaised: false,
+          attempts: [],
+        },
+      ],
+    });
+    expect(layoutDossier(d, zhOf).sections[3]!.tables[0]!.rows[0]![1]).toBe('视频离岗触发');
   });
 
   it('should show times in China time and summarise the counts', () => {
@@ -58,7 +107,7 @@ describe('layoutDossier', () => {
     const d = makeDossier({
       onDuty: [{ role: 'operations', name: '王强', number: '+86138', rosterGap: true }],
     });
-    expect(layoutDossier(d, zhOf).sections[5]!.tables[0]!.rows[0]).toEqual([
+    expect(layoutDossier(d, zhOf).sections[6]!.tables[0]!.rows[0]).toEqual([
       '操作负责人',
       '全厂',
       '王强',

@@ -41,20 +41,62 @@ export type DossierJournalEntry = {
   readonly hash: string;
 };
 
+/**
+ * A hidden danger (隐患) touching the window: an item of the disposal loop (`hidden_danger`) or a finding of the
+ * findings workflow (`finding`, with grade, origin and deadline).
+ */
 export type DossierFinding = {
   readonly id: string;
+  /** Absent in older dossiers: a hidden-danger item. */
+  readonly kind?: 'hidden_danger' | 'finding';
   readonly alarmId?: string;
   readonly sourceId?: string;
   readonly title: string;
   readonly status: string;
+  /** Findings only: major 重大 / general 一般, where it came from, the rectification deadline. */
+  readonly grade?: string;
+  readonly origin?: string;
+  readonly deadline?: string;
+  /** A converted item names its finding; a finding the item it came from. */
+  readonly findingId?: string;
+  readonly hiddenDangerId?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly history: ReadonlyArray<{
     readonly at: string;
+    /** Finding history rows that change no state (plan, escalated, notified) carry their kind instead of `to`. */
+    readonly event?: string;
     readonly from?: string;
-    readonly to: string;
+    readonly to?: string;
     readonly actor: string;
     readonly comment?: string;
+  }>;
+};
+
+/** The disposal (处置) of one alarm: the enterprise's obligation to file a record, the records and their review. */
+export type DossierDisposal = {
+  readonly alarmId: string;
+  readonly obligation?: {
+    readonly status: string;
+    readonly raisedAt: string;
+    readonly dueAt: string;
+    /** Set when the deadline passed without a record (escalated to the district). */
+    readonly overdueAt?: string;
+    readonly returned: number;
+    readonly closedAt?: string;
+  };
+  readonly records: ReadonlyArray<{
+    readonly id: string;
+    readonly filedAt: string;
+    readonly filedBy: string;
+    readonly cause: string;
+    readonly actions: string;
+    readonly closedBy: string;
+    readonly attachments: readonly string[];
+    readonly status: string;
+    readonly reviewedBy?: string;
+    readonly reviewedAt?: string;
+    readonly reviewComment?: string;
   }>;
 };
 
@@ -102,6 +144,8 @@ export type Dossier = {
   readonly journalTruncated: boolean;
   readonly callouts: readonly CalloutView[];
   readonly dutyChecks: readonly DutyCheckView[];
+  /** Disposal obligations and records of the window's alarms and of records filed in the window. */
+  readonly disposals: readonly DossierDisposal[];
   readonly findings: readonly DossierFinding[];
   readonly onDuty: readonly DossierOnDuty[];
   readonly telemetry: readonly DossierSeries[];
