@@ -66,6 +66,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new JsonLogger('alarms');
   private ready = false;
   private closed = false;
+  private stopping = false;
   private subscription: Subscription | undefined;
   private tickTimer: TimerHandle | undefined;
   private readyResolve!: () => void;
@@ -309,10 +310,12 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   }
 
   async stop(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.stopping) return;
+    this.stopping = true;
+    // cluster node: take-overs still loading finish first (their conditions come from readings already acknowledged)
+    if (this.clusterSites) await this.clusterSites.stop(Math.min(this.opts.shutdownDrainMs, 2_000));
     this.closed = true;
     this.subscription?.unsubscribe();
-    this.clusterSites?.stop();
     this.tickTimer?.cancel();
     if (this.intake.buffered > 0)
       this.log.error(

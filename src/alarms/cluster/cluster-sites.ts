@@ -2,7 +2,7 @@ import type { Subscription } from 'rxjs';
 import type { Clock } from '../../common/clock';
 import type { JsonLogger } from '../../common/logger';
 import type { SiteOwnership, SiteOwnershipChange } from '../../common/site-ownership';
-import { Backoff, type Scheduler } from '../../common/timer.port';
+import { Backoff, type Scheduler, type TimerHandle } from '../../common/timer.port';
 import type { HazwatchMetrics } from '../../metrics/metrics.registry';
 import type { AlarmWrite } from '../alarm.store';
 import type { AlarmConditionIntake } from '../core/alarm-intake';
@@ -64,6 +64,8 @@ export class ClusterSites {
   private readonly chain = new Map<string, Promise<void>>();
   private readonly refusedSeqs = new Set<number>();
   private sub: Subscription | undefined;
+  /** Set once a graceful stop gave up waiting: pending take-overs are abandoned. */
+  private abandoned = false;
   /** Conditions of sites not owned here, dropped (diagnostics, tests). */
   droppedConditions = 0;
 
@@ -74,8 +76,30 @@ export class ClusterSites {
     this.sub = this.deps.ownership.ownership$.subscribe((c) => this.onOwnership(c));
   }
 
-  stop(): void {
+  /**
+   * Graceful stop, before the writer drains: no more ownership changes; take-overs still loading finish (bounded by
+   * `boundMs`) so conditions buffered from readings this node already took in (and acknowledged) are applied and
+   * journalled while the leases are still held, rather than dropped.
+   */
+  async stop(boundMs: number): Promise<void> {
     this.sub?.unsubscribe();
+    const loading = [...this.sites.values()].filter((e) => e.phase === 'loading').length;
+    if (loading > 0 && boundMs > 0) {
+      let timer: TimerHandle | undefined;
+      const done = await Promise.race([
+        this.settled().then(() => true),
+        new Promise<boolean>((resolve) => (timer = this.deps.scheduler.after(boundMs, () => resolve(false)))),
+      ]);
+      timer?.cancel();
+      if (!done)
+        this.deps.log.error(
+          'stopping with site take-overs still loading; their buffered conditions are not applied',
+          {
+            sites: [...this.sites].flatMap(([id, e]) => (e.phase === 'loading' ? [id] : [])),
+          },
+        );
+    }
+    this.abandoned = true;
   }
 
   /** Whether the site's alarms are processed here now. */
@@ -158,7 +182,7 @@ export class ClusterSites {
     const backoff = new Backoff(250, 5_000);
     let alarms: AlarmRecord[] | undefined;
     while (!alarms) {
-      if (this.sites.get(siteId) !== entry || this.deps.isClosed()) return;
+      if (this.sites.get(siteId) !== entry || this.abandoned) return;
       try {
         alarms = await this.deps.loadSite(siteId);
       } catch (err) {
@@ -175,7 +199,7 @@ export class ClusterSites {
         await new Promise<void>((resolve) => this.deps.scheduler.after(delay, resolve));
       }
     }
-    if (this.sites.get(siteId) !== entry || this.deps.isClosed()) return;
+    if (this.sites.get(siteId) !== entry || this.abandoned) return;
     registry.removeSite(siteId);
     registry.putSite(
       alarms.map((a) => {
@@ -206,10 +230,15 @@ export class ClusterSites {
   private release(siteId: string, reason: string): void {
     const entry = this.sites.get(siteId);
     if (!entry || entry.phase === 'releasing') return;
-    entry.phase = 'releasing';
-    const upTo = this.deps.writer.seq;
     const wait = reason === 'handover' || reason === 'stopped';
+    // Handed over or stopped while still loading: the lease is valid until released, so the take-over finishes first
+    // and the conditions buffered from readings already taken in are applied (and journalled, if the lease still
+    // holds) instead of dropped. After a loss or a fence they are dropped: the fence would refuse them.
+    if (!(wait && entry.phase === 'loading')) entry.phase = 'releasing';
+    let upTo = this.deps.writer.seq;
     this.enqueue(siteId, async () => {
+      entry.phase = 'releasing';
+      upTo = Math.max(upTo, this.deps.writer.seq);
       // Events committed here before the release still hold a valid lease on handover and stop: let them reach the
       // journal (bounded). After a loss or a fence they would be refused anyway.
       const written = wait ? await this.deps.writer.whenWritten(upTo, this.deps.releaseWaitMs) : true;
