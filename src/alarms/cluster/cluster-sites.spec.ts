@@ -88,7 +88,7 @@ type Setup = {
   holdLoad(): () => void;
 };
 
-async function setup(): Promise<Setup> {
+async function setup(opts: { shutdownDrainMs?: number } = {}): Promise<Setup> {
   const clock = new ManualClock(T0);
   const scheduler = new ManualScheduler(clock);
   const ownership = new TestOwnership();
@@ -123,7 +123,7 @@ async function setup(): Promise<Setup> {
     {
       writeQueue: { maxBatch: 100, retryInitialMs: 100, retryMaxMs: 1_000, warnAbove: 10_000 },
       actionCommitWaitMs: 1_000,
-      shutdownDrainMs: 0,
+      shutdownDrainMs: opts.shutdownDrainMs ?? 0,
       siteReleaseWaitMs: 500,
     },
     undefined,
@@ -258,6 +258,21 @@ describe('AlarmService on a cluster node: alarms follow site ownership', () => {
     await expect(ack).rejects.toBeInstanceOf(AlarmActionNotJournalledError);
     await expect(ack).rejects.toMatchObject({ refused: true });
     expect(s.journal.rows.map((r) => r.event)).toEqual(['raised']);
+  });
+
+  it('journals, before it stops, what a take-over still loading buffered (readings already acknowledged are not lost)', async () => {
+    s = await setup({ shutdownDrainMs: 5_000 });
+    const open = s.holdLoad();
+    s.journal.current.set(SITE, 2);
+    s.ownership.acquire(SITE, 2);
+    s.conditions.next(makeCondition());
+    await settle();
+    const stopped = s.service.stop();
+    await settle();
+    expect(s.journal.rows).toHaveLength(0);
+    open();
+    await stopped;
+    expect(s.journal.rows.map((r) => [r.event, r.epoch])).toEqual([['raised', 2]]);
   });
 
   it('takes a site again after losing it: restored afresh, continuing under the new epoch', async () => {
