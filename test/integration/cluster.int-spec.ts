@@ -50,7 +50,7 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
     HAZWATCH_NODE_ID: id,
     HAZWATCH_LEASE_TTL_MS: String(TTL_MS),
     SIMULATE: 'false',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.CLUSTER_INT_LOG_LEVEL ?? 'warn',
   });
 
   const start = async (id: string, demo: boolean): Promise<ServerProcess> => {
