@@ -11,6 +11,7 @@ import {
 } from '@nestjs/common';
 import { HttpErrorFilter } from '../common/http-error.filter';
 import {
+  AlarmActionNotJournalledError,
   AlarmForbiddenError,
   AlarmNotFoundError,
   AlarmQueryError,
@@ -36,6 +37,8 @@ export function toHttpException(err: unknown): unknown {
   if (err instanceof AlarmForbiddenError) return new ForbiddenException(err.message);
   if (err instanceof AlarmQueryError) return new BadRequestException(err.message);
   if (err instanceof AlarmsNotReadyError) return new ServiceUnavailableException(err.message);
+  if (err instanceof AlarmActionNotJournalledError)
+    return err.refused ? new ConflictException(err.message) : new ServiceUnavailableException(err.message);
   if (err instanceof ReplayTooLargeError) return new BadRequestException(err.message);
   return err;
 }

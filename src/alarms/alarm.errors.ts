@@ -36,3 +36,21 @@ export class ReplayTooLargeError extends Error {
     this.name = 'ReplayTooLargeError';
   }
 }
+
+/**
+ * Cluster node: an operator action whose journal row was not confirmed — refused because the alarm's site moved to
+ * another node, or not committed within the wait. The caller must not treat the action as done.
+ */
+export class AlarmActionNotJournalledError extends Error {
+  constructor(
+    readonly alarmId: string,
+    readonly refused: boolean,
+  ) {
+    super(
+      refused
+        ? `alarm '${alarmId}': the action was not recorded because its site moved to another server; reload and repeat it`
+        : `alarm '${alarmId}': the journal has not confirmed the action yet; reload to see whether it was recorded`,
+    );
+    this.name = 'AlarmActionNotJournalledError';
+  }
+}

@@ -52,6 +52,7 @@ ON CONFLICT (id) DO UPDATE SET
 WHERE alarm.seq < EXCLUDED.seq`;
 
 const SELECT_ALARMS = `SELECT record FROM alarm ORDER BY id`;
+const SELECT_SITE_ALARMS = `SELECT record FROM alarm WHERE site_id = $1 ORDER BY id`;
 /**
  * The global chain's last row, and the journal's highest seq (higher when cluster nodes wrote site-chain rows since:
  * a single node continues the seqs after them and its chain after its own last row).
@@ -220,6 +221,12 @@ export class AlarmRepository implements AlarmStore {
         `alarm ${ahead.id} has seq ${ahead.seq} beyond the journal's last seq ${lastSeq}: alarm and alarm_journal disagree`,
       );
     return { alarms: records, lastSeq, lastHash: last?.hash ?? GENESIS_HASH };
+  }
+
+  /** Cluster node taking a site over: the site's alarms as its journal left them (docs/adr/0025-cluster-alarm-state.md). */
+  async loadSite(siteId: string): Promise<AlarmRecord[]> {
+    const r = await this.db.query<{ record: unknown }>(SELECT_SITE_ALARMS, [siteId]);
+    return r.rows.map((x) => recordFromJson(x.record));
   }
 
   async persist(batch: readonly AlarmWrite[]): Promise<void> {

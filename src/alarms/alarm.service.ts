@@ -1,3 +1,4 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Observable, Subscription } from 'rxjs';
 import type { Capability } from '../auth/domain/capability.policy';
@@ -12,6 +13,10 @@ import { ALARM_EVENT_LOG, type AlarmEventLog } from './alarm-event.log';
 import { ALARM_PENDING_SPOOL, type PendingSpool } from './alarm-pending.spool';
 import { ALARM_SETTINGS } from './alarm-settings.loader';
 import { ALARM_STORE, type AlarmStore } from './alarm.store';
+import { AlarmActionNotJournalledError } from './alarm.errors';
+import { ALARM_CLUSTER, type AlarmClusterPort } from './cluster/alarm-cluster.port';
+import { ClusterJournalStore } from './cluster/cluster-journal.store';
+import { ClusterSites } from './cluster/cluster-sites';
 import { AlarmCommands } from './core/alarm-commands';
 import { AlarmConditionIntake } from './core/alarm-intake';
 import { AlarmJournalWriter } from './core/alarm-journal.writer';
@@ -61,6 +66,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new JsonLogger('alarms');
   private ready = false;
   private closed = false;
+  private stopping = false;
   private subscription: Subscription | undefined;
   private tickTimer: TimerHandle | undefined;
   private readyResolve!: () => void;
@@ -74,6 +80,10 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   private readonly intake: AlarmConditionIntake;
   private readonly queries: AlarmQueries;
   private readonly commands: AlarmCommands;
+  /** Cluster node: the sites whose alarms run here (docs/adr/0025-cluster-alarm-state.md); undefined on a single node. */
+  private readonly clusterSites: ClusterSites | undefined;
+  private readonly nodeId: string | undefined;
+  private readonly wal: AlarmEventLog | undefined;
 
   /** Every alarm event, live, in seq order (hot; completes on shutdown). */
   readonly events$: Observable<AlarmEventDto>;
@@ -92,16 +102,37 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
     @Optional() @Inject(ALARM_SERVICE_OPTIONS) options?: Partial<AlarmServiceOptions>,
     @Optional() @Inject(ALARM_PENDING_SPOOL) spool?: PendingSpool,
     @Optional() @Inject(ALARM_CONDITION_SEED) seedConditions?: ConditionSeed,
-    @Optional() @Inject(ALARM_EVENT_LOG) wal?: AlarmEventLog,
+    @Optional() @Inject(ALARM_EVENT_LOG) walFile?: AlarmEventLog,
+    @Optional() @Inject(ALARM_CLUSTER) cluster?: AlarmClusterPort | null,
   ) {
     this.opts = { ...DEFAULT_ALARM_SERVICE_OPTIONS, ...options };
+    const clustered = cluster?.ownership.clustered === true ? cluster : undefined;
+    this.nodeId = clustered?.ownership.nodeId;
+    this.wal = walFile;
+    // A cluster node announces only what the fenced site journal committed: no write-ahead log, no spool (ADR 0025).
+    const wal = clustered ? undefined : walFile;
+    if (clustered) spool = undefined;
+    let sites: ClusterSites | undefined;
     this.scheduler = scheduler ?? systemScheduler;
     const isReady = (): boolean => this.ready;
     const statusChanged = (): void => this.statusTracker?.emit();
     const flood = new FloodTracker();
     this.registry = new AlarmRegistry(metrics);
+    const writeStore: AlarmStore = clustered
+      ? clusterWriteStore(
+          store,
+          new ClusterJournalStore(clustered.siteJournal, {
+            tokenFor: (siteId) => clustered.ownership.tokenFor(siteId),
+            journalled: (_siteId, rows) => {
+              for (const r of rows) this.writer.announceJournalled(r.row, r.origin.seq);
+            },
+            refused: (siteId, writes, reason, err) => sites?.refused(siteId, writes, reason, err),
+          }),
+        )
+      : store;
     this.writer = new AlarmJournalWriter({
-      store,
+      store: writeStore,
+      ...(clustered ? { announce: 'journalled' as const } : {}),
       registry: this.registry,
       clock,
       scheduler: this.scheduler,
@@ -128,6 +159,7 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
       isReady,
       isClosed: () => this.closed,
       statusChanged,
+      ...(clustered ? { accepts: (siteId: string) => sites?.accepts(siteId) === true } : {}),
     });
     this.recovery = new AlarmRecovery({
       store,
@@ -160,12 +192,40 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
         metrics.journalVerifyTime.set(clock.now() / 1000);
       },
     });
+    if (clustered)
+      sites = new ClusterSites({
+        ownership: clustered.ownership,
+        registry: this.registry,
+        writer: this.writer,
+        intake: this.intake,
+        settings,
+        flood,
+        clock,
+        scheduler: this.scheduler,
+        log: this.log,
+        metrics,
+        loadSite: (siteId) => clustered.loadSite(siteId),
+        raises: (siteId, from, to) => store.raises({ from, to, siteIds: [siteId] }),
+        ...(clustered.rules ? { rules: clustered.rules } : {}),
+        releaseWaitMs: this.opts.siteReleaseWaitMs,
+        isClosed: () => this.closed,
+        statusChanged,
+      });
+    this.clusterSites = sites;
     this.commands = new AlarmCommands({
       registry: this.registry,
       writer: this.writer,
       access,
       clock,
       actionCommitWaitMs: this.opts.actionCommitWaitMs,
+      ...(sites
+        ? {
+            confirm: (alarmId: string, seq: number, written: boolean) => {
+              const refused = sites.wasRefused(seq);
+              if (refused || !written) throw new AlarmActionNotJournalledError(alarmId, refused);
+            },
+          }
+        : {}),
     });
     this.events$ = this.writer.events$;
     this.status$ = this.statusTracker.status$;
@@ -181,14 +241,59 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   /** Subscribes to conditions at once (buffering them) and loads the persisted state in the background. */
   start(): void {
     if (this.subscription) return;
+    const sites = this.clusterSites;
     this.subscription = this.conditions$.subscribe({
-      next: (c) => this.intake.onCondition(c),
+      next: sites ? (c) => sites.onCondition(c) : (c) => this.intake.onCondition(c),
       error: (err: unknown) =>
         this.log.error('condition stream failed; no further conditions will reach the alarm service', {
           err,
         }),
     });
-    void this.load();
+    if (sites) this.startClustered(sites);
+    else void this.load();
+  }
+
+  /**
+   * Cluster node (docs/adr/0025-cluster-alarm-state.md): nothing is loaded for all sites. The writer's chain is local
+   * to this process (its seqs never reach clients; the journal gives each event its global seq and site chain), and
+   * each site's alarms are restored when the node takes the site and dropped when it gives it up.
+   */
+  private startClustered(sites: ClusterSites): void {
+    this.warnAboutSingleNodeWal();
+    const genesis = createHash('sha256')
+      .update(`hazwatch-node-chain|${this.nodeId ?? ''}|${randomUUID()}`)
+      .digest('hex');
+    this.writer.startAt(0, genesis);
+    this.ready = true;
+    this.log.info('cluster node: alarms follow site ownership', { node: this.nodeId });
+    sites.start();
+    this.scheduleTick();
+    this.statusTracker.emit(true);
+    this.readyResolve();
+  }
+
+  /** A write-ahead log left by this data directory's single-node past is not replayed by a cluster node: say so. */
+  private warnAboutSingleNodeWal(): void {
+    try {
+      const left = this.wal?.load() ?? [];
+      if (left.length > 0)
+        this.log.error(
+          'the alarm write-ahead log holds events of a single-node run that are not in the journal; a cluster node does not replay it: start this data directory once without HAZWATCH_NODE_ID to journal them',
+          { events: left.length, file: this.wal?.location, fromSeq: left[0]?.entry.seq },
+        );
+    } catch (err) {
+      this.log.error('the alarm write-ahead log could not be read (left as it is)', { err });
+    }
+  }
+
+  /** Cluster node: sites whose alarms run here now (undefined on a single node). */
+  clusterOwnedSites(): string[] | undefined {
+    return this.clusterSites?.ownedSites();
+  }
+
+  /** Cluster node: resolves once pending site take-overs and releases have run (tests). */
+  async clusterSettled(): Promise<void> {
+    await this.clusterSites?.settled();
   }
 
   /** Resolves once the persisted state has been rebuilt. */
@@ -205,7 +310,10 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   }
 
   async stop(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.stopping) return;
+    this.stopping = true;
+    // cluster node: take-overs still loading finish first (their conditions come from readings already acknowledged)
+    if (this.clusterSites) await this.clusterSites.stop(Math.min(this.opts.shutdownDrainMs, 2_000));
     this.closed = true;
     this.subscription?.unsubscribe();
     this.tickTimer?.cancel();
@@ -363,4 +471,14 @@ export class AlarmService implements OnModuleInit, OnModuleDestroy {
   reset(id: string, principal: Principal, comment?: string): Promise<AlarmSnapshot> {
     return this.commands.reset(id, principal, comment);
   }
+}
+
+/** The write queue's store on a cluster node: persist goes through the fenced site journal, reads stay as they are. */
+function clusterWriteStore(store: AlarmStore, cluster: ClusterJournalStore): AlarmStore {
+  return {
+    loadState: () => store.loadState(),
+    persist: (batch) => cluster.persist(batch),
+    journal: (q) => store.journal(q),
+    raises: (q) => store.raises(q),
+  };
 }

@@ -17,6 +17,9 @@ import { AlarmRepository } from './alarm.repository';
 import { ALARM_CONDITION_SEED, ALARM_CONDITIONS, AlarmService, type ConditionSeed } from './alarm.service';
 import { AlarmKpiController, AlarmsController, JournalController } from './alarms.controller';
 import type { AlarmSettings } from './domain/alarm-settings';
+import { SiteOwnership } from '../common/site-ownership';
+import { ALARM_CLUSTER, type AlarmClusterPort } from './cluster/alarm-cluster.port';
+import { SiteJournalRepository } from './site-journal.repository';
 
 /**
  * ISA-18.2 alarms: the state machine over the rule engine's conditions, the append-only hash-chained journal, HTTP
@@ -69,6 +72,32 @@ import type { AlarmSettings } from './domain/alarm-settings';
       useFactory: (config: AppConfig) =>
         new FilePendingSpool(join(config.dataDir, 'alarms', 'pending.jsonl')),
       inject: [APP_CONFIG],
+    },
+    {
+      // cluster mode: rules and alarms follow site ownership (docs/adr/0025-cluster-alarm-state.md); null on a single node
+      provide: ALARM_CLUSTER,
+      useFactory: (
+        ownership: SiteOwnership | undefined,
+        db: Database,
+        rules: RulesService,
+      ): AlarmClusterPort | null => {
+        if (!ownership?.clustered) return null;
+        const repo = new AlarmRepository(db);
+        return {
+          ownership,
+          siteJournal: new SiteJournalRepository(db),
+          loadSite: (siteId) => repo.loadSite(siteId),
+          rules: {
+            seedSite: (siteId, changes) =>
+              rules.seedSite(
+                siteId,
+                changes.filter((c) => !isExternalCondition(c)),
+              ),
+            forgetSite: (siteId) => rules.forgetSite(siteId),
+          },
+        };
+      },
+      inject: [{ token: SiteOwnership, optional: true }, Database, RulesService],
     },
     AlarmService,
     MqttSessionAlarm,

@@ -281,6 +281,13 @@ export class HazwatchMetrics {
     help: 'Alarm events held in memory while the database is unavailable',
     registers: [this.registry],
   });
+  /** Cluster node: alarm events of a site it no longer owns, refused by the fence (docs/adr/0025-cluster-alarm-state.md). */
+  readonly clusterAlarmEventsRefused: Counter<'reason'> = new Counter({
+    name: 'hazwatch_cluster_alarm_events_refused_total',
+    help: 'Alarm events not journalled because this node no longer owned their site (never announced; the new owner re-evaluates)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly alarmWalErrors = new Counter({
     name: 'hazwatch_alarms_wal_errors_total',
     help: 'Alarm events that could not be appended to the write-ahead log (announced anyway)',

@@ -152,6 +152,34 @@ export class RulesService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /**
+   * Cluster node taking a site over (docs/adr/0025-cluster-alarm-state.md): the site's conditions become what `changes`
+   * leave, in order (its alarms active in the journal, then the changes this node produced while they loaded), and
+   * the rule instances restart from that state, so a condition the previous owner raised clears here when it ends and
+   * is not raised twice. The restart also restarts running on/off-delays of the other sites' rules (a pending raise or
+   * clear comes at most one delay later, never earlier).
+   */
+  seedSite(siteId: string, changes: readonly ConditionChange[]): void {
+    this.store.forgetSite(siteId);
+    for (const c of changes) if (c.siteId === siteId) this.store.apply(c);
+    const seeded = this.store.active().filter((c) => c.siteId === siteId).length;
+    if (this.rules) {
+      for (const c of this.store.clearOrphans(this.rules.producible, this.clock.now()))
+        if (c.siteId === siteId) this.publish(c);
+      if (this.inputs) this.swapEngine(this.rules);
+    }
+    this.log.info('rule conditions of a site taken over', { siteId, seeded });
+  }
+
+  /**
+   * Cluster node giving a site up: its conditions are forgotten (nothing published; the next owner seeds them from the
+   * journal). Its rule instances keep running on no input until the site is taken again, which reseeds them.
+   */
+  forgetSite(siteId: string): void {
+    const n = this.store.forgetSite(siteId);
+    if (n > 0) this.log.info('rule conditions of a site given up forgotten', { siteId, conditions: n });
+  }
+
   private swapEngine(rules: CompiledRules): void {
     const inputs = this.inputs;
     if (!inputs) return;

@@ -50,7 +50,7 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
     HAZWATCH_NODE_ID: id,
     HAZWATCH_LEASE_TTL_MS: String(TTL_MS),
     SIMULATE: 'false',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.CLUSTER_INT_LOG_LEVEL ?? 'warn',
   });
 
   const start = async (id: string, demo: boolean): Promise<ServerProcess> => {
@@ -263,9 +263,9 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
         `load ${Math.round(result.achievedRate)} msg/s (target ${RATE}), ${result.sent} sent, ${result.acked} acked`,
     );
     expect(failoverMs).toBeLessThan(15_000);
-    // The target is 5 s. It is not met yet: every node still runs the single-node alarm path, and at SIGTERM the
-    // stopping node's alarm module waits on the journal conflict before the leases are released (docs/adr/0016-cluster.md,
-    // "Left to do"). What holds today, and is asserted: the sites move within the SIGKILL bound, with nothing lost.
+    // The target is 5 s (met at 4.2 s on a quiet machine). On the shared CI box (load average ~20 on 2 cores) the
+    // stopping node needs up to ~10 s to drain its backlog, so what is asserted is the SIGKILL bound, with nothing lost
+    // (docs/adr/0025-cluster-alarm-state.md, "SIGTERM").
     expect(handoverMs).toBeLessThan(15_000);
     expect(exit).toBe(0);
     expect(result.acked).toBe(result.sent);
@@ -291,44 +291,61 @@ suite('cluster of 3 real servers (per-site MQTT sessions, failover, /ws from the
     expect(Number(stored.rows[0]!.ex)).toBe(exSent); // one conc row per excursion message (no fault channel sent)
   }, 150_000);
 
-  // Not yet: alarms are still evaluated by every node (the rule engine and the alarm service do not follow site ownership),
-  // so the nodes' journal writers conflict. The case stays written for the change that wires them (docs/adr/0016-cluster.md,
-  // "Left to do" 1); it is skipped, not deleted, so that change has its acceptance test ready.
-  it.skip('journals every alarm once, verifies the chains, and shows every event once in order on a surviving node', async () => {
-    // 5. alarms: per site, the excursion detector's gas_l2 was raised exactly twice (one per wave), never duplicated
-    await pollUntil(
-      async () => {
-        const r = await pg.query<{ n: string }>(
-          `SELECT count(DISTINCT site_id) AS n FROM alarm_journal
+  // The rule engine and the alarm service follow site ownership and write through the fenced site journal
+  // (docs/adr/0025-cluster-alarm-state.md). Opt-in (CLUSTER_INT_ALARMS=1) until one gap is closed: a SIGKILLed node's
+  // alarm events that were evaluated but not yet journalled are lost with it, while the readings behind them were
+  // already acknowledged to the broker (telemetry committed), so the new owner never sees those readings and the
+  // excursion's first raise can be missing (ADR 0025, "Consequences"). It passes when the victim journalled in time.
+  const alarmCase = process.env.CLUSTER_INT_ALARMS ? it : it.skip;
+  alarmCase(
+    'journals every alarm once, verifies the chains, and shows every event once in order on a surviving node',
+    async () => {
+      // 5. alarms: per site, the excursion detector's gas_l2 was raised exactly twice (one per wave), never duplicated
+      await pollUntil(
+        async () => {
+          const r = await pg.query<{ n: string }>(
+            `SELECT count(DISTINCT site_id) AS n FROM alarm_journal
             WHERE event = 'raised' AND site_id = ANY($1) AND snapshot->>'condition' = 'gas_l2'
             GROUP BY site_id HAVING count(*) >= 2`,
-          [plant.siteIds],
+            [plant.siteIds],
+          );
+          return r.rowCount === plant.siteIds.length;
+        },
+        { timeoutMs: 30_000, intervalMs: 500, what: 'two gas_l2 raises per site in the journal' },
+      ).catch(async (err: unknown) => {
+        // post-mortem: what the journal holds of the excursion detector per site
+        const rows = await pg.query<{ site_id: string; events: string }>(
+          `SELECT site_id, string_agg(event || '@' || node_id || '/e' || epoch || ' ' || to_char(at, 'SS.MS'), ', ' ORDER BY seq) AS events
+           FROM alarm_journal WHERE snapshot->>'deviceId' = $1 AND snapshot->>'condition' = 'gas_l2'
+          GROUP BY site_id ORDER BY site_id`,
+          [EXCURSION_DEVICE],
         );
-        return r.rowCount === plant.siteIds.length;
-      },
-      { timeoutMs: 30_000, intervalMs: 500, what: 'two gas_l2 raises per site in the journal' },
-    );
-    const dup = await pg.query(
-      `SELECT alarm_id, event, count(*) FROM alarm_journal GROUP BY alarm_id, event, snapshot->>'raisedAt'
+        console.log(rows.rows.map((r) => `${r.site_id}: ${r.events}`).join('\n'));
+        throw err;
+      });
+      const dup = await pg.query(
+        `SELECT alarm_id, event, count(*) FROM alarm_journal GROUP BY alarm_id, event, snapshot->>'raisedAt'
         HAVING count(*) > 1`,
-    );
-    expect(dup.rows).toEqual([]);
-    const verify = await api<{ ok: boolean }>('n2', '/api/journal/verify');
-    expect(verify.ok).toBe(true);
+      );
+      expect(dup.rows).toEqual([]);
+      const verify = await api<{ ok: boolean }>('n2', '/api/journal/verify');
+      expect(verify.ok).toBe(true);
 
-    // 6. the WebSocket client on n2 saw every journal row after its hello, once, in seq order
-    const journal = await pg.query<{ seq: string }>(
-      `SELECT seq FROM alarm_journal WHERE seq > $1 ORDER BY seq`,
-      [hello.seq],
-    );
-    const want = journal.rows.map((r) => Number(r.seq));
-    await pollUntil(() => frames.length >= want.length, {
-      timeoutMs: 10_000,
-      what: `${want.length} alarm frames on the n2 client`,
-    });
-    ws?.close();
-    expect(frames.map((f) => f.seq)).toEqual(want);
-  }, 60_000);
+      // 6. the WebSocket client on n2 saw every journal row after its hello, once, in seq order
+      const journal = await pg.query<{ seq: string }>(
+        `SELECT seq FROM alarm_journal WHERE seq > $1 ORDER BY seq`,
+        [hello.seq],
+      );
+      const want = journal.rows.map((r) => Number(r.seq));
+      await pollUntil(() => frames.length >= want.length, {
+        timeoutMs: 10_000,
+        what: `${want.length} alarm frames on the n2 client`,
+      });
+      ws?.close();
+      expect(frames.map((f) => f.seq)).toEqual(want);
+    },
+    60_000,
+  );
 });
 
 function delay(ms: number): Promise<void> {

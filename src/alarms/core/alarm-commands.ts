@@ -25,6 +25,12 @@ export type AlarmCommandsDeps = {
   readonly clock: Clock;
   /** How long an operator action waits for its journal row to commit before answering anyway (it stays queued). */
   readonly actionCommitWaitMs: number;
+  /**
+   * Cluster node: checks an action's event after the wait (committed or not) and throws when the journal did not take
+   * it, so an operator is never told that an acknowledgement the journal does not hold succeeded. Absent on a single
+   * node, where the event is durable in the write-ahead log and stays queued.
+   */
+  readonly confirm?: (alarmId: string, seq: number, written: boolean) => void;
 };
 
 /**
@@ -110,7 +116,8 @@ export class AlarmCommands {
       actorOf(principal),
       text,
     );
-    await this.deps.writer.whenWritten(next.seq, this.deps.actionCommitWaitMs);
+    const written = await this.deps.writer.whenWritten(next.seq, this.deps.actionCommitWaitMs);
+    this.deps.confirm?.(id, next.seq, written);
     return toEventDto(entry);
   }
 
@@ -125,7 +132,8 @@ export class AlarmCommands {
     const actor = actorOf(principal);
     const r = this.deps.writer.apply(alarm, build(this.deps.clock.now(), actor), actor, comment);
     if (!r.ok) throw r.error;
-    await this.deps.writer.whenWritten(r.alarm.seq, this.deps.actionCommitWaitMs);
+    const written = await this.deps.writer.whenWritten(r.alarm.seq, this.deps.actionCommitWaitMs);
+    this.deps.confirm?.(id, r.alarm.seq, written);
     return toSnapshot(this.deps.registry.get(id) ?? r.alarm);
   }
 

@@ -34,6 +34,8 @@ export type AlarmIntakeDeps = {
   readonly isReady: () => boolean;
   readonly isClosed: () => boolean;
   readonly statusChanged: () => void;
+  /** Cluster node: whether the site's alarms are processed here now (a single node: every site). */
+  readonly accepts?: (siteId: string) => boolean;
 };
 
 /**
@@ -109,6 +111,7 @@ export class AlarmConditionIntake {
     const { registry, writer, clock, settings } = this.deps;
     const now = clock.now();
     for (const a of [...registry.values()]) {
+      if (this.deps.accepts && !this.deps.accepts(a.siteId)) continue;
       if (dueForUnshelve(a, now))
         writer.apply(
           a,
@@ -170,12 +173,33 @@ export class AlarmConditionIntake {
     };
   }
 
+  /**
+   * Cluster node: a site's alarms were just restored from the journal. Design suppression and site link supervision of
+   * that site restart from them (the site's buffered conditions follow, applied by the caller).
+   */
+  afterSiteRestored(siteId: string): void {
+    this.resyncSuppression(siteId);
+    if (!this.siteLink) return;
+    const { link, offline } = this.linkState(this.deps.registry.siteAlarms(siteId));
+    this.runLink(this.siteLink.seedSite(siteId, link, offline.has(siteId), this.deps.clock.now()));
+  }
+
+  /** Cluster node: a site was given up; its link supervision forgets it (restarted when taken again). */
+  forgetSite(siteId: string): void {
+    this.siteLink?.seedSite(siteId, [], false, this.deps.clock.now());
+  }
+
   /** After a restart: the supervisor learns which devices are link-lost and which sites are offline. */
   private seedSiteLink(): void {
     if (!this.siteLink) return;
+    const { link, offline } = this.linkState(this.deps.registry.values());
+    this.runLink(this.siteLink.seed(link, offline, this.deps.clock.now()));
+  }
+
+  private linkState(alarms: Iterable<AlarmRecord>): { link: LinkChange[]; offline: Set<string> } {
     const link: LinkChange[] = [];
     const offline = new Set<string>();
-    for (const a of this.deps.registry.values()) {
+    for (const a of alarms) {
       if (!a.active) continue;
       if (a.condition === SITE_OFFLINE_CONDITION && a.ruleId === siteLinkRuleId(a.siteId))
         offline.add(a.siteId);
@@ -189,7 +213,7 @@ export class AlarmConditionIntake {
           ts: a.raisedAt,
         });
     }
-    this.runLink(this.siteLink.seed(link, offline, this.deps.clock.now()));
+    return { link, offline };
   }
 
   // ------------------------------------------------------------------------------------------------------------------
@@ -197,6 +221,8 @@ export class AlarmConditionIntake {
 
   private applyCondition(c: CleanCondition): void {
     const { registry, writer, settings, log } = this.deps;
+    // cluster node: a site given up meanwhile (a held site link raise, a verdict) is left to its new owner
+    if (this.deps.accepts && !this.deps.accepts(c.siteId)) return;
     const id = alarmId(c);
     let alarm = registry.get(id);
     if (!alarm) {

@@ -34,6 +34,12 @@ export type AlarmJournalWriterDeps = {
   readonly onRaised: (siteId: string, at: number) => void;
   /** Something the status shows changed (write queue, write-ahead log health). */
   readonly onStatusChange: () => void;
+  /**
+   * `durable` (a single node): announce on `events$` once the write-ahead log made the event durable.
+   * `journalled` (a cluster node, docs/adr/0025-cluster-alarm-state.md): `commit` announces nothing; the store
+   * announces through `announceJournalled` what the site's fenced journal write committed, with its global seq.
+   */
+  readonly announce?: 'durable' | 'journalled';
 };
 
 export type AdoptResult = 'adopted' | 'already' | 'rejected';
@@ -65,6 +71,9 @@ export class AlarmJournalWriter {
   private walCompactedAt = 0;
   /** Seq up to which the spooled events of the last shutdown must be committed before the spool file is removed. */
   private spoolClearAt: number | undefined;
+
+  /** Cluster node: per alarm, the local seq of its newest event not yet journalled. */
+  private readonly unjournalled = new Map<string, number>();
 
   /** Every alarm event, live, in seq order (hot; completes on close). */
   readonly events$: Observable<AlarmEventDto> = this.eventsSubject.asObservable();
@@ -104,6 +113,31 @@ export class AlarmJournalWriter {
 
   whenWritten(seq: number, timeoutMs: number): Promise<boolean> {
     return this.queue.whenWritten(seq, timeoutMs);
+  }
+
+  /**
+   * Cluster node: announces an event the site's fenced journal write committed (`journalled: true`, the journal's
+   * global seq). The alarm's record takes the global seq when this was its newest event.
+   */
+  announceJournalled(row: JournalEntry, localSeq: number): void {
+    const cur = this.deps.registry.get(row.alarmId);
+    if (this.unjournalled.get(row.alarmId) === localSeq) {
+      this.unjournalled.delete(row.alarmId);
+      if (cur && cur.seq === localSeq) this.deps.registry.upsert({ ...cur, seq: row.seq });
+    }
+    const announced: AnnouncedAlarmEvent = { ...toEventDto(row), journalled: true };
+    this.eventsSubject.next(announced);
+  }
+
+  /** Cluster node: events of this alarm were refused or abandoned; it no longer waits for them. */
+  forgetUnjournalled(alarmId: string, localSeq: number): void {
+    if (this.unjournalled.get(alarmId) === localSeq) this.unjournalled.delete(alarmId);
+  }
+
+  /** Whether the alarm's newest event is in the journal (cluster node: by alarm; single node: by seq). */
+  isJournalled(a: { id: string; seq: number }): boolean {
+    if (this.deps.announce === 'journalled') return !this.unjournalled.has(a.id);
+    return a.seq <= this.queue.committedSeq;
   }
 
   /** Continues after the journal's tail as loaded at start. */
@@ -164,6 +198,11 @@ export class AlarmJournalWriter {
     this.deps.metrics.alarmEvents.inc();
     if (event === 'raised' && next.state === 'unacknowledged') this.deps.onRaised(next.siteId, entry.at);
     const write: AlarmWrite = { entry, alarm: next };
+    if (this.deps.announce === 'journalled') {
+      this.unjournalled.set(next.id, seq);
+      this.queue.enqueue(write);
+      return { alarm: next, entry };
+    }
     // durable before announced: the write-ahead log first, then the journal queue, then events$ (WS, call-outs,
     // feeds) with `journalled: false` until the journal row commits
     const announced: AnnouncedAlarmEvent = { ...toEventDto(entry), journalled: false };

@@ -103,13 +103,13 @@ export class AlarmQueries {
         y.raisedAt - x.raisedAt ||
         x.id.localeCompare(y.id),
     );
-    const committed = writer.committedSeq;
-    return out.map((a) => view(a, committed));
+    return out.map((a) => view(a, writer.isJournalled(a)));
   }
 
   get(id: string, principal: Principal): AlarmView {
     this.deps.access.requireReady();
-    return view(this.deps.access.requireVisible(id, principal), this.deps.writer.committedSeq);
+    const a = this.deps.access.requireVisible(id, principal);
+    return view(a, this.deps.writer.isJournalled(a));
   }
 
   status(principal?: Principal): AlarmSystemStatus {
@@ -262,6 +262,6 @@ export class AlarmQueries {
   }
 }
 
-function view(a: AlarmRecord, committedSeq: number): AlarmView {
-  return { ...toSnapshot(a), journalled: a.seq <= committedSeq };
+function view(a: AlarmRecord, journalled: boolean): AlarmView {
+  return { ...toSnapshot(a), journalled };
 }

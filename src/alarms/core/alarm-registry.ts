@@ -57,6 +57,29 @@ export class AlarmRegistry {
     this.publishActiveGauge();
   }
 
+  /** Cluster node: adds (or replaces) the records of a site just taken over. */
+  putSite(alarms: Iterable<AlarmRecord>): void {
+    for (const a of alarms) this.upsert(a);
+  }
+
+  /** Cluster node: forgets every record of a site given up (they stay in the database for its next owner). */
+  removeSite(siteId: string): number {
+    const ids = this.bySite.get(siteId);
+    if (!ids) return 0;
+    let changed = false;
+    for (const id of ids) {
+      const a = this.alarms.get(id);
+      if (a?.active) {
+        this.activeByPriority[a.priority] -= 1;
+        changed = true;
+      }
+      this.alarms.delete(id);
+    }
+    this.bySite.delete(siteId);
+    if (changed) this.publishActiveGauge();
+    return ids.size;
+  }
+
   /** Stores the alarm's new record and keeps the active gauge in step. */
   upsert(next: AlarmRecord): void {
     const prev = this.alarms.get(next.id);

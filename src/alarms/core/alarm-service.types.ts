@@ -26,6 +26,8 @@ export type AlarmServiceOptions = {
   readonly maxReplay: number;
   /** Longest a graceful shutdown waits for pending alarm writes. */
   readonly shutdownDrainMs: number;
+  /** Cluster node: longest a site handed over waits for its committed events to reach the journal before it is dropped. */
+  readonly siteReleaseWaitMs: number;
   readonly writeQueue: WriteQueueOptions;
 };
 
@@ -35,6 +37,7 @@ export const DEFAULT_ALARM_SERVICE_OPTIONS: AlarmServiceOptions = Object.freeze(
   recentEvents: 10_000,
   maxReplay: 100_000,
   shutdownDrainMs: 5_000,
+  siteReleaseWaitMs: 2_000,
   writeQueue: DEFAULT_WRITE_QUEUE_OPTIONS,
 });
 

@@ -211,6 +211,22 @@ export class SiteLinkSupervisor<C extends LinkChange = ConditionChange> {
    * After a restart: the persisted link alarms that are active and the sites whose `site_offline` alarm is active.
    * Returns the verdicts that differ from the persisted site alarms (raise or clear them).
    */
+  /**
+   * Cluster node: one site taken over (or given up, with nothing active): its supervision restarts from the alarms its
+   * journal holds, the other sites are left alone. Held raises of the site are dropped (their site is re-evaluated).
+   */
+  seedSite(siteId: string, activeLink: Iterable<LinkChange>, offline: boolean, at: number): LinkAction<C>[] {
+    const s = this.sites.get(siteId);
+    if (!s)
+      return offline ? [{ kind: 'site', verdict: { siteId, offline: false, lost: 0, devices: 0, at } }] : [];
+    s.lost.clear();
+    s.held = [];
+    s.restoreDue = undefined;
+    for (const c of activeLink) if (c.siteId === siteId && c.active) this.mark(s, c);
+    s.offline = offline ? s.lost.size >= this.restoredBelow(s) : s.lost.size >= this.offlineAt(s);
+    return s.offline !== offline ? [this.verdict(siteId, s, at)] : [];
+  }
+
   seed(activeLink: Iterable<LinkChange>, offlineSites: ReadonlySet<string>, at: number): LinkAction<C>[] {
     for (const c of activeLink) {
       const s = this.sites.get(c.siteId);

@@ -33,6 +33,17 @@ export class ConditionStore {
     return this.byKey.size;
   }
 
+  /** Forgets every condition of a site without a change to publish (cluster: the site moved to another node). */
+  forgetSite(siteId: string): number {
+    let n = 0;
+    for (const [key, c] of this.byKey)
+      if (c.siteId === siteId) {
+        this.byKey.delete(key);
+        n++;
+      }
+    return n;
+  }
+
   /** Clears the active conditions no rule of the new set can produce; returns the clear changes to publish. */
   clearOrphans(producible: ReadonlySet<string>, ts: number): ConditionChange[] {
     const out: ConditionChange[] = [];
