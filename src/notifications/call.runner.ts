@@ -59,7 +59,11 @@ export class CallRunner {
     let writes: Promise<unknown> = Promise.resolve();
     const write = (what: string, op: () => Promise<unknown>): void => {
       writes = writes.then(() =>
-        op().catch((err: unknown) => this.log.error(`could not record ${what}`, { attemptId: row.id, err })),
+        op().catch((err: unknown) =>
+          err instanceof FencedError
+            ? this.log.warn(`${what} not recorded: another node owns the site now`, { attemptId: row.id })
+            : this.log.error(`could not record ${what}`, { attemptId: row.id, err }),
+        ),
       );
     };
     let answered = false;
