@@ -177,6 +177,8 @@ type Node = {
   rows0: number;
   rowsLast: number;
   killed: boolean;
+  /** Seconds from the start of the load to the SIGKILL (the killed node's rates are over this time). */
+  killedAfterS?: number;
 };
 
 async function rowsWritten(server: ServerHandle): Promise<number | undefined> {
@@ -335,6 +337,7 @@ async function runPhase(
     victim.rowsLast = (await rowsWritten(victim.server)) ?? victim.rowsLast;
     victim.killed = true;
     const killAt = Date.now();
+    victim.killedAfterS = (killAt - t0) / 1000;
     try {
       process.kill(-victim.server.pid, 'SIGKILL');
     } catch {
@@ -388,19 +391,22 @@ async function runPhase(
   const broker1 = readProcCpu(broker.pid);
   const machine1 = readMachineCpu();
   await gen.close();
-  const perNode = nodes.map((n) => ({
-    id: n.id,
-    rowsPerS: (n.rowsLast - n.rows0) / wallS,
-    cpuPct: (100 * (n.ticksLast - n.ticks0)) / hz / wallS,
-    killed: n.killed,
-  }));
+  const perNode = nodes.map((n) => {
+    const s = n.killedAfterS ?? wallS;
+    return {
+      id: n.id,
+      rowsPerS: (n.rowsLast - n.rows0) / s,
+      cpuPct: (100 * (n.ticksLast - n.ticks0)) / hz / s,
+      killed: n.killed,
+    };
+  });
   const phase: Phase = {
     label,
     nodes: nodeCount,
     load: result,
     rows: rowsAccount(result.sent, counted.stored, counted.unique),
     drainS: (drainEnd - publishEnd) / 1000,
-    serverCpuPct: perNode.reduce((s, n) => s + n.cpuPct, 0),
+    serverCpuPct: nodes.reduce((s, n) => s + (100 * (n.ticksLast - n.ticks0)) / hz / wallS, 0),
     brokerCpuPct: (100 * (broker1.utime + broker1.stime - broker0.utime - broker0.stime)) / hz / wallS,
     machineCpuPct: (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total),
     loadAvg: `${loadBefore} → ${load1()}`,
