@@ -54,7 +54,7 @@ suite('regulator feed projection once in the cluster (two projectors, one databa
       const c = await pool.connect();
       try {
         await c.query('BEGIN');
-        const r = await fn(c as unknown as TxClient);
+        const r = await fn(c);
         await c.query('COMMIT');
         return r;
       } catch (err) {
