@@ -29,6 +29,7 @@ import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchOptions } from 
 import { bestZeroLossRate, formatTable, highestSustained, verdict, type StepResult } from './bench.report';
 import { measureDecodeCost } from './decode.microbench';
 import { runSparkplugBench } from './sparkplug.bench';
+import { runClusterBench } from './cluster.bench';
 import { LoadGenerator } from './load.generator';
 import { startMosquitto, type MosquittoHandle } from './mosquitto.process';
 import { clockTicksPerSecond, cpuCount, readMachineCpu, readProcCpu, readRss, readTree } from './proc.stats';
@@ -84,6 +85,8 @@ type Cleanup = () => Promise<void>;
 async function main(): Promise<number> {
   // The Sparkplug B path has its own, smaller run (docs/sparkplug.md).
   if (process.argv.includes('--sparkplug')) return runSparkplugBench(process.argv.slice(2));
+  // N nodes in cluster mode, one SIGKILLed mid-run (bench/README.md "Cluster mode").
+  if (process.argv.includes('--cluster')) return runClusterBench(process.argv.slice(2));
   const opts = parseBenchArgs(process.argv.slice(2), process.env);
   if (!opts) {
     out(BENCH_USAGE);

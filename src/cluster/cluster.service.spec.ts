@@ -122,6 +122,7 @@ describe('ClusterService', () => {
     expect(st.unowned).toEqual([
       'job:anchors',
       'job:duty-checks',
+      'job:feeds',
       'job:partitions',
       'job:webhooks',
       'nangang-petro',
@@ -157,7 +158,7 @@ describe('ClusterService', () => {
     expect(gates.isOpen('duty-checks')).toBe(true);
     const scrape = await metrics.registry.metrics();
     expect(scrape).toMatch(/^hazwatch_cluster_sites_owned 3$/m);
-    expect(scrape).toMatch(/^hazwatch_cluster_jobs_owned 5$/m);
+    expect(scrape).toMatch(/^hazwatch_cluster_jobs_owned 6$/m);
     expect(scrape).toMatch(/^hazwatch_cluster_nodes_alive 1$/m);
     await s.beforeApplicationShutdown();
     expect(gates.isOpen('partitions')).toBe(false);

@@ -7,8 +7,15 @@ export { SINGLETON_JOBS, jobKey, type SingletonJob } from './domain/singleton-jo
  * attaches its LeaseManager) sits above storage.
  */
 
-/** Whatever tells whether this node holds a lease now (the LeaseManager). */
-export type LeaseHolder = { isOwned(key: string): boolean };
+/** Whatever tells whether this node holds a lease now, and with which epoch (the LeaseManager). */
+export type LeaseHolder = {
+  isOwned(key: string): boolean;
+  epochOf?(key: string): number | undefined;
+  readonly nodeId?: string;
+};
+
+/** The fencing token of a job's writes: the lease key `job:<name>`, this node, the epoch held. */
+export type JobFenceToken = { readonly siteId: string; readonly nodeId: string; readonly epoch: number };
 
 /**
  * Gates of the singleton jobs (partition maintenance, retention, webhook dispatch, duty-check schedules): a job's round
@@ -32,6 +39,19 @@ export class JobGates {
   isOpen(job: SingletonJob): boolean {
     if (!this.clustered) return true;
     return this.holder?.isOwned(jobKey(job)) ?? false;
+  }
+
+  /**
+   * The fencing token of the job's writes while this node holds its lease (for `fencedWrite`, src/cluster/fence.ts:
+   * the lease table keeps job leases under the key `job:<name>`); undefined on a single node and while not held.
+   */
+  tokenOf(job: SingletonJob): JobFenceToken | undefined {
+    if (!this.clustered) return undefined;
+    const h = this.holder;
+    const key = jobKey(job);
+    if (!h?.isOwned(key) || h.nodeId === undefined) return undefined;
+    const epoch = h.epochOf?.(key);
+    return epoch === undefined ? undefined : { siteId: key, nodeId: h.nodeId, epoch };
   }
 
   /** The gate of one job as a plain predicate (for services built with options objects). */

@@ -1,7 +1,8 @@
 import type { Clock } from '../common/clock';
 import type { JsonLogger } from '../common/logger';
 import type { HazwatchMetrics } from '../metrics/metrics.registry';
-import type { AttemptRow, CalloutStore } from './callout.store';
+import { FencedError } from '../cluster/fence';
+import type { AttemptRow, CalloutFence, CalloutStore } from './callout.store';
 import type {
   VoiceCall,
   VoiceCallRequest,
@@ -35,14 +36,20 @@ export class CallRunner {
     return this.voice.name;
   }
 
+  /**
+   * With a fence (cluster mode) every write of the attempt is made under the site's lease, and a refused attempt row
+   * means another node owns the site now: the FencedError is thrown and nobody is dialled.
+   */
   async run(
     row: AttemptRow,
     req: VoiceCallRequest,
     onStarted: (call: VoiceCall) => void,
+    fence?: CalloutFence,
   ): Promise<VoiceCallResult> {
     try {
-      await this.store.insertAttempt(row);
+      await this.store.insertAttempt(row, fence);
     } catch (err) {
+      if (err instanceof FencedError) throw err;
       this.log.error('could not record a call attempt before dialling; calling anyway', {
         attemptId: row.id,
         err,
@@ -52,7 +59,11 @@ export class CallRunner {
     let writes: Promise<unknown> = Promise.resolve();
     const write = (what: string, op: () => Promise<unknown>): void => {
       writes = writes.then(() =>
-        op().catch((err: unknown) => this.log.error(`could not record ${what}`, { attemptId: row.id, err })),
+        op().catch((err: unknown) =>
+          err instanceof FencedError
+            ? this.log.warn(`${what} not recorded: another node owns the site now`, { attemptId: row.id })
+            : this.log.error(`could not record ${what}`, { attemptId: row.id, err }),
+        ),
       );
     };
     let answered = false;
@@ -60,19 +71,22 @@ export class CallRunner {
     try {
       call = this.voice.place(req, (e) => {
         write(`call event '${e.kind}'`, () =>
-          this.store.addEvent({
-            attemptId: row.id,
-            key: e.key,
-            at: e.at,
-            kind: e.kind,
-            ...(e.sipCode !== undefined ? { sipCode: e.sipCode } : {}),
-            ...(e.detail !== undefined ? { detail: e.detail } : {}),
-          }),
+          this.store.addEvent(
+            {
+              attemptId: row.id,
+              key: e.key,
+              at: e.at,
+              kind: e.kind,
+              ...(e.sipCode !== undefined ? { sipCode: e.sipCode } : {}),
+              ...(e.detail !== undefined ? { detail: e.detail } : {}),
+            },
+            fence,
+          ),
         );
         if (e.kind === 'answered' && !answered) {
           answered = true;
           this.metrics.calloutSetup.observe({ answered: 'true' }, Math.max(0, e.at - row.placedAt) / 1000);
-          write('the answer time', () => this.store.answerAttempt(row.id, e.at));
+          write('the answer time', () => this.store.answerAttempt(row.id, e.at, fence));
         }
       });
     } catch (err) {
@@ -107,16 +121,20 @@ export class CallRunner {
     }
     await writes;
     try {
-      await this.store.finishAttempt(row.id, {
-        outcome: result.outcome,
-        endedAt: result.endedAt,
-        digits: result.digits,
-        ...(result.answeredAt !== undefined ? { answeredAt: result.answeredAt } : {}),
-        ...(result.providerCallId !== undefined ? { providerCallId: result.providerCallId } : {}),
-        ...(result.sipCode !== undefined ? { sipCode: result.sipCode } : {}),
-        ...(result.sipStatus !== undefined ? { sipStatus: result.sipStatus } : {}),
-        ...(result.detail !== undefined ? { detail: result.detail } : {}),
-      });
+      await this.store.finishAttempt(
+        row.id,
+        {
+          outcome: result.outcome,
+          endedAt: result.endedAt,
+          digits: result.digits,
+          ...(result.answeredAt !== undefined ? { answeredAt: result.answeredAt } : {}),
+          ...(result.providerCallId !== undefined ? { providerCallId: result.providerCallId } : {}),
+          ...(result.sipCode !== undefined ? { sipCode: result.sipCode } : {}),
+          ...(result.sipStatus !== undefined ? { sipStatus: result.sipStatus } : {}),
+          ...(result.detail !== undefined ? { detail: result.detail } : {}),
+        },
+        fence,
+      );
     } catch (err) {
       this.log.error('could not record the end of a call', {
         attemptId: row.id,

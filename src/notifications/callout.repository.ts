@@ -1,9 +1,11 @@
+import { fencedStatement } from '../cluster/fenced-statement';
 import type { Database } from '../storage/database.service';
 import type {
   AttemptEnd,
   AttemptRow,
   AttemptView,
   CallEventRow,
+  CalloutFence,
   CalloutFilter,
   CalloutStore,
   CalloutView,
@@ -18,11 +20,24 @@ import type { CalloutState } from './domain/escalation.machine';
 const iso = (t: Date | null | undefined): string | undefined => (t ? t.toISOString() : undefined);
 const ts = (ms: number | undefined): Date | null => (ms === undefined ? null : new Date(ms));
 
-const UPSERT_CALLOUT = `
-INSERT INTO callout (id, alarm_id, site_id, source_id, rule_id, priority, status, stop_reason, started_at, ended_at, acked_by, state, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
-ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, stop_reason = EXCLUDED.stop_reason, ended_at = EXCLUDED.ended_at,
-  acked_by = EXCLUDED.acked_by, state = EXCLUDED.state, updated_at = now()`;
+/**
+ * An insert, plain or under a guard (`INSERT … SELECT … WHERE guard`, the form `fencedStatement` needs): in cluster
+ * mode every call-out step is written only while this node holds the site's lease (docs/adr/0026-cluster-callouts-feeds.md).
+ */
+const insertSql = (head: string, values: string, tail: string, guard?: string): string =>
+  guard === undefined
+    ? `${head} VALUES (${values}) ${tail}`
+    : `${head} SELECT ${values} WHERE ${guard} ${tail}`;
+const andGuard = (guard?: string): string => (guard === undefined ? '' : ` AND ${guard}`);
+
+const UPSERT_CALLOUT = (guard?: string): string =>
+  insertSql(
+    `INSERT INTO callout (id, alarm_id, site_id, source_id, rule_id, priority, status, stop_reason, started_at, ended_at, acked_by, state, updated_at)`,
+    `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now()`,
+    `ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, stop_reason = EXCLUDED.stop_reason, ended_at = EXCLUDED.ended_at,
+  acked_by = EXCLUDED.acked_by, state = EXCLUDED.state, updated_at = now()`,
+    guard,
+  );
 
 const UPSERT_DUTY = `
 INSERT INTO duty_check (id, site_id, trigger, scheduled_at, status, result, completed_at, alarm_raised, state, updated_at)
@@ -30,22 +45,30 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, result = EXCLUDED.result, completed_at = EXCLUDED.completed_at,
   alarm_raised = duty_check.alarm_raised OR EXCLUDED.alarm_raised, state = EXCLUDED.state, updated_at = now()`;
 
-const INSERT_ATTEMPT = `
-INSERT INTO call_attempt (id, callout_id, duty_check_id, alarm_id, site_id, callee_role, callee_name, number, loop, step, attempt_no,
-  placed_at, provider, prompt_version, finding_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-ON CONFLICT (id) DO NOTHING`;
+const INSERT_ATTEMPT = (guard?: string): string =>
+  insertSql(
+    `INSERT INTO call_attempt (id, callout_id, duty_check_id, alarm_id, site_id, callee_role, callee_name, number, loop, step, attempt_no,
+  placed_at, provider, prompt_version, finding_id)`,
+    `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15`,
+    `ON CONFLICT (id) DO NOTHING`,
+    guard,
+  );
 
-const ANSWER_ATTEMPT = `UPDATE call_attempt SET answered_at = coalesce(answered_at, $2) WHERE id = $1`;
+const ANSWER_ATTEMPT = (guard?: string): string =>
+  `UPDATE call_attempt SET answered_at = coalesce(answered_at, $2) WHERE id = $1${andGuard(guard)}`;
 
-const FINISH_ATTEMPT = `
+const FINISH_ATTEMPT = (guard?: string): string => `
 UPDATE call_attempt SET outcome = $2, ended_at = $3, answered_at = coalesce(answered_at, $4), provider_call_id = coalesce($5, provider_call_id),
   sip_code = $6, sip_status = $7, digits = $8, detail = $9
-WHERE id = $1 AND outcome IS NULL`;
+WHERE id = $1 AND outcome IS NULL${andGuard(guard)}`;
 
-const INSERT_EVENT = `
-INSERT INTO call_event (attempt_id, event_key, at, kind, sip_code, detail) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (attempt_id, event_key) DO NOTHING`;
+const INSERT_EVENT = (guard?: string): string =>
+  insertSql(
+    `INSERT INTO call_event (attempt_id, event_key, at, kind, sip_code, detail)`,
+    `$1, $2, $3, $4, $5, $6`,
+    `ON CONFLICT (attempt_id, event_key) DO NOTHING`,
+    guard,
+  );
 
 type AttemptDbRow = {
   id: string;
@@ -109,24 +132,38 @@ function toAttemptView(r: AttemptDbRow): AttemptView {
 export class CalloutRepository implements CalloutStore {
   constructor(private readonly db: Pick<Database, 'query'>) {}
 
-  async saveCallout(s: CalloutState): Promise<void> {
+  /** One write: plain on a single node, under the site's lease with a fencing token (throws FencedError when stale). */
+  private async write(
+    sql: (guard?: string) => string,
+    params: unknown[],
+    fence?: CalloutFence,
+  ): Promise<number> {
+    if (!fence) return (await this.db.query(sql(), params)).rowCount ?? 0;
+    return fencedStatement(this.db, fence, sql, params);
+  }
+
+  async saveCallout(s: CalloutState, fence?: CalloutFence): Promise<void> {
     const ackedBy = s.ackedBy
       ? `${s.ackedBy.callee.name} (${s.ackedBy.callee.role}) ${s.ackedBy.callee.number}`
       : null;
-    await this.db.query(UPSERT_CALLOUT, [
-      s.id,
-      s.alarmId,
-      s.siteId,
-      s.sourceId,
-      s.ruleId,
-      s.priority,
-      s.status,
-      s.stopReason ?? null,
-      new Date(s.raisedAt),
-      ts(s.endedAt),
-      ackedBy,
-      JSON.stringify(s),
-    ]);
+    await this.write(
+      UPSERT_CALLOUT,
+      [
+        s.id,
+        s.alarmId,
+        s.siteId,
+        s.sourceId,
+        s.ruleId,
+        s.priority,
+        s.status,
+        s.stopReason ?? null,
+        new Date(s.raisedAt),
+        ts(s.endedAt),
+        ackedBy,
+        JSON.stringify(s),
+      ],
+      fence,
+    );
   }
 
   async saveDutyCheck(s: DutyCheckState, alarmRaised: boolean): Promise<void> {
@@ -143,59 +180,65 @@ export class CalloutRepository implements CalloutStore {
     ]);
   }
 
-  async insertAttempt(a: AttemptRow): Promise<void> {
-    await this.db.query(INSERT_ATTEMPT, [
-      a.id,
-      a.calloutId ?? null,
-      a.dutyCheckId ?? null,
-      a.alarmId ?? null,
-      a.siteId,
-      a.calleeRole,
-      a.calleeName,
-      a.number,
-      a.loop ?? null,
-      a.step ?? null,
-      a.attemptNo,
-      new Date(a.placedAt),
-      a.provider,
-      a.promptVersion ?? null,
-      a.findingId ?? null,
-    ]);
+  async insertAttempt(a: AttemptRow, fence?: CalloutFence): Promise<void> {
+    await this.write(
+      INSERT_ATTEMPT,
+      [
+        a.id,
+        a.calloutId ?? null,
+        a.dutyCheckId ?? null,
+        a.alarmId ?? null,
+        a.siteId,
+        a.calleeRole,
+        a.calleeName,
+        a.number,
+        a.loop ?? null,
+        a.step ?? null,
+        a.attemptNo,
+        new Date(a.placedAt),
+        a.provider,
+        a.promptVersion ?? null,
+        a.findingId ?? null,
+      ],
+      fence,
+    );
   }
 
-  async answerAttempt(id: string, at: number): Promise<void> {
-    await this.db.query(ANSWER_ATTEMPT, [id, new Date(at)]);
+  async answerAttempt(id: string, at: number, fence?: CalloutFence): Promise<void> {
+    await this.write(ANSWER_ATTEMPT, [id, new Date(at)], fence);
   }
 
-  async finishAttempt(id: string, e: AttemptEnd): Promise<boolean> {
-    const r = await this.db.query(FINISH_ATTEMPT, [
-      id,
-      e.outcome,
-      new Date(e.endedAt),
-      ts(e.answeredAt),
-      e.providerCallId ?? null,
-      e.sipCode ?? null,
-      e.sipStatus ?? null,
-      e.digits,
-      e.detail ?? null,
-    ]);
-    return (r.rowCount ?? 0) > 0;
+  async finishAttempt(id: string, e: AttemptEnd, fence?: CalloutFence): Promise<boolean> {
+    const n = await this.write(
+      FINISH_ATTEMPT,
+      [
+        id,
+        e.outcome,
+        new Date(e.endedAt),
+        ts(e.answeredAt),
+        e.providerCallId ?? null,
+        e.sipCode ?? null,
+        e.sipStatus ?? null,
+        e.digits,
+        e.detail ?? null,
+      ],
+      fence,
+    );
+    return n > 0;
   }
 
-  async addEvent(e: CallEventRow): Promise<void> {
-    await this.db.query(INSERT_EVENT, [
-      e.attemptId,
-      e.key,
-      new Date(e.at),
-      e.kind,
-      e.sipCode ?? null,
-      e.detail ?? null,
-    ]);
+  async addEvent(e: CallEventRow, fence?: CalloutFence): Promise<void> {
+    await this.write(
+      INSERT_EVENT,
+      [e.attemptId, e.key, new Date(e.at), e.kind, e.sipCode ?? null, e.detail ?? null],
+      fence,
+    );
   }
 
-  async activeCallouts(): Promise<CalloutState[]> {
+  async activeCallouts(siteId?: string): Promise<CalloutState[]> {
     const r = await this.db.query<{ state: CalloutState }>(
-      `SELECT state FROM callout WHERE status = 'active' ORDER BY started_at`,
+      `SELECT state FROM callout WHERE status = 'active' AND ($1::text IS NULL OR site_id = $1) ORDER BY started_at`,
+      [siteId ?? null],
     );
     return r.rows.map((x) => x.state);
   }

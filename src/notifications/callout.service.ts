@@ -5,6 +5,13 @@ import { HIDDEN_STATES, type AlarmEventDto, type AlarmRecord } from '../alarms/d
 import { ANNOUNCING_EVENTS } from '../alarms/domain/announcing-events';
 import { sitePath, type Principal } from '../auth/principal';
 import { CLOCK, type Clock } from '../common/clock';
+import { FencedError } from '../cluster/fence';
+import {
+  SingleNodeOwnership,
+  SiteOwnership,
+  type SiteFenceToken,
+  type SiteOwnershipChange,
+} from '../common/site-ownership';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
@@ -36,7 +43,14 @@ type Entry = {
   timer?: TimerHandle;
   calls: Map<string, VoiceCall>;
   saving: Promise<void>;
+  /** Cluster mode: the site's lease this call-out runs under; every step write carries it. */
+  fence?: SiteFenceToken;
+  /** Set when the node gave the site up (or a write was fenced): nothing more is written, dialled or acknowledged. */
+  dropped?: boolean;
 };
+
+/** Cluster mode: a site whose call-outs this node runs, under which lease, and its alarm events held while resuming. */
+type OwnedSite = { readonly fence: SiteFenceToken; held: AlarmEventDto[] | undefined };
 
 /** The name written to the alarm journal for an acknowledgement by key press: who, which role, which number. */
 export const phoneAckName = (a: Pick<CallAttempt, 'callee'>): string =>
@@ -62,6 +76,12 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
   private readonly scheduler: Scheduler;
   private recovered!: () => void;
   private readonly recoveredPromise = new Promise<void>((r) => (this.recovered = r));
+  private readonly ownership: SiteOwnership;
+  /** Cluster mode: the sites owned now (call-outs of other sites are their owners' work). */
+  private readonly owned = new Map<string, OwnedSite>();
+  /** Cluster mode: ownership changes of a site are handled one after another. */
+  private readonly siteOps = new Map<string, Promise<void>>();
+  private ownershipSub: Subscription | undefined;
 
   constructor(
     private readonly alarms: AlarmService,
@@ -73,7 +93,10 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
     private readonly metrics: HazwatchMetrics,
     @Optional() @Inject(NOTIFY_SCHEDULER) scheduler?: Scheduler,
     @Optional() health?: VoiceHealth,
+    /** Cluster mode: call-outs of a site run on its owner only (docs/adr/0026-cluster-callouts-feeds.md). */
+    @Optional() ownership?: SiteOwnership,
   ) {
+    this.ownership = ownership ?? new SingleNodeOwnership();
     this.scheduler = scheduler ?? systemScheduler;
     this.runner = config ? createCallRunner(store, voice, clock, metrics, this.log, health) : undefined;
   }
@@ -83,6 +106,10 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
       this.log.warn('config/callouts.yaml not found: alarm call-outs are OFF');
       this.recovering = false;
       this.recovered();
+      return;
+    }
+    if (this.ownership.clustered) {
+      this.startClustered();
       return;
     }
     this.subscription = this.alarms.events$.subscribe({
@@ -104,6 +131,7 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.closed = true;
     this.subscription?.unsubscribe();
+    this.ownershipSub?.unsubscribe();
     for (const e of this.entries.values()) e.timer?.cancel();
     // calls in flight are left to end by themselves; on restart they are closed as interrupted, never repeated
     await Promise.all([...this.entries.values()].map((e) => e.saving));
@@ -115,6 +143,139 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
       const e = this.entries.get(id);
       return e ? [e.machine] : [];
     });
+  }
+
+  // ------------------------------------------------------------------------------------------------------------------
+  // Cluster mode (docs/adr/0026-cluster-callouts-feeds.md): the owner of a site runs its call-outs. On acquiring the
+  // site it resumes them from the last committed step; on losing it, it stops them at once (timers, calls in flight)
+  // and writes nothing more; every step write carries the lease epoch and the database refuses a stale one.
+
+  private startClustered(): void {
+    this.subscription = this.alarms.events$.subscribe({
+      next: (e) => {
+        const site = this.owned.get(e.siteId);
+        if (!site) return; // another node's site: its owner calls
+        if (site.held) site.held.push(e);
+        else this.onAlarmEvent(e);
+      },
+      error: (err: unknown) =>
+        this.log.error('alarm event stream failed: no further call-outs will start', { err }),
+    });
+    void this.alarms.whenReady().then(() => {
+      if (this.closed) return;
+      this.recovering = false;
+      this.ownershipSub = this.ownership.ownership$.subscribe((c) => this.onOwnership(c));
+      this.recovered();
+    });
+  }
+
+  private onOwnership(c: SiteOwnershipChange): void {
+    if (this.closed) return;
+    const prev = this.siteOps.get(c.siteId) ?? Promise.resolve();
+    const next = prev
+      .then(() => (c.owned ? this.acquireSite(c.siteId, c.epoch) : this.dropSite(c.siteId, c.reason)))
+      .catch((err: unknown) =>
+        this.log.error('call-out handling of a site ownership change failed', { siteId: c.siteId, err }),
+      );
+    this.siteOps.set(c.siteId, next);
+  }
+
+  /** Resolves once every ownership change received so far has been handled (tests). */
+  async whenSitesSettled(): Promise<void> {
+    await Promise.all([...this.siteOps.values()]);
+  }
+
+  private async acquireSite(siteId: string, epoch: number): Promise<void> {
+    const nodeId = this.ownership.nodeId;
+    if (nodeId === undefined || !this.config) return;
+    const current = this.owned.get(siteId);
+    if (current?.fence.epoch === epoch) return; // the same lease told twice ('current', then 'acquired')
+    if (current) this.dropSite(siteId, 'lost');
+    const site: OwnedSite = { fence: { siteId, nodeId, epoch }, held: [] };
+    this.owned.set(siteId, site);
+    const backoff = new Backoff(500, 15_000);
+    const stillOwned = (): boolean =>
+      !this.closed && this.owned.get(siteId) === site && this.ownership.epochOf(siteId) === epoch;
+    while (stillOwned()) {
+      try {
+        const active = await this.store.activeCallouts(siteId);
+        if (!stillOwned()) return;
+        const now = this.clock.now();
+        let resumed = 0;
+        for (const persisted of active) {
+          if (this.entries.has(persisted.id)) continue;
+          this.resume(persisted, now, site.fence);
+          resumed++;
+        }
+        this.log.info('site acquired: its call-outs run on this node', { siteId, epoch, resumed });
+        break;
+      } catch (err) {
+        const delay = backoff.next();
+        this.log.error(
+          'cannot load the call-outs of an acquired site; retrying (its alarm events are held)',
+          {
+            siteId,
+            err,
+            retryInMs: delay,
+          },
+        );
+        await new Promise<void>((r) => this.scheduler.after(delay, r));
+      }
+    }
+    if (!stillOwned()) return;
+    for (const e of (site.held ?? []).splice(0)) this.onAlarmEvent(e);
+    site.held = undefined;
+    await this.startUnannounced(siteId);
+  }
+
+  /** Stops every call-out of a site this node no longer owns: nothing more is written, dialled or acknowledged. */
+  private dropSite(siteId: string, reason: string): void {
+    const site = this.owned.get(siteId);
+    this.owned.delete(siteId);
+    let stopped = 0;
+    for (const [id, entry] of this.entries) {
+      if (entry.machine.state.siteId !== siteId) continue;
+      entry.dropped = true;
+      entry.timer?.cancel();
+      entry.timer = undefined;
+      // a call in flight is hung up: its end could not be recorded; the new owner closes it as interrupted
+      for (const call of entry.calls.values()) call.cancel();
+      this.entries.delete(id);
+      if (this.activeByAlarm.get(entry.machine.state.alarmId) === id)
+        this.activeByAlarm.delete(entry.machine.state.alarmId);
+      stopped++;
+    }
+    this.metrics.calloutsActive.set(this.activeByAlarm.size);
+    if (site || stopped > 0)
+      (stopped > 0 ? this.log.warn.bind(this.log) : this.log.info.bind(this.log))(
+        'site given up: its call-outs stop here and continue on its new owner',
+        { siteId, reason, epoch: site?.fence.epoch, stopped },
+      );
+  }
+
+  /** A step write refused by the database: another node holds the site's lease now. */
+  private fenced(entry: Entry, err: FencedError): void {
+    if (entry.dropped) return;
+    this.log.error(
+      'call-out step write refused: this node no longer owns the site; stopping its call-outs here',
+      {
+        calloutId: entry.machine.id,
+        siteId: entry.machine.state.siteId,
+        epoch: entry.fence?.epoch,
+        err: err.message,
+      },
+    );
+    this.dropSite(entry.machine.state.siteId, 'fenced');
+  }
+
+  /** Whether this node may still act on the entry's call-out (always on a single node). */
+  private mayAct(entry: Entry): boolean {
+    if (entry.dropped) return false;
+    const f = entry.fence;
+    if (!f) return true;
+    if (this.ownership.epochOf(f.siteId) === f.epoch) return true;
+    this.dropSite(f.siteId, 'fenced');
+    return false;
   }
 
   // ------------------------------------------------------------------------------------------------------------------
@@ -143,7 +304,11 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
     this.recovered();
   }
 
-  private resume(persisted: Parameters<typeof EscalationMachine.restore>[0], now: number): void {
+  private resume(
+    persisted: Parameters<typeof EscalationMachine.restore>[0],
+    now: number,
+    fence?: SiteFenceToken,
+  ): void {
     const config = this.config;
     if (!config) return;
     if (!config.sites.has(persisted.siteId)) {
@@ -159,7 +324,7 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
       this.resolverFor(persisted),
       now,
     );
-    const entry = this.track(machine);
+    const entry = this.track(machine, fence);
     for (const a of interrupted) {
       this.log.warn('call interrupted by a restart: recorded as FAILED and not repeated', {
         calloutId: machine.id,
@@ -167,14 +332,22 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
         number: a.callee.number,
       });
       void this.store
-        .finishAttempt(a.id, {
-          outcome: 'FAILED',
-          endedAt: now,
-          digits: '',
-          detail: 'interrupted: the server stopped during the call; not repeated',
-        })
+        .finishAttempt(
+          a.id,
+          {
+            outcome: 'FAILED',
+            endedAt: now,
+            digits: '',
+            detail: fence
+              ? 'interrupted: the site moved to another node during the call; not repeated'
+              : 'interrupted: the server stopped during the call; not repeated',
+          },
+          fence,
+        )
         .catch((err: unknown) =>
-          this.log.error('could not record an interrupted call', { attemptId: a.id, err }),
+          err instanceof FencedError
+            ? this.fenced(entry, err)
+            : this.log.error('could not record an interrupted call', { attemptId: a.id, err }),
         );
     }
     this.log.info('call-out resumed after restart', {
@@ -189,11 +362,12 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Alarms that qualify and have no call-out (their start was not recorded, e.g. the database was down). */
-  private async startUnannounced(): Promise<void> {
+  private async startUnannounced(siteId?: string): Promise<void> {
     const now = this.clock.now();
     for (const rec of this.alarms.records()) {
       if (
         this.closed ||
+        (siteId !== undefined && (rec.siteId !== siteId || !this.owned.has(siteId))) ||
         !this.qualifies(rec) ||
         this.activeByAlarm.has(rec.id) ||
         now - rec.raisedAt > RECOVERY_WINDOW_MS
@@ -204,7 +378,8 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
       } catch (err) {
         this.log.error('cannot check for an earlier call-out; starting one', { alarmId: rec.id, err });
       }
-      if (!this.activeByAlarm.has(rec.id)) this.startFor(rec, rec.raisedAt, rec.seq);
+      if (!this.activeByAlarm.has(rec.id) && (siteId === undefined || this.owned.has(siteId)))
+        this.startFor(rec, rec.raisedAt, rec.seq);
     }
   }
 
@@ -285,13 +460,15 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
       message: a.message,
       raisedAt: at,
     };
+    const fence = this.owned.get(a.siteId)?.fence;
+    if (this.ownership.clustered && !fence) return; // not this node's site
     const machine = EscalationMachine.start(
       subject,
       config.policy,
       this.resolverFor(subject),
       calloutId(a.id, seq),
     );
-    const entry = this.track(machine);
+    const entry = this.track(machine, fence);
     this.log.info('call-out started', {
       calloutId: machine.id,
       alarmId: a.id,
@@ -302,8 +479,13 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
     this.apply(entry, machine.tick(this.clock.now()));
   }
 
-  private track(machine: EscalationMachine): Entry {
-    const entry: Entry = { machine, calls: new Map(), saving: Promise.resolve() };
+  private track(machine: EscalationMachine, fence?: SiteFenceToken): Entry {
+    const entry: Entry = {
+      machine,
+      calls: new Map(),
+      saving: Promise.resolve(),
+      ...(fence ? { fence } : {}),
+    };
     this.entries.set(machine.id, entry);
     if (machine.active) this.activeByAlarm.set(machine.state.alarmId, machine.id);
     this.metrics.calloutsActive.set(this.activeByAlarm.size);
@@ -334,14 +516,16 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
 
   /** Persists the state (in order, per call-out), then carries out the effects; re-arms the wake-up timer. */
   private apply(entry: Entry, effects: CalloutEffect[]): void {
+    if (!this.mayAct(entry)) return;
     const m = entry.machine;
     const snapshot = structuredClone(m.state);
     entry.saving = entry.saving.then(() =>
-      this.store
-        .saveCallout(snapshot)
-        .catch((err: unknown) =>
-          this.log.error('could not persist call-out state (calls go on)', { calloutId: m.id, err }),
-        ),
+      entry.dropped
+        ? undefined
+        : this.store.saveCallout(snapshot, entry.fence).catch((err: unknown) => {
+            if (err instanceof FencedError) this.fenced(entry, err);
+            else this.log.error('could not persist call-out state (calls go on)', { calloutId: m.id, err });
+          }),
     );
     const saved = entry.saving;
     for (const e of effects) {
@@ -397,7 +581,7 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
         );
       return;
     }
-    if (this.closed) return;
+    if (this.closed || entry.dropped) return;
     entry.timer = this.scheduler.after(Math.max(0, wake - this.clock.now()), () => {
       if (this.closed) return;
       this.apply(entry, m.tick(this.clock.now()));
@@ -410,6 +594,7 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
     if (!config || !runner) return;
     await saved;
     const s = entry.machine.state;
+    if (!this.mayAct(entry)) return; // the site moved on (or the step's state write was refused): never dialled here
     if (!entry.machine.active) {
       // stopped while the state was being written: the call is never dialled, and recorded as cancelled
       this.apply(entry, entry.machine.callEnded(a.id, 'CANCELED', this.clock.now()));
@@ -434,30 +619,46 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
       step: a.step + 1,
       attemptNo: a.attemptNo,
     });
-    const result = await runner.run(
-      {
-        id: a.id,
-        calloutId: s.id,
-        alarmId: s.alarmId,
-        siteId: s.siteId,
-        calleeRole: a.callee.role,
-        calleeName: a.callee.name,
-        number: a.callee.number,
-        loop: a.loop + 1,
-        step: a.step + 1,
-        attemptNo: a.attemptNo,
-        placedAt: a.placedAt ?? this.clock.now(),
-        provider: runner.provider,
-        promptVersion: prompt.version,
-      },
-      voiceRequest(a, prompt, config.policy),
-      (call) => {
-        entry.calls.set(a.id, call);
-        // stopped while the record was being written: hang up at once
-        if (!entry.machine.active) call.cancel();
-      },
-    );
+    let result: Awaited<ReturnType<CallRunner['run']>>;
+    try {
+      result = await runner.run(
+        {
+          id: a.id,
+          calloutId: s.id,
+          alarmId: s.alarmId,
+          siteId: s.siteId,
+          calleeRole: a.callee.role,
+          calleeName: a.callee.name,
+          number: a.callee.number,
+          loop: a.loop + 1,
+          step: a.step + 1,
+          attemptNo: a.attemptNo,
+          placedAt: a.placedAt ?? this.clock.now(),
+          provider: runner.provider,
+          promptVersion: prompt.version,
+        },
+        voiceRequest(a, prompt, config.policy),
+        (call) => {
+          entry.calls.set(a.id, call);
+          // stopped (or the site given up) while the record was being written: hang up at once
+          if (!entry.machine.active || entry.dropped) call.cancel();
+        },
+        entry.fence,
+      );
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+      this.fenced(entry, err); // the attempt row was refused: nobody was dialled
+      return;
+    }
     entry.calls.delete(a.id);
+    if (entry.dropped) {
+      this.log.warn('call ended after its site was given up: not recorded here (the new owner closed it)', {
+        calloutId: s.id,
+        attemptId: a.id,
+        outcome: result.outcome,
+      });
+      return;
+    }
     this.log.info('call ended', {
       calloutId: s.id,
       attemptId: a.id,
@@ -471,6 +672,7 @@ export class CalloutService implements OnModuleInit, OnModuleDestroy {
   /** A key press acknowledges the alarm in the journal under the callee's name, role and number. */
   private async keyAck(entry: Entry, a: CallAttempt): Promise<void> {
     const s = entry.machine.state;
+    if (entry.dropped) return;
     const site = this.app.plant.siteById.get(s.siteId);
     const principal: Principal = {
       tokenId: `call:${a.id}`,

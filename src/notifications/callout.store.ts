@@ -2,6 +2,7 @@
 import type { CallOutcome, CalleeRole } from './domain/callout.types';
 import type { DutyCheckResult, DutyCheckState } from './domain/duty-check.machine';
 import type { CalloutState } from './domain/escalation.machine';
+import type { SiteFenceToken } from '../common/site-ownership';
 
 export const CALLOUT_STORE = Symbol('CALLOUT_STORE');
 
@@ -68,17 +69,25 @@ export type DutyCheckFilter = {
 };
 export type DutySummaryRow = { siteId: string; result: DutyCheckResult | 'running'; count: number };
 
+/**
+ * The fencing token of a call-out step write in cluster mode (docs/adr/0026-cluster-callouts-feeds.md): with it, a
+ * write is made only while this node holds the site's lease with this epoch, else it throws FencedError
+ * (src/cluster/fence.ts) and nothing is written. Without it (single node, duty checks, notices) writes are plain.
+ */
+export type CalloutFence = SiteFenceToken;
+
 export type CalloutStore = {
-  saveCallout(s: CalloutState): Promise<void>;
+  saveCallout(s: CalloutState, fence?: CalloutFence): Promise<void>;
   saveDutyCheck(s: DutyCheckState, alarmRaised: boolean): Promise<void>;
   /** Idempotent on the attempt id. Written before the provider dials, so a restart knows the call was placed. */
-  insertAttempt(a: AttemptRow): Promise<void>;
-  answerAttempt(id: string, at: number): Promise<void>;
+  insertAttempt(a: AttemptRow, fence?: CalloutFence): Promise<void>;
+  answerAttempt(id: string, at: number, fence?: CalloutFence): Promise<void>;
   /** The first end report wins; returns false when the attempt had already ended. */
-  finishAttempt(id: string, end: AttemptEnd): Promise<boolean>;
+  finishAttempt(id: string, end: AttemptEnd, fence?: CalloutFence): Promise<boolean>;
   /** Idempotent on (attempt, key). */
-  addEvent(e: CallEventRow): Promise<void>;
-  activeCallouts(): Promise<CalloutState[]>;
+  addEvent(e: CallEventRow, fence?: CalloutFence): Promise<void>;
+  /** Call-outs still running (of one site when given: what the site's new owner resumes). */
+  activeCallouts(siteId?: string): Promise<CalloutState[]>;
   /** Whether any call-out of this alarm started at or after `since` (restart recovery). */
   hasCallout(alarmId: string, since: number): Promise<boolean>;
   runningDutyChecks(): Promise<DutyCheckState[]>;

@@ -4,6 +4,7 @@ import type { Priority } from '../common/types';
 import type { Incident } from './domain/incident.policy';
 import type { SubscriptionStatus } from './domain/webhook.policy';
 import type { NewObligation } from './disposal.repository';
+import { fence, type FenceToken } from '../cluster/fence';
 import { FEED_SQL, date, type FeedSql } from './regulator-sql';
 
 export type FeedMessageRow = {
@@ -159,10 +160,15 @@ export class FeedMessageRepository {
     }));
   }
 
-  /** Message, deliveries, obligation and cursor in one transaction; idempotent (a replay after a crash adds nothing twice). */
-  async project(p: Projection): Promise<number> {
+  /**
+   * Message, deliveries, obligation and cursor in one transaction; idempotent (a replay after a crash adds nothing
+   * twice). In cluster mode the transaction first passes the fence of the `job:feeds` lease (FencedError: another node
+   * projects now, nothing is written; docs/adr/0026-cluster-callouts-feeds.md).
+   */
+  async project(p: Projection, token?: FenceToken): Promise<number> {
     let deliveries = 0;
     await this.db.withTransaction(async (tx) => {
+      if (token) await fence(tx, token);
       const m = p.message;
       if (m) {
         const e = m.event;

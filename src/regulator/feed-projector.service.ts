@@ -8,6 +8,8 @@ import { isExternalCondition } from '../alarms/external-conditions';
 import { sitePath, type Principal } from '../auth/principal';
 import { CLOCK, type Clock } from '../common/clock';
 import { JsonLogger } from '../common/logger';
+import { JobGates, type JobFenceToken } from '../common/job-gate';
+import { FencedError } from '../cluster/fence';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { HazwatchMetrics } from '../metrics/metrics.registry';
 import { Backoff, systemScheduler, type Scheduler } from '../common/timer.port';
@@ -37,6 +39,9 @@ export const FEED_ALARM_SOURCE = Symbol('FEED_ALARM_SOURCE');
 export const FEED_SCHEDULER = Symbol('FEED_SCHEDULER');
 
 export const CURSOR_NAME = 'alarm-events';
+
+/** Cluster mode: how often the projector looks whether it holds (or lost) the `job:feeds` lease. */
+export const FEED_LEASE_CHECK_MS = 1_000;
 
 /** The feed reads every site's events (it filters per reader later). */
 export const FEED_PRINCIPAL: Principal = Object.freeze({
@@ -81,6 +86,11 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
   private readonly scheduler: Scheduler;
   private idleResolvers: Array<() => void> = [];
   private readonly national: NationalFeed | undefined;
+  /** Cluster mode: the `job:feeds` lease this projector loaded its state under (undefined: another node projects). */
+  private token: JobFenceToken | undefined;
+  /** Bumped whenever the projector (re)loads or gives the job up, so a stale load or drain stops. */
+  private generation = 0;
+  private leaseTimer: { cancel(): void } | undefined;
 
   /** Every message stored (after its transaction committed). */
   readonly projected$: Observable<ProjectedMessage> = this.projectedSubject.asObservable();
@@ -95,6 +105,8 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
     @Optional() @Inject(FEED_SCHEDULER) scheduler?: Scheduler,
     /** Signs the journal's chain head into every regulator message (docs/adr/0015-journal-anchors.md). */
     @Optional() private readonly anchors?: JournalAnchorService,
+    /** Cluster mode: the projector is the singleton job `feeds` (docs/adr/0026-cluster-callouts-feeds.md). */
+    @Optional() private readonly gates?: JobGates,
   ) {
     this.scheduler = scheduler ?? systemScheduler;
     this.national = settings.nationalProfile ? new NationalFeed(settings.nationalProfile, repo) : undefined;
@@ -106,6 +118,7 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.closed = true;
+    this.leaseTimer?.cancel();
     this.sub?.unsubscribe();
     this.projectedSubject.complete();
     for (const r of this.idleResolvers.splice(0)) r();
@@ -115,15 +128,58 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
   start(): void {
     if (this.started) return;
     this.started = true;
+    const clustered = this.gates?.clustered === true;
     this.sub = this.alarms.events$.subscribe({
       next: (e) => {
+        // cluster mode: only the holder of job:feeds projects; the next holder replays from the stored cursor
+        if (clustered && this.token === undefined) return;
         this.queue.push(e);
         void this.drain();
       },
       error: (err: unknown) =>
         this.log.error('alarm event stream failed; the feed receives no further events', { err }),
     });
-    void this.load();
+    if (clustered) void this.alarms.whenReady().then(() => this.checkLease());
+    else void this.load(this.generation);
+  }
+
+  /**
+   * Cluster mode: the projector is a fold over the journal (cursor, open incidents, national serial numbers), so it
+   * runs on one node, the holder of `job:feeds`. Taking the lease (or a new epoch of it) reloads the state from the
+   * database and replays from the stored cursor; losing it drops the in-memory state. Every projection transaction
+   * passes the lease's fence, so a node that lost the lease mid-write writes nothing.
+   */
+  private checkLease(): void {
+    if (this.closed) return;
+    const t = this.gates?.tokenOf('feeds');
+    if (t && t.epoch !== this.token?.epoch) {
+      this.giveUp(this.token ? 'lease taken again with a new epoch' : undefined);
+      this.token = t;
+      this.log.info('regulator feed projection runs on this node (job:feeds)', { epoch: t.epoch });
+      void this.load(this.generation);
+    } else if (!t && this.token) this.giveUp('lease no longer held');
+    this.leaseTimer = this.scheduler.after(FEED_LEASE_CHECK_MS, () => this.checkLease());
+  }
+
+  private giveUp(reason: string | undefined): void {
+    this.generation++;
+    const had = this.token;
+    this.token = undefined;
+    this.loaded = false;
+    this.queue.length = 0;
+    this.incidents.clear();
+    this.lastSeq = 0;
+    if (had && reason)
+      this.log.warn('regulator feed projection stops on this node: another node holds job:feeds', {
+        epoch: had.epoch,
+        reason,
+      });
+    for (const r of this.idleResolvers.splice(0)) r();
+  }
+
+  /** Cluster mode: whether this node projects now (tests, diagnostics). */
+  get projecting(): boolean {
+    return this.gates?.clustered !== true || (this.token !== undefined && this.loaded);
   }
 
   /** Seq of the last alarm event handled. */
@@ -134,14 +190,15 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
   /** Resolves when everything received so far has been handled (tests, shutdown). */
   whenIdle(): Promise<void> {
     if (this.loaded && !this.draining && this.queue.length === 0) return Promise.resolve();
+    if (this.gates?.clustered === true && this.token === undefined) return Promise.resolve();
     return new Promise((r) => this.idleResolvers.push(r));
   }
 
-  private async load(): Promise<void> {
+  private async load(gen: number): Promise<void> {
     await this.alarms.whenReady();
     const backoff = new Backoff(500, 15_000);
     for (;;) {
-      if (this.closed) return;
+      if (this.closed || gen !== this.generation) return;
       try {
         let cursor = await this.repo.cursor(CURSOR_NAME);
         const incidents = await this.repo.incidents();
@@ -149,7 +206,7 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
         if (cursor === 0 && incidents.length === 0) {
           // a new feed starts with the alarms raised from now on (the journal before it is not re-published)
           cursor = this.alarms.currentSeq();
-          await this.repo.project({ cursor: { name: CURSOR_NAME, seq: cursor } });
+          await this.repo.project({ cursor: { name: CURSOR_NAME, seq: cursor } }, this.token);
         }
         this.lastSeq = cursor;
         let missed: AlarmEventDto[] = [];
@@ -166,11 +223,16 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
             },
           );
           this.lastSeq = now;
-          await this.repo.project({ cursor: { name: CURSOR_NAME, seq: now } });
+          await this.repo.project({ cursor: { name: CURSOR_NAME, seq: now } }, this.token);
         }
+        if (gen !== this.generation) return;
         this.queue.unshift(...missed);
         break;
       } catch (err) {
+        if (err instanceof FencedError) {
+          this.giveUp('fenced: another node holds job:feeds');
+          return;
+        }
         const delay = backoff.next();
         this.log.error(
           'cannot load the feed state; alarm events are held in order until the database answers',
@@ -192,14 +254,27 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
     if (!this.loaded || this.draining) return;
     this.draining = true;
     const backoff = new Backoff(200, 15_000);
+    const gen = this.generation;
     try {
-      while (!this.closed && this.queue.length > 0) {
+      while (!this.closed && gen === this.generation && this.queue.length > 0) {
         const e = this.queue[0] as AlarmEventDto;
         try {
           await this.handle(e);
+          if (gen !== this.generation) break; // given up meanwhile: the queue belongs to the next load
           this.queue.shift();
           backoff.reset();
         } catch (err) {
+          if (err instanceof FencedError) {
+            this.log.error(
+              'regulator feed write refused: another node holds job:feeds; projection stops here',
+              {
+                seq: e.seq,
+                err: err.message,
+              },
+            );
+            this.giveUp('fenced');
+            break;
+          }
           this.metrics.feedProjectionErrors.inc();
           const delay = backoff.next();
           this.log.error(
@@ -304,21 +379,24 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
       subs
         .filter((s) => subscriptionWants(s, path, e.priority))
         .map((s) => ({ id: deliveryId(s.id, cap.identifier), subscriptionId: s.id, dueAt: now }));
-    const n = await this.repo.project({
-      cursor: { name: CURSOR_NAME, seq: e.seq },
-      message: {
-        identifier: cap.identifier,
-        event: e,
-        msgType: decision.msgType,
-        incident: decision.incident,
-        sentMs: at,
-        headline: cap.infos[0]?.headline ?? e.message,
-        xml,
-        ...(national ? { national } : {}),
+    const n = await this.repo.project(
+      {
+        cursor: { name: CURSOR_NAME, seq: e.seq },
+        message: {
+          identifier: cap.identifier,
+          event: e,
+          msgType: decision.msgType,
+          incident: decision.incident,
+          sentMs: at,
+          headline: cap.infos[0]?.headline ?? e.message,
+          xml,
+          ...(national ? { national } : {}),
+        },
+        deliveries,
+        ...(obligation ? { obligation } : {}),
       },
-      deliveries,
-      ...(obligation ? { obligation } : {}),
-    });
+      this.token,
+    );
     this.incidents.set(e.id, decision.incident);
     this.lastSeq = e.seq;
     this.metrics.feedMessages.inc({ msg_type: decision.msgType });

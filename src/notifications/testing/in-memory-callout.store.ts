@@ -51,8 +51,10 @@ export class InMemoryCalloutStore implements CalloutStore {
   async addEvent(e: CallEventRow): Promise<void> {
     if (!this.events.some((x) => x.attemptId === e.attemptId && x.key === e.key)) this.events.push(e);
   }
-  async activeCallouts(): Promise<CalloutState[]> {
-    return [...this.callouts.values()].filter((c) => c.status === 'active').map((c) => structuredClone(c));
+  async activeCallouts(siteId?: string): Promise<CalloutState[]> {
+    return [...this.callouts.values()]
+      .filter((c) => c.status === 'active' && (siteId === undefined || c.siteId === siteId))
+      .map((c) => structuredClone(c));
   }
   async hasCallout(alarmId: string, since: number): Promise<boolean> {
     return [...this.callouts.values()].some((c) => c.alarmId === alarmId && c.raisedAt >= since);
