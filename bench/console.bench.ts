@@ -4,7 +4,9 @@
  * in-page fake (/ws frames and HTTP answers), so only the browser's work is measured. It cycles through the alarm
  * list, the mimic, the trends and the map, and prints the longest frame, frames over 50 ms and JS heap samples.
  * Options: --seconds N (default 180), --chromium PATH (default /usr/bin/chromium), --trace FILE (a Chromium
- * performance trace of the first measured cycle, the alarm list, for the DevTools Performance panel).
+ * performance trace of the first measured cycle, the alarm list, for the DevTools Performance panel), --memory
+ * (the memory run: the page stays on one live view — the trends, the view that keeps data — and the JS heap is
+ * sampled after a forced GC every minute; prints the series and its least-squares slope, e.g. --seconds 600 --memory).
  * Prints figures; asserts nothing.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ const arg = (name: string, fallback: string): string => {
 const SECONDS = Number(arg('seconds', '180'));
 const CHROMIUM = arg('chromium', '/usr/bin/chromium');
 const TRACE = arg('trace', '');
+const MEMORY = process.argv.includes('--memory');
 const ROOT = join(__dirname, '..', '..');
 const DIST = join(ROOT, 'dist', 'console');
 const DEVICES = 2000;
@@ -137,6 +140,11 @@ async function main(): Promise<void> {
   // the list is windowed (console/src/windowing.ts): all 500 alarms are in the list, ~40 rows in the DOM
   await page.locator(`#alarm-table[data-rows="${ALARMS}"]`).waitFor({ state: 'attached', timeout: 60_000 });
   const cdp = await page.context().newCDPSession(page);
+  if (MEMORY) {
+    await memoryRun(page, cdp);
+    await browser.close();
+    return;
+  }
   const views = ['alarms', 'mimic', 'trends', 'map'];
   const samples: Sample[] = [];
   const started = Date.now();
@@ -191,6 +199,75 @@ async function main(): Promise<void> {
   );
   if (errors.length) console.log(errors.slice(0, 5).join('\n'));
   await browser.close();
+}
+
+/** Least-squares slope of y over x. */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  if (n < 2) return 0;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += ((xs[i] as number) - mx) * ((ys[i] as number) - my);
+    den += ((xs[i] as number) - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+/**
+ * --memory: the trends view with four pens (live points are kept per pen, the one store that grows with time) plus the
+ * alarm churn and 200 telemetry frames/s, heap after a forced GC once a minute; also a visit of every other view each
+ * minute so their mounts and unmounts are in the figure.
+ */
+async function memoryRun(
+  page: import('playwright-core').Page,
+  cdp: import('playwright-core').CDPSession,
+): Promise<void> {
+  const heapMB = async (): Promise<number> => {
+    await cdp.send('HeapProfiler.collectGarbage');
+    const h = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
+    return h.usedSize / 1048576;
+  };
+  const nodes = async (): Promise<number> =>
+    ((await cdp.send('Memory.getDOMCounters')) as { nodes: number }).nodes;
+  await page.click('#tab-trends');
+  for (let i = 1; i <= 4; i++) {
+    await page.selectOption('#pen-device', { index: i * 3 });
+    await page.click('#pen-add');
+  }
+  console.log(
+    `console memory: ${DEVICES} devices, ${ALARMS} active alarms, ${RATE} telemetry updates/s, 1 alarm event/s, ${SECONDS} s, heap after forced GC each minute`,
+  );
+  const started = Date.now();
+  const xs: number[] = [];
+  const ys: number[] = [];
+  const sample = async (): Promise<void> => {
+    const t = (Date.now() - started) / 60_000;
+    const mb = await heapMB();
+    xs.push(t);
+    ys.push(mb);
+    console.log(`  t=${t.toFixed(1).padStart(5)} min  heap=${mb.toFixed(2)} MB  DOM nodes=${await nodes()}`);
+  };
+  await sample();
+  const others = ['alarms', 'map', 'mimic', 'kpi', 'regulator'];
+  let k = 0;
+  while (Date.now() - started < SECONDS * 1000) {
+    // one other view for 5 s, back to the trends for the rest of the minute
+    await page.click(`#tab-${others[k++ % others.length] as string}`);
+    await page.evaluate('new Promise((r) => setTimeout(r, 5000))');
+    await page.click('#tab-trends');
+    const next = started + xs.length * 60_000;
+    await page.evaluate(`new Promise((r) => setTimeout(r, ${Math.max(0, next - Date.now())}))`);
+    await sample();
+  }
+  const s = slope(xs, ys);
+  const half = Math.floor(ys.length / 2);
+  const s2 = slope(xs.slice(half), ys.slice(half));
+  console.log(
+    `summary: heap ${ys[0]?.toFixed(2)} MB → ${ys.at(-1)?.toFixed(2)} MB over ${xs.at(-1)?.toFixed(1)} min; slope ${(s * 1024).toFixed(1)} kB/min over the whole run, ${(s2 * 1024).toFixed(1)} kB/min over the second half`,
+  );
 }
 
 main().catch((err: unknown) => {
