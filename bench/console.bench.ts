@@ -4,12 +4,14 @@
  * in-page fake (/ws frames and HTTP answers), so only the browser's work is measured. It cycles through the alarm
  * list, the mimic, the trends and the map, and prints the longest frame, frames over 50 ms and JS heap samples.
  * Options: --seconds N (default 180), --chromium PATH (default /usr/bin/chromium), --trace FILE (a Chromium
- * performance trace of the first measured cycle, the alarm list, for the DevTools Performance panel), --memory
+ * performance trace of the first measured cycle for the DevTools Performance panel, summarised: main-thread tasks over
+ * 50 ms with their wall and CPU time, the fair figure on a loaded machine), --view NAME (cycle one view only),
+ * --profile (a CPU profile of every measured cycle: the functions with the most self time), --memory
  * (the memory run: the page stays on one live view — the trends, the view that keeps data — and the JS heap is
  * sampled after a forced GC every minute; prints the series and its least-squares slope, e.g. --seconds 600 --memory).
  * Prints figures; asserts nothing.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -21,8 +23,10 @@ const SECONDS = Number(arg('seconds', '180'));
 const CHROMIUM = arg('chromium', '/usr/bin/chromium');
 const TRACE = arg('trace', '');
 const MEMORY = process.argv.includes('--memory');
+const ONLY = arg('view', '');
+const PROFILE = process.argv.includes('--profile');
 const ROOT = join(__dirname, '..', '..');
-const DIST = join(ROOT, 'dist', 'console');
+const DIST = arg('dist', join(ROOT, 'dist', 'console'));
 const DEVICES = 2000;
 const ALARMS = 500;
 const RATE = 200;
@@ -145,7 +149,7 @@ async function main(): Promise<void> {
     await browser.close();
     return;
   }
-  const views = ['alarms', 'mimic', 'trends', 'map'];
+  const views = ONLY ? [ONLY] : ['alarms', 'mimic', 'trends', 'map'];
   const samples: Sample[] = [];
   const started = Date.now();
   console.log(
@@ -164,6 +168,11 @@ async function main(): Promise<void> {
     await page.evaluate('window.__bench.frames = []; window.__bench.long = []');
     const tracing = TRACE !== '' && v === 1;
     if (tracing) await browser.startTracing(page, { path: TRACE, screenshots: false });
+    if (PROFILE) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await cdp.send('Profiler.start');
+    }
     if (view === 'alarms') {
       // an operator scrolling through the list while it updates
       for (let i = 0; i < 10; i++) {
@@ -172,7 +181,19 @@ async function main(): Promise<void> {
         await page.evaluate('new Promise((r) => setTimeout(r, 1000))');
       }
     } else await page.evaluate('new Promise((r) => setTimeout(r, 10000))');
-    if (tracing) await browser.stopTracing();
+    if (tracing) {
+      await browser.stopTracing();
+      summariseTrace(TRACE, view);
+    }
+    if (PROFILE) {
+      const { profile } = (await cdp.send('Profiler.stop')) as { profile: CpuProfile };
+      summariseProfile(profile, view);
+      if (process.env.CONSOLE_BENCH_PROFILE_OUT)
+        writeFileSync(
+          `${process.env.CONSOLE_BENCH_PROFILE_OUT}-${view}-${v}.cpuprofile`,
+          JSON.stringify(profile),
+        );
+    }
     await cdp.send('HeapProfiler.collectGarbage');
     const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
     const m = await page.evaluate<{ max: number; over: number; n: number; laf: number }>(
@@ -199,6 +220,91 @@ async function main(): Promise<void> {
   );
   if (errors.length) console.log(errors.slice(0, 5).join('\n'));
   await browser.close();
+}
+
+type CpuProfile = {
+  nodes: Array<{
+    id: number;
+    children?: number[];
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }>;
+  samples: number[];
+  timeDeltas: number[];
+};
+
+/** Self time per function of a CPU profile, the top 12. */
+function summariseProfile(p: CpuProfile, view: string): void {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  p.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    const dt = (p.timeDeltas[i] ?? 0) / 1000;
+    total += dt;
+    if (!n) return;
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop() ?? ''}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  // inclusive time: each sample counts once for every distinct function on its stack
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const incl = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const dt = (p.timeDeltas[i] ?? 0) / 1000;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const f = byId.get(at)?.callFrame;
+      if (!f || f.url === '') continue;
+      const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop() ?? ''}:${f.lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      incl.set(key, (incl.get(key) ?? 0) + dt);
+    }
+  });
+  const busy = [...self].filter(([k]) => !k.startsWith('(idle)') && !k.startsWith('(program)'));
+  const busyMs = busy.reduce((n, [, ms]) => n + ms, 0);
+  console.log(`  profile ${view}: ${busyMs.toFixed(0)} ms of JS/GC in ${total.toFixed(0)} ms sampled`);
+  for (const [k, ms] of busy.sort((a, b) => b[1] - a[1]).slice(0, 12))
+    console.log(`    ${ms.toFixed(0).padStart(6)} ms self  ${k}`);
+  for (const [k, ms] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, 16))
+    console.log(`    ${ms.toFixed(0).padStart(6)} ms total ${k}`);
+}
+
+type TraceEvent = {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string };
+};
+
+/** Main-thread tasks of the renderer over 50 ms in a Chromium trace: wall time and CPU (thread) time. */
+function summariseTrace(file: string, view: string): void {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents?: TraceEvent[] } | TraceEvent[];
+  const events = Array.isArray(raw) ? raw : (raw.traceEvents ?? []);
+  const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+  const all = events.filter(
+    (e) => main && e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.name === 'RunTask',
+  );
+  // the first frame of a trace carries the tracer's own start (V8 interrupt callbacks, ~1 s wall here): not the page's
+  const t0 = Math.min(...all.map((e) => e.ts ?? 0));
+  const tasks = all.filter((e) => (e.ts ?? 0) > t0 + 20_000);
+  const long = tasks.filter((e) => (e.dur ?? 0) > 50_000);
+  const cpuTop = tasks
+    .map((e) => e.tdur ?? 0)
+    .sort((a, b) => b - a)
+    .slice(0, 10);
+  const ms = (us: number | undefined): string => ((us ?? 0) / 1000).toFixed(1);
+  const cpu = tasks.reduce((n, e) => n + (e.tdur ?? 0), 0);
+  console.log(
+    `  trace ${view}: CPU of the 10 costliest tasks ${cpuTop.map((us) => ms(us)).join(', ')} ms; tasks over 16 ms CPU ${tasks.filter((e) => (e.tdur ?? 0) > 16_000).length}, over 50 ms CPU ${tasks.filter((e) => (e.tdur ?? 0) > 50_000).length}`,
+  );
+  console.log(
+    `  trace ${view}: ${tasks.length} main-thread tasks, ${ms(cpu)} ms CPU; tasks over 50 ms wall: ${long.length} (CPU of those: ${long.map((e) => ms(e.tdur)).join(', ') || '—'} ms); longest task ${ms(Math.max(0, ...tasks.map((e) => e.dur ?? 0)))} ms wall, ${ms(Math.max(0, ...tasks.map((e) => e.tdur ?? 0)))} ms CPU`,
+  );
 }
 
 /** Least-squares slope of y over x. */
