@@ -20,6 +20,8 @@ import { decideCapMessage, type Incident } from './domain/incident.policy';
 import { subscriptionWants } from './domain/webhook.policy';
 import { FEED_SETTINGS, type FeedSettings } from './feeds-settings.loader';
 import type { NewObligation } from './disposal.repository';
+import { capStatusFor } from '../drills/domain/drill-window';
+import { DrillRepository } from '../drills/drill.repository';
 import {
   FeedMessageRepository,
   type PlannedDelivery,
@@ -95,6 +97,8 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
     @Optional() @Inject(FEED_SCHEDULER) scheduler?: Scheduler,
     /** Signs the journal's chain head into every regulator message (docs/adr/0015-journal-anchors.md). */
     @Optional() private readonly anchors?: JournalAnchorService,
+    /** Declared drills (docs/adr/0028-declared-drills.md): a drill alarm goes out as CAP Exercise. */
+    @Optional() private readonly drills?: DrillRepository,
   ) {
     this.scheduler = scheduler ?? systemScheduler;
     this.national = settings.nationalProfile ? new NationalFeed(settings.nationalProfile, repo) : undefined;
@@ -275,7 +279,12 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
         : {}),
       settings: {
         sender: this.settings.sender,
-        status: this.settings.capStatus,
+        // a drill alarm is an Exercise, from the recorded drill window of its site at the time it was raised (a
+        // failed look-up throws: the queue holds and retries rather than call a drill alarm Actual)
+        status: capStatusFor(
+          this.settings.capStatus,
+          (await this.drills?.drillAt(e.siteId, Date.parse(e.raisedAt ?? e.at))) != null,
+        ),
         areaRadiusKm: this.settings.areaRadiusKm,
       },
       ...(dueAt !== undefined ? { disposalDueAt: dueAt } : {}),

@@ -274,6 +274,7 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
           siteId: d.siteId,
           deviceId: d.id,
           name: d.name,
+          nameEn: d.nameEn,
           kind: d.kind,
           sourceId: d.sourceId,
           unit: d.unit,
