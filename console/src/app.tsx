@@ -102,7 +102,10 @@ function Banner() {
         id="banner-drill"
         class="flag flag-drill"
         hidden={!drill}
-        title={t('banner.drillText')}
+        title={[
+          t('banner.drillText'),
+          ...declaredRunning.map((d) => `${siteName(d.siteId)} · ${d.scenario} · ${d.startedBy}`),
+        ].join('\n')}
         data-phase={running?.phase.scenario ?? ''}
         data-sites={declaredRunning.map((d) => d.siteId).join(' ')}
       >
