@@ -4,10 +4,14 @@
  * in-page fake (/ws frames and HTTP answers), so only the browser's work is measured. It cycles through the alarm
  * list, the mimic, the trends and the map, and prints the longest frame, frames over 50 ms and JS heap samples.
  * Options: --seconds N (default 180), --chromium PATH (default /usr/bin/chromium), --trace FILE (a Chromium
- * performance trace of the first measured cycle, the alarm list, for the DevTools Performance panel).
+ * performance trace of the first measured cycle for the DevTools Performance panel, summarised: main-thread tasks over
+ * 50 ms with their wall and CPU time, the fair figure on a loaded machine), --view NAME (cycle one view only),
+ * --profile (a CPU profile of every measured cycle: the functions with the most self time), --memory
+ * (the memory run: the page stays on one live view — the trends, the view that keeps data — and the JS heap is
+ * sampled after a forced GC every minute; prints the series and its least-squares slope, e.g. --seconds 600 --memory).
  * Prints figures; asserts nothing.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -18,8 +22,11 @@ const arg = (name: string, fallback: string): string => {
 const SECONDS = Number(arg('seconds', '180'));
 const CHROMIUM = arg('chromium', '/usr/bin/chromium');
 const TRACE = arg('trace', '');
+const MEMORY = process.argv.includes('--memory');
+const ONLY = arg('view', '');
+const PROFILE = process.argv.includes('--profile');
 const ROOT = join(__dirname, '..', '..');
-const DIST = join(ROOT, 'dist', 'console');
+const DIST = arg('dist', join(ROOT, 'dist', 'console'));
 const DEVICES = 2000;
 const ALARMS = 500;
 const RATE = 200;
@@ -137,7 +144,12 @@ async function main(): Promise<void> {
   // the list is windowed (console/src/windowing.ts): all 500 alarms are in the list, ~40 rows in the DOM
   await page.locator(`#alarm-table[data-rows="${ALARMS}"]`).waitFor({ state: 'attached', timeout: 60_000 });
   const cdp = await page.context().newCDPSession(page);
-  const views = ['alarms', 'mimic', 'trends', 'map'];
+  if (MEMORY) {
+    await memoryRun(page, cdp);
+    await browser.close();
+    return;
+  }
+  const views = ONLY ? [ONLY] : ['alarms', 'mimic', 'trends', 'map'];
   const samples: Sample[] = [];
   const started = Date.now();
   console.log(
@@ -156,6 +168,11 @@ async function main(): Promise<void> {
     await page.evaluate('window.__bench.frames = []; window.__bench.long = []');
     const tracing = TRACE !== '' && v === 1;
     if (tracing) await browser.startTracing(page, { path: TRACE, screenshots: false });
+    if (PROFILE) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await cdp.send('Profiler.start');
+    }
     if (view === 'alarms') {
       // an operator scrolling through the list while it updates
       for (let i = 0; i < 10; i++) {
@@ -164,7 +181,19 @@ async function main(): Promise<void> {
         await page.evaluate('new Promise((r) => setTimeout(r, 1000))');
       }
     } else await page.evaluate('new Promise((r) => setTimeout(r, 10000))');
-    if (tracing) await browser.stopTracing();
+    if (tracing) {
+      await browser.stopTracing();
+      summariseTrace(TRACE, view);
+    }
+    if (PROFILE) {
+      const { profile } = (await cdp.send('Profiler.stop')) as { profile: CpuProfile };
+      summariseProfile(profile, view);
+      if (process.env.CONSOLE_BENCH_PROFILE_OUT)
+        writeFileSync(
+          `${process.env.CONSOLE_BENCH_PROFILE_OUT}-${view}-${v}.cpuprofile`,
+          JSON.stringify(profile),
+        );
+    }
     await cdp.send('HeapProfiler.collectGarbage');
     const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
     const m = await page.evaluate<{ max: number; over: number; n: number; laf: number }>(
@@ -191,6 +220,161 @@ async function main(): Promise<void> {
   );
   if (errors.length) console.log(errors.slice(0, 5).join('\n'));
   await browser.close();
+}
+
+type CpuProfile = {
+  nodes: Array<{
+    id: number;
+    children?: number[];
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }>;
+  samples: number[];
+  timeDeltas: number[];
+};
+
+/** Self time per function of a CPU profile, the top 12. */
+function summariseProfile(p: CpuProfile, view: string): void {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  p.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    const dt = (p.timeDeltas[i] ?? 0) / 1000;
+    total += dt;
+    if (!n) return;
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop() ?? ''}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  // inclusive time: each sample counts once for every distinct function on its stack
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const incl = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const dt = (p.timeDeltas[i] ?? 0) / 1000;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const f = byId.get(at)?.callFrame;
+      if (!f || f.url === '') continue;
+      const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop() ?? ''}:${f.lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      incl.set(key, (incl.get(key) ?? 0) + dt);
+    }
+  });
+  const busy = [...self].filter(([k]) => !k.startsWith('(idle)') && !k.startsWith('(program)'));
+  const busyMs = busy.reduce((n, [, ms]) => n + ms, 0);
+  console.log(`  profile ${view}: ${busyMs.toFixed(0)} ms of JS/GC in ${total.toFixed(0)} ms sampled`);
+  for (const [k, ms] of busy.sort((a, b) => b[1] - a[1]).slice(0, 12))
+    console.log(`    ${ms.toFixed(0).padStart(6)} ms self  ${k}`);
+  for (const [k, ms] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, 16))
+    console.log(`    ${ms.toFixed(0).padStart(6)} ms total ${k}`);
+}
+
+type TraceEvent = {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  ts?: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string };
+};
+
+/** Main-thread tasks of the renderer over 50 ms in a Chromium trace: wall time and CPU (thread) time. */
+function summariseTrace(file: string, view: string): void {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents?: TraceEvent[] } | TraceEvent[];
+  const events = Array.isArray(raw) ? raw : (raw.traceEvents ?? []);
+  const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+  const all = events.filter(
+    (e) => main && e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && e.name === 'RunTask',
+  );
+  // the first frame of a trace carries the tracer's own start (V8 interrupt callbacks, ~1 s wall here): not the page's
+  const t0 = Math.min(...all.map((e) => e.ts ?? 0));
+  const tasks = all.filter((e) => (e.ts ?? 0) > t0 + 20_000);
+  const long = tasks.filter((e) => (e.dur ?? 0) > 50_000);
+  const cpuTop = tasks
+    .map((e) => e.tdur ?? 0)
+    .sort((a, b) => b - a)
+    .slice(0, 10);
+  const ms = (us: number | undefined): string => ((us ?? 0) / 1000).toFixed(1);
+  const cpu = tasks.reduce((n, e) => n + (e.tdur ?? 0), 0);
+  console.log(
+    `  trace ${view}: CPU of the 10 costliest tasks ${cpuTop.map((us) => ms(us)).join(', ')} ms; tasks over 16 ms CPU ${tasks.filter((e) => (e.tdur ?? 0) > 16_000).length}, over 50 ms CPU ${tasks.filter((e) => (e.tdur ?? 0) > 50_000).length}`,
+  );
+  console.log(
+    `  trace ${view}: ${tasks.length} main-thread tasks, ${ms(cpu)} ms CPU; tasks over 50 ms wall: ${long.length} (CPU of those: ${long.map((e) => ms(e.tdur)).join(', ') || '—'} ms); longest task ${ms(Math.max(0, ...tasks.map((e) => e.dur ?? 0)))} ms wall, ${ms(Math.max(0, ...tasks.map((e) => e.tdur ?? 0)))} ms CPU`,
+  );
+}
+
+/** Least-squares slope of y over x. */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  if (n < 2) return 0;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += ((xs[i] as number) - mx) * ((ys[i] as number) - my);
+    den += ((xs[i] as number) - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+/**
+ * --memory: the trends view with four pens (live points are kept per pen, the one store that grows with time) plus the
+ * alarm churn and 200 telemetry frames/s, heap after a forced GC once a minute; also a visit of every other view each
+ * minute so their mounts and unmounts are in the figure.
+ */
+async function memoryRun(
+  page: import('playwright-core').Page,
+  cdp: import('playwright-core').CDPSession,
+): Promise<void> {
+  const heapMB = async (): Promise<number> => {
+    await cdp.send('HeapProfiler.collectGarbage');
+    const h = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
+    return h.usedSize / 1048576;
+  };
+  const nodes = async (): Promise<number> =>
+    ((await cdp.send('Memory.getDOMCounters')) as { nodes: number }).nodes;
+  await page.click('#tab-trends');
+  for (let i = 1; i <= 4; i++) {
+    await page.selectOption('#pen-device', { index: i * 3 });
+    await page.click('#pen-add');
+  }
+  console.log(
+    `console memory: ${DEVICES} devices, ${ALARMS} active alarms, ${RATE} telemetry updates/s, 1 alarm event/s, ${SECONDS} s, heap after forced GC each minute`,
+  );
+  const started = Date.now();
+  const xs: number[] = [];
+  const ys: number[] = [];
+  const sample = async (): Promise<void> => {
+    const t = (Date.now() - started) / 60_000;
+    const mb = await heapMB();
+    xs.push(t);
+    ys.push(mb);
+    console.log(`  t=${t.toFixed(1).padStart(5)} min  heap=${mb.toFixed(2)} MB  DOM nodes=${await nodes()}`);
+  };
+  await sample();
+  const others = ['alarms', 'map', 'mimic', 'kpi', 'regulator'];
+  let k = 0;
+  while (Date.now() - started < SECONDS * 1000) {
+    // one other view for 5 s, back to the trends for the rest of the minute
+    await page.click(`#tab-${others[k++ % others.length] as string}`);
+    await page.evaluate('new Promise((r) => setTimeout(r, 5000))');
+    await page.click('#tab-trends');
+    const next = started + xs.length * 60_000;
+    await page.evaluate(`new Promise((r) => setTimeout(r, ${Math.max(0, next - Date.now())}))`);
+    await sample();
+  }
+  const s = slope(xs, ys);
+  const half = Math.floor(ys.length / 2);
+  const s2 = slope(xs.slice(half), ys.slice(half));
+  console.log(
+    `summary: heap ${ys[0]?.toFixed(2)} MB → ${ys.at(-1)?.toFixed(2)} MB over ${xs.at(-1)?.toFixed(1)} min; slope ${(s * 1024).toFixed(1)} kB/min over the whole run, ${(s2 * 1024).toFixed(1)} kB/min over the second half`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -18,6 +18,7 @@ import { JournalAnchorModule } from './alarms/journal-anchor.module';
 import { ClusterModule } from './cluster/cluster.module';
 import { IncidentModule } from './incident/incident.module';
 import { FindingsModule } from './findings/findings.module';
+import { DrillsModule } from './drills/drills.module';
 
 @Module({})
 export class AppModule {
@@ -42,6 +43,7 @@ export class AppModule {
         ClusterModule,
         IncidentModule,
         FindingsModule,
+        DrillsModule,
       ],
     };
   }

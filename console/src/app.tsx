@@ -1,8 +1,8 @@
 /** The console shell: alarm banner (always visible), navigation, dialogs, and the active view. */
 import { useEffect, useRef } from 'preact/hooks';
 import { t } from './i18n';
-import { DRILL, drillNow, isDrillAlarm, nextDrill } from './drill';
-import { PRIORITIES, blinks, compareAlarms, countAlarms } from './model';
+import { DRILL, declared, drillNow, isDrillAlarm, nextDrill } from './drill';
+import { PRIORITIES, blinks, compareAlarms, countAlarms, toMs } from './model';
 
 const clock = (ms: number): string => new Date(ms).toTimeString().slice(0, 5);
 import {
@@ -11,6 +11,7 @@ import {
   conn,
   isRegulator,
   loadDevices,
+  loadDrills,
   loadFloods,
   loadHazards,
   loadRegulator,
@@ -36,7 +37,11 @@ function Banner() {
   // a drill is announced while it runs (demo schedule) and while alarms it raised are still active
   const running = drillNow();
   const next = nextDrill();
-  const drill = running !== null || [...store.alarms.values()].some((a) => a.active && isDrillAlarm(a));
+  const declaredRunning = declared.list.filter((d) => d.running);
+  const drill =
+    running !== null ||
+    declaredRunning.length > 0 ||
+    [...store.alarms.values()].some((a) => a.active && isDrillAlarm(a));
   const floodSites = [...store.floods.keys()];
   return (
     <div
@@ -97,10 +102,21 @@ function Banner() {
         id="banner-drill"
         class="flag flag-drill"
         hidden={!drill}
-        title={t('banner.drillText')}
+        title={[
+          t('banner.drillText'),
+          ...declaredRunning.map((d) => `${siteName(d.siteId)} · ${d.scenario} · ${d.startedBy}`),
+        ].join('\n')}
         data-phase={running?.phase.scenario ?? ''}
+        data-sites={declaredRunning.map((d) => d.siteId).join(' ')}
       >
         <strong>{t('banner.drill')}</strong>
+        {declaredRunning.map((d) => (
+          <span class="drill-site" data-drill-id={d.id}>
+            {' · '}
+            {siteName(d.siteId)} · {d.scenario} ·{' '}
+            {t('drill.by', { who: d.startedBy, time: clock(toMs(d.startedAt)) })}
+          </span>
+        ))}
         {running
           ? ` · ${t(`drill.${running.phase.scenario}`)} · ${t('drill.until', { time: clock(running.endMs) })}`
           : ''}
@@ -356,7 +372,12 @@ export function App() {
       void loadHazards();
       void loadRegulator();
     }, 30_000);
-    const fast = setInterval(() => conn.state === 'open' && void loadFloods(), 3_000);
+    // flood state and declared drills (a drill started on another console shows here within seconds)
+    const fast = setInterval(() => {
+      if (conn.state !== 'open') return;
+      void loadFloods();
+      void loadDrills();
+    }, 3_000);
     // device online / last seen (the server's view, incl. devices that went silent) for the mimic and the 在线率
     const devices = setInterval(
       () => conn.state === 'open' && store.sites.length > 0 && void loadDevices(),

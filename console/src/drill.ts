@@ -28,8 +28,41 @@ export function readDrillSchedule(doc: Document = document): DrillSchedule | nul
 
 export const DRILL: DrillSchedule | null = typeof document === 'undefined' ? null : readDrillSchedule();
 
-export function isDrillAlarm(a: Alarm, s: DrillSchedule | null = DRILL): boolean {
+/** A drill declared by a supervisor for one site (GET /api/drills, docs/adr/0028-declared-drills.md). */
+export type DeclaredDrill = {
+  id: string;
+  siteId: string;
+  scenario: string;
+  startedAt: string;
+  startedBy: string;
+  endedAt: string | null;
+  endedBy: string | null;
+  running: boolean;
+};
+
+/** The declared drills the console knows (refreshed by runtime.loadDrills). */
+export const declared: { list: DeclaredDrill[] } = { list: [] };
+
+/** The declared drill of the alarm's site whose recorded window holds the alarm's raise time, if any. */
+export function declaredDrillOf(
+  a: Alarm,
+  list: readonly DeclaredDrill[] = declared.list,
+): DeclaredDrill | null {
+  const t = toMs(a.raisedAt);
+  if (!Number.isFinite(t)) return null;
+  for (const d of list)
+    if (d.siteId === a.siteId && toMs(d.startedAt) <= t && (d.endedAt === null || t <= toMs(d.endedAt)))
+      return d;
+  return null;
+}
+
+export function isDrillAlarm(
+  a: Alarm,
+  s: DrillSchedule | null = DRILL,
+  list: readonly DeclaredDrill[] = declared.list,
+): boolean {
   if (a.drill === true || /演练|drill/i.test(a.message ?? '')) return true;
+  if (declaredDrillOf(a, list)) return true;
   if (!s) return false;
   const t = toMs(a.raisedAt);
   return Number.isFinite(t) && (drillAt(s, t) !== null || drillAt(s, t - DRILL_GRACE_MS) !== null);

@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Annunciator } from './annunciator';
 import { AuthLost, Connection, asList, type ConnState } from './connection';
+import { declared, type DeclaredDrill } from './drill';
 import { getLang, named, setLang, t, type Lang } from './i18n';
 import {
   type Alarm,
@@ -170,7 +171,7 @@ export async function loadPlant(): Promise<void> {
       conn.api<unknown>('/api/devices'),
     ]);
     store.setPlant(asList<SiteInfo>(sites), asList<DeviceInfo>(devices));
-    await Promise.all([loadHazards(), loadRegulator(), loadFloods()]);
+    await Promise.all([loadHazards(), loadRegulator(), loadFloods(), loadDrills()]);
     subscribeWanted();
   } catch (err) {
     if (err instanceof AuthLost) return;
@@ -214,6 +215,46 @@ export async function loadFloods(): Promise<void> {
     if (!(err instanceof AuthLost)) console.warn('alarm status unavailable', err);
   }
 }
+
+/** Declared drills of the sites in scope (running ones and the last week's): alarms in their windows are drills. */
+export async function loadDrills(): Promise<void> {
+  try {
+    const list = asList<DeclaredDrill>(await conn.api<unknown>('/api/drills'));
+    const sig = (l: readonly DeclaredDrill[]): string => l.map((d) => `${d.id}:${d.endedAt ?? ''}`).join();
+    if (sig(list) !== sig(declared.list)) {
+      declared.list = list;
+      // the tag and the banner follow the windows: alarm rows re-render
+      store.plantRev++;
+      store.changed('alarms');
+    }
+  } catch (err) {
+    if (!(err instanceof AuthLost)) console.warn('drills unavailable', err);
+  }
+}
+
+/** Supervisor / admin: start or end a drill of a site (the server records who and when). */
+export async function startDrill(siteId: string, scenario: string): Promise<void> {
+  try {
+    await conn.api(`/api/sites/${encodeURIComponent(siteId)}/drills`, { method: 'POST', body: { scenario } });
+    toast(t('drill.started'));
+  } catch (err) {
+    if (!(err instanceof AuthLost)) toast(`${t('action.failed')}: ${(err as Error).message}`, true);
+  }
+  await loadDrills();
+}
+
+export async function endDrill(siteId: string): Promise<void> {
+  try {
+    await conn.api(`/api/sites/${encodeURIComponent(siteId)}/drills/end`, { method: 'POST', body: {} });
+    toast(t('drill.ended'));
+  } catch (err) {
+    if (!(err instanceof AuthLost)) toast(`${t('action.failed')}: ${(err as Error).message}`, true);
+  }
+  await loadDrills();
+}
+
+export const canDeclareDrill = (): boolean =>
+  conn.principal?.role === 'supervisor' || conn.principal?.role === 'admin';
 
 /** Regulator overview and duty checks: the regulator view is open to every role, scoped by the server. */
 export async function loadRegulator(): Promise<void> {

@@ -41,3 +41,32 @@ describe('drill alarms', () => {
     expect(isDrillAlarm(alarm(T0, { message: '演练：氯气泄漏' }), null)).toBe(true);
   });
 });
+
+describe('declared drills (recorded windows)', () => {
+  const windows = [
+    {
+      id: 'd1',
+      siteId: 'bohai-chem',
+      scenario: '液氯泄漏演练',
+      startedAt: '2026-03-01T08:00:00.000Z',
+      startedBy: 'supervisor',
+      endedAt: '2026-03-01T09:00:00.000Z',
+      endedBy: 'supervisor',
+      running: false,
+    },
+  ];
+  const alarm = (siteId: string, raisedAt: string): Alarm =>
+    ({ id: 'a', siteId, raisedAt, message: '氯气二级报警' }) as unknown as Alarm;
+
+  it('should tag an alarm of the site raised inside the window, and no other', () => {
+    expect(isDrillAlarm(alarm('bohai-chem', '2026-03-01T08:30:00.000Z'), null, windows)).toBe(true);
+    expect(isDrillAlarm(alarm('bohai-chem', '2026-03-01T09:00:01.000Z'), null, windows)).toBe(false);
+    expect(isDrillAlarm(alarm('bohai-chem', '2026-03-01T07:59:59.000Z'), null, windows)).toBe(false);
+    expect(isDrillAlarm(alarm('nangang-petro', '2026-03-01T08:30:00.000Z'), null, windows)).toBe(false);
+  });
+
+  it('should tag every later alarm of the site while the drill is running', () => {
+    const open = [{ ...windows[0]!, endedAt: null, endedBy: null, running: true }];
+    expect(isDrillAlarm(alarm('bohai-chem', '2027-01-01T00:00:00.000Z'), null, open)).toBe(true);
+  });
+});

@@ -14,7 +14,9 @@ import {
   IsString,
   Matches,
   Max,
+  MaxLength,
   Min,
+  MinLength,
   ValidateNested,
 } from 'class-validator';
 import type { DeviceKind, Priority } from '../common/types';
@@ -57,7 +59,7 @@ export class ConsequenceRadiiSchema {
 export class HazardSourceSchema {
   @Matches(ID_PATTERN) id!: string;
   @IsString() name!: string;
-  @IsOptional() @IsString() nameEn?: string;
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(200) nameEn?: string;
   /** 重大危险源备案编号 (checked in config.loader: src/common/domain/credit-code.ts); sent in CAP parameters. */
   @IsOptional() @IsString() filingCode?: string;
   @IsIn(['storage', 'production']) unitType!: 'storage' | 'production';
@@ -109,6 +111,8 @@ export class DeviceSchema {
   @Matches(ID_PATTERN) id!: string;
   @IsIn(DEVICE_KINDS) kind!: DeviceKind;
   @IsString() name!: string;
+  /** English display name (the console's English view; falls back to `name`). */
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(200) nameEn?: string;
   /** The major hazard source this device watches. */
   @Matches(ID_PATTERN) sourceId!: string;
   /** Area (zone) inside the source: detectors and valves of one area vote and interlock together. */
@@ -193,7 +197,7 @@ export class CauseEffectSchema {
 export class SiteSchema {
   @Matches(ID_PATTERN) id!: string;
   @IsString() name!: string;
-  @IsOptional() @IsString() nameEn?: string;
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(200) nameEn?: string;
   @Matches(JURISDICTION_PATTERN, { message: 'must be a path like tianjin/binhai/nangang' })
   jurisdiction!: string;
   /** 统一社会信用代码 (GB 32100-2015, check character verified in config.loader); sent in CAP parameters. */

@@ -120,6 +120,7 @@ export class PlantController {
       siteId: d.siteId,
       deviceId: d.id,
       name: d.name,
+      nameEn: d.nameEn ?? null,
       kind: d.kind,
       sourceId: d.sourceId,
       area: d.area,

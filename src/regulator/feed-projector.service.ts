@@ -22,6 +22,8 @@ import { decideCapMessage, type Incident } from './domain/incident.policy';
 import { subscriptionWants } from './domain/webhook.policy';
 import { FEED_SETTINGS, type FeedSettings } from './feeds-settings.loader';
 import type { NewObligation } from './disposal.repository';
+import { capStatusFor } from '../drills/domain/drill-window';
+import { DrillRepository } from '../drills/drill.repository';
 import {
   FeedMessageRepository,
   type PlannedDelivery,
@@ -107,6 +109,8 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
     @Optional() private readonly anchors?: JournalAnchorService,
     /** Cluster mode: the projector is the singleton job `feeds` (docs/adr/0026-cluster-callouts-feeds.md). */
     @Optional() private readonly gates?: JobGates,
+    /** Declared drills (docs/adr/0028-declared-drills.md): a drill alarm goes out as CAP Exercise. */
+    @Optional() private readonly drills?: DrillRepository,
   ) {
     this.scheduler = scheduler ?? systemScheduler;
     this.national = settings.nationalProfile ? new NationalFeed(settings.nationalProfile, repo) : undefined;
@@ -350,7 +354,12 @@ export class FeedProjector implements OnModuleInit, OnModuleDestroy {
         : {}),
       settings: {
         sender: this.settings.sender,
-        status: this.settings.capStatus,
+        // a drill alarm is an Exercise, from the recorded drill window of its site at the time it was raised (a
+        // failed look-up throws: the queue holds and retries rather than call a drill alarm Actual)
+        status: capStatusFor(
+          this.settings.capStatus,
+          (await this.drills?.drillAt(e.siteId, Date.parse(e.raisedAt ?? e.at))) != null,
+        ),
         areaRadiusKm: this.settings.areaRadiusKm,
       },
       ...(dueAt !== undefined ? { disposalDueAt: dueAt } : {}),

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AlarmsModule } from '../alarms/alarms.module';
+import { DrillsModule } from '../drills/drills.module';
 import { AlarmService } from '../alarms/alarm.service';
 import { JsonLogger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -26,7 +27,7 @@ import { WebhookDispatcher } from './webhook-dispatcher.service';
  * ExternalConditions.
  */
 @Module({
-  imports: [AlarmsModule, NotificationsModule],
+  imports: [AlarmsModule, NotificationsModule, DrillsModule],
   controllers: [AlertsFeedController, SubscriptionsController, DispositionController, DutyWorkflowController],
   providers: [
     { provide: FEED_SQL, useExisting: Database },

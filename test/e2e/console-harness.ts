@@ -5,7 +5,9 @@
  */
 import {
   Body,
+  ConflictException,
   Controller,
+  ForbiddenException,
   Get,
   Headers,
   HttpCode,
@@ -51,6 +53,19 @@ import {
 export const TOKENS: Record<string, Principal> = {
   'op-token': { tokenId: 'op', name: 'control room', role: 'operator', scope: '' },
   'reg-token': { tokenId: 'rb', name: 'Binhai ESB', role: 'regulator', scope: 'tianjin/binhai' },
+  'sup-token': { tokenId: 'sv', name: 'shift supervisor Li', role: 'supervisor', scope: '' },
+};
+
+/** A declared drill as GET /api/drills answers it (docs/adr/0028-declared-drills.md). */
+export type HarnessDrill = {
+  id: string;
+  siteId: string;
+  scenario: string;
+  startedAt: string;
+  startedBy: string;
+  endedAt: string | null;
+  endedBy: string | null;
+  running: boolean;
 };
 
 /** The alarm module in miniature: current snapshots, a journal with seq, and live events. */
@@ -168,16 +183,20 @@ export type ConsoleHarness = {
   ackCalls: string[];
   /** GET /api/alarms answers 503 this many more times. */
   listFailures: { remaining: number };
+  /** Declared drills (the drills API in miniature: supervisor-only start and end). */
+  drills: HarnessDrill[];
   /** Drops every open WebSocket connection at the TCP level (the browser sees an abnormal close and reconnects). */
   dropConnections(): number;
   close(): Promise<void>;
 };
 
-export async function startConsoleHarness(): Promise<ConsoleHarness> {
+export async function startConsoleHarness(env: Record<string, string> = {}): Promise<ConsoleHarness> {
   const config = loadAppConfig({
     CONFIG_DIR: join(__dirname, '../../config'),
     DATA_DIR: mkdtempSync(join(tmpdir(), 'hzw-console-')),
+    ...env,
   });
+  const drills: HarnessDrill[] = [];
   const alarms = new FakeAlarmBackend(config);
   const telemetry = new Subject<Reading>();
   const hazards = new Subject<HazardDto>();
@@ -274,6 +293,7 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
           siteId: d.siteId,
           deviceId: d.id,
           name: d.name,
+          nameEn: d.nameEn,
           kind: d.kind,
           sourceId: d.sourceId,
           unit: d.unit,
@@ -428,6 +448,50 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
       return alarms.shelve(id);
     }
 
+    @Get('drills')
+    listDrills(@Headers('authorization') authz?: string): HarnessDrill[] {
+      const visible = scope.visibleSiteIds(principalOf(authz));
+      return drills.filter((d) => visible.has(d.siteId));
+    }
+
+    @Post('sites/:siteId/drills')
+    @HttpCode(201)
+    startDrill(
+      @Param('siteId') siteId: string,
+      @Body() body: { scenario?: string },
+      @Headers('authorization') authz?: string,
+    ): HarnessDrill {
+      const p = principalOf(authz);
+      if (p.role !== 'supervisor' && p.role !== 'admin')
+        throw new ForbiddenException('requires role supervisor');
+      if (drills.some((d) => d.siteId === siteId && d.running))
+        throw new ConflictException('a drill is running');
+      const d: HarnessDrill = {
+        id: `drill-${drills.length + 1}`,
+        siteId,
+        scenario: body.scenario ?? '',
+        startedAt: new Date().toISOString(),
+        startedBy: p.name,
+        endedAt: null,
+        endedBy: null,
+        running: true,
+      };
+      drills.push(d);
+      return d;
+    }
+
+    @Post('sites/:siteId/drills/end')
+    @HttpCode(200)
+    endDrill(@Param('siteId') siteId: string, @Headers('authorization') authz?: string): HarnessDrill {
+      const p = principalOf(authz);
+      if (p.role !== 'supervisor' && p.role !== 'admin')
+        throw new ForbiddenException('requires role supervisor');
+      const d = drills.find((x) => x.siteId === siteId && x.running);
+      if (!d) throw new NotFoundException('no drill running');
+      Object.assign(d, { endedAt: new Date().toISOString(), endedBy: p.name, running: false });
+      return d;
+    }
+
     @Get('telemetry')
     history(
       @Query('device') device: string,
@@ -492,6 +556,7 @@ export async function startConsoleHarness(): Promise<ConsoleHarness> {
     storage,
     ackCalls,
     listFailures,
+    drills,
     dropConnections: () => {
       const n = upgraded.size;
       for (const s of upgraded) s.destroy();

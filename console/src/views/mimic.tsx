@@ -6,8 +6,19 @@
 import { LEVEL_COLOUR } from '../chart';
 import { named, t, tOr } from '../i18n';
 import { GRADE_LEVEL, type DeviceInfo, type DeviceLive } from '../model';
-import { useEffect, useMemo } from 'preact/hooks';
-import { addPen, setUi, store, subscribeWanted, ui, useLive } from '../runtime';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { declared } from '../drill';
+import {
+  addPen,
+  canDeclareDrill,
+  endDrill,
+  setUi,
+  startDrill,
+  store,
+  subscribeWanted,
+  ui,
+  useLive,
+} from '../runtime';
 import { fmtValue } from './alarms';
 
 const SYSTEMS = ['esd', 'gas_detection', 'video', 'lightning'];
@@ -214,6 +225,7 @@ export function MimicView() {
             ))}
           </select>
         </label>
+        {siteId ? <DrillControl siteId={siteId} /> : null}
         <div class="seg" role="tablist">
           {(site?.hazardSources ?? []).map((s) => (
             <button
@@ -301,5 +313,56 @@ export function MimicView() {
         </svg>
       </div>
     </section>
+  );
+}
+
+/**
+ * The site's drill (docs/adr/0028-declared-drills.md): supervisors and admins start one with its scenario and end it;
+ * everyone sees that one is running.
+ */
+function DrillControl({ siteId }: { siteId: string }) {
+  const [scenario, setScenario] = useState('');
+  const running = declared.list.find((d) => d.siteId === siteId && d.running);
+  if (!canDeclareDrill())
+    return running ? (
+      <span id="drill-state" class="tag tag-drill" title={running.scenario}>
+        {t('drill.running')}
+      </span>
+    ) : null;
+  return running ? (
+    <div class="drill-control" id="drill-control" data-running="true">
+      <span class="tag tag-drill" title={running.scenario}>
+        {t('drill.running')} · {running.scenario}
+      </span>
+      <button type="button" class="btn" id="drill-end" onClick={() => void endDrill(siteId)}>
+        {t('drill.end')}
+      </button>
+    </div>
+  ) : (
+    <form
+      class="drill-control"
+      id="drill-control"
+      data-running="false"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const s = scenario.trim();
+        if (s === '') return;
+        setScenario('');
+        void startDrill(siteId, s);
+      }}
+    >
+      <input
+        id="drill-scenario"
+        type="text"
+        maxLength={500}
+        placeholder={t('drill.scenario')}
+        aria-label={t('drill.scenario')}
+        value={scenario}
+        onInput={(e) => setScenario(e.currentTarget.value)}
+      />
+      <button type="submit" class="btn" id="drill-start" disabled={scenario.trim() === ''}>
+        {t('drill.start')}
+      </button>
+    </form>
   );
 }

@@ -2,6 +2,7 @@
  * Trends: up to six pens, ranges 1 h / 8 h / 24 h / 7 d (history from GET /api/telemetry bucketed — one-minute and
  * coarser buckets come from the server's aggregates — plus live /ws points), zoom, set points and alarm markers.
  */
+import { memo } from 'preact/compat';
 import { useEffect, useState } from 'preact/hooks';
 import { AXIS, Chart, PRIORITY_COLOUR } from '../chart';
 import { AuthLost, asList } from '../connection';
@@ -77,9 +78,49 @@ async function loadHistory(p: Pen, range: keyof typeof RANGES): Promise<void> {
   store.changed('telemetry');
 }
 
+/**
+ * The pen picker: every numeric channel of the plant (thousands of options), rendered again only when the plant or the
+ * language changed — not on the trend's 1 Hz redraw.
+ */
+const PenPicker = memo(function PenPicker(_: { plantRev: number; lang: string }) {
+  const [pickDevice, setPickDevice] = useState('');
+  const options = [...store.deviceByKey.entries()]
+    .filter(([, d]) => NUMERIC[d.kind])
+    .flatMap(([key, d]) =>
+      (NUMERIC[d.kind] ?? []).map((ch) => (
+        <option value={`${key}|${ch}`}>
+          {named(store.siteById.get(d.siteId))} · {named(d)} · {tOr(`ch.${ch}`, ch)}
+        </option>
+      )),
+    );
+  return (
+    <>
+      <label>
+        {t('trend.addPen')}{' '}
+        <select id="pen-device" value={pickDevice} onChange={(e) => setPickDevice(e.currentTarget.value)}>
+          <option value="">—</option>
+          {options}
+        </select>
+      </label>
+      <button
+        type="button"
+        class="btn"
+        id="pen-add"
+        disabled={!pickDevice}
+        onClick={() => {
+          const [key, ch] = pickDevice.split('|');
+          if (key && ch) addPen(key, ch);
+          setPickDevice('');
+        }}
+      >
+        +
+      </button>
+    </>
+  );
+});
+
 export function TrendsView() {
   useLive(['alarms', 'telemetry', 'plant'], 1000);
-  const [pickDevice, setPickDevice] = useState('');
   const range = ui.range;
   const [span] = RANGES[range];
   useEffect(() => {
@@ -154,7 +195,9 @@ export function TrendsView() {
       borderColor: '#3a4656',
       textStyle: { color: '#e6edf5' },
     },
-    grid: { left: 60, right: 60, top: 40, bottom: 70 },
+    // fixed margins: ECharts 6's default 'auto' measures every axis label on each update to fit them into the grid,
+    // the largest part of a trend redraw (bench/README.md)
+    grid: { left: 60, right: 60, top: 40, bottom: 70, outerBoundsMode: 'none' },
     xAxis: {
       type: 'time',
       min: now - span,
@@ -184,13 +227,14 @@ export function TrendsView() {
         xAxisIndex: 0,
         height: 22,
         bottom: 16,
+        // the shadow is the whole series redrawn in the slider on every update; the trend above already shows it
+        showDataShadow: false,
         textStyle: { color: AXIS.text },
         borderColor: AXIS.lineColor,
       },
     ],
     series,
   };
-  const candidates = [...store.deviceByKey.entries()].filter(([, d]) => NUMERIC[d.kind]);
   return (
     <section id="trend-view" class="view panel">
       <div class="toolbar">
@@ -208,32 +252,7 @@ export function TrendsView() {
             </button>
           ))}
         </div>
-        <label>
-          {t('trend.addPen')}{' '}
-          <select id="pen-device" value={pickDevice} onChange={(e) => setPickDevice(e.currentTarget.value)}>
-            <option value="">—</option>
-            {candidates.map(([key, d]) =>
-              (NUMERIC[d.kind] ?? []).map((ch) => (
-                <option value={`${key}|${ch}`}>
-                  {named(store.siteById.get(d.siteId))} · {named(d)} · {tOr(`ch.${ch}`, ch)}
-                </option>
-              )),
-            )}
-          </select>
-        </label>
-        <button
-          type="button"
-          class="btn"
-          id="pen-add"
-          disabled={!pickDevice}
-          onClick={() => {
-            const [key, ch] = pickDevice.split('|');
-            if (key && ch) addPen(key, ch);
-            setPickDevice('');
-          }}
-        >
-          +
-        </button>
+        <PenPicker plantRev={store.plantRev} lang={ui.lang} />
       </div>
       <ul id="pens" class="pens">
         {ui.pens.map((p, i) => {
